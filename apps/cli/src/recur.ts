@@ -1,1 +1,19 @@
-export {};
+import { Command } from 'commander';
+import { registerEval } from './commands/eval.js';
+import { registerBench } from './commands/bench.js';
+import { registerGenerate } from './commands/generate.js';
+import { registerInspect } from './commands/inspect.js';
+import { reportFailure } from './errors.js';
+
+const program = new Command()
+  .name('recur')
+  .description('Recur: recursive (parameter-shared) transformers — load, inspect, generate, evaluate')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride((err) => process.exit(err.exitCode));
+
+registerInspect(program);
+registerGenerate(program);
+registerEval(program);
+registerBench(program);
+
+program.parseAsync(process.argv).catch(reportFailure);

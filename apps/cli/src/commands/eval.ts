@@ -1,0 +1,42 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { decodeUtf8Prefix, evaluatePerplexity } from '@recur/engine';
+import { parseNumber, UsageError } from '../errors.js';
+import { progressBar } from '../progress.js';
+import { openModel, printJson, type ModelOptions } from './shared.js';
+
+interface EvalCliOptions extends ModelOptions {
+  readonly data?: string;
+  readonly maxBytes?: string;
+  readonly window: string;
+  readonly json?: boolean;
+}
+
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('perplexity of a text file, scored in independent windows that each start with BOS')
+    .option('--model <path>', 'Hugging Face folder, .safetensors or .gguf file')
+    .option('--data <file>', 'UTF-8 text file to score')
+    .option('--max-bytes <n>', 'score only the first n bytes (a split trailing character is dropped)')
+    .option('--window <n>', 'tokens per window, BOS included', '256')
+    .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
+    .option('--json', 'print {"tokens", "meanNll", "perplexity"} as JSON')
+    .action(async (options: EvalCliOptions) => {
+      if (!options.data) throw new UsageError('--data FILE is required');
+      const window = parseNumber('window', options.window, { integer: true, min: 2 });
+      const maxBytes = options.maxBytes === undefined ? Infinity : parseNumber('max-bytes', options.maxBytes, { integer: true, min: 1 });
+      const bytes = await readFile(options.data).catch((e: NodeJS.ErrnoException) => {
+        throw new UsageError(`${options.data}: cannot read data file (${e.code ?? e.message})`);
+      });
+      const text = decodeUtf8Prefix(bytes, maxBytes);
+      const model = await openModel(options);
+      const bar = progressBar('scoring');
+      const started = performance.now();
+      const result = await evaluatePerplexity(model, text, { window, onProgress: (d, t) => bar.update(d, t) }).finally(() => bar.stop());
+      model.decoder.dispose();
+      const seconds = (performance.now() - started) / 1000;
+      if (options.json) return printJson({ tokens: result.tokens, meanNll: result.meanNll, perplexity: result.perplexity, windows: result.windows, seconds });
+      console.log(`tokens ${result.tokens} · windows ${result.windows} · mean NLL ${result.meanNll.toFixed(6)} · perplexity ${result.perplexity.toFixed(4)} · ${(result.tokens / seconds).toFixed(0)} tok/s`);
+    });
+}

@@ -1,0 +1,48 @@
+import type { Command } from 'commander';
+import { generate } from '@recur/engine';
+import { parseNumber } from '../errors.js';
+import { openModel, printJson, type ModelOptions } from './shared.js';
+
+interface GenerateCliOptions extends ModelOptions {
+  readonly prompt: string;
+  readonly maxNewTokens: string;
+  readonly temperature: string;
+  readonly topK: string;
+  readonly topP: string;
+  readonly seed: string;
+  readonly json?: boolean;
+}
+
+export function registerGenerate(program: Command): void {
+  program
+    .command('generate')
+    .description('continue a prompt, streaming the text as it is generated')
+    .option('--model <path>', 'Hugging Face folder, .safetensors or .gguf file')
+    .option('--prompt <text>', 'text to continue (BOS is added)', '')
+    .option('--max-new-tokens <n>', 'tokens to generate at most', '64')
+    .option('--temperature <t>', '0 = greedy', '0.8')
+    .option('--top-k <k>', 'keep the k most likely tokens (0 = off)', '0')
+    .option('--top-p <p>', 'nucleus sampling mass (1 = off)', '0.95')
+    .option('--seed <n>', 'random seed for sampling', '0')
+    .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
+    .option('--json', 'print one JSON object {promptIds, ids, text, …} instead of streaming')
+    .action(async (options: GenerateCliOptions) => {
+      const settings = {
+        prompt: options.prompt,
+        maxNewTokens: parseNumber('max-new-tokens', options.maxNewTokens, { integer: true, min: 0 }),
+        temperature: parseNumber('temperature', options.temperature, { min: 0 }),
+        topK: parseNumber('top-k', options.topK, { integer: true, min: 0 }),
+        topP: parseNumber('top-p', options.topP, { min: 0, max: 1 }),
+        seed: parseNumber('seed', options.seed, { integer: true }),
+      };
+      const model = await openModel(options);
+      const stream = !options.json;
+      if (stream) process.stdout.write(options.prompt);
+      const result = await generate(model, { ...settings, onText: stream ? (t) => process.stdout.write(t) : undefined });
+      model.decoder.dispose();
+      const decodeRate = result.ids.length > 1 ? ((result.ids.length - 1) / result.timings.decodeMs) * 1000 : 0;
+      if (options.json) return printJson({ ...result, decodeTokensPerSecond: decodeRate });
+      process.stdout.write('\n');
+      process.stderr.write(`${result.ids.length} tokens · prefill ${result.timings.prefillMs.toFixed(0)} ms · decode ${decodeRate.toFixed(1)} tok/s\n`);
+    });
+}

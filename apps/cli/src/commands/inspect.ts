@@ -1,0 +1,39 @@
+import type { Command } from 'commander';
+import { activeBackend } from '@recur/tensor';
+import { openModel, printJson, table, type ModelOptions } from './shared.js';
+
+interface InspectOptions extends ModelOptions {
+  readonly json?: boolean;
+}
+
+export function registerInspect(program: Command): void {
+  program
+    .command('inspect')
+    .description('show a model: architecture, parameter count and tensor table')
+    .argument('[model]', 'model path (same as --model)')
+    .option('--model <path>', 'Hugging Face folder, .safetensors or .gguf file')
+    .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
+    .option('--json', 'print one JSON object')
+    .action(async (positional: string | undefined, options: InspectOptions) => {
+      const model = await openModel({ ...options, model: options.model ?? positional });
+      const tensors = model.tensors.map((t) => ({ ...t, elements: t.shape.reduce((a, b) => a * b, 1) }));
+      const summary = {
+        path: model.source.path,
+        format: model.source.format,
+        backend: activeBackend(),
+        config: model.config,
+        parameters: model.decoder.parameterCount,
+        tensors,
+      };
+      model.decoder.dispose();
+      if (options.json) return printJson(summary);
+      const c = model.config;
+      console.log(`${summary.path} (${summary.format}, ${c.architecture})`);
+      console.log(
+        `layers ${c.numLayers} · hidden ${c.hiddenSize} · heads ${c.numHeads}/${c.numKvHeads} kv · head_dim ${c.headDim} · ffn ${c.intermediateSize} · vocab ${c.vocabSize} · tied ${c.tieWordEmbeddings}`,
+      );
+      console.log(`parameters ${summary.parameters.toLocaleString('en-US')}\n`);
+      const rows = tensors.map((t) => [t.name, `[${t.shape.join(', ')}]`, t.dtype, t.elements.toLocaleString('en-US')]);
+      console.log(table([['tensor', 'shape', 'dtype', 'elements'], ...rows]));
+    });
+}

@@ -1,0 +1,119 @@
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const cli = fileURLToPath(new URL('../dist/recur.js', import.meta.url));
+const shared = fileURLToPath(new URL('../../../../shared/', import.meta.url));
+const stories = `${shared}models/stories260K/`;
+const gguf = `${stories}stories260K.gguf`;
+const hf = `${stories}hf`;
+const greedy = JSON.parse(readFileSync(`${stories}reference/greedy_bos_200.json`, 'utf8')) as { ids: number[] };
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `recur` binary (the root `test` script builds first). */
+function recur(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cli, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function expectOneLineFailure(run: Run, pattern: RegExp): void {
+  expect(run.code).not.toBe(0);
+  const lines = run.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^recur: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(run.stderr).not.toMatch(/\n\s+at /);
+}
+
+describe('recur CLI', () => {
+  it.each(['inspect', 'generate', 'eval'])('%s --help prints usage', async (command) => {
+    const run = await recur(command, '--help');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/Usage: recur/);
+    expect(run.stdout).toMatch(/--model/);
+  });
+
+  it('generate --json follows the contract and reproduces the golden greedy tokens', async () => {
+    const run = await recur('generate', '--model', gguf, '--prompt', '', '--max-new-tokens', '20', '--temperature', '0', '--json');
+    expect(run.code).toBe(0);
+    const out = JSON.parse(run.stdout) as { promptIds: number[]; ids: number[]; text: string };
+    expect(out.promptIds).toEqual([1]);
+    expect(out.ids).toEqual(greedy.ids.slice(1, 21));
+    expect(out.text).toMatch(/^Once upon a time/);
+  });
+
+  it('generate streams text that continues the prompt', async () => {
+    const run = await recur('generate', '--model', hf, '--prompt', 'Once upon a time', '--max-new-tokens', '12', '--temperature', '0');
+    expect(run.code).toBe(0);
+    expect(run.stdout.startsWith('Once upon a time')).toBe(true);
+    expect(run.stdout.length).toBeGreaterThan('Once upon a time'.length + 10);
+  });
+
+  it('eval --json scores the TinyStories slice by the reference protocol', async () => {
+    const data = `${shared}corpora/tinystories_val/tinystories_val.txt`;
+    const run = await recur('eval', '--model', hf, '--data', data, '--max-bytes', '16384', '--window', '256', '--json');
+    expect(run.code).toBe(0);
+    const out = JSON.parse(run.stdout) as { tokens: number; meanNll: number; perplexity: number };
+    expect(out.tokens).toBe(7890);
+    expect(Math.abs(out.perplexity / 4.59624969759375 - 1)).toBeLessThan(0.005);
+  });
+
+  it('inspect --json reports the architecture and the exact parameter count', async () => {
+    const run = await recur('inspect', gguf, '--json');
+    expect(run.code).toBe(0);
+    const out = JSON.parse(run.stdout) as { parameters: number; config: { numLayers: number }; tensors: unknown[] };
+    expect(out.parameters).toBe(260_032);
+    expect(out.config.numLayers).toBe(5);
+    expect(out.tensors.length).toBeGreaterThan(40);
+  });
+});
+
+describe('recur CLI on bad input: one line, non-zero exit, no stack', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'recur-cli-'));
+
+  it('a path that does not exist', async () => {
+    expectOneLineFailure(await recur('inspect', join(dir, 'nope.gguf')), /nope\.gguf/);
+  });
+
+  it('a directory with no model', async () => {
+    const empty = join(dir, 'empty');
+    mkdirSync(empty);
+    expectOneLineFailure(await recur('inspect', empty), /empty/);
+  });
+
+  it('a truncated safetensors file', async () => {
+    const folder = join(dir, 'truncated');
+    mkdirSync(folder);
+    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(`${hf}/${f}`, join(folder, f));
+    writeFileSync(join(folder, 'model.safetensors'), readFileSync(`${hf}/model.safetensors`).subarray(0, 5000));
+    expectOneLineFailure(await recur('inspect', folder), /model\.safetensors/);
+  });
+
+  it('a GGUF with the wrong magic', async () => {
+    const file = join(dir, 'bad.gguf');
+    const bytes = readFileSync(gguf);
+    bytes.write('GGUX', 0, 'latin1');
+    writeFileSync(file, bytes);
+    expectOneLineFailure(await recur('inspect', file), /bad\.gguf/);
+  });
+
+  it('a bad option value', async () => {
+    expectOneLineFailure(await recur('generate', '--model', gguf, '--max-new-tokens', 'lots'), /max-new-tokens/);
+  });
+
+  it('a missing data file', async () => {
+    expectOneLineFailure(await recur('eval', '--model', gguf, '--data', join(dir, 'missing.txt')), /missing\.txt/);
+  });
+});

@@ -1,0 +1,46 @@
+import { forwardFlops, type Decoder } from '@recur/graph';
+
+export interface ForwardBenchOptions {
+  readonly prefillTokens: number;
+  readonly decodeTokens: number;
+  /** Prefill repetitions after one warm-up; the best is reported. */
+  readonly repeats?: number;
+}
+
+export interface ForwardBenchResult {
+  readonly prefillTokensPerSecond: number;
+  readonly prefillGflops: number;
+  readonly decodeTokensPerSecond: number;
+  readonly decodeMsPerToken: number;
+}
+
+/** Times a batch-1 prefill of random ids, then cached decode steps (logits read back each step, as generation does). */
+export async function benchmarkForward(decoder: Decoder, options: ForwardBenchOptions): Promise<ForwardBenchResult> {
+  const { prefillTokens, decodeTokens } = options;
+  const vocab = decoder.config.vocabSize;
+  const ids = Array.from({ length: prefillTokens }, (_, i) => (i * 7919 + 13) % vocab);
+  let bestPrefill = Infinity;
+  for (let r = 0; r < 1 + (options.repeats ?? 2); r++) {
+    const start = performance.now();
+    const logits = decoder.forward(ids, { lastOnly: true });
+    await logits.data();
+    logits.dispose();
+    if (r > 0) bestPrefill = Math.min(bestPrefill, performance.now() - start);
+  }
+  const cache = decoder.newCache();
+  decoder.forward(ids, { cache, lastOnly: true }).dispose();
+  const start = performance.now();
+  for (let i = 0; i < decodeTokens; i++) {
+    const logits = decoder.forward([ids[i % ids.length]!], { cache, lastOnly: true });
+    await logits.data();
+    logits.dispose();
+  }
+  const decodeMs = performance.now() - start;
+  cache.dispose();
+  return {
+    prefillTokensPerSecond: prefillTokens / (bestPrefill / 1000),
+    prefillGflops: forwardFlops(decoder.config, prefillTokens, { logitRows: 1 }) / (bestPrefill / 1000) / 1e9,
+    decodeTokensPerSecond: decodeTokens / (decodeMs / 1000),
+    decodeMsPerToken: decodeMs / decodeTokens,
+  };
+}

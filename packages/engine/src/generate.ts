@@ -1,0 +1,83 @@
+import type { LoadedModel } from './model.js';
+import { SeededRandom } from './random.js';
+import { greedySampling, sampleToken, type SamplingOptions } from './sampling.js';
+import { TextStream } from './text.js';
+
+export interface GenerateOptions extends Partial<SamplingOptions> {
+  /** Text to continue; BOS is added. */
+  readonly prompt: string;
+  /** Exact prompt ids (BOS included) instead of tokenizing `prompt`. */
+  readonly promptIds?: readonly number[];
+  readonly maxNewTokens: number;
+  readonly seed?: number;
+  /** Stop at the end-of-sequence token (default true). */
+  readonly stopAtEos?: boolean;
+  /** Receives each piece of text as soon as it is complete. */
+  readonly onText?: (delta: string) => void;
+}
+
+export interface GenerateResult {
+  /** Prompt token ids, BOS included. */
+  readonly promptIds: number[];
+  /** Generated token ids only. */
+  readonly ids: number[];
+  /** Generated text: the continuation of the prompt, leading space kept. */
+  readonly text: string;
+  readonly timings: { readonly prefillMs: number; readonly decodeMs: number };
+}
+
+/** Prefill the prompt once, then decode one token at a time through the KV cache. */
+export async function generate(model: LoadedModel, options: GenerateOptions): Promise<GenerateResult> {
+  const { decoder, tokenizer } = model;
+  const sampling: SamplingOptions = { ...greedySampling, ...definedOnly(options) };
+  const random = new SeededRandom(options.seed ?? 0);
+  const promptIds = options.promptIds ? [...options.promptIds] : tokenizer.encode(options.prompt, { addBos: true });
+  const room = model.config.maxPositionEmbeddings - promptIds.length;
+  if (room < 0) throw new RangeError(`prompt has ${promptIds.length} tokens; the model's context is ${model.config.maxPositionEmbeddings}`);
+  const maxNew = Math.min(options.maxNewTokens, room);
+  const stream = new TextStream((ids) => tokenizer.decode(ids), tokenizer.decode(promptIds));
+  const ids: number[] = [];
+  const cache = decoder.newCache();
+  const started = performance.now();
+  let prefillMs = 0;
+  try {
+    let input = promptIds;
+    while (ids.length < maxNew) {
+      const next = await nextToken(model, input, cache, sampling, random);
+      if (ids.length === 0) prefillMs = performance.now() - started;
+      if (next === tokenizer.eosId && options.stopAtEos !== false) break;
+      ids.push(next);
+      const delta = stream.push([...promptIds, ...ids]);
+      if (delta) options.onText?.(delta);
+      input = [next];
+    }
+  } finally {
+    cache.dispose();
+  }
+  const tail = stream.push([...promptIds, ...ids], true);
+  if (tail) options.onText?.(tail);
+  return { promptIds, ids, text: stream.text, timings: { prefillMs, decodeMs: performance.now() - started - prefillMs } };
+}
+
+async function nextToken(
+  model: LoadedModel,
+  input: number[],
+  cache: ReturnType<LoadedModel['decoder']['newCache']>,
+  sampling: SamplingOptions,
+  random: SeededRandom,
+): Promise<number> {
+  const logits = model.decoder.forward(input, { cache, lastOnly: true }); // [1, V]
+  try {
+    return sampleToken((await logits.data()) as Float32Array, sampling, random);
+  } finally {
+    logits.dispose();
+  }
+}
+
+function definedOnly(options: Partial<SamplingOptions>): Partial<SamplingOptions> {
+  const out: { -readonly [K in keyof SamplingOptions]?: number } = {};
+  if (options.temperature !== undefined) out.temperature = options.temperature;
+  if (options.topK !== undefined) out.topK = options.topK;
+  if (options.topP !== undefined) out.topP = options.topP;
+  return out;
+}

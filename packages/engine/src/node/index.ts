@@ -1,0 +1,1 @@
+export { loadModel } from './load.js';

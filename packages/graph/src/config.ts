@@ -1,0 +1,49 @@
+import type { RopeScaling } from '@recur/tensor';
+
+/**
+ * Shape of a Llama-family decoder. Field names match `@recur/checkpoint`'s ModelConfig, so a
+ * parsed checkpoint config can be passed straight in; extra fields are ignored.
+ */
+export interface DecoderConfig {
+  readonly vocabSize: number;
+  readonly hiddenSize: number;
+  readonly intermediateSize: number;
+  readonly numLayers: number;
+  readonly numHeads: number;
+  /** Grouped-query attention: each KV head serves numHeads / numKvHeads query heads. */
+  readonly numKvHeads: number;
+  /** Usually hiddenSize / numHeads, but some models (e.g. Qwen2, Gemma) set it apart. */
+  readonly headDim: number;
+  readonly maxPositionEmbeddings: number;
+  readonly rmsNormEps: number;
+  readonly ropeTheta: number;
+  readonly ropeScaling: RopeScaling;
+  /** The LM head reuses the token embedding matrix (no `lm_head.weight`). */
+  readonly tieWordEmbeddings: boolean;
+  /** Qwen2 carries biases on q, k and v. */
+  readonly attentionBias?: boolean;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly field: string, message: string) {
+    super(message);
+  }
+}
+
+/** Throws a ConfigError naming the first field that cannot describe a working decoder. */
+export function validateDecoderConfig(config: DecoderConfig): void {
+  const positive = ['vocabSize', 'hiddenSize', 'intermediateSize', 'numLayers', 'numHeads', 'numKvHeads', 'headDim'] as const;
+  for (const field of positive) {
+    const value = config[field];
+    if (!Number.isInteger(value) || value <= 0) {
+      throw new ConfigError(field, `config: ${field} must be a positive integer, got ${value}`);
+    }
+  }
+  if (config.numHeads % config.numKvHeads !== 0) {
+    throw new ConfigError('numKvHeads', `config: numHeads (${config.numHeads}) must be a multiple of numKvHeads (${config.numKvHeads})`);
+  }
+  if (config.headDim % 2 !== 0) {
+    throw new ConfigError('headDim', `config: headDim must be even for RoPE, got ${config.headDim}`);
+  }
+}

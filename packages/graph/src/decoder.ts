@@ -1,0 +1,96 @@
+import { linear, rmsNorm, ropeInverseFrequencies, tf } from '@recur/tensor';
+import { ConfigError, validateDecoderConfig, type DecoderConfig } from './config.js';
+import { KvCache } from './kvCache.js';
+import { decoderLayer, type LayerContext } from './layer.js';
+import { decoderWeightSpecs, parameterCount, type DecoderWeights } from './weights.js';
+
+export interface ForwardOptions {
+  /** Keys/values of earlier positions; this call appends to it. Without one, the call starts at position 0. */
+  readonly cache?: KvCache;
+  /** Return logits for the last row only ([1, V]) — all generation needs after a prefill. */
+  readonly lastOnly?: boolean;
+}
+
+/**
+ * A Llama-family decoder over weights addressed by checkpoint keys. The decoder owns its weight
+ * tensors: `dispose()` frees them.
+ */
+export class Decoder {
+  private readonly invFreq: Float32Array;
+
+  constructor(
+    readonly config: DecoderConfig,
+    readonly weights: DecoderWeights,
+  ) {
+    validateDecoderConfig(config);
+    checkWeights(config, weights);
+    this.invFreq = ropeInverseFrequencies({ headDim: config.headDim, theta: config.ropeTheta, scaling: config.ropeScaling });
+  }
+
+  /** Builds the decoder from plain arrays (one per checkpoint key), e.g. straight from a checkpoint reader. */
+  static fromArrays(config: DecoderConfig, arrays: ReadonlyMap<string, Float32Array>): Decoder {
+    const weights = new Map<string, tf.Tensor>();
+    for (const spec of decoderWeightSpecs(config)) {
+      const data = arrays.get(spec.name);
+      if (!data) throw new ConfigError(spec.name, `missing weight ${spec.name}`);
+      weights.set(spec.name, tf.tensor(data, [...spec.shape], 'float32'));
+    }
+    return new Decoder(config, weights);
+  }
+
+  get parameterCount(): number {
+    return parameterCount(this.config);
+  }
+
+  newCache(): KvCache {
+    return new KvCache(this.config.numLayers);
+  }
+
+  /** ids: the T new tokens → logits [T, V] (or [1, V] with lastOnly). Advances the cache by T. */
+  forward(ids: ArrayLike<number>, options: ForwardOptions = {}): tf.Tensor2D {
+    const cache = options.cache ?? this.newCache();
+    const start = cache.length;
+    const positions = Int32Array.from({ length: ids.length }, (_, i) => start + i);
+    const logits = tf.tidy(() => {
+      const ctx: LayerContext = { config: this.config, weights: this.weights, cache, positions, invFreq: this.invFreq };
+      let h = this.embed(ids); // [T, d]
+      for (let layer = 0; layer < this.config.numLayers; layer++) h = decoderLayer(h, layer, ctx);
+      if (options.lastOnly) h = h.slice([ids.length - 1, 0], [1, -1]); // [1, d]
+      return this.head(h);
+    });
+    cache.advance(ids.length);
+    if (!options.cache) cache.dispose();
+    return logits;
+  }
+
+  dispose(): void {
+    for (const t of this.weights.values()) t.dispose();
+  }
+
+  private embed(ids: ArrayLike<number>): tf.Tensor2D {
+    const table = this.weights.get('model.embed_tokens.weight') as tf.Tensor2D;
+    for (const id of Array.from(ids)) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) {
+        throw new RangeError(`token id ${id} is outside the vocabulary (0..${this.config.vocabSize - 1})`);
+      }
+    }
+    return tf.gather(table, tf.tensor1d(Array.from(ids), 'int32')) as tf.Tensor2D; // [T, d]
+  }
+
+  /** Final norm + LM head: [T, d] → [T, V]. */
+  private head(h: tf.Tensor2D): tf.Tensor2D {
+    const norm = this.weights.get('model.norm.weight') as tf.Tensor1D;
+    const headKey = this.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
+    return linear(rmsNorm(h, norm, this.config.rmsNormEps) as tf.Tensor2D, this.weights.get(headKey) as tf.Tensor2D);
+  }
+}
+
+function checkWeights(config: DecoderConfig, weights: DecoderWeights): void {
+  for (const spec of decoderWeightSpecs(config)) {
+    const t = weights.get(spec.name);
+    if (!t) throw new ConfigError(spec.name, `missing weight ${spec.name}`);
+    if (t.shape.join('x') !== spec.shape.join('x')) {
+      throw new ConfigError(spec.name, `weight ${spec.name} has shape [${t.shape}] but the config needs [${spec.shape}]`);
+    }
+  }
+}

@@ -1,0 +1,57 @@
+import { tf } from '@recur/tensor';
+
+interface LayerEntry {
+  k: tf.Tensor3D; // [S, nKvHeads, headDim]
+  v: tf.Tensor3D; // [S, nKvHeads, headDim]
+}
+
+/**
+ * Keys and values of every layer for one sequence. Tensors held here outlive the tidy scope of
+ * the step that wrote them, so they are kept explicitly and disposed by `dispose()`.
+ */
+export class KvCache {
+  private readonly layers: (LayerEntry | undefined)[];
+  private committed = 0;
+
+  constructor(readonly numLayers: number) {
+    this.layers = new Array<LayerEntry | undefined>(numLayers).fill(undefined);
+  }
+
+  /** Tokens already stored (the absolute position of the next token). */
+  get length(): number {
+    return this.committed;
+  }
+
+  /** Appends this step's keys/values for one layer and returns the full [S, nKvHeads, headDim] pair. */
+  append(layer: number, k: tf.Tensor3D, v: tf.Tensor3D): LayerEntry {
+    const old = this.layers[layer];
+    const next: LayerEntry = old
+      ? { k: tf.keep(tf.concat([old.k, k], 0)), v: tf.keep(tf.concat([old.v, v], 0)) }
+      : { k: tf.keep(k.clone()), v: tf.keep(v.clone()) };
+    if (old) {
+      old.k.dispose();
+      old.v.dispose();
+    }
+    this.layers[layer] = next;
+    return next;
+  }
+
+  /** Called once a forward over `tokens` new positions has written every layer. */
+  advance(tokens: number): void {
+    this.committed += tokens;
+  }
+
+  /** Floats held, for memory reports. */
+  elementCount(): number {
+    return this.layers.reduce((sum, e) => sum + (e ? e.k.size + e.v.size : 0), 0);
+  }
+
+  dispose(): void {
+    for (const entry of this.layers) {
+      entry?.k.dispose();
+      entry?.v.dispose();
+    }
+    this.layers.fill(undefined);
+    this.committed = 0;
+  }
+}

@@ -1,0 +1,78 @@
+import type { DecoderConfig } from '../src/index.js';
+
+/**
+ * An independent float64 Llama forward in plain loops (no tfjs, no shared code with the model),
+ * used as the oracle for the tensor implementation. Returns logits [T, V] flattened.
+ */
+export function referenceForward(config: DecoderConfig, w: ReadonlyMap<string, Float32Array>, ids: number[]): Float64Array {
+  const { hiddenSize: d, numHeads: H, numKvHeads: Hkv, headDim: hd, intermediateSize: ff, vocabSize: V } = config;
+  const get = (name: string) => w.get(name)!;
+  const T = ids.length;
+  let h = ids.map((id) => Array.from(get('model.embed_tokens.weight').subarray(id * d, (id + 1) * d)));
+  for (let l = 0; l < config.numLayers; l++) {
+    const p = (m: string) => get(`model.layers.${l}.${m}`);
+    const x = h.map((row) => rms(row, p('input_layernorm.weight'), config.rmsNormEps));
+    const q = x.map((row, t) => rope(matVec(p('self_attn.q_proj.weight'), row, H * hd), t, H, hd, config.ropeTheta));
+    const k = x.map((row, t) => rope(matVec(p('self_attn.k_proj.weight'), row, Hkv * hd), t, Hkv, hd, config.ropeTheta));
+    const v = x.map((row) => matVec(p('self_attn.v_proj.weight'), row, Hkv * hd));
+    const attn = q.map((qRow, t) => {
+      const out: number[] = [];
+      for (let head = 0; head < H; head++) {
+        const kvHead = Math.floor(head / (H / Hkv));
+        const scores = Array.from({ length: t + 1 }, (_, s) => {
+          let dot = 0;
+          for (let i = 0; i < hd; i++) dot += qRow[head * hd + i]! * k[s]![kvHead * hd + i]!;
+          return dot / Math.sqrt(hd);
+        });
+        const max = Math.max(...scores);
+        const e = scores.map((sc) => Math.exp(sc - max));
+        const z = e.reduce((a, b) => a + b, 0);
+        for (let i = 0; i < hd; i++) out.push(e.reduce((acc, ei, s) => acc + (ei / z) * v[s]![kvHead * hd + i]!, 0));
+      }
+      return out;
+    });
+    h = h.map((row, t) => add(row, matVec(p('self_attn.o_proj.weight'), attn[t]!, d)));
+    h = h.map((row) => {
+      const y = rms(row, p('post_attention_layernorm.weight'), config.rmsNormEps);
+      const gate = matVec(p('mlp.gate_proj.weight'), y, ff);
+      const up = matVec(p('mlp.up_proj.weight'), y, ff);
+      const act = gate.map((g, i) => (g / (1 + Math.exp(-g))) * up[i]!);
+      return add(row, matVec(p('mlp.down_proj.weight'), act, d));
+    });
+  }
+  const head = config.tieWordEmbeddings ? get('model.embed_tokens.weight') : get('lm_head.weight');
+  const out = new Float64Array(T * V);
+  h.forEach((row, t) => out.set(matVec(head, rms(row, get('model.norm.weight'), config.rmsNormEps), V), t * V));
+  return out;
+}
+
+/** W is [rows, cols] row-major (HF Linear layout): y = W·x. */
+function matVec(W: Float32Array, x: number[], rows: number): number[] {
+  const cols = x.length;
+  return Array.from({ length: rows }, (_, r) => x.reduce((acc, xi, c) => acc + W[r * cols + c]! * xi, 0));
+}
+
+function rms(x: number[], weight: Float32Array, eps: number): number[] {
+  const ms = x.reduce((a, b) => a + b * b, 0) / x.length;
+  return x.map((v, i) => (v / Math.sqrt(ms + eps)) * weight[i]!);
+}
+
+function add(a: number[], b: number[]): number[] {
+  return a.map((v, i) => v + b[i]!);
+}
+
+/** Rotate-half RoPE at position pos over each head. */
+function rope(x: number[], pos: number, heads: number, hd: number, theta: number): number[] {
+  const out = x.slice();
+  const half = hd / 2;
+  for (let head = 0; head < heads; head++) {
+    for (let i = 0; i < half; i++) {
+      const angle = pos / Math.pow(theta, (2 * i) / hd);
+      const a = x[head * hd + i]!;
+      const b = x[head * hd + i + half]!;
+      out[head * hd + i] = a * Math.cos(angle) - b * Math.sin(angle);
+      out[head * hd + i + half] = b * Math.cos(angle) + a * Math.sin(angle);
+    }
+  }
+  return out;
+}

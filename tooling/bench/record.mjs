@@ -1,0 +1,32 @@
+// Shared by the bench scripts: run the built CLI, describe the machine, and rewrite one marked
+// section of docs/benchmarks.md so each benchmark owns its own block.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+export const root = fileURLToPath(new URL('../../', import.meta.url));
+const cli = `${root}apps/cli/dist/recur.js`;
+
+export function recurJson(args) {
+  const out = execFileSync(process.execPath, [cli, ...args, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return JSON.parse(out);
+}
+
+export function machineDescription() {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  return `${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, ${os.platform()} ${os.arch()}`;
+}
+
+export function recordSection(name, markdown) {
+  const file = `${root}docs/benchmarks.md`;
+  const begin = `<!-- bench:${name}:begin -->`;
+  const end = `<!-- bench:${name}:end -->`;
+  const block = `${begin}\n${markdown.trim()}\n${end}`;
+  let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nNumbers are written by the `pnpm bench:*` scripts; rerun them to refresh a section.\n';
+  const at = doc.indexOf(begin);
+  const stop = doc.indexOf(end);
+  doc = at >= 0 && stop > at ? doc.slice(0, at) + block + doc.slice(stop + end.length) : `${doc.trimEnd()}\n\n${block}\n`;
+  writeFileSync(file, doc);
+  console.log(`recorded in docs/benchmarks.md (${name})`);
+}
