@@ -1,1 +1,32 @@
-export {};
+// Browser-safe entry: no node: imports. File access lives in '@recur/checkpoint/node'.
+export { CheckpointError, ConfigError, isCheckpointFault, type CheckpointErrorCode } from './errors.js';
+export { bytesSource, blobSource, type ByteSource } from './bytes/source.js';
+export { elementCount, type TensorInfo, type TensorStore } from './tensor-info.js';
+
+export { openSafetensors, type SafetensorsFile } from './safetensors/reader.js';
+export { parseSafetensorsHeader, type SafetensorsEntry, type SafetensorsHeader } from './safetensors/header.js';
+export { writeSafetensors, type SafetensorsWriteEntry } from './safetensors/writer.js';
+export { openShardedSafetensors, parseSafetensorsIndex, type SafetensorsIndex } from './safetensors/sharded.js';
+export { writeShardedSafetensors, type ShardedSafetensors } from './safetensors/write-sharded.js';
+export type { FloatDtype } from './safetensors/dtypes.js';
+
+export { readGguf, type GgufFile, type GgufMetadata } from './gguf/reader.js';
+export type { GgufTensorInfo } from './gguf/tensor-infos.js';
+export { writeGguf, type GgufWriteOptions, type GgufWriteTensor } from './gguf/writer.js';
+export type { GgufWriteDtype } from './gguf/encode.js';
+export type { GgufMetadataEntry, GgufScalar, GgufScalarType, GgufValue, GgufValueType } from './gguf/types.js';
+export { ggufToHfName } from './gguf/naming.js';
+export { unpermuteRopeRows } from './gguf/permute.js';
+
+export type { ModelConfig, RopeScaling } from './config/model-config.js';
+export { configFromHf } from './config/from-hf.js';
+export { configFromGguf } from './config/from-gguf.js';
+
+export type { EncodeOptions, TextTokenizer } from './tokenizer/text-tokenizer.js';
+export { tokenizerFromHfJson } from './tokenizer/from-hf.js';
+export { ggufTokenizerJson, tokenizerFromGguf, type HfTokenizerFiles } from './tokenizer/from-gguf.js';
+
+export type { Checkpoint } from './checkpoint/checkpoint.js';
+export { openCheckpoint, type OpenCheckpointOptions } from './checkpoint/open.js';
+export { selectCheckpointFiles, type CheckpointFiles } from './checkpoint/select.js';
+export { checkTensorsAgainstConfig, expectedTensorShapes } from './checkpoint/expected-shapes.js';

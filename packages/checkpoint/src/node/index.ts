@@ -1,1 +1,2 @@
-export {};
+export { loadCheckpoint } from './load.js';
+export { openFileSource } from './file-source.js';

@@ -1,0 +1,96 @@
+import { CheckpointError } from '../errors.js';
+import type { ByteSource } from '../bytes/source.js';
+import { configFromGguf } from '../config/from-gguf.js';
+import { configFromHf } from '../config/from-hf.js';
+import type { ModelConfig } from '../config/model-config.js';
+import { readGguf } from '../gguf/reader.js';
+import { openSafetensors } from '../safetensors/reader.js';
+import { openShardedSafetensors, parseSafetensorsIndex } from '../safetensors/sharded.js';
+import type { TensorStore } from '../tensor-info.js';
+import { tokenizerFromGguf } from '../tokenizer/from-gguf.js';
+import { tokenizerFromHfJson } from '../tokenizer/from-hf.js';
+import type { TextTokenizer } from '../tokenizer/text-tokenizer.js';
+import type { Checkpoint } from './checkpoint.js';
+import { checkTensorsAgainstConfig } from './expected-shapes.js';
+import { ggufAsHf } from './gguf-view.js';
+import { readJsonSource } from './json.js';
+import { selectCheckpointFiles, type CheckpointFiles } from './select.js';
+
+export interface OpenCheckpointOptions {
+  /** Shown as `Checkpoint.path` and in messages (default: the model file's name). */
+  readonly path?: string;
+}
+
+interface Parts {
+  readonly config: ModelConfig;
+  readonly tokenizer: TextTokenizer | null;
+  readonly store: TensorStore;
+}
+
+/**
+ * Opens a checkpoint from a set of files — a browser folder upload, or what `loadCheckpoint`
+ * found on disk: a .gguf, or config.json + model.safetensors (or an index and its shards)
+ * + optional tokenizer.json / tokenizer_config.json. Takes ownership of the sources: the ones it
+ * does not need are closed at once, the rest by `Checkpoint.close()` (or on failure).
+ */
+export async function openCheckpoint(files: readonly ByteSource[], options: OpenCheckpointOptions = {}): Promise<Checkpoint> {
+  const where = options.path ?? (files.length === 1 ? files[0]!.name : 'checkpoint');
+  const closeAll = (keep: ReadonlySet<ByteSource>): Promise<unknown> => Promise.all(files.filter((f) => !keep.has(f)).map((f) => f.close?.()));
+  try {
+    const selection = selectCheckpointFiles(files.map((f) => f.name), where);
+    const byName = new Map(files.map((f) => [f.name, f]));
+    const source = (name: string): ByteSource => byName.get(name)!;
+    const parts = selection.format === 'gguf' ? await openGgufParts(source(selection.model)) : await openSafetensorsParts(selection, source);
+    await closeAll(new Set(weightNames(selection).map(source)));
+    const path = options.path ?? (selection.format === 'gguf' ? selection.model : where);
+    return checkpointOf(selection.format, path, parts);
+  } catch (error) {
+    await closeAll(new Set());
+    throw error;
+  }
+}
+
+function weightNames(selection: CheckpointFiles): readonly string[] {
+  return selection.format === 'gguf' ? [selection.model] : selection.weights;
+}
+
+async function openGgufParts(source: ByteSource): Promise<Parts> {
+  const gguf = await readGguf(source);
+  const config = configFromGguf(gguf.metadata, source.name, gguf.tensors.map((t) => t.name));
+  const tokenizer = gguf.metadata.has('tokenizer.ggml.tokens') ? tokenizerFromGguf(gguf.metadata, source.name) : null;
+  const store = ggufAsHf(gguf, config);
+  checkTensorsAgainstConfig(source.name, config, store.tensors);
+  return { config, tokenizer, store };
+}
+
+async function openSafetensorsParts(selection: Extract<CheckpointFiles, { format: 'safetensors' }>, source: (name: string) => ByteSource): Promise<Parts> {
+  const config = configFromHf(await readJsonSource(source(selection.config)), selection.config);
+  const tokenizer = selection.tokenizer ? await readTokenizer(source(selection.tokenizer), selection.tokenizerConfig ? source(selection.tokenizerConfig) : undefined) : null;
+  const store = selection.index
+    ? await openShardedSafetensors(selection.index, parseSafetensorsIndex(selection.index, await readJsonSource(source(selection.index))), selection.weights.map(source))
+    : await openSafetensors(source(selection.weights[0]!));
+  checkTensorsAgainstConfig(store.file, config, store.tensors); // on failure openCheckpoint closes the files
+  return { config, tokenizer, store };
+}
+
+async function readTokenizer(tokenizerSource: ByteSource, configSource: ByteSource | undefined): Promise<TextTokenizer> {
+  const json = await readJsonSource(tokenizerSource);
+  const config = configSource ? await readJsonSource(configSource) : undefined;
+  return tokenizerFromHfJson(json, config, tokenizerSource.name);
+}
+
+function checkpointOf(format: Checkpoint['format'], path: string, { config, tokenizer, store }: Parts): Checkpoint {
+  return {
+    format,
+    path,
+    config,
+    tokenizer,
+    tensors: store.tensors,
+    has: (name) => store.has(name),
+    read: async (name) => {
+      if (!store.has(name)) throw new CheckpointError('missing-tensor', path, `no tensor named "${name}"`);
+      return store.read(name);
+    },
+    close: () => store.close(),
+  };
+}

@@ -1,0 +1,95 @@
+import { CheckpointError } from '../errors.js';
+import { ByteBuilder } from '../bytes/builder.js';
+import { elementCount, formatShape } from '../tensor-info.js';
+import { encodeGgml, type GgufWriteDtype } from './encode.js';
+import { ggmlTypeByName, ggufValueTypes, type GgufMetadataEntry, type GgufScalar, type GgufScalarType } from './types.js';
+
+export interface GgufWriteTensor {
+  readonly name: string;
+  /** Outermost first, as `readGguf` reports it; written to the file as `ne` (reversed). */
+  readonly shape: readonly number[];
+  readonly dtype: GgufWriteDtype;
+  readonly data: Float32Array;
+}
+
+export interface GgufWriteOptions {
+  readonly metadata: readonly GgufMetadataEntry[];
+  readonly tensors: readonly GgufWriteTensor[];
+  /** Data alignment; written as `general.alignment` when it is not the default 32. */
+  readonly alignment?: number;
+}
+
+/** Serialises a GGUF v3 file: header, metadata, tensor infos, then aligned tensor data. */
+export function writeGguf(options: GgufWriteOptions): Uint8Array {
+  const alignment = options.alignment ?? 32;
+  const metadata = options.metadata.filter((e) => e.key !== 'general.alignment');
+  if (alignment !== 32) metadata.push({ key: 'general.alignment', type: 'uint32', value: alignment });
+  const blobs = options.tensors.map(encodeTensor);
+  const out = new ByteBuilder();
+  out.bytes(new TextEncoder().encode('GGUF'));
+  out.u32(3);
+  out.u64(options.tensors.length);
+  out.u64(metadata.length);
+  for (const entry of metadata) writeEntry(out, entry);
+  let offset = 0;
+  options.tensors.forEach((tensor, i) => {
+    writeString(out, tensor.name);
+    out.u32(tensor.shape.length);
+    for (const dim of [...tensor.shape].reverse()) out.u64(dim);
+    out.u32(ggmlTypeByName(tensor.dtype)!.id);
+    out.u64(offset);
+    offset += Math.ceil(blobs[i]!.byteLength / alignment) * alignment;
+  });
+  for (const blob of blobs) {
+    out.pad(alignment);
+    out.bytes(blob);
+  }
+  return out.finish();
+}
+
+function encodeTensor(tensor: GgufWriteTensor): Uint8Array {
+  if (elementCount(tensor.shape) !== tensor.data.length) {
+    throw new CheckpointError('size-mismatch', 'writeGguf', `tensor "${tensor.name}" has shape ${formatShape(tensor.shape)} but ${tensor.data.length} values`);
+  }
+  const rowLength = tensor.shape[tensor.shape.length - 1] ?? 1;
+  if (tensor.dtype === 'Q8_0' && rowLength % 32 !== 0) {
+    throw new CheckpointError('bad-shape', 'writeGguf', `tensor "${tensor.name}": Q8_0 needs a row length divisible by 32, got ${rowLength}`);
+  }
+  return encodeGgml(tensor.dtype, tensor.data);
+}
+
+function writeString(out: ByteBuilder, text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  out.u64(bytes.byteLength);
+  out.bytes(bytes);
+}
+
+function writeEntry(out: ByteBuilder, entry: GgufMetadataEntry): void {
+  writeString(out, entry.key);
+  out.u32(ggufValueTypes.indexOf(entry.type));
+  if (entry.type !== 'array') return writeScalar(out, entry.type, entry.value as GgufScalar);
+  const itemType = entry.itemType;
+  const items = entry.value;
+  if (!itemType || !Array.isArray(items)) {
+    throw new CheckpointError('bad-value-type', 'writeGguf', `metadata "${entry.key}" is an array but has no itemType or no list value`);
+  }
+  out.u32(ggufValueTypes.indexOf(itemType));
+  out.u64(items.length);
+  for (const item of items as readonly GgufScalar[]) writeScalar(out, itemType, item);
+}
+
+function writeScalar(out: ByteBuilder, type: GgufScalarType, value: GgufScalar): void {
+  if (type === 'string') return writeString(out, String(value));
+  if (type === 'bool') return out.u8(value ? 1 : 0);
+  if (type === 'uint64' || type === 'int64') return type === 'uint64' ? out.u64(toBig(value)) : out.i64(toBig(value));
+  const n = Number(value);
+  const write: Record<typeof type, (v: number) => void> = {
+    uint8: (v) => out.u8(v), int8: (v) => out.i8(v), uint16: (v) => out.u16(v), int16: (v) => out.i16(v),
+    uint32: (v) => out.u32(v), int32: (v) => out.i32(v), float32: (v) => out.f32(v), float64: (v) => out.f64(v),
+  };
+  write[type](n);
+}
+
+function toBig(value: GgufScalar): bigint {
+  return typeof value === 'bigint' ? value : BigInt(Number(value));
+}

@@ -1,0 +1,56 @@
+import { CheckpointError } from '../errors.js';
+import { encodeBF16, encodeF16 } from '../bytes/half.js';
+import { encodeF32 } from '../bytes/f32.js';
+import { elementCount, formatShape } from '../tensor-info.js';
+import type { FloatDtype } from './dtypes.js';
+
+export interface SafetensorsWriteEntry {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly dtype: FloatDtype;
+  readonly data: Float32Array;
+}
+
+/**
+ * Serialises tensors into one .safetensors file, in the given order with no gaps (the reference
+ * implementation rejects gaps). The header is padded with spaces to a multiple of 8 bytes so the
+ * data area starts aligned.
+ */
+export function writeSafetensors(entries: readonly SafetensorsWriteEntry[], metadata?: Readonly<Record<string, string>>): Uint8Array {
+  const blobs = entries.map(encodeEntry);
+  // No prototype, so a tensor called "__proto__" is just a key.
+  const header: Record<string, unknown> = Object.create(null);
+  if (metadata) header.__metadata__ = metadata;
+  let offset = 0;
+  entries.forEach((entry, i) => {
+    if (entry.name === '__metadata__' || Object.hasOwn(header, entry.name)) {
+      throw new CheckpointError('duplicate-tensor', 'writeSafetensors', `tensor name "${entry.name}" is used twice or reserved`);
+    }
+    const size = blobs[i]!.byteLength;
+    header[entry.name] = { dtype: entry.dtype, shape: [...entry.shape], data_offsets: [offset, offset + size] };
+    offset += size;
+  });
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.byteLength / 8) * 8;
+  const out = new Uint8Array(8 + padded + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.byteLength, 8 + padded);
+  let at = 8 + padded;
+  for (const blob of blobs) {
+    out.set(blob, at);
+    at += blob.byteLength;
+  }
+  return out;
+}
+
+function encodeEntry(entry: SafetensorsWriteEntry): Uint8Array {
+  const valid = entry.shape.every((d) => Number.isSafeInteger(d) && d >= 0);
+  if (!valid || elementCount(entry.shape) !== entry.data.length) {
+    throw new CheckpointError('size-mismatch', 'writeSafetensors', `tensor "${entry.name}" has shape ${formatShape(entry.shape)} but ${entry.data.length} values`);
+  }
+  if (entry.dtype === 'F32') return encodeF32(entry.data);
+  if (entry.dtype === 'F16') return encodeF16(entry.data);
+  if (entry.dtype === 'BF16') return encodeBF16(entry.data);
+  throw new CheckpointError('unsupported-dtype', 'writeSafetensors', `tensor "${entry.name}": cannot write dtype ${String(entry.dtype)}`);
+}
