@@ -1,1 +1,13 @@
-export {};
+/** One tfjs-core instance for the whole workspace: other packages use this namespace, never their own copy. */
+export * as tf from '@tensorflow/tfjs-core';
+
+export { initBackend, activeBackend, type BackendName, type InitBackendOptions } from './backend.js';
+export { registerKernel, type KernelName, type RecurKernels } from './kernels.js';
+export { ShapeError } from './errors.js';
+export { ropeInverseFrequencies, type RopeScaling, type RopeFrequencyOptions } from './ropeFrequencies.js';
+
+export { linear } from './ops/linear.js';
+export { rmsNorm } from './ops/rmsNorm.js';
+export { applyRope } from './ops/applyRope.js';
+export { causalAttention, type CausalAttentionOptions } from './ops/causalAttention.js';
+export { swiGluMlp, type SwiGluWeights } from './ops/swiGluMlp.js';

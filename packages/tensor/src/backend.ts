@@ -1,0 +1,130 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+
+export type BackendName = 'wasm' | 'cpu' | 'webgpu';
+
+const BACKEND_NAMES: readonly BackendName[] = ['wasm', 'cpu', 'webgpu'];
+
+export interface InitBackendOptions {
+  /** Force a backend; otherwise RECUR_BACKEND (Node), else webgpu in a browser that has it, else wasm. */
+  readonly backend?: BackendName;
+  /**
+   * Where the tfjs `.wasm` binaries are served from (a URL or directory prefix ending in `/`).
+   * Node finds them in the installed package; a browser bundle usually needs this.
+   */
+  readonly wasmPaths?: string;
+}
+
+// Requested backend → the backend that actually came up, once a fallback happened; later calls reuse it.
+const fallbacks = new Map<BackendName, BackendName>();
+// Calls run one after another, so concurrent callers never race tf.setBackend.
+let queue: Promise<unknown> = Promise.resolve();
+let wasmPathsConfigured = false;
+
+/**
+ * Chooses and initialises the tfjs backend; resolves to the one now active. Idempotent: calling it
+ * again with the same choice is a no-op. A wasm failure falls back to cpu with a warning.
+ */
+export function initBackend(opts: InitBackendOptions = {}): Promise<BackendName> {
+  const run = queue.then(() => activate(opts));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+/** The active tfjs backend. Throws if none was initialised or it is not one Recur knows. */
+export function activeBackend(): BackendName {
+  const name = tf.getBackend() as string | null; // tfjs types it `string`, but it is null before any setBackend
+  if (name === null || name === undefined) throw new Error('no tfjs backend is active yet: await initBackend() first');
+  if (!isBackendName(name)) throw new Error(`the active tfjs backend '${name}' is not one of ${BACKEND_NAMES.join(', ')}`);
+  return name;
+}
+
+async function activate(opts: InitBackendOptions): Promise<BackendName> {
+  const explicit = opts.backend ?? envBackend();
+  const wanted = explicit ?? defaultBackend();
+  const target = fallbacks.get(wanted) ?? wanted;
+  if (tf.getBackend() === target) return target;
+  if (target === 'cpu') return setOrThrow('cpu');
+  if (target === 'wasm') return activateWasm(opts.wasmPaths);
+  return activateWebGpu(explicit === 'webgpu', opts.wasmPaths);
+}
+
+async function activateWasm(wasmPaths: string | undefined): Promise<BackendName> {
+  try {
+    if (wasmPaths !== undefined) configureWasmPaths(wasmPaths);
+    else if (!wasmPathsConfigured && isNode()) configureWasmPaths(await nodeWasmDirectory());
+    if (await tf.setBackend('wasm')) return 'wasm';
+    throw new Error('tf.setBackend("wasm") reported failure');
+  } catch (err) {
+    console.warn(`recur: wasm backend unavailable (${messageOf(err)}); falling back to cpu (much slower)`);
+    fallbacks.set('wasm', 'cpu');
+    return setOrThrow('cpu');
+  }
+}
+
+async function activateWebGpu(explicit: boolean, wasmPaths: string | undefined): Promise<BackendName> {
+  if (isNode()) throw new Error('the webgpu backend is browser-only for now: use wasm or cpu in Node');
+  try {
+    await loadWebGpuBackend();
+  } catch (err) {
+    const reason = `webgpu backend not installed: add @tensorflow/tfjs-backend-webgpu (${messageOf(err)})`;
+    if (explicit) throw new Error(reason);
+    console.warn(`recur: ${reason}; using wasm`);
+    fallbacks.set('webgpu', 'wasm');
+    return activateWasm(wasmPaths);
+  }
+  return setOrThrow('webgpu');
+}
+
+// A variable specifier keeps bundlers and tsc from resolving a package we do not depend on yet.
+const WEBGPU_MODULE = '@tensorflow/tfjs-backend-webgpu';
+
+async function loadWebGpuBackend(): Promise<void> {
+  await import(/* @vite-ignore */ WEBGPU_MODULE); // registers 'webgpu' with tfjs-core
+}
+
+async function setOrThrow(name: BackendName): Promise<BackendName> {
+  if (await tf.setBackend(name)) return name;
+  throw new Error(`tfjs failed to initialise the ${name} backend`);
+}
+
+function configureWasmPaths(prefix: string): void {
+  setWasmPaths(prefix);
+  wasmPathsConfigured = true;
+}
+
+/** Directory of the installed tfjs-backend-wasm `dist/`, where its .wasm binaries live. */
+async function nodeWasmDirectory(): Promise<string> {
+  const { createRequire } = await import('node:module');
+  const { dirname, sep } = await import('node:path');
+  const require = createRequire(import.meta.url);
+  return dirname(require.resolve('@tensorflow/tfjs-backend-wasm')) + sep; // main = dist/tf-backend-wasm.node.js
+}
+
+function envBackend(): BackendName | undefined {
+  if (!isNode()) return undefined;
+  const value = process.env['RECUR_BACKEND'];
+  if (value === undefined || value === '') return undefined;
+  if (!isBackendName(value)) throw new Error(`RECUR_BACKEND='${value}' is not a backend: expected one of ${BACKEND_NAMES.join(', ')}`);
+  return value;
+}
+
+function defaultBackend(): BackendName {
+  if (!isNode() && typeof navigator !== 'undefined' && 'gpu' in navigator) return 'webgpu';
+  return 'wasm';
+}
+
+function isNode(): boolean {
+  return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+}
+
+function isBackendName(name: string): name is BackendName {
+  return (BACKEND_NAMES as readonly string[]).includes(name);
+}
+
+function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === 'object' && err !== null && 'message' in err) return String(err.message);
+  return String(err);
+}
