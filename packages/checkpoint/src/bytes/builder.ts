@@ -47,7 +47,8 @@ export class ByteBuilder {
     this.view.setBigInt64(this.reserve(8), BigInt(v), true);
   }
   bytes(b: Uint8Array): void {
-    this.buf.set(b, this.reserve(b.byteLength));
+    const at = this.reserve(b.byteLength); // may replace this.buf, so reserve first
+    this.buf.set(b, at);
   }
   /** Zero bytes up to the next multiple of `alignment`. */
   pad(alignment: number): void {
