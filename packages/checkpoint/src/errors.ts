@@ -29,7 +29,6 @@ export type CheckpointErrorCode =
   // GGUF
   | 'bad-magic'
   | 'bad-version'
-  | 'count-too-large'
   | 'bad-value-type'
   | 'nested-array'
   | 'duplicate-key'

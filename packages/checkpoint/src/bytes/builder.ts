@@ -4,6 +4,7 @@ export class ByteBuilder {
   private view = new DataView(this.buf.buffer);
   length = 0;
 
+  /** Claims n bytes at the end, growing (and so replacing buf and view) when needed. */
   private reserve(n: number): number {
     if (this.length + n > this.buf.byteLength) {
       const next = new Uint8Array(Math.max(this.buf.byteLength * 2, this.length + n));
@@ -16,44 +17,49 @@ export class ByteBuilder {
     return at;
   }
 
+  /** Reserve first, then write through the (possibly new) view. */
+  private put(n: number, write: (view: DataView, at: number) => void): void {
+    const at = this.reserve(n);
+    write(this.view, at);
+  }
+
   u8(v: number): void {
-    this.view.setUint8(this.reserve(1), v);
+    this.put(1, (d, at) => d.setUint8(at, v));
   }
   i8(v: number): void {
-    this.view.setInt8(this.reserve(1), v);
+    this.put(1, (d, at) => d.setInt8(at, v));
   }
   u16(v: number): void {
-    this.view.setUint16(this.reserve(2), v, true);
+    this.put(2, (d, at) => d.setUint16(at, v, true));
   }
   i16(v: number): void {
-    this.view.setInt16(this.reserve(2), v, true);
+    this.put(2, (d, at) => d.setInt16(at, v, true));
   }
   u32(v: number): void {
-    this.view.setUint32(this.reserve(4), v, true);
+    this.put(4, (d, at) => d.setUint32(at, v, true));
   }
   i32(v: number): void {
-    this.view.setInt32(this.reserve(4), v, true);
+    this.put(4, (d, at) => d.setInt32(at, v, true));
   }
   f32(v: number): void {
-    this.view.setFloat32(this.reserve(4), v, true);
+    this.put(4, (d, at) => d.setFloat32(at, v, true));
   }
   f64(v: number): void {
-    this.view.setFloat64(this.reserve(8), v, true);
+    this.put(8, (d, at) => d.setFloat64(at, v, true));
   }
   u64(v: number | bigint): void {
-    this.view.setBigUint64(this.reserve(8), BigInt(v), true);
+    this.put(8, (d, at) => d.setBigUint64(at, BigInt(v), true));
   }
   i64(v: number | bigint): void {
-    this.view.setBigInt64(this.reserve(8), BigInt(v), true);
+    this.put(8, (d, at) => d.setBigInt64(at, BigInt(v), true));
   }
   bytes(b: Uint8Array): void {
-    const at = this.reserve(b.byteLength); // may replace this.buf, so reserve first
+    const at = this.reserve(b.byteLength);
     this.buf.set(b, at);
   }
   /** Zero bytes up to the next multiple of `alignment`. */
   pad(alignment: number): void {
-    const target = Math.ceil(this.length / alignment) * alignment;
-    this.reserve(target - this.length);
+    this.reserve(Math.ceil(this.length / alignment) * alignment - this.length);
   }
 
   finish(): Uint8Array {

@@ -9,7 +9,8 @@ export async function readCount(c: ByteCursor, what: string, unitBytes: number):
   await c.need(8, what);
   const count = c.u64();
   if (count * BigInt(unitBytes) > BigInt(c.remaining)) {
-    throw new CheckpointError('count-too-large', c.file, `${what} is ${count} but only ${c.remaining} bytes remain (at least ${unitBytes} per item)`);
+    // A corrupt count and a cut-off file look the same from here; both mean the bytes are not there.
+    throw new CheckpointError('truncated', c.file, `${what} is ${count} but only ${c.remaining} bytes remain (at least ${unitBytes} per item; truncated file or corrupt count)`);
   }
   return Number(count);
 }

@@ -15,13 +15,17 @@ export interface GgufWriteTensor {
 export interface GgufWriteOptions {
   readonly metadata: readonly GgufMetadataEntry[];
   readonly tensors: readonly GgufWriteTensor[];
-  /** Data alignment; written as `general.alignment` when it is not the default 32. */
+  /** Data alignment (default: `general.alignment` from metadata, else 32); written as `general.alignment` when not 32. */
   readonly alignment?: number;
 }
 
 /** Serialises a GGUF v3 file: header, metadata, tensor infos, then aligned tensor data. */
 export function writeGguf(options: GgufWriteOptions): Uint8Array {
-  const alignment = options.alignment ?? 32;
+  const given = options.metadata.find((e) => e.key === 'general.alignment')?.value;
+  const alignment = options.alignment ?? (typeof given === 'number' ? given : 32);
+  if (!Number.isInteger(alignment) || alignment <= 0 || (alignment & (alignment - 1)) !== 0) {
+    throw new CheckpointError('bad-alignment', 'writeGguf', `alignment must be a power of two, got ${alignment}`);
+  }
   const metadata = options.metadata.filter((e) => e.key !== 'general.alignment');
   if (alignment !== 32) metadata.push({ key: 'general.alignment', type: 'uint32', value: alignment });
   const blobs = options.tensors.map(encodeTensor);
