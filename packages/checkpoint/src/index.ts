@@ -29,4 +29,4 @@ export { ggufTokenizerJson, tokenizerFromGguf, type HfTokenizerFiles } from './t
 export type { Checkpoint } from './checkpoint/checkpoint.js';
 export { openCheckpoint, type OpenCheckpointOptions } from './checkpoint/open.js';
 export { selectCheckpointFiles, type CheckpointFiles } from './checkpoint/select.js';
-export { checkTensorsAgainstConfig, expectedTensorShapes } from './checkpoint/expected-shapes.js';
+export { checkTensorsAgainstConfig, expectedTensors } from './checkpoint/expected-shapes.js';

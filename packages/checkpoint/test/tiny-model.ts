@@ -1,5 +1,5 @@
 import type { GgufMetadataEntry, GgufWriteTensor, ModelConfig, SafetensorsWriteEntry } from '@recur/checkpoint';
-import { expectedTensorShapes, writeGguf, writeSafetensors } from '@recur/checkpoint';
+import { expectedTensors, writeGguf, writeSafetensors } from '@recur/checkpoint';
 
 /** Small deterministic PRNG (mulberry32) so every test input is reproducible. */
 export function prng(seed: number): () => number {
@@ -56,7 +56,7 @@ export function tinyHfConfigJson(overrides: Record<string, unknown> = {}): strin
 /** HF-named random weights for tinyConfig. */
 export function tinyWeights(seed = 7): { name: string; shape: number[]; data: Float32Array }[] {
   const random = prng(seed);
-  return [...expectedTensorShapes(tinyConfig)].map(([name, shape]) => ({ name, shape, data: randomFloats(shape.reduce((a, b) => a * b, 1), random) }));
+  return [...expectedTensors(tinyConfig)].map(([name, shape]) => ({ name, shape, data: randomFloats(shape.reduce((a, b) => a * b, 1), random) }));
 }
 
 export function tinySafetensors(dtype: SafetensorsWriteEntry['dtype'] = 'F32'): Uint8Array {
