@@ -41,7 +41,14 @@ export function registerKernel<K extends KernelName>(name: K, backend: BackendNa
   };
 }
 
-/** The kernel registered for `name` on the active backend, else `fallback` (the tfjs-core composition). */
-export function kernelFor<K extends KernelName>(name: K, fallback: RecurKernels[K]): RecurKernels[K] {
-  return registered[name].get(getBackend()) ?? fallback;
+/** An op's own kernels: `default` runs anywhere; a backend may have a faster one of its own. */
+export interface BuiltinKernels<K extends KernelName> {
+  readonly default: RecurKernels[K];
+  readonly [backend: string]: RecurKernels[K] | undefined;
+}
+
+/** For the active backend: a registered kernel, else the op's kernel for that backend, else its default. */
+export function kernelFor<K extends KernelName>(name: K, builtins: BuiltinKernels<K>): RecurKernels[K] {
+  const backend = getBackend();
+  return registered[name].get(backend) ?? builtins[backend] ?? builtins.default;
 }

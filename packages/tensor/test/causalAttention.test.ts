@@ -13,6 +13,7 @@ interface Case extends AttentionDims {
   readonly scale?: number;
 }
 
+// On wasm, cases with group·T >= 8·nKvHeads take the per-kv-head kernel, the rest the batched composite.
 const CASES: Case[] = [
   { name: 'prefill, GQA 8/4, headDim 8', tokens: 7, keys: 7, heads: 8, kvHeads: 4, headDim: 8, queryOffset: 0 },
   { name: 'prefill, GQA 9/3, headDim 64', tokens: 13, keys: 13, heads: 9, kvHeads: 3, headDim: 64, queryOffset: 0 },
@@ -25,6 +26,9 @@ const CASES: Case[] = [
   { name: 'first token', tokens: 1, keys: 1, heads: 8, kvHeads: 4, headDim: 8, queryOffset: 0 },
   { name: 'keys beyond the last query are hidden', tokens: 3, keys: 10, heads: 4, kvHeads: 2, headDim: 8, queryOffset: 2 },
   { name: 'large scores (softmax stability)', tokens: 9, keys: 9, heads: 8, kvHeads: 4, headDim: 64, queryOffset: 0, scale: 30 },
+  { name: 'large scores, long prefill', tokens: 33, keys: 33, heads: 9, kvHeads: 3, headDim: 8, queryOffset: 0, scale: 30 },
+  { name: 'long prefill, GQA 8/4, headDim 64', tokens: 40, keys: 40, heads: 8, kvHeads: 4, headDim: 64, queryOffset: 0 },
+  { name: 'long chunk, GQA 9/3, headDim 8', tokens: 24, keys: 50, heads: 9, kvHeads: 3, headDim: 8, queryOffset: 26 },
 ];
 
 function inputs(c: Case): { q: Float32Array; k: Float32Array; v: Float32Array } {

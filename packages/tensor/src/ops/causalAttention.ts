@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expectShape } from '../errors.js';
 import { kernelFor } from '../kernels.js';
-import { causalMaskData, maskIsEmpty } from './causalMask.js';
+import { causalAttentionComposite } from './causalAttentionComposite.js';
+import { causalAttentionWasm } from './wasm/causalAttention.js';
 
 export interface CausalAttentionOptions {
   /** Absolute position of query row 0; key s sits at position s. Prefill 0, decode S-1, chunk S-T. */
@@ -16,7 +17,7 @@ export interface CausalAttentionOptions {
  */
 export function causalAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: CausalAttentionOptions): tf.Tensor2D {
   checkShapes(q, k, v, opts);
-  return kernelFor('RecurCausalAttention', causalAttentionComposite)(q, k, v, opts);
+  return kernelFor('RecurCausalAttention', { default: causalAttentionComposite, wasm: causalAttentionWasm })(q, k, v, opts);
 }
 
 function checkShapes(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: CausalAttentionOptions): void {
@@ -28,38 +29,4 @@ function checkShapes(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: Causa
   expectShape(headDim === kvHeadDim, op, () => `q headDim ${headDim} differs from k/v headDim ${kvHeadDim}`);
   expectShape(nKvHeads > 0 && nHeads % nKvHeads === 0, op, () => `nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
   expectShape(Number.isInteger(opts.queryOffset) && opts.queryOffset >= 0, op, () => `queryOffset must be a non-negative integer, got ${opts.queryOffset}`);
-}
-
-function causalAttentionComposite(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: CausalAttentionOptions): tf.Tensor2D {
-  const [t, nHeads, headDim] = q.shape;
-  const [s, nKvHeads] = k.shape;
-  const group = nHeads / nKvHeads;
-  return tf.tidy(() => {
-    // Heads h = kv·group + j share kv head `kv`: stack each group's queries so one batched matMul
-    // per kv head covers all of them, without repeating K/V.
-    const scaled = tf.mul(q, 1 / Math.sqrt(headDim)); // [T, nHeads, headDim]; scaling q is cheaper than scaling scores
-    const qg = tf.transpose(tf.reshape(scaled, [t, nKvHeads, group, headDim]), [1, 2, 0, 3]); // [nKvHeads, group, T, headDim]
-    const kh = tf.transpose(k, [1, 0, 2]); // [nKvHeads, S, headDim]
-    const vh = tf.transpose(v, [1, 0, 2]); // [nKvHeads, S, headDim]
-    const scores: tf.Tensor3D = tf.matMul(tf.reshape(qg, [nKvHeads, group * t, headDim]), kh, false, true); // [nKvHeads, group·T, S]
-    const probs = tf.softmax(maskScores(scores, { t, s, nKvHeads, group, queryOffset: opts.queryOffset })); // [nKvHeads, group·T, S]
-    const out = tf.reshape(tf.matMul(probs, vh), [nKvHeads, group, t, headDim]); // [nKvHeads, group, T, headDim]
-    return tf.reshape(tf.transpose(out, [2, 0, 1, 3]), [t, nHeads * headDim]); // [T, nHeads·headDim]
-  });
-}
-
-interface MaskDims {
-  readonly t: number;
-  readonly s: number;
-  readonly nKvHeads: number;
-  readonly group: number;
-  readonly queryOffset: number;
-}
-
-/** Adds the [T, S] causal mask to every (kv head, group member); skipped when nothing is hidden. */
-function maskScores(scores: tf.Tensor3D, d: MaskDims): tf.Tensor3D {
-  if (maskIsEmpty(d.s, d.queryOffset)) return scores;
-  const mask = tf.tensor2d(causalMaskData(d.t, d.s, d.queryOffset), [d.t, d.s]); // [T, S]
-  const masked = tf.add(tf.reshape(scores, [d.nKvHeads, d.group, d.t, d.s]), mask); // [nKvHeads, group, T, S]
-  return tf.reshape(masked, [d.nKvHeads, d.group * d.t, d.s]);
 }

@@ -1,3 +1,5 @@
+import * as tf from '@tensorflow/tfjs-core';
+
 // Finite rather than -Infinity: exp() of it is exactly 0 after max subtraction, and a row can never
 // turn into NaN (−∞ − −∞) on a backend with loose infinity handling.
 export const MASKED_SCORE = -1e9;
@@ -15,7 +17,15 @@ export function causalMaskData(queries: number, keys: number, queryOffset: numbe
   return mask;
 }
 
-/** True when every query sees every key, i.e. the mask would be all zeros (e.g. one-token decode). */
-export function maskIsEmpty(keys: number, queryOffset: number): boolean {
-  return queryOffset >= keys - 1;
+/**
+ * Adds the causal mask to scores laid out [..., group, T, S] (passed flattened as [..., group·T, S]).
+ * Returns `scores` itself when every query sees every key (e.g. one-token decode): nothing to hide.
+ */
+export function maskScores<R extends tf.Rank>(scores: tf.Tensor<R>, t: number, queryOffset: number): tf.Tensor<R> {
+  const s = scores.shape[scores.rank - 1] ?? 0;
+  if (queryOffset >= s - 1) return scores;
+  const mask = tf.tensor2d(causalMaskData(t, s, queryOffset), [t, s]); // [T, S]
+  const rows = scores.shape.slice(0, -1).reduce((a, b) => a * b, 1) / t;
+  const masked = tf.add(tf.reshape(scores, [rows, t, s]), mask); // [.../T, T, S], mask broadcast over the rest
+  return tf.reshape(masked, scores.shape);
 }
