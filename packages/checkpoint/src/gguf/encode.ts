@@ -1,4 +1,4 @@
-import { encodeF16, floatToHalfBits, halfBitsToFloat } from '../bytes/half.js';
+import { encodeF16, floatToHalfBits } from '../bytes/half.js';
 import { encodeF32 } from '../bytes/f32.js';
 
 export type GgufWriteDtype = 'F32' | 'F16' | 'Q8_0';
@@ -27,7 +27,3 @@ function encodeQ8_0(values: Float32Array): Uint8Array {
   return out;
 }
 
-/** The value a Q8_0 round trip gives back, for tests and error estimates. */
-export function q8_0Scale(amax: number): number {
-  return halfBitsToFloat(floatToHalfBits(amax / 127));
-}
