@@ -48,7 +48,7 @@ export class CheckpointError extends Error {
   readonly file: string;
 
   constructor(code: CheckpointErrorCode, file: string, detail: string) {
-    super(`${file}: ${detail}`);
+    super(`${file}: ${oneLine(detail)}`);
     this.code = code;
     this.file = file;
   }
@@ -61,10 +61,15 @@ export class ConfigError extends Error {
   readonly file: string;
 
   constructor(file: string, field: string, expected: string) {
-    super(`${file}: config field "${field}" ${expected}`);
+    super(`${file}: config field "${field}" ${oneLine(expected)}`);
     this.field = field;
     this.file = file;
   }
+}
+
+/** Messages are printed as one line (e.g. by the CLI), so embedded line breaks are folded. */
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ');
 }
 
 /** True for the errors this package throws on purpose (anything else is a bug). */

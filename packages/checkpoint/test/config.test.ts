@@ -86,5 +86,6 @@ describe('configFromGguf', () => {
     expect(configError(() => configFromGguf(metadata({ 'llama.attention.head_count_kv': 3 }), 'm', names)).field).toBe('llama.attention.head_count_kv');
     expect(configError(() => configFromGguf(metadata({ 'llama.rope.dimension_count': 2 }), 'm', names)).field).toBe('llama.rope.dimension_count');
     expect(configError(() => configFromGguf(metadata({ 'llama.block_count': undefined }), 'm', names)).field).toBe('llama.block_count');
+    expect(configError(() => configFromGguf(metadata(), 'm', [...names, 'rope_freqs.weight'])).field).toBe('rope_freqs.weight');
   });
 });

@@ -23,6 +23,10 @@ export function configFromGguf(metadata: GgufMetadata, file: string, tensorNames
   if (f.positiveInt('llama.attention.value_length', headDim) !== headDim) f.fail('llama.attention.value_length', `must equal the key length ${headDim}`);
   if (f.positiveInt('llama.rope.dimension_count', headDim) !== headDim) f.fail('llama.rope.dimension_count', `must equal the head dimension ${headDim} (partial RoPE is not supported)`);
   const names = new Set(tensorNames);
+  if (names.has('rope_freqs.weight')) {
+    // Llama 3.1-style scaling is baked into this tensor instead of metadata; ignoring it would be silently wrong.
+    throw new ConfigError(file, 'rope_freqs.weight', 'is present: per-dimension RoPE frequency factors are not supported');
+  }
   return {
     architecture: 'llama',
     vocabSize: vocabSize(f, metadata),
