@@ -25,6 +25,7 @@ export async function evaluatePerplexity(model: LoadedModel, text: string, optio
     throw new RangeError(`window ${options.window} exceeds the model's context of ${model.config.maxPositionEmbeddings} tokens`);
   }
   const bos = model.tokenizer.bosId;
+  if (bos === null) throw new RangeError('this perplexity protocol starts every window with BOS, and the tokenizer has none');
   const stream = model.tokenizer.encode(text, { addBos: false });
   const chunk = options.window - 1;
   const windows = Math.ceil(stream.length / chunk);
@@ -41,10 +42,11 @@ export async function evaluatePerplexity(model: LoadedModel, text: string, optio
 /** Σ −log p(target[t] | input[0..t]) for one window. */
 async function windowNll(model: LoadedModel, input: number[], targets: number[]): Promise<number> {
   const picked = tf.tidy(() => {
-    const logits = model.decoder.forward(input).slice([0, 0], [targets.length, -1]); // [n, V]
+    const logits = tf.slice(model.decoder.forward(input), [0, 0], [targets.length, -1]); // [n, V]
     const logProbs = tf.logSoftmax(logits); // [n, V]
-    const index = tf.tensor2d(targets, [targets.length, 1], 'int32'); // [n, 1]
-    return tf.gather(logProbs, index, 1, 1); // [n, 1]: row t keeps column targets[t]
+    const vocab = model.config.vocabSize;
+    const flatIndex = tf.tensor1d(targets.map((id, t) => t * vocab + id), 'int32'); // [n]
+    return tf.gather(tf.reshape(logProbs, [-1]), flatIndex); // [n]: row t's entry for targets[t]
   });
   const values = await picked.data();
   picked.dispose();

@@ -29,12 +29,18 @@ export class Decoder {
 
   /** Builds the decoder from plain arrays (one per checkpoint key), e.g. straight from a checkpoint reader. */
   static fromArrays(config: DecoderConfig, arrays: ReadonlyMap<string, Float32Array>): Decoder {
-    const weights = new Map<string, tf.Tensor>();
-    for (const spec of decoderWeightSpecs(config)) {
+    validateDecoderConfig(config);
+    const specs = decoderWeightSpecs(config);
+    for (const spec of specs) {
       const data = arrays.get(spec.name);
       if (!data) throw new ConfigError(spec.name, `missing weight ${spec.name}`);
-      weights.set(spec.name, tf.tensor(data, [...spec.shape], 'float32'));
+      const expected = spec.shape.reduce((a, b) => a * b, 1);
+      if (data.length !== expected) {
+        throw new ConfigError(spec.name, `weight ${spec.name} has ${data.length} values but the config needs [${spec.shape}] = ${expected}`);
+      }
     }
+    const weights = new Map<string, tf.Tensor>();
+    for (const spec of specs) weights.set(spec.name, tf.tensor(arrays.get(spec.name)!, [...spec.shape], 'float32'));
     return new Decoder(config, weights);
   }
 
@@ -55,7 +61,7 @@ export class Decoder {
       const ctx: LayerContext = { config: this.config, weights: this.weights, cache, positions, invFreq: this.invFreq };
       let h = this.embed(ids); // [T, d]
       for (let layer = 0; layer < this.config.numLayers; layer++) h = decoderLayer(h, layer, ctx);
-      if (options.lastOnly) h = h.slice([ids.length - 1, 0], [1, -1]); // [1, d]
+      if (options.lastOnly) h = tf.slice(h, [ids.length - 1, 0], [1, -1]); // [1, d]
       return this.head(h);
     });
     cache.advance(ids.length);

@@ -27,7 +27,7 @@ export class KvCache {
     const old = this.layers[layer];
     const next: LayerEntry = old
       ? { k: tf.keep(tf.concat([old.k, k], 0)), v: tf.keep(tf.concat([old.v, v], 0)) }
-      : { k: tf.keep(k.clone()), v: tf.keep(v.clone()) };
+      : { k: tf.keep(tf.clone(k)), v: tf.keep(tf.clone(v)) };
     if (old) {
       old.k.dispose();
       old.v.dispose();

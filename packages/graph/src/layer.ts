@@ -45,7 +45,7 @@ function selfAttention(x: tf.Tensor2D, layer: number, ctx: LayerContext): tf.Ten
       weight<tf.Rank.R2>(weights, layerKey(layer, `self_attn.${name}.weight`)),
       optionalWeight(weights, layerKey(layer, `self_attn.${name}.bias`)),
     );
-    return out.reshape([x.shape[0], heads, config.headDim]); // [T, heads, headDim]
+    return tf.reshape(out, [x.shape[0], heads, config.headDim]); // [T, heads, headDim]
   };
   const q = applyRope(project('q_proj', config.numHeads), positions, invFreq);
   const k = applyRope(project('k_proj', config.numKvHeads), positions, invFreq);
