@@ -26,11 +26,26 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
     arrays.set(spec.name, await checkpoint.read(spec.name));
     options.onProgress?.(i + 1, specs.length, spec.name);
   }
+  const config = tieIdenticalHead(checkpoint.config, arrays);
   return {
-    decoder: Decoder.fromArrays(checkpoint.config, arrays),
+    decoder: Decoder.fromArrays(config, arrays),
     tokenizer: checkpoint.tokenizer,
-    config: checkpoint.config,
+    config,
     source: { path: checkpoint.path, format: checkpoint.format },
     tensors: checkpoint.tensors,
   };
+}
+
+/**
+ * Some converters (e.g. llama2.c → GGUF) store the LM head as a copy of the embedding. Sharing one
+ * matrix when the two are bit-identical keeps the model exact and counts its parameters once.
+ */
+function tieIdenticalHead(config: ModelConfig, arrays: Map<string, Float32Array>): ModelConfig {
+  if (config.tieWordEmbeddings) return config;
+  const head = arrays.get('lm_head.weight');
+  const embed = arrays.get('model.embed_tokens.weight');
+  if (!head || !embed || head.length !== embed.length) return config;
+  for (let i = 0; i < head.length; i++) if (!Object.is(head[i], embed[i])) return config;
+  arrays.delete('lm_head.weight');
+  return { ...config, tieWordEmbeddings: true };
 }
