@@ -22,6 +22,16 @@ export interface DecoderConfig {
   readonly tieWordEmbeddings: boolean;
   /** Qwen2 carries biases on q, k and v. */
   readonly attentionBias?: boolean;
+  /**
+   * Unique layers in execution order, for parameter-shared (recursive) models: a layer may run
+   * several times. Default 0..numLayers−1, the plain decoder.
+   */
+  readonly layerOrder?: readonly number[];
+}
+
+/** The executed sequence of unique layer indices. */
+export function executionOrder(config: DecoderConfig): readonly number[] {
+  return config.layerOrder ?? Array.from({ length: config.numLayers }, (_, i) => i);
 }
 
 export class ConfigError extends Error {
@@ -42,6 +52,10 @@ export function validateDecoderConfig(config: DecoderConfig): void {
   }
   if (config.numHeads % config.numKvHeads !== 0) {
     throw new ConfigError('numKvHeads', `config: numHeads (${config.numHeads}) must be a multiple of numKvHeads (${config.numKvHeads})`);
+  }
+  const order = executionOrder(config);
+  if (order.length === 0 || order.some((u) => !Number.isInteger(u) || u < 0 || u >= config.numLayers)) {
+    throw new ConfigError('layerOrder', `config: layerOrder must list unique layers in 0..${config.numLayers - 1}, got [${order.join(', ')}]`);
   }
   if (config.headDim % 2 !== 0) {
     throw new ConfigError('headDim', `config: headDim must be even for RoPE, got ${config.headDim}`);

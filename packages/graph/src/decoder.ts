@@ -1,5 +1,5 @@
 import { linear, rmsNorm, ropeInverseFrequencies, tf } from '@recur/tensor';
-import { ConfigError, validateDecoderConfig, type DecoderConfig } from './config.js';
+import { ConfigError, executionOrder, validateDecoderConfig, type DecoderConfig } from './config.js';
 import { KvCache } from './kvCache.js';
 import { decoderLayer, type LayerContext } from './layer.js';
 import { decoderWeightSpecs, parameterCount, type DecoderWeights } from './weights.js';
@@ -17,6 +17,8 @@ export interface ForwardOptions {
  */
 export class Decoder {
   private readonly invFreq: Float32Array;
+  /** Unique layer run at each step (a layer appears more than once in a recursive model). */
+  readonly order: readonly number[];
 
   constructor(
     readonly config: DecoderConfig,
@@ -24,6 +26,7 @@ export class Decoder {
   ) {
     validateDecoderConfig(config);
     checkWeights(config, weights);
+    this.order = executionOrder(config);
     this.invFreq = ropeInverseFrequencies({ headDim: config.headDim, theta: config.ropeTheta, scaling: config.ropeScaling });
   }
 
@@ -49,7 +52,7 @@ export class Decoder {
   }
 
   newCache(): KvCache {
-    return new KvCache(this.config.numLayers);
+    return new KvCache(this.order.length);
   }
 
   /** ids: the T new tokens → logits [T, V] (or [1, V] with lastOnly). Advances the cache by T. */
@@ -60,7 +63,9 @@ export class Decoder {
     const logits = tf.tidy(() => {
       const ctx: LayerContext = { config: this.config, weights: this.weights, cache, positions, invFreq: this.invFreq };
       let h = this.embed(ids); // [T, d]
-      for (let layer = 0; layer < this.config.numLayers; layer++) h = decoderLayer(h, layer, ctx);
+      this.order.forEach((unique, step) => {
+        h = decoderLayer(h, { unique, step }, ctx);
+      });
       if (options.lastOnly) h = tf.slice(h, [ids.length - 1, 0], [1, -1]); // [1, d]
       return this.head(h);
     });

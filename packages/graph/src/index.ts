@@ -5,3 +5,8 @@ export { decoderLayer, type LayerContext } from './layer.js';
 export { Decoder, type ForwardOptions } from './decoder.js';
 export { randomDecoder } from './init.js';
 export { forwardFlops } from './flops.js';
+export { executionOrder } from './config.js';
+export type { LayerCall } from './layer.js';
+export { sharingStrategies, tiedGroups, tyingPlan, roundedLinspace, TyingError, type LayerStep, type SharingStrategy, type TyingPlan } from './recursive/sharing.js';
+export { initRecursiveWeights, initStrategies, type InitStrategy } from './recursive/init.js';
+export { recursiveFromPretrained, type RecursiveModelSpec, type RecursiveOptions } from './recursive/convert.js';

@@ -6,15 +6,16 @@ interface LayerEntry {
 }
 
 /**
- * Keys and values of every layer for one sequence. Tensors held here outlive the tidy scope of
+ * Keys and values of every executed layer step for one sequence (a shared layer run at two
+ * depths has two slots). Tensors held here outlive the tidy scope of
  * the step that wrote them, so they are kept explicitly and disposed by `dispose()`.
  */
 export class KvCache {
   private readonly layers: (LayerEntry | undefined)[];
   private committed = 0;
 
-  constructor(readonly numLayers: number) {
-    this.layers = new Array<LayerEntry | undefined>(numLayers).fill(undefined);
+  constructor(readonly numSteps: number) {
+    this.layers = new Array<LayerEntry | undefined>(numSteps).fill(undefined);
   }
 
   /** Tokens already stored (the absolute position of the next token). */

@@ -23,12 +23,19 @@ function optionalWeight(weights: DecoderWeights, name: string): tf.Tensor1D | un
   return weights.get(name) as tf.Tensor1D | undefined;
 }
 
+/** Which stored layer runs, and at which executed step (its KV-cache slot). */
+export interface LayerCall {
+  readonly unique: number;
+  readonly step: number;
+}
+
 /** Pre-norm Llama block: h + attn(norm(h)), then + mlp(norm(h)). h: [T, d] → [T, d]. */
-export function decoderLayer(h: tf.Tensor2D, layer: number, ctx: LayerContext): tf.Tensor2D {
+export function decoderLayer(h: tf.Tensor2D, call: LayerCall, ctx: LayerContext): tf.Tensor2D {
+  const layer = call.unique;
   const { config, weights } = ctx;
   const w = (module: string) => weight<tf.Rank.R2>(weights, layerKey(layer, module));
   const norm1 = weight<tf.Rank.R1>(weights, layerKey(layer, 'input_layernorm.weight'));
-  const attended = selfAttention(rmsNorm(h, norm1, config.rmsNormEps) as tf.Tensor2D, layer, ctx);
+  const attended = selfAttention(rmsNorm(h, norm1, config.rmsNormEps) as tf.Tensor2D, call, ctx);
   const h1 = tf.add(h, linear(attended, w('self_attn.o_proj.weight'))) as tf.Tensor2D;
   const norm2 = weight<tf.Rank.R1>(weights, layerKey(layer, 'post_attention_layernorm.weight'));
   const mlpIn = rmsNorm(h1, norm2, config.rmsNormEps) as tf.Tensor2D;
@@ -37,8 +44,9 @@ export function decoderLayer(h: tf.Tensor2D, layer: number, ctx: LayerContext): 
 }
 
 /** x: [T, d] → [T, nHeads·headDim]; writes this step's K/V into the cache. */
-function selfAttention(x: tf.Tensor2D, layer: number, ctx: LayerContext): tf.Tensor2D {
+function selfAttention(x: tf.Tensor2D, call: LayerCall, ctx: LayerContext): tf.Tensor2D {
   const { config, weights, positions, invFreq } = ctx;
+  const layer = call.unique;
   const project = (name: string, heads: number): tf.Tensor3D => {
     const out = linear(
       x,
@@ -51,6 +59,6 @@ function selfAttention(x: tf.Tensor2D, layer: number, ctx: LayerContext): tf.Ten
   const k = applyRope(project('k_proj', config.numKvHeads), positions, invFreq);
   const v = project('v_proj', config.numKvHeads);
   const past = ctx.cache.length;
-  const full = ctx.cache.append(layer, k, v); // [past + T, nKvHeads, headDim]
+  const full = ctx.cache.append(call.step, k, v); // [past + T, nKvHeads, headDim]
   return causalAttention(q, full.k, full.v, { queryOffset: past });
 }

@@ -1,0 +1,89 @@
+import type { DecoderConfig } from '../config.js';
+import { layerWeightSpecs } from '../weights.js';
+import { roundedLinspace, tiedGroups, type TyingPlan } from './sharing.js';
+
+/**
+ * How the shared block is initialised from the pretrained layers (Bae et al. 2024, §3.2):
+ * stepwise picks layers at even intervals, average means each tied group (norms too), lower takes
+ * the first K; upper (last K) and random are extras.
+ */
+export const initStrategies = ['stepwise', 'average', 'lower', 'upper', 'random'] as const;
+export type InitStrategy = (typeof initStrategies)[number];
+
+type Arrays = ReadonlyMap<string, Float32Array>;
+
+/**
+ * Weights of the recursive model, keyed like a plain decoder with `plan.uniqueLayers` layers
+ * (`model.layers.{unique}.…`); embeddings, final norm and LM head are copied from the source.
+ */
+export function initRecursiveWeights(source: Arrays, sourceConfig: DecoderConfig, plan: TyingPlan, init: InitStrategy, seed = 0): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const key of ['model.embed_tokens.weight', 'model.norm.weight', 'lm_head.weight']) {
+    const value = source.get(key);
+    if (value) out.set(key, value);
+  }
+  const groups = tiedGroups(plan);
+  const random = gaussian(seed);
+  for (let unique = 0; unique < plan.uniqueLayers; unique++) {
+    const layers = sourceLayersFor(plan, unique, init, groups);
+    for (const spec of layerWeightSpecs(sourceConfig, unique)) {
+      const module = spec.name.slice(`model.layers.${unique}.`.length);
+      out.set(spec.name, layers ? meanOf(layers.map((l) => sourceTensor(source, l, module))) : randomTensor(spec.shape, module, random));
+    }
+  }
+  return out;
+}
+
+/** The source layers one unique layer is built from; null means random init. */
+function sourceLayersFor(plan: TyingPlan, unique: number, init: InitStrategy, groups: number[][]): number[] | null {
+  const middle = plan.strategy.startsWith('middle-');
+  if (middle && unique === 0) return [0];
+  if (middle && unique === plan.uniqueLayers - 1) return [plan.sourceLayers - 1];
+  if (init === 'random') return null;
+  const offset = middle ? 1 : 0;
+  const span = plan.sourceLayers - (middle ? 2 : 0);
+  const j = unique - offset; // index inside the shared block
+  const K = plan.blockSize;
+  switch (init) {
+    case 'stepwise':
+      return [roundedLinspace(offset, offset + span - 1, K)[j]!];
+    case 'average':
+      return groups[unique]!;
+    case 'lower':
+      return [offset + j];
+    case 'upper':
+      return [offset + span - K + j];
+  }
+}
+
+function sourceTensor(source: Arrays, layer: number, module: string): Float32Array {
+  const key = `model.layers.${layer}.${module}`;
+  const value = source.get(key);
+  if (!value) throw new Error(`source model has no ${key}`);
+  return value;
+}
+
+function meanOf(tensors: Float32Array[]): Float32Array {
+  if (tensors.length === 1) return tensors[0]!;
+  const out = new Float32Array(tensors[0]!.length);
+  for (const t of tensors) for (let i = 0; i < out.length; i++) out[i]! += t[i]! / tensors.length;
+  return out;
+}
+
+function randomTensor(shape: readonly number[], module: string, random: () => number): Float32Array {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const isNorm = module.endsWith('norm.weight');
+  return Float32Array.from({ length: size }, () => (isNorm ? 1 : 0.02 * random()));
+}
+
+/** Seeded standard normal draws (mulberry32 + Box–Muller). */
+function gaussian(seed: number): () => number {
+  let state = seed >>> 0;
+  const uniform = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), state | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 1) / 4294967297;
+  };
+  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+}

@@ -1,0 +1,90 @@
+/**
+ * Layer tying of Relaxed Recursive Transformers (Bae et al. 2024, arXiv 2410.20672, §3.1):
+ * a block of K shared layers is looped N times.
+ *  - cycle:    the block runs 0..K-1, then again 0..K-1, … (source layers i, i+K, i+2K… are tied);
+ *  - sequence: each shared layer is repeated N times back to back (0,0,…,1,1,…);
+ *  - middle-*: the first and last source layers stay unique and the L−2 in between are shared.
+ */
+export const sharingStrategies = ['cycle', 'sequence', 'middle-cycle', 'middle-sequence'] as const;
+export type SharingStrategy = (typeof sharingStrategies)[number];
+
+/** One executed layer of the recursive model. */
+export interface LayerStep {
+  /** Index into the model's unique layers (what `model.layers.{unique}` stores). */
+  readonly unique: number;
+  /** Loop number for shared layers (0-based); 0 for the unique first/last layers. */
+  readonly loop: number;
+  readonly role: 'first' | 'shared' | 'last';
+  /** The source-model layer this step stands in for (init and LoRA residuals use it). */
+  readonly sourceLayer: number;
+}
+
+export interface TyingPlan {
+  readonly strategy: SharingStrategy;
+  readonly sourceLayers: number;
+  readonly loops: number;
+  /** K: shared layers in the block. */
+  readonly blockSize: number;
+  /** Unique layers stored: K, plus 2 for the middle strategies. */
+  readonly uniqueLayers: number;
+  /** Executed layers in order (length = first + K·N + last). */
+  readonly steps: readonly LayerStep[];
+  /** Set when L (or L−2) is not a multiple of N and source layers were picked by round(linspace). */
+  readonly warning?: string;
+}
+
+export class TyingError extends Error {
+  override readonly name = 'TyingError';
+}
+
+/** round(linspace(start, stop, count)) — numpy's inclusive linspace, rounded half away from zero. */
+export function roundedLinspace(start: number, stop: number, count: number): number[] {
+  if (count === 1) return [start];
+  return Array.from({ length: count }, (_, i) => Math.round(start + ((stop - start) * i) / (count - 1)));
+}
+
+/** The execution order and source mapping for L source layers looped N times. */
+export function tyingPlan(sourceLayers: number, loops: number, strategy: SharingStrategy): TyingPlan {
+  if (!sharingStrategies.includes(strategy)) {
+    throw new TyingError(`unknown sharing strategy "${strategy}" (expected ${sharingStrategies.join(', ')})`);
+  }
+  if (!Number.isInteger(loops) || loops < 1) throw new TyingError(`loops must be a positive integer, got ${loops}`);
+  const middle = strategy.startsWith('middle-');
+  const span = middle ? sourceLayers - 2 : sourceLayers; // layers that get shared
+  if (span < 1) throw new TyingError(`${strategy} needs at least ${middle ? 3 : 1} source layers, the model has ${sourceLayers}`);
+  if (loops > span) throw new TyingError(`${loops} loops over ${span} shareable layers would leave no layer to share (at most ${span} loops)`);
+  const blockSize = Math.max(1, Math.round(span / loops));
+  const offset = middle ? 1 : 0;
+  const sources = roundedLinspace(offset, offset + span - 1, blockSize * loops);
+  const isCycle = strategy.endsWith('cycle');
+  const shared: LayerStep[] = sources.map((sourceLayer, p) => {
+    const block = isCycle ? p % blockSize : Math.floor(p / loops);
+    const loop = isCycle ? Math.floor(p / blockSize) : p % loops;
+    return { unique: block + offset, loop, role: 'shared', sourceLayer };
+  });
+  const steps = middle
+    ? [{ unique: 0, loop: 0, role: 'first' as const, sourceLayer: 0 }, ...shared, { unique: blockSize + 1, loop: 0, role: 'last' as const, sourceLayer: sourceLayers - 1 }]
+    : shared;
+  const exact = blockSize * loops === span;
+  return {
+    strategy,
+    sourceLayers,
+    loops,
+    blockSize,
+    uniqueLayers: blockSize + (middle ? 2 : 0),
+    steps,
+    ...(exact
+      ? {}
+      : { warning: `${span} shareable layers do not divide into ${loops} loops: K = ${blockSize}, source layers chosen by round(linspace) = [${sources.join(', ')}]` }),
+  };
+}
+
+/** Source layers tied into each unique layer (the groups Average init means over). */
+export function tiedGroups(plan: TyingPlan): number[][] {
+  const groups: number[][] = Array.from({ length: plan.uniqueLayers }, () => []);
+  for (const step of plan.steps) {
+    const group = groups[step.unique]!;
+    if (!group.includes(step.sourceLayer)) group.push(step.sourceLayer);
+  }
+  return groups;
+}

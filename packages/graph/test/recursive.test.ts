@@ -1,0 +1,73 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend, tf } from '@recur/tensor';
+import { Decoder, parameterCount, recursiveFromPretrained, type DecoderConfig } from '../src/index.js';
+import { randomWeights } from './randomWeights.js';
+
+const source: DecoderConfig = {
+  vocabSize: 40, hiddenSize: 16, intermediateSize: 24, numLayers: 6, numHeads: 4, numKvHeads: 2, headDim: 4,
+  maxPositionEmbeddings: 64, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, tieWordEmbeddings: true,
+};
+const arrays = randomWeights(source, 3);
+const ids = [1, 7, 3, 22, 9];
+const perLayer = 2 * 16 + 16 * 16 * 2 + 8 * 16 * 2 + 3 * 16 * 24;
+
+async function logitsOf(config: DecoderConfig, weights: ReadonlyMap<string, Float32Array>): Promise<Float32Array> {
+  const decoder = Decoder.fromArrays(config, weights);
+  const out = decoder.forward(ids);
+  const data = (await out.data()) as Float32Array;
+  out.dispose();
+  decoder.dispose();
+  return data;
+}
+
+describe('recursive conversion', () => {
+  beforeAll(() => initBackend());
+
+  it('with N = 1 and K = L reproduces the source model exactly', async () => {
+    const expected = await logitsOf(source, arrays);
+    for (const strategy of ['cycle', 'sequence', 'middle-cycle', 'middle-sequence'] as const) {
+      for (const init of ['stepwise', 'average', 'lower', 'upper'] as const) {
+        const spec = recursiveFromPretrained(source, arrays, { loops: 1, strategy, init });
+        expect(await logitsOf(spec.config, spec.arrays)).toEqual(expected);
+      }
+    }
+  });
+
+  it('stores each shared layer once: exact parameter counts', () => {
+    const embed = 40 * 16 + 16;
+    const spec = recursiveFromPretrained(source, arrays, { loops: 3, strategy: 'cycle', init: 'average' });
+    expect(parameterCount(spec.config)).toBe(embed + 2 * perLayer);
+    const middle = recursiveFromPretrained(source, arrays, { loops: 2, strategy: 'middle-sequence', init: 'stepwise' });
+    expect(parameterCount(middle.config)).toBe(embed + 4 * perLayer);
+    expect(spec.config.layerOrder).toEqual([0, 1, 0, 1, 0, 1]);
+  });
+
+  it('initialises the shared block by stepwise, average, lower and upper', () => {
+    const key = (l: number) => `model.layers.${l}.self_attn.q_proj.weight`;
+    const pick = (init: 'stepwise' | 'average' | 'lower' | 'upper') =>
+      recursiveFromPretrained(source, arrays, { loops: 3, strategy: 'cycle', init }).arrays;
+    expect(pick('stepwise').get(key(1))).toEqual(arrays.get(key(5))); // round(linspace(0, 5, 2)) = [0, 5]
+    expect(pick('lower').get(key(1))).toEqual(arrays.get(key(1)));
+    expect(pick('upper').get(key(0))).toEqual(arrays.get(key(4)));
+    const mean = pick('average').get(key(1))!;
+    const expected = arrays.get(key(1))!.map((v, i) => (v + arrays.get(key(3))![i]! + arrays.get(key(5))![i]!) / 3);
+    mean.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 6));
+    const norm = 'model.layers.0.input_layernorm.weight';
+    const averagedNorm = pick('average').get(norm)!;
+    expect(averagedNorm[0]).toBeCloseTo((arrays.get(norm)![0]! + arrays.get('model.layers.2.input_layernorm.weight')![0]! + arrays.get('model.layers.4.input_layernorm.weight')![0]!) / 3, 6);
+  });
+
+  it('runs the shared block once per loop with one KV slot per executed step, leaking nothing', () => {
+    const spec = recursiveFromPretrained(source, arrays, { loops: 3, strategy: 'sequence', init: 'random', seed: 5 });
+    const decoder = Decoder.fromArrays(spec.config, spec.arrays);
+    const before = tf.memory().numTensors;
+    const cache = decoder.newCache();
+    expect(cache.numSteps).toBe(6);
+    decoder.forward(ids, { cache }).dispose();
+    decoder.forward([4], { cache, lastOnly: true }).dispose();
+    expect(cache.elementCount()).toBe(6 * 2 * 6 * 2 * 4); // steps × (K and V) × tokens × kv heads × head dim
+    cache.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    decoder.dispose();
+  });
+});
