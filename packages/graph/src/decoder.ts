@@ -1,8 +1,16 @@
 import { linear, rmsNorm, ropeInverseFrequencies, tf } from '@recur/tensor';
 import { ConfigError, executionOrder, validateDecoderConfig, type DecoderConfig } from './config.js';
+import type { LayerAdapter } from './adapter.js';
 import { KvCache } from './kvCache.js';
 import { decoderLayer, type LayerContext } from './layer.js';
 import { decoderWeightSpecs, parameterCount, type DecoderWeights } from './weights.js';
+
+export interface DecoderOptions {
+  /** Plugged into every executed layer step (LoRA, per-loop norms…). */
+  readonly adapter?: LayerAdapter;
+  /** Loop number of each executed step (recursive models); default 0 everywhere. */
+  readonly loops?: readonly number[];
+}
 
 export interface ForwardOptions {
   /** Keys/values of earlier positions; this call appends to it. Without one, the call starts at position 0. */
@@ -23,6 +31,7 @@ export class Decoder {
   constructor(
     readonly config: DecoderConfig,
     readonly weights: DecoderWeights,
+    private readonly options: DecoderOptions = {},
   ) {
     validateDecoderConfig(config);
     checkWeights(config, weights);
@@ -31,7 +40,7 @@ export class Decoder {
   }
 
   /** Builds the decoder from plain arrays (one per checkpoint key), e.g. straight from a checkpoint reader. */
-  static fromArrays(config: DecoderConfig, arrays: ReadonlyMap<string, Float32Array>): Decoder {
+  static fromArrays(config: DecoderConfig, arrays: ReadonlyMap<string, Float32Array>, options: DecoderOptions = {}): Decoder {
     validateDecoderConfig(config);
     const specs = decoderWeightSpecs(config);
     for (const spec of specs) {
@@ -44,7 +53,7 @@ export class Decoder {
     }
     const weights = new Map<string, tf.Tensor>();
     for (const spec of specs) weights.set(spec.name, tf.tensor(arrays.get(spec.name)!, [...spec.shape], 'float32'));
-    return new Decoder(config, weights);
+    return new Decoder(config, weights, options);
   }
 
   get parameterCount(): number {
@@ -61,10 +70,10 @@ export class Decoder {
     const start = cache.length;
     const positions = Int32Array.from({ length: ids.length }, (_, i) => start + i);
     const logits = tf.tidy(() => {
-      const ctx: LayerContext = { config: this.config, weights: this.weights, cache, positions, invFreq: this.invFreq };
+      const ctx: LayerContext = { config: this.config, weights: this.weights, cache, positions, invFreq: this.invFreq, ...(this.options.adapter ? { adapter: this.options.adapter } : {}) };
       let h = this.embed(ids); // [T, d]
       this.order.forEach((unique, step) => {
-        h = decoderLayer(h, { unique, step }, ctx);
+        h = decoderLayer(h, { unique, step, loop: this.options.loops?.[step] ?? 0 }, ctx);
       });
       if (options.lastOnly) h = tf.slice(h, [ids.length - 1, 0], [1, -1]); // [1, d]
       return this.head(h);

@@ -2,7 +2,8 @@ export { ConfigError, validateDecoderConfig, type DecoderConfig } from './config
 export { decoderWeightSpecs, layerWeightSpecs, layerKey, parameterCount, type DecoderWeights, type WeightSpec } from './weights.js';
 export { KvCache } from './kvCache.js';
 export { decoderLayer, type LayerContext } from './layer.js';
-export { Decoder, type ForwardOptions } from './decoder.js';
+export { Decoder, type DecoderOptions, type ForwardOptions } from './decoder.js';
+export { adaptedModules, type AdaptedModule, type LayerAdapter, type NormName } from './adapter.js';
 export { randomDecoder } from './init.js';
 export { forwardFlops } from './flops.js';
 export { executionOrder } from './config.js';

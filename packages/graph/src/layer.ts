@@ -1,4 +1,5 @@
 import { applyRope, causalAttention, linear, rmsNorm, swiGluMlp, tf } from '@recur/tensor';
+import type { AdaptedModule, LayerAdapter, NormName } from './adapter.js';
 import type { DecoderConfig } from './config.js';
 import type { KvCache } from './kvCache.js';
 import { layerKey, type DecoderWeights } from './weights.js';
@@ -11,6 +12,15 @@ export interface LayerContext {
   /** Absolute positions of the T input rows. */
   readonly positions: Int32Array;
   readonly invFreq: Float32Array;
+  readonly adapter?: LayerAdapter;
+}
+
+/** Which stored layer runs, and at which executed step (its KV-cache slot). */
+export interface LayerCall {
+  readonly unique: number;
+  readonly step: number;
+  /** Loop (recursion) number of this step; 0 in a plain decoder. */
+  readonly loop: number;
 }
 
 function weight<R extends tf.Rank>(weights: DecoderWeights, name: string): tf.Tensor<R> {
@@ -19,45 +29,45 @@ function weight<R extends tf.Rank>(weights: DecoderWeights, name: string): tf.Te
   return t as tf.Tensor<R>;
 }
 
-function optionalWeight(weights: DecoderWeights, name: string): tf.Tensor1D | undefined {
-  return weights.get(name) as tf.Tensor1D | undefined;
-}
-
-/** Which stored layer runs, and at which executed step (its KV-cache slot). */
-export interface LayerCall {
-  readonly unique: number;
-  readonly step: number;
-}
-
 /** Pre-norm Llama block: h + attn(norm(h)), then + mlp(norm(h)). h: [T, d] → [T, d]. */
 export function decoderLayer(h: tf.Tensor2D, call: LayerCall, ctx: LayerContext): tf.Tensor2D {
-  const layer = call.unique;
-  const { config, weights } = ctx;
-  const w = (module: string) => weight<tf.Rank.R2>(weights, layerKey(layer, module));
-  const norm1 = weight<tf.Rank.R1>(weights, layerKey(layer, 'input_layernorm.weight'));
-  const attended = selfAttention(rmsNorm(h, norm1, config.rmsNormEps) as tf.Tensor2D, call, ctx);
-  const h1 = tf.add(h, linear(attended, w('self_attn.o_proj.weight'))) as tf.Tensor2D;
-  const norm2 = weight<tf.Rank.R1>(weights, layerKey(layer, 'post_attention_layernorm.weight'));
-  const mlpIn = rmsNorm(h1, norm2, config.rmsNormEps) as tf.Tensor2D;
-  const mlpOut = swiGluMlp(mlpIn, { gate: w('mlp.gate_proj.weight'), up: w('mlp.up_proj.weight'), down: w('mlp.down_proj.weight') });
-  return tf.add(h1, mlpOut) as tf.Tensor2D;
+  const attended = selfAttention(norm(h, 'input_layernorm', call, ctx), call, ctx);
+  const h1 = tf.add(h, project('self_attn.o_proj', attended, call, ctx)) as tf.Tensor2D;
+  return tf.add(h1, mlp(norm(h1, 'post_attention_layernorm', call, ctx), call, ctx)) as tf.Tensor2D;
 }
 
-/** x: [T, d] → [T, nHeads·headDim]; writes this step's K/V into the cache. */
+function norm(x: tf.Tensor2D, name: NormName, call: LayerCall, ctx: LayerContext): tf.Tensor2D {
+  const w = ctx.adapter?.norm?.(name, call) ?? weight<tf.Rank.R1>(ctx.weights, layerKey(call.unique, `${name}.weight`));
+  return rmsNorm(x, w, ctx.config.rmsNormEps) as tf.Tensor2D;
+}
+
+/** x·Wᵀ (+ bias), then the adapter's change if one is plugged in. */
+function project(module: AdaptedModule, x: tf.Tensor2D, call: LayerCall, ctx: LayerContext): tf.Tensor2D {
+  const w = weight<tf.Rank.R2>(ctx.weights, layerKey(call.unique, `${module}.weight`));
+  const bias = ctx.weights.get(layerKey(call.unique, `${module}.bias`)) as tf.Tensor1D | undefined;
+  const y = linear(x, w, bias);
+  return ctx.adapter ? ctx.adapter.adapt(module, call, x, y) : y;
+}
+
+/** SwiGLU; the fused op unless an adapter needs to see each projection. */
+function mlp(x: tf.Tensor2D, call: LayerCall, ctx: LayerContext): tf.Tensor2D {
+  if (!ctx.adapter) {
+    const w = (m: string) => weight<tf.Rank.R2>(ctx.weights, layerKey(call.unique, `mlp.${m}.weight`));
+    return swiGluMlp(x, { gate: w('gate_proj'), up: w('up_proj'), down: w('down_proj') });
+  }
+  const gate = project('mlp.gate_proj', x, call, ctx); // [T, ff]
+  const up = project('mlp.up_proj', x, call, ctx); // [T, ff]
+  return project('mlp.down_proj', tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D, call, ctx);
+}
+
+/** x: [T, d] → [T, nHeads·headDim]; writes this step's K/V into its cache slot. */
 function selfAttention(x: tf.Tensor2D, call: LayerCall, ctx: LayerContext): tf.Tensor2D {
-  const { config, weights, positions, invFreq } = ctx;
-  const layer = call.unique;
-  const project = (name: string, heads: number): tf.Tensor3D => {
-    const out = linear(
-      x,
-      weight<tf.Rank.R2>(weights, layerKey(layer, `self_attn.${name}.weight`)),
-      optionalWeight(weights, layerKey(layer, `self_attn.${name}.bias`)),
-    );
-    return tf.reshape(out, [x.shape[0], heads, config.headDim]); // [T, heads, headDim]
-  };
-  const q = applyRope(project('q_proj', config.numHeads), positions, invFreq);
-  const k = applyRope(project('k_proj', config.numKvHeads), positions, invFreq);
-  const v = project('v_proj', config.numKvHeads);
+  const { config, positions, invFreq } = ctx;
+  const heads = (module: AdaptedModule, n: number): tf.Tensor3D =>
+    tf.reshape(project(module, x, call, ctx), [x.shape[0], n, config.headDim]); // [T, n, headDim]
+  const q = applyRope(heads('self_attn.q_proj', config.numHeads), positions, invFreq);
+  const k = applyRope(heads('self_attn.k_proj', config.numKvHeads), positions, invFreq);
+  const v = heads('self_attn.v_proj', config.numKvHeads);
   const past = ctx.cache.length;
   const full = ctx.cache.append(call.step, k, v); // [past + T, nKvHeads, headDim]
   return causalAttention(q, full.k, full.v, { queryOffset: past });
