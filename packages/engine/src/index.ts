@@ -7,3 +7,4 @@ export { decodeUtf8Prefix, TextStream } from './text.js';
 export { modelPresets, presetDecoder } from './presets.js';
 export type { Decoder } from '@recur/graph';
 export { benchmarkForward, type ForwardBenchOptions, type ForwardBenchResult } from './bench.js';
+export { convertModel, type ConvertOptions, type ConvertedModel } from './convert.js';

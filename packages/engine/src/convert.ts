@@ -1,0 +1,48 @@
+import { Decoder, recursiveFromPretrained, type RecursiveOptions, type TyingPlan } from '@recur/graph';
+import { DepthwiseLora, initDepthwiseLora, type LoraInit, type LoraRanks, type NormMode } from '@recur/lora';
+import type { LoadedModel } from './model.js';
+
+export interface ConvertOptions extends RecursiveOptions {
+  /** LoRA ranks per module group; 0 for no adapters. */
+  readonly ranks: LoraRanks;
+  readonly loraInit: LoraInit;
+  readonly norms: NormMode;
+  /** Multiplier of B·A; 1 keeps SVD-initialised factors exact. */
+  readonly loraScale?: number;
+}
+
+export interface ConvertedModel extends LoadedModel {
+  readonly plan: TyingPlan;
+  readonly lora: DepthwiseLora;
+  /** Unique parameters of the shared model plus its adapters. */
+  readonly parameters: { readonly shared: number; readonly lora: number; readonly source: number };
+}
+
+/**
+ * A loaded model turned into a Relaxed Recursive Transformer (Bae et al. 2024): its layers tied
+ * into a looped block, initialised from the pretrained ones, plus depth-wise LoRA.
+ */
+export async function convertModel(model: LoadedModel, options: ConvertOptions): Promise<ConvertedModel> {
+  const source = await weightArrays(model.decoder);
+  const spec = recursiveFromPretrained(model.decoder.config, source, options);
+  const loraArrays = initDepthwiseLora({
+    plan: spec.plan, sourceConfig: model.decoder.config, source, shared: spec.arrays,
+    ranks: options.ranks, init: options.loraInit, norms: options.norms, seed: options.seed ?? 0,
+  });
+  const lora = DepthwiseLora.fromArrays(loraArrays, options.loraScale ?? 1);
+  const decoder = Decoder.fromArrays(spec.config, spec.arrays, { adapter: lora, loops: spec.plan.steps.map((s) => s.loop) });
+  return {
+    ...model,
+    decoder,
+    plan: spec.plan,
+    lora,
+    parameters: { shared: decoder.parameterCount, lora: lora.parameterCount, source: model.decoder.parameterCount },
+  };
+}
+
+/** The decoder's weights as plain arrays by checkpoint key. */
+async function weightArrays(decoder: Decoder): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  for (const [key, tensor] of decoder.weights) out.set(key, (await tensor.data()) as Float32Array);
+  return out;
+}

@@ -1,0 +1,98 @@
+import { adaptedModules, layerKey, layerWeightSpecs, type AdaptedModule, type DecoderConfig, type NormName, type TyingPlan } from '@recur/graph';
+import { truncatedSvd } from '@recur/tensor';
+import { loopNormKey, loraKey } from './keys.js';
+import { rankFor, type LoraRanks } from './ranks.js';
+
+export type LoraInit = 'svd' | 'zero';
+export type NormMode = 'tied' | 'per-loop';
+
+export interface LoraInitOptions {
+  readonly plan: TyingPlan;
+  /** Config of the source model (gives every module's [out, in]). */
+  readonly sourceConfig: DecoderConfig;
+  /** Weights of the source (untied) model by checkpoint key. */
+  readonly source: ReadonlyMap<string, Float32Array>;
+  /** Weights of the recursive model (its stored, shared layers). */
+  readonly shared: ReadonlyMap<string, Float32Array>;
+  readonly ranks: LoraRanks;
+  readonly init: LoraInit;
+  /** 'per-loop' gives each loop of a shared layer the RMSNorm weights of the source layer it stands for. */
+  readonly norms?: NormMode;
+  readonly seed?: number;
+}
+
+export interface ArrayTensor {
+  readonly data: Float32Array;
+  readonly shape: readonly number[];
+}
+
+export class LoraError extends Error {
+  override readonly name = 'LoraError';
+}
+
+/**
+ * Initial depth-wise LoRA for every shared step. 'svd' (Bae et al. 2024 §3.3) factors what tying
+ * lost, R = W_orig[source layer] − W_shared: U,S,V = svd_r(R), B = U·diag(S), A = Vᵀ, so at full
+ * rank W_shared + B·A = W_orig. 'zero' starts from A random, B = 0 (no change at step 0).
+ */
+export function initDepthwiseLora(options: LoraInitOptions): Map<string, ArrayTensor> {
+  const out = new Map<string, ArrayTensor>();
+  const random = gaussian(options.seed ?? 0);
+  for (const step of options.plan.steps) {
+    if (step.role !== 'shared') continue; // unique first/last layers are the source layers themselves
+    for (const module of adaptedModules) {
+      const orig = options.source.get(layerKey(step.sourceLayer, `${module}.weight`));
+      const shared = options.shared.get(layerKey(step.unique, `${module}.weight`));
+      if (!orig || !shared) throw new LoraError(`no weight for ${module} of source layer ${step.sourceLayer} / shared layer ${step.unique}`);
+      const shape = moduleShape(options.sourceConfig, module);
+      const rank = rankFor(options.ranks, module, shape);
+      if (!Number.isInteger(rank) || rank < 0 || rank > Math.min(...shape)) {
+        throw new LoraError(`LoRA rank ${rank} does not fit ${module} [${shape.join(', ')}] (at most ${Math.min(...shape)})`);
+      }
+      if (rank === 0) continue;
+      const factors = options.init === 'svd' ? svdFactors(orig, shared, shape, rank, options.seed ?? 0) : zeroFactors(shape, rank, random);
+      out.set(loraKey(step.unique, module, step.loop, 'A'), factors.a);
+      out.set(loraKey(step.unique, module, step.loop, 'B'), factors.b);
+    }
+    if (options.norms === 'per-loop') {
+      for (const name of ['input_layernorm', 'post_attention_layernorm'] as NormName[]) {
+        const norm = options.source.get(layerKey(step.sourceLayer, `${name}.weight`))!;
+        out.set(loopNormKey(step.unique, name, step.loop), { data: norm, shape: [norm.length] });
+      }
+    }
+  }
+  return out;
+}
+
+/** [out, in] of a module's weight. */
+function moduleShape(config: DecoderConfig, module: AdaptedModule): [number, number] {
+  const spec = layerWeightSpecs(config, 0).find((s) => s.name.endsWith(`.${module}.weight`))!;
+  return [spec.shape[0]!, spec.shape[1]!];
+}
+
+function svdFactors(orig: Float32Array, shared: Float32Array, [rows, cols]: [number, number], rank: number, seed: number): { a: ArrayTensor; b: ArrayTensor } {
+  const residual = orig.map((v, i) => v - shared[i]!); // [rows, cols]
+  const { u, s, v } = truncatedSvd(residual, rows, cols, rank, { seed });
+  const b = new Float32Array(rows * rank); // [out, r] = U·diag(S)
+  for (let o = 0; o < rows; o++) for (let j = 0; j < rank; j++) b[o * rank + j] = u[o * rank + j]! * s[j]!;
+  const a = new Float32Array(rank * cols); // [r, in] = Vᵀ
+  for (let j = 0; j < rank; j++) for (let i = 0; i < cols; i++) a[j * cols + i] = v[i * rank + j]!;
+  return { a: { data: a, shape: [rank, cols] }, b: { data: b, shape: [rows, rank] } };
+}
+
+function zeroFactors([rows, cols]: [number, number], rank: number, random: () => number): { a: ArrayTensor; b: ArrayTensor } {
+  const a = Float32Array.from({ length: rank * cols }, () => random() / Math.sqrt(cols));
+  return { a: { data: a, shape: [rank, cols] }, b: { data: new Float32Array(rows * rank), shape: [rows, rank] } };
+}
+
+/** Seeded standard normal draws (mulberry32 + Box–Muller). */
+function gaussian(seed: number): () => number {
+  let state = seed >>> 0;
+  const uniform = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), state | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 1) / 4294967297;
+  };
+  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+}
