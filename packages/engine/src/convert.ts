@@ -1,6 +1,7 @@
 import { Decoder, recursiveFromPretrained, type RecursiveOptions, type TyingPlan } from '@recur/graph';
 import { DepthwiseLora, initDepthwiseLora, type LoraInit, type LoraRanks, type NormMode } from '@recur/lora';
 import type { LoadedModel } from './model.js';
+import type { RecurSection } from './recurConfig.js';
 
 export interface ConvertOptions extends RecursiveOptions {
   /** LoRA ranks per module group; 0 for no adapters. */
@@ -16,6 +17,8 @@ export interface ConvertedModel extends LoadedModel {
   readonly lora: DepthwiseLora;
   /** Unique parameters of the shared model plus its adapters. */
   readonly parameters: { readonly shared: number; readonly lora: number; readonly source: number };
+  /** What to write into config.json so the model can be reloaded. */
+  readonly recur: RecurSection;
 }
 
 /**
@@ -30,13 +33,22 @@ export async function convertModel(model: LoadedModel, options: ConvertOptions):
     ranks: options.ranks, init: options.loraInit, norms: options.norms, seed: options.seed ?? 0,
   });
   const lora = DepthwiseLora.fromArrays(loraArrays, options.loraScale ?? 1);
-  const decoder = Decoder.fromArrays(spec.config, spec.arrays, { adapter: lora, loops: spec.plan.steps.map((s) => s.loop) });
+  const layerLoops = spec.plan.steps.map((s) => s.loop);
+  const decoder = Decoder.fromArrays(spec.config, spec.arrays, { adapter: lora, loops: layerLoops });
+  const recur: RecurSection = {
+    strategy: options.strategy, loops: options.loops, blockSize: spec.plan.blockSize, init: options.init,
+    loraInit: options.loraInit, ranks: options.ranks, norms: options.norms, loraScale: options.loraScale ?? 1,
+    layerOrder: spec.config.layerOrder ?? [], layerLoops,
+    source: { path: model.source.path, numLayers: model.config.numLayers, parameters: model.decoder.parameterCount },
+  };
   return {
     ...model,
+    config: { ...model.config, numLayers: spec.plan.uniqueLayers },
     decoder,
     plan: spec.plan,
     lora,
     parameters: { shared: decoder.parameterCount, lora: lora.parameterCount, source: model.decoder.parameterCount },
+    recur,
   };
 }
 

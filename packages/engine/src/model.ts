@@ -1,5 +1,7 @@
 import type { Checkpoint, ModelConfig, TextTokenizer } from '@recur/checkpoint';
 import { Decoder, decoderWeightSpecs } from '@recur/graph';
+import { DepthwiseLora } from '@recur/lora';
+import type { RecurSection } from './recurConfig.js';
 
 /** A runnable model: the decoder, its tokenizer and where it came from. */
 export interface LoadedModel {
@@ -8,27 +10,49 @@ export interface LoadedModel {
   readonly config: ModelConfig;
   readonly source: { readonly path: string; readonly format: Checkpoint['format'] };
   readonly tensors: Checkpoint['tensors'];
+  /** Depth-wise adapters of a converted (recursive) model. */
+  readonly lora?: DepthwiseLora;
+  /** How a converted model's layers are tied (config.json's `recur` section). */
+  readonly recur?: RecurSection;
+}
+
+/** Frees every tensor the model holds. */
+export function disposeModel(model: LoadedModel): void {
+  model.decoder.dispose();
+  model.lora?.dispose();
 }
 
 export interface BuildOptions {
   /** Called after each tensor is read: (done, total, name). */
   readonly onProgress?: (done: number, total: number, name: string) => void;
+  /** The `recur` section of a converted model's config.json. */
+  readonly recur?: RecurSection;
 }
+
+/** LoRA factors and per-loop norms, stored beside the shared weights. */
+const adapterTensor = /\.loop\d+\.weight$/;
 
 /** Reads every tensor the decoder needs from an open checkpoint and builds the model. */
 export async function buildModel(checkpoint: Checkpoint, options: BuildOptions = {}): Promise<LoadedModel> {
   if (!checkpoint.tokenizer) {
     throw new Error(`${checkpoint.path}: no tokenizer found (expected tokenizer.json beside the weights, or one embedded in the GGUF)`);
   }
-  const specs = decoderWeightSpecs(checkpoint.config);
+  const recur = options.recur;
+  const baseConfig = recur ? { ...checkpoint.config, layerOrder: recur.layerOrder } : checkpoint.config;
+  const specs = [
+    ...decoderWeightSpecs(baseConfig),
+    ...(recur ? checkpoint.tensors.filter((t) => adapterTensor.test(t.name)) : []),
+  ];
   const arrays = new Map<string, Float32Array>();
   for (const [i, spec] of specs.entries()) {
     arrays.set(spec.name, await checkpoint.read(spec.name));
     options.onProgress?.(i + 1, specs.length, spec.name);
   }
-  const config = tieIdenticalHead(checkpoint.config, arrays);
+  const config = tieIdenticalHead(baseConfig, arrays);
+  const lora = recur ? loadLora(checkpoint, arrays, recur.loraScale) : undefined;
   return {
-    decoder: Decoder.fromArrays(config, arrays),
+    decoder: Decoder.fromArrays(config, arrays, lora ? { adapter: lora, loops: recur!.layerLoops } : {}),
+    ...(lora ? { lora, recur } : {}),
     tokenizer: checkpoint.tokenizer,
     config,
     source: { path: checkpoint.path, format: checkpoint.format },
@@ -48,4 +72,12 @@ function tieIdenticalHead(config: ModelConfig, arrays: Map<string, Float32Array>
   for (let i = 0; i < head.length; i++) if (!Object.is(head[i], embed[i])) return config;
   arrays.delete('lm_head.weight');
   return { ...config, tieWordEmbeddings: true };
+}
+
+function loadLora(checkpoint: Checkpoint, arrays: Map<string, Float32Array>, scale: number): DepthwiseLora {
+  const factors = new Map<string, { data: Float32Array; shape: readonly number[] }>();
+  for (const info of checkpoint.tensors) {
+    if (adapterTensor.test(info.name)) factors.set(info.name, { data: arrays.get(info.name)!, shape: info.shape });
+  }
+  return DepthwiseLora.fromArrays(factors, scale);
 }

@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '@recur/tensor';
-import { convertModel, type LoadedModel } from '../src/index.js';
-import { loadModel } from '../src/node/index.js';
-import { hfPath, readReference, type LogitsReference } from './stories260k.js';
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { convertModel, disposeModel, type LoadedModel } from '../src/index.js';
+import { loadModel, saveConvertedModel } from '../src/node/index.js';
+import { ggufPath, hfPath, readReference, type LogitsReference } from './stories260k.js';
 
 const ref = readReference<LogitsReference>('logits_prompt.json');
 
@@ -60,5 +63,25 @@ describe('Relaxed Recursive conversion of stories260K', () => {
       m.decoder.dispose();
       m.lora.dispose();
     }
+  });
+
+  it.each([['hf', hfPath], ['gguf', ggufPath]])('saves a converted %s model once per shared layer and reloads it with identical logits', async (_kind, path) => {
+    const original = await loadModel(path);
+    const model = await convertModel(original, { strategy: 'cycle', loops: 5, init: 'average', ranks: { attention: 4, mlp: 8 }, loraInit: 'svd', norms: 'tied' });
+    const dir = join(mkdtempSync(join(tmpdir(), 'recur-convert-')), 'out');
+    await saveConvertedModel(model, dir);
+    const before = tf.memory().numTensors;
+    const reloaded = await loadModel(dir);
+    expect(reloaded.recur?.strategy).toBe('cycle');
+    expect(maxAbsDiff(await logits(reloaded), await logits(model))).toBe(0);
+    expect(reloaded.tokenizer.encode(ref.prompt, { addBos: true })).toEqual(ref.ids);
+    disposeModel(reloaded);
+    expect(tf.memory().numTensors).toBe(before);
+    const size = statSync(join(dir, 'model.safetensors')).size;
+    const loraBytes = model.parameters.lora * 4;
+    expect(size).toBeLessThan((model.parameters.shared + 1000) * 4 + loraBytes + 20_000); // shared layer stored once
+    expect(model.parameters.shared).toBeLessThan(0.35 * model.parameters.source);
+    disposeModel(model);
+    disposeModel(original);
   });
 });

@@ -1,1 +1,2 @@
 export { loadModel } from './load.js';
+export { saveConvertedModel } from './save.js';

@@ -1,12 +1,26 @@
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { loadCheckpoint } from '@recur/checkpoint/node';
 import { buildModel, type BuildOptions, type LoadedModel } from '../model.js';
+import type { RecurSection } from '../recurConfig.js';
 
-/** Opens a HF folder, a .safetensors file or a .gguf file and builds the model from it. */
+/** Opens a HF folder, a .safetensors file or a .gguf file (a converted Recur model included) and builds the model. */
 export async function loadModel(path: string, options: BuildOptions = {}): Promise<LoadedModel> {
   const checkpoint = await loadCheckpoint(path);
   try {
-    return await buildModel(checkpoint, options);
+    const recur = await recurSection(path);
+    return await buildModel(checkpoint, { ...options, ...(recur ? { recur } : {}) });
   } finally {
     await checkpoint.close();
   }
+}
+
+/** The `recur` section of the config.json that belongs to `path`, if any. */
+async function recurSection(path: string): Promise<RecurSection | undefined> {
+  if (path.endsWith('.gguf')) return undefined;
+  const folder = (await stat(path)).isDirectory() ? path : dirname(path);
+  const text = await readFile(join(folder, 'config.json'), 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  const json = JSON.parse(text) as { recur?: RecurSection };
+  return json.recur;
 }

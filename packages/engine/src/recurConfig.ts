@@ -1,0 +1,58 @@
+import type { ModelConfig } from '@recur/checkpoint';
+import type { SharingStrategy, InitStrategy } from '@recur/graph';
+import type { LoraInit, LoraRanks, NormMode } from '@recur/lora';
+
+/** The `recur` section of a converted model's config.json: how its layers are tied and adapted. */
+export interface RecurSection {
+  readonly strategy: SharingStrategy;
+  readonly loops: number;
+  readonly blockSize: number;
+  readonly init: InitStrategy;
+  readonly loraInit: LoraInit;
+  readonly ranks: LoraRanks;
+  readonly norms: NormMode;
+  readonly loraScale: number;
+  /** Stored layer run at each step, and that step's loop number. */
+  readonly layerOrder: readonly number[];
+  readonly layerLoops: readonly number[];
+  /** Where the model was converted from, and its depth. */
+  readonly source: { readonly path: string; readonly numLayers: number; readonly parameters: number };
+}
+
+/** A Hugging Face Llama config.json for a model Recur holds (unknown to other tools: the `recur` section). */
+export function hfConfigJson(config: ModelConfig, recur?: RecurSection): Record<string, unknown> {
+  return {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    hidden_size: config.hiddenSize,
+    intermediate_size: config.intermediateSize,
+    num_hidden_layers: config.numLayers,
+    num_attention_heads: config.numHeads,
+    num_key_value_heads: config.numKvHeads,
+    head_dim: config.headDim,
+    vocab_size: config.vocabSize,
+    max_position_embeddings: config.maxPositionEmbeddings,
+    rms_norm_eps: config.rmsNormEps,
+    rope_theta: config.ropeTheta,
+    rope_scaling: ropeScalingJson(config.ropeScaling),
+    hidden_act: 'silu',
+    tie_word_embeddings: config.tieWordEmbeddings,
+    attention_bias: config.attentionBias ?? false,
+    bos_token_id: config.bosTokenId,
+    eos_token_id: config.eosTokenId,
+    torch_dtype: 'float32',
+    ...(recur ? { recur } : {}),
+  };
+}
+
+function ropeScalingJson(scaling: ModelConfig['ropeScaling']): Record<string, unknown> | null {
+  if (!scaling) return null;
+  if (scaling.type === 'linear') return { rope_type: 'linear', factor: scaling.factor };
+  return {
+    rope_type: 'llama3',
+    factor: scaling.factor,
+    low_freq_factor: scaling.lowFreqFactor,
+    high_freq_factor: scaling.highFreqFactor,
+    original_max_position_embeddings: scaling.originalMaxPositionEmbeddings,
+  };
+}
