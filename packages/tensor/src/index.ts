@@ -11,5 +11,6 @@ export { rmsNorm } from './ops/rmsNorm.js';
 export { applyRope } from './ops/applyRope.js';
 export { causalAttention, type CausalAttentionOptions } from './ops/causalAttention.js';
 export { swiGluMlp, type SwiGluWeights } from './ops/swiGluMlp.js';
-export { truncatedSvd, type TruncatedSvd, type TruncatedSvdOptions } from './svd/truncatedSvd.js';
-export { jacobiSvd, type SvdResult } from './svd/jacobi.js';
+export { truncatedSvd, type TruncatedSvd, type TruncatedSvdOptions } from './linalg/truncatedSvd.js';
+export { jacobiSvd, type SvdResult } from './linalg/jacobiSvd.js';
+export { qr } from './linalg/qr.js';

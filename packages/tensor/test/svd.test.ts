@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, jacobiSvd, tf, truncatedSvd } from '../src/index.js';
 import { mulberry32 } from './helpers/prng.js';
-import { readF32Tensor } from './helpers/readSafetensors.js';
+import { readF32Tensor } from './helpers/safetensors.js';
 
 const storiesWeights = new URL('../../../../shared/models/stories260K/hf/model.safetensors', import.meta.url);
 
