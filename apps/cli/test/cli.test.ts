@@ -38,11 +38,11 @@ function expectOneLineFailure(run: Run, pattern: RegExp): void {
 }
 
 describe('recur CLI', () => {
-  it.each(['inspect', 'generate', 'eval'])('%s --help prints usage', async (command) => {
+  it.each(['inspect', 'generate', 'eval', 'convert', 'bench'])('%s --help prints usage', async (command) => {
     const run = await recur(command, '--help');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/Usage: recur/);
-    expect(run.stdout).toMatch(/--model/);
+    expect(run.stdout).toMatch(command === 'convert' ? /--loops/ : /--model/);
   });
 
   it('generate --json follows the contract and reproduces the golden greedy tokens', async () => {
@@ -77,6 +77,43 @@ describe('recur CLI', () => {
     expect(out.parameters).toBe(260_032);
     expect(out.config.numLayers).toBe(5);
     expect(out.tensors.length).toBeGreaterThan(40);
+  });
+});
+
+describe('recur convert', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'recur-convert-'));
+
+  it('writes a recursive model with a summary that eval and inspect accept', async () => {
+    const out = join(dir, 'cycle');
+    const run = await recur('convert', hf, '--out', out, '--loops', '5', '--strategy', 'cycle', '--init', 'average', '--lora-rank-attn', 'full', '--lora-rank-mlp', 'full', '--norms', 'per-loop', '--json');
+    expect(run.code).toBe(0);
+    const summary = JSON.parse(run.stdout) as { parameters: { source: number; shared: number }; blockSize: number };
+    expect(summary.blockSize).toBe(1);
+    expect(summary.parameters.shared).toBe(32768 + 64 + 45440);
+    const inspect = JSON.parse((await recur('inspect', out, '--json')).stdout) as { recur: { strategy: string; layerOrder: number[] } };
+    expect(inspect.recur.layerOrder).toEqual([0, 0, 0, 0, 0]);
+    const data = `${shared}corpora/tinystories_val/tinystories_val.txt`;
+    const evalRun = await recur('eval', '--model', out, '--data', data, '--max-bytes', '4096', '--json');
+    const base = await recur('eval', '--model', hf, '--data', data, '--max-bytes', '4096', '--json');
+    // full-rank SVD LoRA with per-loop norms is exact, so perplexity matches the source
+    expect((JSON.parse(evalRun.stdout) as { perplexity: number }).perplexity).toBeCloseTo((JSON.parse(base.stdout) as { perplexity: number }).perplexity, 3);
+  });
+
+  it.each([
+    [['--loops', '9'], /no layer to share/],
+    [['--lora-rank-attn', '99'], /rank 99 does not fit/],
+    [['--strategy', 'spiral'], /--strategy must be one of/],
+    [['--init', 'magic'], /--init must be one of/],
+  ])('refuses %j with one line', async (args, pattern) => {
+    expectOneLineFailure(await recur('convert', hf, '--out', join(dir, 'bad'), ...args), pattern);
+  });
+
+  it('refuses an unknown source architecture', async () => {
+    const folder = join(dir, 'gpt2');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'config.json'), JSON.stringify({ model_type: 'gpt2', architectures: ['GPT2LMHeadModel'] }));
+    writeFileSync(join(folder, 'model.safetensors'), readFileSync(`${hf}/model.safetensors`));
+    expectOneLineFailure(await recur('convert', folder, '--out', join(dir, 'x')), /gpt2/i);
   });
 });
 

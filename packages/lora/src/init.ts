@@ -1,5 +1,5 @@
 import { adaptedModules, layerKey, layerWeightSpecs, type AdaptedModule, type DecoderConfig, type NormName, type TyingPlan } from '@recur/graph';
-import { truncatedSvd } from '@recur/tensor';
+import { gaussianArray, truncatedSvd } from '@recur/tensor';
 import { loopNormKey, loraKey } from './keys.js';
 import { rankFor, type LoraRanks } from './ranks.js';
 
@@ -37,7 +37,7 @@ export class LoraError extends Error {
  */
 export function initDepthwiseLora(options: LoraInitOptions): Map<string, ArrayTensor> {
   const out = new Map<string, ArrayTensor>();
-  const random = gaussian(options.seed ?? 0);
+  let drawn = 0; // each zero-init A gets its own seed
   for (const step of options.plan.steps) {
     if (step.role !== 'shared') continue; // unique first/last layers are the source layers themselves
     for (const module of adaptedModules) {
@@ -50,7 +50,7 @@ export function initDepthwiseLora(options: LoraInitOptions): Map<string, ArrayTe
         throw new LoraError(`LoRA rank ${rank} does not fit ${module} [${shape.join(', ')}] (at most ${Math.min(...shape)})`);
       }
       if (rank === 0) continue;
-      const factors = options.init === 'svd' ? svdFactors(orig, shared, shape, rank, options.seed ?? 0) : zeroFactors(shape, rank, random);
+      const factors = options.init === 'svd' ? svdFactors(orig, shared, shape, rank, options.seed ?? 0) : zeroFactors(shape, rank, (options.seed ?? 0) * 10_007 + drawn++);
       out.set(loraKey(step.unique, module, step.loop, 'A'), factors.a);
       out.set(loraKey(step.unique, module, step.loop, 'B'), factors.b);
     }
@@ -80,19 +80,7 @@ function svdFactors(orig: Float32Array, shared: Float32Array, [rows, cols]: [num
   return { a: { data: a, shape: [rank, cols] }, b: { data: b, shape: [rows, rank] } };
 }
 
-function zeroFactors([rows, cols]: [number, number], rank: number, random: () => number): { a: ArrayTensor; b: ArrayTensor } {
-  const a = Float32Array.from({ length: rank * cols }, () => random() / Math.sqrt(cols));
+function zeroFactors([rows, cols]: [number, number], rank: number, seed: number): { a: ArrayTensor; b: ArrayTensor } {
+  const a = gaussianArray(rank * cols, seed).map((v) => v / Math.sqrt(cols)); // [r, in], unit-variance outputs
   return { a: { data: a, shape: [rank, cols] }, b: { data: new Float32Array(rows * rank), shape: [rows, rank] } };
-}
-
-/** Seeded standard normal draws (mulberry32 + Box–Muller). */
-function gaussian(seed: number): () => number {
-  let state = seed >>> 0;
-  const uniform = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 1) / 4294967297;
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
 }

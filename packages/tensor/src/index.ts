@@ -14,3 +14,4 @@ export { swiGluMlp, type SwiGluWeights } from './ops/swiGluMlp.js';
 export { truncatedSvd, type TruncatedSvd, type TruncatedSvdOptions } from './linalg/truncatedSvd.js';
 export { jacobiSvd, type SvdResult } from './linalg/jacobiSvd.js';
 export { qr } from './linalg/qr.js';
+export { gaussianArray } from './linalg/gaussian.js';

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { activeBackend } from '@recur/tensor';
+import { disposeModel } from '@recur/engine';
 import { openModel, printJson, table, type ModelOptions } from './shared.js';
 
 interface InspectOptions extends ModelOptions {
@@ -23,16 +24,24 @@ export function registerInspect(program: Command): void {
         backend: activeBackend(),
         config: model.config,
         parameters: model.decoder.parameterCount,
+        recur: model.recur ?? null,
+        loraParameters: model.lora?.parameterCount ?? 0,
         tensors,
       };
-      model.decoder.dispose();
+      disposeModel(model);
       if (options.json) return printJson(summary);
       const c = model.config;
       console.log(`${summary.path} (${summary.format}, ${c.architecture})`);
       console.log(
         `layers ${c.numLayers} · hidden ${c.hiddenSize} · heads ${c.numHeads}/${c.numKvHeads} kv · head_dim ${c.headDim} · ffn ${c.intermediateSize} · vocab ${c.vocabSize} · tied ${c.tieWordEmbeddings}`,
       );
-      console.log(`parameters ${summary.parameters.toLocaleString('en-US')}\n`);
+      console.log(`parameters ${summary.parameters.toLocaleString('en-US')}`);
+      const r = summary.recur;
+      if (r) {
+        console.log(`recursive: ${r.strategy}, ${r.loops} loops of ${r.blockSize} shared layers (${r.init} init), run order [${r.layerOrder.join(' ')}]`);
+        console.log(`depth-wise LoRA: ${summary.loraParameters.toLocaleString('en-US')} parameters (${r.loraInit} init, ranks attn ${r.ranks.attention} / mlp ${r.ranks.mlp}, norms ${r.norms})`);
+      }
+      console.log('');
       const rows = tensors.map((t) => [t.name, `[${t.shape.join(', ')}]`, t.dtype, t.elements.toLocaleString('en-US')]);
       console.log(table([['tensor', 'shape', 'dtype', 'elements'], ...rows]));
     });

@@ -1,3 +1,4 @@
+import { gaussianArray } from '@recur/tensor';
 import type { DecoderConfig } from '../config.js';
 import { layerWeightSpecs } from '../weights.js';
 import { roundedLinspace, tiedGroups, type TyingPlan } from './sharing.js';
@@ -23,12 +24,12 @@ export function initRecursiveWeights(source: Arrays, sourceConfig: DecoderConfig
     if (value) out.set(key, value);
   }
   const groups = tiedGroups(plan);
-  const random = gaussian(seed);
+  let drawn = 0; // each random tensor gets its own seed
   for (let unique = 0; unique < plan.uniqueLayers; unique++) {
     const layers = sourceLayersFor(plan, unique, init, groups);
     for (const spec of layerWeightSpecs(sourceConfig, unique)) {
       const module = spec.name.slice(`model.layers.${unique}.`.length);
-      out.set(spec.name, layers ? meanOf(layers.map((l) => sourceTensor(source, l, module))) : randomTensor(spec.shape, module, random));
+      out.set(spec.name, layers ? meanOf(layers.map((l) => sourceTensor(source, l, module))) : randomTensor(spec.shape, module, seed * 10_007 + drawn++));
     }
   }
   return out;
@@ -70,20 +71,9 @@ function meanOf(tensors: Float32Array[]): Float32Array {
   return out;
 }
 
-function randomTensor(shape: readonly number[], module: string, random: () => number): Float32Array {
+/** N(0, 0.02²) matrices as in HF Llama's init; norm weights at 1. */
+function randomTensor(shape: readonly number[], module: string, seed: number): Float32Array {
   const size = shape.reduce((a, b) => a * b, 1);
-  const isNorm = module.endsWith('norm.weight');
-  return Float32Array.from({ length: size }, () => (isNorm ? 1 : 0.02 * random()));
-}
-
-/** Seeded standard normal draws (mulberry32 + Box–Muller). */
-function gaussian(seed: number): () => number {
-  let state = seed >>> 0;
-  const uniform = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 1) / 4294967297;
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  if (module.endsWith('norm.weight')) return new Float32Array(size).fill(1);
+  return gaussianArray(size, seed).map((v) => 0.02 * v);
 }

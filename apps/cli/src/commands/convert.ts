@@ -1,0 +1,87 @@
+import type { Command } from 'commander';
+import { convertModel, disposeModel, type ConvertOptions } from '@recur/engine';
+import { saveConvertedModel } from '@recur/engine/node';
+import { parseNumber, UsageError } from '../errors.js';
+import { openModel, printJson, table, type ModelOptions } from './shared.js';
+
+interface ConvertCliOptions extends ModelOptions {
+  readonly out?: string;
+  readonly loops: string;
+  readonly strategy: string;
+  readonly init: string;
+  readonly loraRankAttn: string;
+  readonly loraRankMlp: string;
+  readonly loraInit: string;
+  readonly loraScale: string;
+  readonly norms: string;
+  readonly seed: string;
+  readonly json?: boolean;
+}
+
+const strategies = ['cycle', 'sequence', 'middle-cycle', 'middle-sequence'] as const;
+const inits = ['stepwise', 'average', 'lower', 'upper', 'random'] as const;
+
+export function registerConvert(program: Command): void {
+  program
+    .command('convert')
+    .description('turn a model into a Relaxed Recursive Transformer: a shared block looped N times plus depth-wise LoRA')
+    .argument('<source>', 'Hugging Face folder, .safetensors or .gguf file')
+    .option('--out <dir>', 'folder to write the converted model to')
+    .option('--loops <n>', 'N: how many times the shared block runs', '2')
+    .option('--strategy <s>', `layer tying: ${strategies.join(', ')}`, 'cycle')
+    .option('--init <i>', `shared-block init: ${inits.join(', ')}`, 'stepwise')
+    .option('--lora-rank-attn <r>', 'LoRA rank of q, k, v, o (0 = none, "full" = exact)', '8')
+    .option('--lora-rank-mlp <r>', 'LoRA rank of gate, up, down (0 = none, "full" = exact)', '8')
+    .option('--lora-init <i>', 'svd (truncated SVD of what tying lost) or zero', 'svd')
+    .option('--lora-scale <s>', 'multiplier of B·A (1 keeps SVD factors exact)', '1')
+    .option('--norms <mode>', 'RMSNorm weights: tied (with the block) or per-loop', 'tied')
+    .option('--seed <n>', 'seed for random inits', '0')
+    .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
+    .option('--json', 'print one JSON summary')
+    .action(async (source: string, options: ConvertCliOptions) => {
+      if (!options.out) throw new UsageError('--out DIR is required');
+      const settings = convertSettings(options);
+      const started = performance.now();
+      const original = await openModel({ ...options, model: source });
+      const model = await convertModel(original, settings);
+      const { bytes } = await saveConvertedModel(model, options.out);
+      const seconds = (performance.now() - started) / 1000;
+      const summary = {
+        out: options.out, ...settings, blockSize: model.plan.blockSize, warning: model.plan.warning ?? null,
+        parameters: { source: model.parameters.source, shared: model.parameters.shared, lora: model.parameters.lora, total: model.parameters.shared + model.parameters.lora },
+        bytes: { source: model.parameters.source * 4, converted: bytes }, seconds,
+      };
+      disposeModel(model);
+      disposeModel(original);
+      if (options.json) return printJson(summary);
+      if (summary.warning) process.stderr.write(`recur: warning: ${summary.warning}\n`);
+      const p = summary.parameters;
+      const fmt = (n: number) => n.toLocaleString('en-US');
+      console.log(table([
+        ['', 'parameters', 'bytes (F32)'],
+        ['source', fmt(p.source), fmt(summary.bytes.source)],
+        ['recursive (shared block)', fmt(p.shared), fmt(p.shared * 4)],
+        ['+ depth-wise LoRA', fmt(p.lora), fmt(p.lora * 4)],
+        ['converted total', fmt(p.total), fmt(bytes)],
+      ]));
+      console.log(`${settings.strategy}, ${settings.loops} loops of ${summary.blockSize} shared layers, ${settings.init} init · written to ${options.out} in ${seconds.toFixed(1)} s`);
+    });
+}
+
+function convertSettings(options: ConvertCliOptions): ConvertOptions {
+  const oneOf = <T extends string>(name: string, value: string, allowed: readonly T[]): T => {
+    if (!allowed.includes(value as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${value}"`);
+    return value as T;
+  };
+  const rank = (name: string, raw: string) => (raw === 'full' ? ('full' as const) : parseNumber(name, raw, { integer: true, min: 0 }));
+  return {
+    loops: parseNumber('loops', options.loops, { integer: true, min: 1 }),
+    strategy: oneOf('strategy', options.strategy, strategies),
+    init: oneOf('init', options.init, inits),
+    ranks: { attention: rank('lora-rank-attn', options.loraRankAttn), mlp: rank('lora-rank-mlp', options.loraRankMlp) },
+    loraInit: oneOf('lora-init', options.loraInit, ['svd', 'zero'] as const),
+    loraScale: parseNumber('lora-scale', options.loraScale),
+    norms: oneOf('norms', options.norms, ['tied', 'per-loop'] as const),
+    seed: parseNumber('seed', options.seed, { integer: true }),
+  };
+}
