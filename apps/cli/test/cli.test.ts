@@ -150,6 +150,10 @@ describe('recur CLI on bad input: one line, non-zero exit, no stack', () => {
     expectOneLineFailure(await recur('generate', '--model', gguf, '--max-new-tokens', 'lots'), /max-new-tokens/);
   });
 
+  it('--loops on a model that was not converted', async () => {
+    expectOneLineFailure(await recur('generate', '--model', gguf, '--loops', '2'), /converted/);
+  });
+
   it('a missing data file', async () => {
     expectOneLineFailure(await recur('eval', '--model', gguf, '--data', join(dir, 'missing.txt')), /missing\.txt/);
   });

@@ -1,5 +1,5 @@
 import type { Checkpoint, ModelConfig, TextTokenizer } from '@recur/checkpoint';
-import { Decoder, decoderWeightSpecs } from '@recur/graph';
+import { Decoder, decoderWeightSpecs, loopedOrder } from '@recur/graph';
 import { DepthwiseLora } from '@recur/lora';
 import type { RecurSection } from './recurConfig.js';
 
@@ -27,6 +27,8 @@ export interface BuildOptions {
   readonly onProgress?: (done: number, total: number, name: string) => void;
   /** The `recur` section of a converted model's config.json. */
   readonly recur?: RecurSection;
+  /** Run a converted model's block this many times instead of the loops it was converted with. */
+  readonly loops?: number;
 }
 
 /** LoRA factors and per-loop norms, stored beside the shared weights. */
@@ -37,7 +39,7 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
   if (!checkpoint.tokenizer) {
     throw new Error(`${checkpoint.path}: no tokenizer found (expected tokenizer.json beside the weights, or one embedded in the GGUF)`);
   }
-  const recur = options.recur;
+  const recur = withLoops(checkpoint.path, options.recur, options.loops);
   const baseConfig = recur ? { ...checkpoint.config, layerOrder: recur.layerOrder } : checkpoint.config;
   const specs = [
     ...decoderWeightSpecs(baseConfig),
@@ -80,4 +82,11 @@ function loadLora(checkpoint: Checkpoint, arrays: Map<string, Float32Array>, sca
     if (adapterTensor.test(info.name)) factors.set(info.name, { data: arrays.get(info.name)!, shape: info.shape });
   }
   return DepthwiseLora.fromArrays(factors, scale);
+}
+
+/** The recur section with its run order rebuilt for another loop count. */
+function withLoops(path: string, recur: RecurSection | undefined, loops: number | undefined): RecurSection | undefined {
+  if (loops === undefined) return recur;
+  if (!recur) throw new RangeError(`${path}: --loops applies to converted (recursive) models only`);
+  return { ...recur, loops, ...loopedOrder(recur.strategy, recur.blockSize, loops) };
 }

@@ -75,6 +75,11 @@ describe('Relaxed Recursive conversion of stories260K', () => {
     expect(reloaded.recur?.strategy).toBe('cycle');
     expect(maxAbsDiff(await logits(reloaded), await logits(model))).toBe(0);
     expect(reloaded.tokenizer.encode(ref.prompt, { addBos: true })).toEqual(ref.ids);
+    const twoLoops = await loadModel(dir, { loops: 2 });
+    expect(twoLoops.decoder.order).toEqual([0, 0]);
+    expect(maxAbsDiff(await logits(twoLoops), await logits(model))).toBeGreaterThan(1e-3);
+    disposeModel(twoLoops);
+    await expect(loadModel(path, { loops: 2 })).rejects.toThrow(/converted/);
     disposeModel(reloaded);
     expect(tf.memory().numTensors).toBe(before);
     const size = statSync(join(dir, 'model.safetensors')).size;

@@ -8,6 +8,6 @@ export { randomDecoder } from './init.js';
 export { forwardFlops } from './flops.js';
 export { executionOrder } from './config.js';
 export type { LayerCall } from './layer.js';
-export { sharingStrategies, tiedGroups, tyingPlan, roundedLinspace, TyingError, type LayerStep, type SharingStrategy, type TyingPlan } from './recursive/sharing.js';
+export { loopedOrder, sharingStrategies, tiedGroups, tyingPlan, roundedLinspace, TyingError, type LayerStep, type SharingStrategy, type TyingPlan } from './recursive/sharing.js';
 export { initRecursiveWeights, initStrategies, type InitStrategy } from './recursive/init.js';
 export { recursiveFromPretrained, type RecursiveModelSpec, type RecursiveOptions } from './recursive/convert.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tiedGroups, tyingPlan, TyingError, type SharingStrategy } from '../src/index.js';
+import { loopedOrder, tiedGroups, tyingPlan, TyingError, type SharingStrategy } from '../src/index.js';
 
 const table = (L: number, N: number, s: SharingStrategy) => {
   const plan = tyingPlan(L, N, s);
@@ -48,5 +48,20 @@ describe('tying maps (hand-written tables)', () => {
     expect(() => tyingPlan(2, 1, 'middle-sequence')).toThrow(/at least 3/);
     expect(() => tyingPlan(6, 0, 'cycle')).toThrow(/positive integer/);
     expect(() => tyingPlan(6, 2, 'spiral' as SharingStrategy)).toThrow(/unknown sharing strategy/);
+  });
+});
+
+describe('loopedOrder', () => {
+  it('matches the tying plan at the trained loop count', () => {
+    for (const s of ['cycle', 'sequence', 'middle-cycle', 'middle-sequence'] as const) {
+      const plan = tyingPlan(6, 2, s);
+      expect(loopedOrder(s, plan.blockSize, 2)).toEqual({ layerOrder: plan.steps.map((x) => x.unique), layerLoops: plan.steps.map((x) => x.loop) });
+    }
+  });
+
+  it('runs fewer or more loops of the same block', () => {
+    expect(loopedOrder('cycle', 2, 3).layerOrder).toEqual([0, 1, 0, 1, 0, 1]);
+    expect(loopedOrder('middle-sequence', 2, 1)).toEqual({ layerOrder: [0, 1, 2, 3], layerLoops: [0, 0, 0, 0] });
+    expect(() => loopedOrder('cycle', 2, 0)).toThrow(TyingError);
   });
 });

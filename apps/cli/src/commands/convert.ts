@@ -42,7 +42,7 @@ export function registerConvert(program: Command): void {
       if (!options.out) throw new UsageError('--out DIR is required');
       const settings = convertSettings(options);
       const started = performance.now();
-      const original = await openModel({ ...options, model: source });
+      const original = await openModel({ model: source, ...(options.backend ? { backend: options.backend } : {}) });
       const model = await convertModel(original, settings);
       const { bytes } = await saveConvertedModel(model, options.out);
       const seconds = (performance.now() - started) / 1000;

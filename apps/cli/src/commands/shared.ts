@@ -2,11 +2,13 @@ import { initBackend, type BackendName } from '@recur/tensor';
 import { loadModel } from '@recur/engine/node';
 import type { LoadedModel } from '@recur/engine';
 import { progressBar } from '../progress.js';
-import { UsageError } from '../errors.js';
+import { parseNumber, UsageError } from '../errors.js';
 
 export interface ModelOptions {
   readonly model?: string;
   readonly backend?: string;
+  /** Loop count override for converted models. */
+  readonly loops?: string;
 }
 
 const backends: readonly BackendName[] = ['wasm', 'cpu', 'webgpu'];
@@ -21,7 +23,8 @@ export async function openModel(options: ModelOptions): Promise<LoadedModel> {
   await initBackend(backend ? { backend } : {});
   const bar = progressBar('loading');
   try {
-    return await loadModel(options.model, { onProgress: (done, total) => bar.update(done, total) });
+    const loops = options.loops === undefined ? {} : { loops: parseNumber('loops', options.loops, { integer: true, min: 1 }) };
+    return await loadModel(options.model, { ...loops, onProgress: (done, total) => bar.update(done, total) });
   } finally {
     bar.stop();
   }
