@@ -33,12 +33,11 @@ export async function convertModel(model: LoadedModel, options: ConvertOptions):
     ranks: options.ranks, init: options.loraInit, norms: options.norms, seed: options.seed ?? 0,
   });
   const lora = DepthwiseLora.fromArrays(loraArrays, options.loraScale ?? 1);
-  const layerLoops = spec.plan.steps.map((s) => s.loop);
-  const decoder = Decoder.fromArrays(spec.config, spec.arrays, { adapter: lora, loops: layerLoops });
+  const decoder = Decoder.fromArrays(spec.config, spec.arrays, { adapter: lora });
   const recur: RecurSection = {
     strategy: options.strategy, loops: options.loops, blockSize: spec.plan.blockSize, init: options.init,
     loraInit: options.loraInit, ranks: options.ranks, norms: options.norms, loraScale: options.loraScale ?? 1,
-    layerOrder: spec.config.layerOrder ?? [], layerLoops,
+    layerOrder: spec.config.layerOrder ?? [],
     source: { path: model.source.path, numLayers: model.config.numLayers, parameters: model.decoder.parameterCount },
   };
   return {

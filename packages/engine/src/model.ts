@@ -53,7 +53,7 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
   const config = tieIdenticalHead(baseConfig, arrays);
   const lora = recur ? loadLora(checkpoint, arrays, recur.loraScale) : undefined;
   return {
-    decoder: Decoder.fromArrays(config, arrays, lora ? { adapter: lora, loops: recur!.layerLoops } : {}),
+    decoder: Decoder.fromArrays(config, arrays, lora ? { adapter: lora } : {}),
     ...(lora ? { lora, recur } : {}),
     tokenizer: checkpoint.tokenizer,
     config,
@@ -88,5 +88,5 @@ function loadLora(checkpoint: Checkpoint, arrays: Map<string, Float32Array>, sca
 function withLoops(path: string, recur: RecurSection | undefined, loops: number | undefined): RecurSection | undefined {
   if (loops === undefined) return recur;
   if (!recur) throw new RangeError(`${path}: --loops applies to converted (recursive) models only`);
-  return { ...recur, loops, ...loopedOrder(recur.strategy, recur.blockSize, loops) };
+  return { ...recur, loops, layerOrder: loopedOrder(recur.strategy, recur.blockSize, loops) };
 }

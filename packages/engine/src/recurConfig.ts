@@ -12,9 +12,8 @@ export interface RecurSection {
   readonly ranks: LoraRanks;
   readonly norms: NormMode;
   readonly loraScale: number;
-  /** Stored layer run at each step, and that step's loop number. */
+  /** Stored layer run at each step (its k-th run is loop k). */
   readonly layerOrder: readonly number[];
-  readonly layerLoops: readonly number[];
   /** Where the model was converted from, and its depth. */
   readonly source: { readonly path: string; readonly numLayers: number; readonly parameters: number };
 }

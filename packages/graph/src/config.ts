@@ -30,8 +30,21 @@ export interface DecoderConfig {
 }
 
 /** The executed sequence of unique layer indices. */
-export function executionOrder(config: DecoderConfig): readonly number[] {
+export function executionOrder(config: Pick<DecoderConfig, 'numLayers' | 'layerOrder'>): readonly number[] {
   return config.layerOrder ?? Array.from({ length: config.numLayers }, (_, i) => i);
+}
+
+/**
+ * Every executed step with its loop number: the k-th run of a stored layer is loop k. That is the
+ * loop index of every tying strategy (cycle, sequence, middle-*), so it need not be stored.
+ */
+export function executionSteps(config: Pick<DecoderConfig, 'numLayers' | 'layerOrder'>): { unique: number; step: number; loop: number }[] {
+  const runs = new Map<number, number>();
+  return executionOrder(config).map((unique, step) => {
+    const loop = runs.get(unique) ?? 0;
+    runs.set(unique, loop + 1);
+    return { unique, step, loop };
+  });
 }
 
 export class ConfigError extends Error {

@@ -1,15 +1,13 @@
 import { linear, rmsNorm, ropeInverseFrequencies, tf } from '@recur/tensor';
-import { ConfigError, executionOrder, validateDecoderConfig, type DecoderConfig } from './config.js';
+import { ConfigError, executionSteps, validateDecoderConfig, type DecoderConfig } from './config.js';
 import type { LayerAdapter } from './adapter.js';
 import { KvCache } from './kvCache.js';
-import { decoderLayer, type LayerContext } from './layer.js';
+import { decoderLayer, type LayerCall, type LayerContext } from './layer.js';
 import { decoderWeightSpecs, parameterCount, type DecoderWeights } from './weights.js';
 
 export interface DecoderOptions {
   /** Plugged into every executed layer step (LoRA, per-loop norms…). */
   readonly adapter?: LayerAdapter;
-  /** Loop number of each executed step (recursive models); default 0 everywhere. */
-  readonly loops?: readonly number[];
 }
 
 export interface ForwardOptions {
@@ -25,8 +23,8 @@ export interface ForwardOptions {
  */
 export class Decoder {
   private readonly invFreq: Float32Array;
-  /** Unique layer run at each step (a layer appears more than once in a recursive model). */
-  readonly order: readonly number[];
+  /** Stored layer and loop of each executed step (a layer runs more than once in a recursive model). */
+  private readonly steps: readonly LayerCall[];
 
   constructor(
     readonly config: DecoderConfig,
@@ -35,7 +33,7 @@ export class Decoder {
   ) {
     validateDecoderConfig(config);
     checkWeights(config, weights);
-    this.order = executionOrder(config);
+    this.steps = executionSteps(config);
     this.invFreq = ropeInverseFrequencies({ headDim: config.headDim, theta: config.ropeTheta, scaling: config.ropeScaling });
   }
 
@@ -56,12 +54,17 @@ export class Decoder {
     return new Decoder(config, weights, options);
   }
 
+  /** Stored layer run at each step. */
+  get order(): number[] {
+    return this.steps.map((s) => s.unique);
+  }
+
   get parameterCount(): number {
     return parameterCount(this.config);
   }
 
   newCache(): KvCache {
-    return new KvCache(this.order.length);
+    return new KvCache(this.steps.length);
   }
 
   /** ids: the T new tokens → logits [T, V] (or [1, V] with lastOnly). Advances the cache by T. */
@@ -72,9 +75,7 @@ export class Decoder {
     const logits = tf.tidy(() => {
       const ctx: LayerContext = { config: this.config, weights: this.weights, cache, positions, invFreq: this.invFreq, ...(this.options.adapter ? { adapter: this.options.adapter } : {}) };
       let h = this.embed(ids); // [T, d]
-      this.order.forEach((unique, step) => {
-        h = decoderLayer(h, { unique, step, loop: this.options.loops?.[step] ?? 0 }, ctx);
-      });
+      for (const call of this.steps) h = decoderLayer(h, call, ctx);
       if (options.lastOnly) h = tf.slice(h, [ids.length - 1, 0], [1, -1]); // [1, d]
       return this.head(h);
     });

@@ -6,7 +6,7 @@ export { Decoder, type DecoderOptions, type ForwardOptions } from './decoder.js'
 export { adaptedModules, type AdaptedModule, type LayerAdapter, type NormName } from './adapter.js';
 export { randomDecoder } from './init.js';
 export { forwardFlops } from './flops.js';
-export { executionOrder } from './config.js';
+export { executionOrder, executionSteps } from './config.js';
 export type { LayerCall } from './layer.js';
 export { loopedOrder, sharingStrategies, tiedGroups, tyingPlan, roundedLinspace, TyingError, type LayerStep, type SharingStrategy, type TyingPlan } from './recursive/sharing.js';
 export { initRecursiveWeights, initStrategies, type InitStrategy } from './recursive/init.js';

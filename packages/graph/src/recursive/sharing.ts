@@ -94,15 +94,12 @@ export function tiedGroups(plan: TyingPlan): number[][] {
  * model with fewer or more loops than it was built with. Steps past the trained loops reuse the
  * shared weights without loop-specific adapters.
  */
-export function loopedOrder(strategy: SharingStrategy, blockSize: number, loops: number): { layerOrder: number[]; layerLoops: number[] } {
+export function loopedOrder(strategy: SharingStrategy, blockSize: number, loops: number): number[] {
   if (!Number.isInteger(loops) || loops < 1) throw new TyingError(`loops must be a positive integer, got ${loops}`);
   const middle = strategy.startsWith('middle-');
   const offset = middle ? 1 : 0;
   const shared = Array.from({ length: blockSize * loops }, (_, p) =>
-    strategy.endsWith('cycle')
-      ? { unique: offset + (p % blockSize), loop: Math.floor(p / blockSize) }
-      : { unique: offset + Math.floor(p / loops), loop: p % loops },
+    offset + (strategy.endsWith('cycle') ? p % blockSize : Math.floor(p / loops)),
   );
-  const steps = middle ? [{ unique: 0, loop: 0 }, ...shared, { unique: blockSize + 1, loop: 0 }] : shared;
-  return { layerOrder: steps.map((s) => s.unique), layerLoops: steps.map((s) => s.loop) };
+  return middle ? [0, ...shared, blockSize + 1] : shared;
 }
