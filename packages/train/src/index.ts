@@ -1,0 +1,4 @@
+// @recur/train — training a decoder with tfjs autodiff. Browser-safe; file I/O lives in ./node.
+export * from './optim/index.js';
+export * from './data/index.js';
+export * from './tokenizer/index.js';

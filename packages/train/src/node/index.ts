@@ -1,0 +1,2 @@
+// @recur/train/node — file-backed parts: training checkpoints, token caches.
+export {};
