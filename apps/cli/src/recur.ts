@@ -2,13 +2,14 @@ import { Command } from 'commander';
 import { registerEval } from './commands/eval.js';
 import { registerBench } from './commands/bench.js';
 import { registerConvert } from './commands/convert.js';
+import { registerExport } from './commands/export.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerInspect } from './commands/inspect.js';
 import { reportFailure } from './errors.js';
 
 const program = new Command()
   .name('recur')
-  .description('Recur: recursive (parameter-shared) transformers — load, inspect, convert, generate, evaluate')
+  .description('Recur: recursive (parameter-shared) transformers — load, inspect, convert, export, generate, evaluate')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride((err) => process.exit(err.exitCode));
 
@@ -17,5 +18,6 @@ registerGenerate(program);
 registerEval(program);
 registerBench(program);
 registerConvert(program);
+registerExport(program);
 
 program.parseAsync(process.argv).catch(reportFailure);

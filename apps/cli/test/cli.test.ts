@@ -38,11 +38,11 @@ function expectOneLineFailure(run: Run, pattern: RegExp): void {
 }
 
 describe('recur CLI', () => {
-  it.each(['inspect', 'generate', 'eval', 'convert', 'bench'])('%s --help prints usage', async (command) => {
+  it.each(['inspect', 'generate', 'eval', 'convert', 'export', 'bench'])('%s --help prints usage', async (command) => {
     const run = await recur(command, '--help');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/Usage: recur/);
-    expect(run.stdout).toMatch(command === 'convert' ? /--loops/ : /--model/);
+    expect(run.stdout).toMatch(command === 'convert' ? /--loops/ : command === 'export' ? /--lora/ : /--model/);
   });
 
   it('generate --json follows the contract and reproduces the golden greedy tokens', async () => {
@@ -114,6 +114,29 @@ describe('recur convert', () => {
     writeFileSync(join(folder, 'config.json'), JSON.stringify({ model_type: 'gpt2', architectures: ['GPT2LMHeadModel'] }));
     writeFileSync(join(folder, 'model.safetensors'), readFileSync(`${hf}/model.safetensors`));
     expectOneLineFailure(await recur('convert', folder, '--out', join(dir, 'x')), /gpt2/i);
+  });
+});
+
+describe('recur export', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'recur-export-'));
+
+  it('unrolls a converted model; merged and PEFT exports generate what the converted model generates', async () => {
+    const converted = join(dir, 'rrt');
+    expect((await recur('convert', hf, '--out', converted, '--loops', '2', '--strategy', 'middle-cycle', '--init', 'average', '--lora-rank-attn', '4', '--lora-rank-mlp', '4', '--json')).code).toBe(0);
+    const merged = JSON.parse((await recur('export', converted, '--out', join(dir, 'merged'), '--json')).stdout) as { numLayers: number; adapterDir: string | null };
+    expect(merged).toMatchObject({ numLayers: 6, adapterDir: null }); // first + 2 loops × K = round(3 / 2) = 2 + last
+    const peft = JSON.parse((await recur('export', converted, '--out', join(dir, 'peft'), '--lora', 'peft', '--json')).stdout) as { adapterDir: string };
+    const tokens = async (...model: string[]) =>
+      (JSON.parse((await recur('generate', ...model, '--max-new-tokens', '20', '--temperature', '0', '--json')).stdout) as { ids: number[] }).ids;
+    const expected = await tokens('--model', converted);
+    expect(expected).toHaveLength(20);
+    expect(await tokens('--model', join(dir, 'merged'))).toEqual(expected);
+    expect(await tokens('--model', join(dir, 'peft'), '--adapter', peft.adapterDir)).toEqual(expected);
+  });
+
+  it('refuses an unknown --lora mode and a missing --out with one line', async () => {
+    expectOneLineFailure(await recur('export', hf, '--out', join(dir, 'x'), '--lora', 'fold'), /--lora must be one of/);
+    expectOneLineFailure(await recur('export', hf), /--out DIR is required/);
   });
 });
 

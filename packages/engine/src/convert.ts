@@ -10,6 +10,8 @@ export interface ConvertOptions extends RecursiveOptions {
   readonly norms: NormMode;
   /** Multiplier of B·A; 1 keeps SVD-initialised factors exact. */
   readonly loraScale?: number;
+  /** Progress of the LoRA initialisation (one unit per shared step × module). */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 export interface ConvertedModel extends LoadedModel {
@@ -31,6 +33,7 @@ export async function convertModel(model: LoadedModel, options: ConvertOptions):
   const loraArrays = initDepthwiseLora({
     plan: spec.plan, sourceConfig: model.decoder.config, source, shared: spec.arrays,
     ranks: options.ranks, init: options.loraInit, norms: options.norms, seed: options.seed ?? 0,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   const lora = DepthwiseLora.fromArrays(loraArrays, options.loraScale ?? 1);
   const decoder = Decoder.fromArrays(spec.config, spec.arrays, { adapter: lora });

@@ -9,3 +9,4 @@ export { modelPresets, presetDecoder } from './presets.js';
 export type { Decoder } from '@recur/graph';
 export { benchmarkForward, type ForwardBenchOptions, type ForwardBenchResult } from './bench.js';
 export { convertModel, type ConvertOptions, type ConvertedModel } from './convert.js';
+export { plainModel, type LoraExport, type PlainModel } from './export.js';

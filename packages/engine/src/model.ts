@@ -29,6 +29,8 @@ export interface BuildOptions {
   readonly recur?: RecurSection;
   /** Run a converted model's block this many times instead of the loops it was converted with. */
   readonly loops?: number;
+  /** Adapters for a plain model (e.g. a PEFT adapter read by `loadModel(path, { adapter })`); owned by the model. */
+  readonly adapter?: DepthwiseLora;
 }
 
 /** LoRA factors and per-loop norms, stored beside the shared weights. */
@@ -51,10 +53,12 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
     options.onProgress?.(i + 1, specs.length, spec.name);
   }
   const config = tieIdenticalHead(baseConfig, arrays);
-  const lora = recur ? loadLora(checkpoint, arrays, recur.loraScale) : undefined;
+  if (recur && options.adapter) throw new Error(`${checkpoint.path}: a converted model carries its own LoRA; an extra adapter applies to plain models only`);
+  const lora = recur ? loadLora(checkpoint, arrays, recur.loraScale) : options.adapter;
   return {
     decoder: Decoder.fromArrays(config, arrays, lora ? { adapter: lora } : {}),
-    ...(lora ? { lora, recur } : {}),
+    ...(lora ? { lora } : {}),
+    ...(recur ? { recur } : {}),
     tokenizer: checkpoint.tokenizer,
     config,
     source: { path: checkpoint.path, format: checkpoint.format },

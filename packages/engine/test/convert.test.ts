@@ -89,4 +89,17 @@ describe('Relaxed Recursive conversion of stories260K', () => {
     disposeModel(model);
     disposeModel(original);
   });
+
+  it('reports LoRA-initialisation progress once per shared step and module', async () => {
+    const original = await loadModel(hfPath);
+    const seen: [number, number][] = [];
+    const model = await convertModel(original, {
+      strategy: 'middle-cycle', loops: 3, init: 'stepwise', ranks: { attention: 2, mlp: 2 }, loraInit: 'svd', norms: 'tied',
+      onProgress: (done, total) => seen.push([done, total]),
+    });
+    expect(seen.at(-1)).toEqual([3 * 7, 3 * 7]); // 3 shared steps × 7 modules
+    expect(seen.map(([d]) => d)).toEqual([...Array(3 * 7 + 1).keys()]);
+    disposeModel(model);
+    disposeModel(original);
+  });
 });

@@ -11,3 +11,4 @@ export type { LayerCall } from './layer.js';
 export { loopedOrder, sharingStrategies, tiedGroups, tyingPlan, roundedLinspace, TyingError, type LayerStep, type SharingStrategy, type TyingPlan } from './recursive/sharing.js';
 export { initRecursiveWeights, initStrategies, type InitStrategy } from './recursive/init.js';
 export { recursiveFromPretrained, type RecursiveModelSpec, type RecursiveOptions } from './recursive/convert.js';
+export { unrollRecursive, type UnrolledDecoder } from './recursive/unroll.js';

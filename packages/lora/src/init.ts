@@ -19,6 +19,8 @@ export interface LoraInitOptions {
   /** 'per-loop' gives each loop of a shared layer the RMSNorm weights of the source layer it stands for. */
   readonly norms?: NormMode;
   readonly seed?: number;
+  /** Called after each (step, module) adapter is made: SVD of large matrices takes a while. */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 export interface ArrayTensor {
@@ -38,9 +40,12 @@ export class LoraError extends Error {
 export function initDepthwiseLora(options: LoraInitOptions): Map<string, ArrayTensor> {
   const out = new Map<string, ArrayTensor>();
   let drawn = 0; // each zero-init A gets its own seed
-  for (const step of options.plan.steps) {
-    if (step.role !== 'shared') continue; // unique first/last layers are the source layers themselves
+  const sharedSteps = options.plan.steps.filter((s) => s.role === 'shared'); // unique first/last layers are the source layers themselves
+  const total = sharedSteps.length * adaptedModules.length;
+  let done = 0;
+  for (const step of sharedSteps) {
     for (const module of adaptedModules) {
+      options.onProgress?.(done++, total);
       const orig = options.source.get(layerKey(step.sourceLayer, `${module}.weight`));
       const shared = options.shared.get(layerKey(step.unique, `${module}.weight`));
       if (!orig || !shared) throw new LoraError(`no weight for ${module} of source layer ${step.sourceLayer} / shared layer ${step.unique}`);
@@ -61,6 +66,7 @@ export function initDepthwiseLora(options: LoraInitOptions): Map<string, ArrayTe
       }
     }
   }
+  options.onProgress?.(total, total);
   return out;
 }
 

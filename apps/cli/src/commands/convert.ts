@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { convertModel, disposeModel, type ConvertOptions } from '@recur/engine';
 import { saveConvertedModel } from '@recur/engine/node';
 import { parseNumber, UsageError } from '../errors.js';
+import { progressBar } from '../progress.js';
 import { openModel, printJson, table, type ModelOptions } from './shared.js';
 
 interface ConvertCliOptions extends ModelOptions {
@@ -43,7 +44,8 @@ export function registerConvert(program: Command): void {
       const settings = convertSettings(options);
       const started = performance.now();
       const original = await openModel({ model: source, ...(options.backend ? { backend: options.backend } : {}) });
-      const model = await convertModel(original, settings);
+      const bar = progressBar('converting');
+      const model = await convertModel(original, { ...settings, onProgress: (done, total) => bar.update(done, total) }).finally(() => bar.stop());
       const { bytes } = await saveConvertedModel(model, options.out);
       const seconds = (performance.now() - started) / 1000;
       const summary = {

@@ -20,6 +20,7 @@ export function registerEval(program: Command): void {
     .option('--data <file>', 'UTF-8 text file to score')
     .option('--max-bytes <n>', 'score only the first n bytes (a split trailing character is dropped)')
     .option('--window <n>', 'tokens per window, BOS included', '256')
+    .option('--adapter <dir>', 'plain models: plug in a PEFT LoRA adapter folder (as written by recur export --lora peft)')
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--json', 'print {"tokens", "meanNll", "perplexity"} as JSON')

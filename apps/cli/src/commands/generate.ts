@@ -24,6 +24,7 @@ export function registerGenerate(program: Command): void {
     .option('--top-k <k>', 'keep the k most likely tokens (0 = off)', '0')
     .option('--top-p <p>', 'nucleus sampling mass (1 = off)', '0.95')
     .option('--seed <n>', 'random seed for sampling', '0')
+    .option('--adapter <dir>', 'plain models: plug in a PEFT LoRA adapter folder (as written by recur export --lora peft)')
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--json', 'print one JSON object {promptIds, ids, text, …} instead of streaming')

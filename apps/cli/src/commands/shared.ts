@@ -9,6 +9,8 @@ export interface ModelOptions {
   readonly backend?: string;
   /** Loop count override for converted models. */
   readonly loops?: string;
+  /** A PEFT LoRA adapter folder for a plain model. */
+  readonly adapter?: string;
 }
 
 const backends: readonly BackendName[] = ['wasm', 'cpu', 'webgpu'];
@@ -24,7 +26,8 @@ export async function openModel(options: ModelOptions): Promise<LoadedModel> {
   const bar = progressBar('loading');
   try {
     const loops = options.loops === undefined ? {} : { loops: parseNumber('loops', options.loops, { integer: true, min: 1 }) };
-    return await loadModel(options.model, { ...loops, onProgress: (done, total) => bar.update(done, total) });
+    const adapter = options.adapter === undefined ? {} : { adapter: options.adapter };
+    return await loadModel(options.model, { ...loops, ...adapter, onProgress: (done, total) => bar.update(done, total) });
   } finally {
     bar.stop();
   }

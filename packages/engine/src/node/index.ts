@@ -1,2 +1,3 @@
 export { loadModel } from './load.js';
 export { saveConvertedModel } from './save.js';
+export { exportModel, type ExportResult } from './export.js';

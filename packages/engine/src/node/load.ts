@@ -3,13 +3,26 @@ import { dirname, join } from 'node:path';
 import { loadCheckpoint } from '@recur/checkpoint/node';
 import { buildModel, type BuildOptions, type LoadedModel } from '../model.js';
 import type { RecurSection } from '../recurConfig.js';
+import { loadPeftAdapter } from './peft.js';
+
+export interface LoadOptions extends Omit<BuildOptions, 'adapter' | 'recur'> {
+  /** A PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) to plug into a plain model. */
+  readonly adapter?: string;
+}
 
 /** Opens a HF folder, a .safetensors file or a .gguf file (a converted Recur model included) and builds the model. */
-export async function loadModel(path: string, options: BuildOptions = {}): Promise<LoadedModel> {
+export async function loadModel(path: string, options: LoadOptions = {}): Promise<LoadedModel> {
   const checkpoint = await loadCheckpoint(path);
   try {
     const recur = await recurSection(path);
-    return await buildModel(checkpoint, { ...options, ...(recur ? { recur } : {}) });
+    const adapter = options.adapter === undefined ? undefined : await loadPeftAdapter(options.adapter);
+    const { adapter: _path, ...build } = options;
+    try {
+      return await buildModel(checkpoint, { ...build, ...(recur ? { recur } : {}), ...(adapter ? { adapter } : {}) });
+    } catch (error) {
+      adapter?.dispose();
+      throw error;
+    }
   } finally {
     await checkpoint.close();
   }

@@ -1,0 +1,30 @@
+import type { ModelConfig } from '@recur/checkpoint';
+import { unrollRecursive } from '@recur/graph';
+import { mergeDepthwiseLora, toPeftAdapter, type PeftAdapter } from '@recur/lora';
+import type { LoadedModel } from './model.js';
+
+/** What happens to a converted model's depth-wise LoRA on export. */
+export type LoraExport = 'merge' | 'peft' | 'drop';
+
+export interface PlainModel {
+  /** A plain Llama config (numLayers = executed steps; no recur section). */
+  readonly config: ModelConfig;
+  readonly arrays: Map<string, Float32Array>;
+  /** With `lora: 'peft'`: the adapters, targeting this plain model. */
+  readonly adapter?: PeftAdapter;
+}
+
+/**
+ * Any model Recur holds as a plain (untied) Llama that other tools can run: a recursive model is
+ * unrolled to one layer per executed step; its LoRA is folded into the weights ('merge', same
+ * outputs), kept as a PEFT adapter over the unrolled base ('peft'), or left out ('drop').
+ */
+export function plainModel(model: LoadedModel, options: { lora: LoraExport; baseModelPath?: string }): PlainModel {
+  const arrays = new Map<string, Float32Array>();
+  for (const [key, tensor] of model.decoder.weights) arrays.set(key, tensor.dataSync() as Float32Array);
+  const unrolled = unrollRecursive(model.decoder.config, arrays);
+  const config: ModelConfig = { ...model.config, numLayers: unrolled.config.numLayers };
+  if (!model.lora || options.lora === 'drop') return { config, arrays: unrolled.arrays };
+  if (options.lora === 'merge') return { config, arrays: mergeDepthwiseLora(unrolled.arrays, unrolled.steps, model.lora) };
+  return { config, arrays: unrolled.arrays, adapter: toPeftAdapter(model.lora, unrolled.steps, options.baseModelPath ?? '') };
+}

@@ -1,0 +1,51 @@
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { writeSafetensors, type SafetensorsWriteEntry } from '@recur/checkpoint';
+import { decoderWeightSpecs } from '@recur/graph';
+import { plainModel, type LoraExport } from '../export.js';
+import type { LoadedModel } from '../model.js';
+import { hfConfigJson } from '../recurConfig.js';
+import { json, tokenizerFiles, writeAtomic } from './files.js';
+
+export interface ExportResult {
+  readonly dir: string;
+  readonly numLayers: number;
+  readonly parameters: number;
+  readonly bytes: number;
+  /** Where the PEFT adapter went (`lora: 'peft'` on a model with LoRA). */
+  readonly adapterDir?: string;
+}
+
+/**
+ * Writes `model` as a plain Hugging Face Llama folder (config.json, model.safetensors, tokenizer)
+ * that any Llama loader reads. A recursive model is unrolled (see `plainModel`); with
+ * `lora: 'peft'` its adapters go to `<dir>/adapter` (adapter_config.json + adapter_model.safetensors).
+ */
+export async function exportModel(model: LoadedModel, dir: string, options: { lora?: LoraExport } = {}): Promise<ExportResult> {
+  const plain = plainModel(model, { lora: options.lora ?? 'merge', baseModelPath: resolve(dir) });
+  await mkdir(dir, { recursive: true });
+  const shapes = new Map(decoderWeightSpecs(plain.config).map((spec) => [spec.name, spec]));
+  const weights = safetensorsOf(plain.arrays, shapes);
+  await writeAtomic(join(dir, 'model.safetensors'), weights);
+  await writeAtomic(join(dir, 'config.json'), json(hfConfigJson(plain.config)));
+  for (const [name, content] of Object.entries(await tokenizerFiles(model.source.path))) await writeAtomic(join(dir, name), content);
+  let parameters = 0;
+  for (const data of plain.arrays.values()) parameters += data.length;
+  const result = { dir, numLayers: plain.config.numLayers, parameters, bytes: weights.byteLength };
+  if (!plain.adapter) return result;
+  const adapterDir = join(dir, 'adapter');
+  await mkdir(adapterDir, { recursive: true });
+  await writeAtomic(join(adapterDir, 'adapter_model.safetensors'), safetensorsOf(new Map([...plain.adapter.tensors].map(([k, t]) => [k, t.data])), plain.adapter.tensors));
+  await writeAtomic(join(adapterDir, 'adapter_config.json'), json(plain.adapter.config));
+  return { ...result, adapterDir };
+}
+
+function safetensorsOf(arrays: ReadonlyMap<string, Float32Array>, shapes: ReadonlyMap<string, { shape: readonly number[] }>): Uint8Array {
+  const entries: SafetensorsWriteEntry[] = [];
+  for (const [name, data] of arrays) {
+    const shape = shapes.get(name)?.shape;
+    if (!shape) throw new Error(`export: no shape known for tensor ${name}`);
+    entries.push({ name, shape, dtype: 'F32', data });
+  }
+  return writeSafetensors(entries, { format: 'pt', producer: 'recur' });
+}
