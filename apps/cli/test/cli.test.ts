@@ -134,6 +134,14 @@ describe('recur export', () => {
     expect(await tokens('--model', join(dir, 'peft'), '--adapter', peft.adapterDir)).toEqual(expected);
   });
 
+  it('--gguf writes a llama.cpp file that generates the same tokens', async () => {
+    const file = join(dir, 'stories.gguf');
+    const run = JSON.parse((await recur('export', hf, '--gguf', '--out', file, '--json')).stdout) as { numLayers: number; dtype: string };
+    expect(run).toMatchObject({ numLayers: 5, dtype: 'F32' });
+    const ids = JSON.parse((await recur('generate', '--model', file, '--max-new-tokens', '200', '--temperature', '0', '--json')).stdout) as { promptIds: number[]; ids: number[] };
+    expect([...ids.promptIds, ...ids.ids]).toEqual(greedy.ids);
+  });
+
   it('refuses an unknown --lora mode and a missing --out with one line', async () => {
     expectOneLineFailure(await recur('export', hf, '--out', join(dir, 'x'), '--lora', 'fold'), /--lora must be one of/);
     expectOneLineFailure(await recur('export', hf), /--out DIR is required/);

@@ -30,3 +30,7 @@ export type { Checkpoint } from './checkpoint/checkpoint.js';
 export { openCheckpoint, type OpenCheckpointOptions } from './checkpoint/open.js';
 export { selectCheckpointFiles, type CheckpointFiles } from './checkpoint/select.js';
 export { checkTensorsAgainstConfig, expectedTensors } from './checkpoint/expected-shapes.js';
+export { hfToGgufName } from './gguf/naming.js';
+export { permuteRopeRows } from './gguf/permute.js';
+export { llamaGgufMetadata } from './config/to-gguf.js';
+export { ggufTokenizerMetadata, type SpecialTokenIds } from './tokenizer/to-gguf.js';

@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
 import { disposeModel } from '@recur/engine';
-import { exportModel } from '@recur/engine/node';
+import { exportGguf, exportModel } from '@recur/engine/node';
 import { UsageError } from '../errors.js';
 import { openModel, printJson, type ModelOptions } from './shared.js';
 
 interface ExportCliOptions extends ModelOptions {
   readonly out?: string;
   readonly lora: string;
+  readonly gguf?: boolean;
+  readonly dtype: string;
   readonly json?: boolean;
 }
 
@@ -15,18 +17,29 @@ const loraModes = ['merge', 'peft', 'drop'] as const;
 export function registerExport(program: Command): void {
   program
     .command('export')
-    .description('write a model as a plain Hugging Face Llama folder; a recursive model is unrolled to one layer per loop step')
+    .description('write a model as a plain Llama (Hugging Face folder, or a llama.cpp GGUF file with --gguf); a recursive model is unrolled to one layer per loop step')
     .argument('<model>', 'Hugging Face folder, .safetensors or .gguf file (a converted Recur model included)')
-    .option('--out <dir>', 'folder to write to')
+    .option('--out <path>', 'folder to write to (a .gguf file with --gguf)')
+    .option('--gguf', 'write one llama.cpp GGUF file instead of a Hugging Face folder')
+    .option('--dtype <t>', 'GGUF weight matrices: f32 (exact) or f16', 'f32')
     .option('--lora <mode>', 'depth-wise LoRA of a converted model: merge (into dense weights), peft (adapter folder <out>/adapter), drop', 'merge')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--json', 'print one JSON summary')
     .action(async (path: string, options: ExportCliOptions) => {
-      if (!options.out) throw new UsageError('--out DIR is required');
+      if (!options.out) throw new UsageError(options.gguf ? '--out FILE.gguf is required' : '--out DIR is required');
       const lora = options.lora as (typeof loraModes)[number];
       if (!loraModes.includes(lora)) throw new UsageError(`--lora must be one of ${loraModes.join(', ')}, got "${options.lora}"`);
+      if (!['f32', 'f16'].includes(options.dtype)) throw new UsageError(`--dtype must be f32 or f16, got "${options.dtype}"`);
+      if (options.gguf && lora === 'peft') throw new UsageError('--lora peft writes an adapter folder; with --gguf use merge or drop');
       const started = performance.now();
       const model = await openModel({ model: path, ...(options.backend ? { backend: options.backend } : {}) });
+      if (options.gguf) {
+        const dtype = options.dtype === 'f16' ? 'F16' : 'F32';
+        const written = await exportGguf(model, options.out, { dtype, lora: lora as 'merge' | 'drop' }).finally(() => disposeModel(model));
+        const seconds = (performance.now() - started) / 1000;
+        if (options.json) return printJson({ ...written, dtype, lora, seconds });
+        return console.log(`${written.path}: GGUF ${dtype}, ${written.numLayers} layers, ${written.bytes.toLocaleString('en-US')} bytes · ${seconds.toFixed(1)} s`);
+      }
       const result = await exportModel(model, options.out, { lora }).finally(() => disposeModel(model));
       const seconds = (performance.now() - started) / 1000;
       if (options.json) return printJson({ ...result, lora, adapterDir: result.adapterDir ?? null, seconds });

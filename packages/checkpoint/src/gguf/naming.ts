@@ -1,4 +1,4 @@
-/** The one place GGUF (llama.cpp) tensor names become Hugging Face Llama keys. */
+/** The one place GGUF (llama.cpp) tensor names and Hugging Face Llama keys are mapped to each other. */
 
 const globalNames: Readonly<Record<string, string>> = {
   token_embd: 'model.embed_tokens',
@@ -43,4 +43,20 @@ export function ropePermutedHeads(hfName: string, numHeads: number, numKvHeads: 
   if (/^model\.layers\.\d+\.self_attn\.q_proj\.(weight|bias)$/.test(hfName)) return numHeads;
   if (/^model\.layers\.\d+\.self_attn\.k_proj\.(weight|bias)$/.test(hfName)) return numKvHeads;
   return undefined;
+}
+
+const invert = (table: Readonly<Record<string, string>>): Map<string, string> => new Map(Object.entries(table).map(([gguf, hf]) => [hf, gguf]));
+const globalGguf = invert(globalNames);
+const blockGguf = invert(blockNames);
+
+/** `model.layers.3.self_attn.q_proj.weight` → `blk.3.attn_q.weight`; undefined for a key llama.cpp has no name for. */
+export function hfToGgufName(name: string): string | undefined {
+  const block = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(name);
+  if (block) {
+    const part = blockGguf.get(block[2]!);
+    return part ? `blk.${block[1]}.${part}.${block[3]}` : undefined;
+  }
+  const global = /^(.+)\.(weight|bias)$/.exec(name);
+  const part = global ? globalGguf.get(global[1]!) : undefined;
+  return part ? `${part}.${global![2]}` : undefined;
 }

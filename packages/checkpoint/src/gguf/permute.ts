@@ -20,3 +20,21 @@ export function unpermuteRopeRows(data: Float32Array, heads: number, cols: numbe
   }
   return out;
 }
+
+/** The inverse of `unpermuteRopeRows`: HF rotate-half rows → llama.cpp's interleaved layout. */
+export function permuteRopeRows(data: Float32Array, heads: number, cols: number): Float32Array {
+  const rows = data.length / cols;
+  const headDim = rows / heads;
+  const half = headDim / 2;
+  const out = new Float32Array(data.length);
+  for (let h = 0; h < heads; h++) {
+    for (let i = 0; i < half; i++) {
+      for (let j = 0; j < 2; j++) {
+        const from = (h * headDim + j * half + i) * cols; // HF:     [h, j, i]
+        const to = (h * headDim + i * 2 + j) * cols; // stored: [h, i, j]
+        out.set(data.subarray(from, from + cols), to);
+      }
+    }
+  }
+  return out;
+}
