@@ -5,7 +5,7 @@ import {
 } from '@recur/checkpoint';
 import { openFileSource } from '@recur/checkpoint/node';
 import { decoderWeightSpecs } from '@recur/graph';
-import { plainModel, type LoraExport } from '../export.js';
+import { plainModel, type LoraExport, type PlainModel } from '../export.js';
 import type { LoadedModel } from '../model.js';
 import { tokenizerFiles, writeAtomic } from './files.js';
 
@@ -19,20 +19,36 @@ export interface GgufExportOptions {
  * Writes `model` as a llama.cpp GGUF file: the plain (unrolled, LoRA-merged) model, tensors renamed
  * and q/k rows permuted to llama.cpp's interleaved RoPE layout, with its tokenizer.
  */
-export async function exportGguf(model: LoadedModel, path: string, options: GgufExportOptions = {}): Promise<{ path: string; bytes: number; numLayers: number }> {
-  const dtype = options.dtype ?? 'F32';
+export async function exportGguf(model: LoadedModel, path: string, options: GgufExportOptions = {}): Promise<GgufWriteResult> {
   const plain = plainModel(model, { lora: options.lora ?? 'merge' });
+  return writeGgufModel(plain, path, { dtype: options.dtype ?? 'F32', tokenizer: await tokenizerMetadata(model) });
+}
+
+export interface GgufWriteResult {
+  readonly path: string;
+  readonly bytes: number;
+  readonly numLayers: number;
+}
+
+/**
+ * Writes a plain Llama (config + weights by HF key) as GGUF. `tokenizer: 'placeholder'` writes a
+ * stand-in vocabulary of the model's size, for random-weight benchmark models fed token ids
+ * (llama.cpp's "no_vocab" files load, but it asserts when it detokenizes a sampled token).
+ */
+export async function writeGgufModel(
+  plain: Pick<PlainModel, 'config' | 'arrays'>, path: string, options: { dtype: 'F32' | 'F16'; tokenizer: GgufMetadataEntry[] | 'placeholder' },
+): Promise<GgufWriteResult> {
   const { config } = plain;
   const tensors: GgufWriteTensor[] = decoderWeightSpecs(config).map((spec) => {
     const name = hfToGgufName(spec.name);
     const data = plain.arrays.get(spec.name);
-    if (!name || !data) throw new Error(`exportGguf: no GGUF name or data for ${spec.name}`);
+    if (!name || !data) throw new Error(`writeGgufModel: no GGUF name or data for ${spec.name}`);
     const heads = /self_attn\.q_proj/.test(spec.name) ? config.numHeads : /self_attn\.k_proj/.test(spec.name) ? config.numKvHeads : 0;
     const cols = spec.shape[1] ?? 1;
-    return { name, shape: spec.shape, dtype: spec.shape.length === 2 ? dtype : 'F32', data: heads ? permuteRopeRows(data, heads, cols) : data };
+    return { name, shape: spec.shape, dtype: spec.shape.length === 2 ? options.dtype : 'F32', data: heads ? permuteRopeRows(data, heads, cols) : data };
   });
-  const name = basename(path).replace(/\.gguf$/, '');
-  const metadata = [...llamaGgufMetadata(config, name, dtype), ...(await tokenizerMetadata(model))];
+  const tokenizer = options.tokenizer === 'placeholder' ? placeholderVocabulary(config.vocabSize) : options.tokenizer;
+  const metadata = [...llamaGgufMetadata(config, basename(path).replace(/\.gguf$/, ''), options.dtype), ...tokenizer];
   const bytes = writeGguf({ metadata, tensors });
   await writeAtomic(path, bytes);
   return { path, bytes: bytes.byteLength, numLayers: config.numLayers };
@@ -52,4 +68,18 @@ async function tokenizerMetadata(model: LoadedModel): Promise<GgufMetadataEntry[
   const json = files['tokenizer.json'];
   if (json === undefined) throw new Error(`${model.source.path}: no tokenizer.json to write into the GGUF`);
   return ggufTokenizerMetadata(JSON.parse(json), model.source.path, { bosId: model.config.bosTokenId, eosId: model.config.eosTokenId });
+}
+
+/** A SentencePiece-style vocabulary of `size` tokens: <unk> <s> </s>, the 256 byte tokens, then "▁t3", "▁t4"… */
+function placeholderVocabulary(size: number): GgufMetadataEntry[] {
+  const tokens = Array.from({ length: size }, (_, id) => (id < 3 ? ['<unk>', '<s>', '</s>'][id]! : id < 259 ? `<0x${(id - 3).toString(16).toUpperCase().padStart(2, '0')}>` : `▁t${id}`));
+  const types = tokens.map((_, id) => (id === 0 ? 2 : id < 3 ? 3 : id < 259 ? 6 : 1)); // unknown, control, byte, normal
+  return [
+    { key: 'tokenizer.ggml.model', type: 'string', value: 'llama' },
+    { key: 'tokenizer.ggml.tokens', type: 'array', itemType: 'string', value: tokens },
+    { key: 'tokenizer.ggml.scores', type: 'array', itemType: 'float32', value: tokens.map(() => 0) },
+    { key: 'tokenizer.ggml.token_type', type: 'array', itemType: 'int32', value: types },
+    { key: 'tokenizer.ggml.bos_token_id', type: 'uint32', value: 1 },
+    { key: 'tokenizer.ggml.eos_token_id', type: 'uint32', value: 2 },
+  ];
 }

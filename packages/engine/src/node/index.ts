@@ -1,4 +1,4 @@
 export { loadModel } from './load.js';
 export { saveConvertedModel } from './save.js';
 export { exportModel, type ExportResult } from './export.js';
-export { exportGguf, type GgufExportOptions } from './gguf.js';
+export { exportGguf, writeGgufModel, type GgufExportOptions, type GgufWriteResult } from './gguf.js';

@@ -1,0 +1,72 @@
+// pnpm bench:peer — Recur against llama.cpp (npm node-llama-cpp, CPU, 2 threads) on the same GGUF
+// files in one run: stories260K and a random SmolLM-135M-shaped model written by Recur's GGUF writer.
+// node-llama-cpp is installed here on first use (tooling/bench/.peer, git-ignored), never by the
+// workspace install or CI. Each measurement runs in its own process; results go to docs/benchmarks.md.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { initBackend } from '../../packages/tensor/dist/index.js';
+import { modelPresets } from '../../packages/engine/dist/index.js';
+import { writeGgufModel } from '../../packages/engine/dist/node.js';
+import { randomDecoder } from '../../packages/graph/dist/index.js';
+import { machineDescription, recordSection, root } from './record.mjs';
+
+const peerDir = `${root}tooling/bench/.peer`;
+const llamaVersion = '3.22.1';
+const prefill = Number(process.env.BENCH_PREFILL ?? 256);
+const decode = Number(process.env.BENCH_DECODE ?? 64);
+const batches = (process.env.BENCH_BATCHES ?? '1,8').split(',').map(Number);
+
+function installPeer() {
+  if (existsSync(`${peerDir}/node_modules/node-llama-cpp/package.json`)) return;
+  console.log(`installing node-llama-cpp@${llamaVersion} into ${peerDir} (prebuilt binaries, once)…`);
+  mkdirSync(peerDir, { recursive: true });
+  execFileSync('npm', ['install', '--prefix', peerDir, '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', `node-llama-cpp@${llamaVersion}`], { stdio: 'inherit' });
+}
+
+async function smolLmGguf() {
+  const path = `${peerDir}/smollm-135m-random-f32.gguf`;
+  if (existsSync(path)) return path;
+  await initBackend();
+  const config = modelPresets['smollm-135m'];
+  const decoder = randomDecoder(config, { seed: 1 });
+  const arrays = new Map([...decoder.weights].map(([key, tensor]) => [key, tensor.dataSync()]));
+  decoder.dispose();
+  await writeGgufModel({ config, arrays }, path, { dtype: 'F32', tokenizer: 'placeholder' });
+  return path;
+}
+
+function measure(script, args) {
+  const out = execFileSync(process.execPath, [`${root}tooling/bench/peer/${script}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+  return JSON.parse(out.trim().split('\n').at(-1));
+}
+
+installPeer();
+const models = [
+  { label: 'stories260K (GGUF original)', path: `${root}../shared/models/stories260K/stories260K.gguf` },
+  { label: 'SmolLM-135M shape, random F32 (Recur GGUF writer)', path: await smolLmGguf() },
+];
+const rows = [];
+for (const model of models) {
+  for (const batch of batches) {
+    const args = [model.path, String(prefill), String(decode), String(batch)];
+    const recur = measure('recur.mjs', args);
+    const llama = measure('llamaCpp.mjs', [`${peerDir}/node_modules`, ...args]);
+    const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
+    console.log(`${model.label}, batch ${batch}: prefill Recur ${recur.prefillTokensPerSecond.toFixed(1)} vs llama.cpp ${llama.prefillTokensPerSecond.toFixed(1)} tok/s; decode ${recur.decodeTokensPerSecond.toFixed(1)} vs ${llama.decodeTokensPerSecond.toFixed(1)} tok/s`);
+    rows.push(`| ${model.label} | ${batch} | ${recur.prefillTokensPerSecond.toFixed(1)} | ${llama.prefillTokensPerSecond.toFixed(1)} | ${ratio(recur.prefillTokensPerSecond, llama.prefillTokensPerSecond)} | ${recur.decodeTokensPerSecond.toFixed(1)} | ${llama.decodeTokensPerSecond.toFixed(1)} | ${ratio(recur.decodeTokensPerSecond, llama.decodeTokensPerSecond)} | ${recur.backend}${recur.threads ? `, ${recur.threads} threads` : ''} |`);
+  }
+}
+
+recordSection(
+  'peer',
+  `## Recur vs llama.cpp (\`pnpm bench:peer\`)
+
+Same GGUF files in both engines, in one run; prefill ${prefill} tokens per sequence, then ${decode} greedy decode steps
+per sequence; batch b = b sequences (llama.cpp decodes them in one batch; Recur runs them one after another).
+llama.cpp: node-llama-cpp ${llamaVersion} prebuilt CPU binary, 2 threads. Best of 2 after a warm-up.
+Measured ${new Date().toISOString().slice(0, 10)} on ${machineDescription()}.
+
+| model | batch | Recur prefill tok/s | llama.cpp prefill tok/s | ratio | Recur decode tok/s | llama.cpp decode tok/s | ratio | Recur backend |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
+${rows.join('\n')}`,
+);

@@ -1,0 +1,46 @@
+// One Recur measurement (run in its own process by peer.mjs) on the built packages.
+// argv: <model.gguf> <prefill> <decode> <batch>. Batch b = b independent sequences, each with its own KV cache.
+import { initBackend } from '../../../packages/tensor/dist/index.js';
+import { argmax, disposeModel } from '../../../packages/engine/dist/index.js';
+import { loadModel } from '../../../packages/engine/dist/node.js';
+
+const [modelPath, prefillArg, decodeArg, batchArg] = process.argv.slice(2);
+const prefill = Number(prefillArg);
+const decode = Number(decodeArg);
+const batch = Number(batchArg);
+const backend = await initBackend();
+const model = await loadModel(modelPath);
+const { decoder } = model;
+const ids = (seq) => Array.from({ length: prefill }, (_, i) => 3 + ((i * 7919 + 13 + seq * 101) % 200)); // same ids as the llama.cpp run
+
+async function run() {
+  const caches = Array.from({ length: batch }, () => decoder.newCache());
+  const next = [];
+  let start = performance.now();
+  for (const [b, cache] of caches.entries()) {
+    const logits = decoder.forward(ids(b), { cache, lastOnly: true });
+    next.push(argmax(await logits.data()));
+    logits.dispose();
+  }
+  const prefillMs = performance.now() - start;
+  start = performance.now();
+  for (let step = 0; step < decode; step++) {
+    for (const [b, cache] of caches.entries()) {
+      const logits = decoder.forward([next[b]], { cache, lastOnly: true });
+      next[b] = argmax(await logits.data());
+      logits.dispose();
+    }
+  }
+  const decodeMs = performance.now() - start;
+  for (const cache of caches) cache.dispose();
+  return { prefillMs, decodeMs };
+}
+
+await run(); // warm-up
+const best = [await run(), await run()].reduce((a, b) => ({ prefillMs: Math.min(a.prefillMs, b.prefillMs), decodeMs: Math.min(a.decodeMs, b.decodeMs) }));
+process.stdout.write(`${JSON.stringify({
+  backend,
+  prefillTokensPerSecond: (prefill * batch) / (best.prefillMs / 1000),
+  decodeTokensPerSecond: (decode * batch) / (best.decodeMs / 1000),
+})}\n`);
+disposeModel(model);
