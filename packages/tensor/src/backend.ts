@@ -14,6 +14,13 @@ export interface InitBackendOptions {
    * Node finds them in the installed package; a browser bundle usually needs this.
    */
   readonly wasmPaths?: string;
+  /**
+   * Node, wasm backend: threads to compute on (default RECUR_THREADS, else 1). Above 1, tfjs's
+   * threaded-SIMD binary runs XNNPACK on that many threads and decode-time linears run on a GEMV
+   * worker pool; if that cannot start, wasm runs single-threaded with a warning. Read only when the
+   * wasm backend first starts.
+   */
+  readonly threads?: number;
 }
 
 // Requested backend → the backend that actually came up, once a fallback happened; later calls reuse it.
@@ -46,14 +53,16 @@ async function activate(opts: InitBackendOptions): Promise<BackendName> {
   const target = fallbacks.get(wanted) ?? wanted;
   if (tf.getBackend() === target) return target;
   if (target === 'cpu') return setOrThrow('cpu');
-  if (target === 'wasm') return activateWasm(opts.wasmPaths);
+  if (target === 'wasm') return activateWasm(opts.wasmPaths, opts.threads);
   return activateWebGpu(explicit === 'webgpu', opts.wasmPaths);
 }
 
-async function activateWasm(wasmPaths: string | undefined): Promise<BackendName> {
+async function activateWasm(wasmPaths: string | undefined, threads?: number): Promise<BackendName> {
+  const wantedThreads = threads ?? envThreads() ?? 1;
   try {
     if (wasmPaths !== undefined) configureWasmPaths(wasmPaths);
     else if (!wasmPathsConfigured && isNode()) configureWasmPaths(await nodeWasmDirectory());
+    await requestWasmThreads(wantedThreads);
     if (await tf.setBackend('wasm')) return 'wasm';
     throw new Error('tf.setBackend("wasm") reported failure');
   } catch (err) {
@@ -75,6 +84,24 @@ async function activateWebGpu(explicit: boolean, wasmPaths: string | undefined):
     return activateWasm(wasmPaths);
   }
   return setOrThrow('webgpu');
+}
+
+// Loaded on the first request for threads: Node-only code that browser bundles never run.
+let threadsModule: typeof import('./threads/enableWasmThreads.js') | undefined;
+
+async function requestWasmThreads(threads: number): Promise<void> {
+  if (threads <= 1 || !isNode()) return;
+  try {
+    threadsModule ??= await import('./threads/enableWasmThreads.js');
+    if (!threadsModule.enableWasmThreads(threads)) console.warn(`recur: the wasm backend is already running single-threaded; threads: ${threads} ignored`);
+  } catch (err) {
+    console.warn(`recur: wasm threads unavailable (${messageOf(err)}); using one thread`);
+  }
+}
+
+/** Threads the wasm backend computes on: 1 unless it was started with `threads` > 1 in Node. */
+export function wasmThreads(): number {
+  return threadsModule?.runningWasmThreads() ?? 1;
 }
 
 // A variable specifier keeps bundlers and tsc from resolving a package we do not depend on yet.
@@ -108,6 +135,15 @@ function envBackend(): BackendName | undefined {
   if (value === undefined || value === '') return undefined;
   if (!isBackendName(value)) throw new Error(`RECUR_BACKEND='${value}' is not a backend: expected one of ${BACKEND_NAMES.join(', ')}`);
   return value;
+}
+
+function envThreads(): number | undefined {
+  if (!isNode()) return undefined;
+  const value = process.env['RECUR_THREADS'];
+  if (value === undefined || value === '') return undefined;
+  const threads = Number(value);
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`RECUR_THREADS='${value}' is not a thread count: expected a whole number ≥ 1`);
+  return threads;
 }
 
 function defaultBackend(): BackendName {

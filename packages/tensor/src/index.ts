@@ -1,7 +1,7 @@
 /** One tfjs-core instance for the whole workspace: other packages use this namespace, never their own copy. */
 export * as tf from '@tensorflow/tfjs-core';
 
-export { initBackend, activeBackend, type BackendName, type InitBackendOptions } from './backend.js';
+export { initBackend, activeBackend, wasmThreads, type BackendName, type InitBackendOptions } from './backend.js';
 export { registerKernel, type KernelName, type RecurKernels } from './kernels.js';
 export { ShapeError } from './errors.js';
 export { ropeInverseFrequencies, type RopeScaling, type RopeFrequencyOptions } from './ropeFrequencies.js';
