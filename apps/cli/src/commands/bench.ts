@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { benchmarkForward, modelPresets, presetDecoder, type Decoder } from '@recur/engine';
-import { activeBackend, initBackend, type BackendName } from '@recur/tensor';
+import { activeBackend, wasmThreads } from '@recur/tensor';
 import { parseNumber, UsageError } from '../errors.js';
-import { openModel, printJson, type ModelOptions } from './shared.js';
+import { openModel, printJson, startBackend, type ModelOptions } from './shared.js';
 
 interface BenchCliOptions extends ModelOptions {
   readonly preset?: string;
@@ -20,17 +20,18 @@ export function registerBench(program: Command): void {
     .option('--prefill <n>', 'prompt tokens', '256')
     .option('--decode <n>', 'decode steps', '64')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
+    .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else 1)')
     .option('--json', 'print one JSON object')
     .action(async (options: BenchCliOptions) => {
       const prefillTokens = parseNumber('prefill', options.prefill, { integer: true, min: 1 });
       const decodeTokens = parseNumber('decode', options.decode, { integer: true, min: 1 });
       const { decoder, label } = await benchModel(options);
       const result = await benchmarkForward(decoder, { prefillTokens, decodeTokens });
-      const report = { model: label, backend: activeBackend(), parameters: decoder.parameterCount, prefillTokens, decodeTokens, ...result };
+      const report = { model: label, backend: activeBackend(), threads: activeBackend() === 'wasm' ? wasmThreads() : 1, parameters: decoder.parameterCount, prefillTokens, decodeTokens, ...result };
       decoder.dispose();
       if (options.json) return printJson(report);
       console.log(
-        `${label} (${report.backend}, ${report.parameters.toLocaleString('en-US')} params): prefill ${result.prefillTokensPerSecond.toFixed(1)} tok/s ` +
+        `${label} (${report.backend}${report.threads > 1 ? ` × ${report.threads} threads` : ''}, ${report.parameters.toLocaleString('en-US')} params): prefill ${result.prefillTokensPerSecond.toFixed(1)} tok/s ` +
           `(${result.prefillGflops.toFixed(1)} GFLOP/s) · decode ${result.decodeTokensPerSecond.toFixed(1)} tok/s (${result.decodeMsPerToken.toFixed(2)} ms/token)`,
       );
     });
@@ -39,7 +40,7 @@ export function registerBench(program: Command): void {
 async function benchModel(options: BenchCliOptions): Promise<{ decoder: Decoder; label: string }> {
   if (options.preset) {
     if (!modelPresets[options.preset]) throw new UsageError(`--preset must be one of ${Object.keys(modelPresets).join(', ')}, got "${options.preset}"`);
-    await initBackend(options.backend ? { backend: options.backend as BackendName } : {});
+    await startBackend(options);
     return { decoder: presetDecoder(options.preset)!, label: `${options.preset} (random weights)` };
   }
   if (!options.model) throw new UsageError('give --model PATH or --preset NAME');

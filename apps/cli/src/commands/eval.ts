@@ -23,6 +23,7 @@ export function registerEval(program: Command): void {
     .option('--adapter <dir>', 'plain models: plug in a PEFT LoRA adapter folder (as written by recur export --lora peft)')
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
+    .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else 1)')
     .option('--json', 'print {"tokens", "meanNll", "perplexity"} as JSON')
     .action(async (options: EvalCliOptions) => {
       if (!options.data) throw new UsageError('--data FILE is required');

@@ -27,6 +27,7 @@ export function registerGenerate(program: Command): void {
     .option('--adapter <dir>', 'plain models: plug in a PEFT LoRA adapter folder (as written by recur export --lora peft)')
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
+    .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else 1)')
     .option('--json', 'print one JSON object {promptIds, ids, text, …} instead of streaming')
     .action(async (options: GenerateCliOptions) => {
       const settings = {

@@ -11,6 +11,18 @@ export interface ModelOptions {
   readonly loops?: string;
   /** A PEFT LoRA adapter folder for a plain model. */
   readonly adapter?: string;
+  /** wasm compute threads (default RECUR_THREADS, else 1). */
+  readonly threads?: string;
+}
+
+/** Starts the tensor backend named by --backend / --threads. */
+export async function startBackend(options: Pick<ModelOptions, 'backend' | 'threads'>): Promise<void> {
+  const backend = options.backend as BackendName | undefined;
+  if (backend !== undefined && !backends.includes(backend)) {
+    throw new UsageError(`--backend must be one of ${backends.join(', ')}, got "${backend}"`);
+  }
+  const threads = options.threads === undefined ? {} : { threads: parseNumber('threads', options.threads, { integer: true, min: 1, max: 64 }) };
+  await initBackend({ ...(backend ? { backend } : {}), ...threads });
 }
 
 const backends: readonly BackendName[] = ['wasm', 'cpu', 'webgpu'];
@@ -18,11 +30,7 @@ const backends: readonly BackendName[] = ['wasm', 'cpu', 'webgpu'];
 /** Starts the tensor backend and loads --model, with a progress bar over the tensors. */
 export async function openModel(options: ModelOptions): Promise<LoadedModel> {
   if (!options.model) throw new UsageError('--model PATH is required (a Hugging Face folder, a .safetensors file or a .gguf file)');
-  const backend = options.backend as BackendName | undefined;
-  if (backend !== undefined && !backends.includes(backend)) {
-    throw new UsageError(`--backend must be one of ${backends.join(', ')}, got "${backend}"`);
-  }
-  await initBackend(backend ? { backend } : {});
+  await startBackend(options);
   const bar = progressBar('loading');
   try {
     const loops = options.loops === undefined ? {} : { loops: parseNumber('loops', options.loops, { integer: true, min: 1 }) };
