@@ -8,6 +8,7 @@ import type {
   Scheduler,
   StepPlan,
 } from '../src/index.js';
+import { compareRank } from '../src/rank.js';
 
 /** How the fake engine decides what happens to a row: no model, just rules. */
 export interface EngineRules {
@@ -20,6 +21,8 @@ export interface EngineRules {
 /** What the engine knows per request, kept independently of the scheduler to check it. */
 interface Shadow {
   readonly request: Request;
+  /** Submission order, the scheduler's last tie-break. */
+  readonly seq: number;
   /** ran[p]: depths position p has completed. */
   ran: number[];
   exited: boolean[];
@@ -44,6 +47,7 @@ export class FakeEngine {
   readonly samples = new Map<string, number>();
   readonly gone = new Set<string>();
   private readonly shadows = new Map<string, Shadow>();
+  private submitted = 0;
   /** Positions covered by the plan being checked. */
   private planPositions = new Set<string>();
 
@@ -54,7 +58,7 @@ export class FakeEngine {
 
   submit(request: Request): void {
     this.scheduler.submit(request);
-    this.shadows.set(request.id, newShadow(request));
+    this.shadows.set(request.id, newShadow(request, this.submitted++));
     this.samples.set(request.id, this.samples.get(request.id) ?? 0);
   }
 
@@ -71,9 +75,10 @@ export class FakeEngine {
     for (const id of plan.preempted) {
       const shadow = this.shadows.get(id);
       check(shadow !== undefined, `preempted unknown request ${id}`);
-      this.shadows.set(id, newShadow(shadow.request));
+      this.shadows.set(id, newShadow(shadow.request, shadow.seq));
     }
     this.checkPlan(plan);
+    this.checkPreemptions(plan);
     return plan;
   }
 
@@ -150,6 +155,17 @@ export class FakeEngine {
     for (const [id, shadow] of this.shadows) check(shadow.kv === this.scheduler.kvOf(id), `kv of ${id}`);
   }
 
+  /** A victim must rank strictly below some request that runs in this plan (never for a lower rank). */
+  private checkPreemptions(plan: StepPlan): void {
+    const policy = this.scheduler.config.policy;
+    const runners = plan.rows.flatMap((r) => this.shadows.get(r.requestId) ?? []);
+    for (const id of plan.preempted) {
+      const victim = this.shadows.get(id);
+      check(victim !== undefined && !plan.rows.some((r) => r.requestId === id), `preempted ${id} has no row in the plan`);
+      check(runners.some((r) => compareRank(policy, r, victim) < 0), `${id} preempted only for a better-ranked request`);
+    }
+  }
+
   private checkRow(row: RowPlan): void {
     const { maxDepth, kvMode } = this.scheduler.config;
     const shadow = this.shadows.get(row.requestId);
@@ -182,8 +198,8 @@ export class FakeEngine {
   }
 }
 
-function newShadow(request: Request): Shadow {
-  return { request, ran: [], exited: [], kv: 0, openDecodes: new Set() };
+function newShadow(request: Request, seq: number): Shadow {
+  return { request, seq, ran: [], exited: [], kv: 0, openDecodes: new Set() };
 }
 
 function sumKv(shadows: ReadonlyMap<string, Shadow>): number {
