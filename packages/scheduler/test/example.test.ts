@@ -9,7 +9,6 @@ describe('README example', () => {
     const source = readFileSync(new URL('../examples/fakeEngineLoop.ts', import.meta.url), 'utf8');
     expect(readme).toContain(source.trim());
     const trace = fakeEngineLoop();
-    console.log(trace.join('\n'));
     expect(readme).toContain(trace.join('\n'));
   });
 });
