@@ -2,3 +2,4 @@
 export * from './optim/index.js';
 export * from './data/index.js';
 export * from './tokenizer/index.js';
+export * from './report/index.js';

@@ -1,0 +1,1 @@
+export { lineChartSvg, type ChartOptions, type ChartSeries } from './lossChart.js';
