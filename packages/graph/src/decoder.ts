@@ -15,6 +15,13 @@ export interface ForwardOptions {
   readonly cache?: KvCache;
   /** Return logits for the last row only ([1, V]) — all generation needs after a prefill. */
   readonly lastOnly?: boolean;
+  /**
+   * Sees the hidden state h [T, d] where each loop ends: after the last executed step of that loop
+   * number (LayerCall.loop), so a plain decoder reports loop 0 once, after its last layer, and a
+   * MIDDLE-* model reports loop 0 after its unique last layer. For losses on intermediate loops
+   * (early exit). h is freed when forward returns: `tf.keep` it to use it afterwards.
+   */
+  readonly onLoopEnd?: (loop: number, h: tf.Tensor2D) => void;
 }
 
 /**
@@ -25,6 +32,8 @@ export class Decoder {
   private readonly invFreq: Float32Array;
   /** Stored layer and loop of each executed step (a layer runs more than once in a recursive model). */
   private readonly steps: readonly LayerCall[];
+  /** Executed steps after which a loop ends (the last step of each loop number). */
+  private readonly loopEnds: ReadonlySet<number>;
 
   constructor(
     readonly config: DecoderConfig,
@@ -34,6 +43,7 @@ export class Decoder {
     validateDecoderConfig(config);
     checkWeights(config, weights);
     this.steps = executionSteps(config);
+    this.loopEnds = new Set(new Map(this.steps.map((s) => [s.loop, s.step])).values());
     this.invFreq = ropeInverseFrequencies({ headDim: config.headDim, theta: config.ropeTheta, scaling: config.ropeScaling });
   }
 
@@ -75,7 +85,10 @@ export class Decoder {
     const logits = tf.tidy(() => {
       const ctx: LayerContext = { config: this.config, weights: this.weights, cache, positions, invFreq: this.invFreq, ...(this.options.adapter ? { adapter: this.options.adapter } : {}) };
       let h = this.embed(ids); // [T, d]
-      for (const call of this.steps) h = decoderLayer(h, call, ctx);
+      for (const call of this.steps) {
+        h = decoderLayer(h, call, ctx);
+        if (options.onLoopEnd && this.loopEnds.has(call.step)) options.onLoopEnd(call.loop, h);
+      }
       if (options.lastOnly) h = tf.slice(h, [ids.length - 1, 0], [1, -1]); // [1, d]
       return this.head(h);
     });
@@ -98,8 +111,8 @@ export class Decoder {
     return tf.gather(table, tf.tensor1d(Array.from(ids), 'int32')) as tf.Tensor2D; // [T, d]
   }
 
-  /** Final norm + LM head: [T, d] → [T, V]. */
-  private head(h: tf.Tensor2D): tf.Tensor2D {
+  /** Final norm + LM head: [T, d] → [T, V]. Public so a loss can read out a loop state (early exit). */
+  head(h: tf.Tensor2D): tf.Tensor2D {
     const norm = this.weights.get('model.norm.weight') as tf.Tensor1D;
     const headKey = this.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
     return linear(rmsNorm(h, norm, this.config.rmsNormEps) as tf.Tensor2D, this.weights.get(headKey) as tf.Tensor2D);

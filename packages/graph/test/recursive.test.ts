@@ -57,6 +57,29 @@ describe('recursive conversion', () => {
     expect(averagedNorm[0]).toBeCloseTo((arrays.get(norm)![0]! + arrays.get('model.layers.2.input_layernorm.weight')![0]! + arrays.get('model.layers.4.input_layernorm.weight')![0]!) / 3, 6);
   });
 
+  it('reports the hidden state where each loop ends (onLoopEnd), without changing the logits', async () => {
+    const spec = recursiveFromPretrained(source, arrays, { loops: 3, strategy: 'cycle', init: 'average' }); // order [0,1,0,1,0,1]
+    const decoder = Decoder.fromArrays(spec.config, spec.arrays);
+    const before = tf.memory().numTensors;
+    const seen: { loop: number; h: tf.Tensor2D }[] = [];
+    const logits = decoder.forward(ids, { onLoopEnd: (loop, h) => seen.push({ loop, h: tf.keep(h) }) });
+    expect(seen.map((s) => s.loop)).toEqual([0, 1, 2]);
+    expect(seen.every((s) => s.h.shape.join() === `${ids.length},16`)).toBe(true);
+    const fromLast = tf.tidy(() => decoder.head(seen[2]!.h)); // the last loop's state is what the head reads
+    expect(await fromLast.data()).toEqual(await logits.data());
+    expect(await logits.data()).toEqual(await logitsOf(spec.config, spec.arrays)); // the hook changes nothing
+    tf.dispose([logits, fromLast, ...seen.map((s) => s.h)]);
+    expect(tf.memory().numTensors).toBe(before);
+    decoder.dispose();
+    // MIDDLE-*: the unique first/last layers are loop 0, so loop 0 ends after the last layer.
+    const middle = recursiveFromPretrained(source, arrays, { loops: 2, strategy: 'middle-cycle', init: 'stepwise' });
+    const loops: number[] = [];
+    const plain = Decoder.fromArrays(middle.config, middle.arrays);
+    plain.forward(ids, { onLoopEnd: (loop) => loops.push(loop) }).dispose();
+    expect(loops).toEqual([1, 0]);
+    plain.dispose();
+  });
+
   it('runs the shared block once per loop with one KV slot per executed step, leaking nothing', () => {
     const spec = recursiveFromPretrained(source, arrays, { loops: 3, strategy: 'sequence', init: 'random', seed: 5 });
     const decoder = Decoder.fromArrays(spec.config, spec.arrays);
