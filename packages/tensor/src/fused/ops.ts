@@ -1,0 +1,166 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { AttnParams, LinearParams, RowInfo } from './kernels.js';
+import type { Segment } from './pool.js';
+import { FusedRuntime } from './runtime.js';
+
+/** y[t, r] (+)= Σ_j w[r, j]·x[t, j]: one weight [rows, k] against T input rows. Offsets in bytes. */
+export interface LinearJob {
+  readonly w: number;
+  readonly x: number;
+  readonly y: number;
+  readonly rows: number;
+  readonly k: number;
+  readonly T: number;
+  /** Bytes between input rows; default k·4. */
+  readonly xStride?: number;
+  /** Bytes between output rows; default rows·4. */
+  readonly yStride?: number;
+  /** Add to y instead of overwriting it (a residual connection). */
+  readonly accumulate?: boolean;
+}
+
+/**
+ * Causal grouped-query attention of T query rows over KV caches in the heap. Row t's cache is
+ * described by 4 i32 at `rowInfo + 16·t` (RowInfo: K and V base of kv head 0, positions attended,
+ * bytes between kv heads; positions are `headDim` floats apart).
+ */
+export interface AttentionJob {
+  readonly q: number;
+  readonly qStride: number;
+  readonly T: number;
+  readonly rowInfo: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  /** Positions each row attends (the same numbers as in rowInfo), for the softmax. */
+  readonly contexts: ArrayLike<number>;
+  /** Scratch of T·heads·scoreStride/4 floats. */
+  readonly scores: number;
+  readonly scoreStride: number;
+  readonly out: number;
+  readonly outStride: number;
+  readonly scale: number;
+}
+
+/** Weights per chunk: small enough to balance threads, large enough that claims cost nothing. */
+const CHUNK_WORK = 64 * 1024;
+/** Below this many multiply-adds one thread finishes before another would help. */
+const MIN_PARALLEL_WORK = 48 * 1024;
+const PARAM_INTS = 16;
+const PARAM_SLOTS = 8;
+
+/**
+ * The fused kernels as calls: each method is one job on the pool (one sync), parameters written to
+ * a small block of the heap this object owns. Everything is synchronous and allocation-free.
+ */
+export class FusedOps {
+  private readonly params: { tensor: tf.Tensor1D; offset: number };
+  private disposed = false;
+
+  constructor(readonly runtime: FusedRuntime) {
+    this.params = runtime.alloc(PARAM_INTS * PARAM_SLOTS);
+  }
+
+  /** Ops on the active backend's runtime, or undefined when it has none (not wasm in Node). */
+  static async create(): Promise<FusedOps | undefined> {
+    const runtime = await FusedRuntime.forActiveBackend();
+    return runtime && new FusedOps(runtime);
+  }
+
+  get threads(): number {
+    return this.runtime.threads;
+  }
+
+  /** Up to 4 linears (e.g. q, k and v of one layer) in one job. */
+  linear(jobs: readonly LinearJob[]): void {
+    const i32 = this.runtime.i32;
+    let work = 0;
+    const segments: Segment[] = jobs.map((job, slot) => {
+      if (job.k % 4 !== 0) throw new RangeError(`FusedOps.linear: k must be a multiple of 4, got ${job.k}`);
+      const p = this.slot(slot);
+      const b = p >> 2;
+      i32[b + LinearParams.W] = job.w;
+      i32[b + LinearParams.X] = job.x;
+      i32[b + LinearParams.Y] = job.y;
+      i32[b + LinearParams.K] = job.k;
+      i32[b + LinearParams.T] = job.T;
+      i32[b + LinearParams.XStride] = job.xStride ?? job.k * 4;
+      i32[b + LinearParams.YStride] = job.yStride ?? job.rows * 4;
+      i32[b + LinearParams.Accumulate] = job.accumulate ? 1 : 0;
+      work += job.rows * job.k * job.T;
+      // At least 4 chunks per thread so a descheduled thread holds little back; at most 4096 per job.
+      const perThread = Math.ceil(job.rows / (4 * this.runtime.threads));
+      const chunk = Math.max(1, Math.min(Math.ceil(CHUNK_WORK / (job.k * job.T)), perThread), Math.ceil(job.rows / 4096));
+      return { kernel: 'linearRows', params: p, items: job.rows, chunk };
+    });
+    this.runtime.pool.run(segments, work >= MIN_PARALLEL_WORK);
+  }
+
+  /** Scores, softmax (on the calling thread), values: two jobs. */
+  attention(job: AttentionJob): void {
+    const { runtime } = this;
+    const i32 = runtime.i32;
+    const p = this.slot(0);
+    const b = p >> 2;
+    i32[b + AttnParams.Q] = job.q;
+    i32[b + AttnParams.QStride] = job.qStride;
+    i32[b + AttnParams.RowInfo] = job.rowInfo;
+    i32[b + AttnParams.Scores] = job.scores;
+    i32[b + AttnParams.ScoreStride] = job.scoreStride;
+    i32[b + AttnParams.Heads] = job.heads;
+    i32[b + AttnParams.Group] = job.heads / job.kvHeads;
+    i32[b + AttnParams.HeadBytes] = job.headDim * 4;
+    runtime.f32[b + AttnParams.Scale] = job.scale;
+    i32[b + AttnParams.Out] = job.out;
+    i32[b + AttnParams.OutStride] = job.outStride;
+    const items = job.T * job.heads;
+    let work = 0;
+    for (let t = 0; t < job.T; t++) work += job.heads * (job.contexts[t] ?? 0) * job.headDim;
+    const parallel = work >= MIN_PARALLEL_WORK;
+    runtime.pool.run([{ kernel: 'attnScores', params: p, items, chunk: 1 }], parallel);
+    this.softmax(job);
+    runtime.pool.run([{ kernel: 'attnValues', params: p, items, chunk: 1 }], parallel);
+  }
+
+  /** Writes one row's RowInfo (byte offsets) at `rowInfo + 16·t`. */
+  writeRowInfo(rowInfo: number, t: number, info: { kBase: number; vBase: number; context: number; headStride: number }): void {
+    const i32 = this.runtime.i32;
+    const b = (rowInfo >> 2) + t * RowInfo.Size;
+    i32[b + RowInfo.KBase] = info.kBase;
+    i32[b + RowInfo.VBase] = info.vBase;
+    i32[b + RowInfo.Context] = info.context;
+    i32[b + RowInfo.HeadStride] = info.headStride;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.params.tensor.dispose();
+  }
+
+  private softmax(job: AttentionJob): void {
+    const f32 = this.runtime.f32;
+    const stride = job.scoreStride >> 2;
+    for (let t = 0; t < job.T; t++) {
+      const n = job.contexts[t] ?? 0;
+      for (let h = 0; h < job.heads; h++) {
+        const base = (job.scores >> 2) + (t * job.heads + h) * stride;
+        let max = -Infinity;
+        for (let s = 0; s < n; s++) max = Math.max(max, f32[base + s]!);
+        let sum = 0;
+        for (let s = 0; s < n; s++) {
+          const e = Math.exp(f32[base + s]! - max);
+          f32[base + s] = e;
+          sum += e;
+        }
+        const inv = 1 / sum;
+        for (let s = 0; s < n; s++) f32[base + s]! *= inv;
+      }
+    }
+  }
+
+  private slot(i: number): number {
+    if (this.disposed) throw new Error('FusedOps used after dispose()');
+    return this.params.offset + i * PARAM_INTS * 4;
+  }
+}

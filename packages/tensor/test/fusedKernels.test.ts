@@ -1,0 +1,3 @@
+import { fusedKernelSuite } from './helpers/fusedSuite.js';
+
+fusedKernelSuite(1);
