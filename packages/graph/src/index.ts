@@ -12,3 +12,6 @@ export { loopedOrder, sharingStrategies, tiedGroups, tyingPlan, roundedLinspace,
 export { initRecursiveWeights, initStrategies, type InitStrategy } from './recursive/init.js';
 export { recursiveFromPretrained, type RecursiveModelSpec, type RecursiveOptions } from './recursive/convert.js';
 export { unrollRecursive, type UnrolledDecoder } from './recursive/unroll.js';
+export { FastDecoder, type FastBatchEntry, type FastDecoderOptions, type FastForwardOptions } from './fast/fastDecoder.js';
+export { FastKvCache } from './fast/fastKvCache.js';
+export { FastProfile, type FastPhase } from './fast/fastProfile.js';

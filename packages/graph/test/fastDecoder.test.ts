@@ -1,0 +1,3 @@
+import { fastDecoderSuite } from './fastSuite.js';
+
+fastDecoderSuite(1);
