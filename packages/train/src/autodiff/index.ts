@@ -1,0 +1,1 @@
+export { registerGradients, trainingGradients } from './registerGradients.js';
