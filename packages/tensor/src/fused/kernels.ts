@@ -1,5 +1,5 @@
 import {
-  F32, I32, V128, add, bump, f32Load, f32Store, get, hsum, i32, i32Load, ins, kernelModule, param, set, v128Load, v128Store, whileLt, zeroV,
+  F32, I32, V128, add, bump, f32, f32Load, f32Store, get, hsum, i32, i32Load, ins, kernelModule, param, set, v128Load, v128Store, whileLt, zeroV,
   type Code, type KernelFunction,
 } from './wasmAsm.js';
 
@@ -9,7 +9,7 @@ import {
  * all pointers are byte offsets, all data float32), and [start, end) is the range of work items a
  * thread claimed, so one generic worker loop runs any of them. Row widths must be multiples of 4.
  */
-export const KERNEL_NAMES = ['linearRows', 'attnScores', 'attnValues'] as const;
+export const KERNEL_NAMES = ['linearRows', 'attnScores', 'attnValues', 'attention'] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
 /** linearRows params: y[t, r] (+)= Σ_j w[r, j]·x[t, j] for weight rows r in [start, end), t < T. */
@@ -179,9 +179,98 @@ function attnValues(): KernelFunction {
   return { name: 'attnValues', params: 3, locals: L.types, body };
 }
 
+/**
+ * exp(x) for x ≤ 0 (softmax after max subtraction), left on the stack from f32 local `x`: 2^n·e^r
+ * with n = round(x·log2 e), r = x − n·ln 2 (two-part ln 2), e^r by its degree-6 Taylor polynomial
+ * (|r| ≤ 0.35: relative error ≤ 2e-7). x is clamped to −88 first (local `x` changes), where 2^n
+ * bottoms out at the all-zero bit pattern: exp of anything below is 0 (true value < 1e-38).
+ */
+function expNonPositive(x: number, n: number, r: number): Code {
+  const poly = [1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1];
+  return [
+    ...get(x), ...f32(-88), ...ins.f32Max, ...set(x),
+    ...get(x), ...f32(Math.LOG2E), ...ins.f32Mul, ...ins.f32Nearest, ...set(n),
+    ...get(x), ...get(n), ...f32(0.693145751953125), ...ins.f32Mul, ...ins.f32Sub, ...get(n), ...f32(1.428606765330187e-6), ...ins.f32Mul, ...ins.f32Sub, ...set(r),
+    // Horner: ((((c6·r + c5)·r + …)·r + 1)
+    ...f32(poly[0]!), ...poly.slice(1).flatMap((c) => [...get(r), ...ins.f32Mul, ...f32(c), ...ins.f32Add]),
+    ...get(n), ...ins.i32TruncF32S, ...i32(127), ...ins.i32Add, ...i32(23), ...ins.i32Shl, ...ins.f32ReinterpretI32, ...ins.f32Mul,
+  ];
+}
+
+/**
+ * Scores, softmax and values of one (t, h) per item, all in one pass per item: scores are kept in the
+ * item's scratch row, exponentiated in place against their max, values accumulated unnormalised and
+ * scaled by 1/Σ at the end. Params as attnScores/attnValues (AttnParams).
+ */
+function attention(): KernelFunction {
+  const [p, i0, i1] = [0, 1, 2];
+  const L = new Locals(3);
+  const { i, t, h, ri, heads, group, hb, kp, vp, qp, sp, op, n, s, j, a } = L.named(I32, 'i', 't', 'h', 'ri', 'heads', 'group', 'hb', 'kp', 'vp', 'qp', 'sp', 'op', 'n', 's', 'j', 'a');
+  const { accV, pv } = L.named(V128, 'accV', 'pv');
+  const { scale, max, sum, e, x, en, er } = L.named(F32, 'scale', 'max', 'sum', 'e', 'x', 'en', 'er');
+  const P = AttnParams;
+  const rowPtr = (base: number, stride: number, index: number, mulBytes: number | undefined): Code => [
+    ...get(p), ...i32Load(4 * base), ...get(index), ...get(p), ...i32Load(4 * stride), ...ins.i32Mul, ...ins.i32Add,
+    ...(mulBytes === undefined ? [] : [...get(h), ...get(mulBytes), ...ins.i32Mul, ...ins.i32Add]),
+  ];
+  const body: Code = [
+    ...param(p, P.Heads, heads), ...param(p, P.Group, group), ...param(p, P.HeadBytes, hb),
+    ...get(p), ...f32Load(4 * P.Scale), ...set(scale),
+    ...get(i0), ...set(i),
+    ...whileLt(i, i1, [
+      ...attnItem(p, i, { t, h, ri, heads, group }),
+      ...headBase(ri, RowInfo.KBase, h, group), ...set(kp),
+      ...headBase(ri, RowInfo.VBase, h, group), ...set(vp),
+      ...get(ri), ...i32Load(4 * RowInfo.Context), ...set(n),
+      ...rowPtr(P.Q, P.QStride, t, hb), ...set(qp),
+      ...rowPtr(P.Out, P.OutStride, t, hb), ...set(op),
+      ...rowPtr(P.Scores, P.ScoreStride, i, undefined), ...set(sp),
+      // scores and their max
+      ...f32(-Infinity), ...set(max), ...i32(0), ...set(s),
+      ...whileLt(s, n, [
+        ...zeroV, ...set(accV), ...i32(0), ...set(j),
+        ...whileLt(j, hb, [
+          ...get(accV), ...get(qp), ...get(j), ...ins.i32Add, ...v128Load(), ...get(kp), ...get(j), ...ins.i32Add, ...v128Load(), ...ins.f32x4Mul, ...ins.f32x4Add, ...set(accV),
+          ...bump(j, 16),
+        ]),
+        ...hsum(accV), ...get(scale), ...ins.f32Mul, ...set(e),
+        ...get(sp), ...get(s), ...i32(2), ...ins.i32Shl, ...ins.i32Add, ...get(e), ...f32Store(),
+        ...get(max), ...get(e), ...ins.f32Max, ...set(max),
+        ...add(kp, hb), ...set(kp), ...bump(s, 1),
+      ]),
+      // out = Σ exp(score − max)·V, then / Σ exp
+      ...i32(0), ...set(j),
+      ...whileLt(j, hb, [...get(op), ...get(j), ...ins.i32Add, ...zeroV, ...v128Store(), ...bump(j, 16)]),
+      ...f32(0), ...set(sum), ...i32(0), ...set(s),
+      ...whileLt(s, n, [
+        ...get(sp), ...f32Load(), ...get(max), ...ins.f32Sub, ...set(x),
+        ...expNonPositive(x, en, er), ...set(e),
+        ...get(sum), ...get(e), ...ins.f32Add, ...set(sum),
+        ...get(e), ...ins.f32x4Splat, ...set(pv),
+        ...i32(0), ...set(j),
+        ...whileLt(j, hb, [
+          ...get(op), ...get(j), ...ins.i32Add, ...set(a),
+          ...get(a), ...get(a), ...v128Load(), ...get(pv), ...get(vp), ...get(j), ...ins.i32Add, ...v128Load(), ...ins.f32x4Mul, ...ins.f32x4Add, ...v128Store(),
+          ...bump(j, 16),
+        ]),
+        ...bump(sp, 4), ...add(vp, hb), ...set(vp), ...bump(s, 1),
+      ]),
+      ...f32(1), ...get(sum), ...ins.f32Div, ...ins.f32x4Splat, ...set(pv),
+      ...i32(0), ...set(j),
+      ...whileLt(j, hb, [
+        ...get(op), ...get(j), ...ins.i32Add, ...set(a),
+        ...get(a), ...get(a), ...v128Load(), ...get(pv), ...ins.f32x4Mul, ...v128Store(),
+        ...bump(j, 16),
+      ]),
+      ...bump(i, 1),
+    ]),
+  ];
+  return { name: 'attention', params: 3, locals: L.types, body };
+}
+
 /** The kernel module's bytes; `shared` must match the memory it will import. */
 export function fusedModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
-  return kernelModule([linearRows(), attnScores(), attnValues()], shared);
+  return kernelModule([linearRows(), attnScores(), attnValues(), attention()], shared);
 }
 
 export type KernelFn = (params: number, start: number, end: number) => void;

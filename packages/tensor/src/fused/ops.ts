@@ -56,6 +56,13 @@ const PARAM_SLOTS = 8;
 export class FusedOps {
   private readonly params: { tensor: tf.Tensor1D; offset: number };
   private disposed = false;
+  /** Run attention as two jobs around a Math.exp softmax on the calling thread (slower; a cross-check). */
+  separateSoftmax = false;
+  /**
+   * false: every job runs on the calling thread. Each output element is computed by one thread with
+   * the same code whatever the split, so results are bitwise identical either way.
+   */
+  parallel = true;
 
   constructor(readonly runtime: FusedRuntime) {
     this.params = runtime.alloc(PARAM_INTS * PARAM_SLOTS);
@@ -93,10 +100,14 @@ export class FusedOps {
       const chunk = Math.max(1, Math.min(Math.ceil(CHUNK_WORK / (job.k * job.T)), perThread), Math.ceil(job.rows / 4096));
       return { kernel: 'linearRows', params: p, items: job.rows, chunk };
     });
-    this.runtime.pool.run(segments, work >= MIN_PARALLEL_WORK);
+    this.runtime.pool.run(segments, this.parallel && work >= MIN_PARALLEL_WORK);
   }
 
-  /** Scores, softmax (on the calling thread), values: two jobs. */
+  /**
+   * Causal attention in one job: each (row, head) item computes scores, softmax (a polynomial exp,
+   * relative error ≤ 2e-7) and values. With `separateSoftmax` it runs as scores → JS softmax
+   * (Math.exp) → values instead: two jobs, the form the kernel tests cross-check against.
+   */
   attention(job: AttentionJob): void {
     const { runtime } = this;
     const i32 = runtime.i32;
@@ -116,10 +127,14 @@ export class FusedOps {
     const items = job.T * job.heads;
     let work = 0;
     for (let t = 0; t < job.T; t++) work += job.heads * (job.contexts[t] ?? 0) * job.headDim;
-    const parallel = work >= MIN_PARALLEL_WORK;
-    runtime.pool.run([{ kernel: 'attnScores', params: p, items, chunk: 1 }], parallel);
-    this.softmax(job);
-    runtime.pool.run([{ kernel: 'attnValues', params: p, items, chunk: 1 }], parallel);
+    const parallel = this.parallel && work >= MIN_PARALLEL_WORK;
+    if (this.separateSoftmax) {
+      runtime.pool.run([{ kernel: 'attnScores', params: p, items, chunk: 1 }], parallel);
+      this.softmax(job);
+      runtime.pool.run([{ kernel: 'attnValues', params: p, items, chunk: 1 }], parallel);
+    } else {
+      runtime.pool.run([{ kernel: 'attention', params: p, items, chunk: 1 }], parallel);
+    }
   }
 
   /** Writes one row's RowInfo (byte offsets) at `rowInfo + 16·t`. */

@@ -79,8 +79,8 @@ export function fusedKernelSuite(threads: number): void {
       { T: 1, S: 1, heads: 9, kvHeads: 3, headDim: 64 }, { T: 1, S: 300, heads: 9, kvHeads: 3, headDim: 64 },
       { T: 5, S: 17, heads: 8, kvHeads: 4, headDim: 8 }, { T: 8, S: 8, heads: 4, kvHeads: 1, headDim: 16 },
     ];
-    for (const c of attnCases) {
-      it(`attention T=${c.T} over ${c.S} cached positions, ${c.heads}/${c.kvHeads} heads, headDim ${c.headDim}`, () => {
+    for (const c of attnCases.flatMap((x) => [{ ...x, separate: false }, { ...x, separate: true }])) {
+      it(`attention (${c.separate ? 'scores, JS softmax, values' : 'one fused job'}) T=${c.T} over ${c.S} cached positions, ${c.heads}/${c.kvHeads} heads, headDim ${c.headDim}`, () => {
         const rand = mulberry32(c.S * 31 + c.T);
         const q = randomArray(rand, c.T * c.heads * c.headDim); // [T, heads, headDim]
         const k = randomArray(rand, c.S * c.kvHeads * c.headDim); // [S, kvHeads, headDim]
@@ -99,6 +99,7 @@ export function fusedKernelSuite(threads: number): void {
         contexts.forEach((context, t) => ops.writeRowInfo(rowInfo, t, { kBase: kb, vBase: vb, context, headStride: capacity * c.headDim * 4 }));
         const scoreStride = capacity * 4;
         const out = put(c.T * c.heads * c.headDim);
+        ops.separateSoftmax = c.separate;
         ops.attention({
           q: put(q), qStride: c.heads * c.headDim * 4, T: c.T, rowInfo, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, contexts,
           scores: put(c.T * c.heads * capacity), scoreStride, out, outStride: c.heads * c.headDim * 4, scale: 1 / Math.sqrt(c.headDim),
