@@ -94,6 +94,23 @@ export function fastDecoderSuite(threads: number): void {
       decoder.dispose();
     });
 
+    it('the pool split changes nothing: all kernels on one thread give the same logits within 1e-5', async () => {
+      const config = wideFast;
+      const decoder = Decoder.fromArrays(config, randomWeights(config, 4));
+      const fast = (await FastDecoder.create(config, decoder.weights))!;
+      const run = (parallel: boolean): Float32Array[] => {
+        fast.parallel = parallel;
+        const cache = fast.newCache();
+        const out = chunks(config.vocabSize, 2).map((piece) => fast.forward(piece, { cache }));
+        cache.dispose();
+        return out;
+      };
+      const [threaded, inline] = [run(true), run(false)];
+      threaded.forEach((logits, i) => expect(maxAbsDiff(logits, inline[i]!)).toBeLessThanOrEqual(1e-5));
+      fast.dispose();
+      decoder.dispose();
+    });
+
     it('1,000 decode steps keep tf.memory().numTensors flat and resident memory bounded', async () => {
       const decoder = Decoder.fromArrays(smallFast, randomWeights(smallFast, 9));
       const fast = (await FastDecoder.create({ ...smallFast, maxPositionEmbeddings: 1024 }, decoder.weights))!;

@@ -106,6 +106,15 @@ export class FastDecoder {
     return this.ops.threads;
   }
 
+  /** false: every kernel on the calling thread (bitwise the same results; for tests and profiles). */
+  get parallel(): boolean {
+    return this.ops.parallel;
+  }
+
+  set parallel(value: boolean) {
+    this.ops.parallel = value;
+  }
+
   newCache(initialCapacity = this.options.initialCacheCapacity ?? 256): FastKvCache {
     const { config } = this;
     return new FastKvCache(this.ops.runtime, this.steps.length, config.numKvHeads, config.headDim, config.maxPositionEmbeddings, initialCapacity);
