@@ -1,10 +1,13 @@
-import { forwardFlops, type Decoder } from '@recur/graph';
+import { forwardFlops, type Decoder, type FastDecoder } from '@recur/graph';
+import { benchmarkFastForward } from './benchFast.js';
 
 export interface ForwardBenchOptions {
   readonly prefillTokens: number;
   readonly decodeTokens: number;
   /** Prefill repetitions after one warm-up; the best is reported. */
   readonly repeats?: number;
+  /** Time this FastDecoder (built over the decoder's weights) instead of the tfjs decoder. */
+  readonly fast?: FastDecoder;
 }
 
 export interface ForwardBenchResult {
@@ -16,6 +19,7 @@ export interface ForwardBenchResult {
 
 /** Times a batch-1 prefill of random ids, then cached decode steps (logits read back each step, as generation does). */
 export async function benchmarkForward(decoder: Decoder, options: ForwardBenchOptions): Promise<ForwardBenchResult> {
+  if (options.fast) return benchmarkFastForward(options.fast, options);
   const { prefillTokens, decodeTokens } = options;
   const vocab = decoder.config.vocabSize;
   const ids = Array.from({ length: prefillTokens }, (_, i) => (i * 7919 + 13) % vocab);

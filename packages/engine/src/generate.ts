@@ -1,3 +1,4 @@
+import { tokenRunner } from './fast.js';
 import type { LoadedModel } from './model.js';
 import { SeededRandom } from './random.js';
 import { greedySampling, sampleToken, type SamplingOptions } from './sampling.js';
@@ -14,6 +15,8 @@ export interface GenerateOptions extends Partial<SamplingOptions> {
   readonly stopAtEos?: boolean;
   /** Receives each piece of text as soon as it is complete. */
   readonly onText?: (delta: string) => void;
+  /** Run on the FastDecoder (fused kernels) when the model allows it, else the tfjs decoder with a warning. */
+  readonly fast?: boolean;
 }
 
 export interface GenerateResult {
@@ -28,7 +31,7 @@ export interface GenerateResult {
 
 /** Prefill the prompt once, then decode one token at a time through the KV cache. */
 export async function generate(model: LoadedModel, options: GenerateOptions): Promise<GenerateResult> {
-  const { decoder, tokenizer } = model;
+  const { tokenizer } = model;
   const sampling: SamplingOptions = { ...greedySampling, ...definedOnly(options) };
   const random = new SeededRandom(options.seed ?? 0);
   const promptIds = options.promptIds ? [...options.promptIds] : tokenizer.encode(options.prompt, { addBos: true });
@@ -37,13 +40,13 @@ export async function generate(model: LoadedModel, options: GenerateOptions): Pr
   const maxNew = Math.min(options.maxNewTokens, room);
   const stream = new TextStream((ids) => tokenizer.decode(ids), tokenizer.decode(promptIds));
   const ids: number[] = [];
-  const cache = decoder.newCache();
+  const runner = await tokenRunner(model, options.fast ?? false, promptIds.length + maxNew);
   const started = performance.now();
   let prefillMs = 0;
   try {
     let input = promptIds;
     while (ids.length < maxNew) {
-      const next = await nextToken(model, input, cache, sampling, random);
+      const next = sampleToken(await runner.next(input), sampling, random);
       if (ids.length === 0) prefillMs = performance.now() - started;
       if (next === tokenizer.eosId && options.stopAtEos !== false) break;
       ids.push(next);
@@ -52,26 +55,11 @@ export async function generate(model: LoadedModel, options: GenerateOptions): Pr
       input = [next];
     }
   } finally {
-    cache.dispose();
+    runner.dispose();
   }
   const tail = stream.push([...promptIds, ...ids], true);
   if (tail) options.onText?.(tail);
   return { promptIds, ids, text: stream.text, timings: { prefillMs, decodeMs: performance.now() - started - prefillMs } };
-}
-
-async function nextToken(
-  model: LoadedModel,
-  input: number[],
-  cache: ReturnType<LoadedModel['decoder']['newCache']>,
-  sampling: SamplingOptions,
-  random: SeededRandom,
-): Promise<number> {
-  const logits = model.decoder.forward(input, { cache, lastOnly: true }); // [1, V]
-  try {
-    return sampleToken((await logits.data()) as Float32Array, sampling, random);
-  } finally {
-    logits.dispose();
-  }
 }
 
 function definedOnly(options: Partial<SamplingOptions>): Partial<SamplingOptions> {

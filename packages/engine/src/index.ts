@@ -10,3 +10,4 @@ export type { Decoder } from '@recur/graph';
 export { benchmarkForward, type ForwardBenchOptions, type ForwardBenchResult } from './bench.js';
 export { convertModel, type ConvertOptions, type ConvertedModel } from './convert.js';
 export { plainModel, type LoraExport, type PlainModel } from './export.js';
+export { disposeFast, fastDecoderFor, tokenRunner, type FastChoice, type TokenRunner } from './fast.js';

@@ -1,6 +1,7 @@
 import type { Checkpoint, ModelConfig, TextTokenizer } from '@recur/checkpoint';
 import { Decoder, decoderWeightSpecs, loopedOrder } from '@recur/graph';
 import { DepthwiseLora } from '@recur/lora';
+import { disposeFast } from './fast.js';
 import type { RecurSection } from './recurConfig.js';
 
 /** A runnable model: the decoder, its tokenizer and where it came from. */
@@ -18,6 +19,7 @@ export interface LoadedModel {
 
 /** Frees every tensor the model holds. */
 export function disposeModel(model: LoadedModel): void {
+  disposeFast(model);
   model.decoder.dispose();
   model.lora?.dispose();
 }

@@ -1,0 +1,71 @@
+import { FastDecoder, type Decoder, type FastKvCache } from '@recur/graph';
+import { activeBackend } from '@recur/tensor';
+import type { LoadedModel } from './model.js';
+
+/** The fast decoder of a model, or why it cannot have one (then the tfjs Decoder runs). */
+export type FastChoice = { readonly fast: FastDecoder; readonly reason?: undefined } | { readonly fast?: undefined; readonly reason: string };
+
+const built = new WeakMap<Decoder, Promise<FastChoice>>();
+const ready = new WeakMap<Decoder, FastDecoder>();
+
+/**
+ * The model's FastDecoder (built once per decoder and kept with it), or the reason it has none:
+ * adapters (LoRA, per-loop norms) are not in the fast path yet; it needs the wasm backend in Node;
+ * row widths must be multiples of 4. `disposeModel` frees it.
+ */
+export function fastDecoderFor(model: Pick<LoadedModel, 'decoder' | 'lora'>): Promise<FastChoice> {
+  const known = built.get(model.decoder);
+  if (known) return known;
+  const choice = (async (): Promise<FastChoice> => {
+    if (model.lora) return { reason: 'the model has LoRA adapters (not in the fast path yet)' };
+    const unsupported = FastDecoder.unsupported(model.decoder.config);
+    if (unsupported) return { reason: unsupported };
+    if (activeBackend() !== 'wasm') return { reason: `the fast path runs on wasm, the backend is ${activeBackend()}` };
+    const fast = await FastDecoder.create(model.decoder.config, model.decoder.weights);
+    if (fast) ready.set(model.decoder, fast);
+    return fast ? { fast } : { reason: 'no fused-kernel runtime on this wasm backend' };
+  })();
+  built.set(model.decoder, choice);
+  return choice;
+}
+
+/** Frees the model's FastDecoder scratch, if one was built (disposeModel calls it). */
+export function disposeFast(model: Pick<LoadedModel, 'decoder'>): void {
+  ready.get(model.decoder)?.dispose();
+  ready.delete(model.decoder);
+  built.delete(model.decoder);
+}
+
+/** One sequence's next-token logits through either path: `next(input)` appends input, returns the last row's logits. */
+export interface TokenRunner {
+  readonly path: 'fast' | 'tfjs';
+  next(input: readonly number[]): Promise<Float32Array>;
+  dispose(): void;
+}
+
+export async function tokenRunner(model: LoadedModel, fast: boolean, capacity: number): Promise<TokenRunner> {
+  const choice = fast ? await fastDecoderFor(model) : undefined;
+  if (choice?.fast) {
+    const decoder = choice.fast;
+    const cache: FastKvCache = decoder.newCache(capacity);
+    return {
+      path: 'fast',
+      next: async (input) => decoder.forward(input, { cache, lastOnly: true }),
+      dispose: () => cache.dispose(),
+    };
+  }
+  if (choice?.reason) console.warn(`recur: fast path unavailable (${choice.reason}); using the tfjs decoder`);
+  const cache = model.decoder.newCache();
+  return {
+    path: 'tfjs',
+    next: async (input) => {
+      const logits = model.decoder.forward(input, { cache, lastOnly: true }); // [1, V]
+      try {
+        return (await logits.data()) as Float32Array;
+      } finally {
+        logits.dispose();
+      }
+    },
+    dispose: () => cache.dispose(),
+  };
+}

@@ -1,0 +1,3 @@
+import { storiesFastSuite } from './fastSuite.js';
+
+storiesFastSuite(1);
