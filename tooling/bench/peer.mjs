@@ -62,7 +62,8 @@ recordSection(
   `## Recur vs llama.cpp (\`pnpm bench:peer\`)
 
 Same GGUF files in both engines, in one run; prefill ${prefill} tokens per sequence, then ${decode} greedy decode steps
-per sequence; batch b = b sequences (llama.cpp decodes them in one batch; Recur runs them one after another).
+per sequence; batch b = b sequences (llama.cpp decodes them in one batch; Recur's fast path decodes them as one
+batched call per step, weights read once for all b rows, and prefills them one after another).
 llama.cpp: node-llama-cpp ${llamaVersion} prebuilt CPU binary, 2 threads. Best of 2 after a warm-up.
 Measured ${new Date().toISOString().slice(0, 10)} on ${machineDescription()}.
 

@@ -13,8 +13,12 @@ const model = await llama.loadModel({ modelPath });
 const context = await model.createContext({ contextSize: (prefill + decode + 16) * batch, sequences: batch, threads: 2, batchSize: prefill * batch });
 const ids = (seq) => Array.from({ length: prefill }, (_, i) => 3 + ((i * 7919 + 13 + seq * 101) % 200)); // plain tokens, no specials
 
+// Sequences are taken once and cleared between runs: a disposed sequence is not handed back at once
+// ("No sequences left" on the second run at batch > 1).
+const sequences = Array.from({ length: batch }, () => context.getSequence());
+
 async function run() {
-  const sequences = Array.from({ length: batch }, () => context.getSequence());
+  await Promise.all(sequences.map((s) => s.clearHistory()));
   let start = performance.now();
   await Promise.all(sequences.map((s, b) => s.evaluateWithoutGeneratingNewTokens(ids(b))));
   const prefillMs = performance.now() - start;
@@ -24,7 +28,6 @@ async function run() {
     for await (const _ of s.evaluate([ids(b)[0]], { temperature: 0 })) if (++n >= decode) break;
   }));
   const decodeMs = performance.now() - start;
-  for (const s of sequences) s.dispose();
   return { prefillMs, decodeMs };
 }
 

@@ -1,19 +1,38 @@
 // One Recur measurement (run in its own process by peer.mjs) on the built packages.
 // argv: <model.gguf> <prefill> <decode> <batch>. Batch b = b independent sequences, each with its own KV cache.
-import { initBackend } from '../../../packages/tensor/dist/index.js';
-import { argmax, disposeModel } from '../../../packages/engine/dist/index.js';
+// Runs the fast path (FastDecoder: fused kernels, 2 threads; batch b decodes as one batched call per
+// step) and falls back to the tfjs Decoder, one sequence after another, when the model has none.
+import { initBackend, wasmThreads } from '../../../packages/tensor/dist/index.js';
+import { argmax, disposeModel, fastDecoderFor } from '../../../packages/engine/dist/index.js';
 import { loadModel } from '../../../packages/engine/dist/node.js';
 
 const [modelPath, prefillArg, decodeArg, batchArg] = process.argv.slice(2);
 const prefill = Number(prefillArg);
 const decode = Number(decodeArg);
 const batch = Number(batchArg);
-const backend = await initBackend();
+const backend = await initBackend({ threads: Number(process.env.RECUR_THREADS ?? 2) });
 const model = await loadModel(modelPath);
 const { decoder } = model;
+const { fast, reason } = await fastDecoderFor(model);
+if (!fast) console.error(`recur: fast path unavailable (${reason}); timing the tfjs decoder`);
 const ids = (seq) => Array.from({ length: prefill }, (_, i) => 3 + ((i * 7919 + 13 + seq * 101) % 200)); // same ids as the llama.cpp run
 
-async function run() {
+async function runFast() {
+  const caches = Array.from({ length: batch }, () => fast.newCache(prefill + decode));
+  let start = performance.now();
+  const next = caches.map((cache, b) => argmax(fast.forward(ids(b), { cache, lastOnly: true })));
+  const prefillMs = performance.now() - start;
+  start = performance.now();
+  for (let step = 0; step < decode; step++) {
+    const logits = fast.forwardBatch(caches.map((cache, b) => ({ cache, ids: [next[b]] })), { lastOnly: true });
+    logits.forEach((row, b) => (next[b] = argmax(row)));
+  }
+  const decodeMs = performance.now() - start;
+  for (const cache of caches) cache.dispose();
+  return { prefillMs, decodeMs };
+}
+
+async function runTfjs() {
   const caches = Array.from({ length: batch }, () => decoder.newCache());
   const next = [];
   let start = performance.now();
@@ -36,10 +55,12 @@ async function run() {
   return { prefillMs, decodeMs };
 }
 
+const run = fast ? runFast : runTfjs;
 await run(); // warm-up
 const best = [await run(), await run()].reduce((a, b) => ({ prefillMs: Math.min(a.prefillMs, b.prefillMs), decodeMs: Math.min(a.decodeMs, b.decodeMs) }));
 process.stdout.write(`${JSON.stringify({
-  backend,
+  backend: fast ? `${backend} fast path` : backend,
+  threads: wasmThreads(),
   prefillTokensPerSecond: (prefill * batch) / (best.prefillMs / 1000),
   decodeTokensPerSecond: (decode * batch) / (best.decodeMs / 1000),
 })}\n`);
