@@ -1,7 +1,8 @@
 import cliProgress from 'cli-progress';
 
 export interface Progress {
-  update(done: number, total: number): void;
+  /** `note` is shown after the bar (e.g. the current loss). */
+  update(done: number, total: number, note?: string): void;
   stop(): void;
 }
 
@@ -9,18 +10,18 @@ export interface Progress {
 export function progressBar(label: string): Progress {
   if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {value}/{total} | {percentage}% | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true },
+    { format: `${label} [{bar}] {value}/{total} | {percentage}% | ETA {eta_formatted}{note}`, stream: process.stderr, hideCursor: true },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
   return {
-    update(done, total) {
+    update(done, total, note) {
       if (!started) {
-        bar.start(total, 0);
+        bar.start(total, 0, { note: '' });
         started = true;
       }
       bar.setTotal(total);
-      bar.update(done);
+      bar.update(done, { note: note ? ` | ${note}` : '' });
     },
     stop() {
       if (started) bar.stop();

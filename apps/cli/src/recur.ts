@@ -3,13 +3,14 @@ import { registerEval } from './commands/eval.js';
 import { registerBench } from './commands/bench.js';
 import { registerConvert } from './commands/convert.js';
 import { registerExport } from './commands/export.js';
+import { registerTrain } from './commands/train.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerInspect } from './commands/inspect.js';
 import { reportFailure } from './errors.js';
 
 const program = new Command()
   .name('recur')
-  .description('Recur: recursive (parameter-shared) transformers — load, inspect, convert, export, generate, evaluate')
+  .description('Recur: recursive (parameter-shared) transformers — load, inspect, convert, export, train, generate, evaluate')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride((err) => process.exit(err.exitCode));
 
@@ -19,5 +20,6 @@ registerEval(program);
 registerBench(program);
 registerConvert(program);
 registerExport(program);
+registerTrain(program);
 
 program.parseAsync(process.argv).catch(reportFailure);

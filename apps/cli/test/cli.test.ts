@@ -38,11 +38,11 @@ function expectOneLineFailure(run: Run, pattern: RegExp): void {
 }
 
 describe('recur CLI', () => {
-  it.each(['inspect', 'generate', 'eval', 'convert', 'export', 'bench'])('%s --help prints usage', async (command) => {
+  it.each(['inspect', 'generate', 'eval', 'convert', 'export', 'train', 'bench'])('%s --help prints usage', async (command) => {
     const run = await recur(command, '--help');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/Usage: recur/);
-    expect(run.stdout).toMatch(command === 'convert' ? /--loops/ : command === 'export' ? /--lora/ : /--model/);
+    expect(run.stdout).toMatch(command === 'convert' ? /--loops/ : command === 'export' ? /--lora/ : command === 'train' ? /--resume/ : /--model/);
   });
 
   it('generate --json follows the contract and reproduces the golden greedy tokens', async () => {
@@ -145,6 +145,58 @@ describe('recur export', () => {
   it('refuses an unknown --lora mode and a missing --out with one line', async () => {
     expectOneLineFailure(await recur('export', hf, '--out', join(dir, 'x'), '--lora', 'fold'), /--lora must be one of/);
     expectOneLineFailure(await recur('export', hf), /--out DIR is required/);
+  });
+});
+
+describe('recur train', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'recur-train-'));
+  const data = `${shared}corpora/tinystories_val/tinystories_val.txt`;
+  const base = ['--data', data, '--batch', '2', '--seq', '32', '--val-fraction', '0.005', '--eval-every', '2', '--save-every', '2', '--lr', '3e-3', '--json'];
+  const losses = (runDir: string) =>
+    readFileSync(join(runDir, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; step: number; loss: number }).filter((r) => r.kind === 'step');
+
+  it('stops and resumes a converted model with distillation exactly where an uninterrupted run goes', async () => {
+    const converted = join(dir, 'rrt');
+    expect((await recur('convert', hf, '--out', converted, '--loops', '2', '--strategy', 'middle-cycle', '--init', 'lower', '--lora-rank-attn', '2', '--lora-rank-mlp', '2', '--json')).code).toBe(0);
+    const args = ['--model', converted, '--distill', ...base];
+    const straight = await recur('train', ...args, '--out', join(dir, 'straight'), '--steps', '6');
+    expect(straight.code).toBe(0);
+    const summary = JSON.parse(straight.stdout) as { steps: number; heldOut: { before: { perplexity: number }; after: { perplexity: number } } };
+    expect(summary.steps).toBe(6);
+    expect((await recur('train', ...args, '--out', join(dir, 'split'), '--steps', '6', '--stop-at', '4')).code).toBe(0);
+    const resumed = JSON.parse((await recur('train', ...args, '--out', join(dir, 'split'), '--steps', '6', '--resume')).stdout) as { resumedFrom: number };
+    expect(resumed.resumedFrom).toBe(4);
+    expect(losses(join(dir, 'split')).map((r) => r.loss)).toEqual(losses(join(dir, 'straight')).map((r) => r.loss));
+    expect(readFileSync(join(dir, 'straight', 'loss.svg'), 'utf8')).toMatch(/^<svg/);
+    const evalRun = await recur('eval', '--model', join(dir, 'straight', 'model'), '--data', data, '--max-bytes', '2048', '--json');
+    expect(evalRun.code).toBe(0); // the trained recursive model reloads
+  });
+
+  it('trains a model from scratch with its own BPE tokenizer', async () => {
+    const config = join(dir, 'tiny.json');
+    writeFileSync(config, JSON.stringify({ model_type: 'llama', hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300, max_position_embeddings: 128, rms_norm_eps: 1e-5, tie_word_embeddings: true }));
+    const run = await recur('train', '--from-scratch', '--config', config, '--vocab-size', '300', ...base, '--out', join(dir, 'scratch'), '--steps', '4');
+    expect(run.code).toBe(0);
+    const summary = JSON.parse(run.stdout) as { finalTrainLoss: number; heldOut: { before: { perplexity: number }; after: { perplexity: number } } };
+    expect(summary.heldOut.after.perplexity).toBeLessThan(summary.heldOut.before.perplexity);
+    const gen = await recur('generate', '--model', join(dir, 'scratch', 'model'), '--prompt', 'Once', '--max-new-tokens', '5', '--json');
+    expect(gen.code).toBe(0);
+  });
+
+  it('refuses bad input with one line and overwrites nothing', async () => {
+    const run = join(dir, 'straight');
+    const before = readFileSync(join(run, 'train.jsonl'), 'utf8');
+    expectOneLineFailure(await recur('train', '--model', hf, ...base, '--out', run, '--steps', '2'), /already holds a training run/);
+    expectOneLineFailure(await recur('train', '--model', hf, ...base, '--out', run, '--steps', '8', '--resume'), /different model/);
+    expect(readFileSync(join(run, 'train.jsonl'), 'utf8')).toBe(before);
+    const tiny = join(dir, 'tiny.txt');
+    writeFileSync(tiny, 'One small story.\n\nAnother one.\n');
+    expectOneLineFailure(await recur('train', '--model', hf, '--data', tiny, '--out', join(dir, 'tiny-run'), '--seq', '64', '--steps', '2'), /tiny\.txt/);
+    writeFileSync(join(dir, 'file'), '');
+    expectOneLineFailure(await recur('train', '--model', hf, '--data', data, '--out', join(dir, 'file', 'run'), '--steps', '2'), /cannot create the run folder/);
+    const wrongVocab = join(dir, 'wrong.json');
+    writeFileSync(wrongVocab, JSON.stringify({ model_type: 'llama', hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, vocab_size: 999, max_position_embeddings: 128 }));
+    expectOneLineFailure(await recur('train', '--from-scratch', '--config', wrongVocab, '--vocab-size', '300', '--data', data, '--out', join(dir, 'wrong'), '--steps', '2'), /vocab_size is 999/);
   });
 });
 

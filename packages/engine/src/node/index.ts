@@ -2,3 +2,5 @@ export { loadModel } from './load.js';
 export { saveConvertedModel } from './save.js';
 export { exportModel, type ExportResult } from './export.js';
 export { exportGguf, writeGgufModel, type GgufExportOptions, type GgufWriteResult } from './gguf.js';
+export { saveModel } from './save.js';
+export * from './training/index.js';

@@ -1,0 +1,179 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { disposeModel, type LoadedModel } from '@recur/engine';
+import { loadModel, scratchModel, trainModel, type TrainProgress, type TrainRunOptions } from '@recur/engine/node';
+import type { LrSchedule, TrainableSelection } from '@recur/train';
+import { parseNumber, UsageError } from '../errors.js';
+import { progressBar } from '../progress.js';
+import { openModel, printJson, startBackend, table, type ModelOptions } from './shared.js';
+
+interface TrainCliOptions extends ModelOptions {
+  readonly data?: string;
+  readonly out?: string;
+  readonly fromScratch?: boolean;
+  readonly config?: string;
+  readonly tokenizer?: string;
+  readonly vocabSize: string;
+  readonly steps: string;
+  readonly stopAt?: string;
+  readonly batch: string;
+  readonly seq: string;
+  readonly lr: string;
+  readonly schedule: string;
+  readonly warmup?: string;
+  readonly minLrRatio: string;
+  readonly weightDecay: string;
+  readonly clip: string;
+  readonly accumulate: string;
+  readonly trainable?: string;
+  readonly distill?: boolean;
+  readonly teacher?: string;
+  readonly kdAlpha: string;
+  readonly kdTemperature: string;
+  readonly valFraction: string;
+  readonly evalEvery: string;
+  readonly evalWindows: string;
+  readonly saveEvery: string;
+  readonly keep: string;
+  readonly resume?: boolean;
+  readonly seed: string;
+  readonly json?: boolean;
+}
+
+const selections = ['lora', 'shared+lora', 'all'] as const;
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('train a model on a text file (uptraining with distillation, or from scratch); resumable, with a JSONL log and an SVG loss curve')
+    .option('--model <path>', 'model to train: HF folder, .safetensors, .gguf, or a converted Recur model')
+    .option('--from-scratch', 'build a fresh model from --config instead of loading --model')
+    .option('--config <file>', 'with --from-scratch: a Hugging Face config.json')
+    .option('--tokenizer <file>', 'with --from-scratch: a tokenizer.json (default: train a byte-level BPE on --data)')
+    .option('--vocab-size <n>', 'with --from-scratch and no --tokenizer: BPE vocabulary size (must equal the config\'s vocab_size)', '512')
+    .option('--data <file>', 'UTF-8 text file (documents separated by blank lines); the last --val-fraction of documents is held out')
+    .option('--out <dir>', 'run folder: checkpoints/, train.jsonl, loss.svg, model/, summary.json')
+    .option('--steps <n>', 'optimizer steps of the whole run (the schedule spans them)', '200')
+    .option('--stop-at <n>', 'stop with a checkpoint after step n (continue later with --resume)')
+    .option('--batch <n>', 'sequences per step', '8')
+    .option('--seq <n>', 'tokens per sequence', '256')
+    .option('--lr <x>', 'peak learning rate', '1e-3')
+    .option('--schedule <s>', 'cosine, wsd (warmup-stable-decay) or constant', 'cosine')
+    .option('--warmup <n>', 'warmup steps (default: 10% of --steps, at most 20)')
+    .option('--min-lr-ratio <x>', 'final learning rate as a fraction of the peak', '0.1')
+    .option('--weight-decay <x>', 'AdamW decoupled weight decay', '0.01')
+    .option('--clip <x>', 'clip the global gradient norm', '1')
+    .option('--accumulate <n>', 'micro-batches per step (gradient accumulation)', '1')
+    .option('--trainable <what>', `which parameters train: ${selections.join(', ')} (default: shared+lora for converted models, all otherwise)`)
+    .option('--distill', 'distil from the teacher (default teacher: the source model of a conversion)')
+    .option('--teacher <path>', 'teacher model for --distill')
+    .option('--kd-alpha <x>', 'weight of the distillation term: alpha·KD + (1 − alpha)·CE', '0.5')
+    .option('--kd-temperature <x>', 'distillation temperature', '2')
+    .option('--val-fraction <x>', 'share of documents held out', '0.1')
+    .option('--eval-every <n>', 'held-out evaluation every n steps (0 = only at the end)', '50')
+    .option('--eval-windows <n>', 'held-out windows per periodic evaluation (the final one uses all)', '16')
+    .option('--save-every <n>', 'checkpoint every n steps (and at the end)', '50')
+    .option('--keep <n>', 'checkpoints kept', '3')
+    .option('--resume', 'continue the run in --out from its newest checkpoint')
+    .option('--seed <n>', 'seed for data order and init', '0')
+    .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
+    .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else 1)')
+    .option('--json', 'print one JSON summary')
+    .action(async (options: TrainCliOptions) => {
+      if (!options.data) throw new UsageError('--data FILE is required');
+      if (!options.out) throw new UsageError('--out DIR is required');
+      if (options.fromScratch && options.model) throw new UsageError('give --model or --from-scratch --config FILE, not both');
+      if (options.fromScratch && !options.config) throw new UsageError('--from-scratch needs --config FILE (a Hugging Face config.json)');
+      if (!options.fromScratch && !options.model) throw new UsageError('--model PATH is required (or --from-scratch --config FILE)');
+      const settings = runSettings(options);
+      const model = options.fromScratch ? await freshModel(options) : await openModel(options);
+      const teacher = options.distill ? await teacherModel(options, model) : undefined;
+      const bar = progressBar('training');
+      const tokenizing = progressBar('tokenizing');
+      try {
+        const trainable = (options.trainable as TrainableSelection | undefined) ?? (model.recur ? 'shared+lora' : 'all');
+        const result = await trainModel({ ...settings, trainable, model, ...(teacher ? { teacher } : {}), onProgress: (e) => report(e, bar, tokenizing) });
+        bar.stop();
+        if (options.json) return printJson(result);
+        printSummary(result);
+      } finally {
+        bar.stop();
+        tokenizing.stop();
+        disposeModel(model);
+        if (teacher) disposeModel(teacher);
+      }
+    });
+}
+
+function report(event: TrainProgress, bar: ReturnType<typeof progressBar>, tokenizing: ReturnType<typeof progressBar>): void {
+  if (event.kind === 'tokenize') {
+    tokenizing.update(event.done, event.total);
+    if (event.done === event.total) tokenizing.stop();
+  } else if (event.kind === 'step') {
+    bar.update(event.step, event.steps, `loss ${event.loss.toFixed(4)} | ${event.tokensPerSecond.toFixed(0)} tok/s`);
+  }
+}
+
+function runSettings(options: TrainCliOptions): Omit<TrainRunOptions, 'model' | 'teacher' | 'onProgress' | 'trainable'> {
+  const int = (name: string, raw: string, min = 1) => parseNumber(name, raw, { integer: true, min });
+  const steps = int('steps', options.steps);
+  const peakLr = parseNumber('lr', options.lr, { min: 0 });
+  const warmupSteps = options.warmup === undefined ? Math.min(20, Math.floor(steps / 10)) : int('warmup', options.warmup, 0);
+  const minLrRatio = parseNumber('min-lr-ratio', options.minLrRatio, { min: 0, max: 1 });
+  const schedules: Record<string, LrSchedule> = {
+    cosine: { kind: 'cosine', peakLr, warmupSteps, totalSteps: steps, minLrRatio },
+    wsd: { kind: 'wsd', peakLr, warmupSteps, totalSteps: steps, minLrRatio },
+    constant: { kind: 'constant', lr: peakLr },
+  };
+  const schedule = schedules[options.schedule];
+  if (!schedule) throw new UsageError(`--schedule must be one of ${Object.keys(schedules).join(', ')}, got "${options.schedule}"`);
+  if (options.trainable !== undefined && !selections.includes(options.trainable as TrainableSelection)) {
+    throw new UsageError(`--trainable must be one of ${selections.join(', ')}, got "${options.trainable}"`);
+  }
+  return {
+    textFile: options.data!, out: options.out!, steps, ...(options.stopAt === undefined ? {} : { stopAt: int('stop-at', options.stopAt) }), seqLen: int('seq', options.seq, 2), batchSize: int('batch', options.batch),
+    schedule,
+    weightDecay: parseNumber('weight-decay', options.weightDecay, { min: 0 }), clipNorm: parseNumber('clip', options.clip, { min: 0 }),
+    accumulation: int('accumulate', options.accumulate), valFraction: parseNumber('val-fraction', options.valFraction, { min: 0.001, max: 0.9 }),
+    evalEvery: int('eval-every', options.evalEvery, 0), evalWindows: int('eval-windows', options.evalWindows), saveEvery: int('save-every', options.saveEvery, 0),
+    keep: int('keep', options.keep), resume: options.resume ?? false, seed: int('seed', options.seed, 0),
+    distillation: { alpha: parseNumber('kd-alpha', options.kdAlpha, { min: 0, max: 1 }), temperature: parseNumber('kd-temperature', options.kdTemperature, { min: 0.01 }) },
+  };
+}
+
+async function freshModel(options: TrainCliOptions): Promise<LoadedModel> {
+  await startBackend(options);
+  const tokenizer = options.tokenizer
+    ? { file: options.tokenizer }
+    : { vocabSize: parseNumber('vocab-size', options.vocabSize, { integer: true, min: 260 }), corpusText: await readText(options.data!) };
+  return scratchModel({ configFile: options.config!, tokenizer, dir: resolve(options.out!, 'tokenizer'), seed: parseNumber('seed', options.seed, { integer: true, min: 0 }) });
+}
+
+/** --teacher, else the source a converted model was made from. */
+async function teacherModel(options: TrainCliOptions, student: LoadedModel): Promise<LoadedModel> {
+  const path = options.teacher ?? student.recur?.source.path;
+  if (!path) throw new UsageError('--distill needs --teacher PATH (the model is not a converted one, so it has no source to distil from)');
+  const teacher = await loadModel(path);
+  if (teacher.config.vocabSize !== student.config.vocabSize) {
+    disposeModel(teacher);
+    throw new UsageError(`teacher ${path} has a vocabulary of ${teacher.config.vocabSize}, the student ${student.config.vocabSize}: distillation needs the same tokenizer`);
+  }
+  return teacher;
+}
+
+async function readText(file: string): Promise<string> {
+  return readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new UsageError(`${file}: cannot read data file (${e.code ?? e.message})`);
+  });
+}
+
+function printSummary(result: Awaited<ReturnType<typeof trainModel>>): void {
+  const ppl = (h: { perplexity: number } | null) => (h ? h.perplexity.toFixed(3) : '—');
+  console.log(table([
+    ['steps', 'trained params', 'tokens', 'tok/s', 'train loss', 'held-out ppl before', 'held-out ppl after'],
+    [String(result.steps), result.trainedParameters.toLocaleString('en-US'), result.tokens.toLocaleString('en-US'), result.tokensPerSecond.toFixed(0),
+      result.finalTrainLoss.toFixed(4), ppl(result.heldOut.before), ppl(result.heldOut.after)],
+  ]));
+  console.log(`model: ${result.modelDir} · log: ${result.logFile} · chart: ${result.chartFile}${result.resumedFrom !== null ? ` · resumed from step ${result.resumedFrom}` : ''}`);
+}

@@ -1,0 +1,179 @@
+import { access, mkdir, writeFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AdamW, languageModelObjective, Trainer, type DistillationOptions, type LrSchedule, type TrainableSelection } from '@recur/train';
+import { listCheckpointDirs, loadLatestCheckpoint, modelIdentity, resumeTraining, saveCheckpoint } from '@recur/train/node';
+import { disposeModel, type LoadedModel } from '../../model.js';
+import { hfConfigJson } from '../../recurConfig.js';
+import { json, tokenizerFiles, writeAtomic } from '../files.js';
+import { saveModel } from '../save.js';
+import { trainingData, tokenizerIdentity } from './data.js';
+import { heldOutLoss } from './heldOut.js';
+import { appendLog, CHART_FILE, LOG_FILE, writeChart, type LogRecord } from './log.js';
+import { trainableModel } from './trainable.js';
+
+export interface TrainRunOptions {
+  /** The model to train (loaded, converted or fresh); it is not changed — a trainable copy is. */
+  readonly model: LoadedModel;
+  /** Distil from this model's logits (e.g. the source of a conversion). */
+  readonly teacher?: LoadedModel;
+  readonly distillation?: DistillationOptions;
+  readonly textFile: string;
+  /** Run folder: checkpoints/, train.jsonl, loss.svg, model/ (the trained model), summary.json. */
+  readonly out: string;
+  /** Total optimizer steps of the run (the schedule spans them). */
+  readonly steps: number;
+  /** Stop (and checkpoint) after this step without changing the schedule; resume later to go on. */
+  readonly stopAt?: number;
+  readonly seqLen: number;
+  readonly batchSize: number;
+  readonly trainable: TrainableSelection;
+  readonly schedule: LrSchedule;
+  readonly weightDecay?: number;
+  readonly clipNorm?: number;
+  readonly accumulation?: number;
+  readonly valFraction?: number;
+  /** Held-out evaluation every N steps, on at most `evalWindows` windows (the final one uses all). */
+  readonly evalEvery?: number;
+  readonly evalWindows?: number;
+  readonly saveEvery?: number;
+  readonly keep?: number;
+  /** Continue from the newest checkpoint in `out` (refused when there is none, or it is of another model). */
+  readonly resume?: boolean;
+  readonly seed?: number;
+  readonly onProgress?: (event: TrainProgress) => void;
+}
+
+export type TrainProgress =
+  | { readonly kind: 'tokenize'; readonly done: number; readonly total: number }
+  | { readonly kind: 'step'; readonly step: number; readonly steps: number; readonly loss: number; readonly tokensPerSecond: number }
+  | { readonly kind: 'eval'; readonly step: number; readonly valLoss: number }
+  | { readonly kind: 'saved'; readonly step: number; readonly dir: string };
+
+export interface TrainRunResult {
+  readonly steps: number;
+  readonly resumedFrom: number | null;
+  readonly trainedParameters: number;
+  readonly tokens: number;
+  readonly seconds: number;
+  readonly tokensPerSecond: number;
+  readonly finalTrainLoss: number;
+  /** Held-out mean NLL and perplexity on the whole validation split, before (fresh runs) and after. */
+  readonly heldOut: { readonly before: HeldOut | null; readonly after: HeldOut };
+  readonly modelDir: string;
+  readonly logFile: string;
+  readonly chartFile: string;
+}
+
+interface HeldOut {
+  readonly meanNll: number;
+  readonly perplexity: number;
+  readonly tokens: number;
+}
+
+/**
+ * Trains a model on a text file: tokenize once (cached), hold out documents, AdamW under a schedule,
+ * optional distillation, periodic held-out evaluation and atomic checkpoints, a JSONL log and an SVG
+ * loss curve; writes the trained model to `<out>/model`. Resumable exactly.
+ */
+export async function trainModel(options: TrainRunOptions): Promise<TrainRunResult> {
+  const checkpoints = join(options.out, 'checkpoints');
+  await prepareRunFolder(options.out, checkpoints, options.resume ?? false);
+  const tokenizerJson = (await tokenizerFiles(options.model.source.path))['tokenizer.json'] ?? JSON.stringify(options.model.config);
+  const data = await trainingData({
+    textFile: options.textFile, tokenizer: options.model.tokenizer, tokenizerIdentity: tokenizerIdentity(tokenizerJson),
+    cacheDir: join(options.out, 'cache'), seqLen: options.seqLen, batchSize: options.batchSize,
+    valFraction: options.valFraction ?? 0.1, seed: options.seed ?? 0,
+    onTokenizeProgress: (done, total) => options.onProgress?.({ kind: 'tokenize', done, total }),
+  });
+  const trained = trainableModel(options.model, options.trainable);
+  const optimizer = new AdamW(trained.params, { weightDecay: options.weightDecay ?? 0.01 });
+  try {
+    const trainer = new Trainer({
+      params: trained.params, optimizer, schedule: options.schedule, source: data.batcher, seed: options.seed ?? 0,
+      clipNorm: options.clipNorm ?? 1, accumulation: options.accumulation ?? 1,
+      objective: languageModelObjective({
+        model: trained.model.decoder,
+        ...(options.teacher ? { teacher: options.teacher.decoder, distillation: options.distillation ?? {} } : {}),
+      }),
+    });
+    const identity = modelIdentity(hfConfigJson(options.model.config, options.model.recur), trained.tensors);
+    const resumedFrom = options.resume ? await resume(trainer, checkpoints, identity) : null;
+    const evalSet = data.validation.slice(0, options.evalWindows ?? 16);
+    const before = resumedFrom === null ? heldOut(trained.model, data.validation) : null;
+    const started = performance.now();
+    let tokens = 0;
+    let lastLoss = NaN;
+    const last = Math.min(options.steps, options.stopAt ?? Infinity);
+    while (trainer.step < last) {
+      const stepStart = performance.now();
+      const result = trainer.trainStep();
+      tokens += result.tokens;
+      lastLoss = result.loss;
+      const tokensPerSecond = result.tokens / ((performance.now() - stepStart) / 1000);
+      const records: LogRecord[] = [{ kind: 'step', step: result.step + 1, loss: result.loss, lr: result.lr, gradNorm: result.gradNorm, tokens: result.tokens, tokensPerSecond, seconds: (performance.now() - started) / 1000 }];
+      options.onProgress?.({ kind: 'step', step: trainer.step, steps: options.steps, loss: result.loss, tokensPerSecond });
+      const due = (every: number | undefined) => every !== undefined && every > 0 && trainer.step % every === 0;
+      if (due(options.evalEvery) && trainer.step < last) {
+        const { meanNll, tokens: evalTokens } = heldOutLoss(trained.model.decoder, evalSet);
+        records.push({ kind: 'eval', step: trainer.step, valLoss: meanNll, valPerplexity: Math.exp(meanNll), tokens: evalTokens });
+        options.onProgress?.({ kind: 'eval', step: trainer.step, valLoss: meanNll });
+      }
+      await appendLog(options.out, records);
+      if (due(options.saveEvery) || trainer.step === last) {
+        const dir = await saveCheckpoint(checkpoints, { trainer, model: trained.tensors, identity, keep: options.keep ?? 3, options: runRecord(options) });
+        options.onProgress?.({ kind: 'saved', step: trainer.step, dir });
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const after = heldOut(trained.model, data.validation);
+    await appendLog(options.out, [{ kind: 'eval', step: trainer.step, valLoss: after.meanNll, valPerplexity: after.perplexity, tokens: after.tokens }]);
+    await writeChart(options.out, `training ${options.model.source.path}`);
+    const modelDir = join(options.out, 'model');
+    await saveModel(trained.model, modelDir);
+    const result: TrainRunResult = {
+      steps: trainer.step, resumedFrom, trainedParameters: [...trained.params.values()].reduce((n, v) => n + v.size, 0),
+      tokens, seconds, tokensPerSecond: seconds > 0 ? tokens / seconds : 0, finalTrainLoss: lastLoss,
+      heldOut: { before, after }, modelDir, logFile: join(options.out, LOG_FILE), chartFile: join(options.out, CHART_FILE),
+    };
+    await writeAtomic(join(options.out, 'summary.json'), json({ ...result, options: runRecord(options) }));
+    return result;
+  } finally {
+    optimizer.dispose();
+    disposeModel(trained.model);
+  }
+}
+
+function heldOut(model: LoadedModel, windows: readonly Int32Array[]): HeldOut {
+  const { meanNll, tokens } = heldOutLoss(model.decoder, windows);
+  return { meanNll, perplexity: Math.exp(meanNll), tokens };
+}
+
+/** The folder must be writable; a fresh run must not overwrite an earlier run's checkpoints. */
+async function prepareRunFolder(out: string, checkpoints: string, resume: boolean): Promise<void> {
+  await mkdir(out, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+    throw new Error(`${out}: cannot create the run folder (${e.code ?? e.message})`);
+  });
+  const probe = join(out, `.write-test-${process.pid}`);
+  await writeFile(probe, '').catch((e: NodeJS.ErrnoException) => {
+    throw new Error(`${out}: the run folder is not writable (${e.code ?? e.message})`);
+  });
+  await rm(probe, { force: true });
+  const existing = await access(checkpoints).then(() => listCheckpointDirs(checkpoints), () => []);
+  if (!resume && existing.length > 0) throw new Error(`${out} already holds a training run (${existing.length} checkpoint(s)); pass --resume to continue it or choose another --out`);
+}
+
+async function resume(trainer: Trainer, checkpoints: string, identity: ReturnType<typeof modelIdentity>): Promise<number> {
+  const loaded = await loadLatestCheckpoint(checkpoints);
+  if (!loaded) throw new Error(`${checkpoints}: no complete checkpoint to resume from`);
+  resumeTraining(trainer, loaded, identity);
+  return loaded.state.step;
+}
+
+function runRecord(options: TrainRunOptions): Record<string, unknown> {
+  return {
+    model: options.model.source.path, teacher: options.teacher?.source.path ?? null, distillation: options.distillation ?? null,
+    textFile: options.textFile, steps: options.steps, seqLen: options.seqLen, batchSize: options.batchSize, trainable: options.trainable,
+    schedule: options.schedule, weightDecay: options.weightDecay ?? 0.01, clipNorm: options.clipNorm ?? 1, accumulation: options.accumulation ?? 1,
+    valFraction: options.valFraction ?? 0.1, seed: options.seed ?? 0,
+  };
+}

@@ -1,0 +1,49 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { configFromHf, tokenizerFromHfJson, type ModelConfig } from '@recur/checkpoint';
+import { decoderWeightSpecs, randomDecoder } from '@recur/graph';
+import { trainBpeTokenizer } from '@recur/train';
+import type { LoadedModel } from '../../model.js';
+import { json, writeAtomic } from '../files.js';
+
+export interface ScratchModelOptions {
+  /** A Hugging Face config.json describing the model (vocab_size must match the tokenizer). */
+  readonly configFile: string;
+  /** An existing tokenizer.json, or a vocabulary size to train a byte-level BPE on `corpusText`. */
+  readonly tokenizer: { readonly file: string } | { readonly vocabSize: number; readonly corpusText: string };
+  /** Where the tokenizer files are written (they travel with every checkpoint of the run). */
+  readonly dir: string;
+  readonly seed: number;
+}
+
+/** A fresh Llama-family model with N(0, 0.02) weights (norms at 1) and its tokenizer. */
+export async function scratchModel(options: ScratchModelOptions): Promise<LoadedModel> {
+  const configText = await readFile(options.configFile, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new Error(`${options.configFile}: cannot read the model config (${e.code ?? e.message})`);
+  });
+  const parsed = configFromHf(JSON.parse(configText), options.configFile);
+  const files = await tokenizerFilesFor(options.tokenizer);
+  const tokenizer = tokenizerFromHfJson(files.tokenizer, files.config);
+  if (parsed.vocabSize !== tokenizer.vocabSize) {
+    throw new Error(`${options.configFile}: vocab_size is ${parsed.vocabSize} but the tokenizer has ${tokenizer.vocabSize} tokens`);
+  }
+  const config: ModelConfig = { ...parsed, bosTokenId: tokenizer.bosId, eosTokenId: tokenizer.eosId };
+  await mkdir(options.dir, { recursive: true });
+  await writeAtomic(join(options.dir, 'tokenizer.json'), json(files.tokenizer));
+  await writeAtomic(join(options.dir, 'tokenizer_config.json'), json(files.config));
+  const decoder = randomDecoder(config, { seed: options.seed, std: 0.02 });
+  return {
+    decoder, tokenizer, config,
+    source: { path: options.dir, format: 'safetensors' },
+    tensors: decoderWeightSpecs(config).map((s) => ({ name: s.name, shape: [...s.shape], dtype: 'F32' })),
+  };
+}
+
+async function tokenizerFilesFor(spec: ScratchModelOptions['tokenizer']): Promise<{ tokenizer: Record<string, unknown>; config: Record<string, unknown> }> {
+  if ('file' in spec) {
+    const tokenizer = JSON.parse(await readFile(spec.file, 'utf8')) as Record<string, unknown>;
+    return { tokenizer, config: {} };
+  }
+  const trained = trainBpeTokenizer(spec.corpusText, { vocabSize: spec.vocabSize });
+  return { tokenizer: trained.tokenizer, config: trained.config };
+}

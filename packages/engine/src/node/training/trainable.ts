@@ -1,0 +1,37 @@
+import { Decoder } from '@recur/graph';
+import { DepthwiseLora } from '@recur/lora';
+import { tf } from '@recur/tensor';
+import { isTrainable, withVariables, type TrainableSelection } from '@recur/train';
+import type { LoadedModel } from '../../model.js';
+
+export interface TrainableModel {
+  /** The same model with the selected weights as tf.Variables (it owns them: dispose with `disposeModel`). */
+  readonly model: LoadedModel;
+  readonly params: Map<string, tf.Variable>;
+  /** Every tensor of the model by checkpoint key (decoder weights and adapters), for checkpoints. */
+  readonly tensors: Map<string, tf.Tensor>;
+}
+
+/**
+ * A trainable copy of `model`: selected decoder weights and LoRA tensors become Variables; the
+ * rest are cloned, so the copy and the original can be disposed independently.
+ */
+export function trainableModel(model: LoadedModel, selection: TrainableSelection): TrainableModel {
+  const select = (name: string) => isTrainable(name, selection);
+  const weights = withVariables(model.decoder.weights, select);
+  const lora = model.lora ? withVariables(model.lora.tensors, select) : undefined;
+  const own = (tensors: Map<string, tf.Tensor>, variables: Map<string, tf.Variable>) => {
+    for (const [name, t] of tensors) if (!variables.has(name)) tensors.set(name, tf.clone(t));
+    return tensors;
+  };
+  const decoderTensors = own(weights.tensors, weights.variables);
+  const adapter = lora ? new DepthwiseLora(own(lora.tensors, lora.variables), model.lora!.scale) : undefined;
+  const decoder = new Decoder(model.decoder.config, decoderTensors, adapter ? { adapter } : {});
+  const params = new Map([...weights.variables, ...(lora?.variables ?? [])]);
+  if (params.size === 0) throw new RangeError(`--trainable ${selection} selects no parameter of this model${selection === 'lora' ? ' (it has no LoRA: convert it first, or train shared+lora / all)' : ''}`);
+  return {
+    model: { ...model, decoder, ...(adapter ? { lora: adapter } : {}) },
+    params,
+    tensors: new Map([...decoderTensors, ...(adapter?.tensors ?? [])]),
+  };
+}
