@@ -1,0 +1,26 @@
+// @recur/router — per-token depth for recursive transformers: early-exit policies and losses,
+// Mixture-of-Recursions expert-/token-choice routers and their losses, KV-cache accounting.
+export { stopGradient } from './stopGradient.js';
+
+export { exitDepths, entropy, maxProbability, rowProbabilities, shouldExit, type ExitDepthsOptions, type ExitPolicy, type RowInput } from './earlyExit/exitPolicy.js';
+export { exitDepthsTf, rowConfidence } from './earlyExit/exitPolicyTf.js';
+export { crossEntropy } from './earlyExit/crossEntropy.js';
+export { loopWeights } from './earlyExit/loopWeights.js';
+export { perLoopCrossEntropy, type PerLoopLossOptions } from './earlyExit/perLoopCrossEntropy.js';
+export { selfDistillationLoss, type SelfDistillationOptions } from './earlyExit/selfDistillation.js';
+export { loopLogits } from './earlyExit/loopLogits.js';
+
+export { capacityFraction, capacityTokens, type CapacityOptions } from './expert/capacity.js';
+export { selectTopK } from './expert/topK.js';
+export { initScalarRouter, routerTensors, scalarRouterKeys, scalarRouterLogits, type RouterArchitecture, type ScalarRouterOptions } from './expert/routerWeights.js';
+export { allTokens, type RoutingDecision } from './expert/routingDecision.js';
+export { expertRouterPrefix, routeExpertChoice, type ExpertChoiceOptions, type ExpertScoring } from './expert/expertChoice.js';
+export { routeByThreshold, thresholdDecisions, type ThresholdRoutingOptions } from './expert/thresholdRouting.js';
+export { scatterGatedUpdate } from './expert/scatterGatedUpdate.js';
+export { routerZLoss, selectionBceLoss, type AuxLossOptions } from './expert/auxLoss.js';
+export { routingAgreement, type RoutingAgreement } from './expert/agreement.js';
+
+export { activeAtRecursion, depthLoads, initTokenRouter, routeTokenChoice, tokenRouterKey, type TokenChoiceOptions, type TokenChoiceRouting } from './token/tokenChoice.js';
+export { balancingLoss, updateBalancingBias } from './token/balancing.js';
+
+export { defaultActivePerDepth, kvCacheElements, kvEntries, kvRatio, theoreticalKvRatio, type KvStrategy } from './kv/kvTheory.js';
