@@ -1,5 +1,6 @@
 import { tf } from '@recur/tensor';
 import { capacityTokens } from './capacity.js';
+import { pickEntries } from './pickEntries.js';
 import { allTokens, checkPositions, type RoutingDecision } from './routingDecision.js';
 import { scalarRouterLogits } from './routerWeights.js';
 import { selectTopK } from './topK.js';
@@ -40,7 +41,7 @@ export function routeExpertChoice(params: ReadonlyMap<string, tf.Tensor>, h: tf.
   const { selected, local } = selectTopK(logits.dataSync(), cand, k);
   const gate = tf.tidy(() => {
     const probs = options.scoring === 'softmax' ? tf.softmax(logits) : tf.sigmoid(logits); // [A]
-    return tf.mul(tf.gather(probs, tf.tensor1d(local, 'int32')), alpha) as tf.Tensor1D; // [k]
+    return tf.mul(pickEntries(probs as tf.Tensor1D, local), alpha) as tf.Tensor1D; // [k]
   });
   const selectedMask = new Uint8Array(cand.length);
   for (const j of local) selectedMask[j] = 1;

@@ -1,5 +1,6 @@
 import { tf } from '@recur/tensor';
 import { expertRouterPrefix } from './expertChoice.js';
+import { pickEntries } from './pickEntries.js';
 import { allTokens, checkPositions, type RoutingDecision } from './routingDecision.js';
 import { scalarRouterLogits } from './routerWeights.js';
 
@@ -33,6 +34,6 @@ export function routeByThreshold(params: ReadonlyMap<string, tf.Tensor>, h: tf.T
   const selectedMask = options.recursion === 0 ? new Uint8Array(cand.length).fill(1) : thresholdDecisions(logits.dataSync(), options.threshold);
   const local = Int32Array.from(Array.from(selectedMask).flatMap((m, j) => (m ? [j] : [])));
   const selected = local.map((j) => cand[j] ?? -1);
-  const gate = tf.tidy(() => tf.mul(tf.gather(tf.sigmoid(logits), tf.tensor1d(local, 'int32')), options.alpha ?? 0.1) as tf.Tensor1D); // [k]
+  const gate = tf.tidy(() => tf.mul(pickEntries(tf.sigmoid(logits), local), options.alpha ?? 0.1) as tf.Tensor1D); // [k]
   return { candidates: cand, selected, selectedMask, logits, gate };
 }
