@@ -17,6 +17,7 @@ export { allTokens, type RoutingDecision } from './expert/routingDecision.js';
 export { expertRouterPrefix, routeExpertChoice, type ExpertChoiceOptions, type ExpertScoring } from './expert/expertChoice.js';
 export { routeByThreshold, thresholdDecisions, type ThresholdRoutingOptions } from './expert/thresholdRouting.js';
 export { scatterGatedUpdate } from './expert/scatterGatedUpdate.js';
+export { depthsFromDecisions, runExpertChoice, type RecursionBlock, type RunExpertChoiceOptions } from './expert/runExpertChoice.js';
 export { routerZLoss, selectionBceLoss, type AuxLossOptions } from './expert/auxLoss.js';
 export { routingAgreement, type RoutingAgreement } from './expert/agreement.js';
 
