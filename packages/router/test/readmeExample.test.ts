@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend, tf } from '@recur/tensor';
 import { expertRouterPrefix, initScalarRouter, routerTensors, routerZLoss, runExpertChoice, selectionBceLoss, theoreticalKvRatio } from '../src/index.js';
 
@@ -9,6 +9,7 @@ describe('README example', () => {
   beforeAll(() => initBackend()); // so the leak count can start before the example
   it('runs, and the README shows it verbatim', async () => {
     const start = tf.memory().numTensors;
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined); // the example prints; the test stays quiet
     // example:start
     await initBackend();
     const d = 16;
@@ -32,6 +33,8 @@ describe('README example', () => {
     console.log([...depths], aux); // four tokens at each depth 1, 2, 3
     console.log(theoreticalKvRatio(numRecursions, 'recursionWise')); // 2/3 of a vanilla KV cache
     // example:end
+    expect(log).toHaveBeenCalledTimes(2);
+    log.mockRestore();
     expect([1, 2, 3].map((k) => depths.filter((x) => x === k).length)).toEqual([4, 4, 4]);
     expect(Number.isFinite(aux)).toBe(true);
     tf.dispose([h0, ...params.values()]);
