@@ -5,22 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertModel, disposeModel, type LoadedModel } from '../src/index.js';
 import { loadModel, saveConvertedModel } from '../src/node/index.js';
-import { ggufPath, hfPath, readReference, type LogitsReference } from './stories260k.js';
+import { ggufPath, hfPath } from './stories260k.js';
+import { maxAbsDiff, promptLogits as logits, ref } from './logits.js';
 
-const ref = readReference<LogitsReference>('logits_prompt.json');
 
-async function logits(model: LoadedModel): Promise<Float32Array> {
-  const out = model.decoder.forward(ref.ids);
-  const data = (await out.data()) as Float32Array;
-  out.dispose();
-  return data;
-}
 
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  return worst;
-}
 
 // stories260K has L = 5: loops × K = 5 for cycle/sequence at N = 5 (K = 1) and N = 1 (K = 5),
 // and for the middle strategies at N = 3 (K = 1) and N = 1 (K = 3).
@@ -35,7 +24,7 @@ describe('Relaxed Recursive conversion of stories260K', () => {
   beforeAll(async () => {
     await initBackend();
     source = await loadModel(hfPath);
-    expected = await logits(source);
+    expected = logits(source);
   });
   afterAll(() => source.decoder.dispose());
 
@@ -43,7 +32,7 @@ describe('Relaxed Recursive conversion of stories260K', () => {
     for (const init of ['stepwise', 'average', 'lower', 'upper'] as const) {
       const before = tf.memory().numTensors;
       const model = await convertModel(source, { strategy, loops, init, ranks: { attention: 'full', mlp: 'full' }, loraInit: 'svd', norms: 'per-loop' });
-      expect(maxAbsDiff(await logits(model), expected)).toBeLessThan(1e-4);
+      expect(maxAbsDiff(logits(model), expected)).toBeLessThan(1e-4);
       model.decoder.dispose();
       model.lora.dispose();
       expect(tf.memory().numTensors).toBe(before);
@@ -54,9 +43,9 @@ describe('Relaxed Recursive conversion of stories260K', () => {
     const opts = { strategy: 'cycle', loops: 5, init: 'average', norms: 'tied', seed: 1 } as const;
     const plain = await convertModel(source, { ...opts, ranks: { attention: 0, mlp: 0 }, loraInit: 'svd' });
     const zero = await convertModel(source, { ...opts, ranks: { attention: 4, mlp: 4 }, loraInit: 'zero' });
-    const a = await logits(plain);
+    const a = logits(plain);
     expect(maxAbsDiff(a, expected)).toBeGreaterThan(0.1);
-    expect(maxAbsDiff(await logits(zero), a)).toBeLessThan(1e-6);
+    expect(maxAbsDiff(logits(zero), a)).toBeLessThan(1e-6);
     expect(plain.parameters.shared).toBe(32768 + 64 + 45440); // one shared layer
     expect(plain.parameters.lora).toBe(0);
     for (const m of [plain, zero]) {
@@ -73,11 +62,11 @@ describe('Relaxed Recursive conversion of stories260K', () => {
     const before = tf.memory().numTensors;
     const reloaded = await loadModel(dir);
     expect(reloaded.recur?.strategy).toBe('cycle');
-    expect(maxAbsDiff(await logits(reloaded), await logits(model))).toBe(0);
+    expect(maxAbsDiff(logits(reloaded), logits(model))).toBe(0);
     expect(reloaded.tokenizer.encode(ref.prompt, { addBos: true })).toEqual(ref.ids);
     const twoLoops = await loadModel(dir, { loops: 2 });
     expect(twoLoops.decoder.order).toEqual([0, 0]);
-    expect(maxAbsDiff(await logits(twoLoops), await logits(model))).toBeGreaterThan(1e-3);
+    expect(maxAbsDiff(logits(twoLoops), logits(model))).toBeGreaterThan(1e-3);
     disposeModel(twoLoops);
     await expect(loadModel(path, { loops: 2 })).rejects.toThrow(/converted/);
     disposeModel(reloaded);

@@ -5,23 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertModel, disposeModel, type ConvertOptions, type LoadedModel } from '../src/index.js';
 import { exportModel, loadModel } from '../src/node/index.js';
-import { ggufPath, hfPath, readReference, type LogitsReference } from './stories260k.js';
+import { ggufPath, hfPath } from './stories260k.js';
+import { maxAbs, maxAbsDiff, promptLogits as logits } from './logits.js';
 
-const ref = readReference<LogitsReference>('logits_prompt.json');
 const tmp = () => mkdtempSync(join(tmpdir(), 'recur-export-'));
 
-function logits(model: LoadedModel): Float32Array {
-  const out = model.decoder.forward(ref.ids);
-  const data = out.dataSync() as Float32Array;
-  out.dispose();
-  return data;
-}
 
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  return worst;
-}
 
 const relaxed: ConvertOptions = { strategy: 'cycle', loops: 2, init: 'average', ranks: { attention: 8, mlp: 16 }, loraInit: 'svd', norms: 'per-loop', loraScale: 2 };
 
@@ -57,7 +46,7 @@ describe('exporting models as plain Llama checkpoints', () => {
     // Merging changes float32 rounding order (W + B·A summed once instead of x·Wᵀ + x·Aᵀ·Bᵀ per row):
     // so allow 1e-5 of the largest logit.
     const expected = logits(converted);
-    const scale = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const scale = maxAbs(expected);
     expect(maxAbsDiff(logits(merged), expected)).toBeLessThan(1e-5 * scale);
     disposeModel(merged);
     disposeModel(converted);

@@ -5,24 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertModel, disposeModel, type LoadedModel } from '../src/index.js';
 import { exportGguf, loadModel } from '../src/node/index.js';
-import { ggufPath, hfPath, readReference, type LogitsReference } from './stories260k.js';
+import { ggufPath, hfPath } from './stories260k.js';
+import { maxAbs, maxAbsDiff, promptLogits as logits } from './logits.js';
 
-const ref = readReference<LogitsReference>('logits_prompt.json');
 const dir = mkdtempSync(join(tmpdir(), 'recur-gguf-'));
 const text = 'Once upon a time, a little girl named Lily found a shiny red ball. "Wow!" she said. 🙂';
 
-function logits(model: LoadedModel): Float32Array {
-  const out = model.decoder.forward(ref.ids);
-  const data = out.dataSync() as Float32Array;
-  out.dispose();
-  return data;
-}
 
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  return worst;
-}
 
 describe('GGUF written by Recur', () => {
   let hf: LoadedModel;
@@ -62,7 +51,7 @@ describe('GGUF written by Recur', () => {
     expect(result.numLayers).toBe(converted.decoder.order.length);
     const back = await loadModel(out);
     const expected = logits(converted);
-    const scale = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const scale = maxAbs(expected);
     expect(maxAbsDiff(logits(back), expected)).toBeLessThan(1e-5 * scale);
     disposeModel(back);
     disposeModel(converted);

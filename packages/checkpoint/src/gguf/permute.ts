@@ -5,33 +5,25 @@
  * `data` is [rows, cols] row-major with rows = heads · headDim; a bias is cols = 1.
  */
 export function unpermuteRopeRows(data: Float32Array, heads: number, cols: number): Float32Array {
-  const rows = data.length / cols;
-  const headDim = rows / heads;
-  const half = headDim / 2;
-  const out = new Float32Array(data.length);
-  for (let h = 0; h < heads; h++) {
-    for (let i = 0; i < half; i++) {
-      for (let j = 0; j < 2; j++) {
-        const from = (h * headDim + i * 2 + j) * cols; // stored: [h, i, j]
-        const to = (h * headDim + j * half + i) * cols; // HF:     [h, j, i]
-        out.set(data.subarray(from, from + cols), to);
-      }
-    }
-  }
-  return out;
+  return moveRopeRows(data, heads, cols, 'to-rotate-half');
 }
 
 /** The inverse of `unpermuteRopeRows`: HF rotate-half rows → llama.cpp's interleaved layout. */
 export function permuteRopeRows(data: Float32Array, heads: number, cols: number): Float32Array {
-  const rows = data.length / cols;
-  const headDim = rows / heads;
+  return moveRopeRows(data, heads, cols, 'to-interleaved');
+}
+
+/** Row (h, i, j) of the interleaved layout [heads, headDim/2, 2] is row (h, j, i) of rotate-half [heads, 2, headDim/2]. */
+function moveRopeRows(data: Float32Array, heads: number, cols: number, direction: 'to-rotate-half' | 'to-interleaved'): Float32Array {
+  const headDim = data.length / cols / heads;
   const half = headDim / 2;
   const out = new Float32Array(data.length);
   for (let h = 0; h < heads; h++) {
     for (let i = 0; i < half; i++) {
       for (let j = 0; j < 2; j++) {
-        const from = (h * headDim + j * half + i) * cols; // HF:     [h, j, i]
-        const to = (h * headDim + i * 2 + j) * cols; // stored: [h, i, j]
+        const interleaved = (h * headDim + i * 2 + j) * cols;
+        const rotateHalf = (h * headDim + j * half + i) * cols;
+        const [from, to] = direction === 'to-rotate-half' ? [interleaved, rotateHalf] : [rotateHalf, interleaved];
         out.set(data.subarray(from, from + cols), to);
       }
     }
