@@ -7,7 +7,7 @@ import { machineDescription, recordSection } from './record.mjs';
 
 const WEIGHT_BYTES = { qkv: 30 * (576 * 576 + 2 * 192 * 576) * 4, oProj: 30 * 576 * 576 * 4, gateUp: 30 * 2 * 1536 * 576 * 4, down: 30 * 1536 * 576 * 4, head: 49152 * 576 * 4 };
 
-async function child(threads, batch) {
+async function child(threads, batch, mode = 'decode') {
   const { initBackend } = await import('../../packages/tensor/dist/index.js');
   const { FastDecoder, randomDecoder } = await import('../../packages/graph/dist/index.js');
   const { modelPresets } = await import('../../packages/engine/dist/index.js');
@@ -16,6 +16,22 @@ async function child(threads, batch) {
   const decoder = randomDecoder(config, { seed: 1 });
   const fast = await FastDecoder.create(config, decoder.weights);
   const ids = Array.from({ length: 256 }, (_, i) => 3 + ((i * 7919 + 13) % 200));
+  if (mode === 'prefill') {
+    let best;
+    for (let rep = 0; rep < 4; rep++) {
+      const cache = fast.newCache(256);
+      fast.profile.reset();
+      fast.profile.enabled = rep > 0;
+      const start = performance.now();
+      fast.forward(ids, { cache, lastOnly: true });
+      const ms = performance.now() - start;
+      cache.dispose();
+      const phases = Object.fromEntries([...fast.profile.ms]);
+      if (rep > 0 && (!best || ms < best.ms)) best = { ms, phases };
+    }
+    process.stdout.write(`${JSON.stringify(best)}\n`);
+    process.exit(0);
+  }
   const caches = Array.from({ length: batch }, () => fast.newCache(256 + 64));
   for (const cache of caches) fast.forward(ids, { cache, lastOnly: true });
   const step = (s) => fast.forwardBatch(caches.map((cache, b) => ({ cache, ids: [(s * 7 + b) % 200] })), { lastOnly: true });
@@ -35,7 +51,32 @@ async function child(threads, batch) {
 }
 
 if (process.argv[2] === 'child') {
-  await child(Number(process.argv[3]), Number(process.argv[4]));
+  await child(Number(process.argv[3]), Number(process.argv[4]), process.argv[5]);
+} else if (process.argv[2] === 'prefill') {
+  // Prefill of 256 tokens (one sequence, logits of the last row): ms and GFLOP/s per phase.
+  const T = 256;
+  const L = 30;
+  const attnFlops = 2 * 2 * L * 9 * 64 * ((T * (T + 1)) / 2);
+  const FLOPS = { qkv: 2 * T * L * 576 * 960, oProj: 2 * T * L * 576 * 576, gateUp: 2 * T * L * 2 * 1536 * 576, down: 2 * T * L * 1536 * 576, head: 2 * 49152 * 576, attention: attnFlops };
+  const threadList = (process.env.PROFILE_THREADS ?? '1,2').split(',').map(Number);
+  const results = threadList.map((threads) => ({ threads, ...JSON.parse(execFileSync(process.execPath, [new URL(import.meta.url).pathname, 'child', String(threads), '1', 'prefill'], { encoding: 'utf8' }).trim().split('\n').at(-1)) }));
+  const phases = ['embed', 'norm', 'qkv', 'rope', 'attention', 'oProj', 'gateUp', 'silu', 'down', 'head'];
+  const cell = (r, p) => {
+    const ms = r.phases[p] ?? 0;
+    return `${ms.toFixed(1)}${FLOPS[p] ? ` (${(FLOPS[p] / ms / 1e6).toFixed(1)} GFLOP/s)` : ''}`;
+  };
+  const header = results.map((r) => `${r.threads} thread${r.threads > 1 ? 's' : ''}`);
+  const rows = phases.map((p) => `| ${p} | ${results.map((r) => cell(r, p)).join(' | ')} |`);
+  const total = `| **prefill ${T}** | ${results.map((r) => `**${r.ms.toFixed(0)}** (${((1000 * T) / r.ms).toFixed(1)} tok/s)`).join(' | ')} |`;
+  const table = [`| phase (ms per ${T}-token prefill) | ${header.join(' | ')} |`, `| --- | ${header.map(() => '---:').join(' | ')} |`, ...rows, total].join('\n');
+  console.log(table);
+  if (process.env.PROFILE_RECORD !== '0') recordSection('fast-prefill-profile', `## Fast path prefill: where 256 tokens go (\`node tooling/bench/fastProfile.mjs prefill\`)
+
+FastDecoder on the SmolLM-135M shape (random fp32 weights), one 256-token prompt, logits of the last row; best of 3
+after a warm-up; ms per phase and the GFLOP/s of the phases with matmuls (attention counts QKᵀ and PV).
+Measured ${new Date().toISOString().slice(0, 10)} on ${machineDescription()}; the machine is shared, so expect ±10%.
+
+${table}`);
 } else {
   const runs = [[1, 1], [2, 1], [2, 8]];
   const results = runs.map(([threads, batch]) => ({ threads, batch, ...JSON.parse(execFileSync(process.execPath, [new URL(import.meta.url).pathname, 'child', String(threads), String(batch)], { encoding: 'utf8' }).trim().split('\n').at(-1)) }));

@@ -94,6 +94,25 @@ export function fastDecoderSuite(threads: number): void {
       decoder.dispose();
     });
 
+    it('a long prompt in several row chunks (and small chunks) equals the tfjs Decoder; all rows\' logits', async () => {
+      const config = wideFast;
+      const decoder = Decoder.fromArrays(config, randomWeights(config, 6));
+      const ids = Array.from({ length: 150 }, (_, i) => (i * 29 + 3) % config.vocabSize);
+      const pieces = [ids.slice(0, 139), ids.slice(139, 141), ...ids.slice(141).map((id) => [id])];
+      const expected = await decoderLogits(decoder, pieces);
+      for (const chunkRows of [64, 5]) {
+        const fast = (await FastDecoder.create(config, decoder.weights, { chunkRows }))!;
+        expect(fast.chunkRows).toBe(Math.max(8, chunkRows));
+        const cache = fast.newCache(16);
+        pieces.forEach((piece, i) => expect(maxAbsDiff(fast.forward(piece, { cache }), expected[i]!)).toBeLessThan(TOL));
+        const last = fast.forward([7], { cache, lastOnly: true });
+        expect(last.length).toBe(config.vocabSize);
+        cache.dispose();
+        fast.dispose();
+      }
+      decoder.dispose();
+    });
+
     it('the pool split changes nothing: all kernels on one thread give the same logits within 1e-5', async () => {
       const config = wideFast;
       const decoder = Decoder.fromArrays(config, randomWeights(config, 4));

@@ -4,12 +4,18 @@ import type { LayerCall } from '../layer.js';
 import { FastKvCache } from './fastKvCache.js';
 import { FastProfile, type FastPhase } from './fastProfile.js';
 import { fastWeights, type FastLayerWeights, type FastWeights } from './fastWeights.js';
-import { addRow, rmsNormRow, ropeRow, siluMulRow } from './rowOps.js';
+import { addRow, rmsNormRow, ropeRow } from './rowOps.js';
 import { ScratchArena } from './scratch.js';
 
 export interface FastDecoderOptions {
-  /** Rows per kernel call: a batch of sequences and/or a prefill chunk. Scratch grows with it. Default 8. */
+  /** Rows whose logits one LM-head call computes (a decode batch). Scratch grows with it (·V floats). Default 8. */
   readonly maxRows?: number;
+  /**
+   * Rows per pass through the layers (a prefill chunk and/or a batch): large enough that the
+   * register-tiled linears read each weight once for many rows, small enough that a chunk's
+   * activations stay in L2. Scratch grows with it (~(4d + q + 2kv + 2ff) floats a row). Default 64.
+   */
+  readonly chunkRows?: number;
   /** Positions a new cache holds before it first grows (default 256). */
   readonly initialCacheCapacity?: number;
 }
@@ -31,8 +37,8 @@ interface Row {
   readonly cache: FastKvCache;
   readonly id: number;
   readonly pos: number;
-  /** Index into the call's logits output, or -1 when this row's logits are not wanted. */
-  readonly out: number;
+  /** Where this row's logits go, or undefined when they are not wanted. */
+  readonly out?: { readonly output: Float32Array; readonly at: number };
 }
 
 /**
@@ -47,12 +53,13 @@ interface Row {
  * Rows may belong to different sequences (batched decode: each its own cache and position) or be
  * consecutive tokens of one (a prefill chunk, causal within the chunk); every weight is read once
  * per call for all its rows. Weights stay where tfjs keeps them: no copy, no extra memory beyond
- * caches and ~(maxRows·(4d + q + 2kv + 2ff + V) floats) of scratch.
+ * caches and ~(chunkRows·(4d + q + 2kv + 2ff) + maxRows·V floats) of scratch.
  *
  * Not covered yet: adapters (LoRA, per-loop norms) — callers with an adapter use `Decoder`.
  */
 export class FastDecoder {
   readonly maxRows: number;
+  readonly chunkRows: number;
   /** Per-phase wall time, when `profile.enabled`. */
   readonly profile = new FastProfile();
   private readonly steps: readonly LayerCall[];
@@ -69,12 +76,13 @@ export class FastDecoder {
     private readonly options: FastDecoderOptions,
   ) {
     this.maxRows = options.maxRows ?? 8;
+    this.chunkRows = Math.max(this.maxRows, options.chunkRows ?? 64);
     this.steps = executionSteps(config);
     const { hiddenSize: d, intermediateSize: ff, vocabSize: V } = config;
     const qkv = (config.numHeads + 2 * config.numKvHeads) * config.headDim;
-    const R = this.maxRows;
+    const R = this.chunkRows;
     this.scratch = new ScratchArena(ops.runtime, {
-      h: R * d, xn: R * d, qkv: R * qkv, att: R * config.numHeads * config.headDim, gu: R * 2 * ff, logits: R * V, rowInfo: R * 4,
+      h: R * d, xn: R * d, qkv: R * qkv, att: R * config.numHeads * config.headDim, gu: R * 2 * ff, logits: this.maxRows * V, rowInfo: R * 4,
     });
     this.ropeCos = new Float32Array(R * (config.headDim / 2));
     this.ropeSin = new Float32Array(R * (config.headDim / 2));
@@ -139,7 +147,7 @@ export class FastDecoder {
     if (this.disposed) throw new Error('FastDecoder used after dispose()');
     const V = this.config.vocabSize;
     const outputs: Float32Array[] = [];
-    const rows: { row: Row; output: Float32Array; at: number }[] = [];
+    const rows: Row[] = [];
     const seen = new Set<FastKvCache>();
     for (const { cache, ids } of entries) {
       if (seen.has(cache)) throw new Error('FastDecoder.forwardBatch: one cache appears in two entries');
@@ -152,21 +160,11 @@ export class FastDecoder {
         const id = ids[i]!;
         if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`token id ${id} is outside the vocabulary (0..${V - 1})`);
         const wanted = !lastOnly || i === ids.length - 1;
-        rows.push({ row: { cache, id, pos: cache.length + i, out: wanted ? 0 : -1 }, output, at: lastOnly ? 0 : i });
+        rows.push({ cache, id, pos: cache.length + i, ...(wanted ? { out: { output, at: lastOnly ? 0 : i } } : {}) });
       }
     }
     this.ensureScores(Math.max(1, ...entries.map((e) => e.cache.length + e.ids.length)));
-    for (let start = 0; start < rows.length; start += this.maxRows) {
-      const chunk = rows.slice(start, start + this.maxRows);
-      const logits = this.runRows(chunk.map((r) => r.row));
-      const f32 = this.ops.runtime.f32;
-      let j = 0;
-      for (const r of chunk) {
-        if (r.row.out < 0) continue;
-        const from = (logits >> 2) + j++ * V;
-        r.output.set(f32.subarray(from, from + V), r.at * V);
-      }
-    }
+    for (let start = 0; start < rows.length; start += this.chunkRows) this.runRows(rows.slice(start, start + this.chunkRows));
     for (const { cache, ids } of entries) cache.advance(ids.length);
     return outputs;
   }
@@ -180,8 +178,8 @@ export class FastDecoder {
     this.ops.dispose();
   }
 
-  /** Runs up to maxRows rows through every layer step; returns the byte offset of the wanted rows' logits. */
-  private runRows(rows: readonly Row[]): number {
+  /** Runs up to chunkRows rows through every layer step; writes the wanted rows' logits to their outputs. */
+  private runRows(rows: readonly Row[]): void {
     const { config, ops, scratch: S, profile } = this;
     const { hiddenSize: d, intermediateSize: ff, numHeads: heads, numKvHeads: kvHeads, headDim: hd } = config;
     const T = rows.length;
@@ -224,21 +222,25 @@ export class FastDecoder {
         { w: w.up, x: S.at('xn'), y: S.at('gu') + ff * 4, rows: ff, k: d, T, yStride: 2 * ff * 4 },
       ]);
       phase = profile.lap('gateUp', phase);
-      for (let t = 0; t < T; t++) siluMulRow(f32, (S.at('gu') >> 2) + t * 2 * ff, (S.at('gu') >> 2) + t * 2 * ff + ff, ff);
+      ops.siluMul({ gate: S.at('gu'), upOffset: ff * 4, n: ff, T, rowStride: 2 * ff * 4 });
       phase = profile.lap('silu', phase);
       this.project([{ w: w.down, x: S.at('gu'), y: S.at('h'), rows: d, k: ff, T, xStride: 2 * ff * 4, accumulate: true }]);
       phase = profile.lap('down', phase);
     }
 
-    // Final norm of the wanted rows, packed, then the LM head over them only.
-    let n = 0;
-    for (const [t, row] of rows.entries()) {
-      if (row.out >= 0) rmsNormRow(f32, (S.at('h') >> 2) + t * d, (S.at('xn') >> 2) + n++ * d, this.weights.finalNorm, eps);
+    // Final norm of the wanted rows, packed, then the LM head over them only, maxRows at a time.
+    const V = config.vocabSize;
+    const wanted = rows.flatMap((row, t) => (row.out ? [{ t, out: row.out }] : []));
+    for (let g = 0; g < wanted.length; g += this.maxRows) {
+      const group = wanted.slice(g, g + this.maxRows);
+      f32 = ops.runtime.f32;
+      group.forEach(({ t }, n) => rmsNormRow(f32, (S.at('h') >> 2) + t * d, (S.at('xn') >> 2) + n * d, this.weights.finalNorm, eps));
+      this.project([{ w: this.weights.head, x: S.at('xn'), y: S.at('logits'), rows: V, k: d, T: group.length }]);
+      f32 = ops.runtime.f32;
+      group.forEach(({ out }, n) => out.output.set(f32.subarray((S.at('logits') >> 2) + n * V, (S.at('logits') >> 2) + (n + 1) * V), out.at * V));
     }
-    if (n > 0) this.project([{ w: this.weights.head, x: S.at('xn'), y: S.at('logits'), rows: config.vocabSize, k: d, T: n }]);
     profile.lap('head', phase);
     profile.count(T);
-    return S.at('logits');
   }
 
   /** One job of base projections. (The place per-row LoRA will join: its A·x and B·(A·x) as extra jobs.) */
@@ -290,7 +292,7 @@ export class FastDecoder {
     if (this.scores && this.scores.positions >= positions) return;
     const size = Math.max(positions, 2 * (this.scores?.positions ?? 0), 64);
     this.scores?.tensor.dispose();
-    this.scores = { ...this.ops.runtime.alloc(this.maxRows * this.config.numHeads * size), positions: size };
+    this.scores = { ...this.ops.runtime.alloc(this.chunkRows * this.config.numHeads * size), positions: size };
   }
 }
 

@@ -9,11 +9,13 @@ import {
  * all pointers are byte offsets, all data float32), and [start, end) is the range of work items a
  * thread claimed, so one generic worker loop runs any of them. Row widths must be multiples of 4.
  */
-export const KERNEL_NAMES = ['linearRows', 'attnScores', 'attnValues', 'attention'] as const;
+export const KERNEL_NAMES = ['linearRows', 'attnScores', 'attnValues', 'attention', 'linearTiled', 'siluMul'] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
 /** linearRows params: y[t, r] (+)= Σ_j w[r, j]·x[t, j] for weight rows r in [start, end), t < T. */
 export const LinearParams = { W: 0, X: 1, Y: 2, K: 3, T: 4, XStride: 5, YStride: 6, Accumulate: 7, Size: 8 } as const;
+/** siluMul params: gate[t, i] ← silu(gate[t, i])·up[t, i], i < N, for rows t in [start, end); up = gate + UpOffset bytes. */
+export const SiluParams = { Gate: 0, UpOffset: 1, N: 2, RowStride: 3, Size: 4 } as const;
 /** attn* params; items are (t, h) = t·nHeads + h. Row info: 4 i32 per row t (see RowInfo). */
 export const AttnParams = { Q: 0, QStride: 1, RowInfo: 2, Scores: 3, ScoreStride: 4, Heads: 5, Group: 6, HeadBytes: 7, Scale: 8, Out: 9, OutStride: 10, Size: 12 } as const;
 /** Per-row cache description: K of kv head 0 at position 0, V likewise, positions attended, bytes between kv heads. */
@@ -94,6 +96,92 @@ function linearRows(): KernelFunction {
     ]),
   ];
   return { name: 'linearRows', params: 3, locals: L.types, body };
+}
+
+/**
+ * Register tile of linearTiled: MT input rows × NR weight rows, MT·NR accumulators. 4×3 measured best
+ * here (≈ 24 GFLOP/s per core in CPU time at K = 576/1536, T = 8…256; 3×3 ≈ 24, 4×2 ≈ 23, the 4×1 of
+ * linearRows ≈ 18); tooling can build others with linearTiledVariant.
+ */
+export const TILE = { MT: 4, NR: 3 } as const;
+
+/**
+ * y[t, r] (+)= Σ_j w[r, j]·x[t, j] as a register-tiled GEMM (same params as linearRows): for each
+ * group of NR weight rows of [start, end) (kept in L1), every group of MT input rows (from L2) runs
+ * one K loop with MT·NR independent f32x4 accumulators; per 4-float step it loads MT + NR vectors for
+ * MT·NR multiply-adds (linearRows: 5 loads for 4, one dependency chain per row). The K loop is
+ * unrolled 4× with every pointer bumped once per 16 floats. Leftover rows run narrower tiles of the
+ * same code. Each accumulator sums lanes in the same order whatever the tile, so y does not depend
+ * on how rows are split between threads.
+ */
+function linearTiled(MT: number = TILE.MT, NR: number = TILE.NR, name = 'linearTiled'): KernelFunction {
+  const [p, r0, r1] = [0, 1, 2];
+  const L = new Locals(3);
+  const { w, x, y, kb, k16, T, xs, ys, acc, r, t, j, xt, yt, yp, wr } = L.named(I32, 'w', 'x', 'y', 'kb', 'k16', 'T', 'xs', 'ys', 'acc', 'r', 't', 'j', 'xt', 'yt', 'yp', 'wr');
+  const xp = Array.from({ length: MT }, () => L.add(I32));
+  const wp = Array.from({ length: NR }, () => L.add(I32));
+  const accs = Array.from({ length: MT }, () => Array.from({ length: NR }, () => L.add(V128)));
+  const wv = Array.from({ length: NR }, () => L.add(V128));
+  const xv = L.add(V128);
+  const s = L.add(F32);
+  const P = LinearParams;
+  const tEnd = L.add(I32);
+
+  /** One mt×nr tile at input row t (x pointer xt) and weight row r (pointer wr); y row pointer yt. */
+  const tile = (mt: number, nr: number): Code => {
+    const step = (offset: number): Code => [
+      ...Array.from({ length: nr }, (_, c) => [...get(wp[c]!), ...v128Load(offset), ...set(wv[c]!)]).flat(),
+      ...Array.from({ length: mt }, (_, i) => [
+        ...get(xp[i]!), ...v128Load(offset), ...set(xv),
+        ...Array.from({ length: nr }, (_, c) => [...get(accs[i]![c]!), ...get(xv), ...get(wv[c]!), ...ins.f32x4Mul, ...ins.f32x4Add, ...set(accs[i]![c]!)]).flat(),
+      ]).flat(),
+    ];
+    const bumpAll = (bytes: number): Code => [...xp.slice(0, mt), ...wp.slice(0, nr)].flatMap((v) => bump(v, bytes));
+    return [
+      ...Array.from({ length: mt }, (_, i) => (i === 0 ? [...get(xt), ...set(xp[0]!)] : [...get(xp[i - 1]!), ...get(xs), ...ins.i32Add, ...set(xp[i]!)])).flat(),
+      ...Array.from({ length: nr }, (_, c) => (c === 0 ? [...get(wr), ...set(wp[0]!)] : [...get(wp[c - 1]!), ...get(kb), ...ins.i32Add, ...set(wp[c]!)])).flat(),
+      ...accs.slice(0, mt).flatMap((row) => row.slice(0, nr).flatMap((a) => [...zeroV, ...set(a)])),
+      ...i32(0), ...set(j),
+      ...whileLt(j, k16, [...step(0), ...step(16), ...step(32), ...step(48), ...bumpAll(64), ...bump(j, 64)]),
+      ...whileLt(j, kb, [...step(0), ...bumpAll(16), ...bump(j, 16)]),
+      ...Array.from({ length: mt }, (_, i) => Array.from({ length: nr }, (_, c) => [
+        ...hsum(accs[i]![c]!), ...set(s),
+        ...get(yt), ...get(ys), ...i32(i), ...ins.i32Mul, ...ins.i32Add, ...i32(4 * c), ...ins.i32Add, ...set(yp),
+        ...storeMaybeAdd(yp, s, acc),
+      ]).flat()).flat(),
+    ];
+  };
+  /** All input rows against the weight rows at r (nr of them): MT at a time, then one at a time. */
+  const rowsOf = (nr: number): Code => [
+    ...get(w), ...get(r), ...get(kb), ...ins.i32Mul, ...ins.i32Add, ...set(wr),
+    ...get(x), ...set(xt), ...get(y), ...get(r), ...i32(2), ...ins.i32Shl, ...ins.i32Add, ...set(yt), ...i32(0), ...set(t),
+    ...whileLt(t, tEnd, [
+      ...tile(MT, nr),
+      ...bump(t, MT),
+      ...get(xt), ...get(xs), ...i32(MT), ...ins.i32Mul, ...ins.i32Add, ...set(xt),
+      ...get(yt), ...get(ys), ...i32(MT), ...ins.i32Mul, ...ins.i32Add, ...set(yt),
+    ]),
+    ...whileLt(t, T, [...tile(1, nr), ...bump(t, 1), ...add(xt, xs), ...set(xt), ...add(yt, ys), ...set(yt)]),
+  ];
+  const rEnd = L.add(I32);
+  const body: Code = [
+    ...param(p, P.W, w), ...param(p, P.X, x), ...param(p, P.Y, y), ...param(p, P.T, T),
+    ...param(p, P.XStride, xs), ...param(p, P.YStride, ys), ...param(p, P.Accumulate, acc),
+    ...get(p), ...i32Load(4 * P.K), ...i32(2), ...ins.i32Shl, ...set(kb),
+    ...get(kb), ...i32(~63), 0x71, ...set(k16), // i32.and: whole 16-float blocks
+    // tEnd = T rounded down to a multiple of MT (T < MT: 0)
+    ...get(T), ...get(T), ...i32(MT), ...ins.i32RemU, ...ins.i32Sub, ...set(tEnd),
+    ...get(r1), ...get(r1), ...get(r0), ...ins.i32Sub, ...i32(NR), ...ins.i32RemU, ...ins.i32Sub, ...set(rEnd),
+    ...get(r0), ...set(r),
+    ...whileLt(r, rEnd, [...rowsOf(NR), ...bump(r, NR)]),
+    ...whileLt(r, r1, [...rowsOf(1), ...bump(r, 1)]),
+  ];
+  return { name, params: 3, locals: L.types, body };
+}
+
+/** Tile variants for tuning (tooling): linearTiled with other MT×NR. */
+export function linearTiledVariant(MT: number, NR: number): KernelFunction {
+  return linearTiled(MT, NR, `linearTiled_${MT}x${NR}`);
 }
 
 /** Shared prologue of the attention kernels: decode item i into t, h and its kv head's row info. */
@@ -200,19 +288,30 @@ function expNonPositive(x: number, n: number, r: number): Code {
 /**
  * Scores, softmax and values of one (t, h) per item, all in one pass per item: scores are kept in the
  * item's scratch row, exponentiated in place against their max, values accumulated unnormalised and
- * scaled by 1/Σ at the end. Params as attnScores/attnValues (AttnParams).
+ * scaled by 1/Σ at the end. Params as attnScores/attnValues (AttnParams). Four positions at a time:
+ * four independent dot products per q load for the scores, and out[j] += Σ of four e·V[s, j] per
+ * load/store of out for the values (the one-position loops take the remainder).
  */
 function attention(): KernelFunction {
   const [p, i0, i1] = [0, 1, 2];
   const L = new Locals(3);
-  const { i, t, h, ri, heads, group, hb, kp, vp, qp, sp, op, n, s, j, a } = L.named(I32, 'i', 't', 'h', 'ri', 'heads', 'group', 'hb', 'kp', 'vp', 'qp', 'sp', 'op', 'n', 's', 'j', 'a');
-  const { accV, pv } = L.named(V128, 'accV', 'pv');
+  const { i, t, h, ri, heads, group, hb, kp, vp, qp, sp, op, n, n4, s, j, a, k1, k2, k3 } = L.named(I32, 'i', 't', 'h', 'ri', 'heads', 'group', 'hb', 'kp', 'vp', 'qp', 'sp', 'op', 'n', 'n4', 's', 'j', 'a', 'k1', 'k2', 'k3');
+  const { accV, pv, qv, c1, c2, c3, p1, p2, p3 } = L.named(V128, 'accV', 'pv', 'qv', 'c1', 'c2', 'c3', 'p1', 'p2', 'p3');
   const { scale, max, sum, e, x, en, er } = L.named(F32, 'scale', 'max', 'sum', 'e', 'x', 'en', 'er');
   const P = AttnParams;
   const rowPtr = (base: number, stride: number, index: number, mulBytes: number | undefined): Code => [
     ...get(p), ...i32Load(4 * base), ...get(index), ...get(p), ...i32Load(4 * stride), ...ins.i32Mul, ...ins.i32Add,
     ...(mulBytes === undefined ? [] : [...get(h), ...get(mulBytes), ...ins.i32Mul, ...ins.i32Add]),
   ];
+  const scoreAt = (index: Code): Code => [...get(sp), ...index, ...i32(2), ...ins.i32Shl, ...ins.i32Add];
+  const keep = (acc: number, sOffset: number): Code => [
+    ...hsum(acc), ...get(scale), ...ins.f32Mul, ...set(e),
+    ...scoreAt([...get(s), ...(sOffset ? [...i32(sOffset), ...ins.i32Add] : [])]), ...get(e), ...f32Store(),
+    ...get(max), ...get(e), ...ins.f32Max, ...set(max),
+  ];
+  const fmaInto = (acc: number, left: Code, right: Code): Code => [...get(acc), ...left, ...right, ...ins.f32x4Mul, ...ins.f32x4Add, ...set(acc)];
+  const at = (ptr: number): Code => [...get(ptr), ...get(j), ...ins.i32Add, ...v128Load()];
+  const splatScore = (offset: number, into: number): Code => [...get(sp), ...get(s), ...i32(2), ...ins.i32Shl, ...ins.i32Add, ...f32Load(4 * offset), ...ins.f32x4Splat, ...set(into)];
   const body: Code = [
     ...param(p, P.Heads, heads), ...param(p, P.Group, group), ...param(p, P.HeadBytes, hb),
     ...get(p), ...f32Load(4 * P.Scale), ...set(scale),
@@ -222,38 +321,67 @@ function attention(): KernelFunction {
       ...headBase(ri, RowInfo.KBase, h, group), ...set(kp),
       ...headBase(ri, RowInfo.VBase, h, group), ...set(vp),
       ...get(ri), ...i32Load(4 * RowInfo.Context), ...set(n),
+      ...get(n), ...i32(~3), 0x71, ...set(n4), // i32.and
       ...rowPtr(P.Q, P.QStride, t, hb), ...set(qp),
       ...rowPtr(P.Out, P.OutStride, t, hb), ...set(op),
       ...rowPtr(P.Scores, P.ScoreStride, i, undefined), ...set(sp),
-      // scores and their max
+      // scores and their max, four keys per q load
       ...f32(-Infinity), ...set(max), ...i32(0), ...set(s),
-      ...whileLt(s, n, [
-        ...zeroV, ...set(accV), ...i32(0), ...set(j),
+      ...whileLt(s, n4, [
+        ...add(kp, hb), ...set(k1), ...add(k1, hb), ...set(k2), ...add(k2, hb), ...set(k3),
+        ...[accV, c1, c2, c3].flatMap((v) => [...zeroV, ...set(v)]), ...i32(0), ...set(j),
         ...whileLt(j, hb, [
-          ...get(accV), ...get(qp), ...get(j), ...ins.i32Add, ...v128Load(), ...get(kp), ...get(j), ...ins.i32Add, ...v128Load(), ...ins.f32x4Mul, ...ins.f32x4Add, ...set(accV),
+          ...at(qp), ...set(qv),
+          ...fmaInto(accV, get(qv), at(kp)), ...fmaInto(c1, get(qv), at(k1)), ...fmaInto(c2, get(qv), at(k2)), ...fmaInto(c3, get(qv), at(k3)),
           ...bump(j, 16),
         ]),
-        ...hsum(accV), ...get(scale), ...ins.f32Mul, ...set(e),
-        ...get(sp), ...get(s), ...i32(2), ...ins.i32Shl, ...ins.i32Add, ...get(e), ...f32Store(),
-        ...get(max), ...get(e), ...ins.f32Max, ...set(max),
+        ...keep(accV, 0), ...keep(c1, 1), ...keep(c2, 2), ...keep(c3, 3),
+        ...add(k3, hb), ...set(kp), ...bump(s, 4),
+      ]),
+      ...whileLt(s, n, [
+        ...zeroV, ...set(accV), ...i32(0), ...set(j),
+        ...whileLt(j, hb, [...fmaInto(accV, at(qp), at(kp)), ...bump(j, 16)]),
+        ...keep(accV, 0),
         ...add(kp, hb), ...set(kp), ...bump(s, 1),
       ]),
-      // out = Σ exp(score − max)·V, then / Σ exp
-      ...i32(0), ...set(j),
-      ...whileLt(j, hb, [...get(op), ...get(j), ...ins.i32Add, ...zeroV, ...v128Store(), ...bump(j, 16)]),
+      // e = exp(score − max) in place, and Σ e
       ...f32(0), ...set(sum), ...i32(0), ...set(s),
       ...whileLt(s, n, [
-        ...get(sp), ...f32Load(), ...get(max), ...ins.f32Sub, ...set(x),
+        ...scoreAt(get(s)), ...f32Load(), ...get(max), ...ins.f32Sub, ...set(x),
         ...expNonPositive(x, en, er), ...set(e),
+        ...scoreAt(get(s)), ...get(e), ...f32Store(),
         ...get(sum), ...get(e), ...ins.f32Add, ...set(sum),
-        ...get(e), ...ins.f32x4Splat, ...set(pv),
+        ...bump(s, 1),
+      ]),
+      // out = Σ e·V, four positions per load/store of out, then / Σ e
+      ...i32(0), ...set(j),
+      ...whileLt(j, hb, [...get(op), ...get(j), ...ins.i32Add, ...zeroV, ...v128Store(), ...bump(j, 16)]),
+      ...i32(0), ...set(s),
+      ...whileLt(s, n4, [
+        ...splatScore(0, pv), ...splatScore(1, p1), ...splatScore(2, p2), ...splatScore(3, p3),
+        ...add(vp, hb), ...set(k1), ...add(k1, hb), ...set(k2), ...add(k2, hb), ...set(k3),
         ...i32(0), ...set(j),
         ...whileLt(j, hb, [
           ...get(op), ...get(j), ...ins.i32Add, ...set(a),
-          ...get(a), ...get(a), ...v128Load(), ...get(pv), ...get(vp), ...get(j), ...ins.i32Add, ...v128Load(), ...ins.f32x4Mul, ...ins.f32x4Add, ...v128Store(),
+          ...get(a),
+          ...get(a), ...v128Load(),
+          ...get(pv), ...at(vp), ...ins.f32x4Mul, ...get(p1), ...at(k1), ...ins.f32x4Mul, ...ins.f32x4Add,
+          ...get(p2), ...at(k2), ...ins.f32x4Mul, ...get(p3), ...at(k3), ...ins.f32x4Mul, ...ins.f32x4Add,
+          ...ins.f32x4Add, ...ins.f32x4Add,
+          ...v128Store(),
           ...bump(j, 16),
         ]),
-        ...bump(sp, 4), ...add(vp, hb), ...set(vp), ...bump(s, 1),
+        ...add(k3, hb), ...set(vp), ...bump(s, 4),
+      ]),
+      ...whileLt(s, n, [
+        ...splatScore(0, pv),
+        ...i32(0), ...set(j),
+        ...whileLt(j, hb, [
+          ...get(op), ...get(j), ...ins.i32Add, ...set(a),
+          ...get(a), ...get(a), ...v128Load(), ...get(pv), ...at(vp), ...ins.f32x4Mul, ...ins.f32x4Add, ...v128Store(),
+          ...bump(j, 16),
+        ]),
+        ...add(vp, hb), ...set(vp), ...bump(s, 1),
       ]),
       ...f32(1), ...get(sum), ...ins.f32Div, ...ins.f32x4Splat, ...set(pv),
       ...i32(0), ...set(j),
@@ -268,9 +396,59 @@ function attention(): KernelFunction {
   return { name: 'attention', params: 3, locals: L.types, body };
 }
 
+/** The f32x4 splat of a constant. */
+const splatF = (v: number): Code => [...f32(v), ...ins.f32x4Splat];
+
+/**
+ * exp(x) lane-wise for x ≤ 0 on the stack → stack, as expNonPositive (same constants, same error)
+ * with f32x4 ops; `x`, `n`, `r` are v128 scratch locals.
+ */
+function expNonPositiveV(x: number, n: number, r: number): Code {
+  const poly = [1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1];
+  return [
+    ...splatF(-88), ...ins.f32x4Max, ...set(x),
+    ...get(x), ...splatF(Math.LOG2E), ...ins.f32x4Mul, ...ins.f32x4Nearest, ...set(n),
+    ...get(x), ...get(n), ...splatF(0.693145751953125), ...ins.f32x4Mul, ...ins.f32x4Sub, ...get(n), ...splatF(1.428606765330187e-6), ...ins.f32x4Mul, ...ins.f32x4Sub, ...set(r),
+    ...splatF(poly[0]!), ...poly.slice(1).flatMap((c) => [...get(r), ...ins.f32x4Mul, ...splatF(c), ...ins.f32x4Add]),
+    ...get(n), ...ins.i32x4TruncSatF32x4S, ...i32(127), ...ins.i32x4Splat, ...ins.i32x4Add, ...i32(23), ...ins.i32x4Shl, ...ins.f32x4Mul,
+  ];
+}
+
+/** SiLU(gate)·up per row, four lanes at a time: σ(g) = 1/(1 + e) for g ≥ 0, e/(1 + e) below, e = exp(−|g|). */
+function siluMul(): KernelFunction {
+  const [p, r0, r1] = [0, 1, 2];
+  const L = new Locals(3);
+  const { r, g, uo, nb, rs, j, a } = L.named(I32, 'r', 'g', 'uo', 'nb', 'rs', 'j', 'a');
+  const { gv, ev, x, n, rr } = L.named(V128, 'gv', 'ev', 'x', 'n', 'rr');
+  const P = SiluParams;
+  const body: Code = [
+    ...param(p, P.UpOffset, uo), ...param(p, P.RowStride, rs),
+    ...get(p), ...i32Load(4 * P.N), ...i32(2), ...ins.i32Shl, ...set(nb),
+    ...get(r0), ...set(r),
+    ...whileLt(r, r1, [
+      ...get(p), ...i32Load(4 * P.Gate), ...get(r), ...get(rs), ...ins.i32Mul, ...ins.i32Add, ...set(g),
+      ...i32(0), ...set(j),
+      ...whileLt(j, nb, [
+        ...add(g, j), ...set(a),
+        ...get(a), ...v128Load(), ...set(gv),
+        ...get(gv), ...ins.f32x4Abs, ...ins.f32x4Neg, ...expNonPositiveV(x, n, rr), ...set(ev),
+        ...get(a),
+        // g · (g ≥ 0 ? 1 : e) / (1 + e) · up
+        ...get(gv), ...splatF(1), ...get(ev), ...get(gv), ...zeroV, ...ins.f32x4Ge, ...ins.v128Bitselect, ...ins.f32x4Mul,
+        ...splatF(1), ...get(ev), ...ins.f32x4Add, ...ins.f32x4Div,
+        ...get(a), ...get(uo), ...ins.i32Add, ...v128Load(), ...ins.f32x4Mul,
+        ...v128Store(),
+        ...bump(j, 16),
+      ]),
+      ...bump(r, 1),
+    ]),
+  ];
+  return { name: 'siluMul', params: 3, locals: L.types, body };
+}
+
 /** The kernel module's bytes; `shared` must match the memory it will import. */
 export function fusedModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
-  return kernelModule([linearRows(), attnScores(), attnValues(), attention()], shared);
+  return kernelModule([linearRows(), attnScores(), attnValues(), attention(), linearTiled(), siluMul()], shared);
 }
 
 export type KernelFn = (params: number, start: number, end: number) => void;

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { AttnParams, LinearParams, RowInfo } from './kernels.js';
+import { AttnParams, LinearParams, RowInfo, SiluParams, TILE } from './kernels.js';
 import type { Segment } from './pool.js';
 import { FusedRuntime } from './runtime.js';
 
@@ -46,6 +46,8 @@ export interface AttentionJob {
 const CHUNK_WORK = 64 * 1024;
 /** Below this many multiply-adds one thread finishes before another would help. */
 const MIN_PARALLEL_WORK = 48 * 1024;
+/** From this many input rows on, linears run the register-tiled kernel (linearTiled). */
+export const TILED_MIN_ROWS = 4;
 const PARAM_INTS = 16;
 const PARAM_SLOTS = 8;
 
@@ -97,8 +99,10 @@ export class FusedOps {
       work += job.rows * job.k * job.T;
       // At least 4 chunks per thread so a descheduled thread holds little back; at most 4096 per job.
       const perThread = Math.ceil(job.rows / (4 * this.runtime.threads));
-      const chunk = Math.max(1, Math.min(Math.ceil(CHUNK_WORK / (job.k * job.T)), perThread), Math.ceil(job.rows / 4096));
-      return { kernel: 'linearRows', params: p, items: job.rows, chunk };
+      let chunk = Math.max(1, Math.min(Math.ceil(CHUNK_WORK / (job.k * job.T)), perThread), Math.ceil(job.rows / 4096));
+      if (job.T < TILED_MIN_ROWS) return { kernel: 'linearRows', params: p, items: job.rows, chunk };
+      chunk = Math.ceil(chunk / TILE.NR) * TILE.NR; // whole tiles of weight rows
+      return { kernel: 'linearTiled', params: p, items: job.rows, chunk };
     });
     this.runtime.pool.run(segments, this.parallel && work >= MIN_PARALLEL_WORK);
   }
@@ -135,6 +139,23 @@ export class FusedOps {
     } else {
       runtime.pool.run([{ kernel: 'attention', params: p, items, chunk: 1 }], parallel);
     }
+  }
+
+  /**
+   * gate[t, i] ← silu(gate[t, i])·up[t, i] for i < n and T rows `rowStride` bytes apart, up at
+   * `upOffset` bytes after gate (a polynomial exp, relative error ≤ 2e-7).
+   */
+  siluMul(job: { readonly gate: number; readonly upOffset: number; readonly n: number; readonly T: number; readonly rowStride: number }): void {
+    if (job.n % 4 !== 0) throw new RangeError(`FusedOps.siluMul: n must be a multiple of 4, got ${job.n}`);
+    const i32 = this.runtime.i32;
+    const p = this.slot(0);
+    const b = p >> 2;
+    i32[b + SiluParams.Gate] = job.gate;
+    i32[b + SiluParams.UpOffset] = job.upOffset;
+    i32[b + SiluParams.N] = job.n;
+    i32[b + SiluParams.RowStride] = job.rowStride;
+    const chunk = Math.max(1, Math.ceil(4096 / job.n));
+    this.runtime.pool.run([{ kernel: 'siluMul', params: p, items: job.T, chunk }], this.parallel && job.n * job.T >= 4 * 4096);
   }
 
   /** Writes one row's RowInfo (byte offsets) at `rowInfo + 16·t`. */

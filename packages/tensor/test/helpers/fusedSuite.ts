@@ -38,6 +38,8 @@ export function fusedKernelSuite(threads: number): void {
     const linearCases = [
       { T: 1, k: 576, rows: 1536 }, { T: 1, k: 1536, rows: 576 }, { T: 1, k: 20, rows: 7 }, { T: 3, k: 64, rows: 100 },
       { T: 4, k: 576, rows: 300 }, { T: 8, k: 576, rows: 1536 }, { T: 7, k: 172, rows: 64 },
+      // the register-tiled kernel (T ≥ 4): row and weight-row remainders, K tails of 4..12 floats
+      { T: 64, k: 576, rows: 100 }, { T: 13, k: 172, rows: 65 }, { T: 5, k: 20, rows: 7 }, { T: 66, k: 1540, rows: 31 },
     ];
     for (const c of linearCases) {
       it(`linearRows T=${c.T} k=${c.k} rows=${c.rows}, overwrite and accumulate`, () => {
@@ -73,6 +75,24 @@ export function fusedKernelSuite(threads: number): void {
         expectClose(part, want, TOL);
         col += o;
       });
+    });
+
+    it('siluMul: silu(gate)·up per row, strided rows, large positive and negative gates', () => {
+      const rand = mulberry32(11);
+      const [T, n] = [5, 1540];
+      const stride = 2 * n + 8; // floats between rows: gate | up | pad
+      const data = randomArray(rand, T * stride).map((v, i) => (i % 97 === 0 ? v * 400 : v * 12));
+      const at = put(data);
+      ops.siluMul({ gate: at, upOffset: n * 4, n, T, rowStride: stride * 4 });
+      const got = read(at, T * stride);
+      const want = Float32Array.from(data);
+      for (let t = 0; t < T; t++) {
+        for (let i = 0; i < n; i++) {
+          const g = data[t * stride + i]!;
+          want[t * stride + i] = (g / (1 + Math.exp(-g))) * data[t * stride + n + i]!;
+        }
+      }
+      for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(2e-6 * Math.max(1, Math.abs(want[i]!)));
     });
 
     const attnCases = [
