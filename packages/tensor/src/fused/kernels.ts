@@ -99,22 +99,26 @@ function linearRows(): KernelFunction {
 }
 
 /**
- * Register tile of linearTiled: MT input rows × NR weight rows, MT·NR accumulators. 4×3 measured best
- * here (≈ 24 GFLOP/s per core in CPU time at K = 576/1536, T = 8…256; 3×3 ≈ 24, 4×2 ≈ 23, the 4×1 of
- * linearRows ≈ 18); tooling can build others with linearTiledVariant.
+ * Register tiles of linearTiled (MT input rows × NR weight rows), measured in CPU time on this
+ * machine's V8 at K = 576/1536, T = 64 (GFLOP/s per core): with relaxed-SIMD f32x4.relaxed_madd
+ * (one vfmadd231ps, no temporary) 3×3 ≈ 45, 2×4 ≈ 41, 4×2 ≈ 40, 4×3 ≈ 21 (16 live xmm: V8 spills);
+ * with f32x4.mul + add 3×2 ≈ 33, 4×2 ≈ 31, 3×3 ≈ 19 (spills), the 4×1 of linearRows ≈ 23. Unrolling
+ * the K loop made it worse (TurboFan hoists the unrolled loads and spills: 4×3 unrolled 4× ≈ 24).
  */
-export const TILE = { MT: 4, NR: 3 } as const;
+export function tileFor(fma: boolean): { readonly MT: number; readonly NR: number } {
+  return fma ? { MT: 3, NR: 3 } : { MT: 3, NR: 2 };
+}
 
 /**
  * y[t, r] (+)= Σ_j w[r, j]·x[t, j] as a register-tiled GEMM (same params as linearRows): for each
  * group of NR weight rows of [start, end) (kept in L1), every group of MT input rows (from L2) runs
  * one K loop with MT·NR independent f32x4 accumulators; per 4-float step it loads MT + NR vectors for
- * MT·NR multiply-adds (linearRows: 5 loads for 4, one dependency chain per row). The K loop is
- * unrolled 4× with every pointer bumped once per 16 floats. Leftover rows run narrower tiles of the
- * same code. Each accumulator sums lanes in the same order whatever the tile, so y does not depend
+ * MT·NR multiply-adds (linearRows: 5 loads for 4, one dependency chain per row), as one fused
+ * multiply-add each with `fma` (relaxed SIMD), else a mul and an add. Leftover input rows and weight
+ * rows run narrower tiles of the same code. Each accumulator sums lanes in the same order whatever the tile, so y does not depend
  * on how rows are split between threads.
  */
-function linearTiled(MT: number = TILE.MT, NR: number = TILE.NR, name = 'linearTiled'): KernelFunction {
+function linearTiled(MT: number, NR: number, name = 'linearTiled', fma = false, unroll = 1): KernelFunction {
   const [p, r0, r1] = [0, 1, 2];
   const L = new Locals(3);
   const { w, x, y, kb, k16, T, xs, ys, acc, r, t, j, xt, yt, yp, wr } = L.named(I32, 'w', 'x', 'y', 'kb', 'k16', 'T', 'xs', 'ys', 'acc', 'r', 't', 'j', 'xt', 'yt', 'yp', 'wr');
@@ -133,7 +137,9 @@ function linearTiled(MT: number = TILE.MT, NR: number = TILE.NR, name = 'linearT
       ...Array.from({ length: nr }, (_, c) => [...get(wp[c]!), ...v128Load(offset), ...set(wv[c]!)]).flat(),
       ...Array.from({ length: mt }, (_, i) => [
         ...get(xp[i]!), ...v128Load(offset), ...set(xv),
-        ...Array.from({ length: nr }, (_, c) => [...get(accs[i]![c]!), ...get(xv), ...get(wv[c]!), ...ins.f32x4Mul, ...ins.f32x4Add, ...set(accs[i]![c]!)]).flat(),
+        ...Array.from({ length: nr }, (_, c) => (fma
+          ? [...get(xv), ...get(wv[c]!), ...get(accs[i]![c]!), ...ins.f32x4RelaxedMadd, ...set(accs[i]![c]!)]
+          : [...get(accs[i]![c]!), ...get(xv), ...get(wv[c]!), ...ins.f32x4Mul, ...ins.f32x4Add, ...set(accs[i]![c]!)])).flat(),
       ]).flat(),
     ];
     const bumpAll = (bytes: number): Code => [...xp.slice(0, mt), ...wp.slice(0, nr)].flatMap((v) => bump(v, bytes));
@@ -142,7 +148,7 @@ function linearTiled(MT: number = TILE.MT, NR: number = TILE.NR, name = 'linearT
       ...Array.from({ length: nr }, (_, c) => (c === 0 ? [...get(wr), ...set(wp[0]!)] : [...get(wp[c - 1]!), ...get(kb), ...ins.i32Add, ...set(wp[c]!)])).flat(),
       ...accs.slice(0, mt).flatMap((row) => row.slice(0, nr).flatMap((a) => [...zeroV, ...set(a)])),
       ...i32(0), ...set(j),
-      ...whileLt(j, k16, [...step(0), ...step(16), ...step(32), ...step(48), ...bumpAll(64), ...bump(j, 64)]),
+      ...whileLt(j, k16, [...Array.from({ length: unroll }, (_, u) => step(16 * u)).flat(), ...bumpAll(16 * unroll), ...bump(j, 16 * unroll)]),
       ...whileLt(j, kb, [...step(0), ...bumpAll(16), ...bump(j, 16)]),
       ...Array.from({ length: mt }, (_, i) => Array.from({ length: nr }, (_, c) => [
         ...hsum(accs[i]![c]!), ...set(s),
@@ -161,27 +167,36 @@ function linearTiled(MT: number = TILE.MT, NR: number = TILE.NR, name = 'linearT
       ...get(xt), ...get(xs), ...i32(MT), ...ins.i32Mul, ...ins.i32Add, ...set(xt),
       ...get(yt), ...get(ys), ...i32(MT), ...ins.i32Mul, ...ins.i32Add, ...set(yt),
     ]),
-    ...whileLt(t, T, [...tile(1, nr), ...bump(t, 1), ...add(xt, xs), ...set(xt), ...add(yt, ys), ...set(yt)]),
+    // fewer than MT rows left: one tile of each smaller height that fits (each runs at most once)
+    ...Array.from({ length: MT - 1 }, (_, i) => MT - 1 - i).flatMap((m) => [
+      ...get(T), ...get(t), ...ins.i32Sub, ...i32(m), ...ins.i32GeU, 0x04, 0x40, // if (T − t ≥ m)
+      ...tile(m, nr), ...bump(t, m),
+      ...get(xt), ...get(xs), ...i32(m), ...ins.i32Mul, ...ins.i32Add, ...set(xt),
+      ...get(yt), ...get(ys), ...i32(m), ...ins.i32Mul, ...ins.i32Add, ...set(yt),
+      0x0b,
+    ]),
   ];
   const rEnd = L.add(I32);
   const body: Code = [
     ...param(p, P.W, w), ...param(p, P.X, x), ...param(p, P.Y, y), ...param(p, P.T, T),
     ...param(p, P.XStride, xs), ...param(p, P.YStride, ys), ...param(p, P.Accumulate, acc),
     ...get(p), ...i32Load(4 * P.K), ...i32(2), ...ins.i32Shl, ...set(kb),
-    ...get(kb), ...i32(~63), 0x71, ...set(k16), // i32.and: whole 16-float blocks
+    ...get(kb), ...i32(~(16 * unroll - 1)), 0x71, ...set(k16), // i32.and: whole unrolled blocks
     // tEnd = T rounded down to a multiple of MT (T < MT: 0)
     ...get(T), ...get(T), ...i32(MT), ...ins.i32RemU, ...ins.i32Sub, ...set(tEnd),
     ...get(r1), ...get(r1), ...get(r0), ...ins.i32Sub, ...i32(NR), ...ins.i32RemU, ...ins.i32Sub, ...set(rEnd),
     ...get(r0), ...set(r),
     ...whileLt(r, rEnd, [...rowsOf(NR), ...bump(r, NR)]),
-    ...whileLt(r, r1, [...rowsOf(1), ...bump(r, 1)]),
+    ...Array.from({ length: NR - 1 }, (_, i) => NR - 1 - i).flatMap((n) => [
+      ...get(r1), ...get(r), ...ins.i32Sub, ...i32(n), ...ins.i32GeU, 0x04, 0x40, ...rowsOf(n), ...bump(r, n), 0x0b,
+    ]),
   ];
   return { name, params: 3, locals: L.types, body };
 }
 
 /** Tile variants for tuning (tooling): linearTiled with other MT×NR. */
-export function linearTiledVariant(MT: number, NR: number): KernelFunction {
-  return linearTiled(MT, NR, `linearTiled_${MT}x${NR}`);
+export function linearTiledVariant(MT: number, NR: number, fma = false, unroll = 1): KernelFunction {
+  return linearTiled(MT, NR, `linearTiled_${MT}x${NR}${fma ? 'f' : ''}u${unroll}`, fma, unroll);
 }
 
 /** Shared prologue of the attention kernels: decode item i into t, h and its kv head's row info. */
@@ -446,9 +461,18 @@ function siluMul(): KernelFunction {
   return { name: 'siluMul', params: 3, locals: L.types, body };
 }
 
-/** The kernel module's bytes; `shared` must match the memory it will import. */
-export function fusedModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
-  return kernelModule([linearRows(), attnScores(), attnValues(), attention(), linearTiled(), siluMul()], shared);
+/**
+ * The kernel module's bytes; `shared` must match the memory it will import; `fma`: linearTiled uses
+ * relaxed-SIMD fused multiply-adds (the module then needs relaxed SIMD to validate).
+ */
+export function fusedModuleBytes(shared: boolean, fma = false): Uint8Array<ArrayBuffer> {
+  const { MT, NR } = tileFor(fma);
+  return kernelModule([linearRows(), attnScores(), attnValues(), attention(), linearTiled(MT, NR, 'linearTiled', fma), siluMul()], shared);
+}
+
+/** A tiny module using f32x4.relaxed_madd: validates only where relaxed SIMD is on. */
+export function relaxedSimdProbe(): Uint8Array<ArrayBuffer> {
+  return kernelModule([{ name: 'probe', params: 0, locals: [V128], body: [...zeroV, ...zeroV, ...zeroV, ...ins.f32x4RelaxedMadd, ...set(0)] }], false);
 }
 
 export type KernelFn = (params: number, start: number, end: number) => void;

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { AttnParams, LinearParams, RowInfo, SiluParams, TILE } from './kernels.js';
+import { AttnParams, LinearParams, RowInfo, SiluParams } from './kernels.js';
 import type { Segment } from './pool.js';
 import { FusedRuntime } from './runtime.js';
 
@@ -101,7 +101,8 @@ export class FusedOps {
       const perThread = Math.ceil(job.rows / (4 * this.runtime.threads));
       let chunk = Math.max(1, Math.min(Math.ceil(CHUNK_WORK / (job.k * job.T)), perThread), Math.ceil(job.rows / 4096));
       if (job.T < TILED_MIN_ROWS) return { kernel: 'linearRows', params: p, items: job.rows, chunk };
-      chunk = Math.ceil(chunk / TILE.NR) * TILE.NR; // whole tiles of weight rows
+      const nr = this.runtime.pool.tileRows;
+      chunk = Math.ceil(chunk / nr) * nr; // whole tiles of weight rows
       return { kernel: 'linearTiled', params: p, items: job.rows, chunk };
     });
     this.runtime.pool.run(segments, this.parallel && work >= MIN_PARALLEL_WORK);

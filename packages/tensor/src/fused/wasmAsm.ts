@@ -30,6 +30,8 @@ export const ins = {
   select: [0x1b], drop: [0x1a],
   f32x4Add: simd(0xe4), f32x4Sub: simd(0xe5), f32x4Mul: simd(0xe6), f32x4Div: simd(0xe7), f32x4Max: simd(0xe9), f32x4Splat: simd(0x13),
   f32x4Abs: simd(0xe0), f32x4Neg: simd(0xe1), f32x4Nearest: simd(0x6a), f32x4Ge: simd(0x46),
+  /** Relaxed SIMD (a·b + c, fused or not as the host does it); needs the relaxed-simd feature. */
+  f32x4RelaxedMadd: simd(0x105),
   i32x4TruncSatF32x4S: simd(0xf8), i32x4Add: simd(0xae), i32x4Shl: simd(0xab), i32x4Splat: simd(0x11), v128Bitselect: simd(0x52),
 } as const;
 

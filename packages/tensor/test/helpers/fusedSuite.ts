@@ -19,6 +19,8 @@ export function fusedKernelSuite(threads: number): void {
       if (!created) throw new Error('no fused runtime on wasm');
       ops = created;
       expect(ops.threads).toBe(threads);
+      // relaxed SIMD (fused multiply-adds in linearTiled) is on unless RECUR_WASM_FMA=0
+      expect(ops.runtime.pool.fma).toBe(process.env.RECUR_WASM_FMA !== '0');
     });
     afterAll(() => {
       tf.dispose(kept);
