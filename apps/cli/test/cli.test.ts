@@ -117,6 +117,15 @@ describe('recur convert', () => {
   });
 });
 
+describe('recur generate --fast', () => {
+  it.each(['1', '2'])('reproduces the golden greedy tokens on the fused kernels with %s thread(s)', async (threads) => {
+    const run = await recur('generate', '--model', gguf, '--max-new-tokens', '200', '--temperature', '0', '--fast', '--threads', threads, '--json');
+    const out = JSON.parse(run.stdout) as { promptIds: number[]; ids: number[]; path: string };
+    expect(out.path).toBe('fast');
+    expect([...out.promptIds, ...out.ids]).toEqual(greedy.ids);
+  });
+});
+
 describe('recur export', () => {
   const dir = mkdtempSync(join(tmpdir(), 'recur-export-'));
 

@@ -27,6 +27,8 @@ export interface GenerateResult {
   /** Generated text: the continuation of the prompt, leading space kept. */
   readonly text: string;
   readonly timings: { readonly prefillMs: number; readonly decodeMs: number };
+  /** Which decoder ran: the fused fast path or the tfjs Decoder. */
+  readonly path: 'fast' | 'tfjs';
 }
 
 /** Prefill the prompt once, then decode one token at a time through the KV cache. */
@@ -59,7 +61,7 @@ export async function generate(model: LoadedModel, options: GenerateOptions): Pr
   }
   const tail = stream.push([...promptIds, ...ids], true);
   if (tail) options.onText?.(tail);
-  return { promptIds, ids, text: stream.text, timings: { prefillMs, decodeMs: performance.now() - started - prefillMs } };
+  return { promptIds, ids, text: stream.text, timings: { prefillMs, decodeMs: performance.now() - started - prefillMs }, path: runner.path };
 }
 
 function definedOnly(options: Partial<SamplingOptions>): Partial<SamplingOptions> {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { generate } from '@recur/engine';
+import { disposeModel, generate } from '@recur/engine';
 import { parseNumber } from '../errors.js';
 import { openModel, printJson, type ModelOptions } from './shared.js';
 
@@ -10,6 +10,7 @@ interface GenerateCliOptions extends ModelOptions {
   readonly topK: string;
   readonly topP: string;
   readonly seed: string;
+  readonly fast?: boolean;
   readonly json?: boolean;
 }
 
@@ -28,6 +29,7 @@ export function registerGenerate(program: Command): void {
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else 1)')
+    .option('--fast', 'decode on the fused wasm kernels (plain models; falls back to tfjs with a note otherwise)')
     .option('--json', 'print one JSON object {promptIds, ids, text, …} instead of streaming')
     .action(async (options: GenerateCliOptions) => {
       const settings = {
@@ -41,11 +43,11 @@ export function registerGenerate(program: Command): void {
       const model = await openModel(options);
       const stream = !options.json;
       if (stream) process.stdout.write(options.prompt);
-      const result = await generate(model, { ...settings, onText: stream ? (t) => process.stdout.write(t) : undefined });
-      model.decoder.dispose();
+      const result = await generate(model, { ...settings, fast: options.fast ?? false, onText: stream ? (t) => process.stdout.write(t) : undefined }).finally(() => disposeModel(model));
+      if (options.fast && result.path !== 'fast') process.stderr.write('recur: note: the fast path is not available for this model; ran on tfjs\n');
       const decodeRate = result.ids.length > 1 ? ((result.ids.length - 1) / result.timings.decodeMs) * 1000 : 0;
       if (options.json) return printJson({ ...result, decodeTokensPerSecond: decodeRate });
       process.stdout.write('\n');
-      process.stderr.write(`${result.ids.length} tokens · prefill ${result.timings.prefillMs.toFixed(0)} ms · decode ${decodeRate.toFixed(1)} tok/s\n`);
+      process.stderr.write(`${result.ids.length} tokens (${result.path}) · prefill ${result.timings.prefillMs.toFixed(0)} ms · decode ${decodeRate.toFixed(1)} tok/s\n`);
     });
 }
