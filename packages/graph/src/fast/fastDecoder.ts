@@ -196,7 +196,7 @@ export class FastDecoder {
 
     for (const call of this.steps) {
       const w = this.weights.layers[call.unique]!;
-      for (let t = 0; t < T; t++) rmsNormRow(f32, (S.at('h') >> 2) + t * d, (S.at('xn') >> 2) + t * d, w.inputNorm, eps);
+      ops.rmsNorm({ x: S.at('h'), xStride: d * 4, out: S.at('xn'), outStride: d * 4, w: w.inputNormAt, n: d, eps, T });
       phase = profile.lap('norm', phase);
       this.project([
         { w: w.q, x: S.at('xn'), y: S.at('qkv'), rows: qDim, k: d, T, yStride: qkvDim * 4 },
@@ -214,8 +214,7 @@ export class FastDecoder {
       phase = profile.lap('attention', phase);
       this.project([{ w: w.o, x: S.at('att'), y: S.at('h'), rows: d, k: qDim, T, accumulate: true }]);
       phase = profile.lap('oProj', phase);
-      f32 = ops.runtime.f32;
-      for (let t = 0; t < T; t++) rmsNormRow(f32, (S.at('h') >> 2) + t * d, (S.at('xn') >> 2) + t * d, w.postNorm, eps);
+      ops.rmsNorm({ x: S.at('h'), xStride: d * 4, out: S.at('xn'), outStride: d * 4, w: w.postNormAt, n: d, eps, T });
       phase = profile.lap('norm', phase);
       this.project([
         { w: w.gate, x: S.at('xn'), y: S.at('gu'), rows: ff, k: d, T, yStride: 2 * ff * 4 },

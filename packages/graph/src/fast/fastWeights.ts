@@ -13,6 +13,9 @@ export interface FastLayerWeights {
   readonly down: number;
   readonly inputNorm: Float32Array;
   readonly postNorm: Float32Array;
+  /** The same norm weights in the heap (byte offsets), for the rmsNorm kernel. */
+  readonly inputNormAt: number;
+  readonly postNormAt: number;
   readonly qBias?: Float32Array;
   readonly kBias?: Float32Array;
   readonly vBias?: Float32Array;
@@ -55,6 +58,7 @@ export function fastWeights(config: DecoderConfig, weights: ReadonlyMap<string, 
       o: offset(key('self_attn.o_proj.weight')), gate: offset(key('mlp.gate_proj.weight')), up: offset(key('mlp.up_proj.weight')),
       down: offset(key('mlp.down_proj.weight')),
       inputNorm: vector(key('input_layernorm.weight')), postNorm: vector(key('post_attention_layernorm.weight')),
+      inputNormAt: offset(key('input_layernorm.weight')), postNormAt: offset(key('post_attention_layernorm.weight')),
       ...(qBias ? { qBias } : {}), ...(kBias ? { kBias } : {}), ...(vBias ? { vBias } : {}),
     };
   });

@@ -9,13 +9,15 @@ import {
  * all pointers are byte offsets, all data float32), and [start, end) is the range of work items a
  * thread claimed, so one generic worker loop runs any of them. Row widths must be multiples of 4.
  */
-export const KERNEL_NAMES = ['linearRows', 'attnScores', 'attnValues', 'attention', 'linearTiled', 'siluMul'] as const;
+export const KERNEL_NAMES = ['linearRows', 'attnScores', 'attnValues', 'attention', 'linearTiled', 'siluMul', 'rmsNorm'] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
 /** linearRows params: y[t, r] (+)= Σ_j w[r, j]·x[t, j] for weight rows r in [start, end), t < T. */
 export const LinearParams = { W: 0, X: 1, Y: 2, K: 3, T: 4, XStride: 5, YStride: 6, Accumulate: 7, Size: 8 } as const;
 /** siluMul params: gate[t, i] ← silu(gate[t, i])·up[t, i], i < N, for rows t in [start, end); up = gate + UpOffset bytes. */
 export const SiluParams = { Gate: 0, UpOffset: 1, N: 2, RowStride: 3, Size: 4 } as const;
+/** rmsNorm params: out[t, :] = x[t, :] / sqrt(mean(x[t, :]²) + Eps) · w for rows t in [start, end); Eps is an f32. */
+export const NormParams = { X: 0, XStride: 1, Out: 2, OutStride: 3, W: 4, N: 5, Eps: 6, Size: 7 } as const;
 /** attn* params; items are (t, h) = t·nHeads + h. Row info: 4 i32 per row t (see RowInfo). */
 export const AttnParams = { Q: 0, QStride: 1, RowInfo: 2, Scores: 3, ScoreStride: 4, Heads: 5, Group: 6, HeadBytes: 7, Scale: 8, Out: 9, OutStride: 10, Size: 12 } as const;
 /** Per-row cache description: K of kv head 0 at position 0, V likewise, positions attended, bytes between kv heads. */
@@ -307,11 +309,11 @@ function expNonPositive(x: number, n: number, r: number): Code {
  * four independent dot products per q load for the scores, and out[j] += Σ of four e·V[s, j] per
  * load/store of out for the values (the one-position loops take the remainder).
  */
-function attention(): KernelFunction {
+function attention(fma = false): KernelFunction {
   const [p, i0, i1] = [0, 1, 2];
   const L = new Locals(3);
   const { i, t, h, ri, heads, group, hb, kp, vp, qp, sp, op, n, n4, s, j, a, k1, k2, k3 } = L.named(I32, 'i', 't', 'h', 'ri', 'heads', 'group', 'hb', 'kp', 'vp', 'qp', 'sp', 'op', 'n', 'n4', 's', 'j', 'a', 'k1', 'k2', 'k3');
-  const { accV, pv, qv, c1, c2, c3, p1, p2, p3 } = L.named(V128, 'accV', 'pv', 'qv', 'c1', 'c2', 'c3', 'p1', 'p2', 'p3');
+  const { accV, pv, qv, c1, c2, c3, p1, p2, p3, xv, nv, rv, sumV } = L.named(V128, 'accV', 'pv', 'qv', 'c1', 'c2', 'c3', 'p1', 'p2', 'p3', 'xv', 'nv', 'rv', 'sumV');
   const { scale, max, sum, e, x, en, er } = L.named(F32, 'scale', 'max', 'sum', 'e', 'x', 'en', 'er');
   const P = AttnParams;
   const rowPtr = (base: number, stride: number, index: number, mulBytes: number | undefined): Code => [
@@ -324,7 +326,9 @@ function attention(): KernelFunction {
     ...scoreAt([...get(s), ...(sOffset ? [...i32(sOffset), ...ins.i32Add] : [])]), ...get(e), ...f32Store(),
     ...get(max), ...get(e), ...ins.f32Max, ...set(max),
   ];
-  const fmaInto = (acc: number, left: Code, right: Code): Code => [...get(acc), ...left, ...right, ...ins.f32x4Mul, ...ins.f32x4Add, ...set(acc)];
+  const fmaInto = (acc: number, left: Code, right: Code): Code => (fma
+    ? [...left, ...right, ...get(acc), ...ins.f32x4RelaxedMadd, ...set(acc)]
+    : [...get(acc), ...left, ...right, ...ins.f32x4Mul, ...ins.f32x4Add, ...set(acc)]);
   const at = (ptr: number): Code => [...get(ptr), ...get(j), ...ins.i32Add, ...v128Load()];
   const splatScore = (offset: number, into: number): Code => [...get(sp), ...get(s), ...i32(2), ...ins.i32Shl, ...ins.i32Add, ...f32Load(4 * offset), ...ins.f32x4Splat, ...set(into)];
   const body: Code = [
@@ -359,8 +363,17 @@ function attention(): KernelFunction {
         ...keep(accV, 0),
         ...add(kp, hb), ...set(kp), ...bump(s, 1),
       ]),
-      // e = exp(score − max) in place, and Σ e
-      ...f32(0), ...set(sum), ...i32(0), ...set(s),
+      // e = exp(score − max) in place, four at a time, and Σ e
+      ...zeroV, ...set(sumV), ...i32(0), ...set(s),
+      ...whileLt(s, n4, [
+        ...scoreAt(get(s)), ...set(a),
+        ...get(a),
+        ...get(a), ...v128Load(), ...get(max), ...ins.f32x4Splat, ...ins.f32x4Sub, ...expNonPositiveV(xv, nv, rv), ...set(pv),
+        ...get(pv), ...v128Store(),
+        ...get(sumV), ...get(pv), ...ins.f32x4Add, ...set(sumV),
+        ...bump(s, 4),
+      ]),
+      ...hsum(sumV), ...set(sum),
       ...whileLt(s, n, [
         ...scoreAt(get(s)), ...f32Load(), ...get(max), ...ins.f32Sub, ...set(x),
         ...expNonPositive(x, en, er), ...set(e),
@@ -461,13 +474,45 @@ function siluMul(): KernelFunction {
   return { name: 'siluMul', params: 3, locals: L.types, body };
 }
 
+/** RMSNorm per row, four lanes at a time (float32 sum of squares in four lanes). */
+function rmsNorm(): KernelFunction {
+  const [p, r0, r1] = [0, 1, 2];
+  const L = new Locals(3);
+  const { r, xp, op, w, nb, j } = L.named(I32, 'r', 'xp', 'op', 'w', 'nb', 'j');
+  const { ss, v, sc } = L.named(V128, 'ss', 'v', 'sc');
+  const P = NormParams;
+  const rowPtr = (base: number, stride: number): Code => [...get(p), ...i32Load(4 * base), ...get(r), ...get(p), ...i32Load(4 * stride), ...ins.i32Mul, ...ins.i32Add];
+  const body: Code = [
+    ...param(p, P.W, w),
+    ...get(p), ...i32Load(4 * P.N), ...i32(2), ...ins.i32Shl, ...set(nb),
+    ...get(r0), ...set(r),
+    ...whileLt(r, r1, [
+      ...rowPtr(P.X, P.XStride), ...set(xp), ...rowPtr(P.Out, P.OutStride), ...set(op),
+      ...zeroV, ...set(ss), ...i32(0), ...set(j),
+      ...whileLt(j, nb, [...get(xp), ...get(j), ...ins.i32Add, ...v128Load(), ...set(v), ...get(ss), ...get(v), ...get(v), ...ins.f32x4Mul, ...ins.f32x4Add, ...set(ss), ...bump(j, 16)]),
+      // scale = 1 / sqrt(Σ / n + eps)
+      ...f32(1), ...hsum(ss), ...get(p), ...i32Load(4 * P.N), 0xb3 /* f32.convert_i32_u */, ...ins.f32Div, ...get(p), ...f32Load(4 * P.Eps), ...ins.f32Add, ...ins.f32Sqrt, ...ins.f32Div,
+      ...ins.f32x4Splat, ...set(sc),
+      ...i32(0), ...set(j),
+      ...whileLt(j, nb, [
+        ...get(op), ...get(j), ...ins.i32Add,
+        ...get(xp), ...get(j), ...ins.i32Add, ...v128Load(), ...get(sc), ...ins.f32x4Mul, ...get(w), ...get(j), ...ins.i32Add, ...v128Load(), ...ins.f32x4Mul,
+        ...v128Store(),
+        ...bump(j, 16),
+      ]),
+      ...bump(r, 1),
+    ]),
+  ];
+  return { name: 'rmsNorm', params: 3, locals: L.types, body };
+}
+
 /**
  * The kernel module's bytes; `shared` must match the memory it will import; `fma`: linearTiled uses
  * relaxed-SIMD fused multiply-adds (the module then needs relaxed SIMD to validate).
  */
 export function fusedModuleBytes(shared: boolean, fma = false): Uint8Array<ArrayBuffer> {
   const { MT, NR } = tileFor(fma);
-  return kernelModule([linearRows(), attnScores(), attnValues(), attention(), linearTiled(MT, NR, 'linearTiled', fma), siluMul()], shared);
+  return kernelModule([linearRows(), attnScores(), attnValues(), attention(fma), linearTiled(MT, NR, 'linearTiled', fma), siluMul(), rmsNorm()], shared);
 }
 
 /** A tiny module using f32x4.relaxed_madd: validates only where relaxed SIMD is on. */

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { AttnParams, LinearParams, RowInfo, SiluParams } from './kernels.js';
+import { AttnParams, LinearParams, NormParams, RowInfo, SiluParams } from './kernels.js';
 import type { Segment } from './pool.js';
 import { FusedRuntime } from './runtime.js';
 
@@ -157,6 +157,26 @@ export class FusedOps {
     i32[b + SiluParams.RowStride] = job.rowStride;
     const chunk = Math.max(1, Math.ceil(4096 / job.n));
     this.runtime.pool.run([{ kernel: 'siluMul', params: p, items: job.T, chunk }], this.parallel && job.n * job.T >= 4 * 4096);
+  }
+
+  /**
+   * RMSNorm of T rows: out[t] = x[t] / sqrt(mean(x[t]²) + eps) · w, w a float32 vector of n in the
+   * heap (byte offset). Float32 sums (the JS rowOps sum in float64: they agree to ~1e-7 relative).
+   */
+  rmsNorm(job: { readonly x: number; readonly xStride: number; readonly out: number; readonly outStride: number; readonly w: number; readonly n: number; readonly eps: number; readonly T: number }): void {
+    if (job.n % 4 !== 0) throw new RangeError(`FusedOps.rmsNorm: n must be a multiple of 4, got ${job.n}`);
+    const { runtime } = this;
+    const i32 = runtime.i32;
+    const p = this.slot(0);
+    const b = p >> 2;
+    i32[b + NormParams.X] = job.x;
+    i32[b + NormParams.XStride] = job.xStride;
+    i32[b + NormParams.Out] = job.out;
+    i32[b + NormParams.OutStride] = job.outStride;
+    i32[b + NormParams.W] = job.w;
+    i32[b + NormParams.N] = job.n;
+    runtime.f32[b + NormParams.Eps] = job.eps;
+    runtime.pool.run([{ kernel: 'rmsNorm', params: p, items: job.T, chunk: Math.max(1, Math.ceil(8192 / job.n)) }], this.parallel && job.n * job.T >= MIN_PARALLEL_WORK);
   }
 
   /** Writes one row's RowInfo (byte offsets) at `rowInfo + 16·t`. */

@@ -25,7 +25,7 @@ export const f32 = (v: number): Code => {
 export const ins = {
   i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32DivU: [0x6e], i32RemU: [0x70], i32Shl: [0x74],
   i32LtU: [0x49], i32GeU: [0x4f], i32Eqz: [0x45],
-  f32Add: [0x92], f32Sub: [0x93], f32Mul: [0x94], f32Div: [0x95], f32Max: [0x97], f32Nearest: [0x90], f32Lt: [0x5d],
+  f32Sqrt: [0x91], f32Add: [0x92], f32Sub: [0x93], f32Mul: [0x94], f32Div: [0x95], f32Max: [0x97], f32Nearest: [0x90], f32Lt: [0x5d],
   i32TruncF32S: [0xa8], f32ReinterpretI32: [0xbe],
   select: [0x1b], drop: [0x1a],
   f32x4Add: simd(0xe4), f32x4Sub: simd(0xe5), f32x4Mul: simd(0xe6), f32x4Div: simd(0xe7), f32x4Max: simd(0xe9), f32x4Splat: simd(0x13),

@@ -79,6 +79,23 @@ export function fusedKernelSuite(threads: number): void {
       });
     });
 
+    it('rmsNorm: strided rows against a float64 reference', () => {
+      const rand = mulberry32(12);
+      const [T, n, stride] = [9, 580, 600];
+      const x = randomArray(rand, T * stride).map((v) => v * 3);
+      const w = randomArray(rand, n);
+      const [px, pw, po] = [put(x), put(w), put(T * n)];
+      ops.rmsNorm({ x: px, xStride: stride * 4, out: po, outStride: n * 4, w: pw, n, eps: 1e-5, T });
+      const want = new Float32Array(T * n);
+      for (let t = 0; t < T; t++) {
+        let ss = 0;
+        for (let i = 0; i < n; i++) ss += x[t * stride + i]! ** 2;
+        const scale = 1 / Math.sqrt(ss / n + 1e-5);
+        for (let i = 0; i < n; i++) want[t * n + i] = x[t * stride + i]! * scale * w[i]!;
+      }
+      expectClose(read(po, T * n), want, TOL);
+    });
+
     it('siluMul: silu(gate)·up per row, strided rows, large positive and negative gates', () => {
       const rand = mulberry32(11);
       const [T, n] = [5, 1540];
