@@ -11,3 +11,4 @@ export { benchmarkForward, type ForwardBenchOptions, type ForwardBenchResult } f
 export { convertModel, type ConvertOptions, type ConvertedModel } from './convert.js';
 export { plainModel, type LoraExport, type PlainModel } from './export.js';
 export { disposeFast, fastDecoderFor, tokenRunner, type FastChoice, type TokenRunner } from './fast.js';
+export type { DistillationOptions, LrSchedule, TrainableSelection } from '@recur/train';

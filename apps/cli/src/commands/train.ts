@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { disposeModel, type LoadedModel } from '@recur/engine';
 import { loadModel, scratchModel, trainModel, type TrainProgress, type TrainRunOptions } from '@recur/engine/node';
-import type { LrSchedule, TrainableSelection } from '@recur/train';
+import type { LrSchedule, TrainableSelection } from '@recur/engine';
 import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
 import { openModel, printJson, startBackend, table, type ModelOptions } from './shared.js';

@@ -1,0 +1,53 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * Imports point down only (../shared/DESIGN.md): which of our packages each package may import at
+ * run time. train sits beside lora/router (it trains a graph decoder; engine composes it).
+ */
+const allowed: Record<string, readonly string[]> = {
+  checkpoint: [],
+  scheduler: [],
+  tensor: [],
+  graph: ['tensor'],
+  lora: ['tensor', 'graph'],
+  router: ['tensor', 'graph'],
+  train: ['tensor', 'graph', 'checkpoint'],
+  engine: ['checkpoint', 'tensor', 'graph', 'lora', 'router', 'train', 'scheduler'],
+  cli: ['engine', 'tensor'],
+};
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? sourceFiles(path) : path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+const packageDir = (name: string) => (name === 'cli' ? join(root, 'apps', 'cli') : join(root, 'packages', name));
+
+describe('package layering', () => {
+  it.each(Object.keys(allowed))('%s imports only the packages below it', (name) => {
+    const manifest = JSON.parse(readFileSync(join(packageDir(name), 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    const declared = Object.keys(manifest.dependencies ?? {}).filter((d) => d.startsWith('@recur/')).map((d) => d.slice('@recur/'.length));
+    expect(declared.filter((d) => !allowed[name]!.includes(d))).toEqual([]);
+    const imported = new Set<string>();
+    for (const file of sourceFiles(join(packageDir(name), 'src'))) {
+      for (const match of readFileSync(file, 'utf8').matchAll(/from '@recur\/([a-z]+)/g)) imported.add(match[1]!);
+    }
+    imported.delete(name);
+    expect([...imported].filter((d) => !allowed[name]!.includes(d))).toEqual([]);
+  });
+
+  it('no package reaches into another package’s src/', () => {
+    for (const name of Object.keys(allowed)) {
+      for (const file of sourceFiles(join(packageDir(name), 'src'))) {
+        expect(readFileSync(file, 'utf8'), file).not.toMatch(/from '(\.\.\/)+(packages|apps)\/|from '@recur\/[a-z]+\/src/);
+      }
+    }
+  });
+});
