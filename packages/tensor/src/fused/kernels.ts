@@ -1,5 +1,5 @@
 import {
-  F32, I32, V128, add, bump, f32, f32Load, f32Store, get, hsum, i32, i32Load, ins, kernelModule, param, set, v128Load, v128Store, whileLt, zeroV,
+  F32, I32, V128, add, bump, f32, f32Load, f32Store, get, hsum, hsum4, i32, i32Load, ins, kernelModule, lane, param, set, v128Load, v128Store, whileLt, zeroV,
   type Code, type KernelFunction,
 } from './wasmAsm.js';
 
@@ -313,7 +313,7 @@ function attention(fma = false): KernelFunction {
   const [p, i0, i1] = [0, 1, 2];
   const L = new Locals(3);
   const { i, t, h, ri, heads, group, hb, kp, vp, qp, sp, op, n, n4, s, j, a, k1, k2, k3 } = L.named(I32, 'i', 't', 'h', 'ri', 'heads', 'group', 'hb', 'kp', 'vp', 'qp', 'sp', 'op', 'n', 'n4', 's', 'j', 'a', 'k1', 'k2', 'k3');
-  const { accV, pv, qv, c1, c2, c3, p1, p2, p3, xv, nv, rv, sumV } = L.named(V128, 'accV', 'pv', 'qv', 'c1', 'c2', 'c3', 'p1', 'p2', 'p3', 'xv', 'nv', 'rv', 'sumV');
+  const { accV, pv, qv, c1, c2, c3, p1, p2, p3, xv, nv, rv, sumV, maxV } = L.named(V128, 'accV', 'pv', 'qv', 'c1', 'c2', 'c3', 'p1', 'p2', 'p3', 'xv', 'nv', 'rv', 'sumV', 'maxV');
   const { scale, max, sum, e, x, en, er } = L.named(F32, 'scale', 'max', 'sum', 'e', 'x', 'en', 'er');
   const P = AttnParams;
   const rowPtr = (base: number, stride: number, index: number, mulBytes: number | undefined): Code => [
@@ -345,7 +345,7 @@ function attention(fma = false): KernelFunction {
       ...rowPtr(P.Out, P.OutStride, t, hb), ...set(op),
       ...rowPtr(P.Scores, P.ScoreStride, i, undefined), ...set(sp),
       // scores and their max, four keys per q load
-      ...f32(-Infinity), ...set(max), ...i32(0), ...set(s),
+      ...f32(-Infinity), ...set(max), ...f32(-Infinity), ...ins.f32x4Splat, ...set(maxV), ...i32(0), ...set(s),
       ...whileLt(s, n4, [
         ...add(kp, hb), ...set(k1), ...add(k1, hb), ...set(k2), ...add(k2, hb), ...set(k3),
         ...[accV, c1, c2, c3].flatMap((v) => [...zeroV, ...set(v)]), ...i32(0), ...set(j),
@@ -354,9 +354,12 @@ function attention(fma = false): KernelFunction {
           ...fmaInto(accV, get(qv), at(kp)), ...fmaInto(c1, get(qv), at(k1)), ...fmaInto(c2, get(qv), at(k2)), ...fmaInto(c3, get(qv), at(k3)),
           ...bump(j, 16),
         ]),
-        ...keep(accV, 0), ...keep(c1, 1), ...keep(c2, 2), ...keep(c3, 3),
+        // the four sums at once (two shuffle rounds), scaled, stored as one vector, lane-wise max
+        ...scoreAt(get(s)), ...hsum4(accV, c1, c2, c3, p1, p2), ...get(scale), ...ins.f32x4Splat, ...ins.f32x4Mul, ...set(pv), ...get(pv), ...v128Store(),
+        ...get(maxV), ...get(pv), ...ins.f32x4Max, ...set(maxV),
         ...add(k3, hb), ...set(kp), ...bump(s, 4),
       ]),
+      ...[0, 1, 2, 3].flatMap((l) => [...get(max), ...get(maxV), ...lane(l), ...ins.f32Max, ...set(max)]),
       ...whileLt(s, n, [
         ...zeroV, ...set(accV), ...i32(0), ...set(j),
         ...whileLt(j, hb, [...fmaInto(accV, at(qp), at(kp)), ...bump(j, 16)]),
@@ -392,10 +395,13 @@ function attention(fma = false): KernelFunction {
         ...whileLt(j, hb, [
           ...get(op), ...get(j), ...ins.i32Add, ...set(a),
           ...get(a),
-          ...get(a), ...v128Load(),
-          ...get(pv), ...at(vp), ...ins.f32x4Mul, ...get(p1), ...at(k1), ...ins.f32x4Mul, ...ins.f32x4Add,
-          ...get(p2), ...at(k2), ...ins.f32x4Mul, ...get(p3), ...at(k3), ...ins.f32x4Mul, ...ins.f32x4Add,
-          ...ins.f32x4Add, ...ins.f32x4Add,
+          ...(fma
+            ? [...get(pv), ...at(vp), ...get(p1), ...at(k1), ...get(p2), ...at(k2), ...get(p3), ...at(k3), ...get(a), ...v128Load(),
+              ...ins.f32x4RelaxedMadd, ...ins.f32x4RelaxedMadd, ...ins.f32x4RelaxedMadd, ...ins.f32x4RelaxedMadd] // p0·V0 + (p1·V1 + (p2·V2 + (p3·V3 + out)))
+            : [...get(a), ...v128Load(),
+              ...get(pv), ...at(vp), ...ins.f32x4Mul, ...get(p1), ...at(k1), ...ins.f32x4Mul, ...ins.f32x4Add,
+              ...get(p2), ...at(k2), ...ins.f32x4Mul, ...get(p3), ...at(k3), ...ins.f32x4Mul, ...ins.f32x4Add,
+              ...ins.f32x4Add, ...ins.f32x4Add]),
           ...v128Store(),
           ...bump(j, 16),
         ]),

@@ -59,6 +59,21 @@ export function whileLt(counter: number, limit: number, body: Code): Code {
 /** `local += step` (i32). */
 export const bump = (local: number, step: number): Code => [...get(local), ...i32(step), ...ins.i32Add, ...set(local)];
 
+/** i8x16.shuffle of the two v128 on the stack, by f32 lanes (0–3 from the first, 4–7 from the second). */
+export const shuffle32 = (lanes: readonly [number, number, number, number]): Code => [
+  ...simd(0x0d), ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]),
+];
+
+/**
+ * The four horizontal sums of v128 locals a, b, c, d as one v128 on the stack, lane i the sum of
+ * the i-th ((l0 + l2) + (l1 + l3) each); ab and cd are v128 scratch locals.
+ */
+export const hsum4 = (a: number, b: number, c: number, d: number, ab: number, cd: number): Code => [
+  ...get(a), ...get(b), ...shuffle32([0, 4, 1, 5]), ...get(a), ...get(b), ...shuffle32([2, 6, 3, 7]), ...ins.f32x4Add, ...set(ab), // [a0+a2, b0+b2, a1+a3, b1+b3]
+  ...get(c), ...get(d), ...shuffle32([0, 4, 1, 5]), ...get(c), ...get(d), ...shuffle32([2, 6, 3, 7]), ...ins.f32x4Add, ...set(cd),
+  ...get(ab), ...get(cd), ...shuffle32([0, 1, 4, 5]), ...get(ab), ...get(cd), ...shuffle32([2, 3, 6, 7]), ...ins.f32x4Add,
+];
+
 /** Horizontal sum of a v128 local, left on the stack as f32 ((l0 + l1) + (l2 + l3)). */
 export const hsum = (v: number): Code => [...get(v), ...lane(0), ...get(v), ...lane(1), ...ins.f32Add, ...get(v), ...lane(2), ...get(v), ...lane(3), ...ins.f32Add, ...ins.f32Add];
 
