@@ -85,7 +85,9 @@ export function fastDecoderSuite(threads: number): void {
       const caches = prompts.map(() => fast.newCache());
       const batched = [fast.forwardBatch(prompts.map((ids, b) => ({ cache: caches[b]!, ids })), { lastOnly: true })];
       for (let s = 0; s < 3; s++) batched.push(fast.forwardBatch(prompts.map((p, b) => ({ cache: caches[b]!, ids: [(s * 5 + p.length) % config.vocabSize] }))));
-      for (let b = 0; b < 8; b++) for (let s = 0; s < 4; s++) expect(maxAbsDiff(batched[s]![b]!, singles[b]![s]!)).toBeLessThan(1e-5);
+      // Batched steps (8 rows) run the register-tiled GEMM, single-sequence steps (1 row) the GEMV:
+      // two float32 summation orders (and, without relaxed SIMD, no fused multiply-adds), ~1e-5 apart.
+      for (let b = 0; b < 8; b++) for (let s = 0; s < 4; s++) expect(maxAbsDiff(batched[s]![b]!, singles[b]![s]!)).toBeLessThan(3e-5);
       // And against the tfjs Decoder for one of them.
       const ref = await decoderLogits(decoder, [prompts[7]!]);
       expect(maxAbsDiff(batched[0]![7]!, ref[0]!.subarray(-config.vocabSize))).toBeLessThan(TOL);
