@@ -1,6 +1,6 @@
 import { tokenRunner } from './fast.js';
 import type { LoadedModel } from './model.js';
-import { SeededRandom } from './random.js';
+import { Mulberry32 as SeededRandom } from '@recur/train';
 import { greedySampling, sampleToken, type SamplingOptions } from './sampling.js';
 import { TextStream } from './text.js';
 

@@ -3,7 +3,8 @@ export { hfConfigJson, type RecurSection } from './recurConfig.js';
 export { generate, type GenerateOptions, type GenerateResult } from './generate.js';
 export { evaluatePerplexity, type PerplexityOptions, type PerplexityResult } from './perplexity.js';
 export { argmax, greedySampling, sampleToken, type SamplingOptions } from './sampling.js';
-export { SeededRandom } from './random.js';
+// Sampling's seeded generator is the training data's mulberry32 (one implementation, one state format).
+export { Mulberry32 as SeededRandom } from '@recur/train';
 export { decodeUtf8Prefix, TextStream } from './text.js';
 export { modelPresets, presetDecoder } from './presets.js';
 export type { Decoder } from '@recur/graph';

@@ -1,4 +1,4 @@
-import type { SeededRandom } from './random.js';
+import type { Mulberry32 as SeededRandom } from '@recur/train';
 
 export interface SamplingOptions {
   /** 0 means greedy (argmax). */
