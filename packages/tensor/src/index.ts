@@ -11,6 +11,7 @@ export { rmsNorm } from './ops/rmsNorm.js';
 export { applyRope } from './ops/applyRope.js';
 export { causalAttention, type CausalAttentionOptions } from './ops/causalAttention.js';
 export { swiGluMlp, type SwiGluWeights } from './ops/swiGluMlp.js';
+export { crossEntropy } from './ops/crossEntropy.js';
 export { truncatedSvd, type TruncatedSvd, type TruncatedSvdOptions } from './linalg/truncatedSvd.js';
 export { jacobiSvd, type SvdResult } from './linalg/jacobiSvd.js';
 export { qr } from './linalg/qr.js';

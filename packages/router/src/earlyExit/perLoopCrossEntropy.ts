@@ -1,5 +1,4 @@
-import { tf } from '@recur/tensor';
-import { crossEntropy } from './crossEntropy.js';
+import { crossEntropy, tf } from '@recur/tensor';
 import { loopWeights } from './loopWeights.js';
 
 export interface PerLoopLossOptions {

@@ -7,5 +7,6 @@ export { refRmsNorm, type RmsNormDims } from './rmsNorm.js';
 export { refApplyRope, type RopeDims } from './applyRope.js';
 export { refCausalAttention, type AttentionDims } from './causalAttention.js';
 export { refSwiGluMlp, type RefSwiGluWeights, type SwiGluDims } from './swiGluMlp.js';
+export { refCrossEntropy } from './crossEntropy.js';
 export { ropeInverseFrequencies, type RopeScaling, type RopeFrequencyOptions } from '../ropeFrequencies.js';
 export { ShapeError } from '../errors.js';

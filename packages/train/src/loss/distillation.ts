@@ -1,5 +1,4 @@
-import { tf } from '@recur/tensor';
-import { crossEntropy } from './crossEntropy.js';
+import { crossEntropy, tf } from '@recur/tensor';
 
 export interface DistillationOptions {
   /** Softens both distributions; the KL term is scaled by T² so its gradients keep their size (Hinton et al. 2015). Default 1. */

@@ -1,6 +1,5 @@
-import { tf } from '@recur/tensor';
+import { crossEntropy, tf } from '@recur/tensor';
 import type { Decoder } from '@recur/graph';
-import { crossEntropy } from './crossEntropy.js';
 
 /**
  * A per-loop loss for early exit (Relaxed Recursive Transformers): every loop's hidden state goes

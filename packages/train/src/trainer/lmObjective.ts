@@ -1,6 +1,5 @@
-import { tf } from '@recur/tensor';
+import { crossEntropy, tf } from '@recur/tensor';
 import type { Decoder } from '@recur/graph';
-import { crossEntropy } from '../loss/crossEntropy.js';
 import { distillationLoss, type DistillationOptions } from '../loss/distillation.js';
 import type { Objective } from './objective.js';
 

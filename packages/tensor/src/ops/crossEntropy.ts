@@ -1,4 +1,4 @@
-import { tf } from '@recur/tensor';
+import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * Next-token cross-entropy, mean over target positions: −(1/N)·Σ_t log softmax(logits_t)[target_t].
