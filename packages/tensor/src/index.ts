@@ -10,6 +10,7 @@ export { linear } from './ops/linear.js';
 export { rmsNorm } from './ops/rmsNorm.js';
 export { applyRope } from './ops/applyRope.js';
 export { causalAttention, type CausalAttentionOptions } from './ops/causalAttention.js';
+export { positionalAttention, type PositionalAttentionOptions } from './ops/positionalAttention.js';
 export { swiGluMlp, type SwiGluWeights } from './ops/swiGluMlp.js';
 export { crossEntropy } from './ops/crossEntropy.js';
 export { truncatedSvd, type TruncatedSvd, type TruncatedSvdOptions } from './linalg/truncatedSvd.js';

@@ -6,6 +6,7 @@ export { refLinear, type LinearDims } from './linear.js';
 export { refRmsNorm, type RmsNormDims } from './rmsNorm.js';
 export { refApplyRope, type RopeDims } from './applyRope.js';
 export { refCausalAttention, type AttentionDims } from './causalAttention.js';
+export { refPositionalAttention, type PositionalAttentionDims } from './positionalAttention.js';
 export { refSwiGluMlp, type RefSwiGluWeights, type SwiGluDims } from './swiGluMlp.js';
 export { refCrossEntropy } from './crossEntropy.js';
 export { ropeInverseFrequencies, type RopeScaling, type RopeFrequencyOptions } from '../ropeFrequencies.js';
