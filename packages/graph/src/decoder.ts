@@ -1,6 +1,9 @@
 import { linear, rmsNorm, ropeInverseFrequencies, tf } from '@recur/tensor';
 import { ConfigError, executionSteps, validateDecoderConfig, type DecoderConfig } from './config.js';
 import type { LayerAdapter } from './adapter.js';
+import type { AttentionCache } from './attentionCache.js';
+import { DepthKvCache, type DepthKvMode } from './depth/depthKvCache.js';
+import { loopStructure, type LoopStructure } from './depth/loopStructure.js';
 import { KvCache } from './kvCache.js';
 import { decoderLayer, type LayerCall, type LayerContext } from './layer.js';
 import { decoderWeightSpecs, parameterCount, type DecoderWeights } from './weights.js';
@@ -34,6 +37,7 @@ export class Decoder {
   private readonly steps: readonly LayerCall[];
   /** Executed steps after which a loop ends (the last step of each loop number). */
   private readonly loopEnds: ReadonlySet<number>;
+  private structure: LoopStructure | undefined;
 
   constructor(
     readonly config: DecoderConfig,
@@ -77,16 +81,40 @@ export class Decoder {
     return new KvCache(this.steps.length);
   }
 
+  /** Prologue, loops of the shared block, epilogue: what per-token depth runs (throws for SEQUENCE tying). */
+  get loops(): LoopStructure {
+    this.structure ??= loopStructure(this.config);
+    return this.structure;
+  }
+
+  /** A cache for per-token depth (see DepthKvMode). */
+  newDepthCache(mode: DepthKvMode): DepthKvCache {
+    return new DepthKvCache(this.loops, mode);
+  }
+
+  /**
+   * Runs the given layer steps on rows h [A, d] at absolute `positions` (any subset of a sequence,
+   * ascending), attending through `cache` → [A, d]. The building block of per-token depth: callers
+   * run the prologue, each loop on the tokens still active, and the epilogue. The caller owns the
+   * result (no tidy here, so autodiff can see through it).
+   */
+  runLayers(h: tf.Tensor2D, calls: readonly LayerCall[], options: { readonly positions: Int32Array; readonly cache: AttentionCache }): tf.Tensor2D {
+    if (options.positions.length !== h.shape[0]) throw new RangeError(`runLayers: ${options.positions.length} positions for ${h.shape[0]} rows`);
+    const ctx: LayerContext = { config: this.config, weights: this.weights, cache: options.cache, positions: options.positions, invFreq: this.invFreq, ...(this.options.adapter ? { adapter: this.options.adapter } : {}) };
+    let out = h;
+    for (const call of calls) out = decoderLayer(out, call, ctx);
+    return out;
+  }
+
   /** ids: the T new tokens → logits [T, V] (or [1, V] with lastOnly). Advances the cache by T. */
   forward(ids: ArrayLike<number>, options: ForwardOptions = {}): tf.Tensor2D {
     const cache = options.cache ?? this.newCache();
     const start = cache.length;
     const positions = Int32Array.from({ length: ids.length }, (_, i) => start + i);
     const logits = tf.tidy(() => {
-      const ctx: LayerContext = { config: this.config, weights: this.weights, cache, positions, invFreq: this.invFreq, ...(this.options.adapter ? { adapter: this.options.adapter } : {}) };
       let h = this.embed(ids); // [T, d]
       for (const call of this.steps) {
-        h = decoderLayer(h, call, ctx);
+        h = this.runLayers(h, [call], { positions, cache });
         if (options.onLoopEnd && this.loopEnds.has(call.step)) options.onLoopEnd(call.loop, h);
       }
       if (options.lastOnly) h = tf.slice(h, [ids.length - 1, 0], [1, -1]); // [1, d]
@@ -101,7 +129,8 @@ export class Decoder {
     for (const t of this.weights.values()) t.dispose();
   }
 
-  private embed(ids: ArrayLike<number>): tf.Tensor2D {
+  /** Token embeddings [T, d] (throws for ids outside the vocabulary). */
+  embed(ids: ArrayLike<number>): tf.Tensor2D {
     const table = this.weights.get('model.embed_tokens.weight') as tf.Tensor2D;
     for (const id of Array.from(ids)) {
       if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) {

@@ -15,4 +15,6 @@ export { unrollRecursive, type UnrolledDecoder } from './recursive/unroll.js';
 export { FastDecoder, type FastBatchEntry, type FastDecoderOptions, type FastForwardOptions } from './fast/fastDecoder.js';
 export { FastKvCache } from './fast/fastKvCache.js';
 export { FastProfile, type FastPhase } from './fast/fastProfile.js';
-export { loopStructure, type LoopStructure } from './recursive/loopStructure.js';
+export { loopStructure, type LoopStructure } from './depth/loopStructure.js';
+export { DepthKvCache, depthKvModes, type DepthKvMode } from './depth/depthKvCache.js';
+export type { AttentionCache } from './attentionCache.js';

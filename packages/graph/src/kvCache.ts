@@ -1,4 +1,6 @@
-import { tf } from '@recur/tensor';
+import { causalAttention, tf } from '@recur/tensor';
+import type { AttentionCache } from './attentionCache.js';
+import type { LayerCall } from './layer.js';
 
 interface LayerEntry {
   k: tf.Tensor3D; // [S, nKvHeads, headDim]
@@ -10,7 +12,7 @@ interface LayerEntry {
  * depths has two slots). Tensors held here outlive the tidy scope of
  * the step that wrote them, so they are kept explicitly and disposed by `dispose()`.
  */
-export class KvCache {
+export class KvCache implements AttentionCache {
   private readonly layers: (LayerEntry | undefined)[];
   private committed = 0;
 
@@ -21,6 +23,13 @@ export class KvCache {
   /** Tokens already stored (the absolute position of the next token). */
   get length(): number {
     return this.committed;
+  }
+
+  /** Appends the rows (the next T positions) to the step's slot and attends causally over the slot. */
+  attend(call: LayerCall, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D): tf.Tensor2D {
+    const past = this.committed;
+    const full = this.append(call.step, k, v); // [past + T, nKvHeads, headDim]
+    return causalAttention(q, full.k, full.v, { queryOffset: past });
   }
 
   /** Appends this step's keys/values for one layer and returns the full [S, nKvHeads, headDim] pair. */

@@ -1,14 +1,15 @@
-import { applyRope, causalAttention, linear, rmsNorm, swiGluMlp, tf } from '@recur/tensor';
+import { applyRope, linear, rmsNorm, swiGluMlp, tf } from '@recur/tensor';
 import type { AdaptedModule, LayerAdapter, NormName } from './adapter.js';
 import type { DecoderConfig } from './config.js';
-import type { KvCache } from './kvCache.js';
+import type { AttentionCache } from './attentionCache.js';
 import { layerKey, type DecoderWeights } from './weights.js';
 
 /** Everything one layer call needs besides its input. */
 export interface LayerContext {
   readonly config: DecoderConfig;
   readonly weights: DecoderWeights;
-  readonly cache: KvCache;
+  /** Where this call's keys/values go and what its queries attend to (KvCache, DepthKvCache). */
+  readonly cache: AttentionCache;
   /** Absolute positions of the T input rows. */
   readonly positions: Int32Array;
   readonly invFreq: Float32Array;
@@ -68,7 +69,5 @@ function selfAttention(x: tf.Tensor2D, call: LayerCall, ctx: LayerContext): tf.T
   const q = applyRope(heads('self_attn.q_proj', config.numHeads), positions, invFreq);
   const k = applyRope(heads('self_attn.k_proj', config.numKvHeads), positions, invFreq);
   const v = heads('self_attn.v_proj', config.numKvHeads);
-  const past = ctx.cache.length;
-  const full = ctx.cache.append(call.step, k, v); // [past + T, nKvHeads, headDim]
-  return causalAttention(q, full.k, full.v, { queryOffset: past });
+  return ctx.cache.attend(call, q, k, v, positions);
 }

@@ -25,3 +25,6 @@ export { activeAtRecursion, depthLoads, initTokenRouter, routeTokenChoice, token
 export { balancingLoss, updateBalancingBias } from './token/balancing.js';
 
 export { defaultActivePerDepth, kvCacheElements, kvEntries, kvRatio, theoreticalKvRatio, type KvStrategy } from './kv/kvTheory.js';
+
+export { depthForward, type DepthForwardOptions, type DepthForwardResult, type LoopChoice, type LoopRouting } from './depth/depthForward.js';
+export { earlyExitRouting, expertChoiceRouting, tokenChoiceRouting, type ExpertRouting, type ExpertRoutingOptions, type TokenRouting } from './depth/routings.js';
