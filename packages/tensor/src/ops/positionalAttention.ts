@@ -25,7 +25,7 @@ export function positionalAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor
     const kh = tf.transpose(k, [1, 0, 2]); // [nKvHeads, S, headDim]
     const vh = tf.transpose(v, [1, 0, 2]); // [nKvHeads, S, headDim]
     const scores = tf.matMul(qg, kh, false, true); // [nKvHeads, group·T, S]
-    const rows = scores.shape[0] * (scores.shape[1] / t);
+    const rows = (scores.shape[0] ?? 0) * ((scores.shape[1] ?? 0) / t);
     const masked = tf.reshape(tf.add(tf.reshape(scores, [rows, t, s]), tf.tensor2d(mask, [t, s])), scores.shape); // [nKvHeads, group·T, S]
     return ungroupOutput(tf.matMul(tf.softmax(masked), vh), t); // [T, nHeads·headDim]
   });
