@@ -1,5 +1,5 @@
 export { buildModel, disposeModel, type BuildOptions, type LoadedModel } from './model.js';
-export { hfConfigJson, type RecurSection } from './recurConfig.js';
+export { hfConfigJson, type RecurSection, type RouterSection } from './recurConfig.js';
 export { generate, type GenerateOptions, type GenerateResult } from './generate.js';
 export { evaluatePerplexity, type PerplexityOptions, type PerplexityResult } from './perplexity.js';
 export { argmax, greedySampling, sampleToken, type SamplingOptions } from './sampling.js';

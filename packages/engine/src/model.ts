@@ -1,5 +1,6 @@
 import type { Checkpoint, ModelConfig, TextTokenizer } from '@recur/checkpoint';
 import { Decoder, decoderWeightSpecs, loopedOrder } from '@recur/graph';
+import { tf } from '@recur/tensor';
 import { DepthwiseLora } from '@recur/lora';
 import { disposeFast } from './fast.js';
 import type { RecurSection } from './recurConfig.js';
@@ -15,6 +16,8 @@ export interface LoadedModel {
   readonly lora?: DepthwiseLora;
   /** How a converted model's layers are tied (config.json's `recur` section). */
   readonly recur?: RecurSection;
+  /** A Mixture-of-Recursions router's weights (`mor.*` keys), when `recur.router` is set. Owned by the model. */
+  readonly routerParams?: ReadonlyMap<string, tf.Tensor>;
 }
 
 /** Frees every tensor the model holds. */
@@ -22,6 +25,7 @@ export function disposeModel(model: LoadedModel): void {
   disposeFast(model);
   model.decoder.dispose();
   model.lora?.dispose();
+  for (const t of model.routerParams?.values() ?? []) t.dispose();
 }
 
 export interface BuildOptions {
@@ -37,6 +41,8 @@ export interface BuildOptions {
 
 /** LoRA factors and per-loop norms, stored beside the shared weights. */
 const adapterTensor = /\.loop\d+\.weight$/;
+/** Mixture-of-Recursions router weights. */
+export const routerTensorPrefix = 'mor.';
 
 /** Reads every tensor the decoder needs from an open checkpoint and builds the model. */
 export async function buildModel(checkpoint: Checkpoint, options: BuildOptions = {}): Promise<LoadedModel> {
@@ -48,6 +54,7 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
   const specs = [
     ...decoderWeightSpecs(baseConfig),
     ...(recur ? checkpoint.tensors.filter((t) => adapterTensor.test(t.name)) : []),
+    ...(recur?.router ? checkpoint.tensors.filter((t) => t.name.startsWith(routerTensorPrefix)) : []),
   ];
   const arrays = new Map<string, Float32Array>();
   for (const [i, spec] of specs.entries()) {
@@ -57,10 +64,12 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
   const config = tieIdenticalHead(baseConfig, arrays);
   if (recur && options.adapter) throw new Error(`${checkpoint.path}: a converted model carries its own LoRA; an extra adapter applies to plain models only`);
   const lora = recur ? loadLora(checkpoint, arrays, recur.loraScale) : options.adapter;
+  const routerParams = recur?.router ? loadRouter(checkpoint, arrays) : undefined;
   return {
     decoder: Decoder.fromArrays(config, arrays, lora ? { adapter: lora } : {}),
     ...(lora ? { lora } : {}),
     ...(recur ? { recur } : {}),
+    ...(routerParams ? { routerParams } : {}),
     tokenizer: checkpoint.tokenizer,
     config,
     source: { path: checkpoint.path, format: checkpoint.format },
@@ -88,6 +97,12 @@ function loadLora(checkpoint: Checkpoint, arrays: Map<string, Float32Array>, sca
     if (adapterTensor.test(info.name)) factors.set(info.name, { data: arrays.get(info.name)!, shape: info.shape });
   }
   return DepthwiseLora.fromArrays(factors, scale);
+}
+
+function loadRouter(checkpoint: Checkpoint, arrays: Map<string, Float32Array>): Map<string, tf.Tensor> {
+  const infos = checkpoint.tensors.filter((t) => t.name.startsWith(routerTensorPrefix));
+  if (infos.length === 0) throw new Error(`${checkpoint.path}: config.json names a router but the weights hold no ${routerTensorPrefix}* tensors`);
+  return new Map(infos.map((info) => [info.name, tf.tensor(arrays.get(info.name)!, [...info.shape], 'float32')]));
 }
 
 /** The recur section with its run order rebuilt for another loop count. */

@@ -1,5 +1,5 @@
 import type { ModelConfig } from '@recur/checkpoint';
-import type { SharingStrategy, InitStrategy } from '@recur/graph';
+import type { DepthKvMode, SharingStrategy, InitStrategy } from '@recur/graph';
 import type { LoraInit, LoraRanks, NormMode } from '@recur/lora';
 
 /** The `recur` section of a converted model's config.json: how its layers are tied and adapted. */
@@ -16,6 +16,21 @@ export interface RecurSection {
   readonly layerOrder: readonly number[];
   /** Where the model was converted from, and its depth. */
   readonly source: { readonly path: string; readonly numLayers: number; readonly parameters: number };
+  /** A Mixture-of-Recursions router trained with the model (its weights are the `mor.*` tensors). */
+  readonly router?: RouterSection;
+}
+
+/** How a MoR model routes tokens to depths (Bae et al. 2025, arXiv 2507.10524). */
+export interface RouterSection {
+  readonly kind: 'expert' | 'token';
+  /** Expert-choice routers: 'linear' d → 1 or a small 'mlp'. */
+  readonly architecture: 'linear' | 'mlp';
+  /** Expert-choice gate scale α (the gate is α·σ(logit)). */
+  readonly alpha: number;
+  /** What deeper loops attend to, as trained: recursion-wise caching or recursive KV sharing. */
+  readonly kvMode: DepthKvMode;
+  /** Decode-time rule of expert-choice routers: continue while σ(logit) > threshold (default 0.5). */
+  readonly threshold?: number;
 }
 
 /** A Hugging Face Llama config.json for a model Recur holds (unknown to other tools: the `recur` section). */

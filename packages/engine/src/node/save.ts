@@ -14,7 +14,7 @@ import { json, tokenizerFiles, writeAtomic } from './files.js';
 export async function saveModel(model: LoadedModel, dir: string): Promise<{ bytes: number }> {
   await mkdir(dir, { recursive: true });
   const entries: SafetensorsWriteEntry[] = [];
-  for (const [name, tensor] of [...model.decoder.weights, ...(model.lora?.tensors ?? [])]) {
+  for (const [name, tensor] of [...model.decoder.weights, ...(model.lora?.tensors ?? []), ...(model.routerParams ?? [])]) {
     entries.push({ name, shape: tensor.shape, dtype: 'F32', data: (await tensor.data()) as Float32Array });
   }
   const weights = writeSafetensors(entries, { format: 'pt', producer: 'recur' });
