@@ -1,4 +1,7 @@
-import { tokenRunner } from './fast.js';
+import type { DepthKvMode } from '@recur/graph';
+import { depthRunner } from './depth/depthRunner.js';
+import { defaultKvMode, type ExitRule } from './depth/exitRule.js';
+import { tokenRunner, type TokenRunner } from './fast.js';
 import type { LoadedModel } from './model.js';
 import { Mulberry32 as SeededRandom } from '@recur/train';
 import { greedySampling, sampleToken, type SamplingOptions } from './sampling.js';
@@ -17,6 +20,10 @@ export interface GenerateOptions extends Partial<SamplingOptions> {
   readonly onText?: (delta: string) => void;
   /** Run on the FastDecoder (fused kernels) when the model allows it, else the tfjs decoder with a warning. */
   readonly fast?: boolean;
+  /** Per-token depth: the prompt runs every loop, each generated token exits by this rule (tfjs decoder). */
+  readonly exit?: ExitRule;
+  /** What deeper loops see of tokens that left early (default: 'copy', or what the router was trained with). */
+  readonly kvMode?: DepthKvMode;
 }
 
 export interface GenerateResult {
@@ -29,6 +36,8 @@ export interface GenerateResult {
   readonly timings: { readonly prefillMs: number; readonly decodeMs: number };
   /** Which decoder ran: the fused fast path or the tfjs Decoder. */
   readonly path: 'fast' | 'tfjs';
+  /** With `exit`: loops run by the position whose logits chose each generated token (the first is the prompt's last, full depth). */
+  readonly depths?: number[];
 }
 
 /** Prefill the prompt once, then decode one token at a time through the KV cache. */
@@ -42,7 +51,8 @@ export async function generate(model: LoadedModel, options: GenerateOptions): Pr
   const maxNew = Math.min(options.maxNewTokens, room);
   const stream = new TextStream((ids) => tokenizer.decode(ids), tokenizer.decode(promptIds));
   const ids: number[] = [];
-  const runner = await tokenRunner(model, options.fast ?? false, promptIds.length + maxNew);
+  const depths: number[] = [];
+  const runner = options.exit ? routedRunner(model, options.exit, options.kvMode, depths) : await tokenRunner(model, options.fast ?? false, promptIds.length + maxNew);
   const started = performance.now();
   let prefillMs = 0;
   try {
@@ -61,7 +71,22 @@ export async function generate(model: LoadedModel, options: GenerateOptions): Pr
   }
   const tail = stream.push([...promptIds, ...ids], true);
   if (tail) options.onText?.(tail);
-  return { promptIds, ids, text: stream.text, timings: { prefillMs, decodeMs: performance.now() - started - prefillMs }, path: runner.path };
+  const timings = { prefillMs, decodeMs: performance.now() - started - prefillMs };
+  return { promptIds, ids, text: stream.text, timings, path: runner.path, ...(options.exit && { depths: depths.slice(0, ids.length) }) };
+}
+
+/** A TokenRunner over per-token depth that records each call's depth. */
+function routedRunner(model: LoadedModel, rule: ExitRule, kvMode: DepthKvMode | undefined, depths: number[]): TokenRunner {
+  const runner = depthRunner(model, rule, kvMode ?? defaultKvMode(model, rule));
+  return {
+    path: 'tfjs',
+    next: async (input) => {
+      const { logits, depth } = runner.next(input);
+      depths.push(depth);
+      return logits;
+    },
+    dispose: () => runner.dispose(),
+  };
 }
 
 function definedOnly(options: Partial<SamplingOptions>): Partial<SamplingOptions> {

@@ -13,3 +13,6 @@ export { convertModel, type ConvertOptions, type ConvertedModel } from './conver
 export { plainModel, type LoraExport, type PlainModel } from './export.js';
 export { disposeFast, fastDecoderFor, tokenRunner, type FastChoice, type TokenRunner } from './fast.js';
 export type { DistillationOptions, LrSchedule, TrainableSelection } from '@recur/train';
+export { defaultKvMode, exitRouting, parseExitRule, type ExitRule } from './depth/exitRule.js';
+export { depthRunner, type DepthRunner } from './depth/depthRunner.js';
+export { evaluateDepths, type DepthEvaluation, type EvaluateDepthsOptions } from './depth/evaluateDepths.js';

@@ -15,6 +15,7 @@ export function earlyExitRouting(policy: ExitPolicy): LoopRouting {
     update: 'replace',
     choose(r, _h, candidates, probe): LoopChoice {
       if (r === 0) return { selected: candidates };
+      if (policy.kind === 'fixed') return { selected: r < policy.depth ? candidates : new Int32Array(0) }; // no readout needed
       const logits = probe(); // [A, V]
       const rows = logits.dataSync() as Float32Array;
       const v = logits.shape[1];

@@ -1,0 +1,92 @@
+import type { DepthKvMode } from '@recur/graph';
+import { depthForward, earlyExitRouting, type LoopRouting } from '@recur/router';
+import { tf } from '@recur/tensor';
+import type { LoadedModel } from '../model.js';
+import { defaultKvMode, exitRouting, type ExitRule } from './exitRule.js';
+
+export interface EvaluateDepthsOptions {
+  /** Token windows, each scored on its own from its first token (e.g. [BOS] + text). */
+  readonly windows: readonly (readonly number[])[];
+  /** Also score the model under this decode-time rule (its perplexity and average depth). */
+  readonly rule?: ExitRule;
+  readonly kvMode?: DepthKvMode;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface DepthEvaluation {
+  /** Perplexity when every token exits after `depth` loops (early-exit models; empty for router models). */
+  readonly perLoop: readonly { readonly depth: number; readonly perplexity: number }[];
+  /** Under `rule`: perplexity, mean loops of the routed positions (all but each window's first) and their histogram. */
+  readonly policy?: { readonly perplexity: number; readonly averageDepth: number; readonly depthCounts: readonly number[] };
+  readonly tokens: number;
+}
+
+/**
+ * Perplexity at each exit depth and under a decode-time rule. A window's first token is its prompt
+ * (full depth); each later token is routed as generation would route it. Rules that read only a
+ * token's own state (routers, fixed depths, early exit without an epilogue layer) are scored in one
+ * call per window — the same numbers as token-by-token decoding (tested in @recur/router);
+ * confidence exits through an epilogue run token by token.
+ */
+export function evaluateDepths(model: LoadedModel, options: EvaluateDepthsOptions): DepthEvaluation {
+  const n = model.decoder.loops.loops.length;
+  const tokens = options.windows.reduce((sum, w) => sum + Math.max(0, w.length - 1), 0);
+  const total = (model.recur?.router ? 0 : n) + (options.rule ? 1 : 0);
+  let done = 0;
+  const perLoop = model.recur?.router ? [] : Array.from({ length: n }, (_, d) => {
+    const rule: ExitRule = { kind: 'policy', policy: { kind: 'fixed', depth: d + 1 } };
+    const { nll } = scoreAll(model, options.windows, rule, 'copy');
+    options.onProgress?.(++done, total);
+    return { depth: d + 1, perplexity: Math.exp(nll / tokens) };
+  });
+  if (!options.rule) return { perLoop, tokens };
+  const scored = scoreAll(model, options.windows, options.rule, options.kvMode ?? defaultKvMode(model, options.rule));
+  options.onProgress?.(++done, total);
+  const routed = scored.depthCounts.reduce((a, b) => a + b, 0);
+  const averageDepth = scored.depthCounts.reduce((sum, count, d) => sum + count * (d + 1), 0) / Math.max(1, routed);
+  return { perLoop, policy: { perplexity: Math.exp(scored.nll / tokens), averageDepth, depthCounts: scored.depthCounts }, tokens };
+}
+
+function scoreAll(model: LoadedModel, windows: EvaluateDepthsOptions['windows'], rule: ExitRule, kvMode: DepthKvMode) {
+  const n = model.decoder.loops.loops.length;
+  const depthCounts = new Array<number>(n).fill(0);
+  const oneCall = rule.kind === 'router' || (rule.kind === 'policy' && rule.policy.kind === 'fixed') || model.decoder.loops.epilogue.length === 0;
+  let nll = 0;
+  for (const window of windows) {
+    if (window.length < 2) continue;
+    const cache = model.decoder.newDepthCache(kvMode);
+    try {
+      const rows: tf.Tensor2D[] = [];
+      const step = oneCall ? window.length - 1 : 1;
+      tf.tidy(() => {
+        rows.push(tf.keep(depthForward(model.decoder, window.slice(0, 1), { cache }).logits)); // the prompt, full depth
+        for (let t = 1; t < window.length - 1; t += step) {
+          const res = depthForward(model.decoder, window.slice(t, Math.min(window.length - 1, t + step)), { cache, routing: routingFor(model, rule) });
+          res.depths.forEach((d) => depthCounts[d - 1]!++);
+          rows.push(tf.keep(res.logits));
+        }
+      });
+      nll += nllSum(rows, window.slice(1));
+    } finally {
+      cache.dispose();
+    }
+  }
+  return { nll, depthCounts };
+}
+
+function routingFor(model: LoadedModel, rule: ExitRule): LoopRouting {
+  return rule.kind === 'policy' ? earlyExitRouting(rule.policy) : exitRouting(model, rule);
+}
+
+/** Σ −log p(targets[t]) over logits rows [T, V] (disposes the rows). */
+function nllSum(rows: tf.Tensor2D[], targets: readonly number[]): number {
+  const picked = tf.tidy(() => {
+    const logProbs = tf.logSoftmax(tf.concat(rows, 0)); // [T, V]
+    const vocab = logProbs.shape[1];
+    return tf.gather(tf.reshape(logProbs, [-1]), tf.tensor1d(targets.map((id, t) => t * vocab + id), 'int32')).dataSync(); // [T]
+  });
+  tf.dispose(rows);
+  let sum = 0;
+  for (const v of picked) sum -= v;
+  return sum;
+}

@@ -1,0 +1,48 @@
+import type { DepthKvMode } from '@recur/graph';
+import { earlyExitRouting, expertChoiceRouting, tokenChoiceRouting, type ExitPolicy, type LoopRouting } from '@recur/router';
+import type { LoadedModel } from '../model.js';
+
+/** How a generated token's depth is decided at decode time: a confidence policy or the model's MoR router. */
+export type ExitRule = { readonly kind: 'policy'; readonly policy: ExitPolicy } | { readonly kind: 'router'; readonly threshold?: number };
+
+/** 'maxprob:0.9' | 'entropy:1.5' | 'fixed:2' | 'router' | 'router:0.5' → ExitRule (RangeError naming the text otherwise). */
+export function parseExitRule(text: string): ExitRule {
+  const [name, arg, ...rest] = text.trim().toLowerCase().split(':');
+  const value = arg === undefined || arg === '' ? undefined : Number(arg);
+  const bad = (why: string): never => {
+    throw new RangeError(`exit rule "${text}": ${why} (expected maxprob:P, entropy:H, fixed:D or router[:T])`);
+  };
+  if (rest.length > 0 || (value !== undefined && !Number.isFinite(value))) bad('not a rule');
+  switch (name) {
+    case 'maxprob':
+      if (value === undefined || value <= 0 || value > 1) bad('P must be in (0, 1]');
+      return { kind: 'policy', policy: { kind: 'maxProb', threshold: value! } };
+    case 'entropy':
+      if (value === undefined || value < 0) bad('H must be ≥ 0 nats');
+      return { kind: 'policy', policy: { kind: 'entropy', threshold: value! } };
+    case 'fixed':
+      if (value === undefined || !Number.isInteger(value) || value < 1) bad('D must be a whole number of loops ≥ 1');
+      return { kind: 'policy', policy: { kind: 'fixed', depth: value! } };
+    case 'router':
+      if (value !== undefined && (value <= 0 || value >= 1)) bad('T must be in (0, 1)');
+      return { kind: 'router', ...(value !== undefined && { threshold: value }) };
+    default:
+      return bad('unknown rule');
+  }
+}
+
+/** The decode-time routing of `rule` for `model` (router rules need a MoR model). */
+export function exitRouting(model: LoadedModel, rule: ExitRule): LoopRouting {
+  if (rule.kind === 'policy') return earlyExitRouting(rule.policy);
+  const router = model.recur?.router;
+  if (!router || !model.routerParams) throw new RangeError(`${model.source.path}: --exit router needs a model trained with a router (recur train --router)`);
+  if (router.kind === 'token') return tokenChoiceRouting(model.routerParams);
+  return expertChoiceRouting(model.routerParams, {
+    numRecursions: model.decoder.loops.loops.length, mode: 'threshold', alpha: router.alpha, threshold: rule.threshold ?? router.threshold ?? 0.5,
+  });
+}
+
+/** KV mode a rule runs with unless told otherwise: what a router was trained with; 'copy' for early exit. */
+export function defaultKvMode(model: LoadedModel, rule: ExitRule | undefined): DepthKvMode {
+  return rule?.kind === 'router' ? (model.recur?.router?.kvMode ?? 'recursion-wise') : 'copy';
+}

@@ -1,0 +1,69 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend, tf } from '@recur/tensor';
+import { convertModel, disposeModel, evaluateDepths, generate, parseExitRule, type LoadedModel } from '../src/index.js';
+import { loadModel } from '../src/node/index.js';
+import { corpusPath, hfPath } from './stories260k.js';
+
+// stories260K converted to MIDDLE-CYCLE × 2 with rank-4 depth-wise LoRA: a prologue layer, a 2-layer
+// block looped twice (each loop its own LoRA), an epilogue layer.
+let source: LoadedModel;
+let model: LoadedModel;
+let windows: number[][];
+
+beforeAll(async () => {
+  await initBackend();
+  source = await loadModel(hfPath);
+  model = await convertModel(source, { strategy: 'middle-cycle', loops: 2, init: 'lower', ranks: { attention: 4, mlp: 4 }, loraInit: 'svd', norms: 'tied' });
+  const text = readFileSync(corpusPath('tinystories_val/tinystories_val.txt'), 'utf8').slice(0, 4000);
+  const ids = model.tokenizer.encode(text, { addBos: false });
+  windows = [0, 1, 2].map((w) => [model.tokenizer.bosId!, ...ids.slice(w * 40, w * 40 + 40)]);
+}, 60_000);
+
+afterAll(() => {
+  disposeModel(model);
+  disposeModel(source);
+});
+
+describe('per-token depth in the engine', () => {
+  it('generating at full depth (fixed:2) gives the plain decoder greedy tokens; a fixed depth of 1 reports its depths', async () => {
+    const plain = await generate(model, { prompt: 'Once upon a time', maxNewTokens: 24 });
+    const full = await generate(model, { prompt: 'Once upon a time', maxNewTokens: 24, exit: parseExitRule('fixed:2') });
+    expect(full.ids).toEqual(plain.ids);
+    expect(full.depths).toEqual(plain.ids.map(() => 2));
+    const shallow = await generate(model, { prompt: 'Once upon a time', maxNewTokens: 24, exit: parseExitRule('fixed:1') });
+    expect(shallow.depths).toEqual([2, ...shallow.ids.slice(1).map(() => 1)]); // the prompt's last position ran full depth
+  });
+
+  it('eval: the deepest exit equals the decoder; a policy that never fires runs full depth; a loose one lowers the depth', () => {
+    const before = tf.memory().numTensors;
+    const never = evaluateDepths(model, { windows, rule: parseExitRule('maxprob:1') });
+    const loose = evaluateDepths(model, { windows, rule: parseExitRule('maxprob:0.3') });
+    expect(tf.memory().numTensors).toBe(before);
+    let nll = 0;
+    for (const w of windows) {
+      nll += tf.tidy(() => {
+        const logp = tf.logSoftmax(model.decoder.forward(w.slice(0, -1))).arraySync() as number[][];
+        return -w.slice(1).reduce((s, id, t) => s + logp[t]![id]!, 0);
+      });
+    }
+    const reference = Math.exp(nll / never.tokens);
+    expect(never.perLoop.map((p) => p.depth)).toEqual([1, 2]);
+    expect(never.perLoop[1]!.perplexity).toBeCloseTo(reference, 3);
+    expect(never.policy!.perplexity).toBeCloseTo(reference, 3);
+    expect(never.policy!.averageDepth).toBe(2);
+    expect(loose.policy!.averageDepth).toBeLessThan(2);
+    expect(loose.policy!.averageDepth).toBeGreaterThanOrEqual(1);
+    expect(loose.policy!.depthCounts.reduce((a, b) => a + b, 0)).toBe(never.tokens - windows.length);
+  });
+
+  it('parses exit rules and names bad ones', () => {
+    expect(parseExitRule('entropy:1.5')).toEqual({ kind: 'policy', policy: { kind: 'entropy', threshold: 1.5 } });
+    expect(parseExitRule('router:0.4')).toEqual({ kind: 'router', threshold: 0.4 });
+    for (const bad of ['maxprob', 'maxprob:2', 'fixed:0', 'fixed:1.5', 'router:1', 'sometimes:3', 'entropy:x']) expect(() => parseExitRule(bad)).toThrow(/exit rule/);
+  });
+
+  it('refuses --exit router on a model without a router', async () => {
+    await expect(generate(model, { prompt: 'Hi', maxNewTokens: 3, exit: parseExitRule('router') })).rejects.toThrow(/trained with a router/);
+  });
+});
