@@ -20,23 +20,29 @@ export interface PerplexityResult {
  * independently as [BOS] + chunk. Sums are kept in float64.
  */
 export async function evaluatePerplexity(model: LoadedModel, text: string, options: PerplexityOptions): Promise<PerplexityResult> {
-  if (!Number.isInteger(options.window) || options.window < 2) throw new RangeError(`window must be an integer ≥ 2, got ${options.window}`);
-  if (options.window > model.config.maxPositionEmbeddings) {
-    throw new RangeError(`window ${options.window} exceeds the model's context of ${model.config.maxPositionEmbeddings} tokens`);
+  const windows = perplexityWindows(model, text, options.window);
+  let total = 0;
+  let tokens = 0;
+  for (const [w, input] of windows.entries()) {
+    total += await windowNll(model, input, input.slice(1));
+    tokens += input.length - 1;
+    options.onProgress?.(w + 1, windows.length);
+  }
+  const meanNll = tokens ? total / tokens : NaN;
+  return { tokens, meanNll, perplexity: Math.exp(meanNll), windows: windows.length };
+}
+
+/** The protocol's windows: [BOS] + each consecutive chunk of window − 1 tokens of the text. */
+export function perplexityWindows(model: LoadedModel, text: string, window: number): number[][] {
+  if (!Number.isInteger(window) || window < 2) throw new RangeError(`window must be an integer ≥ 2, got ${window}`);
+  if (window > model.config.maxPositionEmbeddings) {
+    throw new RangeError(`window ${window} exceeds the model's context of ${model.config.maxPositionEmbeddings} tokens`);
   }
   const bos = model.tokenizer.bosId;
   if (bos === null) throw new RangeError('this perplexity protocol starts every window with BOS, and the tokenizer has none');
   const stream = model.tokenizer.encode(text, { addBos: false });
-  const chunk = options.window - 1;
-  const windows = Math.ceil(stream.length / chunk);
-  let total = 0;
-  for (let w = 0; w < windows; w++) {
-    const targets = stream.slice(w * chunk, (w + 1) * chunk);
-    total += await windowNll(model, [bos, ...targets], targets);
-    options.onProgress?.(w + 1, windows);
-  }
-  const meanNll = stream.length ? total / stream.length : NaN;
-  return { tokens: stream.length, meanNll, perplexity: Math.exp(meanNll), windows };
+  const chunk = window - 1;
+  return Array.from({ length: Math.ceil(stream.length / chunk) }, (_, w) => [bos, ...stream.slice(w * chunk, (w + 1) * chunk)]);
 }
 
 /** Σ −log p(target[t] | input[0..t]) for one window. */

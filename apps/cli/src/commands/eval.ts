@@ -1,14 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { decodeUtf8Prefix, evaluatePerplexity } from '@recur/engine';
+import { decodeUtf8Prefix, disposeModel, evaluateDepths, evaluatePerplexity, perplexityWindows, type LoadedModel } from '@recur/engine';
 import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
+import { depthFlags, exitHelp, kvHelp } from './depthOptions.js';
 import { openModel, printJson, type ModelOptions } from './shared.js';
 
 interface EvalCliOptions extends ModelOptions {
   readonly data?: string;
   readonly maxBytes?: string;
   readonly window: string;
+  readonly perLoop?: boolean;
+  readonly exit?: string;
+  readonly kv?: string;
   readonly json?: boolean;
 }
 
@@ -24,7 +28,10 @@ export function registerEval(program: Command): void {
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else 1)')
-    .option('--json', 'print {"tokens", "meanNll", "perplexity"} as JSON')
+    .option('--per-loop', 'recursive models: perplexity when every token exits after each loop')
+    .option('--exit <rule>', `${exitHelp}; reports perplexity and average depth under the rule`)
+    .option('--kv <mode>', kvHelp)
+    .option('--json', 'print {"tokens", "meanNll", "perplexity"} (with --per-loop/--exit: {"perLoop", "policy", "tokens"}) as JSON')
     .action(async (options: EvalCliOptions) => {
       if (!options.data) throw new UsageError('--data FILE is required');
       const window = parseNumber('window', options.window, { integer: true, min: 2 });
@@ -33,7 +40,9 @@ export function registerEval(program: Command): void {
         throw new UsageError(`${options.data}: cannot read data file (${e.code ?? e.message})`);
       });
       const text = decodeUtf8Prefix(bytes, maxBytes);
+      const depth = depthFlags(options);
       const model = await openModel(options);
+      if (options.perLoop || depth.exit) return evalDepths(model, text, window, depth, options.json ?? false);
       const bar = progressBar('scoring');
       const started = performance.now();
       const result = await evaluatePerplexity(model, text, { window, onProgress: (d, t) => bar.update(d, t) }).finally(() => bar.stop());
@@ -42,4 +51,24 @@ export function registerEval(program: Command): void {
       if (options.json) return printJson({ tokens: result.tokens, meanNll: result.meanNll, perplexity: result.perplexity, windows: result.windows, seconds });
       console.log(`tokens ${result.tokens} · windows ${result.windows} · mean NLL ${result.meanNll.toFixed(6)} · perplexity ${result.perplexity.toFixed(4)} · ${(result.tokens / seconds).toFixed(0)} tok/s`);
     });
+}
+
+/** --per-loop / --exit: perplexity at each exit depth and under a rule, with the average depth. */
+function evalDepths(model: LoadedModel, text: string, window: number, depth: ReturnType<typeof depthFlags>, json: boolean): void {
+  const bar = progressBar('scoring depths');
+  const started = performance.now();
+  try {
+    const result = evaluateDepths(model, { windows: perplexityWindows(model, text, window), ...(depth.exit && { rule: depth.exit }), ...(depth.kvMode && { kvMode: depth.kvMode }), onProgress: (d, t) => bar.update(d, t) });
+    bar.stop();
+    const seconds = (performance.now() - started) / 1000;
+    if (json) return printJson({ ...result, seconds });
+    for (const { depth: d, perplexity } of result.perLoop) console.log(`exit after loop ${d}: perplexity ${perplexity.toFixed(4)}`);
+    if (result.policy) {
+      console.log(`under --exit: perplexity ${result.policy.perplexity.toFixed(4)} · average depth ${result.policy.averageDepth.toFixed(3)} · depth counts [${result.policy.depthCounts.join(', ')}]`);
+    }
+    console.log(`${result.tokens} tokens · ${seconds.toFixed(1)} s`);
+  } finally {
+    bar.stop();
+    disposeModel(model);
+  }
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { disposeModel, generate } from '@recur/engine';
-import { parseNumber } from '../errors.js';
+import { parseNumber, UsageError } from '../errors.js';
+import { depthFlags, depthSummary, exitHelp, kvHelp } from './depthOptions.js';
 import { openModel, printJson, type ModelOptions } from './shared.js';
 
 interface GenerateCliOptions extends ModelOptions {
@@ -11,6 +12,8 @@ interface GenerateCliOptions extends ModelOptions {
   readonly topP: string;
   readonly seed: string;
   readonly fast?: boolean;
+  readonly exit?: string;
+  readonly kv?: string;
   readonly json?: boolean;
 }
 
@@ -30,7 +33,9 @@ export function registerGenerate(program: Command): void {
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else 1)')
     .option('--fast', 'decode on the fused wasm kernels (plain models; falls back to tfjs with a note otherwise)')
-    .option('--json', 'print one JSON object {promptIds, ids, text, …} instead of streaming')
+    .option('--exit <rule>', exitHelp)
+    .option('--kv <mode>', kvHelp)
+    .option('--json', 'print one JSON object {promptIds, ids, text, depths (with --exit), …} instead of streaming')
     .action(async (options: GenerateCliOptions) => {
       const settings = {
         prompt: options.prompt,
@@ -40,14 +45,17 @@ export function registerGenerate(program: Command): void {
         topP: parseNumber('top-p', options.topP, { min: 0, max: 1 }),
         seed: parseNumber('seed', options.seed, { integer: true }),
       };
+      const depth = depthFlags(options);
+      if (depth.exit && options.fast) throw new UsageError('--exit runs on the tfjs decoder; drop --fast');
       const model = await openModel(options);
       const stream = !options.json;
       if (stream) process.stdout.write(options.prompt);
-      const result = await generate(model, { ...settings, fast: options.fast ?? false, onText: stream ? (t) => process.stdout.write(t) : undefined }).finally(() => disposeModel(model));
+      const result = await generate(model, { ...settings, ...depth, fast: options.fast ?? false, onText: stream ? (t) => process.stdout.write(t) : undefined }).finally(() => disposeModel(model));
       if (options.fast && result.path !== 'fast') process.stderr.write('recur: note: the fast path is not available for this model; ran on tfjs\n');
       const decodeRate = result.ids.length > 1 ? ((result.ids.length - 1) / result.timings.decodeMs) * 1000 : 0;
       if (options.json) return printJson({ ...result, decodeTokensPerSecond: decodeRate });
       process.stdout.write('\n');
       process.stderr.write(`${result.ids.length} tokens (${result.path}) · prefill ${result.timings.prefillMs.toFixed(0)} ms · decode ${decodeRate.toFixed(1)} tok/s\n`);
+      if (result.depths) process.stderr.write(`${depthSummary(result.depths)}\n`);
     });
 }

@@ -1,0 +1,25 @@
+import { depthKvModes, parseExitRule, type DepthKvMode, type ExitRule } from '@recur/engine';
+import { UsageError } from '../errors.js';
+
+export const exitHelp = 'per-token depth: maxprob:P | entropy:H | fixed:D | router[:T] (MoR models); the prompt runs every loop';
+export const kvHelp = `what deeper loops see of tokens that left early: ${depthKvModes.join(' | ')} (default copy; routers: as trained)`;
+
+/** --exit and --kv as engine values (UsageError on bad text). */
+export function depthFlags(options: { readonly exit?: string; readonly kv?: string }): { exit?: ExitRule; kvMode?: DepthKvMode } {
+  if (options.kv !== undefined && options.exit === undefined) throw new UsageError('--kv applies with --exit only');
+  if (options.kv !== undefined && !depthKvModes.includes(options.kv as DepthKvMode)) throw new UsageError(`--kv must be one of ${depthKvModes.join(', ')}, got ${options.kv}`);
+  if (options.exit === undefined) return {};
+  try {
+    return { exit: parseExitRule(options.exit), ...(options.kv !== undefined && { kvMode: options.kv as DepthKvMode }) };
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** "mean 1.42 · depth 1: 10, depth 2: 14" */
+export function depthSummary(depths: readonly number[]): string {
+  const counts = new Map<number, number>();
+  for (const d of depths) counts.set(d, (counts.get(d) ?? 0) + 1);
+  const mean = depths.reduce((a, b) => a + b, 0) / Math.max(1, depths.length);
+  return `mean depth ${mean.toFixed(2)} · ${[...counts].sort(([a], [b]) => a - b).map(([d, n]) => `depth ${d}: ${n}`).join(', ')}`;
+}

@@ -1,0 +1,60 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const cli = fileURLToPath(new URL('../dist/recur.js', import.meta.url));
+const hf = fileURLToPath(new URL('../../../../shared/models/stories260K/hf', import.meta.url));
+
+function recur(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cli, ...args], { timeout: 120_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+// A converted stories260K (MIDDLE-CYCLE × 2, rank-4 LoRA) for the per-token depth flags.
+let model: string;
+let data: string;
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'recur-depth-'));
+  model = join(dir, 'mc2');
+  data = join(dir, 'text.txt');
+  writeFileSync(data, 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends.\n'.repeat(3));
+  const run = await recur('convert', hf, '--out', model, '--loops', '2', '--strategy', 'middle-cycle', '--init', 'lower', '--lora-rank-attn', '4', '--lora-rank-mlp', '4', '--json');
+  expect(run.code, run.stderr).toBe(0);
+}, 120_000);
+
+describe('recur per-token depth flags', () => {
+  it('generate --exit --json reports one depth per generated token', async () => {
+    const run = await recur('generate', '--model', model, '--prompt', 'Once upon a time', '--max-new-tokens', '12', '--temperature', '0', '--exit', 'entropy:2', '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout) as { ids: number[]; depths: number[] };
+    expect(out.depths).toHaveLength(out.ids.length);
+    expect(out.depths[0]).toBe(2); // chosen by the prompt's last position, which runs every loop
+    for (const d of out.depths) expect([1, 2]).toContain(d);
+  }, 60_000);
+
+  it('eval --per-loop --exit reports perplexity at each loop and the average depth', async () => {
+    const run = await recur('eval', '--model', model, '--data', data, '--window', '64', '--per-loop', '--exit', 'fixed:1', '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout) as { perLoop: { depth: number; perplexity: number }[]; policy: { perplexity: number; averageDepth: number } };
+    expect(out.perLoop.map((p) => p.depth)).toEqual([1, 2]);
+    expect(out.policy.averageDepth).toBe(1);
+    expect(out.policy.perplexity).toBeGreaterThan(1);
+    const text = await recur('eval', '--model', model, '--data', data, '--window', '64', '--exit', 'maxprob:0.5');
+    expect(text.stdout).toMatch(/average depth \d\.\d{3}/);
+  }, 60_000);
+
+  it('refuses bad rules and modes in one line', async () => {
+    for (const args of [['--exit', 'sometimes'], ['--exit', 'maxprob:0.5', '--kv', 'nowhere'], ['--kv', 'copy'], ['--exit', 'router']]) {
+      const run = await recur('generate', '--model', model, '--prompt', 'Hi', '--max-new-tokens', '2', ...args);
+      expect(run.code).not.toBe(0);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr).toMatch(/^recur: /);
+    }
+  }, 60_000);
+});
