@@ -17,3 +17,4 @@ export type { DistillationOptions, LrSchedule, TrainableSelection } from '@recur
 export { defaultKvMode, exitRouting, parseExitRule, type ExitRule } from './depth/exitRule.js';
 export { depthRunner, type DepthRunner } from './depth/depthRunner.js';
 export { evaluateDepths, type DepthEvaluation, type EvaluateDepthsOptions } from './depth/evaluateDepths.js';
+export { routerAgreement } from './depth/routerAgreement.js';

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '@recur/tensor';
-import { convertModel, disposeModel, evaluateDepths, generate, parseExitRule, type LoadedModel } from '../src/index.js';
+import { expertRouterPrefix, initScalarRouter, routerTensors } from '@recur/router';
+import { convertModel, disposeModel, evaluateDepths, generate, parseExitRule, routerAgreement, type LoadedModel } from '../src/index.js';
 import { loadModel } from '../src/node/index.js';
 import { corpusPath, hfPath } from './stories260k.js';
 
@@ -61,6 +62,24 @@ describe('per-token depth in the engine', () => {
     expect(parseExitRule('entropy:1.5')).toEqual({ kind: 'policy', policy: { kind: 'entropy', threshold: 1.5 } });
     expect(parseExitRule('router:0.4')).toEqual({ kind: 'router', threshold: 0.4 });
     for (const bad of ['maxprob', 'maxprob:2', 'fixed:0', 'fixed:1.5', 'router:1', 'sometimes:3', 'entropy:x']) expect(() => parseExitRule(bad)).toThrow(/exit rule/);
+  });
+
+  it('a MoR (expert-choice) model: router exits at decode time, and threshold vs top-k agreement is counted', async () => {
+    const routerParams = new Map([0, 1].flatMap((r) => [...routerTensors(initScalarRouter(expertRouterPrefix(r), { hiddenSize: 64, std: 0.5, seed: r + 1 }))]));
+    const mor: LoadedModel = { ...model, recur: { ...model.recur!, router: { kind: 'expert', architecture: 'linear', alpha: 0.1, kvMode: 'recursion-wise' } }, routerParams };
+    const before = tf.memory().numTensors;
+    const out = await generate(mor, { prompt: 'Once upon a time', maxNewTokens: 16, exit: parseExitRule('router') });
+    expect(out.depths).toHaveLength(out.ids.length);
+    const scored = evaluateDepths(mor, { windows, rule: parseExitRule('router') });
+    expect(scored.perLoop).toEqual([]);
+    expect(scored.policy!.averageDepth).toBeGreaterThanOrEqual(1);
+    expect(scored.policy!.averageDepth).toBeLessThanOrEqual(2);
+    const agreement = routerAgreement(mor, windows);
+    expect(agreement.both + agreement.thresholdOnly + agreement.topKOnly + agreement.neither).toBe(windows.reduce((n, w) => n + w.length, 0)); // recursion 1 sees every token
+    expect(agreement.agreement).toBeGreaterThanOrEqual(0);
+    expect(agreement.agreement).toBeLessThanOrEqual(1);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([...routerParams.values()]);
   });
 
   it('refuses --exit router on a model without a router', async () => {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { decodeUtf8Prefix, disposeModel, evaluateDepths, evaluatePerplexity, perplexityWindows, type LoadedModel } from '@recur/engine';
+import { decodeUtf8Prefix, disposeModel, evaluateDepths, routerAgreement, evaluatePerplexity, perplexityWindows, type LoadedModel } from '@recur/engine';
 import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
 import { depthFlags, exitHelp, kvHelp } from './depthOptions.js';
@@ -58,14 +58,17 @@ function evalDepths(model: LoadedModel, text: string, window: number, depth: Ret
   const bar = progressBar('scoring depths');
   const started = performance.now();
   try {
-    const result = evaluateDepths(model, { windows: perplexityWindows(model, text, window), ...(depth.exit && { rule: depth.exit }), ...(depth.kvMode && { kvMode: depth.kvMode }), onProgress: (d, t) => bar.update(d, t) });
+    const windows = perplexityWindows(model, text, window);
+    const result = evaluateDepths(model, { windows, ...(depth.exit && { rule: depth.exit }), ...(depth.kvMode && { kvMode: depth.kvMode }), onProgress: (d, t) => bar.update(d, t) });
     bar.stop();
+    const agreement = model.recur?.router?.kind === 'expert' ? routerAgreement(model, windows) : undefined;
     const seconds = (performance.now() - started) / 1000;
-    if (json) return printJson({ ...result, seconds });
+    if (json) return printJson({ ...result, ...(agreement && { agreement }), seconds });
     for (const { depth: d, perplexity } of result.perLoop) console.log(`exit after loop ${d}: perplexity ${perplexity.toFixed(4)}`);
     if (result.policy) {
       console.log(`under --exit: perplexity ${result.policy.perplexity.toFixed(4)} · average depth ${result.policy.averageDepth.toFixed(3)} · depth counts [${result.policy.depthCounts.join(', ')}]`);
     }
+    if (agreement) console.log(`router: decode-time threshold agrees with training-time top-k on ${(100 * agreement.agreement).toFixed(1)}% of decisions (threshold-only ${agreement.thresholdOnly}, top-k-only ${agreement.topKOnly})`);
     console.log(`${result.tokens} tokens · ${seconds.toFixed(1)} s`);
   } finally {
     bar.stop();
