@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '@recur/tensor';
 import { Decoder, randomDecoder, type DecoderConfig, type DepthKvMode } from '@recur/graph';
 import {
-  depthForward, earlyExitRouting, expertChoiceRouting, expertRouterPrefix, initScalarRouter, initTokenRouter, routerTensors, theoreticalKvRatio, tokenChoiceRouting,
+  depthForward, earlyExitRouting, exitReadouts, expertChoiceRouting, expertRouterPrefix, initScalarRouter, initTokenRouter, routerTensors, theoreticalKvRatio, tokenChoiceRouting,
   type LoopRouting,
 } from '../src/index.js';
 
@@ -123,5 +123,15 @@ describe('depthForward', () => {
     const before = tf.memory().numTensors;
     for (const mode of modes) run(mode, threshold, ids, 4);
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('exitReadouts', () => {
+  it('equal depthForward at each fixed depth, in one pass over the loops', () => {
+    const readouts = tf.tidy(() => exitReadouts(decoder, ids).map((l) => l.dataSync()));
+    for (let d = 1; d <= N; d++) {
+      const fixed = run('copy', () => earlyExitRouting({ kind: 'fixed', depth: d }));
+      fixed.logits.forEach((x, i) => expect(Math.abs(x - readouts[d - 1]![i]!)).toBeLessThan(1e-4));
+    }
   });
 });
