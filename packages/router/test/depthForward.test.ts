@@ -45,8 +45,9 @@ function run(mode: DepthKvMode, routing: () => LoopRouting | undefined, tokens =
     out.logits.dispose();
   }
   const entries = cache.blockEntries();
+  const stored = { elements: cache.elementCount(), perStep: cache.entriesPerStep() };
   cache.dispose();
-  return { logits, depths, entries };
+  return { logits, depths, entries, stored };
 }
 
 const threshold = (): LoopRouting => expertChoiceRouting(routers, { numRecursions: N, mode: 'threshold' });
@@ -115,6 +116,14 @@ describe('depthForward', () => {
     expect(measured['recursion-wise']).toBeCloseTo(theoreticalKvRatio(N, 'recursionWise'), 10); // (N+1)/2N = 2/3
     expect(measured.shared).toBeCloseTo(theoreticalKvRatio(N, 'recursiveSharing'), 10); // 1/N
     expect(measured.copy).toBeCloseTo(1, 10);
+    // Element counts: every stored row is K and V for each KV head; prologue/epilogue slots hold every token.
+    for (const mode of modes) {
+      const { stored } = run(mode, topK);
+      const rows = stored.perStep.reduce((a, b) => a + b, 0);
+      expect(stored.elements).toBe(rows * 2 * config.numKvHeads * config.headDim);
+      expect([stored.perStep[0], stored.perStep.at(-1)]).toEqual([ids.length, ids.length]);
+    }
+    expect(run('recursion-wise', topK).stored.perStep).toEqual([12, 12, 12, 8, 8, 4, 4, 12]); // capacities 12, 8, 4 per loop
     const { depths } = run('recursion-wise', topK);
     expect([1, 2, 3].map((d) => depths.filter((x) => x === d).length)).toEqual([4, 4, 4]);
   });
