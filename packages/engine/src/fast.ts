@@ -1,4 +1,5 @@
-import { FastDecoder, type Decoder, type FastKvCache } from '@recur/graph';
+import { FastDecoder, type Decoder, type FastAdapterSource, type FastKvCache } from '@recur/graph';
+import { loopNormKey, loraKey, type DepthwiseLora } from '@recur/lora';
 import { activeBackend } from '@recur/tensor';
 import type { LoadedModel } from './model.js';
 
@@ -9,24 +10,36 @@ const built = new WeakMap<Decoder, Promise<FastChoice>>();
 const ready = new WeakMap<Decoder, FastDecoder>();
 
 /**
- * The model's FastDecoder (built once per decoder and kept with it), or the reason it has none:
- * adapters (LoRA, per-loop norms) are not in the fast path yet; it needs the wasm backend in Node;
- * row widths must be multiples of 4. `disposeModel` frees it.
+ * The model's FastDecoder (built once per decoder and kept with it, its depth-wise LoRA and per-loop
+ * norms included), or the reason it has none: it needs the wasm backend in Node; row widths must be
+ * multiples of 4. `disposeModel` frees it.
  */
 export function fastDecoderFor(model: Pick<LoadedModel, 'decoder' | 'lora'>): Promise<FastChoice> {
   const known = built.get(model.decoder);
   if (known) return known;
   const choice = (async (): Promise<FastChoice> => {
-    if (model.lora) return { reason: 'the model has LoRA adapters (not in the fast path yet)' };
     const unsupported = FastDecoder.unsupported(model.decoder.config);
     if (unsupported) return { reason: unsupported };
     if (activeBackend() !== 'wasm') return { reason: `the fast path runs on wasm, the backend is ${activeBackend()}` };
-    const fast = await FastDecoder.create(model.decoder.config, model.decoder.weights);
+    const fast = await FastDecoder.create(model.decoder.config, model.decoder.weights, model.lora ? { adapter: fastAdapterSource(model.lora) } : {});
     if (fast) ready.set(model.decoder, fast);
     return fast ? { fast } : { reason: 'no fused-kernel runtime on this wasm backend' };
   })();
   built.set(model.decoder, choice);
   return choice;
+}
+
+/** A DepthwiseLora as the fast path reads it: factors and per-loop norms by (stored layer, loop). */
+export function fastAdapterSource(lora: DepthwiseLora): FastAdapterSource {
+  return {
+    scale: lora.scale,
+    factors: (unique, module, loop) => {
+      const a = lora.tensors.get(loraKey(unique, module, loop, 'A'));
+      const b = lora.tensors.get(loraKey(unique, module, loop, 'B'));
+      return a && b ? { a, b } : undefined;
+    },
+    norm: (unique, name, loop) => lora.tensors.get(loopNormKey(unique, name, loop)),
+  };
 }
 
 /** Frees the model's FastDecoder scratch, if one was built (disposeModel calls it). */

@@ -18,3 +18,7 @@ export { defaultKvMode, exitRouting, parseExitRule, type ExitRule } from './dept
 export { depthRunner, type DepthRunner } from './depth/depthRunner.js';
 export { evaluateDepths, type DepthEvaluation, type EvaluateDepthsOptions } from './depth/evaluateDepths.js';
 export { routerAgreement } from './depth/routerAgreement.js';
+export { createServingEngine } from './serve/servingEngine.js';
+export type { ContinueAfter, ServingEngineOptions } from './serve/options.js';
+export type { ServeCallbacks, ServeFinishReason, ServeRequest, ServeResult, ServeSampling, ServeStats, ServingEngine } from './serve/types.js';
+export type { ServingMode } from '@recur/scheduler';

@@ -12,8 +12,10 @@ export { loopedOrder, sharingStrategies, tiedGroups, tyingPlan, roundedLinspace,
 export { initRecursiveWeights, initStrategies, type InitStrategy } from './recursive/init.js';
 export { recursiveFromPretrained, type RecursiveModelSpec, type RecursiveOptions } from './recursive/convert.js';
 export { unrollRecursive, type UnrolledDecoder } from './recursive/unroll.js';
-export { FastDecoder, type FastBatchEntry, type FastDecoderOptions, type FastForwardOptions } from './fast/fastDecoder.js';
+export { FastDecoder, type FastDepthOptions, type FastBatchEntry, type FastDecoderOptions, type FastForwardOptions } from './fast/fastDecoder.js';
 export { FastKvCache } from './fast/fastKvCache.js';
+export { FastAdapters, type FastAdapterSource } from './fast/fastAdapters.js';
+export type { FastDepthKvMode, FastDepthRow } from './fast/depthStep.js';
 export { FastProfile, type FastPhase } from './fast/fastProfile.js';
 export { loopStructure, type LoopStructure } from './depth/loopStructure.js';
 export { DepthKvCache, depthKvModes, type DepthKvMode } from './depth/depthKvCache.js';

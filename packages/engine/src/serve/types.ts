@@ -29,6 +29,8 @@ export interface ServeCallbacks {
   readonly onToken?: (id: number, depth: number) => void;
   /** Aborting cancels the request: its KV is freed and `submit` resolves with finishReason 'cancelled'. */
   readonly signal?: AbortSignal;
+  /** The logits [V] each generated token was sampled from, with its depth (tests, analysis). */
+  readonly onLogits?: (logits: Float32Array, depth: number) => void;
 }
 
 export type ServeFinishReason = 'length' | 'stop' | 'cancelled';

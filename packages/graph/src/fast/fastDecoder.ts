@@ -1,10 +1,14 @@
-import { FusedOps, type LinearJob, type tf } from '@recur/tensor';
+import { FusedOps, type tf } from '@recur/tensor';
 import { executionSteps, validateDecoderConfig, type DecoderConfig } from '../config.js';
+import { loopStructure, type LoopStructure } from '../depth/loopStructure.js';
 import type { LayerCall } from '../layer.js';
+import { FastAdapters, type FastAdapterSource } from './fastAdapters.js';
+import { copyForward, flatStructure, runDepthStep, type FastDepthKvMode, type FastDepthRow } from './depthStep.js';
 import { FastKvCache } from './fastKvCache.js';
 import { FastProfile, type FastPhase } from './fastProfile.js';
-import { fastWeights, type FastLayerWeights, type FastWeights } from './fastWeights.js';
-import { addRow, rmsNormRow, ropeRow } from './rowOps.js';
+import { fastWeights, type FastWeights } from './fastWeights.js';
+import { layerPass, ropeTables, type FastContext } from './layerPass.js';
+import { rmsNormRow } from './rowOps.js';
 import { ScratchArena } from './scratch.js';
 
 export interface FastDecoderOptions {
@@ -18,6 +22,8 @@ export interface FastDecoderOptions {
   readonly chunkRows?: number;
   /** Positions a new cache holds before it first grows (default 256). */
   readonly initialCacheCapacity?: number;
+  /** Depth-wise LoRA and per-loop norms (copied into the heap once; the source may be freed after create). */
+  readonly adapter?: FastAdapterSource;
 }
 
 export interface FastForwardOptions {
@@ -25,6 +31,13 @@ export interface FastForwardOptions {
   readonly cache?: FastKvCache;
   /** Logits of the last row only ([1, V]) — all generation needs after a prefill. */
   readonly lastOnly?: boolean;
+}
+
+export interface FastDepthOptions {
+  /** How skipped loops' KV is seen (default 'copy'). */
+  readonly kvMode?: FastDepthKvMode;
+  /** Run the model as one loop of all its steps (rows at loop 0 run everything; sequence-wise batching). */
+  readonly flat?: boolean;
 }
 
 /** One sequence of a batched call: its cache and its new tokens. */
@@ -58,7 +71,9 @@ interface Row {
  * 256-token prefill runs at ≈ 30 GFLOP/s per thread, decode (1 row) stays on the GEMV kernel. Weights stay where tfjs keeps them: no copy, no extra memory beyond
  * caches and ~(chunkRows·(4d + q + 2kv + 2ff) + maxRows·V floats) of scratch.
  *
- * Not covered yet: adapters (LoRA, per-loop norms) — callers with an adapter use `Decoder`.
+ * Adapters (depth-wise LoRA, per-loop norms) join as extra low-rank jobs per run of rows with the
+ * same (layer, loop) slot. `runDepthRows` runs rows at different loops of a recursive model in one
+ * batched step (continuous depth-wise batching).
  */
 export class FastDecoder {
   readonly maxRows: number;
@@ -70,6 +85,10 @@ export class FastDecoder {
   private readonly ropeCos: Float32Array;
   private readonly ropeSin: Float32Array;
   private scores: { tensor: tf.Tensor1D; offset: number; positions: number } | undefined;
+  private readonly adapters: FastAdapters | undefined;
+  private readonly low: { tensor: tf.Tensor1D; offset: number } | undefined;
+  private loopsOf: LoopStructure | undefined;
+  private flatOf: LoopStructure | undefined;
   private disposed = false;
 
   private constructor(
@@ -89,6 +108,8 @@ export class FastDecoder {
     });
     this.ropeCos = new Float32Array(R * (config.headDim / 2));
     this.ropeSin = new Float32Array(R * (config.headDim / 2));
+    this.adapters = options.adapter && new FastAdapters(config, this.steps, options.adapter, ops.runtime);
+    this.low = this.adapters && this.adapters.maxRank > 0 ? ops.runtime.alloc(7 * R * this.adapters.maxRank) : undefined;
   }
 
   /** Why the fast path cannot run this config, or undefined when it can. */
@@ -172,121 +193,86 @@ export class FastDecoder {
     return outputs;
   }
 
+  /** Every step as one loop (rows then have loop 0 and run the whole model; what `flat` runs). */
+  get flat(): LoopStructure {
+    this.flatOf ??= flatStructure(this.steps);
+    return this.flatOf;
+  }
+
+  /** The model as prologue, loops and epilogue (throws a ConfigError for orders that are not one looped block). */
+  get structure(): LoopStructure {
+    this.loopsOf ??= loopStructure(this.config);
+    return this.loopsOf;
+  }
+
+  /**
+   * One batched step of rows at different loops (continuous depth-wise batching): see `runDepthStep`.
+   * Caches grow to hold every row's position; the caller tracks positions and states.
+   */
+  runDepthRows(rows: readonly FastDepthRow[], options: FastDepthOptions = {}): void {
+    if (this.disposed) throw new Error('FastDecoder used after dispose()');
+    for (const row of rows) {
+      if (!Number.isInteger(row.id) || row.id < 0 || row.id >= this.config.vocabSize) throw new RangeError(`token id ${row.id} is outside the vocabulary (0..${this.config.vocabSize - 1})`);
+    }
+    runDepthStep(this.context(), options.flat ? this.flat : this.structure, options.kvMode ?? 'copy', rows);
+    this.profile.count(rows.length);
+  }
+
+  /** A position that exited after `depth` loops: under 'copy' its last loop's KV is carried into the deeper loops' slots. */
+  exitPosition(cache: FastKvCache, pos: number, depth: number, kvMode: FastDepthKvMode = 'copy'): void {
+    copyForward(this.structure, kvMode, cache, pos, depth);
+  }
+
   /** Frees the scratch buffers (not the weights, which belong to the caller). */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.scratch.dispose();
     this.scores?.tensor.dispose();
+    this.adapters?.dispose();
+    this.low?.tensor.dispose();
     this.ops.dispose();
   }
 
   /** Runs up to chunkRows rows through every layer step; writes the wanted rows' logits to their outputs. */
   private runRows(rows: readonly Row[]): void {
     const { config, ops, scratch: S, profile } = this;
-    const { hiddenSize: d, intermediateSize: ff, numHeads: heads, numKvHeads: kvHeads, headDim: hd } = config;
-    const T = rows.length;
-    const [qDim, kvDim] = [heads * hd, kvHeads * hd];
-    const qkvDim = qDim + 2 * kvDim;
-    const eps = config.rmsNormEps;
+    const d = config.hiddenSize;
     let f32 = ops.runtime.f32;
+    const ctx = this.context();
 
     let phase = profile.start();
     for (const [t, row] of rows.entries()) f32.copyWithin((S.at('h') >> 2) + t * d, (this.weights.embed >> 2) + row.id * d, (this.weights.embed >> 2) + (row.id + 1) * d);
-    this.ropeTables(rows);
-    const contexts = rows.map((r) => r.pos + 1);
+    ropeTables(ctx, rows);
     phase = profile.lap('embed', phase);
-
-    for (const call of this.steps) {
-      const w = this.weights.layers[call.unique]!;
-      ops.rmsNorm({ x: S.at('h'), xStride: d * 4, out: S.at('xn'), outStride: d * 4, w: w.inputNormAt, n: d, eps, T });
-      phase = profile.lap('norm', phase);
-      this.project([
-        { w: w.q, x: S.at('xn'), y: S.at('qkv'), rows: qDim, k: d, T, yStride: qkvDim * 4 },
-        { w: w.k, x: S.at('xn'), y: S.at('qkv') + qDim * 4, rows: kvDim, k: d, T, yStride: qkvDim * 4 },
-        { w: w.v, x: S.at('xn'), y: S.at('qkv') + (qDim + kvDim) * 4, rows: kvDim, k: d, T, yStride: qkvDim * 4 },
-      ]);
-      phase = profile.lap('qkv', phase);
-      this.ropeAndStore(rows, call.step, w);
-      phase = profile.lap('rope', phase);
-      ops.attention({
-        q: S.at('qkv'), qStride: qkvDim * 4, T, rowInfo: S.at('rowInfo'), heads, kvHeads, headDim: hd,
-        contexts, scores: this.scores!.offset, scoreStride: this.scores!.positions * 4,
-        out: S.at('att'), outStride: qDim * 4, scale: 1 / Math.sqrt(hd),
-      });
-      phase = profile.lap('attention', phase);
-      this.project([{ w: w.o, x: S.at('att'), y: S.at('h'), rows: d, k: qDim, T, accumulate: true }]);
-      phase = profile.lap('oProj', phase);
-      ops.rmsNorm({ x: S.at('h'), xStride: d * 4, out: S.at('xn'), outStride: d * 4, w: w.postNormAt, n: d, eps, T });
-      phase = profile.lap('norm', phase);
-      this.project([
-        { w: w.gate, x: S.at('xn'), y: S.at('gu'), rows: ff, k: d, T, yStride: 2 * ff * 4 },
-        { w: w.up, x: S.at('xn'), y: S.at('gu') + ff * 4, rows: ff, k: d, T, yStride: 2 * ff * 4 },
-      ]);
-      phase = profile.lap('gateUp', phase);
-      ops.siluMul({ gate: S.at('gu'), upOffset: ff * 4, n: ff, T, rowStride: 2 * ff * 4 });
-      phase = profile.lap('silu', phase);
-      this.project([{ w: w.down, x: S.at('gu'), y: S.at('h'), rows: d, k: ff, T, xStride: 2 * ff * 4, accumulate: true }]);
-      phase = profile.lap('down', phase);
-    }
+    for (const call of this.steps) layerPass(ctx, rows, rows.map(() => ({ call, write: call.step, read: call.step })));
 
     // Final norm of the wanted rows, packed, then the LM head over them only, maxRows at a time.
+    phase = profile.start();
     const V = config.vocabSize;
     const wanted = rows.flatMap((row, t) => (row.out ? [{ t, out: row.out }] : []));
     for (let g = 0; g < wanted.length; g += this.maxRows) {
       const group = wanted.slice(g, g + this.maxRows);
       f32 = ops.runtime.f32;
-      group.forEach(({ t }, n) => rmsNormRow(f32, (S.at('h') >> 2) + t * d, (S.at('xn') >> 2) + n * d, this.weights.finalNorm, eps));
-      this.project([{ w: this.weights.head, x: S.at('xn'), y: S.at('logits'), rows: V, k: d, T: group.length }]);
+      group.forEach(({ t }, n) => rmsNormRow(f32, (S.at('h') >> 2) + t * d, (S.at('xn') >> 2) + n * d, this.weights.finalNorm, config.rmsNormEps));
+      ops.linear([{ w: this.weights.head, x: S.at('xn'), y: S.at('logits'), rows: V, k: d, T: group.length }]);
       f32 = ops.runtime.f32;
       group.forEach(({ out }, n) => out.output.set(f32.subarray((S.at('logits') >> 2) + n * V, (S.at('logits') >> 2) + (n + 1) * V), out.at * V));
     }
     profile.lap('head', phase);
-    profile.count(T);
+    profile.count(rows.length);
   }
 
-  /** One job of base projections. (The place per-row LoRA will join: its A·x and B·(A·x) as extra jobs.) */
-  private project(jobs: readonly LinearJob[]): void {
-    this.ops.linear(jobs);
-  }
-
-  /** Biases, RoPE on q and k, K/V written into each row's cache slot, and each row's attention range. */
-  private ropeAndStore(rows: readonly Row[], step: number, w: FastLayerWeights): void {
-    const { config, ops, scratch: S } = this;
-    const { numHeads: heads, numKvHeads: kvHeads, headDim: hd } = config;
-    const [qDim, kvDim] = [heads * hd, kvHeads * hd];
-    const qkvDim = qDim + 2 * kvDim;
-    const f32 = ops.runtime.f32;
-    for (const [t, row] of rows.entries()) {
-      const q = (S.at('qkv') >> 2) + t * qkvDim;
-      const [k, v] = [q + qDim, q + qDim + kvDim];
-      if (w.qBias) addRow(f32, q, w.qBias);
-      if (w.kBias) addRow(f32, k, w.kBias);
-      if (w.vBias) addRow(f32, v, w.vBias);
-      ropeRow(f32, q, heads, hd, this.ropeCos, this.ropeSin, t * (hd / 2));
-      ropeRow(f32, k, kvHeads, hd, this.ropeCos, this.ropeSin, t * (hd / 2));
-      const { cache } = row;
-      const [kBase, vBase, headStride] = [cache.base(step, 0), cache.base(step, 1), cache.headStride];
-      for (let g = 0; g < kvHeads; g++) {
-        const at = row.pos * hd + g * (headStride >> 2);
-        f32.copyWithin((kBase >> 2) + at, k + g * hd, k + (g + 1) * hd);
-        f32.copyWithin((vBase >> 2) + at, v + g * hd, v + (g + 1) * hd);
-      }
-      ops.writeRowInfo(S.at('rowInfo'), t, { kBase, vBase, context: row.pos + 1, headStride });
-    }
-  }
-
-  /** cos/sin of each row's position, float32 as the tfjs op's tables (angles in float64). */
-  private ropeTables(rows: readonly Row[]): void {
-    const half = this.config.headDim / 2;
-    const invFreq = this.weights.invFreq;
-    for (const [t, row] of rows.entries()) {
-      for (let i = 0; i < half; i++) {
-        const angle = row.pos * invFreq[i]!;
-        this.ropeCos[t * half + i] = Math.cos(angle);
-        this.ropeSin[t * half + i] = Math.sin(angle);
-      }
-    }
+  /** The kernels, weights and scratch a pass needs. */
+  private context(): FastContext {
+    return {
+      config: this.config, ops: this.ops, weights: this.weights, scratch: this.scratch, adapters: this.adapters, low: this.low?.offset ?? 0,
+      chunkRows: this.chunkRows, maxRows: this.maxRows, ropeCos: this.ropeCos, ropeSin: this.ropeSin, profile: this.profile,
+      scores: (positions) => {
+        this.ensureScores(positions);
+        return this.scores!;
+      },
+    };
   }
 
   /** Score scratch for contexts up to `positions` (rows × heads × positions floats). */

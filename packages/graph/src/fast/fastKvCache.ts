@@ -68,6 +68,28 @@ export class FastKvCache {
     this.committed += tokens;
   }
 
+  /**
+   * Marks positions 0..positions−1 as held (a depth step writes slots out of order; what is held is
+   * what a later growth copies). Never shrinks.
+   */
+  cover(positions: number): void {
+    this.committed = Math.max(this.committed, positions);
+  }
+
+  /** Copies position `pos`'s keys and values of every kv head from slot `from` to slot `to`. */
+  copyPosition(from: number, to: number, pos: number): void {
+    if (pos >= this.cap) throw new RangeError(`copyPosition: position ${pos} is beyond the cache's capacity ${this.cap}`);
+    const f32 = this.runtime.f32;
+    const hd = this.headDim;
+    for (const kv of [0, 1] as const) {
+      const [src, dst] = [this.base(from, kv) >> 2, this.base(to, kv) >> 2];
+      for (let g = 0; g < this.kvHeads; g++) {
+        const at = g * (this.headStride >> 2) + pos * hd;
+        f32.copyWithin(dst + at, src + at, src + at + hd);
+      }
+    }
+  }
+
   /** Forgets every position (the memory is kept for reuse). */
   clear(): void {
     this.committed = 0;
