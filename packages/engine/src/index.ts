@@ -22,3 +22,4 @@ export { createServingEngine } from './serve/servingEngine.js';
 export type { ContinueAfter, ServingEngineOptions } from './serve/options.js';
 export type { ServeCallbacks, ServeFinishReason, ServeRequest, ServeResult, ServeSampling, ServeStats, ServingEngine } from './serve/types.js';
 export type { ServingMode } from '@recur/scheduler';
+export { earlyExitObjective, type EarlyExitObjectiveOptions, type EarlyExitTraining } from './depth/exitObjective.js';

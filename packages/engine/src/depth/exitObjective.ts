@@ -1,0 +1,58 @@
+import type { Decoder } from '@recur/graph';
+import { exitReadouts, perLoopCrossEntropy, selfDistillationLoss } from '@recur/router';
+import { tf } from '@recur/tensor';
+import { distillationLoss, type DistillationOptions, type Objective } from '@recur/train';
+
+/** Early-exit training (Relaxed Recursive Transformers, Bae et al. 2024, arXiv 2410.20672, §3.4). */
+export interface EarlyExitTraining {
+  /** Weight of each exit's loss, shallowest first, the deepest included (absent: 1); normalised to sum 1. */
+  readonly weights?: readonly number[];
+  /** KL from the deepest exit into the earlier ones at `temperature` (teacher behind a stop-gradient unless told otherwise), times `weight`. */
+  readonly selfDistill?: { readonly weight: number; readonly temperature: number; readonly stopGradient?: boolean };
+}
+
+export interface EarlyExitObjectiveOptions {
+  readonly model: Decoder;
+  readonly exit: EarlyExitTraining;
+  /** Distil every exit from this model (alpha·KD + (1 − alpha)·CE per exit). */
+  readonly teacher?: Decoder;
+  readonly distillation?: DistillationOptions;
+}
+
+/**
+ * Σ_d ŵ_d·loss(exit d) + λ·self-distillation, where exit d is the model's output when every token
+ * leaves after d loops (`exitReadouts`: epilogue + head, what decode-time early exit outputs), so each
+ * loop learns to be a usable exit. One sequence at a time, as languageModelObjective.
+ */
+export function earlyExitObjective(options: EarlyExitObjectiveOptions): Objective {
+  const { model, teacher } = options;
+  return {
+    prepare: teacher ? (batch) => batch.map((seq) => teacher.forward(seq.subarray(0, seq.length - 1))) : undefined,
+    loss: (batch, prepared) => {
+      const perSequence = batch.map((seq, i) => sequenceLoss(options, seq, prepared[i] as tf.Tensor2D | undefined));
+      return tf.div(tf.addN(perSequence), batch.length) as tf.Scalar;
+    },
+  };
+}
+
+function sequenceLoss(options: EarlyExitObjectiveOptions, seq: Int32Array, teacherLogits: tf.Tensor2D | undefined): tf.Scalar {
+  const targets = seq.subarray(1);
+  const readouts = exitReadouts(options.model, seq.subarray(0, seq.length - 1)); // N × [L, V]
+  const exitLoss = teacherLogits
+    ? weightedDistillation(readouts, teacherLogits, targets, options)
+    : perLoopCrossEntropy(readouts, targets, { ...(options.exit.weights && { weights: options.exit.weights }) });
+  const self = options.exit.selfDistill;
+  if (!self || self.weight === 0) return exitLoss;
+  const kl = selfDistillationLoss(readouts, { temperature: self.temperature, stopGradient: self.stopGradient ?? true });
+  return tf.add(exitLoss, tf.mul(kl, self.weight)) as tf.Scalar;
+}
+
+function weightedDistillation(readouts: tf.Tensor2D[], teacherLogits: tf.Tensor2D, targets: Int32Array, options: EarlyExitObjectiveOptions): tf.Scalar {
+  const raw = readouts.map((_, d) => options.exit.weights?.[d] ?? 1);
+  const total = raw.reduce((a, b) => a + b, 0);
+  if (raw.length < (options.exit.weights?.length ?? 0) || total <= 0 || raw.some((w) => !Number.isFinite(w) || w < 0)) {
+    throw new RangeError(`exit weights must be ${readouts.length} finite values ≥ 0 with a positive sum, got [${options.exit.weights}]`);
+  }
+  const terms = readouts.flatMap((logits, d) => (raw[d] === 0 ? [] : [tf.mul(distillationLoss(logits, teacherLogits, targets, options.distillation), raw[d]! / total)]));
+  return tf.addN(terms) as tf.Scalar;
+}
