@@ -1,0 +1,186 @@
+// pnpm bench:serve — the serving engine under Poisson arrivals: one request at a time, static batching,
+// continuous sequence-wise batching of the vanilla model, and continuous depth-wise batching (CDB) of
+// recursive conversions with and without early exit. Records a table, a profile and an SVG chart in
+// docs/benchmarks.md (section "serve"). BENCH_SERVE_QUICK=1 runs a smaller workload.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { convertModel, createServingEngine, disposeModel, evaluateDepths, evaluatePerplexity, modelPresets, parseExitRule, perplexityWindows, presetDecoder } from '../../packages/engine/dist/index.js';
+import { loadModel } from '../../packages/engine/dist/node.js';
+import { initBackend } from '../../packages/tensor/dist/index.js';
+import { lineChartSvg } from '../../packages/train/dist/index.js';
+import { machineDescription, recordSection, root } from './record.mjs';
+
+const quick = process.env.BENCH_SERVE_QUICK === '1';
+const shared = `${root}../shared/`;
+const corpus = readFileSync(`${shared}corpora/tinystories_val/tinystories_val.txt`, 'utf8');
+const limits = { maxRowsPerStep: 32, tokenBudgetPerStep: 256, prefillChunk: 32 };
+
+/** mulberry32: the workload is the same for every mode. */
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Requests from TinyStories paragraphs (first 300 kB): a prefix of 8–40 tokens, then as many tokens as the paragraph has left (8–64). */
+function workload(tokenizer, count, seed) {
+  const random = rng(seed);
+  const paragraphs = corpus.slice(0, 300_000).split('\n\n').map((p) => tokenizer.encode(p.trim(), { addBos: false })).filter((ids) => ids.length >= 48);
+  return Array.from({ length: count }, () => {
+    const ids = paragraphs[Math.floor(random() * paragraphs.length)];
+    const prompt = 8 + Math.floor(random() * 33);
+    return { promptIds: [tokenizer.bosId, ...ids.slice(0, prompt)], maxNewTokens: Math.max(8, Math.min(64, ids.length - prompt)), stopAtEos: false };
+  });
+}
+
+function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Poisson arrivals at `rate` requests/s (Infinity: all at once); throughput over first arrival → last finish. */
+async function runMode(model, requests, options, rate, seed) {
+  const engine = await createServingEngine(model, { threads: 1, scheduler: limits, ...options });
+  engine.profile.enabled = true;
+  const random = rng(seed);
+  let at = 0;
+  const start = performance.now();
+  const results = await Promise.all(requests.map((request) => {
+    const delay = at;
+    if (Number.isFinite(rate)) at += (-Math.log(1 - random()) / rate) * 1000;
+    return new Promise((resolve) => setTimeout(resolve, delay)).then(() => engine.submit(request));
+  }));
+  const seconds = (performance.now() - start) / 1000;
+  const kernelMs = [...engine.profile.ms.values()].reduce((a, b) => a + b, 0);
+  const tokens = results.reduce((s, r) => s + r.ids.length, 0);
+  const depths = results.flatMap((r) => r.depths);
+  const latencies = results.map((r) => r.totalMs);
+  const profile = Object.fromEntries([...engine.profile.ms].map(([k, v]) => [k, v]));
+  const stats = engine.stats();
+  engine.dispose();
+  return {
+    tokensPerSecond: tokens / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99),
+    averageDepth: depths.reduce((a, b) => a + b, 0) / depths.length, steps: stats.stepsRun, otherMs: (seconds * 1000 - kernelMs) / stats.stepsRun, rowsPerStep: engine.profile.rows / Math.max(1, engine.profile.calls), profile,
+  };
+}
+
+/** Held-out perplexity (text after 600 kB): plain models by evaluatePerplexity, recursive ones under their exit rule. */
+async function heldOutPerplexity(model, rule, windows) {
+  const text = corpus.slice(600_000, 600_000 + 6_000);
+  if (!model.recur) return (await evaluatePerplexity(model, text, { window: 64 })).perplexity;
+  const w = perplexityWindows(model, text, 64).slice(0, windows);
+  const ev = evaluateDepths(model, { windows: w, ...(rule && { rule: parseExitRule(rule) }) });
+  return rule ? ev.policy.perplexity : ev.perLoop[ev.perLoop.length - 1].perplexity;
+}
+
+const exitOf = (rule) => (rule ? { exit: parseExitRule(rule).policy } : {});
+
+async function family({ label, models, modes, rates, count, pplWindows }) {
+  const rows = [];
+  for (const mode of modes) {
+    const model = models[mode.model];
+    const requests = workload(models.tokenizer, count, 7);
+    const ppl = mode.ppl === false ? NaN : await heldOutPerplexity(model, mode.rule, pplWindows);
+    for (const rate of rates) {
+      const r = await runMode(model, requests, { mode: mode.serving, ...exitOf(mode.rule), ...(mode.staticBatch && { staticBatch: mode.staticBatch }) }, rate, 11);
+      console.log(`${label} | ${mode.name} | rate ${rate} | ${r.tokensPerSecond.toFixed(1)} tok/s | p50 ${r.p50.toFixed(0)} ms | p99 ${r.p99.toFixed(0)} ms | depth ${r.averageDepth.toFixed(2)} | ppl ${ppl.toFixed(2)} | rows/step ${r.rowsPerStep.toFixed(1)}`);
+      rows.push({ family: label, mode: mode.name, rate, ppl, ...r });
+    }
+  }
+  return rows;
+}
+
+await initBackend();
+const stories = await loadModel(`${shared}models/stories260K/hf`);
+const tokenizer = stories.tokenizer;
+const storiesRec = await convertModel(stories, { strategy: 'middle-cycle', loops: 2, init: 'lower', ranks: { attention: 8, mlp: 8 }, loraInit: 'svd', norms: 'per-loop' });
+const rows = [];
+rows.push(...(await family({
+  label: 'stories260K', count: quick ? 16 : 48, pplWindows: 8, rates: quick ? [Infinity] : [50, 200, Infinity],
+  models: { tokenizer, vanilla: stories, rec: storiesRec },
+  modes: [
+    { name: 'vanilla, one at a time', model: 'vanilla', serving: 'one-at-a-time' },
+    { name: 'vanilla, static batch 16', model: 'vanilla', serving: 'static', staticBatch: 16 },
+    { name: 'vanilla, continuous sequence-wise', model: 'vanilla', serving: 'continuous-sequence' },
+    { name: 'MC×2 rank-8 LoRA, continuous sequence-wise', model: 'rec', serving: 'continuous-sequence' },
+    { name: 'MC×2 rank-8 LoRA, CDB, no exit', model: 'rec', serving: 'continuous-depth' },
+    { name: 'MC×2 rank-8 LoRA, CDB, exit maxprob:0.5', model: 'rec', serving: 'continuous-depth', rule: 'maxprob:0.5' },
+    { name: 'MC×2 rank-8 LoRA, CDB, exit maxprob:0.2', model: 'rec', serving: 'continuous-depth', rule: 'maxprob:0.2' },
+  ],
+})));
+disposeModel(storiesRec);
+
+// SmolLM-135M shape, random weights: decode is memory-bound here, which is where sharing a weight read
+// across depths pays. Confidence exits mean nothing on random weights, so exits are fixed depths.
+const presetConfig = modelPresets['smollm-135m'];
+const preset = { decoder: presetDecoder('smollm-135m', 1), tokenizer, config: presetConfig, source: { path: 'preset:smollm-135m', format: 'safetensors' }, tensors: [] };
+const presetRec = await convertModel(preset, { strategy: 'cycle', loops: 3, init: 'stepwise', ranks: { attention: 0, mlp: 0 }, loraInit: 'zero', norms: 'tied' });
+rows.push(...(await family({
+  label: 'SmolLM-135M shape (random weights)', count: quick ? 8 : 24, pplWindows: 0, rates: quick ? [Infinity] : [4, Infinity],
+  models: { tokenizer, vanilla: preset, rec: presetRec },
+  modes: [
+    { name: 'vanilla 30 layers, continuous sequence-wise', model: 'vanilla', serving: 'continuous-sequence', ppl: false },
+    { name: 'cycle×3 (10-layer block), continuous sequence-wise', model: 'rec', serving: 'continuous-sequence', ppl: false },
+    { name: 'cycle×3, CDB, no exit', model: 'rec', serving: 'continuous-depth', ppl: false },
+    { name: 'cycle×3, CDB, exit fixed:2', model: 'rec', serving: 'continuous-depth', rule: 'fixed:2', ppl: false },
+    { name: 'cycle×3, CDB, exit fixed:1', model: 'rec', serving: 'continuous-depth', rule: 'fixed:1', ppl: false },
+  ],
+})));
+disposeModel(presetRec);
+preset.decoder.dispose();
+disposeModel(stories);
+
+const fmtRate = (r) => (Number.isFinite(r) ? `${r}/s` : 'all at once');
+const table = rows.map((r) => `| ${r.family} | ${r.mode} | ${fmtRate(r.rate)} | ${r.tokensPerSecond.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.averageDepth.toFixed(2)} | ${Number.isFinite(r.ppl) ? r.ppl.toFixed(2) : '—'} | ${r.rowsPerStep.toFixed(1)} |`);
+const burst = rows.filter((r) => !Number.isFinite(r.rate));
+const phases = ['embed', 'norm', 'qkv', 'rope', 'attention', 'oProj', 'gateUp', 'silu', 'down', 'head'];
+const profile = burst.map((r) => `| ${r.family} | ${r.mode} | ${r.steps} | ${phases.map((p) => ((r.profile[p] ?? 0) / r.steps).toFixed(2)).join(' | ')} | ${r.otherMs.toFixed(2)} |`);
+const ratio = (fam, a, b) => {
+  const x = burst.find((r) => r.family === fam && r.mode === a);
+  const y = burst.find((r) => r.family === fam && r.mode === b);
+  return x && y ? (x.tokensPerSecond / y.tokensPerSecond).toFixed(2) : '?';
+};
+
+const chartFile = 'docs/serve-throughput.svg';
+const series = [...new Set(rows.map((r) => `${r.family}: ${r.mode}`))].filter((s) => !s.includes('one at a time') && !s.includes('static')).map((name) => ({
+  name: name.replace('SmolLM-135M shape (random weights)', '135M').replace('stories260K', '260K'),
+  points: rows.filter((r) => `${r.family}: ${r.mode}` === name).map((r, i) => [i, r.tokensPerSecond]),
+}));
+writeFileSync(`${root}${chartFile}`, lineChartSvg(series, { title: 'Serving throughput by arrival rate (x: rate index, last = all at once)', xLabel: 'arrival rate (index)', yLabel: 'tokens/s', width: 900, height: 420 }));
+
+recordSection('serve', `## Serving (CDB) (\`pnpm bench:serve\`)
+
+Measured ${new Date().toISOString().slice(0, 10)} on ${machineDescription()}; wasm backend, 1 kernel thread. The same
+engine (\`createServingEngine\`, @recur/scheduler plans run on the fused fast path) serves every mode; limits
+${JSON.stringify(limits)}. Requests: TinyStories validation paragraphs (first 300 kB), prompt = 8–40 tokens of a
+paragraph, output = the paragraph's remaining length clipped to 8–64 tokens (EOS ignored so every mode generates the
+same number of tokens), Poisson arrivals at the given rate. Throughput = generated tokens / (first arrival → last
+finish); latency = submit → last token. Held-out perplexity: 64-token windows of the validation text after 600 kB
+(plain models: \`evaluatePerplexity\`; recursive: \`evaluateDepths\` under the same exit rule, tfjs path, 8 windows).
+MC×2 = stories260K converted to MIDDLE-CYCLE × 2 (prologue layer, 2-layer block looped twice, epilogue layer: 6
+executed layers vs the vanilla 5) with rank-8 SVD depth-wise LoRA and per-loop norms, **no uptraining**.
+
+| model | mode | arrivals | tokens/s | p50 ms | p99 ms | avg depth | held-out ppl | rows/step |
+| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |
+${table.join('\n')}
+
+Throughput ratios with all requests at once: stories260K CDB + maxprob:0.5 vs vanilla continuous sequence-wise
+**${ratio('stories260K', 'MC×2 rank-8 LoRA, CDB, exit maxprob:0.5', 'vanilla, continuous sequence-wise')}×**, maxprob:0.2
+**${ratio('stories260K', 'MC×2 rank-8 LoRA, CDB, exit maxprob:0.2', 'vanilla, continuous sequence-wise')}×**; SmolLM-135M shape CDB
+fixed:1 vs vanilla **${ratio('SmolLM-135M shape (random weights)', 'cycle×3, CDB, exit fixed:1', 'vanilla 30 layers, continuous sequence-wise')}×**,
+CDB no exit vs vanilla **${ratio('SmolLM-135M shape (random weights)', 'cycle×3, CDB, no exit', 'vanilla 30 layers, continuous sequence-wise')}×**,
+CDB no exit vs the same recursive model sequence-wise **${ratio('SmolLM-135M shape (random weights)', 'cycle×3, CDB, no exit', 'cycle×3 (10-layer block), continuous sequence-wise')}×**.
+
+Profile (FastProfile, ms per engine step, all requests at once; "other" = wall time not in a kernel phase: scheduler,
+row building, sampling, exit decisions, KV copy-forward, event loop):
+
+| model | mode | steps | ${phases.join(' | ')} | other |
+| --- | --- | ---: | ${phases.map(() => '---:').join(' | ')} | ---: |
+${profile.join('\n')}
+
+![serving throughput](serve-throughput.svg)
+`);
+console.log(`recorded docs/benchmarks.md (serve) and ${chartFile}`);
