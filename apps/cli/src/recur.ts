@@ -6,11 +6,12 @@ import { registerExport } from './commands/export.js';
 import { registerTrain } from './commands/train.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerServe } from './commands/serve.js';
 import { reportFailure } from './errors.js';
 
 const program = new Command()
   .name('recur')
-  .description('Recur: recursive (parameter-shared) transformers — load, inspect, convert, export, train, generate, evaluate')
+  .description('Recur: recursive (parameter-shared) transformers — load, inspect, convert, export, train, generate, evaluate, serve')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride((err) => process.exit(err.exitCode));
 
@@ -21,5 +22,6 @@ registerBench(program);
 registerConvert(program);
 registerExport(program);
 registerTrain(program);
+registerServe(program);
 
 program.parseAsync(process.argv).catch(reportFailure);

@@ -1,0 +1,135 @@
+import { basename } from 'node:path';
+import type { Command } from 'commander';
+import { createServingEngine, disposeModel, parseExitRule, type ServingEngineOptions, type ServingMode } from '@recur/engine';
+import { parseNumber, UsageError } from '../errors.js';
+import { defaultLimits, type ServeLimits } from '../serve/limits.js';
+import { createServeServer, type ServeServer } from '../serve/server.js';
+import { openModel, printJson, type ModelOptions } from './shared.js';
+
+interface ServeCliOptions extends ModelOptions {
+  readonly host: string;
+  readonly port: string;
+  readonly name?: string;
+  readonly maxQueue: string;
+  readonly maxBodyBytes: string;
+  readonly maxTokens: string;
+  readonly defaultMaxTokens: string;
+  readonly maxPromptTokens?: string;
+  readonly maxRows: string;
+  readonly mode?: string;
+  readonly exit?: string;
+  readonly kv?: string;
+  readonly shutdownTimeout: string;
+  readonly json?: boolean;
+}
+
+const modes: readonly ServingMode[] = ['continuous-depth', 'continuous-sequence', 'static', 'one-at-a-time'];
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve a model over HTTP: OpenAI-compatible /v1/completions and /v1/chat/completions (streaming or not), /health, /metrics')
+    .argument('[model]', 'Hugging Face folder, .safetensors or .gguf file (or --model)')
+    .option('--model <path>', 'the model, when not given as the argument')
+    .option('--host <addr>', 'address to bind (anything but loopback exposes the server to the network)', '127.0.0.1')
+    .option('--port <n>', 'port to listen on (0 picks a free one; the URL is printed)', '8000')
+    .option('--name <id>', 'model id in responses and GET /v1/models (default: the file or folder name)')
+    .option('--max-queue <n>', 'requests in flight at once (waiting + running); more get 429 with Retry-After', String(defaultLimits.maxQueue))
+    .option('--max-body-bytes <n>', 'larger request bodies get 413', String(defaultLimits.maxBodyBytes))
+    .option('--max-tokens <n>', 'largest max_tokens a request may ask for (400 above)', String(defaultLimits.maxTokens))
+    .option('--default-max-tokens <n>', 'max_tokens of a request that names none', String(defaultLimits.defaultMaxTokens))
+    .option('--max-prompt-tokens <n>', 'longest prompt in tokens, BOS included (default: the context minus one)')
+    .option('--max-rows <n>', 'rows per batched engine step', '32')
+    .option('--mode <mode>', `batching: ${modes.join(' | ')} (default: continuous-depth for a recursive model, continuous-sequence otherwise)`)
+    .option('--exit <rule>', 'early exit of generated tokens: maxprob:P | entropy:H | fixed:D (recursive models)')
+    .option('--kv <mode>', 'KV of loops a token skipped: copy (default) | shared')
+    .option('--shutdown-timeout <s>', 'on SIGTERM/SIGINT: seconds to let in-flight requests finish before cancelling them', '30')
+    .option('--adapter <dir>', 'plain models: plug in a PEFT LoRA adapter folder')
+    .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
+    .option('--backend <name>', 'tensor backend (the serving engine runs on wasm, the default in Node)')
+    .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else 1)')
+    .option('--json', 'print one JSON line {event: "listening", url, host, port, model, …} when ready (for scripts)')
+    .action(async (modelArg: string | undefined, options: ServeCliOptions) => {
+      if (modelArg && options.model && modelArg !== options.model) throw new UsageError('give the model once: as the argument or as --model');
+      const engineOptions = engineFlags(options);
+      const port = parseNumber('port', options.port, { integer: true, min: 0, max: 65535 });
+      const shutdownMs = parseNumber('shutdown-timeout', options.shutdownTimeout, { min: 0 }) * 1000;
+      const model = await openModel({ ...options, model: modelArg ?? options.model });
+      const limits = serveLimits(options, model.config.maxPositionEmbeddings);
+      const engine = await createServingEngine(model, engineOptions).catch((error: unknown) => {
+        disposeModel(model);
+        throw error;
+      });
+      const modelName = options.name ?? basename((modelArg ?? options.model ?? 'model').replace(/\/+$/, '')).replace(/\.(gguf|safetensors)$/, '');
+      const server = createServeServer({ engine, tokenizer: model.tokenizer, modelName, limits, log: (line) => process.stderr.write(`${line}\n`) });
+      const where = await server.listen(port, options.host);
+      const ready = { event: 'listening', url: where.url, host: where.host, port: where.port, model: modelName, maxDepth: engine.maxDepth, context: limits.contextLength, pid: process.pid };
+      if (options.json) printJson(ready);
+      else process.stdout.write(`recur serve: ${modelName} (${engine.maxDepth} loop${engine.maxDepth === 1 ? '' : 's'}) listening on ${where.url}\n`);
+      const code = await untilSignal(server, shutdownMs, () => engine.dispose());
+      engine.dispose();
+      disposeModel(model);
+      process.exit(code);
+    });
+}
+
+/** Waits for SIGTERM or SIGINT, then shuts down gracefully: 0 when every in-flight request finished in time. */
+function untilSignal(server: ServeServer, timeoutMs: number, cancelAll: () => void): Promise<number> {
+  return new Promise((resolve) => {
+    const stop = (signal: string): void => {
+      process.stderr.write(`recur serve: ${signal}: finishing in-flight requests, refusing new ones\n`);
+      const timer = setTimeout(() => {
+        process.stderr.write(`recur serve: in-flight requests still running after ${timeoutMs / 1000} s; cancelling them\n`);
+        cancelAll();
+        resolve(1);
+      }, timeoutMs);
+      server.shutdown().then(() => {
+        clearTimeout(timer);
+        process.stderr.write('recur serve: stopped\n');
+        resolve(0);
+      }, () => resolve(1));
+      process.once(signal === 'SIGTERM' ? 'SIGINT' : 'SIGTERM', () => resolve(1));
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+function serveLimits(options: ServeCliOptions, contextLength: number): ServeLimits {
+  const whole = (name: string, raw: string, min = 1): number => parseNumber(name, raw, { integer: true, min });
+  return {
+    maxQueue: whole('max-queue', options.maxQueue),
+    maxBodyBytes: whole('max-body-bytes', options.maxBodyBytes, 64),
+    maxTokens: whole('max-tokens', options.maxTokens),
+    defaultMaxTokens: whole('default-max-tokens', options.defaultMaxTokens),
+    maxPromptTokens: options.maxPromptTokens === undefined ? contextLength - 1 : whole('max-prompt-tokens', options.maxPromptTokens),
+    contextLength,
+    retryAfterSeconds: defaultLimits.retryAfterSeconds,
+  };
+}
+
+function engineFlags(options: ServeCliOptions): ServingEngineOptions {
+  if (options.mode !== undefined && !modes.includes(options.mode as ServingMode)) throw new UsageError(`--mode must be one of ${modes.join(', ')}, got "${options.mode}"`);
+  if (options.kv !== undefined && options.kv !== 'copy' && options.kv !== 'shared') throw new UsageError(`--kv must be copy or shared, got "${options.kv}"`);
+  const maxRows = parseNumber('max-rows', options.maxRows, { integer: true, min: 1, max: 1024 });
+  const threads = options.threads === undefined ? undefined : parseNumber('threads', options.threads, { integer: true, min: 1, max: 64 });
+  return {
+    scheduler: { maxRowsPerStep: maxRows },
+    ...(options.mode !== undefined && { mode: options.mode as ServingMode }),
+    ...(options.kv !== undefined && { kvMode: options.kv }),
+    ...(options.exit !== undefined && { exit: exitPolicy(options.exit) }),
+    ...(threads !== undefined && { threads }),
+  };
+}
+
+function exitPolicy(text: string): NonNullable<ServingEngineOptions['exit']> {
+  let rule;
+  try {
+    rule = parseExitRule(text);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (rule.kind !== 'policy') throw new UsageError('--exit router is not served yet; use maxprob:P, entropy:H or fixed:D');
+  return rule.policy;
+}
+

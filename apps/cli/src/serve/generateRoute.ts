@@ -1,0 +1,81 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServingEngine } from '@recur/engine';
+import { readJsonBody } from './body.js';
+import { runGeneration, type GenerationInput, type ServeTokenizer } from './generation.js';
+import { badRequest, HttpError, sendError, sendJson } from './httpError.js';
+import type { AdmissionGate, ServeLimits } from './limits.js';
+import { parseRequest, type Endpoint, type ParsedRequest } from './openai.js';
+import { completionBody, deltaChunk, finalChunk, responseHead } from './responses.js';
+import { SseWriter } from './sse.js';
+
+export interface GenerateContext {
+  readonly engine: ServingEngine;
+  readonly tokenizer: ServeTokenizer;
+  readonly modelName: string;
+  readonly limits: ServeLimits;
+  readonly gate: AdmissionGate;
+  readonly isDraining: () => boolean;
+}
+
+/** POST /v1/completions and /v1/chat/completions: validate, admit, generate, answer (JSON or SSE). */
+export async function handleGenerate(ctx: GenerateContext, endpoint: Endpoint, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const parsed = parseRequest(endpoint, await readJsonBody(req, ctx.limits.maxBodyBytes), ctx.limits);
+  const input = generationInput(ctx, parsed);
+  if (ctx.isDraining()) throw draining();
+  if (!ctx.gate.tryEnter()) throw new HttpError(429, `the server is at its limit of ${ctx.limits.maxQueue} requests in flight; retry later`, 'rate_limit_error', null, { 'retry-after': String(ctx.limits.retryAfterSeconds) });
+  const gone = new AbortController();
+  const onClose = (): void => {
+    if (!res.writableFinished) gone.abort();
+  };
+  res.on('close', onClose);
+  try {
+    const head = responseHead(endpoint, parsed.model ?? ctx.modelName, input.promptIds.length);
+    if (!parsed.stream) {
+      const outcome = await submit(ctx, input, gone.signal);
+      if (!gone.signal.aborted) sendJson(res, 200, completionBody(head, outcome));
+      return;
+    }
+    const sse = new SseWriter(res);
+    let first = true;
+    const outcome = await submit(ctx, input, gone.signal, (text, depths) => {
+      sse.send(deltaChunk(head, text, depths, first));
+      first = false;
+    }).catch((error: unknown) => {
+      if (!sse.headersSent) throw error;
+      sse.send({ error: { message: (error as Error).message, type: 'server_error' } });
+      return undefined;
+    });
+    if (outcome && !gone.signal.aborted) sse.send(finalChunk(head, outcome));
+    sse.done();
+  } finally {
+    res.off('close', onClose);
+    ctx.gate.leave();
+  }
+}
+
+async function submit(ctx: GenerateContext, input: GenerationInput, signal: AbortSignal, onDelta?: (text: string, depths: readonly number[]) => void): ReturnType<typeof runGeneration> {
+  try {
+    return await runGeneration(ctx.engine, ctx.tokenizer, input, signal, onDelta);
+  } catch (error) {
+    if (error instanceof RangeError) throw badRequest(null, error.message);
+    if (error instanceof Error && /draining/.test(error.message)) throw draining();
+    throw error;
+  }
+}
+
+export function draining(): HttpError {
+  return new HttpError(503, 'the server is shutting down and takes no new requests', 'server_error', null, { connection: 'close' });
+}
+
+/** Tokenizes the prompt and checks it and max_tokens against the limits and the context. */
+function generationInput(ctx: GenerateContext, parsed: ParsedRequest): GenerationInput {
+  const { limits } = ctx;
+  const promptIds = 'text' in parsed.prompt ? ctx.tokenizer.encode(parsed.prompt.text, { addBos: true }) : [...parsed.prompt.ids];
+  const param = parsed.endpoint === 'chat' ? 'messages' : 'prompt';
+  if (promptIds.length > limits.maxPromptTokens) throw badRequest(param, `the prompt is ${promptIds.length} tokens, over this server's limit of ${limits.maxPromptTokens}`);
+  const room = limits.contextLength - promptIds.length;
+  if (room < 1) throw badRequest(param, `the prompt is ${promptIds.length} tokens; the model's context is ${limits.contextLength}, leaving no room to generate`);
+  const maxTokens = parsed.maxTokens ?? Math.min(limits.defaultMaxTokens, room);
+  if (maxTokens > room) throw badRequest('max_tokens', `prompt (${promptIds.length} tokens) + max_tokens (${maxTokens}) is over the model's context of ${limits.contextLength}`);
+  return { promptIds, maxTokens, temperature: parsed.temperature, topP: parsed.topP, topK: parsed.topK, seed: parsed.seed, stop: parsed.stop };
+}

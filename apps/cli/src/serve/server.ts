@@ -1,0 +1,110 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ServingEngine } from '@recur/engine';
+import { ClientGoneError } from './body.js';
+import { draining, handleGenerate, type GenerateContext } from './generateRoute.js';
+import type { ServeTokenizer } from './generation.js';
+import { HttpError, sendError, sendJson } from './httpError.js';
+import { AdmissionGate, type ServeLimits } from './limits.js';
+import { metricsText } from './metrics.js';
+
+export interface ServeServerOptions {
+  /** The engine requests run on; the server never disposes it. */
+  readonly engine: ServingEngine;
+  readonly tokenizer: ServeTokenizer;
+  /** The `model` named in responses and GET /v1/models. */
+  readonly modelName: string;
+  readonly limits: ServeLimits;
+  /** One line per server-side failure (default: none). */
+  readonly log?: (line: string) => void;
+}
+
+export interface ServeServer {
+  readonly http: Server;
+  /** Starts listening; port 0 picks a free port. */
+  listen(port: number, host: string): Promise<{ readonly host: string; readonly port: number; readonly url: string }>;
+  /** Graceful shutdown: new requests get 503, in-flight ones finish, then the listener closes. */
+  shutdown(): Promise<void>;
+  /** Answered requests by status (also in GET /metrics). */
+  readonly responses: ReadonlyMap<string, number>;
+}
+
+type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+
+/** The HTTP half of `recur serve`: OpenAI-compatible routes over a ServingEngine. */
+export function createServeServer(options: ServeServerOptions): ServeServer {
+  const { engine, limits } = options;
+  const gate = new AdmissionGate(limits.maxQueue);
+  const responses = new Map<string, number>();
+  const open = new Set<ServerResponse>();
+  let isDraining = false;
+  const ctx: GenerateContext = { engine, tokenizer: options.tokenizer, modelName: options.modelName, limits, gate, isDraining: () => isDraining };
+  const routes: Readonly<Record<string, Readonly<Record<string, Route>>>> = {
+    '/health': { GET: (_req, res) => sendJson(res, isDraining ? 503 : 200, { status: isDraining ? 'draining' : 'ok', model: options.modelName }) },
+    '/metrics': {
+      GET: (_req, res) => {
+        const text = metricsText({ stats: engine.stats(), maxDepth: engine.maxDepth, inFlight: gate.inFlight, queueCapacity: limits.maxQueue, responses, draining: isDraining });
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+        res.end(text);
+      },
+    },
+    '/v1/models': { GET: (_req, res) => sendJson(res, 200, { object: 'list', data: [{ id: options.modelName, object: 'model', created: 0, owned_by: 'recur' }] }) },
+    '/v1/completions': { POST: (req, res) => handleGenerate(ctx, 'completion', req, res) },
+    '/v1/chat/completions': { POST: (req, res) => handleGenerate(ctx, 'chat', req, res) },
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const methods = routes[path];
+    const route = methods?.[req.method ?? 'GET'];
+    if (!methods) throw new HttpError(404, `no route ${path} (routes: ${Object.keys(routes).join(', ')})`, 'not_found_error');
+    if (!route) throw new HttpError(405, `${req.method ?? '?'} is not allowed on ${path}`, 'invalid_request_error', null, { allow: Object.keys(methods).join(', ') });
+    if (isDraining && req.method === 'POST') throw draining();
+    await route(req, res);
+  };
+
+  const http = createServer((req, res) => {
+    open.add(res);
+    res.on('close', () => {
+      open.delete(res);
+      const status = res.writableFinished ? String(res.statusCode) : '499';
+      responses.set(status, (responses.get(status) ?? 0) + 1);
+    });
+    handle(req, res).catch((error: unknown) => answerFailure(res, error, options.log));
+  });
+
+  return {
+    http,
+    responses,
+    listen: (port, host) => new Promise((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(port, host, () => {
+        http.off('error', reject);
+        const address = http.address() as AddressInfo;
+        const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+        resolve({ host: address.address, port: address.port, url: `http://${shown}:${address.port}` });
+      });
+    }),
+    shutdown: async () => {
+      isDraining = true;
+      await engine.drain();
+      await Promise.all([...open].map((res) => new Promise<void>((resolve) => (res.destroyed || res.writableFinished ? resolve() : res.once('close', () => resolve())))));
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeIdleConnections();
+      });
+    },
+  };
+}
+
+/** Answers a failed request: its HttpError, or a 500 (logged) for anything unexpected. */
+function answerFailure(res: ServerResponse, error: unknown, log?: (line: string) => void): void {
+  if (error instanceof ClientGoneError || res.destroyed) return;
+  const httpError = error instanceof HttpError ? error : new HttpError(500, `internal error: ${error instanceof Error ? error.message : String(error)}`);
+  if (!(error instanceof HttpError)) log?.(`recur serve: ${httpError.message}`);
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  sendError(res, httpError);
+}
