@@ -32,14 +32,18 @@ interface Served {
 }
 
 /** Serves `requests` on a fresh engine, all submitted at once. */
+let lastPreemptions = 0;
+
 async function serve(m: LoadedModel, requests: readonly ServeRequest[], options: ServingEngineOptions): Promise<Served[]> {
   const engine = await createServingEngine(m, { threads: 1, ...options });
   try {
-    return await Promise.all(requests.map(async (r) => {
+    const served = await Promise.all(requests.map(async (r) => {
       const logits: Float32Array[] = [];
       const res = await engine.submit(r, { onLogits: (l) => logits.push(Float32Array.from(l)) });
       return { ids: res.ids, depths: res.depths, logits };
     }));
+    lastPreemptions = engine.stats().preemptions ?? 0;
+    return served;
   } finally {
     engine.dispose();
   }
@@ -92,12 +96,26 @@ describe('serving engine (continuous depth-wise batching on the fast path)', () 
     }
   });
 
-  it('CDB matches the tfjs per-token-depth path (generate --exit, copy KV): same ids and depths', async () => {
+  it('CDB matches the tfjs per-token-depth path (generate --exit) under copy and shared KV: same ids and depths', async () => {
     const rule = parseExitRule('maxprob:0.5');
-    const [served] = await serve(model, [{ promptIds: prompts[0]!, maxNewTokens: 20, stopAtEos: false }], { exit: { kind: 'maxProb', threshold: 0.5 } });
-    const reference = await generate(model, { prompt: '', promptIds: prompts[0]!, maxNewTokens: 20, stopAtEos: false, exit: rule, kvMode: 'copy' });
-    expect(served!.ids).toEqual(reference.ids);
-    expect(served!.depths).toEqual(reference.depths);
+    for (const kvMode of ['copy', 'shared'] as const) {
+      const [served] = await serve(model, [{ promptIds: prompts[0]!, maxNewTokens: 20, stopAtEos: false }], { exit: { kind: 'maxProb', threshold: 0.5 }, kvMode });
+      const reference = await generate(model, { prompt: '', promptIds: prompts[0]!, maxNewTokens: 20, stopAtEos: false, exit: rule, kvMode });
+      expect(served!.ids).toEqual(reference.ids);
+      expect(served!.depths).toEqual(reference.depths);
+    }
+  });
+
+  it('preemption (a KV budget too small for all) and a router hook leave each request as it runs alone', async () => {
+    const requests = prompts.map((promptIds) => ({ promptIds, maxNewTokens: 12, stopAtEos: false }));
+    const options: ServingEngineOptions = { exit: { kind: 'maxProb', threshold: 0.5 } };
+    const squeezed = await serve(model, requests, { ...options, scheduler: { kvBudget: 2 * (prompts[1]!.length + 12) + 8, prefillChunk: 4 } });
+    expect(lastPreemptions).toBeGreaterThan(0);
+    const alone = await serve(model, requests, { ...options, mode: 'one-at-a-time' });
+    squeezed.forEach((b, i) => expectSame(b, alone[i]!, 1e-4));
+    const hooked = await serve(model, requests.slice(0, 1), { continueAfter: (loop, logits, hidden) => loop === 0 && logits.length === 512 && hidden.length === 64 && false });
+    const fixed = await serve(model, requests.slice(0, 1), { exit: { kind: 'fixed', depth: 1 } });
+    expectSame(hooked[0]!, fixed[0]!, 1e-6);
   });
 
   it('without an exit rule every token runs N loops and equals the full-depth decoder; fixed:1 exits all decode tokens at 1', async () => {

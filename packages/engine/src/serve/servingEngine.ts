@@ -94,7 +94,7 @@ class Engine implements ServingEngine {
     return new Promise<ServeResult>((resolve, reject) => {
       const s = request.sampling ?? {};
       const live: Live = {
-        id, request, callbacks, tokens: [...request.promptIds], ids: [], depths: [], cache: undefined, states: new Map(),
+        id, request, callbacks, tokens: [...request.promptIds], promptLength: request.promptIds.length, ids: [], depths: [], cache: undefined, spans: new Map(),
         sampling: { temperature: s.temperature ?? 0, topK: s.topK ?? 0, topP: s.topP ?? 1 }, random: new SeededRandom(s.seed ?? 0),
         submittedAt: performance.now(), firstTokenAt: undefined, resolve, reject, onAbort: () => this.cancel(id),
       };
@@ -117,7 +117,7 @@ class Engine implements ServingEngine {
     while (this.recent.length > 0 && this.recent[0]! < now - window) this.recent.shift();
     const span = this.recent.length > 1 ? Math.max(now - this.recent[0]!, 1) : 0;
     return {
-      waiting: s.waiting, running: s.running, ...this.counters,
+      waiting: s.waiting, running: s.running, ...this.counters, preemptions: s.preemptions,
       tokensPerSecond: span > 0 ? (this.recent.length * 1000) / span : 0, depthHistogram: [...this.depthHistogram],
     };
   }
@@ -234,7 +234,7 @@ class Engine implements ServingEngine {
   private dropKv(live: Live): void {
     live.cache?.dispose();
     live.cache = undefined;
-    live.states.clear();
+    live.spans.clear();
   }
 
   private settleDrain(): void {

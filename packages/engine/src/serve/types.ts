@@ -60,6 +60,8 @@ export interface ServeStats {
   readonly depthHistogram: readonly number[];
   readonly finished: number;
   readonly cancelled: number;
+  /** Requests preempted for KV and re-prefilled later (their tokens do not change). */
+  readonly preemptions?: number;
 }
 
 export interface ServingEngine {

@@ -25,6 +25,8 @@ export interface FastDepthRow {
   /** Run the epilogue on the new state (writing its KV at `pos`); with `logits`, also the final norm and LM head into it ([V]). */
   readonly readout?: boolean;
   readonly logits?: Float32Array;
+  /** Run no loop: only the readout of `state` as it is (epilogue at `pos`, and head into `logits`); a deferred probe. */
+  readonly readoutOnly?: boolean;
 }
 
 /**
@@ -45,8 +47,11 @@ export function runDepthStep(ctx: FastContext, structure: LoopStructure, kvMode:
   const reach = new Map<FastKvCache, number>();
   for (const row of rows) reach.set(row.cache, Math.max(reach.get(row.cache) ?? 0, row.pos + 1));
   for (const [cache, positions] of reach) cache.reserve(positions);
-  const sorted = rows.map((row, i) => ({ row, i })).sort((a, b) => a.row.loop - b.row.loop || a.i - b.i).map((e) => e.row);
+  const looped = rows.filter((r) => r.readoutOnly !== true);
+  const sorted = looped.map((row, i) => ({ row, i })).sort((a, b) => a.row.loop - b.row.loop || a.i - b.i).map((e) => e.row);
   for (let start = 0; start < sorted.length; start += ctx.chunkRows) runChunk(ctx, structure, kvMode, sorted.slice(start, start + ctx.chunkRows));
+  const only = rows.filter((r) => r.readoutOnly === true);
+  for (let start = 0; start < only.length; start += ctx.chunkRows) readout(ctx, structure, only.slice(start, start + ctx.chunkRows));
   for (const [cache, positions] of reach) cache.cover(positions);
 }
 
