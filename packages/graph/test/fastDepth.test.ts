@@ -110,4 +110,3 @@ describe('FastDecoder depth rows (continuous depth-wise batching)', () => {
     cache.dispose();
   });
 });
-});
