@@ -77,5 +77,5 @@ function generationInput(ctx: GenerateContext, parsed: ParsedRequest): Generatio
   if (room < 1) throw badRequest(param, `the prompt is ${promptIds.length} tokens; the model's context is ${limits.contextLength}, leaving no room to generate`);
   const maxTokens = parsed.maxTokens ?? Math.min(limits.defaultMaxTokens, room);
   if (maxTokens > room) throw badRequest('max_tokens', `prompt (${promptIds.length} tokens) + max_tokens (${maxTokens}) is over the model's context of ${limits.contextLength}`);
-  return { promptIds, maxTokens, temperature: parsed.temperature, topP: parsed.topP, topK: parsed.topK, seed: parsed.seed, stop: parsed.stop };
+  return { promptIds, maxTokens, temperature: parsed.temperature, topP: parsed.topP, topK: parsed.topK, seed: parsed.seed, stop: parsed.stop, ignoreEos: parsed.ignoreEos };
 }

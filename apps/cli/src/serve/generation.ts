@@ -15,6 +15,8 @@ export interface GenerationInput {
   readonly topK: number;
   readonly seed: number;
   readonly stop: readonly string[];
+  /** Keep generating past the end-of-sequence token. */
+  readonly ignoreEos?: boolean;
 }
 
 export type FinishReason = 'stop' | 'length' | 'cancelled';
@@ -69,7 +71,7 @@ export async function runGeneration(engine: ServingEngine, tokenizer: ServeToken
   };
   try {
     const sampling = { temperature: input.temperature, topP: input.topP, topK: input.topK, seed: input.seed };
-    const result = await engine.submit({ promptIds: input.promptIds, maxNewTokens: input.maxTokens, sampling }, { onToken, signal: cancel.signal });
+    const result = await engine.submit({ promptIds: input.promptIds, maxNewTokens: input.maxTokens, sampling, ...(input.ignoreEos && { stopAtEos: false }) }, { onToken, signal: cancel.signal });
     if (!matcher.stopped) deliver(stream.push(all, true));
     const rest = matcher.flush();
     if (rest.length > 0) {

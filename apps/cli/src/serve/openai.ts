@@ -18,6 +18,8 @@ export interface ParsedRequest {
   readonly seed: number;
   readonly stop: readonly string[];
   readonly stream: boolean;
+  /** Non-standard (as in vLLM): keep generating past the end-of-sequence token. */
+  readonly ignoreEos: boolean;
   readonly model: string | undefined;
 }
 
@@ -44,6 +46,7 @@ export function parseRequest(endpoint: Endpoint, json: unknown, limits: ServeLim
     seed: optionalNumber(body, 'seed', { integer: true }) ?? randomInt(2 ** 31),
     stop: parseStop(body.stop),
     stream: optionalBoolean(body, 'stream') ?? false,
+    ignoreEos: optionalBoolean(body, 'ignore_eos') ?? false,
     model,
   };
 }
