@@ -23,3 +23,5 @@ export type { ContinueAfter, ServingEngineOptions } from './serve/options.js';
 export type { ServeCallbacks, ServeFinishReason, ServeRequest, ServeResult, ServeSampling, ServeStats, ServingEngine } from './serve/types.js';
 export type { ServingMode } from '@recur/scheduler';
 export { earlyExitObjective, type EarlyExitObjectiveOptions, type EarlyExitTraining } from './depth/exitObjective.js';
+export { morHeldOutLoss, morObjective, routedSequence, type MorObjectiveOptions, type MorTraining, type RoutedSequence } from './depth/morObjective.js';
+export { withRouter, type MorModelOptions } from './depth/morModel.js';

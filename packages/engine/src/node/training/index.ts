@@ -1,4 +1,4 @@
-export { trainModel, type TrainProgress, type TrainRunOptions, type TrainRunResult } from './run.js';
+export { trainModel, type MorSettings, type TrainProgress, type TrainRunOptions, type TrainRunResult } from './run.js';
 export { scratchModel, type ScratchModelOptions } from './scratch.js';
 export { trainingData, type TrainingData, type TrainingDataOptions } from './data.js';
 export { heldOutLoss } from './heldOut.js';

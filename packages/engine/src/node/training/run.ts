@@ -1,7 +1,8 @@
 import { access, mkdir, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AdamW, languageModelObjective, Trainer, type DistillationOptions, type LrSchedule, type TrainableSelection } from '@recur/train';
+import { AdamW, languageModelObjective, Trainer, type DistillationOptions, type Objective, type LrSchedule, type TrainableSelection } from '@recur/train';
 import { listCheckpointDirs, loadLatestCheckpoint, modelIdentity, resumeTraining, saveCheckpoint } from '@recur/train/node';
+import { morHeldOutLoss, morObjective, type MorTraining } from '../../depth/morObjective.js';
 import { disposeModel, type LoadedModel } from '../../model.js';
 import { hfConfigJson } from '../../recurConfig.js';
 import { json, tokenizerFiles, writeAtomic } from '../files.js';
@@ -40,8 +41,13 @@ export interface TrainRunOptions {
   /** Continue from the newest checkpoint in `out` (refused when there is none, or it is of another model). */
   readonly resume?: boolean;
   readonly seed?: number;
+  /** How a MoR model's router trains (warm-ups, loss coefficients); its kind, α and KV mode come from `model.recur.router`. */
+  readonly router?: MorSettings;
   readonly onProgress?: (event: TrainProgress) => void;
 }
+
+/** The MoR training settings a run chooses (the rest is the model's `recur.router`). */
+export type MorSettings = Pick<MorTraining, 'scoring' | 'warmupSteps' | 'bceCoef' | 'zCoef' | 'balanceCoef'>;
 
 export type TrainProgress =
   | { readonly kind: 'tokenize'; readonly done: number; readonly total: number }
@@ -68,6 +74,8 @@ interface HeldOut {
   readonly meanNll: number;
   readonly perplexity: number;
   readonly tokens: number;
+  /** Mean loops per scored token (router models). */
+  readonly averageDepth?: number;
 }
 
 /**
@@ -85,21 +93,23 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
     valFraction: options.valFraction ?? 0.1, seed: options.seed ?? 0,
     onTokenizeProgress: (done, total) => options.onProgress?.({ kind: 'tokenize', done, total }),
   });
+  const mor = morTraining(options.model, options.router);
   const trained = trainableModel(options.model, options.trainable);
   const optimizer = new AdamW(trained.params, { weightDecay: options.weightDecay ?? 0.01 });
+  const teacher = options.teacher ? { teacher: options.teacher.decoder, distillation: options.distillation ?? {} } : {};
+  const objective: Objective & { dispose?: () => void } = mor && trained.model.routerParams
+    ? morObjective({ model: trained.model.decoder, routerParams: trained.model.routerParams, mor, ...teacher })
+    : languageModelObjective({ model: trained.model.decoder, ...teacher });
+  const evaluate = (windows: readonly Int32Array[]) => (mor && trained.model.routerParams ? morHeldOutLoss(trained.model.decoder, trained.model.routerParams, mor, windows) : heldOutLoss(trained.model.decoder, windows));
   try {
     const trainer = new Trainer({
       params: trained.params, optimizer, schedule: options.schedule, source: data.batcher, seed: options.seed ?? 0,
-      clipNorm: options.clipNorm ?? 1, accumulation: options.accumulation ?? 1,
-      objective: languageModelObjective({
-        model: trained.model.decoder,
-        ...(options.teacher ? { teacher: options.teacher.decoder, distillation: options.distillation ?? {} } : {}),
-      }),
+      clipNorm: options.clipNorm ?? 1, accumulation: options.accumulation ?? 1, objective,
     });
     const identity = modelIdentity(hfConfigJson(options.model.config, options.model.recur), trained.tensors);
     const resumedFrom = options.resume ? await resume(trainer, checkpoints, identity) : null;
     const evalSet = data.validation.slice(0, options.evalWindows ?? 16);
-    const before = resumedFrom === null ? heldOut(trained.model, data.validation) : null;
+    const before = resumedFrom === null ? heldOut(evaluate, data.validation) : null;
     const started = performance.now();
     let tokens = 0;
     let lastLoss = NaN;
@@ -114,7 +124,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
       options.onProgress?.({ kind: 'step', step: trainer.step, steps: options.steps, loss: result.loss, tokensPerSecond });
       const due = (every: number | undefined) => every !== undefined && every > 0 && trainer.step % every === 0;
       if (due(options.evalEvery) && trainer.step < last) {
-        const { meanNll, tokens: evalTokens } = heldOutLoss(trained.model.decoder, evalSet);
+        const { meanNll, tokens: evalTokens } = evaluate(evalSet);
         records.push({ kind: 'eval', step: trainer.step, valLoss: meanNll, valPerplexity: Math.exp(meanNll), tokens: evalTokens });
         options.onProgress?.({ kind: 'eval', step: trainer.step, valLoss: meanNll });
       }
@@ -125,7 +135,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
       }
     }
     const seconds = (performance.now() - started) / 1000;
-    const after = heldOut(trained.model, data.validation);
+    const after = heldOut(evaluate, data.validation);
     await appendLog(options.out, [{ kind: 'eval', step: trainer.step, valLoss: after.meanNll, valPerplexity: after.perplexity, tokens: after.tokens }]);
     await writeChart(options.out, `training ${options.model.source.path}`);
     const modelDir = join(options.out, 'model');
@@ -138,14 +148,25 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
     await writeAtomic(join(options.out, 'summary.json'), json({ ...result, options: runRecord(options) }));
     return result;
   } finally {
+    objective.dispose?.();
     optimizer.dispose();
     disposeModel(trained.model);
   }
 }
 
-function heldOut(model: LoadedModel, windows: readonly Int32Array[]): HeldOut {
-  const { meanNll, tokens } = heldOutLoss(model.decoder, windows);
-  return { meanNll, perplexity: Math.exp(meanNll), tokens };
+function heldOut(evaluate: (windows: readonly Int32Array[]) => { meanNll: number; tokens: number; averageDepth?: number }, windows: readonly Int32Array[]): HeldOut {
+  const { meanNll, tokens, averageDepth } = evaluate(windows);
+  return { meanNll, perplexity: Math.exp(meanNll), tokens, ...(averageDepth !== undefined && { averageDepth }) };
+}
+
+/** The MoR training of a model with a router (its kind, α and KV mode from `recur.router`). */
+function morTraining(model: LoadedModel, settings: MorSettings | undefined): MorTraining | undefined {
+  const router = model.recur?.router;
+  if (!router) {
+    if (settings) throw new RangeError(`${model.source.path}: router settings given but the model has no router`);
+    return undefined;
+  }
+  return { kind: router.kind, alpha: router.alpha, kvMode: router.kvMode, ...settings };
 }
 
 /** The folder must be writable; a fresh run must not overwrite an earlier run's checkpoints. */
@@ -175,5 +196,6 @@ function runRecord(options: TrainRunOptions): Record<string, unknown> {
     textFile: options.textFile, steps: options.steps, seqLen: options.seqLen, batchSize: options.batchSize, trainable: options.trainable,
     schedule: options.schedule, weightDecay: options.weightDecay ?? 0.01, clipNorm: options.clipNorm ?? 1, accumulation: options.accumulation ?? 1,
     valFraction: options.valFraction ?? 0.1, seed: options.seed ?? 0,
+    router: options.model.recur?.router ? { ...options.model.recur.router, ...options.router } : null,
   };
 }

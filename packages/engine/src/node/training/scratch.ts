@@ -1,8 +1,9 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { configFromHf, tokenizerFromHfJson, type ModelConfig } from '@recur/checkpoint';
-import { decoderWeightSpecs, randomDecoder } from '@recur/graph';
+import { decoderWeightSpecs, randomDecoder, type SharingStrategy } from '@recur/graph';
 import { trainBpeTokenizer } from '@recur/train';
+import { convertModel } from '../../convert.js';
 import type { LoadedModel } from '../../model.js';
 import { json, writeAtomic } from '../files.js';
 
@@ -14,6 +15,8 @@ export interface ScratchModelOptions {
   /** Where the tokenizer files are written (they travel with every checkpoint of the run). */
   readonly dir: string;
   readonly seed: number;
+  /** Tie the fresh layers into a looped block (no LoRA): a recursive model trained from scratch. */
+  readonly recursive?: { readonly loops: number; readonly strategy: SharingStrategy };
 }
 
 /** A fresh Llama-family model with N(0, 0.02) weights (norms at 1) and its tokenizer. */
@@ -32,11 +35,23 @@ export async function scratchModel(options: ScratchModelOptions): Promise<Loaded
   await writeAtomic(join(options.dir, 'tokenizer.json'), json(files.tokenizer));
   await writeAtomic(join(options.dir, 'tokenizer_config.json'), json(files.config));
   const decoder = randomDecoder(config, { seed: options.seed, std: 0.02 });
-  return {
+  const model: LoadedModel = {
     decoder, tokenizer, config,
     source: { path: options.dir, format: 'safetensors' },
     tensors: decoderWeightSpecs(config).map((s) => ({ name: s.name, shape: [...s.shape], dtype: 'F32' })),
   };
+  return options.recursive ? tieFresh(model, options.recursive, options.seed) : model;
+}
+
+/** The fresh layers tied into `loops` runs of a shared block (stepwise picks; no adapters). */
+async function tieFresh(model: LoadedModel, shape: { loops: number; strategy: SharingStrategy }, seed: number): Promise<LoadedModel> {
+  try {
+    const converted = await convertModel(model, { ...shape, init: 'stepwise', seed, ranks: { attention: 0, mlp: 0 }, loraInit: 'zero', norms: 'tied' });
+    const { plan: _plan, parameters: _parameters, ...recursive } = converted;
+    return recursive;
+  } finally {
+    model.decoder.dispose();
+  }
 }
 
 async function tokenizerFilesFor(spec: ScratchModelOptions['tokenizer']): Promise<{ tokenizer: Record<string, unknown>; config: Record<string, unknown> }> {

@@ -13,8 +13,8 @@ export interface TrainableModel {
 }
 
 /**
- * A trainable copy of `model`: selected decoder weights and LoRA tensors become Variables; the
- * rest are cloned, so the copy and the original can be disposed independently.
+ * A trainable copy of `model`: selected decoder weights and LoRA tensors, and any MoR router, become
+ * Variables; the rest are cloned, so the copy and the original can be disposed independently.
  */
 export function trainableModel(model: LoadedModel, selection: TrainableSelection): TrainableModel {
   const select = (name: string) => isTrainable(name, selection);
@@ -27,11 +27,13 @@ export function trainableModel(model: LoadedModel, selection: TrainableSelection
   const decoderTensors = own(weights.tensors, weights.variables);
   const adapter = lora ? new DepthwiseLora(own(lora.tensors, lora.variables), model.lora!.scale) : undefined;
   const decoder = new Decoder(model.decoder.config, decoderTensors, adapter ? { adapter } : {});
-  const params = new Map([...weights.variables, ...(lora?.variables ?? [])]);
+  // A MoR router always trains (fresh weights are useless frozen), whatever the selection.
+  const router = model.routerParams ? withVariables(model.routerParams, () => true) : undefined;
+  const params = new Map([...weights.variables, ...(lora?.variables ?? []), ...(router?.variables ?? [])]);
   if (params.size === 0) throw new RangeError(`--trainable ${selection} selects no parameter of this model${selection === 'lora' ? ' (it has no LoRA: convert it first, or train shared+lora / all)' : ''}`);
   return {
-    model: { ...model, decoder, ...(adapter ? { lora: adapter } : {}) },
+    model: { ...model, decoder, ...(adapter ? { lora: adapter } : {}), ...(router ? { routerParams: router.tensors } : {}) },
     params,
-    tensors: new Map([...decoderTensors, ...(adapter?.tensors ?? [])]),
+    tensors: new Map([...decoderTensors, ...(adapter?.tensors ?? []), ...(router?.tensors ?? [])]),
   };
 }
