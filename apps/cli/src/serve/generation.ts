@@ -1,5 +1,5 @@
-import { TextStream, type ServeFinishReason, type ServingEngine } from '@recur/engine';
-import { StopMatcher } from './stopMatcher.js';
+import type { ServingEngine } from '@recur/engine';
+import { TokenText, type OnDelta } from './tokenText.js';
 
 /** The tokenizer calls the server needs (LoadedModel.tokenizer fits). */
 export interface ServeTokenizer {
@@ -31,61 +31,39 @@ export interface GenerationOutcome {
   readonly totalMs: number;
 }
 
-/** Text as it becomes final, with the depths of the tokens that produced it since the last call. */
-export type OnDelta = (text: string, depths: readonly number[]) => void;
+export type { OnDelta };
 
 /**
- * Runs one request on the engine and turns its token ids into text: deltas decoded in context
- * (TextStream), cut at the first stop string — which also cancels the engine request — and
- * cancelled when `signal` aborts (the client went away).
+ * Runs one request on the engine as text (TokenText): a stop string ends it and cancels the engine
+ * request, and so does `signal` (the client went away).
  */
 export async function runGeneration(engine: ServingEngine, tokenizer: ServeTokenizer, input: GenerationInput, signal: AbortSignal, onDelta?: OnDelta): Promise<GenerationOutcome> {
   const cancel = new AbortController();
+  // The engine is mid-step while it calls onToken: cancel once that step has returned.
+  const cancelSoon = (): void => queueMicrotask(() => cancel.abort());
   const forward = (): void => cancel.abort();
   signal.addEventListener('abort', forward, { once: true });
-  const ids: number[] = [];
-  const depths: number[] = [];
-  const all = [...input.promptIds];
-  const stream = new TextStream((list) => tokenizer.decode(list), tokenizer.decode(input.promptIds));
-  const matcher = new StopMatcher(input.stop);
-  let text = '';
-  let unsent = 0;
-  const deliver = (delta: string): void => {
-    const { text: safe, stopped } = matcher.push(delta);
-    if (safe.length > 0 || stopped) {
-      text += safe;
-      if (safe.length > 0) onDelta?.(safe, depths.slice(depths.length - unsent));
-      unsent = 0;
-    }
-    // The engine is mid-step while it calls onToken: cancel once the step has returned.
-    if (stopped) queueMicrotask(() => cancel.abort());
-  };
+  const text = new TokenText(tokenizer, input.promptIds, input.stop, onDelta);
+  let failure: unknown;
   const onToken = (id: number, depth: number): void => {
-    if (matcher.stopped) return;
-    ids.push(id);
-    depths.push(depth);
-    all.push(id);
-    unsent++;
-    const delta = stream.push(all);
-    if (delta.length > 0) deliver(delta);
+    if (failure !== undefined || text.stopped) return;
+    try {
+      if (text.push(id, depth)) cancelSoon();
+    } catch (error) {
+      failure = error; // never throw into the engine's step: that would fail every request in the batch
+      cancelSoon();
+    }
   };
   try {
     const sampling = { temperature: input.temperature, topP: input.topP, topK: input.topK, seed: input.seed };
-    const result = await engine.submit({ promptIds: input.promptIds, maxNewTokens: input.maxTokens, sampling, ...(input.ignoreEos && { stopAtEos: false }) }, { onToken, signal: cancel.signal });
-    if (!matcher.stopped) deliver(stream.push(all, true));
-    const rest = matcher.flush();
-    if (rest.length > 0) {
-      text += rest;
-      onDelta?.(rest, depths.slice(depths.length - unsent));
-    }
-    return { text, completionTokens: ids.length, depths, finishReason: finishReason(matcher.stopped, signal.aborted, result.finishReason), firstTokenMs: result.firstTokenMs, totalMs: result.totalMs };
+    const request = { promptIds: input.promptIds, maxNewTokens: input.maxTokens, sampling, ...(input.ignoreEos && { stopAtEos: false }) };
+    const result = await engine.submit(request, { onToken, signal: cancel.signal });
+    if (failure !== undefined) throw failure;
+    text.finish();
+    const finishReason = text.stopped ? 'stop' : signal.aborted ? 'cancelled' : result.finishReason;
+    return { text: text.text, completionTokens: text.ids.length, depths: text.depths, finishReason, firstTokenMs: result.firstTokenMs, totalMs: result.totalMs };
   } finally {
     signal.removeEventListener('abort', forward);
   }
 }
 
-function finishReason(stopString: boolean, clientGone: boolean, engine: ServeFinishReason): FinishReason {
-  if (stopString) return 'stop';
-  if (clientGone) return 'cancelled';
-  return engine;
-}
