@@ -5,6 +5,7 @@ import { StopMatcher } from '../src/serve/stopMatcher.js';
 import { formatChat } from '../src/serve/chatTemplate.js';
 import { call, disconnectMidStream, post, sseData } from './serve/client.js';
 import { charTokenizer, FakeEngine } from './serve/fakeEngine.js';
+import { parseChunk, parseCompletion, parseError, streamedText } from './serve/replies.js';
 
 // The HTTP layer of `recur serve` over a scripted engine (one character per token): routing,
 // validation, SSE, limits, cancellation, metrics and graceful shutdown. serveLoad.test.ts runs the real engine.
@@ -30,17 +31,17 @@ describe('recur serve: OpenAI-compatible routes', () => {
     const base = await start(new FakeEngine());
     const reply = await post(base, '/v1/completions', { prompt: 'Hi', max_tokens: 5, temperature: 0 });
     expect(reply.status).toBe(200);
-    const body = JSON.parse(reply.body);
-    expect(body).toMatchObject({ object: 'text_completion', model: 'fake', choices: [{ index: 0, text: 'Hello', finish_reason: 'length' }] });
+    expect(JSON.parse(reply.body) as unknown).toMatchObject({ object: 'text_completion', model: 'fake', choices: [{ index: 0, text: 'Hello', logprobs: null, finish_reason: 'length' }] });
+    const body = parseCompletion(reply.body);
     expect(body.usage).toEqual({ prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 });
-    expect(body.recur.depths).toEqual([1, 2, 1, 2, 1]);
+    expect(body.depths).toEqual([1, 2, 1, 2, 1]);
   });
 
   it('formats chat messages as "role: content" lines ending in "assistant:"', async () => {
     const engine = new FakeEngine();
     const base = await start(engine);
     const reply = await post(base, '/v1/chat/completions', { messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: [{ type: 'text', text: 'Hi' }] }], max_tokens: 3 });
-    expect(JSON.parse(reply.body).choices[0]).toEqual({ index: 0, message: { role: 'assistant', content: 'Hel' }, finish_reason: 'length' });
+    expect(JSON.parse(reply.body) as unknown).toMatchObject({ object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'Hel' }, finish_reason: 'length' }] });
     expect(charTokenizer.decode(engine.requests[0]!.promptIds)).toBe('system: Be brief.\nuser: Hi\nassistant:');
     expect(formatChat([{ role: 'user', content: 'x' }])).toBe('user: x\nassistant:');
   });
@@ -52,22 +53,21 @@ describe('recur serve: OpenAI-compatible routes', () => {
     expect(reply.headers['content-type']).toMatch(/^text\/event-stream/);
     const data = sseData(reply.body);
     expect(data.at(-1)).toBe('[DONE]');
-    const chunks = data.slice(0, -1).map((d) => JSON.parse(d));
-    expect(chunks[0].choices[0].delta.role).toBe('assistant');
-    expect(chunks.map((c) => c.choices[0].delta.content ?? '').join('')).toBe('Hello world. Bye now.');
-    const last = chunks.at(-1);
+    const chunks = data.slice(0, -1).map((d) => parseChunk(d));
+    expect(chunks[0]!.choices[0]!.delta?.role).toBe('assistant');
+    expect(streamedText(data)).toBe('Hello world. Bye now.');
+    const last = chunks.at(-1)!;
     expect(last).toMatchObject({ object: 'chat.completion.chunk', choices: [{ delta: {}, finish_reason: 'stop' }], usage: { completion_tokens: 21 } });
-    expect(last.recur.depths).toHaveLength(21);
+    expect(last.recur?.depths).toHaveLength(21);
   });
 
   it('cuts at a stop string (never streaming part of it) and cancels the engine request', async () => {
     const engine = new FakeEngine();
     const base = await start(engine);
-    const plain = JSON.parse((await post(base, '/v1/completions', { prompt: '', max_tokens: 50, stop: ['d. B', 'zz'] })).body);
-    expect(plain.choices[0]).toMatchObject({ text: 'Hello worl', finish_reason: 'stop' });
+    const plain = parseCompletion((await post(base, '/v1/completions', { prompt: '', max_tokens: 50, stop: ['d. B', 'zz'] })).body);
+    expect(plain).toMatchObject({ text: 'Hello worl', finishReason: 'stop' });
     const streamed = sseData((await post(base, '/v1/completions', { prompt: '', max_tokens: 50, stop: 'o w', stream: true })).body);
-    const texts = streamed.slice(0, -1).map((d) => JSON.parse(d).choices[0].text as string);
-    expect(texts.join('')).toBe('Hell');
+    expect(streamedText(streamed)).toBe('Hell');
     await until(() => engine.inFlight === 0);
     expect(engine.cancelled).toBe(2);
   });
@@ -99,21 +99,21 @@ describe('recur serve: OpenAI-compatible routes', () => {
     const base = await start(new FakeEngine());
     const reply = await call(base, 'POST', '/v1/completions', body);
     expect(reply.status).toBe(status);
-    expect(JSON.parse(reply.body).error.message).toMatch(reason);
+    expect(parseError(reply.body)).toMatch(reason);
   });
 
   it('refuses chat requests without messages or with a bad role', async () => {
     const base = await start(new FakeEngine());
     expect((await post(base, '/v1/chat/completions', { prompt: 'a' })).status).toBe(400);
     const bad = await post(base, '/v1/chat/completions', { messages: [{ role: 'wizard', content: 'x' }] });
-    expect(JSON.parse(bad.body).error).toMatchObject({ param: 'messages', message: expect.stringMatching(/role must be one of/) });
+    expect(JSON.parse(bad.body) as unknown).toMatchObject({ error: { param: 'messages', message: expect.stringMatching(/role must be one of/) as unknown } });
   });
 
   it('refuses oversize bodies with 413, unknown routes with 404 and wrong methods with 405', async () => {
     const base = await start(new FakeEngine(), { maxBodyBytes: 1000 });
     const big = await call(base, 'POST', '/v1/completions', JSON.stringify({ prompt: 'x'.repeat(5000) }));
     expect(big.status).toBe(413);
-    expect(JSON.parse(big.body).error.message).toMatch(/limit of 1000 bytes/);
+    expect(parseError(big.body)).toMatch(/limit of 1000 bytes/);
     const huge = await call(base, 'POST', '/v1/completions', Buffer.alloc(50_000, 32));
     expect(huge.status).toBe(413);
     expect((await call(base, 'GET', '/v2/nothing')).status).toBe(404);
