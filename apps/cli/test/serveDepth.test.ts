@@ -9,7 +9,7 @@ import { call, post, sseData } from './serve/client.js';
 import { parseChunk, parseCompletion, streamedText } from './serve/replies.js';
 
 // `recur serve` on a recursive model: stories260K converted to a 2-layer block looped twice
-// (middle-cycle, depth-wise LoRA), served with continuous depth-wise batching and early exit
+// (middle-cycle, depth-wise LoRA, per-loop norms), served with continuous depth-wise batching and early exit
 // (maxprob:0.5). Under 16 concurrent clients each request keeps its solo text and per-token depths,
 // and /metrics' depth histogram counts the early exits.
 
@@ -20,7 +20,7 @@ let model: LoadedModel;
 beforeAll(async () => {
   await initBackend();
   source = await loadModel(hf);
-  model = await convertModel(source, { strategy: 'middle-cycle', loops: 2, init: 'lower', ranks: { attention: 4, mlp: 4 }, loraInit: 'svd' });
+  model = await convertModel(source, { strategy: 'middle-cycle', loops: 2, init: 'lower', ranks: { attention: 4, mlp: 4 }, loraInit: 'svd', norms: 'per-loop' });
 }, 60_000);
 
 afterAll(() => {

@@ -23,6 +23,7 @@ interface ServeCliOptions extends ModelOptions {
   readonly json?: boolean;
 }
 
+const loopback = new Set(['127.0.0.1', '::1']);
 const modes: readonly ServingMode[] = ['continuous-depth', 'continuous-sequence', 'static', 'one-at-a-time'];
 
 export function registerServe(program: Command): void {
@@ -63,6 +64,7 @@ export function registerServe(program: Command): void {
       const modelName = options.name ?? basename((modelArg ?? options.model ?? 'model').replace(/\/+$/, '')).replace(/\.(gguf|safetensors)$/, '');
       const server = createServeServer({ engine, tokenizer: model.tokenizer, modelName, limits, log: (line) => process.stderr.write(`${line}\n`) });
       const where = await server.listen(port, options.host);
+      if (!loopback.has(where.host)) process.stderr.write(`recur serve: note: listening on ${where.host} — reachable from the network, with no authentication\n`);
       const ready = { event: 'listening', url: where.url, host: where.host, port: where.port, model: modelName, maxDepth: engine.maxDepth, context: limits.contextLength, pid: process.pid };
       if (options.json) printJson(ready);
       else process.stdout.write(`recur serve: ${modelName} (${engine.maxDepth} loop${engine.maxDepth === 1 ? '' : 's'}) listening on ${where.url}\n`);
