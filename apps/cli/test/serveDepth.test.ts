@@ -51,7 +51,7 @@ describe('recur serve on a recursive model (continuous depth-wise batching, earl
     const baseline = tf.memory().numTensors;
     const engine = await createServingEngine(model, { exit: { kind: 'maxProb', threshold: 0.5 } });
     expect(engine.maxDepth).toBe(2);
-    const server = createServeServer({ engine, tokenizer: model.tokenizer, modelName: 'stories260K-x2', limits: { ...defaultLimits, contextLength: model.config.maxPositionEmbeddings } });
+    const server = createServeServer({ engine, tokenizer: model.tokenizer, modelName: 'stories260K-x2', limits: { ...defaultLimits, contextLength: model.decoder.config.maxPositionEmbeddings } });
     const { url } = await server.listen(0, '127.0.0.1');
     const solo: Seen[] = [];
     for (const body of bodies) solo.push(await complete(url, body, false));

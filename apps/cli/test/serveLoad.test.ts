@@ -28,7 +28,7 @@ beforeAll(async () => {
   model = await loadModel(hf);
   baseline = tf.memory().numTensors;
   engine = await createServingEngine(model);
-  const limits = { ...defaultLimits, maxBodyBytes: 16 * 1024, maxTokens: 96, contextLength: model.config.maxPositionEmbeddings };
+  const limits = { ...defaultLimits, maxBodyBytes: 16 * 1024, maxTokens: 96, contextLength: model.decoder.config.maxPositionEmbeddings };
   server = createServeServer({ engine, tokenizer: model.tokenizer, modelName: 'stories260K', limits });
   base = (await server.listen(0, '127.0.0.1')).url;
 }, 60_000);

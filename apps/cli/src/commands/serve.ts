@@ -56,7 +56,7 @@ export function registerServe(program: Command): void {
       const port = parseNumber('port', options.port, { integer: true, min: 0, max: 65535 });
       const shutdownMs = parseNumber('shutdown-timeout', options.shutdownTimeout, { min: 0 }) * 1000;
       const model = await openModel({ ...options, model: modelArg ?? options.model });
-      const limits = serveLimits(options, model.config.maxPositionEmbeddings);
+      const limits = serveLimits(options, model.decoder.config.maxPositionEmbeddings);
       const engine = await createServingEngine(model, engineOptions).catch((error: unknown) => {
         disposeModel(model);
         throw error;
