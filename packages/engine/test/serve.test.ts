@@ -142,6 +142,12 @@ describe('serving engine (continuous depth-wise batching on the fast path)', () 
     expect(result.finishReason).toBe('length');
     expect(result.ids).toHaveLength(8);
     await drained;
+    const other = await createServingEngine(model, { threads: 1 });
+    const throwing = other.submit({ promptIds: prompts[0]!, maxNewTokens: 4 }, { onToken: () => { throw new Error('client gone'); } });
+    const fine = other.submit({ promptIds: prompts[1]!, maxNewTokens: 4, stopAtEos: false });
+    await expect(throwing).rejects.toThrow('client gone');
+    expect((await fine).ids).toHaveLength(4);
+    other.dispose();
     const stats = engine.stats();
     expect(stats.finished).toBe(1);
     expect(stats.cancelled).toBe(1);

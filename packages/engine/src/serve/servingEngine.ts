@@ -184,13 +184,18 @@ class Engine implements ServingEngine {
       if (live) this.dropKv(live);
     }
     const { results, samples } = runStep(this.settings, plan.rows, this.live);
+    const failed: [Live, unknown][] = [];
     const sampled = samples.map(({ requestId, logits, depth }) => {
       const live = this.live.get(requestId)!;
       const id = sampleToken(logits, live.sampling, live.random);
-      live.callbacks.onLogits?.(logits, depth);
       const stop = (live.request.stopAtEos ?? true) && id === this.eosId;
       live.tokens.push(id);
-      if (!stop) this.emit(live, id, depth);
+      try {
+        live.callbacks.onLogits?.(logits, depth);
+        if (!stop) this.emit(live, id, depth);
+      } catch (err) {
+        failed.push([live, err]); // a caller's callback threw: that request fails, the others go on
+      }
       return { requestId, finished: stop };
     });
     this.counters.rowsInLastStep = plan.rows.length;
@@ -199,6 +204,13 @@ class Engine implements ServingEngine {
     for (const f of finished) {
       const live = this.live.get(f.requestId);
       if (live) this.end(live, f.reason);
+    }
+    for (const [live, err] of failed) {
+      if (!this.live.has(live.id)) continue;
+      this.scheduler.cancel(live.id);
+      this.drop(live);
+      live.reject(err);
+      this.settleDrain();
     }
   }
 
