@@ -1,4 +1,4 @@
 import { defineConfig } from 'tsup';
 import { packageBuild } from '../../tooling/tsup.base.js';
 
-export default defineConfig(packageBuild({ index: 'src/index.ts', reference: 'src/reference/index.ts' }));
+export default defineConfig(packageBuild({ index: 'src/index.ts', reference: 'src/reference/index.ts', webgpu: 'src/webgpu/index.ts' }));
