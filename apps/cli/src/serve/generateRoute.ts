@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServingEngine } from '@recur/engine';
 import { readJsonBody } from './body.js';
 import { runGeneration, type GenerationInput, type ServeTokenizer } from './generation.js';
-import { badRequest, HttpError, sendError, sendJson } from './httpError.js';
+import { badRequest, HttpError, sendJson } from './httpError.js';
 import type { AdmissionGate, ServeLimits } from './limits.js';
 import { parseRequest, type Endpoint, type ParsedRequest } from './openai.js';
 import { completionBody, deltaChunk, finalChunk, responseHead } from './responses.js';
