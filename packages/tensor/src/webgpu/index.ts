@@ -1,5 +1,8 @@
 /**
  * @recur/tensor/webgpu — the browser-only entry: loads tfjs-backend-webgpu and registers Recur's own
- * WGSL kernels for the hot ops. Node code never imports this file.
+ * WGSL kernels (fused RMSNorm, RoPE, attention over a KV cache, batched per-row LoRA) for the hot
+ * ops. Node code never imports this file.
  */
-export { registerWebGpuKernels, webGpuKernelNames } from './register.js';
+export { registerWebGpuKernels, webGpuKernelNames, type RegisterWebGpuOptions } from './register.js';
+export { batchedLora } from './batchedLora.js';
+export { kernelsRegistered } from './state.js';
