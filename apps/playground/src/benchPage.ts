@@ -20,7 +20,7 @@ async function main(): Promise<void> {
     decodeTokens: Number(params.get('decode') ?? 32),
     repeats: 2,
   });
-  const json = JSON.stringify({ backend: backend.name, kernels: params.get('kernels') !== 'off', parameters: model.decoder.parameterCount, ...result });
+  const json = JSON.stringify({ backend: backend.name, ...(backend.adapter ? { adapter: backend.adapter } : {}), kernels: params.get('kernels') !== 'off', parameters: model.decoder.parameterCount, ...result });
   document.getElementById('result')!.textContent = json;
   document.body.dataset['result'] = json;
   document.body.dataset['state'] = 'done';
