@@ -65,7 +65,7 @@ describe.each(['expert', 'token'] as const)('morObjective (%s-choice)', (kind) =
     const [got, ce, aux] = tf.tidy(() => {
       const loss = objective.loss([seq], [], context).dataSync()[0]!;
       const routed = routedSequence(decoder, model.routerParams!, training(kind), seq.subarray(0, 12), 0);
-      const out = [loss, crossEntropy(routed.logits, seq.subarray(1)).dataSync()[0]!, routed.aux.dataSync()[0]!];
+      const out: [number, number, number] = [loss, crossEntropy(routed.logits, seq.subarray(1)).dataSync()[0]!, routed.aux.dataSync()[0]!];
       routed.cache.dispose();
       return out;
     });

@@ -6,9 +6,10 @@ import { loadModel, scratchModel, trainModel, type TrainProgress, type TrainRunO
 import type { LrSchedule, TrainableSelection } from '@recur/engine';
 import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
+import { addRouterOptions, checkRouterFlags, modelWithRouter, morSettings, recursiveShape, type RouterCliOptions } from './routerOptions.js';
 import { openModel, printJson, startBackend, table, type ModelOptions } from './shared.js';
 
-interface TrainCliOptions extends ModelOptions {
+interface TrainCliOptions extends ModelOptions, RouterCliOptions {
   readonly data?: string;
   readonly out?: string;
   readonly fromScratch?: boolean;
@@ -44,7 +45,7 @@ interface TrainCliOptions extends ModelOptions {
 const selections = ['lora', 'shared+lora', 'all'] as const;
 
 export function registerTrain(program: Command): void {
-  program
+  const command = program
     .command('train')
     .description('train a model on a text file (uptraining with distillation, or from scratch); resumable, with a JSONL log and an SVG loss curve')
     .option('--model <path>', 'model to train: HF folder, .safetensors, .gguf, or a converted Recur model')
@@ -79,7 +80,8 @@ export function registerTrain(program: Command): void {
     .option('--seed <n>', 'seed for data order and init', '0')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else 1)')
-    .option('--json', 'print one JSON summary')
+    .option('--json', 'print one JSON summary');
+  addRouterOptions(command)
     .action(async (options: TrainCliOptions) => {
       if (!options.data) throw new UsageError('--data FILE is required');
       if (!options.out) throw new UsageError('--out DIR is required');
@@ -87,13 +89,17 @@ export function registerTrain(program: Command): void {
       if (options.fromScratch && !options.config) throw new UsageError('--from-scratch needs --config FILE (a Hugging Face config.json)');
       if (!options.fromScratch && !options.model) throw new UsageError('--model PATH is required (or --from-scratch --config FILE)');
       const settings = runSettings(options);
-      const model = options.fromScratch ? await freshModel(options) : await openModel(options);
+      checkRouterFlags(options);
+      const shape = recursiveShape(options, options.fromScratch ?? false);
+      const loaded = options.fromScratch ? await freshModel(options, shape) : await openModel(options);
+      const model = withRouterOrDispose(loaded, options);
+      const router = morSettings(options, model);
       const teacher = options.distill ? await teacherModel(options, model) : undefined;
       const bar = progressBar('training');
       const tokenizing = progressBar('tokenizing');
       try {
-        const trainable = (options.trainable as TrainableSelection | undefined) ?? (model.recur ? 'shared+lora' : 'all');
-        const result = await trainModel({ ...settings, trainable, model, ...(teacher ? { teacher } : {}), onProgress: (e) => report(e, bar, tokenizing) });
+        const trainable = (options.trainable as TrainableSelection | undefined) ?? (model.recur && !options.fromScratch ? 'shared+lora' : 'all');
+        const result = await trainModel({ ...settings, trainable, model, ...(router ? { router } : {}), ...(teacher ? { teacher } : {}), onProgress: (e) => report(e, bar, tokenizing) });
         bar.stop();
         if (options.json) return printJson(result);
         printSummary(result);
@@ -142,12 +148,22 @@ function runSettings(options: TrainCliOptions): Omit<TrainRunOptions, 'model' | 
   };
 }
 
-async function freshModel(options: TrainCliOptions): Promise<LoadedModel> {
+/** The model with a fresh router for --router; the loaded model is freed when that is refused. */
+function withRouterOrDispose(model: LoadedModel, options: TrainCliOptions): LoadedModel {
+  try {
+    return modelWithRouter(model, options, parseNumber('seed', options.seed, { integer: true, min: 0 }));
+  } catch (error) {
+    disposeModel(model);
+    throw error;
+  }
+}
+
+async function freshModel(options: TrainCliOptions, recursive: ReturnType<typeof recursiveShape>): Promise<LoadedModel> {
   await startBackend(options);
   const tokenizer = options.tokenizer
     ? { file: options.tokenizer }
     : { vocabSize: parseNumber('vocab-size', options.vocabSize, { integer: true, min: 260 }), corpusText: await readText(options.data!) };
-  return scratchModel({ configFile: options.config!, tokenizer, dir: resolve(options.out!, 'tokenizer'), seed: parseNumber('seed', options.seed, { integer: true, min: 0 }) });
+  return scratchModel({ configFile: options.config!, tokenizer, dir: resolve(options.out!, 'tokenizer'), seed: parseNumber('seed', options.seed, { integer: true, min: 0 }), ...(recursive ? { recursive } : {}) });
 }
 
 /** --teacher, else the source a converted model was made from. */

@@ -2,6 +2,7 @@ import { access, mkdir, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdamW, languageModelObjective, Trainer, type DistillationOptions, type Objective, type LrSchedule, type TrainableSelection } from '@recur/train';
 import { listCheckpointDirs, loadLatestCheckpoint, modelIdentity, resumeTraining, saveCheckpoint } from '@recur/train/node';
+import { earlyExitObjective, type EarlyExitTraining } from '../../depth/exitObjective.js';
 import { morHeldOutLoss, morObjective, type MorTraining } from '../../depth/morObjective.js';
 import { disposeModel, type LoadedModel } from '../../model.js';
 import { hfConfigJson } from '../../recurConfig.js';
@@ -43,6 +44,8 @@ export interface TrainRunOptions {
   readonly seed?: number;
   /** How a MoR model's router trains (warm-ups, loss coefficients); its kind, α and KV mode come from `model.recur.router`. */
   readonly router?: MorSettings;
+  /** Train every loop as an exit (earlyExitObjective) instead of the last one only. */
+  readonly exit?: EarlyExitTraining;
   readonly onProgress?: (event: TrainProgress) => void;
 }
 
@@ -99,6 +102,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
   const teacher = options.teacher ? { teacher: options.teacher.decoder, distillation: options.distillation ?? {} } : {};
   const objective: Objective & { dispose?: () => void } = mor && trained.model.routerParams
     ? morObjective({ model: trained.model.decoder, routerParams: trained.model.routerParams, mor, ...teacher })
+    : options.exit ? earlyExitObjective({ model: trained.model.decoder, exit: options.exit, ...teacher })
     : languageModelObjective({ model: trained.model.decoder, ...teacher });
   const evaluate = (windows: readonly Int32Array[]) => (mor && trained.model.routerParams ? morHeldOutLoss(trained.model.decoder, trained.model.routerParams, mor, windows) : heldOutLoss(trained.model.decoder, windows));
   try {
@@ -196,6 +200,6 @@ function runRecord(options: TrainRunOptions): Record<string, unknown> {
     textFile: options.textFile, steps: options.steps, seqLen: options.seqLen, batchSize: options.batchSize, trainable: options.trainable,
     schedule: options.schedule, weightDecay: options.weightDecay ?? 0.01, clipNorm: options.clipNorm ?? 1, accumulation: options.accumulation ?? 1,
     valFraction: options.valFraction ?? 0.1, seed: options.seed ?? 0,
-    router: options.model.recur?.router ? { ...options.model.recur.router, ...options.router } : null,
+    router: options.model.recur?.router ? { ...options.model.recur.router, ...options.router } : null, exit: options.exit ?? null,
   };
 }

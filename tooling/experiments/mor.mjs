@@ -1,0 +1,157 @@
+// pnpm experiment:mor — Mixture-of-Recursions (Bae et al. 2025, arXiv 2507.10524) at small scale on the
+// TinyStories slice: vanilla, recursive (cycle, middle-cycle) and MoR expert-/token-choice at N_r = 2, 3,
+// trained from scratch at equal training FLOPs (3 × forward FLOPs × tokens); held-out NLL, unique
+// parameters, average depth and KV memory read off the DepthKvCache. Then an early-exit curve
+// (perplexity vs average depth) for stories260K converted to middle-cycle × 2 and uptrained with
+// distillation at every exit. Writes docs/results/mor.md.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { initBackend, tf } from '../../packages/tensor/dist/index.js';
+import { depthForward } from '../../packages/router/dist/index.js';
+import { convertModel, disposeModel, evaluateDepths, parseExitRule, routedSequence, withRouter } from '../../packages/engine/dist/index.js';
+import { heldOutLoss, loadModel, scratchModel, trainModel, trainingData } from '../../packages/engine/dist/node.js';
+import { machineDescription } from '../bench/record.mjs';
+import { morFlops, renderReport } from './morReport.mjs';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const corpus = `${root}../shared/corpora/tinystories_val/tinystories_val.txt`;
+const stories = `${root}../shared/models/stories260K/hf`;
+const threads = Number(process.env.RECUR_THREADS ?? 1);
+const vanillaSteps = Number(process.env.EXPERIMENT_STEPS ?? 100);
+const exitSteps = Number(process.env.EXPERIMENT_EXIT_STEPS ?? 40);
+const evalWindows = Number(process.env.EXPERIMENT_WINDOWS ?? 48);
+const batch = 8;
+const seqLen = 128;
+const lr = 3e-3;
+const cache = `${root}.cache/mor`;
+const base = { hidden_size: 64, intermediate_size: 172, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 8, vocab_size: 512, max_position_embeddings: 512, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: true, bos_token_id: 1, eos_token_id: 2, model_type: 'llama', architectures: ['LlamaForCausalLM'] };
+const specs = [
+  { name: 'vanilla', layers: 6 },
+  { name: 'recursive cycle N=3', layers: 6, recursive: { loops: 3, strategy: 'cycle' } },
+  { name: 'recursive middle-cycle N=2', layers: 6, recursive: { loops: 2, strategy: 'middle-cycle' } },
+  { name: 'MoR expert N_r=2', layers: 6, recursive: { loops: 2, strategy: 'middle-cycle' }, router: 'expert' },
+  { name: 'MoR token N_r=2', layers: 6, recursive: { loops: 2, strategy: 'middle-cycle' }, router: 'token' },
+  { name: 'MoR expert N_r=3', layers: 8, recursive: { loops: 3, strategy: 'middle-cycle' }, router: 'expert' },
+  { name: 'MoR token N_r=3', layers: 8, recursive: { loops: 3, strategy: 'middle-cycle' }, router: 'token' },
+];
+
+await initBackend({ threads });
+mkdirSync(cache, { recursive: true });
+const started = performance.now();
+const tokenizerSource = await loadModel(stories);
+const data = await trainingData({ textFile: corpus, tokenizer: tokenizerSource.tokenizer, tokenizerIdentity: 'stories260K', cacheDir: `${cache}/tokens`, seqLen, batchSize: batch, valFraction: 0.1, seed: 0 });
+const windows = data.validation.slice(0, evalWindows);
+const kvWindows = windows.slice(0, 8);
+const vanillaFlops = morFlops(configOf(specs[0]), null, seqLen);
+const rows = [];
+for (const spec of specs) rows.push(await runSpec(spec));
+const exit = await earlyExitCurve();
+writeFileSync(`${root}docs/results/mor.md`, renderReport({
+  rows, exit, date: new Date().toISOString().slice(0, 10), machine: machineDescription(), threads, batch, seqLen, lr, vanillaSteps, exitSteps,
+  heldTokens: windows.reduce((n, w) => n + w.length - 1, 0), windows: windows.length, minutes: (performance.now() - started) / 60000,
+}));
+console.log('wrote docs/results/mor.md');
+disposeModel(tokenizerSource);
+
+function configOf(spec) {
+  return { ...base, num_hidden_layers: spec.layers };
+}
+
+async function runSpec(spec) {
+  const dir = `${cache}/${spec.name.replace(/[^a-z0-9]+/gi, '-')}`;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}/config.json`, JSON.stringify(configOf(spec)));
+  const fresh = await scratchModel({ configFile: `${dir}/config.json`, tokenizer: { file: `${stories}/tokenizer.json` }, dir: `${dir}/tokenizer`, seed: 0, ...(spec.recursive && { recursive: spec.recursive }) });
+  const model = spec.router ? withRouter(fresh, { kind: spec.router, seed: 0 }) : fresh;
+  const flops = morFlops(configOf(spec), spec.recursive ? { ...spec.recursive, router: spec.router } : null, seqLen);
+  const steps = Math.max(1, Math.round((vanillaSteps * vanillaFlops.perToken) / flops.perToken));
+  const result = await trainModel({
+    model, textFile: corpus, out: `${dir}/run`, steps, seqLen, batchSize: batch, trainable: 'all',
+    schedule: { kind: 'cosine', peakLr: lr, warmupSteps: Math.min(20, Math.floor(steps / 10)), totalSteps: steps, minLrRatio: 0.1 },
+    valFraction: 0.1, evalEvery: 0, saveEvery: 0, evalWindows: 1, seed: 0,
+  });
+  const trained = await loadModel(result.modelDir);
+  const row = { name: spec.name, spec, steps, tokens: result.tokens, trainFlops: 3 * flops.perToken * result.tokens, forwardPerToken: flops.perToken, expectedLoops: flops.expectedLoops, seconds: result.seconds, parameters: uniqueParameters(trained) };
+  Object.assign(row, evaluate(trained, spec));
+  console.log(`${spec.name}: ${steps} steps, NLL ${row.nll.toFixed(4)}${row.causalNll ? ` (causal ${row.causalNll.toFixed(4)})` : ''}, depth ${row.averageDepth.toFixed(2)}, ${row.seconds.toFixed(0)} s`);
+  disposeModel(trained);
+  disposeModel(model);
+  return row;
+}
+
+function uniqueParameters(model) {
+  return model.decoder.parameterCount + [...(model.routerParams?.values() ?? [])].reduce((n, t) => n + t.size, 0);
+}
+
+/** Held-out NLL under the training routing, the causal decode rule (routers) and KV floats per token. */
+function evaluate(model, spec) {
+  const mor = model.recur?.router ? { kind: model.recur.router.kind, alpha: model.recur.router.alpha, kvMode: model.recur.router.kvMode } : null;
+  const loops = model.decoder.loops.loops.length;
+  const kv = { 'recursion-wise': kvPerToken(model, mor, 'recursion-wise'), shared: kvPerToken(model, mor, 'shared') };
+  if (!mor) return { nll: heldOutLoss(model.decoder, windows).meanNll, averageDepth: spec.recursive ? loops : 1, kv };
+  const routed = routedNll(model, mor);
+  const causal = evaluateDepths(model, { windows: windows.map((w) => Array.from(w)), rule: parseExitRule('router') });
+  return { nll: routed.nll, averageDepth: routed.depth, causalNll: Math.log(causal.policy.perplexity), causalDepth: causal.policy.averageDepth, kv };
+}
+
+function routedNll(model, mor) {
+  let nll = 0;
+  let tokens = 0;
+  let depth = 0;
+  for (const w of windows) {
+    tf.tidy(() => {
+      const r = routedSequence(model.decoder, model.routerParams, mor, w.subarray(0, w.length - 1), Infinity);
+      const logp = tf.logSoftmax(r.logits);
+      const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(w.subarray(1), 'int32'), logp.shape[1]))).dataSync()[0];
+      nll -= picked;
+      tokens += w.length - 1;
+      depth += r.depths.reduce((a, b) => a + b, 0);
+      r.cache.dispose();
+    });
+  }
+  return { nll: nll / tokens, depth: depth / tokens };
+}
+
+/** KV floats held per token after a forward over held-out windows (block + prologue/epilogue slots). */
+function kvPerToken(model, mor, mode) {
+  let floats = 0;
+  let blockRows = 0;
+  let tokens = 0;
+  for (const w of kvWindows) {
+    const ids = w.subarray(0, w.length - 1);
+    tf.tidy(() => {
+      const r = mor ? routedSequence(model.decoder, model.routerParams, { ...mor, kvMode: mode }, ids, Infinity) : { cache: model.decoder.newDepthCache(mode) };
+      if (!mor) depthForward(model.decoder, ids, { cache: r.cache });
+      floats += r.cache.elementCount();
+      blockRows += r.cache.blockEntries();
+      tokens += ids.length;
+      r.cache.dispose();
+    });
+  }
+  return { floatsPerToken: floats / tokens, blockRowsPerToken: blockRows / tokens };
+}
+
+/** stories260K → middle-cycle × 2 (lower init), uptrained with distillation at both exits; maxProb sweep. */
+async function earlyExitCurve() {
+  const converted = await convertModel(tokenizerSource, { strategy: 'middle-cycle', loops: 2, init: 'lower', ranks: { attention: 8, mlp: 8 }, loraInit: 'svd', norms: 'per-loop' });
+  const out = `${cache}/early-exit`;
+  rmSync(out, { recursive: true, force: true });
+  const result = await trainModel({
+    model: converted, teacher: tokenizerSource, distillation: { alpha: 0.5, temperature: 2 }, exit: { weights: [1, 1] }, textFile: corpus, out, steps: exitSteps, seqLen, batchSize: 4,
+    trainable: 'shared+lora', schedule: { kind: 'cosine', peakLr: 2e-3, warmupSteps: Math.min(10, Math.floor(exitSteps / 10)), totalSteps: exitSteps }, valFraction: 0.1, evalEvery: 0, saveEvery: 0, evalWindows: 1,
+  });
+  const trained = await loadModel(result.modelDir);
+  const exitWindows = windows.slice(0, 8).map((w) => Array.from(w));
+  const fixed = evaluateDepths(trained, { windows: exitWindows });
+  const curve = [];
+  for (const p of [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]) {
+    const r = evaluateDepths(trained, { windows: exitWindows, rule: parseExitRule(`maxprob:${p}`), kvMode: 'copy' });
+    curve.push({ threshold: p, perplexity: r.policy.perplexity, averageDepth: r.policy.averageDepth });
+    console.log(`maxprob:${p}: ppl ${r.policy.perplexity.toFixed(3)} at depth ${r.policy.averageDepth.toFixed(3)}`);
+  }
+  const teacherPpl = Math.exp(heldOutLoss(tokenizerSource.decoder, exitWindows.map((w) => Int32Array.from(w))).meanNll);
+  disposeModel(trained);
+  disposeModel(converted);
+  return { perLoop: fixed.perLoop, curve, teacherPpl, steps: exitSteps, tokens: result.tokens, windows: exitWindows.length };
+}
