@@ -107,6 +107,16 @@ describe.runIf(run).each((process.env['E2E_BACKENDS']?.split(',') ?? ['webgpu', 
     expect(await message(page)).toBe('');
   });
 
+  it('a generation with its depth and entropy analysis leaves no tensors behind', async () => {
+    const count = () => page.evaluate(() => (window as unknown as { recur: { tf: { memory(): { numTensors: number } } } }).recur.tf.memory().numTensors);
+    await page.fill('#max-tokens', '6');
+    await actAndSettle(page, () => page.click('#generate-button')); // warm-up: kernels may keep constants on first use
+    const before = await count();
+    await actAndSettle(page, () => page.click('#generate-button'));
+    expect(await message(page)).toBe('');
+    expect(await count()).toBe(before);
+  });
+
   it('raised no uncaught page errors', () => {
     expect(errors).toEqual([]);
   });
