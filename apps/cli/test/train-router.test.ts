@@ -1,0 +1,91 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const cli = fileURLToPath(new URL('../dist/recur.js', import.meta.url));
+const shared = fileURLToPath(new URL('../../../../shared/', import.meta.url));
+const hf = `${shared}models/stories260K/hf`;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `recur` binary (the root `test` script builds first). */
+function recur(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cli, ...args], { timeout: 120_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function expectOneLineFailure(run: Run, pattern: RegExp): void {
+  expect(run.code).toBe(1);
+  const lines = run.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^recur: /);
+  expect(lines[0]).toMatch(pattern);
+}
+
+describe('recur train --router', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'recur-train-router-'));
+  const data = join(dir, 'stories.txt');
+  writeFileSync(data, readFileSync(`${shared}corpora/tinystories_val/tinystories_val.txt`, 'utf8').slice(0, 40_000));
+  const config = join(dir, 'config.json');
+  writeFileSync(config, JSON.stringify({ model_type: 'llama', hidden_size: 32, intermediate_size: 64, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 512, max_position_embeddings: 128, rms_norm_eps: 1e-5, tie_word_embeddings: true }));
+  const scratch = ['--from-scratch', '--config', config, '--tokenizer', `${hf}/tokenizer.json`, '--loops', '2', '--strategy', 'middle-cycle'];
+  const base = ['--data', data, '--batch', '2', '--seq', '32', '--eval-every', '2', '--save-every', '2', '--lr', '3e-3', '--seed', '1', '--json']; // seed ≥ 1: randomDecoder's seed + i = 0 would leave tf.randomNormal unseeded
+  const losses = (runDir: string) =>
+    readFileSync(join(runDir, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; loss: number }).filter((r) => r.kind === 'step').map((r) => r.loss);
+
+  it('trains an expert-choice MoR model from scratch; stop + resume is exact; the model reloads with its router', async () => {
+    const args = [...scratch, '--router', 'expert', '--z-coef', '1e-3', ...base];
+    const straight = await recur('train', ...args, '--out', join(dir, 'straight'), '--steps', '4');
+    expect(straight.code).toBe(0);
+    const summary = JSON.parse(straight.stdout) as { heldOut: { after: { averageDepth: number } } };
+    expect(summary.heldOut.after.averageDepth).toBeCloseTo(1.5, 1);
+    expect((await recur('train', ...args, '--out', join(dir, 'split'), '--steps', '4', '--stop-at', '2')).code).toBe(0);
+    const resumed = JSON.parse((await recur('train', ...args, '--out', join(dir, 'split'), '--steps', '4', '--resume')).stdout) as { resumedFrom: number };
+    expect(resumed.resumedFrom).toBe(2);
+    expect(losses(join(dir, 'split'))).toEqual(losses(join(dir, 'straight')));
+    const weights = (run: string) => readFileSync(join(dir, run, 'model', 'model.safetensors'));
+    expect(weights('split').equals(weights('straight'))).toBe(true); // router weights included, bit for bit
+    const saved = JSON.parse(readFileSync(join(dir, 'straight', 'model', 'config.json'), 'utf8')) as { recur: { router: unknown; strategy: string } };
+    expect(saved.recur.router).toEqual({ kind: 'expert', architecture: 'linear', alpha: 0.1, kvMode: 'recursion-wise' });
+    expect(weights('straight').includes(Buffer.from('mor.routers.1.weight'))).toBe(true);
+    const evalRun = await recur('eval', '--model', join(dir, 'straight', 'model'), '--data', data, '--max-bytes', '2048', '--window', '64', '--exit', 'router', '--json');
+    expect(evalRun.code).toBe(0);
+    const policy = (JSON.parse(evalRun.stdout) as { policy: { averageDepth: number } }).policy;
+    expect(policy.averageDepth).toBeGreaterThanOrEqual(1);
+    expect(policy.averageDepth).toBeLessThanOrEqual(2);
+  });
+
+  it('trains a token-choice router on a converted model (fresh router weights)', async () => {
+    const converted = join(dir, 'rrt');
+    expect((await recur('convert', hf, '--out', converted, '--loops', '2', '--strategy', 'middle-cycle', '--init', 'lower', '--lora-rank-attn', '2', '--lora-rank-mlp', '2', '--json')).code).toBe(0);
+    const run = await recur('train', '--model', converted, '--router', 'token', '--distill', ...base, '--out', join(dir, 'token'), '--steps', '2');
+    expect(run.code).toBe(0);
+    const saved = JSON.parse(readFileSync(join(dir, 'token', 'model', 'config.json'), 'utf8')) as { recur: { router: { kind: string } } };
+    expect(saved.recur.router.kind).toBe('token');
+    expect(readFileSync(join(dir, 'token', 'model', 'model.safetensors')).includes(Buffer.from('mor.token_router.weight'))).toBe(true);
+    const again = await recur('train', '--model', join(dir, 'token', 'model'), '--router', 'token', ...base, '--out', join(dir, 'token2'), '--steps', '1');
+    expectOneLineFailure(again, /already has a token router/);
+  });
+
+  it('refuses bad router flags with one line', async () => {
+    const out = (name: string) => ['--out', join(dir, name), '--steps', '1'];
+    expectOneLineFailure(await recur('train', ...scratch, '--router', 'tokn', ...base, ...out('bad1')), /--router must be expert or token, got "tokn"/);
+    expectOneLineFailure(await recur('train', '--model', hf, '--router', 'expert', ...base, ...out('bad2')), /needs a recursive model/);
+    const sequence = join(dir, 'seq');
+    expect((await recur('convert', hf, '--out', sequence, '--loops', '2', '--strategy', 'sequence', '--lora-rank-attn', '0', '--lora-rank-mlp', '0', '--json')).code).toBe(0);
+    expectOneLineFailure(await recur('train', '--model', sequence, '--router', 'token', ...base, ...out('bad3')), /cycle or middle-cycle/);
+    expectOneLineFailure(await recur('train', ...scratch, '--router', 'expert', '--router-kv', 'copy', ...base, ...out('bad4')), /--router-kv must be recursion-wise or shared/);
+    expectOneLineFailure(await recur('train', '--from-scratch', '--config', config, '--loops', '2', '--strategy', 'sequence', ...base, ...out('bad5')), /--strategy must be one of cycle, middle-cycle/);
+  });
+});
