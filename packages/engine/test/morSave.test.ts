@@ -1,0 +1,34 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '@recur/tensor';
+import { disposeModel, withRouter } from '../src/index.js';
+import { loadModel, saveModel, scratchModel } from '../src/node/index.js';
+
+const tokenizer = fileURLToPath(new URL('../../../../shared/models/stories260K/hf/tokenizer.json', import.meta.url));
+
+describe('a MoR model folder', () => {
+  let dir = '';
+  beforeAll(async () => {
+    await initBackend();
+    dir = await mkdtemp(join(tmpdir(), 'recur-mor-save-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it.each(['expert', 'token'] as const)('%s-choice router weights and recur.router reload bit-exact', async (kind) => {
+    const configFile = join(dir, 'config.json');
+    await writeFile(configFile, JSON.stringify({ model_type: 'llama', hidden_size: 16, intermediate_size: 32, num_hidden_layers: 5, num_attention_heads: 2, num_key_value_heads: 1, vocab_size: 512, max_position_embeddings: 64, tie_word_embeddings: true }));
+    const fresh = await scratchModel({ configFile, tokenizer: { file: tokenizer }, dir: join(dir, `tok-${kind}`), seed: 1, recursive: { loops: 3, strategy: 'middle-cycle' } });
+    const model = withRouter(fresh, { kind, architecture: 'mlp', alpha: 0.25, kvMode: 'shared', threshold: 0.4, seed: 5 });
+    await saveModel(model, join(dir, kind));
+    const loaded = await loadModel(join(dir, kind));
+    expect(loaded.recur?.router).toEqual(model.recur?.router);
+    expect([...loaded.routerParams!.keys()].sort()).toEqual([...model.routerParams!.keys()].sort());
+    for (const [key, t] of model.routerParams!) expect(Array.from(loaded.routerParams!.get(key)!.dataSync())).toEqual(Array.from(t.dataSync()));
+    expect(loaded.decoder.loops.loops).toHaveLength(3);
+    disposeModel(loaded);
+    disposeModel(model);
+  });
+});
