@@ -17,9 +17,9 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const corpus = `${root}../shared/corpora/tinystories_val/tinystories_val.txt`;
 const stories = `${root}../shared/models/stories260K/hf`;
 const threads = Number(process.env.RECUR_THREADS ?? 1);
-const vanillaSteps = Number(process.env.EXPERIMENT_STEPS ?? 100);
-const exitSteps = Number(process.env.EXPERIMENT_EXIT_STEPS ?? 40);
-const evalWindows = Number(process.env.EXPERIMENT_WINDOWS ?? 48);
+const vanillaSteps = Number(process.env.EXPERIMENT_STEPS ?? 40);
+const exitSteps = Number(process.env.EXPERIMENT_EXIT_STEPS ?? 20);
+const evalWindows = Number(process.env.EXPERIMENT_WINDOWS ?? 24);
 const batch = 8;
 const seqLen = 128;
 const lr = 3e-3;
@@ -41,7 +41,7 @@ const started = performance.now();
 const tokenizerSource = await loadModel(stories);
 const data = await trainingData({ textFile: corpus, tokenizer: tokenizerSource.tokenizer, tokenizerIdentity: 'stories260K', cacheDir: `${cache}/tokens`, seqLen, batchSize: batch, valFraction: 0.1, seed: 0 });
 const windows = data.validation.slice(0, evalWindows);
-const kvWindows = windows.slice(0, 8);
+const kvWindows = windows.slice(0, 4);
 const vanillaFlops = morFlops(configOf(specs[0]), null, seqLen);
 const rows = [];
 for (const spec of specs) rows.push(await runSpec(spec));
@@ -62,14 +62,14 @@ async function runSpec(spec) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   writeFileSync(`${dir}/config.json`, JSON.stringify(configOf(spec)));
-  const fresh = await scratchModel({ configFile: `${dir}/config.json`, tokenizer: { file: `${stories}/tokenizer.json` }, dir: `${dir}/tokenizer`, seed: 0, ...(spec.recursive && { recursive: spec.recursive }) });
-  const model = spec.router ? withRouter(fresh, { kind: spec.router, seed: 0 }) : fresh;
+  const fresh = await scratchModel({ configFile: `${dir}/config.json`, tokenizer: { file: `${stories}/tokenizer.json` }, dir: `${dir}/tokenizer`, seed: 1, ...(spec.recursive && { recursive: spec.recursive }) });
+  const model = spec.router ? withRouter(fresh, { kind: spec.router, seed: 1 }) : fresh;
   const flops = morFlops(configOf(spec), spec.recursive ? { ...spec.recursive, router: spec.router } : null, seqLen);
   const steps = Math.max(1, Math.round((vanillaSteps * vanillaFlops.perToken) / flops.perToken));
   const result = await trainModel({
     model, textFile: corpus, out: `${dir}/run`, steps, seqLen, batchSize: batch, trainable: 'all',
     schedule: { kind: 'cosine', peakLr: lr, warmupSteps: Math.min(20, Math.floor(steps / 10)), totalSteps: steps, minLrRatio: 0.1 },
-    valFraction: 0.1, evalEvery: 0, saveEvery: 0, evalWindows: 1, seed: 0,
+    valFraction: 0.1, evalEvery: 0, saveEvery: 0, evalWindows: 1, finalEvalWindows: 1, seed: 0,
   });
   const trained = await loadModel(result.modelDir);
   const row = { name: spec.name, spec, steps, tokens: result.tokens, trainFlops: 3 * flops.perToken * result.tokens, forwardPerToken: flops.perToken, expectedLoops: flops.expectedLoops, seconds: result.seconds, parameters: uniqueParameters(trained) };
@@ -139,10 +139,10 @@ async function earlyExitCurve() {
   rmSync(out, { recursive: true, force: true });
   const result = await trainModel({
     model: converted, teacher: tokenizerSource, distillation: { alpha: 0.5, temperature: 2 }, exit: { weights: [1, 1] }, textFile: corpus, out, steps: exitSteps, seqLen, batchSize: 4,
-    trainable: 'shared+lora', schedule: { kind: 'cosine', peakLr: 2e-3, warmupSteps: Math.min(10, Math.floor(exitSteps / 10)), totalSteps: exitSteps }, valFraction: 0.1, evalEvery: 0, saveEvery: 0, evalWindows: 1,
+    trainable: 'shared+lora', schedule: { kind: 'cosine', peakLr: 2e-3, warmupSteps: Math.min(10, Math.floor(exitSteps / 10)), totalSteps: exitSteps }, valFraction: 0.1, evalEvery: 0, saveEvery: 0, evalWindows: 1, finalEvalWindows: 1,
   });
   const trained = await loadModel(result.modelDir);
-  const exitWindows = windows.slice(0, 8).map((w) => Array.from(w));
+  const exitWindows = windows.slice(0, 6).map((w) => Array.from(w));
   const fixed = evaluateDepths(trained, { windows: exitWindows });
   const curve = [];
   for (const p of [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]) {

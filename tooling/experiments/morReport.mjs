@@ -39,7 +39,7 @@ training: \`morObjective\` in \`@recur/engine\` (the same code \`recur train --r
 ## Equal training FLOPs, from scratch
 
 Every model: d = 64, 8 heads × 8 (4 KV heads), MLP 172, vocabulary 512 (the stories260K tokenizer), tied embeddings, random init
-(std 0.02), AdamW (peak lr ${r.lr}, cosine to 10%, ≤ 20 warmup steps, weight decay 0.01, clip 1), batch ${r.batch} × ${r.seqLen} tokens,
+(std 0.02, seed 1), AdamW (peak lr ${r.lr}, cosine to 10%, ≤ 20 warmup steps, weight decay 0.01, clip 1), batch ${r.batch} × ${r.seqLen} tokens,
 the first 90% of the TinyStories validation slice's documents. The vanilla model (6 layers) trains ${r.vanillaSteps} steps; every other
 model gets the number of steps whose **training FLOPs (3 × forward FLOPs/token × tokens)** match the vanilla run's (rounded to whole
 steps). Forward FLOPs count every executed projection on the tokens that run it, causal attention among them (recursion-wise:
@@ -57,7 +57,7 @@ Held-out: the last 10% of documents (never trained on), ${r.windows} windows of 
 each scored on its own. **NLL (training routing)**: the routing the model trained with (expert-choice top-k over the window — not causal,
 as MoR evaluates); **causal**: decode-time routing, each token alone (\`evaluateDepths\` with the \`router\` rule: expert-choice continues
 while σ(logit) > 0.5, trained by the BCE; token-choice is causal as trained), with its mean depth. Average depth: loops per token.
-KV: floats held by the \`DepthKvCache\` per token after a forward over 8 held-out windows (all layers' K and V), in brackets relative to the
+KV: floats held by the \`DepthKvCache\` per token after a forward over 4 held-out windows (all layers' K and V), in brackets relative to the
 vanilla model; recursion-wise = each loop caches only the tokens that ran it; shared = loops ≥ 1 reuse loop 0's keys/values.
 
 | model | unique params | expected loops | steps | training tokens | training FLOPs | avg depth | held-out NLL (training routing) | causal NLL @ depth | KV floats/token, recursion-wise | KV floats/token, shared | train s |

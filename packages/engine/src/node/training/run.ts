@@ -37,6 +37,8 @@ export interface TrainRunOptions {
   /** Held-out evaluation every N steps, on at most `evalWindows` windows (the final one uses all). */
   readonly evalEvery?: number;
   readonly evalWindows?: number;
+  /** Windows of the held-out evaluations before and after training (default: the whole validation split). */
+  readonly finalEvalWindows?: number;
   readonly saveEvery?: number;
   readonly keep?: number;
   /** Continue from the newest checkpoint in `out` (refused when there is none, or it is of another model). */
@@ -113,7 +115,8 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
     const identity = modelIdentity(hfConfigJson(options.model.config, options.model.recur), trained.tensors);
     const resumedFrom = options.resume ? await resume(trainer, checkpoints, identity) : null;
     const evalSet = data.validation.slice(0, options.evalWindows ?? 16);
-    const before = resumedFrom === null ? heldOut(evaluate, data.validation) : null;
+    const finalSet = options.finalEvalWindows === undefined ? data.validation : data.validation.slice(0, options.finalEvalWindows);
+    const before = resumedFrom === null ? heldOut(evaluate, finalSet) : null;
     const started = performance.now();
     let tokens = 0;
     let lastLoss = NaN;
@@ -139,7 +142,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
       }
     }
     const seconds = (performance.now() - started) / 1000;
-    const after = heldOut(evaluate, data.validation);
+    const after = heldOut(evaluate, finalSet);
     await appendLog(options.out, [{ kind: 'eval', step: trainer.step, valLoss: after.meanNll, valPerplexity: after.perplexity, tokens: after.tokens }]);
     await writeChart(options.out, `training ${options.model.source.path}`);
     const modelDir = join(options.out, 'model');
