@@ -119,6 +119,17 @@ describe.runIf(run).each((process.env['E2E_BACKENDS']?.split(',') ?? ['webgpu', 
     expect(ids).toEqual(greedy.ids.slice(0, 21));
   });
 
+  it('opens a .gguf file dropped on the page', async () => {
+    await actAndSettle(page, () => page.evaluate(async () => {
+      const bytes = await (await fetch('/shared/models/stories260K/stories260K.gguf')).arrayBuffer();
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], 'dropped.gguf'));
+      document.getElementById('drop-zone')!.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }));
+    expect(await message(page)).toBe('');
+    expect(await page.textContent('#model-info')).toContain('dropped.gguf (gguf)');
+  });
+
   it('a generation with its depth and entropy analysis leaves no tensors behind', async () => {
     const count = () => page.evaluate(() => (window as unknown as { recur: { tf: { memory(): { numTensors: number } } } }).recur.tf.memory().numTensors);
     await page.fill('#max-tokens', '6');
