@@ -4,7 +4,7 @@ import { probeLoops } from './analysis/loopProbe.js';
 import { measureThroughput } from './analysis/throughput.js';
 import { tokenDepths } from './analysis/tokenDepths.js';
 import { startBackend, type ActiveBackend } from './backend.js';
-import { convertOnWasm } from './convertOnWasm.js';
+import { convertInWorker } from './convert/convertInWorker.js';
 import { openModel } from './load/openModel.js';
 import { filesFromDrop, filesFromList, filesFromUrl, type ModelFiles } from './load/sources.js';
 import { drawEntropyChart, drawThroughputChart } from './ui/charts.js';
@@ -109,9 +109,12 @@ async function convert(): Promise<void> {
   const bar = byId('convert-progress', HTMLProgressElement);
   setProgress(bar, 0);
   try {
-    const options = convertOptions((done, total) => setProgress(bar, done / total));
-    await new Promise((r) => setTimeout(r, 0)); // let the bar paint before the synchronous SVDs
-    const converted = await convertOnWasm(source, options, wasmPaths());
+    bar.dataset['updates'] = '0';
+    const options = convertOptions((done, total) => {
+      setProgress(bar, done / total);
+      bar.dataset['updates'] = String(Number(bar.dataset['updates']) + 1);
+    });
+    const converted = await convertInWorker(source, options, wasmPaths());
     if (state.converted) disposeModel(state.converted);
     state.converted = converted;
     renderSizes(byId('sizes', HTMLTableElement), [

@@ -68,6 +68,7 @@ describe.runIf(run).each((process.env['E2E_BACKENDS']?.split(',') ?? ['webgpu', 
     await actAndSettle(page, () => page.click('#convert-button'));
     expect(await message(page)).toBe('');
     expect(await page.locator('#sizes tr').count()).toBe(5);
+    expect(Number(await page.getAttribute('#convert-progress', 'data-updates'))).toBeGreaterThan(1); // progress came from the worker
     await page.fill('#prompt', 'Once upon a time');
     await page.fill('#max-tokens', '24');
     await page.fill('#exit-threshold', '0.3');
