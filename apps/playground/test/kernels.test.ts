@@ -17,6 +17,11 @@ interface CheckResult {
 
 const run = chromiumAvailable() || process.env['CI'] === 'true';
 
+// Under CI the browser suites must run: a missing chromium is a failure, never a skip.
+it.runIf(process.env['CI'] === 'true')('CI has chromium for the browser tests', () => {
+  expect(chromiumAvailable(), 'install it: apt-get install -y --no-install-recommends chromium (.ci/run does)').toBe(true);
+});
+
 describe.runIf(run)('WGSL kernels in headless chromium (SwiftShader WebGPU) vs the float64 reference', () => {
   let server: StaticServer;
   let browser: Browser;
