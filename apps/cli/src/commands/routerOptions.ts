@@ -24,7 +24,7 @@ const strategies = ['cycle', 'middle-cycle'] as const;
 export function addRouterOptions(command: Command): Command {
   return command
     .option('--loops <n>', 'with --from-scratch: tie the fresh layers into a block looped n times (a recursive model)')
-    .option('--strategy <s>', `with --loops: ${strategies.join(' or ')} (MoR's default: middle-cycle)`, undefined)
+    .option('--strategy <s>', `with --loops: ${strategies.join(' or ')} (MoR's default: middle-cycle)`)
     .option('--router <kind>', 'train a Mixture-of-Recursions router with the model: expert (expert-choice) or token (token-choice)')
     .option('--router-arch <a>', 'expert-choice router: linear or mlp', 'linear')
     .option('--router-alpha <x>', 'expert-choice gate scale α (gate = α·σ(logit))', '0.1')

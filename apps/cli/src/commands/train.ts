@@ -191,5 +191,6 @@ function printSummary(result: Awaited<ReturnType<typeof trainModel>>): void {
     [String(result.steps), result.trainedParameters.toLocaleString('en-US'), result.tokens.toLocaleString('en-US'), result.tokensPerSecond.toFixed(0),
       result.finalTrainLoss.toFixed(4), ppl(result.heldOut.before), ppl(result.heldOut.after)],
   ]));
+  if (result.heldOut.after.averageDepth !== undefined) console.log(`router: held-out average depth ${result.heldOut.after.averageDepth.toFixed(2)} loops per token (training routing)`);
   console.log(`model: ${result.modelDir} · log: ${result.logFile} · chart: ${result.chartFile}${result.resumedFrom !== null ? ` · resumed from step ${result.resumedFrom}` : ''}`);
 }
