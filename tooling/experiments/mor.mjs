@@ -46,10 +46,12 @@ const vanillaFlops = morFlops(configOf(specs[0]), null, seqLen);
 const rows = [];
 for (const spec of specs) rows.push(await runSpec(spec));
 const exit = await earlyExitCurve();
-writeFileSync(`${root}docs/results/mor.md`, renderReport({
+const results = {
   rows, exit, date: new Date().toISOString().slice(0, 10), machine: machineDescription(), threads, batch, seqLen, lr, vanillaSteps, exitSteps,
   heldTokens: windows.reduce((n, w) => n + w.length - 1, 0), windows: windows.length, minutes: (performance.now() - started) / 60000,
-}));
+};
+writeFileSync(`${cache}/results.json`, JSON.stringify(results, null, 1)); // node tooling/experiments/morReport.mjs re-renders the report from it
+writeFileSync(`${root}docs/results/mor.md`, renderReport(results));
 console.log('wrote docs/results/mor.md');
 disposeModel(tokenizerSource);
 

@@ -105,20 +105,36 @@ function reading(rows) {
   const kvLine = mor.map((m) => `${m.name} ${(m.kv['recursion-wise'].floatsPerToken / vkv).toFixed(2)}×`).join(', ');
   const smallest = rows.reduce((a, b) => (a.kv.shared.floatsPerToken < b.kv.shared.floatsPerToken ? a : b));
   lines.push(`KV memory (recursion-wise, relative to vanilla): ${kvLine}. Recursion-wise caching stores only the tokens each loop ran, so it saves memory only where the expected depth is below the full depth of a model with as many executed layers as vanilla: the N_r = 3 models run 8 layers at full depth, so at ~2 loops per token they hold about what vanilla holds (more when token-choice routes deeper than balanced). Recursive KV sharing stores loop 0 only (smallest: ${smallest.name}, ${(smallest.kv.shared.floatsPerToken / vkv).toFixed(2)}×).`);
-  lines.push('Scale caveat: these are 0.1–0.3M-parameter models trained for a few minutes each on a shared 2-core machine (~40–50k tokens each, one seed, deep in the steep early part of the loss curve, where a model given 20% more tokens — MoR N_r = 2 — gains a lot), against the paper\'s 135M–1.7B models and billions of tokens; small-budget differences of a few hundredths of a nat are within what a different seed moves, and the ranking here is not a verdict on the paper\'s claims.');
+  lines.push('Scale caveat: these are 0.1–0.3M-parameter models trained for a few minutes each on a shared 2-core machine (~40–50k tokens each, one seed, deep in the steep early part of the loss curve, where a model given 20% more tokens — MoR N_r = 2 — gains a lot; a recursive model trained on the token count of MoR N_r = 2 would separate the effect of routing from the extra tokens and was not run), against the paper\'s 135M–1.7B models and billions of tokens; small-budget differences of a few hundredths of a nat are within what a different seed moves, and the ranking here is not a verdict on the paper\'s claims.');
   return lines.join(' ');
+}
+
+/** Whether mixing depths (some tokens at loop 1, some at loop 2) costs more than either pure depth. */
+function mixedReading(exit) {
+  const worst = Math.max(...exit.perLoop.map((p) => p.perplexity));
+  const above = exit.curve.filter((c) => c.perplexity > worst);
+  if (above.length === 0) return 'Mixed depths land between the two fixed depths.';
+  return `Mixing depths costs more than either pure depth at ${above.length} of ${exit.curve.length} thresholds (e.g. maxprob:${above[0].threshold}: ${above[0].perplexity.toFixed(2)} at depth ${above[0].averageDepth.toFixed(2)}): ` +
+    'deeper tokens attend to the copied loop-1 keys/values of tokens that left (KV mode copy), states the second loop never saw in training — the uptraining scored each exit with every token at the same depth.';
 }
 
 function exitReading(exit) {
   const [d1, d2] = exit.perLoop;
   if (d1.perplexity < d2.perplexity) {
-    return `Reading: here **the shallow exit is better than full depth** (${d1.perplexity.toFixed(2)} after loop 1 vs ${d2.perplexity.toFixed(2)} after loop 2; the original 5-layer model: ${exit.teacherPpl.toFixed(2)}), so the curve runs the wrong way: every threshold that exits more tokens lowers perplexity. ` +
+    return `Reading: here **the shallow exit is better than full depth** (${d1.perplexity.toFixed(2)} after loop 1 vs ${d2.perplexity.toFixed(2)} after loop 2; the original 5-layer model: ${exit.teacherPpl.toFixed(2)}), so the curve runs the wrong way: lower thresholds (more tokens leaving after loop 1) give lower perplexity. ` +
       'Loop 1 of the converted model (first layer, the 2-layer block initialised from the lower layers, last layer) is close to the original network minus one layer, while loop 2 re-runs the block on states it was never trained on; ' +
-      `${exit.steps} steps of uptraining (${exit.tokens.toLocaleString('en-US')} tokens) do not repair it. The papers' premise — deeper is better and early exit trades a little quality for compute — needs the uptraining budget they use (billions of tokens), not this one.`;
+      `${exit.steps} steps of uptraining (${exit.tokens.toLocaleString('en-US')} tokens) do not repair it. ${mixedReading(exit)} The papers' premise — deeper is better and early exit trades a little quality for compute — needs the uptraining budget they use (billions of tokens), not this one.`;
   }
   const cheap = exit.curve.filter((c) => c.perplexity <= d2.perplexity * 1.05);
   const low = cheap.reduce((a, b) => (a && a.averageDepth < b.averageDepth ? a : b), undefined);
   return `Reading: exiting every token after loop 1 costs ${d1.perplexity.toFixed(2)} vs ${d2.perplexity.toFixed(2)} at full depth. ` +
     (low ? `maxProb early exit stays within 5% of full-depth perplexity down to an average depth of ${low.averageDepth.toFixed(2)} (maxprob:${low.threshold}); ` : 'No threshold stays within 5% of full-depth perplexity; ') +
     'lower thresholds trade more perplexity for less depth. With 2 loops the saving is at most one block (2 of 6 executed layers) per exiting token.';
+}
+
+// Run directly: re-render docs/results/mor.md from the last run's .cache/mor/results.json.
+if (import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1] ?? '').href) {
+  const { readFileSync, writeFileSync } = await import('node:fs');
+  const root = new URL('../../', import.meta.url);
+  writeFileSync(new URL('docs/results/mor.md', root), renderReport(JSON.parse(readFileSync(new URL('.cache/mor/results.json', root), 'utf8'))));
 }
