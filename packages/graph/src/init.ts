@@ -14,7 +14,12 @@ export function randomDecoder(config: DecoderConfig, options: { seed?: number; s
   decoderWeightSpecs(config).forEach((spec, i) => {
     const shape = [...spec.shape];
     const isNorm = shape.length === 1 && spec.name.endsWith('norm.weight');
-    weights.set(spec.name, isNorm ? tf.ones(shape) : tf.randomNormal(shape, 0, std, 'float32', seed + i));
+    weights.set(spec.name, isNorm ? tf.ones(shape) : tf.randomNormal(shape, 0, std, 'float32', tensorSeed(seed + i)));
   });
   return new Decoder(config, weights);
+}
+
+/** tfjs treats a seed of 0 as "no seed" (Math.random), so 0 maps to a fixed stand-in that no other tensor uses. */
+function tensorSeed(seed: number): number {
+  return seed === 0 ? -1 : seed;
 }
