@@ -49,6 +49,24 @@ describe('recur per-token depth flags', () => {
     expect(text.stdout).toMatch(/average depth \d\.\d{3}/);
   }, 60_000);
 
+  it('train --exit-loss trains every exit (with self-distillation) and the result evaluates per loop', async () => {
+    const out = join(model, '..', 'exit-run');
+    const corpus = fileURLToPath(new URL('../../../../shared/corpora/tinystories_val/tinystories_val.txt', import.meta.url));
+    const run = await recur('train', '--model', model, '--data', corpus, '--out', out, '--steps', '2', '--batch', '1', '--seq', '32',
+      '--eval-every', '0', '--eval-windows', '2', '--exit-loss', '--exit-weights', '1,2', '--self-distill', '2', '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout) as { steps: number };
+    expect(summary.steps).toBe(2);
+    const scored = await recur('eval', '--model', join(out, 'model'), '--data', data, '--window', '64', '--per-loop', '--json');
+    expect(scored.code, scored.stderr).toBe(0);
+    expect((JSON.parse(scored.stdout) as { perLoop: unknown[] }).perLoop).toHaveLength(2);
+    for (const bad of [['--exit-weights', '1,1'], ['--exit-loss', '--exit-weights', '0,0'], ['--exit-loss', '--self-distill', 'hot']]) {
+      const refused = await recur('train', '--model', model, '--data', corpus, '--out', join(out, 'bad'), '--steps', '1', ...bad);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  }, 120_000);
+
   it('refuses bad rules and modes in one line', async () => {
     for (const args of [['--exit', 'sometimes'], ['--exit', 'maxprob:0.5', '--kv', 'nowhere'], ['--kv', 'copy'], ['--exit', 'router']]) {
       const run = await recur('generate', '--model', model, '--prompt', 'Hi', '--max-new-tokens', '2', ...args);

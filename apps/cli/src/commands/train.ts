@@ -6,10 +6,11 @@ import { loadModel, scratchModel, trainModel, type TrainProgress, type TrainRunO
 import type { LrSchedule, TrainableSelection } from '@recur/engine';
 import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
+import { addExitTrainingOptions, exitTraining, type ExitTrainingCliOptions } from './exitTrainingOptions.js';
 import { addRouterOptions, checkRouterFlags, modelWithRouter, morSettings, recursiveShape, type RouterCliOptions } from './routerOptions.js';
 import { openModel, printJson, startBackend, table, type ModelOptions } from './shared.js';
 
-interface TrainCliOptions extends ModelOptions, RouterCliOptions {
+interface TrainCliOptions extends ModelOptions, RouterCliOptions, ExitTrainingCliOptions {
   readonly data?: string;
   readonly out?: string;
   readonly fromScratch?: boolean;
@@ -81,7 +82,7 @@ export function registerTrain(program: Command): void {
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else 1)')
     .option('--json', 'print one JSON summary');
-  addRouterOptions(command)
+  addExitTrainingOptions(addRouterOptions(command))
     .action(async (options: TrainCliOptions) => {
       if (!options.data) throw new UsageError('--data FILE is required');
       if (!options.out) throw new UsageError('--out DIR is required');
@@ -90,6 +91,8 @@ export function registerTrain(program: Command): void {
       if (!options.fromScratch && !options.model) throw new UsageError('--model PATH is required (or --from-scratch --config FILE)');
       const settings = runSettings(options);
       checkRouterFlags(options);
+      const exit = exitTraining(options);
+      if (exit && options.router) throw new UsageError('--exit-loss trains early exits of a model without a router; MoR models route with --router');
       const shape = recursiveShape(options, options.fromScratch ?? false);
       const loaded = options.fromScratch ? await freshModel(options, shape) : await openModel(options);
       const model = withRouterOrDispose(loaded, options);
@@ -99,7 +102,7 @@ export function registerTrain(program: Command): void {
       const tokenizing = progressBar('tokenizing');
       try {
         const trainable = (options.trainable as TrainableSelection | undefined) ?? (model.recur && !options.fromScratch ? 'shared+lora' : 'all');
-        const result = await trainModel({ ...settings, trainable, model, ...(router ? { router } : {}), ...(teacher ? { teacher } : {}), onProgress: (e) => report(e, bar, tokenizing) });
+        const result = await trainModel({ ...settings, trainable, model, ...(router ? { router } : {}), ...(exit ? { exit } : {}), ...(teacher ? { teacher } : {}), onProgress: (e) => report(e, bar, tokenizing) });
         bar.stop();
         if (options.json) return printJson(result);
         printSummary(result);
