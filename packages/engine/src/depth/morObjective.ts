@@ -1,8 +1,7 @@
 import type { Decoder, DepthKvCache, DepthKvMode } from '@recur/graph';
-import { balancingLoss, depthForward, expertChoiceRouting, routerZLoss, selectionBceLoss, type ExpertScoring } from '@recur/router';
+import { balancingLoss, depthForward, expertChoiceRouting, routerZLoss, tokenChoiceRouting, selectionBceLoss, type ExpertScoring } from '@recur/router';
 import { tf } from '@recur/tensor';
 import { crossEntropy, distillationLoss, type DistillationOptions, type Objective } from '@recur/train';
-import { trainableTokenRouting } from './tokenRouting.js';
 
 /** How a Mixture-of-Recursions router trains (Bae et al. 2025, arXiv 2507.10524). */
 export interface MorTraining {
@@ -53,7 +52,7 @@ export function routedSequence(decoder: Decoder, routerParams: ReadonlyMap<strin
     ]);
     return { logits: out.logits, depths: out.depths, cache, aux: tf.addN(terms) as tf.Scalar };
   }
-  const routing = trainableTokenRouting(routerParams, warm);
+  const routing = tokenChoiceRouting(routerParams, warm);
   const out = depthForward(decoder, ids, { cache, routing });
   const routed = routing.routed();
   if (!routed) throw new Error('token-choice routing made no choice');

@@ -76,7 +76,10 @@ export function tokenChoiceRouting(params: ReadonlyMap<string, tf.Tensor>, optio
       if (r === 0) routed = routeTokenChoice(params, h, options);
       const { depths, gate } = routed!;
       const selected = candidates.filter((t) => depths[t]! > r);
-      return { selected, gate: tf.gather(gate, tf.tensor1d(selected, 'int32')) as tf.Tensor1D }; // [k]
+      // Rows of a [T, 1] column rather than entries of a vector: @recur/train's gather gradient covers row gathers.
+      const column = tf.reshape(gate, [gate.shape[0], 1]) as tf.Tensor2D; // [T, 1]
+      const picked = tf.gather(column, tf.tensor1d(selected, 'int32')) as tf.Tensor2D; // [k, 1]
+      return { selected, gate: tf.reshape(picked, [selected.length]) as tf.Tensor1D }; // [k]
     },
   };
 }
