@@ -1,7 +1,7 @@
 import type { Decoder } from '@recur/graph';
 import { exitReadouts, perLoopCrossEntropy, selfDistillationLoss } from '@recur/router';
 import { tf } from '@recur/tensor';
-import { distillationLoss, type DistillationOptions, type Objective } from '@recur/train';
+import { distillationLoss, sequenceObjective, type DistillationOptions, type Objective } from '@recur/train';
 
 /** Early-exit training (Relaxed Recursive Transformers, Bae et al. 2024, arXiv 2410.20672, §3.4). */
 export interface EarlyExitTraining {
@@ -22,17 +22,10 @@ export interface EarlyExitObjectiveOptions {
 /**
  * Σ_d ŵ_d·loss(exit d) + λ·self-distillation, where exit d is the model's output when every token
  * leaves after d loops (`exitReadouts`: epilogue + head, what decode-time early exit outputs), so each
- * loop learns to be a usable exit. One sequence at a time, as languageModelObjective.
+ * loop learns to be a usable exit.
  */
 export function earlyExitObjective(options: EarlyExitObjectiveOptions): Objective {
-  const { model, teacher } = options;
-  return {
-    prepare: teacher ? (batch) => batch.map((seq) => teacher.forward(seq.subarray(0, seq.length - 1))) : undefined,
-    loss: (batch, prepared) => {
-      const perSequence = batch.map((seq, i) => sequenceLoss(options, seq, prepared[i] as tf.Tensor2D | undefined));
-      return tf.div(tf.addN(perSequence), batch.length) as tf.Scalar;
-    },
-  };
+  return sequenceObjective((seq, teacherLogits) => sequenceLoss(options, seq, teacherLogits), options.teacher);
 }
 
 function sequenceLoss(options: EarlyExitObjectiveOptions, seq: Int32Array, teacherLogits: tf.Tensor2D | undefined): tf.Scalar {
