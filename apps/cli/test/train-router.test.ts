@@ -1,37 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { expectOneLineFailure, recur, shared } from './support/recur.js';
 
-const cli = fileURLToPath(new URL('../dist/recur.js', import.meta.url));
-const shared = fileURLToPath(new URL('../../../../shared/', import.meta.url));
 const hf = `${shared}models/stories260K/hf`;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the built `recur` binary (the root `test` script builds first). */
-function recur(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { timeout: 120_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function expectOneLineFailure(run: Run, pattern: RegExp): void {
-  expect(run.code).toBe(1);
-  const lines = run.stderr.trim().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^recur: /);
-  expect(lines[0]).toMatch(pattern);
-}
 
 describe('recur train --router', () => {
   const dir = mkdtempSync(join(tmpdir(), 'recur-train-router-'));
