@@ -47,15 +47,22 @@ export function perplexityWindows(model: LoadedModel, text: string, window: numb
 
 /** Σ −log p(target[t] | input[0..t]) for one window. */
 async function windowNll(model: LoadedModel, input: number[], targets: number[]): Promise<number> {
-  const picked = tf.tidy(() => {
-    const logits = tf.slice(model.decoder.forward(input), [0, 0], [targets.length, -1]); // [n, V]
-    const logProbs = tf.logSoftmax(logits); // [n, V]
-    const vocab = model.config.vocabSize;
+  const logits = model.decoder.forward(input); // [n, V]
+  try {
+    return targetNll(logits, targets);
+  } finally {
+    logits.dispose();
+  }
+}
+
+/** Σ_t −log softmax(logits[t])[targets[t]] over the first targets.length rows of logits [T, V] (float64 sum). */
+export function targetNll(logits: tf.Tensor2D, targets: readonly number[]): number {
+  const values = tf.tidy(() => {
+    const logProbs = tf.logSoftmax(tf.slice(logits, [0, 0], [targets.length, -1])); // [n, V]
+    const vocab = logProbs.shape[1];
     const flatIndex = tf.tensor1d(targets.map((id, t) => t * vocab + id), 'int32'); // [n]
-    return tf.gather(tf.reshape(logProbs, [-1]), flatIndex); // [n]: row t's entry for targets[t]
+    return tf.gather(tf.reshape(logProbs, [-1]), flatIndex).dataSync(); // [n]: row t's entry for targets[t]
   });
-  const values = await picked.data();
-  picked.dispose();
   let sum = 0;
   for (const v of values) sum -= v;
   return sum;

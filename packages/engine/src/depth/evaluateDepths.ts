@@ -1,7 +1,8 @@
 import type { DepthKvMode } from '@recur/graph';
-import { depthForward, earlyExitRouting, type LoopRouting } from '@recur/router';
+import { depthForward } from '@recur/router';
 import { tf } from '@recur/tensor';
 import type { LoadedModel } from '../model.js';
+import { targetNll } from '../perplexity.js';
 import { defaultKvMode, exitRouting, type ExitRule } from './exitRule.js';
 
 export interface EvaluateDepthsOptions {
@@ -61,32 +62,18 @@ function scoreAll(model: LoadedModel, windows: EvaluateDepthsOptions['windows'],
       tf.tidy(() => {
         rows.push(tf.keep(depthForward(model.decoder, window.slice(0, 1), { cache }).logits)); // the prompt, full depth
         for (let t = 1; t < window.length - 1; t += step) {
-          const res = depthForward(model.decoder, window.slice(t, Math.min(window.length - 1, t + step)), { cache, routing: routingFor(model, rule) });
+          const res = depthForward(model.decoder, window.slice(t, Math.min(window.length - 1, t + step)), { cache, routing: exitRouting(model, rule) });
           res.depths.forEach((d) => depthCounts[d - 1]!++);
           rows.push(tf.keep(res.logits));
         }
       });
-      nll += nllSum(rows, window.slice(1));
+      const logits = tf.concat(rows, 0); // [T, V]
+      tf.dispose(rows);
+      nll += targetNll(logits, window.slice(1));
+      logits.dispose();
     } finally {
       cache.dispose();
     }
   }
   return { nll, depthCounts };
-}
-
-function routingFor(model: LoadedModel, rule: ExitRule): LoopRouting {
-  return rule.kind === 'policy' ? earlyExitRouting(rule.policy) : exitRouting(model, rule);
-}
-
-/** Σ −log p(targets[t]) over logits rows [T, V] (disposes the rows). */
-function nllSum(rows: tf.Tensor2D[], targets: readonly number[]): number {
-  const picked = tf.tidy(() => {
-    const logProbs = tf.logSoftmax(tf.concat(rows, 0)); // [T, V]
-    const vocab = logProbs.shape[1];
-    return tf.gather(tf.reshape(logProbs, [-1]), tf.tensor1d(targets.map((id, t) => t * vocab + id), 'int32')).dataSync(); // [T]
-  });
-  tf.dispose(rows);
-  let sum = 0;
-  for (const v of picked) sum -= v;
-  return sum;
 }
