@@ -1,7 +1,7 @@
 import type { Decoder, DepthKvCache, DepthKvMode } from '@recur/graph';
 import { balancingLoss, depthForward, expertChoiceRouting, routerZLoss, tokenChoiceRouting, selectionBceLoss, type ExpertScoring } from '@recur/router';
 import { tf } from '@recur/tensor';
-import { crossEntropy, distillationLoss, type DistillationOptions, type Objective } from '@recur/train';
+import { crossEntropy, distillationLoss, sequenceObjective, type DistillationOptions, type Objective } from '@recur/train';
 
 /** How a Mixture-of-Recursions router trains (Bae et al. 2025, arXiv 2507.10524). */
 export interface MorTraining {
@@ -81,23 +81,21 @@ export function morObjective(options: MorObjectiveOptions): Objective & { dispos
     for (const cache of pending) cache.dispose();
     pending = [];
   };
-  const { teacher } = options;
+  const perSequence = sequenceObjective((seq, teacherLogits, context) => {
+    const targets = seq.subarray(1);
+    const routed = routedSequence(options.model, options.routerParams, options.mor, seq.subarray(0, seq.length - 1), context.step);
+    pending.push(routed.cache);
+    const lm = teacherLogits ? distillationLoss(routed.logits, teacherLogits, targets, options.distillation) : crossEntropy(routed.logits, targets);
+    return tf.add(lm, routed.aux) as tf.Scalar;
+  }, options.teacher);
   return {
-    prepare: (batch) => {
+    prepare: (batch, context) => {
       release();
-      return teacher ? batch.map((seq) => teacher.forward(seq.subarray(0, seq.length - 1))) : [];
+      return perSequence.prepare?.(batch, context) ?? [];
     },
     loss: (batch, prepared, context) => {
       release();
-      const perSequence = batch.map((seq, i) => {
-        const targets = seq.subarray(1);
-        const routed = routedSequence(options.model, options.routerParams, options.mor, seq.subarray(0, seq.length - 1), context.step);
-        pending.push(routed.cache);
-        const teacherLogits = prepared[i] as tf.Tensor2D | undefined;
-        const lm = teacherLogits ? distillationLoss(routed.logits, teacherLogits, targets, options.distillation) : crossEntropy(routed.logits, targets);
-        return tf.add(lm, routed.aux);
-      });
-      return tf.div(tf.addN(perSequence), batch.length) as tf.Scalar;
+      return perSequence.loss(batch, prepared, context);
     },
     dispose: release,
   };
