@@ -9,8 +9,13 @@ export function depthFlags(options: { readonly exit?: string; readonly kv?: stri
   if (options.kv !== undefined && options.exit === undefined) throw new UsageError('--kv applies with --exit only');
   if (options.kv !== undefined && !depthKvModes.includes(options.kv as DepthKvMode)) throw new UsageError(`--kv must be one of ${depthKvModes.join(', ')}, got ${options.kv}`);
   if (options.exit === undefined) return {};
+  return { exit: exitFlag(options.exit), ...(options.kv !== undefined && { kvMode: options.kv as DepthKvMode }) };
+}
+
+/** --exit text as an engine ExitRule (a UsageError naming the rule otherwise). */
+export function exitFlag(text: string): ExitRule {
   try {
-    return { exit: parseExitRule(options.exit), ...(options.kv !== undefined && { kvMode: options.kv as DepthKvMode }) };
+    return parseExitRule(text);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

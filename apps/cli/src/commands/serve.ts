@@ -1,7 +1,8 @@
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { createServingEngine, disposeModel, parseExitRule, type ServingEngineOptions, type ServingMode } from '@recur/engine';
+import { createServingEngine, disposeModel, type ServingEngineOptions, type ServingMode } from '@recur/engine';
 import { parseNumber, UsageError } from '../errors.js';
+import { exitFlag } from './depthOptions.js';
 import { defaultLimits, type ServeLimits } from '../serve/limits.js';
 import { createServeServer, type ServeServer } from '../serve/server.js';
 import { openModel, printJson, type ModelOptions } from './shared.js';
@@ -125,12 +126,7 @@ function engineFlags(options: ServeCliOptions): ServingEngineOptions {
 }
 
 function exitPolicy(text: string): NonNullable<ServingEngineOptions['exit']> {
-  let rule;
-  try {
-    rule = parseExitRule(text);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const rule = exitFlag(text);
   if (rule.kind !== 'policy') throw new UsageError('--exit router is not served yet; use maxprob:P, entropy:H or fixed:D');
   return rule.policy;
 }
