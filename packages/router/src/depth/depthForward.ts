@@ -67,7 +67,8 @@ export function depthForward(decoder: Decoder, ids: ArrayLike<number>, options: 
     };
     const choice = routing ? routing.choose(r, h, candidates, probe) : { selected: candidates };
     checkChoice(choice.selected, candidates, r);
-    const leaving = candidates.filter((t) => !choice.selected.includes(t));
+    const kept = new Set(choice.selected);
+    const leaving = candidates.filter((t) => !kept.has(t));
     if (leaving.length > 0) cache.exit(at(leaving), r);
     candidates = choice.selected;
     activePerLoop.push(candidates.length);
