@@ -15,6 +15,8 @@ export type CheckpointErrorCode =
   | 'bad-header'
   | 'bad-metadata'
   | 'overlap'
+  | 'gap'
+  | 'trailing-data'
   | 'size-mismatch'
   // shapes and dtypes (both formats)
   | 'unknown-dtype'

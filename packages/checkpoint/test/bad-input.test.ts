@@ -56,9 +56,19 @@ describe('safetensors: every fault is a typed CheckpointError naming the file an
     await expectCode(openRaw({ a: entry('F32', [4], 0, 16), b: entry('F32', [4], 12, 28) }, 64), 'overlap', /"a".*"b"/);
   });
 
-  it('gaps are allowed', async () => {
-    const file = await openRaw({ a: entry('F32', [2], 0, 8), b: entry('F32', [2], 16, 24) }, 64);
+  it('tensors must tile the data area: a hole, bytes before the first or after the last are refused', async () => {
+    await expectCode(openRaw({ a: entry('F32', [2], 0, 8), b: entry('F32', [2], 16, 24) }, 24), 'gap', /"a" ends at byte 8 but "b" starts at 16/);
+    await expectCode(openRaw({ a: entry('F32', [2], 4, 12) }, 12), 'gap', /first tensor "a" starts at byte 4/);
+    await expectCode(openRaw({ a: entry('F32', [2], 0, 8) }, 64), 'trailing-data', /56 bytes after the last tensor "a"/);
+    const file = await openRaw({ b: entry('F32', [2], 8, 16), a: entry('F32', [2], 0, 8), empty: entry('F32', [0], 16, 16) }, 16);
     expect(await file.read('b')).toEqual(new Float32Array(2));
+  });
+
+  it('a header length one byte short (every tensor shifted by one) is refused', async () => {
+    const bytes = tinySafetensors().slice();
+    const view = new DataView(bytes.buffer);
+    view.setBigUint64(0, view.getBigUint64(0, true) - 1n, true);
+    await expectCode(openSafetensors(bytesSource(bytes, 'model.safetensors')), 'trailing-data', /1 byte after the last tensor/);
   });
 
   it('unknown dtype; known but undecodable dtype', async () => {
@@ -136,10 +146,33 @@ describe('GGUF: every fault is a typed CheckpointError', () => {
     await expectCode(open(align), 'bad-alignment', /general\.alignment is 3/);
   });
 
+  it('tensors must tile the data area in order (as llama.cpp requires): a type change that no longer fits is refused', async () => {
+    const two = () => writeGguf({ metadata: [], tensors: [
+      { name: 'a', shape: [64], dtype: 'F16', data: new Float32Array(64) },
+      { name: 'b', shape: [8], dtype: 'F32', data: new Float32Array(8) },
+    ] });
+    const typeOffset = 24 + 8 + 'a'.length + 4 + 8;
+    const grown = two();
+    new DataView(grown.buffer).setUint32(typeOffset, 0, true); // a: F16 → F32, 256 bytes where 128 are
+    await expectCode(open(grown), 'overlap', /"a".*"b"/);
+    const shrunk = two();
+    new DataView(shrunk.buffer).setUint32(typeOffset, 8, true); // a: F16 → Q8_0, 68 bytes where 128 are
+    await expectCode(open(shrunk), 'gap', /"b" starts at data offset 128 but "a" ends at 68 \(96 with padding\)/);
+    const moved = two();
+    const offsetOfB = typeOffset + 4 + 8 + 8 + 'b'.length + 4 + 8 + 4;
+    new DataView(moved.buffer).setBigUint64(offsetOfB, 96n, true);
+    await expectCode(open(moved), 'overlap');
+    const padded = new Uint8Array(two().byteLength + 64);
+    padded.set(two());
+    await expectCode(open(padded), 'trailing-data', /64 bytes after the last tensor "b"/);
+  });
+
   it('unsupported tensor types are refused on read, unknown ones on open', async () => {
-    const q4 = writeGguf({ metadata: [], tensors: [{ name: 'w', shape: [32], dtype: 'F32', data: new Float32Array(32) }] });
+    const f32 = writeGguf({ metadata: [], tensors: [{ name: 'w', shape: [32], dtype: 'F32', data: new Float32Array(32) }] });
     const typeOffset = 24 + 8 + 'w'.length + 4 + 8; // header, name length, name, n_dims, ne[0]
-    new DataView(q4.buffer).setUint32(typeOffset, 2, true); // Q4_0: 18 bytes per 32 values
+    const { dataOffset } = await open(f32);
+    const q4 = f32.slice(0, dataOffset + 32); // Q4_0: 18 bytes per 32 values, padded to the alignment
+    new DataView(q4.buffer).setUint32(typeOffset, 2, true);
     const file = await open(q4);
     expect(file.tensors[0]!.dtype).toBe('Q4_0');
     await expectCode(file.read('w'), 'unsupported-dtype', /Q4_0/);

@@ -64,24 +64,37 @@ function readAlignment(file: string, value: GgufValue | undefined): number {
   return value;
 }
 
+/**
+ * The tensors must tile the data area in the order they are listed, each starting at the aligned
+ * end of the one before (llama.cpp refuses any other layout), and the data must end with the last
+ * one. So a type or shape edit that changes a tensor's byte size is refused, not read as garbage.
+ */
 function validateLayout(file: string, infos: readonly GgufTensorInfo[], layout: { dataOffset: number; alignment: number; fileSize: number }): void {
-  const dataSize = layout.fileSize - layout.dataOffset;
+  const dataSize = Math.max(0, layout.fileSize - layout.dataOffset);
+  const padded = (n: number): number => Math.ceil(n / layout.alignment) * layout.alignment;
+  let expected = 0;
+  let prev: GgufTensorInfo | undefined;
   for (const t of infos) {
     if (t.offset % layout.alignment !== 0) {
       throw new CheckpointError('misaligned', file, `tensor "${t.name}" starts at data offset ${t.offset}, not a multiple of the alignment ${layout.alignment}`);
     }
-    if (t.offset + t.byteSize > dataSize) {
-      throw new CheckpointError('offset-out-of-range', file, `tensor "${t.name}" spans data bytes ${t.offset}..${t.offset + t.byteSize} but the data area has ${Math.max(0, dataSize)} bytes`);
-    }
+    if (t.offset !== expected) throw misplaced(file, t, prev, expected);
+    expected = padded(t.offset + t.byteSize);
+    prev = t;
   }
-  const sorted = infos.filter((t) => t.byteSize > 0).sort((a, b) => a.offset - b.offset);
-  for (let i = 1; i < sorted.length; i++) {
-    const prev = sorted[i - 1]!;
-    const next = sorted[i]!;
-    if (next.offset < prev.offset + prev.byteSize) {
-      throw new CheckpointError('overlap', file, `tensors "${prev.name}" and "${next.name}" overlap at data offset ${next.offset}`);
-    }
+  if (prev && prev.offset + prev.byteSize > dataSize) {
+    throw new CheckpointError('offset-out-of-range', file, `tensor "${prev.name}" spans data bytes ${prev.offset}..${prev.offset + prev.byteSize} but the data area has ${dataSize} bytes`);
   }
+  if (prev && dataSize > expected) {
+    throw new CheckpointError('trailing-data', file, `${dataSize - expected} bytes after the last tensor "${prev.name}" (data ends at ${expected} with padding): a tensor's type or shape does not match its data`);
+  }
+}
+
+function misplaced(file: string, t: GgufTensorInfo, prev: GgufTensorInfo | undefined, expected: number): CheckpointError {
+  if (!prev) return new CheckpointError('gap', file, `the first tensor "${t.name}" starts at data offset ${t.offset}, not 0`);
+  const ends = `"${prev.name}" ends at ${prev.offset + prev.byteSize} (${expected} with padding)`;
+  if (t.offset < expected) return new CheckpointError('overlap', file, `tensors "${prev.name}" and "${t.name}" overlap: "${t.name}" starts at data offset ${t.offset} but ${ends}`);
+  return new CheckpointError('gap', file, `tensor "${t.name}" starts at data offset ${t.offset} but ${ends}: a tensor's type or shape does not match its data`);
 }
 
 interface GgufParts {

@@ -18,7 +18,9 @@ export interface SafetensorsHeader {
 
 /**
  * Parses and validates a header (the JSON after the 8-byte length). `dataSize` is the size of
- * the data area that follows it. Gaps between tensors are allowed; overlaps are not.
+ * the data area that follows it. As the format requires, the tensors tile the data area exactly:
+ * no hole, no overlap, nothing after the last one (a header length off by one shifts every
+ * tensor and leaves one stray byte, which is how such a file is caught).
  */
 export function parseSafetensorsHeader(file: string, bytes: Uint8Array, dataSize: number): SafetensorsHeader {
   const json = parseJsonObject(file, bytes);
@@ -28,7 +30,7 @@ export function parseSafetensorsHeader(file: string, bytes: Uint8Array, dataSize
     if (name === '__metadata__') metadata = parseMetadata(file, value);
     else entries.push(parseEntry(file, name, value, dataSize));
   }
-  checkOverlaps(file, entries);
+  checkTiling(file, entries, dataSize);
   return { entries, metadata };
 }
 
@@ -83,14 +85,26 @@ function parseEntry(file: string, name: string, value: unknown, dataSize: number
   return { name, dtype, shape: [...(shape as number[])], begin, end };
 }
 
-function checkOverlaps(file: string, entries: readonly SafetensorsEntry[]): void {
+function checkTiling(file: string, entries: readonly SafetensorsEntry[], dataSize: number): void {
+  // Empty tensors occupy no bytes; parseEntry has already kept their offsets in range.
   const sorted = entries.filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin);
-  for (let i = 1; i < sorted.length; i++) {
-    const prev = sorted[i - 1]!;
-    const next = sorted[i]!;
-    if (next.begin < prev.end) {
+  let prev: SafetensorsEntry | undefined;
+  for (const next of sorted) {
+    const end = prev?.end ?? 0;
+    if (prev && next.begin < end) {
       throw new CheckpointError('overlap', file, `tensors "${prev.name}" (${prev.begin}..${prev.end}) and "${next.name}" (${next.begin}..${next.end}) overlap`);
     }
+    if (next.begin > end) {
+      const what = prev ? `tensor "${prev.name}" ends at byte ${end} but "${next.name}" starts at ${next.begin}` : `the first tensor "${next.name}" starts at byte ${next.begin}, not 0`;
+      throw new CheckpointError('gap', file, `${what}: the tensors must fill the data area without holes`);
+    }
+    prev = next;
+  }
+  const used = prev?.end ?? 0;
+  if (used < dataSize) {
+    const extra = dataSize - used;
+    const last = prev ? `the last tensor "${prev.name}"` : 'the header (which lists no data)';
+    throw new CheckpointError('trailing-data', file, `${extra} byte${extra === 1 ? '' : 's'} after ${last}: the tensors must end where the file does (is the header length wrong?)`);
   }
 }
 
