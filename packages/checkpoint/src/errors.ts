@@ -24,6 +24,7 @@ export type CheckpointErrorCode =
   | 'bad-shape'
   | 'duplicate-tensor'
   | 'missing-tensor'
+  | 'unused-tensor'
   | 'shape-mismatch'
   // sharded safetensors
   | 'bad-index'

@@ -2,9 +2,12 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bytesSource, CheckpointError, ConfigError, openCheckpoint, openSafetensors, readGguf, writeGguf, type CheckpointErrorCode } from '@recur/checkpoint';
+import {
+  bytesSource, CheckpointError, ConfigError, expectedTensors, hfToGgufName, openCheckpoint, openSafetensors, readGguf, writeGguf, writeSafetensors,
+  type CheckpointErrorCode,
+} from '@recur/checkpoint';
 import { loadCheckpoint } from '@recur/checkpoint/node';
-import { tinyGguf, tinyHfConfigJson, tinySafetensors } from './tiny-model.js';
+import { tinyConfig, tinyGguf, tinyGgufMetadata, tinyHfConfigJson, tinySafetensors } from './tiny-model.js';
 
 /** A safetensors file with a hand-written header and `dataBytes` zero bytes of data. */
 function rawSafetensors(header: string | Uint8Array, dataBytes: number): Uint8Array {
@@ -212,6 +215,17 @@ describe('checkpoints: missing pieces and inconsistent configs', () => {
     await expectCode(openCheckpoint(files(tinyHfConfigJson({ num_hidden_layers: 2 }))), 'missing-tensor', /model\.layers\.1\./);
     const checkpoint = await openCheckpoint(files(tinyHfConfigJson()));
     await expectCode(checkpoint.read('lm_head.weight'), 'missing-tensor', /"lm_head\.weight"/);
+  });
+
+  it('a config declaring fewer layers than the weights hold → unused-tensor naming the layer (safetensors and GGUF)', async () => {
+    const twoLayers = [...expectedTensors({ ...tinyConfig, numLayers: 2 })].map(([name, shape]) => ({ name, shape, dtype: 'F32' as const, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) }));
+    const files = [text(tinyHfConfigJson({ num_hidden_layers: 1 }), 'config.json'), bytesSource(writeSafetensors(twoLayers), 'model.safetensors')];
+    await expectCode(openCheckpoint(files), 'unused-tensor', /model\.safetensors: .*"model\.layers\.1\.input_layernorm\.weight".*layer 1.*declares 1 layer/);
+    const gguf = writeGguf({
+      metadata: tinyGgufMetadata(),
+      tensors: twoLayers.map((t) => ({ ...t, name: hfToGgufName(t.name)! })),
+    });
+    await expectCode(openCheckpoint([bytesSource(gguf, 'model.gguf')]), 'unused-tensor', /model\.gguf: .*"blk\.1\.attn_norm\.weight".*llama\.block_count/);
   });
 
   it('unreadable tokenizer.json → bad-tokenizer; bad config JSON → bad-json', async () => {

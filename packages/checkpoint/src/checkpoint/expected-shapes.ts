@@ -32,12 +32,25 @@ export function* expectedTensors(config: ModelConfig): Generator<[name: string, 
   }
 }
 
+/** How the file itself names things, so messages point at what the user can see. */
+export interface ConfigSource {
+  /** The config field that sets the layer count (`num_hidden_layers`, `llama.block_count`). */
+  readonly layerField: string;
+  /** A tensor's name in the file (GGUF names differ from the HF keys checked here). */
+  readonly fileName?: (hfName: string) => string;
+}
+
+const hfSource: ConfigSource = { layerField: 'num_hidden_layers' };
+
 /**
  * Refuses a checkpoint whose tensors cannot run under its config: a required tensor absent
- * ('missing-tensor') or of another shape ('shape-mismatch'). A tied model may still carry
- * `lm_head.weight`; if so its shape is checked too. Extra tensors are allowed.
+ * ('missing-tensor'), of another shape ('shape-mismatch'), or a layer the config does not
+ * declare ('unused-tensor': a config that says 3 layers over 5 would silently drop two). A tied
+ * model may still carry `lm_head.weight`; if so its shape is checked too. Other extra tensors
+ * (adapters, router weights, rotary buffers) are allowed.
  */
-export function checkTensorsAgainstConfig(file: string, config: ModelConfig, tensors: readonly TensorInfo[]): void {
+export function checkTensorsAgainstConfig(file: string, config: ModelConfig, tensors: readonly TensorInfo[], source: ConfigSource = hfSource): void {
+  checkNoExtraLayers(file, config, tensors, source);
   const byName = new Map(tensors.map((t) => [t.name, t]));
   for (const [name, shape] of expectedTensors(config)) {
     const info = byName.get(name);
@@ -53,4 +66,20 @@ function checkShape(file: string, info: TensorInfo, shape: readonly number[]): v
   if (!same) {
     throw new CheckpointError('shape-mismatch', file, `tensor "${info.name}" has shape ${formatShape(info.shape)} but the config implies ${formatShape(shape)}`);
   }
+}
+
+const layerOf = /^model\.layers\.(\d+)\./;
+
+function checkNoExtraLayers(file: string, config: ModelConfig, tensors: readonly TensorInfo[], source: ConfigSource): void {
+  const extra = tensors.filter((t) => Number(layerOf.exec(t.name)?.[1] ?? -1) >= config.numLayers);
+  const first = extra[0];
+  if (!first) return;
+  const layer = Number(layerOf.exec(first.name)![1]);
+  const layers = `${config.numLayers} layer${config.numLayers === 1 ? '' : 's'}`;
+  const more = extra.length > 1 ? ` (${extra.length} such tensors in all)` : '';
+  throw new CheckpointError(
+    'unused-tensor',
+    file,
+    `tensor "${source.fileName?.(first.name) ?? first.name}" belongs to layer ${layer} but ${source.layerField} declares ${layers}${more}: the config and the weights disagree`,
+  );
 }

@@ -3,6 +3,7 @@ import type { ByteSource } from '../bytes/source.js';
 import { configFromGguf } from '../config/from-gguf.js';
 import { configFromHf } from '../config/from-hf.js';
 import type { ModelConfig } from '../config/model-config.js';
+import { hfToGgufName } from '../gguf/naming.js';
 import { readGguf } from '../gguf/reader.js';
 import { openSafetensors } from '../safetensors/reader.js';
 import { openShardedSafetensors, parseSafetensorsIndex } from '../safetensors/sharded.js';
@@ -59,7 +60,7 @@ async function openGgufParts(source: ByteSource): Promise<Parts> {
   const config = configFromGguf(gguf.metadata, source.name, gguf.tensors.map((t) => t.name));
   const tokenizer = gguf.metadata.has('tokenizer.ggml.tokens') ? tokenizerFromGguf(gguf.metadata, source.name) : null;
   const store = ggufAsHf(gguf, config);
-  checkTensorsAgainstConfig(source.name, config, store.tensors);
+  checkTensorsAgainstConfig(source.name, config, store.tensors, { layerField: 'llama.block_count', fileName: (name) => hfToGgufName(name) ?? name });
   return { config, tokenizer, store };
 }
 
