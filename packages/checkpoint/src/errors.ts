@@ -25,6 +25,7 @@ export type CheckpointErrorCode =
   | 'duplicate-tensor'
   | 'missing-tensor'
   | 'unused-tensor'
+  | 'non-finite'
   | 'shape-mismatch'
   // sharded safetensors
   | 'bad-index'

@@ -29,7 +29,8 @@ export { ggufTokenizerJson, tokenizerFromGguf, type HfTokenizerFiles } from './t
 export type { Checkpoint } from './checkpoint/checkpoint.js';
 export { openCheckpoint, type OpenCheckpointOptions } from './checkpoint/open.js';
 export { selectCheckpointFiles, type CheckpointFiles } from './checkpoint/select.js';
-export { checkTensorsAgainstConfig, expectedTensors } from './checkpoint/expected-shapes.js';
+export { checkTensorsAgainstConfig, expectedTensors, type ConfigSource } from './checkpoint/expected-shapes.js';
+export { checkFinite, firstNonFinite, maxWeightMagnitude } from './checkpoint/finite.js';
 export { hfToGgufName } from './gguf/naming.js';
 export { permuteRopeRows } from './gguf/permute.js';
 export { llamaGgufMetadata } from './config/to-gguf.js';

@@ -15,6 +15,8 @@ export interface TensorStore {
   has(name: string): boolean;
   /** Decoded to float32; throws CheckpointError 'missing-tensor' for an unknown name. */
   read(name: string): Promise<Float32Array>;
+  /** The file a tensor's bytes are in, where it differs from `file` (a shard of a sharded checkpoint). */
+  fileOf?(name: string): string;
   close(): Promise<void>;
 }
 

@@ -13,6 +13,7 @@ import { tokenizerFromHfJson } from '../tokenizer/from-hf.js';
 import type { TextTokenizer } from '../tokenizer/text-tokenizer.js';
 import type { Checkpoint } from './checkpoint.js';
 import { checkTensorsAgainstConfig } from './expected-shapes.js';
+import { checkFinite } from './finite.js';
 import { ggufAsHf } from './gguf-view.js';
 import { readJsonSource } from './json.js';
 import { selectCheckpointFiles, type CheckpointFiles } from './select.js';
@@ -80,7 +81,9 @@ async function readTokenizer(tokenizerSource: ByteSource, configSource: ByteSour
   return tokenizerFromHfJson(json, config, tokenizerSource.name);
 }
 
+/** Every read is scanned for NaN, ±Infinity and overflowing values (see finite.ts), whatever the format. */
 function checkpointOf(format: Checkpoint['format'], path: string, { config, tokenizer, store }: Parts): Checkpoint {
+  const infos = new Map(store.tensors.map((t) => [t.name, t]));
   return {
     format,
     path,
@@ -89,8 +92,11 @@ function checkpointOf(format: Checkpoint['format'], path: string, { config, toke
     tensors: store.tensors,
     has: (name) => store.has(name),
     read: async (name) => {
-      if (!store.has(name)) throw new CheckpointError('missing-tensor', path, `no tensor named "${name}"`);
-      return store.read(name);
+      const info = store.has(name) ? infos.get(name) : undefined;
+      if (!info) throw new CheckpointError('missing-tensor', path, `no tensor named "${name}"`);
+      const data = await store.read(name);
+      checkFinite(store.fileOf?.(name) ?? store.file, name, data, info.shape, format === 'gguf' ? hfToGgufName(name) : undefined);
+      return data;
     },
     close: () => store.close(),
   };

@@ -66,6 +66,7 @@ function shardedStore(indexFile: string, index: SafetensorsIndex, shards: Readon
       if (!shard) throw new CheckpointError('missing-tensor', indexFile, `no tensor named "${name}" in the weight map`);
       return shard.read(name);
     },
+    fileOf: (name) => owner.get(name)?.file ?? indexFile,
     close: async () => {
       await Promise.all([...shards.values()].map((s) => s.close()));
     },
