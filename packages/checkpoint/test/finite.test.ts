@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
-  bytesSource, CheckpointError, checkFinite, expectedTensors, hfToGgufName, openCheckpoint, writeGguf, writeSafetensors, writeShardedSafetensors,
+  bytesSource, CheckpointError, checkFinite, expectedTensors, firstNonFinite, hfToGgufName, openCheckpoint, writeGguf, writeSafetensors, writeShardedSafetensors,
   type GgufWriteTensor, type SafetensorsWriteEntry,
 } from '@recur/checkpoint';
+import { simdChunkBytes, simdScanner } from '../src/checkpoint/finite-simd.js';
 import { prng, randomFloats, tinyConfig, tinyGgufMetadata, tinyHfConfigJson, tinyWeights } from './tiny-model.js';
 
 const victim = 'model.layers.0.mlp.up_proj.weight'; // [12, 8]
@@ -78,6 +79,35 @@ describe('loading refuses non-finite and overflowing weights, naming the file an
       await expectRefused([bytesSource(writeGguf({ metadata, tensors }), 'tiny.gguf')], /^tiny\.gguf: /, /\("blk\.0\.ffn_up\.weight"\) holds (NaN|Infinity) at \[0, 0\]/);
     });
   }
+
+  it('the WebAssembly SIMD kernel compiles here and flags exactly the values at or above its limit', () => {
+    const scan = simdScanner((127 + 64) << 23);
+    expect(scan).toBeDefined();
+    const chunk = new Float32Array(simdChunkBytes / 4).fill(1e19);
+    const bytes = new Uint8Array(chunk.buffer);
+    expect(scan!(bytes)).toBe(false);
+    chunk[chunk.length - 1] = -(2 ** 64);
+    expect(scan!(bytes)).toBe(true);
+    expect(scan!(bytes.subarray(0, 16))).toBe(false);
+  });
+
+  it('firstNonFinite finds the first bad value wherever it is (SIMD chunks, chunk edges, the unaligned tail)', () => {
+    const random = prng(5);
+    for (const length of [1, 3, 4, 17, 65536, 65536 + 3, 3 * 65536 + 7]) {
+      const data = randomFloats(length, random);
+      expect(firstNonFinite(data)).toBe(-1);
+      for (const at of [0, length - 1, Math.floor(length / 2), 65535, 65536]) {
+        if (at >= length) continue;
+        for (const bad of [NaN, -Infinity, 2 ** 64, -3e38]) {
+          const copy = data.slice();
+          copy[at] = bad;
+          if (at + 1 < length) copy[length - 1] = Infinity; // a later bad value must not win
+          expect(firstNonFinite(copy)).toBe(at);
+          expect(firstNonFinite(copy.subarray(at))).toBe(0); // a view at an offset
+        }
+      }
+    }
+  });
 
   it('checkFinite passes ordinary weights, subnormals and large-but-sane values', () => {
     expect(() => checkFinite('f', 't', new Float32Array([0, -0, 1e-40, -65504, 1e18, 3.4e-38]), [6])).not.toThrow();
