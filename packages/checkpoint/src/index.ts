@@ -21,6 +21,7 @@ export { unpermuteRopeRows } from './gguf/permute.js';
 export type { ModelConfig, RopeScaling } from './config/model-config.js';
 export { configFromHf } from './config/from-hf.js';
 export { configFromGguf } from './config/from-gguf.js';
+export { contextSource, defaultContextLength } from './config/context-source.js';
 
 export type { EncodeOptions, TextTokenizer } from './tokenizer/text-tokenizer.js';
 export { tokenizerFromHfJson } from './tokenizer/from-hf.js';

@@ -11,6 +11,8 @@ export interface Checkpoint {
   /** What was opened (a folder, a file), for messages. */
   readonly path: string;
   readonly config: ModelConfig;
+  /** Where `config.maxPositionEmbeddings` came from: `max_position_embeddings in config.json`, or `default 2048 (… declares no …)`. */
+  readonly contextSource: string;
   /** null when the checkpoint carries no tokenizer (a folder without tokenizer.json). */
   readonly tokenizer: TextTokenizer | null;
   readonly tensors: readonly TensorInfo[];

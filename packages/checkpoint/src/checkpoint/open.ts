@@ -2,6 +2,7 @@ import { CheckpointError } from '../errors.js';
 import type { ByteSource } from '../bytes/source.js';
 import { configFromGguf } from '../config/from-gguf.js';
 import { configFromHf } from '../config/from-hf.js';
+import { contextSource } from '../config/context-source.js';
 import type { ModelConfig } from '../config/model-config.js';
 import { hfToGgufName } from '../gguf/naming.js';
 import { readGguf } from '../gguf/reader.js';
@@ -25,6 +26,7 @@ export interface OpenCheckpointOptions {
 
 interface Parts {
   readonly config: ModelConfig;
+  readonly contextSource: string;
   readonly tokenizer: TextTokenizer | null;
   readonly store: TensorStore;
 }
@@ -62,17 +64,19 @@ async function openGgufParts(source: ByteSource): Promise<Parts> {
   const tokenizer = gguf.metadata.has('tokenizer.ggml.tokens') ? tokenizerFromGguf(gguf.metadata, source.name) : null;
   const store = ggufAsHf(gguf, config);
   checkTensorsAgainstConfig(source.name, config, store.tensors, { layerField: 'llama.block_count', fileName: (name) => hfToGgufName(name) ?? name });
-  return { config, tokenizer, store };
+  return { config, contextSource: contextSource(source.name, 'llama.context_length', gguf.metadata.has('llama.context_length')), tokenizer, store };
 }
 
 async function openSafetensorsParts(selection: Extract<CheckpointFiles, { format: 'safetensors' }>, source: (name: string) => ByteSource): Promise<Parts> {
-  const config = configFromHf(await readJsonSource(source(selection.config)), selection.config);
+  const json = await readJsonSource(source(selection.config));
+  const config = configFromHf(json, selection.config);
+  const declared = typeof json === 'object' && json !== null && (json as Record<string, unknown>).max_position_embeddings != null;
   const tokenizer = selection.tokenizer ? await readTokenizer(source(selection.tokenizer), selection.tokenizerConfig ? source(selection.tokenizerConfig) : undefined) : null;
   const store = selection.index
     ? await openShardedSafetensors(selection.index, parseSafetensorsIndex(selection.index, await readJsonSource(source(selection.index))), selection.weights.map(source))
     : await openSafetensors(source(selection.weights[0]!));
   checkTensorsAgainstConfig(store.file, config, store.tensors); // on failure openCheckpoint closes the files
-  return { config, tokenizer, store };
+  return { config, contextSource: contextSource(selection.config, 'max_position_embeddings', declared), tokenizer, store };
 }
 
 async function readTokenizer(tokenizerSource: ByteSource, configSource: ByteSource | undefined): Promise<TextTokenizer> {
@@ -82,12 +86,13 @@ async function readTokenizer(tokenizerSource: ByteSource, configSource: ByteSour
 }
 
 /** Every read is scanned for NaN, ±Infinity and overflowing values (see finite.ts), whatever the format. */
-function checkpointOf(format: Checkpoint['format'], path: string, { config, tokenizer, store }: Parts): Checkpoint {
+function checkpointOf(format: Checkpoint['format'], path: string, { config, contextSource, tokenizer, store }: Parts): Checkpoint {
   const infos = new Map(store.tensors.map((t) => [t.name, t]));
   return {
     format,
     path,
     config,
+    contextSource,
     tokenizer,
     tensors: store.tensors,
     has: (name) => store.has(name),

@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js';
 import type { GgufMetadata } from '../gguf/reader.js';
+import { defaultContextLength } from './context-source.js';
 import { Fields } from './fields.js';
 import type { ModelConfig, RopeScaling } from './model-config.js';
 
@@ -36,7 +37,7 @@ export function configFromGguf(metadata: GgufMetadata, file: string, tensorNames
     numHeads,
     numKvHeads,
     headDim,
-    maxPositionEmbeddings: f.positiveInt('llama.context_length'),
+    maxPositionEmbeddings: f.positiveInt('llama.context_length', defaultContextLength),
     rmsNormEps: shortestFloat32(f.positiveNumber('llama.attention.layer_norm_rms_epsilon')),
     ropeTheta: shortestFloat32(f.positiveNumber('llama.rope.freq_base', 10000)),
     ropeScaling: ropeScaling(f),

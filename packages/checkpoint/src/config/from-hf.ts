@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { defaultContextLength } from './context-source.js';
 import { Fields } from './fields.js';
 import type { ModelConfig, RopeScaling } from './model-config.js';
 
@@ -40,7 +41,7 @@ export function configFromHf(json: unknown, file: string): ModelConfig {
     numHeads,
     numKvHeads,
     headDim,
-    maxPositionEmbeddings: f.positiveInt('max_position_embeddings', 2048),
+    maxPositionEmbeddings: f.positiveInt('max_position_embeddings', defaultContextLength),
     rmsNormEps: f.positiveNumber('rms_norm_eps', 1e-6),
     ropeTheta: rope.theta,
     ropeScaling: rope.scaling,
