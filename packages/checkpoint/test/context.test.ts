@@ -29,7 +29,7 @@ describe('context length: the file’s own declared value, and where it came fro
       bytesSource(tinySafetensors(), 'dir/model.safetensors'),
     ]);
     expect(checkpoint.config.maxPositionEmbeddings).toBe(2048);
-    expect(checkpoint.contextSource).toBe('default 2048 (config.json declares no max_position_embeddings)');
+    expect(checkpoint.contextSource).toBe('default: config.json declares no max_position_embeddings');
   });
 
   it('a GGUF without llama.context_length opens with the default 2048 and says so', async () => {
@@ -37,7 +37,7 @@ describe('context length: the file’s own declared value, and where it came fro
     const tensors = tinyWeights().map((w, i) => ({ ...w, name: ggufNames[i]!, dtype: 'F32' as const }));
     const checkpoint = await openCheckpoint([bytesSource(writeGguf({ metadata, tensors }), 'dir/tiny.gguf')]);
     expect(checkpoint.config.maxPositionEmbeddings).toBe(2048);
-    expect(checkpoint.contextSource).toBe('default 2048 (tiny.gguf declares no llama.context_length)');
+    expect(checkpoint.contextSource).toBe('default: tiny.gguf declares no llama.context_length');
   });
 });
 

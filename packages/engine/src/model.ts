@@ -10,7 +10,8 @@ export interface LoadedModel {
   readonly decoder: Decoder;
   readonly tokenizer: TextTokenizer;
   readonly config: ModelConfig;
-  readonly source: { readonly path: string; readonly format: Checkpoint['format'] };
+  /** `contextSource` says where config.maxPositionEmbeddings came from (the file's field, or a default). */
+  readonly source: { readonly path: string; readonly format: Checkpoint['format']; readonly contextSource?: string };
   readonly tensors: Checkpoint['tensors'];
   /** Depth-wise adapters of a converted (recursive) model. */
   readonly lora?: DepthwiseLora;
@@ -72,7 +73,7 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
     ...(routerParams ? { routerParams } : {}),
     tokenizer: checkpoint.tokenizer,
     config,
-    source: { path: checkpoint.path, format: checkpoint.format },
+    source: { path: checkpoint.path, format: checkpoint.format, contextSource: checkpoint.contextSource },
     tensors: checkpoint.tensors,
   };
 }

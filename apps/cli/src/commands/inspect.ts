@@ -23,6 +23,7 @@ export function registerInspect(program: Command): void {
         format: model.source.format,
         backend: activeBackend(),
         config: model.config,
+        contextSource: model.source.contextSource ?? null,
         parameters: model.decoder.parameterCount,
         recur: model.recur ?? null,
         loraParameters: model.lora?.parameterCount ?? 0,
@@ -36,6 +37,8 @@ export function registerInspect(program: Command): void {
         `layers ${c.numLayers} · hidden ${c.hiddenSize} · heads ${c.numHeads}/${c.numKvHeads} kv · head_dim ${c.headDim} · ffn ${c.intermediateSize} · vocab ${c.vocabSize} · tied ${c.tieWordEmbeddings}`,
       );
       console.log(`parameters ${summary.parameters.toLocaleString('en-US')}`);
+      const from = summary.contextSource;
+      console.log(`context ${c.maxPositionEmbeddings}${from ? (from.startsWith('default') ? ` (${from})` : ` (from ${from})`) : ''}`);
       const r = summary.recur;
       if (r) {
         console.log(`recursive: ${r.strategy}, ${r.loops} loops of ${r.blockSize} shared layers (${r.init} init), run order [${r.layerOrder.join(' ')}]`);

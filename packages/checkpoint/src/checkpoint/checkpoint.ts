@@ -11,7 +11,7 @@ export interface Checkpoint {
   /** What was opened (a folder, a file), for messages. */
   readonly path: string;
   readonly config: ModelConfig;
-  /** Where `config.maxPositionEmbeddings` came from: `max_position_embeddings in config.json`, or `default 2048 (… declares no …)`. */
+  /** Where `config.maxPositionEmbeddings` came from: `max_position_embeddings in config.json`, or `default: config.json declares no max_position_embeddings`. */
   readonly contextSource: string;
   /** null when the checkpoint carries no tokenizer (a folder without tokenizer.json). */
   readonly tokenizer: TextTokenizer | null;

@@ -8,10 +8,10 @@ export const defaultContextLength = 2048;
 
 /**
  * Where a checkpoint's context length came from, for `inspect`: the file's own field, or the
- * default and the field that was missing. (The two files of one model may genuinely differ:
+ * default and the field that was missing (the value is then `defaultContextLength`). (The two files of one model may genuinely differ:
  * stories260K's GGUF declares 2048, its converted config.json 512; each reports its own.)
  */
 export function contextSource(file: string, field: string, declared: boolean): string {
   const name = baseName(file);
-  return declared ? `${field} in ${name}` : `default ${defaultContextLength} (${name} declares no ${field})`;
+  return declared ? `${field} in ${name}` : `default: ${name} declares no ${field}`;
 }
