@@ -17,7 +17,8 @@ export interface PlainModel {
 /**
  * Any model Recur holds as a plain (untied) Llama that other tools can run: a recursive model is
  * unrolled to one layer per executed step; its LoRA is folded into the weights ('merge', same
- * outputs), kept as a PEFT adapter over the unrolled base ('peft'), or left out ('drop').
+ * outputs), kept as a PEFT adapter over the unrolled base ('peft'; refused for per-loop norms,
+ * which PEFT cannot hold), or left out ('drop').
  */
 export function plainModel(model: LoadedModel, options: { lora: LoraExport; baseModelPath?: string }): PlainModel {
   const arrays = new Map<string, Float32Array>();
@@ -26,5 +27,10 @@ export function plainModel(model: LoadedModel, options: { lora: LoraExport; base
   const config: ModelConfig = { ...model.config, numLayers: unrolled.config.numLayers };
   if (!model.lora || options.lora === 'drop') return { config, arrays: unrolled.arrays };
   if (options.lora === 'merge') return { config, arrays: mergeDepthwiseLora(unrolled.arrays, unrolled.steps, model.lora) };
+  const norm = [...model.lora.tensors.keys()].find((key) => !key.includes('.lora_'));
+  if (norm !== undefined) {
+    // PEFT has no per-loop RMSNorm weights: an adapter would silently drop them (perplexity 3228 → 4382 in issue 13).
+    throw new RangeError(`${model.source.path}: its per-loop norms (e.g. ${norm}) cannot go into a PEFT adapter; export with --lora merge, which folds them in exactly`);
+  }
   return { config, arrays: unrolled.arrays, adapter: toPeftAdapter(model.lora, unrolled.steps, options.baseModelPath ?? '') };
 }

@@ -22,7 +22,7 @@ export function registerExport(program: Command): void {
     .option('--out <path>', 'folder to write to (a .gguf file with --gguf)')
     .option('--gguf', 'write one llama.cpp GGUF file instead of a Hugging Face folder')
     .option('--dtype <t>', 'GGUF weight matrices: f32 (exact) or f16', 'f32')
-    .option('--lora <mode>', 'depth-wise LoRA of a converted model: merge (into dense weights), peft (adapter folder <out>/adapter), drop', 'merge')
+    .option('--lora <mode>', 'depth-wise LoRA of a converted model: merge (into dense weights), peft (adapter folder <out>/adapter; refused for per-loop norms, which only merge keeps), drop', 'merge')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--json', 'print one JSON summary')
     .action(async (path: string, options: ExportCliOptions) => {
