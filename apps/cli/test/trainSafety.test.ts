@@ -47,6 +47,17 @@ describe('recur train --out: a fresh run never overwrites or appends to what it 
     expect(stepsOf(out)).toEqual([1, 2, 3]);
   });
 
+  it('--force restarts a from-scratch run and keeps the tokenizer it trains into the run folder', async () => {
+    const config = join(dir, 'tiny.json');
+    writeFileSync(config, JSON.stringify({ model_type: 'llama', hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 300, max_position_embeddings: 128, tie_word_embeddings: true }));
+    const scratch = ['--from-scratch', '--config', config, '--vocab-size', '300', ...base.slice(2), '--out', join(dir, 'scratch'), '--steps', '1'];
+    expect((await recur('train', ...scratch)).code).toBe(0);
+    expectOneLineFailure(await recur('train', ...scratch), /already holds a training run/);
+    expect((await recur('train', ...scratch, '--force')).code).toBe(0);
+    expect(readdirSync(join(dir, 'scratch', 'tokenizer'))).toContain('tokenizer.json');
+    expectOneLineFailure(await recur('train', ...scratch, '--force', '--resume'), /give one of them/);
+  });
+
   it('--resume into an empty or missing folder refuses and leaves nothing behind', async () => {
     const empty = join(dir, 'empty');
     mkdirSync(empty);
