@@ -119,6 +119,14 @@ describe('recur train on a diverging setup', () => {
     expect(saved.length).toBeGreaterThan(0);
     expect(records(out).every((r) => r.kind !== 'step' || (r.loss !== null && Number.isFinite(r.loss)))).toBe(true);
   });
+
+  it('an update that overflows the weights (finite loss, infinite weights) is caught before it is saved', async () => {
+    const out = join(dir, 'overflow');
+    const run = await recur('train', ...base.map((a) => (a === '3e-3' ? '1e38' : a)), '--out', out, '--steps', '3', '--save-every', '1', '--schedule', 'constant');
+    expectOneLineFailure(run, /diverged.*after step 1: .* is not finite/);
+    expect(existsSync(join(out, 'model'))).toBe(false);
+    expect(existsSync(join(out, 'checkpoints'))).toBe(false); // no checkpoint of the overflowed state
+  });
 });
 
 describe('recur train --distill from a converted model', () => {

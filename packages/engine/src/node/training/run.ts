@@ -10,6 +10,7 @@ import { saveModel } from '../save.js';
 import { trainingData, tokenizerIdentity } from './data.js';
 import { heldOutLoss } from './heldOut.js';
 import { TrainRunError } from './errors.js';
+import { checkFiniteWeights } from './finite.js';
 import { appendLog, CHART_FILE, LOG_FILE, resumeLog, writeChart, type LogRecord } from './log.js';
 import { prepareRunFolder } from './runFolder.js';
 import { runRecord, settingsChanges } from './settings.js';
@@ -163,6 +164,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
       }
       await appendLog(options.out, records);
       if (due(options.saveEvery) || trainer.step === last) {
+        checkFiniteWeights(trained.params, trainer.step, options.out);
         const dir = await saveCheckpoint(checkpoints, {
           trainer, model: trained.tensors, identity, keep: options.keep ?? 3, options: runRecord(options), ...(options.onCheckpointFile && { onFileWritten: options.onCheckpointFile }),
         });
@@ -170,6 +172,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
       }
     }
     const seconds = (performance.now() - started) / 1000;
+    checkFiniteWeights(trained.params, trainer.step, options.out);
     const after = heldOut(evaluate, finalSet);
     await appendLog(options.out, [{ kind: 'eval', step: trainer.step, valLoss: after.meanNll, valPerplexity: after.perplexity, tokens: after.tokens }]);
     await writeChart(options.out, `training ${options.model.source.path}`);
