@@ -72,6 +72,8 @@ describe('recur train --out: a fresh run never overwrites or appends to what it 
     cpSync(hf, model, { recursive: true });
     expectOneLineFailure(await recur('train', ...base, '--model', model, '--out', model, '--steps', '1', '--force'), /source/);
     expect(readdirSync(model).sort()).toEqual(readdirSync(hf).sort());
+    expectOneLineFailure(await recur('train', ...base, '--out', data, '--steps', '1', '--force'), /is the source/);
+    expect(readFileSync(data, 'utf8')).toHaveLength(60_000);
   });
 });
 
