@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '@recur/tensor';
 import { Decoder, type DecoderConfig } from '@recur/graph';
 import { DepthwiseLora, loraKey } from '@recur/lora';
-import { AdamW, crossEntropy, earlyExitLoss, isTrainable, languageModelObjective, Trainer, withVariables, type BatchSource, type Objective, type TrainerOptions } from '../src/index.js';
+import { AdamW, crossEntropy, TrainingDivergedError, earlyExitLoss, isTrainable, languageModelObjective, Trainer, withVariables, type BatchSource, type Objective, type TrainerOptions } from '../src/index.js';
 import { CyclingSource, tinyConfig, tinyWeights } from './trainerFixtures.js';
 
 interface Setup {
@@ -132,6 +132,27 @@ describe('Trainer', () => {
     expect(pick('lora')).toEqual(names.slice(4));
     expect(pick('shared+lora')).toEqual(names.slice(2));
     expect(pick('all')).toEqual(names);
+  });
+
+  it('stops at a non-finite loss or gradient norm with a typed error naming the step, before the update', () => {
+    for (const [factor, pattern] of [[NaN, /step 2: loss is NaN/], [Infinity, /step 2: loss is Infinity/]] as const) {
+      const w = tf.variable(tf.ones([2]));
+      const params = new Map([['w', w]]);
+      const optimizer = new AdamW(params);
+      // A loss that is finite on the first step and blows up on the second.
+      const objective: Objective = { loss: (_b, _p, { step }) => tf.mul(tf.sum(tf.square(w)), step === 0 ? 1 : factor) };
+      const trainer = new Trainer({ params, optimizer, objective, source: new CyclingSource(32, 1, 4), schedule: { kind: 'constant', lr: 0.1 } });
+      trainer.trainStep();
+      const good = w.dataSync().slice();
+      const tensors = tf.memory().numTensors;
+      expect(() => trainer.trainStep()).toThrow(TrainingDivergedError);
+      expect(() => trainer.trainStep()).toThrow(pattern);
+      expect(trainer.step).toBe(1); // the failed step is not counted
+      expect(Array.from(w.dataSync())).toEqual(Array.from(good)); // and its update is not applied
+      expect(tf.memory().numTensors).toBe(tensors);
+      optimizer.dispose();
+      w.dispose();
+    }
   });
 
   it('refuses bad options', () => {

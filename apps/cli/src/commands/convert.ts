@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { convertModel, disposeModel, type ConvertOptions } from '@recur/engine';
-import { saveConvertedModel } from '@recur/engine/node';
+import { checkModelOutput, saveConvertedModel } from '@recur/engine/node';
 import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
 import { openModel, printJson, table, type ModelOptions } from './shared.js';
@@ -16,6 +16,7 @@ interface ConvertCliOptions extends ModelOptions {
   readonly loraScale: string;
   readonly norms: string;
   readonly seed: string;
+  readonly force?: boolean;
   readonly json?: boolean;
 }
 
@@ -38,15 +39,18 @@ export function registerConvert(program: Command): void {
     .option('--norms <mode>', 'RMSNorm weights: tied (with the block) or per-loop', 'tied')
     .option('--seed <n>', 'seed for random inits', '0')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
+    .option('--force', 'replace a non-empty --out folder that convert did not write (the whole folder)')
     .option('--json', 'print one JSON summary')
     .action(async (source: string, options: ConvertCliOptions) => {
       if (!options.out) throw new UsageError('--out DIR is required');
       const settings = convertSettings(options);
+      const target = { sources: [source], force: options.force ?? false };
+      await checkModelOutput(options.out, 'folder', target); // refuse before the (slow) conversion
       const started = performance.now();
       const original = await openModel({ model: source, ...(options.backend ? { backend: options.backend } : {}) });
       const bar = progressBar('converting');
       const model = await convertModel(original, { ...settings, onProgress: (done, total) => bar.update(done, total) }).finally(() => bar.stop());
-      const { bytes } = await saveConvertedModel(model, options.out);
+      const { bytes } = await saveConvertedModel(model, options.out, target);
       const seconds = (performance.now() - started) / 1000;
       const summary = {
         out: options.out, ...settings, blockSize: model.plan.blockSize, warning: model.plan.warning ?? null,
@@ -59,13 +63,15 @@ export function registerConvert(program: Command): void {
       if (summary.warning) process.stderr.write(`recur: warning: ${summary.warning}\n`);
       const p = summary.parameters;
       const fmt = (n: number) => n.toLocaleString('en-US');
+      // Each column holds one kind of number; the file written (header included) gets its own line.
       console.log(table([
-        ['', 'parameters', 'bytes (F32)'],
-        ['source', fmt(p.source), fmt(summary.bytes.source)],
+        ['', 'parameters', 'F32 bytes (parameters × 4)'],
+        ['source', fmt(p.source), fmt(p.source * 4)],
         ['recursive (shared block)', fmt(p.shared), fmt(p.shared * 4)],
         ['+ depth-wise LoRA', fmt(p.lora), fmt(p.lora * 4)],
-        ['converted total', fmt(p.total), fmt(bytes)],
+        ['converted total', fmt(p.total), fmt(p.total * 4)],
       ]));
+      console.log(`model.safetensors: ${fmt(bytes)} bytes written`);
       console.log(`${settings.strategy}, ${settings.loops} loops of ${summary.blockSize} shared layers, ${settings.init} init · written to ${options.out} in ${seconds.toFixed(1)} s`);
     });
 }
@@ -75,7 +81,12 @@ function convertSettings(options: ConvertCliOptions): ConvertOptions {
     if (!allowed.includes(value as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${value}"`);
     return value as T;
   };
-  const rank = (name: string, raw: string) => (raw === 'full' ? ('full' as const) : parseNumber(name, raw, { integer: true, min: 0 }));
+  const rank = (name: string, raw: string) => {
+    if (raw === 'full') return 'full' as const;
+    const value = Number(raw);
+    if (raw.trim() === '' || !Number.isInteger(value) || value < 0) throw new UsageError(`--${name} must be an integer ≥ 0 or "full", got "${raw}"`);
+    return value;
+  };
   return {
     loops: parseNumber('loops', options.loops, { integer: true, min: 1 }),
     strategy: oneOf('strategy', options.strategy, strategies),

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { disposeModel } from '@recur/engine';
-import { exportGguf, exportModel } from '@recur/engine/node';
+import { checkModelOutput, exportGguf, exportModel } from '@recur/engine/node';
 import { UsageError } from '../errors.js';
 import { openModel, printJson, type ModelOptions } from './shared.js';
 
@@ -9,6 +9,7 @@ interface ExportCliOptions extends ModelOptions {
   readonly lora: string;
   readonly gguf?: boolean;
   readonly dtype: string;
+  readonly force?: boolean;
   readonly json?: boolean;
 }
 
@@ -24,6 +25,7 @@ export function registerExport(program: Command): void {
     .option('--dtype <t>', 'GGUF weight matrices: f32 (exact) or f16', 'f32')
     .option('--lora <mode>', 'depth-wise LoRA of a converted model: merge (into dense weights), peft (adapter folder <out>/adapter; refused for per-loop norms, which only merge keeps), drop', 'merge')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
+    .option('--force', 'replace an --out folder or file that export did not write (the whole of it)')
     .option('--json', 'print one JSON summary')
     .action(async (path: string, options: ExportCliOptions) => {
       if (!options.out) throw new UsageError(options.gguf ? '--out FILE.gguf is required' : '--out DIR is required');
@@ -31,16 +33,18 @@ export function registerExport(program: Command): void {
       if (!loraModes.includes(lora)) throw new UsageError(`--lora must be one of ${loraModes.join(', ')}, got "${options.lora}"`);
       if (!['f32', 'f16'].includes(options.dtype)) throw new UsageError(`--dtype must be f32 or f16, got "${options.dtype}"`);
       if (options.gguf && lora === 'peft') throw new UsageError('--lora peft writes an adapter folder; with --gguf use merge or drop');
+      const target = { sources: [path], force: options.force ?? false };
+      await checkModelOutput(options.out, options.gguf ? 'gguf' : 'folder', target); // refuse before loading
       const started = performance.now();
       const model = await openModel({ model: path, ...(options.backend ? { backend: options.backend } : {}) });
       if (options.gguf) {
         const dtype = options.dtype === 'f16' ? 'F16' : 'F32';
-        const written = await exportGguf(model, options.out, { dtype, lora: lora as 'merge' | 'drop' }).finally(() => disposeModel(model));
+        const written = await exportGguf(model, options.out, { dtype, lora: lora as 'merge' | 'drop', ...target }).finally(() => disposeModel(model));
         const seconds = (performance.now() - started) / 1000;
         if (options.json) return printJson({ ...written, dtype, lora, seconds });
         return console.log(`${written.path}: GGUF ${dtype}, ${written.numLayers} layers, ${written.bytes.toLocaleString('en-US')} bytes · ${seconds.toFixed(1)} s`);
       }
-      const result = await exportModel(model, options.out, { lora }).finally(() => disposeModel(model));
+      const result = await exportModel(model, options.out, { lora, ...target }).finally(() => disposeModel(model));
       const seconds = (performance.now() - started) / 1000;
       if (options.json) return printJson({ ...result, lora, adapterDir: result.adapterDir ?? null, seconds });
       const fmt = (n: number) => n.toLocaleString('en-US');

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { disposeModel, type LoadedModel } from '@recur/engine';
-import { loadModel, scratchModel, trainModel, type TrainProgress, type TrainRunOptions } from '@recur/engine/node';
+import { loadModel, prepareRunFolder, scratchModel, trainModel, type TrainProgress, type TrainRunOptions } from '@recur/engine/node';
 import type { LrSchedule, TrainableSelection } from '@recur/engine';
 import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
@@ -39,6 +39,8 @@ interface TrainCliOptions extends ModelOptions, RouterCliOptions, ExitTrainingCl
   readonly saveEvery: string;
   readonly keep: string;
   readonly resume?: boolean;
+  readonly allowChanges?: boolean;
+  readonly force?: boolean;
   readonly seed: string;
   readonly json?: boolean;
 }
@@ -77,7 +79,9 @@ export function registerTrain(program: Command): void {
     .option('--eval-windows <n>', 'held-out windows per periodic evaluation (the final one uses all)', '16')
     .option('--save-every <n>', 'checkpoint every n steps (and at the end)', '50')
     .option('--keep <n>', 'checkpoints kept', '3')
-    .option('--resume', 'continue the run in --out from its newest checkpoint')
+    .option('--resume', 'continue the run in --out from its newest intact checkpoint (damaged ones are skipped and named)')
+    .option('--allow-changes', 'with --resume: go on although settings (lr, schedule, batch, seq, …) differ from the run\'s saved ones (each is printed as a warning)')
+    .option('--force', 'start a fresh run in an --out that holds another run or other files, emptying it first')
     .option('--seed <n>', 'seed for data order and init', '0')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else 1)')
@@ -86,6 +90,8 @@ export function registerTrain(program: Command): void {
     .action(async (options: TrainCliOptions) => {
       if (!options.data) throw new UsageError('--data FILE is required');
       if (!options.out) throw new UsageError('--out DIR is required');
+      if (options.resume && options.force) throw new UsageError('--force starts a fresh run and --resume continues one: give one of them');
+      if (options.allowChanges && !options.resume) throw new UsageError('--allow-changes only applies with --resume');
       if (options.fromScratch && options.model) throw new UsageError('give --model or --from-scratch --config FILE, not both');
       if (options.fromScratch && !options.config) throw new UsageError('--from-scratch needs --config FILE (a Hugging Face config.json)');
       if (!options.fromScratch && !options.model) throw new UsageError('--model PATH is required (or --from-scratch --config FILE)');
@@ -94,6 +100,9 @@ export function registerTrain(program: Command): void {
       const exit = exitTraining(options);
       if (exit && options.router) throw new UsageError('--exit-loss trains early exits of a model without a router; MoR models route with --router');
       const shape = recursiveShape(options, options.fromScratch ?? false);
+      // Refuse a wrong --out before loading anything (the run checks again, with the teacher it finds).
+      const sources = [options.data, options.model, options.teacher, options.config, options.tokenizer].filter((p): p is string => p !== undefined);
+      await prepareRunFolder(options.out, { resume: settings.resume ?? false, force: settings.force ?? false, sources });
       const loaded = options.fromScratch ? await freshModel(options, shape) : await openModel(options);
       const model = withRouterOrDispose(loaded, options);
       const router = morSettings(options, model);
@@ -121,6 +130,8 @@ function report(event: TrainProgress, bar: ReturnType<typeof progressBar>, token
     if (event.done === event.total) tokenizing.stop();
   } else if (event.kind === 'step') {
     bar.update(event.step, event.steps, `loss ${event.loss.toFixed(4)} | ${event.tokensPerSecond.toFixed(0)} tok/s`);
+  } else if (event.kind === 'warning') {
+    process.stderr.write(`recur: warning: ${event.message}\n`);
   }
 }
 
@@ -147,6 +158,7 @@ function runSettings(options: TrainCliOptions): Omit<TrainRunOptions, 'model' | 
     accumulation: int('accumulate', options.accumulate), valFraction: parseNumber('val-fraction', options.valFraction, { min: 0.001, max: 0.9 }),
     evalEvery: int('eval-every', options.evalEvery, 0), evalWindows: int('eval-windows', options.evalWindows), saveEvery: int('save-every', options.saveEvery, 0),
     keep: int('keep', options.keep), resume: options.resume ?? false, seed: int('seed', options.seed, 0),
+    allowChanges: options.allowChanges ?? false, force: options.force ?? false,
     distillation: { alpha: parseNumber('kd-alpha', options.kdAlpha, { min: 0, max: 1 }), temperature: parseNumber('kd-temperature', options.kdTemperature, { min: 0.01 }) },
   };
 }
@@ -173,7 +185,10 @@ async function freshModel(options: TrainCliOptions, recursive: ReturnType<typeof
 async function teacherModel(options: TrainCliOptions, student: LoadedModel): Promise<LoadedModel> {
   const path = options.teacher ?? student.recur?.source.path;
   if (!path) throw new UsageError('--distill needs --teacher PATH (the model is not a converted one, so it has no source to distil from)');
-  const teacher = await loadModel(path);
+  const teacher = await loadModel(path).catch((error: Error) => {
+    const why = options.teacher ? '--teacher' : `the source ${student.source.path} was converted from, recorded in its config.json`;
+    throw new UsageError(`teacher ${path} (${why}) cannot be loaded: ${error.message.split('\n')[0]}; pass --teacher PATH`);
+  });
   if (teacher.config.vocabSize !== student.config.vocabSize) {
     disposeModel(teacher);
     throw new UsageError(`teacher ${path} has a vocabulary of ${teacher.config.vocabSize}, the student ${student.config.vocabSize}: distillation needs the same tokenizer`);

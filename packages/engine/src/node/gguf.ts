@@ -8,8 +8,10 @@ import { decoderWeightSpecs } from '@recur/graph';
 import { plainModel, type LoraExport, type PlainModel } from '../export.js';
 import type { LoadedModel } from '../model.js';
 import { tokenizerFiles, writeAtomic } from './files.js';
+import { writeOutput, type OutputOptions } from './output.js';
+import { GGUF_WRITER_KEY, isRecurGguf } from './ownOutput.js';
 
-export interface GgufExportOptions {
+export interface GgufExportOptions extends OutputOptions {
   /** Weight matrices in F32 (exact) or F16 (half the bytes); norms stay F32 as llama.cpp expects. */
   readonly dtype?: 'F32' | 'F16';
   readonly lora?: Exclude<LoraExport, 'peft'>;
@@ -21,7 +23,11 @@ export interface GgufExportOptions {
  */
 export async function exportGguf(model: LoadedModel, path: string, options: GgufExportOptions = {}): Promise<GgufWriteResult> {
   const plain = plainModel(model, { lora: options.lora ?? 'merge' });
-  return writeGgufModel(plain, path, { dtype: options.dtype ?? 'F32', tokenizer: await tokenizerMetadata(model) });
+  const tokenizer = await tokenizerMetadata(model);
+  const target = { kind: 'file' as const, sources: [model.source.path, ...(options.sources ?? [])], ...(options.force !== undefined && { force: options.force }), isOwn: isRecurGguf };
+  // The file is written beside `path` and renamed over it (see `writeOutput`); the result names `path`.
+  const written = await writeOutput(path, target, (temp) => writeGgufModel(plain, temp, { dtype: options.dtype ?? 'F32', tokenizer, name: ggufName(path) }));
+  return { ...written, path };
 }
 
 export interface GgufWriteResult {
@@ -36,7 +42,7 @@ export interface GgufWriteResult {
  * (llama.cpp's "no_vocab" files load, but it asserts when it detokenizes a sampled token).
  */
 export async function writeGgufModel(
-  plain: Pick<PlainModel, 'config' | 'arrays'>, path: string, options: { dtype: 'F32' | 'F16'; tokenizer: GgufMetadataEntry[] | 'placeholder' },
+  plain: Pick<PlainModel, 'config' | 'arrays'>, path: string, options: { dtype: 'F32' | 'F16'; tokenizer: GgufMetadataEntry[] | 'placeholder'; name?: string },
 ): Promise<GgufWriteResult> {
   const { config } = plain;
   const tensors: GgufWriteTensor[] = decoderWeightSpecs(config).map((spec) => {
@@ -48,11 +54,14 @@ export async function writeGgufModel(
     return { name, shape: spec.shape, dtype: spec.shape.length === 2 ? options.dtype : 'F32', data: heads ? permuteRopeRows(data, heads, cols) : data };
   });
   const tokenizer = options.tokenizer === 'placeholder' ? placeholderVocabulary(config.vocabSize) : options.tokenizer;
-  const metadata = [...llamaGgufMetadata(config, basename(path).replace(/\.gguf$/, ''), options.dtype), ...tokenizer];
+  const writer: GgufMetadataEntry = { key: GGUF_WRITER_KEY, type: 'string', value: 'recur' }; // marks the file as Recur's own output
+  const metadata = [...llamaGgufMetadata(config, options.name ?? ggufName(path), options.dtype), writer, ...tokenizer];
   const bytes = writeGguf({ metadata, tensors });
   await writeAtomic(path, bytes);
   return { path, bytes: bytes.byteLength, numLayers: config.numLayers };
 }
+
+const ggufName = (path: string): string => basename(path).replace(/\.gguf$/, '');
 
 /** A GGUF source's own tokenizer entries, else ones built from the model's tokenizer.json. */
 async function tokenizerMetadata(model: LoadedModel): Promise<GgufMetadataEntry[]> {

@@ -3,4 +3,6 @@ export { saveConvertedModel } from './save.js';
 export { exportModel, type ExportResult } from './export.js';
 export { exportGguf, writeGgufModel, type GgufExportOptions, type GgufWriteResult } from './gguf.js';
 export { saveModel } from './save.js';
+export { checkOutput, OutputError, writeOutput, type OutputOptions, type OutputTarget } from './output.js';
+export { checkModelOutput, isRecurGguf, isRecurModelDir } from './ownOutput.js';
 export * from './training/index.js';

@@ -5,3 +5,4 @@ export { languageModelObjective, type LanguageModelObjectiveOptions, type PerLoo
 export { isTrainable, withVariables, type TrainableSelection } from './trainable.js';
 export { accumulateGradients, type Accumulated } from './accumulate.js';
 export { Trainer, type StepResult, type TrainerOptions, type TrainerState } from './trainer.js';
+export { TrainingDivergedError } from './diverged.js';

@@ -6,6 +6,7 @@ import { clipByGlobalNorm } from '../optim/clip.js';
 import { OptimError } from '../optim/errors.js';
 import { learningRate, validateSchedule, type LrSchedule } from '../optim/schedule.js';
 import { accumulateGradients } from './accumulate.js';
+import { checkFinite } from './diverged.js';
 import type { BatchSource } from './batchSource.js';
 import type { Objective } from './objective.js';
 
@@ -70,7 +71,10 @@ export class Trainer {
     return this.steps;
   }
 
-  /** One optimizer step; frees every tensor it makes (tf.memory().numTensors is unchanged after). */
+  /**
+   * One optimizer step; frees every tensor it makes (tf.memory().numTensors is unchanged after).
+   * Throws TrainingDivergedError, without updating anything, when the loss or gradient norm is not finite.
+   */
   trainStep(): StepResult {
     const step = this.steps;
     const lr = learningRate(this.schedule, step);
@@ -81,6 +85,7 @@ export class Trainer {
     tf.tidy(() => {
       const accumulated = accumulateGradients(this.options.objective, micro, this.params, { step, rng: this.rng });
       const clipped = clipByGlobalNorm(accumulated.grads, this.options.clipNorm ?? Infinity);
+      checkFinite(step + 1, accumulated.loss, clipped.norm); // before the update: a NaN step leaves the weights as they were
       this.optimizer.apply(clipped.grads, lr);
       tf.dispose([...accumulated.grads.values(), ...clipped.grads.values()]);
       loss = accumulated.loss;

@@ -3,3 +3,5 @@ export { scratchModel, type ScratchModelOptions } from './scratch.js';
 export { trainingData, type TrainingData, type TrainingDataOptions } from './data.js';
 export { heldOutLoss } from './heldOut.js';
 export { trainableModel, type TrainableModel } from './trainable.js';
+export { prepareRunFolder, type RunFolderOptions } from './runFolder.js';
+export { TrainRunError } from './errors.js';

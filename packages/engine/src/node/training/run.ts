@@ -1,7 +1,6 @@
-import { access, mkdir, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AdamW, languageModelObjective, Trainer, type DistillationOptions, type Objective, type LrSchedule, type TrainableSelection } from '@recur/train';
-import { listCheckpointDirs, loadLatestCheckpoint, modelIdentity, resumeTraining, saveCheckpoint } from '@recur/train/node';
+import { AdamW, languageModelObjective, Trainer, TrainingDivergedError, type DistillationOptions, type Objective, type LrSchedule, type TrainableSelection } from '@recur/train';
+import { checkIdentity, loadLatestCheckpoint, modelIdentity, resumeTraining, saveCheckpoint, type LoadedCheckpoint } from '@recur/train/node';
 import { earlyExitObjective, type EarlyExitTraining } from '../../depth/exitObjective.js';
 import { morHeldOutLoss, morObjective, type MorTraining } from '../../depth/morObjective.js';
 import { disposeModel, type LoadedModel } from '../../model.js';
@@ -10,7 +9,11 @@ import { json, tokenizerFiles, writeAtomic } from '../files.js';
 import { saveModel } from '../save.js';
 import { trainingData, tokenizerIdentity } from './data.js';
 import { heldOutLoss } from './heldOut.js';
-import { appendLog, CHART_FILE, LOG_FILE, writeChart, type LogRecord } from './log.js';
+import { TrainRunError } from './errors.js';
+import { checkFiniteWeights } from './finite.js';
+import { appendLog, CHART_FILE, LOG_FILE, resumeLog, writeChart, type LogRecord } from './log.js';
+import { prepareRunFolder } from './runFolder.js';
+import { runRecord, settingsChanges } from './settings.js';
 import { trainableModel } from './trainable.js';
 
 export interface TrainRunOptions {
@@ -41,8 +44,14 @@ export interface TrainRunOptions {
   readonly finalEvalWindows?: number;
   readonly saveEvery?: number;
   readonly keep?: number;
-  /** Continue from the newest checkpoint in `out` (refused when there is none, or it is of another model). */
+  /** Continue from the newest intact checkpoint in `out` (refused when there is none, or it is of another model). */
   readonly resume?: boolean;
+  /** Resume even though settings differ from the run's saved ones (they are reported as warnings). */
+  readonly allowChanges?: boolean;
+  /** A fresh run in a folder that holds a run or other files: empty it first (see `prepareRunFolder`). */
+  readonly force?: boolean;
+  /** Called after each file of a checkpoint is written and synced (progress; tests kill a save midway with it). */
+  readonly onCheckpointFile?: (file: string, index: number, total: number) => void | Promise<void>;
   readonly seed?: number;
   /** How a MoR model's router trains (warm-ups, loss coefficients); its kind, α and KV mode come from `model.recur.router`. */
   readonly router?: MorSettings;
@@ -58,7 +67,8 @@ export type TrainProgress =
   | { readonly kind: 'tokenize'; readonly done: number; readonly total: number }
   | { readonly kind: 'step'; readonly step: number; readonly steps: number; readonly loss: number; readonly tokensPerSecond: number }
   | { readonly kind: 'eval'; readonly step: number; readonly valLoss: number }
-  | { readonly kind: 'saved'; readonly step: number; readonly dir: string };
+  | { readonly kind: 'saved'; readonly step: number; readonly dir: string }
+  | { readonly kind: 'warning'; readonly message: string };
 
 export interface TrainRunResult {
   readonly steps: number;
@@ -73,6 +83,8 @@ export interface TrainRunResult {
   readonly modelDir: string;
   readonly logFile: string;
   readonly chartFile: string;
+  /** What the run passed over or changed on the way (a torn log line, a damaged checkpoint, changed settings). */
+  readonly warnings: readonly string[];
 }
 
 interface HeldOut {
@@ -86,11 +98,20 @@ interface HeldOut {
 /**
  * Trains a model on a text file: tokenize once (cached), hold out documents, AdamW under a schedule,
  * optional distillation, periodic held-out evaluation and atomic checkpoints, a JSONL log and an SVG
- * loss curve; writes the trained model to `<out>/model`. Resumable exactly.
+ * loss curve; writes the trained model to `<out>/model`. Resumable exactly. A step with a
+ * non-finite loss or gradient stops the run (TrainingDivergedError) before its update: the
+ * checkpoints already saved stay, and no model is written.
  */
 export async function trainModel(options: TrainRunOptions): Promise<TrainRunResult> {
   const checkpoints = join(options.out, 'checkpoints');
-  await prepareRunFolder(options.out, checkpoints, options.resume ?? false);
+  const sources = [options.textFile, options.model.source.path, ...(options.teacher ? [options.teacher.source.path] : [])];
+  await prepareRunFolder(options.out, { resume: options.resume ?? false, force: options.force ?? false, sources });
+  const warnings: string[] = [];
+  const warn = (message: string) => {
+    warnings.push(message);
+    options.onProgress?.({ kind: 'warning', message });
+  };
+  const loaded = options.resume ? await resumePoint(checkpoints, warn) : undefined;
   const tokenizerJson = (await tokenizerFiles(options.model.source.path))['tokenizer.json'] ?? JSON.stringify(options.model.config);
   const data = await trainingData({
     textFile: options.textFile, tokenizer: options.model.tokenizer, tokenizerIdentity: tokenizerIdentity(tokenizerJson),
@@ -113,7 +134,13 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
       clipNorm: options.clipNorm ?? 1, accumulation: options.accumulation ?? 1, objective,
     });
     const identity = modelIdentity(hfConfigJson(options.model.config, options.model.recur), trained.tensors);
-    const resumedFrom = options.resume ? await resume(trainer, checkpoints, identity) : null;
+    if (loaded) {
+      checkIdentity(loaded.state.identity, identity, join(loaded.dir, 'state.json')); // another model: refused before its settings are compared
+      checkSettings(loaded, options, warn);
+      resumeTraining(trainer, loaded, identity);
+    }
+    const resumedFrom = loaded ? loaded.state.step : null;
+    if (loaded) for (const message of await resumeLog(options.out, loaded.state.step)) warn(message);
     const evalSet = data.validation.slice(0, options.evalWindows ?? 16);
     const finalSet = options.finalEvalWindows === undefined ? data.validation : data.validation.slice(0, options.finalEvalWindows);
     const before = resumedFrom === null ? heldOut(evaluate, finalSet) : null;
@@ -123,7 +150,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
     const last = Math.min(options.steps, options.stopAt ?? Infinity);
     while (trainer.step < last) {
       const stepStart = performance.now();
-      const result = trainer.trainStep();
+      const result = stepOrStop(trainer, options.out);
       tokens += result.tokens;
       lastLoss = result.loss;
       const tokensPerSecond = result.tokens / ((performance.now() - stepStart) / 1000);
@@ -137,20 +164,24 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
       }
       await appendLog(options.out, records);
       if (due(options.saveEvery) || trainer.step === last) {
-        const dir = await saveCheckpoint(checkpoints, { trainer, model: trained.tensors, identity, keep: options.keep ?? 3, options: runRecord(options) });
+        checkFiniteWeights(trained.params, trainer.step, options.out);
+        const dir = await saveCheckpoint(checkpoints, {
+          trainer, model: trained.tensors, identity, keep: options.keep ?? 3, options: runRecord(options), ...(options.onCheckpointFile && { onFileWritten: options.onCheckpointFile }),
+        });
         options.onProgress?.({ kind: 'saved', step: trainer.step, dir });
       }
     }
     const seconds = (performance.now() - started) / 1000;
+    checkFiniteWeights(trained.params, trainer.step, options.out);
     const after = heldOut(evaluate, finalSet);
     await appendLog(options.out, [{ kind: 'eval', step: trainer.step, valLoss: after.meanNll, valPerplexity: after.perplexity, tokens: after.tokens }]);
     await writeChart(options.out, `training ${options.model.source.path}`);
     const modelDir = join(options.out, 'model');
-    await saveModel(trained.model, modelDir);
+    await saveModel(trained.model, modelDir, { force: true }); // model/ is this run's own output
     const result: TrainRunResult = {
       steps: trainer.step, resumedFrom, trainedParameters: [...trained.params.values()].reduce((n, v) => n + v.size, 0),
       tokens, seconds, tokensPerSecond: seconds > 0 ? tokens / seconds : 0, finalTrainLoss: lastLoss,
-      heldOut: { before, after }, modelDir, logFile: join(options.out, LOG_FILE), chartFile: join(options.out, CHART_FILE),
+      heldOut: { before, after }, modelDir, logFile: join(options.out, LOG_FILE), chartFile: join(options.out, CHART_FILE), warnings,
     };
     await writeAtomic(join(options.out, 'summary.json'), json({ ...result, options: runRecord(options) }));
     return result;
@@ -176,33 +207,31 @@ function morTraining(model: LoadedModel, settings: MorSettings | undefined): Mor
   return { kind: router.kind, alpha: router.alpha, kvMode: router.kvMode, ...settings };
 }
 
-/** The folder must be writable; a fresh run must not overwrite an earlier run's checkpoints. */
-async function prepareRunFolder(out: string, checkpoints: string, resume: boolean): Promise<void> {
-  await mkdir(out, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
-    throw new Error(`${out}: cannot create the run folder (${e.code ?? e.message})`);
-  });
-  const probe = join(out, `.write-test-${process.pid}`);
-  await writeFile(probe, '').catch((e: NodeJS.ErrnoException) => {
-    throw new Error(`${out}: the run folder is not writable (${e.code ?? e.message})`);
-  });
-  await rm(probe, { force: true });
-  const existing = await access(checkpoints).then(() => listCheckpointDirs(checkpoints), () => []);
-  if (!resume && existing.length > 0) throw new Error(`${out} already holds a training run (${existing.length} checkpoint(s)); pass --resume to continue it or choose another --out`);
+/** One step; a diverged one names the run folder and what is kept (nothing of the NaN state is saved). */
+function stepOrStop(trainer: Trainer, out: string): ReturnType<Trainer['trainStep']> {
+  try {
+    return trainer.trainStep();
+  } catch (error) {
+    if (!(error instanceof TrainingDivergedError)) throw error;
+    throw new TrainRunError(out, `${error.message}; no model was written, the checkpoints saved before it are kept`, { cause: error });
+  }
 }
 
-async function resume(trainer: Trainer, checkpoints: string, identity: ReturnType<typeof modelIdentity>): Promise<number> {
+/** The newest intact checkpoint; the damaged ones it passed over are reported through `warn`. */
+async function resumePoint(checkpoints: string, warn: (message: string) => void): Promise<LoadedCheckpoint> {
   const loaded = await loadLatestCheckpoint(checkpoints);
-  if (!loaded) throw new Error(`${checkpoints}: no complete checkpoint to resume from`);
-  resumeTraining(trainer, loaded, identity);
-  return loaded.state.step;
+  if (!loaded) throw new TrainRunError(checkpoints, 'no intact checkpoint to resume from');
+  for (const { reason } of loaded.skipped) warn(`skipped damaged checkpoint ${reason}`);
+  return loaded;
 }
 
-function runRecord(options: TrainRunOptions): Record<string, unknown> {
-  return {
-    model: options.model.source.path, teacher: options.teacher?.source.path ?? null, distillation: options.distillation ?? null,
-    textFile: options.textFile, steps: options.steps, seqLen: options.seqLen, batchSize: options.batchSize, trainable: options.trainable,
-    schedule: options.schedule, weightDecay: options.weightDecay ?? 0.01, clipNorm: options.clipNorm ?? 1, accumulation: options.accumulation ?? 1,
-    valFraction: options.valFraction ?? 0.1, seed: options.seed ?? 0,
-    router: options.model.recur?.router ? { ...options.model.recur.router, ...options.router } : null, exit: options.exit ?? null,
-  };
+/** Settings that differ from the run's saved ones are refused, or with `allowChanges` reported through `warn`. */
+function checkSettings(loaded: LoadedCheckpoint, options: TrainRunOptions, warn: (message: string) => void): void {
+  const changes = settingsChanges(loaded.state.options, runRecord(options));
+  if (changes.length === 0) return;
+  const list = changes.join(', ');
+  if (!options.allowChanges) {
+    throw new TrainRunError(join(loaded.dir, 'state.json'), `settings differ from the ones this run was started with: ${list}; resume with the same settings, or pass --allow-changes to go on with the new ones`);
+  }
+  warn(`resuming with changed settings: ${list}`);
 }
