@@ -1,8 +1,10 @@
 import type { ServeCallbacks, ServeRequest, ServeResult, ServeStats, ServingEngine } from '@recur/engine';
 import type { ServeTokenizer } from '../../src/serve/generation.js';
 
-/** One character per token: id = char code + 2; 1 is BOS (dropped by decode). */
+/** One character per token: id = char code + 2; 1 is BOS (dropped by decode). Its vocabulary lists ASCII. */
 export const charTokenizer: ServeTokenizer = {
+  vocabSize: 130,
+  tokenToPiece: (id) => (id > 1 && id < 130 ? String.fromCodePoint(id - 2) : undefined),
   encode: (text, options) => [...(options?.addBos ? [1] : []), ...[...text].map((c) => c.codePointAt(0)! + 2)],
   decode: (ids) => String.fromCodePoint(...ids.filter((id) => id > 1).map((id) => id - 2)),
 };
