@@ -21,6 +21,8 @@ interface ServeCliOptions extends ModelOptions {
   readonly exit?: string;
   readonly kv?: string;
   readonly shutdownTimeout: string;
+  readonly receiveTimeout: string;
+  readonly requestTimeout: string;
   readonly json?: boolean;
 }
 
@@ -45,7 +47,9 @@ export function registerServe(program: Command): void {
     .option('--mode <mode>', `batching: ${modes.join(' | ')} (default: continuous-depth for a recursive model, continuous-sequence otherwise)`)
     .option('--exit <rule>', 'early exit of generated tokens: maxprob:P | entropy:H | fixed:D (recursive models)')
     .option('--kv <mode>', 'KV of loops a token skipped: copy (default) | shared')
-    .option('--shutdown-timeout <s>', 'on SIGTERM/SIGINT: seconds to let in-flight requests finish before cancelling them', '30')
+    .option('--receive-timeout <s>', 'seconds a client has to send its headers, and again its body (408 after)', String(defaultLimits.receiveTimeoutMs / 1000))
+    .option('--request-timeout <s>', 'seconds a request may generate before it is cancelled with 504 (0: no limit)', String(defaultLimits.requestTimeoutMs / 1000))
+    .option('--shutdown-timeout <s>', 'on SIGTERM/SIGINT: seconds to let in-flight requests finish before cancelling them (each answered 503)', '30')
     .option('--adapter <dir>', 'plain models: plug in a PEFT LoRA adapter folder')
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
     .option('--backend <name>', 'tensor backend (the serving engine runs on wasm, the default in Node)')
@@ -69,22 +73,28 @@ export function registerServe(program: Command): void {
       const ready = { event: 'listening', url: where.url, host: where.host, port: where.port, model: modelName, maxDepth: engine.maxDepth, context: limits.contextLength, pid: process.pid };
       if (options.json) printJson(ready);
       else process.stdout.write(`recur serve: ${modelName} (${engine.maxDepth} loop${engine.maxDepth === 1 ? '' : 's'}) listening on ${where.url}\n`);
-      const code = await untilSignal(server, shutdownMs, () => engine.dispose());
+      const code = await untilSignal(server, shutdownMs);
       engine.dispose();
       disposeModel(model);
       process.exit(code);
     });
 }
 
-/** Waits for SIGTERM or SIGINT, then shuts down gracefully: 0 when every in-flight request finished in time. */
-function untilSignal(server: ServeServer, timeoutMs: number, cancelAll: () => void): Promise<number> {
+/** After cancelling, how long the cancelled requests get to be answered before the process exits anyway. */
+const answerCancelledMs = 2000;
+
+/**
+ * Waits for SIGTERM or SIGINT, then shuts down gracefully: 0 when every in-flight request finished
+ * in time, 1 when some had to be cancelled (each is still answered, 503) or a second signal came.
+ */
+function untilSignal(server: ServeServer, timeoutMs: number): Promise<number> {
   return new Promise((resolve) => {
     const stop = (signal: string): void => {
       process.stderr.write(`recur serve: ${signal}: finishing in-flight requests, refusing new ones\n`);
       const timer = setTimeout(() => {
         process.stderr.write(`recur serve: in-flight requests still running after ${timeoutMs / 1000} s; cancelling them\n`);
-        cancelAll();
-        resolve(1);
+        const answered = server.cancelInFlight();
+        void Promise.race([answered, new Promise((r) => setTimeout(r, answerCancelledMs))]).then(() => resolve(1));
       }, timeoutMs);
       server.shutdown().then(() => {
         clearTimeout(timer);
@@ -98,6 +108,9 @@ function untilSignal(server: ServeServer, timeoutMs: number, cancelAll: () => vo
   });
 }
 
+/** Node timers hold at most 2^31 − 1 ms (about 24 days). */
+const maxTimerSeconds = 2_000_000;
+
 function serveLimits(options: ServeCliOptions, contextLength: number): ServeLimits {
   const whole = (name: string, raw: string, min = 1): number => parseNumber(name, raw, { integer: true, min });
   return {
@@ -108,6 +121,8 @@ function serveLimits(options: ServeCliOptions, contextLength: number): ServeLimi
     maxPromptTokens: options.maxPromptTokens === undefined ? contextLength - 1 : whole('max-prompt-tokens', options.maxPromptTokens),
     contextLength,
     retryAfterSeconds: defaultLimits.retryAfterSeconds,
+    receiveTimeoutMs: parseNumber('receive-timeout', options.receiveTimeout, { min: 0.001, max: maxTimerSeconds }) * 1000,
+    requestTimeoutMs: parseNumber('request-timeout', options.requestTimeout, { min: 0, max: maxTimerSeconds }) * 1000,
   };
 }
 

@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServingEngine } from '@recur/engine';
-import { readJsonBody } from './body.js';
+import { ClientGoneError, readJsonBody } from './body.js';
 import { runGeneration, type GenerationInput, type ServeTokenizer } from './generation.js';
 import { badRequest, HttpError, sendJson } from './httpError.js';
 import type { AdmissionGate, ServeLimits } from './limits.js';
 import { parseRequest, type Endpoint, type ParsedRequest } from './openai.js';
 import { encodePrompt, tokenizerFacts } from './promptTokens.js';
 import { completionBody, deltaChunk, finalChunk, responseHead } from './responses.js';
+import { RequestStop } from './requestStop.js';
 import { SseWriter } from './sse.js';
 
 export interface GenerateContext {
@@ -16,40 +17,45 @@ export interface GenerateContext {
   readonly limits: ServeLimits;
   readonly gate: AdmissionGate;
   readonly isDraining: () => boolean;
+  /** Aborted when the server starts shutting down (bodies still arriving get 408). */
+  readonly closing: AbortSignal;
+  /** Aborted when the server cancels the requests still generating (each gets 503). */
+  readonly cancelled: AbortSignal;
 }
 
 /** POST /v1/completions and /v1/chat/completions: validate, admit, generate, answer (JSON or SSE). */
 export async function handleGenerate(ctx: GenerateContext, endpoint: Endpoint, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const parsed = parseRequest(endpoint, await readJsonBody(req, ctx.limits.maxBodyBytes), ctx.limits);
+  const { limits } = ctx;
+  const body = await readJsonBody(req, { maxBytes: limits.maxBodyBytes, timeoutMs: limits.receiveTimeoutMs, closing: ctx.closing });
+  const parsed = parseRequest(endpoint, body, limits);
   const input = await generationInput(ctx, parsed);
   if (ctx.isDraining()) throw draining();
-  if (!ctx.gate.tryEnter()) throw new HttpError(429, `the server is at its limit of ${ctx.limits.maxQueue} requests in flight; retry later`, 'rate_limit_error', null, { 'retry-after': String(ctx.limits.retryAfterSeconds) });
-  const gone = new AbortController();
-  const onClose = (): void => {
-    if (!res.writableFinished) gone.abort();
-  };
-  res.on('close', onClose);
+  if (!ctx.gate.tryEnter()) throw new HttpError(429, `the server is at its limit of ${limits.maxQueue} requests in flight; retry later`, 'rate_limit_error', null, { 'retry-after': String(limits.retryAfterSeconds) });
+  const stop = new RequestStop(ctx, res);
   try {
     const head = responseHead(endpoint, parsed.model ?? ctx.modelName, input.promptIds.length);
     if (!parsed.stream) {
-      const outcome = await submit(ctx, input, gone.signal);
-      if (!gone.signal.aborted) sendJson(res, 200, completionBody(head, outcome));
+      const outcome = await submit(ctx, input, stop.signal);
+      stop.check();
+      sendJson(res, 200, completionBody(head, outcome));
       return;
     }
     const sse = new SseWriter(res);
     let first = true;
-    const outcome = await submit(ctx, input, gone.signal, (text, depths) => {
+    const outcome = await submit(ctx, input, stop.signal, (text, depths) => {
       sse.send(deltaChunk(head, text, depths, first));
       first = false;
-    }).catch((error: unknown) => {
+    }).then((done) => (stop.check(), done)).catch((error: unknown) => {
       if (!sse.headersSent) throw error;
-      sse.send({ error: { message: (error as Error).message, type: 'server_error' } });
+      if (error instanceof ClientGoneError) return undefined;
+      const status = error instanceof HttpError ? error.status : 500;
+      sse.send({ error: { message: (error as Error).message, type: 'server_error', code: status } });
       return undefined;
     });
-    if (outcome && !gone.signal.aborted) sse.send(finalChunk(head, outcome));
+    if (outcome) sse.send(finalChunk(head, outcome));
     sse.done();
   } finally {
-    res.off('close', onClose);
+    stop.release();
     ctx.gate.leave();
   }
 }

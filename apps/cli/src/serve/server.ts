@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ServingEngine } from '@recur/engine';
+import type { Socket } from 'node:net';
 import { ClientGoneError } from './body.js';
+import { answerRaw, onClientError } from './clientErrors.js';
 import { draining, handleGenerate, type GenerateContext } from './generateRoute.js';
 import type { ServeTokenizer } from './generation.js';
 import { HttpError, sendError, sendJson } from './httpError.js';
@@ -23,8 +25,13 @@ export interface ServeServer {
   readonly http: Server;
   /** Starts listening; port 0 picks a free port. */
   listen(port: number, host: string): Promise<{ readonly host: string; readonly port: number; readonly url: string }>;
-  /** Graceful shutdown: new requests get 503, in-flight ones finish, then the listener closes. */
+  /**
+   * Graceful shutdown: new requests get 503, bodies still arriving 408, in-flight requests finish,
+   * then the listener closes (connections still sending headers get 408).
+   */
   shutdown(): Promise<void>;
+  /** Cancels every request still generating; each is answered 503. Resolves once all are answered. */
+  cancelInFlight(): Promise<void>;
   /** Answered requests by status (also in GET /metrics). */
   readonly responses: ReadonlyMap<string, number>;
 }
@@ -37,8 +44,11 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
   const gate = new AdmissionGate(limits.maxQueue);
   const responses = new Map<string, number>();
   const open = new Set<ServerResponse>();
+  const sockets = new Set<Socket>();
+  const closing = new AbortController();
+  const cancelling = new AbortController();
   let isDraining = false;
-  const ctx: GenerateContext = { engine, tokenizer: options.tokenizer, modelName: options.modelName, limits, gate, isDraining: () => isDraining };
+  const ctx: GenerateContext = { engine, tokenizer: options.tokenizer, modelName: options.modelName, limits, gate, isDraining: () => isDraining, closing: closing.signal, cancelled: cancelling.signal };
   const routes: Readonly<Record<string, Readonly<Record<string, Route>>>> = {
     '/health': { GET: (_req, res) => sendJson(res, isDraining ? 503 : 200, { status: isDraining ? 'draining' : 'ok', model: options.modelName }) },
     '/metrics': {
@@ -63,7 +73,10 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
     await route(req, res);
   };
 
-  const http = createServer((req, res) => {
+  // Node checks these every connectionsCheckingInterval; its own requestTimeout is a backstop for
+  // bodies no route reads (the routes time bodies from their arrival, see readJsonBody).
+  const receiveMs = limits.receiveTimeoutMs;
+  const http = createServer({ headersTimeout: receiveMs, requestTimeout: 2 * receiveMs, connectionsCheckingInterval: Math.min(1000, Math.max(25, receiveMs / 4)) }, (req, res) => {
     open.add(res);
     res.on('close', () => {
       open.delete(res);
@@ -72,6 +85,12 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
     });
     handle(req, res).catch((error: unknown) => answerFailure(res, error, options.log));
   });
+  http.on('clientError', onClientError(receiveMs));
+  http.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  const allAnswered = (): Promise<unknown> => Promise.all([...open].map((res) => new Promise<void>((resolve) => (res.destroyed || res.writableFinished ? resolve() : res.once('close', () => resolve())))));
 
   return {
     http,
@@ -87,12 +106,22 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
     }),
     shutdown: async () => {
       isDraining = true;
+      closing.abort();
       await engine.drain();
-      await Promise.all([...open].map((res) => new Promise<void>((resolve) => (res.destroyed || res.writableFinished ? resolve() : res.once('close', () => resolve())))));
+      await allAnswered();
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeIdleConnections();
+        // Every request is answered: what is left is idle, or a client still sending its headers.
+        for (const socket of sockets) {
+          if (socket.bytesWritten === 0) answerRaw(socket, 408, 'the server is shutting down and the request had not all arrived');
+          else socket.destroy();
+        }
       });
+    },
+    cancelInFlight: async () => {
+      cancelling.abort();
+      await allAnswered();
     },
   };
 }

@@ -25,7 +25,8 @@ export class FakeEngine implements ServingEngine {
   private readonly drainers: (() => void)[] = [];
   private generated = 0;
 
-  constructor(private readonly reply = 'Hello world. Bye now.') {}
+  /** `tickMs`: time per token (default: one event-loop turn). */
+  constructor(private readonly reply = 'Hello world. Bye now.', private readonly tickMs = 0) {}
 
   pause(): void {
     this.paused = true;
@@ -92,8 +93,9 @@ export class FakeEngine implements ServingEngine {
 
   private tick(): Promise<void> {
     return new Promise((resolve) => {
-      if (this.paused) this.resumers.push(() => setImmediate(resolve));
-      else setImmediate(resolve);
+      const next = (): unknown => (this.tickMs > 0 ? setTimeout(resolve, this.tickMs) : setImmediate(resolve));
+      if (this.paused) this.resumers.push(next);
+      else next();
     });
   }
 }
