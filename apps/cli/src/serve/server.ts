@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { ServingEngine } from '@recur/engine';
 import type { Socket } from 'node:net';
 import { ClientGoneError } from './body.js';
+import { bearerCheck } from './auth.js';
 import { answerRaw, onClientError } from './clientErrors.js';
 import { draining, handleGenerate, type GenerateContext } from './generateRoute.js';
 import type { ServeTokenizer } from './generation.js';
@@ -17,6 +18,8 @@ export interface ServeServerOptions {
   /** The `model` named in responses and GET /v1/models. */
   readonly modelName: string;
   readonly limits: ServeLimits;
+  /** Requests must carry `Authorization: Bearer <apiKey>` (all routes but /health); default: no key. */
+  readonly apiKey?: string;
   /** One line per server-side failure (default: none). */
   readonly log?: (line: string) => void;
 }
@@ -48,6 +51,7 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
   const closing = new AbortController();
   const cancelling = new AbortController();
   let isDraining = false;
+  const authorize = options.apiKey === undefined ? undefined : bearerCheck(options.apiKey);
   const ctx: GenerateContext = { engine, tokenizer: options.tokenizer, modelName: options.modelName, limits, gate, isDraining: () => isDraining, closing: closing.signal, cancelled: cancelling.signal };
   const routes: Readonly<Record<string, Readonly<Record<string, Route>>>> = {
     '/health': { GET: (_req, res) => sendJson(res, isDraining ? 503 : 200, { status: isDraining ? 'draining' : 'ok', model: options.modelName }) },
@@ -65,6 +69,7 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path !== '/health') authorize?.(req); // before routing: without the key, even the routes stay unknown
     const methods = routes[path];
     const route = methods?.[req.method ?? 'GET'];
     if (!methods) throw new HttpError(404, `no route ${path} (routes: ${Object.keys(routes).join(', ')})`, 'not_found_error');
