@@ -68,7 +68,7 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const path = pathOf(req.url ?? '/');
     if (path !== '/health') authorize?.(req); // before routing: without the key, even the routes stay unknown
     const methods = routes[path];
     const route = methods?.[req.method ?? 'GET'];
@@ -141,4 +141,13 @@ function answerFailure(res: ServerResponse, error: unknown, log?: (line: string)
     return;
   }
   sendError(res, httpError);
+}
+
+/** The path of a request target; 400 for one that is not a URL (`http://[`). */
+function pathOf(target: string): string {
+  try {
+    return new URL(target, 'http://localhost').pathname;
+  } catch {
+    throw new HttpError(400, `the request target ${JSON.stringify(target.slice(0, 100))} is not a valid URL`);
+  }
 }
