@@ -44,6 +44,7 @@ describe('recur serve: timeouts and shutdown', () => {
     expect(reply.status).toBe(408);
     expect(errorOf(reply.body).message).toMatch(/whole request within 0.3 s/);
     expect(reply.ms).toBeLessThan(2000);
+    expect((await call(base, 'GET', '/metrics')).body).toMatch(/recur_http_responses_total\{status="408"\} 1/);
   });
 
   it('answers 400 with an error body to a request that is not HTTP', async () => {

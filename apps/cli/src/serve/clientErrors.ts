@@ -19,7 +19,11 @@ export function answerRaw(socket: Duplex, status: number, message: string): void
 const reasons: Readonly<Record<number, string>> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
 /** The server's 'clientError' listener: status and message for what Node's parser reported. */
-export function onClientError(receiveTimeoutMs: number): (error: Error & { code?: string }, socket: Duplex) => void {
+export function onClientError(receiveTimeoutMs: number, counted: (status: number) => void): (error: Error & { code?: string }, socket: Duplex) => void {
+  const answer = (socket: Duplex, status: number, message: string): void => {
+    counted(status);
+    answerRaw(socket, status, message);
+  };
   return (error, socket) => {
     // Anything already written means a response is under way (or done): nothing more to say.
     if ((socket as Duplex & { bytesWritten?: number }).bytesWritten) {
@@ -28,13 +32,13 @@ export function onClientError(receiveTimeoutMs: number): (error: Error & { code?
     }
     switch (error.code) {
       case 'ERR_HTTP_REQUEST_TIMEOUT':
-        return answerRaw(socket, 408, tooSlow(receiveTimeoutMs));
+        return answer(socket, 408, tooSlow(receiveTimeoutMs));
       case 'HPE_HEADER_OVERFLOW':
-        return answerRaw(socket, 431, 'the request headers are too large');
+        return answer(socket, 431, 'the request headers are too large');
       case 'ECONNRESET':
         return socket.destroy();
       default:
-        return answerRaw(socket, 400, `the request is not valid HTTP/1.1 (${error.code ?? error.message})`);
+        return answer(socket, 400, `the request is not valid HTTP/1.1 (${error.code ?? error.message})`);
     }
   };
 }

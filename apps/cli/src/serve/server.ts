@@ -78,6 +78,7 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
     await route(req, res);
   };
 
+  const count = (status: string): void => void responses.set(status, (responses.get(status) ?? 0) + 1);
   // Node checks these every connectionsCheckingInterval; its own requestTimeout is a backstop for
   // bodies no route reads (the routes time bodies from their arrival, see readJsonBody).
   const receiveMs = limits.receiveTimeoutMs;
@@ -86,11 +87,11 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
     res.on('close', () => {
       open.delete(res);
       const status = res.writableFinished ? String(res.statusCode) : '499';
-      responses.set(status, (responses.get(status) ?? 0) + 1);
+      count(status);
     });
     handle(req, res).catch((error: unknown) => answerFailure(res, error, options.log));
   });
-  http.on('clientError', onClientError(receiveMs));
+  http.on('clientError', onClientError(receiveMs, (status) => count(String(status))));
   http.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -119,7 +120,10 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
         http.closeIdleConnections();
         // Every request is answered: what is left is idle, or a client still sending its headers.
         for (const socket of sockets) {
-          if (socket.bytesWritten === 0) answerRaw(socket, 408, 'the server is shutting down and the request had not all arrived');
+          if (socket.bytesWritten === 0) {
+            count('408');
+            answerRaw(socket, 408, 'the server is shutting down and the request had not all arrived');
+          }
           else socket.destroy();
         }
       });
