@@ -134,6 +134,21 @@ describe('recur serve (the binary)', () => {
     expect(performance.now() - t0).toBeLessThan(5000);
   }, 60_000);
 
+  it('when --shutdown-timeout runs out, answers the cancelled stream (error event, [DONE]) and exits 1', async () => {
+    const { ready, exit, child: proc } = await spawnServe(hf, '--port', '0', '--shutdown-timeout', '0');
+    const stream = streamRequest(ready.url, { prompt: '', max_tokens: 500, temperature: 0, stream: true, ignore_eos: true });
+    await stream.started;
+    proc.kill('SIGTERM');
+    const { status, body } = await stream.done;
+    expect(status).toBe(200);
+    const data = sseData(body);
+    expect(data.at(-1)).toBe('[DONE]');
+    expect(JSON.parse(data.at(-2)!)).toMatchObject({ error: { code: 503, message: expect.stringMatching(/shut down before this request finished/) as unknown } });
+    const { code, stderr } = await exit;
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/cancelling them/);
+  }, 60_000);
+
   it('fails with one recur: line for a bad flag', async () => {
     const proc = spawn(process.execPath, [cli, 'serve', hf, '--port', 'abc']);
     let err = '';
