@@ -21,10 +21,14 @@ interface ServeCliOptions extends ModelOptions {
   readonly exit?: string;
   readonly kv?: string;
   readonly shutdownTimeout: string;
+  readonly receiveTimeout: string;
+  readonly requestTimeout: string;
+  readonly apiKey?: string;
+  readonly insecureNoAuth?: boolean;
   readonly json?: boolean;
 }
 
-const loopback = new Set(['127.0.0.1', '::1']);
+const loopback = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1']);
 const modes: readonly ServingMode[] = ['continuous-depth', 'continuous-sequence', 'static', 'one-at-a-time'];
 
 export function registerServe(program: Command): void {
@@ -33,7 +37,7 @@ export function registerServe(program: Command): void {
     .description('serve a model over HTTP: OpenAI-compatible /v1/completions and /v1/chat/completions (streaming or not), /health, /metrics')
     .argument('[model]', 'Hugging Face folder, .safetensors or .gguf file (or --model)')
     .option('--model <path>', 'the model, when not given as the argument')
-    .option('--host <addr>', 'address to bind (anything but loopback exposes the server to the network)', '127.0.0.1')
+    .option('--host <addr>', 'address to bind (anything but loopback exposes the server to the network, and needs --api-key or --insecure-no-auth)', '127.0.0.1')
     .option('--port <n>', 'port to listen on (0 picks a free one; the URL is printed)', '8000')
     .option('--name <id>', 'model id in responses and GET /v1/models (default: the file or folder name)')
     .option('--max-queue <n>', 'requests in flight at once (waiting + running); more get 429 with Retry-After', String(defaultLimits.maxQueue))
@@ -43,16 +47,21 @@ export function registerServe(program: Command): void {
     .option('--max-prompt-tokens <n>', 'longest prompt in tokens, BOS included (default: the context minus one)')
     .option('--max-rows <n>', 'rows per batched engine step', '32')
     .option('--mode <mode>', `batching: ${modes.join(' | ')} (default: continuous-depth for a recursive model, continuous-sequence otherwise)`)
-    .option('--exit <rule>', 'early exit of generated tokens: maxprob:P | entropy:H | fixed:D (recursive models)')
+    .option('--exit <rule>', 'early exit of generated tokens: maxprob:P | entropy:H | fixed:D (recursive models only; refused for a plain one)')
     .option('--kv <mode>', 'KV of loops a token skipped: copy (default) | shared')
-    .option('--shutdown-timeout <s>', 'on SIGTERM/SIGINT: seconds to let in-flight requests finish before cancelling them', '30')
+    .option('--receive-timeout <s>', 'seconds a client has to send its headers, and again its body (408 after)', String(defaultLimits.receiveTimeoutMs / 1000))
+    .option('--request-timeout <s>', 'seconds a request may generate once its body has arrived; then it is cancelled and answered 504 (0: no limit)', String(defaultLimits.requestTimeoutMs / 1000))
+    .option('--shutdown-timeout <s>', 'on SIGTERM/SIGINT: seconds to let in-flight requests finish before cancelling them (each answered 503)', '30')
     .option('--adapter <dir>', 'plain models: plug in a PEFT LoRA adapter folder')
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
     .option('--backend <name>', 'tensor backend (the serving engine runs on wasm, the default in Node)')
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else 1)')
+    .option('--api-key <key>', 'require "Authorization: Bearer <key>" on every route but /health (401 otherwise); default: RECUR_API_KEY, which keeps the key out of the process list')
+    .option('--insecure-no-auth', 'allow a non-loopback --host without an API key')
     .option('--json', 'print one JSON line {event: "listening", url, host, port, model, …} when ready (for scripts)')
     .action(async (modelArg: string | undefined, options: ServeCliOptions) => {
       if (modelArg && options.model && modelArg !== options.model) throw new UsageError('give the model once: as the argument or as --model');
+      const apiKey = apiKeyFlag(options);
       const engineOptions = engineFlags(options);
       const port = parseNumber('port', options.port, { integer: true, min: 0, max: 65535 });
       const shutdownMs = parseNumber('shutdown-timeout', options.shutdownTimeout, { min: 0 }) * 1000;
@@ -62,29 +71,41 @@ export function registerServe(program: Command): void {
         disposeModel(model);
         throw error;
       });
-      const modelName = options.name ?? basename((modelArg ?? options.model ?? 'model').replace(/\/+$/, '')).replace(/\.(gguf|safetensors)$/, '');
-      const server = createServeServer({ engine, tokenizer: model.tokenizer, modelName, limits, log: (line) => process.stderr.write(`${line}\n`) });
+      const source = modelArg ?? options.model ?? 'model';
+      if (engineOptions.exit && engine.maxDepth === 1) {
+        engine.dispose();
+        disposeModel(model);
+        throw new UsageError(`--exit needs a recursive model; ${source} is a plain model (1 loop)`);
+      }
+      const modelName = options.name ?? basename(source.replace(/\/+$/, '')).replace(/\.(gguf|safetensors)$/, '');
+      const server = createServeServer({ engine, tokenizer: model.tokenizer, modelName, limits, ...(apiKey !== undefined && { apiKey }), log: (line) => process.stderr.write(`${line}\n`) });
       const where = await server.listen(port, options.host);
-      if (!loopback.has(where.host)) process.stderr.write(`recur serve: note: listening on ${where.host} — reachable from the network, with no authentication\n`);
+      if (!isLoopback(where.host) && apiKey === undefined) process.stderr.write(`recur serve: note: listening on ${where.host} — reachable from the network, with no authentication (--insecure-no-auth)\n`);
       const ready = { event: 'listening', url: where.url, host: where.host, port: where.port, model: modelName, maxDepth: engine.maxDepth, context: limits.contextLength, pid: process.pid };
       if (options.json) printJson(ready);
       else process.stdout.write(`recur serve: ${modelName} (${engine.maxDepth} loop${engine.maxDepth === 1 ? '' : 's'}) listening on ${where.url}\n`);
-      const code = await untilSignal(server, shutdownMs, () => engine.dispose());
+      const code = await untilSignal(server, shutdownMs);
       engine.dispose();
       disposeModel(model);
       process.exit(code);
     });
 }
 
-/** Waits for SIGTERM or SIGINT, then shuts down gracefully: 0 when every in-flight request finished in time. */
-function untilSignal(server: ServeServer, timeoutMs: number, cancelAll: () => void): Promise<number> {
+/** After cancelling, how long the cancelled requests get to be answered before the process exits anyway. */
+const answerCancelledMs = 2000;
+
+/**
+ * Waits for SIGTERM or SIGINT, then shuts down gracefully: 0 when every in-flight request finished
+ * in time, 1 when some had to be cancelled (each is still answered, 503) or a second signal came.
+ */
+function untilSignal(server: ServeServer, timeoutMs: number): Promise<number> {
   return new Promise((resolve) => {
     const stop = (signal: string): void => {
       process.stderr.write(`recur serve: ${signal}: finishing in-flight requests, refusing new ones\n`);
       const timer = setTimeout(() => {
         process.stderr.write(`recur serve: in-flight requests still running after ${timeoutMs / 1000} s; cancelling them\n`);
-        cancelAll();
-        resolve(1);
+        const answered = server.cancelInFlight();
+        void Promise.race([answered, new Promise((r) => setTimeout(r, answerCancelledMs))]).then(() => resolve(1));
       }, timeoutMs);
       server.shutdown().then(() => {
         clearTimeout(timer);
@@ -98,6 +119,21 @@ function untilSignal(server: ServeServer, timeoutMs: number, cancelAll: () => vo
   });
 }
 
+/** Node timers hold at most 2^31 − 1 ms (about 24 days). */
+const maxTimerSeconds = 2_000_000;
+
+/** The API key (--api-key, else RECUR_API_KEY); refuses a network-facing host without one unless --insecure-no-auth. */
+function apiKeyFlag(options: ServeCliOptions): string | undefined {
+  const key = options.apiKey ?? process.env.RECUR_API_KEY;
+  if (key !== undefined && key.trim() === '') throw new UsageError(`${options.apiKey !== undefined ? '--api-key' : 'RECUR_API_KEY'} must not be empty`);
+  if (key === undefined && !isLoopback(options.host) && !options.insecureNoAuth) {
+    throw new UsageError(`--host ${options.host} is reachable from the network: give --api-key (or RECUR_API_KEY), or --insecure-no-auth to serve without authentication`);
+  }
+  return key;
+}
+
+const isLoopback = (host: string): boolean => loopback.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+
 function serveLimits(options: ServeCliOptions, contextLength: number): ServeLimits {
   const whole = (name: string, raw: string, min = 1): number => parseNumber(name, raw, { integer: true, min });
   return {
@@ -108,6 +144,8 @@ function serveLimits(options: ServeCliOptions, contextLength: number): ServeLimi
     maxPromptTokens: options.maxPromptTokens === undefined ? contextLength - 1 : whole('max-prompt-tokens', options.maxPromptTokens),
     contextLength,
     retryAfterSeconds: defaultLimits.retryAfterSeconds,
+    receiveTimeoutMs: parseNumber('receive-timeout', options.receiveTimeout, { min: 0.001, max: maxTimerSeconds }) * 1000,
+    requestTimeoutMs: parseNumber('request-timeout', options.requestTimeout, { min: 0, max: maxTimerSeconds }) * 1000,
   };
 }
 

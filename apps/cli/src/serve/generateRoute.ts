@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServingEngine } from '@recur/engine';
-import { readJsonBody } from './body.js';
+import { ClientGoneError, readJsonBody } from './body.js';
 import { runGeneration, type GenerationInput, type ServeTokenizer } from './generation.js';
 import { badRequest, HttpError, sendJson } from './httpError.js';
 import type { AdmissionGate, ServeLimits } from './limits.js';
 import { parseRequest, type Endpoint, type ParsedRequest } from './openai.js';
+import { encodePrompt, tokenizerFacts } from './promptTokens.js';
 import { completionBody, deltaChunk, finalChunk, responseHead } from './responses.js';
+import { RequestStop } from './requestStop.js';
 import { SseWriter } from './sse.js';
 
 export interface GenerateContext {
@@ -15,40 +17,45 @@ export interface GenerateContext {
   readonly limits: ServeLimits;
   readonly gate: AdmissionGate;
   readonly isDraining: () => boolean;
+  /** Aborted when the server starts shutting down (bodies still arriving get 408). */
+  readonly closing: AbortSignal;
+  /** Aborted when the server cancels the requests still generating (each gets 503). */
+  readonly cancelled: AbortSignal;
 }
 
 /** POST /v1/completions and /v1/chat/completions: validate, admit, generate, answer (JSON or SSE). */
 export async function handleGenerate(ctx: GenerateContext, endpoint: Endpoint, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const parsed = parseRequest(endpoint, await readJsonBody(req, ctx.limits.maxBodyBytes), ctx.limits);
-  const input = generationInput(ctx, parsed);
+  const { limits } = ctx;
+  const body = await readJsonBody(req, { maxBytes: limits.maxBodyBytes, timeoutMs: limits.receiveTimeoutMs, closing: ctx.closing });
+  const parsed = parseRequest(endpoint, body, limits);
+  const input = await generationInput(ctx, parsed);
   if (ctx.isDraining()) throw draining();
-  if (!ctx.gate.tryEnter()) throw new HttpError(429, `the server is at its limit of ${ctx.limits.maxQueue} requests in flight; retry later`, 'rate_limit_error', null, { 'retry-after': String(ctx.limits.retryAfterSeconds) });
-  const gone = new AbortController();
-  const onClose = (): void => {
-    if (!res.writableFinished) gone.abort();
-  };
-  res.on('close', onClose);
+  if (!ctx.gate.tryEnter()) throw new HttpError(429, `the server is at its limit of ${limits.maxQueue} requests in flight; retry later`, 'rate_limit_error', null, { 'retry-after': String(limits.retryAfterSeconds) });
+  const stop = new RequestStop(ctx, res);
   try {
     const head = responseHead(endpoint, parsed.model ?? ctx.modelName, input.promptIds.length);
     if (!parsed.stream) {
-      const outcome = await submit(ctx, input, gone.signal);
-      if (!gone.signal.aborted) sendJson(res, 200, completionBody(head, outcome));
+      const outcome = await submit(ctx, input, stop.signal);
+      stop.check();
+      sendJson(res, 200, completionBody(head, outcome));
       return;
     }
     const sse = new SseWriter(res);
     let first = true;
-    const outcome = await submit(ctx, input, gone.signal, (text, depths) => {
+    const outcome = await submit(ctx, input, stop.signal, (text, depths) => {
       sse.send(deltaChunk(head, text, depths, first));
       first = false;
-    }).catch((error: unknown) => {
+    }).then((done) => (stop.check(), done)).catch((error: unknown) => {
       if (!sse.headersSent) throw error;
-      sse.send({ error: { message: (error as Error).message, type: 'server_error' } });
+      if (error instanceof ClientGoneError) return undefined;
+      const status = error instanceof HttpError ? error.status : 500;
+      sse.send({ error: { message: (error as Error).message, type: 'server_error', code: status } });
       return undefined;
     });
-    if (outcome && !gone.signal.aborted) sse.send(finalChunk(head, outcome));
+    if (outcome) sse.send(finalChunk(head, outcome));
     sse.done();
   } finally {
-    res.off('close', onClose);
+    stop.release();
     ctx.gate.leave();
   }
 }
@@ -68,14 +75,26 @@ export function draining(): HttpError {
 }
 
 /** Tokenizes the prompt and checks it and max_tokens against the limits and the context. */
-function generationInput(ctx: GenerateContext, parsed: ParsedRequest): GenerationInput {
+async function generationInput(ctx: GenerateContext, parsed: ParsedRequest): Promise<GenerationInput> {
   const { limits } = ctx;
-  const promptIds = 'text' in parsed.prompt ? ctx.tokenizer.encode(parsed.prompt.text, { addBos: true }) : [...parsed.prompt.ids];
   const param = parsed.endpoint === 'chat' ? 'messages' : 'prompt';
+  const promptIds = 'text' in parsed.prompt ? await promptText(ctx, parsed.prompt.text, param) : [...parsed.prompt.ids];
   if (promptIds.length > limits.maxPromptTokens) throw badRequest(param, `the prompt is ${promptIds.length} tokens, over this server's limit of ${limits.maxPromptTokens}`);
   const room = limits.contextLength - promptIds.length;
   if (room < 1) throw badRequest(param, `the prompt is ${promptIds.length} tokens; the model's context is ${limits.contextLength}, leaving no room to generate`);
   const maxTokens = parsed.maxTokens ?? Math.min(limits.defaultMaxTokens, room);
   if (maxTokens > room) throw badRequest('max_tokens', `prompt (${promptIds.length} tokens) + max_tokens (${maxTokens}) is over the model's context of ${limits.contextLength}`);
   return { promptIds, maxTokens, temperature: parsed.temperature, topP: parsed.topP, topK: parsed.topK, seed: parsed.seed, stop: parsed.stop, ignoreEos: parsed.ignoreEos };
+}
+
+/**
+ * Refuses text longer in bytes than the longest prompt allowed could span (so a huge prompt costs no
+ * tokenizing), then tokenizes it without holding the event loop.
+ */
+function promptText(ctx: GenerateContext, text: string, param: string): Promise<number[]> {
+  const tokens = Math.min(ctx.limits.maxPromptTokens, ctx.limits.contextLength - 1);
+  const maxBytes = tokens * tokenizerFacts(ctx.tokenizer).maxTokenBytes;
+  const bytes = Buffer.byteLength(text);
+  if (bytes > maxBytes) throw badRequest(param, `the prompt is ${bytes} bytes; a prompt of at most ${tokens} tokens is at most ${maxBytes} bytes for this tokenizer`);
+  return encodePrompt(ctx.tokenizer, text, { addBos: true });
 }

@@ -5,6 +5,9 @@ import { TokenText, type OnDelta } from './tokenText.js';
 export interface ServeTokenizer {
   encode(text: string, options?: { addBos?: boolean }): number[];
   decode(ids: readonly number[]): string;
+  readonly vocabSize: number;
+  /** The vocabulary entry of one id, as the tokenizer file spells it (`▁the`, `<0x0A>`). */
+  tokenToPiece(id: number): string | undefined;
 }
 
 export interface GenerationInput {

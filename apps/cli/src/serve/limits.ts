@@ -14,6 +14,10 @@ export interface ServeLimits {
   readonly contextLength: number;
   /** Seconds a client is told to wait after a 429. */
   readonly retryAfterSeconds: number;
+  /** A client has this long to send its headers, and again its body; 408 after. */
+  readonly receiveTimeoutMs: number;
+  /** A request still generating this long after its body arrived is cancelled with 504 (0: never). */
+  readonly requestTimeoutMs: number;
 }
 
 export const defaultLimits: Omit<ServeLimits, 'contextLength'> = {
@@ -23,6 +27,10 @@ export const defaultLimits: Omit<ServeLimits, 'contextLength'> = {
   defaultMaxTokens: 16,
   maxPromptTokens: 4096,
   retryAfterSeconds: 1,
+  // Ample for a 1 MB body on a slow link; a client silent for longer is holding a connection for nothing.
+  receiveTimeoutMs: 10_000,
+  // Hundreds of tokens of a large model on CPU; past that a client is better told than kept waiting.
+  requestTimeoutMs: 300_000,
 };
 
 /** Admission control: a counter of requests inside the engine, bounded by `maxQueue`. */

@@ -1,7 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ServingEngine } from '@recur/engine';
+import type { Socket } from 'node:net';
 import { ClientGoneError } from './body.js';
+import { bearerCheck } from './auth.js';
+import { answerRaw, onClientError } from './clientErrors.js';
 import { draining, handleGenerate, type GenerateContext } from './generateRoute.js';
 import type { ServeTokenizer } from './generation.js';
 import { HttpError, sendError, sendJson } from './httpError.js';
@@ -15,6 +18,8 @@ export interface ServeServerOptions {
   /** The `model` named in responses and GET /v1/models. */
   readonly modelName: string;
   readonly limits: ServeLimits;
+  /** Requests must carry `Authorization: Bearer <apiKey>` (all routes but /health); default: no key. */
+  readonly apiKey?: string;
   /** One line per server-side failure (default: none). */
   readonly log?: (line: string) => void;
 }
@@ -23,8 +28,13 @@ export interface ServeServer {
   readonly http: Server;
   /** Starts listening; port 0 picks a free port. */
   listen(port: number, host: string): Promise<{ readonly host: string; readonly port: number; readonly url: string }>;
-  /** Graceful shutdown: new requests get 503, in-flight ones finish, then the listener closes. */
+  /**
+   * Graceful shutdown: new requests get 503, bodies still arriving 408, in-flight requests finish,
+   * then the listener closes (connections still sending headers get 408).
+   */
   shutdown(): Promise<void>;
+  /** Cancels every request still generating; each is answered 503. Resolves once all are answered. */
+  cancelInFlight(): Promise<void>;
   /** Answered requests by status (also in GET /metrics). */
   readonly responses: ReadonlyMap<string, number>;
 }
@@ -37,8 +47,12 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
   const gate = new AdmissionGate(limits.maxQueue);
   const responses = new Map<string, number>();
   const open = new Set<ServerResponse>();
+  const sockets = new Set<Socket>();
+  const closing = new AbortController();
+  const cancelling = new AbortController();
   let isDraining = false;
-  const ctx: GenerateContext = { engine, tokenizer: options.tokenizer, modelName: options.modelName, limits, gate, isDraining: () => isDraining };
+  const authorize = options.apiKey === undefined ? undefined : bearerCheck(options.apiKey);
+  const ctx: GenerateContext = { engine, tokenizer: options.tokenizer, modelName: options.modelName, limits, gate, isDraining: () => isDraining, closing: closing.signal, cancelled: cancelling.signal };
   const routes: Readonly<Record<string, Readonly<Record<string, Route>>>> = {
     '/health': { GET: (_req, res) => sendJson(res, isDraining ? 503 : 200, { status: isDraining ? 'draining' : 'ok', model: options.modelName }) },
     '/metrics': {
@@ -54,7 +68,8 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const path = pathOf(req.url ?? '/');
+    if (path !== '/health') authorize?.(req); // before routing: without the key, even the routes stay unknown
     const methods = routes[path];
     const route = methods?.[req.method ?? 'GET'];
     if (!methods) throw new HttpError(404, `no route ${path} (routes: ${Object.keys(routes).join(', ')})`, 'not_found_error');
@@ -63,15 +78,25 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
     await route(req, res);
   };
 
-  const http = createServer((req, res) => {
+  const count = (status: string): void => void responses.set(status, (responses.get(status) ?? 0) + 1);
+  // Node checks these every connectionsCheckingInterval; its own requestTimeout is a backstop for
+  // bodies no route reads (the routes time bodies from their arrival, see readJsonBody).
+  const receiveMs = limits.receiveTimeoutMs;
+  const http = createServer({ headersTimeout: receiveMs, requestTimeout: 2 * receiveMs, connectionsCheckingInterval: Math.min(1000, Math.max(25, receiveMs / 4)) }, (req, res) => {
     open.add(res);
     res.on('close', () => {
       open.delete(res);
       const status = res.writableFinished ? String(res.statusCode) : '499';
-      responses.set(status, (responses.get(status) ?? 0) + 1);
+      count(status);
     });
     handle(req, res).catch((error: unknown) => answerFailure(res, error, options.log));
   });
+  http.on('clientError', onClientError(receiveMs, (status) => count(String(status))));
+  http.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  const allAnswered = (): Promise<unknown> => Promise.all([...open].map((res) => new Promise<void>((resolve) => (res.destroyed || res.writableFinished ? resolve() : res.once('close', () => resolve())))));
 
   return {
     http,
@@ -87,12 +112,25 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
     }),
     shutdown: async () => {
       isDraining = true;
+      closing.abort();
       await engine.drain();
-      await Promise.all([...open].map((res) => new Promise<void>((resolve) => (res.destroyed || res.writableFinished ? resolve() : res.once('close', () => resolve())))));
+      await allAnswered();
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeIdleConnections();
+        // Every request is answered: what is left is idle, or a client still sending its headers.
+        for (const socket of sockets) {
+          if (socket.bytesWritten === 0) {
+            count('408');
+            answerRaw(socket, 408, 'the server is shutting down and the request had not all arrived');
+          }
+          else socket.destroy();
+        }
       });
+    },
+    cancelInFlight: async () => {
+      cancelling.abort();
+      await allAnswered();
     },
   };
 }
@@ -107,4 +145,13 @@ function answerFailure(res: ServerResponse, error: unknown, log?: (line: string)
     return;
   }
   sendError(res, httpError);
+}
+
+/** The path of a request target; 400 for one that is not a URL (`http://[`). */
+function pathOf(target: string): string {
+  try {
+    return new URL(target, 'http://localhost').pathname;
+  } catch {
+    throw new HttpError(400, `the request target ${JSON.stringify(target.slice(0, 100))} is not a valid URL`);
+  }
 }

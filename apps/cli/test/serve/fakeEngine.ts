@@ -1,8 +1,10 @@
 import type { ServeCallbacks, ServeRequest, ServeResult, ServeStats, ServingEngine } from '@recur/engine';
 import type { ServeTokenizer } from '../../src/serve/generation.js';
 
-/** One character per token: id = char code + 2; 1 is BOS (dropped by decode). */
+/** One character per token: id = char code + 2; 1 is BOS (dropped by decode). Its vocabulary lists ASCII. */
 export const charTokenizer: ServeTokenizer = {
+  vocabSize: 130,
+  tokenToPiece: (id) => (id > 1 && id < 130 ? String.fromCodePoint(id - 2) : undefined),
   encode: (text, options) => [...(options?.addBos ? [1] : []), ...[...text].map((c) => c.codePointAt(0)! + 2)],
   decode: (ids) => String.fromCodePoint(...ids.filter((id) => id > 1).map((id) => id - 2)),
 };
@@ -23,7 +25,8 @@ export class FakeEngine implements ServingEngine {
   private readonly drainers: (() => void)[] = [];
   private generated = 0;
 
-  constructor(private readonly reply = 'Hello world. Bye now.') {}
+  /** `tickMs`: time per token (default: one event-loop turn). */
+  constructor(private readonly reply = 'Hello world. Bye now.', private readonly tickMs = 0) {}
 
   pause(): void {
     this.paused = true;
@@ -90,8 +93,9 @@ export class FakeEngine implements ServingEngine {
 
   private tick(): Promise<void> {
     return new Promise((resolve) => {
-      if (this.paused) this.resumers.push(() => setImmediate(resolve));
-      else setImmediate(resolve);
+      const next = (): unknown => (this.tickMs > 0 ? setTimeout(resolve, this.tickMs) : setImmediate(resolve));
+      if (this.paused) this.resumers.push(next);
+      else next();
     });
   }
 }
