@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { disposeModel, type LoadedModel } from '@recur/engine';
-import { loadModel, scratchModel, trainModel, type TrainProgress, type TrainRunOptions } from '@recur/engine/node';
+import { loadModel, readTextFile, scratchModel, trainModel, type TrainProgress, type TrainRunOptions } from '@recur/engine/node';
 import type { LrSchedule, TrainableSelection } from '@recur/engine';
 import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
@@ -165,7 +164,7 @@ async function freshModel(options: TrainCliOptions, recursive: ReturnType<typeof
   await startBackend(options);
   const tokenizer = options.tokenizer
     ? { file: options.tokenizer }
-    : { vocabSize: parseNumber('vocab-size', options.vocabSize, { integer: true, min: 260 }), corpusText: await readText(options.data!) };
+    : { vocabSize: parseNumber('vocab-size', options.vocabSize, { integer: true, min: 260 }), corpusText: await readTextFile(options.data!) };
   return scratchModel({ configFile: options.config!, tokenizer, dir: resolve(options.out!, 'tokenizer'), seed: parseNumber('seed', options.seed, { integer: true, min: 0 }), ...(recursive ? { recursive } : {}) });
 }
 
@@ -181,11 +180,6 @@ async function teacherModel(options: TrainCliOptions, student: LoadedModel): Pro
   return teacher;
 }
 
-async function readText(file: string): Promise<string> {
-  return readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    throw new UsageError(`${file}: cannot read data file (${e.code ?? e.message})`);
-  });
-}
 
 function printSummary(result: Awaited<ReturnType<typeof trainModel>>): void {
   const ppl = (h: { perplexity: number } | null) => (h ? h.perplexity.toFixed(3) : '—');

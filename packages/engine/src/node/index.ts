@@ -4,3 +4,5 @@ export { exportModel, type ExportResult } from './export.js';
 export { exportGguf, writeGgufModel, type GgufExportOptions, type GgufWriteResult } from './gguf.js';
 export { saveModel } from './save.js';
 export * from './training/index.js';
+// The one text-file rule (UTF-8, no NUL, not empty) that training applies, for `recur eval --data` too.
+export { readTextFile } from '@recur/train/node';
