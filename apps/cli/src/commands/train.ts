@@ -7,6 +7,7 @@ import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
 import { addExitTrainingOptions, exitTraining, type ExitTrainingCliOptions } from './exitTrainingOptions.js';
 import { addRouterOptions, checkRouterFlags, modelWithRouter, morSettings, recursiveShape, type RouterCliOptions } from './routerOptions.js';
+import { parseSeed } from './samplingFlags.js';
 import { openModel, printJson, startBackend, table, type ModelOptions } from './shared.js';
 
 interface TrainCliOptions extends ModelOptions, RouterCliOptions, ExitTrainingCliOptions {
@@ -77,7 +78,7 @@ export function registerTrain(program: Command): void {
     .option('--save-every <n>', 'checkpoint every n steps (and at the end)', '50')
     .option('--keep <n>', 'checkpoints kept', '3')
     .option('--resume', 'continue the run in --out from its newest checkpoint')
-    .option('--seed <n>', 'seed for data order and init', '0')
+    .option('--seed <n>', 'seed for data order and init: an integer in [0, 2^32 − 1]', '0')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else 1)')
     .option('--json', 'print one JSON summary');
@@ -145,7 +146,7 @@ function runSettings(options: TrainCliOptions): Omit<TrainRunOptions, 'model' | 
     weightDecay: parseNumber('weight-decay', options.weightDecay, { min: 0 }), clipNorm: parseNumber('clip', options.clip, { min: 0 }),
     accumulation: int('accumulate', options.accumulate), valFraction: parseNumber('val-fraction', options.valFraction, { min: 0.001, max: 0.9 }),
     evalEvery: int('eval-every', options.evalEvery, 0), evalWindows: int('eval-windows', options.evalWindows), saveEvery: int('save-every', options.saveEvery, 0),
-    keep: int('keep', options.keep), resume: options.resume ?? false, seed: int('seed', options.seed, 0),
+    keep: int('keep', options.keep), resume: options.resume ?? false, seed: parseSeed(options.seed),
     distillation: { alpha: parseNumber('kd-alpha', options.kdAlpha, { min: 0, max: 1 }), temperature: parseNumber('kd-temperature', options.kdTemperature, { min: 0.01 }) },
   };
 }
@@ -153,7 +154,7 @@ function runSettings(options: TrainCliOptions): Omit<TrainRunOptions, 'model' | 
 /** The model with a fresh router for --router; the loaded model is freed when that is refused. */
 function withRouterOrDispose(model: LoadedModel, options: TrainCliOptions): LoadedModel {
   try {
-    return modelWithRouter(model, options, parseNumber('seed', options.seed, { integer: true, min: 0 }));
+    return modelWithRouter(model, options, parseSeed(options.seed));
   } catch (error) {
     disposeModel(model);
     throw error;
@@ -165,7 +166,7 @@ async function freshModel(options: TrainCliOptions, recursive: ReturnType<typeof
   const tokenizer = options.tokenizer
     ? { file: options.tokenizer }
     : { vocabSize: parseNumber('vocab-size', options.vocabSize, { integer: true, min: 260 }), corpusText: await readTextFile(options.data!) };
-  return scratchModel({ configFile: options.config!, tokenizer, dir: resolve(options.out!, 'tokenizer'), seed: parseNumber('seed', options.seed, { integer: true, min: 0 }), ...(recursive ? { recursive } : {}) });
+  return scratchModel({ configFile: options.config!, tokenizer, dir: resolve(options.out!, 'tokenizer'), seed: parseSeed(options.seed), ...(recursive ? { recursive } : {}) });
 }
 
 /** --teacher, else the source a converted model was made from. */
