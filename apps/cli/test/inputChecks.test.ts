@@ -99,8 +99,8 @@ describe('training stays within the model and the machine', () => {
 
   it('config fields outside sane ranges are ConfigErrors naming the field', async () => {
     const scratch = (file: string) => recur('train', '--from-scratch', '--config', file, '--vocab-size', '300', '--data', data, '--out', join(dir, 'scratch'), '--steps', '1', '--seq', '16');
-    expectOneLineFailure(await scratch(config({ num_hidden_layers: 1e9 })), /num_hidden_layers must be a positive integer ≤ \d+, got 1000000000/);
-    expectOneLineFailure(await scratch(config({ hidden_size: 1e9 })), /hidden_size must be a positive integer ≤ \d+, got 1000000000/);
+    expectOneLineFailure(await scratch(config({ num_hidden_layers: 1e9 })), /config field "num_hidden_layers" must be a positive integer ≤ 1024, got 1000000000/);
+    expectOneLineFailure(await scratch(config({ hidden_size: 1e9 })), /config field "hidden_size" must be a positive integer ≤ 65536, got 1000000000/);
   });
 
   it('a config too big for this machine is refused with the estimate before any allocation', async () => {
