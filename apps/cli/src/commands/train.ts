@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { disposeModel, type LoadedModel } from '@recur/engine';
-import { loadModel, readTextFile, scratchModel, trainModel, type TrainProgress, type TrainRunOptions } from '@recur/engine/node';
+import { checkTrainingFits, loadModel, readTextFile, scratchModel, trainModel, type TrainingShape, type TrainProgress, type TrainRunOptions } from '@recur/engine/node';
 import type { LrSchedule, TrainableSelection } from '@recur/engine';
 import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
@@ -94,8 +94,8 @@ export function registerTrain(program: Command): void {
       const exit = exitTraining(options);
       if (exit && options.router) throw new UsageError('--exit-loss trains early exits of a model without a router; MoR models route with --router');
       const shape = recursiveShape(options, options.fromScratch ?? false);
-      const loaded = options.fromScratch ? await freshModel(options, shape) : await openModel(options);
-      const model = withRouterOrDispose(loaded, options);
+      const loaded = options.fromScratch ? await freshModel(options, shape, settings) : await openModel(options);
+      const model = withRouterOrDispose(loaded, options, settings);
       const router = morSettings(options, model);
       const teacher = options.distill ? await teacherModel(options, model) : undefined;
       const bar = progressBar('training');
@@ -151,9 +151,10 @@ function runSettings(options: TrainCliOptions): Omit<TrainRunOptions, 'model' | 
   };
 }
 
-/** The model with a fresh router for --router; the loaded model is freed when that is refused. */
-function withRouterOrDispose(model: LoadedModel, options: TrainCliOptions): LoadedModel {
+/** The model with a fresh router for --router, checked to fit --seq and memory; the loaded model is freed when refused. */
+function withRouterOrDispose(model: LoadedModel, options: TrainCliOptions, settings: TrainingShape): LoadedModel {
   try {
+    checkTrainingFits(model.decoder.config, settings, model.source.path);
     return modelWithRouter(model, options, parseSeed(options.seed));
   } catch (error) {
     disposeModel(model);
@@ -161,12 +162,12 @@ function withRouterOrDispose(model: LoadedModel, options: TrainCliOptions): Load
   }
 }
 
-async function freshModel(options: TrainCliOptions, recursive: ReturnType<typeof recursiveShape>): Promise<LoadedModel> {
+async function freshModel(options: TrainCliOptions, recursive: ReturnType<typeof recursiveShape>, training: TrainingShape): Promise<LoadedModel> {
   await startBackend(options);
   const tokenizer = options.tokenizer
     ? { file: options.tokenizer }
     : { vocabSize: parseNumber('vocab-size', options.vocabSize, { integer: true, min: 260 }), corpusText: await readTextFile(options.data!) };
-  return scratchModel({ configFile: options.config!, tokenizer, dir: resolve(options.out!, 'tokenizer'), seed: parseSeed(options.seed), ...(recursive ? { recursive } : {}) });
+  return scratchModel({ configFile: options.config!, tokenizer, dir: resolve(options.out!, 'tokenizer'), seed: parseSeed(options.seed), training: { batchSize: training.batchSize, seqLen: training.seqLen }, ...(recursive ? { recursive } : {}) });
 }
 
 /** --teacher, else the source a converted model was made from. */

@@ -3,3 +3,4 @@ export { scratchModel, type ScratchModelOptions } from './scratch.js';
 export { trainingData, type TrainingData, type TrainingDataOptions } from './data.js';
 export { heldOutLoss } from './heldOut.js';
 export { trainableModel, type TrainableModel } from './trainable.js';
+export { checkTrainingFits, formatBytes, trainingBytes, trainingMemoryLimit, type TrainingShape } from './limits.js';
