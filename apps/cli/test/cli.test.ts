@@ -177,7 +177,7 @@ describe('recur train', () => {
     expectOneLineFailure(await recur('train', '--model', hf, '--data', data, '--out', join(dir, 'file', 'run'), '--steps', '2'), /cannot create the run folder/);
     const wrongVocab = join(dir, 'wrong.json');
     writeFileSync(wrongVocab, JSON.stringify({ model_type: 'llama', hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, vocab_size: 999, max_position_embeddings: 128 }));
-    expectOneLineFailure(await recur('train', '--from-scratch', '--config', wrongVocab, '--vocab-size', '300', '--data', data, '--out', join(dir, 'wrong'), '--steps', '2'), /vocab_size is 999/);
+    expectOneLineFailure(await recur('train', '--from-scratch', '--config', wrongVocab, '--vocab-size', '300', '--data', data, '--out', join(dir, 'wrong'), '--steps', '2', '--seq', '64'), /vocab_size is 999/);
   });
 });
 

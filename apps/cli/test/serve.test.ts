@@ -91,6 +91,8 @@ describe('recur serve: OpenAI-compatible routes', () => {
     ['prompt + max_tokens over the context', `{"prompt": "${'a'.repeat(500)}", "max_tokens": 500}`, 400, /over the model's context of 512/],
     ['a temperature of 3', '{"prompt": "a", "temperature": 3}', 400, /"temperature" must be a number ≥ 0 and ≤ 2/],
     ['a string top_p', '{"prompt": "a", "top_p": "high"}', 400, /"top_p"/],
+    ['a top_p of 0 (recur generate --top-p refuses it too)', '{"prompt": "a", "top_p": 0}', 400, /"top_p" must be a number > 0 and ≤ 1, got 0/],
+    ['a negative seed (seeds are mulberry32\'s [0, 2^32 − 1])', '{"prompt": "a", "seed": -5}', 400, /"seed" must be an integer ≥ 0 and ≤ 4294967295, got -5/],
     ['a stream flag that is not boolean', '{"prompt": "a", "stream": "yes"}', 400, /"stream" must be true or false/],
     ['five stop strings', '{"prompt": "a", "stop": ["a","b","c","d","e"]}', 400, /"stop"/],
     ['a batch of prompts', '{"prompt": ["a", "b"]}', 400, /one prompt per request/],

@@ -138,7 +138,7 @@ async function run(): Promise<void> {
   const result = await generate(model, {
     prompt: byId('prompt', HTMLInputElement).value,
     maxNewTokens: numberField('max-tokens', 1, 4096),
-    temperature: numberField('temperature', 0, 10),
+    temperature: numberField('temperature', 0, 2), // generate() refuses above 2 (the server's range)
     stopAtEos: byId('stop-eos', HTMLInputElement).checked,
     onText: (delta) => output.append(delta),
   });

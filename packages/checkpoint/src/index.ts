@@ -19,6 +19,7 @@ export { ggufToHfName } from './gguf/naming.js';
 export { unpermuteRopeRows } from './gguf/permute.js';
 
 export type { ModelConfig, RopeScaling } from './config/model-config.js';
+export { configSizeLimits } from './config/model-config.js';
 export { configFromHf } from './config/from-hf.js';
 export { configFromGguf } from './config/from-gguf.js';
 export { contextSource, defaultContextLength } from './config/context-source.js';

@@ -62,6 +62,26 @@ describe('configFromHf', () => {
   });
 });
 
+describe('config sizes have sane bounds (nothing is allocated from an absurd config)', () => {
+  it.each([
+    ['num_hidden_layers', 1e9, 1024],
+    ['hidden_size', 1e9, 65536],
+    ['intermediate_size', 2 ** 40, 262144],
+    ['vocab_size', 1e8, 4194304],
+    ['max_position_embeddings', 2 ** 31, 16777216],
+  ])('configFromHf refuses %s = %d, naming the field and the bound', (field, value, max) => {
+    const error = configError(() => configFromHf(hf({ [field]: value }), 'config.json'));
+    expect(error.field).toBe(field);
+    expect(error.message).toBe(`config.json: config field "${field}" must be a positive integer ≤ ${max}, got ${value}`);
+  });
+
+  it('configFromGguf holds llama.block_count to the same bound', () => {
+    const map = new Map(tinyGgufMetadata().map((e) => [e.key, e.value]));
+    map.set('llama.block_count', 1e9);
+    expect(configError(() => configFromGguf(map, 'm.gguf', ['token_embd.weight'])).field).toBe('llama.block_count');
+  });
+});
+
 describe('configFromGguf', () => {
   const metadata = (changes: Record<string, GgufValue | undefined> = {}): Map<string, GgufValue> => {
     const map = new Map(tinyGgufMetadata().map((e) => [e.key, e.value]));

@@ -5,6 +5,7 @@ import { tokenRunner, type TokenRunner } from './fast.js';
 import type { LoadedModel } from './model.js';
 import { Mulberry32 as SeededRandom } from '@recur/train';
 import { greedySampling, sampleToken, type SamplingOptions } from './sampling.js';
+import { validateSampling } from './samplingRules.js';
 import { TextStream } from './text.js';
 
 export interface GenerateOptions extends Partial<SamplingOptions> {
@@ -43,6 +44,7 @@ export interface GenerateResult {
 /** Prefill the prompt once, then decode one token at a time through the KV cache. */
 export async function generate(model: LoadedModel, options: GenerateOptions): Promise<GenerateResult> {
   const { tokenizer } = model;
+  validateSampling({ temperature: options.temperature, topK: options.topK, topP: options.topP, seed: options.seed });
   const sampling: SamplingOptions = { ...greedySampling, ...definedOnly(options) };
   const random = new SeededRandom(options.seed ?? 0);
   const promptIds = options.promptIds ? [...options.promptIds] : tokenizer.encode(options.prompt, { addBos: true });

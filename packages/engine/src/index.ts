@@ -3,6 +3,7 @@ export { hfConfigJson, type RecurSection, type RouterSection } from './recurConf
 export { generate, type GenerateOptions, type GenerateResult } from './generate.js';
 export { evaluatePerplexity, perplexityWindows, type PerplexityOptions, type PerplexityResult } from './perplexity.js';
 export { argmax, greedySampling, sampleToken, type SamplingOptions } from './sampling.js';
+export { checkSampling, samplingRules, samplingRuleText, SamplingError, validateSampling, type SamplingField } from './samplingRules.js';
 // Sampling's seeded generator is the training data's mulberry32 (one implementation, one state format).
 export { Mulberry32 as SeededRandom } from '@recur/train';
 export { decodeUtf8Prefix, TextStream } from './text.js';

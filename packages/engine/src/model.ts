@@ -1,4 +1,4 @@
-import type { Checkpoint, ModelConfig, TextTokenizer } from '@recur/checkpoint';
+import { configSizeLimits, type Checkpoint, type ModelConfig, type TextTokenizer } from '@recur/checkpoint';
 import { Decoder, decoderWeightSpecs, loopedOrder } from '@recur/graph';
 import { tf } from '@recur/tensor';
 import { DepthwiseLora } from '@recur/lora';
@@ -110,5 +110,7 @@ function loadRouter(checkpoint: Checkpoint, arrays: Map<string, Float32Array>): 
 function withLoops(path: string, recur: RecurSection | undefined, loops: number | undefined): RecurSection | undefined {
   if (loops === undefined) return recur;
   if (!recur) throw new RangeError(`${path}: --loops applies to converted (recursive) models only`);
+  const maxLoops = Math.floor((configSizeLimits.numLayers - 2) / recur.blockSize); // the bound on a config's layers holds for the loops run too
+  if (loops > maxLoops) throw new RangeError(`${path}: --loops ${loops} would run ${loops * recur.blockSize} shared layers; at most ${maxLoops} loops of this ${recur.blockSize}-layer block`);
   return { ...recur, loops, layerOrder: loopedOrder(recur.strategy, recur.blockSize, loops) };
 }

@@ -21,6 +21,7 @@ export interface PerplexityResult {
  */
 export async function evaluatePerplexity(model: LoadedModel, text: string, options: PerplexityOptions): Promise<PerplexityResult> {
   const windows = perplexityWindows(model, text, options.window);
+  if (windows.length === 0) throw new RangeError('no tokens to score: the text is empty'); // not a NaN perplexity
   let total = 0;
   let tokens = 0;
   for (const [w, input] of windows.entries()) {
@@ -28,7 +29,7 @@ export async function evaluatePerplexity(model: LoadedModel, text: string, optio
     tokens += input.length - 1;
     options.onProgress?.(w + 1, windows.length);
   }
-  const meanNll = tokens ? total / tokens : NaN;
+  const meanNll = total / tokens;
   return { tokens, meanNll, perplexity: Math.exp(meanNll), windows: windows.length };
 }
 

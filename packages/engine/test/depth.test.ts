@@ -85,4 +85,11 @@ describe('per-token depth in the engine', () => {
   it('refuses --exit router on a model without a router', async () => {
     await expect(generate(model, { prompt: 'Hi', maxNewTokens: 3, exit: parseExitRule('router') })).rejects.toThrow(/trained with a router/);
   });
+
+  it('refuses a fixed depth deeper than the model instead of running it at the model\'s depth', async () => {
+    await expect(generate(model, { prompt: 'Hi', maxNewTokens: 3, exit: parseExitRule('fixed:3') })).rejects.toThrow("exit rule fixed:3 exceeds the model's 2 loops");
+    expect(() => evaluateDepths(model, { windows, rule: parseExitRule('fixed:3') })).toThrow(/fixed:3 exceeds/);
+    await expect(generate(source, { prompt: 'Hi', maxNewTokens: 3, exit: parseExitRule('fixed:2') })).rejects.toThrow(/exit rule needs a recursive model .*runs 1 loop/);
+    await expect(generate(source, { prompt: 'Hi', maxNewTokens: 3, exit: parseExitRule('maxprob:0.5') })).rejects.toThrow(/exit rule needs a recursive model .*runs 1 loop/);
+  });
 });

@@ -114,8 +114,25 @@ async function loadWebGpuBackend(): Promise<void> {
 }
 
 async function setOrThrow(name: BackendName): Promise<BackendName> {
-  if (await tf.setBackend(name)) return name;
-  throw new Error(`tfjs failed to initialise the ${name} backend`);
+  if (!(await tf.setBackend(name))) throw new Error(`tfjs failed to initialise the ${name} backend`);
+  if (name === 'cpu' && isNode()) silenceCpuBanner();
+  return name;
+}
+
+/**
+ * tfjs's cpu backend prints an "install tfjs-node" banner (tfjs-node cannot install here) through
+ * tfjs-core's warn() on its first tensor write. Make that first write now with PROD set — the flag
+ * warn() honours — so the banner is skipped and later warnings still show.
+ */
+function silenceCpuBanner(): void {
+  const env = tf.env();
+  const prod = env.getBool('PROD');
+  env.set('PROD', true);
+  try {
+    tf.tensor1d([0]).dispose();
+  } finally {
+    env.set('PROD', prod);
+  }
 }
 
 function configureWasmPaths(prefix: string): void {

@@ -16,7 +16,7 @@ export function registerBench(program: Command): void {
     .command('bench')
     .description('time a batch-1 prefill and cached decode (tokens/s, prefill GFLOP/s)')
     .option('--model <path>', 'Hugging Face folder, .safetensors or .gguf file')
-    .option('--preset <name>', `random weights in a public model's shape: ${Object.keys(modelPresets).join(', ')}`)
+    .option('--preset <name>', `random weights in a public model's shape (instead of --model): ${Object.keys(modelPresets).join(', ')}`)
     .option('--prefill <n>', 'prompt tokens', '256')
     .option('--decode <n>', 'decode steps', '64')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
@@ -38,6 +38,7 @@ export function registerBench(program: Command): void {
 }
 
 async function benchModel(options: BenchCliOptions): Promise<{ decoder: Decoder; label: string }> {
+  if (options.preset && options.model) throw new UsageError('give --model or --preset, not both (--preset times random weights in a public shape)');
   if (options.preset) {
     if (!modelPresets[options.preset]) throw new UsageError(`--preset must be one of ${Object.keys(modelPresets).join(', ')}, got "${options.preset}"`);
     await startBackend(options);

@@ -4,6 +4,7 @@ import { checkModelOutput, saveConvertedModel } from '@recur/engine/node';
 import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
 import { openModel, printJson, table, type ModelOptions } from './shared.js';
+import { parseSeed } from './samplingFlags.js';
 
 interface ConvertCliOptions extends ModelOptions {
   readonly out?: string;
@@ -37,7 +38,7 @@ export function registerConvert(program: Command): void {
     .option('--lora-init <i>', 'svd (truncated SVD of what tying lost) or zero', 'svd')
     .option('--lora-scale <s>', 'multiplier of B·A (1 keeps SVD factors exact)', '1')
     .option('--norms <mode>', 'RMSNorm weights: tied (with the block) or per-loop', 'tied')
-    .option('--seed <n>', 'seed for random inits', '0')
+    .option('--seed <n>', 'seed for random inits: an integer in [0, 2^32 − 1]', '0')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--force', 'replace a non-empty --out folder that convert did not write (the whole folder)')
     .option('--json', 'print one JSON summary')
@@ -95,6 +96,6 @@ function convertSettings(options: ConvertCliOptions): ConvertOptions {
     loraInit: oneOf('lora-init', options.loraInit, ['svd', 'zero'] as const),
     loraScale: parseNumber('lora-scale', options.loraScale),
     norms: oneOf('norms', options.norms, ['tied', 'per-loop'] as const),
-    seed: parseNumber('seed', options.seed, { integer: true }),
+    seed: parseSeed(options.seed),
   };
 }

@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { decodeUtf8Prefix, disposeModel, evaluateDepths, routerAgreement, evaluatePerplexity, perplexityWindows, type LoadedModel } from '@recur/engine';
+import { disposeModel, evaluateDepths, routerAgreement, evaluatePerplexity, perplexityWindows, type LoadedModel } from '@recur/engine';
 import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
+import { readTextFile } from '@recur/engine/node';
 import { depthFlags, exitHelp, kvHelp } from './depthOptions.js';
 import { openModel, printJson, type ModelOptions } from './shared.js';
 
@@ -36,10 +36,7 @@ export function registerEval(program: Command): void {
       if (!options.data) throw new UsageError('--data FILE is required');
       const window = parseNumber('window', options.window, { integer: true, min: 2 });
       const maxBytes = options.maxBytes === undefined ? Infinity : parseNumber('max-bytes', options.maxBytes, { integer: true, min: 1 });
-      const bytes = await readFile(options.data).catch((e: NodeJS.ErrnoException) => {
-        throw new UsageError(`${options.data}: cannot read data file (${e.code ?? e.message})`);
-      });
-      const text = decodeUtf8Prefix(bytes, maxBytes);
+      const text = await readTextFile(options.data, { maxBytes });
       const depth = depthFlags(options);
       const model = await openModel(options);
       if (options.perLoop || depth.exit) return evalDepths(model, text, window, depth, options.json ?? false);

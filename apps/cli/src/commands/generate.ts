@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { disposeModel, generate } from '@recur/engine';
 import { parseNumber, UsageError } from '../errors.js';
 import { depthFlags, depthSummary, exitHelp, kvHelp } from './depthOptions.js';
+import { parseSeed, samplingFlag } from './samplingFlags.js';
 import { openModel, printJson, type ModelOptions } from './shared.js';
 
 interface GenerateCliOptions extends ModelOptions {
@@ -24,10 +25,10 @@ export function registerGenerate(program: Command): void {
     .option('--model <path>', 'Hugging Face folder, .safetensors or .gguf file')
     .option('--prompt <text>', 'text to continue (BOS is added)', '')
     .option('--max-new-tokens <n>', 'tokens to generate at most', '64')
-    .option('--temperature <t>', '0 = greedy', '0.8')
+    .option('--temperature <t>', '0 = greedy; at most 2', '0.8')
     .option('--top-k <k>', 'keep the k most likely tokens (0 = off)', '0')
-    .option('--top-p <p>', 'nucleus sampling mass (1 = off)', '0.95')
-    .option('--seed <n>', 'random seed for sampling', '0')
+    .option('--top-p <p>', 'nucleus sampling mass in (0, 1] (1 = off)', '0.95')
+    .option('--seed <n>', 'random seed for sampling: an integer in [0, 2^32 − 1]', '0')
     .option('--adapter <dir>', 'plain models: plug in a PEFT LoRA adapter folder (as written by recur export --lora peft)')
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
@@ -40,10 +41,10 @@ export function registerGenerate(program: Command): void {
       const settings = {
         prompt: options.prompt,
         maxNewTokens: parseNumber('max-new-tokens', options.maxNewTokens, { integer: true, min: 0 }),
-        temperature: parseNumber('temperature', options.temperature, { min: 0 }),
-        topK: parseNumber('top-k', options.topK, { integer: true, min: 0 }),
-        topP: parseNumber('top-p', options.topP, { min: 0, max: 1 }),
-        seed: parseNumber('seed', options.seed, { integer: true }),
+        temperature: samplingFlag('temperature', 'temperature', options.temperature),
+        topK: samplingFlag('topK', 'top-k', options.topK),
+        topP: samplingFlag('topP', 'top-p', options.topP),
+        seed: parseSeed(options.seed),
       };
       const depth = depthFlags(options);
       if (depth.exit && options.fast) throw new UsageError('--exit runs on the tfjs decoder; drop --fast');

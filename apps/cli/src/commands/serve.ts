@@ -67,16 +67,15 @@ export function registerServe(program: Command): void {
       const shutdownMs = parseNumber('shutdown-timeout', options.shutdownTimeout, { min: 0 }) * 1000;
       const model = await openModel({ ...options, model: modelArg ?? options.model });
       const limits = serveLimits(options, model.decoder.config.maxPositionEmbeddings);
+      if (engineOptions.exit && !model.recur) {
+        disposeModel(model);
+        throw new UsageError(`--exit needs a recursive model; ${modelArg ?? options.model ?? 'model'} is a plain model (1 loop)`);
+      }
       const engine = await createServingEngine(model, engineOptions).catch((error: unknown) => {
         disposeModel(model);
         throw error;
       });
       const source = modelArg ?? options.model ?? 'model';
-      if (engineOptions.exit && engine.maxDepth === 1) {
-        engine.dispose();
-        disposeModel(model);
-        throw new UsageError(`--exit needs a recursive model; ${source} is a plain model (1 loop)`);
-      }
       const modelName = options.name ?? basename(source.replace(/\/+$/, '')).replace(/\.(gguf|safetensors)$/, '');
       const server = createServeServer({ engine, tokenizer: model.tokenizer, modelName, limits, ...(apiKey !== undefined && { apiKey }), log: (line) => process.stderr.write(`${line}\n`) });
       const where = await server.listen(port, options.host);

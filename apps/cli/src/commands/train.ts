@@ -1,13 +1,13 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { disposeModel, type LoadedModel } from '@recur/engine';
-import { loadModel, prepareRunFolder, scratchModel, trainModel, type TrainProgress, type TrainRunOptions } from '@recur/engine/node';
+import { checkTrainingFits, loadModel, prepareRunFolder, readTextFile, scratchModel, trainModel, type TrainingShape, type TrainProgress, type TrainRunOptions } from '@recur/engine/node';
 import type { LrSchedule, TrainableSelection } from '@recur/engine';
 import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
 import { addExitTrainingOptions, exitTraining, type ExitTrainingCliOptions } from './exitTrainingOptions.js';
 import { addRouterOptions, checkRouterFlags, modelWithRouter, morSettings, recursiveShape, type RouterCliOptions } from './routerOptions.js';
+import { parseSeed } from './samplingFlags.js';
 import { openModel, printJson, startBackend, table, type ModelOptions } from './shared.js';
 
 interface TrainCliOptions extends ModelOptions, RouterCliOptions, ExitTrainingCliOptions {
@@ -82,7 +82,7 @@ export function registerTrain(program: Command): void {
     .option('--resume', 'continue the run in --out from its newest intact checkpoint (damaged ones are skipped and named)')
     .option('--allow-changes', 'with --resume: go on although settings (lr, schedule, batch, seq, …) differ from the run\'s saved ones (each is printed as a warning)')
     .option('--force', 'start a fresh run in an --out that holds another run or other files, emptying it first')
-    .option('--seed <n>', 'seed for data order and init', '0')
+    .option('--seed <n>', 'seed for data order and init: an integer in [0, 2^32 − 1]', '0')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else 1)')
     .option('--json', 'print one JSON summary');
@@ -103,8 +103,8 @@ export function registerTrain(program: Command): void {
       // Refuse a wrong --out before loading anything (the run checks again, with the teacher it finds).
       const sources = [options.data, options.model, options.teacher, options.config, options.tokenizer].filter((p): p is string => p !== undefined);
       await prepareRunFolder(options.out, { resume: settings.resume ?? false, force: settings.force ?? false, sources });
-      const loaded = options.fromScratch ? await freshModel(options, shape) : await openModel(options);
-      const model = withRouterOrDispose(loaded, options);
+      const loaded = options.fromScratch ? await freshModel(options, shape, settings) : await openModel(options);
+      const model = withRouterOrDispose(loaded, options, settings);
       const router = morSettings(options, model);
       const teacher = options.distill ? await teacherModel(options, model) : undefined;
       const bar = progressBar('training');
@@ -157,28 +157,29 @@ function runSettings(options: TrainCliOptions): Omit<TrainRunOptions, 'model' | 
     weightDecay: parseNumber('weight-decay', options.weightDecay, { min: 0 }), clipNorm: parseNumber('clip', options.clip, { min: 0 }),
     accumulation: int('accumulate', options.accumulate), valFraction: parseNumber('val-fraction', options.valFraction, { min: 0.001, max: 0.9 }),
     evalEvery: int('eval-every', options.evalEvery, 0), evalWindows: int('eval-windows', options.evalWindows), saveEvery: int('save-every', options.saveEvery, 0),
-    keep: int('keep', options.keep), resume: options.resume ?? false, seed: int('seed', options.seed, 0),
+    keep: int('keep', options.keep), resume: options.resume ?? false, seed: parseSeed(options.seed),
     allowChanges: options.allowChanges ?? false, force: options.force ?? false,
     distillation: { alpha: parseNumber('kd-alpha', options.kdAlpha, { min: 0, max: 1 }), temperature: parseNumber('kd-temperature', options.kdTemperature, { min: 0.01 }) },
   };
 }
 
-/** The model with a fresh router for --router; the loaded model is freed when that is refused. */
-function withRouterOrDispose(model: LoadedModel, options: TrainCliOptions): LoadedModel {
+/** The model with a fresh router for --router, checked to fit --seq and memory; the loaded model is freed when refused. */
+function withRouterOrDispose(model: LoadedModel, options: TrainCliOptions, settings: TrainingShape): LoadedModel {
   try {
-    return modelWithRouter(model, options, parseNumber('seed', options.seed, { integer: true, min: 0 }));
+    checkTrainingFits(model.decoder.config, settings, model.source.path);
+    return modelWithRouter(model, options, parseSeed(options.seed));
   } catch (error) {
     disposeModel(model);
     throw error;
   }
 }
 
-async function freshModel(options: TrainCliOptions, recursive: ReturnType<typeof recursiveShape>): Promise<LoadedModel> {
+async function freshModel(options: TrainCliOptions, recursive: ReturnType<typeof recursiveShape>, training: TrainingShape): Promise<LoadedModel> {
   await startBackend(options);
   const tokenizer = options.tokenizer
     ? { file: options.tokenizer }
-    : { vocabSize: parseNumber('vocab-size', options.vocabSize, { integer: true, min: 260 }), corpusText: await readText(options.data!) };
-  return scratchModel({ configFile: options.config!, tokenizer, dir: resolve(options.out!, 'tokenizer'), seed: parseNumber('seed', options.seed, { integer: true, min: 0 }), ...(recursive ? { recursive } : {}) });
+    : { vocabSize: parseNumber('vocab-size', options.vocabSize, { integer: true, min: 260 }), corpusText: await readTextFile(options.data!) };
+  return scratchModel({ configFile: options.config!, tokenizer, dir: resolve(options.out!, 'tokenizer'), seed: parseSeed(options.seed), training: { batchSize: training.batchSize, seqLen: training.seqLen }, ...(recursive ? { recursive } : {}) });
 }
 
 /** --teacher, else the source a converted model was made from. */
@@ -196,11 +197,6 @@ async function teacherModel(options: TrainCliOptions, student: LoadedModel): Pro
   return teacher;
 }
 
-async function readText(file: string): Promise<string> {
-  return readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    throw new UsageError(`${file}: cannot read data file (${e.code ?? e.message})`);
-  });
-}
 
 function printSummary(result: Awaited<ReturnType<typeof trainModel>>): void {
   const ppl = (h: { perplexity: number } | null) => (h ? h.perplexity.toFixed(3) : '—');

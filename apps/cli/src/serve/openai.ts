@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { checkSampling, SamplingError, type SamplingField } from '@recur/engine';
 import { formatChat, parseMessages } from './chatTemplate.js';
 import { badRequest } from './httpError.js';
 import type { ServeLimits } from './limits.js';
@@ -40,10 +41,10 @@ export function parseRequest(endpoint: Endpoint, json: unknown, limits: ServeLim
     endpoint,
     prompt: endpoint === 'chat' ? { text: formatChat(parseMessages(body.messages)) } : parsePrompt(body.prompt),
     maxTokens,
-    temperature: optionalNumber(body, 'temperature', { min: 0, max: 2 }) ?? 1,
-    topP: optionalNumber(body, 'top_p', { min: 0, max: 1, above: true }) ?? 1,
-    topK: optionalNumber(body, 'top_k', { integer: true, min: 0 }) ?? 0,
-    seed: optionalNumber(body, 'seed', { integer: true }) ?? randomInt(2 ** 31),
+    temperature: optionalSampling(body, 'temperature', 'temperature') ?? 1,
+    topP: optionalSampling(body, 'top_p', 'topP') ?? 1,
+    topK: optionalSampling(body, 'top_k', 'topK') ?? 0,
+    seed: optionalSampling(body, 'seed', 'seed') ?? randomInt(2 ** 31),
     stop: parseStop(body.stop),
     stream: optionalBoolean(body, 'stream') ?? false,
     ignoreEos: optionalBoolean(body, 'ignore_eos') ?? false,
@@ -96,6 +97,17 @@ function optionalNumber(body: Body, name: string, rule: NumberRule): number | un
     throw badRequest(name, `"${name}" must be ${integer ? 'an integer' : 'a number'}${range ? ` ${range}` : ''}, got ${JSON.stringify(value)}`);
   }
   return value as number;
+}
+
+/** A sampling field held to the engine's rule, the one `recur generate` holds its flags to. */
+function optionalSampling(body: Body, name: string, field: SamplingField): number | undefined {
+  const value = body[name];
+  if (value === undefined || value === null) return undefined;
+  try {
+    return checkSampling(field, value, `"${name}"`);
+  } catch (error) {
+    throw error instanceof SamplingError ? badRequest(name, error.message) : error;
+  }
 }
 
 function optionalBoolean(body: Body, name: string): boolean | undefined {

@@ -18,9 +18,12 @@ export class Fields {
     throw new ConfigError(this.file, this.prefix + key, `${expected}, got ${describe(this.get(key))}`);
   }
 
-  positiveInt(key: string, fallback?: number): number {
+  /** A positive integer, at most `max` (sizes have sane bounds: see configSizeLimits). */
+  positiveInt(key: string, fallback?: number, max = Number.MAX_SAFE_INTEGER): number {
     const value = this.get(key) ?? fallback;
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) this.fail(key, 'must be a positive integer');
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > max) {
+      this.fail(key, `must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` ≤ ${max}` : ''}`);
+    }
     return value;
   }
 

@@ -2,7 +2,7 @@ import { ConfigError } from '../errors.js';
 import type { GgufMetadata } from '../gguf/reader.js';
 import { defaultContextLength } from './context-source.js';
 import { Fields } from './fields.js';
-import type { ModelConfig, RopeScaling } from './model-config.js';
+import { configSizeLimits as limit, type ModelConfig, type RopeScaling } from './model-config.js';
 
 /**
  * Reads the model shape from GGUF metadata (`general.architecture` = llama, keys `llama.*`).
@@ -12,14 +12,14 @@ export function configFromGguf(metadata: GgufMetadata, file: string, tensorNames
   const f = new Fields(file, (key) => metadata.get(key));
   const arch = f.string('general.architecture');
   if (arch !== 'llama') f.fail('general.architecture', 'must be "llama" (the only GGUF architecture supported)');
-  const hiddenSize = f.positiveInt('llama.embedding_length');
-  const numHeads = f.positiveInt('llama.attention.head_count');
-  const numKvHeads = f.positiveInt('llama.attention.head_count_kv', numHeads);
+  const hiddenSize = f.positiveInt('llama.embedding_length', undefined, limit.hiddenSize);
+  const numHeads = f.positiveInt('llama.attention.head_count', undefined, limit.numHeads);
+  const numKvHeads = f.positiveInt('llama.attention.head_count_kv', numHeads, limit.numHeads);
   if (numHeads % numKvHeads !== 0) f.fail('llama.attention.head_count_kv', `must divide llama.attention.head_count (${numHeads})`);
   if (!f.has('llama.attention.key_length') && hiddenSize % numHeads !== 0) {
     f.fail('llama.attention.head_count', `must divide llama.embedding_length (${hiddenSize})`);
   }
-  const headDim = f.positiveInt('llama.attention.key_length', hiddenSize / numHeads);
+  const headDim = f.positiveInt('llama.attention.key_length', hiddenSize / numHeads, limit.headDim);
   if (headDim % 2 !== 0) f.fail('llama.attention.key_length', 'must be even (RoPE rotates pairs)');
   if (f.positiveInt('llama.attention.value_length', headDim) !== headDim) f.fail('llama.attention.value_length', `must equal the key length ${headDim}`);
   if (f.positiveInt('llama.rope.dimension_count', headDim) !== headDim) f.fail('llama.rope.dimension_count', `must equal the head dimension ${headDim} (partial RoPE is not supported)`);
@@ -32,12 +32,12 @@ export function configFromGguf(metadata: GgufMetadata, file: string, tensorNames
     architecture: 'llama',
     vocabSize: vocabSize(f, metadata),
     hiddenSize,
-    intermediateSize: f.positiveInt('llama.feed_forward_length'),
-    numLayers: f.positiveInt('llama.block_count'),
+    intermediateSize: f.positiveInt('llama.feed_forward_length', undefined, limit.intermediateSize),
+    numLayers: f.positiveInt('llama.block_count', undefined, limit.numLayers),
     numHeads,
     numKvHeads,
     headDim,
-    maxPositionEmbeddings: f.positiveInt('llama.context_length', defaultContextLength),
+    maxPositionEmbeddings: f.positiveInt('llama.context_length', defaultContextLength, limit.maxPositionEmbeddings),
     rmsNormEps: shortestFloat32(f.positiveNumber('llama.attention.layer_norm_rms_epsilon')),
     ropeTheta: shortestFloat32(f.positiveNumber('llama.rope.freq_base', 10000)),
     ropeScaling: ropeScaling(f),
@@ -51,7 +51,7 @@ export function configFromGguf(metadata: GgufMetadata, file: string, tensorNames
 function vocabSize(f: Fields, metadata: GgufMetadata): number {
   const tokens = metadata.get('tokenizer.ggml.tokens');
   if (Array.isArray(tokens) && tokens.length > 0) return tokens.length;
-  if (f.has('llama.vocab_size')) return f.positiveInt('llama.vocab_size');
+  if (f.has('llama.vocab_size')) return f.positiveInt('llama.vocab_size', undefined, limit.vocabSize);
   throw new ConfigError(f.file, 'tokenizer.ggml.tokens', 'must list the vocabulary (or llama.vocab_size must be set)');
 }
 

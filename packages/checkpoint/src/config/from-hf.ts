@@ -1,7 +1,7 @@
 import { ConfigError } from '../errors.js';
 import { defaultContextLength } from './context-source.js';
 import { Fields } from './fields.js';
-import type { ModelConfig, RopeScaling } from './model-config.js';
+import { configSizeLimits as limit, type ModelConfig, type RopeScaling } from './model-config.js';
 
 /** model_type values we run, and the `architectures` names that imply them. */
 const modelTypes: Readonly<Record<string, string>> = {
@@ -22,26 +22,26 @@ export function configFromHf(json: unknown, file: string): ModelConfig {
   const obj = json as Record<string, unknown>;
   const f = new Fields(file, (key) => (Object.hasOwn(obj, key) ? obj[key] : undefined));
   const architecture = hfArchitecture(f, obj);
-  const hiddenSize = f.positiveInt('hidden_size');
-  const numHeads = f.positiveInt('num_attention_heads');
-  const numKvHeads = f.positiveInt('num_key_value_heads', numHeads); // absent = plain multi-head attention
+  const hiddenSize = f.positiveInt('hidden_size', undefined, limit.hiddenSize);
+  const numHeads = f.positiveInt('num_attention_heads', undefined, limit.numHeads);
+  const numKvHeads = f.positiveInt('num_key_value_heads', numHeads, limit.numHeads); // absent = plain multi-head attention
   if (numHeads % numKvHeads !== 0) f.fail('num_key_value_heads', `must divide num_attention_heads (${numHeads})`);
   if (!f.has('head_dim') && hiddenSize % numHeads !== 0) f.fail('num_attention_heads', `must divide hidden_size (${hiddenSize}) when head_dim is not given`);
-  const headDim = f.positiveInt('head_dim', hiddenSize / numHeads);
+  const headDim = f.positiveInt('head_dim', hiddenSize / numHeads, limit.headDim);
   if (headDim % 2 !== 0) f.fail('head_dim', 'must be even (RoPE rotates pairs)');
   if (f.string('hidden_act', 'silu') !== 'silu') f.fail('hidden_act', 'must be "silu" (the Llama MLP)');
   if (f.boolean('mlp_bias', false)) f.fail('mlp_bias', 'must be false (MLP biases are not supported)');
   const rope = ropeFields(f, obj);
   return {
     architecture,
-    vocabSize: f.positiveInt('vocab_size'),
+    vocabSize: f.positiveInt('vocab_size', undefined, limit.vocabSize),
     hiddenSize,
-    intermediateSize: f.positiveInt('intermediate_size'),
-    numLayers: f.positiveInt('num_hidden_layers'),
+    intermediateSize: f.positiveInt('intermediate_size', undefined, limit.intermediateSize),
+    numLayers: f.positiveInt('num_hidden_layers', undefined, limit.numLayers),
     numHeads,
     numKvHeads,
     headDim,
-    maxPositionEmbeddings: f.positiveInt('max_position_embeddings', defaultContextLength),
+    maxPositionEmbeddings: f.positiveInt('max_position_embeddings', defaultContextLength, limit.maxPositionEmbeddings),
     rmsNormEps: f.positiveNumber('rms_norm_eps', 1e-6),
     ropeTheta: rope.theta,
     ropeScaling: rope.scaling,
@@ -85,7 +85,7 @@ function ropeFields(f: Fields, obj: Record<string, unknown>): { theta: number; s
         factor: s.positiveNumber('factor'),
         lowFreqFactor: s.positiveNumber('low_freq_factor'),
         highFreqFactor: s.positiveNumber('high_freq_factor'),
-        originalMaxPositionEmbeddings: s.positiveInt('original_max_position_embeddings'),
+        originalMaxPositionEmbeddings: s.positiveInt('original_max_position_embeddings', undefined, limit.maxPositionEmbeddings),
       },
     };
   }

@@ -34,3 +34,18 @@ export interface ModelConfig {
   readonly bosTokenId: number | null;
   readonly eosTokenId: number | null;
 }
+
+/**
+ * Upper bounds on a config's sizes, far above any released model (the largest have d ≈ 16k–25k,
+ * ≤ 128 layers, ≤ 256k tokens, ≤ 10M positions). A typo or a hostile file fails here with a
+ * ConfigError naming the field, before anything is allocated from it.
+ */
+export const configSizeLimits = {
+  hiddenSize: 65_536,
+  intermediateSize: 262_144,
+  numLayers: 1_024,
+  numHeads: 1_024,
+  headDim: 1_024,
+  vocabSize: 4_194_304,
+  maxPositionEmbeddings: 16_777_216,
+} as const;

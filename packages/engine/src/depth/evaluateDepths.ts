@@ -30,6 +30,7 @@ export interface DepthEvaluation {
  * confidence exits through an epilogue run token by token.
  */
 export function evaluateDepths(model: LoadedModel, options: EvaluateDepthsOptions): DepthEvaluation {
+  if (options.rule) exitRouting(model, options.rule); // refuses a rule the model cannot run before any work
   const n = model.decoder.loops.loops.length;
   const tokens = options.windows.reduce((sum, w) => sum + Math.max(0, w.length - 1), 0);
   const total = (model.recur?.router ? 0 : n) + (options.rule ? 1 : 0);

@@ -33,13 +33,25 @@ export function parseExitRule(text: string): ExitRule {
 
 /** The decode-time routing of `rule` for `model` (router rules need a MoR model). */
 export function exitRouting(model: LoadedModel, rule: ExitRule): LoopRouting {
-  if (rule.kind === 'policy') return earlyExitRouting(rule.policy);
+  if (rule.kind === 'policy') {
+    checkExitDepth(rule.policy, model.decoder.loops.loops.length);
+    return earlyExitRouting(rule.policy);
+  }
   const router = model.recur?.router;
   if (!router || !model.routerParams) throw new RangeError(`${model.source.path}: --exit router needs a model trained with a router (recur train --router)`);
   if (router.kind === 'token') return tokenChoiceRouting(model.routerParams);
   return expertChoiceRouting(model.routerParams, {
     numRecursions: model.decoder.loops.loops.length, mode: 'threshold', alpha: router.alpha, threshold: rule.threshold ?? router.threshold ?? 0.5,
   });
+}
+
+/** A rule on a one-loop model, or a fixed depth the model cannot reach, is refused, not silently run at the model's depth. */
+export function checkExitDepth(policy: ExitPolicy, loops: number): void {
+  // One loop leaves nothing to choose: a rule there would be accepted and silently ignored.
+  if (loops < 2) throw new RangeError('an exit rule needs a recursive model that runs at least 2 loops; this one runs 1 loop (recur convert it first)');
+  if (policy.kind === 'fixed' && policy.depth > loops) {
+    throw new RangeError(`exit rule fixed:${policy.depth} exceeds the model's ${loops} loop${loops === 1 ? '' : 's'}`);
+  }
 }
 
 /** KV mode a rule runs with unless told otherwise: what a router was trained with; 'copy' for early exit. */

@@ -6,3 +6,5 @@ export { saveModel } from './save.js';
 export { checkOutput, OutputError, writeOutput, type OutputOptions, type OutputTarget } from './output.js';
 export { checkModelOutput, isRecurGguf, isRecurModelDir } from './ownOutput.js';
 export * from './training/index.js';
+// The one text-file rule (UTF-8, no NUL, not empty) that training applies, for `recur eval --data` too.
+export { readTextFile } from '@recur/train/node';

@@ -2,6 +2,7 @@ import { FastDecoder, type FastProfile } from '@recur/graph';
 import { Scheduler, SchedulerError, type StepPlan } from '@recur/scheduler';
 import { activeBackend } from '@recur/tensor';
 import { Mulberry32 as SeededRandom } from '@recur/train';
+import { checkExitDepth } from '../depth/exitRule.js';
 import { fastAdapterSource } from '../fast.js';
 import type { LoadedModel } from '../model.js';
 import { sampleToken, type SamplingOptions } from '../sampling.js';
@@ -46,6 +47,14 @@ export async function createServingEngine(model: LoadedModel, options: ServingEn
     loops = fast.structure.loops.length;
   } catch {
     loops = 1; // orders that are not one looped block (SEQUENCE) run whole-model rows only
+  }
+  if (options.exit) {
+    try {
+      checkExitDepth(options.exit, loops);
+    } catch (error) {
+      fast.dispose();
+      throw error;
+    }
   }
   return new Engine(model, fast, loops, options);
 }

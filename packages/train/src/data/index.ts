@@ -7,3 +7,4 @@ export { packWindows, windowAt, windowCount } from './pack.js';
 export { PackedBatcher, type PackedBatcherOptions, type PackedBatcherState } from './batcher.js';
 export { Mulberry32, mixSeed, shuffledRange } from './rng.js';
 export { utf8Length } from './utf8.js';
+export { decodeTextFile, utf8PrefixEnd } from './textFile.js';

@@ -6,3 +6,4 @@ export { listCheckpointDirs, stepDirName, writeCheckpointDir, type AtomicWriteOp
 export { checkIdentity, modelIdentity, type CheckpointState, type ModelIdentity, type OptimizerRecord } from './checkpointState.js';
 export { loadTokenCorpus, type TokenCacheOptions, type TokenCacheResult } from './tokenCache.js';
 export { decodeTokenCache, encodeTokenCache, TOKEN_CACHE_VERSION, type CachedCorpus } from './tokenCacheFormat.js';
+export { readFileBytes, readTextFile } from './textFile.js';

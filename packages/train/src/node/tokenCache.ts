@@ -4,6 +4,8 @@ import { basename, dirname, join } from 'node:path';
 import type { TextTokenizer } from '@recur/checkpoint';
 import { tokenizeText, type TokenCorpus, type TokenizeOptions } from '../data/corpus.js';
 import { DataError } from '../data/errors.js';
+import { decodeTextFile } from '../data/textFile.js';
+import { readFileBytes } from './textFile.js';
 import { decodeTokenCache, encodeTokenCache, TOKEN_CACHE_VERSION } from './tokenCacheFormat.js';
 
 export interface TokenCacheOptions extends Omit<TokenizeOptions, 'progressEveryBytes'> {
@@ -31,7 +33,7 @@ export interface TokenCacheResult {
 
 /** Tokenizes a text file once; later calls with the same text, tokenizer and options read the cache. */
 export async function loadTokenCorpus(options: TokenCacheOptions): Promise<TokenCacheResult> {
-  const bytes = await readText(options.textFile);
+  const bytes = await readFileBytes(options.textFile);
   const hash = cacheHash(bytes, options);
   const hex = Buffer.from(hash).toString('hex');
   const cacheFile = cachePath(options, hex);
@@ -40,7 +42,7 @@ export async function loadTokenCorpus(options: TokenCacheOptions): Promise<Token
     options.onProgress?.(bytes.length, bytes.length);
     return { corpus: { tokens: cached.tokens, docStarts: cached.docStarts }, cacheFile, fromCache: true, hash: hex };
   }
-  const corpus = tokenizeText(decodeUtf8(bytes, options.textFile), options.tokenizer, options);
+  const corpus = tokenizeText(decodeTextFile(bytes, options.textFile), options.tokenizer, options);
   await writeAtomically(cacheFile, encodeTokenCache(corpus, hash));
   return { corpus, cacheFile, fromCache: false, missReason: typeof cached === 'string' ? cached : 'made from other text or tokenizer', hash: hex };
 }
@@ -57,22 +59,6 @@ function cachePath(options: TokenCacheOptions, hex: string): string {
   if (options.cacheFile !== undefined) return options.cacheFile;
   if (options.cacheDir === undefined) throw new DataError('bad-option', options.textFile, 'a token cache needs cacheFile or cacheDir');
   return join(options.cacheDir, `${basename(options.textFile)}.${hex.slice(0, 16)}.tokens`);
-}
-
-async function readText(file: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(file));
-  } catch (error) {
-    throw new DataError('bad-corpus', file, `cannot read the text file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
-}
-
-function decodeUtf8(bytes: Uint8Array, file: string): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
-  } catch {
-    throw new DataError('bad-corpus', file, 'the text file is not valid UTF-8');
-  }
 }
 
 async function readCache(file: string): Promise<ReturnType<typeof decodeTokenCache>> {

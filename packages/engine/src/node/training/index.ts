@@ -5,3 +5,4 @@ export { heldOutLoss } from './heldOut.js';
 export { trainableModel, type TrainableModel } from './trainable.js';
 export { prepareRunFolder, type RunFolderOptions } from './runFolder.js';
 export { TrainRunError } from './errors.js';
+export { checkTrainingFits, formatBytes, trainingBytes, trainingMemoryLimit, type TrainingShape } from './limits.js';

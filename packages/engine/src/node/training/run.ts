@@ -9,6 +9,7 @@ import { json, tokenizerFiles, writeAtomic } from '../files.js';
 import { saveModel } from '../save.js';
 import { trainingData, tokenizerIdentity } from './data.js';
 import { heldOutLoss } from './heldOut.js';
+import { checkTrainingFits } from './limits.js';
 import { TrainRunError } from './errors.js';
 import { checkFiniteWeights } from './finite.js';
 import { appendLog, CHART_FILE, LOG_FILE, resumeLog, writeChart, type LogRecord } from './log.js';
@@ -103,6 +104,7 @@ interface HeldOut {
  * checkpoints already saved stay, and no model is written.
  */
 export async function trainModel(options: TrainRunOptions): Promise<TrainRunResult> {
+  checkTrainingFits(options.model.decoder.config, options, options.model.source.path);
   const checkpoints = join(options.out, 'checkpoints');
   const sources = [options.textFile, options.model.source.path, ...(options.teacher ? [options.teacher.source.path] : [])];
   await prepareRunFolder(options.out, { resume: options.resume ?? false, force: options.force ?? false, sources });

@@ -6,6 +6,7 @@ import { trainBpeTokenizer } from '@recur/train';
 import { convertModel } from '../../convert.js';
 import type { LoadedModel } from '../../model.js';
 import { json, writeAtomic } from '../files.js';
+import { checkTrainingFits, type TrainingShape } from './limits.js';
 
 export interface ScratchModelOptions {
   /** A Hugging Face config.json describing the model (vocab_size must match the tokenizer). */
@@ -17,6 +18,8 @@ export interface ScratchModelOptions {
   readonly seed: number;
   /** Tie the fresh layers into a looped block (no LoRA): a recursive model trained from scratch. */
   readonly recursive?: { readonly loops: number; readonly strategy: SharingStrategy };
+  /** The run's micro-batch: a config whose context or memory cannot hold it is refused before anything is built. */
+  readonly training?: TrainingShape;
 }
 
 /** A fresh Llama-family model with N(0, 0.02) weights (norms at 1) and its tokenizer. */
@@ -25,6 +28,7 @@ export async function scratchModel(options: ScratchModelOptions): Promise<Loaded
     throw new Error(`${options.configFile}: cannot read the model config (${e.code ?? e.message})`);
   });
   const parsed = configFromHf(JSON.parse(configText), options.configFile);
+  if (options.training) checkTrainingFits(parsed, options.training, options.configFile);
   const files = await tokenizerFilesFor(options.tokenizer);
   const tokenizer = tokenizerFromHfJson(files.tokenizer, files.config);
   if (parsed.vocabSize !== tokenizer.vocabSize) {
