@@ -1,30 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { defaultLimits, type ServeLimits } from '../src/serve/limits.js';
-import { createServeServer, type ServeServer } from '../src/serve/server.js';
+import { describe, expect, it } from 'vitest';
 import { StopMatcher } from '../src/serve/stopMatcher.js';
 import { formatChat } from '../src/serve/chatTemplate.js';
 import { call, disconnectMidStream, post, sseData } from './serve/client.js';
 import { charTokenizer, FakeEngine } from './serve/fakeEngine.js';
+import { fakeServer, until } from './serve/harness.js';
 import { parseChunk, parseCompletion, parseError, streamedText } from './serve/replies.js';
 
 // The HTTP layer of `recur serve` over a scripted engine (one character per token): routing,
 // validation, SSE, limits, cancellation, metrics and graceful shutdown. serveLoad.test.ts runs the real engine.
 
-let server: ServeServer | undefined;
+const servers = fakeServer();
 
-afterEach(async () => {
-  await server?.shutdown();
-  server = undefined;
-});
-
-async function start(engine: FakeEngine, limits: Partial<ServeLimits> = {}): Promise<string> {
-  server = createServeServer({ engine, tokenizer: charTokenizer, modelName: 'fake', limits: { ...defaultLimits, contextLength: 512, ...limits } });
-  return (await server.listen(0, '127.0.0.1')).url;
-}
-
-const until = async (check: () => boolean): Promise<void> => {
-  while (!check()) await new Promise((r) => setTimeout(r, 2));
-};
+const start = servers.start;
 
 describe('recur serve: OpenAI-compatible routes', () => {
   it('answers a completion with text, usage and per-token depths', async () => {
@@ -167,7 +154,7 @@ describe('recur serve: OpenAI-compatible routes', () => {
     engine.pause();
     const inFlight = post(base, '/v1/completions', { prompt: 'a', max_tokens: 5, stream: true });
     await until(() => engine.inFlight === 1);
-    const closing = server!.shutdown();
+    const closing = servers.current().shutdown();
     const refused = await post(base, '/v1/completions', { prompt: 'b', max_tokens: 5 });
     expect(refused.status).toBe(503);
     expect((await call(base, 'GET', '/health')).status).toBe(503);
@@ -176,7 +163,6 @@ describe('recur serve: OpenAI-compatible routes', () => {
     expect(done.status).toBe(200);
     expect(sseData(done.body).at(-1)).toBe('[DONE]');
     await closing;
-    server = undefined;
     await expect(call(base, 'GET', '/health')).rejects.toThrow(/ECONNREFUSED/);
   });
 });

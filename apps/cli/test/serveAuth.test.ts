@@ -1,22 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { defaultLimits } from '../src/serve/limits.js';
-import { createServeServer, type ServeServer } from '../src/serve/server.js';
+import { describe, expect, it } from 'vitest';
 import { call } from './serve/client.js';
-import { charTokenizer, FakeEngine } from './serve/fakeEngine.js';
+import { FakeEngine } from './serve/fakeEngine.js';
+import { fakeServer } from './serve/harness.js';
 
 // `recur serve --api-key`: every route but /health wants `Authorization: Bearer KEY`.
 
-let server: ServeServer | undefined;
+const servers = fakeServer();
 
-afterEach(async () => {
-  await server?.shutdown();
-  server = undefined;
-});
-
-async function start(apiKey?: string): Promise<string> {
-  server = createServeServer({ engine: new FakeEngine(), tokenizer: charTokenizer, modelName: 'fake', limits: { ...defaultLimits, contextLength: 512 }, ...(apiKey !== undefined && { apiKey }) });
-  return (await server.listen(0, '127.0.0.1')).url;
-}
+const start = (apiKey?: string) => servers.start(new FakeEngine(), {}, apiKey === undefined ? {} : { apiKey });
 
 const completion = JSON.stringify({ prompt: 'a', max_tokens: 2 });
 

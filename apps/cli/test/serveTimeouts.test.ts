@@ -1,29 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { defaultLimits, type ServeLimits } from '../src/serve/limits.js';
-import { createServeServer, type ServeServer } from '../src/serve/server.js';
+import { describe, expect, it } from 'vitest';
 import { call, post, sseData } from './serve/client.js';
-import { charTokenizer, FakeEngine } from './serve/fakeEngine.js';
+import { FakeEngine } from './serve/fakeEngine.js';
+import { fakeServer, until } from './serve/harness.js';
 import { postHead, rawRequest } from './serve/rawClient.js';
 import { parseError } from './serve/replies.js';
 
 // Clients that never finish sending, requests that run too long, and shutdown: each gets an HTTP
 // answer with an OpenAI error body (never a silent drop), and shutdown does not wait on them.
 
-let server: ServeServer | undefined;
+const servers = fakeServer();
 
-afterEach(async () => {
-  await server?.shutdown();
-  server = undefined;
-});
-
-async function start(engine: FakeEngine, limits: Partial<ServeLimits> = {}): Promise<string> {
-  server = createServeServer({ engine, tokenizer: charTokenizer, modelName: 'fake', limits: { ...defaultLimits, contextLength: 512, ...limits } });
-  return (await server.listen(0, '127.0.0.1')).url;
-}
-
-const until = async (check: () => boolean): Promise<void> => {
-  while (!check()) await new Promise((r) => setTimeout(r, 2));
-};
+const start = servers.start;
 
 const errorOf = (body: string): { message: string; type: string; code: number } => (JSON.parse(body) as { error: { message: string; type: string; code: number } }).error;
 
@@ -59,8 +46,7 @@ describe('recur serve: timeouts and shutdown', () => {
     const slow = rawRequest(base, `${postHead('/v1/completions', 100)}{"prompt": "a`);
     await new Promise((r) => setTimeout(r, 100)); // the route is reading the body
     const t0 = performance.now();
-    await server!.shutdown();
-    server = undefined;
+    await servers.current().shutdown();
     expect(performance.now() - t0).toBeLessThan(1000);
     const reply = await slow.reply;
     expect(reply.status).toBe(408);
@@ -89,8 +75,8 @@ describe('recur serve: timeouts and shutdown', () => {
     const streamed = post(base, '/v1/completions', { prompt: 'a', max_tokens: 300, stream: true });
     await until(() => engine.inFlight === 2);
     engine.pause();
-    const closing = server!.shutdown();
-    await server!.cancelInFlight();
+    const closing = servers.current().shutdown();
+    await servers.current().cancelInFlight();
     engine.resume();
     const [p, s] = await Promise.all([plain, streamed]);
     expect(p.status).toBe(503);
@@ -99,6 +85,5 @@ describe('recur serve: timeouts and shutdown', () => {
     expect(data.at(-1)).toBe('[DONE]');
     expect(JSON.parse(data.at(-2)!)).toMatchObject({ error: { code: 503 } });
     await closing;
-    server = undefined;
   });
 });
