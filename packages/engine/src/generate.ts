@@ -3,7 +3,7 @@ import { depthRunner } from './depth/depthRunner.js';
 import { defaultKvMode, type ExitRule } from './depth/exitRule.js';
 import { tokenRunner, type TokenRunner } from './fast.js';
 import type { LoadedModel } from './model.js';
-import { Mulberry32 as SeededRandom } from '@recur/train';
+import { Mulberry32 as SeededRandom } from '@recur/tensor';
 import { greedySampling, sampleToken, type SamplingOptions } from './sampling.js';
 import { validateSampling } from './samplingRules.js';
 import { TextStream } from './text.js';

@@ -4,8 +4,8 @@ export { generate, type GenerateOptions, type GenerateResult } from './generate.
 export { evaluatePerplexity, perplexityWindows, type PerplexityOptions, type PerplexityResult } from './perplexity.js';
 export { argmax, greedySampling, sampleToken, type SamplingOptions } from './sampling.js';
 export { checkSampling, samplingRules, samplingRuleText, SamplingError, validateSampling, type SamplingField } from './samplingRules.js';
-// Sampling's seeded generator is the training data's mulberry32 (one implementation, one state format).
-export { Mulberry32 as SeededRandom } from '@recur/train';
+// Sampling's seeded generator: @recur/tensor's mulberry32, the one training data draws from too (one implementation, one state format).
+export { Mulberry32 as SeededRandom } from '@recur/tensor';
 export { decodeUtf8Prefix, TextStream } from './text.js';
 export { modelPresets, presetDecoder } from './presets.js';
 export type { Decoder, DepthKvMode } from '@recur/graph';

@@ -1,4 +1,4 @@
-import type { Mulberry32 as SeededRandom } from '@recur/train';
+import type { Mulberry32 as SeededRandom } from '@recur/tensor';
 
 export interface SamplingOptions {
   /** 0 means greedy (argmax). */

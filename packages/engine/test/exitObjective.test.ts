@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { crossEntropy, initBackend, tf } from '@recur/tensor';
+import { crossEntropy, initBackend, Mulberry32, tf } from '@recur/tensor';
 import { Decoder, randomDecoder, type DecoderConfig } from '@recur/graph';
 import { exitReadouts, selfDistillationLoss } from '@recur/router';
-import { AdamW, registerGradients, Trainer, withVariables, Mulberry32, type BatchSource } from '@recur/train';
+import { AdamW, registerGradients, Trainer, withVariables, type BatchSource } from '@recur/train';
 import { earlyExitObjective } from '../src/index.js';
 
 // MIDDLE-CYCLE: prologue layer, a 1-layer block looped 3 times, epilogue layer.

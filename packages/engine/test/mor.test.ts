@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { crossEntropy, initBackend, tf } from '@recur/tensor';
+import { crossEntropy, initBackend, Mulberry32, tf } from '@recur/tensor';
 import { Decoder, randomDecoder, type DecoderConfig } from '@recur/graph';
-import { AdamW, registerGradients, Trainer, withVariables, Mulberry32, type BatchSource } from '@recur/train';
+import { AdamW, registerGradients, Trainer, withVariables, type BatchSource } from '@recur/train';
 import { morHeldOutLoss, morObjective, routedSequence, withRouter, type LoadedModel, type MorTraining } from '../src/index.js';
 
 // MIDDLE-CYCLE: prologue layer, a 1-layer block looped 3 times, epilogue layer.

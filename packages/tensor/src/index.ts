@@ -17,6 +17,7 @@ export { truncatedSvd, type TruncatedSvd, type TruncatedSvdOptions } from './lin
 export { jacobiSvd, type SvdResult } from './linalg/jacobiSvd.js';
 export { qr } from './linalg/qr.js';
 export { gaussianArray } from './linalg/gaussian.js';
+export { Mulberry32 } from './random.js';
 export { FusedRuntime } from './fused/runtime.js';
 export { FusedPool, type Segment } from './fused/pool.js';
 export { AttnParams, LinearParams, RowInfo, type KernelName as FusedKernelName } from './fused/kernels.js';

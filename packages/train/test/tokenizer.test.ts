@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { tokenizerFromHfJson, type TextTokenizer } from '@recur/checkpoint';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { Mulberry32 } from '../src/data/index.js';
+import { Mulberry32 } from '@recur/tensor';
 import { BYTE_TO_CHAR, SPLIT_PATTERN, trainBpe, trainBpeTokenizer, type BpeModel, type TrainedTokenizer } from '../src/tokenizer/index.js';
 
 const CORPUS = '../shared/corpora/tinystories_val/tinystories_val.txt';

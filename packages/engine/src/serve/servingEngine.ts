@@ -1,7 +1,6 @@
 import { FastDecoder, type FastProfile } from '@recur/graph';
 import { Scheduler, SchedulerError, type StepPlan } from '@recur/scheduler';
-import { activeBackend } from '@recur/tensor';
-import { Mulberry32 as SeededRandom } from '@recur/train';
+import { activeBackend, Mulberry32 as SeededRandom } from '@recur/tensor';
 import { checkExitDepth } from '../depth/exitRule.js';
 import { fastAdapterSource } from '../fast.js';
 import type { LoadedModel } from '../model.js';

@@ -1,7 +1,8 @@
 import type { BatchSource } from '../trainer/batchSource.js';
 import { DataError, requireInt } from './errors.js';
 import { requirePackable, windowAt, windowCount } from './pack.js';
-import { mixSeed, Mulberry32, shuffledRange } from './rng.js';
+import { Mulberry32 } from '@recur/tensor';
+import { mixSeed, shuffledRange } from './rng.js';
 
 export interface PackedBatcherOptions {
   readonly tokens: Int32Array;

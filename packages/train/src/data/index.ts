@@ -5,6 +5,6 @@ export { tokenizeText, type TokenCorpus, type TokenizeOptions } from './corpus.j
 export { splitTrainVal, type SplitOptions, type TrainValSplit } from './split.js';
 export { packWindows, windowAt, windowCount } from './pack.js';
 export { PackedBatcher, type PackedBatcherOptions, type PackedBatcherState } from './batcher.js';
-export { Mulberry32, mixSeed, shuffledRange } from './rng.js';
+export { mixSeed, shuffledRange } from './rng.js';
 export { utf8Length } from './utf8.js';
 export { decodeTextFile, utf8PrefixEnd } from './textFile.js';

@@ -1,6 +1,7 @@
 import type { TokenCorpus } from './corpus.js';
 import { DataError } from './errors.js';
-import { Mulberry32, shuffledRange } from './rng.js';
+import { Mulberry32 } from '@recur/tensor';
+import { shuffledRange } from './rng.js';
 
 export interface SplitOptions {
   /** Share of documents held out for validation, in (0, 1). */

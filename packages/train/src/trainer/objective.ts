@@ -1,5 +1,5 @@
 import type { tf } from '@recur/tensor';
-import type { Mulberry32 } from '../data/rng.js';
+import type { Mulberry32 } from '@recur/tensor';
 
 /** What a loss may read besides the batch: the step about to be taken and the trainer's seeded RNG. */
 export interface StepContext {

@@ -1,5 +1,4 @@
-import { tf } from '@recur/tensor';
-import { Mulberry32 } from '../data/rng.js';
+import { Mulberry32, tf } from '@recur/tensor';
 import { registerGradients } from '../autodiff/registerGradients.js';
 import type { AdamW } from '../optim/adamw.js';
 import { clipByGlobalNorm } from '../optim/clip.js';
