@@ -47,6 +47,23 @@ describe('package layering', () => {
     expect([...imported].filter((d) => !allowed[name]!.includes(d))).toEqual([]);
   });
 
+  it('below engine each public name has one home: no package re-exports another package’s names', () => {
+    // engine is the apps' one door and may pass names through; a lower package re-exporting (crossEntropy
+    // from tensor via router and train) gives one op three import paths.
+    for (const name of Object.keys(allowed).filter((n) => n !== 'engine' && !apps.has(n))) {
+      for (const file of sourceFiles(join(packageDir(name), 'src'))) {
+        expect(readFileSync(file, 'utf8'), file).not.toMatch(/^export [^;]* from '@recur\//m);
+      }
+    }
+  });
+
+  it('inference takes its seeded RNG from @recur/tensor, not from the training package', () => {
+    for (const file of sourceFiles(join(packageDir('engine'), 'src'))) {
+      expect(readFileSync(file, 'utf8'), file).not.toMatch(/\bMulberry32\b[^;]* from '@recur\/train'/);
+    }
+    expect(readFileSync(join(packageDir('tensor'), 'src', 'index.ts'), 'utf8')).toMatch(/export \{ Mulberry32 \} from '\.\/random\.js'/);
+  });
+
   it('no package reaches into another package’s src/', () => {
     for (const name of Object.keys(allowed)) {
       for (const file of sourceFiles(join(packageDir(name), 'src'))) {

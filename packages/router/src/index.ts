@@ -4,7 +4,6 @@ export { stopGradient } from './stopGradient.js';
 
 export { exitDepths, entropy, maxProbability, rowProbabilities, shouldExit, type ExitDepthsOptions, type ExitPolicy, type RowInput } from './earlyExit/exitPolicy.js';
 export { exitDepthsTf, rowConfidence } from './earlyExit/exitPolicyTf.js';
-export { crossEntropy } from '@recur/tensor';
 export { loopWeights } from './earlyExit/loopWeights.js';
 export { perLoopCrossEntropy, type PerLoopLossOptions } from './earlyExit/perLoopCrossEntropy.js';
 export { selfDistillationLoss, type SelfDistillationOptions } from './earlyExit/selfDistillation.js';

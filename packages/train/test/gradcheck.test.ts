@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyRope, causalAttention, initBackend, linear, rmsNorm, swiGluMlp, tf, type BackendName } from '@recur/tensor';
+import { applyRope, causalAttention, crossEntropy, initBackend, linear, rmsNorm, swiGluMlp, tf, type BackendName } from '@recur/tensor';
 import { Decoder, randomDecoder, type DecoderConfig } from '@recur/graph';
-import { crossEntropy, distillationLoss, registerGradients } from '../src/index.js';
+import { distillationLoss, registerGradients } from '../src/index.js';
 
 /**
  * Analytic gradients (tfjs autodiff with @recur/train's registered gradients) against central

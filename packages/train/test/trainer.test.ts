@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend, tf } from '@recur/tensor';
+import { crossEntropy, initBackend, tf } from '@recur/tensor';
 import { Decoder, type DecoderConfig } from '@recur/graph';
 import { DepthwiseLora, loraKey } from '@recur/lora';
-import { AdamW, crossEntropy, TrainingDivergedError, earlyExitLoss, isTrainable, languageModelObjective, Trainer, withVariables, type BatchSource, type Objective, type TrainerOptions } from '../src/index.js';
+import { AdamW, TrainingDivergedError, isTrainable, languageModelObjective, Trainer, withVariables, type BatchSource, type Objective, type TrainerOptions } from '../src/index.js';
 import { CyclingSource, tinyConfig, tinyWeights } from './trainerFixtures.js';
 
 interface Setup {
@@ -28,6 +28,10 @@ function setup(source: BatchSource, options: Partial<Omit<TrainerOptions, 'objec
   });
   return { trainer, model, variables, dispose: () => (model.dispose(), optimizer.dispose()) };
 }
+
+/** The per-loop hook's test loss: every loop state but the last through the final norm + head, CE summed. */
+const exitLoss = (model: Decoder) => (states: readonly tf.Tensor2D[], targets: Int32Array): tf.Scalar =>
+  tf.tidy(() => tf.addN(states.slice(0, -1).map((h) => crossEntropy(model.head(h), targets))) as tf.Scalar);
 
 const snapshot = (vars: ReadonlyMap<string, tf.Variable>) => new Map([...vars].map(([n, v]) => [n, v.dataSync().slice() as Float32Array]));
 
@@ -75,11 +79,11 @@ describe('Trainer', () => {
 
   it('adds a per-loop loss on every loop state (early exit) and still trains', async () => {
     const looped: DecoderConfig = { ...tinyConfig, layerOrder: [0, 1, 0, 1] };
-    const run = setup(new CyclingSource(32, 2, 8), { config: looped, objective: (model) => languageModelObjective({ model, perLoopLoss: earlyExitLoss(model) }) });
+    const run = setup(new CyclingSource(32, 2, 8), { config: looped, objective: (model) => languageModelObjective({ model, perLoopLoss: exitLoss(model) }) });
     const seq = new CyclingSource(32, 1, 8).next()[0]!;
     const plain = languageModelObjective({ model: run.model });
     const ctx = { step: 0, rng: { next: () => 0 } } as never;
-    const withExit = (languageModelObjective({ model: run.model, perLoopLoss: earlyExitLoss(run.model) }).loss([seq], [], ctx)).dataSync()[0]!;
+    const withExit = (languageModelObjective({ model: run.model, perLoopLoss: exitLoss(run.model) }).loss([seq], [], ctx)).dataSync()[0]!;
     const main = plain.loss([seq], [], ctx).dataSync()[0]!;
     // Loop 0's exit: its hidden state through the final norm and head.
     const states: tf.Tensor2D[] = [];

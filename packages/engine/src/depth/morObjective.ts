@@ -1,7 +1,7 @@
 import type { Decoder, DepthKvCache, DepthKvMode } from '@recur/graph';
 import { balancingLoss, depthForward, expertChoiceRouting, routerZLoss, tokenChoiceRouting, selectionBceLoss, type ExpertScoring } from '@recur/router';
-import { tf } from '@recur/tensor';
-import { crossEntropy, distillationLoss, sequenceObjective, type DistillationOptions, type Objective } from '@recur/train';
+import { crossEntropy, tf } from '@recur/tensor';
+import { distillationLoss, sequenceObjective, type DistillationOptions, type Objective } from '@recur/train';
 
 /** How a Mixture-of-Recursions router trains (Bae et al. 2025, arXiv 2507.10524). */
 export interface MorTraining {

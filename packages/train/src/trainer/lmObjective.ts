@@ -4,7 +4,7 @@ import { distillationLoss, type DistillationOptions } from '../loss/distillation
 import type { Objective } from './objective.js';
 import { sequenceObjective } from './sequenceObjective.js';
 
-/** Extra loss on the hidden state after each loop (index = loop number), e.g. `earlyExitLoss`. */
+/** Extra loss on the hidden state after each loop (index = loop number), e.g. each loop's exit CE. */
 export type PerLoopLoss = (loopStates: readonly tf.Tensor2D[], targets: Int32Array) => tf.Scalar;
 
 export interface LanguageModelObjectiveOptions {

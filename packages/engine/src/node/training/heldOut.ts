@@ -1,6 +1,5 @@
 import type { Decoder } from '@recur/graph';
-import { tf } from '@recur/tensor';
-import { crossEntropy } from '@recur/train';
+import { crossEntropy, tf } from '@recur/tensor';
 
 /** Mean next-token NLL (nats) over held-out windows, each scored on its own from position 0. */
 export function heldOutLoss(decoder: Decoder, windows: readonly Int32Array[]): { meanNll: number; tokens: number } {
