@@ -5,16 +5,18 @@
 import { execFileSync } from 'node:child_process';
 import { machineDescription, recordSection } from './record.mjs';
 
+/** @type {Record<string, number>} */
 const WEIGHT_BYTES = { qkv: 30 * (576 * 576 + 2 * 192 * 576) * 4, oProj: 30 * 576 * 576 * 4, gateUp: 30 * 2 * 1536 * 576 * 4, down: 30 * 1536 * 576 * 4, head: 49152 * 576 * 4 };
 
+/** @param {number} threads @param {number} batch @param {string} [mode] */
 async function child(threads, batch, mode = 'decode') {
   const { initBackend } = await import('../../packages/tensor/dist/index.js');
   const { FastDecoder, randomDecoder } = await import('../../packages/graph/dist/index.js');
   const { modelPresets } = await import('../../packages/engine/dist/index.js');
   await initBackend({ backend: 'wasm', threads });
-  const config = modelPresets['smollm-135m'];
+  const config = /** @type {NonNullable<(typeof modelPresets)[string]>} */ (modelPresets['smollm-135m']);
   const decoder = randomDecoder(config, { seed: 1 });
-  const fast = await FastDecoder.create(config, decoder.weights);
+  const fast = /** @type {import('../../packages/graph/dist/index.js').FastDecoder} */ (await FastDecoder.create(config, decoder.weights)); // a plain Llama always has one
   const ids = Array.from({ length: 256 }, (_, i) => 3 + ((i * 7919 + 13) % 200));
   if (mode === 'prefill') {
     let best;
@@ -34,7 +36,7 @@ async function child(threads, batch, mode = 'decode') {
   }
   const caches = Array.from({ length: batch }, () => fast.newCache(256 + 64));
   for (const cache of caches) fast.forward(ids, { cache, lastOnly: true });
-  const step = (s) => fast.forwardBatch(caches.map((cache, b) => ({ cache, ids: [(s * 7 + b) % 200] })), { lastOnly: true });
+  const step = (/** @type {number} */ s) => fast.forwardBatch(caches.map((cache, b) => ({ cache, ids: [(s * 7 + b) % 200] })), { lastOnly: true });
   for (let s = 0; s < 8; s++) step(s);
   let best;
   for (let rep = 0; rep < 3; rep++) {
@@ -57,10 +59,12 @@ if (process.argv[2] === 'child') {
   const T = 256;
   const L = 30;
   const attnFlops = 2 * 2 * L * 9 * 64 * ((T * (T + 1)) / 2);
+  /** @type {Record<string, number>} */
   const FLOPS = { qkv: 2 * T * L * 576 * 960, oProj: 2 * T * L * 576 * 576, gateUp: 2 * T * L * 2 * 1536 * 576, down: 2 * T * L * 1536 * 576, head: 2 * 49152 * 576, attention: attnFlops };
   const threadList = (process.env.PROFILE_THREADS ?? '1,2').split(',').map(Number);
-  const results = threadList.map((threads) => ({ threads, ...JSON.parse(execFileSync(process.execPath, [new URL(import.meta.url).pathname, 'child', String(threads), '1', 'prefill'], { encoding: 'utf8' }).trim().split('\n').at(-1)) }));
+  const results = threadList.map((threads) => ({ threads, ...JSON.parse(execFileSync(process.execPath, [new URL(import.meta.url).pathname, 'child', String(threads), '1', 'prefill'], { encoding: 'utf8' }).trim().split('\n').at(-1) ?? '') }));
   const phases = ['embed', 'norm', 'qkv', 'rope', 'attention', 'oProj', 'gateUp', 'silu', 'down', 'head'];
+  /** @param {{ phases: Record<string, number> }} r @param {string} p */
   const cell = (r, p) => {
     const ms = r.phases[p] ?? 0;
     return `${ms.toFixed(1)}${FLOPS[p] ? ` (${(FLOPS[p] / ms / 1e6).toFixed(1)} GFLOP/s)` : ''}`;
@@ -79,8 +83,9 @@ Measured ${new Date().toISOString().slice(0, 10)} on ${machineDescription()}; th
 ${table}`);
 } else {
   const runs = [[1, 1], [2, 1], [2, 8]];
-  const results = runs.map(([threads, batch]) => ({ threads, batch, ...JSON.parse(execFileSync(process.execPath, [new URL(import.meta.url).pathname, 'child', String(threads), String(batch)], { encoding: 'utf8' }).trim().split('\n').at(-1)) }));
+  const results = runs.map(([threads, batch]) => ({ threads, batch, ...JSON.parse(execFileSync(process.execPath, [new URL(import.meta.url).pathname, 'child', String(threads), String(batch)], { encoding: 'utf8' }).trim().split('\n').at(-1) ?? '') }));
   const phases = ['embed', 'norm', 'qkv', 'rope', 'attention', 'oProj', 'gateUp', 'silu', 'down', 'head'];
+  /** @param {{ phases: Record<string, number> }} r @param {string} p */
   const cell = (r, p) => {
     const ms = r.phases[p] ?? 0;
     const gbs = WEIGHT_BYTES[p] ? ` (${(WEIGHT_BYTES[p] / ms / 1e6).toFixed(1)} GB/s)` : '';

@@ -27,17 +27,18 @@ async function smolLmGguf() {
   const path = `${peerDir}/smollm-135m-random-f32.gguf`;
   if (existsSync(path)) return path;
   await initBackend();
-  const config = modelPresets['smollm-135m'];
+  const config = /** @type {NonNullable<(typeof modelPresets)[string]>} */ (modelPresets['smollm-135m']);
   const decoder = randomDecoder(config, { seed: 1 });
-  const arrays = new Map([...decoder.weights].map(([key, tensor]) => [key, tensor.dataSync()]));
+  const arrays = new Map([...decoder.weights].map(([key, tensor]) => [key, /** @type {Float32Array} */ (tensor.dataSync())]));
   decoder.dispose();
   await writeGgufModel({ config, arrays }, path, { dtype: 'F32', tokenizer: 'placeholder' });
   return path;
 }
 
+/** @param {string} script @param {readonly string[]} args */
 function measure(script, args) {
   const out = execFileSync(process.execPath, [`${root}tooling/bench/peer/${script}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
-  return JSON.parse(out.trim().split('\n').at(-1));
+  return JSON.parse(/** @type {string} */ (out.trim().split('\n').at(-1)));
 }
 
 installPeer();
@@ -51,7 +52,7 @@ for (const model of models) {
     const args = [model.path, String(prefill), String(decode), String(batch)];
     const recur = measure('recur.mjs', args);
     const llama = measure('llamaCpp.mjs', [`${peerDir}/node_modules`, ...args]);
-    const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
+    const ratio = (/** @type {number} */ a, /** @type {number} */ b) => `${(a / b).toFixed(2)}×`;
     console.log(`${model.label}, batch ${batch}: prefill Recur ${recur.prefillTokensPerSecond.toFixed(1)} vs llama.cpp ${llama.prefillTokensPerSecond.toFixed(1)} tok/s; decode ${recur.decodeTokensPerSecond.toFixed(1)} vs ${llama.decodeTokensPerSecond.toFixed(1)} tok/s`);
     rows.push(`| ${model.label} | ${batch} | ${recur.prefillTokensPerSecond.toFixed(1)} | ${llama.prefillTokensPerSecond.toFixed(1)} | ${ratio(recur.prefillTokensPerSecond, llama.prefillTokensPerSecond)} | ${recur.decodeTokensPerSecond.toFixed(1)} | ${llama.decodeTokensPerSecond.toFixed(1)} | ${ratio(recur.decodeTokensPerSecond, llama.decodeTokensPerSecond)} | ${recur.backend}${recur.threads ? `, ${recur.threads} threads` : ''} |`);
   }

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 const cli = `${root}apps/cli/dist/recur.js`;
 
+/** @param {readonly string[]} args */
 export function recurJson(args) {
   const out = execFileSync(process.execPath, [cli, ...args, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   return JSON.parse(out);
@@ -18,6 +19,7 @@ export function machineDescription() {
   return `${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, ${os.platform()} ${os.arch()}`;
 }
 
+/** @param {string} name @param {string} markdown */
 export function recordSection(name, markdown) {
   const file = `${root}docs/benchmarks.md`;
   const begin = `<!-- bench:${name}:begin -->`;

@@ -12,6 +12,7 @@ const prompt = corpus.repeat(2).slice(0, 1_000_000); // ~1.02 MB as JSON, under 
 const clients = Number(process.env.CLIENTS ?? 4);
 const rounds = Number(process.env.ROUNDS ?? 10);
 
+/** @param {string} base @param {string} method @param {string} path @param {string} [body] @returns {Promise<number | undefined>} */
 function call(base, method, path, body) {
   return new Promise((resolve, reject) => {
     const req = request(`${base}${path}`, { method, agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
@@ -35,6 +36,7 @@ const posts = (async () => {
   for (let r = 0; r < rounds; r++) all.push(...(await burst()));
   return all;
 })().finally(() => (running = false));
+/** @type {number[]} */
 const probes = [];
 while (running) {
   const t0 = performance.now();
@@ -47,5 +49,5 @@ const seconds = (performance.now() - started) / 1000;
 const rss = readFileSync(`/proc/${child.pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/)?.[1];
 child.kill('SIGTERM');
 const sorted = probes.sort((a, b) => a - b);
-const at = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))].toFixed(1);
-console.log(JSON.stringify({ clients, rounds, promptBytes: Buffer.byteLength(body), statuses, seconds: Number(seconds.toFixed(2)), probes: sorted.length, healthMs: { median: at(0.5), p99: at(0.99), max: sorted.at(-1).toFixed(1) }, peakRssMB: Math.round(Number(rss) / 1024) }));
+const at = (/** @type {number} */ p) => /** @type {number} */ (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]).toFixed(1);
+console.log(JSON.stringify({ clients, rounds, promptBytes: Buffer.byteLength(body), statuses, seconds: Number(seconds.toFixed(2)), probes: sorted.length, healthMs: { median: at(0.5), p99: at(0.99), max: /** @type {number} */ (sorted.at(-1)).toFixed(1) }, peakRssMB: Math.round(Number(rss) / 1024) }));

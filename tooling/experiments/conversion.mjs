@@ -12,8 +12,12 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const modelPath = `${root}../shared/models/stories260K/hf`;
 const corpus = `${root}../shared/corpora/tinystories_val/tinystories_val.txt`;
 const maxBytes = Number(process.env.EXPERIMENT_BYTES ?? 16384);
+/** @typedef {import('../../packages/graph/dist/index.js').TyingPlan} TyingPlan */
+/** @type {import('../../packages/graph/dist/index.js').SharingStrategy[]} */
 const strategies = ['cycle', 'sequence', 'middle-cycle', 'middle-sequence'];
+/** @type {import('../../packages/graph/dist/index.js').InitStrategy[]} */
 const inits = ['stepwise', 'average', 'lower'];
+/** @type {(number | 'full')[]} */
 const ranks = [0, 2, 4, 8, 16, 'full'];
 const loopCounts = [2, 3];
 
@@ -22,11 +26,13 @@ const text = decodeUtf8Prefix(readFileSync(corpus), maxBytes);
 const source = await loadModel(modelPath);
 const started = performance.now();
 const base = await evaluatePerplexity(source, text, { window: 256 });
+/** @type {{ loops: number, strategy: string, init: string, blockSize: number, warning: TyingPlan['warning'], cells: { rank: number | 'full', perplexity: number, parameters: number }[] }[]} */
 const rows = [];
 for (const loops of loopCounts) {
   for (const strategy of strategies) {
     for (const init of inits) {
       const cells = [];
+      /** @type {TyingPlan | undefined} */
       let plan;
       for (const rank of ranks) {
         const model = await convertModel(source, { loops, strategy, init, ranks: { attention: rank, mlp: rank }, loraInit: 'svd', norms: 'tied' });
@@ -35,7 +41,8 @@ for (const loops of loopCounts) {
         plan = model.plan;
         disposeModel(model);
       }
-      rows.push({ loops, strategy, init, blockSize: plan.blockSize, warning: plan.warning, cells });
+      const last = /** @type {TyingPlan} */ (plan); // ranks is not empty
+      rows.push({ loops, strategy, init, blockSize: last.blockSize, warning: last.warning, cells });
       console.log(`N=${loops} ${strategy.padEnd(15)} ${init.padEnd(8)} ` + cells.map((c) => `r${c.rank}:${c.perplexity.toFixed(2)}`).join(' '));
     }
   }
@@ -43,7 +50,7 @@ for (const loops of loopCounts) {
 const minutes = ((performance.now() - started) / 60000).toFixed(1);
 disposeModel(source);
 
-const fmt = (n) => n.toLocaleString('en-US');
+const fmt = (/** @type {number} */ n) => n.toLocaleString('en-US');
 const reading = `At this scale (L = 5, d = 64) the tables say:
 - **Tying alone costs a lot.** Without LoRA the best recursive models are middle-cycle / middle-sequence
   with lower or stepwise init (≈ 12–13 at N = 2, ≈ 68 at N = 3, against 4.60 for the source): keeping the
@@ -60,7 +67,7 @@ const reading = `At this scale (L = 5, d = 64) the tables say:
   starting point.
 - N = 3 is far harder than N = 2 for plain cycle/sequence (K = 2 layers, several of them standing in for
   source layers they never were), and the middle strategies degrade least.`;
-const table = (loops) => {
+const table = (/** @type {number} */ loops) => {
   const selected = rows.filter((r) => r.loops === loops);
   const head = `| strategy | init | K | ${ranks.map((r) => `r=${r}`).join(' | ')} |\n| --- | --- | ---: | ${ranks.map(() => '---:').join(' | ')} |`;
   const body = selected.map((r) => `| ${r.strategy} | ${r.init} | ${r.blockSize} | ${r.cells.map((c) => c.perplexity.toFixed(2)).join(' | ')} |`).join('\n');

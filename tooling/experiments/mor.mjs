@@ -25,6 +25,12 @@ const seqLen = 128;
 const lr = 3e-3;
 const cache = `${root}.cache/mor`;
 const base = { hidden_size: 64, intermediate_size: 172, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 8, vocab_size: 512, max_position_embeddings: 512, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: true, bos_token_id: 1, eos_token_id: 2, model_type: 'llama', architectures: ['LlamaForCausalLM'] };
+/** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
+/** @typedef {import('../../packages/engine/dist/index.js').MorTraining} MorTraining */
+/** @typedef {{ name: string, layers: number, recursive?: { loops: number, strategy: import('../../packages/graph/dist/index.js').SharingStrategy }, router?: 'expert' | 'token' }} Spec */
+/** @typedef {{ floatsPerToken: number, blockRowsPerToken: number }} KvUse */
+/** @typedef {NonNullable<LoadedModel['routerParams']>} RouterParams a router model's (routed calls run only when `mor` is set) */
+/** @type {Spec[]} */
 const specs = [
   { name: 'vanilla', layers: 6 },
   { name: 'recursive cycle N=3', layers: 6, recursive: { loops: 3, strategy: 'cycle' } },
@@ -42,7 +48,7 @@ const tokenizerSource = await loadModel(stories);
 const data = await trainingData({ textFile: corpus, tokenizer: tokenizerSource.tokenizer, tokenizerIdentity: 'stories260K', cacheDir: `${cache}/tokens`, seqLen, batchSize: batch, valFraction: 0.1, seed: 0 });
 const windows = data.validation.slice(0, evalWindows);
 const kvWindows = windows.slice(0, 4);
-const vanillaFlops = morFlops(configOf(specs[0]), null, seqLen);
+const vanillaFlops = morFlops(configOf(/** @type {Spec} */ (specs[0])), null, seqLen);
 const rows = [];
 for (const spec of specs) rows.push(await runSpec(spec));
 const exit = await earlyExitCurve();
@@ -55,10 +61,12 @@ writeFileSync(`${root}docs/results/mor.md`, renderReport(results));
 console.log('wrote docs/results/mor.md');
 disposeModel(tokenizerSource);
 
+/** @param {Spec} spec */
 function configOf(spec) {
   return { ...base, num_hidden_layers: spec.layers };
 }
 
+/** @param {Spec} spec */
 async function runSpec(spec) {
   const dir = `${cache}/${spec.name.replace(/[^a-z0-9]+/gi, '-')}`;
   rmSync(dir, { recursive: true, force: true });
@@ -74,19 +82,23 @@ async function runSpec(spec) {
     valFraction: 0.1, evalEvery: 0, saveEvery: 0, evalWindows: 1, finalEvalWindows: 1, seed: 0,
   });
   const trained = await loadModel(result.modelDir);
-  const row = { name: spec.name, spec, steps, tokens: result.tokens, trainFlops: 3 * flops.perToken * result.tokens, forwardPerToken: flops.perToken, expectedLoops: flops.expectedLoops, seconds: result.seconds, parameters: uniqueParameters(trained) };
-  Object.assign(row, evaluate(trained, spec));
+  const row = { name: spec.name, spec, steps, tokens: result.tokens, trainFlops: 3 * flops.perToken * result.tokens, forwardPerToken: flops.perToken, expectedLoops: flops.expectedLoops, seconds: result.seconds, parameters: uniqueParameters(trained), ...evaluate(trained, spec) };
   console.log(`${spec.name}: ${steps} steps, NLL ${row.nll.toFixed(4)}${row.causalNll ? ` (causal ${row.causalNll.toFixed(4)})` : ''}, depth ${row.averageDepth.toFixed(2)}, ${row.seconds.toFixed(0)} s`);
   disposeModel(trained);
   disposeModel(model);
   return row;
 }
 
+/** @param {LoadedModel} model */
 function uniqueParameters(model) {
   return model.decoder.parameterCount + [...(model.routerParams?.values() ?? [])].reduce((n, t) => n + t.size, 0);
 }
 
 /** Held-out NLL under the training routing, the causal decode rule (routers) and KV floats per token. */
+/**
+ * @param {LoadedModel} model @param {Spec} spec
+ * @returns {{ nll: number, averageDepth: number, causalNll?: number, causalDepth?: number, kv: Record<'recursion-wise' | 'shared', KvUse> }}
+ */
 function evaluate(model, spec) {
   const mor = model.recur?.router ? { kind: model.recur.router.kind, alpha: model.recur.router.alpha, kvMode: model.recur.router.kvMode } : null;
   const loops = model.decoder.loops.loops.length;
@@ -94,19 +106,20 @@ function evaluate(model, spec) {
   if (!mor) return { nll: heldOutLoss(model.decoder, windows).meanNll, averageDepth: spec.recursive ? loops : 1, kv };
   const routed = routedNll(model, mor);
   const causal = evaluateDepths(model, { windows: windows.map((w) => Array.from(w)), rule: parseExitRule('router') });
-  return { nll: routed.nll, averageDepth: routed.depth, causalNll: Math.log(causal.policy.perplexity), causalDepth: causal.policy.averageDepth, kv };
+  return { nll: routed.nll, averageDepth: routed.depth, causalNll: Math.log(policyOf(causal).perplexity), causalDepth: policyOf(causal).averageDepth, kv };
 }
 
+/** @param {LoadedModel} model @param {MorTraining} mor */
 function routedNll(model, mor) {
   let nll = 0;
   let tokens = 0;
   let depth = 0;
   for (const w of windows) {
     tf.tidy(() => {
-      const r = routedSequence(model.decoder, model.routerParams, mor, w.subarray(0, w.length - 1), Infinity);
+      const r = routedSequence(model.decoder, /** @type {RouterParams} */ (model.routerParams), mor, w.subarray(0, w.length - 1), Infinity);
       const logp = tf.logSoftmax(r.logits);
       const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(w.subarray(1), 'int32'), logp.shape[1]))).dataSync()[0];
-      nll -= picked;
+      nll -= /** @type {number} */ (picked);
       tokens += w.length - 1;
       depth += r.depths.reduce((a, b) => a + b, 0);
       r.cache.dispose();
@@ -115,7 +128,16 @@ function routedNll(model, mor) {
   return { nll: nll / tokens, depth: depth / tokens };
 }
 
+/**
+ * evaluateDepths reports `policy` whenever it is given a rule, as every call here does.
+ * @param {import('../../packages/engine/dist/index.js').DepthEvaluation} evaluation
+ */
+function policyOf(evaluation) {
+  return /** @type {NonNullable<typeof evaluation.policy>} */ (evaluation.policy);
+}
+
 /** KV floats held per token after a forward over held-out windows (block + prologue/epilogue slots). */
+/** @param {LoadedModel} model @param {MorTraining | null} mor @param {'recursion-wise' | 'shared'} mode @returns {KvUse} */
 function kvPerToken(model, mor, mode) {
   let floats = 0;
   let blockRows = 0;
@@ -123,7 +145,7 @@ function kvPerToken(model, mor, mode) {
   for (const w of kvWindows) {
     const ids = w.subarray(0, w.length - 1);
     tf.tidy(() => {
-      const r = mor ? routedSequence(model.decoder, model.routerParams, { ...mor, kvMode: mode }, ids, Infinity) : { cache: model.decoder.newDepthCache(mode) };
+      const r = mor ? routedSequence(model.decoder, /** @type {RouterParams} */ (model.routerParams), { ...mor, kvMode: mode }, ids, Infinity) : { cache: model.decoder.newDepthCache(mode) };
       if (!mor) depthForward(model.decoder, ids, { cache: r.cache });
       floats += r.cache.elementCount();
       blockRows += r.cache.blockEntries();
@@ -149,8 +171,8 @@ async function earlyExitCurve() {
   const curve = [];
   for (const p of [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]) {
     const r = evaluateDepths(trained, { windows: exitWindows, rule: parseExitRule(`maxprob:${p}`), kvMode: 'copy' });
-    curve.push({ threshold: p, perplexity: r.policy.perplexity, averageDepth: r.policy.averageDepth });
-    console.log(`maxprob:${p}: ppl ${r.policy.perplexity.toFixed(3)} at depth ${r.policy.averageDepth.toFixed(3)}`);
+    curve.push({ threshold: p, perplexity: policyOf(r).perplexity, averageDepth: policyOf(r).averageDepth });
+    console.log(`maxprob:${p}: ppl ${policyOf(r).perplexity.toFixed(3)} at depth ${policyOf(r).averageDepth.toFixed(3)}`);
   }
   const teacherPpl = Math.exp(heldOutLoss(tokenizerSource.decoder, exitWindows.map((w) => Int32Array.from(w))).meanNll);
   disposeModel(trained);

@@ -1,33 +1,51 @@
 // Helpers of experiment:mor — the FLOP count that sets each model's token budget, and the report.
 
 /**
+ * The results.json that mor.mjs writes and renderReport reads.
+ * @typedef {{ floatsPerToken: number, blockRowsPerToken: number }} KvUse
+ * @typedef {{ name: string, spec: { layers: number, recursive?: { loops: number, strategy: string }, router?: 'expert' | 'token' }, steps: number, tokens: number, trainFlops: number, forwardPerToken: number, expectedLoops: number, seconds: number, parameters: number, nll: number, averageDepth: number, causalNll?: number, causalDepth?: number, kv: Record<'recursion-wise' | 'shared', KvUse> }} Row
+ * @typedef {Row & { causalNll: number, causalDepth: number, spec: { recursive: { loops: number } } }} RouterRow a MoR row: routed, so it has causal numbers
+ * @typedef {{ threshold: number, perplexity: number, averageDepth: number }} CurvePoint
+ * @typedef {{ depth: number, perplexity: number }} FixedDepth
+ * @typedef {{ perLoop: readonly FixedDepth[], curve: CurvePoint[], teacherPpl: number, steps: number, tokens: number, windows: number }} ExitResults
+ * @typedef {{ rows: Row[], exit: ExitResults, date: string, machine: string, threads: number, batch: number, seqLen: number, lr: number, vanillaSteps: number, exitSteps: number, heldTokens: number, windows: number, minutes: number }} Results
+ */
+
+/**
  * Forward FLOPs (2 per multiply-add) of one sequence of T tokens, per token: projections of every
  * executed layer on the tokens that run it, causal attention among them (recursion-wise caching: loop
  * r attends over the k_r tokens it kept), the routers and the LM head. `shape`: null (vanilla) or
  * { loops, strategy, router? }; a router keeps k_r = ⌊(N − r)/N · T⌋ tokens at loop r (expert-choice's
  * capacity; token-choice's expected load when balanced).
  */
+/**
+ * @param {{ hidden_size: number, intermediate_size: number, num_attention_heads: number, num_key_value_heads: number, head_dim: number, vocab_size: number, num_hidden_layers: number }} config
+ * @param {{ loops: number, strategy: string, router?: 'expert' | 'token' } | null} shape
+ * @param {number} T
+ */
 export function morFlops(config, shape, T) {
   const { hidden_size: d, intermediate_size: ff, num_attention_heads: h, num_key_value_heads: kvh, head_dim: hd, vocab_size: v, num_hidden_layers: layers } = config;
   const proj = d * h * hd * 2 + d * kvh * hd * 2 + 3 * d * ff; // MACs per token per layer
-  const layer = (k) => proj * k + 2 * h * hd * ((k * (k + 1)) / 2); // MACs of one layer over k causal tokens
+  const layer = (/** @type {number} */ k) => proj * k + 2 * h * hd * ((k * (k + 1)) / 2); // MACs of one layer over k causal tokens
   if (!shape) return { perToken: (2 * (layers * layer(T) + v * d * T)) / T, expectedLoops: 1 };
   const n = shape.loops;
   const outside = shape.strategy === 'middle-cycle' ? 2 : 0;
   const block = (layers - outside) / n;
   const kept = Array.from({ length: n }, (_, r) => (shape.router ? Math.max(1, Math.floor(((n - r) / n) * T + 1e-9)) : T));
-  const routers = shape.router === 'token' ? T * d * n : shape.router === 'expert' ? kept.reduce((sum, _, r) => sum + (r === 0 ? T : kept[r - 1]) * d, 0) : 0;
+  const routers = shape.router === 'token' ? T * d * n : shape.router === 'expert' ? kept.reduce((sum, _, r) => sum + (r === 0 ? T : /** @type {number} */ (kept[r - 1])) * d, 0) : 0;
   const macs = outside * layer(T) + kept.reduce((sum, k) => sum + block * layer(k), 0) + routers + v * d * T;
   return { perToken: (2 * macs) / T, expectedLoops: kept.reduce((a, b) => a + b, 0) / T };
 }
 
-const fmt = (n) => n.toLocaleString('en-US');
-const sci = (x) => x.toExponential(2).replace('e+', 'e');
+const fmt = (/** @type {number} */ n) => n.toLocaleString('en-US');
+const sci = (/** @type {number} */ x) => x.toExponential(2).replace('e+', 'e');
 
+/** @param {Results} r */
 export function renderReport(r) {
-  const vanilla = r.rows[0];
+  const vanilla = /** @type {Row} */ (r.rows[0]);
+  /** @param {Row} row @param {'recursion-wise' | 'shared'} mode */
   const kvRatio = (row, mode) => (row.kv[mode].floatsPerToken / vanilla.kv['recursion-wise'].floatsPerToken).toFixed(2);
-  const table = r.rows.map((row) => `| ${row.name} | ${fmt(row.parameters)} | ${row.expectedLoops.toFixed(2)} | ${row.steps} | ${fmt(row.tokens)} | ${sci(row.trainFlops)} | ${row.averageDepth.toFixed(2)} | **${row.nll.toFixed(4)}** | ${row.causalNll === undefined ? '—' : `${row.causalNll.toFixed(4)} @ ${row.causalDepth.toFixed(2)}`} | ${row.kv['recursion-wise'].floatsPerToken.toFixed(0)} (${kvRatio(row, 'recursion-wise')}) | ${row.kv.shared.floatsPerToken.toFixed(0)} (${kvRatio(row, 'shared')}) | ${row.seconds.toFixed(0)} |`).join('\n');
+  const table = r.rows.map((row) => `| ${row.name} | ${fmt(row.parameters)} | ${row.expectedLoops.toFixed(2)} | ${row.steps} | ${fmt(row.tokens)} | ${sci(row.trainFlops)} | ${row.averageDepth.toFixed(2)} | **${row.nll.toFixed(4)}** | ${row.causalNll === undefined ? '—' : `${row.causalNll.toFixed(4)} @ ${/** @type {number} */ (row.causalDepth).toFixed(2)}`} | ${row.kv['recursion-wise'].floatsPerToken.toFixed(0)} (${kvRatio(row, 'recursion-wise')}) | ${row.kv.shared.floatsPerToken.toFixed(0)} (${kvRatio(row, 'shared')}) | ${row.seconds.toFixed(0)} |`).join('\n');
   const curve = r.exit.curve.map((c) => `| maxprob:${c.threshold} | ${c.averageDepth.toFixed(3)} | ${c.perplexity.toFixed(3)} |`).join('\n');
   const fixed = r.exit.perLoop.map((p) => `| fixed:${p.depth} | ${p.depth.toFixed(3)} | ${p.perplexity.toFixed(3)} |`).join('\n');
   return `# Mixture-of-Recursions at small scale
@@ -83,10 +101,11 @@ ${exitReading(r.exit)}
 `;
 }
 
+/** @param {Row[]} rows */
 function reading(rows) {
-  const by = (name) => rows.find((x) => x.name === name);
-  const v = by('vanilla');
-  const mor = rows.filter((x) => x.name.startsWith('MoR'));
+  const by = (/** @type {string} */ name) => rows.find((x) => x.name === name);
+  const v = /** @type {Row} */ (by('vanilla'));
+  const mor = /** @type {RouterRow[]} */ (rows.filter((x) => x.name.startsWith('MoR')));
   const rec = rows.filter((x) => x.name.startsWith('recursive'));
   const best = rows.reduce((a, b) => (a.nll < b.nll ? a : b));
   const lines = [`Reading: the lowest held-out NLL at equal training FLOPs is **${best.name}** (${best.nll.toFixed(4)}; vanilla ${v.nll.toFixed(4)}).`];
@@ -110,23 +129,26 @@ function reading(rows) {
 }
 
 /** Whether mixing depths (some tokens at loop 1, some at loop 2) costs more than either pure depth. */
+/** @param {ExitResults} exit */
 function mixedReading(exit) {
   const worst = Math.max(...exit.perLoop.map((p) => p.perplexity));
   const above = exit.curve.filter((c) => c.perplexity > worst);
   if (above.length === 0) return 'Mixed depths land between the two fixed depths.';
-  return `Mixing depths costs more than either pure depth at ${above.length} of ${exit.curve.length} thresholds (e.g. maxprob:${above[0].threshold}: ${above[0].perplexity.toFixed(2)} at depth ${above[0].averageDepth.toFixed(2)}): ` +
+  const first = /** @type {CurvePoint} */ (above[0]);
+  return `Mixing depths costs more than either pure depth at ${above.length} of ${exit.curve.length} thresholds (e.g. maxprob:${first.threshold}: ${first.perplexity.toFixed(2)} at depth ${first.averageDepth.toFixed(2)}): ` +
     'deeper tokens attend to the copied loop-1 keys/values of tokens that left (KV mode copy), states the second loop never saw in training — the uptraining scored each exit with every token at the same depth.';
 }
 
+/** @param {ExitResults} exit */
 function exitReading(exit) {
-  const [d1, d2] = exit.perLoop;
+  const [d1, d2] = /** @type {[FixedDepth, FixedDepth]} */ (exit.perLoop); // a 2-loop model
   if (d1.perplexity < d2.perplexity) {
     return `Reading: here **the shallow exit is better than full depth** (${d1.perplexity.toFixed(2)} after loop 1 vs ${d2.perplexity.toFixed(2)} after loop 2; the original 5-layer model: ${exit.teacherPpl.toFixed(2)}), so the curve runs the wrong way: lower thresholds (more tokens leaving after loop 1) give lower perplexity. ` +
       'Loop 1 of the converted model (first layer, the 2-layer block initialised from the lower layers, last layer) is close to the original network minus one layer, while loop 2 re-runs the block on states it was never trained on; ' +
       `${exit.steps} steps of uptraining (${exit.tokens.toLocaleString('en-US')} tokens) do not repair it. ${mixedReading(exit)} The papers' premise — deeper is better and early exit trades a little quality for compute — needs the uptraining budget they use (billions of tokens), not this one.`;
   }
   const cheap = exit.curve.filter((c) => c.perplexity <= d2.perplexity * 1.05);
-  const low = cheap.reduce((a, b) => (a && a.averageDepth < b.averageDepth ? a : b), undefined);
+  const low = cheap.reduce((a, b) => (a && a.averageDepth < b.averageDepth ? a : b), /** @type {CurvePoint | undefined} */ (undefined));
   return `Reading: exiting every token after loop 1 costs ${d1.perplexity.toFixed(2)} vs ${d2.perplexity.toFixed(2)} at full depth. ` +
     (low ? `maxProb early exit stays within 5% of full-depth perplexity down to an average depth of ${low.averageDepth.toFixed(2)} (maxprob:${low.threshold}); ` : 'No threshold stays within 5% of full-depth perplexity; ') +
     'lower thresholds trade more perplexity for less depth. With 2 loops the saving is at most one block (2 of 6 executed layers) per exiting token.';

@@ -15,6 +15,7 @@ const corpus = `${root}../shared/corpora/tinystories_val/tinystories_val.txt`;
 const steps = Number(process.env.EXPERIMENT_STEPS ?? 100);
 const batch = 4;
 const seqLen = 128;
+/** @type {(number | 'full')[]} */
 const ranks = [0, 8, 'full'];
 const threads = Number(process.env.RECUR_THREADS ?? 2);
 
@@ -23,10 +24,13 @@ const source = await loadModel(`${root}../shared/models/stories260K/hf`);
 const cache = `${root}.cache/uptraining`;
 const data = await trainingData({ textFile: corpus, tokenizer: source.tokenizer, tokenizerIdentity: 'stories260K', cacheDir: cache, seqLen, batchSize: batch, valFraction: 0.1, seed: 0 });
 const windows = data.validation.slice(0, 128);
-const ppl = (model) => Math.exp(heldOutLoss(model.decoder, windows).meanNll);
+const ppl = (/** @type {import('../../packages/engine/dist/index.js').LoadedModel} */ model) => Math.exp(heldOutLoss(model.decoder, windows).meanNll);
 const base = ppl(source);
+/** @typedef {{ rank: number | 'full', parameters: number, afterConversion: number, afterUptraining: number, tokens: number, tokensPerSecond: number, seconds: number }} Row */
+/** @type {Row[]} */
 const rows = [];
 for (const rank of ranks) {
+  /** @type {import('../../packages/engine/dist/index.js').ConvertOptions} */
   const options = { strategy: 'middle-cycle', loops: 2, init: 'lower', ranks: { attention: rank, mlp: rank }, loraInit: 'svd', norms: 'per-loop' };
   const converted = await convertModel(source, options);
   const afterConversion = ppl(converted);
@@ -44,7 +48,7 @@ for (const rank of ranks) {
   disposeModel(converted);
 }
 const heldTokens = windows.reduce((n, w) => n + w.length - 1, 0);
-const fmt = (n) => n.toLocaleString('en-US');
+const fmt = (/** @type {number} */ n) => n.toLocaleString('en-US');
 writeFileSync(`${root}docs/results/uptraining.md`, `# Uptraining a Relaxed Recursive stories260K
 
 Produced by \`pnpm experiment:uptraining\` (${new Date().toISOString().slice(0, 10)}, ${machineDescription()}, wasm × ${threads} threads).
@@ -69,6 +73,7 @@ Reading: ${reading(rows, base)}
 console.log('wrote docs/results/uptraining.md');
 disposeModel(source);
 
+/** @param {Row[]} rs @param {number} original */
 function reading(rs, original) {
   const best = rs.reduce((a, b) => (a.afterUptraining < b.afterUptraining ? a : b));
   const recovered = rs.map((r) => `r=${r.rank}: ${r.afterConversion.toFixed(1)} → ${r.afterUptraining.toFixed(2)}`).join('; ');

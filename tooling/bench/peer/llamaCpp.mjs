@@ -11,7 +11,7 @@ const batch = Number(batchArg);
 const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
 const model = await llama.loadModel({ modelPath });
 const context = await model.createContext({ contextSize: (prefill + decode + 16) * batch, sequences: batch, threads: 2, batchSize: prefill * batch });
-const ids = (seq) => Array.from({ length: prefill }, (_, i) => 3 + ((i * 7919 + 13 + seq * 101) % 200)); // plain tokens, no specials
+const ids = (/** @type {number} */ seq) => Array.from({ length: prefill }, (_, i) => 3 + ((i * 7919 + 13 + seq * 101) % 200)); // plain tokens, no specials
 
 // Sequences are taken once and cleared between runs: a disposed sequence is not handed back at once
 // ("No sequences left" on the second run at batch > 1).

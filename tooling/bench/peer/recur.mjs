@@ -11,20 +11,21 @@ const prefill = Number(prefillArg);
 const decode = Number(decodeArg);
 const batch = Number(batchArg);
 const backend = await initBackend({ threads: Number(process.env.RECUR_THREADS ?? 2) });
-const model = await loadModel(modelPath);
+const model = await loadModel(/** @type {string} */ (modelPath));
 const { decoder } = model;
 const { fast, reason } = await fastDecoderFor(model);
 if (!fast) console.error(`recur: fast path unavailable (${reason}); timing the tfjs decoder`);
-const ids = (seq) => Array.from({ length: prefill }, (_, i) => 3 + ((i * 7919 + 13 + seq * 101) % 200)); // same ids as the llama.cpp run
+const ids = (/** @type {number} */ seq) => Array.from({ length: prefill }, (_, i) => 3 + ((i * 7919 + 13 + seq * 101) % 200)); // same ids as the llama.cpp run
 
 async function runFast() {
-  const caches = Array.from({ length: batch }, () => fast.newCache(prefill + decode));
+  const f = /** @type {NonNullable<typeof fast>} */ (fast); // only run when there is one
+  const caches = Array.from({ length: batch }, () => f.newCache(prefill + decode));
   let start = performance.now();
-  const next = caches.map((cache, b) => argmax(fast.forward(ids(b), { cache, lastOnly: true })));
+  const next = caches.map((cache, b) => argmax(f.forward(ids(b), { cache, lastOnly: true })));
   const prefillMs = performance.now() - start;
   start = performance.now();
   for (let step = 0; step < decode; step++) {
-    const logits = fast.forwardBatch(caches.map((cache, b) => ({ cache, ids: [next[b]] })), { lastOnly: true });
+    const logits = f.forwardBatch(caches.map((cache, b) => ({ cache, ids: [/** @type {number} */ (next[b])] })), { lastOnly: true });
     logits.forEach((row, b) => (next[b] = argmax(row)));
   }
   const decodeMs = performance.now() - start;
@@ -34,6 +35,7 @@ async function runFast() {
 
 async function runTfjs() {
   const caches = Array.from({ length: batch }, () => decoder.newCache());
+  /** @type {number[]} */
   const next = [];
   let start = performance.now();
   for (const [b, cache] of caches.entries()) {
@@ -45,7 +47,7 @@ async function runTfjs() {
   start = performance.now();
   for (let step = 0; step < decode; step++) {
     for (const [b, cache] of caches.entries()) {
-      const logits = decoder.forward([next[b]], { cache, lastOnly: true });
+      const logits = decoder.forward([/** @type {number} */ (next[b])], { cache, lastOnly: true });
       next[b] = argmax(await logits.data());
       logits.dispose();
     }
