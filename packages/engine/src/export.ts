@@ -20,7 +20,12 @@ export interface PlainModel {
  * outputs), kept as a PEFT adapter over the unrolled base ('peft'; refused for per-loop norms,
  * which PEFT cannot hold), or left out ('drop').
  */
-export function plainModel(model: LoadedModel, options: { lora: LoraExport; baseModelPath?: string }): PlainModel {
+export function plainModel(model: LoadedModel, options: { lora: LoraExport; baseModelPath?: string; dropRouter?: boolean }): PlainModel {
+  const router = model.recur?.router;
+  if (router && !options.dropRouter) {
+    // A plain Llama has no place for per-token depth: the export would run every token through every loop, ungated.
+    throw new RangeError(`${model.source.path}: its ${router.kind}-choice MoR router cannot go into a plain Llama export; pass --drop-router to export it at full depth without the router`);
+  }
   const arrays = new Map<string, Float32Array>();
   for (const [key, tensor] of model.decoder.weights) arrays.set(key, tensor.dataSync() as Float32Array);
   const unrolled = unrollRecursive(model.decoder.config, arrays);

@@ -1,15 +1,36 @@
-import { depthKvModes, parseExitRule, type DepthKvMode, type ExitRule } from '@recur/engine';
+import { depthKvModes, parseExitRule, type DepthKvMode, type ExitRule, type LoadedModel } from '@recur/engine';
 import { UsageError } from '../errors.js';
 
-export const exitHelp = 'per-token depth: maxprob:P | entropy:H | fixed:D | router[:T] (MoR models); the prompt runs every loop';
+export const exitHelp = 'per-token depth: maxprob:P | entropy:H | fixed:D | router[:T] (MoR models; their default) | none (full depth); the prompt runs every loop';
 export const kvHelp = `what deeper loops see of tokens that left early: ${depthKvModes.join(' | ')} (default copy; routers: as trained)`;
 
+export interface DepthFlags {
+  readonly exit?: ExitRule;
+  readonly kvMode?: DepthKvMode;
+  /** `--exit none`: full depth, also for a model trained with a router. */
+  readonly fullDepth?: boolean;
+}
+
 /** --exit and --kv as engine values (UsageError on bad text). */
-export function depthFlags(options: { readonly exit?: string; readonly kv?: string }): { exit?: ExitRule; kvMode?: DepthKvMode } {
+export function depthFlags(options: { readonly exit?: string; readonly kv?: string }): DepthFlags {
   if (options.kv !== undefined && options.exit === undefined) throw new UsageError('--kv applies with --exit only');
   if (options.kv !== undefined && !depthKvModes.includes(options.kv as DepthKvMode)) throw new UsageError(`--kv must be one of ${depthKvModes.join(', ')}, got ${options.kv}`);
   if (options.exit === undefined) return {};
+  if (options.exit.trim().toLowerCase() === 'none') {
+    if (options.kv !== undefined) throw new UsageError('--kv applies with an exit rule, not --exit none');
+    return { fullDepth: true };
+  }
   return { exit: exitFlag(options.exit), ...(options.kv !== undefined && { kvMode: options.kv as DepthKvMode }) };
+}
+
+/**
+ * The depth rule a model runs with: the flags', else — for a model trained with a MoR router —
+ * its router, because without it the model computes another function than it was trained as
+ * (ungated loops) and writes nonsense. `--exit none` asks for full depth anyway.
+ */
+export function modelDepth(model: LoadedModel, flags: DepthFlags): DepthFlags {
+  if (flags.exit || flags.fullDepth || !model.recur?.router) return flags;
+  return { ...flags, exit: { kind: 'router' } };
 }
 
 /** --exit text as an engine ExitRule (a UsageError naming the rule otherwise). */

@@ -3,7 +3,7 @@ import { disposeModel, evaluateDepths, routerAgreement, evaluatePerplexity, perp
 import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
 import { readTextFile } from '@recur/engine/node';
-import { depthFlags, exitHelp, kvHelp } from './depthOptions.js';
+import { depthFlags, exitHelp, kvHelp, modelDepth, type DepthFlags } from './depthOptions.js';
 import { openModel, printJson, type ModelOptions } from './shared.js';
 
 interface EvalCliOptions extends ModelOptions {
@@ -37,8 +37,9 @@ export function registerEval(program: Command): void {
       const window = parseNumber('window', options.window, { integer: true, min: 2 });
       const maxBytes = options.maxBytes === undefined ? Infinity : parseNumber('max-bytes', options.maxBytes, { integer: true, min: 1 });
       const text = await readTextFile(options.data, { maxBytes });
-      const depth = depthFlags(options);
+      const flags = depthFlags(options);
       const model = await openModel(options);
+      const depth = modelDepth(model, flags);
       if (options.perLoop || depth.exit) return evalDepths(model, text, window, depth, options.json ?? false);
       const bar = progressBar('scoring');
       const started = performance.now();
@@ -51,7 +52,7 @@ export function registerEval(program: Command): void {
 }
 
 /** --per-loop / --exit: perplexity at each exit depth and under a rule, with the average depth. */
-function evalDepths(model: LoadedModel, text: string, window: number, depth: ReturnType<typeof depthFlags>, json: boolean): void {
+function evalDepths(model: LoadedModel, text: string, window: number, depth: DepthFlags, json: boolean): void {
   const bar = progressBar('scoring depths');
   const started = performance.now();
   try {

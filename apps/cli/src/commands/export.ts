@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import { openModel, printJson, type ModelOptions } from './shared.js';
 
 interface ExportCliOptions extends ModelOptions {
+  readonly dropRouter?: boolean;
   readonly out?: string;
   readonly lora: string;
   readonly gguf?: boolean;
@@ -25,6 +26,7 @@ export function registerExport(program: Command): void {
     .option('--dtype <t>', 'GGUF weight matrices: f32 (exact) or f16', 'f32')
     .option('--lora <mode>', 'depth-wise LoRA of a converted model: merge (into dense weights), peft (adapter folder <out>/adapter; refused for per-loop norms, which only merge keeps), drop', 'merge')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
+    .option('--drop-router', 'export a MoR router model at full depth without its router (a plain Llama cannot hold one; refused otherwise)')
     .option('--force', 'replace an --out folder or file that export did not write (the whole of it)')
     .option('--json', 'print one JSON summary')
     .action(async (path: string, options: ExportCliOptions) => {
@@ -39,12 +41,12 @@ export function registerExport(program: Command): void {
       const model = await openModel({ model: path, ...(options.backend ? { backend: options.backend } : {}) });
       if (options.gguf) {
         const dtype = options.dtype === 'f16' ? 'F16' : 'F32';
-        const written = await exportGguf(model, options.out, { dtype, lora: lora as 'merge' | 'drop', ...target }).finally(() => disposeModel(model));
+        const written = await exportGguf(model, options.out, { dtype, lora: lora as 'merge' | 'drop', dropRouter: options.dropRouter ?? false, ...target }).finally(() => disposeModel(model));
         const seconds = (performance.now() - started) / 1000;
         if (options.json) return printJson({ ...written, dtype, lora, seconds });
         return console.log(`${written.path}: GGUF ${dtype}, ${written.numLayers} layers, ${written.bytes.toLocaleString('en-US')} bytes · ${seconds.toFixed(1)} s`);
       }
-      const result = await exportModel(model, options.out, { lora, ...target }).finally(() => disposeModel(model));
+      const result = await exportModel(model, options.out, { lora, dropRouter: options.dropRouter ?? false, ...target }).finally(() => disposeModel(model));
       const seconds = (performance.now() - started) / 1000;
       if (options.json) return printJson({ ...result, lora, adapterDir: result.adapterDir ?? null, seconds });
       const fmt = (n: number) => n.toLocaleString('en-US');

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { disposeModel, generate } from '@recur/engine';
 import { parseNumber, UsageError } from '../errors.js';
-import { depthFlags, depthSummary, exitHelp, kvHelp } from './depthOptions.js';
+import { depthFlags, depthSummary, exitHelp, kvHelp, modelDepth } from './depthOptions.js';
 import { parseSeed, samplingFlag } from './samplingFlags.js';
 import { openModel, printJson, type ModelOptions } from './shared.js';
 
@@ -46,9 +46,15 @@ export function registerGenerate(program: Command): void {
         topP: samplingFlag('topP', 'top-p', options.topP),
         seed: parseSeed(options.seed),
       };
-      const depth = depthFlags(options);
-      if (depth.exit && options.fast) throw new UsageError('--exit runs on the tfjs decoder; drop --fast');
+      const flags = depthFlags(options);
+      if (flags.exit && options.fast) throw new UsageError('--exit runs on the tfjs decoder; drop --fast');
       const model = await openModel(options);
+      const { exit, kvMode } = modelDepth(model, flags);
+      const depth = { ...(exit && { exit }), ...(kvMode && { kvMode }) };
+      if (exit && options.fast) {
+        disposeModel(model);
+        throw new UsageError(`${options.model}: a router model routes on the tfjs decoder only (for now); drop --fast, or pass --exit none for full depth`);
+      }
       const stream = !options.json;
       if (stream) process.stdout.write(options.prompt);
       const result = await generate(model, { ...settings, ...depth, fast: options.fast ?? false, onText: stream ? (t) => process.stdout.write(t) : undefined }).finally(() => disposeModel(model));

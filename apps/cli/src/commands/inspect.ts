@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { activeBackend } from '@recur/tensor';
-import { disposeModel } from '@recur/engine';
+import { disposeModel, type RouterSection } from '@recur/engine';
 import { openModel, printJson, table, type ModelOptions } from './shared.js';
 
 interface InspectOptions extends ModelOptions {
@@ -43,9 +43,17 @@ export function registerInspect(program: Command): void {
       if (r) {
         console.log(`recursive: ${r.strategy}, ${r.loops} loops of ${r.blockSize} shared layers (${r.init} init), run order [${r.layerOrder.join(' ')}]`);
         console.log(`depth-wise LoRA: ${summary.loraParameters.toLocaleString('en-US')} parameters (${r.loraInit} init, ranks attn ${r.ranks.attention} / mlp ${r.ranks.mlp}, norms ${r.norms})`);
+        if (r.router) console.log(routerLine(r.router, r.loops));
       }
       console.log('');
       const rows = tensors.map((t) => [t.name, `[${t.shape.join(', ')}]`, t.dtype, t.elements.toLocaleString('en-US')]);
       console.log(table([['tensor', 'shape', 'dtype', 'elements'], ...rows]));
     });
+}
+
+/** "router: expert-choice (linear), α 0.1, 3 recursions, continues while σ > 0.5, KV recursion-wise" */
+function routerLine(router: RouterSection, recursions: number): string {
+  const rule = router.kind === 'expert' ? `, continues while σ > ${router.threshold ?? 0.5}` : ', depth chosen up front';
+  const arch = router.kind === 'expert' ? ` (${router.architecture}), α ${router.alpha}` : '';
+  return `router: ${router.kind}-choice${arch}, ${recursions} recursions${rule}, KV ${router.kvMode} · runs by default (--exit none: full depth)`;
 }

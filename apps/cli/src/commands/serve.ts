@@ -47,7 +47,7 @@ export function registerServe(program: Command): void {
     .option('--max-prompt-tokens <n>', 'longest prompt in tokens, BOS included (default: the context minus one)')
     .option('--max-rows <n>', 'rows per batched engine step', '32')
     .option('--mode <mode>', `batching: ${modes.join(' | ')} (default: continuous-depth for a recursive model, continuous-sequence otherwise)`)
-    .option('--exit <rule>', 'early exit of generated tokens: maxprob:P | entropy:H | fixed:D (recursive models only; refused for a plain one)')
+    .option('--exit <rule>', 'early exit of generated tokens: maxprob:P | entropy:H | fixed:D | none (full depth) (recursive models only; refused for a plain one; router models are not served yet: --exit none serves them at full depth)')
     .option('--kv <mode>', 'KV of loops a token skipped: copy (default) | shared')
     .option('--receive-timeout <s>', 'seconds a client has to send its headers, and again its body (408 after)', String(defaultLimits.receiveTimeoutMs / 1000))
     .option('--request-timeout <s>', 'seconds a request may generate once its body has arrived; then it is cancelled and answered 504 (0: no limit)', String(defaultLimits.requestTimeoutMs / 1000))
@@ -70,6 +70,11 @@ export function registerServe(program: Command): void {
       if (engineOptions.exit && !model.recur) {
         disposeModel(model);
         throw new UsageError(`--exit needs a recursive model; ${modelArg ?? options.model ?? 'model'} is a plain model (1 loop)`);
+      }
+      if (model.recur?.router && options.exit === undefined) {
+        // Served without its router the model runs ungated loops, another function than it was trained as.
+        disposeModel(model);
+        throw new UsageError(`${modelArg ?? options.model ?? 'model'} was trained with a ${model.recur.router.kind}-choice router, which the serving engine cannot run yet; use recur generate (it routes), or pass --exit none to serve it at full depth anyway`);
       }
       const engine = await createServingEngine(model, engineOptions).catch((error: unknown) => {
         disposeModel(model);
@@ -157,7 +162,7 @@ function engineFlags(options: ServeCliOptions): ServingEngineOptions {
     scheduler: { maxRowsPerStep: maxRows },
     ...(options.mode !== undefined && { mode: options.mode as ServingMode }),
     ...(options.kv !== undefined && { kvMode: options.kv }),
-    ...(options.exit !== undefined && { exit: exitPolicy(options.exit) }),
+    ...(options.exit !== undefined && options.exit.trim().toLowerCase() !== 'none' && { exit: exitPolicy(options.exit) }),
     ...(threads !== undefined && { threads }),
   };
 }

@@ -24,8 +24,8 @@ export interface ExportResult {
  * `lora: 'peft'` its adapters go to `<dir>/adapter` (adapter_config.json + adapter_model.safetensors).
  * Written whole beside `dir` and renamed into place (see `writeOutput`).
  */
-export async function exportModel(model: LoadedModel, dir: string, options: { lora?: LoraExport } & OutputOptions = {}): Promise<ExportResult> {
-  const plain = plainModel(model, { lora: options.lora ?? 'merge', baseModelPath: resolve(dir) });
+export async function exportModel(model: LoadedModel, dir: string, options: { lora?: LoraExport; dropRouter?: boolean } & OutputOptions = {}): Promise<ExportResult> {
+  const plain = plainModel(model, { lora: options.lora ?? 'merge', baseModelPath: resolve(dir), dropRouter: options.dropRouter ?? false });
   const target = { kind: 'dir' as const, sources: [model.source.path, ...(options.sources ?? [])], ...(options.force !== undefined && { force: options.force }), isOwn: isRecurModelDir };
   return writeOutput(dir, target, async (temp) => {
     const shapes = new Map(decoderWeightSpecs(plain.config).map((spec) => [spec.name, spec]));

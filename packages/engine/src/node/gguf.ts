@@ -15,6 +15,8 @@ export interface GgufExportOptions extends OutputOptions {
   /** Weight matrices in F32 (exact) or F16 (half the bytes); norms stay F32 as llama.cpp expects. */
   readonly dtype?: 'F32' | 'F16';
   readonly lora?: Exclude<LoraExport, 'peft'>;
+  /** Export a MoR model without its router (full depth); refused otherwise. */
+  readonly dropRouter?: boolean;
 }
 
 /**
@@ -22,7 +24,7 @@ export interface GgufExportOptions extends OutputOptions {
  * and q/k rows permuted to llama.cpp's interleaved RoPE layout, with its tokenizer.
  */
 export async function exportGguf(model: LoadedModel, path: string, options: GgufExportOptions = {}): Promise<GgufWriteResult> {
-  const plain = plainModel(model, { lora: options.lora ?? 'merge' });
+  const plain = plainModel(model, { lora: options.lora ?? 'merge', dropRouter: options.dropRouter ?? false });
   const tokenizer = await tokenizerMetadata(model);
   const target = { kind: 'file' as const, sources: [model.source.path, ...(options.sources ?? [])], ...(options.force !== undefined && { force: options.force }), isOwn: isRecurGguf };
   // The file is written beside `path` and renamed over it (see `writeOutput`); the result names `path`.
