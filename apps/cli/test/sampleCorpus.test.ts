@@ -27,7 +27,7 @@ describe('recur sample-corpus', () => {
     expect(lines).toHaveLength(1); // --json stays one object
     const summary = JSON.parse(lines[0]!) as Summary;
     const text = readFileSync(first, 'utf8');
-    expect(summary).toMatchObject({ path: first, tokens: 2000, bytes: Buffer.byteLength(text) });
+    expect(summary).toMatchObject({ path: first, tokens: 2000, bytes: Buffer.byteLength(text), decoder: 'fast' });
     expect(summary.tokensPerSecond).toBeGreaterThan(0);
     const documents = text.trim().split(/\n[^\S\n]*\n/);
     expect(documents).toHaveLength(summary.documents);
@@ -58,6 +58,15 @@ describe('recur sample-corpus', () => {
     expectOneLineFailure(await recur('sample-corpus', ...args, '--tokens', '0', '--out', join(dir, 'x.txt')), /--tokens/);
     expectOneLineFailure(await recur('sample-corpus', ...args, '--top-p', '1.5', '--out', join(dir, 'x.txt')), /--top-p/);
     expectOneLineFailure(await recur('sample-corpus', ...args, '--max-doc-tokens', '100000', '--out', join(dir, 'x.txt')), /context of 512 tokens/);
+  });
+
+  it('falls back to one document at a time, with a one-line warning, where the fast path cannot run (cpu backend)', async () => {
+    const out = join(dir, 'cpu.txt');
+    const run = await recur('sample-corpus', '--model', hf, '--tokens', '120', '--max-doc-tokens', '40', '--backend', 'cpu', '--out', out, '--json');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr.trim()).toMatch(/^recur: warning: the batched fast path cannot run this model \(.*wasm.*\); documents were sampled one at a time/);
+    expect(JSON.parse(run.stdout)).toMatchObject({ tokens: 120, decoder: 'tfjs' });
+    expect(readFileSync(out, 'utf8').trim().split(/\n[^\S\n]*\n/).length).toBeGreaterThanOrEqual(3);
   });
 
   it('--help names every flag', async () => {

@@ -1,3 +1,4 @@
+import { generate } from './generate.js';
 import type { LoadedModel } from './model.js';
 import { createServingEngine } from './serve/servingEngine.js';
 import type { ServeResult, ServingEngine } from './serve/types.js';
@@ -21,6 +22,10 @@ export interface SampledCorpus {
   /** One text per document, without blank lines inside (they would split it when read back). */
   readonly documents: readonly string[];
   readonly tokens: number;
+  /** 'fast': batched on the serving engine; 'tfjs': one document at a time, because the fast path refused the model. */
+  readonly path: 'fast' | 'tfjs';
+  /** Why the fast path was not used (only with path 'tfjs'). */
+  readonly note?: string;
 }
 
 export class SampleCorpusError extends Error {
@@ -39,21 +44,40 @@ export async function sampleCorpus(model: LoadedModel, options: SampleCorpusOpti
   if (options.maxDocTokens + 1 > context) {
     throw new SampleCorpusError(`max document tokens ${options.maxDocTokens} + BOS exceed the model's context of ${context} tokens`);
   }
-  const engine = await fastEngine(model, options.batch);
+  let engine: ServingEngine;
+  try {
+    engine = await createServingEngine(model, { scheduler: { maxRowsPerStep: options.batch, tokenBudgetPerStep: Math.max(256, options.batch) } });
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    const results = await oneByOne(model, bos, options);
+    return { ...corpusOf(model, results, options.tokens), path: 'tfjs', note: `the batched fast path cannot run this model (${why}); documents were sampled one at a time on the tfjs decoder` };
+  }
+  return { ...corpusOf(model, await batched(engine, bos, options), options.tokens), path: 'fast' };
+}
+
+function corpusOf(model: LoadedModel, results: readonly { readonly ids: readonly number[] }[], tokens: number): { documents: string[]; tokens: number } {
+  return { documents: firstTokens(results, tokens).map((ids) => documentText(model, ids)), tokens };
+}
+
+/** `batch` documents in flight; a finished one is replaced by the next until enough tokens are in. */
+async function batched(engine: ServingEngine, bos: number, options: SampleCorpusOptions): Promise<ServeResult[]> {
   const results: ServeResult[] = [];
   let generated = 0;
   try {
     await new Promise<void>((resolve, reject) => {
       let launched = 0;
       let running = 0;
+      let completed = 0;
       const launch = (): void => {
         const index = launched++;
         running++;
-        const request = { promptIds: [bos], maxNewTokens: options.maxDocTokens, sampling: { temperature: options.temperature, ...(options.topP !== undefined && { topP: options.topP }), seed: documentSeed(options.seed, index) } };
-        engine.submit(request, { onToken: () => options.onProgress?.(Math.min(++generated, options.tokens), options.tokens) }).then((result) => {
+        const sampling = { temperature: options.temperature, ...(options.topP !== undefined && { topP: options.topP }), seed: documentSeed(options.seed, index) };
+        engine.submit({ promptIds: [bos], maxNewTokens: options.maxDocTokens, sampling }, { onToken: () => options.onProgress?.(Math.min(++generated, options.tokens), options.tokens) }).then((result) => {
           results[index] = result;
           running--;
-          if (generated < options.tokens) launch();
+          // tokens counted so far may include unfinished documents; a stuck model yields none at all
+          if (stuck(++completed, generated)) reject(stuckError());
+          else if (generated < options.tokens) launch();
           else if (running === 0) resolve();
         }, reject);
       };
@@ -63,20 +87,26 @@ export async function sampleCorpus(model: LoadedModel, options: SampleCorpusOpti
     await engine.drain().catch(() => undefined);
     engine.dispose();
   }
-  return { documents: firstTokens(results, options.tokens).map((ids) => documentText(model, ids)), tokens: options.tokens };
+  return results;
 }
 
-async function fastEngine(model: LoadedModel, batch: number): Promise<ServingEngine> {
-  try {
-    return await createServingEngine(model, { scheduler: { maxRowsPerStep: batch, tokenBudgetPerStep: Math.max(256, batch) } });
-  } catch (error) {
-    const why = error instanceof Error ? error.message : String(error);
-    throw new SampleCorpusError(`${model.source.path}: sample-corpus runs on the batched fast path (wasm backend), which this model cannot use: ${why}`);
+/** The fallback: one document at a time through `generate` (tfjs decoder), same per-document seeds. */
+async function oneByOne(model: LoadedModel, bos: number, options: SampleCorpusOptions): Promise<{ ids: number[] }[]> {
+  const results: { ids: number[] }[] = [];
+  let generated = 0;
+  for (let index = 0; generated < options.tokens; index++) {
+    const sampling = { temperature: options.temperature, ...(options.topP !== undefined && { topP: options.topP }), seed: documentSeed(options.seed, index) };
+    const { ids } = await generate(model, { prompt: '', promptIds: [bos], maxNewTokens: options.maxDocTokens, ...sampling });
+    results.push({ ids });
+    generated += ids.length;
+    if (stuck(index + 1, generated)) throw stuckError();
+    options.onProgress?.(Math.min(generated, options.tokens), options.tokens);
   }
+  return results;
 }
 
 /** Documents in index order (so completion order never matters) until `total` tokens, the last one cut to fit. */
-function firstTokens(results: readonly ServeResult[], total: number): number[][] {
+function firstTokens(results: readonly { readonly ids: readonly number[] }[], total: number): number[][] {
   const out: number[][] = [];
   let count = 0;
   for (const result of results) {
@@ -93,6 +123,10 @@ function firstTokens(results: readonly ServeResult[], total: number): number[][]
 function documentText(model: LoadedModel, ids: readonly number[]): string {
   return model.tokenizer.decode(ids).trim().replace(/\n[^\S\n]*\n+/g, '\n');
 }
+
+/** Every document so far ended at once (EOS right after BOS): more of them would never reach N. */
+const stuck = (documents: number, generated: number): boolean => documents >= 64 && generated === 0;
+const stuckError = (): SampleCorpusError => new SampleCorpusError('64 documents in a row ended at once (EOS right after BOS); raise --temperature');
 
 /** A distinct 32-bit seed per document. */
 function documentSeed(seed: number, index: number): number {

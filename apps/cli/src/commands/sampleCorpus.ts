@@ -34,10 +34,10 @@ export function registerSampleCorpus(program: Command): void {
     .option('--batch <b>', 'documents decoded together on the batched fast path', '32')
     .option('--max-doc-tokens <n>', `a document ends at EOS or after this many tokens (default ${DEFAULT_DOC_TOKENS}, at most the context − 1)`)
     .option('--seed <n>', 'random seed: an integer in [0, 2^32 − 1]; same seed, same file', '0')
-    .option('--backend <name>', 'tensor backend (the batched fast path needs wasm, the default in Node)')
+    .option('--backend <name>', 'tensor backend: wasm (default in Node; the batched fast path), cpu (one document at a time, with a warning)')
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else 1)')
     .option('--force', 'replace an existing --out file that sample-corpus did not write')
-    .option('--json', 'print one JSON object {path, tokens, documents, bytes, seconds, tokensPerSecond}')
+    .option('--json', 'print one JSON object {path, tokens, documents, bytes, seconds, tokensPerSecond, decoder: fast|tfjs, …}')
     .action(async (options: SampleCorpusCliOptions) => {
       if (!options.out) throw new UsageError('--out FILE is required');
       if (options.tokens === undefined) throw new UsageError('--tokens N is required');
@@ -62,8 +62,9 @@ export function registerSampleCorpus(program: Command): void {
         const seconds = (performance.now() - started) / 1000;
         const summary = {
           path: options.out, ...settings, tokens: corpus.tokens, documents: corpus.documents.length, bytes: Buffer.byteLength(text),
-          seconds, tokensPerSecond: corpus.tokens / seconds, maxDocTokens,
+          seconds, tokensPerSecond: corpus.tokens / seconds, maxDocTokens, decoder: corpus.path,
         };
+        if (corpus.note) process.stderr.write(`recur: warning: ${corpus.note}\n`);
         if (options.json) return printJson(summary);
         console.log(`${summary.tokens.toLocaleString('en-US')} tokens in ${summary.documents} documents (${summary.bytes.toLocaleString('en-US')} bytes) written to ${summary.path} in ${seconds.toFixed(1)} s (${summary.tokensPerSecond.toFixed(0)} tokens/s)`);
       } finally {
