@@ -7,6 +7,7 @@ import { registerTrain } from './commands/train.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerServe } from './commands/serve.js';
+import { registerSampleCorpus } from './commands/sampleCorpus.js';
 import { reportFailure } from './errors.js';
 
 const program = new Command()
@@ -23,5 +24,6 @@ registerConvert(program);
 registerExport(program);
 registerTrain(program);
 registerServe(program);
+registerSampleCorpus(program);
 
 program.parseAsync(process.argv).catch(reportFailure);

@@ -10,7 +10,7 @@ const hf = `${stories}hf`;
 const greedy = JSON.parse(readFileSync(`${stories}reference/greedy_bos_200.json`, 'utf8')) as { ids: number[] };
 
 describe('recur CLI', () => {
-  it.each(['inspect', 'generate', 'eval', 'convert', 'export', 'train', 'bench'])('%s --help prints usage', async (command) => {
+  it.each(['inspect', 'generate', 'eval', 'convert', 'export', 'train', 'bench', 'sample-corpus'])('%s --help prints usage', async (command) => {
     const run = await recur(command, '--help');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/Usage: recur/);
@@ -103,9 +103,10 @@ describe('recur export', () => {
 
   it('unrolls a converted model; merged and PEFT exports generate what the converted model generates', async () => {
     const converted = join(dir, 'rrt');
-    expect((await recur('convert', hf, '--out', converted, '--loops', '2', '--strategy', 'middle-cycle', '--init', 'average', '--lora-rank-attn', '4', '--lora-rank-mlp', '4', '--json')).code).toBe(0);
+    // The old depth fit, kept explicitly: first + 2 loops × K = round(3 / 2) = 2 + last
+    expect((await recur('convert', hf, '--out', converted, '--loops', '2', '--strategy', 'middle-cycle', '--depth-fit', 'round', '--init', 'average', '--lora-rank-attn', '4', '--lora-rank-mlp', '4', '--json')).code).toBe(0);
     const merged = JSON.parse((await recur('export', converted, '--out', join(dir, 'merged'), '--json')).stdout) as { numLayers: number; adapterDir: string | null };
-    expect(merged).toMatchObject({ numLayers: 6, adapterDir: null }); // first + 2 loops × K = round(3 / 2) = 2 + last
+    expect(merged).toMatchObject({ numLayers: 6, adapterDir: null });
     const peft = JSON.parse((await recur('export', converted, '--out', join(dir, 'peft'), '--lora', 'peft', '--json')).stdout) as { adapterDir: string };
     const tokens = async (...model: string[]) =>
       (JSON.parse((await recur('generate', ...model, '--max-new-tokens', '20', '--temperature', '0', '--json')).stdout) as { ids: number[] }).ids;

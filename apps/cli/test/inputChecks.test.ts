@@ -61,7 +61,8 @@ describe('--exit fixed:D deeper than the model', () => {
   let mc2: string;
   beforeAll(async () => {
     mc2 = join(dir, 'mc2');
-    const run = await recur('convert', hf, '--out', mc2, '--loops', '2', '--strategy', 'middle-cycle', '--init', 'lower', '--lora-rank-attn', '2', '--lora-rank-mlp', '2', '--json');
+    // The old depth fit, kept explicitly: K = round(3/2) = 2 shared layers (the loop bound below counts them)
+    const run = await recur('convert', hf, '--out', mc2, '--loops', '2', '--strategy', 'middle-cycle', '--depth-fit', 'round', '--init', 'lower', '--lora-rank-attn', '2', '--lora-rank-mlp', '2', '--json');
     expect(run.code, run.stderr).toBe(0);
   }, 60_000);
 

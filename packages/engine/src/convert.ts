@@ -1,5 +1,5 @@
 import { Decoder, recursiveFromPretrained, type RecursiveOptions, type TyingPlan } from '@recur/graph';
-import { DepthwiseLora, initDepthwiseLora, type LoraInit, type LoraRanks, type NormMode } from '@recur/lora';
+import { DepthwiseLora, initDepthwiseLora, type LoraInit, type LoraRanks, type NormMode, type TruncationEnergy } from '@recur/lora';
 import type { LoadedModel } from './model.js';
 import type { RecurSection } from './recurConfig.js';
 
@@ -17,6 +17,8 @@ export interface ConvertOptions extends RecursiveOptions {
 export interface ConvertedModel extends LoadedModel {
   readonly plan: TyingPlan;
   readonly lora: DepthwiseLora;
+  /** Per SVD-initialised adapter, the share of its residual's energy the rank keeps. */
+  readonly loraEnergy: readonly TruncationEnergy[];
   /** Unique parameters of the shared model plus its adapters. */
   readonly parameters: { readonly shared: number; readonly lora: number; readonly source: number };
   /** What to write into config.json so the model can be reloaded. */
@@ -30,7 +32,9 @@ export interface ConvertedModel extends LoadedModel {
 export async function convertModel(model: LoadedModel, options: ConvertOptions): Promise<ConvertedModel> {
   const source = await weightArrays(model.decoder);
   const spec = recursiveFromPretrained(model.decoder.config, source, options);
+  const loraEnergy: TruncationEnergy[] = [];
   const loraArrays = initDepthwiseLora({
+    onEnergy: (e) => loraEnergy.push(e),
     plan: spec.plan, sourceConfig: model.decoder.config, source, shared: spec.arrays,
     ranks: options.ranks, init: options.loraInit, norms: options.norms, seed: options.seed ?? 0,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
@@ -49,6 +53,7 @@ export async function convertModel(model: LoadedModel, options: ConvertOptions):
     decoder,
     plan: spec.plan,
     lora,
+    loraEnergy,
     parameters: { shared: decoder.parameterCount, lora: lora.parameterCount, source: model.decoder.parameterCount },
     recur,
   };

@@ -12,6 +12,7 @@ export type { Decoder, DepthKvMode } from '@recur/graph';
 export { depthKvModes } from '@recur/graph';
 export { benchmarkForward, type ForwardBenchOptions, type ForwardBenchResult } from './bench.js';
 export { convertModel, type ConvertOptions, type ConvertedModel } from './convert.js';
+export { sampleCorpus, SampleCorpusError, type SampleCorpusOptions, type SampledCorpus } from './sampleCorpus.js';
 export { plainModel, type LoraExport, type PlainModel } from './export.js';
 export { disposeFast, fastDecoderFor, tokenRunner, type FastChoice, type TokenRunner } from './fast.js';
 export type { DistillationOptions, LrSchedule, TrainableSelection } from '@recur/train';

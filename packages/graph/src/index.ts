@@ -8,7 +8,7 @@ export { randomDecoder } from './init.js';
 export { forwardFlops } from './flops.js';
 export { executionOrder, executionSteps } from './config.js';
 export type { LayerCall } from './layer.js';
-export { loopedOrder, sharingStrategies, tiedGroups, tyingPlan, roundedLinspace, TyingError, type LayerStep, type SharingStrategy, type TyingPlan } from './recursive/sharing.js';
+export { depthFits, evenRoundedLinspace, loopedOrder, sharingStrategies, tiedGroups, tyingPlan, roundedLinspace, TyingError, type DepthFit, type LayerStep, type SharingStrategy, type TyingPlan } from './recursive/sharing.js';
 export { initRecursiveWeights, initStrategies, type InitStrategy } from './recursive/init.js';
 export { recursiveFromPretrained, type RecursiveModelSpec, type RecursiveOptions } from './recursive/convert.js';
 export { unrollRecursive, type UnrolledDecoder } from './recursive/unroll.js';

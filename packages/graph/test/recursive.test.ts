@@ -80,6 +80,20 @@ describe('recursive conversion', () => {
     plain.dispose();
   });
 
+  it('with depth-fit floor, inits pick from the K·N kept source layers (the public code\'s adjusted model)', () => {
+    // L = 6, cycle × 4: K = floor(6/4) = 1, kept layers round(linspace(0, 5, 4)) = [0, 2, 3, 5]
+    const key = (l: number) => `model.layers.${l}.self_attn.q_proj.weight`;
+    const pick = (init: 'stepwise' | 'average' | 'lower' | 'upper') => recursiveFromPretrained(source, arrays, { loops: 4, strategy: 'cycle', init });
+    expect(pick('lower').plan.steps.map((s) => s.sourceLayer)).toEqual([0, 2, 3, 5]);
+    expect(pick('upper').arrays.get(key(0))).toEqual(arrays.get(key(5)));
+    expect(pick('lower').arrays.get(key(0))).toEqual(arrays.get(key(0)));
+    const mean = pick('average').arrays.get(key(0))!;
+    mean.forEach((v, i) => expect(v).toBeCloseTo([0, 2, 3, 5].reduce((sum, l) => sum + arrays.get(key(l))![i]!, 0) / 4, 6));
+    // the old rule keeps K = round(6/4) = 2 and repeats layers
+    const old = recursiveFromPretrained(source, arrays, { loops: 4, strategy: 'cycle', init: 'lower', depthFit: 'round' });
+    expect(old.plan.steps.map((s) => s.sourceLayer)).toEqual([0, 1, 1, 2, 3, 4, 4, 5]);
+  });
+
   it('runs the shared block once per loop with one KV slot per executed step, leaking nothing', () => {
     const spec = recursiveFromPretrained(source, arrays, { loops: 3, strategy: 'sequence', init: 'random', seed: 5 });
     const decoder = Decoder.fromArrays(spec.config, spec.arrays);

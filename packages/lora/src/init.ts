@@ -21,6 +21,17 @@ export interface LoraInitOptions {
   readonly seed?: number;
   /** Called after each (step, module) adapter is made: SVD of large matrices takes a while. */
   readonly onProgress?: (done: number, total: number) => void;
+  /** Called once per SVD-initialised adapter with the share of its residual's energy the rank keeps. */
+  readonly onEnergy?: (energy: TruncationEnergy) => void;
+}
+
+/** One truncated residual: captured = Σ_{i≤rank} sᵢ² / Σ sᵢ² (exact denominator: ‖R‖_F²). */
+export interface TruncationEnergy {
+  /** The adapter it initialises, e.g. `model.layers.1.self_attn.q_proj.loop0`. */
+  readonly name: string;
+  readonly sourceLayer: number;
+  readonly rank: number;
+  readonly captured: number;
 }
 
 export interface ArrayTensor {
@@ -56,6 +67,9 @@ export function initDepthwiseLora(options: LoraInitOptions): Map<string, ArrayTe
       }
       if (rank === 0) continue;
       const factors = options.init === 'svd' ? svdFactors(orig, shared, shape, rank, options.seed ?? 0) : zeroFactors(shape, rank, (options.seed ?? 0) * 10_007 + drawn++);
+      if (factors.captured !== undefined) {
+        options.onEnergy?.({ name: `model.layers.${step.unique}.${module}.loop${step.loop}`, sourceLayer: step.sourceLayer, rank, captured: factors.captured });
+      }
       out.set(loraKey(step.unique, module, step.loop, 'A'), factors.a);
       out.set(loraKey(step.unique, module, step.loop, 'B'), factors.b);
     }
@@ -76,17 +90,24 @@ function moduleShape(config: DecoderConfig, module: AdaptedModule): [number, num
   return [spec.shape[0]!, spec.shape[1]!];
 }
 
-function svdFactors(orig: Float32Array, shared: Float32Array, [rows, cols]: [number, number], rank: number, seed: number): { a: ArrayTensor; b: ArrayTensor } {
+interface Factors {
+  readonly a: ArrayTensor;
+  readonly b: ArrayTensor;
+  /** Energy of the residual the SVD factors keep (absent for zero init). */
+  readonly captured?: number;
+}
+
+function svdFactors(orig: Float32Array, shared: Float32Array, [rows, cols]: [number, number], rank: number, seed: number): Factors {
   const residual = orig.map((v, i) => v - shared[i]!); // [rows, cols]
-  const { u, s, v } = truncatedSvd(residual, rows, cols, rank, { seed });
+  const { u, s, v, captured } = truncatedSvd(residual, rows, cols, rank, { seed });
   const b = new Float32Array(rows * rank); // [out, r] = U·diag(S)
   for (let o = 0; o < rows; o++) for (let j = 0; j < rank; j++) b[o * rank + j] = u[o * rank + j]! * s[j]!;
   const a = new Float32Array(rank * cols); // [r, in] = Vᵀ
   for (let j = 0; j < rank; j++) for (let i = 0; i < cols; i++) a[j * cols + i] = v[i * rank + j]!;
-  return { a: { data: a, shape: [rank, cols] }, b: { data: b, shape: [rows, rank] } };
+  return { a: { data: a, shape: [rank, cols] }, b: { data: b, shape: [rows, rank] }, captured };
 }
 
-function zeroFactors([rows, cols]: [number, number], rank: number, seed: number): { a: ArrayTensor; b: ArrayTensor } {
+function zeroFactors([rows, cols]: [number, number], rank: number, seed: number): Factors {
   const a = gaussianArray(rank * cols, seed).map((v) => v / Math.sqrt(cols)); // [r, in], unit-variance outputs
   return { a: { data: a, shape: [rank, cols] }, b: { data: new Float32Array(rows * rank), shape: [rows, rank] } };
 }

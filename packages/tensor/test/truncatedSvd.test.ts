@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jacobiSvd, qr, ShapeError, tf, truncatedSvd } from '../src/index.js';
+import { EXACT_SVD_LIMIT, gramSvd, jacobiSvd, qr, ShapeError, symmetricEigen, tf, truncatedSvd, type TruncatedSvdOptions } from '../src/index.js';
 import { useBackend } from './helpers/backends.js';
 import { mulberry32 } from './helpers/prng.js';
 import { readF32Tensor } from './helpers/safetensors.js';
@@ -63,9 +63,9 @@ function withSpectrum(rows: number, cols: number, sigma: Float64Array, seed: num
 const optimalError = (sigma: ArrayLike<number>, rank: number): number => frobenius(Array.from(sigma).slice(rank));
 
 /** Runs truncatedSvd, checks it leaks no tensors, and returns its error over the optimal one. */
-function errorRatio(a: Float32Array, rows: number, cols: number, rank: number, sigma: ArrayLike<number>): number {
+function errorRatio(a: Float32Array, rows: number, cols: number, rank: number, sigma: ArrayLike<number>, opts: TruncatedSvdOptions = {}): number {
   const before = tf.memory().numTensors;
-  const f = truncatedSvd(a, rows, cols, rank);
+  const f = truncatedSvd(a, rows, cols, rank, opts);
   expect(tf.memory().numTensors).toBe(before);
   expect([f.u.length, f.s.length, f.v.length]).toEqual([rows * rank, rank, cols * rank]);
   return residual(a, rows, cols, f) / optimalError(sigma, rank);
@@ -126,17 +126,41 @@ describe('truncatedSvd on wasm', () => {
 
   describe.each(cases)('$name', ({ a, rows, cols }) => {
     const sigma = jacobiSvd(a, rows, cols).s;
-    it.each([2, 8, 16])('rank %i is within 1% of the Eckart–Young optimum', (rank) => {
-      const ratio = errorRatio(a, rows, cols, rank, sigma);
-      expect(ratio, `error / optimal = ${ratio}`).toBeLessThan(1.01);
+    it.each([2, 8, 16])('rank %i is within 1% of the Eckart–Young optimum (exact and randomised)', (rank) => {
+      for (const opts of [{}, { exactLimit: 0 }]) {
+        const ratio = errorRatio(a, rows, cols, rank, sigma, opts);
+        expect(ratio, `error / optimal = ${ratio}`).toBeLessThan(1.01);
+      }
     });
   });
 
-  it('rank 32 of a 1024×1024 decaying-spectrum matrix is within 1% of optimal', () => {
+  it('rank 32 of a 1024×1024 decaying-spectrum matrix is within 1% of optimal (randomised path)', () => {
     const sigma = Float64Array.from({ length: 256 }, (_, i) => Math.pow(i + 1, -1));
     const a = withSpectrum(1024, 1024, sigma, 11);
-    const ratio = errorRatio(a, 1024, 1024, 32, sigma);
+    const ratio = errorRatio(a, 1024, 1024, 32, sigma, { exactLimit: 0 }); // the exact path is tested below
     expect(ratio, `error / optimal = ${ratio}`).toBeLessThan(1.01);
+  });
+
+  it('below the exact limit equals a float64 reference: singular values, reconstruction and captured energy', () => {
+    expect(EXACT_SVD_LIMIT).toBe(2048);
+    const sigma = Float64Array.from({ length: 40 }, (_, i) => 3 * Math.pow(0.9, i));
+    const a = withSpectrum(60, 50, sigma, 21);
+    const f = truncatedSvd(a, 60, 50, 6);
+    f.s.forEach((x, i) => expect(Math.abs(x - (sigma[i] as number)) / (sigma[i] as number)).toBeLessThan(1e-5));
+    expect(residual(a, 60, 50, f) / optimalError(sigma, 6)).toBeLessThan(1 + 1e-4);
+    const energy = (n: number) => Array.from(sigma).slice(0, n).reduce((sum, x) => sum + x * x, 0);
+    expect(Math.abs(f.captured - energy(6) / energy(40))).toBeLessThan(1e-6);
+    expect(orthonormalityError(f.u, 60, 6)).toBeLessThan(1e-5);
+    expect(truncatedSvd(new Float32Array(12), 3, 4, 2).captured).toBe(1); // nothing to lose
+  });
+
+  it('singular values 0.4% apart: the exact SVD finds the top-r subspace, the randomised sketch does not', () => {
+    const sigma = Float64Array.from({ length: 64 }, (_, i) => Math.pow(0.996, i)); // like stories260K residuals
+    const a = withSpectrum(96, 128, sigma, 5);
+    const exact = errorRatio(a, 96, 128, 8, sigma);
+    const sketched = errorRatio(a, 96, 128, 8, sigma, { exactLimit: 0, powerIterations: 4 }); // the old path
+    expect(exact, `exact error / optimal = ${exact}`).toBeLessThan(1 + 1e-5);
+    expect(sketched, `randomised error / optimal = ${sketched}`).toBeGreaterThan(1 + 1e-3);
   });
 
   it('rejects a bad rank or length with a ShapeError', () => {
@@ -145,5 +169,50 @@ describe('truncatedSvd on wasm', () => {
     expect(() => truncatedSvd(a, 3, 4, 4)).toThrow(/rank 4 must be an integer in 1\.\.min\(rows, cols\) = 1\.\.3/);
     expect(() => truncatedSvd(a, 3, 4, 1.5)).toThrow(ShapeError);
     expect(() => truncatedSvd(a, 4, 4, 2)).toThrow(/matrix has 12 values/);
+  });
+});
+
+describe('gramSvd and symmetricEigen (the exact path)', () => {
+  it.each([
+    [7, 5],
+    [5, 7],
+    [40, 40],
+    [30, 8],
+    [9, 60],
+  ])('match the float64 Jacobi reference on a random %i×%i matrix', (rows, cols) => {
+    const a = gaussian(rows * 31 + cols, rows * cols);
+    const k = Math.min(rows, cols);
+    const reference = jacobiSvd(a, rows, cols);
+    const f = gramSvd(a, rows, cols, k);
+    f.s.forEach((x, i) => expect(Math.abs(x - (reference.s[i] as number))).toBeLessThan(1e-10 * (reference.s[0] as number)));
+    expect(residual(a, rows, cols, f) / frobenius(a)).toBeLessThan(1e-10);
+    expect(orthonormalityError(f.u, rows, k)).toBeLessThan(1e-9);
+    expect(orthonormalityError(f.v, cols, k)).toBeLessThan(1e-9);
+  });
+
+  it('handles a rank-deficient and a zero matrix', () => {
+    const a = new Float64Array(6 * 4);
+    for (let i = 0; i < 6; i++) for (let j = 0; j < 4; j++) a[i * 4 + j] = (i + 1) * (j + 1); // rank 1
+    const f = gramSvd(a, 6, 4, 4);
+    expect(residual(a, 6, 4, f)).toBeLessThan(1e-10);
+    expect(orthonormalityError(f.u, 6, 4)).toBeLessThan(1e-10);
+    const zero = gramSvd(new Float64Array(12), 3, 4, 3);
+    expect(Array.from(zero.s)).toEqual([0, 0, 0]);
+    expect(orthonormalityError(zero.u, 3, 3)).toBeLessThan(1e-12);
+  });
+
+  it('symmetricEigen diagonalises a symmetric matrix: G·v = λ·v, values descending', () => {
+    const n = 25;
+    const x = gaussian(77, n * n);
+    const g = Float64Array.from({ length: n * n }, (_, i) => (x[i] as number) + (x[(i % n) * n + Math.floor(i / n)] as number));
+    const { values, vectors } = symmetricEigen(g, n);
+    vectors.forEach((vec, i) => {
+      for (let r = 0; r < n; r++) {
+        let gv = 0;
+        for (let c = 0; c < n; c++) gv += (g[r * n + c] as number) * (vec[c] as number);
+        expect(Math.abs(gv - (values[i] as number) * (vec[r] as number))).toBeLessThan(1e-10);
+      }
+      if (i > 0) expect(values[i]).toBeLessThanOrEqual(values[i - 1] as number);
+    });
   });
 });

@@ -10,6 +10,7 @@ interface ConvertCliOptions extends ModelOptions {
   readonly out?: string;
   readonly loops: string;
   readonly strategy: string;
+  readonly depthFit: string;
   readonly init: string;
   readonly loraRankAttn: string;
   readonly loraRankMlp: string;
@@ -32,6 +33,7 @@ export function registerConvert(program: Command): void {
     .option('--out <dir>', 'folder to write the converted model to')
     .option('--loops <n>', 'N: how many times the shared block runs', '2')
     .option('--strategy <s>', `layer tying: ${strategies.join(', ')}`, 'cycle')
+    .option('--depth-fit <rule>', 'when the depth does not divide by the loops: floor (K = ⌊L/N⌋, drops source layers, as the public MoR code) or round (K = round(L/N), repeats source layers)', 'floor')
     .option('--init <i>', `shared-block init: ${inits.join(', ')}`, 'stepwise')
     .option('--lora-rank-attn <r>', 'LoRA rank of q, k, v, o (0 = none, "full" = exact)', '8')
     .option('--lora-rank-mlp <r>', 'LoRA rank of gate, up, down (0 = none, "full" = exact)', '8')
@@ -53,8 +55,10 @@ export function registerConvert(program: Command): void {
       const model = await convertModel(original, { ...settings, onProgress: (done, total) => bar.update(done, total) }).finally(() => bar.stop());
       const { bytes } = await saveConvertedModel(model, options.out, target);
       const seconds = (performance.now() - started) / 1000;
+      const energy = model.loraEnergy;
       const summary = {
-        out: options.out, ...settings, blockSize: model.plan.blockSize, warning: model.plan.warning ?? null,
+        out: options.out, ...settings, blockSize: model.plan.blockSize, sourceLayers: model.plan.steps.map((s) => s.sourceLayer), warning: model.plan.warning ?? null,
+        lora: { energy, captured: energy.length ? { min: Math.min(...energy.map((e) => e.captured)), mean: energy.reduce((sum, e) => sum + e.captured, 0) / energy.length } : null },
         parameters: { source: model.parameters.source, shared: model.parameters.shared, lora: model.parameters.lora, total: model.parameters.shared + model.parameters.lora },
         bytes: { source: model.parameters.source * 4, converted: bytes }, seconds,
       };
@@ -73,11 +77,16 @@ export function registerConvert(program: Command): void {
         ['converted total', fmt(p.total), fmt(p.total * 4)],
       ]));
       console.log(`model.safetensors: ${fmt(bytes)} bytes written`);
+      console.log(`source layers run (depth fit ${settings.depthFit}): [${summary.sourceLayers.join(', ')}]`);
+      const captured = summary.lora.captured;
+      if (captured) console.log(`SVD LoRA keeps ${pct(captured.min)} (min) / ${pct(captured.mean)} (mean) of each residual's energy over ${energy.length} truncations`);
       console.log(`${settings.strategy}, ${settings.loops} loops of ${summary.blockSize} shared layers, ${settings.init} init · written to ${options.out} in ${seconds.toFixed(1)} s`);
     });
 }
 
-function convertSettings(options: ConvertCliOptions): ConvertOptions {
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+function convertSettings(options: ConvertCliOptions): ConvertOptions & { depthFit: 'floor' | 'round' } {
   const oneOf = <T extends string>(name: string, value: string, allowed: readonly T[]): T => {
     if (!allowed.includes(value as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${value}"`);
     return value as T;
@@ -91,6 +100,7 @@ function convertSettings(options: ConvertCliOptions): ConvertOptions {
   return {
     loops: parseNumber('loops', options.loops, { integer: true, min: 1 }),
     strategy: oneOf('strategy', options.strategy, strategies),
+    depthFit: oneOf('depth-fit', options.depthFit, ['floor', 'round'] as const),
     init: oneOf('init', options.init, inits),
     ranks: { attention: rank('lora-rank-attn', options.loraRankAttn), mlp: rank('lora-rank-mlp', options.loraRankMlp) },
     loraInit: oneOf('lora-init', options.loraInit, ['svd', 'zero'] as const),

@@ -26,7 +26,7 @@ export async function convertInWorker(model: LoadedModel, options: ConvertOption
     });
     const lora = DepthwiseLora.fromArrays(new Map(done.lora.map(([name, data, shape]) => [name, { data, shape }])), done.loraScale);
     const decoder = Decoder.fromArrays(done.config, new Map(done.weights.map(([name, data]) => [name, data])), { adapter: lora });
-    return { ...model, config: { ...model.config, numLayers: done.plan.uniqueLayers }, decoder, plan: done.plan, lora, parameters: done.parameters, recur: done.recur };
+    return { ...model, config: { ...model.config, numLayers: done.plan.uniqueLayers }, decoder, plan: done.plan, lora, loraEnergy: done.loraEnergy, parameters: done.parameters, recur: done.recur };
   } finally {
     worker.terminate();
   }

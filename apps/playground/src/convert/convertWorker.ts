@@ -23,12 +23,12 @@ async function convert(request: ConvertRequest): Promise<void> {
   const converted = await convertModel(source, { ...request.options, onProgress: (done, total) => reply({ kind: 'progress', done, total }) });
   const weights = await table(converted.decoder.weights);
   const lora = await table(converted.lora.tensors);
-  const { plan, parameters, recur } = converted;
+  const { plan, loraEnergy, parameters, recur } = converted;
   const config = converted.decoder.config;
   converted.decoder.dispose();
   converted.lora.dispose();
   decoder.dispose();
-  reply({ kind: 'done', config, weights, lora, loraScale: converted.lora.scale, plan, parameters, recur }, [...weights, ...lora].map(([, data]) => data.buffer as ArrayBuffer));
+  reply({ kind: 'done', config, weights, lora, loraScale: converted.lora.scale, plan, loraEnergy, parameters, recur }, [...weights, ...lora].map(([, data]) => data.buffer as ArrayBuffer));
 }
 
 async function table(tensors: ReadonlyMap<string, tf.Tensor>): Promise<ArrayTable> {

@@ -1,4 +1,4 @@
-import type { ConvertOptions, RecurSection } from '@recur/engine';
+import type { ConvertOptions, ConvertedModel, RecurSection } from '@recur/engine';
 import type { DecoderConfig, TyingPlan } from '@recur/graph';
 
 /** Named float32 arrays with shapes: what crosses the worker boundary (the buffers are transferred). */
@@ -23,6 +23,7 @@ export type ConvertReply =
       readonly lora: ArrayTable;
       readonly loraScale: number;
       readonly plan: TyingPlan;
+      readonly loraEnergy: ConvertedModel['loraEnergy'];
       readonly parameters: { readonly shared: number; readonly lora: number; readonly source: number };
       readonly recur: RecurSection;
     }

@@ -1,11 +1,13 @@
 import type { DecoderConfig } from '../config.js';
 import { initRecursiveWeights, initStrategies, type InitStrategy } from './init.js';
-import { tyingPlan, TyingError, type SharingStrategy, type TyingPlan } from './sharing.js';
+import { tyingPlan, TyingError, type DepthFit, type SharingStrategy, type TyingPlan } from './sharing.js';
 
 export interface RecursiveOptions {
   readonly loops: number;
   readonly strategy: SharingStrategy;
   readonly init: InitStrategy;
+  /** How K is fitted when the depth does not divide by the loops (default floor, the public code's rule). */
+  readonly depthFit?: DepthFit;
   /** Seed of the random init. */
   readonly seed?: number;
 }
@@ -23,7 +25,7 @@ export function recursiveFromPretrained(sourceConfig: DecoderConfig, source: Rea
     throw new TyingError(`unknown init "${options.init}" (expected ${initStrategies.join(', ')})`);
   }
   if (sourceConfig.layerOrder) throw new TyingError('the source model is already recursive; convert its original instead');
-  const plan = tyingPlan(sourceConfig.numLayers, options.loops, options.strategy);
+  const plan = tyingPlan(sourceConfig.numLayers, options.loops, options.strategy, options.depthFit ?? 'floor');
   const config: DecoderConfig = { ...sourceConfig, numLayers: plan.uniqueLayers, layerOrder: plan.steps.map((s) => s.unique) };
   return { config, arrays: initRecursiveWeights(source, sourceConfig, plan, options.init, options.seed ?? 0), plan };
 }

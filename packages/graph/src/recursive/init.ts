@@ -1,7 +1,7 @@
 import { gaussianArray } from '@recur/tensor';
 import type { DecoderConfig } from '../config.js';
 import { layerWeightSpecs } from '../weights.js';
-import { roundedLinspace, tiedGroups, type TyingPlan } from './sharing.js';
+import { evenRoundedLinspace, roundedLinspace, tiedGroups, type TyingPlan } from './sharing.js';
 
 /**
  * How the shared block is initialised from the pretrained layers (Bae et al. 2024, §3.2):
@@ -41,19 +41,21 @@ function sourceLayersFor(plan: TyingPlan, unique: number, init: InitStrategy, gr
   if (middle && unique === 0) return [0];
   if (middle && unique === plan.uniqueLayers - 1) return [plan.sourceLayers - 1];
   if (init === 'random') return null;
-  const offset = middle ? 1 : 0;
-  const span = plan.sourceLayers - (middle ? 2 : 0);
-  const j = unique - offset; // index inside the shared block
+  // Picks index the pool, as the public code indexes its adjusted model (with round: all shareable layers).
+  const pool = plan.pool;
+  const j = unique - (middle ? 1 : 0); // index inside the shared block
   const K = plan.blockSize;
   switch (init) {
-    case 'stepwise':
-      return [roundedLinspace(offset, offset + span - 1, K)[j]!];
+    case 'stepwise': {
+      const picks = (plan.depthFit === 'floor' ? evenRoundedLinspace : roundedLinspace)(0, pool.length - 1, K);
+      return [pool[picks[j]!]!];
+    }
     case 'average':
       return groups[unique]!;
     case 'lower':
-      return [offset + j];
+      return [pool[j]!];
     case 'upper':
-      return [offset + span - K + j];
+      return [pool[pool.length - K + j]!];
   }
 }
 

@@ -8,6 +8,16 @@
 export const sharingStrategies = ['cycle', 'sequence', 'middle-cycle', 'middle-sequence'] as const;
 export type SharingStrategy = (typeof sharingStrategies)[number];
 
+/**
+ * How K is fitted when L (or L−2) is not a multiple of N:
+ *  - floor: K = ⌊L/N⌋ and K·N source layers picked by round(linspace), Python rounding — what the
+ *    public MoR code does (raymin0223/mixture_of_recursions, `sharing_strategy()`; Bae et al. 2024,
+ *    arXiv 2410.20672; Bae et al. 2025, arXiv 2507.10524): some source layers are dropped, none repeats;
+ *  - round: K = round(L/N) — Recur's earlier rule; K·N > L repeats source layers (MC×2 of 5 → [1,2,2,3]).
+ */
+export const depthFits = ['floor', 'round'] as const;
+export type DepthFit = (typeof depthFits)[number];
+
 /** One executed layer of the recursive model. */
 export interface LayerStep {
   /** Index into the model's unique layers (what `model.layers.{unique}` stores). */
@@ -21,6 +31,7 @@ export interface LayerStep {
 
 export interface TyingPlan {
   readonly strategy: SharingStrategy;
+  readonly depthFit: DepthFit;
   readonly sourceLayers: number;
   readonly loops: number;
   /** K: shared layers in the block. */
@@ -29,6 +40,11 @@ export interface TyingPlan {
   readonly uniqueLayers: number;
   /** Executed layers in order (length = first + K·N + last). */
   readonly steps: readonly LayerStep[];
+  /**
+   * Source layers the shared block may be initialised from, ascending: with floor the K·N picked
+   * ones (the public code's adjusted model), with round all L (or L−2) shareable layers.
+   */
+  readonly pool: readonly number[];
   /** Set when L (or L−2) is not a multiple of N and source layers were picked by round(linspace). */
   readonly warning?: string;
 }
@@ -43,19 +59,32 @@ export function roundedLinspace(start: number, stop: number, count: number): num
   return Array.from({ length: count }, (_, i) => Math.round(start + ((stop - start) * i) / (count - 1)));
 }
 
+/** round(linspace(start, stop, count)) with Python's round (half to even), as numpy + Python compute it. */
+export function evenRoundedLinspace(start: number, stop: number, count: number): number[] {
+  if (count === 1) return [start];
+  return Array.from({ length: count }, (_, i) => roundHalfEven(start + ((stop - start) * i) / (count - 1)));
+}
+
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
 /** The execution order and source mapping for L source layers looped N times. */
-export function tyingPlan(sourceLayers: number, loops: number, strategy: SharingStrategy): TyingPlan {
+export function tyingPlan(sourceLayers: number, loops: number, strategy: SharingStrategy, depthFit: DepthFit = 'floor'): TyingPlan {
   if (!sharingStrategies.includes(strategy)) {
     throw new TyingError(`unknown sharing strategy "${strategy}" (expected ${sharingStrategies.join(', ')})`);
   }
+  if (!depthFits.includes(depthFit)) throw new TyingError(`unknown depth fit "${depthFit}" (expected ${depthFits.join(', ')})`);
   if (!Number.isInteger(loops) || loops < 1) throw new TyingError(`loops must be a positive integer, got ${loops}`);
   const middle = strategy.startsWith('middle-');
   const span = middle ? sourceLayers - 2 : sourceLayers; // layers that get shared
   if (span < 1) throw new TyingError(`${strategy} needs at least ${middle ? 3 : 1} source layers, the model has ${sourceLayers}`);
   if (loops > span) throw new TyingError(`${loops} loops over ${span} shareable layers would leave no layer to share (at most ${span} loops)`);
-  const blockSize = Math.max(1, Math.round(span / loops));
+  const floor = depthFit === 'floor';
+  const blockSize = Math.max(1, floor ? Math.floor(span / loops) : Math.round(span / loops));
   const offset = middle ? 1 : 0;
-  const sources = roundedLinspace(offset, offset + span - 1, blockSize * loops);
+  const sources = (floor ? evenRoundedLinspace : roundedLinspace)(offset, offset + span - 1, blockSize * loops);
   const isCycle = strategy.endsWith('cycle');
   const shared: LayerStep[] = sources.map((sourceLayer, p) => {
     const block = isCycle ? p % blockSize : Math.floor(p / loops);
@@ -66,16 +95,19 @@ export function tyingPlan(sourceLayers: number, loops: number, strategy: Sharing
     ? [{ unique: 0, loop: 0, role: 'first' as const, sourceLayer: 0 }, ...shared, { unique: blockSize + 1, loop: 0, role: 'last' as const, sourceLayer: sourceLayers - 1 }]
     : shared;
   const exact = blockSize * loops === span;
+  const rule = floor ? `floor(${span} / ${loops})` : `round(${span} / ${loops})`;
   return {
     strategy,
+    depthFit,
     sourceLayers,
     loops,
     blockSize,
     uniqueLayers: blockSize + (middle ? 2 : 0),
     steps,
+    pool: floor ? sources : Array.from({ length: span }, (_, i) => offset + i),
     ...(exact
       ? {}
-      : { warning: `${span} shareable layers do not divide into ${loops} loops: K = ${blockSize}, source layers chosen by round(linspace) = [${sources.join(', ')}]` }),
+      : { warning: `${span} shareable layers do not divide into ${loops} loops: K = ${rule} = ${blockSize}, source layers chosen by round(linspace) = [${sources.join(', ')}]` }),
   };
 }
 
