@@ -51,6 +51,30 @@ describe('recur train --router', () => {
     expectOneLineFailure(again, /already has a token router/);
   });
 
+  it('a router model keeps its router: generate and eval route by default, serve and export refuse to drop it silently, inspect shows it', async () => {
+    for (const kind of ['straight', 'token']) {
+      const model = join(dir, kind, 'model'); // the expert (from scratch) and token-choice models trained above
+      const gen = (...extra: string[]) => recur('generate', '--model', model, '--prompt', 'Once', '--max-new-tokens', '6', '--temperature', '0', '--json', ...extra);
+      const [byDefault, routed, full] = await Promise.all([gen(), gen('--exit', 'router'), gen('--exit', 'none')]);
+      for (const run of [byDefault, routed, full]) expect(run.code, run.stderr).toBe(0);
+      const ids = (run: { stdout: string }) => JSON.parse(run.stdout) as { ids: number[]; depths?: number[] };
+      expect(ids(byDefault).ids).toEqual(ids(routed).ids);
+      expect(ids(byDefault).depths).toEqual(ids(routed).depths);
+      expect(ids(full).depths).toBeUndefined(); // --exit none: full depth, no routing
+      const score = (...extra: string[]) => recur('eval', '--model', model, '--data', data, '--max-bytes', '2048', '--window', '64', '--json', ...extra);
+      const [evalDefault, evalRouted] = await Promise.all([score(), score('--exit', 'router')]);
+      expect(evalDefault.code, evalDefault.stderr).toBe(0);
+      expect((JSON.parse(evalDefault.stdout) as { policy: unknown }).policy).toEqual((JSON.parse(evalRouted.stdout) as { policy: unknown }).policy);
+      expectOneLineFailure(await recur('serve', model, '--port', '0'), /trained with a (expert|token)-choice router.*--exit none/);
+      expectOneLineFailure(await recur('export', model, '--out', join(dir, `${kind}-plain`)), /router cannot go into a plain Llama export; pass --drop-router/);
+      const dropped = await recur('export', model, '--out', join(dir, `${kind}-plain`), '--drop-router', '--json');
+      expect(dropped.code, dropped.stderr).toBe(0);
+      const shown = await recur('inspect', model);
+      expect(shown.stdout).toMatch(new RegExp(`router: ${kind === 'token' ? 'token' : 'expert'}-choice.*2 recursions.*KV recursion-wise`));
+    }
+    expectOneLineFailure(await recur('generate', '--model', join(dir, 'token', 'model'), '--prompt', 'Once', '--fast'), /routes on the tfjs decoder only.*--exit none/);
+  });
+
   it('refuses bad router flags with one line', async () => {
     const out = (name: string) => ['--out', join(dir, name), '--steps', '1'];
     expectOneLineFailure(await recur('train', ...scratch, '--router', 'tokn', ...base, ...out('bad1')), /--router must be expert or token, got "tokn"/);
