@@ -35,14 +35,14 @@ export function matrixWithSpectrum(rows: number, cols: number, s: readonly numbe
   const u = qr(Float64Array.from({ length: rows * k }, () => random.next() - 0.5), rows, k); // [rows, k]
   const v = qr(Float64Array.from({ length: cols * k }, () => random.next() - 0.5), cols, k); // [cols, k]
   const out = new Float64Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) for (let t = 0; t < keep; t++) out[i * cols + j] += u[i * k + t]! * s[t]! * v[j * k + t]!;
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) for (let t = 0; t < keep; t++) out[i * cols + j] = out[i * cols + j]! + u[i * k + t]! * s[t]! * v[j * k + t]!;
   return out;
 }
 
 /** B·A in float64: [out, r]·[r, in]. */
 export function product(b: ArrayLike<number>, a: ArrayLike<number>, rows: number, rank: number, cols: number): Float64Array {
   const out = new Float64Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let t = 0; t < rank; t++) for (let j = 0; j < cols; j++) out[i * cols + j] += b[i * rank + t]! * a[t * cols + j]!;
+  for (let i = 0; i < rows; i++) for (let t = 0; t < rank; t++) for (let j = 0; j < cols; j++) out[i * cols + j] = out[i * cols + j]! + b[i * rank + t]! * a[t * cols + j]!;
   return out;
 }
 

@@ -29,7 +29,7 @@ describe('SVD initialisation', () => {
           expect([a.shape, b.shape]).toEqual([[rank, cols], [rows, rank]]);
           const w = spec.arrays.get(layerKey(step.unique, `${module}.weight`))!;
           const rebuilt = product(b.data, a.data, rows, rank, cols).map((x, i) => x + w[i]!);
-          expect(maxAbsDiff(rebuilt, source.get(layerKey(step.sourceLayer, `${module}.weight`))!), `${strategy} ${module} step ${step.step}`).toBeLessThan(1e-5);
+          expect(maxAbsDiff(rebuilt, source.get(layerKey(step.sourceLayer, `${module}.weight`))!), `${strategy} ${module} layer ${step.unique} loop ${step.loop}`).toBeLessThan(1e-5);
         }
       }
     }
