@@ -22,6 +22,9 @@ export function mergeDepthwiseLora(unrolled: ReadonlyMap<string, Float32Array>, 
       const key = layerKey(call.step, `${module}.weight`);
       const base = unrolled.get(key);
       if (!base) throw new LoraError(`cannot merge LoRA of step ${call.step} (stored layer ${call.unique}, loop ${call.loop}): the unrolled model has no ${key}`);
+      if (b.shape[0]! * a.shape[1]! !== base.length) {
+        throw new LoraError(`LoRA of step ${call.step} gives B·A [${b.shape[0]}, ${a.shape[1]}] but ${key} has ${base.length} values: the adapter does not fit this model`);
+      }
       out.set(key, mergedWeight(base, a as tf.Tensor2D, b as tf.Tensor2D, lora.scale));
     }
     for (const name of normNames) {

@@ -111,3 +111,13 @@ describe('ranks per module group', () => {
     expect(() => initDepthwiseLora({ ...base, ranks: { attention: -1, mlp: 2 } })).toThrow(LoraError);
   });
 });
+
+describe('per-loop norms', () => {
+  it('per-loop norms need the source layer\'s norm weights: a LoraError names the missing key', () => {
+    const { config, source, spec } = tiedSpec(4, 2);
+    source.delete(layerKey(2, 'post_attention_layernorm.weight'));
+    const options = { plan: spec.plan, sourceConfig: config, source, shared: spec.arrays, ranks: { attention: 1, mlp: 1 }, init: 'svd', norms: 'per-loop' } as const;
+    expect(() => initDepthwiseLora(options)).toThrow(LoraError);
+    expect(() => initDepthwiseLora(options)).toThrow('model.layers.2.post_attention_layernorm.weight');
+  });
+});

@@ -74,4 +74,17 @@ describe('mergeDepthwiseLora', () => {
     expect(() => mergeDepthwiseLora(arrays, unrolled.steps, lora)).toThrow(missing);
     lora.dispose();
   });
+
+  it('refuses factors whose B·A does not have the shape of the weight they adapt (no silent NaN weights)', () => {
+    const { spec, lora } = adapted();
+    const unrolled = unrollRecursive(spec.config, spec.arrays);
+    const key = loraKey(1, 'mlp.down_proj', 0, 'A');
+    const tensors = new Map(lora.tensors);
+    tensors.set(key, tf.zeros([2, 8])); // down_proj's input is 12 wide, so A must be [r, 12]
+    const wrong = new DepthwiseLora(tensors, 0.5);
+    expect(() => mergeDepthwiseLora(unrolled.arrays, unrolled.steps, wrong)).toThrow(LoraError);
+    expect(() => mergeDepthwiseLora(unrolled.arrays, unrolled.steps, wrong)).toThrow(/model\.layers\.1\.mlp\.down_proj\.weight/);
+    tensors.get(key)!.dispose();
+    lora.dispose();
+  });
 });
