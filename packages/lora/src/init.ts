@@ -75,7 +75,9 @@ export function initDepthwiseLora(options: LoraInitOptions): Map<string, ArrayTe
     }
     if (options.norms === 'per-loop') {
       for (const name of ['input_layernorm', 'post_attention_layernorm'] as NormName[]) {
-        const norm = options.source.get(layerKey(step.sourceLayer, `${name}.weight`))!;
+        const key = layerKey(step.sourceLayer, `${name}.weight`);
+        const norm = options.source.get(key);
+        if (!norm) throw new LoraError(`per-loop norms need the source's ${key}, which it lacks`);
         out.set(loopNormKey(step.unique, name, step.loop), { data: norm, shape: [norm.length] });
       }
     }

@@ -1,6 +1,7 @@
 import { adaptedModules, layerKey, type LayerCall, type NormName } from '@recur/graph';
 import { tf } from '@recur/tensor';
 import type { DepthwiseLora } from './depthwiseLora.js';
+import { LoraError } from './init.js';
 import { loopNormKey, loraKey } from './keys.js';
 
 const normNames: readonly NormName[] = ['input_layernorm', 'post_attention_layernorm'];
@@ -20,7 +21,10 @@ export function mergeDepthwiseLora(unrolled: ReadonlyMap<string, Float32Array>, 
       if (!a || !b) continue;
       const key = layerKey(call.step, `${module}.weight`);
       const base = unrolled.get(key);
-      if (!base) throw new Error(`mergeDepthwiseLora: the unrolled model has no ${key}`);
+      if (!base) throw new LoraError(`cannot merge LoRA of step ${call.step} (stored layer ${call.unique}, loop ${call.loop}): the unrolled model has no ${key}`);
+      if (b.shape[0]! * a.shape[1]! !== base.length) {
+        throw new LoraError(`LoRA of step ${call.step} gives B·A [${b.shape[0]}, ${a.shape[1]}] but ${key} has ${base.length} values: the adapter does not fit this model`);
+      }
       out.set(key, mergedWeight(base, a as tf.Tensor2D, b as tf.Tensor2D, lora.scale));
     }
     for (const name of normNames) {
