@@ -19,7 +19,10 @@ export interface GenerateOptions extends Partial<SamplingOptions> {
   readonly stopAtEos?: boolean;
   /** Receives each piece of text as soon as it is complete. */
   readonly onText?: (delta: string) => void;
-  /** Run on the FastDecoder (fused kernels) when the model allows it, else the tfjs decoder with a warning. */
+  /**
+   * Which decoder runs. Default: the FastDecoder (fused kernels) whenever the model allows it, else
+   * the tfjs decoder. true: the same, warning when it falls back. false: the tfjs decoder.
+   */
   readonly fast?: boolean;
   /** Per-token depth: the prompt runs every loop, each generated token exits by this rule (tfjs decoder). */
   readonly exit?: ExitRule;
@@ -54,7 +57,7 @@ export async function generate(model: LoadedModel, options: GenerateOptions): Pr
   const stream = new TextStream((ids) => tokenizer.decode(ids), tokenizer.decode(promptIds));
   const ids: number[] = [];
   const depths: number[] = [];
-  const runner = options.exit ? routedRunner(model, options.exit, options.kvMode, depths) : await tokenRunner(model, options.fast ?? false, promptIds.length + maxNew);
+  const runner = options.exit ? routedRunner(model, options.exit, options.kvMode, depths) : await tokenRunner(model, options.fast, promptIds.length + maxNew);
   const started = performance.now();
   let prefillMs = 0;
   try {
