@@ -73,3 +73,9 @@ describe('recur bench: fast by default', () => {
     expect((JSON.parse(run.stdout) as { path: string }).path).toBe(path);
   });
 });
+
+describe('recur serve: always the fused engine', () => {
+  it('refuses --backend tfjs with one line (it has no tfjs path)', async () => {
+    expectOneLineFailure(await recur('serve', '--model', gguf, '--port', '0', '--backend', 'tfjs'), /--backend must be one of wasm, cpu, webgpu, got "tfjs"/);
+  });
+});
