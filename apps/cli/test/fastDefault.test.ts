@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectOneLineFailure, recur, recurWithEnv, shared } from './support/recur.js';
 
@@ -77,5 +78,20 @@ describe('recur bench: fast by default', () => {
 describe('recur serve: always the fused engine', () => {
   it('refuses --backend tfjs with one line (it has no tfjs path)', async () => {
     expectOneLineFailure(await recur('serve', '--model', gguf, '--port', '0', '--backend', 'tfjs'), /--backend must be one of wasm, cpu, webgpu, got "tfjs"/);
+  });
+});
+
+describe('recur generate --exit: early-exit policies on the fused kernels', () => {
+  it('runs fast by default with the same ids and depths as --backend tfjs', async () => {
+    const converted = join(mkdtempSync(join(tmpdir(), 'recur-fast16-')), 'rrt');
+    expect((await recur('convert', hf, '--out', converted, '--loops', '2', '--strategy', 'middle-cycle', '--lora-rank-attn', '4', '--lora-rank-mlp', '4', '--json')).code).toBe(0);
+    const args = ['generate', '--model', converted, '--prompt', 'Once upon a time', '--max-new-tokens', '20', '--temperature', '0', '--exit', 'maxprob:0.5', '--json'];
+    const fast = JSON.parse((await recur(...args)).stdout) as GenerateJson & { depths: number[] };
+    const tfjs = JSON.parse((await recur(...args, '--backend', 'tfjs')).stdout) as GenerateJson & { depths: number[] };
+    expect([fast.path, tfjs.path]).toEqual(['fast', 'tfjs']);
+    expect(fast.ids).toEqual(tfjs.ids);
+    expect(fast.depths).toEqual(tfjs.depths);
+    const withFast = JSON.parse((await recur(...args, '--fast')).stdout) as GenerateJson & { depths: number[] }; // once refused, now the default
+    expect([withFast.path, withFast.ids]).toEqual(['fast', fast.ids]);
   });
 });

@@ -47,12 +47,11 @@ export function registerGenerate(program: Command): void {
         seed: parseSeed(options.seed),
       };
       const flags = depthFlags(options);
-      if (flags.exit && options.fast) throw new UsageError('--exit runs on the tfjs decoder; drop --fast');
       const fast = fastOption(options);
       const model = await openModel(options, { tfjsPath: true });
       const { exit, kvMode } = modelDepth(model, flags);
       const depth = { ...(exit && { exit }), ...(kvMode && { kvMode }) };
-      if (exit && options.fast) {
+      if (exit?.kind === 'router' && options.fast) {
         disposeModel(model);
         throw new UsageError(`${options.model}: a router model routes on the tfjs decoder only (for now); drop --fast, or pass --exit none for full depth`);
       }
