@@ -13,6 +13,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // The CLI and library default to all cores; the suite pins one thread (tests that need more ask for it).
+    env: { RECUR_THREADS: '1' },
     reporters: ['default', new SummaryReporter()],
   },
 });

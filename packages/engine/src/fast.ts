@@ -56,8 +56,12 @@ export interface TokenRunner {
   dispose(): void;
 }
 
-export async function tokenRunner(model: LoadedModel, fast: boolean, capacity: number): Promise<TokenRunner> {
-  const choice = fast ? await fastDecoderFor(model) : undefined;
+/**
+ * `fast`: undefined = the fused path whenever the model allows it, else tfjs quietly (the default);
+ * true = the same, with a warning on falling back (it was asked for); false = always tfjs.
+ */
+export async function tokenRunner(model: LoadedModel, fast: boolean | undefined, capacity: number): Promise<TokenRunner> {
+  const choice = fast !== false ? await fastDecoderFor(model) : undefined;
   if (choice?.fast) {
     const decoder = choice.fast;
     const cache: FastKvCache = decoder.newCache(capacity);
@@ -67,7 +71,7 @@ export async function tokenRunner(model: LoadedModel, fast: boolean, capacity: n
       dispose: () => cache.dispose(),
     };
   }
-  if (choice?.reason) console.warn(`recur: fast path unavailable (${choice.reason}); using the tfjs decoder`);
+  if (fast === true && choice?.reason) console.warn(`recur: fast path unavailable (${choice.reason}); using the tfjs decoder`);
   const cache = model.decoder.newCache();
   return {
     path: 'tfjs',

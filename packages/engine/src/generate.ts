@@ -1,6 +1,8 @@
 import type { DepthKvMode } from '@recur/graph';
+import type { ExitPolicy } from '@recur/router';
 import { depthRunner } from './depth/depthRunner.js';
-import { defaultKvMode, type ExitRule } from './depth/exitRule.js';
+import { defaultKvMode, exitRouting, type ExitRule } from './depth/exitRule.js';
+import { servableDepth, servedDepthTokens } from './depth/servedDepth.js';
 import { tokenRunner, type TokenRunner } from './fast.js';
 import type { LoadedModel } from './model.js';
 import { Mulberry32 as SeededRandom } from '@recur/tensor';
@@ -19,9 +21,12 @@ export interface GenerateOptions extends Partial<SamplingOptions> {
   readonly stopAtEos?: boolean;
   /** Receives each piece of text as soon as it is complete. */
   readonly onText?: (delta: string) => void;
-  /** Run on the FastDecoder (fused kernels) when the model allows it, else the tfjs decoder with a warning. */
+  /**
+   * Which decoder runs. Default: the FastDecoder (fused kernels) whenever the model allows it, else
+   * the tfjs decoder. true: the same, warning when it falls back. false: the tfjs decoder.
+   */
   readonly fast?: boolean;
-  /** Per-token depth: the prompt runs every loop, each generated token exits by this rule (tfjs decoder). */
+  /** Per-token depth: the prompt runs every loop, each generated token exits by this rule (early-exit policies on the fused kernels where they run, else tfjs; router rules on tfjs). */
   readonly exit?: ExitRule;
   /** What deeper loops see of tokens that left early (default: 'copy', or what the router was trained with). */
   readonly kvMode?: DepthKvMode;
@@ -54,7 +59,20 @@ export async function generate(model: LoadedModel, options: GenerateOptions): Pr
   const stream = new TextStream((ids) => tokenizer.decode(ids), tokenizer.decode(promptIds));
   const ids: number[] = [];
   const depths: number[] = [];
-  const runner = options.exit ? routedRunner(model, options.exit, options.kvMode, depths) : await tokenRunner(model, options.fast ?? false, promptIds.length + maxNew);
+  const served = await servedDepthRun(model, options, maxNew);
+  if (served) {
+    const onToken = (id: number, depth: number): void => {
+      ids.push(id);
+      depths.push(depth);
+      const delta = stream.push([...promptIds, ...ids]);
+      if (delta) options.onText?.(delta);
+    };
+    const { firstTokenMs, totalMs } = await servedDepthTokens(model, { promptIds, maxNewTokens: maxNew, sampling, seed: options.seed ?? 0, stopAtEos: options.stopAtEos !== false, policy: served.policy, kvMode: served.kvMode, onToken });
+    const tail = stream.push([...promptIds, ...ids], true);
+    if (tail) options.onText?.(tail);
+    return { promptIds, ids, text: stream.text, timings: { prefillMs: firstTokenMs, decodeMs: totalMs - firstTokenMs }, path: 'fast', depths };
+  }
+  const runner = options.exit ? routedRunner(model, options.exit, options.kvMode, depths) : await tokenRunner(model, options.fast, promptIds.length + maxNew);
   const started = performance.now();
   let prefillMs = 0;
   try {
@@ -75,6 +93,15 @@ export async function generate(model: LoadedModel, options: GenerateOptions): Pr
   if (tail) options.onText?.(tail);
   const timings = { prefillMs, decodeMs: performance.now() - started - prefillMs };
   return { promptIds, ids, text: stream.text, timings, path: runner.path, ...(options.exit && { depths: depths.slice(0, ids.length) }) };
+}
+
+/** An early-exit policy that the serving engine's fused kernels can run for this model (validated as the tfjs path does), else undefined. */
+async function servedDepthRun(model: LoadedModel, options: GenerateOptions, maxNew: number): Promise<{ policy: ExitPolicy; kvMode: 'copy' | 'shared' } | undefined> {
+  const rule = options.exit;
+  if (rule?.kind !== 'policy' || options.fast === false || maxNew < 1) return undefined;
+  exitRouting(model, rule); // the tfjs path's refusals (one loop, a depth the model lacks) come first
+  const kvMode = await servableDepth(model, options.kvMode ?? defaultKvMode(model, rule));
+  return kvMode && { policy: rule.policy, kvMode };
 }
 
 /** A TokenRunner over per-token depth that records each call's depth. */

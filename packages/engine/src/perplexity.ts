@@ -1,10 +1,14 @@
 import { tf } from '@recur/tensor';
+import type { FastDecoder } from '@recur/graph';
+import { fastDecoderFor } from './fast.js';
 import type { LoadedModel } from './model.js';
 
 export interface PerplexityOptions {
   /** Tokens per scored window, BOS included. */
   readonly window: number;
   readonly onProgress?: (windowsDone: number, windowsTotal: number) => void;
+  /** Score on the FastDecoder when the model allows it (default), or on the tfjs decoder (false). */
+  readonly fast?: boolean;
 }
 
 export interface PerplexityResult {
@@ -12,6 +16,8 @@ export interface PerplexityResult {
   readonly meanNll: number;
   readonly perplexity: number;
   readonly windows: number;
+  /** Which decoder scored the windows. */
+  readonly path: 'fast' | 'tfjs';
 }
 
 /**
@@ -22,15 +28,16 @@ export interface PerplexityResult {
 export async function evaluatePerplexity(model: LoadedModel, text: string, options: PerplexityOptions): Promise<PerplexityResult> {
   const windows = perplexityWindows(model, text, options.window);
   if (windows.length === 0) throw new RangeError('no tokens to score: the text is empty'); // not a NaN perplexity
+  const fast = options.fast === false ? undefined : (await fastDecoderFor(model)).fast;
   let total = 0;
   let tokens = 0;
   for (const [w, input] of windows.entries()) {
-    total += await windowNll(model, input, input.slice(1));
+    total += fast ? fastWindowNll(fast, input) : await windowNll(model, input, input.slice(1));
     tokens += input.length - 1;
     options.onProgress?.(w + 1, windows.length);
   }
   const meanNll = total / tokens;
-  return { tokens, meanNll, perplexity: Math.exp(meanNll), windows: windows.length };
+  return { tokens, meanNll, perplexity: Math.exp(meanNll), windows: windows.length, path: fast ? 'fast' : 'tfjs' };
 }
 
 /** The protocol's windows: [BOS] + each consecutive chunk of window − 1 tokens of the text. */
@@ -54,6 +61,24 @@ async function windowNll(model: LoadedModel, input: number[], targets: number[])
   } finally {
     logits.dispose();
   }
+}
+
+/** windowNll on the fused kernels: one uncached forward returns every row's logits [T·V]. */
+function fastWindowNll(fast: FastDecoder, input: readonly number[]): number {
+  const vocab = fast.config.vocabSize;
+  const logits = fast.forward(input);
+  let sum = 0;
+  for (let t = 0; t + 1 < input.length; t++) sum += rowNll(logits.subarray(t * vocab, (t + 1) * vocab), input[t + 1]!);
+  return sum;
+}
+
+/** −log softmax(row)[target], in float64 (log-sum-exp shifted by the row's max). */
+function rowNll(row: Float32Array, target: number): number {
+  let max = -Infinity;
+  for (const v of row) if (v > max) max = v;
+  let sum = 0;
+  for (const v of row) sum += Math.exp(v - max);
+  return max + Math.log(sum) - row[target]!;
 }
 
 /** Σ_t −log softmax(logits[t])[targets[t]] over the first targets.length rows of logits [T, V] (float64 sum). */

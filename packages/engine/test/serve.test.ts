@@ -79,7 +79,7 @@ describe('serving engine (continuous depth-wise batching on the fast path)', () 
     const batched = await serve(source, requests, { mode: 'continuous-sequence', scheduler: { prefillChunk: 8 } });
     const alone = await serve(source, requests, { mode: 'one-at-a-time' });
     batched.forEach((b, i) => expectSame(b, alone[i]!, 1e-4));
-    const reference = await generate(source, { prompt: '', promptIds: prompts[0]!, maxNewTokens: 12, stopAtEos: false });
+    const reference = await generate(source, { prompt: '', promptIds: prompts[0]!, maxNewTokens: 12, stopAtEos: false, fast: false });
     expect(batched[0]!.ids).toEqual(reference.ids);
   });
 
@@ -100,7 +100,7 @@ describe('serving engine (continuous depth-wise batching on the fast path)', () 
     const rule = parseExitRule('maxprob:0.5');
     for (const kvMode of ['copy', 'shared'] as const) {
       const [served] = await serve(model, [{ promptIds: prompts[0]!, maxNewTokens: 20, stopAtEos: false }], { exit: { kind: 'maxProb', threshold: 0.5 }, kvMode });
-      const reference = await generate(model, { prompt: '', promptIds: prompts[0]!, maxNewTokens: 20, stopAtEos: false, exit: rule, kvMode });
+      const reference = await generate(model, { prompt: '', promptIds: prompts[0]!, maxNewTokens: 20, stopAtEos: false, exit: rule, kvMode, fast: false });
       expect(served!.ids).toEqual(reference.ids);
       expect(served!.depths).toEqual(reference.depths);
     }
@@ -119,7 +119,7 @@ describe('serving engine (continuous depth-wise batching on the fast path)', () 
   });
 
   it('without an exit rule every token runs N loops and equals the full-depth decoder; fixed:1 exits all decode tokens at 1', async () => {
-    const reference = await generate(model, { prompt: '', promptIds: prompts[2]!, maxNewTokens: 10, stopAtEos: false });
+    const reference = await generate(model, { prompt: '', promptIds: prompts[2]!, maxNewTokens: 10, stopAtEos: false, fast: false });
     const [full] = await serve(model, [{ promptIds: prompts[2]!, maxNewTokens: 10, stopAtEos: false }], {});
     expect(full!.ids).toEqual(reference.ids);
     expect(full!.depths).toEqual(full!.ids.map(() => 2));

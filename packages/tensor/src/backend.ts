@@ -15,7 +15,7 @@ export interface InitBackendOptions {
    */
   readonly wasmPaths?: string;
   /**
-   * Node, wasm backend: threads to compute on (default RECUR_THREADS, else 1). Above 1, tfjs's
+   * Node, wasm backend: threads to compute on (default RECUR_THREADS, else every core, at most 64). Above 1, tfjs's
    * threaded-SIMD binary runs XNNPACK on that many threads and decode-time linears run on a GEMV
    * worker pool; if that cannot start, wasm runs single-threaded with a warning. Read only when the
    * wasm backend first starts.
@@ -58,7 +58,7 @@ async function activate(opts: InitBackendOptions): Promise<BackendName> {
 }
 
 async function activateWasm(wasmPaths: string | undefined, threads?: number): Promise<BackendName> {
-  const wantedThreads = threads ?? envThreads() ?? 1;
+  const wantedThreads = threads ?? envThreads() ?? (await allCores());
   try {
     if (wasmPaths !== undefined) configureWasmPaths(wasmPaths);
     else if (!wasmPathsConfigured && isNode()) configureWasmPaths(await nodeWasmDirectory());
@@ -163,6 +163,13 @@ function envThreads(): number | undefined {
   const threads = Number(value);
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`RECUR_THREADS='${value}' is not a thread count: expected a whole number ≥ 1`);
   return threads;
+}
+
+/** Node's core count (os.availableParallelism), capped at 64; 1 elsewhere. */
+async function allCores(): Promise<number> {
+  if (!isNode()) return 1;
+  const { availableParallelism } = await import('node:os');
+  return Math.min(64, Math.max(1, availableParallelism()));
 }
 
 function defaultBackend(): BackendName {

@@ -4,7 +4,7 @@ import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
 import { readTextFile } from '@recur/engine/node';
 import { depthFlags, exitHelp, kvHelp, modelDepth, type DepthFlags } from './depthOptions.js';
-import { openModel, printJson, type ModelOptions } from './shared.js';
+import { computeThreads, fastOption, openModel, pathBackendHelp, printJson, type ModelOptions } from './shared.js';
 
 interface EvalCliOptions extends ModelOptions {
   readonly data?: string;
@@ -26,28 +26,31 @@ export function registerEval(program: Command): void {
     .option('--window <n>', 'tokens per window, BOS included', '256')
     .option('--adapter <dir>', 'plain models: plug in a PEFT LoRA adapter folder (as written by recur export --lora peft)')
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
-    .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
-    .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else 1)')
+    .option('--backend <name>', pathBackendHelp)
+    .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
     .option('--per-loop', 'recursive models: perplexity when every token exits after each loop')
     .option('--exit <rule>', `${exitHelp}; reports perplexity and average depth under the rule`)
     .option('--kv <mode>', kvHelp)
-    .option('--json', 'print {"tokens", "meanNll", "perplexity"} (with --per-loop/--exit: {"perLoop", "policy", "tokens"}) as JSON')
+    .option('--json', 'print {"tokens", "meanNll", "perplexity", "path": fast|tfjs, "threads"} (with --per-loop/--exit: {"perLoop", "policy", "tokens", "path": "tfjs"}) as JSON')
     .action(async (options: EvalCliOptions) => {
       if (!options.data) throw new UsageError('--data FILE is required');
       const window = parseNumber('window', options.window, { integer: true, min: 2 });
       const maxBytes = options.maxBytes === undefined ? Infinity : parseNumber('max-bytes', options.maxBytes, { integer: true, min: 1 });
       const text = await readTextFile(options.data, { maxBytes });
       const flags = depthFlags(options);
-      const model = await openModel(options);
+      const fast = fastOption(options);
+      const model = await openModel(options, { tfjsPath: true });
       const depth = modelDepth(model, flags);
       if (options.perLoop || depth.exit) return evalDepths(model, text, window, depth, options.json ?? false);
       const bar = progressBar('scoring');
       const started = performance.now();
-      const result = await evaluatePerplexity(model, text, { window, onProgress: (d, t) => bar.update(d, t) }).finally(() => bar.stop());
-      model.decoder.dispose();
+      const result = await evaluatePerplexity(model, text, { window, ...(fast === false && { fast }), onProgress: (d, t) => bar.update(d, t) }).finally(() => {
+        bar.stop();
+        disposeModel(model);
+      });
       const seconds = (performance.now() - started) / 1000;
-      if (options.json) return printJson({ tokens: result.tokens, meanNll: result.meanNll, perplexity: result.perplexity, windows: result.windows, seconds });
-      console.log(`tokens ${result.tokens} · windows ${result.windows} · mean NLL ${result.meanNll.toFixed(6)} · perplexity ${result.perplexity.toFixed(4)} · ${(result.tokens / seconds).toFixed(0)} tok/s`);
+      if (options.json) return printJson({ tokens: result.tokens, meanNll: result.meanNll, perplexity: result.perplexity, windows: result.windows, path: result.path, threads: computeThreads(), seconds });
+      console.log(`tokens ${result.tokens} (${result.path}) · windows ${result.windows} · mean NLL ${result.meanNll.toFixed(6)} · perplexity ${result.perplexity.toFixed(4)} · ${(result.tokens / seconds).toFixed(0)} tok/s`);
     });
 }
 
@@ -61,7 +64,7 @@ function evalDepths(model: LoadedModel, text: string, window: number, depth: Dep
     bar.stop();
     const agreement = model.recur?.router?.kind === 'expert' ? routerAgreement(model, windows) : undefined;
     const seconds = (performance.now() - started) / 1000;
-    if (json) return printJson({ ...result, ...(agreement && { agreement }), seconds });
+    if (json) return printJson({ ...result, ...(agreement && { agreement }), path: 'tfjs', threads: computeThreads(), seconds });
     for (const { depth: d, perplexity } of result.perLoop) console.log(`exit after loop ${d}: perplexity ${perplexity.toFixed(4)}`);
     if (result.policy) {
       console.log(`under --exit: perplexity ${result.policy.perplexity.toFixed(4)} · average depth ${result.policy.averageDepth.toFixed(3)} · depth counts [${result.policy.depthCounts.join(', ')}]`);

@@ -3,7 +3,7 @@ import { disposeModel, generate } from '@recur/engine';
 import { parseNumber, UsageError } from '../errors.js';
 import { depthFlags, depthSummary, exitHelp, kvHelp, modelDepth } from './depthOptions.js';
 import { parseSeed, samplingFlag } from './samplingFlags.js';
-import { openModel, printJson, type ModelOptions } from './shared.js';
+import { computeThreads, fastOption, openModel, pathBackendHelp, printJson, type ModelOptions } from './shared.js';
 
 interface GenerateCliOptions extends ModelOptions {
   readonly prompt: string;
@@ -31,12 +31,12 @@ export function registerGenerate(program: Command): void {
     .option('--seed <n>', 'random seed for sampling: an integer in [0, 2^32 − 1]', '0')
     .option('--adapter <dir>', 'plain models: plug in a PEFT LoRA adapter folder (as written by recur export --lora peft)')
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
-    .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
-    .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else 1)')
-    .option('--fast', 'decode on the fused wasm kernels (plain models; falls back to tfjs with a note otherwise)')
+    .option('--backend <name>', pathBackendHelp)
+    .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
+    .option('--fast', 'accepted for scripts: the fused kernels are the default (a note says when the model runs on tfjs instead)')
     .option('--exit <rule>', exitHelp)
     .option('--kv <mode>', kvHelp)
-    .option('--json', 'print one JSON object {promptIds, ids, text, depths (with --exit), …} instead of streaming')
+    .option('--json', 'print one JSON object {promptIds, ids, text, path: fast|tfjs, threads, depths (with --exit), …} instead of streaming')
     .action(async (options: GenerateCliOptions) => {
       const settings = {
         prompt: options.prompt,
@@ -47,20 +47,20 @@ export function registerGenerate(program: Command): void {
         seed: parseSeed(options.seed),
       };
       const flags = depthFlags(options);
-      if (flags.exit && options.fast) throw new UsageError('--exit runs on the tfjs decoder; drop --fast');
-      const model = await openModel(options);
+      const fast = fastOption(options);
+      const model = await openModel(options, { tfjsPath: true });
       const { exit, kvMode } = modelDepth(model, flags);
       const depth = { ...(exit && { exit }), ...(kvMode && { kvMode }) };
-      if (exit && options.fast) {
+      if (exit?.kind === 'router' && options.fast) {
         disposeModel(model);
         throw new UsageError(`${options.model}: a router model routes on the tfjs decoder only (for now); drop --fast, or pass --exit none for full depth`);
       }
       const stream = !options.json;
       if (stream) process.stdout.write(options.prompt);
-      const result = await generate(model, { ...settings, ...depth, fast: options.fast ?? false, onText: stream ? (t) => process.stdout.write(t) : undefined }).finally(() => disposeModel(model));
+      const result = await generate(model, { ...settings, ...depth, ...(fast === false && { fast }), onText: stream ? (t) => process.stdout.write(t) : undefined }).finally(() => disposeModel(model));
       if (options.fast && result.path !== 'fast') process.stderr.write('recur: note: the fast path is not available for this model; ran on tfjs\n');
       const decodeRate = result.ids.length > 1 ? ((result.ids.length - 1) / result.timings.decodeMs) * 1000 : 0;
-      if (options.json) return printJson({ ...result, decodeTokensPerSecond: decodeRate });
+      if (options.json) return printJson({ ...result, threads: computeThreads(), decodeTokensPerSecond: decodeRate });
       process.stdout.write('\n');
       process.stderr.write(`${result.ids.length} tokens (${result.path}) · prefill ${result.timings.prefillMs.toFixed(0)} ms · decode ${decodeRate.toFixed(1)} tok/s\n`);
       if (result.depths) process.stderr.write(`${depthSummary(result.depths)}\n`);

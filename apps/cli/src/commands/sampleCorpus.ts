@@ -35,7 +35,7 @@ export function registerSampleCorpus(program: Command): void {
     .option('--max-doc-tokens <n>', `a document ends at EOS or after this many tokens (default ${DEFAULT_DOC_TOKENS}, at most the context − 1)`)
     .option('--seed <n>', 'random seed: an integer in [0, 2^32 − 1]; same seed, same file', '0')
     .option('--backend <name>', 'tensor backend: wasm (default in Node; the batched fast path), cpu (one document at a time, with a warning)')
-    .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else 1)')
+    .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
     .option('--force', 'replace an existing --out file that sample-corpus did not write')
     .option('--json', 'print one JSON object {path, tokens, documents, bytes, seconds, tokensPerSecond, decoder: fast|tfjs, …}')
     .action(async (options: SampleCorpusCliOptions) => {

@@ -55,7 +55,7 @@ export function registerServe(program: Command): void {
     .option('--adapter <dir>', 'plain models: plug in a PEFT LoRA adapter folder')
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
     .option('--backend <name>', 'tensor backend (the serving engine runs on wasm, the default in Node)')
-    .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else 1)')
+    .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
     .option('--api-key <key>', 'require "Authorization: Bearer <key>" on every route but /health (401 otherwise); default: RECUR_API_KEY, which keeps the key out of the process list')
     .option('--insecure-no-auth', 'allow a non-loopback --host without an API key')
     .option('--json', 'print one JSON line {event: "listening", url, host, port, model, …} when ready (for scripts)')

@@ -1,4 +1,4 @@
-import { initBackend, type BackendName } from '@recur/tensor';
+import { activeBackend, initBackend, wasmThreads, type BackendName } from '@recur/tensor';
 import { loadModel } from '@recur/engine/node';
 import type { LoadedModel } from '@recur/engine';
 import { progressBar } from '../progress.js';
@@ -11,26 +11,51 @@ export interface ModelOptions {
   readonly loops?: string;
   /** A PEFT LoRA adapter folder for a plain model. */
   readonly adapter?: string;
-  /** wasm compute threads (default RECUR_THREADS, else 1). */
+  /** wasm compute threads (default RECUR_THREADS, else all cores). */
   readonly threads?: string;
 }
 
-/** Starts the tensor backend named by --backend / --threads. */
-export async function startBackend(options: Pick<ModelOptions, 'backend' | 'threads'>): Promise<void> {
-  const backend = options.backend as BackendName | undefined;
-  if (backend !== undefined && !backends.includes(backend)) {
-    throw new UsageError(`--backend must be one of ${backends.join(', ')}, got "${backend}"`);
+/** Commands with two decoders (generate, eval, bench) also take --backend tfjs: the tfjs decoder on the wasm backend. */
+export interface BackendChoice {
+  readonly tfjsPath?: boolean;
+}
+
+export const pathBackendHelp =
+  'wasm (default in Node: the fused fast path when the model allows it, else the tfjs decoder on wasm), tfjs (always the tfjs decoder, on wasm), cpu (the tfjs decoder on tfjs\'s cpu kernels)';
+
+/** Starts the tensor backend named by --backend / --threads (default: wasm on every core). */
+export async function startBackend(options: Pick<ModelOptions, 'backend' | 'threads'>, choice: BackendChoice = {}): Promise<void> {
+  const named = options.backend;
+  const allowed: readonly string[] = choice.tfjsPath ? [...backends, 'tfjs'] : backends;
+  if (named !== undefined && !allowed.includes(named)) {
+    throw new UsageError(`--backend must be one of ${allowed.join(', ')}, got "${named}"${named === 'tfjs' ? ' (tfjs picks the decoder in generate, eval and bench)' : ''}`);
   }
+  const backend = named === 'tfjs' ? 'wasm' : (named as BackendName | undefined);
   const threads = options.threads === undefined ? {} : { threads: parseNumber('threads', options.threads, { integer: true, min: 1, max: 64 }) };
   await initBackend({ ...(backend ? { backend } : {}), ...threads });
+}
+
+/**
+ * The engine's `fast` option: --backend tfjs → false (the tfjs decoder); otherwise undefined, the
+ * fused path wherever the model allows it. --fast is that default already (kept for scripts).
+ */
+export function fastOption(options: Pick<ModelOptions, 'backend'> & { readonly fast?: boolean }): false | undefined {
+  if (options.backend !== 'tfjs') return undefined;
+  if (options.fast) throw new UsageError('--fast and --backend tfjs contradict each other: --backend tfjs runs the tfjs decoder');
+  return false;
+}
+
+/** Threads the backend computes on (the fused kernels use the same), for --json reports. */
+export function computeThreads(): number {
+  return activeBackend() === 'wasm' ? wasmThreads() : 1;
 }
 
 const backends: readonly BackendName[] = ['wasm', 'cpu', 'webgpu'];
 
 /** Starts the tensor backend and loads --model, with a progress bar over the tensors. */
-export async function openModel(options: ModelOptions): Promise<LoadedModel> {
+export async function openModel(options: ModelOptions, choice: BackendChoice = {}): Promise<LoadedModel> {
   if (!options.model) throw new UsageError('--model PATH is required (a Hugging Face folder, a .safetensors file or a .gguf file)');
-  await startBackend(options);
+  await startBackend(options, choice);
   const bar = progressBar('loading');
   try {
     const loops = options.loops === undefined ? {} : { loops: parseNumber('loops', options.loops, { integer: true, min: 1 }) };

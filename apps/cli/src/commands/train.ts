@@ -84,7 +84,7 @@ export function registerTrain(program: Command): void {
     .option('--force', 'start a fresh run in an --out that holds another run or other files, emptying it first')
     .option('--seed <n>', 'seed for data order and init: an integer in [0, 2^32 − 1]', '0')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
-    .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else 1)')
+    .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
     .option('--json', 'print one JSON summary');
   addExitTrainingOptions(addRouterOptions(command))
     .action(async (options: TrainCliOptions) => {

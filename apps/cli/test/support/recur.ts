@@ -14,8 +14,13 @@ export interface Run {
 
 /** Runs the built `recur` binary with `args`; never rejects. */
 export function recur(...args: string[]): Promise<Run> {
+  return recurWithEnv(process.env, ...args);
+}
+
+/** `recur` with its own environment (e.g. without the suite's RECUR_THREADS=1). */
+export function recurWithEnv(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { timeout: 120_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [cli, ...args], { timeout: 120_000, env }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
