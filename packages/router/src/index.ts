@@ -21,7 +21,7 @@ export { depthsFromDecisions, runExpertChoice, type RecursionBlock, type RunExpe
 export { routerZLoss, selectionBceLoss, type AuxLossOptions } from './expert/auxLoss.js';
 export { routingAgreement, type RoutingAgreement } from './expert/agreement.js';
 
-export { activeAtRecursion, depthLoads, initTokenRouter, routeTokenChoice, tokenRouterKey, type TokenChoiceOptions, type TokenChoiceRouting } from './token/tokenChoice.js';
+export { activeAtRecursion, depthLoads, initTokenRouter, routeTokenChoice, tokenRouterKey, balanceBiasKey, type TokenChoiceOptions, type TokenChoiceRouting } from './token/tokenChoice.js';
 export { balancingLoss, updateBalancingBias } from './token/balancing.js';
 
 export { defaultActivePerDepth, kvCacheElements, kvEntries, kvRatio, theoreticalKvRatio, type KvStrategy } from './kv/kvTheory.js';
