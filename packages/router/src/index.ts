@@ -27,4 +27,4 @@ export { balancingLoss, updateBalancingBias } from './token/balancing.js';
 export { defaultActivePerDepth, kvCacheElements, kvEntries, kvRatio, theoreticalKvRatio, type KvStrategy } from './kv/kvTheory.js';
 
 export { depthForward, type DepthForwardOptions, type DepthForwardResult, type LoopChoice, type LoopRouting } from './depth/depthForward.js';
-export { earlyExitRouting, expertChoiceRouting, tokenChoiceRouting, type ExpertRouting, type ExpertRoutingOptions, type TokenRouting } from './depth/routings.js';
+export { earlyExitRouting, expertChoiceRouting, tokenChoiceRouting, type ExpertRouting, type ExpertRoutingOptions, type TokenChoiceForm, type TokenChoiceRoutingOptions, type TokenRouting } from './depth/routings.js';
