@@ -71,6 +71,7 @@ describe('recur train --router', () => {
       expect(dropped.code, dropped.stderr).toBe(0);
       const shown = await recur('inspect', model);
       expect(shown.stdout).toMatch(new RegExp(`router: ${kind === 'token' ? 'token' : 'expert'}-choice.*2 recursions.*KV recursion-wise`));
+      if (kind === 'token') expect(shown.stdout).toMatch(/depth chosen up front \(paper form, loss balancing\)/);
     }
     expectOneLineFailure(await recur('generate', '--model', join(dir, 'token', 'model'), '--prompt', 'Once', '--fast'), /routes on the tfjs decoder only.*--exit none/);
   });
