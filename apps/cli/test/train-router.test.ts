@@ -71,8 +71,33 @@ describe('recur train --router', () => {
       expect(dropped.code, dropped.stderr).toBe(0);
       const shown = await recur('inspect', model);
       expect(shown.stdout).toMatch(new RegExp(`router: ${kind === 'token' ? 'token' : 'expert'}-choice.*2 recursions.*KV recursion-wise`));
+      if (kind === 'token') expect(shown.stdout).toMatch(/depth chosen up front \(paper form, loss balancing\)/);
     }
     expectOneLineFailure(await recur('generate', '--model', join(dir, 'token', 'model'), '--prompt', 'Once', '--fast'), /routes on the tfjs decoder only.*--exit none/);
+  });
+
+  it('loss-free balancing (--balance loss-free): per-depth loads end more even than unbalanced; the bias is saved; stop + resume is exact', async () => {
+    // A near-frozen router (lr 1e-9) isolates the bias: its probabilities differ by ~1e-3 across tokens,
+    // so u = 1e-4 moves loads a few tokens at a time (a larger u flips them all at once and oscillates).
+    const token = [...scratch, '--router', 'token', ...base, '--steps', '6', '--lr', '1e-9'];
+    const free = [...token, '--balance', 'loss-free', '--balance-rate', '1e-4'];
+    expect((await recur('train', ...free, '--out', join(dir, 'free'))).code).toBe(0);
+    expect((await recur('train', ...free, '--out', join(dir, 'free-split'), '--stop-at', '3')).code).toBe(0);
+    const resumed = JSON.parse((await recur('train', ...free, '--out', join(dir, 'free-split'), '--resume')).stdout) as { resumedFrom: number };
+    expect(resumed.resumedFrom).toBe(3);
+    expect(losses(join(dir, 'free-split'))).toEqual(losses(join(dir, 'free')));
+    const weights = (run: string) => readFileSync(join(dir, run, 'model', 'model.safetensors'));
+    expect(weights('free-split').equals(weights('free'))).toBe(true); // the balancing bias included, bit for bit
+    expect(weights('free').includes(Buffer.from('mor.token_router.balance_bias'))).toBe(true);
+    const saved = JSON.parse(readFileSync(join(dir, 'free', 'model', 'config.json'), 'utf8')) as { recur: { router: Record<string, unknown> } };
+    expect(saved.recur.router).toMatchObject({ kind: 'token', tokenForm: 'paper', balance: 'loss-free' });
+    expect((await recur('train', ...token, '--balance-coef', '0', '--out', join(dir, 'unbalanced'))).code).toBe(0);
+    const spread = async (run: string) => {
+      const out = await recur('eval', '--model', join(dir, run, 'model'), '--data', data, '--max-bytes', '4096', '--window', '64', '--exit', 'router', '--json');
+      const counts = (JSON.parse(out.stdout) as { policy: { depthCounts: number[] } }).policy.depthCounts;
+      return (Math.max(...counts) - Math.min(...counts)) / counts.reduce((a, b) => a + b, 0);
+    };
+    expect(await spread('free')).toBeLessThan(await spread('unbalanced'));
   });
 
   it('refuses bad router flags with one line', async () => {
@@ -84,5 +109,7 @@ describe('recur train --router', () => {
     expectOneLineFailure(await recur('train', '--model', sequence, '--router', 'token', ...base, ...out('bad3')), /cycle or middle-cycle/);
     expectOneLineFailure(await recur('train', ...scratch, '--router', 'expert', '--router-kv', 'copy', ...base, ...out('bad4')), /--router-kv must be recursion-wise or shared/);
     expectOneLineFailure(await recur('train', '--from-scratch', '--config', config, '--loops', '2', '--strategy', 'sequence', ...base, ...out('bad5')), /--strategy must be one of cycle, middle-cycle/);
+    expectOneLineFailure(await recur('train', ...scratch, '--router', 'expert', '--balance', 'loss-free', ...base, ...out('bad6')), /--balance applies with --router token only/);
+    expectOneLineFailure(await recur('train', ...scratch, '--router', 'token', '--token-form', 'once', ...base, ...out('bad7')), /--token-form must be paper or gated-every-loop, got "once"/);
   });
 });

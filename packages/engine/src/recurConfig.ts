@@ -1,6 +1,7 @@
 import type { ModelConfig } from '@recur/checkpoint';
 import type { DepthKvMode, SharingStrategy, InitStrategy } from '@recur/graph';
 import type { LoraInit, LoraRanks, NormMode } from '@recur/lora';
+import type { TokenChoiceForm } from '@recur/router';
 
 /** The `recur` section of a converted model's config.json: how its layers are tied and adapted. */
 export interface RecurSection {
@@ -31,6 +32,17 @@ export interface RouterSection {
   readonly kvMode: DepthKvMode;
   /** Decode-time rule of expert-choice routers: continue while σ(logit) > threshold (default 0.5). */
   readonly threshold?: number;
+  /** Token-choice: 'paper' (h₀ + g·f^r(h₀)) or 'gated-every-loop'; models saved without it ran the latter. */
+  readonly tokenForm?: TokenChoiceForm;
+  /** Token-choice balancing: an auxiliary 'loss', or 'loss-free' (a bias tensor, mor.token_router.balance_bias). */
+  readonly balance?: 'loss' | 'loss-free';
+}
+
+/** A token-choice router section as saved before tokenForm existed keeps its old form on load. */
+export function withRouterDefaults(recur: RecurSection): RecurSection {
+  const router = recur.router;
+  if (router?.kind !== 'token' || router.tokenForm !== undefined) return recur;
+  return { ...recur, router: { ...router, tokenForm: 'gated-every-loop' } };
 }
 
 /** A Hugging Face Llama config.json for a model Recur holds (unknown to other tools: the `recur` section). */

@@ -1,10 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@recur/tensor';
-import { disposeModel, withRouter } from '../src/index.js';
+import { disposeModel, exitRouting, withRouter } from '../src/index.js';
 import { loadModel, saveModel, scratchModel } from '../src/node/index.js';
 
 const tokenizer = fileURLToPath(new URL('../../../../shared/models/stories260K/hf/tokenizer.json', import.meta.url));
@@ -29,6 +29,33 @@ describe('a MoR model folder', () => {
     for (const [key, t] of model.routerParams!) expect(Array.from(loaded.routerParams!.get(key)!.dataSync())).toEqual(Array.from(t.dataSync()));
     expect(loaded.decoder.loops.loops).toHaveLength(3);
     disposeModel(loaded);
+    disposeModel(model);
+  });
+
+  it('a token-choice router saves its form and loss-free bias; one saved before tokenForm existed reloads with its old gated-every-loop form', async () => {
+    const configFile = join(dir, 'config-token.json');
+    await writeFile(configFile, JSON.stringify({ model_type: 'llama', hidden_size: 16, intermediate_size: 32, num_hidden_layers: 4, num_attention_heads: 2, num_key_value_heads: 1, vocab_size: 512, max_position_embeddings: 64, tie_word_embeddings: true }));
+    const fresh = await scratchModel({ configFile, tokenizer: { file: tokenizer }, dir: join(dir, 'tok-form'), seed: 1, recursive: { loops: 2, strategy: 'middle-cycle' } });
+    const model = withRouter(fresh, { kind: 'token', balance: 'loss-free', seed: 5 });
+    expect(model.recur?.router).toMatchObject({ tokenForm: 'paper', balance: 'loss-free' }); // new routers: the paper's form
+    expect(Array.from(model.routerParams!.get('mor.token_router.balance_bias')!.dataSync())).toEqual([0, 0]);
+    const folder = join(dir, 'token-form');
+    await saveModel(model, folder);
+    const loaded = await loadModel(folder);
+    expect(loaded.recur?.router).toEqual(model.recur?.router);
+    expect(loaded.routerParams!.has('mor.token_router.balance_bias')).toBe(true);
+    expect(exitRouting(loaded, { kind: 'router' }).update).toBe('gated-once');
+    disposeModel(loaded);
+    // A config.json written before the field: no tokenForm, no balance.
+    const file = join(folder, 'config.json');
+    const json = JSON.parse(await readFile(file, 'utf8')) as { recur: { router: Record<string, unknown> } };
+    delete json.recur.router.tokenForm;
+    delete json.recur.router.balance;
+    await writeFile(file, JSON.stringify(json));
+    const old = await loadModel(folder);
+    expect(old.recur?.router?.tokenForm).toBe('gated-every-loop');
+    expect(exitRouting(old, { kind: 'router' }).update).toBe('gated');
+    disposeModel(old);
     disposeModel(model);
   });
 });

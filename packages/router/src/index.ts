@@ -21,10 +21,10 @@ export { depthsFromDecisions, runExpertChoice, type RecursionBlock, type RunExpe
 export { routerZLoss, selectionBceLoss, type AuxLossOptions } from './expert/auxLoss.js';
 export { routingAgreement, type RoutingAgreement } from './expert/agreement.js';
 
-export { activeAtRecursion, depthLoads, initTokenRouter, routeTokenChoice, tokenRouterKey, type TokenChoiceOptions, type TokenChoiceRouting } from './token/tokenChoice.js';
+export { activeAtRecursion, depthLoads, initTokenRouter, routeTokenChoice, tokenRouterKey, balanceBiasKey, type TokenChoiceOptions, type TokenChoiceRouting } from './token/tokenChoice.js';
 export { balancingLoss, updateBalancingBias } from './token/balancing.js';
 
 export { defaultActivePerDepth, kvCacheElements, kvEntries, kvRatio, theoreticalKvRatio, type KvStrategy } from './kv/kvTheory.js';
 
 export { depthForward, type DepthForwardOptions, type DepthForwardResult, type LoopChoice, type LoopRouting } from './depth/depthForward.js';
-export { earlyExitRouting, expertChoiceRouting, tokenChoiceRouting, type ExpertRouting, type ExpertRoutingOptions, type TokenRouting } from './depth/routings.js';
+export { earlyExitRouting, expertChoiceRouting, tokenChoiceRouting, type ExpertRouting, type ExpertRoutingOptions, type TokenChoiceForm, type TokenChoiceRoutingOptions, type TokenRouting } from './depth/routings.js';

@@ -50,6 +50,30 @@ function run(mode: DepthKvMode, routing: () => LoopRouting | undefined, tokens =
   return { logits, depths, entries, stored };
 }
 
+/** The paper form written out: each token runs its loops ungated from h₀, then h₀ + g·f^r(h₀) goes through the epilogue. */
+function paperReference(depths: Int32Array, gates: ArrayLike<number>): Float32Array {
+  const { prologue, loops, epilogue } = decoder.loops;
+  const cache = decoder.newDepthCache('recursion-wise');
+  const T = ids.length;
+  const out = tf.tidy(() => {
+    const positions = Int32Array.from({ length: T }, (_, t) => t);
+    const h0 = decoder.runLayers(decoder.embed(ids), prologue, { positions, cache });
+    const rows = Array.from({ length: T }, (_, t) => tf.slice(h0, [t, 0], [1, -1]) as tf.Tensor2D);
+    for (let r = 0; r < loops.length; r++) {
+      const leaving = positions.filter((t) => depths[t] === r);
+      if (leaving.length > 0) cache.exit(leaving, r);
+      const active = positions.filter((t) => depths[t]! > r);
+      if (active.length === 0) break;
+      const next = decoder.runLayers(tf.concat(Array.from(active, (t) => rows[t]!), 0) as tf.Tensor2D, loops[r]!, { positions: active, cache });
+      active.forEach((t, j) => (rows[t] = tf.slice(next, [j, 0], [1, -1]) as tf.Tensor2D));
+    }
+    const final = tf.add(h0, tf.mul(tf.concat(rows, 0), tf.tensor2d(Array.from(gates), [T, 1]))) as tf.Tensor2D;
+    return decoder.head(decoder.runLayers(final, epilogue, { positions, cache })).dataSync() as Float32Array;
+  });
+  cache.dispose();
+  return out;
+}
+
 const threshold = (): LoopRouting => expertChoiceRouting(routers, { numRecursions: N, mode: 'threshold' });
 
 describe('depthForward', () => {
@@ -72,6 +96,7 @@ describe('depthForward', () => {
       const rules = [
         { routing: threshold, wholeCall: true },
         { routing: () => tokenChoiceRouting(routers), wholeCall: true },
+        { routing: () => tokenChoiceRouting(routers, { form: 'gated-every-loop' }), wholeCall: true },
         { routing: () => earlyExitRouting({ kind: 'maxProb', threshold: 0.17 }), wholeCall: false },
       ];
       for (const { routing, wholeCall } of rules) {
@@ -126,6 +151,23 @@ describe('depthForward', () => {
     expect(run('recursion-wise', topK).stored.perStep).toEqual([12, 12, 12, 8, 8, 4, 4, 12]); // capacities 12, 8, 4 per loop
     const { depths } = run('recursion-wise', topK);
     expect([1, 2, 3].map((d) => depths.filter((x) => x === d).length)).toEqual([4, 4, 4]);
+  });
+
+  it("token-choice 'paper' form: loops run ungated, final = h₀ + g·f^r(h₀) (not h ← h + g·Block(h) each loop)", () => {
+    const routed = tf.tidy(() => {
+      const out = depthForward(decoder, ids, { cache: decoder.newDepthCache('recursion-wise'), routing: tokenChoiceRouting(routers) });
+      return { logits: out.logits.dataSync(), depths: out.depths };
+    });
+    const gates = tf.tidy(() => {
+      const routing = tokenChoiceRouting(routers);
+      depthForward(decoder, ids, { cache: decoder.newDepthCache('recursion-wise'), routing });
+      return routing.routed()!.gate.dataSync();
+    });
+    expect(new Set(routed.depths).size).toBeGreaterThan(1);
+    const expected = paperReference(routed.depths, gates);
+    routed.logits.forEach((x, i) => expect(Math.abs(x - expected[i]!)).toBeLessThan(1e-4));
+    const everyLoop = tf.tidy(() => depthForward(decoder, ids, { cache: decoder.newDepthCache('recursion-wise'), routing: tokenChoiceRouting(routers, { form: 'gated-every-loop' }) }).logits.dataSync());
+    expect(Math.max(...everyLoop.map((x, i) => Math.abs(x - expected[i]!)))).toBeGreaterThan(1e-3);
   });
 
   it('leaves no tensors behind', () => {

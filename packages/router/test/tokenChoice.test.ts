@@ -65,6 +65,17 @@ describe('token-choice router', () => {
     probs.dispose();
   });
 
+  it('the loss-free bias is added to the probabilities (as the public MoR code does), not the logits', () => {
+    const params = new Map<string, tf.Tensor>([[tokenRouterKey, tf.tensor2d(W)]]);
+    const h = tf.tensor2d([H[0]!]); // logits [2, 0, −2], probs ≈ [0.867, 0.117, 0.016]
+    // +0.8 on depth 2: 0.117 + 0.8 > 0.867 on probabilities; 0 + 0.8 < 2 on logits.
+    const r = routeTokenChoice(params, h, { bias: Float32Array.of(0, 0.8, 0) });
+    expect([...r.depths]).toEqual([2]);
+    expect(r.gate.dataSync()[0]).toBeCloseTo(softmax([2, 0, -2])[1]!, 6);
+    dispose(r);
+    tf.dispose([h, ...params.values()]);
+  });
+
   it('loss-free bias: b_i += u·sign(mean load − load_i)', () => {
     const depths = Int32Array.of(1, 1, 1, 2); // loads [3, 1, 0], mean 4/3
     expect([...depthLoads(depths, 3)]).toEqual([3, 1, 0]);

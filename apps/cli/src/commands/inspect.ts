@@ -53,7 +53,7 @@ export function registerInspect(program: Command): void {
 
 /** "router: expert-choice (linear), α 0.1, 3 recursions, continues while σ > 0.5, KV recursion-wise" */
 function routerLine(router: RouterSection, recursions: number): string {
-  const rule = router.kind === 'expert' ? `, continues while σ > ${router.threshold ?? 0.5}` : ', depth chosen up front';
+  const rule = router.kind === 'expert' ? `, continues while σ > ${router.threshold ?? 0.5}` : `, depth chosen up front (${router.tokenForm ?? 'gated-every-loop'} form, ${router.balance ?? 'loss'} balancing)`;
   const arch = router.kind === 'expert' ? ` (${router.architecture}), α ${router.alpha}` : '';
   return `router: ${router.kind}-choice${arch}, ${recursions} recursions${rule}, KV ${router.kvMode} · runs by default (--exit none: full depth)`;
 }

@@ -14,12 +14,17 @@ export interface RouterCliOptions {
   readonly bceCoef: string;
   readonly zCoef: string;
   readonly balanceCoef: string;
+  readonly tokenForm?: string;
+  readonly balance?: string;
+  readonly balanceRate: string;
   readonly loops?: string;
   readonly strategy?: string;
 }
 
 const kinds = ['expert', 'token'] as const;
 const strategies = ['cycle', 'middle-cycle'] as const;
+const tokenForms = ['paper', 'gated-every-loop'] as const;
+const balances = ['loss', 'loss-free'] as const;
 
 export function addRouterOptions(command: Command): Command {
   return command
@@ -33,7 +38,10 @@ export function addRouterOptions(command: Command): Command {
     .option('--router-threshold <x>', 'expert-choice decode rule: continue while σ(logit) > x (saved with the model)')
     .option('--bce-coef <x>', 'expert-choice "was selected" BCE coefficient', '1e-3')
     .option('--z-coef <x>', 'router z-loss coefficient (0 = off)', '0')
-    .option('--balance-coef <x>', 'token-choice balancing loss coefficient', '0.1');
+    .option('--balance-coef <x>', 'token-choice balancing loss coefficient', '0.1')
+    .option('--token-form <f>', 'with --router token: paper (loops run ungated, final = h₀ + g·f^r(h₀), the default) or gated-every-loop (h ← h + g·Block(h) each loop); saved with the model')
+    .option('--balance <mode>', 'with --router token: loss (auxiliary balancing loss, the default) or loss-free (a per-depth bias on the router probabilities, updated each step; saved with the model)')
+    .option('--balance-rate <u>', 'loss-free balancing: bias step u in b_i += u·sign(mean load − load_i)', '1e-3');
 }
 
 /** --loops/--strategy as the scratch model's recursive shape (undefined: a vanilla model). */
@@ -55,6 +63,11 @@ export function checkRouterFlags(options: RouterCliOptions): void {
   }
   if (!['linear', 'mlp'].includes(options.routerArch)) throw new UsageError(`--router-arch must be linear or mlp, got "${options.routerArch}"`);
   if (!['recursion-wise', 'shared'].includes(options.routerKv)) throw new UsageError(`--router-kv must be recursion-wise or shared, got "${options.routerKv}"`);
+  for (const [flag, value, allowed] of [['token-form', options.tokenForm, tokenForms], ['balance', options.balance, balances]] as const) {
+    if (value === undefined) continue;
+    if (options.router !== 'token') throw new UsageError(`--${flag} applies with --router token only (a trained router keeps the ${flag} it was trained with)`);
+    if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${flag} must be ${allowed.join(' or ')}, got "${value}"`);
+  }
 }
 
 /** The model with a fresh router when --router is given (UsageError when it cannot carry one). */
@@ -66,6 +79,8 @@ export function modelWithRouter(model: LoadedModel, options: RouterCliOptions, s
       kind: options.router as (typeof kinds)[number], architecture: options.routerArch as 'linear' | 'mlp',
       alpha: parseNumber('router-alpha', options.routerAlpha, { min: 0 }), kvMode: options.routerKv as 'recursion-wise' | 'shared', seed,
       ...(options.routerThreshold !== undefined && { threshold: parseNumber('router-threshold', options.routerThreshold, { min: 0, max: 1 }) }),
+      ...(options.tokenForm !== undefined && { tokenForm: options.tokenForm as (typeof tokenForms)[number] }),
+      ...(options.balance !== undefined && { balance: options.balance as (typeof balances)[number] }),
     });
   } catch (error) {
     throw new UsageError((error as Error).message);
@@ -80,5 +95,6 @@ export function morSettings(options: RouterCliOptions, model: LoadedModel): MorS
     bceCoef: parseNumber('bce-coef', options.bceCoef, { min: 0 }),
     zCoef: parseNumber('z-coef', options.zCoef, { min: 0 }),
     balanceCoef: parseNumber('balance-coef', options.balanceCoef, { min: 0 }),
+    balanceRate: parseNumber('balance-rate', options.balanceRate, { min: 0 }),
   };
 }

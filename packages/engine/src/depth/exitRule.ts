@@ -1,5 +1,6 @@
 import type { DepthKvMode } from '@recur/graph';
 import { earlyExitRouting, expertChoiceRouting, tokenChoiceRouting, type ExitPolicy, type LoopRouting } from '@recur/router';
+import { readBalanceBias } from './lossFreeBalance.js';
 import type { LoadedModel } from '../model.js';
 
 /** How a generated token's depth is decided at decode time: a confidence policy or the model's MoR router. */
@@ -39,7 +40,10 @@ export function exitRouting(model: LoadedModel, rule: ExitRule): LoopRouting {
   }
   const router = model.recur?.router;
   if (!router || !model.routerParams) throw new RangeError(`${model.source.path}: --exit router needs a model trained with a router (recur train --router)`);
-  if (router.kind === 'token') return tokenChoiceRouting(model.routerParams);
+  if (router.kind === 'token') {
+    const bias = router.balance === 'loss-free' ? readBalanceBias(model.routerParams) : undefined;
+    return tokenChoiceRouting(model.routerParams, { form: router.tokenForm ?? 'gated-every-loop', ...(bias && { bias }) });
+  }
   return expertChoiceRouting(model.routerParams, {
     numRecursions: model.decoder.loops.loops.length, mode: 'threshold', alpha: router.alpha, threshold: rule.threshold ?? router.threshold ?? 0.5,
   });

@@ -1,5 +1,5 @@
 import type { DepthKvMode } from '@recur/graph';
-import { expertRouterPrefix, initScalarRouter, initTokenRouter, routerTensors, type RouterArchitecture } from '@recur/router';
+import { balanceBiasKey, expertRouterPrefix, initScalarRouter, initTokenRouter, routerTensors, type RouterArchitecture, type TokenChoiceForm } from '@recur/router';
 import type { LoadedModel } from '../model.js';
 import type { RouterSection } from '../recurConfig.js';
 
@@ -12,6 +12,10 @@ export interface MorModelOptions {
   readonly kvMode?: DepthKvMode;
   /** Decode-time σ threshold of expert-choice routers (default 0.5). */
   readonly threshold?: number;
+  /** Token-choice gate form (default 'paper'). */
+  readonly tokenForm?: TokenChoiceForm;
+  /** Token-choice balancing (default 'loss'); 'loss-free' adds a zero bias tensor [N_r]. */
+  readonly balance?: 'loss' | 'loss-free';
   readonly seed?: number;
 }
 
@@ -34,12 +38,22 @@ export function withRouter(model: LoadedModel, options: MorModelOptions): Loaded
   const hiddenSize = model.config.hiddenSize;
   const seed = options.seed ?? 0;
   const architecture = options.architecture ?? 'linear';
-  const arrays = options.kind === 'token'
-    ? initTokenRouter({ hiddenSize, numRecursions: loops, seed })
+  const token = options.kind === 'token';
+  if (!token && (options.tokenForm !== undefined || options.balance !== undefined)) throw new RangeError('token form and balancing apply to token-choice routers only');
+  const lossFree = token && options.balance === 'loss-free';
+  const arrays = token
+    ? withBias(initTokenRouter({ hiddenSize, numRecursions: loops, seed }), lossFree ? loops : 0)
     : new Map(Array.from({ length: loops }, (_, r) => [...initScalarRouter(expertRouterPrefix(r), { hiddenSize, architecture, seed: seed + 101 * (r + 1) })]).flat());
   const router: RouterSection = {
     kind: options.kind, architecture, alpha: options.alpha ?? 0.1, kvMode: options.kvMode ?? 'recursion-wise',
     ...(options.threshold !== undefined && { threshold: options.threshold }),
+    ...(token && { tokenForm: options.tokenForm ?? 'paper', balance: options.balance ?? 'loss' }),
   };
   return { ...model, recur: { ...model.recur, router }, routerParams: routerTensors(arrays) };
+}
+
+/** The token router's arrays, with a zero loss-free balancing bias [N_r] when `depths` > 0. */
+function withBias(arrays: Map<string, { shape: number[]; data: Float32Array }>, depths: number): Map<string, { shape: number[]; data: Float32Array }> {
+  if (depths > 0) arrays.set(balanceBiasKey, { shape: [depths], data: new Float32Array(depths) });
+  return arrays;
 }

@@ -1,6 +1,7 @@
 import type { Decoder, DepthKvCache, DepthKvMode } from '@recur/graph';
-import { balancingLoss, depthForward, expertChoiceRouting, routerZLoss, tokenChoiceRouting, selectionBceLoss, type ExpertScoring } from '@recur/router';
+import { balancingLoss, depthForward, expertChoiceRouting, routerZLoss, tokenChoiceRouting, selectionBceLoss, type ExpertScoring, type TokenChoiceForm } from '@recur/router';
 import { crossEntropy, tf } from '@recur/tensor';
+import { applyBalanceUpdate, defaultBalanceRate, readBalanceBias } from './lossFreeBalance.js';
 import { distillationLoss, sequenceObjective, type DistillationOptions, type Objective } from '@recur/train';
 
 /** How a Mixture-of-Recursions router trains (Bae et al. 2025, arXiv 2507.10524). */
@@ -19,6 +20,12 @@ export interface MorTraining {
   readonly zCoef?: number;
   /** Token-choice balancing loss coefficient (default 0.1, MoR's value). */
   readonly balanceCoef?: number;
+  /** Token-choice gate form (default 'paper': h₀ + g·f^r(h₀)). */
+  readonly tokenForm?: TokenChoiceForm;
+  /** Token-choice balancing: the auxiliary loss (default) or loss-free (a bias on the probabilities, updated each step). */
+  readonly balance?: 'loss' | 'loss-free';
+  /** Loss-free balancing rate u (default 1e-3). */
+  readonly balanceRate?: number;
 }
 
 export interface RoutedSequence {
@@ -52,11 +59,13 @@ export function routedSequence(decoder: Decoder, routerParams: ReadonlyMap<strin
     ]);
     return { logits: out.logits, depths: out.depths, cache, aux: tf.addN(terms) as tf.Scalar };
   }
-  const routing = tokenChoiceRouting(routerParams, warm);
+  const bias = mor.balance === 'loss-free' ? readBalanceBias(routerParams) : undefined;
+  const routing = tokenChoiceRouting(routerParams, { ...warm, form: mor.tokenForm ?? 'paper', ...(bias && { bias }) });
   const out = depthForward(decoder, ids, { cache, routing });
   const routed = routing.routed();
   if (!routed) throw new Error('token-choice routing made no choice');
-  const aux = balancingLoss(routed.probs, routed.depths, { coef: mor.balanceCoef ?? 0.1 });
+  // Loss-free balancing replaces the auxiliary loss: the bias, not a gradient, evens the loads.
+  const aux = bias ? tf.scalar(0) : balancingLoss(routed.probs, routed.depths, { coef: mor.balanceCoef ?? 0.1 });
   return { logits: out.logits, depths: out.depths, cache, aux };
 }
 
@@ -72,11 +81,13 @@ export interface MorObjectiveOptions {
 
 /**
  * The MoR training objective: mean over sequences of LM loss (or distillation) under the training
- * routing + the auxiliary router losses. The per-sequence KV caches hold tensors the backward pass
+ * routing + the auxiliary router losses. `afterStep(step)` (after each optimizer step) applies the
+ * loss-free balancing update to the loads that step routed. The per-sequence KV caches hold tensors the backward pass
  * reads, so they are freed at the next micro-batch (or by `dispose`), not inside `loss`.
  */
-export function morObjective(options: MorObjectiveOptions): Objective & { dispose(): void } {
+export function morObjective(options: MorObjectiveOptions): Objective & { dispose(): void; afterStep(step: number): void } {
   let pending: DepthKvCache[] = [];
+  let stepDepths: Int32Array[] = []; // depths the current step routed (every micro-batch), for loss-free balancing
   const release = (): void => {
     for (const cache of pending) cache.dispose();
     pending = [];
@@ -85,6 +96,7 @@ export function morObjective(options: MorObjectiveOptions): Objective & { dispos
     const targets = seq.subarray(1);
     const routed = routedSequence(options.model, options.routerParams, options.mor, seq.subarray(0, seq.length - 1), context.step);
     pending.push(routed.cache);
+    stepDepths.push(routed.depths);
     const lm = teacherLogits ? distillationLoss(routed.logits, teacherLogits, targets, options.distillation) : crossEntropy(routed.logits, targets);
     return tf.add(lm, routed.aux) as tf.Scalar;
   }, options.teacher);
@@ -98,6 +110,12 @@ export function morObjective(options: MorObjectiveOptions): Objective & { dispos
       return perSequence.loss(batch, prepared, context);
     },
     dispose: release,
+    afterStep: (step) => {
+      const { mor } = options;
+      // Warm-up steps route every token to full depth: their loads say nothing about the router.
+      if (mor.balance === 'loss-free' && step >= (mor.warmupSteps ?? 0)) applyBalanceUpdate(options.routerParams, stepDepths, mor.balanceRate ?? defaultBalanceRate);
+      stepDepths = [];
+    },
   };
 }
 

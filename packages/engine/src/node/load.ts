@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { loadCheckpoint } from '@recur/checkpoint/node';
 import { buildModel, type BuildOptions, type LoadedModel } from '../model.js';
-import type { RecurSection } from '../recurConfig.js';
+import { withRouterDefaults, type RecurSection } from '../recurConfig.js';
 import { loadPeftAdapter } from './peft.js';
 
 export interface LoadOptions extends Omit<BuildOptions, 'adapter' | 'recur'> {
@@ -35,5 +35,5 @@ async function recurSection(path: string): Promise<RecurSection | undefined> {
   const text = await readFile(join(folder, 'config.json'), 'utf8').catch(() => undefined);
   if (text === undefined) return undefined;
   const json = JSON.parse(text) as { recur?: RecurSection };
-  return json.recur;
+  return json.recur ? withRouterDefaults(json.recur) : undefined;
 }

@@ -16,9 +16,15 @@ export interface LoopChoice {
  * [A, V]; its epilogue keys are overwritten when the token really leaves).
  */
 export interface LoopRouting {
-  /** 'replace': h_sel ← Block(h_sel) (early exit). 'gated': h_sel ← h_sel + g·Block(h_sel) (MoR, eq. 1 read literally). */
-  readonly update: 'replace' | 'gated';
+  /**
+   * 'replace': h_sel ← Block(h_sel) (early exit). 'gated': h_sel ← h_sel + g·Block(h_sel) at every loop
+   * (MoR eq. 1 read literally). 'gated-once': loops run ungated and each row ends at h₀ + g·f^r(h₀),
+   * h₀ its state entering loop 0 (the public token-choice MoR code); `finalGate` gives g.
+   */
+  readonly update: 'replace' | 'gated' | 'gated-once';
   choose(recursion: number, h: tf.Tensor2D, candidates: Int32Array, probe: () => tf.Tensor2D): LoopChoice;
+  /** 'gated-once': the gate of every row of the call [T], read after the loops. */
+  finalGate?(): tf.Tensor1D;
 }
 
 export interface DepthForwardOptions {
@@ -58,6 +64,7 @@ export function depthForward(decoder: Decoder, ids: ArrayLike<number>, options: 
   const depths = new Int32Array(tokens);
   const activePerLoop: number[] = [];
   let h = decoder.runLayers(decoder.embed(ids), prologue, { positions, cache }); // [T, d]
+  const h0 = h;
   let candidates: Int32Array = Int32Array.from({ length: tokens }, (_, t) => t);
   for (let r = 0; r < loops.length && candidates.length > 0; r++) {
     const hNow = h;
@@ -78,6 +85,7 @@ export function depthForward(decoder: Decoder, ids: ArrayLike<number>, options: 
     const out = decoder.runLayers(hSel, loops[r]!, { positions: at(candidates), cache }); // [k, d]
     h = routing?.update === 'gated' ? scatterGatedUpdate(h, candidates, out, gateOf(choice, r)) : scatterRows(h, candidates, out);
   }
+  if (routing?.update === 'gated-once') h = gateOnce(h0, h, routing, tokens);
   h = decoder.runLayers(h, epilogue, { positions, cache });
   if (options.lastOnly) h = tf.slice(h, [tokens - 1, 0], [1, -1]); // [1, d]
   const logits = decoder.head(h);
@@ -98,6 +106,13 @@ function checkChoice(selected: Int32Array, candidates: Int32Array, r: number): v
 function gateOf(choice: LoopChoice, r: number): tf.Tensor1D {
   if (!choice.gate) throw new RangeError(`routing at loop ${r}: the 'gated' update needs a gate per selected row`);
   return choice.gate;
+}
+
+/** h₀ + g·h row-wise: each row's ungated exit state h = f^r(h₀) added once, gated, to its entry state. */
+function gateOnce(h0: tf.Tensor2D, h: tf.Tensor2D, routing: LoopRouting, tokens: number): tf.Tensor2D {
+  const gate = routing.finalGate?.();
+  if (!gate || gate.shape[0] !== tokens) throw new RangeError(`routing: the 'gated-once' update needs a final gate per row (${tokens})`);
+  return tf.add(h0, tf.mul(h, tf.reshape(gate, [tokens, 1]))) as tf.Tensor2D; // [T, d]
 }
 
 /** h with rows `selected` replaced by `rows`: [T, d]. */

@@ -63,23 +63,38 @@ export interface TokenRouting extends LoopRouting {
   readonly routed: () => TokenChoiceRouting | undefined;
 }
 
+/** How a token-choice model applies its gate (Bae et al. 2025, arXiv 2507.10524, §2.2.2). */
+export type TokenChoiceForm = 'paper' | 'gated-every-loop';
+
+export interface TokenChoiceRoutingOptions {
+  /** 'paper' (default): loops run ungated, final = h₀ + g·f^r(h₀), as the public MoR code does. 'gated-every-loop': h ← h + g·Block(h) each loop. */
+  readonly form?: TokenChoiceForm;
+  readonly bias?: Float32Array;
+  readonly step?: number;
+  readonly warmupSteps?: number;
+}
+
 /**
- * Token-choice MoR (§2.2.2): the depth of every token is chosen once, before loop 0, and each loop it
- * runs is gated by the chosen depth's probability.
+ * Token-choice MoR (§2.2.2): the depth of every token is chosen once, before loop 0, and gated by the
+ * chosen depth's probability — once at the end ('paper') or at each loop it runs ('gated-every-loop').
+ * Both are row-wise: a token's KV at loop r depends only on its own (and earlier tokens') states.
  */
-export function tokenChoiceRouting(params: ReadonlyMap<string, tf.Tensor>, options: { bias?: Float32Array; step?: number; warmupSteps?: number } = {}): TokenRouting {
+export function tokenChoiceRouting(params: ReadonlyMap<string, tf.Tensor>, options: TokenChoiceRoutingOptions = {}): TokenRouting {
   let routed: TokenChoiceRouting | undefined;
+  const everyLoop = options.form === 'gated-every-loop';
   return {
-    update: 'gated',
+    update: everyLoop ? 'gated' : 'gated-once',
     routed: () => routed,
     choose(r, h, candidates): LoopChoice {
       if (r === 0) routed = routeTokenChoice(params, h, options);
       const { depths, gate } = routed!;
       const selected = candidates.filter((t) => depths[t]! > r);
+      if (!everyLoop) return { selected };
       // Rows of a [T, 1] column rather than entries of a vector: @recur/train's gather gradient covers row gathers.
       const column = tf.reshape(gate, [gate.shape[0], 1]) as tf.Tensor2D; // [T, 1]
       const picked = tf.gather(column, tf.tensor1d(selected, 'int32')) as tf.Tensor2D; // [k, 1]
       return { selected, gate: tf.reshape(picked, [selected.length]) as tf.Tensor1D }; // [k]
     },
+    finalGate: () => routed!.gate,
   };
 }

@@ -2,6 +2,8 @@ import { gaussianArray, linear, tf } from '@recur/tensor';
 
 /** Checkpoint key of the token-choice router, [N_r, d] (Hugging Face [out, in] layout). */
 export const tokenRouterKey = 'mor.token_router.weight';
+/** Checkpoint key of the loss-free balancing bias [N_r]: saved with the model, never trained by gradients. */
+export const balanceBiasKey = 'mor.token_router.balance_bias';
 
 /** N(0, std²) init of the token-choice router weight [N_r, d], deterministic in seed. */
 export function initTokenRouter(options: { hiddenSize: number; numRecursions: number; std?: number; seed?: number }): Map<string, { shape: number[]; data: Float32Array }> {
@@ -11,7 +13,7 @@ export function initTokenRouter(options: { hiddenSize: number; numRecursions: nu
 }
 
 export interface TokenChoiceOptions {
-  /** Loss-free balancing bias [N_r], added to the logits for the choice only (never to the gate). */
+  /** Loss-free balancing bias [N_r], added to the probabilities for the top-1 choice only (never to the gate). */
   readonly bias?: Float32Array;
   /** Route every token to full depth while step < warmupSteps (default 0: no warm-up). */
   readonly step?: number;
@@ -31,8 +33,9 @@ export interface TokenChoiceRouting {
 
 /**
  * Token-choice MoR (Bae et al. 2025, arXiv 2507.10524, §2.2.2): one router d → N_r scores depths once,
- * on the hidden state entering the first recursion; each token takes the top-1 depth (of logits + bias)
- * and its gate is the softmax probability of that depth. Row-wise, hence causal at decode time.
+ * on the hidden state entering the first recursion; each token takes the top-1 depth of softmax + bias
+ * (the public MoR code adds the balancing bias to the probabilities, not the logits) and its gate is
+ * the unbiased probability of that depth. Row-wise, hence causal at decode time.
  * During the warm-up every token takes depth N_r, gated by that depth's probability so the router
  * still learns. h: [T, d]. The caller owns the tensors.
  */
@@ -47,7 +50,7 @@ export function routeTokenChoice(params: ReadonlyMap<string, tf.Tensor>, h: tf.T
   const probs = tf.softmax(logits); // [T, N_r]
   const depths = new Int32Array(tokens);
   const warm = options.warmupSteps !== undefined && (options.step ?? Infinity) < options.warmupSteps;
-  const values = warm ? new Float32Array(0) : logits.dataSync();
+  const values = warm ? new Float32Array(0) : probs.dataSync();
   for (let t = 0; t < tokens; t++) {
     let best = n - 1;
     if (!warm) {

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { tf } from '@recur/tensor';
 import { AdamW, languageModelObjective, Trainer, TrainingDivergedError, type DistillationOptions, type Objective, type LrSchedule, type TrainableSelection } from '@recur/train';
 import { checkIdentity, loadLatestCheckpoint, modelIdentity, resumeTraining, saveCheckpoint, type LoadedCheckpoint } from '@recur/train/node';
 import { earlyExitObjective, type EarlyExitTraining } from '../../depth/exitObjective.js';
@@ -62,7 +63,7 @@ export interface TrainRunOptions {
 }
 
 /** The MoR training settings a run chooses (the rest is the model's `recur.router`). */
-export type MorSettings = Pick<MorTraining, 'scoring' | 'warmupSteps' | 'bceCoef' | 'zCoef' | 'balanceCoef'>;
+export type MorSettings = Pick<MorTraining, 'scoring' | 'warmupSteps' | 'bceCoef' | 'zCoef' | 'balanceCoef' | 'balanceRate'>;
 
 export type TrainProgress =
   | { readonly kind: 'tokenize'; readonly done: number; readonly total: number }
@@ -125,7 +126,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
   const trained = trainableModel(options.model, options.trainable);
   const optimizer = new AdamW(trained.params, { weightDecay: options.weightDecay ?? 0.01 });
   const teacher = options.teacher ? { teacher: options.teacher.decoder, distillation: options.distillation ?? {} } : {};
-  const objective: Objective & { dispose?: () => void } = mor && trained.model.routerParams
+  const objective: Objective & { dispose?: () => void; afterStep?: (step: number) => void } = mor && trained.model.routerParams
     ? morObjective({ model: trained.model.decoder, routerParams: trained.model.routerParams, mor, ...teacher })
     : options.exit ? earlyExitObjective({ model: trained.model.decoder, exit: options.exit, ...teacher })
     : languageModelObjective({ model: trained.model.decoder, ...teacher });
@@ -140,6 +141,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
       checkIdentity(loaded.state.identity, identity, join(loaded.dir, 'state.json')); // another model: refused before its settings are compared
       checkSettings(loaded, options, warn);
       resumeTraining(trainer, loaded, identity);
+      restoreFrozenState(trained.tensors, trained.params, loaded);
     }
     const resumedFrom = loaded ? loaded.state.step : null;
     if (loaded) for (const message of await resumeLog(options.out, loaded.state.step)) warn(message);
@@ -153,6 +155,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
     while (trainer.step < last) {
       const stepStart = performance.now();
       const result = stepOrStop(trainer, options.out);
+      objective.afterStep?.(result.step);
       tokens += result.tokens;
       lastLoss = result.loss;
       const tokensPerSecond = result.tokens / ((performance.now() - stepStart) / 1000);
@@ -206,7 +209,18 @@ function morTraining(model: LoadedModel, settings: MorSettings | undefined): Mor
     if (settings) throw new RangeError(`${model.source.path}: router settings given but the model has no router`);
     return undefined;
   }
-  return { kind: router.kind, alpha: router.alpha, kvMode: router.kvMode, ...settings };
+  const token = router.kind === 'token' ? { tokenForm: router.tokenForm ?? 'gated-every-loop', balance: router.balance ?? 'loss' } as const : {};
+  return { kind: router.kind, alpha: router.alpha, kvMode: router.kvMode, ...token, ...settings };
+}
+
+/** Non-trained variables a run changes (the loss-free balancing bias) come back from the checkpoint too, so resume stays exact. */
+function restoreFrozenState(tensors: ReadonlyMap<string, tf.Tensor>, params: ReadonlyMap<string, tf.Variable>, loaded: LoadedCheckpoint): void {
+  for (const [name, t] of tensors) {
+    if (!(t instanceof tf.Variable) || params.has(name)) continue;
+    const saved = loaded.tensors.get(name);
+    if (!saved) throw new TrainRunError(loaded.dir, `the checkpoint has no tensor ${name}`);
+    tf.tidy(() => t.assign(tf.tensor(saved.data, t.shape, 'float32')));
+  }
 }
 
 /** One step; a diverged one names the run folder and what is kept (nothing of the NaN state is saved). */

@@ -1,5 +1,6 @@
 import { Decoder } from '@recur/graph';
 import { DepthwiseLora } from '@recur/lora';
+import { balanceBiasKey } from '@recur/router';
 import { tf } from '@recur/tensor';
 import { isTrainable, withVariables, type TrainableSelection } from '@recur/train';
 import type { LoadedModel } from '../../model.js';
@@ -28,7 +29,9 @@ export function trainableModel(model: LoadedModel, selection: TrainableSelection
   const adapter = lora ? new DepthwiseLora(own(lora.tensors, lora.variables), model.lora!.scale) : undefined;
   const decoder = new Decoder(model.decoder.config, decoderTensors, adapter ? { adapter } : {});
   // A MoR router always trains (fresh weights are useless frozen), whatever the selection.
-  const router = model.routerParams ? withVariables(model.routerParams, () => true) : undefined;
+  // The loss-free balancing bias is a Variable too, but frozen: the run assigns it, gradients never do.
+  const router = model.routerParams ? withVariables(model.routerParams, (name) => name !== balanceBiasKey) : undefined;
+  if (router) for (const [name, t] of router.tensors) if (!router.variables.has(name)) router.tensors.set(name, tf.variable(tf.clone(t), false));
   const params = new Map([...weights.variables, ...(lora?.variables ?? []), ...(router?.variables ?? [])]);
   if (params.size === 0) throw new RangeError(`--trainable ${selection} selects no parameter of this model${selection === 'lora' ? ' (it has no LoRA: convert it first, or train shared+lora / all)' : ''}`);
   return {
