@@ -1,4 +1,5 @@
 import type { DecoderConfig } from '../src/index.js';
+import { refAddVectors as add, refMatVec as matVec, refRmsVector as rms, refRopeVector as rope } from '@recur/tensor/reference';
 
 /**
  * An independent float64 Llama forward in plain loops (no tfjs, no shared code with the model),
@@ -43,36 +44,5 @@ export function referenceForward(config: DecoderConfig, w: ReadonlyMap<string, F
   const head = config.tieWordEmbeddings ? get('model.embed_tokens.weight') : get('lm_head.weight');
   const out = new Float64Array(T * V);
   h.forEach((row, t) => out.set(matVec(head, rms(row, get('model.norm.weight'), config.rmsNormEps), V), t * V));
-  return out;
-}
-
-/** W is [rows, cols] row-major (HF Linear layout): y = W·x. */
-function matVec(W: Float32Array, x: number[], rows: number): number[] {
-  const cols = x.length;
-  return Array.from({ length: rows }, (_, r) => x.reduce((acc, xi, c) => acc + W[r * cols + c]! * xi, 0));
-}
-
-function rms(x: number[], weight: Float32Array, eps: number): number[] {
-  const ms = x.reduce((a, b) => a + b * b, 0) / x.length;
-  return x.map((v, i) => (v / Math.sqrt(ms + eps)) * weight[i]!);
-}
-
-function add(a: number[], b: number[]): number[] {
-  return a.map((v, i) => v + b[i]!);
-}
-
-/** Rotate-half RoPE at position pos over each head. */
-function rope(x: number[], pos: number, heads: number, hd: number, theta: number): number[] {
-  const out = x.slice();
-  const half = hd / 2;
-  for (let head = 0; head < heads; head++) {
-    for (let i = 0; i < half; i++) {
-      const angle = pos / Math.pow(theta, (2 * i) / hd);
-      const a = x[head * hd + i]!;
-      const b = x[head * hd + i + half]!;
-      out[head * hd + i] = a * Math.cos(angle) - b * Math.sin(angle);
-      out[head * hd + i + half] = b * Math.cos(angle) + a * Math.sin(angle);
-    }
-  }
   return out;
 }

@@ -1,17 +1,13 @@
 /** Seeded mutations of a real checkpoint for the CLI fuzz test (fuzz.test.ts states the rule they serve). */
 
+import { Mulberry32 } from '@recur/tensor';
+
 export type Random = () => number;
 
-/** mulberry32: every case is reproducible from its seed. */
+/** mulberry32 (the project's seeded RNG): every case is reproducible from its seed. */
 export function prng(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new Mulberry32(seed);
+  return () => random.next();
 }
 
 export const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
