@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { convertModel, createServingEngine, disposeModel, evaluateDepths, evaluatePerplexity, modelPresets, parseExitRule, perplexityWindows, presetDecoder } from '../../packages/engine/dist/index.js';
 import { loadModel } from '../../packages/engine/dist/node.js';
-import { initBackend } from '../../packages/tensor/dist/index.js';
+import { initBackend, Mulberry32 } from '../../packages/tensor/dist/index.js';
 import { lineChartSvg } from '../../packages/train/dist/index.js';
 import { machineDescription, recordSection, root } from './record.mjs';
 
@@ -16,16 +16,11 @@ const corpus = readFileSync(`${shared}corpora/tinystories_val/tinystories_val.tx
 /** @typedef {{ name: string, model: 'vanilla' | 'rec' | 'rec5', serving: import('../../packages/engine/dist/index.js').ServingMode, rule?: string, staticBatch?: number, ppl?: false }} Mode */
 const limits = { maxRowsPerStep: 32, tokenBudgetPerStep: 256, prefillChunk: 32 };
 
-/** mulberry32: the workload is the same for every mode. */
+/** The project's mulberry32: the workload is the same for every mode. */
 /** @param {number} seed */
 function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new Mulberry32(seed);
+  return () => random.next();
 }
 
 /** Requests from TinyStories paragraphs (first 300 kB): a prefix of 8–40 tokens, then as many tokens as the paragraph has left (8–64). */

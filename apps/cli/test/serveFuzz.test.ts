@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '@recur/tensor';
+import { initBackend, Mulberry32 } from '@recur/tensor';
 import { disposeModel, type LoadedModel } from '@recur/engine';
 import { loadModel } from '@recur/engine/node';
 import { defaultLimits } from '../src/serve/limits.js';
@@ -44,15 +44,10 @@ afterAll(async () => {
   disposeModel(model);
 });
 
-/** mulberry32: the same cases on every run. */
+/** The project's mulberry32: the same cases on every run. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new Mulberry32(seed);
+  return () => random.next();
 }
 
 const statusOf = (reply: Reply | RawReply): number => reply.status;

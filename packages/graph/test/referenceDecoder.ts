@@ -1,5 +1,5 @@
 import type { DecoderConfig } from '../src/index.js';
-import { refAddVectors as add, refMatVec as matVec, refRmsVector as rms, refRopeVector as rope } from '@recur/tensor/reference';
+import { refAddVectors as add, refAttendVector as attention, refMatVec as matVec, refRmsVector as rms, refRopeVector as rope } from '@recur/tensor/reference';
 
 /**
  * An independent float64 Llama forward in plain loops (no tfjs, no shared code with the model),
@@ -16,22 +16,7 @@ export function referenceForward(config: DecoderConfig, w: ReadonlyMap<string, F
     const q = x.map((row, t) => rope(matVec(p('self_attn.q_proj.weight'), row, H * hd), t, H, hd, config.ropeTheta));
     const k = x.map((row, t) => rope(matVec(p('self_attn.k_proj.weight'), row, Hkv * hd), t, Hkv, hd, config.ropeTheta));
     const v = x.map((row) => matVec(p('self_attn.v_proj.weight'), row, Hkv * hd));
-    const attn = q.map((qRow, t) => {
-      const out: number[] = [];
-      for (let head = 0; head < H; head++) {
-        const kvHead = Math.floor(head / (H / Hkv));
-        const scores = Array.from({ length: t + 1 }, (_, s) => {
-          let dot = 0;
-          for (let i = 0; i < hd; i++) dot += qRow[head * hd + i]! * k[s]![kvHead * hd + i]!;
-          return dot / Math.sqrt(hd);
-        });
-        const max = Math.max(...scores);
-        const e = scores.map((sc) => Math.exp(sc - max));
-        const z = e.reduce((a, b) => a + b, 0);
-        for (let i = 0; i < hd; i++) out.push(e.reduce((acc, ei, s) => acc + (ei / z) * v[s]![kvHead * hd + i]!, 0));
-      }
-      return out;
-    });
+    const attn = q.map((qRow, t) => attention(qRow, k.slice(0, t + 1), v.slice(0, t + 1), H, Hkv, hd)); // causal
     h = h.map((row, t) => add(row, matVec(p('self_attn.o_proj.weight'), attn[t]!, d)));
     h = h.map((row) => {
       const y = rms(row, p('post_attention_layernorm.weight'), config.rmsNormEps);

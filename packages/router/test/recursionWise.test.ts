@@ -2,7 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, Mulberry32, tf } from '@recur/tensor';
 import { Decoder, decoderWeightSpecs, DepthKvCache, type AdaptedModule, type DecoderConfig, type DepthKvMode, type LayerAdapter, type LayerCall } from '@recur/graph';
 import { depthForward, type LoopRouting } from '../src/index.js';
-import { attention, referenceDepthForward } from './referenceDepthForward.js';
+import { refAttendVector as attention } from '@recur/tensor/reference';
+import { referenceDepthForward } from './referenceDepthForward.js';
 
 // MIDDLE-CYCLE: unique layer 0, block of stored layers 1, 2 looped N = 3 times, unique layer 3.
 const config: DecoderConfig = {

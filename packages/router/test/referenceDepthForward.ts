@@ -1,5 +1,5 @@
 import type { DecoderConfig } from '@recur/graph';
-import { refAddVectors as add, refMatVec as matVec, refRmsVector as rms, refRopeVector as rope } from '@recur/tensor/reference';
+import { refAddVectors as add, refAttendVector as attention, refMatVec as matVec, refRmsVector as rms, refRopeVector as rope } from '@recur/tensor/reference';
 
 /** prologue → `block` looped `loops` times → epilogue, as stored-layer indices. */
 export interface ReferenceStructure {
@@ -52,23 +52,5 @@ function runLayer(config: DecoderConfig, w: ReadonlyMap<string, Float32Array>, l
     const up = matVec(p('mlp.up_proj.weight'), y, ff);
     out[t] = add(h1, matVec(p('mlp.down_proj.weight'), gate.map((g, c) => (g / (1 + Math.exp(-g))) * up[c]!), d));
   });
-  return out;
-}
-
-/** Softmax attention of one query row [H·hd] over key/value rows [S][Hkv·hd] (GQA: head h reads kv head ⌊h / (H/Hkv)⌋). */
-export function attention(q: ArrayLike<number>, k: readonly ArrayLike<number>[], v: readonly ArrayLike<number>[], H: number, Hkv: number, hd: number): number[] {
-  const out: number[] = [];
-  for (let head = 0; head < H; head++) {
-    const kvHead = Math.floor(head / (H / Hkv));
-    const scores = k.map((row) => {
-      let dot = 0;
-      for (let i = 0; i < hd; i++) dot += q[head * hd + i]! * row[kvHead * hd + i]!;
-      return dot / Math.sqrt(hd);
-    });
-    const max = Math.max(...scores);
-    const e = scores.map((sc) => Math.exp(sc - max));
-    const z = e.reduce((a, b) => a + b, 0);
-    for (let i = 0; i < hd; i++) out.push(e.reduce((acc, ei, s) => acc + (ei / z) * v[s]![kvHead * hd + i]!, 0));
-  }
   return out;
 }

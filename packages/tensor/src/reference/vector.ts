@@ -34,3 +34,21 @@ export function refRopeVector(x: readonly number[], pos: number, heads: number, 
   }
   return out;
 }
+
+/** Softmax attention of one query row [H·hd] over key/value rows [S][Hkv·hd] (GQA: head h reads kv head ⌊h / (H/Hkv)⌋). */
+export function refAttendVector(q: ArrayLike<number>, k: readonly ArrayLike<number>[], v: readonly ArrayLike<number>[], H: number, Hkv: number, hd: number): number[] {
+  const out: number[] = [];
+  for (let head = 0; head < H; head++) {
+    const kvHead = Math.floor(head / (H / Hkv));
+    const scores = k.map((row) => {
+      let dot = 0;
+      for (let i = 0; i < hd; i++) dot += q[head * hd + i]! * row[kvHead * hd + i]!;
+      return dot / Math.sqrt(hd);
+    });
+    const max = Math.max(...scores);
+    const e = scores.map((sc) => Math.exp(sc - max));
+    const z = e.reduce((a, b) => a + b, 0);
+    for (let i = 0; i < hd; i++) out.push(e.reduce((acc, ei, s) => acc + (ei / z) * v[s]![kvHead * hd + i]!, 0));
+  }
+  return out;
+}
