@@ -9,10 +9,13 @@ import { registerInspect } from './commands/inspect.js';
 import { registerServe } from './commands/serve.js';
 import { registerSampleCorpus } from './commands/sampleCorpus.js';
 import { reportFailure } from './errors.js';
+// Bundled into dist/recur.js by tsup, so an installed `recur --version` needs no file beside it.
+import { version } from '../package.json';
 
 const program = new Command()
   .name('recur')
   .description('Recur: recursive (parameter-shared) transformers — load, inspect, convert, export, train, generate, evaluate, serve')
+  .version(version)
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride((err) => process.exit(err.exitCode));
 
