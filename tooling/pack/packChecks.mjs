@@ -60,7 +60,7 @@ export function idsFromOutput(stdout, who) {
 export function tokenDifference(a, b) {
   for (const field of /** @type {const} */ (['promptIds', 'ids'])) {
     const [x, y] = [a[field], b[field]];
-    const at = x.findIndex((id, i) => id !== y[i]);
+    const at = x.findIndex((id, i) => i < y.length && id !== y[i]);
     if (at >= 0) return `${field}[${at}]: ${x[at]} vs ${y[at]}`;
     if (x.length !== y.length) return `${field}: ${x.length} vs ${y.length} tokens`;
   }
