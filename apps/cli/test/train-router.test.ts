@@ -55,16 +55,25 @@ describe('recur train --router', () => {
     for (const kind of ['straight', 'token']) {
       const model = join(dir, kind, 'model'); // the expert (from scratch) and token-choice models trained above
       const gen = (...extra: string[]) => recur('generate', '--model', model, '--prompt', 'Once', '--max-new-tokens', '6', '--temperature', '0', '--json', ...extra);
-      const [byDefault, routed, full] = await Promise.all([gen(), gen('--exit', 'router'), gen('--exit', 'none')]);
-      for (const run of [byDefault, routed, full]) expect(run.code, run.stderr).toBe(0);
-      const ids = (run: { stdout: string }) => JSON.parse(run.stdout) as { ids: number[]; depths?: number[] };
+      const [byDefault, routed, full, onTfjs] = await Promise.all([gen(), gen('--exit', 'router'), gen('--exit', 'none'), gen('--backend', 'tfjs')]);
+      for (const run of [byDefault, routed, full, onTfjs]) expect(run.code, run.stderr).toBe(0);
+      const ids = (run: { stdout: string }) => JSON.parse(run.stdout) as { ids: number[]; depths?: number[]; path: string };
       expect(ids(byDefault).ids).toEqual(ids(routed).ids);
       expect(ids(byDefault).depths).toEqual(ids(routed).depths);
+      // The router runs on the fused kernels by default and on tfjs when asked: same ids, same depths (the prompt's last token routed too).
+      expect([ids(byDefault).path, ids(routed).path, ids(onTfjs).path]).toEqual(['fast', 'fast', 'tfjs']);
+      expect(ids(onTfjs).ids).toEqual(ids(byDefault).ids);
+      expect(ids(onTfjs).depths).toEqual(ids(byDefault).depths);
+      expect(ids(byDefault).depths).toHaveLength(ids(byDefault).ids.length);
       expect(ids(full).depths).toBeUndefined(); // --exit none: full depth, no routing
       const score = (...extra: string[]) => recur('eval', '--model', model, '--data', data, '--max-bytes', '2048', '--window', '64', '--json', ...extra);
-      const [evalDefault, evalRouted] = await Promise.all([score(), score('--exit', 'router')]);
+      const [evalDefault, evalRouted, evalTfjs] = await Promise.all([score(), score('--exit', 'router'), score('--backend', 'tfjs')]);
       expect(evalDefault.code, evalDefault.stderr).toBe(0);
-      expect((JSON.parse(evalDefault.stdout) as { policy: unknown }).policy).toEqual((JSON.parse(evalRouted.stdout) as { policy: unknown }).policy);
+      const scored = (run: { stdout: string }) => JSON.parse(run.stdout) as { policy: { perplexity: number; depthCounts: number[] }; path: string };
+      expect(scored(evalDefault).policy).toEqual(scored(evalRouted).policy);
+      expect([scored(evalDefault).path, scored(evalTfjs).path]).toEqual(['fast', 'tfjs']);
+      expect(scored(evalTfjs).policy.depthCounts).toEqual(scored(evalDefault).policy.depthCounts);
+      expect(Math.abs(scored(evalTfjs).policy.perplexity / scored(evalDefault).policy.perplexity - 1)).toBeLessThan(1e-4);
       expectOneLineFailure(await recur('serve', model, '--port', '0'), /trained with a (expert|token)-choice router.*--exit none/);
       expectOneLineFailure(await recur('export', model, '--out', join(dir, `${kind}-plain`)), /router cannot go into a plain Llama export; pass --drop-router/);
       const dropped = await recur('export', model, '--out', join(dir, `${kind}-plain`), '--drop-router', '--json');
@@ -73,7 +82,9 @@ describe('recur train --router', () => {
       expect(shown.stdout).toMatch(new RegExp(`router: ${kind === 'token' ? 'token' : 'expert'}-choice.*2 recursions.*KV recursion-wise`));
       if (kind === 'token') expect(shown.stdout).toMatch(/depth chosen up front \(paper form, loss balancing\)/);
     }
-    expectOneLineFailure(await recur('generate', '--model', join(dir, 'token', 'model'), '--prompt', 'Once', '--fast'), /routes on the tfjs decoder only.*--exit none/);
+    const forced = await recur('generate', '--model', join(dir, 'token', 'model'), '--prompt', 'Once', '--fast', '--max-new-tokens', '4', '--json');
+    expect(forced.code, forced.stderr).toBe(0); // --fast on a router model is accepted and runs the fused kernels
+    expect((JSON.parse(forced.stdout) as { path: string }).path).toBe('fast');
   });
 
   it('loss-free balancing (--balance loss-free): per-depth loads end more even than unbalanced; the bias is saved; stop + resume is exact', async () => {

@@ -1,6 +1,6 @@
 import type { DepthKvMode } from '@recur/graph';
 import type { ExitPolicy } from '@recur/router';
-import { depthRunner } from './depth/depthRunner.js';
+import { depthRunner, fastRouterRunner } from './depth/depthRunner.js';
 import { defaultKvMode, exitRouting, type ExitRule } from './depth/exitRule.js';
 import { servableDepth, servedDepthTokens } from './depth/servedDepth.js';
 import { tokenRunner, type TokenRunner } from './fast.js';
@@ -26,7 +26,11 @@ export interface GenerateOptions extends Partial<SamplingOptions> {
    * the tfjs decoder. true: the same, warning when it falls back. false: the tfjs decoder.
    */
   readonly fast?: boolean;
-  /** Per-token depth: the prompt runs every loop, each generated token exits by this rule (early-exit policies on the fused kernels where they run, else tfjs; router rules on tfjs). */
+  /**
+   * Per-token depth. Router rules route every token, the prompt included; confidence rules run the
+   * prompt at full depth and route each generated token. Both run on the fused kernels where the
+   * model allows it (unless `fast: false`), else on tfjs.
+   */
   readonly exit?: ExitRule;
   /** What deeper loops see of tokens that left early (default: 'copy', or what the router was trained with). */
   readonly kvMode?: DepthKvMode;
@@ -72,7 +76,7 @@ export async function generate(model: LoadedModel, options: GenerateOptions): Pr
     if (tail) options.onText?.(tail);
     return { promptIds, ids, text: stream.text, timings: { prefillMs: firstTokenMs, decodeMs: totalMs - firstTokenMs }, path: 'fast', depths };
   }
-  const runner = options.exit ? routedRunner(model, options.exit, options.kvMode, depths) : await tokenRunner(model, options.fast, promptIds.length + maxNew);
+  const runner = options.exit ? await routedRunner(model, options, promptIds.length + maxNew, depths) : await tokenRunner(model, options.fast, promptIds.length + maxNew);
   const started = performance.now();
   let prefillMs = 0;
   try {
@@ -104,11 +108,18 @@ async function servedDepthRun(model: LoadedModel, options: GenerateOptions, maxN
   return kvMode && { policy: rule.policy, kvMode };
 }
 
-/** A TokenRunner over per-token depth that records each call's depth. */
-function routedRunner(model: LoadedModel, rule: ExitRule, kvMode: DepthKvMode | undefined, depths: number[]): TokenRunner {
-  const runner = depthRunner(model, rule, kvMode ?? defaultKvMode(model, rule));
+/**
+ * A TokenRunner over per-token depth that records each call's depth: router rules on the fused
+ * kernels unless `fast: false` (or the model has none), else tfjs.
+ */
+async function routedRunner(model: LoadedModel, options: GenerateOptions, capacity: number, depths: number[]): Promise<TokenRunner> {
+  const rule = options.exit!;
+  const kvMode = options.kvMode ?? defaultKvMode(model, rule);
+  const fast = options.fast !== false ? await fastRouterRunner(model, rule, kvMode, capacity) : undefined;
+  if (!fast && options.fast === true && rule.kind === 'router') console.warn('recur: fast path unavailable for this model; routing on the tfjs decoder');
+  const runner = fast ?? depthRunner(model, rule, kvMode);
   return {
-    path: 'tfjs',
+    path: runner.path,
     next: async (input) => {
       const { logits, depth } = runner.next(input);
       depths.push(depth);

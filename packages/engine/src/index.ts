@@ -8,7 +8,7 @@ export { checkSampling, samplingRules, samplingRuleText, SamplingError, validate
 export { Mulberry32 as SeededRandom } from '@recur/tensor';
 export { decodeUtf8Prefix, TextStream } from './text.js';
 export { modelPresets, presetDecoder } from './presets.js';
-export type { Decoder, DepthKvMode } from '@recur/graph';
+export type { Decoder, DepthKvMode, DepthRouting, FastDecoder } from '@recur/graph';
 export { depthKvModes } from '@recur/graph';
 export { benchmarkForward, type ForwardBenchOptions, type ForwardBenchResult } from './bench.js';
 export { convertModel, type ConvertOptions, type ConvertedModel } from './convert.js';
@@ -16,7 +16,8 @@ export { sampleCorpus, SampleCorpusError, type SampleCorpusOptions, type Sampled
 export { plainModel, type LoraExport, type PlainModel } from './export.js';
 export { disposeFast, fastDecoderFor, tokenRunner, type FastChoice, type TokenRunner } from './fast.js';
 export type { DistillationOptions, LrSchedule, TrainableSelection } from '@recur/train';
-export { defaultKvMode, exitRouting, parseExitRule, type ExitRule } from './depth/exitRule.js';
+export { defaultKvMode, depthRouting, exitRouting, parseExitRule, type ExitRule } from './depth/exitRule.js';
+export { fusedLoops } from './depth/depthRunner.js';
 export { depthRunner, type DepthRunner } from './depth/depthRunner.js';
 export { evaluateDepths, type DepthEvaluation, type EvaluateDepthsOptions } from './depth/evaluateDepths.js';
 export { routerAgreement } from './depth/routerAgreement.js';

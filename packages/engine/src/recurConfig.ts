@@ -32,6 +32,8 @@ export interface RouterSection {
   readonly kvMode: DepthKvMode;
   /** Decode-time rule of expert-choice routers: continue while σ(logit) > threshold (default 0.5). */
   readonly threshold?: number;
+  /** Expert-choice: a calibrated σ cut per recursion (index 0 unused), preferred over `threshold` and an explicit `router:T`. */
+  readonly thresholds?: number[];
   /** Token-choice: 'paper' (h₀ + g·f^r(h₀)) or 'gated-every-loop'; models saved without it ran the latter. */
   readonly tokenForm?: TokenChoiceForm;
   /** Token-choice balancing: an auxiliary 'loss', or 'loss-free' (a bias tensor, mor.token_router.balance_bias). */

@@ -13,10 +13,15 @@ export { initRecursiveWeights, initStrategies, type InitStrategy } from './recur
 export { recursiveFromPretrained, type RecursiveModelSpec, type RecursiveOptions } from './recursive/convert.js';
 export { unrollRecursive, type UnrolledDecoder } from './recursive/unroll.js';
 export { FastDecoder, type FastDepthOptions, type FastBatchEntry, type FastDecoderOptions, type FastForwardOptions } from './fast/fastDecoder.js';
-export { FastKvCache } from './fast/fastKvCache.js';
+export { FastKvCache, type FastKvLayout, type FastSlotLayout } from './fast/fastKvCache.js';
+export type { FastDepthForwardOptions, FastDepthForwardResult } from './fast/fastDepthForward.js';
 export { FastAdapters, type FastAdapterSource } from './fast/fastAdapters.js';
 export type { FastDepthKvMode, FastDepthRow } from './fast/depthStep.js';
 export { FastProfile, type FastPhase } from './fast/fastProfile.js';
 export { loopStructure, type LoopStructure } from './depth/loopStructure.js';
 export { DepthKvCache, depthKvModes, type DepthKvMode } from './depth/depthKvCache.js';
+export {
+  expertDecision, rowRouter, routingUpdate, scalarRouterLogit, tokenDecision, validateDepthRouting,
+  type DepthRouting, type DepthUpdate, type ExpertChoiceDescription, type RowChoice, type RowRouter, type ScalarRouterWeights, type TokenChoiceDescription,
+} from './depth/depthRouting.js';
 export type { AttentionCache } from './attentionCache.js';

@@ -28,3 +28,4 @@ export { defaultActivePerDepth, kvCacheElements, kvEntries, kvRatio, theoretical
 
 export { depthForward, type DepthForwardOptions, type DepthForwardResult, type LoopChoice, type LoopRouting } from './depth/depthForward.js';
 export { earlyExitRouting, expertChoiceRouting, tokenChoiceRouting, type ExpertRouting, type ExpertRoutingOptions, type TokenChoiceForm, type TokenChoiceRoutingOptions, type TokenRouting } from './depth/routings.js';
+export { describeRouting, routingFor, type DescribeRoutingOptions } from './depth/routingFor.js';

@@ -18,14 +18,23 @@ type Rows = number[][];
  * their own positions); a token that left keeps its exit state and is absent from deeper loops.
  * Prologue and epilogue run on every token. Returns logits [T, V] flattened.
  */
-export function referenceDepthForward(config: DecoderConfig, w: ReadonlyMap<string, Float32Array>, ids: readonly number[], depths: readonly number[], structure: ReferenceStructure): Float64Array {
+export function referenceDepthForward(
+  config: DecoderConfig, w: ReadonlyMap<string, Float32Array>, ids: readonly number[], depths: readonly number[], structure: ReferenceStructure,
+  /** MoR's gated update h ← h + g·Block(h), g from the row's state entering loop r; without it, h ← Block(h). */
+  gate?: (r: number, h: readonly number[]) => number,
+): Float64Array {
   const { hiddenSize: d, vocabSize: V } = config;
   const all = ids.map((_, t) => t);
   let h: Rows = ids.map((id) => Array.from(w.get('model.embed_tokens.weight')!.subarray(id * d, (id + 1) * d)));
   for (const layer of structure.prologue) h = runLayer(config, w, layer, h, all);
   for (let r = 0; r < structure.loops; r++) {
     const active = all.filter((t) => depths[t]! > r);
+    const entering = h;
     for (const layer of structure.block) h = runLayer(config, w, layer, h, active);
+    if (gate) {
+      const out = h;
+      h = entering.map((row, t) => (depths[t]! > r ? row.map((x, i) => x + gate(r, row) * out[t]![i]!) : row));
+    }
   }
   for (const layer of structure.epilogue) h = runLayer(config, w, layer, h, all);
   const head = config.tieWordEmbeddings ? w.get('model.embed_tokens.weight')! : w.get('lm_head.weight')!;

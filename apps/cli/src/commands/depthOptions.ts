@@ -1,7 +1,7 @@
 import { depthKvModes, parseExitRule, type DepthKvMode, type ExitRule, type LoadedModel } from '@recur/engine';
 import { UsageError } from '../errors.js';
 
-export const exitHelp = 'per-token depth: maxprob:P | entropy:H | fixed:D | router[:T] (MoR models; their default) | none (full depth); the prompt runs every loop';
+export const exitHelp = 'per-token depth: maxprob:P | entropy:H | fixed:D | router[:T] (MoR models; their default) | none (full depth); router rules route the prompt too, the others run it at every loop';
 export const kvHelp = `what deeper loops see of tokens that left early: ${depthKvModes.join(' | ')} (default copy; routers: as trained)`;
 
 export interface DepthFlags {

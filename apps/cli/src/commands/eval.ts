@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { disposeModel, evaluateDepths, routerAgreement, evaluatePerplexity, perplexityWindows, type LoadedModel } from '@recur/engine';
+import { disposeModel, evaluateDepths, fusedLoops, type FastDecoder, routerAgreement, evaluatePerplexity, perplexityWindows, type LoadedModel } from '@recur/engine';
 import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
 import { readTextFile } from '@recur/engine/node';
@@ -31,7 +31,7 @@ export function registerEval(program: Command): void {
     .option('--per-loop', 'recursive models: perplexity when every token exits after each loop')
     .option('--exit <rule>', `${exitHelp}; reports perplexity and average depth under the rule`)
     .option('--kv <mode>', kvHelp)
-    .option('--json', 'print {"tokens", "meanNll", "perplexity", "path": fast|tfjs, "threads"} (with --per-loop/--exit: {"perLoop", "policy", "tokens", "path": "tfjs"}) as JSON')
+    .option('--json', 'print {"tokens", "meanNll", "perplexity", "path": fast|tfjs, "threads"} (with --per-loop/--exit: {"perLoop", "policy", "tokens", "path"}: router rules score on fast unless --backend tfjs) as JSON')
     .action(async (options: EvalCliOptions) => {
       if (!options.data) throw new UsageError('--data FILE is required');
       const window = parseNumber('window', options.window, { integer: true, min: 2 });
@@ -41,7 +41,10 @@ export function registerEval(program: Command): void {
       const fast = fastOption(options);
       const model = await openModel(options, { tfjsPath: true });
       const depth = modelDepth(model, flags);
-      if (options.perLoop || depth.exit) return evalDepths(model, text, window, depth, options.json ?? false);
+      if (options.perLoop || depth.exit) {
+        const routedFast = fast !== false && depth.exit?.kind === 'router' ? await fusedLoops(model) : undefined;
+        return evalDepths(model, text, window, depth, options.json ?? false, routedFast);
+      }
       const bar = progressBar('scoring');
       const started = performance.now();
       const result = await evaluatePerplexity(model, text, { window, ...(fast === false && { fast }), onProgress: (d, t) => bar.update(d, t) }).finally(() => {
@@ -55,22 +58,22 @@ export function registerEval(program: Command): void {
 }
 
 /** --per-loop / --exit: perplexity at each exit depth and under a rule, with the average depth. */
-function evalDepths(model: LoadedModel, text: string, window: number, depth: DepthFlags, json: boolean): void {
+function evalDepths(model: LoadedModel, text: string, window: number, depth: DepthFlags, json: boolean, fast: FastDecoder | undefined): void {
   const bar = progressBar('scoring depths');
   const started = performance.now();
   try {
     const windows = perplexityWindows(model, text, window);
-    const result = evaluateDepths(model, { windows, ...(depth.exit && { rule: depth.exit }), ...(depth.kvMode && { kvMode: depth.kvMode }), onProgress: (d, t) => bar.update(d, t) });
+    const result = evaluateDepths(model, { windows, ...(depth.exit && { rule: depth.exit }), ...(depth.kvMode && { kvMode: depth.kvMode }), ...(fast && { fast }), onProgress: (d, t) => bar.update(d, t) });
     bar.stop();
     const agreement = model.recur?.router?.kind === 'expert' ? routerAgreement(model, windows) : undefined;
     const seconds = (performance.now() - started) / 1000;
-    if (json) return printJson({ ...result, ...(agreement && { agreement }), path: 'tfjs', threads: computeThreads(), seconds });
+    if (json) return printJson({ ...result, ...(agreement && { agreement }), threads: computeThreads(), seconds });
     for (const { depth: d, perplexity } of result.perLoop) console.log(`exit after loop ${d}: perplexity ${perplexity.toFixed(4)}`);
     if (result.policy) {
       console.log(`under --exit: perplexity ${result.policy.perplexity.toFixed(4)} · average depth ${result.policy.averageDepth.toFixed(3)} · depth counts [${result.policy.depthCounts.join(', ')}]`);
     }
     if (agreement) console.log(`router: decode-time threshold agrees with training-time top-k on ${(100 * agreement.agreement).toFixed(1)}% of decisions (threshold-only ${agreement.thresholdOnly}, top-k-only ${agreement.topKOnly})`);
-    console.log(`${result.tokens} tokens · ${seconds.toFixed(1)} s`);
+    console.log(`${result.tokens} tokens (${result.path}) · ${seconds.toFixed(1)} s`);
   } finally {
     bar.stop();
     disposeModel(model);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { disposeModel, generate } from '@recur/engine';
-import { parseNumber, UsageError } from '../errors.js';
+import { parseNumber } from '../errors.js';
 import { depthFlags, depthSummary, exitHelp, kvHelp, modelDepth } from './depthOptions.js';
 import { parseSeed, samplingFlag } from './samplingFlags.js';
 import { computeThreads, fastOption, openModel, pathBackendHelp, printJson, type ModelOptions } from './shared.js';
@@ -51,10 +51,6 @@ export function registerGenerate(program: Command): void {
       const model = await openModel(options, { tfjsPath: true });
       const { exit, kvMode } = modelDepth(model, flags);
       const depth = { ...(exit && { exit }), ...(kvMode && { kvMode }) };
-      if (exit?.kind === 'router' && options.fast) {
-        disposeModel(model);
-        throw new UsageError(`${options.model}: a router model routes on the tfjs decoder only (for now); drop --fast, or pass --exit none for full depth`);
-      }
       const stream = !options.json;
       if (stream) process.stdout.write(options.prompt);
       const result = await generate(model, { ...settings, ...depth, ...(fast === false && { fast }), onText: stream ? (t) => process.stdout.write(t) : undefined }).finally(() => disposeModel(model));

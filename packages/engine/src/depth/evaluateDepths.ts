@@ -1,9 +1,9 @@
-import type { DepthKvMode } from '@recur/graph';
+import type { DepthKvMode, FastDecoder } from '@recur/graph';
 import { depthForward } from '@recur/router';
 import { tf } from '@recur/tensor';
 import type { LoadedModel } from '../model.js';
 import { targetNll } from '../perplexity.js';
-import { defaultKvMode, exitRouting, type ExitRule } from './exitRule.js';
+import { defaultKvMode, depthRouting, exitRouting, type ExitRule } from './exitRule.js';
 
 export interface EvaluateDepthsOptions {
   /** Token windows, each scored on its own from its first token (e.g. [BOS] + text). */
@@ -12,6 +12,8 @@ export interface EvaluateDepthsOptions {
   readonly rule?: ExitRule;
   readonly kvMode?: DepthKvMode;
   readonly onProgress?: (done: number, total: number) => void;
+  /** Score a router rule on these fused kernels (see fusedLoops) instead of tfjs. */
+  readonly fast?: FastDecoder;
 }
 
 export interface DepthEvaluation {
@@ -20,11 +22,14 @@ export interface DepthEvaluation {
   /** Under `rule`: perplexity, mean loops of the routed positions (all but each window's first) and their histogram. */
   readonly policy?: { readonly perplexity: number; readonly averageDepth: number; readonly depthCounts: readonly number[] };
   readonly tokens: number;
+  /** Which executor scored the rule: the fused kernels (router rules with `fast`) or tfjs. */
+  readonly path: 'fast' | 'tfjs';
 }
 
 /**
- * Perplexity at each exit depth and under a decode-time rule. A window's first token is its prompt
- * (full depth); each later token is routed as generation would route it. Rules that read only a
+ * Perplexity at each exit depth and under a decode-time rule. Router rules route every token of a
+ * window, its first included (as generation routes prompts); under confidence rules a window's first
+ * token is its prompt (full depth) and each later token is routed as generation would. Rules that read only a
  * token's own state (routers, fixed depths, early exit without an epilogue layer) are scored in one
  * call per window — the same numbers as token-by-token decoding (tested in @recur/router);
  * confidence exits through an epilogue run token by token.
@@ -41,12 +46,36 @@ export function evaluateDepths(model: LoadedModel, options: EvaluateDepthsOption
     options.onProgress?.(++done, total);
     return { depth: d + 1, perplexity: Math.exp(nll / tokens) };
   });
-  if (!options.rule) return { perLoop, tokens };
-  const scored = scoreAll(model, options.windows, options.rule, options.kvMode ?? defaultKvMode(model, options.rule));
+  if (!options.rule) return { perLoop, tokens, path: 'tfjs' };
+  const kvMode = options.kvMode ?? defaultKvMode(model, options.rule);
+  const rule = options.rule;
+  const onFast = rule.kind === 'router' && options.fast !== undefined;
+  const scored = onFast ? scoreFast(model, options.fast!, options.windows, rule, kvMode) : scoreAll(model, options.windows, rule, kvMode);
   options.onProgress?.(++done, total);
   const routed = scored.depthCounts.reduce((a, b) => a + b, 0);
   const averageDepth = scored.depthCounts.reduce((sum, count, d) => sum + count * (d + 1), 0) / Math.max(1, routed);
-  return { perLoop, policy: { perplexity: Math.exp(scored.nll / tokens), averageDepth, depthCounts: scored.depthCounts }, tokens };
+  return { perLoop, policy: { perplexity: Math.exp(scored.nll / tokens), averageDepth, depthCounts: scored.depthCounts }, tokens, path: onFast ? 'fast' : 'tfjs' };
+}
+
+/** A router rule on the fused kernels: each window's inputs in one routed forwardDepth call. */
+function scoreFast(model: LoadedModel, fast: FastDecoder, windows: EvaluateDepthsOptions['windows'], rule: Extract<ExitRule, { kind: 'router' }>, kvMode: DepthKvMode) {
+  const routing = depthRouting(model, rule);
+  const depthCounts = new Array<number>(model.decoder.loops.loops.length).fill(0);
+  let nll = 0;
+  for (const window of windows) {
+    if (window.length < 2) continue;
+    const cache = fast.newCache(window.length, kvMode);
+    try {
+      const res = fast.forwardDepth(window.slice(0, -1), { cache, routing, kvMode });
+      res.depths.forEach((d) => depthCounts[d - 1]!++);
+      const logits = tf.tensor2d(res.logits, [window.length - 1, model.config.vocabSize]); // [T, V]
+      nll += targetNll(logits, window.slice(1));
+      logits.dispose();
+    } finally {
+      cache.dispose();
+    }
+  }
+  return { nll, depthCounts };
 }
 
 function scoreAll(model: LoadedModel, windows: EvaluateDepthsOptions['windows'], rule: ExitRule, kvMode: DepthKvMode) {
@@ -61,8 +90,9 @@ function scoreAll(model: LoadedModel, windows: EvaluateDepthsOptions['windows'],
       const rows: tf.Tensor2D[] = [];
       const step = oneCall ? window.length - 1 : 1;
       tf.tidy(() => {
-        rows.push(tf.keep(depthForward(model.decoder, window.slice(0, 1), { cache }).logits)); // the prompt, full depth
-        for (let t = 1; t < window.length - 1; t += step) {
+        const first = rule.kind === 'router' ? 0 : 1; // router rules route the first token too
+        if (first === 1) rows.push(tf.keep(depthForward(model.decoder, window.slice(0, 1), { cache }).logits)); // the prompt, full depth
+        for (let t = first; t < window.length - 1; t += step) {
           const res = depthForward(model.decoder, window.slice(t, Math.min(window.length - 1, t + step)), { cache, routing: exitRouting(model, rule) });
           res.depths.forEach((d) => depthCounts[d - 1]!++);
           rows.push(tf.keep(res.logits));

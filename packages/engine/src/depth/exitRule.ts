@@ -1,6 +1,5 @@
-import type { DepthKvMode } from '@recur/graph';
-import { earlyExitRouting, expertChoiceRouting, tokenChoiceRouting, type ExitPolicy, type LoopRouting } from '@recur/router';
-import { readBalanceBias } from './lossFreeBalance.js';
+import type { DepthKvMode, DepthRouting } from '@recur/graph';
+import { describeRouting, earlyExitRouting, routingFor, type ExitPolicy, type LoopRouting } from '@recur/router';
 import type { LoadedModel } from '../model.js';
 
 /** How a generated token's depth is decided at decode time: a confidence policy or the model's MoR router. */
@@ -32,21 +31,32 @@ export function parseExitRule(text: string): ExitRule {
   }
 }
 
-/** The decode-time routing of `rule` for `model` (router rules need a MoR model). */
+/**
+ * The decode-time routing of `rule` for `model` on the tfjs executor (router rules need a MoR model).
+ * Router rules run from the model's routing description (see depthRouting), as the fused executor does.
+ */
 export function exitRouting(model: LoadedModel, rule: ExitRule): LoopRouting {
   if (rule.kind === 'policy') {
     checkExitDepth(rule.policy, model.decoder.loops.loops.length);
     return earlyExitRouting(rule.policy);
   }
+  return routingFor(depthRouting(model, rule), model.config.hiddenSize);
+}
+
+/**
+ * The routing description of a router model under `rule`: its router weights as plain arrays, the
+ * gate scale, per-recursion thresholds `router.thresholds[r] ?? rule.threshold ?? router.threshold ?? 0.5`,
+ * the token-choice form and the loss-free bias. Both executors run it.
+ */
+export function depthRouting(model: LoadedModel, rule: Extract<ExitRule, { kind: 'router' }>): DepthRouting {
   const router = model.recur?.router;
   if (!router || !model.routerParams) throw new RangeError(`${model.source.path}: --exit router needs a model trained with a router (recur train --router)`);
+  const numRecursions = model.decoder.loops.loops.length;
   if (router.kind === 'token') {
-    const bias = router.balance === 'loss-free' ? readBalanceBias(model.routerParams) : undefined;
-    return tokenChoiceRouting(model.routerParams, { form: router.tokenForm ?? 'gated-every-loop', ...(bias && { bias }) });
+    return describeRouting(model.routerParams, { kind: 'token', numRecursions, form: router.tokenForm ?? 'gated-every-loop', useBias: router.balance === 'loss-free' });
   }
-  return expertChoiceRouting(model.routerParams, {
-    numRecursions: model.decoder.loops.loops.length, mode: 'threshold', alpha: router.alpha, threshold: rule.threshold ?? router.threshold ?? 0.5,
-  });
+  const thresholds = Array.from({ length: numRecursions }, (_, r) => router.thresholds?.[r] ?? rule.threshold ?? router.threshold ?? 0.5);
+  return describeRouting(model.routerParams, { kind: 'expert', numRecursions, alpha: router.alpha, thresholds });
 }
 
 /** A rule on a one-loop model, or a fixed depth the model cannot reach, is refused, not silently run at the model's depth. */

@@ -1,6 +1,6 @@
 import type { DepthKvMode } from '@recur/graph';
 import type { ExitPolicy } from '@recur/router';
-import { fastDecoderFor } from '../fast.js';
+import { fusedLoops } from './depthRunner.js';
 import type { LoadedModel } from '../model.js';
 import type { SamplingOptions } from '../sampling.js';
 import { createServingEngine } from '../serve/servingEngine.js';
@@ -22,14 +22,8 @@ export interface ServedDepthRequest {
  * exits with copy/shared KV, over a model whose fused loop structure matches the tfjs decoder's.
  */
 export async function servableDepth(model: LoadedModel, kvMode: DepthKvMode): Promise<'copy' | 'shared' | undefined> {
-  if (kvMode !== 'copy' && kvMode !== 'shared') return undefined; // recursion-wise KV runs on tfjs only
-  const { fast } = await fastDecoderFor(model);
-  if (!fast) return undefined;
-  try {
-    return fast.structure.loops.length === model.decoder.loops.loops.length ? kvMode : undefined;
-  } catch {
-    return undefined; // orders that are not one looped block have no fused per-loop steps
-  }
+  if (kvMode !== 'copy' && kvMode !== 'shared') return undefined; // the serving engine has no recursion-wise KV yet
+  return (await fusedLoops(model)) ? kvMode : undefined;
 }
 
 /** One request through a one-off serving engine (the same sampler and seed as generate's tfjs path). */

@@ -1,5 +1,6 @@
 import type { LayerCall } from '../layer.js';
 import type { LoopStructure } from '../depth/loopStructure.js';
+import type { DepthKvMode } from '../depth/depthKvCache.js';
 import type { FastKvCache } from './fastKvCache.js';
 import { layerPass, ropeTables, type FastContext, type PassRow, type RowCall } from './layerPass.js';
 import { rmsNormRow } from './rowOps.js';
@@ -69,22 +70,32 @@ function runChunk(ctx: FastContext, structure: LoopStructure, kvMode: FastDepthK
   phase = profile.lap('embed', phase);
   const fresh = rows.filter((r) => r.loop === 0); // a prefix (rows are sorted by loop)
   if (fresh.length > 0) for (const call of structure.prologue) layerPass(ctx, fresh, fresh.map(() => own(call)));
-  const shared = kvMode === 'shared';
-  structure.block.forEach((_, j) => {
-    layerPass(ctx, rows, rows.map((row) => {
-      const call = structure.loops[row.loop]![j]!;
-      return shared && row.loop > 0 ? { call, write: undefined, read: structure.loops[0]![j]!.step } : own(call);
-    }));
-  });
+  structure.block.forEach((_, j) => layerPass(ctx, rows, rows.map((row) => blockCall(structure, kvMode, row.loop, j))));
   f32 = ops.runtime.f32;
   rows.forEach((row, t) => row.state.set(f32.subarray(h + t * d, h + (t + 1) * d)));
   readout(ctx, structure, rows.filter((r) => r.readout === true || r.logits !== undefined));
 }
 
-const own = (call: LayerCall): RowCall => ({ call, write: call.step, read: call.step });
+/** A prologue/epilogue step: the row writes and reads the step's own slot. */
+export const own = (call: LayerCall): RowCall => ({ call, write: call.step, read: call.step });
 
-/** Epilogue on the rows' states (packed at h[0..E)), then final norm and LM head for rows with logits, maxRows at a time. */
-function readout(ctx: FastContext, structure: LoopStructure, rows: readonly FastDepthRow[]): void {
+/**
+ * Block layer j at loop r under a KV mode: its own slot ('copy'; 'recursion-wise', whose slots the
+ * cache keeps compact), or under 'shared' at loops ≥ 1 no write and a read of loop 0's slot.
+ */
+export function blockCall(structure: LoopStructure, kvMode: DepthKvMode, loop: number, j: number): RowCall {
+  const call = structure.loops[loop]![j]!;
+  return kvMode === 'shared' && loop > 0 ? { call, write: undefined, read: structure.loops[0]![j]!.step } : own(call);
+}
+
+/** A row to read out: its position, state [d], and where its logits go ([V]) when wanted. */
+export interface ReadoutRow extends PassRow {
+  readonly state: Float32Array;
+  readonly logits?: Float32Array | undefined;
+}
+
+/** Epilogue on the rows' states (at most chunkRows, packed at h[0..E)), then final norm and LM head for rows with logits, maxRows at a time. */
+export function readout(ctx: FastContext, structure: LoopStructure, rows: readonly ReadoutRow[]): void {
   if (rows.length === 0) return;
   const { config, ops, scratch: S, weights, profile } = ctx;
   const [d, V] = [config.hiddenSize, config.vocabSize];

@@ -4,7 +4,9 @@ import { loopStructure, type LoopStructure } from '../depth/loopStructure.js';
 import type { LayerCall } from '../layer.js';
 import { FastAdapters, type FastAdapterSource } from './fastAdapters.js';
 import { copyForward, flatStructure, runDepthStep, type FastDepthKvMode, type FastDepthRow } from './depthStep.js';
-import { FastKvCache } from './fastKvCache.js';
+import { FastKvCache, type FastSlotLayout } from './fastKvCache.js';
+import { fastDepthForward, type FastDepthForwardOptions, type FastDepthForwardResult } from './fastDepthForward.js';
+import type { DepthKvMode } from '../depth/depthKvCache.js';
 import { FastProfile, type FastPhase } from './fastProfile.js';
 import { fastWeights, type FastWeights } from './fastWeights.js';
 import { layerPass, ropeTables, type FastContext } from './layerPass.js';
@@ -147,9 +149,24 @@ export class FastDecoder {
     this.ops.parallel = value;
   }
 
-  newCache(initialCapacity = this.options.initialCacheCapacity ?? 256): FastKvCache {
+  /**
+   * A sequence's cache. With a per-token-depth KV mode its loop slots are laid out for it:
+   * 'recursion-wise' compact (only the tokens that ran a loop), 'shared' loops ≥ 1 never written.
+   */
+  newCache(initialCapacity = this.options.initialCacheCapacity ?? 256, kvMode?: DepthKvMode): FastKvCache {
     const { config } = this;
-    return new FastKvCache(this.ops.runtime, this.steps.length, config.numKvHeads, config.headDim, config.maxPositionEmbeddings, initialCapacity);
+    const layout = kvMode === undefined ? {} : { kvMode, slots: slotLayout(this.steps.length, this.structure, kvMode) };
+    return new FastKvCache(this.ops.runtime, this.steps.length, config.numKvHeads, config.headDim, config.maxPositionEmbeddings, initialCapacity, layout);
+  }
+
+  /**
+   * Per-token depth on the fused kernels, for prefill chunks and decode alike: the tfjs executor's
+   * depthForward (@recur/router) step for step, routed by `routing` (expert or token choice; none: full
+   * depth) under a KV mode. Advances the cache by ids.length. See fastDepthForward.
+   */
+  forwardDepth(ids: ArrayLike<number>, options: FastDepthForwardOptions): FastDepthForwardResult {
+    if (this.disposed) throw new Error('FastDecoder used after dispose()');
+    return fastDepthForward(this.context(), this.structure, ids, options);
   }
 
   /** ids: the T new tokens → logits [T·V] (or [V] with lastOnly). Advances the cache by T. */
@@ -285,3 +302,15 @@ export class FastDecoder {
 }
 
 export type { FastPhase };
+
+/** Slot layout of a KV mode: loop steps compact ('recursion-wise') or read-only beyond loop 0 ('shared'); the rest dense. */
+function slotLayout(steps: number, structure: LoopStructure, kvMode: DepthKvMode): FastSlotLayout[] {
+  const slots = Array.from({ length: steps }, (): FastSlotLayout => 'dense');
+  structure.loops.forEach((loop, r) => {
+    for (const call of loop) {
+      if (kvMode === 'recursion-wise') slots[call.step] = 'compact';
+      else if (kvMode === 'shared' && r > 0) slots[call.step] = 'unused';
+    }
+  });
+  return slots;
+}

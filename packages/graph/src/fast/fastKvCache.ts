@@ -1,4 +1,20 @@
 import type { FusedRuntime, tf } from '@recur/tensor';
+import type { DepthKvMode } from '../depth/depthKvCache.js';
+
+/**
+ * How a slot (one executed layer step) is filled: 'dense' — entry p is position p, a row attends to
+ * positions 0..p; 'compact' — recursion-wise caching: entries are the positions that ran the slot's
+ * loop, ascending, and a row at position p attends to the entries at positions ≤ p; 'unused' — never
+ * written (loops ≥ 1 under recursive KV sharing read loop 0's slot).
+ */
+export type FastSlotLayout = 'dense' | 'compact' | 'unused';
+
+export interface FastKvLayout {
+  /** The per-token-depth KV mode the layout was made for (forwardDepth checks it). */
+  readonly kvMode?: DepthKvMode;
+  /** Per executed step (default: every slot dense). */
+  readonly slots?: readonly FastSlotLayout[];
+}
 
 /**
  * Keys and values of one sequence for the fast decoder, preallocated in the wasm heap and written in
@@ -10,6 +26,10 @@ export class FastKvCache {
   private committed = 0;
   private block: { tensor: tf.Tensor1D; offset: number } | undefined;
   private cap = 0;
+  private readonly slots: readonly FastSlotLayout[];
+  /** Positions held by each compact slot, ascending (undefined for other slots). */
+  private readonly compact: (number[] | undefined)[];
+  readonly kvMode: DepthKvMode | undefined;
 
   constructor(
     private readonly runtime: FusedRuntime,
@@ -18,7 +38,12 @@ export class FastKvCache {
     readonly headDim: number,
     readonly maxPositions: number,
     initialCapacity: number,
+    layout: FastKvLayout = {},
   ) {
+    this.slots = layout.slots ?? Array.from({ length: numSteps }, () => 'dense' as const);
+    if (this.slots.length !== numSteps) throw new RangeError(`FastKvCache: layout names ${this.slots.length} slots for ${numSteps} steps`);
+    this.compact = this.slots.map((s) => (s === 'compact' ? [] : undefined));
+    this.kvMode = layout.kvMode;
     this.reserve(Math.min(maxPositions, Math.max(1, initialCapacity)));
   }
 
@@ -52,7 +77,8 @@ export class FastKvCache {
     const old = this.block;
     if (old && this.committed > 0) {
       const f32 = this.runtime.f32;
-      const [oldHead, newHead, used] = [this.cap * this.headDim, cap * this.headDim, this.committed * this.headDim];
+      const held = Math.max(this.committed, ...this.compact.map((c) => c?.length ?? 0));
+      const [oldHead, newHead, used] = [this.cap * this.headDim, cap * this.headDim, held * this.headDim];
       for (let blockIndex = 0; blockIndex < this.numSteps * 2 * this.kvHeads; blockIndex++) {
         const from = (old.offset >> 2) + blockIndex * oldHead;
         f32.copyWithin((next.offset >> 2) + blockIndex * newHead, from, from + used);
@@ -76,9 +102,51 @@ export class FastKvCache {
     this.committed = Math.max(this.committed, positions);
   }
 
+  /**
+   * Where position `pos`'s keys/values go in slot `step`: entry pos of a dense slot; in a compact slot
+   * the next entry, or the last one again when it holds `pos` already (a re-run overwrites in place).
+   * Throws when a compact slot already holds a later position, or the slot is unused.
+   */
+  writeIndex(step: number, pos: number): number {
+    const layout = this.slots[step];
+    if (layout === 'unused') throw new RangeError(`FastKvCache: slot ${step} is never written (recursive KV sharing reads loop 0's)`);
+    const list = this.compact[step];
+    if (!list) return pos;
+    const last = list[list.length - 1];
+    if (last === pos) return list.length - 1;
+    if (last !== undefined && last > pos) throw new RangeError(`FastKvCache: slot ${step} holds position ${last}; position ${pos} would be written out of order`);
+    if (list.length >= this.cap) throw new RangeError(`FastKvCache: slot ${step} is full (${this.cap} entries)`);
+    list.push(pos);
+    return list.length - 1;
+  }
+
+  /** Entries of slot `step` a row at position `pos` attends to (they are the slot's first ones). */
+  context(step: number, pos: number): number {
+    const list = this.compact[step];
+    if (!list) return pos + 1;
+    let [lo, hi] = [0, list.length]; // first entry at a position > pos
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid]! <= pos) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Positions held per slot: all committed ones for dense slots, those that ran the loop for compact ones, none for unused. */
+  entriesPerStep(): number[] {
+    return this.slots.map((s, step) => (s === 'dense' ? this.committed : s === 'compact' ? this.compact[step]!.length : 0));
+  }
+
+  /** Floats the held entries take (what a compact allocation would need; DepthKvCache.elementCount's measure). */
+  storedElements(): number {
+    return this.entriesPerStep().reduce((sum, n) => sum + n, 0) * 2 * this.kvHeads * this.headDim;
+  }
+
   /** Copies position `pos`'s keys and values of every kv head from slot `from` to slot `to`. */
   copyPosition(from: number, to: number, pos: number): void {
     if (pos >= this.cap) throw new RangeError(`copyPosition: position ${pos} is beyond the cache's capacity ${this.cap}`);
+    if (this.slots[from] !== 'dense' || this.slots[to] !== 'dense') throw new RangeError(`copyPosition: slots ${from} → ${to} are not both dense`);
     const f32 = this.runtime.f32;
     const hd = this.headDim;
     for (const kv of [0, 1] as const) {
@@ -93,9 +161,10 @@ export class FastKvCache {
   /** Forgets every position (the memory is kept for reuse). */
   clear(): void {
     this.committed = 0;
+    for (const list of this.compact) list?.splice(0);
   }
 
-  /** Floats held, for memory reports. */
+  /** Floats allocated, for memory reports (every slot at full capacity; see storedElements). */
   elementCount(): number {
     return this.numSteps * 2 * this.kvHeads * this.cap * this.headDim;
   }
@@ -105,5 +174,6 @@ export class FastKvCache {
     this.block = undefined;
     this.cap = 0;
     this.committed = 0;
+    for (const list of this.compact) list?.splice(0);
   }
 }

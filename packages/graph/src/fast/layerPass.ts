@@ -83,12 +83,12 @@ export function layerPass(ctx: FastContext, rows: readonly PassRow[], calls: rea
     { module: 'self_attn.v_proj', job: { w: w.v, x: S.at('xn'), y: S.at('qkv') + (qDim + kvDim) * 4, rows: kvDim, k: d, T, yStride: qkvDim * 4 } },
   ]);
   phase = profile.lap('qkv', phase);
-  ropeAndStore(ctx, rows, calls);
+  const contexts = ropeAndStore(ctx, rows, calls);
   phase = profile.lap('rope', phase);
   const scores = ctx.scores(Math.max(...rows.map((r) => r.pos + 1)));
   ops.attention({
     q: S.at('qkv'), qStride: qkvDim * 4, T, rowInfo: S.at('rowInfo'), heads, kvHeads, headDim: hd,
-    contexts: rows.map((r) => r.pos + 1), scores: scores.offset, scoreStride: scores.positions * 4,
+    contexts, scores: scores.offset, scoreStride: scores.positions * 4,
     out: S.at('att'), outStride: qDim * 4, scale: 1 / Math.sqrt(hd),
   });
   phase = profile.lap('attention', phase);
@@ -171,14 +171,19 @@ function project(ctx: FastContext, runs: readonly SlotRun[], base: readonly { mo
   for (const job of up) ctx.ops.linear([job]);
 }
 
-/** Biases, RoPE on q and k, K/V written into each row's write slot, and each row's attention over its read slot. */
-function ropeAndStore(ctx: FastContext, rows: readonly PassRow[], calls: readonly RowCall[]): void {
+/**
+ * Biases, RoPE on q and k, K/V written into each row's write slot (at the entry the cache assigns:
+ * the position in a dense slot, the next entry in a recursion-wise one), and each row's attention
+ * over its read slot. Returns each row's context (entries attended to).
+ */
+function ropeAndStore(ctx: FastContext, rows: readonly PassRow[], calls: readonly RowCall[]): number[] {
   const { config, ops, scratch: S } = ctx;
   const { numHeads: heads, numKvHeads: kvHeads, headDim: hd } = config;
   const [qDim, kvDim] = [heads * hd, kvHeads * hd];
   const qkvDim = qDim + 2 * kvDim;
   const w = ctx.weights.layers[calls[0]!.call.unique]!;
   const f32 = ops.runtime.f32;
+  const contexts = new Array<number>(rows.length);
   for (const [t, row] of rows.entries()) {
     const q = (S.at('qkv') >> 2) + t * qkvDim;
     const [k, v] = [q + qDim, q + qDim + kvDim];
@@ -192,12 +197,15 @@ function ropeAndStore(ctx: FastContext, rows: readonly PassRow[], calls: readonl
     const headStride = cache.headStride;
     if (write !== undefined) {
       const [kBase, vBase] = [cache.base(write, 0), cache.base(write, 1)];
+      const entry = cache.writeIndex(write, row.pos);
       for (let g = 0; g < kvHeads; g++) {
-        const at = row.pos * hd + g * (headStride >> 2);
+        const at = entry * hd + g * (headStride >> 2);
         f32.copyWithin((kBase >> 2) + at, k + g * hd, k + (g + 1) * hd);
         f32.copyWithin((vBase >> 2) + at, v + g * hd, v + (g + 1) * hd);
       }
     }
-    ops.writeRowInfo(S.at('rowInfo'), t, { kBase: cache.base(read, 0), vBase: cache.base(read, 1), context: row.pos + 1, headStride });
+    contexts[t] = cache.context(read, row.pos);
+    ops.writeRowInfo(S.at('rowInfo'), t, { kBase: cache.base(read, 0), vBase: cache.base(read, 1), context: contexts[t]!, headStride });
   }
+  return contexts;
 }
