@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
- * Imports point down only (../shared/DESIGN.md): which of our packages each package may import at
+ * Imports point down only (docs/architecture.md, "Layers"): which of our packages each package may import at
  * run time. train sits beside lora/router (it trains a graph decoder; engine composes it).
  */
 const allowed: Record<string, readonly string[]> = {
@@ -25,7 +25,7 @@ const allowed: Record<string, readonly string[]> = {
 };
 
 function sourceFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
+  return readdirSync(dir).filter((name) => name !== 'node_modules' && !name.startsWith('.')).flatMap((name) => {
     const path = join(dir, name);
     return statSync(path).isDirectory() ? sourceFiles(path) : path.endsWith('.ts') ? [path] : [];
   });
@@ -69,6 +69,29 @@ describe('package layering', () => {
       for (const file of sourceFiles(join(packageDir(name), 'src'))) {
         expect(readFileSync(file, 'utf8'), file).not.toMatch(/from '(\.\.\/)+(packages|apps)\/|from '@recur\/[a-z]+\/src/);
       }
+    }
+  });
+});
+
+describe('docs/architecture.md stays true', () => {
+  const doc = readFileSync(join(root, 'docs', 'architecture.md'), 'utf8');
+  const dirs = [...Object.keys(allowed).flatMap((name) => ['src', 'test'].map((d) => join(packageDir(name), d))), join(root, 'tooling')];
+  const files = dirs.filter((d) => existsSync(d)).flatMap((d) => sourceFiles(d)).map((f) => f.replaceAll('\\', '/'));
+
+  it('every source file it names exists (paths may omit a package\'s src/)', () => {
+    const named = [...doc.matchAll(/`([\w./-]+\.ts)`/g)].flatMap((m) => m[1]!.split(/,\s*/));
+    const exists = (p: string): boolean => files.some((f) => f.endsWith(`/${p}`) || f.endsWith(`/${p.replace(/^([\w-]+)\//, '$1/src/')}`));
+    expect(named.length).toBeGreaterThan(20);
+    expect(named.filter((p) => !exists(p))).toEqual([]);
+  });
+
+  it('its import table is the one this test enforces', () => {
+    for (const [name, deps] of Object.entries(allowed)) {
+      if (apps.has(name)) continue;
+      const row = doc.split('\n').find((line) => new RegExp(`^\\| [^|]*\`${name}\``).test(line));
+      expect(row, name).toBeDefined();
+      const listed = row!.split('|')[2]!.split(',').map((s) => s.replace(/\(.*\)/, '').trim()).filter((s) => s && s !== '—');
+      expect([...listed].sort(), name).toEqual([...deps].sort());
     }
   });
 });
