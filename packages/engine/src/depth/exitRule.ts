@@ -2,6 +2,7 @@ import type { DepthKvMode } from '@recur/graph';
 import { earlyExitRouting, expertChoiceRouting, tokenChoiceRouting, type ExitPolicy, type LoopRouting } from '@recur/router';
 import { readBalanceBias } from './lossFreeBalance.js';
 import type { LoadedModel } from '../model.js';
+import type { RouterSection } from '../recurConfig.js';
 
 /** How a generated token's depth is decided at decode time: a confidence policy or the model's MoR router. */
 export type ExitRule = { readonly kind: 'policy'; readonly policy: ExitPolicy } | { readonly kind: 'router'; readonly threshold?: number };
@@ -44,9 +45,17 @@ export function exitRouting(model: LoadedModel, rule: ExitRule): LoopRouting {
     const bias = router.balance === 'loss-free' ? readBalanceBias(model.routerParams) : undefined;
     return tokenChoiceRouting(model.routerParams, { form: router.tokenForm ?? 'gated-every-loop', ...(bias && { bias }) });
   }
-  return expertChoiceRouting(model.routerParams, {
-    numRecursions: model.decoder.loops.loops.length, mode: 'threshold', alpha: router.alpha, threshold: rule.threshold ?? router.threshold ?? 0.5,
-  });
+  return expertChoiceRouting(model.routerParams, { numRecursions: model.decoder.loops.loops.length, mode: 'threshold', alpha: router.alpha, ...expertThresholds(router, rule) });
+}
+
+/**
+ * The σ threshold of each recursion, in this order of precedence: an explicit `--exit router:T` (one T
+ * for every recursion: the user asked for it), the router's calibrated `thresholds[r]`, its fixed
+ * `threshold`, 0.5 (what the selection BCE loss trains the router's σ towards).
+ */
+export function expertThresholds(router: RouterSection, rule: Extract<ExitRule, { kind: 'router' }>): { threshold: number; thresholds?: readonly number[] } {
+  if (rule.threshold !== undefined) return { threshold: rule.threshold };
+  return { threshold: router.threshold ?? 0.5, ...(router.thresholds && { thresholds: router.thresholds }) };
 }
 
 /** A rule on a one-loop model, or a fixed depth the model cannot reach, is refused, not silently run at the model's depth. */
