@@ -2,6 +2,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { initBackend } from '@recur/tensor';
+import { disposeModel, evaluateDepths, keepFractions, parseExitRule } from '@recur/engine';
+import { loadModel, trainingData } from '@recur/engine/node';
 import { expectOneLineFailure, recur, shared } from './support/recur.js';
 
 const hf = `${shared}models/stories260K/hf`;
@@ -30,7 +33,8 @@ describe('recur train --router', () => {
     const weights = (run: string) => readFileSync(join(dir, run, 'model', 'model.safetensors'));
     expect(weights('split').equals(weights('straight'))).toBe(true); // router weights included, bit for bit
     const saved = JSON.parse(readFileSync(join(dir, 'straight', 'model', 'config.json'), 'utf8')) as { recur: { router: unknown; strategy: string } };
-    expect(saved.recur.router).toEqual({ kind: 'expert', architecture: 'linear', alpha: 0.1, kvMode: 'recursion-wise' });
+    // Expert-choice routers save decode thresholds calibrated on the held-out split by default (index 0: everyone runs loop 0).
+    expect(saved.recur.router).toEqual({ kind: 'expert', architecture: 'linear', alpha: 0.1, kvMode: 'recursion-wise', thresholds: [0, expect.any(Number)] });
     expect(weights('straight').includes(Buffer.from('mor.routers.1.weight'))).toBe(true);
     const evalRun = await recur('eval', '--model', join(dir, 'straight', 'model'), '--data', data, '--max-bytes', '2048', '--window', '64', '--exit', 'router', '--json');
     expect(evalRun.code).toBe(0);
@@ -111,6 +115,61 @@ describe('recur train --router', () => {
     expect(await spread('free')).toBeLessThan(await spread('unbalanced'));
   });
 
+  it('calibrated expert-choice thresholds: keep fraction within ±5 points of capacity per recursion on text it never saw; eval reports keep vs capacity; inspect shows them; --router-threshold X stores X', async () => {
+    const config3 = join(dir, 'config3.json'); // 5 layers: prologue, one layer looped 3 times, epilogue
+    writeFileSync(config3, readFileSync(config, 'utf8').replace('"num_hidden_layers":4', '"num_hidden_layers":5'));
+    const three = ['--from-scratch', '--config', config3, '--tokenizer', `${hf}/tokenizer.json`, '--loops', '3', '--strategy', 'middle-cycle', '--router', 'expert'];
+    const run = await recur('train', ...three, ...base, '--out', join(dir, 'calibrated'), '--steps', '8');
+    expect(run.code, run.stderr).toBe(0);
+    const thresholds = (JSON.parse(run.stdout) as { routerThresholds: number[] }).routerThresholds;
+    expect(thresholds).toHaveLength(3);
+    expect(thresholds[0]).toBe(0);
+    const modelDir = join(dir, 'calibrated', 'model');
+    const saved = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as { recur: { router: { thresholds: number[]; threshold?: number } } };
+    expect(saved.recur.router.thresholds).toEqual(thresholds);
+    expect(saved.recur.router.threshold).toBeUndefined();
+    // Text past the training file's 40 000 characters: neither trained nor calibrated on. Scored in the
+    // trainer's held-out form (blank-line documents, packed windows): eval's raw-text windows also hold
+    // the blank-line tokens training never sees, which the router scores differently.
+    const unseen = join(dir, 'unseen.txt');
+    writeFileSync(unseen, readFileSync(`${shared}corpora/tinystories_val/tinystories_val.txt`, 'utf8').slice(40_000, 56_000));
+    await initBackend();
+    const model = await loadModel(modelDir);
+    try {
+      const held = await trainingData({ textFile: unseen, tokenizer: model.tokenizer, tokenizerIdentity: 'unseen', cacheDir: join(dir, 'unseen-cache'), seqLen: 32, batchSize: 2, valFraction: 0.5, seed: 1 });
+      const windows = held.validation.map((w) => Array.from(w));
+      expect(windows.length).toBeGreaterThanOrEqual(100);
+      const keep = keepFractions(evaluateDepths(model, { windows, rule: parseExitRule('router'), perLoop: false }).policy!.depthCounts);
+      expect(keep.map((k) => k.capacity)).toEqual([1, 2 / 3, 1 / 3]);
+      for (const { fraction, capacity } of keep) expect(Math.abs(fraction - capacity)).toBeLessThanOrEqual(0.05);
+    } finally {
+      disposeModel(model);
+    }
+    const scored = await recur('eval', '--model', modelDir, '--data', unseen, '--max-bytes', '2048', '--window', '64', '--per-loop', '--json');
+    expect(scored.code, scored.stderr).toBe(0);
+    const out = JSON.parse(scored.stdout) as { keep: { recursion: number; fraction: number; capacity: number }[]; perLoop: { depth: number; perplexity: number }[] };
+    expect(out.keep.map((k) => [k.recursion, k.capacity])).toEqual([[0, 1], [1, 2 / 3], [2, 1 / 3]]);
+    expect(out.perLoop.map((p) => p.depth)).toEqual([1, 2, 3]);
+    const text = await recur('eval', '--model', modelDir, '--data', unseen, '--max-bytes', '2048', '--window', '64');
+    expect(text.stdout).toMatch(/router keep per recursion .*r1 0\.\d{3} \(capacity 0\.667\) · r2 0\.\d{3} \(capacity 0\.333\)/);
+    expect((await recur('inspect', modelDir)).stdout).toMatch(/continues while σ > r1 0\.\d+, r2 0\.\d+ \(calibrated to capacity\)/);
+    const fixed = await recur('train', ...three, '--router-threshold', '0.45', ...base, '--out', join(dir, 'fixed'), '--steps', '1');
+    expect(fixed.code, fixed.stderr).toBe(0);
+    const fixedRouter = (JSON.parse(readFileSync(join(dir, 'fixed', 'model', 'config.json'), 'utf8')) as { recur: { router: Record<string, unknown> } }).recur.router;
+    expect(fixedRouter.threshold).toBe(0.45);
+    expect(fixedRouter.thresholds).toBeUndefined();
+  });
+
+  it('eval --per-loop scores router models at each forced depth (expert and token-choice)', async () => {
+    for (const kind of ['straight', 'token']) {
+      const run = await recur('eval', '--model', join(dir, kind, 'model'), '--data', data, '--max-bytes', '2048', '--window', '64', '--per-loop', '--json');
+      expect(run.code, run.stderr).toBe(0);
+      const perLoop = (JSON.parse(run.stdout) as { perLoop: { depth: number; perplexity: number }[] }).perLoop;
+      expect(perLoop.map((p) => p.depth)).toEqual([1, 2]);
+      for (const { perplexity } of perLoop) expect(Number.isFinite(perplexity) && perplexity > 1).toBe(true);
+    }
+  });
+
   it('refuses bad router flags with one line', async () => {
     const out = (name: string) => ['--out', join(dir, name), '--steps', '1'];
     expectOneLineFailure(await recur('train', ...scratch, '--router', 'tokn', ...base, ...out('bad1')), /--router must be expert or token, got "tokn"/);
@@ -122,5 +181,8 @@ describe('recur train --router', () => {
     expectOneLineFailure(await recur('train', '--from-scratch', '--config', config, '--loops', '2', '--strategy', 'sequence', ...base, ...out('bad5')), /--strategy must be one of cycle, middle-cycle/);
     expectOneLineFailure(await recur('train', ...scratch, '--router', 'expert', '--balance', 'loss-free', ...base, ...out('bad6')), /--balance applies with --router token only/);
     expectOneLineFailure(await recur('train', ...scratch, '--router', 'token', '--token-form', 'once', ...base, ...out('bad7')), /--token-form must be paper or gated-every-loop, got "once"/);
+    expectOneLineFailure(await recur('train', ...scratch, '--router', 'expert', '--router-threshold', '1', ...base, ...out('bad8')), /--router-threshold must be calibrated or a number in \(0, 1\), got "1"/);
+    expectOneLineFailure(await recur('train', ...scratch, '--router', 'token', '--router-threshold', 'calibrated', ...base, ...out('bad9')), /--router-threshold applies to expert-choice routers/);
+    expectOneLineFailure(await recur('train', ...scratch, '--router-threshold', '0.4', ...base, ...out('bad10')), /--router-threshold applies to expert-choice routers/);
   });
 });

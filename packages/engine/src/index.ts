@@ -1,5 +1,5 @@
 export { buildModel, disposeModel, type BuildOptions, type LoadedModel } from './model.js';
-export { hfConfigJson, type RecurSection, type RouterSection } from './recurConfig.js';
+export { checkRouterSection, hfConfigJson, type RecurSection, type RouterSection } from './recurConfig.js';
 export { generate, type GenerateOptions, type GenerateResult } from './generate.js';
 export { evaluatePerplexity, perplexityWindows, type PerplexityOptions, type PerplexityResult } from './perplexity.js';
 export { argmax, greedySampling, sampleToken, type SamplingOptions } from './sampling.js';
@@ -16,11 +16,14 @@ export { sampleCorpus, SampleCorpusError, type SampleCorpusOptions, type Sampled
 export { plainModel, type LoraExport, type PlainModel } from './export.js';
 export { disposeFast, fastDecoderFor, tokenRunner, type FastChoice, type TokenRunner } from './fast.js';
 export type { DistillationOptions, LrSchedule, TrainableSelection } from '@recur/train';
-export { defaultKvMode, depthRouting, exitRouting, parseExitRule, type ExitRule } from './depth/exitRule.js';
+export { defaultKvMode, depthRouting, expertThresholds, exitRouting, parseExitRule, type ExitRule } from './depth/exitRule.js';
 export { fusedLoops } from './depth/depthRunner.js';
 export { depthRunner, type DepthRunner } from './depth/depthRunner.js';
 export { evaluateDepths, type DepthEvaluation, type EvaluateDepthsOptions } from './depth/evaluateDepths.js';
 export { routerAgreement } from './depth/routerAgreement.js';
+export { calibrateRouterThresholds, withRouterThreshold, type CalibrateRouterOptions, type RouterThresholdChoice } from './depth/calibrateRouter.js';
+export { keepFractions, type KeepFraction } from './depth/keepFractions.js';
+export { forcedDepthRouting, routerPerLoop } from './depth/routerPerLoop.js';
 export { createServingEngine } from './serve/servingEngine.js';
 export type { ContinueAfter, ServingEngineOptions } from './serve/options.js';
 export type { ServeCallbacks, ServeFinishReason, ServeRequest, ServeResult, ServeSampling, ServeStats, ServingEngine } from './serve/types.js';

@@ -1,7 +1,8 @@
 import type { ModelConfig } from '@recur/checkpoint';
 import type { DepthKvMode, SharingStrategy, InitStrategy } from '@recur/graph';
 import type { LoraInit, LoraRanks, NormMode } from '@recur/lora';
-import type { TokenChoiceForm } from '@recur/router';
+import { ConfigError } from '@recur/checkpoint';
+import { thresholdsProblem, type TokenChoiceForm } from '@recur/router';
 
 /** The `recur` section of a converted model's config.json: how its layers are tied and adapted. */
 export interface RecurSection {
@@ -32,8 +33,12 @@ export interface RouterSection {
   readonly kvMode: DepthKvMode;
   /** Decode-time rule of expert-choice routers: continue while σ(logit) > threshold (default 0.5). */
   readonly threshold?: number;
-  /** Expert-choice: a calibrated σ cut per recursion (index 0 unused), preferred over `threshold` and an explicit `router:T`. */
-  readonly thresholds?: number[];
+  /**
+   * Expert-choice: per-recursion σ thresholds calibrated on held-out text so the causal keep fraction
+   * matches the trained capacity (N − r)/N; index r is recursion r's, [0] = 0 (everyone runs loop 0).
+   * Precedence at decode: `--exit router:T` > thresholds[r] > threshold > 0.5.
+   */
+  readonly thresholds?: readonly number[];
   /** Token-choice: 'paper' (h₀ + g·f^r(h₀)) or 'gated-every-loop'; models saved without it ran the latter. */
   readonly tokenForm?: TokenChoiceForm;
   /** Token-choice balancing: an auxiliary 'loss', or 'loss-free' (a bias tensor, mor.token_router.balance_bias). */
@@ -45,6 +50,18 @@ export function withRouterDefaults(recur: RecurSection): RecurSection {
   const router = recur.router;
   if (router?.kind !== 'token' || router.tokenForm !== undefined) return recur;
   return { ...recur, router: { ...router, tokenForm: 'gated-every-loop' } };
+}
+
+/** Refuses a saved router section a model cannot run as stored (ConfigError naming `file` and the field). */
+export function checkRouterSection(recur: RecurSection, file: string): void {
+  const router = recur.router;
+  if (router?.threshold !== undefined && !(Number.isFinite(router.threshold) && router.threshold > 0 && router.threshold < 1)) {
+    throw new ConfigError(file, 'recur.router.threshold', `must be a number in (0, 1), got ${JSON.stringify(router.threshold)}`);
+  }
+  if (router?.thresholds === undefined) return;
+  if (router.kind !== 'expert') throw new ConfigError(file, 'recur.router.thresholds', 'applies to expert-choice routers only');
+  const problem = thresholdsProblem(router.thresholds, recur.loops);
+  if (problem) throw new ConfigError(file, 'recur.router.thresholds', problem);
 }
 
 /** A Hugging Face Llama config.json for a model Recur holds (unknown to other tools: the `recur` section). */

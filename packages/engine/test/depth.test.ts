@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '@recur/tensor';
 import { expertRouterPrefix, initScalarRouter, routerTensors } from '@recur/router';
-import { convertModel, disposeModel, evaluateDepths, generate, parseExitRule, routerAgreement, type LoadedModel } from '../src/index.js';
+import { calibrateRouterThresholds, convertModel, disposeModel, evaluateDepths, expertThresholds, generate, keepFractions, parseExitRule, routerAgreement, type LoadedModel } from '../src/index.js';
 import { loadModel } from '../src/node/index.js';
 import { corpusPath, hfPath } from './stories260k.js';
 
@@ -71,13 +71,41 @@ describe('per-token depth in the engine', () => {
     const out = await generate(mor, { prompt: 'Once upon a time', maxNewTokens: 16, exit: parseExitRule('router') });
     expect(out.depths).toHaveLength(out.ids.length);
     const scored = evaluateDepths(mor, { windows, rule: parseExitRule('router') });
-    expect(scored.perLoop).toEqual([]);
+    expect(scored.perLoop.map((p) => p.depth)).toEqual([1, 2]); // forced depths with the router's gates (routerPerLoop)
+    for (const { perplexity } of scored.perLoop) expect(Number.isFinite(perplexity)).toBe(true);
+    expect(evaluateDepths(mor, { windows, rule: parseExitRule('router'), perLoop: false }).perLoop).toEqual([]);
     expect(scored.policy!.averageDepth).toBeGreaterThanOrEqual(1);
     expect(scored.policy!.averageDepth).toBeLessThanOrEqual(2);
     const agreement = routerAgreement(mor, windows);
     expect(agreement.both + agreement.thresholdOnly + agreement.topKOnly + agreement.neither).toBe(windows.reduce((n, w) => n + w.length, 0)); // recursion 1 sees every token
     expect(agreement.agreement).toBeGreaterThanOrEqual(0);
     expect(agreement.agreement).toBeLessThanOrEqual(1);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([...routerParams.values()]);
+  });
+
+  it('calibrated thresholds keep the trained capacity; an explicit --exit router:T wins over them, and they win over a fixed threshold', () => {
+    const routerParams = new Map([0, 1].flatMap((r) => [...routerTensors(initScalarRouter(expertRouterPrefix(r), { hiddenSize: 64, std: 0.5, seed: r + 7 }))]));
+    const router = { kind: 'expert', architecture: 'linear', alpha: 0.1, kvMode: 'recursion-wise' } as const;
+    const mor: LoadedModel = { ...model, recur: { ...model.recur!, router }, routerParams };
+    const before = tf.memory().numTensors;
+    const thresholds = calibrateRouterThresholds(mor, { windows });
+    expect(thresholds).toHaveLength(2);
+    expect(thresholds[0]).toBe(0);
+    const calibrated: LoadedModel = { ...mor, recur: { ...mor.recur!, router: { ...router, thresholds } } };
+    const routed = evaluateDepths(calibrated, { windows, rule: parseExitRule('router'), perLoop: false }).policy!;
+    const [, keep] = keepFractions(routed.depthCounts);
+    expect(keep!.capacity).toBe(0.5);
+    expect(Math.abs(keep!.fraction - 0.5)).toBeLessThanOrEqual(0.5 / routed.depthCounts.reduce((a, b) => a + b, 0)); // on its calibration windows: at capacity to half a token
+    // Precedence: router:T > thresholds[r] > threshold > 0.5.
+    const depthUnder = (m: LoadedModel, rule: string) => evaluateDepths(m, { windows, rule: parseExitRule(rule), perLoop: false }).policy!.averageDepth;
+    const keepAll = { ...router, threshold: 0.999999, thresholds: [0, 1e-9] };
+    expect(depthUnder({ ...mor, recur: { ...mor.recur!, router: keepAll } }, 'router')).toBe(2); // calibrated beat the fixed threshold
+    expect(depthUnder({ ...mor, recur: { ...mor.recur!, router: keepAll } }, 'router:0.999999')).toBe(1); // an explicit T beats both
+    expect(depthUnder({ ...mor, recur: { ...mor.recur!, router: { ...router, threshold: 0.999999 } } }, 'router')).toBe(1);
+    expect(expertThresholds(keepAll, { kind: 'router', threshold: 0.3 })).toEqual({ threshold: 0.3 });
+    expect(expertThresholds(keepAll, { kind: 'router' })).toEqual({ threshold: 0.999999, thresholds: [0, 1e-9] });
+    expect(expertThresholds(router, { kind: 'router' })).toEqual({ threshold: 0.5 });
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([...routerParams.values()]);
   });

@@ -32,6 +32,34 @@ describe('a MoR model folder', () => {
     disposeModel(model);
   });
 
+  it('calibrated thresholds reload exactly and route; a config with bad thresholds is refused naming the field', async () => {
+    const configFile = join(dir, 'config-thresholds.json');
+    await writeFile(configFile, JSON.stringify({ model_type: 'llama', hidden_size: 16, intermediate_size: 32, num_hidden_layers: 5, num_attention_heads: 2, num_key_value_heads: 1, vocab_size: 512, max_position_embeddings: 64, tie_word_embeddings: true }));
+    const fresh = await scratchModel({ configFile, tokenizer: { file: tokenizer }, dir: join(dir, 'tok-thresholds'), seed: 1, recursive: { loops: 3, strategy: 'middle-cycle' } });
+    const plain = withRouter(fresh, { kind: 'expert', seed: 5 });
+    const thresholds = [0, 0.4987654321012345, 0.5012345678901234];
+    const model = { ...plain, recur: { ...plain.recur!, router: { ...plain.recur!.router!, thresholds } } };
+    const folder = join(dir, 'thresholds');
+    await saveModel(model, folder);
+    const loaded = await loadModel(folder);
+    expect(loaded.recur?.router?.thresholds).toEqual(thresholds); // bit-exact through JSON
+    expect(exitRouting(loaded, { kind: 'router' }).update).toBe('gated');
+    disposeModel(loaded);
+    const file = join(folder, 'config.json');
+    const saved = await readFile(file, 'utf8');
+    for (const [bad, why] of [[[0, 0.5], /one threshold per recursion \(3\), got 2/], [[0, 0.5, 1], /\[2\] must be a number in \(0, 1\), got 1/], [[0.5, 0.5, 0.5], /\[0\] must be 0/], [[0, 'x', 0.5], /\[1\] must be a number/]] as const) {
+      const json = JSON.parse(saved) as { recur: { router: Record<string, unknown> } };
+      json.recur.router.thresholds = bad;
+      await writeFile(file, JSON.stringify(json));
+      await expect(loadModel(folder)).rejects.toThrow(new RegExp(`config.json: config field "recur.router.thresholds" .*${why.source}`));
+    }
+    const json = JSON.parse(saved) as { recur: { router: Record<string, unknown> } };
+    json.recur.router.threshold = 1.5;
+    await writeFile(file, JSON.stringify(json));
+    await expect(loadModel(folder)).rejects.toThrow(/config field "recur.router.threshold" must be a number in \(0, 1\), got 1.5/);
+    disposeModel(model);
+  });
+
   it('a token-choice router saves its form and loss-free bias; one saved before tokenForm existed reloads with its old gated-every-loop form', async () => {
     const configFile = join(dir, 'config-token.json');
     await writeFile(configFile, JSON.stringify({ model_type: 'llama', hidden_size: 16, intermediate_size: 32, num_hidden_layers: 4, num_attention_heads: 2, num_key_value_heads: 1, vocab_size: 512, max_position_embeddings: 64, tie_word_embeddings: true }));

@@ -16,6 +16,7 @@ export { initScalarRouter, routerTensors, scalarRouterKeys, scalarRouterLogits, 
 export { allTokens, type RoutingDecision } from './expert/routingDecision.js';
 export { expertRouterPrefix, routeExpertChoice, type ExpertChoiceOptions, type ExpertScoring } from './expert/expertChoice.js';
 export { routeByThreshold, thresholdDecisions, type ThresholdRoutingOptions } from './expert/thresholdRouting.js';
+export { calibrateThresholds, keepThreshold, thresholdsProblem, type CalibrationSample } from './expert/calibrateThresholds.js';
 export { scatterGatedUpdate } from './expert/scatterGatedUpdate.js';
 export { depthsFromDecisions, runExpertChoice, type RecursionBlock, type RunExpertChoiceOptions } from './expert/runExpertChoice.js';
 export { routerZLoss, selectionBceLoss, type AuxLossOptions } from './expert/auxLoss.js';
@@ -29,3 +30,4 @@ export { defaultActivePerDepth, kvCacheElements, kvEntries, kvRatio, theoretical
 export { depthForward, type DepthForwardOptions, type DepthForwardResult, type LoopChoice, type LoopRouting } from './depth/depthForward.js';
 export { earlyExitRouting, expertChoiceRouting, tokenChoiceRouting, type ExpertRouting, type ExpertRoutingOptions, type TokenChoiceForm, type TokenChoiceRoutingOptions, type TokenRouting } from './depth/routings.js';
 export { describeRouting, routingFor, type DescribeRoutingOptions } from './depth/routingFor.js';
+export { expertForcedDepth, tokenForcedDepth } from './depth/forcedDepth.js';

@@ -53,7 +53,13 @@ export function registerInspect(program: Command): void {
 
 /** "router: expert-choice (linear), α 0.1, 3 recursions, continues while σ > 0.5, KV recursion-wise" */
 function routerLine(router: RouterSection, recursions: number): string {
-  const rule = router.kind === 'expert' ? `, continues while σ > ${router.threshold ?? 0.5}` : `, depth chosen up front (${router.tokenForm ?? 'gated-every-loop'} form, ${router.balance ?? 'loss'} balancing)`;
+  const rule = router.kind === 'expert' ? `, continues while σ > ${expertRule(router)}` : `, depth chosen up front (${router.tokenForm ?? 'gated-every-loop'} form, ${router.balance ?? 'loss'} balancing)`;
   const arch = router.kind === 'expert' ? ` (${router.architecture}), α ${router.alpha}` : '';
   return `router: ${router.kind}-choice${arch}, ${recursions} recursions${rule}, KV ${router.kvMode} · runs by default (--exit none: full depth)`;
+}
+
+/** "0.5", or calibrated per recursion: "r1 0.4821, r2 0.5312 (calibrated to capacity)". */
+function expertRule(router: RouterSection): string {
+  if (!router.thresholds) return String(router.threshold ?? 0.5);
+  return `${router.thresholds.slice(1).map((t, i) => `r${i + 1} ${t.toPrecision(4)}`).join(', ')} (calibrated to capacity)`;
 }

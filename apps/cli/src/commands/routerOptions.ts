@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { withRouter, type LoadedModel } from '@recur/engine';
+import { withRouter, type LoadedModel, type RouterThresholdChoice } from '@recur/engine';
 import type { MorSettings } from '@recur/engine/node';
 import { parseNumber, UsageError } from '../errors.js';
 
@@ -35,7 +35,7 @@ export function addRouterOptions(command: Command): Command {
     .option('--router-alpha <x>', 'expert-choice gate scale α (gate = α·σ(logit))', '0.1')
     .option('--router-kv <mode>', 'KV while training: recursion-wise (MoR caching) or shared (recursive KV sharing)', 'recursion-wise')
     .option('--router-warmup <n>', 'expert: cosine capacity warm-up steps from full depth; token: steps at full depth', '0')
-    .option('--router-threshold <x>', 'expert-choice decode rule: continue while σ(logit) > x (saved with the model)')
+    .option('--router-threshold <x>', 'expert-choice decode rule saved with the model: calibrated (the default: per-recursion σ thresholds fitted after training on the held-out split so each recursion keeps its trained capacity (N−r)/N) or a number x in (0, 1) for σ(logit) > x at every recursion; --exit router:T overrides either at decode time')
     .option('--bce-coef <x>', 'expert-choice "was selected" BCE coefficient', '1e-3')
     .option('--z-coef <x>', 'router z-loss coefficient (0 = off)', '0')
     .option('--balance-coef <x>', 'token-choice balancing loss coefficient', '0.1')
@@ -63,6 +63,8 @@ export function checkRouterFlags(options: RouterCliOptions): void {
   }
   if (!['linear', 'mlp'].includes(options.routerArch)) throw new UsageError(`--router-arch must be linear or mlp, got "${options.routerArch}"`);
   if (!['recursion-wise', 'shared'].includes(options.routerKv)) throw new UsageError(`--router-kv must be recursion-wise or shared, got "${options.routerKv}"`);
+  if (options.routerThreshold !== undefined && options.router === 'token') throw new UsageError('--router-threshold applies to expert-choice routers (--router expert)');
+  if (options.routerThreshold !== undefined) parseThreshold(options.routerThreshold);
   for (const [flag, value, allowed] of [['token-form', options.tokenForm, tokenForms], ['balance', options.balance, balances]] as const) {
     if (value === undefined) continue;
     if (options.router !== 'token') throw new UsageError(`--${flag} applies with --router token only (a trained router keeps the ${flag} it was trained with)`);
@@ -78,13 +80,33 @@ export function modelWithRouter(model: LoadedModel, options: RouterCliOptions, s
     return withRouter(model, {
       kind: options.router as (typeof kinds)[number], architecture: options.routerArch as 'linear' | 'mlp',
       alpha: parseNumber('router-alpha', options.routerAlpha, { min: 0 }), kvMode: options.routerKv as 'recursion-wise' | 'shared', seed,
-      ...(options.routerThreshold !== undefined && { threshold: parseNumber('router-threshold', options.routerThreshold, { min: 0, max: 1 }) }),
       ...(options.tokenForm !== undefined && { tokenForm: options.tokenForm as (typeof tokenForms)[number] }),
       ...(options.balance !== undefined && { balance: options.balance as (typeof balances)[number] }),
     });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+}
+
+/**
+ * --router-threshold for the model about to train: expert-choice routers default to 'calibrated';
+ * a number must lie in (0, 1). UsageError for models without an expert-choice router.
+ */
+export function routerThreshold(options: RouterCliOptions, model: LoadedModel): RouterThresholdChoice | undefined {
+  const raw = options.routerThreshold;
+  if (model.recur?.router?.kind !== 'expert') {
+    if (raw !== undefined) throw new UsageError('--router-threshold applies to expert-choice routers (--router expert, or a model trained with one)');
+    return undefined;
+  }
+  return raw === undefined ? 'calibrated' : parseThreshold(raw);
+}
+
+function parseThreshold(text: string): RouterThresholdChoice {
+  const raw = text.trim();
+  if (raw === 'calibrated') return raw;
+  const value = Number(raw);
+  if (raw === '' || !Number.isFinite(value) || value <= 0 || value >= 1) throw new UsageError(`--router-threshold must be calibrated or a number in (0, 1), got "${text}"`);
+  return value;
 }
 
 /** The run's router training settings (undefined for models without a router). */

@@ -4,9 +4,9 @@ import { disposeModel, type LoadedModel } from '@recur/engine';
 import { checkTrainingFits, loadModel, prepareRunFolder, readTextFile, scratchModel, trainModel, type TrainingShape, type TrainProgress, type TrainRunOptions } from '@recur/engine/node';
 import type { LrSchedule, TrainableSelection } from '@recur/engine';
 import { parseNumber, UsageError } from '../errors.js';
-import { progressBar } from '../progress.js';
+import { progressBar, type Progress } from '../progress.js';
 import { addExitTrainingOptions, exitTraining, type ExitTrainingCliOptions } from './exitTrainingOptions.js';
-import { addRouterOptions, checkRouterFlags, modelWithRouter, morSettings, recursiveShape, type RouterCliOptions } from './routerOptions.js';
+import { addRouterOptions, checkRouterFlags, modelWithRouter, morSettings, recursiveShape, routerThreshold, type RouterCliOptions } from './routerOptions.js';
 import { parseSeed } from './samplingFlags.js';
 import { openModel, printJson, startBackend, table, type ModelOptions } from './shared.js';
 
@@ -106,26 +106,35 @@ export function registerTrain(program: Command): void {
       const loaded = options.fromScratch ? await freshModel(options, shape, settings) : await openModel(options);
       const model = withRouterOrDispose(loaded, options, settings);
       const router = morSettings(options, model);
+      const threshold = thresholdOrDispose(options, model);
       const teacher = options.distill ? await teacherModel(options, model) : undefined;
       const bar = progressBar('training');
       const tokenizing = progressBar('tokenizing');
+      const calibrating = progressBar('calibrating router thresholds');
       try {
         const trainable = (options.trainable as TrainableSelection | undefined) ?? (model.recur && !options.fromScratch ? 'shared+lora' : 'all');
-        const result = await trainModel({ ...settings, trainable, model, ...(router ? { router } : {}), ...(exit ? { exit } : {}), ...(teacher ? { teacher } : {}), onProgress: (e) => report(e, bar, tokenizing) });
+        const result = await trainModel({ ...settings, trainable, model, ...(router ? { router } : {}), ...(threshold !== undefined && { routerThreshold: threshold }), ...(exit ? { exit } : {}), ...(teacher ? { teacher } : {}), onProgress: (e) => report(e, bar, tokenizing, calibrating) });
         bar.stop();
         if (options.json) return printJson(result);
         printSummary(result);
       } finally {
         bar.stop();
         tokenizing.stop();
+        calibrating.stop();
         disposeModel(model);
         if (teacher) disposeModel(teacher);
       }
     });
 }
 
-function report(event: TrainProgress, bar: ReturnType<typeof progressBar>, tokenizing: ReturnType<typeof progressBar>): void {
-  if (event.kind === 'tokenize') {
+let calibrationStarted: number | undefined;
+
+function report(event: TrainProgress, bar: Progress, tokenizing: Progress, calibrating: Progress): void {
+  if (event.kind === 'calibrate') {
+    bar.stop();
+    calibrationStarted ??= performance.now();
+    if (performance.now() - calibrationStarted > 1000) calibrating.update(event.done, event.total); // a bar only when it takes a while
+  } else if (event.kind === 'tokenize') {
     tokenizing.update(event.done, event.total);
     if (event.done === event.total) tokenizing.stop();
   } else if (event.kind === 'step') {
@@ -161,6 +170,16 @@ function runSettings(options: TrainCliOptions): Omit<TrainRunOptions, 'model' | 
     allowChanges: options.allowChanges ?? false, force: options.force ?? false,
     distillation: { alpha: parseNumber('kd-alpha', options.kdAlpha, { min: 0, max: 1 }), temperature: parseNumber('kd-temperature', options.kdTemperature, { min: 0.01 }) },
   };
+}
+
+/** --router-threshold checked against the model; the model is freed when refused. */
+function thresholdOrDispose(options: TrainCliOptions, model: LoadedModel): ReturnType<typeof routerThreshold> {
+  try {
+    return routerThreshold(options, model);
+  } catch (error) {
+    disposeModel(model);
+    throw error;
+  }
 }
 
 /** The model with a fresh router for --router, checked to fit --seq and memory; the loaded model is freed when refused. */
@@ -206,5 +225,6 @@ function printSummary(result: Awaited<ReturnType<typeof trainModel>>): void {
       result.finalTrainLoss.toFixed(4), ppl(result.heldOut.before), ppl(result.heldOut.after)],
   ]));
   if (result.heldOut.after.averageDepth !== undefined) console.log(`router: held-out average depth ${result.heldOut.after.averageDepth.toFixed(2)} loops per token (training routing)`);
+  if (result.routerThresholds) console.log(`router: decode thresholds calibrated to capacity on the held-out split: σ > ${result.routerThresholds.slice(1).map((t, i) => `r${i + 1} ${t.toPrecision(4)}`).join(', ')}`);
   console.log(`model: ${result.modelDir} · log: ${result.logFile} · chart: ${result.chartFile}${result.resumedFrom !== null ? ` · resumed from step ${result.resumedFrom}` : ''}`);
 }

@@ -4,6 +4,7 @@ import { tf } from '@recur/tensor';
 import type { LoadedModel } from '../model.js';
 import { targetNll } from '../perplexity.js';
 import { defaultKvMode, depthRouting, exitRouting, type ExitRule } from './exitRule.js';
+import { routerPerLoop } from './routerPerLoop.js';
 
 export interface EvaluateDepthsOptions {
   /** Token windows, each scored on its own from its first token (e.g. [BOS] + text). */
@@ -11,15 +12,20 @@ export interface EvaluateDepthsOptions {
   /** Also score the model under this decode-time rule (its perplexity and average depth). */
   readonly rule?: ExitRule;
   readonly kvMode?: DepthKvMode;
+  /** Score every depth (`perLoop`; default true). */
+  readonly perLoop?: boolean;
   readonly onProgress?: (done: number, total: number) => void;
   /** Score a router rule on these fused kernels (see fusedLoops) instead of tfjs. */
   readonly fast?: FastDecoder;
 }
 
 export interface DepthEvaluation {
-  /** Perplexity when every token exits after `depth` loops (early-exit models; empty for router models). */
+  /**
+   * Perplexity when every token exits after `depth` loops; for router models, when every token is forced
+   * to run exactly `depth` loops with the router's gated updates (routerPerLoop). Empty with perLoop: false.
+   */
   readonly perLoop: readonly { readonly depth: number; readonly perplexity: number }[];
-  /** Under `rule`: perplexity, mean loops of the routed positions (all but each window's first) and their histogram. */
+  /** Under `rule`: perplexity, mean loops of the routed positions (router rules: every input token; confidence rules: all but each window's first) and their histogram. */
   readonly policy?: { readonly perplexity: number; readonly averageDepth: number; readonly depthCounts: readonly number[] };
   readonly tokens: number;
   /** Which executor scored the rule: the fused kernels (router rules with `fast`) or tfjs. */
@@ -38,9 +44,10 @@ export function evaluateDepths(model: LoadedModel, options: EvaluateDepthsOption
   if (options.rule) exitRouting(model, options.rule); // refuses a rule the model cannot run before any work
   const n = model.decoder.loops.loops.length;
   const tokens = options.windows.reduce((sum, w) => sum + Math.max(0, w.length - 1), 0);
-  const total = (model.recur?.router ? 0 : n) + (options.rule ? 1 : 0);
+  const wantPerLoop = options.perLoop ?? true;
+  const total = (wantPerLoop ? n : 0) + (options.rule ? 1 : 0);
   let done = 0;
-  const perLoop = model.recur?.router ? [] : Array.from({ length: n }, (_, d) => {
+  const perLoop = !wantPerLoop ? [] : model.recur?.router ? routerPerLoop(model, options.windows, () => options.onProgress?.(++done, total)) : Array.from({ length: n }, (_, d) => {
     const rule: ExitRule = { kind: 'policy', policy: { kind: 'fixed', depth: d + 1 } };
     const { nll } = scoreAll(model, options.windows, rule, 'copy');
     options.onProgress?.(++done, total);

@@ -1,6 +1,7 @@
 import type { DepthKvMode, DepthRouting } from '@recur/graph';
 import { describeRouting, earlyExitRouting, routingFor, type ExitPolicy, type LoopRouting } from '@recur/router';
 import type { LoadedModel } from '../model.js';
+import type { RouterSection } from '../recurConfig.js';
 
 /** How a generated token's depth is decided at decode time: a confidence policy or the model's MoR router. */
 export type ExitRule = { readonly kind: 'policy'; readonly policy: ExitPolicy } | { readonly kind: 'router'; readonly threshold?: number };
@@ -55,8 +56,19 @@ export function depthRouting(model: LoadedModel, rule: Extract<ExitRule, { kind:
   if (router.kind === 'token') {
     return describeRouting(model.routerParams, { kind: 'token', numRecursions, form: router.tokenForm ?? 'gated-every-loop', useBias: router.balance === 'loss-free' });
   }
-  const thresholds = Array.from({ length: numRecursions }, (_, r) => router.thresholds?.[r] ?? rule.threshold ?? router.threshold ?? 0.5);
+  const chosen = expertThresholds(router, rule);
+  const thresholds = Array.from({ length: numRecursions }, (_, r) => chosen.thresholds?.[r] ?? chosen.threshold);
   return describeRouting(model.routerParams, { kind: 'expert', numRecursions, alpha: router.alpha, thresholds });
+}
+
+/**
+ * The σ threshold of each recursion, in this order of precedence: an explicit `--exit router:T` (one T
+ * for every recursion: the user asked for it), the router's calibrated `thresholds[r]`, its fixed
+ * `threshold`, 0.5 (what the selection BCE loss trains the router's σ towards).
+ */
+export function expertThresholds(router: RouterSection, rule: Extract<ExitRule, { kind: 'router' }>): { threshold: number; thresholds?: readonly number[] } {
+  if (rule.threshold !== undefined) return { threshold: rule.threshold };
+  return { threshold: router.threshold ?? 0.5, ...(router.thresholds && { thresholds: router.thresholds }) };
 }
 
 /** A rule on a one-loop model, or a fixed depth the model cannot reach, is refused, not silently run at the model's depth. */

@@ -3,7 +3,7 @@ import { tf } from '@recur/tensor';
 import type { LoadedModel } from '../model.js';
 
 /**
- * How often expert-choice's decode-time rule (σ(logit) > threshold, causal) makes the same call as
+ * How often expert-choice's decode-time rule (σ(logit) > threshold of recursion r, calibrated or fixed; causal) makes the same call as
  * training-time top-k (capacity (N_r − r)/N_r of the window, not causal) on the same hidden states:
  * each window runs under top-k routing and, at every recursion r ≥ 1, the threshold rule is applied
  * to the same candidates' logits. Summed over windows and recursions.
@@ -18,12 +18,13 @@ export function routerAgreement(model: LoadedModel, windows: readonly (readonly 
       tf.tidy(() => {
         const routing = expertChoiceRouting(model.routerParams!, { numRecursions: model.decoder.loops.loops.length, mode: 'topK', alpha: router.alpha });
         depthForward(model.decoder, window, { cache, routing });
-        for (const decision of routing.decisions.slice(1)) {
-          const keep = thresholdDecisions(decision.logits.dataSync(), router.threshold ?? 0.5);
+        routing.decisions.forEach((decision, r) => {
+          if (r === 0) return; // recursion 0 keeps everyone under either rule
+          const keep = thresholdDecisions(decision.logits.dataSync(), router.thresholds?.[r] ?? router.threshold ?? 0.5);
           const byThreshold = decision.candidates.filter((_, j) => keep[j] === 1);
           const counts = routingAgreement(decision.candidates, byThreshold, decision.selected);
           for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += counts[key];
-        }
+        });
       });
     } finally {
       cache.dispose();

@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { loadCheckpoint } from '@recur/checkpoint/node';
 import { buildModel, type BuildOptions, type LoadedModel } from '../model.js';
-import { withRouterDefaults, type RecurSection } from '../recurConfig.js';
+import { checkRouterSection, withRouterDefaults, type RecurSection } from '../recurConfig.js';
 import { loadPeftAdapter } from './peft.js';
 
 export interface LoadOptions extends Omit<BuildOptions, 'adapter' | 'recur'> {
@@ -32,8 +32,10 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
 async function recurSection(path: string): Promise<RecurSection | undefined> {
   if (path.endsWith('.gguf')) return undefined;
   const folder = (await stat(path)).isDirectory() ? path : dirname(path);
-  const text = await readFile(join(folder, 'config.json'), 'utf8').catch(() => undefined);
+  const file = join(folder, 'config.json');
+  const text = await readFile(file, 'utf8').catch(() => undefined);
   if (text === undefined) return undefined;
   const json = JSON.parse(text) as { recur?: RecurSection };
+  if (json.recur) checkRouterSection(json.recur, file);
   return json.recur ? withRouterDefaults(json.recur) : undefined;
 }

@@ -31,7 +31,10 @@ export interface ExpertRoutingOptions {
   readonly mode: 'topK' | 'threshold';
   readonly alpha?: number;
   readonly scoring?: ExpertScoring;
+  /** σ threshold of every recursion in 'threshold' mode (default 0.5). */
   readonly threshold?: number;
+  /** Per-recursion σ thresholds (index r for recursion r, e.g. calibrated ones); where one is missing, `threshold` applies. */
+  readonly thresholds?: readonly number[];
   readonly step?: number;
   readonly warmupSteps?: number;
 }
@@ -48,8 +51,9 @@ export function expertChoiceRouting(params: ReadonlyMap<string, tf.Tensor>, opti
     update: 'gated',
     decisions,
     choose(r, h, candidates): LoopChoice {
+      const threshold = options.thresholds?.[r] ?? options.threshold;
       const decision = options.mode === 'threshold'
-        ? routeByThreshold(params, h, candidates, { recursion: r, ...(options.threshold !== undefined && { threshold: options.threshold }), ...(options.alpha !== undefined && { alpha: options.alpha }) })
+        ? routeByThreshold(params, h, candidates, { recursion: r, ...(threshold !== undefined && { threshold }), ...(options.alpha !== undefined && { alpha: options.alpha }) })
         : routeExpertChoice(params, h, candidates, { ...options, recursion: r });
       decisions.push(decision);
       return { selected: decision.selected, gate: decision.gate };

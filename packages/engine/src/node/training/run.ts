@@ -4,6 +4,7 @@ import { AdamW, languageModelObjective, Trainer, TrainingDivergedError, type Dis
 import { checkIdentity, loadLatestCheckpoint, modelIdentity, resumeTraining, saveCheckpoint, type LoadedCheckpoint } from '@recur/train/node';
 import { earlyExitObjective, type EarlyExitTraining } from '../../depth/exitObjective.js';
 import { morHeldOutLoss, morObjective, type MorTraining } from '../../depth/morObjective.js';
+import { withRouterThreshold, type RouterThresholdChoice } from '../../depth/calibrateRouter.js';
 import { disposeModel, type LoadedModel } from '../../model.js';
 import { hfConfigJson } from '../../recurConfig.js';
 import { json, tokenizerFiles, writeAtomic } from '../files.js';
@@ -57,6 +58,12 @@ export interface TrainRunOptions {
   readonly seed?: number;
   /** How a MoR model's router trains (warm-ups, loss coefficients); its kind, α and KV mode come from `model.recur.router`. */
   readonly router?: MorSettings;
+  /**
+   * Expert-choice routers: the decode threshold saved with the model — 'calibrated' (per recursion, on
+   * the held-out split after training, so the causal keep fraction matches the trained capacity) or
+   * one fixed σ. Unset: the model's router section is saved as it is.
+   */
+  readonly routerThreshold?: RouterThresholdChoice;
   /** Train every loop as an exit (earlyExitObjective) instead of the last one only. */
   readonly exit?: EarlyExitTraining;
   readonly onProgress?: (event: TrainProgress) => void;
@@ -70,6 +77,7 @@ export type TrainProgress =
   | { readonly kind: 'step'; readonly step: number; readonly steps: number; readonly loss: number; readonly tokensPerSecond: number }
   | { readonly kind: 'eval'; readonly step: number; readonly valLoss: number }
   | { readonly kind: 'saved'; readonly step: number; readonly dir: string }
+  | { readonly kind: 'calibrate'; readonly done: number; readonly total: number }
   | { readonly kind: 'warning'; readonly message: string };
 
 export interface TrainRunResult {
@@ -82,6 +90,8 @@ export interface TrainRunResult {
   readonly finalTrainLoss: number;
   /** Held-out mean NLL and perplexity on the whole validation split, before (fresh runs) and after. */
   readonly heldOut: { readonly before: HeldOut | null; readonly after: HeldOut };
+  /** Calibrated per-recursion σ thresholds saved with the model (routerThreshold 'calibrated'). */
+  readonly routerThresholds?: readonly number[];
   readonly modelDir: string;
   readonly logFile: string;
   readonly chartFile: string;
@@ -182,11 +192,13 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
     await appendLog(options.out, [{ kind: 'eval', step: trainer.step, valLoss: after.meanNll, valPerplexity: after.perplexity, tokens: after.tokens }]);
     await writeChart(options.out, `training ${options.model.source.path}`);
     const modelDir = join(options.out, 'model');
-    await saveModel(trained.model, modelDir, { force: true }); // model/ is this run's own output
+    const finished = options.routerThreshold === undefined ? trained.model
+      : withRouterThreshold(trained.model, options.routerThreshold, { windows: finalSet, onProgress: (done, total) => options.onProgress?.({ kind: 'calibrate', done, total }) });
+    await saveModel(finished, modelDir, { force: true }); // model/ is this run's own output
     const result: TrainRunResult = {
       steps: trainer.step, resumedFrom, trainedParameters: [...trained.params.values()].reduce((n, v) => n + v.size, 0),
       tokens, seconds, tokensPerSecond: seconds > 0 ? tokens / seconds : 0, finalTrainLoss: lastLoss,
-      heldOut: { before, after }, modelDir, logFile: join(options.out, LOG_FILE), chartFile: join(options.out, CHART_FILE), warnings,
+      heldOut: { before, after }, ...(finished.recur?.router?.thresholds && { routerThresholds: finished.recur.router.thresholds }), modelDir, logFile: join(options.out, LOG_FILE), chartFile: join(options.out, CHART_FILE), warnings,
     };
     await writeAtomic(join(options.out, 'summary.json'), json({ ...result, options: runRecord(options) }));
     return result;
