@@ -4,7 +4,9 @@
 // parameters, average depth and KV memory read off the DepthKvCache. Then an early-exit curve
 // (perplexity vs average depth) for stories260K converted to middle-cycle × 2 and uptrained with
 // distillation at every exit. Writes docs/results/mor.md.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { initBackend, tf } from '../../packages/tensor/dist/index.js';
 import { depthForward } from '../../packages/router/dist/index.js';
@@ -27,7 +29,7 @@ const cache = `${root}.cache/mor`;
 const base = { hidden_size: 64, intermediate_size: 172, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 8, vocab_size: 512, max_position_embeddings: 512, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: true, bos_token_id: 1, eos_token_id: 2, model_type: 'llama', architectures: ['LlamaForCausalLM'] };
 /** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
 /** @typedef {import('../../packages/engine/dist/index.js').MorTraining} MorTraining */
-/** @typedef {{ name: string, layers: number, recursive?: { loops: number, strategy: import('../../packages/graph/dist/index.js').SharingStrategy }, router?: 'expert' | 'token' }} Spec */
+/** @typedef {{ name: string, layers: number, recursive?: { loops: number, strategy: import('../../packages/graph/dist/index.js').SharingStrategy }, router?: 'expert' | 'token', balance?: 'loss' | 'loss-free' }} Spec */
 /** @typedef {{ floatsPerToken: number, blockRowsPerToken: number }} KvUse */
 /** @typedef {NonNullable<LoadedModel['routerParams']>} RouterParams a router model's (routed calls run only when `mor` is set) */
 /** @type {Spec[]} */
@@ -37,13 +39,16 @@ const specs = [
   { name: 'recursive middle-cycle N=2', layers: 6, recursive: { loops: 2, strategy: 'middle-cycle' } },
   { name: 'MoR expert N_r=2', layers: 6, recursive: { loops: 2, strategy: 'middle-cycle' }, router: 'expert' },
   { name: 'MoR token N_r=2', layers: 6, recursive: { loops: 2, strategy: 'middle-cycle' }, router: 'token' },
+  { name: 'MoR token N_r=2 loss-free', layers: 6, recursive: { loops: 2, strategy: 'middle-cycle' }, router: 'token', balance: 'loss-free' },
   { name: 'MoR expert N_r=3', layers: 8, recursive: { loops: 3, strategy: 'middle-cycle' }, router: 'expert' },
   { name: 'MoR token N_r=3', layers: 8, recursive: { loops: 3, strategy: 'middle-cycle' }, router: 'token' },
+  { name: 'MoR token N_r=3 loss-free', layers: 8, recursive: { loops: 3, strategy: 'middle-cycle' }, router: 'token', balance: 'loss-free' },
 ];
 
 await initBackend({ threads });
 mkdirSync(cache, { recursive: true });
 const started = performance.now();
+const loadBefore = os.loadavg();
 const tokenizerSource = await loadModel(stories);
 const data = await trainingData({ textFile: corpus, tokenizer: tokenizerSource.tokenizer, tokenizerIdentity: 'stories260K', cacheDir: `${cache}/tokens`, seqLen, batchSize: batch, valFraction: 0.1, seed: 0 });
 const windows = data.validation.slice(0, evalWindows);
@@ -55,9 +60,12 @@ const exit = await earlyExitCurve();
 const results = {
   rows, exit, date: new Date().toISOString().slice(0, 10), machine: machineDescription(), threads, batch, seqLen, lr, vanillaSteps, exitSteps,
   heldTokens: windows.reduce((n, w) => n + w.length - 1, 0), windows: windows.length, minutes: (performance.now() - started) / 60000,
+  commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim(), seeds: { init: 1, data: 0 },
+  loadAverage: { before: loadBefore.map((x) => Number(x.toFixed(2))), after: os.loadavg().map((x) => Number(x.toFixed(2))) },
 };
-writeFileSync(`${cache}/results.json`, JSON.stringify(results, null, 1)); // node tooling/experiments/morReport.mjs re-renders the report from it
+writeFileSync(`${root}docs/results/mor.json`, `${JSON.stringify(results, null, 1)}\n`); // the raw numbers; renderReport re-renders the report from them
 writeFileSync(`${root}docs/results/mor.md`, renderReport(results));
+console.log('wrote docs/results/mor.json');
 console.log('wrote docs/results/mor.md');
 disposeModel(tokenizerSource);
 
@@ -73,13 +81,14 @@ async function runSpec(spec) {
   mkdirSync(dir, { recursive: true });
   writeFileSync(`${dir}/config.json`, JSON.stringify(configOf(spec)));
   const fresh = await scratchModel({ configFile: `${dir}/config.json`, tokenizer: { file: `${stories}/tokenizer.json` }, dir: `${dir}/tokenizer`, seed: 1, ...(spec.recursive && { recursive: spec.recursive }) });
-  const model = spec.router ? withRouter(fresh, { kind: spec.router, seed: 1 }) : fresh;
+  const model = spec.router ? withRouter(fresh, { kind: spec.router, seed: 1, ...(spec.balance && { balance: spec.balance }) }) : fresh;
   const flops = morFlops(configOf(spec), spec.recursive ? { ...spec.recursive, router: spec.router } : null, seqLen);
   const steps = Math.max(1, Math.round((vanillaSteps * vanillaFlops.perToken) / flops.perToken));
   const result = await trainModel({
     model, textFile: corpus, out: `${dir}/run`, steps, seqLen, batchSize: batch, trainable: 'all',
     schedule: { kind: 'cosine', peakLr: lr, warmupSteps: Math.min(20, Math.floor(steps / 10)), totalSteps: steps, minLrRatio: 0.1 },
     valFraction: 0.1, evalEvery: 0, saveEvery: 0, evalWindows: 1, finalEvalWindows: 1, seed: 0,
+    ...(spec.router === 'expert' && { routerThreshold: /** @type {const} */ ('calibrated') }),
   });
   const trained = await loadModel(result.modelDir);
   const row = { name: spec.name, spec, steps, tokens: result.tokens, trainFlops: 3 * flops.perToken * result.tokens, forwardPerToken: flops.perToken, expectedLoops: flops.expectedLoops, seconds: result.seconds, parameters: uniqueParameters(trained), ...evaluate(trained, spec) };
@@ -97,7 +106,7 @@ function uniqueParameters(model) {
 /** Held-out NLL under the training routing, the causal decode rule (routers) and KV floats per token. */
 /**
  * @param {LoadedModel} model @param {Spec} spec
- * @returns {{ nll: number, averageDepth: number, causalNll?: number, causalDepth?: number, kv: Record<'recursion-wise' | 'shared', KvUse> }}
+ * @returns {{ nll: number, averageDepth: number, causalNll?: number, causalDepth?: number, halfNll?: number, halfDepth?: number, thresholds?: readonly number[], kv: Record<'recursion-wise' | 'shared', KvUse> }}
  */
 function evaluate(model, spec) {
   const mor = model.recur?.router ? { kind: model.recur.router.kind, alpha: model.recur.router.alpha, kvMode: model.recur.router.kvMode } : null;
@@ -105,8 +114,13 @@ function evaluate(model, spec) {
   const kv = { 'recursion-wise': kvPerToken(model, mor, 'recursion-wise'), shared: kvPerToken(model, mor, 'shared') };
   if (!mor) return { nll: heldOutLoss(model.decoder, windows).meanNll, averageDepth: spec.recursive ? loops : 1, kv };
   const routed = routedNll(model, mor);
-  const causal = evaluateDepths(model, { windows: windows.map((w) => Array.from(w)), rule: parseExitRule('router') });
-  return { nll: routed.nll, averageDepth: routed.depth, causalNll: Math.log(policyOf(causal).perplexity), causalDepth: policyOf(causal).averageDepth, kv };
+  const scored = windows.map((w) => Array.from(w));
+  const causal = evaluateDepths(model, { windows: scored, rule: parseExitRule('router'), perLoop: false });
+  const row = { nll: routed.nll, averageDepth: routed.depth, causalNll: Math.log(policyOf(causal).perplexity), causalDepth: policyOf(causal).averageDepth, kv };
+  if (mor.kind !== 'expert') return row;
+  // The σ > 0.5 rule beside the calibrated per-recursion thresholds the model was saved with.
+  const half = evaluateDepths(model, { windows: scored, rule: parseExitRule('router:0.5'), perLoop: false });
+  return { ...row, halfNll: Math.log(policyOf(half).perplexity), halfDepth: policyOf(half).averageDepth, thresholds: model.recur?.router?.thresholds ?? [] };
 }
 
 /** @param {LoadedModel} model @param {MorTraining} mor */
