@@ -114,7 +114,7 @@ function expectError(run: () => unknown, code: string, message: RegExp): void {
  * Round-trip error of our encoders, as a fraction of each block's largest magnitude (Q8_0/Q4_0: the
  * quantisation step bounds the max: half a step, a whole one at Q4_0's clamped +8; K-quants: the
  * 6-bit scale rounding adds to it). On uniform data in [−3, 3] we measured max / RMS of
- * Q8_0 .0041/.0023, Q4_0 .124/.039, Q4_K .066/.035, Q5_K .032/.017, Q6_K .029/.0084; the K-quant
+ * Q8_0 .0041/.0023, Q4_0 .124/.039, Q4_K .066/.036, Q5_K .032/.018, Q6_K .029/.0084; the K-quant
  * and RMS bounds below are those with a ~1.5× margin.
  */
 const roundTrip: [GgufWriteDtype, number, number][] = [
