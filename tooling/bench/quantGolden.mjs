@@ -119,7 +119,10 @@ ${steps} tokens, argmax of raw logits in both (no sampler). Logits: both engines
 number column is what quantization itself moves: Recur on the file against Recur on its F32 source, same tokens —
 a block layout read differently by the two engines (garbled weights) would put them far further apart than that.
 Recur dequantizes at load and computes in F32; llama.cpp's CPU kernels also quantize activations (to Q8_0/Q8_K)
-inside the dot products, so quantized files differ by more than F32 rounding.
+inside the dot products, so quantized files differ by more than F32 rounding; even at F32 the engines differ by
+≈ 3e-2, most likely from llama.cpp's KV cache, which it keeps in F16 by default. The random model's greedy
+runs part early at every type, Q8_0 included: its top logits lie close together (it is a layout check, not a
+greedy one); stories260K is the greedy golden.
 llama.cpp: node-llama-cpp ${llamaVersion} prebuilt CPU binary, 2 threads.
 Measured ${new Date().toISOString().slice(0, 10)} on ${machineDescription()}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')}.
 
