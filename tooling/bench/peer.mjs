@@ -3,25 +3,17 @@
 // node-llama-cpp is installed here on first use (tooling/bench/.peer, git-ignored), never by the
 // workspace install or CI. Each measurement runs in its own process; results go to docs/benchmarks.md.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { initBackend } from '../../packages/tensor/dist/index.js';
 import { modelPresets } from '../../packages/engine/dist/index.js';
 import { writeGgufModel } from '../../packages/engine/dist/node.js';
 import { randomDecoder } from '../../packages/graph/dist/index.js';
 import { machineDescription, recordSection, root } from './record.mjs';
+import { installPeer, llamaVersion, peerDir } from './peer/install.mjs';
 
-const peerDir = `${root}tooling/bench/.peer`;
-const llamaVersion = '3.22.1';
 const prefill = Number(process.env.BENCH_PREFILL ?? 256);
 const decode = Number(process.env.BENCH_DECODE ?? 64);
 const batches = (process.env.BENCH_BATCHES ?? '1,8').split(',').map(Number);
-
-function installPeer() {
-  if (existsSync(`${peerDir}/node_modules/node-llama-cpp/package.json`)) return;
-  console.log(`installing node-llama-cpp@${llamaVersion} into ${peerDir} (prebuilt binaries, once)…`);
-  mkdirSync(peerDir, { recursive: true });
-  execFileSync('npm', ['install', '--prefix', peerDir, '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', `node-llama-cpp@${llamaVersion}`], { stdio: 'inherit' });
-}
 
 async function smolLmGguf() {
   const path = `${peerDir}/smollm-135m-random-f32.gguf`;

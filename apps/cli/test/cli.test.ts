@@ -124,6 +124,19 @@ describe('recur export', () => {
     expect([...ids.promptIds, ...ids.ids]).toEqual(greedy.ids);
   });
 
+  it('--gguf --dtype q8_0 writes quantized matrices (norms and 172-wide ffn_down stay f32) that generate like F32 for 100 tokens', async () => {
+    const file = join(dir, 'stories-q8_0.gguf');
+    const run = JSON.parse((await recur('export', hf, '--gguf', '--out', file, '--dtype', 'q8_0', '--json')).stdout) as { dtype: string; tensorTypes: Record<string, number> };
+    expect(run).toMatchObject({ dtype: 'Q8_0', tensorTypes: { Q8_0: 31, F32: 16 } });
+    const ids = JSON.parse((await recur('generate', '--model', file, '--max-new-tokens', '100', '--temperature', '0', '--json')).stdout) as { promptIds: number[]; ids: number[] };
+    expect([...ids.promptIds, ...ids.ids]).toEqual(greedy.ids.slice(0, 101)); // Q8_0 first differs at generated token 114 (gguf-quant.test.ts)
+  });
+
+  it('refuses an unknown --dtype, and --dtype without --gguf, with one line', async () => {
+    expectOneLineFailure(await recur('export', hf, '--gguf', '--out', join(dir, 'x.gguf'), '--dtype', 'q4_k'), /--dtype must be one of f32, f16, q8_0, q4_0, got "q4_k"/);
+    expectOneLineFailure(await recur('export', hf, '--out', join(dir, 'y'), '--dtype', 'q8_0'), /--dtype applies to --gguf/);
+  });
+
   it('refuses an unknown --lora mode and a missing --out with one line', async () => {
     expectOneLineFailure(await recur('export', hf, '--out', join(dir, 'x'), '--lora', 'fold'), /--lora must be one of/);
     expectOneLineFailure(await recur('export', hf), /--out DIR is required/);

@@ -174,11 +174,11 @@ describe('GGUF: every fault is a typed CheckpointError', () => {
     const f32 = writeGguf({ metadata: [], tensors: [{ name: 'w', shape: [32], dtype: 'F32', data: new Float32Array(32) }] });
     const typeOffset = 24 + 8 + 'w'.length + 4 + 8; // header, name length, name, n_dims, ne[0]
     const { dataOffset } = await open(f32);
-    const q4 = f32.slice(0, dataOffset + 32); // Q4_0: 18 bytes per 32 values, padded to the alignment
-    new DataView(q4.buffer).setUint32(typeOffset, 2, true);
+    const q4 = f32.slice(0, dataOffset + 32); // Q4_1 (known, not decoded): 20 bytes per 32 values, padded to the alignment
+    new DataView(q4.buffer).setUint32(typeOffset, 3, true);
     const file = await open(q4);
-    expect(file.tensors[0]!.dtype).toBe('Q4_0');
-    await expectCode(file.read('w'), 'unsupported-dtype', /Q4_0/);
+    expect(file.tensors[0]!.dtype).toBe('Q4_1');
+    await expectCode(file.read('w'), 'unsupported-dtype', /"w" is Q4_1; only .*Q4_0.*can be decoded/);
     new DataView(q4.buffer).setUint32(typeOffset, 77, true);
     await expectCode(open(q4), 'unknown-dtype', /77/);
   });

@@ -1,29 +1,23 @@
-import { encodeF16, floatToHalfBits } from '../bytes/half.js';
+import { encodeF16 } from '../bytes/half.js';
 import { encodeF32 } from '../bytes/f32.js';
+import { encodeQ4_0 } from './quant/q4_0.js';
+import { encodeQ4_K } from './quant/q4_k.js';
+import { encodeQ5_K } from './quant/q5_k.js';
+import { encodeQ6_K } from './quant/q6_k.js';
+import { encodeQ8_0 } from './quant/q8_0.js';
 
-export type GgufWriteDtype = 'F32' | 'F16' | 'Q8_0';
+/**
+ * What `writeGguf` can store. Q8_0 and Q4_0 follow llama.cpp's reference quantisers; the K-quants
+ * are plain min/max quantisers in llama.cpp's K-quant layouts (valid files, not its best-error search).
+ */
+export const ggufWriteDtypes = ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K'] as const;
+export type GgufWriteDtype = (typeof ggufWriteDtypes)[number];
 
+const encoders: Record<GgufWriteDtype, (values: Float32Array) => Uint8Array> = {
+  F32: encodeF32, F16: encodeF16, Q8_0: encodeQ8_0, Q4_0: encodeQ4_0, Q4_K: encodeQ4_K, Q5_K: encodeQ5_K, Q6_K: encodeQ6_K,
+};
+
+/** The caller has checked that `values` is whole blocks of `dtype`. */
 export function encodeGgml(dtype: GgufWriteDtype, values: Float32Array): Uint8Array {
-  if (dtype === 'F32') return encodeF32(values);
-  if (dtype === 'F16') return encodeF16(values);
-  return encodeQ8_0(values);
+  return encoders[dtype](values);
 }
-
-/** Q8_0 as llama.cpp quantises it: per block of 32, d = max|x| / 127 (stored f16), q = round(x / d). */
-function encodeQ8_0(values: Float32Array): Uint8Array {
-  const blocks = values.length / 32;
-  const out = new Uint8Array(blocks * 34);
-  const q = new Int8Array(out.buffer);
-  for (let b = 0; b < blocks; b++) {
-    let amax = 0;
-    for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(values[b * 32 + i]!));
-    const d = amax / 127;
-    const bits = floatToHalfBits(d);
-    out[b * 34] = bits & 0xff;
-    out[b * 34 + 1] = bits >> 8;
-    const inv = d ? 1 / d : 0;
-    for (let i = 0; i < 32; i++) q[b * 34 + 2 + i] = Math.round(values[b * 32 + i]! * inv);
-  }
-  return out;
-}
-

@@ -122,10 +122,10 @@ function ggufStore(source: ByteSource, parts: GgufParts): GgufFile {
       const info = byName.get(name);
       if (!info) throw new CheckpointError('missing-tensor', source.name, `no tensor named "${name}"`);
       if (!decodableGgmlTypes.has(info.dtype)) {
-        throw new CheckpointError('unsupported-dtype', source.name, `tensor "${name}" is ${info.dtype}; only F32, F16, BF16 and Q8_0 can be decoded`);
+        throw new CheckpointError('unsupported-dtype', source.name, `tensor "${name}" is ${info.dtype}; only ${[...decodableGgmlTypes].join(', ')} can be decoded`);
       }
       const bytes = await source.read(parts.dataOffset + info.offset, info.byteSize);
-      return decodeGgml(info.dtype, bytes, info.elements);
+      return decodeGgml(info.dtype, bytes, info.elements, { file: source.name, tensor: name });
     },
     close: async () => {
       await source.close?.();

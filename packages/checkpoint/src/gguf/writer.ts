@@ -56,8 +56,10 @@ function encodeTensor(tensor: GgufWriteTensor): Uint8Array {
     throw new CheckpointError('size-mismatch', 'writeGguf', `tensor "${tensor.name}" has shape ${formatShape(tensor.shape)} but ${tensor.data.length} values`);
   }
   const rowLength = tensor.shape[tensor.shape.length - 1] ?? 1;
-  if (tensor.dtype === 'Q8_0' && rowLength % 32 !== 0) {
-    throw new CheckpointError('bad-shape', 'writeGguf', `tensor "${tensor.name}": Q8_0 needs a row length divisible by 32, got ${rowLength}`);
+  const { blockSize } = ggmlTypeByName(tensor.dtype)!;
+  if (rowLength % blockSize !== 0) {
+    // A block never straddles two rows in ggml, so a row must hold whole blocks.
+    throw new CheckpointError('bad-shape', 'writeGguf', `tensor "${tensor.name}": ${tensor.dtype} needs a row length divisible by ${blockSize}, got ${rowLength}`);
   }
   return encodeGgml(tensor.dtype, tensor.data);
 }

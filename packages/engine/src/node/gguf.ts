@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import {
   ggufTokenizerMetadata, hfToGgufName, llamaGgufMetadata, permuteRopeRows, readGguf, writeGguf,
-  type GgufMetadataEntry, type GgufWriteTensor,
+  type GgufMetadataEntry, type GgufWriteDtype, type GgufWriteTensor,
 } from '@recur/checkpoint';
 import { openFileSource } from '@recur/checkpoint/node';
 import { decoderWeightSpecs } from '@recur/graph';
@@ -10,10 +10,14 @@ import type { LoadedModel } from '../model.js';
 import { tokenizerFiles, writeAtomic } from './files.js';
 import { writeOutput, type OutputOptions } from './output.js';
 import { GGUF_WRITER_KEY, isRecurGguf } from './ownOutput.js';
+import { matrixDtype } from './ggufDtype.js';
 
 export interface GgufExportOptions extends OutputOptions {
-  /** Weight matrices in F32 (exact) or F16 (half the bytes); norms stay F32 as llama.cpp expects. */
-  readonly dtype?: 'F32' | 'F16';
+  /**
+   * Weight matrices (embedding and LM head included) in F32 (exact), F16, Q8_0 or Q4_0; norms stay
+   * F32 as llama.cpp expects, and so does a matrix whose rows are not whole blocks (see `matrixDtype`).
+   */
+  readonly dtype?: GgufWriteDtype;
   readonly lora?: Exclude<LoraExport, 'peft'>;
   /** Export a MoR model without its router (full depth); refused otherwise. */
   readonly dropRouter?: boolean;
@@ -36,6 +40,8 @@ export interface GgufWriteResult {
   readonly path: string;
   readonly bytes: number;
   readonly numLayers: number;
+  /** How many tensors were written in each ggml type, e.g. { Q8_0: 36, F32: 16 }. */
+  readonly tensorTypes: Readonly<Record<string, number>>;
 }
 
 /**
@@ -44,7 +50,7 @@ export interface GgufWriteResult {
  * (llama.cpp's "no_vocab" files load, but it asserts when it detokenizes a sampled token).
  */
 export async function writeGgufModel(
-  plain: Pick<PlainModel, 'config' | 'arrays'>, path: string, options: { dtype: 'F32' | 'F16'; tokenizer: GgufMetadataEntry[] | 'placeholder'; name?: string },
+  plain: Pick<PlainModel, 'config' | 'arrays'>, path: string, options: { dtype: GgufWriteDtype; tokenizer: GgufMetadataEntry[] | 'placeholder'; name?: string },
 ): Promise<GgufWriteResult> {
   const { config } = plain;
   const tensors: GgufWriteTensor[] = decoderWeightSpecs(config).map((spec) => {
@@ -53,14 +59,16 @@ export async function writeGgufModel(
     if (!name || !data) throw new Error(`writeGgufModel: no GGUF name or data for ${spec.name}`);
     const heads = /self_attn\.q_proj/.test(spec.name) ? config.numHeads : /self_attn\.k_proj/.test(spec.name) ? config.numKvHeads : 0;
     const cols = spec.shape[1] ?? 1;
-    return { name, shape: spec.shape, dtype: spec.shape.length === 2 ? options.dtype : 'F32', data: heads ? permuteRopeRows(data, heads, cols) : data };
+    return { name, shape: spec.shape, dtype: matrixDtype(spec.shape, options.dtype), data: heads ? permuteRopeRows(data, heads, cols) : data };
   });
   const tokenizer = options.tokenizer === 'placeholder' ? placeholderVocabulary(config.vocabSize) : options.tokenizer;
   const writer: GgufMetadataEntry = { key: GGUF_WRITER_KEY, type: 'string', value: 'recur' }; // marks the file as Recur's own output
   const metadata = [...llamaGgufMetadata(config, options.name ?? ggufName(path), options.dtype), writer, ...tokenizer];
   const bytes = writeGguf({ metadata, tensors });
   await writeAtomic(path, bytes);
-  return { path, bytes: bytes.byteLength, numLayers: config.numLayers };
+  const tensorTypes: Record<string, number> = {};
+  for (const tensor of tensors) tensorTypes[tensor.dtype] = (tensorTypes[tensor.dtype] ?? 0) + 1;
+  return { path, bytes: bytes.byteLength, numLayers: config.numLayers, tensorTypes };
 }
 
 const ggufName = (path: string): string => basename(path).replace(/\.gguf$/, '');
