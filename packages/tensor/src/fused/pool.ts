@@ -1,5 +1,5 @@
 import type { Worker } from 'node:worker_threads';
-import { KERNEL_NAMES, fusedModuleBytes, relaxedSimdProbe, tileFor, type KernelFn, type KernelName } from './kernels.js';
+import { KERNEL_NAMES, fusedModuleBytes, relaxedSimdProbe, tileFor, type KernelFn, type KernelName } from './kernels/index.js';
 import { Ctl, MAX_SEGMENTS, SEG_INTS, fusedWorkerSource } from './poolWorker.js';
 
 /** One kernel over `items` work items, handed out `chunk` items at a time. */

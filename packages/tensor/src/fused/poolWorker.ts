@@ -1,4 +1,4 @@
-import { KERNEL_NAMES } from './kernels.js';
+import { KERNEL_NAMES } from './kernels/index.js';
 
 /**
  * The control block of the fused-kernel pool (an Int32Array over a SharedArrayBuffer). A claim word
