@@ -33,7 +33,8 @@ export const Ctl = {
 } as const;
 export type CtlLayout = typeof Ctl;
 
-export const MAX_SEGMENTS = (Ctl.Size - Ctl.Segments) / Ctl.SegInts;
+/** Segments a job: e.g. the q, k and v projections of a layer (the table has room for 6). */
+export const MAX_SEGMENTS = 4;
 /** Tickets must stay below 2^16, with room for late claims. */
 export const MAX_CHUNKS = 0x8000;
 
