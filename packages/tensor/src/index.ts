@@ -22,5 +22,5 @@ export { gaussianArray } from './linalg/gaussian.js';
 export { Mulberry32 } from './random.js';
 export { FusedRuntime } from './fused/runtime.js';
 export { FusedPool, type Segment } from './fused/pool.js';
-export { AttnParams, LinearParams, RowInfo, type KernelName as FusedKernelName } from './fused/kernels.js';
+export { AttnParams, LinearParams, RowInfo, type KernelName as FusedKernelName } from './fused/kernels/index.js';
 export { FusedOps, type AttentionJob, type LinearJob } from './fused/ops.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LinearParams, fusedModuleBytes, relaxedSimdProbe } from '../src/fused/kernels.js';
+import { LinearParams, fusedModuleBytes, relaxedSimdProbe } from '../src/fused/kernels/index.js';
 import { refLinear } from '../src/reference/index.js';
 import { expectClose } from './helpers/close.js';
 import { mulberry32, randomArray } from './helpers/prng.js';

@@ -8,12 +8,13 @@ describe.each([2, 3])('GemvPool with %i threads', (threads) => {
   const memory = new WebAssembly.Memory({ initial: 256, maximum: 1024, shared: true }); // 16 MiB
   const heap = new Float32Array(memory.buffer);
   const pools: GemvPool[] = [];
+  const PARAMS = 15 << 20; // byte offset of each pool's parameter block, past W, x and y
   afterAll(async () => {
     await Promise.all(pools.map((p) => p.close()));
   });
 
   it('matches the single-thread result over 200 jobs of mixed shapes', async () => {
-    const [single, multi] = [await GemvPool.start(memory, 1), await GemvPool.start(memory, threads)];
+    const [single, multi] = [await GemvPool.start(memory, 1, PARAMS), await GemvPool.start(memory, threads, PARAMS + 64)];
     pools.push(single, multi);
     expect(multi.threads).toBe(threads);
     const rand = mulberry32(threads);
@@ -30,7 +31,7 @@ describe.each([2, 3])('GemvPool with %i threads', (threads) => {
   });
 
   it('refuses work after close()', async () => {
-    const pool = await GemvPool.start(memory, threads);
+    const pool = await GemvPool.start(memory, threads, PARAMS);
     await pool.close();
     expect(() => pool.gemv(0, 0, 0, 1, 1)).toThrow(/after close/);
   });

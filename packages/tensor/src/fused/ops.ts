@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { AttnParams, LinearParams, NormParams, RowInfo, SiluParams } from './kernels.js';
+import { AttnParams, LinearParams, NormParams, RowInfo, SiluParams } from './kernels/index.js';
 import type { Segment } from './pool.js';
 import { FusedRuntime } from './runtime.js';
 

@@ -1,101 +1,56 @@
-import type { Worker } from 'node:worker_threads';
-import { gemvModuleBytes } from './gemvKernel.js';
-import { CONTROL_INTS, MAX_CHUNKS, Slot, runClaims, type GemvRows } from './gemvProtocol.js';
-import { gemvWorkerSource } from './gemvWorkerSource.js';
+import { WorkerPool } from '../wasm/pool.js';
+import { GemvParams, gemvModuleBytes } from './gemvKernel.js';
 
 /** Below this many weights (floats) one thread finishes before a sleeping worker would wake. */
 const MIN_PARALLEL_WEIGHTS = 64 * 1024;
 /** Weights per chunk: small enough to balance two threads, large enough that claims cost nothing. */
 const CHUNK_WEIGHTS = 16 * 1024;
-/** Main-thread spins on the done counter before it sleeps (the last chunk is usually µs away). */
-const MAIN_SPIN = 100_000;
+/** At most this many chunks per job. */
+const MAX_CHUNKS = 8192;
+/**
+ * Workers sleep between jobs at once: on 2 cores a spinning worker takes the core XNNPACK's own
+ * pthread needs (SmolLM decode measured ≈15% slower with a 20k-iteration spin). The caller spins a
+ * little on the done counter: the last chunk is usually µs away.
+ */
+const TIMING = { workerSpinMs: 0, callerSpins: 100_000, callerWaitMs: 100 } as const;
 
 /**
- * `threads` threads (the caller's plus `threads - 1` workers) computing y = W·x over one shared
- * WebAssembly memory: W [rows, k], x [k], y [rows], float32, given as byte offsets into it. `gemv`
- * is synchronous: the calling thread takes chunks too, then waits on an atomic counter.
+ * y = W·x on the WorkerPool over one shared WebAssembly memory (tfjs's threaded heap): W [rows, k],
+ * x [k], y [rows], float32, given as byte offsets into it; weight rows split in chunks across
+ * threads. `params` is a GemvParams block of the memory this object owns (written before each job).
  */
 export class GemvPool {
-  private job = 0;
-  private closed = false;
+  private heap = new Int32Array(0);
 
   private constructor(
-    private readonly ctrl: Int32Array,
-    private readonly gemvRows: GemvRows,
-    private readonly workers: readonly Worker[],
+    private readonly pool: WorkerPool<'gemvRows'>,
+    private readonly memory: WebAssembly.Memory,
+    private readonly params: number,
   ) {}
 
-  static async start(memory: WebAssembly.Memory, threads: number): Promise<GemvPool> {
-    const { Worker } = await import('node:worker_threads');
+  static async start(memory: WebAssembly.Memory, threads: number, params: number): Promise<GemvPool> {
     const module = await WebAssembly.compile(gemvModuleBytes());
-    const gemvRows = new WebAssembly.Instance(module, { env: { memory } }).exports['gemvRows'] as GemvRows;
-    const control = new SharedArrayBuffer(CONTROL_INTS * Int32Array.BYTES_PER_ELEMENT);
-    const workers = Array.from({ length: threads - 1 }, () => new Worker(gemvWorkerSource, { eval: true, workerData: { module, memory, control } }));
-    try {
-      await Promise.all(workers.map(ready));
-    } catch (err) {
-      await Promise.all(workers.map((w) => w.terminate()));
-      throw err;
-    }
-    // Idle workers sleep in Atomics.wait and hold no work: they must not keep the process alive.
-    for (const w of workers) w.unref();
-    return new GemvPool(new Int32Array(control), gemvRows, workers);
+    const pool = await WorkerPool.start('GEMV', module, ['gemvRows'] as const, memory, threads, TIMING);
+    return new GemvPool(pool, memory, params);
   }
 
   get threads(): number {
-    return this.workers.length + 1;
+    return this.pool.threads;
   }
 
   gemv(w: number, x: number, y: number, rows: number, k: number): void {
-    if (this.closed) throw new Error('GemvPool.gemv after close()');
-    if (this.workers.length === 0 || rows * k < MIN_PARALLEL_WEIGHTS) {
-      this.gemvRows(w, x, y, 0, rows, k);
-      return;
-    }
-    const { ctrl } = this;
-    const chunkRows = Math.max(Math.ceil(CHUNK_WEIGHTS / k), Math.ceil(rows / MAX_CHUNKS));
-    const chunks = Math.ceil(rows / chunkRows);
-    this.job = (this.job % 0x7fff) + 1; // 15 bits: `job << 16` stays a positive int32
-    Atomics.store(ctrl, Slot.Seq, -1);
-    const params: [number, number][] = [[Slot.W, w], [Slot.X, x], [Slot.Y, y], [Slot.Rows, rows], [Slot.K, k], [Slot.ChunkRows, chunkRows], [Slot.Chunks, chunks], [Slot.Done, 0]];
-    for (const [slot, value] of params) Atomics.store(ctrl, slot, value);
-    Atomics.store(ctrl, Slot.Seq, this.job);
-    Atomics.store(ctrl, Slot.Claim, this.job << 16);
-    Atomics.add(ctrl, Slot.Gen, 1);
-    Atomics.notify(ctrl, Slot.Gen);
-    runClaims(ctrl, this.gemvRows);
-    this.waitDone(chunks);
+    if (this.heap.buffer !== this.memory.buffer) this.heap = new Int32Array(this.memory.buffer); // tfjs grows the heap
+    const b = this.params >> 2;
+    this.heap[b + GemvParams.W] = w;
+    this.heap[b + GemvParams.X] = x;
+    this.heap[b + GemvParams.Y] = y;
+    this.heap[b + GemvParams.K] = k;
+    const chunk = Math.max(Math.ceil(CHUNK_WEIGHTS / k), Math.ceil(rows / MAX_CHUNKS));
+    this.pool.run([{ kernel: 'gemvRows', params: this.params, items: rows, chunk }], rows * k >= MIN_PARALLEL_WEIGHTS);
   }
 
   /** Stops the workers; later `gemv` calls throw. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    Atomics.store(this.ctrl, Slot.Stop, 1);
-    Atomics.add(this.ctrl, Slot.Gen, 1);
-    Atomics.notify(this.ctrl, Slot.Gen);
-    await Promise.all(this.workers.map((w) => w.terminate()));
+  close(): Promise<void> {
+    return this.pool.close();
   }
-
-  private waitDone(chunks: number): void {
-    const { ctrl } = this;
-    for (let spins = 0; spins < MAIN_SPIN; spins++) if (Atomics.load(ctrl, Slot.Done) === chunks) return;
-    for (;;) {
-      if (Atomics.load(ctrl, Slot.Failed) !== 0) {
-        this.closed = true;
-        throw new Error('a GEMV worker failed; the thread pool is closed');
-      }
-      const done = Atomics.load(ctrl, Slot.Done);
-      if (done === chunks) return;
-      Atomics.wait(ctrl, Slot.Done, done, 100);
-    }
-  }
-}
-
-function ready(worker: Worker): Promise<void> {
-  return new Promise((resolve, reject) => {
-    worker.once('message', () => resolve());
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`GEMV worker exited with code ${code} before it was ready`)));
-  });
 }

@@ -1,4 +1,5 @@
 import { BackendWasm, getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { GemvParams } from './gemvKernel.js';
 import { GemvPool } from './gemvPool.js';
 import { loadThreadedWasmModule, trimPthreadWorkers } from './threadedWasmModule.js';
 
@@ -24,7 +25,9 @@ export async function createThreadedBackend(threads: number): Promise<ThreadedBa
   trimPthreadWorkers(module);
   if (getThreadsCount() !== threads) console.warn(`recur: tfjs wasm started ${getThreadsCount()} threads of the ${threads} asked for`);
   try {
-    backend.gemvPool = await GemvPool.start(module.wasmMemory, threads);
+    // The pool's parameter block: heap bytes that tfjs's allocator never hands out again.
+    const params = module._malloc(GemvParams.Size * 4);
+    backend.gemvPool = await GemvPool.start(module.wasmMemory, threads, params);
   } catch (err) {
     console.warn(`recur: GEMV worker pool unavailable (${err instanceof Error ? err.message : String(err)}); decode runs on XNNPACK`);
   }

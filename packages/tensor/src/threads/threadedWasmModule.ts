@@ -5,6 +5,7 @@ export interface ThreadedWasmModule {
   readonly wasmMemory: WebAssembly.Memory;
   readonly PThread: { unusedWorkers: WorkerLike[]; readonly runningWorkers: readonly WorkerLike[] };
   cwrap(name: string, returnType: string | null, argTypes: readonly string[]): (...args: number[]) => number;
+  _malloc(bytes: number): number;
   tfjs?: unknown;
 }
 

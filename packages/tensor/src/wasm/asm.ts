@@ -1,16 +1,10 @@
-import { sleb, uleb } from '../threads/wasmModuleBytes.js';
+import { sleb, uleb, type Code } from './encode.js';
 
 /**
- * A few structured helpers over raw wasm instruction bytes, enough to write the fused kernels as
- * readable TypeScript (threads/wasmModuleBytes.ts has the encoding; the spec is
- * webassembly.github.io/spec, binary format §5; SIMD opcodes use the final 128-bit SIMD numbering).
+ * Structured helpers over raw wasm instruction bytes, enough to write kernels as readable TypeScript
+ * (encode.ts has the encoding; spec: webassembly.github.io/spec, binary format §5; SIMD opcodes use
+ * the final 128-bit SIMD numbering).
  */
-export type Code = number[];
-
-export const I32 = 0x7f;
-export const F32 = 0x7d;
-export const V128 = 0x7b;
-
 const simd = (code: number): Code => [0xfd, ...uleb(code)];
 
 export const get = (i: number): Code => [0x20, ...uleb(i)];
@@ -23,10 +17,10 @@ export const f32 = (v: number): Code => {
 };
 
 export const ins = {
-  i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32DivU: [0x6e], i32RemU: [0x70], i32Shl: [0x74],
+  i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32DivU: [0x6e], i32RemU: [0x70], i32And: [0x71], i32Shl: [0x74],
   i32LtU: [0x49], i32GeU: [0x4f], i32Eqz: [0x45],
   f32Sqrt: [0x91], f32Add: [0x92], f32Sub: [0x93], f32Mul: [0x94], f32Div: [0x95], f32Max: [0x97], f32Nearest: [0x90], f32Lt: [0x5d],
-  i32TruncF32S: [0xa8], f32ReinterpretI32: [0xbe],
+  i32TruncF32S: [0xa8], f32ConvertI32U: [0xb3], f32ReinterpretI32: [0xbe],
   select: [0x1b], drop: [0x1a],
   f32x4Add: simd(0xe4), f32x4Sub: simd(0xe5), f32x4Mul: simd(0xe6), f32x4Div: simd(0xe7), f32x4Max: simd(0xe9), f32x4Splat: simd(0x13),
   f32x4Abs: simd(0xe0), f32x4Neg: simd(0xe1), f32x4Nearest: simd(0x6a), f32x4Ge: simd(0x46),
@@ -56,6 +50,9 @@ export function whileLt(counter: number, limit: number, body: Code): Code {
   return [0x02, 0x40, 0x03, 0x40, ...get(counter), ...get(limit), ...ins.i32GeU, 0x0d, 1, ...body, 0x0c, 0, 0x0b, 0x0b];
 }
 
+/** `if (i32 on the stack) { body }`. */
+export const ifThen = (body: Code): Code => [0x04, 0x40, ...body, 0x0b];
+
 /** `local += step` (i32). */
 export const bump = (local: number, step: number): Code => [...get(local), ...i32(step), ...ins.i32Add, ...set(local)];
 
@@ -77,46 +74,16 @@ export const hsum4 = (a: number, b: number, c: number, d: number, ab: number, cd
 /** Horizontal sum of a v128 local, left on the stack as f32 ((l0 + l1) + (l2 + l3)). */
 export const hsum = (v: number): Code => [...get(v), ...lane(0), ...get(v), ...lane(1), ...ins.f32Add, ...get(v), ...lane(2), ...get(v), ...lane(3), ...ins.f32Add, ...ins.f32Add];
 
-export interface KernelFunction {
-  readonly name: string;
-  /** Parameter count (all i32). */
-  readonly params: number;
-  /** Types of the extra locals, in order after the parameters. */
-  readonly locals: readonly number[];
-  readonly body: Code;
-}
-
-function vec(items: readonly Code[]): Code {
-  return [...uleb(items.length), ...items.flat()];
-}
-
-function name(text: string): Code {
-  const bytes = [...new TextEncoder().encode(text)];
-  return [...uleb(bytes.length), ...bytes];
-}
-
-function section(id: number, body: Code): Code {
-  return [id, ...uleb(body.length), ...body];
-}
-
-/**
- * A module importing `env.memory` (shared, max 4 GiB, when `shared`; else plain with no maximum so
- * a growable emscripten heap fits) and exporting void functions of i32 parameters.
- */
-export function kernelModule(functions: readonly KernelFunction[], shared: boolean): Uint8Array<ArrayBuffer> {
-  const types = functions.map((f) => [0x60, ...vec(new Array<Code>(f.params).fill([I32])), 0x00]);
-  const limits = shared ? [0x03, ...uleb(1), ...uleb(65536)] : [0x00, ...uleb(1)];
-  const memoryImport = [...name('env'), ...name('memory'), 0x02, ...limits];
-  const bodies = functions.map((f) => {
-    const code = [...vec(f.locals.map((t) => [...uleb(1), t])), ...f.body, 0x0b];
-    return [...uleb(code.length), ...code];
-  });
-  return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec(types)),
-    ...section(2, vec([memoryImport])),
-    ...section(3, vec(functions.map((_, i) => uleb(i)))),
-    ...section(7, vec(functions.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]))),
-    ...section(10, vec(bodies)),
-  ]);
+/** A kernel's locals after its parameters, numbered in the order they are added. */
+export class Locals {
+  readonly types: number[] = [];
+  constructor(private next: number) {}
+  add(type: number): number {
+    this.types.push(type);
+    return this.next++;
+  }
+  /** One local of `type` per name. */
+  named<K extends string>(type: number, ...names: K[]): Record<K, number> {
+    return Object.fromEntries(names.map((n) => [n, this.add(type)])) as Record<K, number>;
+  }
 }

@@ -1,0 +1,31 @@
+import { ins, set, zeroV } from '../../wasm/asm.js';
+import { V128, kernelModule } from '../../wasm/encode.js';
+import { linearRows } from './linearRows.js';
+import { linearTiled, tileFor } from './linearTiled.js';
+import { attnScores, attnValues } from './attentionSplit.js';
+import { attention } from './attention.js';
+import { siluMul } from './silu.js';
+import { rmsNorm } from './rmsNorm.js';
+
+/**
+ * The fused decode kernels, wasm SIMD emitted from TypeScript. Every kernel is
+ * `fn(params, start, end)`: `params` is the byte offset of an i32 block in memory (layouts in
+ * params.ts; all pointers are byte offsets, all data float32), and [start, end) is the range of work items a
+ * thread claimed, so one generic worker loop runs any of them. Row widths must be multiples of 4.
+ */
+export const KERNEL_NAMES = ['linearRows', 'attnScores', 'attnValues', 'attention', 'linearTiled', 'siluMul', 'rmsNorm'] as const;
+export type KernelName = (typeof KERNEL_NAMES)[number];
+
+/**
+ * The kernel module's bytes; `shared` must match the memory it will import; `fma`: linearTiled uses
+ * relaxed-SIMD fused multiply-adds (the module then needs relaxed SIMD to validate).
+ */
+export function fusedModuleBytes(shared: boolean, fma = false): Uint8Array<ArrayBuffer> {
+  const { MT, NR } = tileFor(fma);
+  return kernelModule([linearRows(), attnScores(), attnValues(), attention(fma), linearTiled(MT, NR, 'linearTiled', fma), siluMul(), rmsNorm()], shared);
+}
+
+/** A tiny module using f32x4.relaxed_madd: validates only where relaxed SIMD is on. */
+export function relaxedSimdProbe(): Uint8Array<ArrayBuffer> {
+  return kernelModule([{ name: 'probe', params: 0, locals: [V128], body: [...zeroV, ...zeroV, ...zeroV, ...ins.f32x4RelaxedMadd, ...set(0)] }], false);
+}
