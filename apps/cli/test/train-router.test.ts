@@ -85,6 +85,17 @@ describe('recur train --router', () => {
       const shown = await recur('inspect', model);
       expect(shown.stdout).toMatch(new RegExp(`router: ${kind === 'token' ? 'token' : 'expert'}-choice.*2 recursions.*KV recursion-wise`));
       if (kind === 'token') expect(shown.stdout).toMatch(/depth chosen up front \(paper form, loss balancing\)/);
+      // bench times the model as generate runs it: routed on the fused kernels by default, full depth with --exit none.
+      const bench = (...extra: string[]) => recur('bench', '--model', model, '--prefill', '16', '--decode', '4', '--json', ...extra);
+      const [benchRouted, benchFull] = await Promise.all([bench(), bench('--exit', 'none')]);
+      expect(benchRouted.code, benchRouted.stderr).toBe(0);
+      const timed = (run: { stdout: string }) => JSON.parse(run.stdout) as { path: string; routing: string; averageDepth?: number };
+      expect(timed(benchRouted)).toMatchObject({ path: 'fast', routing: 'router' });
+      expect(timed(benchRouted).averageDepth).toBeGreaterThanOrEqual(1);
+      expect(timed(benchRouted).averageDepth).toBeLessThanOrEqual(2);
+      expect(timed(benchFull)).toMatchObject({ path: 'fast', routing: 'none' });
+      expect(timed(benchFull).averageDepth).toBeUndefined();
+      expectOneLineFailure(await bench('--backend', 'tfjs'), /routed bench runs on the fast path.*--exit none/);
     }
     const forced = await recur('generate', '--model', join(dir, 'token', 'model'), '--prompt', 'Once', '--fast', '--max-new-tokens', '4', '--json');
     expect(forced.code, forced.stderr).toBe(0); // --fast on a router model is accepted and runs the fused kernels

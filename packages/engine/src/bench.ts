@@ -1,5 +1,5 @@
 import { forwardFlops, type Decoder, type FastDecoder } from '@recur/graph';
-import { benchmarkFastForward } from './benchFast.js';
+import { benchmarkFastForward, type RoutedBench } from './benchFast.js';
 
 export interface ForwardBenchOptions {
   readonly prefillTokens: number;
@@ -8,6 +8,8 @@ export interface ForwardBenchOptions {
   readonly repeats?: number;
   /** Time this FastDecoder (built over the decoder's weights) instead of the tfjs decoder. */
   readonly fast?: FastDecoder;
+  /** With `fast`: run a router model's routing (prefill and decode tokens routed) instead of full depth. */
+  readonly routed?: RoutedBench;
 }
 
 export interface ForwardBenchResult {
@@ -15,11 +17,14 @@ export interface ForwardBenchResult {
   readonly prefillGflops: number;
   readonly decodeTokensPerSecond: number;
   readonly decodeMsPerToken: number;
+  /** Routed runs: mean loops per token over the first prefill and the decode steps. */
+  readonly averageDepth?: number;
 }
 
 /** Times a batch-1 prefill of random ids, then cached decode steps (logits read back each step, as generation does). */
 export async function benchmarkForward(decoder: Decoder, options: ForwardBenchOptions): Promise<ForwardBenchResult> {
   if (options.fast) return benchmarkFastForward(options.fast, options);
+  if (options.routed) throw new RangeError('benchmarkForward: a routed run needs the fast path (options.fast)');
   const { prefillTokens, decodeTokens } = options;
   const vocab = decoder.config.vocabSize;
   const ids = Array.from({ length: prefillTokens }, (_, i) => (i * 7919 + 13) % vocab);

@@ -11,6 +11,7 @@ export { modelPresets, presetDecoder } from './presets.js';
 export type { Decoder, DepthKvMode, DepthRouting, FastDecoder } from '@recur/graph';
 export { depthKvModes } from '@recur/graph';
 export { benchmarkForward, type ForwardBenchOptions, type ForwardBenchResult } from './bench.js';
+export type { RoutedBench } from './benchFast.js';
 export { convertModel, type ConvertOptions, type ConvertedModel } from './convert.js';
 export { sampleCorpus, SampleCorpusError, type SampleCorpusOptions, type SampledCorpus } from './sampleCorpus.js';
 export { plainModel, type LoraExport, type PlainModel } from './export.js';
