@@ -29,9 +29,12 @@ export interface GenerateOptions extends Partial<SamplingOptions> {
   /**
    * Per-token depth. Router rules route every token, the prompt included; confidence rules run the
    * prompt at full depth and route each generated token. Both run on the fused kernels where the
-   * model allows it (unless `fast: false`), else on tfjs.
+   * model allows it (unless `fast: false`), else on tfjs. Default: a model trained with a MoR router
+   * runs its router (without it the loops compute another function than the one trained); others full depth.
    */
   readonly exit?: ExitRule;
+  /** Every token runs every loop, also on a router model (the CLI's `--exit none`). */
+  readonly fullDepth?: boolean;
   /** What deeper loops see of tokens that left early (default: 'copy', or what the router was trained with). */
   readonly kvMode?: DepthKvMode;
 }
@@ -51,8 +54,11 @@ export interface GenerateResult {
 }
 
 /** Prefill the prompt once, then decode one token at a time through the KV cache. */
-export async function generate(model: LoadedModel, options: GenerateOptions): Promise<GenerateResult> {
+export async function generate(model: LoadedModel, request: GenerateOptions): Promise<GenerateResult> {
   const { tokenizer } = model;
+  if (request.fullDepth && request.exit) throw new RangeError('generate: fullDepth and an exit rule exclude each other');
+  const exit = request.exit ?? (request.fullDepth ? undefined : trainedRouting(model));
+  const options: GenerateOptions = { ...request, ...(exit && { exit }) };
   validateSampling({ temperature: options.temperature, topK: options.topK, topP: options.topP, seed: options.seed });
   const sampling: SamplingOptions = { ...greedySampling, ...definedOnly(options) };
   const random = new SeededRandom(options.seed ?? 0);
@@ -97,6 +103,11 @@ export async function generate(model: LoadedModel, options: GenerateOptions): Pr
   if (tail) options.onText?.(tail);
   const timings = { prefillMs, decodeMs: performance.now() - started - prefillMs };
   return { promptIds, ids, text: stream.text, timings, path: runner.path, ...(options.exit && { depths: depths.slice(0, ids.length) }) };
+}
+
+/** A router model's own routing (its rule without overrides), or undefined for a model without one. */
+export function trainedRouting(model: LoadedModel): ExitRule | undefined {
+  return model.recur?.router && model.routerParams ? { kind: 'router' } : undefined;
 }
 
 /** An early-exit policy that the serving engine's fused kernels can run for this model (validated as the tfjs path does), else undefined. */

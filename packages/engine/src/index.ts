@@ -1,6 +1,6 @@
 export { buildModel, disposeModel, type BuildOptions, type LoadedModel } from './model.js';
 export { checkRouterSection, hfConfigJson, type RecurSection, type RouterSection } from './recurConfig.js';
-export { generate, type GenerateOptions, type GenerateResult } from './generate.js';
+export { generate, trainedRouting, type GenerateOptions, type GenerateResult } from './generate.js';
 export { evaluatePerplexity, perplexityWindows, type PerplexityOptions, type PerplexityResult } from './perplexity.js';
 export { argmax, greedySampling, sampleToken, type SamplingOptions } from './sampling.js';
 export { checkSampling, samplingRules, samplingRuleText, SamplingError, validateSampling, type SamplingField } from './samplingRules.js';

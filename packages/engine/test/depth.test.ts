@@ -70,6 +70,12 @@ describe('per-token depth in the engine', () => {
     const before = tf.memory().numTensors;
     const out = await generate(mor, { prompt: 'Once upon a time', maxNewTokens: 16, exit: parseExitRule('router') });
     expect(out.depths).toHaveLength(out.ids.length);
+    // The library runs a router model with its router unless told otherwise (the playground's generate call passes no rule).
+    const byDefault = await generate(mor, { prompt: 'Once upon a time', maxNewTokens: 16 });
+    expect([byDefault.ids, byDefault.depths]).toEqual([out.ids, out.depths]);
+    const full = await generate(mor, { prompt: 'Once upon a time', maxNewTokens: 16, fullDepth: true });
+    expect(full.depths).toBeUndefined();
+    await expect(generate(mor, { prompt: 'Once', maxNewTokens: 1, fullDepth: true, exit: parseExitRule('router') })).rejects.toThrow(/exclude each other/);
     const scored = evaluateDepths(mor, { windows, rule: parseExitRule('router') });
     expect(scored.perLoop.map((p) => p.depth)).toEqual([1, 2]); // forced depths with the router's gates (routerPerLoop)
     for (const { perplexity } of scored.perLoop) expect(Number.isFinite(perplexity)).toBe(true);

@@ -50,7 +50,7 @@ export function registerGenerate(program: Command): void {
       const fast = fastOption(options);
       const model = await openModel(options, { tfjsPath: true });
       const { exit, kvMode } = modelDepth(model, flags);
-      const depth = { ...(exit && { exit }), ...(kvMode && { kvMode }) };
+      const depth = { ...(exit && { exit }), ...(kvMode && { kvMode }), ...(flags.fullDepth && { fullDepth: true }) };
       const stream = !options.json;
       if (stream) process.stdout.write(options.prompt);
       const result = await generate(model, { ...settings, ...depth, ...(fast === false && { fast }), onText: stream ? (t) => process.stdout.write(t) : undefined }).finally(() => disposeModel(model));
