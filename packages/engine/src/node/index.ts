@@ -1,6 +1,7 @@
 export { loadModel } from './load.js';
 export { saveConvertedModel } from './save.js';
 export { exportModel, type ExportResult } from './export.js';
+export { exportTorch, torchAsset, torchConfigJson, TORCH_FILES, type TorchExportResult } from './torchExport.js';
 export { exportGguf, writeGgufModel, type GgufExportOptions, type GgufWriteResult } from './gguf.js';
 export { saveModel } from './save.js';
 export { checkOutput, OutputError, writeOutput, type OutputOptions, type OutputTarget } from './output.js';
