@@ -9,8 +9,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { initBackend, tf } from '../../packages/tensor/dist/index.js';
-import { depthForward } from '../../packages/router/dist/index.js';
-import { convertModel, disposeModel, evaluateDepths, parseExitRule, routedSequence, withRouter } from '../../packages/engine/dist/index.js';
+import { balanceBiasKey, depthForward } from '../../packages/router/dist/index.js';
+import { convertModel, disposeModel, evaluateDepths, parseExitRule, routedSequence, withRouter, withRouterThreshold } from '../../packages/engine/dist/index.js';
 import { heldOutLoss, loadModel, scratchModel, trainModel, trainingData } from '../../packages/engine/dist/node.js';
 import { machineDescription } from '../bench/record.mjs';
 import { morFlops, renderReport } from './morReport.mjs';
@@ -52,6 +52,8 @@ const loadBefore = os.loadavg();
 const tokenizerSource = await loadModel(stories);
 const data = await trainingData({ textFile: corpus, tokenizer: tokenizerSource.tokenizer, tokenizerIdentity: 'stories260K', cacheDir: `${cache}/tokens`, seqLen, batchSize: batch, valFraction: 0.1, seed: 0 });
 const windows = data.validation.slice(0, evalWindows);
+// Expert-choice thresholds are calibrated on other held-out windows than the ones scored (never trained on either).
+const calibrationWindows = data.validation.slice(evalWindows, 3 * evalWindows);
 const kvWindows = windows.slice(0, 4);
 const vanillaFlops = morFlops(configOf(/** @type {Spec} */ (specs[0])), null, seqLen);
 const rows = [];
@@ -88,9 +90,9 @@ async function runSpec(spec) {
     model, textFile: corpus, out: `${dir}/run`, steps, seqLen, batchSize: batch, trainable: 'all',
     schedule: { kind: 'cosine', peakLr: lr, warmupSteps: Math.min(20, Math.floor(steps / 10)), totalSteps: steps, minLrRatio: 0.1 },
     valFraction: 0.1, evalEvery: 0, saveEvery: 0, evalWindows: 1, finalEvalWindows: 1, seed: 0,
-    ...(spec.router === 'expert' && { routerThreshold: /** @type {const} */ ('calibrated') }),
   });
-  const trained = await loadModel(result.modelDir);
+  const loaded = await loadModel(result.modelDir);
+  const trained = spec.router === 'expert' ? withRouterThreshold(loaded, 'calibrated', { windows: calibrationWindows }) : loaded;
   const row = { name: spec.name, spec, steps, tokens: result.tokens, trainFlops: 3 * flops.perToken * result.tokens, forwardPerToken: flops.perToken, expectedLoops: flops.expectedLoops, seconds: result.seconds, parameters: uniqueParameters(trained), ...evaluate(trained, spec) };
   console.log(`${spec.name}: ${steps} steps, NLL ${row.nll.toFixed(4)}${row.causalNll ? ` (causal ${row.causalNll.toFixed(4)})` : ''}, depth ${row.averageDepth.toFixed(2)}, ${row.seconds.toFixed(0)} s`);
   disposeModel(trained);
@@ -106,10 +108,11 @@ function uniqueParameters(model) {
 /** Held-out NLL under the training routing, the causal decode rule (routers) and KV floats per token. */
 /**
  * @param {LoadedModel} model @param {Spec} spec
- * @returns {{ nll: number, averageDepth: number, causalNll?: number, causalDepth?: number, halfNll?: number, halfDepth?: number, thresholds?: readonly number[], kv: Record<'recursion-wise' | 'shared', KvUse> }}
+ * @returns {{ nll: number, averageDepth: number, causalNll?: number, causalDepth?: number, halfNll?: number, halfDepth?: number, thresholds?: readonly number[], balanceBias?: number[], kv: Record<'recursion-wise' | 'shared', KvUse> }}
  */
 function evaluate(model, spec) {
-  const mor = model.recur?.router ? { kind: model.recur.router.kind, alpha: model.recur.router.alpha, kvMode: model.recur.router.kvMode } : null;
+  const router = model.recur?.router;
+  const mor = router ? { kind: router.kind, alpha: router.alpha, kvMode: router.kvMode, ...(router.kind === 'token' && { tokenForm: router.tokenForm, balance: router.balance }) } : null;
   const loops = model.decoder.loops.loops.length;
   const kv = { 'recursion-wise': kvPerToken(model, mor, 'recursion-wise'), shared: kvPerToken(model, mor, 'shared') };
   if (!mor) return { nll: heldOutLoss(model.decoder, windows).meanNll, averageDepth: spec.recursive ? loops : 1, kv };
@@ -117,7 +120,7 @@ function evaluate(model, spec) {
   const scored = windows.map((w) => Array.from(w));
   const causal = evaluateDepths(model, { windows: scored, rule: parseExitRule('router'), perLoop: false });
   const row = { nll: routed.nll, averageDepth: routed.depth, causalNll: Math.log(policyOf(causal).perplexity), causalDepth: policyOf(causal).averageDepth, kv };
-  if (mor.kind !== 'expert') return row;
+  if (mor.kind !== 'expert') return router?.balance === 'loss-free' ? { ...row, balanceBias: Array.from(/** @type {RouterParams} */ (model.routerParams).get(balanceBiasKey)?.dataSync() ?? []) } : row;
   // The σ > 0.5 rule beside the calibrated per-recursion thresholds the model was saved with.
   const half = evaluateDepths(model, { windows: scored, rule: parseExitRule('router:0.5'), perLoop: false });
   return { ...row, halfNll: Math.log(policyOf(half).perplexity), halfDepth: policyOf(half).averageDepth, thresholds: model.recur?.router?.thresholds ?? [] };
@@ -180,6 +183,7 @@ async function earlyExitCurve() {
     trainable: 'shared+lora', schedule: { kind: 'cosine', peakLr: 2e-3, warmupSteps: Math.min(10, Math.floor(exitSteps / 10)), totalSteps: exitSteps }, valFraction: 0.1, evalEvery: 0, saveEvery: 0, evalWindows: 1, finalEvalWindows: 1,
   });
   const trained = await loadModel(result.modelDir);
+  const blockLayers = trained.decoder.loops.loops[0]?.length ?? 0;
   const exitWindows = windows.slice(0, 6).map((w) => Array.from(w));
   const fixed = evaluateDepths(trained, { windows: exitWindows });
   const curve = [];
@@ -191,5 +195,5 @@ async function earlyExitCurve() {
   const teacherPpl = Math.exp(heldOutLoss(tokenizerSource.decoder, exitWindows.map((w) => Int32Array.from(w))).meanNll);
   disposeModel(trained);
   disposeModel(converted);
-  return { perLoop: fixed.perLoop, curve, teacherPpl, steps: exitSteps, tokens: result.tokens, windows: exitWindows.length };
+  return { perLoop: fixed.perLoop, curve, teacherPpl, steps: exitSteps, tokens: result.tokens, windows: exitWindows.length, blockLayers, executedLayers: trained.decoder.loops.prologue.length + trained.decoder.loops.loops.length * blockLayers + trained.decoder.loops.epilogue.length };
 }

@@ -3,11 +3,11 @@
 /**
  * The docs/results/mor.json that mor.mjs writes and renderReport reads.
  * @typedef {{ floatsPerToken: number, blockRowsPerToken: number }} KvUse
- * @typedef {{ name: string, spec: { layers: number, recursive?: { loops: number, strategy: string }, router?: 'expert' | 'token', balance?: 'loss' | 'loss-free' }, steps: number, tokens: number, trainFlops: number, forwardPerToken: number, expectedLoops: number, seconds: number, parameters: number, nll: number, averageDepth: number, causalNll?: number, causalDepth?: number, halfNll?: number, halfDepth?: number, thresholds?: readonly number[], kv: Record<'recursion-wise' | 'shared', KvUse> }} Row
+ * @typedef {{ name: string, spec: { layers: number, recursive?: { loops: number, strategy: string }, router?: 'expert' | 'token', balance?: 'loss' | 'loss-free' }, steps: number, tokens: number, trainFlops: number, forwardPerToken: number, expectedLoops: number, seconds: number, parameters: number, nll: number, averageDepth: number, causalNll?: number, causalDepth?: number, halfNll?: number, halfDepth?: number, thresholds?: readonly number[], balanceBias?: number[], kv: Record<'recursion-wise' | 'shared', KvUse> }} Row
  * @typedef {Row & { causalNll: number, causalDepth: number, spec: { recursive: { loops: number } } }} RouterRow a MoR row: routed, so it has causal numbers
  * @typedef {{ threshold: number, perplexity: number, averageDepth: number }} CurvePoint
  * @typedef {{ depth: number, perplexity: number }} FixedDepth
- * @typedef {{ perLoop: readonly FixedDepth[], curve: CurvePoint[], teacherPpl: number, steps: number, tokens: number, windows: number }} ExitResults
+ * @typedef {{ perLoop: readonly FixedDepth[], curve: CurvePoint[], teacherPpl: number, steps: number, tokens: number, windows: number, blockLayers?: number, executedLayers?: number }} ExitResults
  * @typedef {{ rows: Row[], exit: ExitResults, date: string, machine: string, threads: number, batch: number, seqLen: number, lr: number, vanillaSteps: number, exitSteps: number, heldTokens: number, windows: number, minutes: number, commit?: string, seeds?: { init: number, data: number }, loadAverage?: { before: number[], after: number[] } }} Results
  */
 
@@ -91,7 +91,7 @@ ${reading(r.rows)}
 
 ## Early exit on a converted stories260K
 
-stories260K (5 layers) converted to middle-cycle × 2 (lower init, per-loop norms, depth-wise LoRA rank 8 by SVD), uptrained ${r.exit.steps}
+stories260K (5 layers) converted to middle-cycle × 2 (${r.exit.blockLayers ?? '?'}-layer block, ${r.exit.executedLayers ?? '?'} executed layers at full depth; \`--depth-fit floor\`; lower init, per-loop norms, depth-wise LoRA rank 8 by SVD), uptrained ${r.exit.steps}
 steps × 4 × ${r.seqLen} tokens (${fmt(r.exit.tokens)} tokens) with distillation from the original (α 0.5, T = 2) at **both** exits (equal
 weights, \`earlyExitObjective\`), then scored on ${r.exit.windows} held-out windows: every token exiting at a fixed depth, and under maxProb
 early exit (a token leaves after loop 1 when its readout's top probability ≥ p; KV mode copy). The original model: perplexity
@@ -127,7 +127,11 @@ function reading(rows) {
   lines.push(`Token-choice depths after training: ${t.map((m) => `${m.name} ${m.averageDepth.toFixed(2)}`).join(', ')} (balanced would be ${t.map((m) => ((m.spec.recursive.loops + 1) / 2).toFixed(1)).join(', ')}; its FLOP budget assumed balance).`);
   const pairs = t.filter((m) => m.spec.balance === 'loss-free').map((free) => ({ free, loss: t.find((m) => m.spec.balance !== 'loss-free' && m.spec.recursive.loops === free.spec.recursive.loops) }));
   const described = pairs.flatMap(({ free, loss }) => (loss ? [`N_r = ${free.spec.recursive.loops}: NLL ${free.nll.toFixed(4)} vs ${loss.nll.toFixed(4)}, depth ${free.averageDepth.toFixed(2)} vs ${loss.averageDepth.toFixed(2)}`] : []));
-  if (described.length) lines.push(`Loss-free balancing against the balancing loss: ${described.join('; ')}.`);
+  if (described.length) {
+    const collapsed = pairs.filter(({ free }) => free.averageDepth <= 1.1).map(({ free }) => free.name);
+    const biases = pairs.map(({ free }) => `N_r = ${free.spec.recursive.loops}: [${(free.balanceBias ?? []).map((b) => b.toFixed(3)).join(', ')}] after ${free.steps} steps`).join('; ');
+    lines.push(`Loss-free balancing against the balancing loss: ${described.join('; ')}. The final biases (${biases}) move at most u·steps = ${(1e-3 * Math.max(...pairs.map(({ free }) => free.steps))).toFixed(3)} in probability, ${collapsed.length ? `which is small against the softmax gaps a from-scratch router opens: ${collapsed.join(', ')} ended far from balance (depth ≤ 1.1), the gate's own gradient (it multiplies the chosen depth's output) reinforcing one choice faster than the bias could undo it — at these budgets the auxiliary loss balances and the bias does not.` : 'and that was enough to keep the loads near balance here.'}`);
+  }
   const vkv = v.kv['recursion-wise'].floatsPerToken;
   const kvLine = mor.map((m) => `${m.name} ${(m.kv['recursion-wise'].floatsPerToken / vkv).toFixed(2)}×`).join(', ');
   const smallest = rows.reduce((a, b) => (a.kv.shared.floatsPerToken < b.kv.shared.floatsPerToken ? a : b));
@@ -152,14 +156,14 @@ function exitReading(exit) {
   const [d1, d2] = /** @type {[FixedDepth, FixedDepth]} */ (exit.perLoop); // a 2-loop model
   if (d1.perplexity < d2.perplexity) {
     return `Reading: here **the shallow exit is better than full depth** (${d1.perplexity.toFixed(2)} after loop 1 vs ${d2.perplexity.toFixed(2)} after loop 2; the original 5-layer model: ${exit.teacherPpl.toFixed(2)}), so the curve runs the wrong way: lower thresholds (more tokens leaving after loop 1) give lower perplexity. ` +
-      'Loop 1 of the converted model (first layer, the 2-layer block initialised from the lower layers, last layer) is close to the original network minus one layer, while loop 2 re-runs the block on states it was never trained on; ' +
+      `Loop 1 of the converted model (first layer, the ${exit.blockLayers ?? '?'}-layer block initialised from the lower layers, last layer) is close to the original network with its upper layers dropped, while loop 2 re-runs the block on states it was never trained on; ` +
       `${exit.steps} steps of uptraining (${exit.tokens.toLocaleString('en-US')} tokens) do not repair it. ${mixedReading(exit)} The papers' premise — deeper is better and early exit trades a little quality for compute — needs the uptraining budget they use (billions of tokens), not this one.`;
   }
   const cheap = exit.curve.filter((c) => c.perplexity <= d2.perplexity * 1.05);
   const low = cheap.reduce((a, b) => (a && a.averageDepth < b.averageDepth ? a : b), /** @type {CurvePoint | undefined} */ (undefined));
   return `Reading: exiting every token after loop 1 costs ${d1.perplexity.toFixed(2)} vs ${d2.perplexity.toFixed(2)} at full depth. ` +
     (low ? `maxProb early exit stays within 5% of full-depth perplexity down to an average depth of ${low.averageDepth.toFixed(2)} (maxprob:${low.threshold}); ` : 'No threshold stays within 5% of full-depth perplexity; ') +
-    'lower thresholds trade more perplexity for less depth. With 2 loops the saving is at most one block (2 of 6 executed layers) per exiting token.';
+    `lower thresholds trade more perplexity for less depth. With 2 loops the saving is at most one block (${exit.blockLayers ?? '?'} of ${exit.executedLayers ?? '?'} executed layers) per exiting token.`;
 }
 
 // Run directly: re-render docs/results/mor.md from the committed docs/results/mor.json.
