@@ -10,7 +10,14 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { initBackend, tf } from '../../packages/tensor/dist/index.js';
 import { depthForward } from '../../packages/router/dist/index.js';
-import { convertModel, disposeModel, evaluateDepths, parseExitRule, routedSequence, withRouter } from '../../packages/engine/dist/index.js';
+import {
+  convertModel,
+  disposeModel,
+  evaluateDepths,
+  parseExitRule,
+  routedSequence,
+  withRouter,
+} from '../../packages/engine/dist/index.js';
 import { heldOutLoss, loadModel, scratchModel, trainModel, trainingData } from '../../packages/engine/dist/node.js';
 import { machineDescription } from '../bench/record.mjs';
 import { morFlops, renderReport } from './morReport.mjs';
@@ -26,7 +33,22 @@ const batch = 8;
 const seqLen = 128;
 const lr = 3e-3;
 const cache = `${root}.cache/mor`;
-const base = { hidden_size: 64, intermediate_size: 172, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 8, vocab_size: 512, max_position_embeddings: 512, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: true, bos_token_id: 1, eos_token_id: 2, model_type: 'llama', architectures: ['LlamaForCausalLM'] };
+const base = {
+  hidden_size: 64,
+  intermediate_size: 172,
+  num_attention_heads: 8,
+  num_key_value_heads: 4,
+  head_dim: 8,
+  vocab_size: 512,
+  max_position_embeddings: 512,
+  rms_norm_eps: 1e-5,
+  rope_theta: 10000,
+  tie_word_embeddings: true,
+  bos_token_id: 1,
+  eos_token_id: 2,
+  model_type: 'llama',
+  architectures: ['LlamaForCausalLM'],
+};
 /** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
 /** @typedef {import('../../packages/engine/dist/index.js').MorTraining} MorTraining */
 /** @typedef {{ name: string, layers: number, recursive?: { loops: number, strategy: import('../../packages/graph/dist/index.js').SharingStrategy }, router?: 'expert' | 'token', balance?: 'loss' | 'loss-free' }} Spec */
@@ -39,10 +61,22 @@ const specs = [
   { name: 'recursive middle-cycle N=2', layers: 6, recursive: { loops: 2, strategy: 'middle-cycle' } },
   { name: 'MoR expert N_r=2', layers: 6, recursive: { loops: 2, strategy: 'middle-cycle' }, router: 'expert' },
   { name: 'MoR token N_r=2', layers: 6, recursive: { loops: 2, strategy: 'middle-cycle' }, router: 'token' },
-  { name: 'MoR token N_r=2 loss-free', layers: 6, recursive: { loops: 2, strategy: 'middle-cycle' }, router: 'token', balance: 'loss-free' },
+  {
+    name: 'MoR token N_r=2 loss-free',
+    layers: 6,
+    recursive: { loops: 2, strategy: 'middle-cycle' },
+    router: 'token',
+    balance: 'loss-free',
+  },
   { name: 'MoR expert N_r=3', layers: 8, recursive: { loops: 3, strategy: 'middle-cycle' }, router: 'expert' },
   { name: 'MoR token N_r=3', layers: 8, recursive: { loops: 3, strategy: 'middle-cycle' }, router: 'token' },
-  { name: 'MoR token N_r=3 loss-free', layers: 8, recursive: { loops: 3, strategy: 'middle-cycle' }, router: 'token', balance: 'loss-free' },
+  {
+    name: 'MoR token N_r=3 loss-free',
+    layers: 8,
+    recursive: { loops: 3, strategy: 'middle-cycle' },
+    router: 'token',
+    balance: 'loss-free',
+  },
 ];
 
 await initBackend({ threads });
@@ -50,7 +84,16 @@ mkdirSync(cache, { recursive: true });
 const started = performance.now();
 const loadBefore = os.loadavg();
 const tokenizerSource = await loadModel(stories);
-const data = await trainingData({ textFile: corpus, tokenizer: tokenizerSource.tokenizer, tokenizerIdentity: 'stories260K', cacheDir: `${cache}/tokens`, seqLen, batchSize: batch, valFraction: 0.1, seed: 0 });
+const data = await trainingData({
+  textFile: corpus,
+  tokenizer: tokenizerSource.tokenizer,
+  tokenizerIdentity: 'stories260K',
+  cacheDir: `${cache}/tokens`,
+  seqLen,
+  batchSize: batch,
+  valFraction: 0.1,
+  seed: 0,
+});
 const windows = data.validation.slice(0, evalWindows);
 const kvWindows = windows.slice(0, 4);
 const vanillaFlops = morFlops(configOf(/** @type {Spec} */ (specs[0])), null, seqLen);
@@ -58,10 +101,25 @@ const rows = [];
 for (const spec of specs) rows.push(await runSpec(spec));
 const exit = await earlyExitCurve();
 const results = {
-  rows, exit, date: new Date().toISOString().slice(0, 10), machine: machineDescription(), threads, batch, seqLen, lr, vanillaSteps, exitSteps,
-  heldTokens: windows.reduce((n, w) => n + w.length - 1, 0), windows: windows.length, minutes: (performance.now() - started) / 60000,
-  commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim(), seeds: { init: 1, data: 0 },
-  loadAverage: { before: loadBefore.map((x) => Number(x.toFixed(2))), after: os.loadavg().map((x) => Number(x.toFixed(2))) },
+  rows,
+  exit,
+  date: new Date().toISOString().slice(0, 10),
+  machine: machineDescription(),
+  threads,
+  batch,
+  seqLen,
+  lr,
+  vanillaSteps,
+  exitSteps,
+  heldTokens: windows.reduce((n, w) => n + w.length - 1, 0),
+  windows: windows.length,
+  minutes: (performance.now() - started) / 60000,
+  commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim(),
+  seeds: { init: 1, data: 0 },
+  loadAverage: {
+    before: loadBefore.map((x) => Number(x.toFixed(2))),
+    after: os.loadavg().map((x) => Number(x.toFixed(2))),
+  },
 };
 writeFileSync(`${root}docs/results/mor.json`, `${JSON.stringify(results, null, 1)}\n`); // the raw numbers; renderReport re-renders the report from them
 writeFileSync(`${root}docs/results/mor.md`, renderReport(results));
@@ -80,19 +138,57 @@ async function runSpec(spec) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   writeFileSync(`${dir}/config.json`, JSON.stringify(configOf(spec)));
-  const fresh = await scratchModel({ configFile: `${dir}/config.json`, tokenizer: { file: `${stories}/tokenizer.json` }, dir: `${dir}/tokenizer`, seed: 1, ...(spec.recursive && { recursive: spec.recursive }) });
-  const model = spec.router ? withRouter(fresh, { kind: spec.router, seed: 1, ...(spec.balance && { balance: spec.balance }) }) : fresh;
+  const fresh = await scratchModel({
+    configFile: `${dir}/config.json`,
+    tokenizer: { file: `${stories}/tokenizer.json` },
+    dir: `${dir}/tokenizer`,
+    seed: 1,
+    ...(spec.recursive && { recursive: spec.recursive }),
+  });
+  const model = spec.router
+    ? withRouter(fresh, { kind: spec.router, seed: 1, ...(spec.balance && { balance: spec.balance }) })
+    : fresh;
   const flops = morFlops(configOf(spec), spec.recursive ? { ...spec.recursive, router: spec.router } : null, seqLen);
   const steps = Math.max(1, Math.round((vanillaSteps * vanillaFlops.perToken) / flops.perToken));
   const result = await trainModel({
-    model, textFile: corpus, out: `${dir}/run`, steps, seqLen, batchSize: batch, trainable: 'all',
-    schedule: { kind: 'cosine', peakLr: lr, warmupSteps: Math.min(20, Math.floor(steps / 10)), totalSteps: steps, minLrRatio: 0.1 },
-    valFraction: 0.1, evalEvery: 0, saveEvery: 0, evalWindows: 1, finalEvalWindows: 1, seed: 0,
+    model,
+    textFile: corpus,
+    out: `${dir}/run`,
+    steps,
+    seqLen,
+    batchSize: batch,
+    trainable: 'all',
+    schedule: {
+      kind: 'cosine',
+      peakLr: lr,
+      warmupSteps: Math.min(20, Math.floor(steps / 10)),
+      totalSteps: steps,
+      minLrRatio: 0.1,
+    },
+    valFraction: 0.1,
+    evalEvery: 0,
+    saveEvery: 0,
+    evalWindows: 1,
+    finalEvalWindows: 1,
+    seed: 0,
     ...(spec.router === 'expert' && { routerThreshold: /** @type {const} */ ('calibrated') }),
   });
   const trained = await loadModel(result.modelDir);
-  const row = { name: spec.name, spec, steps, tokens: result.tokens, trainFlops: 3 * flops.perToken * result.tokens, forwardPerToken: flops.perToken, expectedLoops: flops.expectedLoops, seconds: result.seconds, parameters: uniqueParameters(trained), ...evaluate(trained, spec) };
-  console.log(`${spec.name}: ${steps} steps, NLL ${row.nll.toFixed(4)}${row.causalNll ? ` (causal ${row.causalNll.toFixed(4)})` : ''}, depth ${row.averageDepth.toFixed(2)}, ${row.seconds.toFixed(0)} s`);
+  const row = {
+    name: spec.name,
+    spec,
+    steps,
+    tokens: result.tokens,
+    trainFlops: 3 * flops.perToken * result.tokens,
+    forwardPerToken: flops.perToken,
+    expectedLoops: flops.expectedLoops,
+    seconds: result.seconds,
+    parameters: uniqueParameters(trained),
+    ...evaluate(trained, spec),
+  };
+  console.log(
+    `${spec.name}: ${steps} steps, NLL ${row.nll.toFixed(4)}${row.causalNll ? ` (causal ${row.causalNll.toFixed(4)})` : ''}, depth ${row.averageDepth.toFixed(2)}, ${row.seconds.toFixed(0)} s`,
+  );
   disposeModel(trained);
   disposeModel(model);
   return row;
@@ -109,18 +205,31 @@ function uniqueParameters(model) {
  * @returns {{ nll: number, averageDepth: number, causalNll?: number, causalDepth?: number, halfNll?: number, halfDepth?: number, thresholds?: readonly number[], kv: Record<'recursion-wise' | 'shared', KvUse> }}
  */
 function evaluate(model, spec) {
-  const mor = model.recur?.router ? { kind: model.recur.router.kind, alpha: model.recur.router.alpha, kvMode: model.recur.router.kvMode } : null;
+  const mor = model.recur?.router
+    ? { kind: model.recur.router.kind, alpha: model.recur.router.alpha, kvMode: model.recur.router.kvMode }
+    : null;
   const loops = model.decoder.loops.loops.length;
   const kv = { 'recursion-wise': kvPerToken(model, mor, 'recursion-wise'), shared: kvPerToken(model, mor, 'shared') };
   if (!mor) return { nll: heldOutLoss(model.decoder, windows).meanNll, averageDepth: spec.recursive ? loops : 1, kv };
   const routed = routedNll(model, mor);
   const scored = windows.map((w) => Array.from(w));
   const causal = evaluateDepths(model, { windows: scored, rule: parseExitRule('router'), perLoop: false });
-  const row = { nll: routed.nll, averageDepth: routed.depth, causalNll: Math.log(policyOf(causal).perplexity), causalDepth: policyOf(causal).averageDepth, kv };
+  const row = {
+    nll: routed.nll,
+    averageDepth: routed.depth,
+    causalNll: Math.log(policyOf(causal).perplexity),
+    causalDepth: policyOf(causal).averageDepth,
+    kv,
+  };
   if (mor.kind !== 'expert') return row;
   // The σ > 0.5 rule beside the calibrated per-recursion thresholds the model was saved with.
   const half = evaluateDepths(model, { windows: scored, rule: parseExitRule('router:0.5'), perLoop: false });
-  return { ...row, halfNll: Math.log(policyOf(half).perplexity), halfDepth: policyOf(half).averageDepth, thresholds: model.recur?.router?.thresholds ?? [] };
+  return {
+    ...row,
+    halfNll: Math.log(policyOf(half).perplexity),
+    halfDepth: policyOf(half).averageDepth,
+    thresholds: model.recur?.router?.thresholds ?? [],
+  };
 }
 
 /** @param {LoadedModel} model @param {MorTraining} mor */
@@ -130,7 +239,13 @@ function routedNll(model, mor) {
   let depth = 0;
   for (const w of windows) {
     tf.tidy(() => {
-      const r = routedSequence(model.decoder, /** @type {RouterParams} */ (model.routerParams), mor, w.subarray(0, w.length - 1), Infinity);
+      const r = routedSequence(
+        model.decoder,
+        /** @type {RouterParams} */ (model.routerParams),
+        mor,
+        w.subarray(0, w.length - 1),
+        Infinity,
+      );
       const logp = tf.logSoftmax(r.logits);
       const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(w.subarray(1), 'int32'), logp.shape[1]))).dataSync()[0];
       nll -= /** @type {number} */ (picked);
@@ -159,7 +274,15 @@ function kvPerToken(model, mor, mode) {
   for (const w of kvWindows) {
     const ids = w.subarray(0, w.length - 1);
     tf.tidy(() => {
-      const r = mor ? routedSequence(model.decoder, /** @type {RouterParams} */ (model.routerParams), { ...mor, kvMode: mode }, ids, Infinity) : { cache: model.decoder.newDepthCache(mode) };
+      const r = mor
+        ? routedSequence(
+            model.decoder,
+            /** @type {RouterParams} */ (model.routerParams),
+            { ...mor, kvMode: mode },
+            ids,
+            Infinity,
+          )
+        : { cache: model.decoder.newDepthCache(mode) };
       if (!mor) depthForward(model.decoder, ids, { cache: r.cache });
       floats += r.cache.elementCount();
       blockRows += r.cache.blockEntries();
@@ -172,12 +295,38 @@ function kvPerToken(model, mor, mode) {
 
 /** stories260K → middle-cycle × 2 (lower init), uptrained with distillation at both exits; maxProb sweep. */
 async function earlyExitCurve() {
-  const converted = await convertModel(tokenizerSource, { strategy: 'middle-cycle', loops: 2, init: 'lower', ranks: { attention: 8, mlp: 8 }, loraInit: 'svd', norms: 'per-loop' });
+  const converted = await convertModel(tokenizerSource, {
+    strategy: 'middle-cycle',
+    loops: 2,
+    init: 'lower',
+    ranks: { attention: 8, mlp: 8 },
+    loraInit: 'svd',
+    norms: 'per-loop',
+  });
   const out = `${cache}/early-exit`;
   rmSync(out, { recursive: true, force: true });
   const result = await trainModel({
-    model: converted, teacher: tokenizerSource, distillation: { alpha: 0.5, temperature: 2 }, exit: { weights: [1, 1] }, textFile: corpus, out, steps: exitSteps, seqLen, batchSize: 4,
-    trainable: 'shared+lora', schedule: { kind: 'cosine', peakLr: 2e-3, warmupSteps: Math.min(10, Math.floor(exitSteps / 10)), totalSteps: exitSteps }, valFraction: 0.1, evalEvery: 0, saveEvery: 0, evalWindows: 1, finalEvalWindows: 1,
+    model: converted,
+    teacher: tokenizerSource,
+    distillation: { alpha: 0.5, temperature: 2 },
+    exit: { weights: [1, 1] },
+    textFile: corpus,
+    out,
+    steps: exitSteps,
+    seqLen,
+    batchSize: 4,
+    trainable: 'shared+lora',
+    schedule: {
+      kind: 'cosine',
+      peakLr: 2e-3,
+      warmupSteps: Math.min(10, Math.floor(exitSteps / 10)),
+      totalSteps: exitSteps,
+    },
+    valFraction: 0.1,
+    evalEvery: 0,
+    saveEvery: 0,
+    evalWindows: 1,
+    finalEvalWindows: 1,
   });
   const trained = await loadModel(result.modelDir);
   const exitWindows = windows.slice(0, 6).map((w) => Array.from(w));
@@ -186,10 +335,24 @@ async function earlyExitCurve() {
   for (const p of [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]) {
     const r = evaluateDepths(trained, { windows: exitWindows, rule: parseExitRule(`maxprob:${p}`), kvMode: 'copy' });
     curve.push({ threshold: p, perplexity: policyOf(r).perplexity, averageDepth: policyOf(r).averageDepth });
-    console.log(`maxprob:${p}: ppl ${policyOf(r).perplexity.toFixed(3)} at depth ${policyOf(r).averageDepth.toFixed(3)}`);
+    console.log(
+      `maxprob:${p}: ppl ${policyOf(r).perplexity.toFixed(3)} at depth ${policyOf(r).averageDepth.toFixed(3)}`,
+    );
   }
-  const teacherPpl = Math.exp(heldOutLoss(tokenizerSource.decoder, exitWindows.map((w) => Int32Array.from(w))).meanNll);
+  const teacherPpl = Math.exp(
+    heldOutLoss(
+      tokenizerSource.decoder,
+      exitWindows.map((w) => Int32Array.from(w)),
+    ).meanNll,
+  );
   disposeModel(trained);
   disposeModel(converted);
-  return { perLoop: fixed.perLoop, curve, teacherPpl, steps: exitSteps, tokens: result.tokens, windows: exitWindows.length };
+  return {
+    perLoop: fixed.perLoop,
+    curve,
+    teacherPpl,
+    steps: exitSteps,
+    tokens: result.tokens,
+    windows: exitWindows.length,
+  };
 }

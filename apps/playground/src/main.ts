@@ -37,19 +37,29 @@ async function start(): Promise<void> {
   fillConvertChoices();
   const params = new URLSearchParams(location.search);
   const prefer: BackendName = params.get('backend') === 'wasm' ? 'wasm' : 'webgpu';
-  await action('start', async () => {
-    state.backend = await startBackend(prefer, wasmPaths());
-    byId('backend', HTMLElement).textContent = state.backend.name;
-    byId('backend-note', HTMLSpanElement).textContent = state.backend.fallbackReason ? `(fallback: ${state.backend.fallbackReason})` : state.backend.adapter ? `(${state.backend.adapter})` : '';
-    document.body.dataset['backend'] = state.backend.name;
-  }, settle);
+  await action(
+    'start',
+    async () => {
+      state.backend = await startBackend(prefer, wasmPaths());
+      byId('backend', HTMLElement).textContent = state.backend.name;
+      byId('backend-note', HTMLSpanElement).textContent = state.backend.fallbackReason
+        ? `(fallback: ${state.backend.fallbackReason})`
+        : state.backend.adapter
+          ? `(${state.backend.adapter})`
+          : '';
+      document.body.dataset['backend'] = state.backend.name;
+    },
+    settle,
+  );
   wireEvents();
   const model = params.get('model');
-  if (model && state.backend) await loadFrom(() => filesFromUrl(model, (f) => setProgress(byId('load-progress', HTMLProgressElement), f)));
+  if (model && state.backend)
+    await loadFrom(() => filesFromUrl(model, (f) => setProgress(byId('load-progress', HTMLProgressElement), f)));
 }
 
 function wireEvents(): void {
-  const files = (input: HTMLInputElement) => () => void loadFrom(async () => filesFromList(Array.from(input.files ?? [])));
+  const files = (input: HTMLInputElement) => () =>
+    void loadFrom(async () => filesFromList(Array.from(input.files ?? [])));
   byId('file-input', HTMLInputElement).addEventListener('change', files(byId('file-input', HTMLInputElement)));
   byId('folder-input', HTMLInputElement).addEventListener('change', files(byId('folder-input', HTMLInputElement)));
   const zone = byId('drop-zone', HTMLDivElement);
@@ -63,27 +73,40 @@ function wireEvents(): void {
     const url = byId('url-input', HTMLInputElement).value.trim();
     void loadFrom(() => filesFromUrl(url, (f) => setProgress(byId('load-progress', HTMLProgressElement), f)));
   });
-  byId('convert-form', HTMLFormElement).addEventListener('submit', (e) => (e.preventDefault(), void action('convert', convert, settle)));
-  byId('generate-form', HTMLFormElement).addEventListener('submit', (e) => (e.preventDefault(), void action('generate', run, settle)));
-  byId('bench-form', HTMLFormElement).addEventListener('submit', (e) => (e.preventDefault(), void action('bench', bench, settle)));
+  byId('convert-form', HTMLFormElement).addEventListener(
+    'submit',
+    (e) => (e.preventDefault(), void action('convert', convert, settle)),
+  );
+  byId('generate-form', HTMLFormElement).addEventListener(
+    'submit',
+    (e) => (e.preventDefault(), void action('generate', run, settle)),
+  );
+  byId('bench-form', HTMLFormElement).addEventListener(
+    'submit',
+    (e) => (e.preventDefault(), void action('bench', bench, settle)),
+  );
 }
 
 /** Replaces the page's model with the one in these files; on failure the previous model stays. */
 async function loadFrom(files: () => Promise<ModelFiles>): Promise<void> {
-  await action('load', async () => {
-    const backend = state.backend;
-    if (!backend) throw new Error('no backend is running');
-    const bar = byId('load-progress', HTMLProgressElement);
-    setProgress(bar, 0);
-    try {
-      const model = await openModel(await files(), backend, (f) => setProgress(bar, f));
-      dropModels();
-      state.source = model;
-      describeModel(model);
-    } finally {
-      setProgress(bar, undefined);
-    }
-  }, settle);
+  await action(
+    'load',
+    async () => {
+      const backend = state.backend;
+      if (!backend) throw new Error('no backend is running');
+      const bar = byId('load-progress', HTMLProgressElement);
+      setProgress(bar, 0);
+      try {
+        const model = await openModel(await files(), backend, (f) => setProgress(bar, f));
+        dropModels();
+        state.source = model;
+        describeModel(model);
+      } finally {
+        setProgress(bar, undefined);
+      }
+    },
+    settle,
+  );
 }
 
 function dropModels(): void {
@@ -97,10 +120,13 @@ function dropModels(): void {
 function describeModel(model: LoadedModel): void {
   const c = model.config;
   const info = byId('model-info', HTMLDivElement);
-  info.textContent = `${model.source.path} (${model.source.format}): ${c.numLayers} layers, d=${c.hiddenSize}, ${c.numHeads} heads / ${c.numKvHeads} KV heads, vocab ${c.vocabSize}` +
+  info.textContent =
+    `${model.source.path} (${model.source.format}): ${c.numLayers} layers, d=${c.hiddenSize}, ${c.numHeads} heads / ${c.numKvHeads} KV heads, vocab ${c.vocabSize}` +
     (model.recur ? `, recursive: ${model.recur.strategy} × ${model.recur.loops} loops` : '');
   info.dataset['loaded'] = 'true';
-  renderSizes(byId('sizes', HTMLTableElement), [{ label: 'opened model', parameters: model.decoder.parameterCount + (model.lora?.parameterCount ?? 0) }]);
+  renderSizes(byId('sizes', HTMLTableElement), [
+    { label: 'opened model', parameters: model.decoder.parameterCount + (model.lora?.parameterCount ?? 0) },
+  ]);
 }
 
 async function convert(): Promise<void> {
@@ -154,7 +180,10 @@ async function analyse(model: LoadedModel, ids: number[], promptLength: number):
   const probe = await probeLoops(model, ids);
   const depths = tokenDepths(probe, numberField('exit-threshold', 0, 1));
   // Row t's readout chose token t+1: colour each generated token by the depth of the row that produced it.
-  const cells = ids.slice(promptLength).map((id, i) => ({ text: model.tokenizer.decode([id]), depth: depths[promptLength - 1 + i] ?? probe.readouts.length }));
+  const cells = ids.slice(promptLength).map((id, i) => ({
+    text: model.tokenizer.decode([id]),
+    depth: depths[promptLength - 1 + i] ?? probe.readouts.length,
+  }));
   drawDepthHeatmap(byId('heatmap', HTMLCanvasElement), cells, probe.readouts.length);
   drawEntropyChart(byId('entropy', HTMLCanvasElement), probe.entropies);
 }
@@ -169,7 +198,9 @@ async function bench(): Promise<void> {
 }
 
 window.addEventListener('error', (e) => showMessage(e.message));
-window.addEventListener('unhandledrejection', (e) => showMessage(e.reason instanceof Error ? e.reason.message : String(e.reason)));
+window.addEventListener('unhandledrejection', (e) =>
+  showMessage(e.reason instanceof Error ? e.reason.message : String(e.reason)),
+);
 // For tests and the console: the page's tfjs and state.
 (window as Window & { recur?: unknown }).recur = { tf, state };
 void start();

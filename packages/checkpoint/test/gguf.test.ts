@@ -56,7 +56,9 @@ describe('GGUF writer → reader', () => {
     for (let block = 0; block < a.length / 32; block++) {
       const values = a.subarray(block * 32, block * 32 + 32);
       const step = Math.max(...values.map(Math.abs)) / 127;
-      values.forEach((v, i) => expect(Math.abs(q8[block * 32 + i]! - v)).toBeLessThanOrEqual(step * 0.5 + 1e-3 * step * 127));
+      values.forEach((v, i) =>
+        expect(Math.abs(q8[block * 32 + i]! - v)).toBeLessThanOrEqual(step * 0.5 + 1e-3 * step * 127),
+      );
     }
   });
 

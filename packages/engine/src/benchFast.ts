@@ -2,7 +2,10 @@ import { forwardFlops, type FastDecoder } from '@recur/graph';
 import type { ForwardBenchOptions, ForwardBenchResult } from './bench.js';
 
 /** benchmarkForward on the fast path: the same protocol (best prefill of `repeats`, then cached decode steps). */
-export async function benchmarkFastForward(fast: FastDecoder, options: ForwardBenchOptions): Promise<ForwardBenchResult> {
+export async function benchmarkFastForward(
+  fast: FastDecoder,
+  options: ForwardBenchOptions,
+): Promise<ForwardBenchResult> {
   const { prefillTokens, decodeTokens } = options;
   const vocab = fast.config.vocabSize;
   const ids = Array.from({ length: prefillTokens }, (_, i) => (i * 7919 + 13) % vocab);

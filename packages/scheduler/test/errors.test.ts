@@ -48,6 +48,13 @@ describe('contract errors', () => {
     scheduler.complete({ rows: [row('a', 0, false), row('b', 0, false)], sampled: [] });
     scheduler.schedule();
     // A row at the last depth (N − 1 = 1) must exit.
-    expect(code(() => scheduler.complete({ rows: [row('a', 1, false), row('b', 1, true)], sampled: [{ requestId: 'b', finished: false }] }))).toBe('bad-result');
+    expect(
+      code(() =>
+        scheduler.complete({
+          rows: [row('a', 1, false), row('b', 1, true)],
+          sampled: [{ requestId: 'b', finished: false }],
+        }),
+      ),
+    ).toBe('bad-result');
   });
 });

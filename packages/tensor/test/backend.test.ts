@@ -45,7 +45,11 @@ describe('initBackend (Node)', () => {
 
   it('serialises concurrent calls', async () => {
     delete process.env['RECUR_BACKEND'];
-    const results = await Promise.all([initBackend({ backend: 'cpu' }), initBackend(), initBackend({ backend: 'cpu' })]);
+    const results = await Promise.all([
+      initBackend({ backend: 'cpu' }),
+      initBackend(),
+      initBackend({ backend: 'cpu' }),
+    ]);
     expect(results).toEqual(['cpu', 'wasm', 'cpu']);
     expect(activeBackend()).toBe('cpu');
   });

@@ -6,7 +6,9 @@ const base = { headDim: 8, theta: 10_000 };
 
 describe('ropeInverseFrequencies', () => {
   it('plain RoPE: theta^(-2i/headDim)', () => {
-    expect(Array.from(ropeInverseFrequencies({ ...base, scaling: null }))).toEqual(Array.from(Float32Array.of(1, 0.1, 0.01, 0.001)));
+    expect(Array.from(ropeInverseFrequencies({ ...base, scaling: null }))).toEqual(
+      Array.from(Float32Array.of(1, 0.1, 0.01, 0.001)),
+    );
   });
 
   it('linear scaling divides every frequency by the factor', () => {

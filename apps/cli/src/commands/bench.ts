@@ -1,8 +1,23 @@
 import type { Command } from 'commander';
-import { benchmarkForward, disposeFast, fastDecoderFor, modelPresets, presetDecoder, type LoadedModel } from '@recur/engine';
+import {
+  benchmarkForward,
+  disposeFast,
+  fastDecoderFor,
+  modelPresets,
+  presetDecoder,
+  type LoadedModel,
+} from '@recur/engine';
 import { activeBackend } from '@recur/tensor';
 import { parseNumber, UsageError } from '../errors.js';
-import { computeThreads, fastOption, openModel, pathBackendHelp, printJson, startBackend, type ModelOptions } from './shared.js';
+import {
+  computeThreads,
+  fastOption,
+  openModel,
+  pathBackendHelp,
+  printJson,
+  startBackend,
+  type ModelOptions,
+} from './shared.js';
 
 interface BenchCliOptions extends ModelOptions {
   readonly preset?: string;
@@ -16,7 +31,10 @@ export function registerBench(program: Command): void {
     .command('bench')
     .description('time a batch-1 prefill and cached decode (tokens/s, prefill GFLOP/s) on the path generate would take')
     .option('--model <path>', 'Hugging Face folder, .safetensors or .gguf file')
-    .option('--preset <name>', `random weights in a public model's shape (instead of --model): ${Object.keys(modelPresets).join(', ')}`)
+    .option(
+      '--preset <name>',
+      `random weights in a public model's shape (instead of --model): ${Object.keys(modelPresets).join(', ')}`,
+    )
     .option('--prefill <n>', 'prompt tokens', '256')
     .option('--decode <n>', 'decode steps', '64')
     .option('--backend <name>', pathBackendHelp)
@@ -27,10 +45,22 @@ export function registerBench(program: Command): void {
       const decodeTokens = parseNumber('decode', options.decode, { integer: true, min: 1 });
       const { decoder, label, lora } = await benchModel(options);
       // The fused path wherever generate would take it; --backend tfjs (or cpu) times the tfjs decoder.
-      const fast = fastOption(options) === false ? undefined : (await fastDecoderFor({ decoder, ...(lora && { lora }) })).fast;
-      const result = await benchmarkForward(decoder, { prefillTokens, decodeTokens, ...(fast && { fast }) }).finally(() => disposeFast({ decoder }));
+      const fast =
+        fastOption(options) === false ? undefined : (await fastDecoderFor({ decoder, ...(lora && { lora }) })).fast;
+      const result = await benchmarkForward(decoder, { prefillTokens, decodeTokens, ...(fast && { fast }) }).finally(
+        () => disposeFast({ decoder }),
+      );
       const path = fast ? 'fast' : 'tfjs';
-      const report = { model: label, path, backend: activeBackend(), threads: computeThreads(), parameters: decoder.parameterCount, prefillTokens, decodeTokens, ...result };
+      const report = {
+        model: label,
+        path,
+        backend: activeBackend(),
+        threads: computeThreads(),
+        parameters: decoder.parameterCount,
+        prefillTokens,
+        decodeTokens,
+        ...result,
+      };
       decoder.dispose();
       if (options.json) return printJson(report);
       console.log(
@@ -40,10 +70,14 @@ export function registerBench(program: Command): void {
     });
 }
 
-async function benchModel(options: BenchCliOptions): Promise<Pick<LoadedModel, 'decoder' | 'lora'> & { label: string }> {
-  if (options.preset && options.model) throw new UsageError('give --model or --preset, not both (--preset times random weights in a public shape)');
+async function benchModel(
+  options: BenchCliOptions,
+): Promise<Pick<LoadedModel, 'decoder' | 'lora'> & { label: string }> {
+  if (options.preset && options.model)
+    throw new UsageError('give --model or --preset, not both (--preset times random weights in a public shape)');
   if (options.preset) {
-    if (!modelPresets[options.preset]) throw new UsageError(`--preset must be one of ${Object.keys(modelPresets).join(', ')}, got "${options.preset}"`);
+    if (!modelPresets[options.preset])
+      throw new UsageError(`--preset must be one of ${Object.keys(modelPresets).join(', ')}, got "${options.preset}"`);
     await startBackend(options, { tfjsPath: true });
     return { decoder: presetDecoder(options.preset)!, label: `${options.preset} (random weights)` };
   }

@@ -22,40 +22,72 @@ type CliDtype = keyof typeof ggufDtypes;
 export function registerExport(program: Command): void {
   program
     .command('export')
-    .description('write a model as a plain Llama (Hugging Face folder, or a llama.cpp GGUF file with --gguf); a recursive model is unrolled to one layer per loop step')
+    .description(
+      'write a model as a plain Llama (Hugging Face folder, or a llama.cpp GGUF file with --gguf); a recursive model is unrolled to one layer per loop step',
+    )
     .argument('<model>', 'Hugging Face folder, .safetensors or .gguf file (a converted Recur model included)')
     .option('--out <path>', 'folder to write to (a .gguf file with --gguf)')
     .option('--gguf', 'write one llama.cpp GGUF file instead of a Hugging Face folder')
-    .option('--dtype <t>', 'GGUF weight matrices: f32 (exact), f16, q8_0 or q4_0 (llama.cpp block quantization; norms stay f32, and a matrix whose rows are not whole 32-blocks stays f32)', 'f32')
-    .option('--lora <mode>', 'depth-wise LoRA of a converted model: merge (into dense weights), peft (adapter folder <out>/adapter; refused for per-loop norms, which only merge keeps), drop', 'merge')
+    .option(
+      '--dtype <t>',
+      'GGUF weight matrices: f32 (exact), f16, q8_0 or q4_0 (llama.cpp block quantization; norms stay f32, and a matrix whose rows are not whole 32-blocks stays f32)',
+      'f32',
+    )
+    .option(
+      '--lora <mode>',
+      'depth-wise LoRA of a converted model: merge (into dense weights), peft (adapter folder <out>/adapter; refused for per-loop norms, which only merge keeps), drop',
+      'merge',
+    )
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
-    .option('--drop-router', 'export a MoR router model at full depth without its router (a plain Llama cannot hold one; refused otherwise)')
+    .option(
+      '--drop-router',
+      'export a MoR router model at full depth without its router (a plain Llama cannot hold one; refused otherwise)',
+    )
     .option('--force', 'replace an --out folder or file that export did not write (the whole of it)')
     .option('--json', 'print one JSON summary')
     .action(async (path: string, options: ExportCliOptions) => {
       if (!options.out) throw new UsageError(options.gguf ? '--out FILE.gguf is required' : '--out DIR is required');
       const lora = options.lora as (typeof loraModes)[number];
-      if (!loraModes.includes(lora)) throw new UsageError(`--lora must be one of ${loraModes.join(', ')}, got "${options.lora}"`);
-      if (!Object.hasOwn(ggufDtypes, options.dtype)) throw new UsageError(`--dtype must be one of ${Object.keys(ggufDtypes).join(', ')}, got "${options.dtype}"`);
-      if (options.dtype !== 'f32' && !options.gguf) throw new UsageError('--dtype applies to --gguf; a Hugging Face folder is written in f32');
-      if (options.gguf && lora === 'peft') throw new UsageError('--lora peft writes an adapter folder; with --gguf use merge or drop');
+      if (!loraModes.includes(lora))
+        throw new UsageError(`--lora must be one of ${loraModes.join(', ')}, got "${options.lora}"`);
+      if (!Object.hasOwn(ggufDtypes, options.dtype))
+        throw new UsageError(`--dtype must be one of ${Object.keys(ggufDtypes).join(', ')}, got "${options.dtype}"`);
+      if (options.dtype !== 'f32' && !options.gguf)
+        throw new UsageError('--dtype applies to --gguf; a Hugging Face folder is written in f32');
+      if (options.gguf && lora === 'peft')
+        throw new UsageError('--lora peft writes an adapter folder; with --gguf use merge or drop');
       const target = { sources: [path], force: options.force ?? false };
       await checkModelOutput(options.out, options.gguf ? 'gguf' : 'folder', target); // refuse before loading
       const started = performance.now();
       const model = await openModel({ model: path, ...(options.backend ? { backend: options.backend } : {}) });
       if (options.gguf) {
         const dtype = ggufDtypes[options.dtype as CliDtype];
-        const written = await exportGguf(model, options.out, { dtype, lora: lora as 'merge' | 'drop', dropRouter: options.dropRouter ?? false, ...target }).finally(() => disposeModel(model));
+        const written = await exportGguf(model, options.out, {
+          dtype,
+          lora: lora as 'merge' | 'drop',
+          dropRouter: options.dropRouter ?? false,
+          ...target,
+        }).finally(() => disposeModel(model));
         const seconds = (performance.now() - started) / 1000;
         if (options.json) return printJson({ ...written, dtype, lora, seconds });
-        const types = Object.entries(written.tensorTypes).map(([type, n]) => `${n} ${type}`).join(' + ');
-        return console.log(`${written.path}: GGUF ${dtype}, ${written.numLayers} layers, tensors ${types}, ${written.bytes.toLocaleString('en-US')} bytes · ${seconds.toFixed(1)} s`);
+        const types = Object.entries(written.tensorTypes)
+          .map(([type, n]) => `${n} ${type}`)
+          .join(' + ');
+        return console.log(
+          `${written.path}: GGUF ${dtype}, ${written.numLayers} layers, tensors ${types}, ${written.bytes.toLocaleString('en-US')} bytes · ${seconds.toFixed(1)} s`,
+        );
       }
-      const result = await exportModel(model, options.out, { lora, dropRouter: options.dropRouter ?? false, ...target }).finally(() => disposeModel(model));
+      const result = await exportModel(model, options.out, {
+        lora,
+        dropRouter: options.dropRouter ?? false,
+        ...target,
+      }).finally(() => disposeModel(model));
       const seconds = (performance.now() - started) / 1000;
       if (options.json) return printJson({ ...result, lora, adapterDir: result.adapterDir ?? null, seconds });
       const fmt = (n: number) => n.toLocaleString('en-US');
-      console.log(`${result.dir}: ${result.numLayers} layers, ${fmt(result.parameters)} parameters, ${fmt(result.bytes)} bytes of weights · ${seconds.toFixed(1)} s`);
+      console.log(
+        `${result.dir}: ${result.numLayers} layers, ${fmt(result.parameters)} parameters, ${fmt(result.bytes)} bytes of weights · ${seconds.toFixed(1)} s`,
+      );
       if (result.adapterDir) console.log(`PEFT adapter: ${result.adapterDir} (base model: ${result.dir})`);
     });
 }

@@ -33,7 +33,11 @@ export function drawDepthHeatmap(canvas: HTMLCanvasElement, cells: readonly Dept
   canvas.dataset['loops'] = String(loops);
 }
 
-function wrap(ctx: CanvasRenderingContext2D, cells: readonly DepthCell[], width: number): { boxes: { x: number; y: number; w: number }[]; lines: number } {
+function wrap(
+  ctx: CanvasRenderingContext2D,
+  cells: readonly DepthCell[],
+  width: number,
+): { boxes: { x: number; y: number; w: number }[]; lines: number } {
   const boxes: { x: number; y: number; w: number }[] = [];
   let x = PAD;
   let line = 0;

@@ -14,14 +14,25 @@ export function chromiumAvailable(): boolean {
  * off: the machine has no network, and the page must need none.
  */
 export function launchChromium(): Promise<Browser> {
-  if (!chromiumAvailable()) throw new Error(`no chromium at ${chromiumPath}: apt-get install -y --no-install-recommends chromium (or set RECUR_CHROMIUM)`);
+  if (!chromiumAvailable())
+    throw new Error(
+      `no chromium at ${chromiumPath}: apt-get install -y --no-install-recommends chromium (or set RECUR_CHROMIUM)`,
+    );
   return chromium.launch({
     executablePath: chromiumPath,
     headless: true,
     args: [
-      '--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader',
-      '--disable-gpu-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync',
+      '--headless=new',
+      '--no-sandbox',
+      '--enable-unsafe-webgpu',
+      '--enable-features=Vulkan',
+      '--use-angle=swiftshader',
+      '--disable-gpu-sandbox',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
     ],
   });
 }

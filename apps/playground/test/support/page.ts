@@ -28,5 +28,9 @@ export async function message(page: Page): Promise<string> {
 export async function actAndSettle(page: Page, act: () => Promise<void>, timeout = 120_000): Promise<void> {
   const before = await page.evaluate(() => Number(document.body.dataset['done'] ?? 0));
   await act();
-  await page.waitForFunction((n) => Number(document.body.dataset['done'] ?? 0) > n && document.body.dataset['state'] === 'ready', before, { timeout, polling: 100 });
+  await page.waitForFunction(
+    (n) => Number(document.body.dataset['done'] ?? 0) > n && document.body.dataset['state'] === 'ready',
+    before,
+    { timeout, polling: 100 },
+  );
 }

@@ -2,7 +2,13 @@ import { CheckpointError } from '../errors.js';
 import { ByteBuilder } from '../bytes/builder.js';
 import { elementCount, formatShape } from '../tensor-info.js';
 import { encodeGgml, type GgufWriteDtype } from './encode.js';
-import { ggmlTypeByName, ggufValueTypes, type GgufMetadataEntry, type GgufScalar, type GgufScalarType } from './types.js';
+import {
+  ggmlTypeByName,
+  ggufValueTypes,
+  type GgufMetadataEntry,
+  type GgufScalar,
+  type GgufScalarType,
+} from './types.js';
 
 export interface GgufWriteTensor {
   readonly name: string;
@@ -53,13 +59,21 @@ export function writeGguf(options: GgufWriteOptions): Uint8Array {
 
 function encodeTensor(tensor: GgufWriteTensor): Uint8Array {
   if (elementCount(tensor.shape) !== tensor.data.length) {
-    throw new CheckpointError('size-mismatch', 'writeGguf', `tensor "${tensor.name}" has shape ${formatShape(tensor.shape)} but ${tensor.data.length} values`);
+    throw new CheckpointError(
+      'size-mismatch',
+      'writeGguf',
+      `tensor "${tensor.name}" has shape ${formatShape(tensor.shape)} but ${tensor.data.length} values`,
+    );
   }
   const rowLength = tensor.shape[tensor.shape.length - 1] ?? 1;
   const { blockSize } = ggmlTypeByName(tensor.dtype)!;
   if (rowLength % blockSize !== 0) {
     // A block never straddles two rows in ggml, so a row must hold whole blocks.
-    throw new CheckpointError('bad-shape', 'writeGguf', `tensor "${tensor.name}": ${tensor.dtype} needs a row length divisible by ${blockSize}, got ${rowLength}`);
+    throw new CheckpointError(
+      'bad-shape',
+      'writeGguf',
+      `tensor "${tensor.name}": ${tensor.dtype} needs a row length divisible by ${blockSize}, got ${rowLength}`,
+    );
   }
   return encodeGgml(tensor.dtype, tensor.data);
 }
@@ -77,7 +91,11 @@ function writeEntry(out: ByteBuilder, entry: GgufMetadataEntry): void {
   const itemType = entry.itemType;
   const items = entry.value;
   if (!itemType || !Array.isArray(items)) {
-    throw new CheckpointError('bad-value-type', 'writeGguf', `metadata "${entry.key}" is an array but has no itemType or no list value`);
+    throw new CheckpointError(
+      'bad-value-type',
+      'writeGguf',
+      `metadata "${entry.key}" is an array but has no itemType or no list value`,
+    );
   }
   out.u32(ggufValueTypes.indexOf(itemType));
   out.u64(items.length);
@@ -90,8 +108,14 @@ function writeScalar(out: ByteBuilder, type: GgufScalarType, value: GgufScalar):
   if (type === 'uint64' || type === 'int64') return type === 'uint64' ? out.u64(toBig(value)) : out.i64(toBig(value));
   const n = Number(value);
   const write: Record<typeof type, (v: number) => void> = {
-    uint8: (v) => out.u8(v), int8: (v) => out.i8(v), uint16: (v) => out.u16(v), int16: (v) => out.i16(v),
-    uint32: (v) => out.u32(v), int32: (v) => out.i32(v), float32: (v) => out.f32(v), float64: (v) => out.f64(v),
+    uint8: (v) => out.u8(v),
+    int8: (v) => out.i8(v),
+    uint16: (v) => out.u16(v),
+    int16: (v) => out.i16(v),
+    uint32: (v) => out.u32(v),
+    int32: (v) => out.i32(v),
+    float32: (v) => out.f32(v),
+    float64: (v) => out.f64(v),
   };
   write[type](n);
 }

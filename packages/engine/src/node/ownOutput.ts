@@ -10,13 +10,23 @@ export const PRODUCER = 'recur';
 export const GGUF_WRITER_KEY = 'recur.writer';
 
 /** Names a Recur model folder holds (saveModel, exportModel); anything else means someone else's folder. */
-const MODEL_FOLDER_NAMES = new Set(['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'adapter']);
+const MODEL_FOLDER_NAMES = new Set([
+  'config.json',
+  'model.safetensors',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'adapter',
+]);
 
 /** A folder Recur wrote as a model: only model-folder names, and a model.safetensors produced by Recur. */
 export async function isRecurModelDir(dir: string): Promise<boolean> {
   const names = (await readdir(dir).catch(() => [])).filter((name) => !name.startsWith('.'));
   if (!names.includes('model.safetensors') || names.some((name) => !MODEL_FOLDER_NAMES.has(name))) return false;
-  return readsAs(join(dir, 'model.safetensors'), async (source) => (await openSafetensors(source)).metadata.producer === PRODUCER);
+  return readsAs(
+    join(dir, 'model.safetensors'),
+    async (source) => (await openSafetensors(source)).metadata.producer === PRODUCER,
+  );
 }
 
 /** A GGUF file Recur's exporter wrote (it carries `recur.writer`). */
@@ -25,7 +35,10 @@ export async function isRecurGguf(path: string): Promise<boolean> {
 }
 
 /** `test` on the file's bytes; false when it cannot be opened or parsed. */
-async function readsAs(path: string, test: (source: Awaited<ReturnType<typeof openFileSource>>) => Promise<boolean>): Promise<boolean> {
+async function readsAs(
+  path: string,
+  test: (source: Awaited<ReturnType<typeof openFileSource>>) => Promise<boolean>,
+): Promise<boolean> {
   const source = await openFileSource(path).catch(() => undefined);
   if (!source) return false;
   try {
@@ -39,5 +52,10 @@ async function readsAs(path: string, test: (source: Awaited<ReturnType<typeof op
 
 /** The checks a model writer makes, up front (so a command refuses before loading anything). */
 export function checkModelOutput(out: string, format: 'folder' | 'gguf', options: OutputOptions): Promise<void> {
-  return checkOutput(out, format === 'gguf' ? { kind: 'file', ...options, isOwn: isRecurGguf } : { kind: 'dir', ...options, isOwn: isRecurModelDir });
+  return checkOutput(
+    out,
+    format === 'gguf'
+      ? { kind: 'file', ...options, isOwn: isRecurGguf }
+      : { kind: 'dir', ...options, isOwn: isRecurModelDir },
+  );
 }

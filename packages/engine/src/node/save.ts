@@ -13,19 +13,35 @@ import { isRecurModelDir, PRODUCER } from './ownOutput.js';
  * place (see `writeOutput`): never into the model's own source, never over a folder Recur did not
  * write unless `force`.
  */
-export async function saveModel(model: LoadedModel, dir: string, options: OutputOptions = {}): Promise<{ bytes: number }> {
+export async function saveModel(
+  model: LoadedModel,
+  dir: string,
+  options: OutputOptions = {},
+): Promise<{ bytes: number }> {
   const sources = [model.source.path, ...(options.sources ?? [])];
-  return writeOutput(dir, { kind: 'dir', sources, ...(options.force !== undefined && { force: options.force }), isOwn: isRecurModelDir }, async (temp) => {
-    const entries: SafetensorsWriteEntry[] = [];
-    for (const [name, tensor] of [...model.decoder.weights, ...(model.lora?.tensors ?? []), ...(model.routerParams ?? [])]) {
-      entries.push({ name, shape: tensor.shape, dtype: 'F32', data: (await tensor.data()) as Float32Array });
-    }
-    const weights = writeSafetensors(entries, { format: 'pt', producer: PRODUCER });
-    await writeAtomic(join(temp, 'model.safetensors'), weights);
-    await writeAtomic(join(temp, 'config.json'), json(hfConfigJson(model.config, model.recur && absoluteSource(model.recur))));
-    for (const [name, content] of Object.entries(await tokenizerFiles(model.source.path))) await writeAtomic(join(temp, name), content);
-    return { bytes: weights.byteLength };
-  });
+  return writeOutput(
+    dir,
+    { kind: 'dir', sources, ...(options.force !== undefined && { force: options.force }), isOwn: isRecurModelDir },
+    async (temp) => {
+      const entries: SafetensorsWriteEntry[] = [];
+      for (const [name, tensor] of [
+        ...model.decoder.weights,
+        ...(model.lora?.tensors ?? []),
+        ...(model.routerParams ?? []),
+      ]) {
+        entries.push({ name, shape: tensor.shape, dtype: 'F32', data: (await tensor.data()) as Float32Array });
+      }
+      const weights = writeSafetensors(entries, { format: 'pt', producer: PRODUCER });
+      await writeAtomic(join(temp, 'model.safetensors'), weights);
+      await writeAtomic(
+        join(temp, 'config.json'),
+        json(hfConfigJson(model.config, model.recur && absoluteSource(model.recur))),
+      );
+      for (const [name, content] of Object.entries(await tokenizerFiles(model.source.path)))
+        await writeAtomic(join(temp, name), content);
+      return { bytes: weights.byteLength };
+    },
+  );
 }
 
 /** A converted model's folder (see `saveModel`). */

@@ -31,8 +31,12 @@ export class DepthKvCache implements AttentionCache {
   private readonly place = new Map<number, { loop: number; j: number }>();
   private committed = 0;
 
-  constructor(readonly structure: LoopStructure, readonly mode: DepthKvMode) {
-    if (!depthKvModes.includes(mode)) throw new RangeError(`unknown KV mode "${mode}" (expected ${depthKvModes.join(', ')})`);
+  constructor(
+    readonly structure: LoopStructure,
+    readonly mode: DepthKvMode,
+  ) {
+    if (!depthKvModes.includes(mode))
+      throw new RangeError(`unknown KV mode "${mode}" (expected ${depthKvModes.join(', ')})`);
     const steps = [...structure.prologue, ...structure.loops.flat(), ...structure.epilogue];
     this.slots = Array.from({ length: steps.length }, () => ({ positions: [] }));
     structure.loops.forEach((loop, r) => loop.forEach((call, j) => this.place.set(call.step, { loop: r, j })));
@@ -117,7 +121,11 @@ export class DepthKvCache implements AttentionCache {
     const keep = slot.positions.flatMap((p, row) => (incoming.has(p) ? [] : [row]));
     const [oldK, oldV] = [slot.k, slot.v];
     const kept = (t: tf.Tensor3D | undefined): tf.Tensor3D[] =>
-      !t || keep.length === 0 ? [] : keep.length === slot.positions.length ? [t] : [tf.gather(t, tf.tensor1d(keep, 'int32')) as tf.Tensor3D];
+      !t || keep.length === 0
+        ? []
+        : keep.length === slot.positions.length
+          ? [t]
+          : [tf.gather(t, tf.tensor1d(keep, 'int32')) as tf.Tensor3D];
     slot.k = tf.keep(tf.tidy(() => tf.concat([...kept(oldK), k], 0))); // [S', nKvHeads, headDim]
     slot.v = tf.keep(tf.tidy(() => tf.concat([...kept(oldV), v], 0)));
     slot.positions = [...keep.map((row) => slot.positions[row]!), ...positions];

@@ -45,16 +45,24 @@ export interface ExpertRouting extends LoopRouting {
 }
 
 /** Expert-choice MoR (Bae et al. 2025, arXiv 2507.10524, §2.2.1): one scalar router per recursion, hierarchical. */
-export function expertChoiceRouting(params: ReadonlyMap<string, tf.Tensor>, options: ExpertRoutingOptions): ExpertRouting {
+export function expertChoiceRouting(
+  params: ReadonlyMap<string, tf.Tensor>,
+  options: ExpertRoutingOptions,
+): ExpertRouting {
   const decisions: RoutingDecision[] = [];
   return {
     update: 'gated',
     decisions,
     choose(r, h, candidates): LoopChoice {
       const threshold = options.thresholds?.[r] ?? options.threshold;
-      const decision = options.mode === 'threshold'
-        ? routeByThreshold(params, h, candidates, { recursion: r, ...(threshold !== undefined && { threshold }), ...(options.alpha !== undefined && { alpha: options.alpha }) })
-        : routeExpertChoice(params, h, candidates, { ...options, recursion: r });
+      const decision =
+        options.mode === 'threshold'
+          ? routeByThreshold(params, h, candidates, {
+              recursion: r,
+              ...(threshold !== undefined && { threshold }),
+              ...(options.alpha !== undefined && { alpha: options.alpha }),
+            })
+          : routeExpertChoice(params, h, candidates, { ...options, recursion: r });
       decisions.push(decision);
       return { selected: decision.selected, gate: decision.gate };
     },
@@ -83,7 +91,10 @@ export interface TokenChoiceRoutingOptions {
  * chosen depth's probability — once at the end ('paper') or at each loop it runs ('gated-every-loop').
  * Both are row-wise: a token's KV at loop r depends only on its own (and earlier tokens') states.
  */
-export function tokenChoiceRouting(params: ReadonlyMap<string, tf.Tensor>, options: TokenChoiceRoutingOptions = {}): TokenRouting {
+export function tokenChoiceRouting(
+  params: ReadonlyMap<string, tf.Tensor>,
+  options: TokenChoiceRoutingOptions = {},
+): TokenRouting {
   let routed: TokenChoiceRouting | undefined;
   const everyLoop = options.form === 'gated-every-loop';
   return {

@@ -19,7 +19,10 @@ export interface SelfDistillationOptions {
  * p = softmax(teacher/T), q = softmax(student/T), mean over rows. loopLogits: one [T, V] per loop;
  * the last is the teacher. With a single loop the loss is 0.
  */
-export function selfDistillationLoss(loopLogits: readonly tf.Tensor2D[], options: SelfDistillationOptions = {}): tf.Scalar {
+export function selfDistillationLoss(
+  loopLogits: readonly tf.Tensor2D[],
+  options: SelfDistillationOptions = {},
+): tf.Scalar {
   const teacherLogits = loopLogits[loopLogits.length - 1];
   if (teacherLogits === undefined) throw new RangeError('selfDistillationLoss: no loops');
   const exits = loopLogits.length - 1;

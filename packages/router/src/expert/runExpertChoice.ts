@@ -28,7 +28,12 @@ export interface RunExpertChoiceOptions {
  * (their logits feed selectionBceLoss / routerZLoss) and each token's depth. Intermediate states are not disposed here, so
  * autodiff can use them: call it inside tf.tidy (or a gradient function) and dispose the decisions.
  */
-export function runExpertChoice(params: ReadonlyMap<string, tf.Tensor>, h0: tf.Tensor2D, block: RecursionBlock, options: RunExpertChoiceOptions): { h: tf.Tensor2D; decisions: RoutingDecision[]; depths: Int32Array } {
+export function runExpertChoice(
+  params: ReadonlyMap<string, tf.Tensor>,
+  h0: tf.Tensor2D,
+  block: RecursionBlock,
+  options: RunExpertChoiceOptions,
+): { h: tf.Tensor2D; decisions: RoutingDecision[]; depths: Int32Array } {
   let h = h0;
   let candidates: Int32Array | null = null;
   const decisions: RoutingDecision[] = [];

@@ -36,7 +36,14 @@ export function refRopeVector(x: readonly number[], pos: number, heads: number, 
 }
 
 /** Softmax attention of one query row [H·hd] over key/value rows [S][Hkv·hd] (GQA: head h reads kv head ⌊h / (H/Hkv)⌋). */
-export function refAttendVector(q: ArrayLike<number>, k: readonly ArrayLike<number>[], v: readonly ArrayLike<number>[], H: number, Hkv: number, hd: number): number[] {
+export function refAttendVector(
+  q: ArrayLike<number>,
+  k: readonly ArrayLike<number>[],
+  v: readonly ArrayLike<number>[],
+  H: number,
+  Hkv: number,
+  hd: number,
+): number[] {
   const out: number[] = [];
   for (let head = 0; head < H; head++) {
     const kvHead = Math.floor(head / (H / Hkv));

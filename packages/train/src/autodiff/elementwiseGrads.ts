@@ -9,7 +9,10 @@ export const elementwiseGrads: tf.GradConfig[] = [
   {
     kernelName: 'Add',
     inputsToSave: ['a', 'b'],
-    gradFunc: (dy, [a, b]: Saved) => ({ a: () => reduceToShape(one(dy), a!.shape), b: () => reduceToShape(one(dy), b!.shape) }),
+    gradFunc: (dy, [a, b]: Saved) => ({
+      a: () => reduceToShape(one(dy), a!.shape),
+      b: () => reduceToShape(one(dy), b!.shape),
+    }),
   },
   {
     kernelName: 'AddN',
@@ -19,7 +22,10 @@ export const elementwiseGrads: tf.GradConfig[] = [
   {
     kernelName: 'Sub',
     inputsToSave: ['a', 'b'],
-    gradFunc: (dy, [a, b]: Saved) => ({ a: () => reduceToShape(one(dy), a!.shape), b: () => reduceToShape(tf.neg(one(dy)), b!.shape) }),
+    gradFunc: (dy, [a, b]: Saved) => ({
+      a: () => reduceToShape(one(dy), a!.shape),
+      b: () => reduceToShape(tf.neg(one(dy)), b!.shape),
+    }),
   },
   {
     kernelName: 'Multiply',
@@ -41,8 +47,16 @@ export const elementwiseGrads: tf.GradConfig[] = [
   { kernelName: 'Identity', gradFunc: (dy) => ({ x: () => tf.clone(one(dy)) }) },
   // Only float casts lie on a gradient path (token ids never do).
   { kernelName: 'Cast', gradFunc: (dy) => ({ x: () => tf.clone(one(dy)) }) },
-  { kernelName: 'Square', inputsToSave: ['x'], gradFunc: (dy, [x]: Saved) => ({ x: () => tf.mul(one(dy), tf.mul(x!, 2)) }) },
-  { kernelName: 'Sqrt', inputsToSave: ['x'], gradFunc: (dy, [x]: Saved) => ({ x: () => tf.div(one(dy), tf.mul(tf.sqrt(x!), 2)) }) },
+  {
+    kernelName: 'Square',
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x]: Saved) => ({ x: () => tf.mul(one(dy), tf.mul(x!, 2)) }),
+  },
+  {
+    kernelName: 'Sqrt',
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x]: Saved) => ({ x: () => tf.div(one(dy), tf.mul(tf.sqrt(x!), 2)) }),
+  },
   {
     kernelName: 'Rsqrt',
     inputsToSave: ['x'],

@@ -22,7 +22,12 @@ export function distillationKl(student: tf.Tensor2D, teacher: tf.Tensor2D, tempe
 }
 
 /** alpha·T²·KL(teacher ‖ student) + (1 − alpha)·CE(student, targets). */
-export function distillationLoss(student: tf.Tensor2D, teacher: tf.Tensor2D, targets: Int32Array, options: DistillationOptions = {}): tf.Scalar {
+export function distillationLoss(
+  student: tf.Tensor2D,
+  teacher: tf.Tensor2D,
+  targets: Int32Array,
+  options: DistillationOptions = {},
+): tf.Scalar {
   const alpha = options.alpha ?? 0.5;
   return tf.tidy(() => {
     const kd = distillationKl(student, teacher, options.temperature ?? 1);

@@ -42,7 +42,8 @@ export function decodeTokenCache(bytes: Uint8Array): CachedCorpus | string {
   if (bytes.length < HEADER) return 'shorter than its header';
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== MAGIC) return 'not a token cache (bad magic)';
-  if (view.getUint32(4, true) !== TOKEN_CACHE_VERSION) return `version ${view.getUint32(4, true)}, expected ${TOKEN_CACHE_VERSION}`;
+  if (view.getUint32(4, true) !== TOKEN_CACHE_VERSION)
+    return `version ${view.getUint32(4, true)}, expected ${TOKEN_CACHE_VERSION}`;
   const dtype = view.getUint32(8, true);
   if (dtype !== 1 && dtype !== 2) return `unknown dtype ${dtype}`;
   const width = dtype === 1 ? 2 : 4;
@@ -53,6 +54,7 @@ export function decodeTokenCache(bytes: Uint8Array): CachedCorpus | string {
   for (let d = 0, at = HEADER; d < docCount; d++, at += 4) docStarts[d] = view.getUint32(at, true);
   const tokens = new Int32Array(tokenCount);
   const base = HEADER + 4 * docCount;
-  for (let i = 0; i < tokenCount; i++) tokens[i] = width === 2 ? view.getUint16(base + 2 * i, true) : view.getInt32(base + 4 * i, true);
+  for (let i = 0; i < tokenCount; i++)
+    tokens[i] = width === 2 ? view.getUint16(base + 2 * i, true) : view.getInt32(base + 4 * i, true);
   return { tokens, docStarts, hash: bytes.slice(32, 64) };
 }
