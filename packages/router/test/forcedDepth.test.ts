@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '@recur/tensor';
-import { Decoder, randomDecoder, type DecoderConfig } from '@recur/graph';
+import { type Decoder, randomDecoder, type DecoderConfig } from '@recur/graph';
 import {
   depthForward,
   expertChoiceRouting,

@@ -1,7 +1,7 @@
 /// <reference lib="webworker" />
 import { convertModel, type LoadedModel } from '@recur/engine';
 import { Decoder } from '@recur/graph';
-import { initBackend, tf } from '@recur/tensor';
+import { initBackend, type tf } from '@recur/tensor';
 import type { ArrayTable, ConvertReply, ConvertRequest } from './protocol.js';
 
 /**

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { expectShape } from '../errors.js';
 import { kernelFor } from '../kernels.js';
 import { causalAttentionComposite } from './causalAttentionComposite.js';

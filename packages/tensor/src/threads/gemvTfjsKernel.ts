@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ThreadedBackendWasm } from './threadedBackend.js';
+import type { ThreadedBackendWasm } from './threadedBackend.js';
 
 /** tfjs kernel: x [1, in] · weight [out, in]ᵀ → [1, out] on the GEMV pool of a ThreadedBackendWasm. */
 export const THREADED_GEMV = 'RecurThreadedGemv';

@@ -1,5 +1,5 @@
 import { bump, get, i32, i32Load, ins, param, set, whileLt } from '../../wasm/asm.js';
-import { type Code } from '../../wasm/encode.js';
+import type { Code } from '../../wasm/encode.js';
 import { AttnParams, RowInfo } from './params.js';
 
 /** The locals every attention kernel decodes its items into. */

@@ -1,5 +1,5 @@
 import { f32, get, i32, ins, set } from '../../wasm/asm.js';
-import { type Code } from '../../wasm/encode.js';
+import type { Code } from '../../wasm/encode.js';
 
 /**
  * exp(x) for x ≤ 0 (softmax after max subtraction), left on the stack from f32 local `x`: 2^n·e^r
