@@ -106,7 +106,7 @@ function serve(mounts) {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     const mount = table.find(([p]) => path.startsWith(p));
     const file = mount && normalize(join(mount[1], path.slice(mount[0].length)));
-    if (!mount || !file || !file.startsWith(mount[1] + sep) || !existsSync(file) || statSync(file).isDirectory())
+    if (!mount || !file?.startsWith(mount[1] + sep) || !existsSync(file) || statSync(file).isDirectory())
       return res.writeHead(404).end();
     res.writeHead(200, {
       'Content-Type': types[extname(file)] ?? 'application/octet-stream',

@@ -32,7 +32,7 @@ export function ropeInverseFrequencies(opts: RopeFrequencyOptions): Float32Array
   const half = headDim / 2;
   const out = new Float32Array(half); // [headDim/2]
   for (let i = 0; i < half; i++) {
-    out[i] = scaleFrequency(Math.pow(theta, (-2 * i) / headDim), scaling);
+    out[i] = scaleFrequency(theta ** ((-2 * i) / headDim), scaling);
   }
   return out;
 }

@@ -140,7 +140,7 @@ describe('truncatedSvd on wasm', () => {
   const decaying96 = withSpectrum(
     96,
     128,
-    Float64Array.from({ length: 96 }, (_, i) => Math.pow(i + 1, -1.5)),
+    Float64Array.from({ length: 96 }, (_, i) => (i + 1) ** -1.5),
     7,
   );
   const gate = readF32Tensor(storiesWeights, 'model.layers.0.mlp.gate_proj.weight'); // [172, 64]
@@ -165,7 +165,7 @@ describe('truncatedSvd on wasm', () => {
   });
 
   it('rank 32 of a 1024×1024 decaying-spectrum matrix is within 1% of optimal (randomised path)', () => {
-    const sigma = Float64Array.from({ length: 256 }, (_, i) => Math.pow(i + 1, -1));
+    const sigma = Float64Array.from({ length: 256 }, (_, i) => (i + 1) ** -1);
     const a = withSpectrum(1024, 1024, sigma, 11);
     const ratio = errorRatio(a, 1024, 1024, 32, sigma, { exactLimit: 0 }); // the exact path is tested below
     expect(ratio, `error / optimal = ${ratio}`).toBeLessThan(1.01);
@@ -173,7 +173,7 @@ describe('truncatedSvd on wasm', () => {
 
   it('below the exact limit equals a float64 reference: singular values, reconstruction and captured energy', () => {
     expect(EXACT_SVD_LIMIT).toBe(2048);
-    const sigma = Float64Array.from({ length: 40 }, (_, i) => 3 * Math.pow(0.9, i));
+    const sigma = Float64Array.from({ length: 40 }, (_, i) => 3 * 0.9 ** i);
     const a = withSpectrum(60, 50, sigma, 21);
     const f = truncatedSvd(a, 60, 50, 6);
     f.s.forEach((x, i) => expect(Math.abs(x - (sigma[i] as number)) / (sigma[i] as number)).toBeLessThan(1e-5));
@@ -188,7 +188,7 @@ describe('truncatedSvd on wasm', () => {
   });
 
   it('singular values 0.4% apart: the exact SVD finds the top-r subspace, the randomised sketch does not', () => {
-    const sigma = Float64Array.from({ length: 64 }, (_, i) => Math.pow(0.996, i)); // like stories260K residuals
+    const sigma = Float64Array.from({ length: 64 }, (_, i) => 0.996 ** i); // like stories260K residuals
     const a = withSpectrum(96, 128, sigma, 5);
     const exact = errorRatio(a, 96, 128, 8, sigma);
     const sketched = errorRatio(a, 96, 128, 8, sigma, { exactLimit: 0, powerIterations: 4 }); // the old path

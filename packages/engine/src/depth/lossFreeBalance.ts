@@ -7,7 +7,7 @@ export const defaultBalanceRate = 1e-3;
 /** The loss-free balancing bias [N_r] of a token-choice router (RangeError naming the tensor when absent). */
 export function readBalanceBias(routerParams: ReadonlyMap<string, tf.Tensor>): Float32Array {
   const bias = routerParams.get(balanceBiasKey);
-  if (!bias || bias.rank !== 1)
+  if (bias?.rank !== 1)
     throw new RangeError(`loss-free balancing needs a [N_r] tensor '${balanceBiasKey}' beside the router`);
   return bias.dataSync() as Float32Array;
 }

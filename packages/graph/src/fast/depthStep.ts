@@ -133,7 +133,7 @@ export function readout(ctx: FastContext, structure: LoopStructure, rows: readon
   if (rows.length === 0) return;
   const { config, ops, scratch: S, weights, profile } = ctx;
   const [d, V] = [config.hiddenSize, config.vocabSize];
-  let phase = profile.start();
+  const phase = profile.start();
   let f32 = ops.runtime.f32;
   rows.forEach((row, t) => f32.set(row.state, (S.at('h') >> 2) + t * d));
   const passRows: readonly PassRow[] = rows;
