@@ -87,7 +87,10 @@ function writeString(out: ByteBuilder, text: string): void {
 function writeEntry(out: ByteBuilder, entry: GgufMetadataEntry): void {
   writeString(out, entry.key);
   out.u32(ggufValueTypes.indexOf(entry.type));
-  if (entry.type !== 'array') return writeScalar(out, entry.type, entry.value as GgufScalar);
+  if (entry.type !== 'array') {
+    writeScalar(out, entry.type, entry.value as GgufScalar);
+    return;
+  }
   const itemType = entry.itemType;
   const items = entry.value;
   if (!itemType || !Array.isArray(items)) {
@@ -103,21 +106,22 @@ function writeEntry(out: ByteBuilder, entry: GgufMetadataEntry): void {
 }
 
 function writeScalar(out: ByteBuilder, type: GgufScalarType, value: GgufScalar): void {
-  if (type === 'string') return writeString(out, String(value));
-  if (type === 'bool') return out.u8(value ? 1 : 0);
-  if (type === 'uint64' || type === 'int64') return type === 'uint64' ? out.u64(toBig(value)) : out.i64(toBig(value));
-  const n = Number(value);
-  const write: Record<typeof type, (v: number) => void> = {
-    uint8: (v) => out.u8(v),
-    int8: (v) => out.i8(v),
-    uint16: (v) => out.u16(v),
-    int16: (v) => out.i16(v),
-    uint32: (v) => out.u32(v),
-    int32: (v) => out.i32(v),
-    float32: (v) => out.f32(v),
-    float64: (v) => out.f64(v),
+  const n = (): number => Number(value);
+  const write: Record<GgufScalarType, () => void> = {
+    string: () => writeString(out, String(value)),
+    bool: () => out.u8(value ? 1 : 0),
+    uint64: () => out.u64(toBig(value)),
+    int64: () => out.i64(toBig(value)),
+    uint8: () => out.u8(n()),
+    int8: () => out.i8(n()),
+    uint16: () => out.u16(n()),
+    int16: () => out.i16(n()),
+    uint32: () => out.u32(n()),
+    int32: () => out.i32(n()),
+    float32: () => out.f32(n()),
+    float64: () => out.f64(n()),
   };
-  write[type](n);
+  write[type]();
 }
 
 function toBig(value: GgufScalar): bigint {
