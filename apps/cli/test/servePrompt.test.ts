@@ -94,9 +94,10 @@ describe('recur serve: prompt size', () => {
           let longest = 0;
           const watched = {
             ...tokenizer,
-            encode: (t: string, o?: { addBos?: boolean }) => (
-              (longest = Math.max(longest, t.length)), tokenizer.encode(t, o)
-            ),
+            encode: (t: string, o?: { addBos?: boolean }) => {
+              longest = Math.max(longest, t.length);
+              return tokenizer.encode(t, o);
+            },
           };
           expect(await encodePrompt(watched, text, { addBos: true, chunkChars })).toEqual(expected);
           // Really in pieces (no fall-back to one call), except text with no single space to split at.

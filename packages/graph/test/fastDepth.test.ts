@@ -22,7 +22,10 @@ const SCALE = 0.5;
 /** Seeded depth-wise LoRA on the block's layers (every module, both loops) and per-loop norms at loop 1. */
 function adapterTensors(): Map<string, tf.Tensor> {
   let state = 99;
-  const next = (): number => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 4294967296 - 0.5) * 0.3;
+  const next = (): number => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return (state / 4294967296 - 0.5) * 0.3;
+  };
   const dims = (m: AdaptedModule): [number, number] => {
     const { hiddenSize: d, intermediateSize: ff, numHeads: h, numKvHeads: kv, headDim: hd } = config;
     if (m === 'self_attn.q_proj') return [d, h * hd];

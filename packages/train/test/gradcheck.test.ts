@@ -30,7 +30,10 @@ type Fn = (inputs: tf.Tensor[]) => tf.Scalar;
 function gradCheck(f: Fn, inputs: tf.Tensor[], seed: number): number {
   const grads = tf.grads((...xs: tf.Tensor[]) => f(xs))(inputs);
   let rng = seed;
-  const rand = (n: number) => (rng = (Math.imul(rng, 1664525) + 1013904223) >>> 0) % n;
+  const rand = (n: number): number => {
+    rng = (Math.imul(rng, 1664525) + 1013904223) >>> 0;
+    return rng % n;
+  };
   let worst = 0;
   inputs.forEach((x, k) => {
     const base = x.dataSync() as Float32Array;

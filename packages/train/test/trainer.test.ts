@@ -114,7 +114,10 @@ describe('Trainer', () => {
     const main = plain.loss([seq], [], ctx).dataSync()[0]!;
     // Loop 0's exit: its hidden state through the final norm and head.
     const states: tf.Tensor2D[] = [];
-    run.model.forward(seq.subarray(0, 8), { onLoopEnd: (loop, h) => void (states[loop] = tf.keep(h)) }).dispose();
+    const onLoopEnd = (loop: number, h: tf.Tensor2D): void => {
+      states[loop] = tf.keep(h);
+    };
+    run.model.forward(seq.subarray(0, 8), { onLoopEnd }).dispose();
     const exit0 = tf.tidy(() => crossEntropy(run.model.head(states[0]!), seq.subarray(1))).dataSync()[0]!;
     tf.dispose(states);
     expect(withExit).toBeCloseTo(main + exit0, 5);

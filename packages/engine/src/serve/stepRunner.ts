@@ -86,11 +86,10 @@ export function runStep(
     owner.cache ??= fast.newCache(plan.end);
     const n = plan.end - plan.start;
     let span = owner.spans.get(plan.start);
-    if (!span || plan.depth === 0 || span.done.length !== n)
-      owner.spans.set(
-        plan.start,
-        (span = { state: new Float32Array(n * d), done: new Uint8Array(n), snapshots: [], nextProbe: 0 }),
-      );
+    if (!span || plan.depth === 0 || span.done.length !== n) {
+      span = { state: new Float32Array(n * d), done: new Uint8Array(n), snapshots: [], nextProbe: 0 };
+      owner.spans.set(plan.start, span);
+    }
     const positions: Position[] = [];
     for (let p = plan.start; p < plan.end; p++) {
       const i = p - plan.start;

@@ -28,7 +28,10 @@ export function encodeTokenCache(corpus: TokenCorpus, hash: Uint8Array): Uint8Ar
   view.setBigUint64(24, BigInt(docStarts.length), true);
   bytes.set(hash.subarray(0, 32), 32);
   let at = HEADER;
-  for (const start of docStarts) view.setUint32((at += 4) - 4, start, true);
+  for (const start of docStarts) {
+    view.setUint32(at, start, true);
+    at += 4;
+  }
   for (const id of tokens) {
     if (narrow) view.setUint16(at, id, true);
     else view.setInt32(at, id, true);

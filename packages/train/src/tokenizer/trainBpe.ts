@@ -120,7 +120,10 @@ class BpeTrainer {
       const k = word[i]! * BpeTrainer.KEY + word[i + 1]!;
       this.pairCounts.set(k, (this.pairCounts.get(k) ?? 0) + count);
       let where = this.pairWords.get(k);
-      if (!where) this.pairWords.set(k, (where = new Set()));
+      if (!where) {
+        where = new Set();
+        this.pairWords.set(k, where);
+      }
       where.add(w);
       touched?.add(k);
     }

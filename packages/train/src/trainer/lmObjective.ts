@@ -29,7 +29,9 @@ function sequenceLoss(
   const targets = seq.subarray(1);
   const loopStates: tf.Tensor2D[] = [];
   const onLoopEnd = options.perLoopLoss
-    ? (loop: number, h: tf.Tensor2D) => void (loopStates[loop] = tf.keep(h))
+    ? (loop: number, h: tf.Tensor2D): void => {
+        loopStates[loop] = tf.keep(h);
+      }
     : undefined;
   const logits = options.model.forward(inputs, onLoopEnd ? { onLoopEnd } : {}); // [L, V]
   let loss = teacherLogits
