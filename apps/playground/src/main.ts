@@ -73,18 +73,14 @@ function wireEvents(): void {
     const url = byId('url-input', HTMLInputElement).value.trim();
     void loadFrom(() => filesFromUrl(url, (f) => setProgress(byId('load-progress', HTMLProgressElement), f)));
   });
-  byId('convert-form', HTMLFormElement).addEventListener(
-    'submit',
-    (e) => (e.preventDefault(), void action('convert', convert, settle)),
-  );
-  byId('generate-form', HTMLFormElement).addEventListener(
-    'submit',
-    (e) => (e.preventDefault(), void action('generate', run, settle)),
-  );
-  byId('bench-form', HTMLFormElement).addEventListener(
-    'submit',
-    (e) => (e.preventDefault(), void action('bench', bench, settle)),
-  );
+  const onSubmit = (form: string, name: string, job: () => Promise<void>): void =>
+    byId(form, HTMLFormElement).addEventListener('submit', (e) => {
+      e.preventDefault();
+      void action(name, job, settle);
+    });
+  onSubmit('convert-form', 'convert', convert);
+  onSubmit('generate-form', 'generate', run);
+  onSubmit('bench-form', 'bench', bench);
 }
 
 /** Replaces the page's model with the one in these files; on failure the previous model stays. */

@@ -79,7 +79,10 @@ describe('safetensors write → read', () => {
     const source = bytesSource(bytes, 'f');
     const spy = {
       ...source,
-      read: (offset: number, length: number) => (reads.push([offset, length]), source.read(offset, length)),
+      read: (offset: number, length: number) => {
+        reads.push([offset, length]);
+        return source.read(offset, length);
+      },
     };
     const file = await openSafetensors(spy);
     expect(await file.read('small')).toEqual(new Float32Array([5, 6]));

@@ -44,7 +44,10 @@ describe('runExpertChoice (reference MoR loop)', () => {
     const [h, first] = tf.tidy(() => {
       const run = runExpertChoice(params, h0, block, { numRecursions: 3 });
       ({ decisions, depths } = run);
-      decisions.forEach((d) => (tf.keep(d.logits), tf.keep(d.gate)));
+      for (const d of decisions) {
+        tf.keep(d.logits);
+        tf.keep(d.gate);
+      }
       const d0 = run.decisions[0]!;
       const hSel = tf.gather(h0, tf.tensor1d(d0.selected, 'int32')) as tf.Tensor2D; // [k, d]
       return [run.h, scatterGatedUpdate(h0, d0.selected, block(hSel, 0, d0.selected), d0.gate)];

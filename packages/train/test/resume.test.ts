@@ -31,7 +31,14 @@ function run(weights: ReadonlyMap<string, tf.Tensor>, seed: number) {
     objective: languageModelObjective({ model }),
     schedule: { kind: 'wsd', peakLr: 5e-3, warmupSteps: 3, totalSteps: 20, decayFraction: 0.3 },
   });
-  return { trainer, tensors, dispose: () => (model.dispose(), optimizer.dispose()) };
+  return {
+    trainer,
+    tensors,
+    dispose: () => {
+      model.dispose();
+      optimizer.dispose();
+    },
+  };
 }
 
 describe('resume from a training checkpoint', () => {

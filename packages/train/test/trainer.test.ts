@@ -44,7 +44,15 @@ function setup(
     ...(options.accumulation ? { accumulation: options.accumulation } : {}),
     ...(options.clipNorm ? { clipNorm: options.clipNorm } : {}),
   });
-  return { trainer, model, variables, dispose: () => (model.dispose(), optimizer.dispose()) };
+  return {
+    trainer,
+    model,
+    variables,
+    dispose: () => {
+      model.dispose();
+      optimizer.dispose();
+    },
+  };
 }
 
 /** The per-loop hook's test loss: every loop state but the last through the final norm + head, CE summed. */

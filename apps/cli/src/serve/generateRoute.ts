@@ -62,7 +62,10 @@ export async function handleGenerate(
       sse.send(deltaChunk(head, text, depths, first));
       first = false;
     })
-      .then((done) => (stop.check(), done))
+      .then((done) => {
+        stop.check();
+        return done;
+      })
       .catch((error: unknown) => {
         if (!sse.headersSent) throw error;
         if (error instanceof ClientGoneError) return undefined;

@@ -25,7 +25,11 @@ export function applyBalanceUpdate(
   if (!(variable instanceof tf.Variable))
     throw new RangeError(`loss-free balancing: '${balanceBiasKey}' is not a training variable`);
   const all = new Int32Array(depths.reduce((n, d) => n + d.length, 0));
-  depths.reduce((offset, d) => (all.set(d, offset), offset + d.length), 0);
+  let offset = 0;
+  for (const d of depths) {
+    all.set(d, offset);
+    offset += d.length;
+  }
   if (all.length === 0) return;
   const next = updateBalancingBias(readBalanceBias(routerParams), all, { rate });
   tf.tidy(() => variable.assign(tf.tensor1d(next)));

@@ -87,9 +87,11 @@ export function routeTokenChoice(
 
 /** Tokens still running at recursion r (depth > r), positions ascending: the forward's active set. */
 export function activeAtRecursion(depths: Int32Array, recursion: number): Int32Array {
-  return Int32Array.from(
-    depths.reduce<number[]>((acc, depth, t) => (depth > recursion ? (acc.push(t), acc) : acc), []),
-  );
+  const active: number[] = [];
+  depths.forEach((depth, t) => {
+    if (depth > recursion) active.push(t);
+  });
+  return Int32Array.from(active);
 }
 
 /** Tokens per depth: load[i] = #{t : depth_t = i + 1}. */
