@@ -8,7 +8,7 @@ export class CyclingSource implements BatchSource {
   private readonly stream: Int32Array;
 
   constructor(
-    private readonly vocab: number,
+    vocab: number,
     private readonly batchSize: number,
     private readonly seqLen: number,
     seed = 1,
