@@ -71,7 +71,7 @@ describe('recur generate: fast by default', () => {
 
   it('uses all cores unless RECUR_THREADS or --threads says otherwise', async () => {
     const env = { ...process.env };
-    delete env['RECUR_THREADS'];
+    delete env.RECUR_THREADS;
     const run = await recurWithEnv(
       env,
       'generate',

@@ -34,11 +34,11 @@ async function main(): Promise<void> {
     ...result,
   });
   document.getElementById('result')!.textContent = json;
-  document.body.dataset['result'] = json;
-  document.body.dataset['state'] = 'done';
+  document.body.dataset.result = json;
+  document.body.dataset.state = 'done';
 }
 
 main().catch((err: unknown) => {
-  document.body.dataset['state'] = 'failed';
+  document.body.dataset.state = 'failed';
   document.getElementById('result')!.textContent = err instanceof Error ? err.message : String(err);
 });

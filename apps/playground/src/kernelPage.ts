@@ -26,11 +26,11 @@ async function main(): Promise<void> {
     ])
       row.insertCell().textContent = cell;
   }
-  document.body.dataset['results'] = JSON.stringify(results);
-  document.body.dataset['state'] = 'done';
+  document.body.dataset.results = JSON.stringify(results);
+  document.body.dataset.state = 'done';
 }
 
 main().catch((err: unknown) => {
-  document.body.dataset['error'] = err instanceof Error ? err.message : String(err);
-  document.body.dataset['state'] = 'failed';
+  document.body.dataset.error = err instanceof Error ? err.message : String(err);
+  document.body.dataset.state = 'failed';
 });

@@ -47,7 +47,7 @@ async function start(): Promise<void> {
         : state.backend.adapter
           ? `(${state.backend.adapter})`
           : '';
-      document.body.dataset['backend'] = state.backend.name;
+      document.body.dataset.backend = state.backend.name;
     },
     settle,
   );
@@ -119,7 +119,7 @@ function describeModel(model: LoadedModel): void {
   info.textContent =
     `${model.source.path} (${model.source.format}): ${c.numLayers} layers, d=${c.hiddenSize}, ${c.numHeads} heads / ${c.numKvHeads} KV heads, vocab ${c.vocabSize}` +
     (model.recur ? `, recursive: ${model.recur.strategy} × ${model.recur.loops} loops` : '');
-  info.dataset['loaded'] = 'true';
+  info.dataset.loaded = 'true';
   renderSizes(byId('sizes', HTMLTableElement), [
     { label: 'opened model', parameters: model.decoder.parameterCount + (model.lora?.parameterCount ?? 0) },
   ]);
@@ -131,10 +131,10 @@ async function convert(): Promise<void> {
   const bar = byId('convert-progress', HTMLProgressElement);
   setProgress(bar, 0);
   try {
-    bar.dataset['updates'] = '0';
+    bar.dataset.updates = '0';
     const options = convertOptions((done, total) => {
       setProgress(bar, done / total);
-      bar.dataset['updates'] = String(Number(bar.dataset['updates']) + 1);
+      bar.dataset.updates = String(Number(bar.dataset.updates) + 1);
     });
     const converted = await convertInWorker(source, options, wasmPaths());
     if (state.converted) disposeModel(state.converted);
@@ -145,7 +145,7 @@ async function convert(): Promise<void> {
       { label: 'depth-wise LoRA', parameters: converted.parameters.lora },
       { label: 'recursive total', parameters: converted.parameters.shared + converted.parameters.lora },
     ]);
-    byId('model-info', HTMLDivElement).dataset['converted'] = `${options.strategy}×${options.loops}`;
+    byId('model-info', HTMLDivElement).dataset.converted = `${options.strategy}×${options.loops}`;
   } finally {
     setProgress(bar, undefined);
   }
@@ -156,7 +156,7 @@ async function run(): Promise<void> {
   if (!model) throw new Error('open a model first');
   const output = byId('output', HTMLPreElement);
   output.textContent = '';
-  output.dataset['ids'] = '';
+  output.dataset.ids = '';
   const result = await generate(model, {
     prompt: byId('prompt', HTMLInputElement).value,
     maxNewTokens: numberField('max-tokens', 1, 4096),
@@ -164,7 +164,7 @@ async function run(): Promise<void> {
     stopAtEos: byId('stop-eos', HTMLInputElement).checked,
     onText: (delta) => output.append(delta),
   });
-  output.dataset['ids'] = [...result.promptIds, ...result.ids].join(',');
+  output.dataset.ids = [...result.promptIds, ...result.ids].join(',');
   const perToken = result.ids.length > 0 ? result.timings.decodeMs / result.ids.length : 0;
   byId('generate-stats', HTMLParagraphElement).textContent =
     `${result.ids.length} tokens · prefill ${result.timings.prefillMs.toFixed(0)} ms · decode ${perToken.toFixed(1)} ms/token on ${state.backend?.name}`;

@@ -15,10 +15,10 @@ interface CheckResult {
   pass: boolean;
 }
 
-const run = chromiumAvailable() || process.env['CI'] === 'true';
+const run = chromiumAvailable() || process.env.CI === 'true';
 
 // Under CI the browser suites must run: a missing chromium is a failure, never a skip.
-it.runIf(process.env['CI'] === 'true')('CI has chromium for the browser tests', () => {
+it.runIf(process.env.CI === 'true')('CI has chromium for the browser tests', () => {
   expect(chromiumAvailable(), 'install it: apt-get install -y --no-install-recommends chromium (.ci/run does)').toBe(
     true,
   );
@@ -35,13 +35,13 @@ describe.runIf(run)('WGSL kernels in headless chromium (SwiftShader WebGPU) vs t
     browser = await launchChromium();
     page = await browser.newPage();
     await page.goto(`${server.url}/kernels.html`);
-    await page.waitForFunction(() => document.body.dataset['state'] !== 'starting', undefined, {
+    await page.waitForFunction(() => document.body.dataset.state !== 'starting', undefined, {
       timeout: 120_000,
       polling: 100,
     });
-    const error = await page.evaluate(() => document.body.dataset['error'] ?? '');
+    const error = await page.evaluate(() => document.body.dataset.error ?? '');
     if (error) throw new Error(`kernels.html failed: ${error}`);
-    results = JSON.parse((await page.evaluate(() => document.body.dataset['results'])) ?? '[]') as CheckResult[];
+    results = JSON.parse((await page.evaluate(() => document.body.dataset.results)) ?? '[]') as CheckResult[];
     await screenshot(page, 'webgpu-kernels');
   });
   afterAll(async () => {

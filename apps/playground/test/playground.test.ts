@@ -10,9 +10,9 @@ const dist = `${repoRoot}apps/playground/dist/`;
 const stories = `${repoRoot}../shared/models/stories260K/`;
 const greedy = JSON.parse(readFileSync(`${stories}reference/greedy_bos_200.json`, 'utf8')) as { ids: number[] };
 // Without chromium the suite is skipped locally, but under CI=true it runs and fails (CI installs chromium).
-const run = chromiumAvailable() || process.env['CI'] === 'true';
+const run = chromiumAvailable() || process.env.CI === 'true';
 
-describe.runIf(run).each((process.env['E2E_BACKENDS']?.split(',') ?? ['webgpu', 'wasm']) as ('webgpu' | 'wasm')[])(
+describe.runIf(run).each((process.env.E2E_BACKENDS?.split(',') ?? ['webgpu', 'wasm']) as ('webgpu' | 'wasm')[])(
   'playground in headless chromium on %s',
   (backend) => {
     let server: StaticServer;

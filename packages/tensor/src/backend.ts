@@ -152,7 +152,7 @@ async function nodeWasmDirectory(): Promise<string> {
 
 function envBackend(): BackendName | undefined {
   if (!isNode()) return undefined;
-  const value = process.env['RECUR_BACKEND'];
+  const value = process.env.RECUR_BACKEND;
   if (value === undefined || value === '') return undefined;
   if (!isBackendName(value))
     throw new Error(`RECUR_BACKEND='${value}' is not a backend: expected one of ${BACKEND_NAMES.join(', ')}`);
@@ -161,7 +161,7 @@ function envBackend(): BackendName | undefined {
 
 function envThreads(): number | undefined {
   if (!isNode()) return undefined;
-  const value = process.env['RECUR_THREADS'];
+  const value = process.env.RECUR_THREADS;
   if (value === undefined || value === '') return undefined;
   const threads = Number(value);
   if (!Number.isInteger(threads) || threads < 1)

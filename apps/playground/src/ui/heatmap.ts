@@ -28,9 +28,9 @@ export function drawDepthHeatmap(canvas: HTMLCanvasElement, cells: readonly Dept
     ctx.fillText(visible(cell.text), box.x + 2, box.y + 15);
   }
   drawLegend(ctx, loops, canvas.height - LINE - PAD);
-  canvas.dataset['drawn'] = 'true';
-  canvas.dataset['depths'] = cells.map((c) => c.depth).join(',');
-  canvas.dataset['loops'] = String(loops);
+  canvas.dataset.drawn = 'true';
+  canvas.dataset.depths = cells.map((c) => c.depth).join(',');
+  canvas.dataset.loops = String(loops);
 }
 
 function wrap(

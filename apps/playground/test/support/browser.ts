@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 
 /** Debian's chromium (CI installs it; see .ci/run). */
-export const chromiumPath = process.env['RECUR_CHROMIUM'] ?? '/usr/bin/chromium';
+export const chromiumPath = process.env.RECUR_CHROMIUM ?? '/usr/bin/chromium';
 
 /** Whether browser tests can run here; under CI=true they must, so callers fail instead of skipping. */
 export function chromiumAvailable(): boolean {

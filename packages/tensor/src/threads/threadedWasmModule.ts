@@ -58,8 +58,8 @@ export async function loadThreadedWasmModule(
       mainScriptUrlOrBlob: glue, // each pthread worker evaluates the glue from this path
       instantiateWasm(imports, receive) {
         // tfjs caps XNNPACK's pool at logical cores / 2 (it assumes hyperthreads), 1 on a 2-vCPU machine.
-        const env = imports['env'] as Record<string, unknown>;
-        env['emscripten_num_logical_cores'] = () => 2 * threads;
+        const env = imports.env as Record<string, unknown>;
+        env.emscripten_num_logical_cores = () => 2 * threads;
         WebAssembly.instantiate(binary, imports).then(
           ({ instance, module: compiled }) => receive(instance, compiled),
           reject,

@@ -61,6 +61,5 @@ export function attentionProgramRun(q: TensorInfo, k: TensorInfo, v: TensorInfo,
 export const attentionKernel: KernelConfig = {
   kernelName: ATTENTION,
   backendName: 'webgpu',
-  kernelFunc: ({ inputs, attrs }) =>
-    attentionProgramRun(inputs['q']!, inputs['k']!, inputs['v']!, Number(attrs?.['queryOffset'])),
+  kernelFunc: ({ inputs, attrs }) => attentionProgramRun(inputs.q!, inputs.k!, inputs.v!, Number(attrs?.queryOffset)),
 };

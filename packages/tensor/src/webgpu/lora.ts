@@ -58,5 +58,5 @@ export const batchedLoraKernel: KernelConfig = {
   kernelName: BATCHED_LORA,
   backendName: 'webgpu',
   kernelFunc: ({ inputs, attrs }) =>
-    batchedLoraRun(inputs['x']!, inputs['a']!, inputs['b']!, inputs['index']!, Number(attrs?.['scale'] ?? 1)),
+    batchedLoraRun(inputs.x!, inputs.a!, inputs.b!, inputs.index!, Number(attrs?.scale ?? 1)),
 };

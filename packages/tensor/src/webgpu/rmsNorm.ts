@@ -43,5 +43,5 @@ export function rmsNormProgramRun(x: TensorInfo, weight: TensorInfo, eps: number
 export const rmsNormKernel: KernelConfig = {
   kernelName: RMS_NORM,
   backendName: 'webgpu',
-  kernelFunc: ({ inputs, attrs }) => rmsNormProgramRun(inputs['x']!, inputs['weight']!, Number(attrs?.['eps'])),
+  kernelFunc: ({ inputs, attrs }) => rmsNormProgramRun(inputs.x!, inputs.weight!, Number(attrs?.eps)),
 };

@@ -43,7 +43,7 @@ export function ropeProgramRun(x: TensorInfo, cos: TensorInfo, sin: TensorInfo):
 export const ropeKernel: KernelConfig = {
   kernelName: ROPE,
   backendName: 'webgpu',
-  kernelFunc: ({ inputs }) => ropeProgramRun(inputs['x']!, inputs['cos']!, inputs['sin']!),
+  kernelFunc: ({ inputs }) => ropeProgramRun(inputs.x!, inputs.cos!, inputs.sin!),
 };
 
 /** cos and sin of positions[t]·invFreq[i], angles in float64: two [T, half] tables. */
