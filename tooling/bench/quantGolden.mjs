@@ -68,7 +68,11 @@ async function recurLogits(path, ids) {
   return logits;
 }
 
-/** Recur's greedy run on the file, its logits on that sequence, and its F32 source's on the same. @param {string} path @param {string} source */
+/**
+ * Recur's greedy run on the file, its logits on that sequence, and its F32 source's on the same.
+ * @param {string} path
+ * @param {string} source
+ */
 async function recurSide(path, source) {
   const model = await loadModel(path);
   const run = await generate(model, {

@@ -23,7 +23,16 @@ const quick = process.env.BENCH_SERVE_QUICK === '1';
 const shared = `${root}../shared/`;
 const corpus = readFileSync(`${shared}corpora/tinystories_val/tinystories_val.txt`, 'utf8');
 /** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
-/** @typedef {{ name: string, model: 'vanilla' | 'rec' | 'rec5', serving: import('../../packages/engine/dist/index.js').ServingMode, rule?: string, staticBatch?: number, ppl?: false }} Mode */
+/**
+ * @typedef {{
+ *   name: string,
+ *   model: 'vanilla' | 'rec' | 'rec5',
+ *   serving: import('../../packages/engine/dist/index.js').ServingMode,
+ *   rule?: string,
+ *   staticBatch?: number,
+ *   ppl?: false,
+ * }} Mode
+ */
 const limits = { maxRowsPerStep: 32, tokenBudgetPerStep: 256, prefillChunk: 32 };
 
 /** The project's mulberry32: the workload is the same for every mode. */
@@ -33,7 +42,10 @@ function rng(seed) {
   return () => random.next();
 }
 
-/** Requests from TinyStories paragraphs (first 300 kB): a prefix of 8–40 tokens, then as many tokens as the paragraph has left (8–64). */
+/**
+ * Requests from TinyStories paragraphs (first 300 kB): a prefix of
+ * 8–40 tokens, then as many tokens as the paragraph has left (8–64).
+ */
 /** @param {LoadedModel['tokenizer']} tokenizer @param {number} count @param {number} seed */
 function workload(tokenizer, count, seed) {
   const random = rng(seed);
@@ -62,7 +74,9 @@ function percentile(values, p) {
 /** Poisson arrivals at `rate` requests/s (Infinity: all at once); throughput over first arrival → last finish. */
 /**
  * @param {LoadedModel} model @param {readonly import('../../packages/engine/dist/index.js').ServeRequest[]} requests
- * @param {Partial<import('../../packages/engine/dist/index.js').ServingEngineOptions>} options @param {number} rate @param {number} seed
+ * @param {Partial<import('../../packages/engine/dist/index.js').ServingEngineOptions>} options
+ * @param {number} rate
+ * @param {number} seed
  */
 async function runMode(model, requests, options, rate, seed) {
   const engine = await createServingEngine(model, { threads: 1, scheduler: limits, ...options });
@@ -101,14 +115,17 @@ async function runMode(model, requests, options, rate, seed) {
   };
 }
 
-/** Held-out perplexity (text after 600 kB): plain models by evaluatePerplexity, recursive ones under their exit rule. */
+/**
+ * Held-out perplexity (text after 600 kB): plain models by evaluatePerplexity, recursive ones under their exit rule.
+ */
 /** @param {LoadedModel} model @param {string | undefined} rule @param {number} windows */
 async function heldOutPerplexity(model, rule, windows) {
   const text = corpus.slice(600_000, 600_000 + 6_000);
   if (!model.recur) return (await evaluatePerplexity(model, text, { window: 64 })).perplexity;
   const w = perplexityWindows(model, text, 64).slice(0, windows);
   const ev = evaluateDepths(model, { windows: w, ...(rule && { rule: parseExitRule(rule) }) });
-  const evaluation = /** @type {{ perplexity: number }} */ (rule ? ev.policy : ev.perLoop[ev.perLoop.length - 1]); // a rule gives `policy`
+  // a rule gives `policy`
+  const evaluation = /** @type {{ perplexity: number }} */ (rule ? ev.policy : ev.perLoop[ev.perLoop.length - 1]);
   return evaluation.perplexity;
 }
 
@@ -127,7 +144,15 @@ const exitOf = (rule) =>
  * runs `repeats` times, the modes interleaved (A B C … A B C …), and the best run counts.
  */
 /**
- * @param {{ label: string, models: { tokenizer: LoadedModel['tokenizer'] } & Partial<Record<Mode['model'], LoadedModel>>, modes: Mode[], rates: number[], count: number, pplWindows: number, repeats?: number }} family
+ * @param {{
+ *   label: string,
+ *   models: { tokenizer: LoadedModel['tokenizer'] } & Partial<Record<Mode['model'], LoadedModel>>,
+ *   modes: Mode[],
+ *   rates: number[],
+ *   count: number,
+ *   pplWindows: number,
+ *   repeats?: number,
+ * }} family
  * @returns {Promise<ServeRow[]>}
  */
 async function family({ label, models, modes, rates, count, pplWindows, repeats = 1 }) {
@@ -192,7 +217,9 @@ const storiesC5 = await convertModel(stories, {
   loraInit: 'svd',
   norms: 'per-loop',
 });
-/** @typedef {{ family: string, mode: string, rate: number, ppl: number } & Awaited<ReturnType<typeof runMode>>} ServeRow */
+/**
+ * @typedef {{ family: string, mode: string, rate: number, ppl: number } & Awaited<ReturnType<typeof runMode>>} ServeRow
+ */
 /** @type {ServeRow[]} */
 const rows = [];
 rows.push(

@@ -1,6 +1,6 @@
-// node tooling/bench/serveHealth.mjs — /health latency of the built `recur serve` (stories260K) while
-// four clients each post a ~1 MB prompt at once, ROUNDS times (default 10; CLIENTS=4). Prints one JSON line: /health probe latencies
-// (median, p99, max, ms), how long the four took, their statuses and the server's peak RSS.
+// node tooling/bench/serveHealth.mjs — /health latency of the built `recur serve` (stories260K) while four
+// clients each post a ~1 MB prompt at once, ROUNDS times (default 10; CLIENTS=4). Prints one JSON line: /health
+// probe latencies (median, p99, max, ms), how long the four took, their statuses and the server's peak RSS.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -12,7 +12,13 @@ const prompt = corpus.repeat(2).slice(0, 1_000_000); // ~1.02 MB as JSON, under 
 const clients = Number(process.env.CLIENTS ?? 4);
 const rounds = Number(process.env.ROUNDS ?? 10);
 
-/** @param {string} base @param {string} method @param {string} path @param {string} [body] @returns {Promise<number | undefined>} */
+/**
+ * @param {string} base
+ * @param {string} method
+ * @param {string} path
+ * @param {string} [body]
+ * @returns {Promise<number | undefined>}
+ */
 function call(base, method, path, body) {
   return new Promise((resolve, reject) => {
     const req = request(

@@ -26,7 +26,16 @@ const text = decodeUtf8Prefix(readFileSync(corpus), maxBytes);
 const source = await loadModel(modelPath);
 const started = performance.now();
 const base = await evaluatePerplexity(source, text, { window: 256 });
-/** @type {{ loops: number, strategy: string, init: string, blockSize: number, warning: TyingPlan['warning'], cells: { rank: number | 'full', perplexity: number, parameters: number }[] }[]} */
+/**
+ * @type {{
+ *   loops: number,
+ *   strategy: string,
+ *   init: string,
+ *   blockSize: number,
+ *   warning: TyingPlan['warning'],
+ *   cells: { rank: number | 'full', perplexity: number, parameters: number }[],
+ * }[]}
+ */
 const rows = [];
 for (const loops of loopCounts) {
   for (const strategy of strategies) {

@@ -51,9 +51,20 @@ const base = {
 };
 /** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
 /** @typedef {import('../../packages/engine/dist/index.js').MorTraining} MorTraining */
-/** @typedef {{ name: string, layers: number, recursive?: { loops: number, strategy: import('../../packages/graph/dist/index.js').SharingStrategy }, router?: 'expert' | 'token', balance?: 'loss' | 'loss-free' }} Spec */
+/**
+ * @typedef {{
+ *   name: string,
+ *   layers: number,
+ *   recursive?: { loops: number, strategy: import('../../packages/graph/dist/index.js').SharingStrategy },
+ *   router?: 'expert' | 'token',
+ *   balance?: 'loss' | 'loss-free',
+ * }} Spec
+ */
 /** @typedef {{ floatsPerToken: number, blockRowsPerToken: number }} KvUse */
-/** @typedef {NonNullable<LoadedModel['routerParams']>} RouterParams a router model's (routed calls run only when `mor` is set) */
+/**
+ * A router model's (routed calls run only when `mor` is set).
+ * @typedef {NonNullable<LoadedModel['routerParams']>} RouterParams
+ */
 /** @type {Spec[]} */
 const specs = [
   { name: 'vanilla', layers: 6 },
@@ -121,7 +132,8 @@ const results = {
     after: os.loadavg().map((x) => Number(x.toFixed(2))),
   },
 };
-writeFileSync(`${root}docs/results/mor.json`, `${JSON.stringify(results, null, 1)}\n`); // the raw numbers; renderReport re-renders the report from them
+// the raw numbers; renderReport re-renders the report from them
+writeFileSync(`${root}docs/results/mor.json`, `${JSON.stringify(results, null, 1)}\n`);
 writeFileSync(`${root}docs/results/mor.md`, renderReport(results));
 console.log('wrote docs/results/mor.json');
 console.log('wrote docs/results/mor.md');
@@ -202,7 +214,16 @@ function uniqueParameters(model) {
 /** Held-out NLL under the training routing, the causal decode rule (routers) and KV floats per token. */
 /**
  * @param {LoadedModel} model @param {Spec} spec
- * @returns {{ nll: number, averageDepth: number, causalNll?: number, causalDepth?: number, halfNll?: number, halfDepth?: number, thresholds?: readonly number[], kv: Record<'recursion-wise' | 'shared', KvUse> }}
+ * @returns {{
+ *   nll: number,
+ *   averageDepth: number,
+ *   causalNll?: number,
+ *   causalDepth?: number,
+ *   halfNll?: number,
+ *   halfDepth?: number,
+ *   thresholds?: readonly number[],
+ *   kv: Record<'recursion-wise' | 'shared', KvUse>,
+ * }}
  */
 function evaluate(model, spec) {
   const mor = model.recur?.router
@@ -266,7 +287,12 @@ function policyOf(evaluation) {
 }
 
 /** KV floats held per token after a forward over held-out windows (block + prologue/epilogue slots). */
-/** @param {LoadedModel} model @param {MorTraining | null} mor @param {'recursion-wise' | 'shared'} mode @returns {KvUse} */
+/**
+ * @param {LoadedModel} model
+ * @param {MorTraining | null} mor
+ * @param {'recursion-wise' | 'shared'} mode
+ * @returns {KvUse}
+ */
 function kvPerToken(model, mor, mode) {
   let floats = 0;
   let blockRows = 0;

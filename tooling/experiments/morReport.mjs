@@ -3,12 +3,63 @@
 /**
  * The docs/results/mor.json that mor.mjs writes and renderReport reads.
  * @typedef {{ floatsPerToken: number, blockRowsPerToken: number }} KvUse
- * @typedef {{ name: string, spec: { layers: number, recursive?: { loops: number, strategy: string }, router?: 'expert' | 'token', balance?: 'loss' | 'loss-free' }, steps: number, tokens: number, trainFlops: number, forwardPerToken: number, expectedLoops: number, seconds: number, parameters: number, nll: number, averageDepth: number, causalNll?: number, causalDepth?: number, halfNll?: number, halfDepth?: number, thresholds?: readonly number[], kv: Record<'recursion-wise' | 'shared', KvUse> }} Row
- * @typedef {Row & { causalNll: number, causalDepth: number, spec: { recursive: { loops: number } } }} RouterRow a MoR row: routed, so it has causal numbers
+ * @typedef {{
+ *   name: string,
+ *   spec: {
+ *     layers: number,
+ *     recursive?: { loops: number, strategy: string },
+ *     router?: 'expert' | 'token',
+ *     balance?: 'loss' | 'loss-free',
+ *   },
+ *   steps: number,
+ *   tokens: number,
+ *   trainFlops: number,
+ *   forwardPerToken: number,
+ *   expectedLoops: number,
+ *   seconds: number,
+ *   parameters: number,
+ *   nll: number,
+ *   averageDepth: number,
+ *   causalNll?: number,
+ *   causalDepth?: number,
+ *   halfNll?: number,
+ *   halfDepth?: number,
+ *   thresholds?: readonly number[],
+ *   kv: Record<'recursion-wise' | 'shared', KvUse>,
+ * }} Row
+ * @typedef {Row & {
+ *   causalNll: number,
+ *   causalDepth: number,
+ *   spec: { recursive: { loops: number } },
+ * }} RouterRow a MoR row: routed, so it has causal numbers
  * @typedef {{ threshold: number, perplexity: number, averageDepth: number }} CurvePoint
  * @typedef {{ depth: number, perplexity: number }} FixedDepth
- * @typedef {{ perLoop: readonly FixedDepth[], curve: CurvePoint[], teacherPpl: number, steps: number, tokens: number, windows: number }} ExitResults
- * @typedef {{ rows: Row[], exit: ExitResults, date: string, machine: string, threads: number, batch: number, seqLen: number, lr: number, vanillaSteps: number, exitSteps: number, heldTokens: number, windows: number, minutes: number, commit?: string, seeds?: { init: number, data: number }, loadAverage?: { before: number[], after: number[] } }} Results
+ * @typedef {{
+ *   perLoop: readonly FixedDepth[],
+ *   curve: CurvePoint[],
+ *   teacherPpl: number,
+ *   steps: number,
+ *   tokens: number,
+ *   windows: number,
+ * }} ExitResults
+ * @typedef {{
+ *   rows: Row[],
+ *   exit: ExitResults,
+ *   date: string,
+ *   machine: string,
+ *   threads: number,
+ *   batch: number,
+ *   seqLen: number,
+ *   lr: number,
+ *   vanillaSteps: number,
+ *   exitSteps: number,
+ *   heldTokens: number,
+ *   windows: number,
+ *   minutes: number,
+ *   commit?: string,
+ *   seeds?: { init: number, data: number },
+ *   loadAverage?: { before: number[], after: number[] },
+ * }} Results
  */
 
 /**
@@ -19,7 +70,15 @@
  * capacity; token-choice's expected load when balanced).
  */
 /**
- * @param {{ hidden_size: number, intermediate_size: number, num_attention_heads: number, num_key_value_heads: number, head_dim: number, vocab_size: number, num_hidden_layers: number }} config
+ * @param {{
+ *   hidden_size: number,
+ *   intermediate_size: number,
+ *   num_attention_heads: number,
+ *   num_key_value_heads: number,
+ *   head_dim: number,
+ *   vocab_size: number,
+ *   num_hidden_layers: number,
+ * }} config
  * @param {{ loops: number, strategy: string, router?: 'expert' | 'token' } | null} shape
  * @param {number} T
  */
@@ -34,7 +93,8 @@ export function morFlops(config, shape, T) {
     num_hidden_layers: layers,
   } = config;
   const proj = d * h * hd * 2 + d * kvh * hd * 2 + 3 * d * ff; // MACs per token per layer
-  const layer = (/** @type {number} */ k) => proj * k + 2 * h * hd * ((k * (k + 1)) / 2); // MACs of one layer over k causal tokens
+  // MACs of one layer over k causal tokens
+  const layer = (/** @type {number} */ k) => proj * k + 2 * h * hd * ((k * (k + 1)) / 2);
   if (!shape) return { perToken: (2 * (layers * layer(T) + v * d * T)) / T, expectedLoops: 1 };
   const n = shape.loops;
   const outside = shape.strategy === 'middle-cycle' ? 2 : 0;

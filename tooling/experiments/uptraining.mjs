@@ -36,7 +36,17 @@ const windows = data.validation.slice(0, 128);
 const ppl = (/** @type {import('../../packages/engine/dist/index.js').LoadedModel} */ model) =>
   Math.exp(heldOutLoss(model.decoder, windows).meanNll);
 const base = ppl(source);
-/** @typedef {{ rank: number | 'full', parameters: number, afterConversion: number, afterUptraining: number, tokens: number, tokensPerSecond: number, seconds: number }} Row */
+/**
+ * @typedef {{
+ *   rank: number | 'full',
+ *   parameters: number,
+ *   afterConversion: number,
+ *   afterUptraining: number,
+ *   tokens: number,
+ *   tokensPerSecond: number,
+ *   seconds: number,
+ * }} Row
+ */
 /** @type {Row[]} */
 const rows = [];
 for (const rank of ranks) {

@@ -8,7 +8,9 @@ export class PackCheckError extends Error {
   name = 'PackCheckError';
 }
 
-/** The model path the README example is written with (relative to the repo root); test:pack swaps in the absolute one. */
+/**
+ * The model path the README example is written with (relative to the repo root); test:pack swaps in the absolute one.
+ */
 export const README_MODEL_LITERAL = "'../shared/models/stories260K/stories260K.gguf'";
 
 /**

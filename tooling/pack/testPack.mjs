@@ -110,7 +110,11 @@ function checkInstalled(app) {
   }
 }
 
-/** Type-checks the example against the installed packages' .d.ts, as a strict TypeScript user would. @param {string} app @param {string} source */
+/**
+ * Type-checks the example against the installed packages' .d.ts, as a strict TypeScript user would.
+ * @param {string} app
+ * @param {string} source
+ */
 function typecheckExample(app, source) {
   writeFileSync(join(app, 'example.ts'), source);
   const tsconfig = {
@@ -136,7 +140,11 @@ function decodePath(stdout) {
   return /** @type {{ path?: string }} */ (JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}')).path;
 }
 
-/** @param {string} who @param {import('./packChecks.mjs').TokenRun} got @param {import('./packChecks.mjs').TokenRun} want */
+/**
+ * @param {string} who
+ * @param {import('./packChecks.mjs').TokenRun} got
+ * @param {import('./packChecks.mjs').TokenRun} want
+ */
 function expectSameTokens(who, got, want) {
   const difference = tokenDifference(got, want);
   if (difference !== undefined) throw new PackCheckError(`${who} differs from the workspace CLI: ${difference}`);

@@ -19,8 +19,9 @@ const allowed: Record<string, readonly string[]> = {
   train: ['tensor', 'graph', 'checkpoint'],
   engine: ['checkpoint', 'tensor', 'graph', 'lora', 'router', 'train', 'scheduler'],
   cli: ['engine', 'tensor'],
-  // The browser app: engine for the work, tensor for backend choice, and the lower packages whose
-  // browser entries it reads directly (checkpoint byte sources, graph layer steps, lora adapters rebuilt after conversion, router exit rules).
+  // The browser app: engine for the work, tensor for backend choice, and the lower
+  // packages whose browser entries it reads directly (checkpoint byte sources,
+  // graph layer steps, lora adapters rebuilt after conversion, router exit rules).
   playground: ['engine', 'tensor', 'checkpoint', 'graph', 'lora', 'router'],
 };
 

@@ -22,7 +22,8 @@ describe('tooling scripts are type-checked', () => {
   it('tooling/tsconfig.scripts.json checks JavaScript with the base settings and emits nothing', () => {
     expect(config.extends).toBe('./tsconfig.base.json');
     expect(config.compilerOptions).toMatchObject({ allowJs: true, checkJs: true, noEmit: true });
-    expect(Object.keys(config.compilerOptions).filter((k) => /strict|noImplicit|noUnchecked/.test(k))).toEqual([]); // no loosening
+    // no loosening
+    expect(Object.keys(config.compilerOptions).filter((k) => /strict|noImplicit|noUnchecked/.test(k))).toEqual([]);
   });
 
   it('covers every script under tooling/', () => {

@@ -239,7 +239,8 @@ describe('recur export', () => {
     const ids = JSON.parse(
       (await recur('generate', '--model', file, '--max-new-tokens', '100', '--temperature', '0', '--json')).stdout,
     ) as { promptIds: number[]; ids: number[] };
-    expect([...ids.promptIds, ...ids.ids]).toEqual(greedy.ids.slice(0, 101)); // Q8_0 first differs at generated token 114 (gguf-quant.test.ts)
+    // Q8_0 first differs at generated token 114 (gguf-quant.test.ts)
+    expect([...ids.promptIds, ...ids.ids]).toEqual(greedy.ids.slice(0, 101));
   });
 
   it('refuses an unknown --dtype, and --dtype without --gguf, with one line', async () => {

@@ -169,7 +169,8 @@ describe('recur generate --exit: early-exit policies on the fused kernels', () =
     expect([fast.path, tfjs.path]).toEqual(['fast', 'tfjs']);
     expect(fast.ids).toEqual(tfjs.ids);
     expect(fast.depths).toEqual(tfjs.depths);
-    const withFast = JSON.parse((await recur(...args, '--fast')).stdout) as GenerateJson & { depths: number[] }; // once refused, now the default
+    // once refused, now the default
+    const withFast = JSON.parse((await recur(...args, '--fast')).stdout) as GenerateJson & { depths: number[] };
     expect([withFast.path, withFast.ids]).toEqual(['fast', fast.ids]);
   });
 });

@@ -45,7 +45,8 @@ describe('commands that write never replace their source, never mix, never leave
     expect(readdirSync(out)).toEqual(['notes.txt']);
     expect((await recur('convert', source, '--out', out, ...small, '--force', '--json')).code).toBe(0);
     expect(readdirSync(out)).not.toContain('notes.txt'); // replaced whole, not a mixed folder
-    expect((await recur('convert', source, '--out', out, ...small, '--loops', '3', '--json')).code).toBe(0); // its own output: no --force needed
+    // its own output: no --force needed
+    expect((await recur('convert', source, '--out', out, ...small, '--loops', '3', '--json')).code).toBe(0);
     expect(
       (JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { recur: { loops: number } }).recur.loops,
     ).toBe(3);
@@ -62,7 +63,8 @@ describe('commands that write never replace their source, never mix, never leave
     expect(readFileSync(text, 'utf8')).toBe('precious');
     const gguf = join(dir, 'out.gguf');
     expect((await recur('export', source, '--gguf', '--out', gguf, '--json')).code).toBe(0);
-    expect((await recur('export', source, '--gguf', '--out', gguf, '--dtype', 'f16', '--json')).code).toBe(0); // its own file
+    // its own file
+    expect((await recur('export', source, '--gguf', '--out', gguf, '--dtype', 'f16', '--json')).code).toBe(0);
     expect((await recur('export', source, '--gguf', '--out', text, '--force', '--json')).code).toBe(0);
     expect(readFileSync(text).subarray(0, 4).toString()).toBe('GGUF');
     expect(readdirSync(dir).filter((name) => name.startsWith('.'))).toEqual([]);

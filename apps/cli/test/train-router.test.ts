@@ -82,7 +82,8 @@ describe('recur train --router', () => {
     const saved = JSON.parse(readFileSync(join(dir, 'straight', 'model', 'config.json'), 'utf8')) as {
       recur: { router: unknown; strategy: string };
     };
-    // Expert-choice routers save decode thresholds calibrated on the held-out split by default (index 0: everyone runs loop 0).
+    // Expert-choice routers save decode thresholds calibrated on the
+    // held-out split by default (index 0: everyone runs loop 0).
     expect(saved.recur.router).toEqual({
       kind: 'expert',
       architecture: 'linear',
@@ -198,7 +199,8 @@ describe('recur train --router', () => {
         JSON.parse(run.stdout) as { ids: number[]; depths?: number[]; path: string };
       expect(ids(byDefault).ids).toEqual(ids(routed).ids);
       expect(ids(byDefault).depths).toEqual(ids(routed).depths);
-      // The router runs on the fused kernels by default and on tfjs when asked: same ids, same depths (the prompt's last token routed too).
+      // The router runs on the fused kernels by default and on tfjs when
+      // asked: same ids, same depths (the prompt's last token routed too).
       expect([ids(byDefault).path, ids(routed).path, ids(onTfjs).path]).toEqual(['fast', 'fast', 'tfjs']);
       expect(ids(onTfjs).ids).toEqual(ids(byDefault).ids);
       expect(ids(onTfjs).depths).toEqual(ids(byDefault).depths);

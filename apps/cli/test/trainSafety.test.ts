@@ -75,7 +75,8 @@ describe('recur train --out: a fresh run never overwrites or appends to what it 
   it('a fresh run starts a new train.jsonl; a finished run is refused without --resume, restarted with --force', async () => {
     const out = join(dir, 'fresh');
     mkdirSync(out);
-    writeFileSync(join(out, 'train.jsonl'), `${JSON.stringify({ kind: 'step', step: 1, loss: 9 })}\n`); // a run that died before its first checkpoint
+    // a run that died before its first checkpoint
+    writeFileSync(join(out, 'train.jsonl'), `${JSON.stringify({ kind: 'step', step: 1, loss: 9 })}\n`);
     expect((await recur('train', ...base, '--out', out, '--steps', '2')).code).toBe(0);
     expect(stepsOf(out)).toEqual([1, 2]);
     expectOneLineFailure(

@@ -71,7 +71,8 @@ describe.runIf(run).each((process.env.E2E_BACKENDS?.split(',') ?? ['webgpu', 'wa
       await actAndSettle(page, () => page.click('#convert-button'));
       expect(await message(page)).toBe('');
       expect(await page.locator('#sizes tr').count()).toBe(5);
-      expect(Number(await page.getAttribute('#convert-progress', 'data-updates'))).toBeGreaterThan(1); // progress came from the worker
+      // progress came from the worker
+      expect(Number(await page.getAttribute('#convert-progress', 'data-updates'))).toBeGreaterThan(1);
       await page.fill('#prompt', 'Once upon a time');
       await page.fill('#max-tokens', '24');
       await page.fill('#exit-threshold', '0.3');
@@ -154,7 +155,8 @@ describe.runIf(run).each((process.env.E2E_BACKENDS?.split(',') ?? ['webgpu', 'wa
             (window as unknown as { recur: { tf: { memory(): { numTensors: number } } } }).recur.tf.memory().numTensors,
         );
       await page.fill('#max-tokens', '6');
-      await actAndSettle(page, () => page.click('#generate-button')); // warm-up: kernels may keep constants on first use
+      // warm-up: kernels may keep constants on first use
+      await actAndSettle(page, () => page.click('#generate-button'));
       const before = await count();
       await actAndSettle(page, () => page.click('#generate-button'));
       expect(await message(page)).toBe('');

@@ -245,7 +245,8 @@ describe('GGUF: every fault is a typed CheckpointError', () => {
     });
     const typeOffset = 24 + 8 + 'w'.length + 4 + 8; // header, name length, name, n_dims, ne[0]
     const { dataOffset } = await open(f32);
-    const q4 = f32.slice(0, dataOffset + 32); // Q4_1 (known, not decoded): 20 bytes per 32 values, padded to the alignment
+    // Q4_1 (known, not decoded): 20 bytes per 32 values, padded to the alignment
+    const q4 = f32.slice(0, dataOffset + 32);
     new DataView(q4.buffer).setUint32(typeOffset, 3, true);
     const file = await open(q4);
     expect(file.tensors[0]!.dtype).toBe('Q4_1');

@@ -46,7 +46,10 @@ export interface GenerateResult {
   readonly timings: { readonly prefillMs: number; readonly decodeMs: number };
   /** Which decoder ran: the fused fast path or the tfjs Decoder. */
   readonly path: 'fast' | 'tfjs';
-  /** With `exit`: loops run by the position whose logits chose each generated token (the first is the prompt's last, full depth). */
+  /**
+   * With `exit`: loops run by the position whose logits chose each
+   * generated token (the first is the prompt's last, full depth).
+   */
   readonly depths?: number[];
 }
 
@@ -127,7 +130,10 @@ export async function generate(model: LoadedModel, options: GenerateOptions): Pr
   };
 }
 
-/** An early-exit policy that the serving engine's fused kernels can run for this model (validated as the tfjs path does), else undefined. */
+/**
+ * An early-exit policy that the serving engine's fused kernels can run
+ * for this model (validated as the tfjs path does), else undefined.
+ */
 async function servedDepthRun(
   model: LoadedModel,
   options: GenerateOptions,

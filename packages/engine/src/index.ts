@@ -11,7 +11,8 @@ export {
   validateSampling,
   type SamplingField,
 } from './samplingRules.js';
-// Sampling's seeded generator: @recur/tensor's mulberry32, the one training data draws from too (one implementation, one state format).
+// Sampling's seeded generator: @recur/tensor's mulberry32, the one
+// training data draws from too (one implementation, one state format).
 export { Mulberry32 as SeededRandom } from '@recur/tensor';
 export { decodeUtf8Prefix, TextStream } from './text.js';
 export { modelPresets, presetDecoder } from './presets.js';

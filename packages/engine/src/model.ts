@@ -118,7 +118,8 @@ function loadRouter(checkpoint: Checkpoint, arrays: Map<string, Float32Array>): 
 function withLoops(path: string, recur: RecurSection | undefined, loops: number | undefined): RecurSection | undefined {
   if (loops === undefined) return recur;
   if (!recur) throw new RangeError(`${path}: --loops applies to converted (recursive) models only`);
-  const maxLoops = Math.floor((configSizeLimits.numLayers - 2) / recur.blockSize); // the bound on a config's layers holds for the loops run too
+  // the bound on a config's layers holds for the loops run too
+  const maxLoops = Math.floor((configSizeLimits.numLayers - 2) / recur.blockSize);
   if (loops > maxLoops)
     throw new RangeError(
       `${path}: --loops ${loops} would run ${loops * recur.blockSize} shared layers; at most ${maxLoops} loops of this ${recur.blockSize}-layer block`,

@@ -23,7 +23,10 @@ const cases = [
 
 let stories: LoadedModel;
 
-/** stories260K's tokenizer and vocabulary, half its width, L random layers (norm weights varied, so per-loop norms matter). */
+/**
+ * stories260K's tokenizer and vocabulary, half its width, L
+ * random layers (norm weights varied, so per-loop norms matter).
+ */
 function randomSource(numLayers: number, seed: number): LoadedModel {
   const config = {
     ...stories.decoder.config,

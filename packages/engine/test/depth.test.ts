@@ -59,7 +59,8 @@ describe('per-token depth in the engine', () => {
       maxNewTokens: 24,
       exit: parseExitRule('fixed:1'),
     });
-    expect(shallow.depths).toEqual([2, ...shallow.ids.slice(1).map(() => 1)]); // the prompt's last position ran full depth
+    // the prompt's last position ran full depth
+    expect(shallow.depths).toEqual([2, ...shallow.ids.slice(1).map(() => 1)]);
   });
 
   it('eval: the deepest exit equals the decoder; a policy that never fires runs full depth; a loose one lowers the depth', () => {
@@ -140,13 +141,16 @@ describe('per-token depth in the engine', () => {
     const routed = evaluateDepths(calibrated, { windows, rule: parseExitRule('router'), perLoop: false }).policy!;
     const [, keep] = keepFractions(routed.depthCounts);
     expect(keep!.capacity).toBe(0.5);
-    expect(Math.abs(keep!.fraction - 0.5)).toBeLessThanOrEqual(0.5 / routed.depthCounts.reduce((a, b) => a + b, 0)); // on its calibration windows: at capacity to half a token
+    // on its calibration windows: at capacity to half a token
+    expect(Math.abs(keep!.fraction - 0.5)).toBeLessThanOrEqual(0.5 / routed.depthCounts.reduce((a, b) => a + b, 0));
     // Precedence: router:T > thresholds[r] > threshold > 0.5.
     const depthUnder = (m: LoadedModel, rule: string) =>
       evaluateDepths(m, { windows, rule: parseExitRule(rule), perLoop: false }).policy!.averageDepth;
     const keepAll = { ...router, threshold: 0.999999, thresholds: [0, 1e-9] };
-    expect(depthUnder({ ...mor, recur: { ...mor.recur!, router: keepAll } }, 'router')).toBe(2); // calibrated beat the fixed threshold
-    expect(depthUnder({ ...mor, recur: { ...mor.recur!, router: keepAll } }, 'router:0.999999')).toBe(1); // an explicit T beats both
+    // calibrated beat the fixed threshold
+    expect(depthUnder({ ...mor, recur: { ...mor.recur!, router: keepAll } }, 'router')).toBe(2);
+    // an explicit T beats both
+    expect(depthUnder({ ...mor, recur: { ...mor.recur!, router: keepAll } }, 'router:0.999999')).toBe(1);
     expect(depthUnder({ ...mor, recur: { ...mor.recur!, router: { ...router, threshold: 0.999999 } } }, 'router')).toBe(
       1,
     );

@@ -43,7 +43,8 @@ export function storiesFastSuite(threads: number): void {
 
     it('greedy: BOS + 200 tokens identical to the reference, tensors flat', async () => {
       const greedy = readReference<GreedyReference>('greedy_bos_200.json');
-      await generate(model, { prompt: '', promptIds: [greedy.ids[0]!], maxNewTokens: 2, stopAtEos: false, fast: true }); // builds the scratch once
+      // builds the scratch once
+      await generate(model, { prompt: '', promptIds: [greedy.ids[0]!], maxNewTokens: 2, stopAtEos: false, fast: true });
       const before = tf.memory().numTensors;
       const result = await generate(model, {
         prompt: '',

@@ -95,7 +95,8 @@ describe('withRouter', () => {
     expect(token.routerParams!.get('mor.token_router.weight')!.shape).toEqual([3, 16]);
     const plain = { ...expert, recur: undefined } as LoadedModel;
     expect(() => withRouter(plain, { kind: 'expert' })).toThrow(/needs a recursive model/);
-    const seqDecoder = randomDecoder({ ...config, numLayers: 4, layerOrder: [0, 1, 1, 2, 2, 3] }, { seed: 1 }); // SEQUENCE: 1,1 then 2,2
+    // SEQUENCE: 1,1 then 2,2
+    const seqDecoder = randomDecoder({ ...config, numLayers: 4, layerOrder: [0, 1, 1, 2, 2, 3] }, { seed: 1 });
     expect(() =>
       withRouter(
         { ...plain, decoder: seqDecoder, recur: { ...recur, strategy: 'sequence' } } as unknown as LoadedModel,

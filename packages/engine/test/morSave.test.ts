@@ -139,7 +139,8 @@ describe('a MoR model folder', () => {
       recursive: { loops: 2, strategy: 'middle-cycle' },
     });
     const model = withRouter(fresh, { kind: 'token', balance: 'loss-free', seed: 5 });
-    expect(model.recur?.router).toMatchObject({ tokenForm: 'paper', balance: 'loss-free' }); // new routers: the paper's form
+    // new routers: the paper's form
+    expect(model.recur?.router).toMatchObject({ tokenForm: 'paper', balance: 'loss-free' });
     expect(Array.from(model.routerParams!.get('mor.token_router.balance_bias')!.dataSync())).toEqual([0, 0]);
     const folder = join(dir, 'token-form');
     await saveModel(model, folder);

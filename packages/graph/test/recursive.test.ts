@@ -74,7 +74,8 @@ describe('recursive conversion', () => {
   });
 
   it('reports the hidden state where each loop ends (onLoopEnd), without changing the logits', async () => {
-    const spec = recursiveFromPretrained(source, arrays, { loops: 3, strategy: 'cycle', init: 'average' }); // order [0,1,0,1,0,1]
+    // order [0,1,0,1,0,1]
+    const spec = recursiveFromPretrained(source, arrays, { loops: 3, strategy: 'cycle', init: 'average' });
     const decoder = Decoder.fromArrays(spec.config, spec.arrays);
     const before = tf.memory().numTensors;
     const seen: { loop: number; h: tf.Tensor2D }[] = [];

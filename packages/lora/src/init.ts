@@ -59,7 +59,8 @@ export class LoraError extends Error {
 export function initDepthwiseLora(options: LoraInitOptions): Map<string, ArrayTensor> {
   const out = new Map<string, ArrayTensor>();
   let drawn = 0; // each zero-init A gets its own seed
-  const sharedSteps = options.plan.steps.filter((s) => s.role === 'shared'); // unique first/last layers are the source layers themselves
+  // unique first/last layers are the source layers themselves
+  const sharedSteps = options.plan.steps.filter((s) => s.role === 'shared');
   const total = sharedSteps.length * adaptedModules.length;
   let done = 0;
   for (const step of sharedSteps) {

@@ -49,10 +49,12 @@ describe('mergeDepthwiseLora', () => {
     const unrolled = unrollRecursive(spec.config, spec.arrays);
     const snapshot = new Map([...unrolled.arrays].map(([k, v]) => [k, v.slice()]));
     const merged = mergeDepthwiseLora(unrolled.arrays, unrolled.steps, lora);
-    for (const [key, data] of unrolled.arrays) expect(data, key).toEqual(snapshot.get(key)); // steps share arrays: merging must copy
+    // steps share arrays: merging must copy
+    for (const [key, data] of unrolled.arrays) expect(data, key).toEqual(snapshot.get(key));
     for (const call of unrolled.steps) {
       const adaptedStep = lora.tensors.has(loraKey(call.unique, 'self_attn.q_proj', call.loop, 'A'));
-      expect(adaptedStep).toBe(call.unique === 1 || call.unique === 2); // MIDDLE-CYCLE's unique first/last layers have no LoRA
+      // MIDDLE-CYCLE's unique first/last layers have no LoRA
+      expect(adaptedStep).toBe(call.unique === 1 || call.unique === 2);
       for (const module of adaptedModules) {
         const key = layerKey(call.step, `${module}.weight`);
         if (!adaptedStep) {

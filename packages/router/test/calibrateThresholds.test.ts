@@ -30,7 +30,8 @@ describe('keepThreshold: the σ quantile that keeps exactly k', () => {
     expect(kept(logits, keepThreshold(logits, -3))).toBe(0);
     expect(kept(logits, keepThreshold(logits, 99))).toBe(4);
     const rng = new Mulberry32(7);
-    const random = Array.from(Float32Array.from({ length: 200 }, () => (rng.next() - 0.5) * 8)); // float32, as router logits come
+    // float32, as router logits come
+    const random = Array.from(Float32Array.from({ length: 200 }, () => (rng.next() - 0.5) * 8));
     for (const k of [1, 37, 100, 133, 199]) expect(kept(random, keepThreshold(random, k))).toBe(k);
   });
 

@@ -50,7 +50,10 @@ beforeAll(async () => {
   ]);
 });
 
-/** Runs ids through depthForward, `step` tokens per call (the first `prompt` ones at full depth, in one call); logits [T·V] and depths. */
+/**
+ * Runs ids through depthForward, `step` tokens per call (the first
+ * `prompt` ones at full depth, in one call); logits [T·V] and depths.
+ */
 function run(
   mode: DepthKvMode,
   routing: () => LoopRouting | undefined,
@@ -80,7 +83,9 @@ function run(
   return { logits, depths, entries, stored };
 }
 
-/** The paper form written out: each token runs its loops ungated from h₀, then h₀ + g·f^r(h₀) goes through the epilogue. */
+/**
+ * The paper form written out: each token runs its loops ungated from h₀, then h₀ + g·f^r(h₀) goes through the epilogue.
+ */
 function paperReference(depths: Int32Array, gates: ArrayLike<number>): Float32Array {
   const { prologue, loops, epilogue } = decoder.loops;
   const cache = decoder.newDepthCache('recursion-wise');
@@ -189,7 +194,8 @@ describe('depthForward', () => {
       expect(stored.elements).toBe(rows * 2 * config.numKvHeads * config.headDim);
       expect([stored.perStep[0], stored.perStep.at(-1)]).toEqual([ids.length, ids.length]);
     }
-    expect(run('recursion-wise', topK).stored.perStep).toEqual([12, 12, 12, 8, 8, 4, 4, 12]); // capacities 12, 8, 4 per loop
+    // capacities 12, 8, 4 per loop
+    expect(run('recursion-wise', topK).stored.perStep).toEqual([12, 12, 12, 8, 8, 4, 4, 12]);
     const { depths } = run('recursion-wise', topK);
     expect([1, 2, 3].map((d) => depths.filter((x) => x === d).length)).toEqual([4, 4, 4]);
   });

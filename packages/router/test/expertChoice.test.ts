@@ -37,7 +37,8 @@ describe('expert-choice router', () => {
   it('capacity: (N_r − r)/N_r, cosine warm-up from full capacity', () => {
     expect([0, 1, 2].map((r) => capacityFraction(r, { numRecursions: 3 }))).toEqual([1, 2 / 3, 1 / 3]);
     expect([0, 1, 2, 3].map((r) => capacityTokens(12, r, { numRecursions: 4 }))).toEqual([12, 9, 6, 3]);
-    expect([0, 1, 2].map((r) => capacityTokens(3, r, { numRecursions: 3 }))).toEqual([3, 2, 1]); // 1e-9 absorbs 2/3·3 = 1.999…
+    // 1e-9 absorbs 2/3·3 = 1.999…
+    expect([0, 1, 2].map((r) => capacityTokens(3, r, { numRecursions: 3 }))).toEqual([3, 2, 1]);
     expect([0, 1, 2, 3].map((r) => capacityTokens(13, r, { numRecursions: 4 }))).toEqual([13, 9, 6, 3]); // floors
     expect(capacityTokens(2, 2, { numRecursions: 3 })).toBe(1); // never zero
     const warm = { numRecursions: 2, warmupSteps: 100 };
@@ -197,7 +198,8 @@ describe('expert-choice router', () => {
     // logit = h[:, 0], exactly half of them positive: the threshold and the top 50% agree everywhere.
     const w = tf.tensor2d([[1, 0, 0, 0, 0, 0, 0, 0]]); // logit = h[:, 0]
     const params = new Map<string, tf.Tensor>([[`${expertRouterPrefix(1)}.weight`, w]]);
-    const h = tf.tensor2d(Array.from({ length: 6 }, (_, t) => [[-2, 3, 1, -1, 0.5, -0.5][t]!, 0, 0, 0, 0, 0, 0, 0])); // [6, 8]
+    // [6, 8]
+    const h = tf.tensor2d(Array.from({ length: 6 }, (_, t) => [[-2, 3, 1, -1, 0.5, -0.5][t]!, 0, 0, 0, 0, 0, 0, 0]));
     const topK = routeExpertChoice(params, h, null, { recursion: 1, numRecursions: 2 });
     const thr = routeByThreshold(params, h, null, { recursion: 1 });
     expect([...topK.selected]).toEqual([1, 2, 4]);

@@ -82,7 +82,8 @@ describe('forced-depth routings (per-loop scores of router models)', () => {
       const before = tf.memory().numTensors;
       const deep = run(() => tokenForcedDepth(routers, { depth: N, numRecursions: N, form }));
       for (const depth of [1, 2, 3]) {
-        const bias = Float32Array.from({ length: N }, (_, i) => (i === depth - 1 ? 10 : 0)); // steers the choice only; the gate stays p(d)
+        // steers the choice only; the gate stays p(d)
+        const bias = Float32Array.from({ length: N }, (_, i) => (i === depth - 1 ? 10 : 0));
         const forced = run(() => tokenForcedDepth(routers, { depth, numRecursions: N, form }));
         const routed = run(() => tokenChoiceRouting(routers, { form, bias }));
         expect(forced.depths).toEqual(ids.map(() => depth));

@@ -21,7 +21,8 @@ describe('README example', () => {
   beforeAll(() => initBackend()); // so the leak count can start before the example
   it('runs, and the README shows it verbatim', async () => {
     const start = tf.memory().numTensors;
-    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined); // the example prints; the test stays quiet
+    // the example prints; the test stays quiet
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     // example:start
     await initBackend();
     const d = 16;

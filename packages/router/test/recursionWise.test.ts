@@ -171,7 +171,8 @@ describe('recursion-wise KV: a deeper query ignores tokens that left', () => {
       // The case that matters occurs: deeper queries after tokens that left.
       expect(gaps.some((g) => g.loop === 2 && g.position > 2 && !g.keys.includes(1) && !g.keys.includes(2))).toBe(true);
     }
-    // The check has teeth: under 'copy' the departed tokens' keys sit in deeper loops and the same reference misses them.
+    // The check has teeth: under 'copy' the departed tokens' keys
+    // sit in deeper loops and the same reference misses them.
     const copied = deepAttentionGaps(run(decoder, 'copy', 1).calls);
     expect(Math.max(...copied.map((g) => g.gap))).toBeGreaterThan(1e-3);
   });

@@ -28,7 +28,8 @@ describe('expert-choice router losses', () => {
   it('BCE on "was selected" equals the hand-computed value, stable at large logits', () => {
     const logits = tf.tensor1d([0, 2, -3, 40, -40]);
     const before = tf.memory().numTensors;
-    // −ln σ(0) = ln 2; −ln(1 − σ(2)) = softplus(2); −ln σ(−3) = softplus(3); −ln σ(40) ≈ e^−40; −ln(1 − σ(−40)) ≈ e^−40.
+    // −ln σ(0) = ln 2; −ln(1 − σ(2)) = softplus(2); −ln σ(−3) =
+    // softplus(3); −ln σ(40) ≈ e^−40; −ln(1 − σ(−40)) ≈ e^−40.
     const expected = (Math.LN2 + softplus(2) + softplus(3) + 2 * Math.exp(-40)) / 5;
     expect(value(selectionBceLoss(logits, [1, 0, 1, 1, 0], { coef: 1 }))).toBeCloseTo(expected, 6);
     expect(value(selectionBceLoss(logits, [1, 0, 1, 1, 0]))).toBeCloseTo(1e-3 * expected, 9); // default coef 1e-3
@@ -109,7 +110,8 @@ describe('expert-choice router losses', () => {
     const [g] = tf.grads((w: tf.Tensor) =>
       tf.tidy(() => {
         const decision = routeExpertChoice(new Map(base).set(key, w), h, null, { recursion: 1, numRecursions: 2 });
-        const blockOut = tf.mul(tf.gather(h, tf.tensor1d(decision.selected, 'int32')), 2) as tf.Tensor2D; // a stand-in block: [k, d]
+        // a stand-in block: [k, d]
+        const blockOut = tf.mul(tf.gather(h, tf.tensor1d(decision.selected, 'int32')), 2) as tf.Tensor2D;
         return tf.sum(tf.square(scatterGatedUpdate(h, decision.selected, blockOut, decision.gate))) as tf.Scalar;
       }),
     )([base.get(key)!]);

@@ -72,7 +72,8 @@ describe('runExpertChoice (reference MoR loop)', () => {
     const depthsOf = (x: tf.Tensor2D): Int32Array => {
       let depths: Int32Array = new Int32Array(0);
       tf.tidy(() => {
-        depths = runExpertChoice(params, x, block, { numRecursions: 4, mode: 'threshold' }).depths; // the tidy frees every tensor
+        // the tidy frees every tensor
+        depths = runExpertChoice(params, x, block, { numRecursions: 4, mode: 'threshold' }).depths;
       });
       return depths;
     };

@@ -69,7 +69,10 @@ export class Scheduler {
     this.states.set(request.id, newRequestState({ ...request }, this.nextSeq++));
   }
 
-  /** Drops a request wherever it is and frees its KV; false when it is not held. Rows of it in an outstanding plan are ignored by `complete`. */
+  /**
+   * Drops a request wherever it is and frees its KV; false when it is not
+   * held. Rows of it in an outstanding plan are ignored by `complete`.
+   */
   cancel(id: string): boolean {
     const state = this.states.get(id);
     if (!state) return false;

@@ -110,7 +110,8 @@ export function wasmThreads(): number {
 const WEBGPU_MODULE = '@tensorflow/tfjs-backend-webgpu';
 
 async function loadWebGpuBackend(): Promise<void> {
-  // A bundle that imported '@recur/tensor/webgpu' has registered it already (a bare dynamic specifier does not resolve in a browser).
+  // A bundle that imported '@recur/tensor/webgpu' has registered it
+  // already (a bare dynamic specifier does not resolve in a browser).
   if (tf.findBackendFactory('webgpu') !== null) return;
   await import(/* @vite-ignore */ WEBGPU_MODULE); // registers 'webgpu' with tfjs-core
 }

@@ -15,7 +15,9 @@ export interface ModelOptions {
   readonly threads?: string;
 }
 
-/** Commands with two decoders (generate, eval, bench) also take --backend tfjs: the tfjs decoder on the wasm backend. */
+/**
+ * Commands with two decoders (generate, eval, bench) also take --backend tfjs: the tfjs decoder on the wasm backend.
+ */
 export interface BackendChoice {
   readonly tfjsPath?: boolean;
 }

@@ -188,7 +188,8 @@ function report(event: TrainProgress, bar: Progress, tokenizing: Progress, calib
   if (event.kind === 'calibrate') {
     bar.stop();
     calibrationStarted ??= performance.now();
-    if (performance.now() - calibrationStarted > 1000) calibrating.update(event.done, event.total); // a bar only when it takes a while
+    // a bar only when it takes a while
+    if (performance.now() - calibrationStarted > 1000) calibrating.update(event.done, event.total);
   } else if (event.kind === 'tokenize') {
     tokenizing.update(event.done, event.total);
     if (event.done === event.total) tokenizing.stop();
@@ -256,7 +257,9 @@ function thresholdOrDispose(options: TrainCliOptions, model: LoadedModel): Retur
   }
 }
 
-/** The model with a fresh router for --router, checked to fit --seq and memory; the loaded model is freed when refused. */
+/**
+ * The model with a fresh router for --router, checked to fit --seq and memory; the loaded model is freed when refused.
+ */
 function withRouterOrDispose(model: LoadedModel, options: TrainCliOptions, settings: TrainingShape): LoadedModel {
   try {
     checkTrainingFits(model.decoder.config, settings, model.source.path);

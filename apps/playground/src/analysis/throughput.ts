@@ -111,7 +111,8 @@ class RowsCache implements AttentionCache {
 
   attend(call: LayerCall, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D): tf.Tensor2D {
     const row = (t: tf.Tensor3D, b: number): tf.Tensor3D => tf.slice(t, [b, 0, 0], [1, -1, -1]); // [1, heads, hd]
-    const outs = this.caches.map((cache, b) => cache.attend(call, row(q, b), row(k, b), row(v, b))); // B × [1, nHeads·hd]
+    // B × [1, nHeads·hd]
+    const outs = this.caches.map((cache, b) => cache.attend(call, row(q, b), row(k, b), row(v, b)));
     return tf.concat(outs, 0); // [B, nHeads·hd]
   }
 }

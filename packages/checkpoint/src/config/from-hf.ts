@@ -25,7 +25,8 @@ export function configFromHf(json: unknown, file: string): ModelConfig {
   const architecture = hfArchitecture(f, obj);
   const hiddenSize = f.positiveInt('hidden_size', undefined, limit.hiddenSize);
   const numHeads = f.positiveInt('num_attention_heads', undefined, limit.numHeads);
-  const numKvHeads = f.positiveInt('num_key_value_heads', numHeads, limit.numHeads); // absent = plain multi-head attention
+  // absent = plain multi-head attention
+  const numKvHeads = f.positiveInt('num_key_value_heads', numHeads, limit.numHeads);
   if (numHeads % numKvHeads !== 0) f.fail('num_key_value_heads', `must divide num_attention_heads (${numHeads})`);
   if (!f.has('head_dim') && hiddenSize % numHeads !== 0)
     f.fail('num_attention_heads', `must divide hidden_size (${hiddenSize}) when head_dim is not given`);

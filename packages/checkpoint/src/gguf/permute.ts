@@ -13,7 +13,9 @@ export function permuteRopeRows(data: Float32Array, heads: number, cols: number)
   return moveRopeRows(data, heads, cols, 'to-interleaved');
 }
 
-/** Row (h, i, j) of the interleaved layout [heads, headDim/2, 2] is row (h, j, i) of rotate-half [heads, 2, headDim/2]. */
+/**
+ * Row (h, i, j) of the interleaved layout [heads, headDim/2, 2] is row (h, j, i) of rotate-half [heads, 2, headDim/2].
+ */
 function moveRopeRows(
   data: Float32Array,
   heads: number,

@@ -21,7 +21,9 @@ export interface GgufWriteTensor {
 export interface GgufWriteOptions {
   readonly metadata: readonly GgufMetadataEntry[];
   readonly tensors: readonly GgufWriteTensor[];
-  /** Data alignment (default: `general.alignment` from metadata, else 32); written as `general.alignment` when not 32. */
+  /**
+   * Data alignment (default: `general.alignment` from metadata, else 32); written as `general.alignment` when not 32.
+   */
   readonly alignment?: number;
 }
 

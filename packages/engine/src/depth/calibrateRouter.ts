@@ -10,7 +10,10 @@ import type { LoadedModel } from '../model.js';
 import type { RouterSection } from '../recurConfig.js';
 
 export interface CalibrateRouterOptions {
-  /** Held-out token windows; each is routed as eval and generation route it: every input token, the first included, in one call. */
+  /**
+   * Held-out token windows; each is routed as eval and generation
+   * route it: every input token, the first included, in one call.
+   */
   readonly windows: readonly ArrayLike<number>[];
   /** Called after each window of each recursion (N − 1 passes over the windows in all). */
   readonly onProgress?: (done: number, total: number) => void;

@@ -25,7 +25,10 @@ export interface DepthEvaluation {
    * to run exactly `depth` loops with the router's gated updates (routerPerLoop). Empty with perLoop: false.
    */
   readonly perLoop: readonly { readonly depth: number; readonly perplexity: number }[];
-  /** Under `rule`: perplexity, mean loops of the routed positions (router rules: every input token; confidence rules: all but each window's first) and their histogram. */
+  /**
+   * Under `rule`: perplexity, mean loops of the routed positions (router rules: every
+   * input token; confidence rules: all but each window's first) and their histogram.
+   */
   readonly policy?: {
     readonly perplexity: number;
     readonly averageDepth: number;
@@ -122,7 +125,8 @@ function scoreAll(model: LoadedModel, windows: EvaluateDepthsOptions['windows'],
       const step = oneCall ? window.length - 1 : 1;
       tf.tidy(() => {
         const first = rule.kind === 'router' ? 0 : 1; // router rules route the first token too
-        if (first === 1) rows.push(tf.keep(depthForward(model.decoder, window.slice(0, 1), { cache }).logits)); // the prompt, full depth
+        // the prompt, full depth
+        if (first === 1) rows.push(tf.keep(depthForward(model.decoder, window.slice(0, 1), { cache }).logits));
         for (let t = first; t < window.length - 1; t += step) {
           const res = depthForward(model.decoder, window.slice(t, Math.min(window.length - 1, t + step)), {
             cache,

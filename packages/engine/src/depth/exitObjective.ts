@@ -7,7 +7,10 @@ import { distillationLoss, sequenceObjective, type DistillationOptions, type Obj
 export interface EarlyExitTraining {
   /** Weight of each exit's loss, shallowest first, the deepest included (absent: 1); normalised to sum 1. */
   readonly weights?: readonly number[];
-  /** KL from the deepest exit into the earlier ones at `temperature` (teacher behind a stop-gradient unless told otherwise), times `weight`. */
+  /**
+   * KL from the deepest exit into the earlier ones at `temperature`
+   * (teacher behind a stop-gradient unless told otherwise), times `weight`.
+   */
   readonly selfDistill?: { readonly weight: number; readonly temperature: number; readonly stopGradient?: boolean };
 }
 

@@ -8,7 +8,10 @@ export type ExitRule =
   | { readonly kind: 'policy'; readonly policy: ExitPolicy }
   | { readonly kind: 'router'; readonly threshold?: number };
 
-/** 'maxprob:0.9' | 'entropy:1.5' | 'fixed:2' | 'router' | 'router:0.5' → ExitRule (RangeError naming the text otherwise). */
+/**
+ * 'maxprob:0.9' | 'entropy:1.5' | 'fixed:2' | 'router' |
+ * 'router:0.5' → ExitRule (RangeError naming the text otherwise).
+ */
 export function parseExitRule(text: string): ExitRule {
   const [name, arg, ...rest] = text.trim().toLowerCase().split(':');
   const value = arg === undefined || arg === '' ? undefined : Number(arg);
@@ -84,7 +87,10 @@ export function expertThresholds(
   return { threshold: router.threshold ?? 0.5, ...(router.thresholds && { thresholds: router.thresholds }) };
 }
 
-/** A rule on a one-loop model, or a fixed depth the model cannot reach, is refused, not silently run at the model's depth. */
+/**
+ * A rule on a one-loop model, or a fixed depth the model cannot
+ * reach, is refused, not silently run at the model's depth.
+ */
 export function checkExitDepth(policy: ExitPolicy, loops: number): void {
   // One loop leaves nothing to choose: a rule there would be accepted and silently ignored.
   if (loops < 2)

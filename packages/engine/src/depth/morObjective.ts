@@ -21,7 +21,10 @@ export interface MorTraining {
   /** What deeper loops attend to while training: 'recursion-wise' (MoR's default) or 'shared'. */
   readonly kvMode: DepthKvMode;
   readonly scoring?: ExpertScoring;
-  /** Expert-choice: cosine capacity warm-up from full depth over these steps. Token-choice: every token runs full depth this long. */
+  /**
+   * Expert-choice: cosine capacity warm-up from full depth over these
+   * steps. Token-choice: every token runs full depth this long.
+   */
   readonly warmupSteps?: number;
   /** Expert-choice "was selected" BCE coefficient (default 1e-3, MoR's value). */
   readonly bceCoef?: number;
@@ -31,7 +34,9 @@ export interface MorTraining {
   readonly balanceCoef?: number;
   /** Token-choice gate form (default 'paper': h₀ + g·f^r(h₀)). */
   readonly tokenForm?: TokenChoiceForm;
-  /** Token-choice balancing: the auxiliary loss (default) or loss-free (a bias on the probabilities, updated each step). */
+  /**
+   * Token-choice balancing: the auxiliary loss (default) or loss-free (a bias on the probabilities, updated each step).
+   */
   readonly balance?: 'loss' | 'loss-free';
   /** Loss-free balancing rate u (default 1e-3). */
   readonly balanceRate?: number;

@@ -9,10 +9,10 @@ import { tf } from '@recur/tensor';
 import type { LoadedModel } from '../model.js';
 
 /**
- * How often expert-choice's decode-time rule (σ(logit) > threshold of recursion r, calibrated or fixed; causal) makes the same call as
- * training-time top-k (capacity (N_r − r)/N_r of the window, not causal) on the same hidden states:
- * each window runs under top-k routing and, at every recursion r ≥ 1, the threshold rule is applied
- * to the same candidates' logits. Summed over windows and recursions.
+ * How often expert-choice's decode-time rule (σ(logit) > threshold of recursion r, calibrated or
+ * fixed; causal) makes the same call as training-time top-k (capacity (N_r − r)/N_r of the window, not
+ * causal) on the same hidden states: each window runs under top-k routing and, at every recursion r ≥
+ * 1, the threshold rule is applied to the same candidates' logits. Summed over windows and recursions.
  */
 export function routerAgreement(model: LoadedModel, windows: readonly (readonly number[])[]): RoutingAgreement {
   const router = model.recur?.router;

@@ -91,7 +91,8 @@ export async function writeGgufModel(
     };
   });
   const tokenizer = options.tokenizer === 'placeholder' ? placeholderVocabulary(config.vocabSize) : options.tokenizer;
-  const writer: GgufMetadataEntry = { key: GGUF_WRITER_KEY, type: 'string', value: 'recur' }; // marks the file as Recur's own output
+  // marks the file as Recur's own output
+  const writer: GgufMetadataEntry = { key: GGUF_WRITER_KEY, type: 'string', value: 'recur' };
   const metadata = [...llamaGgufMetadata(config, options.name ?? ggufName(path), options.dtype), writer, ...tokenizer];
   const bytes = writeGguf({ metadata, tensors });
   await writeAtomic(path, bytes);

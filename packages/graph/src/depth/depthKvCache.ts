@@ -79,7 +79,8 @@ export class DepthKvCache implements AttentionCache {
       });
       tf.tidy(() => {
         const index = tf.tensor1d(rows, 'int32');
-        const [k, v] = [tf.gather(from.k!, index) as tf.Tensor3D, tf.gather(from.v!, index) as tf.Tensor3D]; // [E, nKvHeads, headDim]
+        // [E, nKvHeads, headDim]
+        const [k, v] = [tf.gather(from.k!, index) as tf.Tensor3D, tf.gather(from.v!, index) as tf.Tensor3D];
         for (let r = depth; r < n; r++) this.write(this.blockStep(r, j), wanted, k, v);
       });
     }

@@ -7,7 +7,8 @@ import { ConfigError } from '../config.js';
  */
 export type ScalarRouterWeights =
   | { readonly kind: 'linear'; readonly weight: Float32Array } // [1, d]
-  | { readonly kind: 'mlp'; readonly fc1: Float32Array; readonly fc1Bias: Float32Array; readonly fc2: Float32Array }; // [h, d], [h], [1, h]
+  // [h, d], [h], [1, h]
+  | { readonly kind: 'mlp'; readonly fc1: Float32Array; readonly fc1Bias: Float32Array; readonly fc2: Float32Array };
 
 /**
  * Expert choice at inference: recursion r ≥ 1 keeps the candidates whose σ(logit_r) > thresholds[r]

@@ -15,7 +15,8 @@ export function earlyExitRouting(policy: ExitPolicy): LoopRouting {
     update: 'replace',
     choose(r, _h, candidates, probe): LoopChoice {
       if (r === 0) return { selected: candidates };
-      if (policy.kind === 'fixed') return { selected: r < policy.depth ? candidates : new Int32Array(0) }; // no readout needed
+      // no readout needed
+      if (policy.kind === 'fixed') return { selected: r < policy.depth ? candidates : new Int32Array(0) };
       const logits = probe(); // [A, V]
       const rows = logits.dataSync() as Float32Array;
       const v = logits.shape[1];
@@ -33,7 +34,10 @@ export interface ExpertRoutingOptions {
   readonly scoring?: ExpertScoring;
   /** σ threshold of every recursion in 'threshold' mode (default 0.5). */
   readonly threshold?: number;
-  /** Per-recursion σ thresholds (index r for recursion r, e.g. calibrated ones); where one is missing, `threshold` applies. */
+  /**
+   * Per-recursion σ thresholds (index r for recursion r, e.g.
+   * calibrated ones); where one is missing, `threshold` applies.
+   */
   readonly thresholds?: readonly number[];
   readonly step?: number;
   readonly warmupSteps?: number;
@@ -79,7 +83,10 @@ export interface TokenRouting extends LoopRouting {
 export type TokenChoiceForm = 'paper' | 'gated-every-loop';
 
 export interface TokenChoiceRoutingOptions {
-  /** 'paper' (default): loops run ungated, final = h₀ + g·f^r(h₀), as the public MoR code does. 'gated-every-loop': h ← h + g·Block(h) each loop. */
+  /**
+   * 'paper' (default): loops run ungated, final = h₀ + g·f^r(h₀), as the
+   * public MoR code does. 'gated-every-loop': h ← h + g·Block(h) each loop.
+   */
   readonly form?: TokenChoiceForm;
   readonly bias?: Float32Array;
   readonly step?: number;

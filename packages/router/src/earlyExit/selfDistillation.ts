@@ -3,7 +3,10 @@ import { stopGradient } from '../stopGradient.js';
 import { loopWeights } from './loopWeights.js';
 
 export interface SelfDistillationOptions {
-  /** Softens teacher and student; the KL is scaled by T² so gradient sizes stay comparable (Hinton et al. 2015). Default 1. */
+  /**
+   * Softens teacher and student; the KL is scaled by T² so gradient
+   * sizes stay comparable (Hinton et al. 2015). Default 1.
+   */
   readonly temperature?: number;
   /** Route the teacher through stopGradient (default true): exits learn from the deepest loop, not the reverse. */
   readonly stopGradient?: boolean;

@@ -50,7 +50,8 @@ export function selectionBceLoss(
  * - 'sigmoid' (one logit per token): logsumexp over a single logit is the logit, so the analogue is
  *   mean_t x_t², which also keeps σ(x) away from saturation where the BCE gradient vanishes.
  * - 'softmax' (one distribution over the A candidates): (logsumexp_t x_t)², one term per recursion.
- * The max in the logsumexp is taken as a constant (its gradient cancels exactly), so only Sub/Exp/Sum/Log run in autodiff.
+ * The max in the logsumexp is taken as a constant (its gradient
+ * cancels exactly), so only Sub/Exp/Sum/Log run in autodiff.
  */
 export function routerZLoss(
   logits: tf.Tensor1D,

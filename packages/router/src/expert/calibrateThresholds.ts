@@ -33,7 +33,10 @@ function achievableKeep(sorted: Float64Array, k: number): number {
   return k - above <= through - k ? above : through;
 }
 
-/** What calibrating recursion r needs: the router logits of the tokens that reach it, and how many tokens were routed in all. */
+/**
+ * What calibrating recursion r needs: the router logits of the
+ * tokens that reach it, and how many tokens were routed in all.
+ */
 export interface CalibrationSample {
   /** Recursion r's router logits of the tokens that ran loop r − 1 under the thresholds calibrated so far. */
   readonly logits: ArrayLike<number>;

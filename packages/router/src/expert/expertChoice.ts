@@ -5,7 +5,9 @@ import { allTokens, checkPositions, type RoutingDecision } from './routingDecisi
 import { scalarRouterLogits } from './routerWeights.js';
 import { selectTopK } from './topK.js';
 
-/** 'sigmoid': gate = α·σ(logit) per token. 'softmax': gate = α·softmax over the candidates (not causal: training only). */
+/**
+ * 'sigmoid': gate = α·σ(logit) per token. 'softmax': gate = α·softmax over the candidates (not causal: training only).
+ */
 export type ExpertScoring = 'sigmoid' | 'softmax';
 
 export interface ExpertChoiceOptions {

@@ -75,6 +75,7 @@ export function scalarRouterLogits(
       need(params, `${prefix}.fc1.bias`) as tf.Tensor1D,
     ); // [N, hid]
     const a = tf.mul(z, tf.sigmoid(z)) as tf.Tensor2D; // SiLU, [N, hid]; its gradient needs only Multiply and Sigmoid
-    return tf.reshape(linear(a, need(params, `${prefix}.fc2.weight`) as tf.Tensor2D), [h.shape[0]]) as tf.Tensor1D; // [N]
+    // [N]
+    return tf.reshape(linear(a, need(params, `${prefix}.fc2.weight`) as tf.Tensor2D), [h.shape[0]]) as tf.Tensor1D;
   });
 }

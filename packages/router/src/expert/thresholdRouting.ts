@@ -44,6 +44,7 @@ export function routeByThreshold(
       : thresholdDecisions(logits.dataSync(), options.threshold);
   const local = Int32Array.from(Array.from(selectedMask).flatMap((m, j) => (m ? [j] : [])));
   const selected = local.map((j) => cand[j] ?? -1);
-  const gate = tf.tidy(() => tf.mul(pickEntries(tf.sigmoid(logits), local), options.alpha ?? 0.1) as tf.Tensor1D); // [k]
+  // [k]
+  const gate = tf.tidy(() => tf.mul(pickEntries(tf.sigmoid(logits), local), options.alpha ?? 0.1) as tf.Tensor1D);
   return { candidates: cand, selected, selectedMask, logits, gate };
 }

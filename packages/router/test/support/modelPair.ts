@@ -48,7 +48,10 @@ function moduleDims(config: DecoderConfig, m: AdaptedModule): [number, number] {
   return m === 'mlp.down_proj' ? [ff, d] : [d, ff];
 }
 
-/** Seeded LoRA factors (key `${unique}.${module}.${loop}.A|B`) and per-loop norms (`${unique}.${norm}.${loop}`) of every executed step. */
+/**
+ * Seeded LoRA factors (key `${unique}.${module}.${loop}.A|B`) and
+ * per-loop norms (`${unique}.${norm}.${loop}`) of every executed step.
+ */
 function adapterTensors(config: DecoderConfig, spec: PairSpec): Map<string, tf.Tensor> {
   const next = uniform(new Mulberry32(spec.seed + 1000), 0.4);
   const t = new Map<string, tf.Tensor>();

@@ -10,7 +10,10 @@ export interface TruncatedSvd {
   u: Float32Array; // [rows, rank], orthonormal columns
   s: Float32Array; // [rank], descending
   v: Float32Array; // [cols, rank], orthonormal columns
-  /** Σ_{i≤rank} s_i² / ‖matrix‖_F² (= Σ s_i² over the whole spectrum): the energy the truncation keeps; 1 for a zero matrix. */
+  /**
+   * Σ_{i≤rank} s_i² / ‖matrix‖_F² (= Σ s_i² over the whole
+   * spectrum): the energy the truncation keeps; 1 for a zero matrix.
+   */
   captured: number;
 }
 

@@ -31,7 +31,8 @@ export function positionalAttention(
     const vh = tf.transpose(v, [1, 0, 2]); // [nKvHeads, S, headDim]
     const scores = tf.matMul(qg, kh, false, true); // [nKvHeads, group·T, S]
     const rows = (scores.shape[0] ?? 0) * ((scores.shape[1] ?? 0) / t);
-    const masked = tf.reshape(tf.add(tf.reshape(scores, [rows, t, s]), tf.tensor2d(mask, [t, s])), scores.shape); // [nKvHeads, group·T, S]
+    // [nKvHeads, group·T, S]
+    const masked = tf.reshape(tf.add(tf.reshape(scores, [rows, t, s]), tf.tensor2d(mask, [t, s])), scores.shape);
     return ungroupOutput(tf.matMul(tf.softmax(masked), vh), t); // [T, nHeads·headDim]
   });
 }

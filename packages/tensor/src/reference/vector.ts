@@ -35,7 +35,9 @@ export function refRopeVector(x: readonly number[], pos: number, heads: number, 
   return out;
 }
 
-/** Softmax attention of one query row [H·hd] over key/value rows [S][Hkv·hd] (GQA: head h reads kv head ⌊h / (H/Hkv)⌋). */
+/**
+ * Softmax attention of one query row [H·hd] over key/value rows [S][Hkv·hd] (GQA: head h reads kv head ⌊h / (H/Hkv)⌋).
+ */
 export function refAttendVector(
   q: ArrayLike<number>,
   k: readonly ArrayLike<number>[],

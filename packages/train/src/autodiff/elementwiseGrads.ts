@@ -60,7 +60,8 @@ export const elementwiseGrads: tf.GradConfig[] = [
   {
     kernelName: 'Rsqrt',
     inputsToSave: ['x'],
-    gradFunc: (dy, [x]: Saved) => ({ x: () => tf.mul(one(dy), tf.mul(tf.div(tf.rsqrt(x!), x!), -0.5)) }), // d x^-½ = −½·x^-3/2
+    // d x^-½ = −½·x^-3/2
+    gradFunc: (dy, [x]: Saved) => ({ x: () => tf.mul(one(dy), tf.mul(tf.div(tf.rsqrt(x!), x!), -0.5)) }),
   },
   { kernelName: 'Exp', outputsToSave: [true], gradFunc: (dy, [y]: Saved) => ({ x: () => tf.mul(one(dy), y!) }) },
   { kernelName: 'Log', inputsToSave: ['x'], gradFunc: (dy, [x]: Saved) => ({ x: () => tf.div(one(dy), x!) }) },

@@ -1,7 +1,10 @@
 import { crossEntropy, tf } from '@recur/tensor';
 
 export interface DistillationOptions {
-  /** Softens both distributions; the KL term is scaled by T² so its gradients keep their size (Hinton et al. 2015). Default 1. */
+  /**
+   * Softens both distributions; the KL term is scaled by T² so its
+   * gradients keep their size (Hinton et al. 2015). Default 1.
+   */
   readonly temperature?: number;
   /** Weight of the KD term: alpha·KD + (1 − alpha)·CE. Default 0.5. */
   readonly alpha?: number;

@@ -37,7 +37,9 @@ export interface LoadedCheckpoint {
   readonly skipped: { dir: string; reason: string }[];
 }
 
-/** Saves weights, moments and run state as `<root>/step-<n>` (atomic; keeps the newest `keep`). Returns the directory. */
+/**
+ * Saves weights, moments and run state as `<root>/step-<n>` (atomic; keeps the newest `keep`). Returns the directory.
+ */
 export async function saveCheckpoint(root: string, options: SaveCheckpointOptions): Promise<string> {
   const { trainer } = options;
   const model: SafetensorsWriteEntry[] = [];

@@ -15,7 +15,9 @@ export interface LanguageModelObjectiveOptions {
   readonly perLoopLoss?: PerLoopLoss;
 }
 
-/** Next-token loss of a decoder (optionally distilled from a teacher), one sequence at a time: see sequenceObjective. */
+/**
+ * Next-token loss of a decoder (optionally distilled from a teacher), one sequence at a time: see sequenceObjective.
+ */
 export function languageModelObjective(options: LanguageModelObjectiveOptions): Objective {
   return sequenceObjective((seq, teacherLogits) => sequenceLoss(options, seq, teacherLogits), options.teacher);
 }

@@ -85,7 +85,8 @@ export class Trainer {
     tf.tidy(() => {
       const accumulated = accumulateGradients(this.options.objective, micro, this.params, { step, rng: this.rng });
       const clipped = clipByGlobalNorm(accumulated.grads, this.options.clipNorm ?? Infinity);
-      checkFinite(step + 1, accumulated.loss, clipped.norm); // before the update: a NaN step leaves the weights as they were
+      // before the update: a NaN step leaves the weights as they were
+      checkFinite(step + 1, accumulated.loss, clipped.norm);
       this.optimizer.apply(clipped.grads, lr);
       tf.dispose([...accumulated.grads.values(), ...clipped.grads.values()]);
       loss = accumulated.loss;

@@ -72,7 +72,10 @@ export interface TrainRunOptions {
   /** Called after each file of a checkpoint is written and synced (progress; tests kill a save midway with it). */
   readonly onCheckpointFile?: (file: string, index: number, total: number) => void | Promise<void>;
   readonly seed?: number;
-  /** How a MoR model's router trains (warm-ups, loss coefficients); its kind, α and KV mode come from `model.recur.router`. */
+  /**
+   * How a MoR model's router trains (warm-ups, loss coefficients);
+   * its kind, α and KV mode come from `model.recur.router`.
+   */
   readonly router?: MorSettings;
   /**
    * Expert-choice routers: the decode threshold saved with the model — 'calibrated' (per recursion, on
@@ -194,7 +197,8 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
     });
     const identity = modelIdentity(hfConfigJson(options.model.config, options.model.recur), trained.tensors);
     if (loaded) {
-      checkIdentity(loaded.state.identity, identity, join(loaded.dir, 'state.json')); // another model: refused before its settings are compared
+      // another model: refused before its settings are compared
+      checkIdentity(loaded.state.identity, identity, join(loaded.dir, 'state.json'));
       checkSettings(loaded, options, warn);
       resumeTraining(trainer, loaded, identity);
       restoreFrozenState(trained.tensors, trained.params, loaded);
@@ -329,7 +333,10 @@ function morTraining(model: LoadedModel, settings: MorSettings | undefined): Mor
   return { kind: router.kind, alpha: router.alpha, kvMode: router.kvMode, ...token, ...settings };
 }
 
-/** Non-trained variables a run changes (the loss-free balancing bias) come back from the checkpoint too, so resume stays exact. */
+/**
+ * Non-trained variables a run changes (the loss-free balancing
+ * bias) come back from the checkpoint too, so resume stays exact.
+ */
 function restoreFrozenState(
   tensors: ReadonlyMap<string, tf.Tensor>,
   params: ReadonlyMap<string, tf.Variable>,

@@ -33,7 +33,8 @@ export function settingsChanges(
   current: Readonly<Record<string, unknown>>,
 ): string[] {
   const changes: string[] = [];
-  const absolute = (path: unknown) => (typeof path === 'string' ? resolve(path) : path); // records of older runs kept paths as given
+  // records of older runs kept paths as given
+  const absolute = (path: unknown) => (typeof path === 'string' ? resolve(path) : path);
   saved = { ...saved, textFile: absolute(saved.textFile), teacher: absolute(saved.teacher) };
   for (const [field, value] of Object.entries(current)) {
     if (!IGNORED.has(field) && field in saved) compare(saved[field], value, field, changes);
