@@ -6,7 +6,13 @@ import { execFileSync } from 'node:child_process';
 import { machineDescription, recordSection } from './record.mjs';
 
 /** @type {Record<string, number>} */
-const WEIGHT_BYTES = { qkv: 30 * (576 * 576 + 2 * 192 * 576) * 4, oProj: 30 * 576 * 576 * 4, gateUp: 30 * 2 * 1536 * 576 * 4, down: 30 * 1536 * 576 * 4, head: 49152 * 576 * 4 };
+const WEIGHT_BYTES = {
+  qkv: 30 * (576 * 576 + 2 * 192 * 576) * 4,
+  oProj: 30 * 576 * 576 * 4,
+  gateUp: 30 * 2 * 1536 * 576 * 4,
+  down: 30 * 1536 * 576 * 4,
+  head: 49152 * 576 * 4,
+};
 
 /** @param {number} threads @param {number} batch @param {string} [mode] */
 async function child(threads, batch, mode = 'decode') {
@@ -16,7 +22,9 @@ async function child(threads, batch, mode = 'decode') {
   await initBackend({ backend: 'wasm', threads });
   const config = /** @type {NonNullable<(typeof modelPresets)[string]>} */ (modelPresets['smollm-135m']);
   const decoder = randomDecoder(config, { seed: 1 });
-  const fast = /** @type {import('../../packages/graph/dist/index.js').FastDecoder} */ (await FastDecoder.create(config, decoder.weights)); // a plain Llama always has one
+  const fast = /** @type {import('../../packages/graph/dist/index.js').FastDecoder} */ (
+    await FastDecoder.create(config, decoder.weights)
+  ); // a plain Llama always has one
   const ids = Array.from({ length: 256 }, (_, i) => 3 + ((i * 7919 + 13) % 200));
   if (mode === 'prefill') {
     let best;
@@ -36,7 +44,11 @@ async function child(threads, batch, mode = 'decode') {
   }
   const caches = Array.from({ length: batch }, () => fast.newCache(256 + 64));
   for (const cache of caches) fast.forward(ids, { cache, lastOnly: true });
-  const step = (/** @type {number} */ s) => fast.forwardBatch(caches.map((cache, b) => ({ cache, ids: [(s * 7 + b) % 200] })), { lastOnly: true });
+  const step = (/** @type {number} */ s) =>
+    fast.forwardBatch(
+      caches.map((cache, b) => ({ cache, ids: [(s * 7 + b) % 200] })),
+      { lastOnly: true },
+    );
   for (let s = 0; s < 8; s++) step(s);
   let best;
   for (let rep = 0; rep < 3; rep++) {
@@ -60,9 +72,26 @@ if (process.argv[2] === 'child') {
   const L = 30;
   const attnFlops = 2 * 2 * L * 9 * 64 * ((T * (T + 1)) / 2);
   /** @type {Record<string, number>} */
-  const FLOPS = { qkv: 2 * T * L * 576 * 960, oProj: 2 * T * L * 576 * 576, gateUp: 2 * T * L * 2 * 1536 * 576, down: 2 * T * L * 1536 * 576, head: 2 * 49152 * 576, attention: attnFlops };
+  const FLOPS = {
+    qkv: 2 * T * L * 576 * 960,
+    oProj: 2 * T * L * 576 * 576,
+    gateUp: 2 * T * L * 2 * 1536 * 576,
+    down: 2 * T * L * 1536 * 576,
+    head: 2 * 49152 * 576,
+    attention: attnFlops,
+  };
   const threadList = (process.env.PROFILE_THREADS ?? '1,2').split(',').map(Number);
-  const results = threadList.map((threads) => ({ threads, ...JSON.parse(execFileSync(process.execPath, [new URL(import.meta.url).pathname, 'child', String(threads), '1', 'prefill'], { encoding: 'utf8' }).trim().split('\n').at(-1) ?? '') }));
+  const results = threadList.map((threads) => ({
+    threads,
+    ...JSON.parse(
+      execFileSync(process.execPath, [new URL(import.meta.url).pathname, 'child', String(threads), '1', 'prefill'], {
+        encoding: 'utf8',
+      })
+        .trim()
+        .split('\n')
+        .at(-1) ?? '',
+    ),
+  }));
   const phases = ['embed', 'norm', 'qkv', 'rope', 'attention', 'oProj', 'gateUp', 'silu', 'down', 'head'];
   /** @param {{ phases: Record<string, number> }} r @param {string} p */
   const cell = (r, p) => {
@@ -72,18 +101,42 @@ if (process.argv[2] === 'child') {
   const header = results.map((r) => `${r.threads} thread${r.threads > 1 ? 's' : ''}`);
   const rows = phases.map((p) => `| ${p} | ${results.map((r) => cell(r, p)).join(' | ')} |`);
   const total = `| **prefill ${T}** | ${results.map((r) => `**${r.ms.toFixed(0)}** (${((1000 * T) / r.ms).toFixed(1)} tok/s)`).join(' | ')} |`;
-  const table = [`| phase (ms per ${T}-token prefill) | ${header.join(' | ')} |`, `| --- | ${header.map(() => '---:').join(' | ')} |`, ...rows, total].join('\n');
+  const table = [
+    `| phase (ms per ${T}-token prefill) | ${header.join(' | ')} |`,
+    `| --- | ${header.map(() => '---:').join(' | ')} |`,
+    ...rows,
+    total,
+  ].join('\n');
   console.log(table);
-  if (process.env.PROFILE_RECORD !== '0') recordSection('fast-prefill-profile', `## Fast path prefill: where 256 tokens go (\`node tooling/bench/fastProfile.mjs prefill\`)
+  if (process.env.PROFILE_RECORD !== '0')
+    recordSection(
+      'fast-prefill-profile',
+      `## Fast path prefill: where 256 tokens go (\`node tooling/bench/fastProfile.mjs prefill\`)
 
 FastDecoder on the SmolLM-135M shape (random fp32 weights), one 256-token prompt, logits of the last row; best of 3
 after a warm-up; ms per phase and the GFLOP/s of the phases with matmuls (attention counts QKᵀ and PV).
 Measured ${new Date().toISOString().slice(0, 10)} on ${machineDescription()}; the machine is shared, so expect ±10%.
 
-${table}`);
+${table}`,
+    );
 } else {
-  const runs = [[1, 1], [2, 1], [2, 8]];
-  const results = runs.map(([threads, batch]) => ({ threads, batch, ...JSON.parse(execFileSync(process.execPath, [new URL(import.meta.url).pathname, 'child', String(threads), String(batch)], { encoding: 'utf8' }).trim().split('\n').at(-1) ?? '') }));
+  const runs = [
+    [1, 1],
+    [2, 1],
+    [2, 8],
+  ];
+  const results = runs.map(([threads, batch]) => ({
+    threads,
+    batch,
+    ...JSON.parse(
+      execFileSync(process.execPath, [new URL(import.meta.url).pathname, 'child', String(threads), String(batch)], {
+        encoding: 'utf8',
+      })
+        .trim()
+        .split('\n')
+        .at(-1) ?? '',
+    ),
+  }));
   const phases = ['embed', 'norm', 'qkv', 'rope', 'attention', 'oProj', 'gateUp', 'silu', 'down', 'head'];
   /** @param {{ phases: Record<string, number> }} r @param {string} p */
   const cell = (r, p) => {
@@ -94,14 +147,22 @@ ${table}`);
   const header = results.map((r) => `${r.threads} thread${r.threads > 1 ? 's' : ''}, batch ${r.batch}`);
   const rows = phases.map((p) => `| ${p} | ${results.map((r) => cell(r, p)).join(' | ')} |`);
   const total = `| **step** | ${results.map((r) => `**${r.ms.toFixed(2)}** (${((1000 * r.batch) / r.ms).toFixed(1)} tok/s)`).join(' | ')} |`;
-  const table = [`| phase (ms per decode step) | ${header.join(' | ')} |`, `| --- | ${header.map(() => '---:').join(' | ')} |`, ...rows, total].join('\n');
+  const table = [
+    `| phase (ms per decode step) | ${header.join(' | ')} |`,
+    `| --- | ${header.map(() => '---:').join(' | ')} |`,
+    ...rows,
+    total,
+  ].join('\n');
   console.log(table);
-  recordSection('fast-profile', `## Fast decode path: where a step goes (\`node tooling/bench/fastProfile.mjs\`)
+  recordSection(
+    'fast-profile',
+    `## Fast decode path: where a step goes (\`node tooling/bench/fastProfile.mjs\`)
 
 FastDecoder on the SmolLM-135M shape (random fp32 weights, 0.54 GB read per step), 256 tokens of context,
 16 decode steps after a warm-up, best of 3; ms per step per phase (the phases with weights also show the
 GB/s their weight reads reach; at batch 8 they read each weight once for all 8 rows).
 Measured ${new Date().toISOString().slice(0, 10)} on ${machineDescription()}; the machine is shared, so expect ±10%.
 
-${table}`);
+${table}`,
+  );
 }

@@ -11,7 +11,9 @@ const decode = process.env.BENCH_DECODE ?? '64';
 
 const rows = cases.map(({ label, args }) => {
   const r = recurJson(['bench', ...args, '--backend', 'wasm', '--prefill', prefill, '--decode', decode]);
-  console.log(`${label}: prefill ${r.prefillTokensPerSecond.toFixed(1)} tok/s (${r.prefillGflops.toFixed(2)} GFLOP/s), decode ${r.decodeTokensPerSecond.toFixed(1)} tok/s`);
+  console.log(
+    `${label}: prefill ${r.prefillTokensPerSecond.toFixed(1)} tok/s (${r.prefillGflops.toFixed(2)} GFLOP/s), decode ${r.decodeTokensPerSecond.toFixed(1)} tok/s`,
+  );
   return `| ${label} | ${r.parameters.toLocaleString('en-US')} | ${r.backend} | ${r.prefillTokensPerSecond.toFixed(1)} | ${r.prefillGflops.toFixed(2)} | ${r.decodeTokensPerSecond.toFixed(1)} | ${r.decodeMsPerToken.toFixed(2)} |`;
 });
 

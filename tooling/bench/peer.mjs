@@ -21,7 +21,9 @@ async function smolLmGguf() {
   await initBackend();
   const config = /** @type {NonNullable<(typeof modelPresets)[string]>} */ (modelPresets['smollm-135m']);
   const decoder = randomDecoder(config, { seed: 1 });
-  const arrays = new Map([...decoder.weights].map(([key, tensor]) => [key, /** @type {Float32Array} */ (tensor.dataSync())]));
+  const arrays = new Map(
+    [...decoder.weights].map(([key, tensor]) => [key, /** @type {Float32Array} */ (tensor.dataSync())]),
+  );
   decoder.dispose();
   await writeGgufModel({ config, arrays }, path, { dtype: 'F32', tokenizer: 'placeholder' });
   return path;
@@ -29,7 +31,11 @@ async function smolLmGguf() {
 
 /** @param {string} script @param {readonly string[]} args */
 function measure(script, args) {
-  const out = execFileSync(process.execPath, [`${root}tooling/bench/peer/${script}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+  const out = execFileSync(process.execPath, [`${root}tooling/bench/peer/${script}`, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 20,
+  });
   return JSON.parse(/** @type {string} */ (out.trim().split('\n').at(-1)));
 }
 
@@ -45,8 +51,12 @@ for (const model of models) {
     const recur = measure('recur.mjs', args);
     const llama = measure('llamaCpp.mjs', [`${peerDir}/node_modules`, ...args]);
     const ratio = (/** @type {number} */ a, /** @type {number} */ b) => `${(a / b).toFixed(2)}×`;
-    console.log(`${model.label}, batch ${batch}: prefill Recur ${recur.prefillTokensPerSecond.toFixed(1)} vs llama.cpp ${llama.prefillTokensPerSecond.toFixed(1)} tok/s; decode ${recur.decodeTokensPerSecond.toFixed(1)} vs ${llama.decodeTokensPerSecond.toFixed(1)} tok/s`);
-    rows.push(`| ${model.label} | ${batch} | ${recur.prefillTokensPerSecond.toFixed(1)} | ${llama.prefillTokensPerSecond.toFixed(1)} | ${ratio(recur.prefillTokensPerSecond, llama.prefillTokensPerSecond)} | ${recur.decodeTokensPerSecond.toFixed(1)} | ${llama.decodeTokensPerSecond.toFixed(1)} | ${ratio(recur.decodeTokensPerSecond, llama.decodeTokensPerSecond)} | ${recur.backend}${recur.threads ? `, ${recur.threads} threads` : ''} |`);
+    console.log(
+      `${model.label}, batch ${batch}: prefill Recur ${recur.prefillTokensPerSecond.toFixed(1)} vs llama.cpp ${llama.prefillTokensPerSecond.toFixed(1)} tok/s; decode ${recur.decodeTokensPerSecond.toFixed(1)} vs ${llama.decodeTokensPerSecond.toFixed(1)} tok/s`,
+    );
+    rows.push(
+      `| ${model.label} | ${batch} | ${recur.prefillTokensPerSecond.toFixed(1)} | ${llama.prefillTokensPerSecond.toFixed(1)} | ${ratio(recur.prefillTokensPerSecond, llama.prefillTokensPerSecond)} | ${recur.decodeTokensPerSecond.toFixed(1)} | ${llama.decodeTokensPerSecond.toFixed(1)} | ${ratio(recur.decodeTokensPerSecond, llama.decodeTokensPerSecond)} | ${recur.backend}${recur.threads ? `, ${recur.threads} threads` : ''} |`,
+    );
   }
 }
 

@@ -17,8 +17,22 @@ const steps = Number(process.env.GOLDEN_STEPS ?? 200);
 const storiesHf = `${root}../shared/models/stories260K/hf`;
 /** @type {import('../../packages/checkpoint/dist/index.js').ModelConfig} */
 const wideConfig = {
-  architecture: 'llama', vocabSize: 512, hiddenSize: 256, intermediateSize: 512, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 64,
-  maxPositionEmbeddings: 512, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, tieWordEmbeddings: false, attentionBias: false, bosTokenId: 1, eosTokenId: 2,
+  architecture: 'llama',
+  vocabSize: 512,
+  hiddenSize: 256,
+  intermediateSize: 512,
+  numLayers: 2,
+  numHeads: 4,
+  numKvHeads: 2,
+  headDim: 64,
+  maxPositionEmbeddings: 512,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  ropeScaling: null,
+  tieWordEmbeddings: false,
+  attentionBias: false,
+  bosTokenId: 1,
+  eosTokenId: 2,
 };
 
 async function writeFiles() {
@@ -31,12 +45,15 @@ async function writeFiles() {
   }
   disposeModel(stories);
   const decoder = randomDecoder(wideConfig, { seed: 3, std: 0.1 });
-  const arrays = new Map([...decoder.weights].map(([key, tensor]) => [key, /** @type {Float32Array} */ (tensor.dataSync())]));
+  const arrays = new Map(
+    [...decoder.weights].map(([key, tensor]) => [key, /** @type {Float32Array} */ (tensor.dataSync())]),
+  );
   decoder.dispose();
   for (const dtype of /** @type {const} */ (['F32', 'Q8_0', 'Q6_K', 'Q5_K', 'Q4_K'])) {
     const path = `${peerDir}/random-256-${dtype}.gguf`;
     const written = await writeGgufModel({ config: wideConfig, arrays }, path, { dtype, tokenizer: 'placeholder' });
-    if (dtype !== 'F32') files.push({ label: `random d=256 ${dtype}`, path, written, source: `${peerDir}/random-256-F32.gguf` });
+    if (dtype !== 'F32')
+      files.push({ label: `random d=256 ${dtype}`, path, written, source: `${peerDir}/random-256-F32.gguf` });
   }
   return files;
 }
@@ -51,10 +68,20 @@ async function recurLogits(path, ids) {
   return logits;
 }
 
-/** Recur's greedy run on the file, its logits on that sequence, and its F32 source's on the same. @param {string} path @param {string} source */
+/**
+ * Recur's greedy run on the file, its logits on that sequence, and its F32 source's on the same.
+ * @param {string} path
+ * @param {string} source
+ */
 async function recurSide(path, source) {
   const model = await loadModel(path);
-  const run = await generate(model, { prompt: '', promptIds: [1], maxNewTokens: steps, temperature: 0, stopAtEos: false });
+  const run = await generate(model, {
+    prompt: '',
+    promptIds: [1],
+    maxNewTokens: steps,
+    temperature: 0,
+    stopAtEos: false,
+  });
   disposeModel(model);
   const ids = [1, ...run.ids];
   return { ids, logits: await recurLogits(path, ids), sourceLogits: await recurLogits(source, ids), path: run.path };
@@ -63,14 +90,21 @@ async function recurSide(path, source) {
 /** @param {ArrayLike<number>} a @param {ArrayLike<number>} b */
 function maxAbsDiff(a, b) {
   let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(/** @type {number} */ (a[i]) - /** @type {number} */ (b[i])));
+  for (let i = 0; i < a.length; i++)
+    worst = Math.max(worst, Math.abs(/** @type {number} */ (a[i]) - /** @type {number} */ (b[i])));
   return worst;
 }
 
 /** @param {string} path @param {number[]} ids */
 function llamaSide(path, ids) {
-  const out = execFileSync(process.execPath, [`${root}tooling/bench/peer/llamaLogits.mjs`, `${peerDir}/node_modules`, path, String(steps), JSON.stringify(ids)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28 });
-  return /** @type {{ greedy: number[]; logits: number[][] }} */ (JSON.parse(/** @type {string} */ (out.trim().split('\n').at(-1))));
+  const out = execFileSync(
+    process.execPath,
+    [`${root}tooling/bench/peer/llamaLogits.mjs`, `${peerDir}/node_modules`, path, String(steps), JSON.stringify(ids)],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28 },
+  );
+  return /** @type {{ greedy: number[]; logits: number[][] }} */ (
+    JSON.parse(/** @type {string} */ (out.trim().split('\n').at(-1)))
+  );
 }
 
 /** @param {{ ids: number[]; logits: Float32Array }} recur @param {{ greedy: number[]; logits: number[][] }} llama */
@@ -92,7 +126,13 @@ function compare(recur, llama) {
     });
     if (best === bestRecur) argmaxAgree++;
   });
-  return { equalTokens: diverge < 0 ? generated.length : diverge, maxDiff, maxLogit, argmaxAgree, positions: llama.logits.length };
+  return {
+    equalTokens: diverge < 0 ? generated.length : diverge,
+    maxDiff,
+    maxLogit,
+    argmaxAgree,
+    positions: llama.logits.length,
+  };
 }
 
 installPeer();
@@ -102,10 +142,19 @@ for (const file of await writeFiles()) {
   const recur = await recurSide(file.path, file.source);
   const result = compare(recur, llamaSide(file.path, recur.ids));
   const quantEffect = maxAbsDiff(recur.logits, recur.sourceLogits);
-  const types = Object.entries(file.written.tensorTypes).map(([t, n]) => `${n} ${t}`).join(' + ');
-  const greedy = result.equalTokens === steps ? `all ${steps} equal` : `equal for ${result.equalTokens}, first divergence at generated token ${result.equalTokens}`;
-  console.log(`${file.label}: greedy ${greedy}; teacher-forced max |Δlogit| ${result.maxDiff.toExponential(2)} (logits to |${result.maxLogit.toFixed(2)}|), argmax agrees at ${result.argmaxAgree}/${result.positions}; the file vs its F32 source in Recur ${quantEffect.toExponential(2)}`);
-  rows.push(`| ${file.label} | ${types} | ${greedy} | ${result.maxDiff.toExponential(2)} | ${result.maxLogit.toFixed(2)} | ${result.argmaxAgree}/${result.positions} | ${quantEffect.toExponential(2)} | ${recur.path} |`);
+  const types = Object.entries(file.written.tensorTypes)
+    .map(([t, n]) => `${n} ${t}`)
+    .join(' + ');
+  const greedy =
+    result.equalTokens === steps
+      ? `all ${steps} equal`
+      : `equal for ${result.equalTokens}, first divergence at generated token ${result.equalTokens}`;
+  console.log(
+    `${file.label}: greedy ${greedy}; teacher-forced max |Δlogit| ${result.maxDiff.toExponential(2)} (logits to |${result.maxLogit.toFixed(2)}|), argmax agrees at ${result.argmaxAgree}/${result.positions}; the file vs its F32 source in Recur ${quantEffect.toExponential(2)}`,
+  );
+  rows.push(
+    `| ${file.label} | ${types} | ${greedy} | ${result.maxDiff.toExponential(2)} | ${result.maxLogit.toFixed(2)} | ${result.argmaxAgree}/${result.positions} | ${quantEffect.toExponential(2)} | ${recur.path} |`,
+  );
 }
 
 recordSection(
@@ -124,7 +173,10 @@ inside the dot products, so quantized files differ by more than F32 rounding; ev
 runs part early at every type, Q8_0 included: its top logits lie close together (it is a layout check, not a
 greedy one); stories260K is the greedy golden.
 llama.cpp: node-llama-cpp ${llamaVersion} prebuilt CPU binary, 2 threads.
-Measured ${new Date().toISOString().slice(0, 10)} on ${machineDescription()}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')}.
+Measured ${new Date().toISOString().slice(0, 10)} on ${machineDescription()}, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' / ')}.
 
 | file | tensors | greedy tokens (Recur = llama.cpp) | max \\|Δlogit\\| Recur vs llama.cpp | max \\|logit\\| | argmax agrees | max \\|Δlogit\\| file vs F32 source | Recur path |
 | --- | --- | --- | ---: | ---: | ---: | ---: | --- |

@@ -10,7 +10,10 @@ const cli = `${root}apps/cli/dist/recur.js`;
 
 /** @param {readonly string[]} args */
 export function recurJson(args) {
-  const out = execFileSync(process.execPath, [cli, ...args, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync(process.execPath, [cli, ...args, '--json'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return JSON.parse(out);
 }
 
@@ -25,10 +28,13 @@ export function recordSection(name, markdown) {
   const begin = `<!-- bench:${name}:begin -->`;
   const end = `<!-- bench:${name}:end -->`;
   const block = `${begin}\n${markdown.trim()}\n${end}`;
-  let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nNumbers are written by the `pnpm bench:*` scripts; rerun them to refresh a section.\n';
+  let doc = existsSync(file)
+    ? readFileSync(file, 'utf8')
+    : '# Benchmarks\n\nNumbers are written by the `pnpm bench:*` scripts; rerun them to refresh a section.\n';
   const at = doc.indexOf(begin);
   const stop = doc.indexOf(end);
-  doc = at >= 0 && stop > at ? doc.slice(0, at) + block + doc.slice(stop + end.length) : `${doc.trimEnd()}\n\n${block}\n`;
+  doc =
+    at >= 0 && stop > at ? doc.slice(0, at) + block + doc.slice(stop + end.length) : `${doc.trimEnd()}\n\n${block}\n`;
   writeFileSync(file, doc);
   console.log(`recorded in docs/benchmarks.md (${name})`);
 }

@@ -3,7 +3,17 @@
 // recursive conversions with and without early exit. Records a table, a profile and an SVG chart in
 // docs/benchmarks.md (section "serve"). BENCH_SERVE_QUICK=1 runs a smaller workload.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { convertModel, createServingEngine, disposeModel, evaluateDepths, evaluatePerplexity, modelPresets, parseExitRule, perplexityWindows, presetDecoder } from '../../packages/engine/dist/index.js';
+import {
+  convertModel,
+  createServingEngine,
+  disposeModel,
+  evaluateDepths,
+  evaluatePerplexity,
+  modelPresets,
+  parseExitRule,
+  perplexityWindows,
+  presetDecoder,
+} from '../../packages/engine/dist/index.js';
 import { loadModel } from '../../packages/engine/dist/node.js';
 import { initBackend, Mulberry32 } from '../../packages/tensor/dist/index.js';
 import { lineChartSvg } from '../../packages/train/dist/index.js';
@@ -13,7 +23,16 @@ const quick = process.env.BENCH_SERVE_QUICK === '1';
 const shared = `${root}../shared/`;
 const corpus = readFileSync(`${shared}corpora/tinystories_val/tinystories_val.txt`, 'utf8');
 /** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
-/** @typedef {{ name: string, model: 'vanilla' | 'rec' | 'rec5', serving: import('../../packages/engine/dist/index.js').ServingMode, rule?: string, staticBatch?: number, ppl?: false }} Mode */
+/**
+ * @typedef {{
+ *   name: string,
+ *   model: 'vanilla' | 'rec' | 'rec5',
+ *   serving: import('../../packages/engine/dist/index.js').ServingMode,
+ *   rule?: string,
+ *   staticBatch?: number,
+ *   ppl?: false,
+ * }} Mode
+ */
 const limits = { maxRowsPerStep: 32, tokenBudgetPerStep: 256, prefillChunk: 32 };
 
 /** The project's mulberry32: the workload is the same for every mode. */
@@ -23,15 +42,26 @@ function rng(seed) {
   return () => random.next();
 }
 
-/** Requests from TinyStories paragraphs (first 300 kB): a prefix of 8–40 tokens, then as many tokens as the paragraph has left (8–64). */
+/**
+ * Requests from TinyStories paragraphs (first 300 kB): a prefix of
+ * 8–40 tokens, then as many tokens as the paragraph has left (8–64).
+ */
 /** @param {LoadedModel['tokenizer']} tokenizer @param {number} count @param {number} seed */
 function workload(tokenizer, count, seed) {
   const random = rng(seed);
-  const paragraphs = corpus.slice(0, 300_000).split('\n\n').map((p) => tokenizer.encode(p.trim(), { addBos: false })).filter((ids) => ids.length >= 48);
+  const paragraphs = corpus
+    .slice(0, 300_000)
+    .split('\n\n')
+    .map((p) => tokenizer.encode(p.trim(), { addBos: false }))
+    .filter((ids) => ids.length >= 48);
   return Array.from({ length: count }, () => {
     const ids = /** @type {number[]} */ (paragraphs[Math.floor(random() * paragraphs.length)]);
     const prompt = 8 + Math.floor(random() * 33);
-    return { promptIds: [/** @type {number} */ (tokenizer.bosId), ...ids.slice(0, prompt)], maxNewTokens: Math.max(8, Math.min(64, ids.length - prompt)), stopAtEos: false };
+    return {
+      promptIds: [/** @type {number} */ (tokenizer.bosId), ...ids.slice(0, prompt)],
+      maxNewTokens: Math.max(8, Math.min(64, ids.length - prompt)),
+      stopAtEos: false,
+    };
   });
 }
 
@@ -44,7 +74,9 @@ function percentile(values, p) {
 /** Poisson arrivals at `rate` requests/s (Infinity: all at once); throughput over first arrival → last finish. */
 /**
  * @param {LoadedModel} model @param {readonly import('../../packages/engine/dist/index.js').ServeRequest[]} requests
- * @param {Partial<import('../../packages/engine/dist/index.js').ServingEngineOptions>} options @param {number} rate @param {number} seed
+ * @param {Partial<import('../../packages/engine/dist/index.js').ServingEngineOptions>} options
+ * @param {number} rate
+ * @param {number} seed
  */
 async function runMode(model, requests, options, rate, seed) {
   const engine = await createServingEngine(model, { threads: 1, scheduler: limits, ...options });
@@ -53,11 +85,13 @@ async function runMode(model, requests, options, rate, seed) {
   let at = 0;
   const cpuStart = process.cpuUsage();
   const start = performance.now();
-  const results = await Promise.all(requests.map((request) => {
-    const delay = at;
-    if (Number.isFinite(rate)) at += (-Math.log(1 - random()) / rate) * 1000;
-    return new Promise((resolve) => setTimeout(resolve, delay)).then(() => engine.submit(request));
-  }));
+  const results = await Promise.all(
+    requests.map((request) => {
+      const delay = at;
+      if (Number.isFinite(rate)) at += (-Math.log(1 - random()) / rate) * 1000;
+      return new Promise((resolve) => setTimeout(resolve, delay)).then(() => engine.submit(request));
+    }),
+  );
   const seconds = (performance.now() - start) / 1000;
   const cpu = process.cpuUsage(cpuStart);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
@@ -69,45 +103,79 @@ async function runMode(model, requests, options, rate, seed) {
   const stats = engine.stats();
   engine.dispose();
   return {
-    tokensPerSecond: tokens / seconds, tokensPerCpuSecond: tokens / cpuSeconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99),
-    averageDepth: depths.reduce((a, b) => a + b, 0) / depths.length, steps: stats.stepsRun, otherMs: (seconds * 1000 - kernelMs) / stats.stepsRun, rowsPerStep: engine.profile.rows / Math.max(1, engine.profile.calls), profile,
+    tokensPerSecond: tokens / seconds,
+    tokensPerCpuSecond: tokens / cpuSeconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    averageDepth: depths.reduce((a, b) => a + b, 0) / depths.length,
+    steps: stats.stepsRun,
+    otherMs: (seconds * 1000 - kernelMs) / stats.stepsRun,
+    rowsPerStep: engine.profile.rows / Math.max(1, engine.profile.calls),
+    profile,
   };
 }
 
-/** Held-out perplexity (text after 600 kB): plain models by evaluatePerplexity, recursive ones under their exit rule. */
+/**
+ * Held-out perplexity (text after 600 kB): plain models by evaluatePerplexity, recursive ones under their exit rule.
+ */
 /** @param {LoadedModel} model @param {string | undefined} rule @param {number} windows */
 async function heldOutPerplexity(model, rule, windows) {
   const text = corpus.slice(600_000, 600_000 + 6_000);
   if (!model.recur) return (await evaluatePerplexity(model, text, { window: 64 })).perplexity;
   const w = perplexityWindows(model, text, 64).slice(0, windows);
   const ev = evaluateDepths(model, { windows: w, ...(rule && { rule: parseExitRule(rule) }) });
-  const evaluation = /** @type {{ perplexity: number }} */ (rule ? ev.policy : ev.perLoop[ev.perLoop.length - 1]); // a rule gives `policy`
+  // a rule gives `policy`
+  const evaluation = /** @type {{ perplexity: number }} */ (rule ? ev.policy : ev.perLoop[ev.perLoop.length - 1]);
   return evaluation.perplexity;
 }
 
 /** The bench's rules are all maxprob/fixed, whose ExitRule is a policy. @param {string | undefined} rule */
-const exitOf = (rule) => (rule ? { exit: /** @type {Extract<import('../../packages/engine/dist/index.js').ExitRule, { kind: 'policy' }>} */ (parseExitRule(rule)).policy } : {});
+const exitOf = (rule) =>
+  rule
+    ? {
+        exit: /** @type {Extract<import('../../packages/engine/dist/index.js').ExitRule, { kind: 'policy' }>} */ (
+          parseExitRule(rule)
+        ).policy,
+      }
+    : {};
 
 /**
  * Every mode at every rate. The cores are shared with other work, so with all requests at once each mode
  * runs `repeats` times, the modes interleaved (A B C … A B C …), and the best run counts.
  */
 /**
- * @param {{ label: string, models: { tokenizer: LoadedModel['tokenizer'] } & Partial<Record<Mode['model'], LoadedModel>>, modes: Mode[], rates: number[], count: number, pplWindows: number, repeats?: number }} family
+ * @param {{
+ *   label: string,
+ *   models: { tokenizer: LoadedModel['tokenizer'] } & Partial<Record<Mode['model'], LoadedModel>>,
+ *   modes: Mode[],
+ *   rates: number[],
+ *   count: number,
+ *   pplWindows: number,
+ *   repeats?: number,
+ * }} family
  * @returns {Promise<ServeRow[]>}
  */
 async function family({ label, models, modes, rates, count, pplWindows, repeats = 1 }) {
   const requests = workload(models.tokenizer, count, 7);
   /** @type {number[]} */
   const ppl = [];
-  for (const mode of modes) ppl.push(mode.ppl === false ? NaN : await heldOutPerplexity(/** @type {LoadedModel} */ (models[mode.model]), mode.rule, pplWindows));
+  for (const mode of modes)
+    ppl.push(
+      mode.ppl === false
+        ? NaN
+        : await heldOutPerplexity(/** @type {LoadedModel} */ (models[mode.model]), mode.rule, pplWindows),
+    );
   /** @type {ServeRow[]} */
   const rows = [];
   for (const rate of rates) {
     const best = new Array(modes.length);
     for (let rep = 0; rep < (Number.isFinite(rate) ? 1 : repeats); rep++) {
       for (const [m, mode] of modes.entries()) {
-        const options = { mode: mode.serving, ...exitOf(mode.rule), ...(mode.staticBatch && { staticBatch: mode.staticBatch }) };
+        const options = {
+          mode: mode.serving,
+          ...exitOf(mode.rule),
+          ...(mode.staticBatch && { staticBatch: mode.staticBatch }),
+        };
         const r = await runMode(/** @type {LoadedModel} */ (models[mode.model]), requests, options, rate, 11);
         if (!best[m] || r.tokensPerCpuSecond > best[m].tokensPerCpuSecond) best[m] = r;
       }
@@ -115,83 +183,180 @@ async function family({ label, models, modes, rates, count, pplWindows, repeats 
     modes.forEach((mode, m) => {
       const r = best[m];
       const modePpl = /** @type {number} */ (ppl[m]);
-      console.log(`${label} | ${mode.name} | rate ${rate} | ${r.tokensPerSecond.toFixed(1)} tok/s | ${r.tokensPerCpuSecond.toFixed(1)} tok/CPU-s | p50 ${r.p50.toFixed(0)} ms | p99 ${r.p99.toFixed(0)} ms | depth ${r.averageDepth.toFixed(2)} | ppl ${modePpl.toFixed(2)} | rows/step ${r.rowsPerStep.toFixed(1)} | steps ${r.steps} | other ${r.otherMs.toFixed(2)} ms/step`);
+      console.log(
+        `${label} | ${mode.name} | rate ${rate} | ${r.tokensPerSecond.toFixed(1)} tok/s | ${r.tokensPerCpuSecond.toFixed(1)} tok/CPU-s | p50 ${r.p50.toFixed(0)} ms | p99 ${r.p99.toFixed(0)} ms | depth ${r.averageDepth.toFixed(2)} | ppl ${modePpl.toFixed(2)} | rows/step ${r.rowsPerStep.toFixed(1)} | steps ${r.steps} | other ${r.otherMs.toFixed(2)} ms/step`,
+      );
       rows.push({ family: label, mode: mode.name, rate, ppl: modePpl, ...r });
     });
   }
   const order = new Map(modes.map((mode, m) => [mode.name, m]));
-  return rows.sort((x, y) => /** @type {number} */ (order.get(x.mode)) - /** @type {number} */ (order.get(y.mode)) || (Number.isFinite(x.rate) ? x.rate : Infinity) - (Number.isFinite(y.rate) ? y.rate : Infinity));
+  return rows.sort(
+    (x, y) =>
+      /** @type {number} */ (order.get(x.mode)) - /** @type {number} */ (order.get(y.mode)) ||
+      (Number.isFinite(x.rate) ? x.rate : Infinity) - (Number.isFinite(y.rate) ? y.rate : Infinity),
+  );
 }
 
 await initBackend();
 const stories = await loadModel(`${shared}models/stories260K/hf`);
 const tokenizer = stories.tokenizer;
-const storiesRec = await convertModel(stories, { strategy: 'middle-cycle', loops: 2, init: 'lower', ranks: { attention: 8, mlp: 8 }, loraInit: 'svd', norms: 'per-loop' });
+const storiesRec = await convertModel(stories, {
+  strategy: 'middle-cycle',
+  loops: 2,
+  init: 'lower',
+  ranks: { attention: 8, mlp: 8 },
+  loraInit: 'svd',
+  norms: 'per-loop',
+});
 // CYCLE × 5: one shared layer looped five times (Average init), the deepest recursion stories260K allows.
-const storiesC5 = await convertModel(stories, { strategy: 'cycle', loops: 5, init: 'average', ranks: { attention: 8, mlp: 8 }, loraInit: 'svd', norms: 'per-loop' });
-/** @typedef {{ family: string, mode: string, rate: number, ppl: number } & Awaited<ReturnType<typeof runMode>>} ServeRow */
+const storiesC5 = await convertModel(stories, {
+  strategy: 'cycle',
+  loops: 5,
+  init: 'average',
+  ranks: { attention: 8, mlp: 8 },
+  loraInit: 'svd',
+  norms: 'per-loop',
+});
+/**
+ * @typedef {{ family: string, mode: string, rate: number, ppl: number } & Awaited<ReturnType<typeof runMode>>} ServeRow
+ */
 /** @type {ServeRow[]} */
 const rows = [];
-rows.push(...(await family({
-  label: 'stories260K', count: quick ? 16 : 48, pplWindows: 8, repeats: 2, rates: quick ? [Infinity] : [50, 200, Infinity],
-  models: { tokenizer, vanilla: stories, rec: storiesRec, rec5: storiesC5 },
-  modes: [
-    { name: 'vanilla, one at a time', model: 'vanilla', serving: 'one-at-a-time' },
-    { name: 'vanilla, static batch 16', model: 'vanilla', serving: 'static', staticBatch: 16 },
-    { name: 'vanilla, continuous sequence-wise', model: 'vanilla', serving: 'continuous-sequence' },
-    { name: 'MC×2 rank-8 LoRA, continuous sequence-wise', model: 'rec', serving: 'continuous-sequence' },
-    { name: 'MC×2 rank-8 LoRA, CDB, no exit', model: 'rec', serving: 'continuous-depth' },
-    { name: 'MC×2 rank-8 LoRA, CDB, exit maxprob:0.5', model: 'rec', serving: 'continuous-depth', rule: 'maxprob:0.5' },
-    { name: 'MC×2 rank-8 LoRA, CDB, exit maxprob:0.2', model: 'rec', serving: 'continuous-depth', rule: 'maxprob:0.2' },
-    { name: 'C×5 rank-8 LoRA, CDB, no exit', model: 'rec5', serving: 'continuous-depth' },
-    { name: 'C×5 rank-8 LoRA, CDB, exit maxprob:0.5', model: 'rec5', serving: 'continuous-depth', rule: 'maxprob:0.5' },
-  ],
-})));
+rows.push(
+  ...(await family({
+    label: 'stories260K',
+    count: quick ? 16 : 48,
+    pplWindows: 8,
+    repeats: 2,
+    rates: quick ? [Infinity] : [50, 200, Infinity],
+    models: { tokenizer, vanilla: stories, rec: storiesRec, rec5: storiesC5 },
+    modes: [
+      { name: 'vanilla, one at a time', model: 'vanilla', serving: 'one-at-a-time' },
+      { name: 'vanilla, static batch 16', model: 'vanilla', serving: 'static', staticBatch: 16 },
+      { name: 'vanilla, continuous sequence-wise', model: 'vanilla', serving: 'continuous-sequence' },
+      { name: 'MC×2 rank-8 LoRA, continuous sequence-wise', model: 'rec', serving: 'continuous-sequence' },
+      { name: 'MC×2 rank-8 LoRA, CDB, no exit', model: 'rec', serving: 'continuous-depth' },
+      {
+        name: 'MC×2 rank-8 LoRA, CDB, exit maxprob:0.5',
+        model: 'rec',
+        serving: 'continuous-depth',
+        rule: 'maxprob:0.5',
+      },
+      {
+        name: 'MC×2 rank-8 LoRA, CDB, exit maxprob:0.2',
+        model: 'rec',
+        serving: 'continuous-depth',
+        rule: 'maxprob:0.2',
+      },
+      { name: 'C×5 rank-8 LoRA, CDB, no exit', model: 'rec5', serving: 'continuous-depth' },
+      {
+        name: 'C×5 rank-8 LoRA, CDB, exit maxprob:0.5',
+        model: 'rec5',
+        serving: 'continuous-depth',
+        rule: 'maxprob:0.5',
+      },
+    ],
+  })),
+);
 disposeModel(storiesRec);
 disposeModel(storiesC5);
 
 // SmolLM-135M shape, random weights: decode is memory-bound here, which is where sharing a weight read
 // across depths pays. Confidence exits mean nothing on random weights, so exits are fixed depths.
 const presetConfig = modelPresets['smollm-135m'];
-const preset = /** @type {LoadedModel} */ ({ decoder: presetDecoder('smollm-135m', 1), tokenizer, config: presetConfig, source: { path: 'preset:smollm-135m', format: 'safetensors' }, tensors: [] });
-const presetRec = await convertModel(preset, { strategy: 'cycle', loops: 3, init: 'stepwise', ranks: { attention: 0, mlp: 0 }, loraInit: 'zero', norms: 'tied' });
-rows.push(...(await family({
-  label: 'SmolLM-135M shape (random weights)', count: quick ? 8 : 16, pplWindows: 0, repeats: 2, rates: quick ? [Infinity] : [4, Infinity],
-  models: { tokenizer, vanilla: preset, rec: presetRec },
-  modes: [
-    { name: 'vanilla 30 layers, continuous sequence-wise', model: 'vanilla', serving: 'continuous-sequence', ppl: false },
-    { name: 'cycle×3 (10-layer block), continuous sequence-wise', model: 'rec', serving: 'continuous-sequence', ppl: false },
-    { name: 'cycle×3, CDB, no exit', model: 'rec', serving: 'continuous-depth', ppl: false },
-    { name: 'cycle×3, CDB, exit fixed:2', model: 'rec', serving: 'continuous-depth', rule: 'fixed:2', ppl: false },
-    { name: 'cycle×3, CDB, exit fixed:1', model: 'rec', serving: 'continuous-depth', rule: 'fixed:1', ppl: false },
-  ],
-})));
+const preset = /** @type {LoadedModel} */ ({
+  decoder: presetDecoder('smollm-135m', 1),
+  tokenizer,
+  config: presetConfig,
+  source: { path: 'preset:smollm-135m', format: 'safetensors' },
+  tensors: [],
+});
+const presetRec = await convertModel(preset, {
+  strategy: 'cycle',
+  loops: 3,
+  init: 'stepwise',
+  ranks: { attention: 0, mlp: 0 },
+  loraInit: 'zero',
+  norms: 'tied',
+});
+rows.push(
+  ...(await family({
+    label: 'SmolLM-135M shape (random weights)',
+    count: quick ? 8 : 16,
+    pplWindows: 0,
+    repeats: 2,
+    rates: quick ? [Infinity] : [4, Infinity],
+    models: { tokenizer, vanilla: preset, rec: presetRec },
+    modes: [
+      {
+        name: 'vanilla 30 layers, continuous sequence-wise',
+        model: 'vanilla',
+        serving: 'continuous-sequence',
+        ppl: false,
+      },
+      {
+        name: 'cycle×3 (10-layer block), continuous sequence-wise',
+        model: 'rec',
+        serving: 'continuous-sequence',
+        ppl: false,
+      },
+      { name: 'cycle×3, CDB, no exit', model: 'rec', serving: 'continuous-depth', ppl: false },
+      { name: 'cycle×3, CDB, exit fixed:2', model: 'rec', serving: 'continuous-depth', rule: 'fixed:2', ppl: false },
+      { name: 'cycle×3, CDB, exit fixed:1', model: 'rec', serving: 'continuous-depth', rule: 'fixed:1', ppl: false },
+    ],
+  })),
+);
 disposeModel(presetRec);
 preset.decoder.dispose();
 disposeModel(stories);
 
 const fmtRate = (/** @type {number} */ r) => (Number.isFinite(r) ? `${r}/s` : 'all at once');
-const table = rows.map((r) => `| ${r.family} | ${r.mode} | ${fmtRate(r.rate)} | ${r.tokensPerSecond.toFixed(1)} | ${r.tokensPerCpuSecond.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.averageDepth.toFixed(2)} | ${Number.isFinite(r.ppl) ? r.ppl.toFixed(2) : '—'} | ${r.rowsPerStep.toFixed(1)} |`);
+const table = rows.map(
+  (r) =>
+    `| ${r.family} | ${r.mode} | ${fmtRate(r.rate)} | ${r.tokensPerSecond.toFixed(1)} | ${r.tokensPerCpuSecond.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.averageDepth.toFixed(2)} | ${Number.isFinite(r.ppl) ? r.ppl.toFixed(2) : '—'} | ${r.rowsPerStep.toFixed(1)} |`,
+);
 const burst = rows.filter((r) => !Number.isFinite(r.rate));
 const phases = ['embed', 'norm', 'qkv', 'rope', 'attention', 'oProj', 'gateUp', 'silu', 'down', 'head'];
-const profile = burst.map((r) => `| ${r.family} | ${r.mode} | ${r.steps} | ${phases.map((p) => ((r.profile[p] ?? 0) / r.steps).toFixed(2)).join(' | ')} | ${r.otherMs.toFixed(2)} |`);
+const profile = burst.map(
+  (r) =>
+    `| ${r.family} | ${r.mode} | ${r.steps} | ${phases.map((p) => ((r.profile[p] ?? 0) / r.steps).toFixed(2)).join(' | ')} | ${r.otherMs.toFixed(2)} |`,
+);
 /** @param {string} fam @param {string} a @param {string} b */
 const ratio = (fam, a, b) => {
   const x = burst.find((r) => r.family === fam && r.mode === a);
   const y = burst.find((r) => r.family === fam && r.mode === b);
-  return x && y ? `${(x.tokensPerCpuSecond / y.tokensPerCpuSecond).toFixed(2)} (wall clock ${(x.tokensPerSecond / y.tokensPerSecond).toFixed(2)})` : '?';
+  return x && y
+    ? `${(x.tokensPerCpuSecond / y.tokensPerCpuSecond).toFixed(2)} (wall clock ${(x.tokensPerSecond / y.tokensPerSecond).toFixed(2)})`
+    : '?';
 };
 
-const charts = [['stories260K', 'serve-throughput-stories260k.svg'], ['SmolLM-135M shape (random weights)', 'serve-throughput-smollm135m.svg']].map(([fam, file]) => {
+const charts = [
+  ['stories260K', 'serve-throughput-stories260k.svg'],
+  ['SmolLM-135M shape (random weights)', 'serve-throughput-smollm135m.svg'],
+].map(([fam, file]) => {
   const mine = rows.filter((r) => r.family === fam);
   const finite = mine.map((r) => r.rate).filter(Number.isFinite);
   const x = (/** @type {number} */ rate) => (Number.isFinite(rate) ? rate : 2 * Math.max(...finite));
-  const series = [...new Set(mine.map((r) => r.mode))].map((mode) => ({ name: mode, points: mine.filter((r) => r.mode === mode).map((r) => /** @type {const} */ ([x(r.rate), r.tokensPerCpuSecond])) }));
-  writeFileSync(`${root}docs/${file}`, lineChartSvg(series, { title: `${fam}: throughput vs arrival rate (rightmost point: all requests at once)`, xLabel: 'arrivals (requests/s)', yLabel: 'generated tokens per CPU-second', width: 900, height: 420 }));
+  const series = [...new Set(mine.map((r) => r.mode))].map((mode) => ({
+    name: mode,
+    points: mine.filter((r) => r.mode === mode).map((r) => /** @type {const} */ ([x(r.rate), r.tokensPerCpuSecond])),
+  }));
+  writeFileSync(
+    `${root}docs/${file}`,
+    lineChartSvg(series, {
+      title: `${fam}: throughput vs arrival rate (rightmost point: all requests at once)`,
+      xLabel: 'arrivals (requests/s)',
+      yLabel: 'generated tokens per CPU-second',
+      width: 900,
+      height: 420,
+    }),
+  );
   return file;
 });
 
-recordSection('serve', `## Serving (CDB) (\`pnpm bench:serve\`)
+recordSection(
+  'serve',
+  `## Serving (CDB) (\`pnpm bench:serve\`)
 
 Measured ${new Date().toISOString().slice(0, 10)} on ${machineDescription()}; wasm backend, 1 kernel thread. The same
 engine (\`createServingEngine\`, @recur/scheduler plans run on the fused fast path) serves every mode; limits
@@ -242,5 +407,6 @@ row building, sampling, exit decisions, KV copy-forward, event loop):
 ${profile.join('\n')}
 
 ${charts.map((f) => `![serving throughput](${f})`).join('\n\n')}
-`);
+`,
+);
 console.log(`recorded docs/benchmarks.md (serve) and ${charts.join(', ')}`);

@@ -1,6 +1,6 @@
-// node tooling/bench/serveHealth.mjs — /health latency of the built `recur serve` (stories260K) while
-// four clients each post a ~1 MB prompt at once, ROUNDS times (default 10; CLIENTS=4). Prints one JSON line: /health probe latencies
-// (median, p99, max, ms), how long the four took, their statuses and the server's peak RSS.
+// node tooling/bench/serveHealth.mjs — /health latency of the built `recur serve` (stories260K) while four
+// clients each post a ~1 MB prompt at once, ROUNDS times (default 10; CLIENTS=4). Prints one JSON line: /health
+// probe latencies (median, p99, max, ms), how long the four took, their statuses and the server's peak RSS.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -12,25 +12,42 @@ const prompt = corpus.repeat(2).slice(0, 1_000_000); // ~1.02 MB as JSON, under 
 const clients = Number(process.env.CLIENTS ?? 4);
 const rounds = Number(process.env.ROUNDS ?? 10);
 
-/** @param {string} base @param {string} method @param {string} path @param {string} [body] @returns {Promise<number | undefined>} */
+/**
+ * @param {string} base
+ * @param {string} method
+ * @param {string} path
+ * @param {string} [body]
+ * @returns {Promise<number | undefined>}
+ */
 function call(base, method, path, body) {
   return new Promise((resolve, reject) => {
-    const req = request(`${base}${path}`, { method, agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-    });
+    const req = request(
+      `${base}${path}`,
+      { method, agent: false, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
-const child = spawn(process.execPath, [`${root}apps/cli/dist/recur.js`, 'serve', `${shared}models/stories260K/hf`, '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const ready = await new Promise((resolve) => child.stdout.once('data', (c) => resolve(JSON.parse(c.toString('utf8').split('\n')[0]))));
+const child = spawn(
+  process.execPath,
+  [`${root}apps/cli/dist/recur.js`, 'serve', `${shared}models/stories260K/hf`, '--port', '0', '--json'],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
+const ready = await new Promise((resolve) =>
+  child.stdout.once('data', (c) => resolve(JSON.parse(c.toString('utf8').split('\n')[0]))),
+);
 const body = JSON.stringify({ prompt, max_tokens: 4 });
 const started = performance.now();
 let running = true;
 // `rounds` bursts of `clients` prompts at once, one burst after the other, probing all the while.
-const burst = () => Promise.all(Array.from({ length: clients }, () => call(ready.url, 'POST', '/v1/completions', body)));
+const burst = () =>
+  Promise.all(Array.from({ length: clients }, () => call(ready.url, 'POST', '/v1/completions', body)));
 const posts = (async () => {
   const all = [];
   for (let r = 0; r < rounds; r++) all.push(...(await burst()));
@@ -49,5 +66,17 @@ const seconds = (performance.now() - started) / 1000;
 const rss = readFileSync(`/proc/${child.pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/)?.[1];
 child.kill('SIGTERM');
 const sorted = probes.sort((a, b) => a - b);
-const at = (/** @type {number} */ p) => /** @type {number} */ (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]).toFixed(1);
-console.log(JSON.stringify({ clients, rounds, promptBytes: Buffer.byteLength(body), statuses, seconds: Number(seconds.toFixed(2)), probes: sorted.length, healthMs: { median: at(0.5), p99: at(0.99), max: /** @type {number} */ (sorted.at(-1)).toFixed(1) }, peakRssMB: Math.round(Number(rss) / 1024) }));
+const at = (/** @type {number} */ p) =>
+  /** @type {number} */ (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]).toFixed(1);
+console.log(
+  JSON.stringify({
+    clients,
+    rounds,
+    promptBytes: Buffer.byteLength(body),
+    statuses,
+    seconds: Number(seconds.toFixed(2)),
+    probes: sorted.length,
+    healthMs: { median: at(0.5), p99: at(0.99), max: /** @type {number} */ (sorted.at(-1)).toFixed(1) },
+    peakRssMB: Math.round(Number(rss) / 1024),
+  }),
+);

@@ -26,7 +26,16 @@ const text = decodeUtf8Prefix(readFileSync(corpus), maxBytes);
 const source = await loadModel(modelPath);
 const started = performance.now();
 const base = await evaluatePerplexity(source, text, { window: 256 });
-/** @type {{ loops: number, strategy: string, init: string, blockSize: number, warning: TyingPlan['warning'], cells: { rank: number | 'full', perplexity: number, parameters: number }[] }[]} */
+/**
+ * @type {{
+ *   loops: number,
+ *   strategy: string,
+ *   init: string,
+ *   blockSize: number,
+ *   warning: TyingPlan['warning'],
+ *   cells: { rank: number | 'full', perplexity: number, parameters: number }[],
+ * }[]}
+ */
 const rows = [];
 for (const loops of loopCounts) {
   for (const strategy of strategies) {
@@ -35,7 +44,14 @@ for (const loops of loopCounts) {
       /** @type {TyingPlan | undefined} */
       let plan;
       for (const rank of ranks) {
-        const model = await convertModel(source, { loops, strategy, init, ranks: { attention: rank, mlp: rank }, loraInit: 'svd', norms: 'tied' });
+        const model = await convertModel(source, {
+          loops,
+          strategy,
+          init,
+          ranks: { attention: rank, mlp: rank },
+          loraInit: 'svd',
+          norms: 'tied',
+        });
         const ppl = await evaluatePerplexity(model, text, { window: 256 });
         cells.push({ rank, perplexity: ppl.perplexity, parameters: model.parameters.shared + model.parameters.lora });
         plan = model.plan;
@@ -43,7 +59,10 @@ for (const loops of loopCounts) {
       }
       const last = /** @type {TyingPlan} */ (plan); // ranks is not empty
       rows.push({ loops, strategy, init, blockSize: last.blockSize, warning: last.warning, cells });
-      console.log(`N=${loops} ${strategy.padEnd(15)} ${init.padEnd(8)} ` + cells.map((c) => `r${c.rank}:${c.perplexity.toFixed(2)}`).join(' '));
+      console.log(
+        `N=${loops} ${strategy.padEnd(15)} ${init.padEnd(8)} ` +
+          cells.map((c) => `r${c.rank}:${c.perplexity.toFixed(2)}`).join(' '),
+      );
     }
   }
 }
@@ -70,13 +89,25 @@ const reading = `At this scale (L = 5, d = 64) the tables say:
 const table = (/** @type {number} */ loops) => {
   const selected = rows.filter((r) => r.loops === loops);
   const head = `| strategy | init | K | ${ranks.map((r) => `r=${r}`).join(' | ')} |\n| --- | --- | ---: | ${ranks.map(() => '---:').join(' | ')} |`;
-  const body = selected.map((r) => `| ${r.strategy} | ${r.init} | ${r.blockSize} | ${r.cells.map((c) => c.perplexity.toFixed(2)).join(' | ')} |`).join('\n');
-  const params = selected.filter((r) => r.init === 'stepwise').map((r) => `| ${r.strategy} | ${r.cells.map((c) => fmt(c.parameters)).join(' | ')} |`).join('\n');
+  const body = selected
+    .map(
+      (r) =>
+        `| ${r.strategy} | ${r.init} | ${r.blockSize} | ${r.cells.map((c) => c.perplexity.toFixed(2)).join(' | ')} |`,
+    )
+    .join('\n');
+  const params = selected
+    .filter((r) => r.init === 'stepwise')
+    .map((r) => `| ${r.strategy} | ${r.cells.map((c) => fmt(c.parameters)).join(' | ')} |`)
+    .join('\n');
   return `${head}\n${body}\n\nUnique parameters (shared block + LoRA; the same for every init):\n\n| strategy | ${ranks.map((r) => `r=${r}`).join(' | ')} |\n| --- | ${ranks.map(() => '---:').join(' | ')} |\n${params}`;
 };
-const warnings = [...new Set(rows.filter((r) => r.warning).map((r) => `- N = ${r.loops}, ${r.strategy}: ${r.warning}`))].join('\n');
+const warnings = [
+  ...new Set(rows.filter((r) => r.warning).map((r) => `- N = ${r.loops}, ${r.strategy}: ${r.warning}`)),
+].join('\n');
 
-writeFileSync(`${root}docs/results/rrt-conversion.md`, `# Relaxed Recursive conversion of stories260K, before training
+writeFileSync(
+  `${root}docs/results/rrt-conversion.md`,
+  `# Relaxed Recursive conversion of stories260K, before training
 
 Produced by \`pnpm experiment:conversion\` (${new Date().toISOString().slice(0, 10)}, ${minutes} min on ${os.cpus().length} × ${os.cpus()[0]?.model}).
 Perplexity on the first ${fmt(maxBytes)} bytes of the TinyStories validation slice, reference protocol
@@ -102,5 +133,6 @@ ${warnings || '- none'}
 
 ## Reading
 ${reading}
-`);
+`,
+);
 console.log(`wrote docs/results/rrt-conversion.md (${minutes} min)`);

@@ -26,12 +26,38 @@ const batch = 8;
 const seqLen = 128;
 const lr = 3e-3;
 const cache = `${root}.cache/mor`;
-const base = { hidden_size: 64, intermediate_size: 172, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 8, vocab_size: 512, max_position_embeddings: 512, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: true, bos_token_id: 1, eos_token_id: 2, model_type: 'llama', architectures: ['LlamaForCausalLM'] };
+const base = {
+  hidden_size: 64,
+  intermediate_size: 172,
+  num_attention_heads: 8,
+  num_key_value_heads: 4,
+  head_dim: 8,
+  vocab_size: 512,
+  max_position_embeddings: 512,
+  rms_norm_eps: 1e-5,
+  rope_theta: 10000,
+  tie_word_embeddings: true,
+  bos_token_id: 1,
+  eos_token_id: 2,
+  model_type: 'llama',
+  architectures: ['LlamaForCausalLM'],
+};
 /** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
 /** @typedef {import('../../packages/engine/dist/index.js').MorTraining} MorTraining */
-/** @typedef {{ name: string, layers: number, recursive?: { loops: number, strategy: import('../../packages/graph/dist/index.js').SharingStrategy }, router?: 'expert' | 'token', balance?: 'loss' | 'loss-free' }} Spec */
+/**
+ * @typedef {{
+ *   name: string,
+ *   layers: number,
+ *   recursive?: { loops: number, strategy: import('../../packages/graph/dist/index.js').SharingStrategy },
+ *   router?: 'expert' | 'token',
+ *   balance?: 'loss' | 'loss-free',
+ * }} Spec
+ */
 /** @typedef {{ floatsPerToken: number, blockRowsPerToken: number }} KvUse */
-/** @typedef {NonNullable<LoadedModel['routerParams']>} RouterParams a router model's (routed calls run only when `mor` is set) */
+/**
+ * A router model's (routed calls run only when `mor` is set).
+ * @typedef {NonNullable<LoadedModel['routerParams']>} RouterParams
+ */
 /** @type {Spec[]} */
 const specs = [
   { name: 'vanilla', layers: 6 },
@@ -39,10 +65,22 @@ const specs = [
   { name: 'recursive middle-cycle N=2', layers: 6, recursive: { loops: 2, strategy: 'middle-cycle' } },
   { name: 'MoR expert N_r=2', layers: 6, recursive: { loops: 2, strategy: 'middle-cycle' }, router: 'expert' },
   { name: 'MoR token N_r=2', layers: 6, recursive: { loops: 2, strategy: 'middle-cycle' }, router: 'token' },
-  { name: 'MoR token N_r=2 loss-free', layers: 6, recursive: { loops: 2, strategy: 'middle-cycle' }, router: 'token', balance: 'loss-free' },
+  {
+    name: 'MoR token N_r=2 loss-free',
+    layers: 6,
+    recursive: { loops: 2, strategy: 'middle-cycle' },
+    router: 'token',
+    balance: 'loss-free',
+  },
   { name: 'MoR expert N_r=3', layers: 8, recursive: { loops: 3, strategy: 'middle-cycle' }, router: 'expert' },
   { name: 'MoR token N_r=3', layers: 8, recursive: { loops: 3, strategy: 'middle-cycle' }, router: 'token' },
-  { name: 'MoR token N_r=3 loss-free', layers: 8, recursive: { loops: 3, strategy: 'middle-cycle' }, router: 'token', balance: 'loss-free' },
+  {
+    name: 'MoR token N_r=3 loss-free',
+    layers: 8,
+    recursive: { loops: 3, strategy: 'middle-cycle' },
+    router: 'token',
+    balance: 'loss-free',
+  },
 ];
 
 await initBackend({ threads });
@@ -50,7 +88,16 @@ mkdirSync(cache, { recursive: true });
 const started = performance.now();
 const loadBefore = os.loadavg();
 const tokenizerSource = await loadModel(stories);
-const data = await trainingData({ textFile: corpus, tokenizer: tokenizerSource.tokenizer, tokenizerIdentity: 'stories260K', cacheDir: `${cache}/tokens`, seqLen, batchSize: batch, valFraction: 0.1, seed: 0 });
+const data = await trainingData({
+  textFile: corpus,
+  tokenizer: tokenizerSource.tokenizer,
+  tokenizerIdentity: 'stories260K',
+  cacheDir: `${cache}/tokens`,
+  seqLen,
+  batchSize: batch,
+  valFraction: 0.1,
+  seed: 0,
+});
 const windows = data.validation.slice(0, evalWindows);
 // Expert-choice thresholds are calibrated on other held-out windows than the ones scored (never trained on either).
 const calibrationWindows = data.validation.slice(evalWindows, 3 * evalWindows);
@@ -60,12 +107,28 @@ const rows = [];
 for (const spec of specs) rows.push(await runSpec(spec));
 const exit = await earlyExitCurve();
 const results = {
-  rows, exit, date: new Date().toISOString().slice(0, 10), machine: machineDescription(), threads, batch, seqLen, lr, vanillaSteps, exitSteps,
-  heldTokens: windows.reduce((n, w) => n + w.length - 1, 0), windows: windows.length, minutes: (performance.now() - started) / 60000,
-  commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim(), seeds: { init: 1, data: 0 },
-  loadAverage: { before: loadBefore.map((x) => Number(x.toFixed(2))), after: os.loadavg().map((x) => Number(x.toFixed(2))) },
+  rows,
+  exit,
+  date: new Date().toISOString().slice(0, 10),
+  machine: machineDescription(),
+  threads,
+  batch,
+  seqLen,
+  lr,
+  vanillaSteps,
+  exitSteps,
+  heldTokens: windows.reduce((n, w) => n + w.length - 1, 0),
+  windows: windows.length,
+  minutes: (performance.now() - started) / 60000,
+  commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim(),
+  seeds: { init: 1, data: 0 },
+  loadAverage: {
+    before: loadBefore.map((x) => Number(x.toFixed(2))),
+    after: os.loadavg().map((x) => Number(x.toFixed(2))),
+  },
 };
-writeFileSync(`${root}docs/results/mor.json`, `${JSON.stringify(results, null, 1)}\n`); // the raw numbers; renderReport re-renders the report from them
+// the raw numbers; renderReport re-renders the report from them
+writeFileSync(`${root}docs/results/mor.json`, `${JSON.stringify(results, null, 1)}\n`);
 writeFileSync(`${root}docs/results/mor.md`, renderReport(results));
 console.log('wrote docs/results/mor.json');
 console.log('wrote docs/results/mor.md');
@@ -82,8 +145,16 @@ async function runSpec(spec) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   writeFileSync(`${dir}/config.json`, JSON.stringify(configOf(spec)));
-  const fresh = await scratchModel({ configFile: `${dir}/config.json`, tokenizer: { file: `${stories}/tokenizer.json` }, dir: `${dir}/tokenizer`, seed: 1, ...(spec.recursive && { recursive: spec.recursive }) });
-  const model = spec.router ? withRouter(fresh, { kind: spec.router, seed: 1, ...(spec.balance && { balance: spec.balance }) }) : fresh;
+  const fresh = await scratchModel({
+    configFile: `${dir}/config.json`,
+    tokenizer: { file: `${stories}/tokenizer.json` },
+    dir: `${dir}/tokenizer`,
+    seed: 1,
+    ...(spec.recursive && { recursive: spec.recursive }),
+  });
+  const model = spec.router
+    ? withRouter(fresh, { kind: spec.router, seed: 1, ...(spec.balance && { balance: spec.balance }) })
+    : fresh;
   const flops = morFlops(configOf(spec), spec.recursive ? { ...spec.recursive, router: spec.router } : null, seqLen);
   const steps = Math.max(1, Math.round((vanillaSteps * vanillaFlops.perToken) / flops.perToken));
   const result = await trainModel({
@@ -123,7 +194,12 @@ function evaluate(model, spec) {
   if (mor.kind !== 'expert') return router?.balance === 'loss-free' ? { ...row, balanceBias: Array.from(/** @type {RouterParams} */ (model.routerParams).get(balanceBiasKey)?.dataSync() ?? []) } : row;
   // The σ > 0.5 rule beside the calibrated per-recursion thresholds the model was saved with.
   const half = evaluateDepths(model, { windows: scored, rule: parseExitRule('router:0.5'), perLoop: false });
-  return { ...row, halfNll: Math.log(policyOf(half).perplexity), halfDepth: policyOf(half).averageDepth, thresholds: model.recur?.router?.thresholds ?? [] };
+  return {
+    ...row,
+    halfNll: Math.log(policyOf(half).perplexity),
+    halfDepth: policyOf(half).averageDepth,
+    thresholds: model.recur?.router?.thresholds ?? [],
+  };
 }
 
 /** @param {LoadedModel} model @param {MorTraining} mor */
@@ -133,7 +209,13 @@ function routedNll(model, mor) {
   let depth = 0;
   for (const w of windows) {
     tf.tidy(() => {
-      const r = routedSequence(model.decoder, /** @type {RouterParams} */ (model.routerParams), mor, w.subarray(0, w.length - 1), Infinity);
+      const r = routedSequence(
+        model.decoder,
+        /** @type {RouterParams} */ (model.routerParams),
+        mor,
+        w.subarray(0, w.length - 1),
+        Infinity,
+      );
       const logp = tf.logSoftmax(r.logits);
       const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(w.subarray(1), 'int32'), logp.shape[1]))).dataSync()[0];
       nll -= /** @type {number} */ (picked);
@@ -154,7 +236,12 @@ function policyOf(evaluation) {
 }
 
 /** KV floats held per token after a forward over held-out windows (block + prologue/epilogue slots). */
-/** @param {LoadedModel} model @param {MorTraining | null} mor @param {'recursion-wise' | 'shared'} mode @returns {KvUse} */
+/**
+ * @param {LoadedModel} model
+ * @param {MorTraining | null} mor
+ * @param {'recursion-wise' | 'shared'} mode
+ * @returns {KvUse}
+ */
 function kvPerToken(model, mor, mode) {
   let floats = 0;
   let blockRows = 0;
@@ -162,7 +249,15 @@ function kvPerToken(model, mor, mode) {
   for (const w of kvWindows) {
     const ids = w.subarray(0, w.length - 1);
     tf.tidy(() => {
-      const r = mor ? routedSequence(model.decoder, /** @type {RouterParams} */ (model.routerParams), { ...mor, kvMode: mode }, ids, Infinity) : { cache: model.decoder.newDepthCache(mode) };
+      const r = mor
+        ? routedSequence(
+            model.decoder,
+            /** @type {RouterParams} */ (model.routerParams),
+            { ...mor, kvMode: mode },
+            ids,
+            Infinity,
+          )
+        : { cache: model.decoder.newDepthCache(mode) };
       if (!mor) depthForward(model.decoder, ids, { cache: r.cache });
       floats += r.cache.elementCount();
       blockRows += r.cache.blockEntries();
@@ -175,12 +270,38 @@ function kvPerToken(model, mor, mode) {
 
 /** stories260K → middle-cycle × 2 (lower init), uptrained with distillation at both exits; maxProb sweep. */
 async function earlyExitCurve() {
-  const converted = await convertModel(tokenizerSource, { strategy: 'middle-cycle', loops: 2, init: 'lower', ranks: { attention: 8, mlp: 8 }, loraInit: 'svd', norms: 'per-loop' });
+  const converted = await convertModel(tokenizerSource, {
+    strategy: 'middle-cycle',
+    loops: 2,
+    init: 'lower',
+    ranks: { attention: 8, mlp: 8 },
+    loraInit: 'svd',
+    norms: 'per-loop',
+  });
   const out = `${cache}/early-exit`;
   rmSync(out, { recursive: true, force: true });
   const result = await trainModel({
-    model: converted, teacher: tokenizerSource, distillation: { alpha: 0.5, temperature: 2 }, exit: { weights: [1, 1] }, textFile: corpus, out, steps: exitSteps, seqLen, batchSize: 4,
-    trainable: 'shared+lora', schedule: { kind: 'cosine', peakLr: 2e-3, warmupSteps: Math.min(10, Math.floor(exitSteps / 10)), totalSteps: exitSteps }, valFraction: 0.1, evalEvery: 0, saveEvery: 0, evalWindows: 1, finalEvalWindows: 1,
+    model: converted,
+    teacher: tokenizerSource,
+    distillation: { alpha: 0.5, temperature: 2 },
+    exit: { weights: [1, 1] },
+    textFile: corpus,
+    out,
+    steps: exitSteps,
+    seqLen,
+    batchSize: 4,
+    trainable: 'shared+lora',
+    schedule: {
+      kind: 'cosine',
+      peakLr: 2e-3,
+      warmupSteps: Math.min(10, Math.floor(exitSteps / 10)),
+      totalSteps: exitSteps,
+    },
+    valFraction: 0.1,
+    evalEvery: 0,
+    saveEvery: 0,
+    evalWindows: 1,
+    finalEvalWindows: 1,
   });
   const trained = await loadModel(result.modelDir);
   const blockLayers = trained.decoder.loops.loops[0]?.length ?? 0;
@@ -190,9 +311,16 @@ async function earlyExitCurve() {
   for (const p of [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]) {
     const r = evaluateDepths(trained, { windows: exitWindows, rule: parseExitRule(`maxprob:${p}`), kvMode: 'copy' });
     curve.push({ threshold: p, perplexity: policyOf(r).perplexity, averageDepth: policyOf(r).averageDepth });
-    console.log(`maxprob:${p}: ppl ${policyOf(r).perplexity.toFixed(3)} at depth ${policyOf(r).averageDepth.toFixed(3)}`);
+    console.log(
+      `maxprob:${p}: ppl ${policyOf(r).perplexity.toFixed(3)} at depth ${policyOf(r).averageDepth.toFixed(3)}`,
+    );
   }
-  const teacherPpl = Math.exp(heldOutLoss(tokenizerSource.decoder, exitWindows.map((w) => Int32Array.from(w))).meanNll);
+  const teacherPpl = Math.exp(
+    heldOutLoss(
+      tokenizerSource.decoder,
+      exitWindows.map((w) => Int32Array.from(w)),
+    ).meanNll,
+  );
   disposeModel(trained);
   disposeModel(converted);
   return { perLoop: fixed.perLoop, curve, teacherPpl, steps: exitSteps, tokens: result.tokens, windows: exitWindows.length, blockLayers, executedLayers: trained.decoder.loops.prologue.length + trained.decoder.loops.loops.length * blockLayers + trained.decoder.loops.epilogue.length };

@@ -19,20 +19,44 @@
  * capacity; token-choice's expected load when balanced).
  */
 /**
- * @param {{ hidden_size: number, intermediate_size: number, num_attention_heads: number, num_key_value_heads: number, head_dim: number, vocab_size: number, num_hidden_layers: number }} config
+ * @param {{
+ *   hidden_size: number,
+ *   intermediate_size: number,
+ *   num_attention_heads: number,
+ *   num_key_value_heads: number,
+ *   head_dim: number,
+ *   vocab_size: number,
+ *   num_hidden_layers: number,
+ * }} config
  * @param {{ loops: number, strategy: string, router?: 'expert' | 'token' } | null} shape
  * @param {number} T
  */
 export function morFlops(config, shape, T) {
-  const { hidden_size: d, intermediate_size: ff, num_attention_heads: h, num_key_value_heads: kvh, head_dim: hd, vocab_size: v, num_hidden_layers: layers } = config;
+  const {
+    hidden_size: d,
+    intermediate_size: ff,
+    num_attention_heads: h,
+    num_key_value_heads: kvh,
+    head_dim: hd,
+    vocab_size: v,
+    num_hidden_layers: layers,
+  } = config;
   const proj = d * h * hd * 2 + d * kvh * hd * 2 + 3 * d * ff; // MACs per token per layer
-  const layer = (/** @type {number} */ k) => proj * k + 2 * h * hd * ((k * (k + 1)) / 2); // MACs of one layer over k causal tokens
+  // MACs of one layer over k causal tokens
+  const layer = (/** @type {number} */ k) => proj * k + 2 * h * hd * ((k * (k + 1)) / 2);
   if (!shape) return { perToken: (2 * (layers * layer(T) + v * d * T)) / T, expectedLoops: 1 };
   const n = shape.loops;
   const outside = shape.strategy === 'middle-cycle' ? 2 : 0;
   const block = (layers - outside) / n;
-  const kept = Array.from({ length: n }, (_, r) => (shape.router ? Math.max(1, Math.floor(((n - r) / n) * T + 1e-9)) : T));
-  const routers = shape.router === 'token' ? T * d * n : shape.router === 'expert' ? kept.reduce((sum, _, r) => sum + (r === 0 ? T : /** @type {number} */ (kept[r - 1])) * d, 0) : 0;
+  const kept = Array.from({ length: n }, (_, r) =>
+    shape.router ? Math.max(1, Math.floor(((n - r) / n) * T + 1e-9)) : T,
+  );
+  const routers =
+    shape.router === 'token'
+      ? T * d * n
+      : shape.router === 'expert'
+        ? kept.reduce((sum, _, r) => sum + (r === 0 ? T : /** @type {number} */ (kept[r - 1])) * d, 0)
+        : 0;
   const macs = outside * layer(T) + kept.reduce((sum, k) => sum + block * layer(k), 0) + routers + v * d * T;
   return { perToken: (2 * macs) / T, expectedLoops: kept.reduce((a, b) => a + b, 0) / T };
 }
@@ -45,9 +69,18 @@ export function renderReport(r) {
   const vanilla = /** @type {Row} */ (r.rows[0]);
   /** @param {Row} row @param {'recursion-wise' | 'shared'} mode */
   const kvRatio = (row, mode) => (row.kv[mode].floatsPerToken / vanilla.kv['recursion-wise'].floatsPerToken).toFixed(2);
-  const table = r.rows.map((row) => `| ${row.name} | ${fmt(row.parameters)} | ${row.expectedLoops.toFixed(2)} | ${row.steps} | ${fmt(row.tokens)} | ${sci(row.trainFlops)} | ${row.averageDepth.toFixed(2)} | **${row.nll.toFixed(4)}** | ${row.causalNll === undefined ? '—' : `${row.causalNll.toFixed(4)} @ ${/** @type {number} */ (row.causalDepth).toFixed(2)}`} | ${row.kv['recursion-wise'].floatsPerToken.toFixed(0)} (${kvRatio(row, 'recursion-wise')}) | ${row.kv.shared.floatsPerToken.toFixed(0)} (${kvRatio(row, 'shared')}) | ${row.seconds.toFixed(0)} |`).join('\n');
-  const curve = r.exit.curve.map((c) => `| maxprob:${c.threshold} | ${c.averageDepth.toFixed(3)} | ${c.perplexity.toFixed(3)} |`).join('\n');
-  const fixed = r.exit.perLoop.map((p) => `| fixed:${p.depth} | ${p.depth.toFixed(3)} | ${p.perplexity.toFixed(3)} |`).join('\n');
+  const table = r.rows
+    .map(
+      (row) =>
+        `| ${row.name} | ${fmt(row.parameters)} | ${row.expectedLoops.toFixed(2)} | ${row.steps} | ${fmt(row.tokens)} | ${sci(row.trainFlops)} | ${row.averageDepth.toFixed(2)} | **${row.nll.toFixed(4)}** | ${row.causalNll === undefined ? '—' : `${row.causalNll.toFixed(4)} @ ${/** @type {number} */ (row.causalDepth).toFixed(2)}`} | ${row.kv['recursion-wise'].floatsPerToken.toFixed(0)} (${kvRatio(row, 'recursion-wise')}) | ${row.kv.shared.floatsPerToken.toFixed(0)} (${kvRatio(row, 'shared')}) | ${row.seconds.toFixed(0)} |`,
+    )
+    .join('\n');
+  const curve = r.exit.curve
+    .map((c) => `| maxprob:${c.threshold} | ${c.averageDepth.toFixed(3)} | ${c.perplexity.toFixed(3)} |`)
+    .join('\n');
+  const fixed = r.exit.perLoop
+    .map((p) => `| fixed:${p.depth} | ${p.depth.toFixed(3)} | ${p.perplexity.toFixed(3)} |`)
+    .join('\n');
   return `# Mixture-of-Recursions at small scale
 
 Produced by \`pnpm experiment:mor\` (${r.date}, commit ${r.commit ?? '?'}, ${r.machine}, wasm × ${r.threads} thread(s), ${r.minutes.toFixed(1)} min in all${r.loadAverage ? `; load average ${r.loadAverage.before.join(' / ')} before, ${r.loadAverage.after.join(' / ')} after (other work shared the machine: only the "train s" column depends on it)` : ''}).
@@ -113,15 +146,29 @@ function reading(rows) {
   const mor = /** @type {RouterRow[]} */ (rows.filter((x) => x.name.startsWith('MoR')));
   const rec = rows.filter((x) => x.name.startsWith('recursive'));
   const best = rows.reduce((a, b) => (a.nll < b.nll ? a : b));
-  const lines = [`Reading: the lowest held-out NLL at equal training FLOPs is **${best.name}** (${best.nll.toFixed(4)}; vanilla ${v.nll.toFixed(4)}).`];
+  const lines = [
+    `Reading: the lowest held-out NLL at equal training FLOPs is **${best.name}** (${best.nll.toFixed(4)}; vanilla ${v.nll.toFixed(4)}).`,
+  ];
   const beatV = mor.filter((m) => m.nll < v.nll).map((m) => m.name);
   const beatR = mor.filter((m) => rec.every((x) => m.nll < x.nll)).map((m) => m.name);
-  lines.push(`The paper claims MoR beats both vanilla and recursive baselines at equal training FLOPs with fewer unique parameters. Here ${beatV.length ? `${beatV.join(', ')} beat${beatV.length === 1 ? 's' : ''} vanilla` : '**no MoR model beats vanilla**'} and ${beatR.length ? `${beatR.join(', ')} beat${beatR.length === 1 ? 's' : ''} every recursive baseline` : '**no MoR model beats every recursive baseline**'}.`);
+  lines.push(
+    `The paper claims MoR beats both vanilla and recursive baselines at equal training FLOPs with fewer unique parameters. Here ${beatV.length ? `${beatV.join(', ')} beat${beatV.length === 1 ? 's' : ''} vanilla` : '**no MoR model beats vanilla**'} and ${beatR.length ? `${beatR.join(', ')} beat${beatR.length === 1 ? 's' : ''} every recursive baseline` : '**no MoR model beats every recursive baseline**'}.`,
+  );
   const e = mor.filter((m) => m.spec.router === 'expert');
   const t = mor.filter((m) => m.spec.router === 'token');
-  const eBetter = e.filter((m) => { const tm = t.find((x) => x.spec.recursive.loops === m.spec.recursive.loops); return tm && m.nll < tm.nll; }).length;
-  lines.push(`The paper finds expert-choice ahead of token-choice: here expert-choice is ahead at ${eBetter} of ${e.length} N_r.`);
-  const causalGap = e.map((m) => `${m.name}: ${m.nll.toFixed(3)} top-k at depth ${m.averageDepth.toFixed(2)}; calibrated ${m.causalNll.toFixed(3)} at depth ${m.causalDepth.toFixed(2)}${m.halfNll === undefined ? '' : `; σ > 0.5 ${m.halfNll.toFixed(3)} at depth ${/** @type {number} */ (m.halfDepth).toFixed(2)}`}`).join('; ');
+  const eBetter = e.filter((m) => {
+    const tm = t.find((x) => x.spec.recursive.loops === m.spec.recursive.loops);
+    return tm && m.nll < tm.nll;
+  }).length;
+  lines.push(
+    `The paper finds expert-choice ahead of token-choice: here expert-choice is ahead at ${eBetter} of ${e.length} N_r.`,
+  );
+  const causalGap = e
+    .map(
+      (m) =>
+        `${m.name}: ${m.nll.toFixed(3)} top-k at depth ${m.averageDepth.toFixed(2)}; calibrated ${m.causalNll.toFixed(3)} at depth ${m.causalDepth.toFixed(2)}${m.halfNll === undefined ? '' : `; σ > 0.5 ${m.halfNll.toFixed(3)} at depth ${/** @type {number} */ (m.halfDepth).toFixed(2)}`}`,
+    )
+    .join('; ');
   const off = e.filter((m) => Math.abs(m.causalDepth - m.averageDepth) > 0.05);
   lines.push(`Expert-choice's top-k sees the whole window; at decode a causal threshold replaces it (${causalGap}). ${off.length ? `The calibrated depth misses the trained one by more than 0.05 loops for ${off.map((m) => m.name).join(', ')}.` : 'Calibrated thresholds bring the causal depth to the trained capacity (within 0.05 loops), where the fixed σ > 0.5 rule need not: it keeps whoever the BCE has pushed above 0.5, which in a short run is not the trained capacity.'}`);
   lines.push(`Token-choice depths after training: ${t.map((m) => `${m.name} ${m.averageDepth.toFixed(2)}`).join(', ')} (balanced would be ${t.map((m) => ((m.spec.recursive.loops + 1) / 2).toFixed(1)).join(', ')}; its FLOP budget assumed balance).`);
@@ -135,8 +182,12 @@ function reading(rows) {
   const vkv = v.kv['recursion-wise'].floatsPerToken;
   const kvLine = mor.map((m) => `${m.name} ${(m.kv['recursion-wise'].floatsPerToken / vkv).toFixed(2)}×`).join(', ');
   const smallest = rows.reduce((a, b) => (a.kv.shared.floatsPerToken < b.kv.shared.floatsPerToken ? a : b));
-  lines.push(`KV memory (recursion-wise, relative to vanilla): ${kvLine}. Recursion-wise caching stores only the tokens each loop ran, so it saves memory only where the expected depth is below the full depth of a model with as many executed layers as vanilla: the N_r = 3 models run 8 layers at full depth, so at ~2 loops per token they hold about what vanilla holds (more when token-choice routes deeper than balanced). Recursive KV sharing stores loop 0 only (smallest: ${smallest.name}, ${(smallest.kv.shared.floatsPerToken / vkv).toFixed(2)}×).`);
-  lines.push('Scale caveat: these are 0.1–0.3M-parameter models trained for a few minutes each on a shared 2-core machine (~40–50k tokens each, one seed, deep in the steep early part of the loss curve, where a model given 20% more tokens — MoR N_r = 2 — gains a lot; a recursive model trained on the token count of MoR N_r = 2 would separate the effect of routing from the extra tokens and was not run), against the paper\'s 135M–1.7B models and billions of tokens; small-budget differences of a few hundredths of a nat are within what a different seed moves, and the ranking here is not a verdict on the paper\'s claims.');
+  lines.push(
+    `KV memory (recursion-wise, relative to vanilla): ${kvLine}. Recursion-wise caching stores only the tokens each loop ran, so it saves memory only where the expected depth is below the full depth of a model with as many executed layers as vanilla: the N_r = 3 models run 8 layers at full depth, so at ~2 loops per token they hold about what vanilla holds (more when token-choice routes deeper than balanced). Recursive KV sharing stores loop 0 only (smallest: ${smallest.name}, ${(smallest.kv.shared.floatsPerToken / vkv).toFixed(2)}×).`,
+  );
+  lines.push(
+    "Scale caveat: these are 0.1–0.3M-parameter models trained for a few minutes each on a shared 2-core machine (~40–50k tokens each, one seed, deep in the steep early part of the loss curve, where a model given 20% more tokens — MoR N_r = 2 — gains a lot; a recursive model trained on the token count of MoR N_r = 2 would separate the effect of routing from the extra tokens and was not run), against the paper's 135M–1.7B models and billions of tokens; small-budget differences of a few hundredths of a nat are within what a different seed moves, and the ranking here is not a verdict on the paper's claims.",
+  );
   return lines.join(' ');
 }
 
@@ -147,8 +198,10 @@ function mixedReading(exit) {
   const above = exit.curve.filter((c) => c.perplexity > worst);
   if (above.length === 0) return 'Mixed depths land between the two fixed depths.';
   const first = /** @type {CurvePoint} */ (above[0]);
-  return `Mixing depths costs more than either pure depth at ${above.length} of ${exit.curve.length} thresholds (e.g. maxprob:${first.threshold}: ${first.perplexity.toFixed(2)} at depth ${first.averageDepth.toFixed(2)}): ` +
-    'deeper tokens attend to the copied loop-1 keys/values of tokens that left (KV mode copy), states the second loop never saw in training — the uptraining scored each exit with every token at the same depth.';
+  return (
+    `Mixing depths costs more than either pure depth at ${above.length} of ${exit.curve.length} thresholds (e.g. maxprob:${first.threshold}: ${first.perplexity.toFixed(2)} at depth ${first.averageDepth.toFixed(2)}): ` +
+    'deeper tokens attend to the copied loop-1 keys/values of tokens that left (KV mode copy), states the second loop never saw in training — the uptraining scored each exit with every token at the same depth.'
+  );
 }
 
 /** @param {ExitResults} exit */
@@ -170,5 +223,8 @@ function exitReading(exit) {
 if (import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1] ?? '').href) {
   const { readFileSync, writeFileSync } = await import('node:fs');
   const root = new URL('../../', import.meta.url);
-  writeFileSync(new URL('docs/results/mor.md', root), renderReport(JSON.parse(readFileSync(new URL('docs/results/mor.json', root), 'utf8'))));
+  writeFileSync(
+    new URL('docs/results/mor.md', root),
+    renderReport(JSON.parse(readFileSync(new URL('docs/results/mor.json', root), 'utf8'))),
+  );
 }

@@ -22,34 +22,85 @@ const threads = Number(process.env.RECUR_THREADS ?? 2);
 await initBackend({ threads });
 const source = await loadModel(`${root}../shared/models/stories260K/hf`);
 const cache = `${root}.cache/uptraining`;
-const data = await trainingData({ textFile: corpus, tokenizer: source.tokenizer, tokenizerIdentity: 'stories260K', cacheDir: cache, seqLen, batchSize: batch, valFraction: 0.1, seed: 0 });
+const data = await trainingData({
+  textFile: corpus,
+  tokenizer: source.tokenizer,
+  tokenizerIdentity: 'stories260K',
+  cacheDir: cache,
+  seqLen,
+  batchSize: batch,
+  valFraction: 0.1,
+  seed: 0,
+});
 const windows = data.validation.slice(0, 128);
-const ppl = (/** @type {import('../../packages/engine/dist/index.js').LoadedModel} */ model) => Math.exp(heldOutLoss(model.decoder, windows).meanNll);
+const ppl = (/** @type {import('../../packages/engine/dist/index.js').LoadedModel} */ model) =>
+  Math.exp(heldOutLoss(model.decoder, windows).meanNll);
 const base = ppl(source);
-/** @typedef {{ rank: number | 'full', parameters: number, afterConversion: number, afterUptraining: number, tokens: number, tokensPerSecond: number, seconds: number }} Row */
+/**
+ * @typedef {{
+ *   rank: number | 'full',
+ *   parameters: number,
+ *   afterConversion: number,
+ *   afterUptraining: number,
+ *   tokens: number,
+ *   tokensPerSecond: number,
+ *   seconds: number,
+ * }} Row
+ */
 /** @type {Row[]} */
 const rows = [];
 for (const rank of ranks) {
   /** @type {import('../../packages/engine/dist/index.js').ConvertOptions} */
-  const options = { strategy: 'middle-cycle', loops: 2, init: 'lower', ranks: { attention: rank, mlp: rank }, loraInit: 'svd', norms: 'per-loop' };
+  const options = {
+    strategy: 'middle-cycle',
+    loops: 2,
+    init: 'lower',
+    ranks: { attention: rank, mlp: rank },
+    loraInit: 'svd',
+    norms: 'per-loop',
+  };
   const converted = await convertModel(source, options);
   const afterConversion = ppl(converted);
   const out = `${cache}/rank-${rank}`;
   rmSync(out, { recursive: true, force: true });
   const result = await trainModel({
-    model: converted, teacher: source, distillation: { alpha: 0.5, temperature: 2 }, textFile: corpus, out, steps, seqLen, batchSize: batch,
-    trainable: 'shared+lora', schedule: { kind: 'cosine', peakLr: 2e-3, warmupSteps: 10, totalSteps: steps }, valFraction: 0.1, evalEvery: 0, saveEvery: 0, evalWindows: 1,
+    model: converted,
+    teacher: source,
+    distillation: { alpha: 0.5, temperature: 2 },
+    textFile: corpus,
+    out,
+    steps,
+    seqLen,
+    batchSize: batch,
+    trainable: 'shared+lora',
+    schedule: { kind: 'cosine', peakLr: 2e-3, warmupSteps: 10, totalSteps: steps },
+    valFraction: 0.1,
+    evalEvery: 0,
+    saveEvery: 0,
+    evalWindows: 1,
   });
   const trained = await loadModel(result.modelDir);
-  const row = { rank, parameters: converted.parameters.shared + converted.parameters.lora, afterConversion, afterUptraining: ppl(trained), tokens: result.tokens, tokensPerSecond: result.tokensPerSecond, seconds: result.seconds };
+  const row = {
+    rank,
+    parameters: converted.parameters.shared + converted.parameters.lora,
+    afterConversion,
+    afterUptraining: ppl(trained),
+    tokens: result.tokens,
+    tokensPerSecond: result.tokensPerSecond,
+    seconds: result.seconds,
+  };
   rows.push(row);
-  console.log(`rank ${rank}: ${row.parameters} params, ppl ${afterConversion.toFixed(2)} → ${row.afterUptraining.toFixed(2)} (${row.tokensPerSecond.toFixed(0)} tok/s)`);
+  console.log(
+    `rank ${rank}: ${row.parameters} params, ppl ${afterConversion.toFixed(2)} → ${row.afterUptraining.toFixed(2)} (${row.tokensPerSecond.toFixed(0)} tok/s)`,
+  );
   disposeModel(trained);
   disposeModel(converted);
 }
 const heldTokens = windows.reduce((n, w) => n + w.length - 1, 0);
 const fmt = (/** @type {number} */ n) => n.toLocaleString('en-US');
-writeFileSync(`${root}docs/results/uptraining.md`, `# Uptraining a Relaxed Recursive stories260K
+writeFileSync(
+  `${root}docs/results/uptraining.md`,
+  `# Uptraining a Relaxed Recursive stories260K
 
 Produced by \`pnpm experiment:uptraining\` (${new Date().toISOString().slice(0, 10)}, ${machineDescription()}, wasm × ${threads} threads).
 
@@ -69,16 +120,26 @@ ${rows.map((r) => `| converted, LoRA r=${r.rank} | ${fmt(r.parameters)} | ${r.af
 ${rows.map((r) => `| uptrained, LoRA r=${r.rank} | ${fmt(r.parameters)} | **${r.afterUptraining.toFixed(3)}** | ${r.tokensPerSecond.toFixed(0)} |`).join('\n')}
 
 Reading: ${reading(rows, base)}
-`);
+`,
+);
 console.log('wrote docs/results/uptraining.md');
 disposeModel(source);
 
 /** @param {Row[]} rs @param {number} original */
 function reading(rs, original) {
   const best = rs.reduce((a, b) => (a.afterUptraining < b.afterUptraining ? a : b));
-  const recovered = rs.map((r) => `r=${r.rank}: ${r.afterConversion.toFixed(1)} → ${r.afterUptraining.toFixed(2)}`).join('; ');
-  return `a short distillation run recovers most of what tying lost (${recovered}; the original is ${original.toFixed(2)}). ` +
+  const recovered = rs
+    .map((r) => `r=${r.rank}: ${r.afterConversion.toFixed(1)} → ${r.afterUptraining.toFixed(2)}`)
+    .join('; ');
+  return (
+    `a short distillation run recovers most of what tying lost (${recovered}; the original is ${original.toFixed(2)}). ` +
     `The lowest held-out perplexity is at r=${best.rank} (${best.afterUptraining.toFixed(2)}, ${fmt(best.parameters)} unique parameters). ` +
-    `${rs.filter((r) => r.parameters >= source.decoder.parameterCount).map((r) => `r=${r.rank}`).join(', ') || 'No rank'} stores at least as many unique parameters as the original, so it recovers quality without saving memory; the smaller ranks are the compressed models. ` +
-    'Tokens/s include the teacher forward of every batch (and the machine was shared with other jobs). At this budget the run is far shorter than the paper\'s uptraining (billions of tokens), so the gaps between ranks are small-budget numbers, not a verdict on the method.';
+    `${
+      rs
+        .filter((r) => r.parameters >= source.decoder.parameterCount)
+        .map((r) => `r=${r.rank}`)
+        .join(', ') || 'No rank'
+    } stores at least as many unique parameters as the original, so it recovers quality without saving memory; the smaller ranks are the compressed models. ` +
+    "Tokens/s include the teacher forward of every batch (and the machine was shared with other jobs). At this budget the run is far shorter than the paper's uptraining (billions of tokens), so the gaps between ranks are small-budget numbers, not a verdict on the method."
+  );
 }

@@ -8,7 +8,9 @@ export class PackCheckError extends Error {
   name = 'PackCheckError';
 }
 
-/** The model path the README example is written with (relative to the repo root); test:pack swaps in the absolute one. */
+/**
+ * The model path the README example is written with (relative to the repo root); test:pack swaps in the absolute one.
+ */
 export const README_MODEL_LITERAL = "'../shared/models/stories260K/stories260K.gguf'";
 
 /**
@@ -26,9 +28,13 @@ export const README_MODEL_LITERAL = "'../shared/models/stories260K/stories260K.g
 export function engineExample(readme, modelPath) {
   const block = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
   if (block === undefined) throw new PackCheckError('packages/engine/README.md has no ```ts example block');
-  if (!block.includes(README_MODEL_LITERAL)) throw new PackCheckError(`packages/engine/README.md: the example no longer loads ${README_MODEL_LITERAL}`);
+  if (!block.includes(README_MODEL_LITERAL))
+    throw new PackCheckError(`packages/engine/README.md: the example no longer loads ${README_MODEL_LITERAL}`);
   const call = /generate\(model, \{ prompt: '([^']*)', maxNewTokens: (\d+), temperature: 0[,\s]/.exec(block);
-  if (call === null) throw new PackCheckError("packages/engine/README.md: the example has no greedy `generate(model, { prompt: '…', maxNewTokens: N, temperature: 0 …` call");
+  if (call === null)
+    throw new PackCheckError(
+      "packages/engine/README.md: the example has no greedy `generate(model, { prompt: '…', maxNewTokens: N, temperature: 0 …` call",
+    );
   const source = block.replace(README_MODEL_LITERAL, JSON.stringify(modelPath));
   return { source, prompt: /** @type {string} */ (call[1]), maxNewTokens: Number(call[2]) };
 }
@@ -48,7 +54,8 @@ export function idsFromOutput(stdout, who) {
   for (const line of stdout.split('\n').reverse()) {
     if (!line.startsWith('{"promptIds":')) continue;
     const parsed = /** @type {Partial<TokenRun>} */ (JSON.parse(line));
-    if (Array.isArray(parsed.promptIds) && Array.isArray(parsed.ids)) return { promptIds: parsed.promptIds, ids: parsed.ids };
+    if (Array.isArray(parsed.promptIds) && Array.isArray(parsed.ids))
+      return { promptIds: parsed.promptIds, ids: parsed.ids };
   }
   throw new PackCheckError(`${who} printed no {"promptIds":…,"ids":…} line`);
 }

@@ -9,7 +9,14 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { engineExample, idsFromOutput, manifestProblems, PackCheckError, tokenDifference, WORKSPACE_MARKERS } from './packChecks.mjs';
+import {
+  engineExample,
+  idsFromOutput,
+  manifestProblems,
+  PackCheckError,
+  tokenDifference,
+  WORKSPACE_MARKERS,
+} from './packChecks.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const model = resolve(root, '../shared/models/stories260K/stories260K.gguf');
@@ -26,11 +33,17 @@ function run(command, args, cwd) {
   if (result.status === 0) {
     // A run that lost the wasm backend still prints tokens (on tfjs's cpu kernels): that is a failure here.
     const fallback = result.stderr.split('\n').find((line) => line.includes('falling back to cpu'));
-    if (fallback !== undefined) throw new PackCheckError(`\`${[command, ...args].join(' ').replace(root, '')}\`: ${fallback.trim()}`);
+    if (fallback !== undefined)
+      throw new PackCheckError(`\`${[command, ...args].join(' ').replace(root, '')}\`: ${fallback.trim()}`);
     return result.stdout;
   }
-  const why = `${result.stderr ?? ''}\n${result.stdout ?? ''}`.trim().split('\n').filter(Boolean).at(-1) ?? result.error?.message ?? `signal ${result.signal}`;
-  throw new PackCheckError(`\`${[command, ...args].join(' ').replace(root, '')}\` failed (exit ${result.status}): ${why}`);
+  const why =
+    `${result.stderr ?? ''}\n${result.stdout ?? ''}`.trim().split('\n').filter(Boolean).at(-1) ??
+    result.error?.message ??
+    `signal ${result.signal}`;
+  throw new PackCheckError(
+    `\`${[command, ...args].join(' ').replace(root, '')}\` failed (exit ${result.status}): ${why}`,
+  );
 }
 
 /** The pnpm that runs this script (`pnpm test:pack`), else the pinned one through npx. @returns {[string, string[]]} */
@@ -62,7 +75,9 @@ function packAll(names, destination) {
   const [command, prefix] = pnpm();
   const filters = names.flatMap((name) => ['--filter', name]);
   const out = run(command, [...prefix, '-r', ...filters, 'pack', '--pack-destination', destination, '--json'], root);
-  const packed = /** @type {{ name: string, filename: string, files: { path: string }[] }[]} */ ([JSON.parse(out)].flat());
+  const packed = /** @type {{ name: string, filename: string, files: { path: string }[] }[]} */ (
+    [JSON.parse(out)].flat()
+  );
   for (const name of names) {
     const entry = packed.find((p) => p.name === name);
     if (entry === undefined) throw new PackCheckError(`pnpm pack made no tarball for ${name}`);
@@ -82,23 +97,37 @@ function checkInstalled(app) {
   const markers = [...WORKSPACE_MARKERS, root];
   for (const dir of readdirSync(scope)) {
     const problems = manifestProblems(readFileSync(join(scope, dir, 'package.json'), 'utf8'));
-    if (problems.length > 0) throw new PackCheckError(`installed @recur/${dir}/package.json has ${problems.join(' and ')}`);
+    if (problems.length > 0)
+      throw new PackCheckError(`installed @recur/${dir}/package.json has ${problems.join(' and ')}`);
     for (const file of readdirSync(join(scope, dir, 'dist')).filter((f) => f.endsWith('.js'))) {
       const text = readFileSync(join(scope, dir, 'dist', file), 'utf8');
       const marker = markers.find((m) => text.includes(m));
-      if (marker !== undefined) throw new PackCheckError(`installed @recur/${dir}/dist/${file} contains '${marker}': a path into the workspace`);
+      if (marker !== undefined)
+        throw new PackCheckError(
+          `installed @recur/${dir}/dist/${file} contains '${marker}': a path into the workspace`,
+        );
     }
   }
 }
 
-/** Type-checks the example against the installed packages' .d.ts, as a strict TypeScript user would. @param {string} app @param {string} source */
+/**
+ * Type-checks the example against the installed packages' .d.ts, as a strict TypeScript user would.
+ * @param {string} app
+ * @param {string} source
+ */
 function typecheckExample(app, source) {
   writeFileSync(join(app, 'example.ts'), source);
   const tsconfig = {
     compilerOptions: {
-      target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true,
+      target: 'ES2022',
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      strict: true,
+      noEmit: true,
+      skipLibCheck: true,
       // Node's own typings come from the workspace: the packages under test come only from node_modules here.
-      types: ['node'], typeRoots: [join(root, 'node_modules', '@types')],
+      types: ['node'],
+      typeRoots: [join(root, 'node_modules', '@types')],
     },
     files: ['example.ts'],
   };
@@ -111,7 +140,11 @@ function decodePath(stdout) {
   return /** @type {{ path?: string }} */ (JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}')).path;
 }
 
-/** @param {string} who @param {import('./packChecks.mjs').TokenRun} got @param {import('./packChecks.mjs').TokenRun} want */
+/**
+ * @param {string} who
+ * @param {import('./packChecks.mjs').TokenRun} got
+ * @param {import('./packChecks.mjs').TokenRun} want
+ */
 function expectSameTokens(who, got, want) {
   const difference = tokenDifference(got, want);
   if (difference !== undefined) throw new PackCheckError(`${who} differs from the workspace CLI: ${difference}`);
@@ -144,15 +177,35 @@ function main(temp) {
   typecheckExample(app, example.source);
   writeFileSync(join(app, 'example.mjs'), example.source);
   const fromExample = idsFromOutput(run(process.execPath, ['example.mjs'], app), 'the README example');
-  const flags = ['generate', '--model', model, '--prompt', example.prompt, '--max-new-tokens', String(example.maxNewTokens), '--temperature', '0', '--json'];
-  const cliVersion = /** @type {{ version: string }} */ (JSON.parse(readFileSync(join(root, 'apps/cli/package.json'), 'utf8'))).version;
+  const flags = [
+    'generate',
+    '--model',
+    model,
+    '--prompt',
+    example.prompt,
+    '--max-new-tokens',
+    String(example.maxNewTokens),
+    '--temperature',
+    '0',
+    '--json',
+  ];
+  const cliVersion = /** @type {{ version: string }} */ (
+    JSON.parse(readFileSync(join(root, 'apps/cli/package.json'), 'utf8'))
+  ).version;
   const installedVersion = run('npx', ['--no', '--', 'recur', '--version'], app).trim();
-  if (installedVersion !== cliVersion) throw new PackCheckError(`the installed recur --version printed '${installedVersion}', expected ${cliVersion}`);
+  if (installedVersion !== cliVersion)
+    throw new PackCheckError(`the installed recur --version printed '${installedVersion}', expected ${cliVersion}`);
   const binOut = run('npx', ['--no', '--', 'recur', ...flags], app);
   const workspaceOut = run(process.execPath, [join(root, 'apps/cli/dist/recur.js'), ...flags], root);
-  const [fromBin, fromWorkspace] = [idsFromOutput(binOut, 'the installed recur'), idsFromOutput(workspaceOut, 'the workspace CLI')];
+  const [fromBin, fromWorkspace] = [
+    idsFromOutput(binOut, 'the installed recur'),
+    idsFromOutput(workspaceOut, 'the workspace CLI'),
+  ];
   const [binPath, workspacePath] = [decodePath(binOut), decodePath(workspaceOut)];
-  if (binPath !== workspacePath) throw new PackCheckError(`the installed recur decoded on the ${binPath} path, the workspace CLI on ${workspacePath}`);
+  if (binPath !== workspacePath)
+    throw new PackCheckError(
+      `the installed recur decoded on the ${binPath} path, the workspace CLI on ${workspacePath}`,
+    );
   expectSameTokens('the README example (installed packages)', fromExample, fromWorkspace);
   expectSameTokens('the installed recur bin', fromBin, fromWorkspace);
   step(`ok: the README example and the installed recur match the workspace CLI (${fromWorkspace.ids.length} tokens)`);
@@ -160,12 +213,16 @@ function main(temp) {
 
 const temp = mkdtempSync(join(tmpdir(), 'recur-pack-'));
 try {
-  if (!relative(root, temp).startsWith('..')) throw new PackCheckError(`the temp folder ${temp} is inside the workspace`);
+  if (!relative(root, temp).startsWith('..'))
+    throw new PackCheckError(`the temp folder ${temp} is inside the workspace`);
   const outerModules = ancestors(temp).find((dir) => existsSync(join(dir, 'node_modules')));
-  if (outerModules !== undefined) console.warn(`test:pack: warning: ${outerModules}/node_modules may satisfy imports the tarballs should`);
+  if (outerModules !== undefined)
+    console.warn(`test:pack: warning: ${outerModules}/node_modules may satisfy imports the tarballs should`);
   main(temp);
 } catch (err) {
-  console.error(`test:pack: ${err instanceof PackCheckError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  console.error(
+    `test:pack: ${err instanceof PackCheckError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+  );
   process.exitCode = 1;
 } finally {
   if (process.env.RECUR_KEEP_PACK === '1') console.log(`test:pack: kept ${temp}`);

@@ -22,9 +22,12 @@ describe('apps/playground/README.md', () => {
 
 describe('apps/cli/README.md', () => {
   const commandDir = join(root, 'apps/cli/src/commands');
-  const commands = readdirSync(commandDir).flatMap((file) => [...readFileSync(join(commandDir, file), 'utf8').matchAll(/\.command\('([a-z-]+)/g)].map((m) => m[1]!));
+  const commands = readdirSync(commandDir).flatMap((file) =>
+    [...readFileSync(join(commandDir, file), 'utf8').matchAll(/\.command\('([a-z-]+)/g)].map((m) => m[1]!),
+  );
   const envVars = new Set(['RECUR_DEBUG', 'RECUR_THREADS', 'RECUR_API_KEY']);
-  for (const file of readdirSync(commandDir)) for (const m of readFileSync(join(commandDir, file), 'utf8').matchAll(/RECUR_[A-Z_]+/g)) envVars.add(m[0]);
+  for (const file of readdirSync(commandDir))
+    for (const m of readFileSync(join(commandDir, file), 'utf8').matchAll(/RECUR_[A-Z_]+/g)) envVars.add(m[0]);
 
   it('names every command the CLI registers', () => {
     expect(commands.length).toBeGreaterThan(5);

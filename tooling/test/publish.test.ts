@@ -2,11 +2,21 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { engineExample, idsFromOutput, manifestProblems, README_MODEL_LITERAL, tokenDifference } from '../pack/packChecks.mjs';
+import {
+  engineExample,
+  idsFromOutput,
+  manifestProblems,
+  README_MODEL_LITERAL,
+  tokenDifference,
+} from '../pack/packChecks.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
-interface ExportEntry { source?: string; types?: string; import?: string }
+interface ExportEntry {
+  source?: string;
+  types?: string;
+  import?: string;
+}
 interface Manifest {
   name: string;
   version?: string;
@@ -29,7 +39,9 @@ interface Manifest {
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
 const manifestOf = (dir: string) => JSON.parse(read(`${dir}/package.json`)) as Manifest;
 const workspaceDirs = ['packages', 'apps'].flatMap((group) =>
-  readdirSync(join(root, group)).map((d) => `${group}/${d}`).filter((d) => existsSync(join(root, d, 'package.json'))),
+  readdirSync(join(root, group))
+    .map((d) => `${group}/${d}`)
+    .filter((d) => existsSync(join(root, d, 'package.json'))),
 );
 // The playground is a Vite app deployed as static files (apps/playground/README.md), not an npm package.
 const privateDirs = ['apps/playground'];
@@ -63,20 +75,28 @@ describe('every @recur package is publishable as it stands (pnpm test:pack insta
     expect(Object.values(pkg.peerDependencies ?? {}).filter((v) => v.startsWith('workspace:'))).toEqual([]);
   });
 
-  it.each(publicDirs.filter((d) => manifestOf(d).exports !== undefined))('%s exports built dist files with types, and publishes them without `source`', (dir) => {
-    const pkg = manifestOf(dir);
-    const exports = pkg.exports!;
-    const entries = tsupEntries(dir);
-    for (const entry of Object.values(exports)) {
-      const name = /^\.\/dist\/(\w+)\.js$/.exec(entry.import ?? '')?.[1];
-      expect(name !== undefined && entries.includes(name), `${dir}: ${entry.import} is not a tsup entry (${entries.join(', ')})`).toBe(true);
-      expect(entry.types).toBe(`./dist/${name}.d.ts`);
-    }
-    // src/ is not in the tarball: the `source` condition (vitest, tsc customConditions) stays in the workspace.
-    const published = Object.fromEntries(Object.entries(exports).map(([path, { types, import: entry }]) => [path, { types, import: entry }]));
-    expect(pkg.publishConfig?.exports).toEqual(published);
-    expect([pkg.main, pkg.types]).toEqual([exports['.']?.import, exports['.']?.types]);
-  });
+  it.each(publicDirs.filter((d) => manifestOf(d).exports !== undefined))(
+    '%s exports built dist files with types, and publishes them without `source`',
+    (dir) => {
+      const pkg = manifestOf(dir);
+      const exports = pkg.exports!;
+      const entries = tsupEntries(dir);
+      for (const entry of Object.values(exports)) {
+        const name = /^\.\/dist\/(\w+)\.js$/.exec(entry.import ?? '')?.[1];
+        expect(
+          name !== undefined && entries.includes(name),
+          `${dir}: ${entry.import} is not a tsup entry (${entries.join(', ')})`,
+        ).toBe(true);
+        expect(entry.types).toBe(`./dist/${name}.d.ts`);
+      }
+      // src/ is not in the tarball: the `source` condition (vitest, tsc customConditions) stays in the workspace.
+      const published = Object.fromEntries(
+        Object.entries(exports).map(([path, { types, import: entry }]) => [path, { types, import: entry }]),
+      );
+      expect(pkg.publishConfig?.exports).toEqual(published);
+      expect([pkg.main, pkg.types]).toEqual([exports['.']?.import, exports['.']?.types]);
+    },
+  );
 
   it('@recur/cli installs a `recur` bin built with a shebang', () => {
     const cli = manifestOf('apps/cli');
@@ -115,7 +135,9 @@ describe('test:pack checks', () => {
 
   it('flags installed manifests that point into the workspace', () => {
     expect(manifestProblems('{"dependencies":{"@recur/tensor":"0.1.0"}}')).toEqual([]);
-    expect(manifestProblems('{"dependencies":{"@recur/tensor":"workspace:*"}}')).toEqual(['a workspace: dependency range']);
+    expect(manifestProblems('{"dependencies":{"@recur/tensor":"workspace:*"}}')).toEqual([
+      'a workspace: dependency range',
+    ]);
     expect(manifestProblems('{"exports":{".":{"source":"./src/index.ts"}}}')).toHaveLength(1);
   });
 });

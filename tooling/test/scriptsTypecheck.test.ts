@@ -15,12 +15,15 @@ function scripts(dir: string): string[] {
 
 /** The .mjs scripts under tooling/ are type-checked like the packages' TypeScript (checkJs), by the root scripts. */
 describe('tooling scripts are type-checked', () => {
-  const config = JSON.parse(readFileSync(join(tooling, 'tsconfig.scripts.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '')) as { extends: string; compilerOptions: Record<string, unknown>; include: string[] };
+  const config = JSON.parse(
+    readFileSync(join(tooling, 'tsconfig.scripts.json'), 'utf8').replace(/^\s*\/\/.*$/gm, ''),
+  ) as { extends: string; compilerOptions: Record<string, unknown>; include: string[] };
 
   it('tooling/tsconfig.scripts.json checks JavaScript with the base settings and emits nothing', () => {
     expect(config.extends).toBe('./tsconfig.base.json');
     expect(config.compilerOptions).toMatchObject({ allowJs: true, checkJs: true, noEmit: true });
-    expect(Object.keys(config.compilerOptions).filter((k) => /strict|noImplicit|noUnchecked/.test(k))).toEqual([]); // no loosening
+    // no loosening
+    expect(Object.keys(config.compilerOptions).filter((k) => /strict|noImplicit|noUnchecked/.test(k))).toEqual([]);
   });
 
   it('covers every script under tooling/', () => {
@@ -30,7 +33,9 @@ describe('tooling scripts are type-checked', () => {
   });
 
   it.each(['typecheck', 'lint'])('the root `%s` script runs it', (name) => {
-    const rootScripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    const rootScripts = (
+      JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    ).scripts;
     expect(rootScripts[name]).toContain('tsc -p tooling/tsconfig.scripts.json');
   });
 });

@@ -14,11 +14,23 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-export function parseNumber(name: string, raw: string, { integer = false, min = -Infinity, max = Infinity } = {}): number {
+export function parseNumber(
+  name: string,
+  raw: string,
+  { integer = false, min = -Infinity, max = Infinity } = {},
+): number {
   const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
+  if (
+    raw.trim() === '' ||
+    !Number.isFinite(value) ||
+    (integer && !Number.isInteger(value)) ||
+    value < min ||
+    value > max
+  ) {
     const kind = integer ? 'an integer' : 'a number';
-    const range = [Number.isFinite(min) ? `≥ ${min}` : '', Number.isFinite(max) ? `≤ ${max}` : ''].filter(Boolean).join(' and ');
+    const range = [Number.isFinite(min) ? `≥ ${min}` : '', Number.isFinite(max) ? `≤ ${max}` : '']
+      .filter(Boolean)
+      .join(' and ');
     throw new UsageError(`--${name} must be ${kind}${range ? ` ${range}` : ''}, got "${raw}"`);
   }
   return value;

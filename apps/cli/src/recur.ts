@@ -14,7 +14,9 @@ import { version } from '../package.json';
 
 const program = new Command()
   .name('recur')
-  .description('Recur: recursive (parameter-shared) transformers — load, inspect, convert, export, train, generate, evaluate, serve')
+  .description(
+    'Recur: recursive (parameter-shared) transformers — load, inspect, convert, export, train, generate, evaluate, serve',
+  )
   .version(version)
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride((err) => process.exit(err.exitCode));

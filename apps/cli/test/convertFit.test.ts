@@ -11,12 +11,26 @@ interface Summary {
   blockSize: number;
   sourceLayers: number[];
   warning: string | null;
-  lora: { energy: { name: string; sourceLayer: number; rank: number; captured: number }[]; captured: { min: number; mean: number } | null };
+  lora: {
+    energy: { name: string; sourceLayer: number; rank: number; captured: number }[];
+    captured: { min: number; mean: number } | null;
+  };
 }
 
 describe('recur convert --depth-fit and the SVD energy report', () => {
   const dir = mkdtempSync(join(tmpdir(), 'recur-fit-'));
-  const mc2 = ['--loops', '2', '--strategy', 'middle-cycle', '--init', 'average', '--lora-rank-attn', '4', '--lora-rank-mlp', '4'];
+  const mc2 = [
+    '--loops',
+    '2',
+    '--strategy',
+    'middle-cycle',
+    '--init',
+    'average',
+    '--lora-rank-attn',
+    '4',
+    '--lora-rank-mlp',
+    '4',
+  ];
   const convert = async (name: string, ...args: string[]): Promise<Summary> => {
     const run = await recur('convert', hf, '--out', join(dir, name), ...args, '--json');
     expect(run.code, run.stderr).toBe(0);
@@ -29,15 +43,29 @@ describe('recur convert --depth-fit and the SVD energy report', () => {
     expect(floor.warning).toMatch(/K = floor\(3 \/ 2\) = 1/);
     const round = await convert('round', ...mc2, '--depth-fit', 'round');
     expect(round).toMatchObject({ depthFit: 'round', blockSize: 2, sourceLayers: [0, 1, 2, 2, 3, 4] });
-    const exact = await convert('exact', '--loops', '3', '--strategy', 'middle-cycle', '--lora-rank-attn', '0', '--lora-rank-mlp', '0');
+    const exact = await convert(
+      'exact',
+      '--loops',
+      '3',
+      '--strategy',
+      'middle-cycle',
+      '--lora-rank-attn',
+      '0',
+      '--lora-rank-mlp',
+      '0',
+    );
     expect(exact).toMatchObject({ blockSize: 1, sourceLayers: [0, 1, 2, 3, 4], warning: null });
   });
 
-  it('reports each truncation\'s captured energy (Σ_{i≤r} s² / Σ s²), 1 at full rank', async () => {
+  it("reports each truncation's captured energy (Σ_{i≤r} s² / Σ s²), 1 at full rank", async () => {
     const summary = await convert('energy', ...mc2);
     // 2 shared steps × 7 modules, each named by its adapter
     expect(summary.lora.energy).toHaveLength(14);
-    expect(summary.lora.energy[0]).toMatchObject({ name: 'model.layers.1.self_attn.q_proj.loop0', sourceLayer: 1, rank: 4 });
+    expect(summary.lora.energy[0]).toMatchObject({
+      name: 'model.layers.1.self_attn.q_proj.loop0',
+      sourceLayer: 1,
+      rank: 4,
+    });
     for (const e of summary.lora.energy) {
       expect(e.captured).toBeGreaterThan(0);
       expect(e.captured).toBeLessThanOrEqual(1);
@@ -55,8 +83,13 @@ describe('recur convert --depth-fit and the SVD energy report', () => {
     const run = await recur('convert', hf, '--out', join(dir, 'text'), ...mc2);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/source layers run \(depth fit floor\): \[0, 1, 3, 4\]/);
-    expect(run.stdout).toMatch(/SVD LoRA keeps \d+\.\d\d% \(min\) \/ \d+\.\d\d% \(mean\) of each residual's energy over 14 truncations/);
-    expectOneLineFailure(await recur('convert', hf, '--out', join(dir, 'bad'), '--depth-fit', 'ceil'), /--depth-fit must be one of floor, round, got "ceil"/);
+    expect(run.stdout).toMatch(
+      /SVD LoRA keeps \d+\.\d\d% \(min\) \/ \d+\.\d\d% \(mean\) of each residual's energy over 14 truncations/,
+    );
+    expectOneLineFailure(
+      await recur('convert', hf, '--out', join(dir, 'bad'), '--depth-fit', 'ceil'),
+      /--depth-fit must be one of floor, round, got "ceil"/,
+    );
     expect((await recur('convert', '--help')).stdout).toMatch(/--depth-fit <rule>/);
   });
 });

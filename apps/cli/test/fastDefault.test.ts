@@ -10,13 +10,36 @@ const gguf = `${stories}stories260K.gguf`;
 const hf = `${stories}hf`;
 const data = `${shared}corpora/tinystories_val/tinystories_val.txt`;
 const greedy = JSON.parse(readFileSync(`${stories}reference/greedy_bos_200.json`, 'utf8')) as { ids: number[] };
-const reference = (JSON.parse(readFileSync(`${stories}reference/perplexity.json`, 'utf8')) as { results: { file: string; mean_nll_nats: number }[] }).results[0]!;
+const reference = (
+  JSON.parse(readFileSync(`${stories}reference/perplexity.json`, 'utf8')) as {
+    results: { file: string; mean_nll_nats: number }[];
+  }
+).results[0]!;
 
-interface GenerateJson { promptIds: number[]; ids: number[]; path: string; threads: number }
-interface EvalJson { tokens: number; meanNll: number; path: string }
+interface GenerateJson {
+  promptIds: number[];
+  ids: number[];
+  path: string;
+  threads: number;
+}
+interface EvalJson {
+  tokens: number;
+  meanNll: number;
+  path: string;
+}
 
 const greedyRun = async (...flags: string[]): Promise<GenerateJson> => {
-  const run = await recur('generate', '--model', gguf, '--max-new-tokens', '200', '--temperature', '0', '--json', ...flags);
+  const run = await recur(
+    'generate',
+    '--model',
+    gguf,
+    '--max-new-tokens',
+    '200',
+    '--temperature',
+    '0',
+    '--json',
+    ...flags,
+  );
   expect(run.stderr).toBe('');
   return JSON.parse(run.stdout) as GenerateJson;
 };
@@ -40,15 +63,36 @@ describe('recur generate: fast by default', () => {
   });
 
   it('--fast with --backend tfjs is refused with one line', async () => {
-    expectOneLineFailure(await recur('generate', '--model', gguf, '--fast', '--backend', 'tfjs'), /--fast.*--backend tfjs/);
+    expectOneLineFailure(
+      await recur('generate', '--model', gguf, '--fast', '--backend', 'tfjs'),
+      /--fast.*--backend tfjs/,
+    );
   });
 
   it('uses all cores unless RECUR_THREADS or --threads says otherwise', async () => {
     const env = { ...process.env };
-    delete env['RECUR_THREADS'];
-    const run = await recurWithEnv(env, 'generate', '--model', gguf, '--max-new-tokens', '4', '--temperature', '0', '--json');
+    delete env.RECUR_THREADS;
+    const run = await recurWithEnv(
+      env,
+      'generate',
+      '--model',
+      gguf,
+      '--max-new-tokens',
+      '4',
+      '--temperature',
+      '0',
+      '--json',
+    );
     expect((JSON.parse(run.stdout) as GenerateJson).threads).toBe(Math.min(availableParallelism(), 64));
-    const pinned = await recurWithEnv({ ...env, RECUR_THREADS: '1' }, 'generate', '--model', gguf, '--max-new-tokens', '4', '--json');
+    const pinned = await recurWithEnv(
+      { ...env, RECUR_THREADS: '1' },
+      'generate',
+      '--model',
+      gguf,
+      '--max-new-tokens',
+      '4',
+      '--json',
+    );
     expect((JSON.parse(pinned.stdout) as GenerateJson).threads).toBe(1);
   });
 });
@@ -77,21 +121,56 @@ describe('recur bench: fast by default', () => {
 
 describe('recur serve: always the fused engine', () => {
   it('refuses --backend tfjs with one line (it has no tfjs path)', async () => {
-    expectOneLineFailure(await recur('serve', '--model', gguf, '--port', '0', '--backend', 'tfjs'), /--backend must be one of wasm, cpu, webgpu, got "tfjs"/);
+    expectOneLineFailure(
+      await recur('serve', '--model', gguf, '--port', '0', '--backend', 'tfjs'),
+      /--backend must be one of wasm, cpu, webgpu, got "tfjs"/,
+    );
   });
 });
 
 describe('recur generate --exit: early-exit policies on the fused kernels', () => {
   it('runs fast by default with the same ids and depths as --backend tfjs', async () => {
     const converted = join(mkdtempSync(join(tmpdir(), 'recur-fast16-')), 'rrt');
-    expect((await recur('convert', hf, '--out', converted, '--loops', '2', '--strategy', 'middle-cycle', '--lora-rank-attn', '4', '--lora-rank-mlp', '4', '--json')).code).toBe(0);
-    const args = ['generate', '--model', converted, '--prompt', 'Once upon a time', '--max-new-tokens', '20', '--temperature', '0', '--exit', 'maxprob:0.5', '--json'];
+    expect(
+      (
+        await recur(
+          'convert',
+          hf,
+          '--out',
+          converted,
+          '--loops',
+          '2',
+          '--strategy',
+          'middle-cycle',
+          '--lora-rank-attn',
+          '4',
+          '--lora-rank-mlp',
+          '4',
+          '--json',
+        )
+      ).code,
+    ).toBe(0);
+    const args = [
+      'generate',
+      '--model',
+      converted,
+      '--prompt',
+      'Once upon a time',
+      '--max-new-tokens',
+      '20',
+      '--temperature',
+      '0',
+      '--exit',
+      'maxprob:0.5',
+      '--json',
+    ];
     const fast = JSON.parse((await recur(...args)).stdout) as GenerateJson & { depths: number[] };
     const tfjs = JSON.parse((await recur(...args, '--backend', 'tfjs')).stdout) as GenerateJson & { depths: number[] };
     expect([fast.path, tfjs.path]).toEqual(['fast', 'tfjs']);
     expect(fast.ids).toEqual(tfjs.ids);
     expect(fast.depths).toEqual(tfjs.depths);
-    const withFast = JSON.parse((await recur(...args, '--fast')).stdout) as GenerateJson & { depths: number[] }; // once refused, now the default
+    // once refused, now the default
+    const withFast = JSON.parse((await recur(...args, '--fast')).stdout) as GenerateJson & { depths: number[] };
     expect([withFast.path, withFast.ids]).toEqual(['fast', fast.ids]);
   });
 });

@@ -3,7 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  addToHeaderLength, flipByte, ggufLayout, ggufU32Field, int, pick, poisonFloat, prng, safetensorsParts, withHeader, type Random,
+  addToHeaderLength,
+  flipByte,
+  ggufLayout,
+  ggufU32Field,
+  int,
+  pick,
+  poisonFloat,
+  prng,
+  safetensorsParts,
+  withHeader,
+  type Random,
 } from './support/mutations.js';
 import { recur, shared, type Run } from './support/recur.js';
 
@@ -40,9 +50,23 @@ function safetensorsCase(random: Random, i: number): Case {
   const { header, dataStart } = safetensorsParts(weights);
   const names = Object.keys(header).filter((n) => n !== '__metadata__');
   const tensor = pick(random, names);
-  const kinds = ['header-length', 'header-byte', 'dtype', 'shape', 'truncate', 'nan', 'exponent', 'config-layers', 'config-shape', 'config-syntax'] as const;
+  const kinds = [
+    'header-length',
+    'header-byte',
+    'dtype',
+    'shape',
+    'truncate',
+    'nan',
+    'exponent',
+    'config-layers',
+    'config-shape',
+    'config-syntax',
+  ] as const;
   const kind = kinds[i % kinds.length]!;
-  const weightsCase = (bytes: Uint8Array, what: string): Case => ({ name: `safetensors ${kind} ${what}`, files: { 'model.safetensors': bytes } });
+  const weightsCase = (bytes: Uint8Array, what: string): Case => ({
+    name: `safetensors ${kind} ${what}`,
+    files: { 'model.safetensors': bytes },
+  });
   switch (kind) {
     case 'header-length': {
       const delta = pick(random, [-1, 1, -8, 8]);
@@ -52,13 +76,24 @@ function safetensorsCase(random: Random, i: number): Case {
       return weightsCase(flipByte(weights, random, 8, dataStart), '');
     case 'dtype': {
       const dtype = pick(random, ['F16', 'BF16', 'F64', 'I32', 'U8']);
-      return weightsCase(withHeader(weights, { ...header, [tensor]: { ...header[tensor], dtype } }), `${tensor} → ${dtype}`);
+      return weightsCase(
+        withHeader(weights, { ...header, [tensor]: { ...header[tensor], dtype } }),
+        `${tensor} → ${dtype}`,
+      );
     }
     case 'shape': {
       const shape = header[tensor]!.shape as number[];
-      const edits = [[...shape].reverse(), [shape.reduce((a, b) => a * b, 1)], [...shape.slice(0, -1), shape[shape.length - 1]! - 1], [1, ...shape]];
+      const edits = [
+        [...shape].reverse(),
+        [shape.reduce((a, b) => a * b, 1)],
+        [...shape.slice(0, -1), shape[shape.length - 1]! - 1],
+        [1, ...shape],
+      ];
       const edited = pick(random, edits);
-      return weightsCase(withHeader(weights, { ...header, [tensor]: { ...header[tensor], shape: edited } }), `${tensor} → [${edited.join(', ')}]`);
+      return weightsCase(
+        withHeader(weights, { ...header, [tensor]: { ...header[tensor], shape: edited } }),
+        `${tensor} → [${edited.join(', ')}]`,
+      );
     }
     case 'truncate':
       return weightsCase(weights.slice(0, int(random, weights.byteLength)), '');
@@ -67,12 +102,26 @@ function safetensorsCase(random: Random, i: number): Case {
       return weightsCase(poisonFloat(weights, random, dataStart, weights.byteLength, kind), '');
     case 'config-layers': {
       const layers = pick(random, [1, 3, 4, 6, 0, -1, '5', 5.5]);
-      return { name: `config num_hidden_layers ${JSON.stringify(layers)}`, files: { 'config.json': text(JSON.stringify({ ...config, num_hidden_layers: layers })) } };
+      return {
+        name: `config num_hidden_layers ${JSON.stringify(layers)}`,
+        files: { 'config.json': text(JSON.stringify({ ...config, num_hidden_layers: layers })) },
+      };
     }
     case 'config-shape': {
-      const field = pick(random, ['hidden_size', 'intermediate_size', 'vocab_size', 'num_key_value_heads', 'num_attention_heads', 'head_dim', 'tie_word_embeddings']);
+      const field = pick(random, [
+        'hidden_size',
+        'intermediate_size',
+        'vocab_size',
+        'num_key_value_heads',
+        'num_attention_heads',
+        'head_dim',
+        'tie_word_embeddings',
+      ]);
       const value = field === 'tie_word_embeddings' ? false : pick(random, [1, 2, 32, 128, 171, 511]);
-      return { name: `config ${field} ${JSON.stringify(value)}`, files: { 'config.json': text(JSON.stringify({ ...config, [field]: value })) } };
+      return {
+        name: `config ${field} ${JSON.stringify(value)}`,
+        files: { 'config.json': text(JSON.stringify({ ...config, [field]: value })) },
+      };
     }
     case 'config-syntax': {
       const json = JSON.stringify(config);
@@ -86,7 +135,10 @@ function ggufCase(random: Random, i: number): Case {
   const layout = ggufLayout(file);
   const kinds = ['info-byte', 'type', 'structural', 'counts', 'truncate', 'nan', 'exponent'] as const;
   const kind = kinds[i % kinds.length]!;
-  const done = (bytes: Uint8Array, what = ''): Case => ({ name: `gguf ${kind} ${what}`, files: { 'model.gguf': bytes } });
+  const done = (bytes: Uint8Array, what = ''): Case => ({
+    name: `gguf ${kind} ${what}`,
+    files: { 'model.gguf': bytes },
+  });
   switch (kind) {
     case 'info-byte':
       return done(flipByte(file, random, layout.infoStart, layout.infoEnd));
@@ -97,7 +149,13 @@ function ggufCase(random: Random, i: number): Case {
       return done(out, `→ ${type}`);
     }
     case 'structural': {
-      const key = pick(random, ['llama.block_count', 'llama.embedding_length', 'llama.feed_forward_length', 'llama.attention.head_count', 'llama.rope.dimension_count']);
+      const key = pick(random, [
+        'llama.block_count',
+        'llama.embedding_length',
+        'llama.feed_forward_length',
+        'llama.attention.head_count',
+        'llama.rope.dimension_count',
+      ]);
       const out = file.slice();
       const view = new DataView(out.buffer);
       const at = ggufU32Field(file, key);
@@ -130,7 +188,9 @@ function comparable(command: 'inspect' | 'generate', run: Run, dir: string): str
 }
 
 const args = (command: 'inspect' | 'generate', model: string): string[] =>
-  command === 'inspect' ? ['inspect', model, '--json'] : ['generate', '--model', model, '--prompt', 'Once', '--max-new-tokens', '6', '--temperature', '0', '--json'];
+  command === 'inspect'
+    ? ['inspect', model, '--json']
+    : ['generate', '--model', model, '--prompt', 'Once', '--max-new-tokens', '6', '--temperature', '0', '--json'];
 
 /** Runs `work` over `items` two at a time (the machine has two cores). */
 async function pool<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
@@ -145,7 +205,8 @@ function materialise(root: string, base: 'hf' | 'gguf', c: Case, index: number):
   const dir = join(root, `case-${index}`);
   if (base === 'hf') cpSync(`${stories}hf`, dir, { recursive: true });
   else mkdirSync(dir, { recursive: true });
-  if (base === 'gguf' && !c.files['model.gguf']) writeFileSync(join(dir, 'model.gguf'), readFileSync(`${stories}stories260K.gguf`));
+  if (base === 'gguf' && !c.files['model.gguf'])
+    writeFileSync(join(dir, 'model.gguf'), readFileSync(`${stories}stories260K.gguf`));
   for (const [name, bytes] of Object.entries(c.files)) writeFileSync(join(dir, name), bytes);
   return { dir, model: base === 'hf' ? dir : join(dir, 'model.gguf') };
 }
@@ -155,7 +216,9 @@ describe('CLI fuzz: a mutated checkpoint is refused in one line or behaves exact
     it(`${casesPerFormat} seeded mutations of stories260K (${base}) through inspect and generate`, async () => {
       const root = mkdtempSync(join(tmpdir(), `recur-cli-fuzz-${base}-`));
       const random = prng(seed + (base === 'hf' ? 0 : 1000));
-      const cases = Array.from({ length: casesPerFormat }, (_, i) => (base === 'hf' ? safetensorsCase(random, i) : ggufCase(random, i)));
+      const cases = Array.from({ length: casesPerFormat }, (_, i) =>
+        base === 'hf' ? safetensorsCase(random, i) : ggufCase(random, i),
+      );
       const original = materialise(root, base, { name: 'original', files: {} }, -1);
       const expected = {
         inspect: comparable('inspect', await recur(...args('inspect', original.model)), original.dir),

@@ -9,10 +9,12 @@ const small = ['--loops', '2', '--lora-rank-attn', '2', '--lora-rank-mlp', '2'];
 
 /** Every file under `dir` with its size and mtime: a "nothing changed" fingerprint. */
 function fingerprint(dir: string): string[] {
-  return readdirSync(dir).sort().map((name) => {
-    const s = statSync(join(dir, name));
-    return `${name}:${s.size}:${s.mtimeMs}`;
-  });
+  return readdirSync(dir)
+    .sort()
+    .map((name) => {
+      const s = statSync(join(dir, name));
+      return `${name}:${s.size}:${s.mtimeMs}`;
+    });
 }
 
 describe('commands that write never replace their source, never mix, never leave half an output', () => {
@@ -23,9 +25,15 @@ describe('commands that write never replace their source, never mix, never leave
 
   it('convert and export refuse --out that is, or lies inside, the source they read', async () => {
     expectOneLineFailure(await recur('convert', source, '--out', source, ...small), /is the source/);
-    expectOneLineFailure(await recur('convert', source, '--out', join(source, 'rrt'), ...small, '--force'), /inside the source/);
+    expectOneLineFailure(
+      await recur('convert', source, '--out', join(source, 'rrt'), ...small, '--force'),
+      /inside the source/,
+    );
     expectOneLineFailure(await recur('export', source, '--out', source, '--force'), /is the source/);
-    expectOneLineFailure(await recur('export', join(source, 'model.safetensors'), '--out', dir, '--force'), /holds the source/);
+    expectOneLineFailure(
+      await recur('export', join(source, 'model.safetensors'), '--out', dir, '--force'),
+      /holds the source/,
+    );
     expect(fingerprint(source)).toEqual(before);
   });
 
@@ -37,12 +45,15 @@ describe('commands that write never replace their source, never mix, never leave
     expect(readdirSync(out)).toEqual(['notes.txt']);
     expect((await recur('convert', source, '--out', out, ...small, '--force', '--json')).code).toBe(0);
     expect(readdirSync(out)).not.toContain('notes.txt'); // replaced whole, not a mixed folder
-    expect((await recur('convert', source, '--out', out, ...small, '--loops', '3', '--json')).code).toBe(0); // its own output: no --force needed
-    expect((JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { recur: { loops: number } }).recur.loops).toBe(3);
+    // its own output: no --force needed
+    expect((await recur('convert', source, '--out', out, ...small, '--loops', '3', '--json')).code).toBe(0);
+    expect(
+      (JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { recur: { loops: number } }).recur.loops,
+    ).toBe(3);
     expect(readdirSync(dir).filter((name) => name.startsWith('.'))).toEqual([]); // no temporary left beside it
   });
 
-  it('export refuses a folder that is someone else\'s model, and --gguf refuses to overwrite a file it did not write', async () => {
+  it("export refuses a folder that is someone else's model, and --gguf refuses to overwrite a file it did not write", async () => {
     const other = join(dir, 'other');
     cpSync(hf, other, { recursive: true });
     expectOneLineFailure(await recur('export', source, '--out', other), /not empty.*--force/);
@@ -52,7 +63,8 @@ describe('commands that write never replace their source, never mix, never leave
     expect(readFileSync(text, 'utf8')).toBe('precious');
     const gguf = join(dir, 'out.gguf');
     expect((await recur('export', source, '--gguf', '--out', gguf, '--json')).code).toBe(0);
-    expect((await recur('export', source, '--gguf', '--out', gguf, '--dtype', 'f16', '--json')).code).toBe(0); // its own file
+    // its own file
+    expect((await recur('export', source, '--gguf', '--out', gguf, '--dtype', 'f16', '--json')).code).toBe(0);
     expect((await recur('export', source, '--gguf', '--out', text, '--force', '--json')).code).toBe(0);
     expect(readFileSync(text).subarray(0, 4).toString()).toBe('GGUF');
     expect(readdirSync(dir).filter((name) => name.startsWith('.'))).toEqual([]);
@@ -80,6 +92,9 @@ describe('commands that write never replace their source, never mix, never leave
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/F32 bytes \(parameters × 4\)/);
     expect(run.stdout).toMatch(/model\.safetensors: [\d,]+ bytes written/);
-    expectOneLineFailure(await recur('convert', source, '--out', join(dir, 'r'), '--lora-rank-attn', 'x'), /--lora-rank-attn must be an integer ≥ 0 or "full", got "x"/);
+    expectOneLineFailure(
+      await recur('convert', source, '--out', join(dir, 'r'), '--lora-rank-attn', 'x'),
+      /--lora-rank-attn must be an integer ≥ 0 or "full", got "x"/,
+    );
   });
 });

@@ -41,7 +41,24 @@ describe('recur sample-corpus', () => {
     expect((await recur('sample-corpus', ...args, '--seed', '8', '--out', otherSeed, '--json')).code).toBe(0);
     expect(readFileSync(otherSeed)).not.toEqual(readFileSync(first));
 
-    const train = await recur('train', '--model', hf, '--data', first, '--out', join(dir, 'run'), '--steps', '1', '--batch', '2', '--seq', '32', '--val-fraction', '0.05', '--json');
+    const train = await recur(
+      'train',
+      '--model',
+      hf,
+      '--data',
+      first,
+      '--out',
+      join(dir, 'run'),
+      '--steps',
+      '1',
+      '--batch',
+      '2',
+      '--seq',
+      '32',
+      '--val-fraction',
+      '0.05',
+      '--json',
+    );
     expect(train.code, train.stderr).toBe(0);
     expect((JSON.parse(train.stdout) as { steps: number }).steps).toBe(1);
   });
@@ -54,23 +71,66 @@ describe('recur sample-corpus', () => {
     expect((await recur('sample-corpus', ...args, '--tokens', '50', '--out', mine, '--force', '--json')).code).toBe(0);
     expect(readFileSync(mine, 'utf8')).not.toBe('my notes\n');
     expectOneLineFailure(await recur('sample-corpus', '--model', hf, '--tokens', '10'), /--out FILE is required/);
-    expectOneLineFailure(await recur('sample-corpus', '--model', hf, '--out', join(dir, 'x.txt')), /--tokens N is required/);
-    expectOneLineFailure(await recur('sample-corpus', ...args, '--tokens', '0', '--out', join(dir, 'x.txt')), /--tokens/);
-    expectOneLineFailure(await recur('sample-corpus', ...args, '--top-p', '1.5', '--out', join(dir, 'x.txt')), /--top-p/);
-    expectOneLineFailure(await recur('sample-corpus', ...args, '--max-doc-tokens', '100000', '--out', join(dir, 'x.txt')), /context of 512 tokens/);
+    expectOneLineFailure(
+      await recur('sample-corpus', '--model', hf, '--out', join(dir, 'x.txt')),
+      /--tokens N is required/,
+    );
+    expectOneLineFailure(
+      await recur('sample-corpus', ...args, '--tokens', '0', '--out', join(dir, 'x.txt')),
+      /--tokens/,
+    );
+    expectOneLineFailure(
+      await recur('sample-corpus', ...args, '--top-p', '1.5', '--out', join(dir, 'x.txt')),
+      /--top-p/,
+    );
+    expectOneLineFailure(
+      await recur('sample-corpus', ...args, '--max-doc-tokens', '100000', '--out', join(dir, 'x.txt')),
+      /context of 512 tokens/,
+    );
   });
 
   it('falls back to one document at a time, with a one-line warning, where the fast path cannot run (cpu backend)', async () => {
     const out = join(dir, 'cpu.txt');
-    const run = await recur('sample-corpus', '--model', hf, '--tokens', '120', '--max-doc-tokens', '40', '--backend', 'cpu', '--out', out, '--json');
+    const run = await recur(
+      'sample-corpus',
+      '--model',
+      hf,
+      '--tokens',
+      '120',
+      '--max-doc-tokens',
+      '40',
+      '--backend',
+      'cpu',
+      '--out',
+      out,
+      '--json',
+    );
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stderr.trim()).toMatch(/^recur: warning: the batched fast path cannot run this model \(.*wasm.*\); documents were sampled one at a time/);
+    expect(run.stderr.trim()).toMatch(
+      /^recur: warning: the batched fast path cannot run this model \(.*wasm.*\); documents were sampled one at a time/,
+    );
     expect(JSON.parse(run.stdout)).toMatchObject({ tokens: 120, decoder: 'tfjs' });
-    expect(readFileSync(out, 'utf8').trim().split(/\n[^\S\n]*\n/).length).toBeGreaterThanOrEqual(3);
+    expect(
+      readFileSync(out, 'utf8')
+        .trim()
+        .split(/\n[^\S\n]*\n/).length,
+    ).toBeGreaterThanOrEqual(3);
   });
 
   it('--help names every flag', async () => {
     const run = await recur('sample-corpus', '--help');
-    for (const flag of ['--model', '--out', '--tokens', '--temperature', '--top-p', '--batch', '--max-doc-tokens', '--seed', '--force', '--json']) expect(run.stdout).toContain(flag);
+    for (const flag of [
+      '--model',
+      '--out',
+      '--tokens',
+      '--temperature',
+      '--top-p',
+      '--batch',
+      '--max-doc-tokens',
+      '--seed',
+      '--force',
+      '--json',
+    ])
+      expect(run.stdout).toContain(flag);
   });
 });

@@ -20,7 +20,14 @@ let model: LoadedModel;
 beforeAll(async () => {
   await initBackend();
   source = await loadModel(hf);
-  model = await convertModel(source, { strategy: 'middle-cycle', loops: 2, init: 'lower', ranks: { attention: 4, mlp: 4 }, loraInit: 'svd', norms: 'per-loop' });
+  model = await convertModel(source, {
+    strategy: 'middle-cycle',
+    loops: 2,
+    init: 'lower',
+    ranks: { attention: 4, mlp: 4 },
+    loraInit: 'svd',
+    norms: 'per-loop',
+  });
 }, 60_000);
 
 afterAll(() => {
@@ -28,7 +35,9 @@ afterAll(() => {
   disposeModel(source);
 });
 
-const bodies = ['Once upon a time', 'The little dog', 'Lily', 'One day, a girl', 'The sun was', 'Mom said'].map((prompt, i) => ({ prompt, max_tokens: 10 + 4 * i, temperature: 0 }));
+const bodies = ['Once upon a time', 'The little dog', 'Lily', 'One day, a girl', 'The sun was', 'Mom said'].map(
+  (prompt, i) => ({ prompt, max_tokens: 10 + 4 * i, temperature: 0 }),
+);
 
 interface Seen {
   readonly text: string;
@@ -51,20 +60,33 @@ describe('recur serve on a recursive model (continuous depth-wise batching, earl
     const baseline = tf.memory().numTensors;
     const engine = await createServingEngine(model, { exit: { kind: 'maxProb', threshold: 0.5 } });
     expect(engine.maxDepth).toBe(2);
-    const server = createServeServer({ engine, tokenizer: model.tokenizer, modelName: 'stories260K-x2', limits: { ...defaultLimits, contextLength: model.decoder.config.maxPositionEmbeddings } });
+    const server = createServeServer({
+      engine,
+      tokenizer: model.tokenizer,
+      modelName: 'stories260K-x2',
+      limits: { ...defaultLimits, contextLength: model.decoder.config.maxPositionEmbeddings },
+    });
     const { url } = await server.listen(0, '127.0.0.1');
     const solo: Seen[] = [];
     for (const body of bodies) solo.push(await complete(url, body, false));
     const all = solo.flatMap((s) => s.depths);
     expect(all.some((d) => d === 1) && all.some((d) => d === 2)).toBe(true);
-    await Promise.all(Array.from({ length: 16 }, async (_, c) => {
-      for (let r = 0; r < 4; r++) {
-        const k = (c + r) % bodies.length;
-        expect(await complete(url, bodies[k]!, (c + r) % 2 === 1)).toEqual({ text: solo[k]!.text, depths: solo[k]!.depths });
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 16 }, async (_, c) => {
+        for (let r = 0; r < 4; r++) {
+          const k = (c + r) % bodies.length;
+          expect(await complete(url, bodies[k]!, (c + r) % 2 === 1)).toEqual({
+            text: solo[k]!.text,
+            depths: solo[k]!.depths,
+          });
+        }
+      }),
+    );
     const metrics = (await call(url, 'GET', '/metrics')).body;
-    const bucket = (le: string): number => Number(new RegExp(`^recur_token_depth_bucket\\{le="${le.replace('+', '\\+')}"\\} (\\d+)$`, 'm').exec(metrics)?.[1]);
+    const bucket = (le: string): number =>
+      Number(
+        new RegExp(`^recur_token_depth_bucket\\{le="${le.replace('+', '\\+')}"\\} (\\d+)$`, 'm').exec(metrics)?.[1],
+      );
     expect(bucket('1')).toBeGreaterThan(0);
     expect(bucket('2')).toBeGreaterThan(bucket('1'));
     expect(bucket('+Inf')).toBe(bucket('2'));

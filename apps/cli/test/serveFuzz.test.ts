@@ -19,7 +19,10 @@ import { postHead, rawRequest, type RawReply } from './serve/rawClient.js';
 // Deterministic (a seeded generator), bounded in count and time (about 10 s).
 
 const hf = fileURLToPath(new URL('../../../../shared/models/stories260K/hf', import.meta.url));
-const corpus = readFileSync(fileURLToPath(new URL('../../../../shared/corpora/tinystories_val/tinystories_val.txt', import.meta.url)), 'utf8');
+const corpus = readFileSync(
+  fileURLToPath(new URL('../../../../shared/corpora/tinystories_val/tinystories_val.txt', import.meta.url)),
+  'utf8',
+);
 const receiveTimeoutMs = 400;
 
 let model: LoadedModel;
@@ -33,7 +36,12 @@ beforeAll(async () => {
   await initBackend();
   model = await loadModel(hf);
   engine = new FakeEngine('Once upon a time there was a little dog. '.repeat(4));
-  server = createServeServer({ engine, tokenizer: model.tokenizer, modelName: 'stories260K', limits: { ...defaultLimits, contextLength: 512, receiveTimeoutMs } });
+  server = createServeServer({
+    engine,
+    tokenizer: model.tokenizer,
+    modelName: 'stories260K',
+    limits: { ...defaultLimits, contextLength: 512, receiveTimeoutMs },
+  });
   base = (await server.listen(0, '127.0.0.1')).url;
   probe = healthProbe(base);
 }, 60_000);
@@ -91,8 +99,14 @@ const hostileBodies: readonly (readonly [string, string | Buffer])[] = [
   ['arrays nested 100 000 deep', deep(100_000)],
   ['a prompt nested 10 000 deep', `{"prompt": ${deep(10_000)}}`],
   ['unbalanced brackets 200 000 deep', '['.repeat(200_000)],
-  ['invalid UTF-8', Buffer.from([0x7b, 0x22, 0x70, 0x72, 0x6f, 0x6d, 0x70, 0x74, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0xc3, 0x22, 0x7d])],
-  ['a lone UTF-8 continuation byte', Buffer.concat([Buffer.from('{"prompt": "a'), Buffer.from([0x80]), Buffer.from('"}')])],
+  [
+    'invalid UTF-8',
+    Buffer.from([0x7b, 0x22, 0x70, 0x72, 0x6f, 0x6d, 0x70, 0x74, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0xc3, 0x22, 0x7d]),
+  ],
+  [
+    'a lone UTF-8 continuation byte',
+    Buffer.concat([Buffer.from('{"prompt": "a'), Buffer.from([0x80]), Buffer.from('"}')]),
+  ],
   ['a body over the limit', Buffer.alloc(2 << 20, 0x20)],
 ];
 
@@ -110,14 +124,23 @@ describe('recur serve: HTTP fuzz', () => {
     const random = rng(13);
     const valid = JSON.stringify({ prompt: 'Once upon a time', max_tokens: 4, temperature: 0 });
     const bodies = Array.from({ length: 60 }, (_, i) => {
-      if (i % 2 === 0) return Buffer.from(Array.from({ length: 1 + Math.floor(random() * 300) }, () => Math.floor(random() * 256)));
+      if (i % 2 === 0)
+        return Buffer.from(Array.from({ length: 1 + Math.floor(random() * 300) }, () => Math.floor(random() * 256)));
       const cut = Math.floor(random() * (valid.length - 1)); // a valid request with one byte changed or cut short
-      return i % 4 === 1 ? valid.slice(0, cut) : `${valid.slice(0, cut)}${String.fromCharCode(Math.floor(random() * 128))}${valid.slice(cut + 1)}`;
+      return i % 4 === 1
+        ? valid.slice(0, cut)
+        : `${valid.slice(0, cut)}${String.fromCharCode(Math.floor(random() * 128))}${valid.slice(cut + 1)}`;
     });
     for (let i = 0; i < bodies.length; i += 10) {
-      const replies = await Promise.all(bodies.slice(i, i + 10).map((body) => call(base, 'POST', '/v1/completions', body)));
+      const replies = await Promise.all(
+        bodies.slice(i, i + 10).map((body) => call(base, 'POST', '/v1/completions', body)),
+      );
       // A mutation can leave a valid request (a changed letter of the prompt): then it is answered 200.
-      replies.forEach((reply, j) => (reply.status === 200 ? expect(JSON.parse(reply.body)).toHaveProperty('choices') : expectClientError(reply, `body ${i + j}`)));
+      replies.forEach((reply, j) =>
+        reply.status === 200
+          ? expect(JSON.parse(reply.body)).toHaveProperty('choices')
+          : expectClientError(reply, `body ${i + j}`),
+      );
     }
   });
 
@@ -125,15 +148,22 @@ describe('recur serve: HTTP fuzz', () => {
     const cases: readonly (readonly [string, string])[] = [
       ['not HTTP', 'HELLO\r\n\r\n'],
       ['a bad Content-Length', 'POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}'],
-      ['two Content-Lengths', 'POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}'],
-      ['a bad chunk size', 'POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n'],
+      [
+        'two Content-Lengths',
+        'POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}',
+      ],
+      [
+        'a bad chunk size',
+        'POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n',
+      ],
       ['headers over 16 KB', `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`],
       ['no Content-Length and no body', 'POST /v1/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'],
       ['a URL that is not one', 'GET http://[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'],
     ];
     const replies = await Promise.all(cases.map(([, bytes]) => rawRequest(base, bytes).reply));
     replies.forEach((reply, i) => expectClientError(reply, cases[i]![0]));
-    const chunked = 'POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\n{"pro\r\n16\r\nmpt": "a", "max_tokens\r\n5\r\n": 2}\r\n0\r\n\r\n';
+    const chunked =
+      'POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\n{"pro\r\n16\r\nmpt": "a", "max_tokens\r\n5\r\n": 2}\r\n0\r\n\r\n';
     expect((await rawRequest(base, chunked).reply).status).toBe(200);
   });
 
@@ -141,7 +171,13 @@ describe('recur serve: HTTP fuzz', () => {
     const prompt = corpus.repeat(2).slice(0, 1_000_000);
     const during = healthProbe(base, 10);
     const t0 = performance.now();
-    const replies = await Promise.all([0, 1, 2, 3].map((i) => (i % 2 ? post(base, '/v1/completions', { prompt }) : post(base, '/v1/chat/completions', { messages: [{ role: 'user', content: prompt }] }))));
+    const replies = await Promise.all(
+      [0, 1, 2, 3].map((i) =>
+        i % 2
+          ? post(base, '/v1/completions', { prompt })
+          : post(base, '/v1/chat/completions', { messages: [{ role: 'user', content: prompt }] }),
+      ),
+    );
     const seconds = (performance.now() - t0) / 1000;
     const probes = await during.stop();
     latencies.push(...probes);
@@ -157,10 +193,18 @@ describe('recur serve: HTTP fuzz', () => {
     const dribbled = [0, 1, 2].map(() => {
       const request = rawRequest(base, postHead('/v1/completions', body.length));
       let sent = 0;
-      const drip = setInterval(() => (sent < body.length && !request.socket.destroyed ? request.socket.write(body[sent++]!) : clearInterval(drip)), 50);
+      const drip = setInterval(
+        () =>
+          sent < body.length && !request.socket.destroyed ? request.socket.write(body[sent++]!) : clearInterval(drip),
+        50,
+      );
       return request.reply.finally(() => clearInterval(drip));
     });
-    const replies = await Promise.all([...dribbled, rawRequest(base, 'POST /v1/completions HTTP/1.1\r\nHost: x\r\n').reply, rawRequest(base, postHead('/v1/completions', 100)).reply]);
+    const replies = await Promise.all([
+      ...dribbled,
+      rawRequest(base, 'POST /v1/completions HTTP/1.1\r\nHost: x\r\n').reply,
+      rawRequest(base, postHead('/v1/completions', 100)).reply,
+    ]);
     for (const reply of replies) {
       expectClientError(reply, 'slow sender');
       expect(reply.status).toBe(408);
@@ -169,7 +213,16 @@ describe('recur serve: HTTP fuzz', () => {
   });
 
   it('survives dropped streams and bodies cut off midway, then serves as before', async () => {
-    const drops = await Promise.all([1, 2, 3, 1, 2].map((after) => disconnectMidStream(base, '/v1/completions', { prompt: 'a', max_tokens: 100, stream: true, ignore_eos: true }, after)));
+    const drops = await Promise.all(
+      [1, 2, 3, 1, 2].map((after) =>
+        disconnectMidStream(
+          base,
+          '/v1/completions',
+          { prompt: 'a', max_tokens: 100, stream: true, ignore_eos: true },
+          after,
+        ),
+      ),
+    );
     expect(drops.every((seen) => seen >= 1)).toBe(true);
     const cut = [0, 1, 2].map(() => rawRequest(base, `${postHead('/v1/completions', 200)}{"prompt": "half of it`));
     await new Promise((r) => setTimeout(r, 50));

@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { initBackend, tf } from '@recur/tensor';
-import { createServingEngine, disposeFast, disposeModel, generate, type LoadedModel, type ServingEngine } from '@recur/engine';
+import {
+  createServingEngine,
+  disposeFast,
+  disposeModel,
+  generate,
+  type LoadedModel,
+  type ServingEngine,
+} from '@recur/engine';
 import { loadModel } from '@recur/engine/node';
 import { defaultLimits } from '../src/serve/limits.js';
 import { createServeServer, type ServeServer } from '../src/serve/server.js';
@@ -28,7 +35,12 @@ beforeAll(async () => {
   model = await loadModel(hf);
   baseline = tf.memory().numTensors;
   engine = await createServingEngine(model);
-  const limits = { ...defaultLimits, maxBodyBytes: 16 * 1024, maxTokens: 96, contextLength: model.decoder.config.maxPositionEmbeddings };
+  const limits = {
+    ...defaultLimits,
+    maxBodyBytes: 16 * 1024,
+    maxTokens: 96,
+    contextLength: model.decoder.config.maxPositionEmbeddings,
+  };
   server = createServeServer({ engine, tokenizer: model.tokenizer, modelName: 'stories260K', limits });
   base = (await server.listen(0, '127.0.0.1')).url;
 }, 60_000);
@@ -37,12 +49,29 @@ afterAll(() => {
   disposeModel(model);
 });
 
-const prompts = ['Once upon a time', 'The little dog ran to the park and saw', 'Lily', 'One day, a girl named Sue went', 'Tom had a red ball.', 'The sun was', '', 'Mom said'];
+const prompts = [
+  'Once upon a time',
+  'The little dog ran to the park and saw',
+  'Lily',
+  'One day, a girl named Sue went',
+  'Tom had a red ball.',
+  'The sun was',
+  '',
+  'Mom said',
+];
 
 /** Valid requests: completions and chats, with and without stop strings; each body is sent as JSON or SSE. */
 const valid = prompts.flatMap((prompt, i) => [
   { path: '/v1/completions', body: { prompt, max_tokens: 12 + 5 * i, temperature: 0 } },
-  { path: '/v1/chat/completions', body: { messages: [{ role: 'user', content: prompt || 'Hi' }], max_tokens: 10 + 3 * i, temperature: 0, ...(i % 2 === 0 && { stop: ['.'] }) } },
+  {
+    path: '/v1/chat/completions',
+    body: {
+      messages: [{ role: 'user', content: prompt || 'Hi' }],
+      max_tokens: 10 + 3 * i,
+      temperature: 0,
+      ...(i % 2 === 0 && { stop: ['.'] }),
+    },
+  },
 ]);
 
 const malformed: readonly { readonly body: string | Buffer; readonly status: number }[] = [
@@ -54,7 +83,10 @@ const malformed: readonly { readonly body: string | Buffer; readonly status: num
   { body: Buffer.alloc(200_000, 120), status: 413 },
 ];
 
-type Job = { kind: 'json' | 'stream'; index: number } | { kind: 'bad'; index: number } | { kind: 'drop'; index: number };
+type Job =
+  | { kind: 'json' | 'stream'; index: number }
+  | { kind: 'bad'; index: number }
+  | { kind: 'drop'; index: number };
 
 /** Client c's job in round r: mostly valid requests, one in four malformed or oversize, one in eight dropped midway. */
 function job(c: number, r: number): Job {
@@ -75,7 +107,12 @@ describe('recur serve under load (real serving engine, stories260K)', () => {
       solo.push(parseCompletion(reply.body).text);
     }
     const first = valid[0]!.body as { prompt: string; max_tokens: number };
-    const alone = await generate(model, { prompt: first.prompt, maxNewTokens: first.max_tokens, temperature: 0, fast: true });
+    const alone = await generate(model, {
+      prompt: first.prompt,
+      maxNewTokens: first.max_tokens,
+      temperature: 0,
+      fast: true,
+    });
     disposeFast(model);
     expect(solo[0]).toBe(alone.text);
   }, 60_000);
@@ -86,11 +123,13 @@ describe('recur serve under load (real serving engine, stories260K)', () => {
     let maxRows = 0;
     const watch = setInterval(() => (maxRows = Math.max(maxRows, engine.stats().rowsInLastStep)), 2);
     const started = performance.now();
-    const outcomes = await Promise.all(Array.from({ length: clients }, async (_, c) => {
-      const seen: { job: Job; reply?: Reply }[] = [];
-      for (let r = 0; r < rounds; r++) seen.push(await runJob(job(c, r)));
-      return seen;
-    })).finally(() => clearInterval(watch));
+    const outcomes = await Promise.all(
+      Array.from({ length: clients }, async (_, c) => {
+        const seen: { job: Job; reply?: Reply }[] = [];
+        for (let r = 0; r < rounds; r++) seen.push(await runJob(job(c, r)));
+        return seen;
+      }),
+    ).finally(() => clearInterval(watch));
     const seconds = (performance.now() - started) / 1000;
     let checked = 0;
     for (const { job: j, reply } of outcomes.flat()) {
@@ -115,7 +154,9 @@ describe('recur serve under load (real serving engine, stories260K)', () => {
     const dropped = (server.responses.get('499') ?? 0) - (before.get('499') ?? 0);
     expect(dropped).toBeGreaterThan(0);
     expect(engine.stats().cancelled - cancelledBefore).toBeGreaterThanOrEqual(dropped);
-    process.stdout.write(`serve load: ${total} requests (${checked} valid checked, ${drops} dropped midway, ${dropped} seen as 499) from ${clients} clients in ${seconds.toFixed(1)} s; max ${maxRows} rows per step\n`);
+    process.stdout.write(
+      `serve load: ${total} requests (${checked} valid checked, ${drops} dropped midway, ${dropped} seen as 499) from ${clients} clients in ${seconds.toFixed(1)} s; max ${maxRows} rows per step\n`,
+    );
   }, 120_000);
 
   it('is healthy and idle afterwards, and frees every tensor', async () => {
@@ -142,5 +183,3 @@ async function runJob(j: Job): Promise<{ job: Job; reply?: Reply }> {
   }
   return { job: j, reply: await post(base, v.path, j.kind === 'stream' ? { ...v.body, stream: true } : v.body) };
 }
-
-

@@ -17,7 +17,10 @@ import { healthProbe } from './serve/health.js';
 // giving exactly the ids of one encode call.
 
 const stories = fileURLToPath(new URL('../../../../shared/models/stories260K/', import.meta.url));
-const corpus = readFileSync(fileURLToPath(new URL('../../../../shared/corpora/tinystories_val/tinystories_val.txt', import.meta.url)), 'utf8');
+const corpus = readFileSync(
+  fileURLToPath(new URL('../../../../shared/corpora/tinystories_val/tinystories_val.txt', import.meta.url)),
+  'utf8',
+);
 let hfTokenizer: ServeTokenizer;
 let ggufTokenizer: ServeTokenizer;
 let server: ServeServer | undefined;
@@ -34,7 +37,12 @@ afterEach(async () => {
 });
 
 async function start(tokenizer: ServeTokenizer, limits: Partial<ServeLimits> = {}): Promise<string> {
-  server = createServeServer({ engine: new FakeEngine(), tokenizer, modelName: 'fake', limits: { ...defaultLimits, contextLength: 512, ...limits } });
+  server = createServeServer({
+    engine: new FakeEngine(),
+    tokenizer,
+    modelName: 'fake',
+    limits: { ...defaultLimits, contextLength: 512, ...limits },
+  });
   return (await server.listen(0, '127.0.0.1')).url;
 }
 
@@ -56,7 +64,9 @@ describe('recur serve: prompt size', () => {
     const completion = await post(base, '/v1/completions', { prompt: big, max_tokens: 4 });
     expect(completion.status).toBe(400);
     // 511 tokens (the context minus one) × 4 bytes (charTokenizer's longest token, one character).
-    expect(parseError(completion.body)).toMatch(/the prompt is 1000000 bytes; a prompt of at most 511 tokens is at most 2044 bytes for this tokenizer/);
+    expect(parseError(completion.body)).toMatch(
+      /the prompt is 1000000 bytes; a prompt of at most 511 tokens is at most 2044 bytes for this tokenizer/,
+    );
     const chat = await post(base, '/v1/chat/completions', { messages: [{ role: 'user', content: big }] });
     expect(chat.status).toBe(400);
     expect(JSON.parse(chat.body)).toMatchObject({ error: { param: 'messages' } });
@@ -70,13 +80,25 @@ describe('recur serve: prompt size', () => {
   });
 
   it('tokenizes in chunks to exactly the ids of one encode call (HF and GGUF tokenizers)', async () => {
-    const texts = [corpus.slice(0, 60_000), corpus.slice(123_457, 140_000), ' lead  and  double  spaces \n\n end ', 'é ü 中文 🙂 words '.repeat(800), 'x'.repeat(9000)];
+    const texts = [
+      corpus.slice(0, 60_000),
+      corpus.slice(123_457, 140_000),
+      ' lead  and  double  spaces \n\n end ',
+      'é ü 中文 🙂 words '.repeat(800),
+      'x'.repeat(9000),
+    ];
     for (const tokenizer of [hfTokenizer, ggufTokenizer]) {
       for (const text of texts) {
         const expected = tokenizer.encode(text, { addBos: true });
         for (const chunkChars of [64, 1000, 4096]) {
           let longest = 0;
-          const watched = { ...tokenizer, encode: (t: string, o?: { addBos?: boolean }) => ((longest = Math.max(longest, t.length)), tokenizer.encode(t, o)) };
+          const watched = {
+            ...tokenizer,
+            encode: (t: string, o?: { addBos?: boolean }) => {
+              longest = Math.max(longest, t.length);
+              return tokenizer.encode(t, o);
+            },
+          };
           expect(await encodePrompt(watched, text, { addBos: true, chunkChars })).toEqual(expected);
           // Really in pieces (no fall-back to one call), except text with no single space to split at.
           if (text[0] !== 'x') expect(longest).toBeLessThan(2 * chunkChars + 64);

@@ -12,7 +12,8 @@ const servers = fakeServer();
 
 const start = servers.start;
 
-const errorOf = (body: string): { message: string; type: string; code: number } => (JSON.parse(body) as { error: { message: string; type: string; code: number } }).error;
+const errorOf = (body: string): { message: string; type: string; code: number } =>
+  (JSON.parse(body) as { error: { message: string; type: string; code: number } }).error;
 
 describe('recur serve: timeouts and shutdown', () => {
   it('answers 408 to a client that sends only part of its body within the receive timeout', async () => {
@@ -20,7 +21,10 @@ describe('recur serve: timeouts and shutdown', () => {
     const slow = rawRequest(base, `${postHead('/v1/completions', 100)}{"prompt": "a`);
     const reply = await slow.reply;
     expect(reply.status).toBe(408);
-    expect(errorOf(reply.body)).toMatchObject({ code: 408, message: expect.stringMatching(/did not send its whole request within 0.3 s/) as unknown });
+    expect(errorOf(reply.body)).toMatchObject({
+      code: 408,
+      message: expect.stringMatching(/did not send its whole request within 0.3 s/) as unknown,
+    });
     expect(reply.ms).toBeLessThan(2000);
     expect((await call(base, 'GET', '/health')).status).toBe(200);
   });

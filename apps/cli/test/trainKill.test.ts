@@ -10,19 +10,48 @@ const preload = fileURLToPath(new URL('./support/pauseCheckpointSave.mjs', impor
 const dir = mkdtempSync(join(tmpdir(), 'recur-train-kill-'));
 const data = join(dir, 'data.txt');
 writeFileSync(data, readFileSync(`${shared}corpora/tinystories_val/tinystories_val.txt`, 'utf8').slice(0, 60_000));
-const args = ['--model', `${shared}models/stories260K/hf`, '--data', data, '--batch', '2', '--seq', '32', '--val-fraction', '0.05', '--eval-every', '0', '--eval-windows', '2', '--steps', '4', '--save-every', '1', '--json'];
-const losses = (run: string) => readFileSync(join(run, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; step: number; loss: number }).filter((r) => r.kind === 'step');
+const args = [
+  '--model',
+  `${shared}models/stories260K/hf`,
+  '--data',
+  data,
+  '--batch',
+  '2',
+  '--seq',
+  '32',
+  '--val-fraction',
+  '0.05',
+  '--eval-every',
+  '0',
+  '--eval-windows',
+  '2',
+  '--steps',
+  '4',
+  '--save-every',
+  '1',
+  '--json',
+];
+const losses = (run: string) =>
+  readFileSync(join(run, 'train.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { kind: string; step: number; loss: number })
+    .filter((r) => r.kind === 'step');
 
 /** Starts `recur train`, waits until it is inside the save of checkpoint 2, and kills it with SIGKILL. */
 function trainKilledMidSave(out: string): Promise<NodeJS.Signals | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', preload, cli, 'train', ...args, '--out', out], { env: { ...process.env, RECUR_TEST_PAUSE_SAVE: 'step-000000002' } });
+    const child = spawn(process.execPath, ['--import', preload, cli, 'train', ...args, '--out', out], {
+      env: { ...process.env, RECUR_TEST_PAUSE_SAVE: 'step-000000002' },
+    });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
       if (stderr.includes('PAUSED-IN-SAVE')) child.kill('SIGKILL');
     });
-    child.on('exit', (code, signal) => (signal ? resolve(signal) : reject(new Error(`train exited ${code} before its save was interrupted: ${stderr}`))));
+    child.on('exit', (code, signal) =>
+      signal ? resolve(signal) : reject(new Error(`train exited ${code} before its save was interrupted: ${stderr}`)),
+    );
   });
 }
 

@@ -24,7 +24,11 @@ const WASM_TOTAL_BYTES = 2 * 1024 ** 3;
  * WebGPU where the browser offers an adapter (our WGSL kernels registered for the hot ops), else
  * wasm. `prefer: 'wasm'` skips WebGPU (the ?backend=wasm query parameter).
  */
-export async function startBackend(prefer: BackendName, wasmPaths: string, options: { readonly recurKernels?: boolean } = {}): Promise<ActiveBackend> {
+export async function startBackend(
+  prefer: BackendName,
+  wasmPaths: string,
+  options: { readonly recurKernels?: boolean } = {},
+): Promise<ActiveBackend> {
   if (prefer === 'webgpu') {
     const gpu = await webGpuLimits();
     if (typeof gpu === 'string') return startWasm(wasmPaths, gpu);
@@ -35,7 +39,12 @@ export async function startBackend(prefer: BackendName, wasmPaths: string, optio
       // barriers, measured ≈20× slower per decode step than its tiled program (2 s vs 0.05–0.08 s per
       // stories260K token); pin the tiled one there. Real GPUs keep tfjs's own choice.
       if (gpu.cpuAdapter) tf.env().set('WEBGPU_MATMUL_PROGRAM_TYPE', MATMUL_PACKED);
-      return { name: 'webgpu', ...(gpu.cpuAdapter ? { adapter: 'SwiftShader (CPU)' } : {}), maxBufferBytes: gpu.maxBufferBytes, maxTotalBytes: Number.POSITIVE_INFINITY };
+      return {
+        name: 'webgpu',
+        ...(gpu.cpuAdapter ? { adapter: 'SwiftShader (CPU)' } : {}),
+        maxBufferBytes: gpu.maxBufferBytes,
+        maxTotalBytes: Number.POSITIVE_INFINITY,
+      };
     } catch (err) {
       return startWasm(wasmPaths, `WebGPU failed to start (${err instanceof Error ? err.message : String(err)})`);
     }
@@ -45,7 +54,12 @@ export async function startBackend(prefer: BackendName, wasmPaths: string, optio
 
 async function startWasm(wasmPaths: string, fallbackReason: string | undefined): Promise<ActiveBackend> {
   const name = await initBackend({ backend: 'wasm', wasmPaths });
-  return { name, ...(fallbackReason ? { fallbackReason } : {}), maxBufferBytes: WASM_TOTAL_BYTES, maxTotalBytes: WASM_TOTAL_BYTES };
+  return {
+    name,
+    ...(fallbackReason ? { fallbackReason } : {}),
+    maxBufferBytes: WASM_TOTAL_BYTES,
+    maxTotalBytes: WASM_TOTAL_BYTES,
+  };
 }
 
 /** tfjs-backend-webgpu's MatMulProgramType.MatMulPackedProgram. */

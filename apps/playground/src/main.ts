@@ -37,19 +37,29 @@ async function start(): Promise<void> {
   fillConvertChoices();
   const params = new URLSearchParams(location.search);
   const prefer: BackendName = params.get('backend') === 'wasm' ? 'wasm' : 'webgpu';
-  await action('start', async () => {
-    state.backend = await startBackend(prefer, wasmPaths());
-    byId('backend', HTMLElement).textContent = state.backend.name;
-    byId('backend-note', HTMLSpanElement).textContent = state.backend.fallbackReason ? `(fallback: ${state.backend.fallbackReason})` : state.backend.adapter ? `(${state.backend.adapter})` : '';
-    document.body.dataset['backend'] = state.backend.name;
-  }, settle);
+  await action(
+    'start',
+    async () => {
+      state.backend = await startBackend(prefer, wasmPaths());
+      byId('backend', HTMLElement).textContent = state.backend.name;
+      byId('backend-note', HTMLSpanElement).textContent = state.backend.fallbackReason
+        ? `(fallback: ${state.backend.fallbackReason})`
+        : state.backend.adapter
+          ? `(${state.backend.adapter})`
+          : '';
+      document.body.dataset.backend = state.backend.name;
+    },
+    settle,
+  );
   wireEvents();
   const model = params.get('model');
-  if (model && state.backend) await loadFrom(() => filesFromUrl(model, (f) => setProgress(byId('load-progress', HTMLProgressElement), f)));
+  if (model && state.backend)
+    await loadFrom(() => filesFromUrl(model, (f) => setProgress(byId('load-progress', HTMLProgressElement), f)));
 }
 
 function wireEvents(): void {
-  const files = (input: HTMLInputElement) => () => void loadFrom(async () => filesFromList(Array.from(input.files ?? [])));
+  const files = (input: HTMLInputElement) => () =>
+    void loadFrom(async () => filesFromList(Array.from(input.files ?? [])));
   byId('file-input', HTMLInputElement).addEventListener('change', files(byId('file-input', HTMLInputElement)));
   byId('folder-input', HTMLInputElement).addEventListener('change', files(byId('folder-input', HTMLInputElement)));
   const zone = byId('drop-zone', HTMLDivElement);
@@ -63,27 +73,36 @@ function wireEvents(): void {
     const url = byId('url-input', HTMLInputElement).value.trim();
     void loadFrom(() => filesFromUrl(url, (f) => setProgress(byId('load-progress', HTMLProgressElement), f)));
   });
-  byId('convert-form', HTMLFormElement).addEventListener('submit', (e) => (e.preventDefault(), void action('convert', convert, settle)));
-  byId('generate-form', HTMLFormElement).addEventListener('submit', (e) => (e.preventDefault(), void action('generate', run, settle)));
-  byId('bench-form', HTMLFormElement).addEventListener('submit', (e) => (e.preventDefault(), void action('bench', bench, settle)));
+  const onSubmit = (form: string, name: string, job: () => Promise<void>): void =>
+    byId(form, HTMLFormElement).addEventListener('submit', (e) => {
+      e.preventDefault();
+      void action(name, job, settle);
+    });
+  onSubmit('convert-form', 'convert', convert);
+  onSubmit('generate-form', 'generate', run);
+  onSubmit('bench-form', 'bench', bench);
 }
 
 /** Replaces the page's model with the one in these files; on failure the previous model stays. */
 async function loadFrom(files: () => Promise<ModelFiles>): Promise<void> {
-  await action('load', async () => {
-    const backend = state.backend;
-    if (!backend) throw new Error('no backend is running');
-    const bar = byId('load-progress', HTMLProgressElement);
-    setProgress(bar, 0);
-    try {
-      const model = await openModel(await files(), backend, (f) => setProgress(bar, f));
-      dropModels();
-      state.source = model;
-      describeModel(model);
-    } finally {
-      setProgress(bar, undefined);
-    }
-  }, settle);
+  await action(
+    'load',
+    async () => {
+      const backend = state.backend;
+      if (!backend) throw new Error('no backend is running');
+      const bar = byId('load-progress', HTMLProgressElement);
+      setProgress(bar, 0);
+      try {
+        const model = await openModel(await files(), backend, (f) => setProgress(bar, f));
+        dropModels();
+        state.source = model;
+        describeModel(model);
+      } finally {
+        setProgress(bar, undefined);
+      }
+    },
+    settle,
+  );
 }
 
 function dropModels(): void {
@@ -97,10 +116,13 @@ function dropModels(): void {
 function describeModel(model: LoadedModel): void {
   const c = model.config;
   const info = byId('model-info', HTMLDivElement);
-  info.textContent = `${model.source.path} (${model.source.format}): ${c.numLayers} layers, d=${c.hiddenSize}, ${c.numHeads} heads / ${c.numKvHeads} KV heads, vocab ${c.vocabSize}` +
+  info.textContent =
+    `${model.source.path} (${model.source.format}): ${c.numLayers} layers, d=${c.hiddenSize}, ${c.numHeads} heads / ${c.numKvHeads} KV heads, vocab ${c.vocabSize}` +
     (model.recur ? `, recursive: ${model.recur.strategy} × ${model.recur.loops} loops` : '');
-  info.dataset['loaded'] = 'true';
-  renderSizes(byId('sizes', HTMLTableElement), [{ label: 'opened model', parameters: model.decoder.parameterCount + (model.lora?.parameterCount ?? 0) }]);
+  info.dataset.loaded = 'true';
+  renderSizes(byId('sizes', HTMLTableElement), [
+    { label: 'opened model', parameters: model.decoder.parameterCount + (model.lora?.parameterCount ?? 0) },
+  ]);
 }
 
 async function convert(): Promise<void> {
@@ -109,10 +131,10 @@ async function convert(): Promise<void> {
   const bar = byId('convert-progress', HTMLProgressElement);
   setProgress(bar, 0);
   try {
-    bar.dataset['updates'] = '0';
+    bar.dataset.updates = '0';
     const options = convertOptions((done, total) => {
       setProgress(bar, done / total);
-      bar.dataset['updates'] = String(Number(bar.dataset['updates']) + 1);
+      bar.dataset.updates = String(Number(bar.dataset.updates) + 1);
     });
     const converted = await convertInWorker(source, options, wasmPaths());
     if (state.converted) disposeModel(state.converted);
@@ -123,7 +145,7 @@ async function convert(): Promise<void> {
       { label: 'depth-wise LoRA', parameters: converted.parameters.lora },
       { label: 'recursive total', parameters: converted.parameters.shared + converted.parameters.lora },
     ]);
-    byId('model-info', HTMLDivElement).dataset['converted'] = `${options.strategy}×${options.loops}`;
+    byId('model-info', HTMLDivElement).dataset.converted = `${options.strategy}×${options.loops}`;
   } finally {
     setProgress(bar, undefined);
   }
@@ -134,7 +156,7 @@ async function run(): Promise<void> {
   if (!model) throw new Error('open a model first');
   const output = byId('output', HTMLPreElement);
   output.textContent = '';
-  output.dataset['ids'] = '';
+  output.dataset.ids = '';
   const result = await generate(model, {
     prompt: byId('prompt', HTMLInputElement).value,
     maxNewTokens: numberField('max-tokens', 1, 4096),
@@ -142,7 +164,7 @@ async function run(): Promise<void> {
     stopAtEos: byId('stop-eos', HTMLInputElement).checked,
     onText: (delta) => output.append(delta),
   });
-  output.dataset['ids'] = [...result.promptIds, ...result.ids].join(',');
+  output.dataset.ids = [...result.promptIds, ...result.ids].join(',');
   const perToken = result.ids.length > 0 ? result.timings.decodeMs / result.ids.length : 0;
   byId('generate-stats', HTMLParagraphElement).textContent =
     `${result.ids.length} tokens · prefill ${result.timings.prefillMs.toFixed(0)} ms · decode ${perToken.toFixed(1)} ms/token on ${state.backend?.name}` +
@@ -174,7 +196,9 @@ async function bench(): Promise<void> {
 }
 
 window.addEventListener('error', (e) => showMessage(e.message));
-window.addEventListener('unhandledrejection', (e) => showMessage(e.reason instanceof Error ? e.reason.message : String(e.reason)));
+window.addEventListener('unhandledrejection', (e) =>
+  showMessage(e.reason instanceof Error ? e.reason.message : String(e.reason)),
+);
 // For tests and the console: the page's tfjs and state.
 (window as Window & { recur?: unknown }).recur = { tf, state };
 void start();

@@ -15,11 +15,13 @@ interface CheckResult {
   pass: boolean;
 }
 
-const run = chromiumAvailable() || process.env['CI'] === 'true';
+const run = chromiumAvailable() || process.env.CI === 'true';
 
 // Under CI the browser suites must run: a missing chromium is a failure, never a skip.
-it.runIf(process.env['CI'] === 'true')('CI has chromium for the browser tests', () => {
-  expect(chromiumAvailable(), 'install it: apt-get install -y --no-install-recommends chromium (.ci/run does)').toBe(true);
+it.runIf(process.env.CI === 'true')('CI has chromium for the browser tests', () => {
+  expect(chromiumAvailable(), 'install it: apt-get install -y --no-install-recommends chromium (.ci/run does)').toBe(
+    true,
+  );
 });
 
 describe.runIf(run)('WGSL kernels in headless chromium (SwiftShader WebGPU) vs the float64 reference', () => {
@@ -33,10 +35,13 @@ describe.runIf(run)('WGSL kernels in headless chromium (SwiftShader WebGPU) vs t
     browser = await launchChromium();
     page = await browser.newPage();
     await page.goto(`${server.url}/kernels.html`);
-    await page.waitForFunction(() => document.body.dataset['state'] !== 'starting', undefined, { timeout: 120_000, polling: 100 });
-    const error = await page.evaluate(() => document.body.dataset['error'] ?? '');
+    await page.waitForFunction(() => document.body.dataset.state !== 'starting', undefined, {
+      timeout: 120_000,
+      polling: 100,
+    });
+    const error = await page.evaluate(() => document.body.dataset.error ?? '');
     if (error) throw new Error(`kernels.html failed: ${error}`);
-    results = JSON.parse((await page.evaluate(() => document.body.dataset['results'])) ?? '[]') as CheckResult[];
+    results = JSON.parse((await page.evaluate(() => document.body.dataset.results)) ?? '[]') as CheckResult[];
     await screenshot(page, 'webgpu-kernels');
   });
   afterAll(async () => {
@@ -45,7 +50,9 @@ describe.runIf(run)('WGSL kernels in headless chromium (SwiftShader WebGPU) vs t
   });
 
   it('covers RMSNorm, RoPE, attention over a KV cache and batched per-row LoRA', () => {
-    expect(new Set(results.map((r) => r.kernel))).toEqual(new Set(['rmsNorm', 'applyRope', 'causalAttention', 'batchedLora']));
+    expect(new Set(results.map((r) => r.kernel))).toEqual(
+      new Set(['rmsNorm', 'applyRope', 'causalAttention', 'batchedLora']),
+    );
   });
 
   it('each case is within its tolerance, dispatched to the WGSL kernel and frees its tensors', () => {

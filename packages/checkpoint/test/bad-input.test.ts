@@ -3,7 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  bytesSource, CheckpointError, ConfigError, expectedTensors, hfToGgufName, openCheckpoint, openSafetensors, readGguf, writeGguf, writeSafetensors,
+  bytesSource,
+  CheckpointError,
+  ConfigError,
+  expectedTensors,
+  hfToGgufName,
+  openCheckpoint,
+  openSafetensors,
+  readGguf,
+  writeGguf,
+  writeSafetensors,
   type CheckpointErrorCode,
 } from '@recur/checkpoint';
 import { loadCheckpoint } from '@recur/checkpoint/node';
@@ -18,10 +27,17 @@ function rawSafetensors(header: string | Uint8Array, dataBytes: number): Uint8Ar
   return out;
 }
 
-const entry = (dtype: string, shape: number[], begin: number, end: number) => ({ dtype, shape, data_offsets: [begin, end] });
+const entry = (dtype: string, shape: number[], begin: number, end: number) => ({
+  dtype,
+  shape,
+  data_offsets: [begin, end],
+});
 
 async function failure(promise: Promise<unknown>): Promise<CheckpointError | ConfigError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (error instanceof CheckpointError || error instanceof ConfigError) return error;
   throw new Error(`expected a CheckpointError or ConfigError, got ${String(error)}`);
 }
@@ -35,11 +51,23 @@ async function expectCode(promise: Promise<unknown>, code: CheckpointErrorCode, 
 }
 
 const openRaw = (header: string | Uint8Array | object, dataBytes: number) =>
-  openSafetensors(bytesSource(rawSafetensors(typeof header === 'object' && !(header instanceof Uint8Array) ? JSON.stringify(header) : header, dataBytes), 'model.safetensors'));
+  openSafetensors(
+    bytesSource(
+      rawSafetensors(
+        typeof header === 'object' && !(header instanceof Uint8Array) ? JSON.stringify(header) : header,
+        dataBytes,
+      ),
+      'model.safetensors',
+    ),
+  );
 
 describe('safetensors: every fault is a typed CheckpointError naming the file and tensor', () => {
   it('truncated file', async () => {
-    await expectCode(openSafetensors(bytesSource(new Uint8Array(5), 'model.safetensors')), 'truncated', /^model\.safetensors: /);
+    await expectCode(
+      openSafetensors(bytesSource(new Uint8Array(5), 'model.safetensors')),
+      'truncated',
+      /^model\.safetensors: /,
+    );
     const cut = tinySafetensors().subarray(0, 2000);
     await expectCode(openSafetensors(bytesSource(cut, 'model.safetensors')), 'offset-out-of-range');
   });
@@ -51,7 +79,11 @@ describe('safetensors: every fault is a typed CheckpointError naming the file an
   });
 
   it('offsets out of range', async () => {
-    await expectCode(openRaw({ x: entry('F32', [20], 10, 90) }, 64), 'offset-out-of-range', /^model\.safetensors: tensor "x" spans bytes 10\.\.90 but the data area has 64 bytes$/);
+    await expectCode(
+      openRaw({ x: entry('F32', [20], 10, 90) }, 64),
+      'offset-out-of-range',
+      /^model\.safetensors: tensor "x" spans bytes 10\.\.90 but the data area has 64 bytes$/,
+    );
     await expectCode(openRaw({ x: entry('F32', [1], 8, 4) }, 64), 'offset-out-of-range');
   });
 
@@ -60,10 +92,21 @@ describe('safetensors: every fault is a typed CheckpointError naming the file an
   });
 
   it('tensors must tile the data area: a hole, bytes before the first or after the last are refused', async () => {
-    await expectCode(openRaw({ a: entry('F32', [2], 0, 8), b: entry('F32', [2], 16, 24) }, 24), 'gap', /"a" ends at byte 8 but "b" starts at 16/);
+    await expectCode(
+      openRaw({ a: entry('F32', [2], 0, 8), b: entry('F32', [2], 16, 24) }, 24),
+      'gap',
+      /"a" ends at byte 8 but "b" starts at 16/,
+    );
     await expectCode(openRaw({ a: entry('F32', [2], 4, 12) }, 12), 'gap', /first tensor "a" starts at byte 4/);
-    await expectCode(openRaw({ a: entry('F32', [2], 0, 8) }, 64), 'trailing-data', /56 bytes after the last tensor "a"/);
-    const file = await openRaw({ b: entry('F32', [2], 8, 16), a: entry('F32', [2], 0, 8), empty: entry('F32', [0], 16, 16) }, 16);
+    await expectCode(
+      openRaw({ a: entry('F32', [2], 0, 8) }, 64),
+      'trailing-data',
+      /56 bytes after the last tensor "a"/,
+    );
+    const file = await openRaw(
+      { b: entry('F32', [2], 8, 16), a: entry('F32', [2], 0, 8), empty: entry('F32', [0], 16, 16) },
+      16,
+    );
     expect(await file.read('b')).toEqual(new Float32Array(2));
   });
 
@@ -71,7 +114,11 @@ describe('safetensors: every fault is a typed CheckpointError naming the file an
     const bytes = tinySafetensors().slice();
     const view = new DataView(bytes.buffer);
     view.setBigUint64(0, view.getBigUint64(0, true) - 1n, true);
-    await expectCode(openSafetensors(bytesSource(bytes, 'model.safetensors')), 'trailing-data', /1 byte after the last tensor/);
+    await expectCode(
+      openSafetensors(bytesSource(bytes, 'model.safetensors')),
+      'trailing-data',
+      /1 byte after the last tensor/,
+    );
   });
 
   it('unknown dtype; known but undecodable dtype', async () => {
@@ -81,7 +128,11 @@ describe('safetensors: every fault is a typed CheckpointError naming the file an
   });
 
   it('dtype / shape / byte size mismatch, and bad shapes', async () => {
-    await expectCode(openRaw({ x: entry('F16', [4], 0, 16) }, 64), 'size-mismatch', /F16 \[4\] = 8 bytes but its offsets span 16/);
+    await expectCode(
+      openRaw({ x: entry('F16', [4], 0, 16) }, 64),
+      'size-mismatch',
+      /F16 \[4\] = 8 bytes but its offsets span 16/,
+    );
     await expectCode(openRaw({ x: entry('F32', [2 ** 40, 2 ** 40], 0, 16) }, 64), 'size-mismatch');
     await expectCode(openRaw({ x: entry('F32', [-1], 0, 0) }, 64), 'bad-shape');
     await expectCode(openRaw({ x: entry('F32', [1.5], 0, 0) }, 64), 'bad-shape');
@@ -128,8 +179,15 @@ describe('GGUF: every fault is a typed CheckpointError', () => {
 
   it('truncated file', async () => {
     await expectCode(open(tinyGguf().subarray(0, 2)), 'truncated');
-    const one = writeGguf({ metadata: [], tensors: [{ name: 'w', shape: [1], dtype: 'F32', data: new Float32Array(1) }] });
-    await expectCode(open(one.subarray(0, 45)), 'truncated', /shape, type and offset of tensor "w" needs 20 bytes at offset 37/);
+    const one = writeGguf({
+      metadata: [],
+      tensors: [{ name: 'w', shape: [1], dtype: 'F32', data: new Float32Array(1) }],
+    });
+    await expectCode(
+      open(one.subarray(0, 45)),
+      'truncated',
+      /shape, type and offset of tensor "w" needs 20 bytes at offset 37/,
+    );
     await expectCode(open(tinyGguf().subarray(0, 30)), 'truncated', /tensor count is 11 but only 14 bytes remain/);
     await expectCode(open(tinyGguf().subarray(0, 1000)), 'truncated', /tokenizer\.ggml\.tokens.*275/);
     await expectCode(open(tinyGguf().subarray(0, tinyGguf().byteLength - 4)), 'offset-out-of-range');
@@ -142,7 +200,13 @@ describe('GGUF: every fault is a typed CheckpointError', () => {
     const badType = writeGguf({ metadata: [{ key: 'k', type: 'uint8', value: 1 }], tensors: [] });
     new DataView(badType.buffer).setUint32(24 + 8 + 1, 99, true);
     await expectCode(open(badType), 'bad-value-type', /99/);
-    const twice = writeGguf({ metadata: [{ key: 'k', type: 'uint8', value: 1 }, { key: 'k', type: 'uint8', value: 2 }], tensors: [] });
+    const twice = writeGguf({
+      metadata: [
+        { key: 'k', type: 'uint8', value: 1 },
+        { key: 'k', type: 'uint8', value: 2 },
+      ],
+      tensors: [],
+    });
     await expectCode(open(twice), 'duplicate-key');
     const align = writeGguf({ metadata: [], alignment: 64, tensors: [] });
     new DataView(align.buffer).setUint32(24 + 8 + 'general.alignment'.length + 4, 3, true);
@@ -150,10 +214,14 @@ describe('GGUF: every fault is a typed CheckpointError', () => {
   });
 
   it('tensors must tile the data area in order (as llama.cpp requires): a type change that no longer fits is refused', async () => {
-    const two = () => writeGguf({ metadata: [], tensors: [
-      { name: 'a', shape: [64], dtype: 'F16', data: new Float32Array(64) },
-      { name: 'b', shape: [8], dtype: 'F32', data: new Float32Array(8) },
-    ] });
+    const two = () =>
+      writeGguf({
+        metadata: [],
+        tensors: [
+          { name: 'a', shape: [64], dtype: 'F16', data: new Float32Array(64) },
+          { name: 'b', shape: [8], dtype: 'F32', data: new Float32Array(8) },
+        ],
+      });
     const typeOffset = 24 + 8 + 'a'.length + 4 + 8;
     const grown = two();
     new DataView(grown.buffer).setUint32(typeOffset, 0, true); // a: F16 → F32, 256 bytes where 128 are
@@ -171,10 +239,14 @@ describe('GGUF: every fault is a typed CheckpointError', () => {
   });
 
   it('unsupported tensor types are refused on read, unknown ones on open', async () => {
-    const f32 = writeGguf({ metadata: [], tensors: [{ name: 'w', shape: [32], dtype: 'F32', data: new Float32Array(32) }] });
+    const f32 = writeGguf({
+      metadata: [],
+      tensors: [{ name: 'w', shape: [32], dtype: 'F32', data: new Float32Array(32) }],
+    });
     const typeOffset = 24 + 8 + 'w'.length + 4 + 8; // header, name length, name, n_dims, ne[0]
     const { dataOffset } = await open(f32);
-    const q4 = f32.slice(0, dataOffset + 32); // Q4_1 (known, not decoded): 20 bytes per 32 values, padded to the alignment
+    // Q4_1 (known, not decoded): 20 bytes per 32 values, padded to the alignment
+    const q4 = f32.slice(0, dataOffset + 32);
     new DataView(q4.buffer).setUint32(typeOffset, 3, true);
     const file = await open(q4);
     expect(file.tensors[0]!.dtype).toBe('Q4_1');
@@ -204,33 +276,68 @@ describe('checkpoints: missing pieces and inconsistent configs', () => {
   });
 
   it('inconsistent head counts in config.json → ConfigError', async () => {
-    const error = await failure(openCheckpoint([text(tinyHfConfigJson({ num_key_value_heads: 3 }), 'config.json'), bytesSource(tinySafetensors(), 'model.safetensors')]));
+    const error = await failure(
+      openCheckpoint([
+        text(tinyHfConfigJson({ num_key_value_heads: 3 }), 'config.json'),
+        bytesSource(tinySafetensors(), 'model.safetensors'),
+      ]),
+    );
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).field).toBe('num_key_value_heads');
   });
 
   it('config that does not fit the tensors → shape-mismatch; missing tensor → missing-tensor', async () => {
-    const files = (config: string) => [text(config, 'config.json'), bytesSource(tinySafetensors(), 'model.safetensors')];
-    await expectCode(openCheckpoint(files(tinyHfConfigJson({ intermediate_size: 16 }))), 'shape-mismatch', /gate_proj.*\[12, 8\].*\[16, 8\]/);
-    await expectCode(openCheckpoint(files(tinyHfConfigJson({ num_hidden_layers: 2 }))), 'missing-tensor', /model\.layers\.1\./);
+    const files = (config: string) => [
+      text(config, 'config.json'),
+      bytesSource(tinySafetensors(), 'model.safetensors'),
+    ];
+    await expectCode(
+      openCheckpoint(files(tinyHfConfigJson({ intermediate_size: 16 }))),
+      'shape-mismatch',
+      /gate_proj.*\[12, 8\].*\[16, 8\]/,
+    );
+    await expectCode(
+      openCheckpoint(files(tinyHfConfigJson({ num_hidden_layers: 2 }))),
+      'missing-tensor',
+      /model\.layers\.1\./,
+    );
     const checkpoint = await openCheckpoint(files(tinyHfConfigJson()));
     await expectCode(checkpoint.read('lm_head.weight'), 'missing-tensor', /"lm_head\.weight"/);
   });
 
   it('a config declaring fewer layers than the weights hold → unused-tensor naming the layer (safetensors and GGUF)', async () => {
-    const twoLayers = [...expectedTensors({ ...tinyConfig, numLayers: 2 })].map(([name, shape]) => ({ name, shape, dtype: 'F32' as const, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) }));
-    const files = [text(tinyHfConfigJson({ num_hidden_layers: 1 }), 'config.json'), bytesSource(writeSafetensors(twoLayers), 'model.safetensors')];
-    await expectCode(openCheckpoint(files), 'unused-tensor', /model\.safetensors: .*"model\.layers\.1\.input_layernorm\.weight".*layer 1.*declares 1 layer/);
+    const twoLayers = [...expectedTensors({ ...tinyConfig, numLayers: 2 })].map(([name, shape]) => ({
+      name,
+      shape,
+      dtype: 'F32' as const,
+      data: new Float32Array(shape.reduce((a, b) => a * b, 1)),
+    }));
+    const files = [
+      text(tinyHfConfigJson({ num_hidden_layers: 1 }), 'config.json'),
+      bytesSource(writeSafetensors(twoLayers), 'model.safetensors'),
+    ];
+    await expectCode(
+      openCheckpoint(files),
+      'unused-tensor',
+      /model\.safetensors: .*"model\.layers\.1\.input_layernorm\.weight".*layer 1.*declares 1 layer/,
+    );
     const gguf = writeGguf({
       metadata: tinyGgufMetadata(),
       tensors: twoLayers.map((t) => ({ ...t, name: hfToGgufName(t.name)! })),
     });
-    await expectCode(openCheckpoint([bytesSource(gguf, 'model.gguf')]), 'unused-tensor', /model\.gguf: .*"blk\.1\.attn_norm\.weight".*llama\.block_count/);
+    await expectCode(
+      openCheckpoint([bytesSource(gguf, 'model.gguf')]),
+      'unused-tensor',
+      /model\.gguf: .*"blk\.1\.attn_norm\.weight".*llama\.block_count/,
+    );
   });
 
   it('unreadable tokenizer.json → bad-tokenizer; bad config JSON → bad-json', async () => {
     const weights = () => bytesSource(tinySafetensors(), 'model.safetensors');
-    await expectCode(openCheckpoint([text(tinyHfConfigJson(), 'config.json'), weights(), text('{"model": 3}', 'tokenizer.json')]), 'bad-tokenizer');
+    await expectCode(
+      openCheckpoint([text(tinyHfConfigJson(), 'config.json'), weights(), text('{"model": 3}', 'tokenizer.json')]),
+      'bad-tokenizer',
+    );
     await expectCode(openCheckpoint([text('{oops', 'config.json'), weights()]), 'bad-json', /config\.json/);
   });
 });

@@ -20,22 +20,49 @@ describe('configFromHf', () => {
   });
 
   it('applies defaults: kv heads = heads, head_dim = hidden / heads, untied, no bias', () => {
-    const c = configFromHf(hf({ num_key_value_heads: undefined, tie_word_embeddings: undefined, rope_theta: undefined }), 'c');
-    expect(c).toMatchObject({ numKvHeads: 2, headDim: 4, tieWordEmbeddings: false, attentionBias: false, ropeTheta: 10000 });
+    const c = configFromHf(
+      hf({ num_key_value_heads: undefined, tie_word_embeddings: undefined, rope_theta: undefined }),
+      'c',
+    );
+    expect(c).toMatchObject({
+      numKvHeads: 2,
+      headDim: 4,
+      tieWordEmbeddings: false,
+      attentionBias: false,
+      ropeTheta: 10000,
+    });
   });
 
   it('accepts mistral and qwen2 (qwen2 always has q/k/v biases), and architectures without model_type', () => {
     expect(configFromHf(hf({ model_type: 'mistral' }), 'c').architecture).toBe('mistral');
-    expect(configFromHf(hf({ model_type: 'qwen2' }), 'c')).toMatchObject({ architecture: 'qwen2', attentionBias: true });
-    expect(configFromHf(hf({ model_type: undefined, architectures: ['Qwen2ForCausalLM'] }), 'c').architecture).toBe('qwen2');
+    expect(configFromHf(hf({ model_type: 'qwen2' }), 'c')).toMatchObject({
+      architecture: 'qwen2',
+      attentionBias: true,
+    });
+    expect(configFromHf(hf({ model_type: undefined, architectures: ['Qwen2ForCausalLM'] }), 'c').architecture).toBe(
+      'qwen2',
+    );
     expect(configFromHf(hf({ attention_bias: true }), 'c').attentionBias).toBe(true);
   });
 
   it('reads rope scaling (linear, llama3) and an explicit head_dim', () => {
-    expect(configFromHf(hf({ rope_scaling: { type: 'linear', factor: 4 } }), 'c').ropeScaling).toEqual({ type: 'linear', factor: 4 });
-    const llama3 = { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 };
+    expect(configFromHf(hf({ rope_scaling: { type: 'linear', factor: 4 } }), 'c').ropeScaling).toEqual({
+      type: 'linear',
+      factor: 4,
+    });
+    const llama3 = {
+      rope_type: 'llama3',
+      factor: 8,
+      low_freq_factor: 1,
+      high_freq_factor: 4,
+      original_max_position_embeddings: 8192,
+    };
     expect(configFromHf(hf({ rope_scaling: llama3 }), 'c').ropeScaling).toEqual({
-      type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192,
+      type: 'llama3',
+      factor: 8,
+      lowFreqFactor: 1,
+      highFreqFactor: 4,
+      originalMaxPositionEmbeddings: 8192,
     });
     expect(configFromHf(hf({ head_dim: 16 }), 'c').headDim).toBe(16);
     expect(configFromHf(hf({ eos_token_id: [7, 9] }), 'c').eosTokenId).toBe(7);
@@ -44,7 +71,9 @@ describe('configFromHf', () => {
   it('refuses other model types, naming model_type', () => {
     const error = configError(() => configFromHf(hf({ model_type: 'gpt2' }), 'config.json'));
     expect(error.field).toBe('model_type');
-    expect(error.message).toBe('config.json: config field "model_type" must be one of llama, mistral, qwen2 (the Llama family), got "gpt2"');
+    expect(error.message).toBe(
+      'config.json: config field "model_type" must be one of llama, mistral, qwen2 (the Llama family), got "gpt2"',
+    );
   });
 
   it('refuses inconsistent head counts and other impossible values', () => {
@@ -56,8 +85,12 @@ describe('configFromHf', () => {
     expect(configError(() => configFromHf(hf({ intermediate_size: undefined }), 'c')).field).toBe('intermediate_size');
     expect(configError(() => configFromHf(hf({ hidden_act: 'gelu' }), 'c')).field).toBe('hidden_act');
     expect(configError(() => configFromHf(hf({ mlp_bias: true }), 'c')).field).toBe('mlp_bias');
-    expect(configError(() => configFromHf(hf({ rope_scaling: { rope_type: 'yarn', factor: 2 } }), 'c')).field).toBe('rope_scaling');
-    expect(configError(() => configFromHf(hf({ rope_scaling: { rope_type: 'linear' } }), 'c')).field).toBe('rope_scaling.factor');
+    expect(configError(() => configFromHf(hf({ rope_scaling: { rope_type: 'yarn', factor: 2 } }), 'c')).field).toBe(
+      'rope_scaling',
+    );
+    expect(configError(() => configFromHf(hf({ rope_scaling: { rope_type: 'linear' } }), 'c')).field).toBe(
+      'rope_scaling.factor',
+    );
     expect(configError(() => configFromHf([1, 2], 'c')).field).toBe('(root)');
   });
 });
@@ -72,7 +105,9 @@ describe('config sizes have sane bounds (nothing is allocated from an absurd con
   ])('configFromHf refuses %s = %d, naming the field and the bound', (field, value, max) => {
     const error = configError(() => configFromHf(hf({ [field]: value }), 'config.json'));
     expect(error.field).toBe(field);
-    expect(error.message).toBe(`config.json: config field "${field}" must be a positive integer ≤ ${max}, got ${value}`);
+    expect(error.message).toBe(
+      `config.json: config field "${field}" must be a positive integer ≤ ${max}, got ${value}`,
+    );
   });
 
   it('configFromGguf holds llama.block_count to the same bound', () => {
@@ -102,10 +137,20 @@ describe('configFromGguf', () => {
   });
 
   it('refuses other architectures and inconsistent heads', () => {
-    expect(configError(() => configFromGguf(metadata({ 'general.architecture': 'gpt2' }), 'm', names)).field).toBe('general.architecture');
-    expect(configError(() => configFromGguf(metadata({ 'llama.attention.head_count_kv': 3 }), 'm', names)).field).toBe('llama.attention.head_count_kv');
-    expect(configError(() => configFromGguf(metadata({ 'llama.rope.dimension_count': 2 }), 'm', names)).field).toBe('llama.rope.dimension_count');
-    expect(configError(() => configFromGguf(metadata({ 'llama.block_count': undefined }), 'm', names)).field).toBe('llama.block_count');
-    expect(configError(() => configFromGguf(metadata(), 'm', [...names, 'rope_freqs.weight'])).field).toBe('rope_freqs.weight');
+    expect(configError(() => configFromGguf(metadata({ 'general.architecture': 'gpt2' }), 'm', names)).field).toBe(
+      'general.architecture',
+    );
+    expect(configError(() => configFromGguf(metadata({ 'llama.attention.head_count_kv': 3 }), 'm', names)).field).toBe(
+      'llama.attention.head_count_kv',
+    );
+    expect(configError(() => configFromGguf(metadata({ 'llama.rope.dimension_count': 2 }), 'm', names)).field).toBe(
+      'llama.rope.dimension_count',
+    );
+    expect(configError(() => configFromGguf(metadata({ 'llama.block_count': undefined }), 'm', names)).field).toBe(
+      'llama.block_count',
+    );
+    expect(configError(() => configFromGguf(metadata(), 'm', [...names, 'rope_freqs.weight'])).field).toBe(
+      'rope_freqs.weight',
+    );
   });
 });

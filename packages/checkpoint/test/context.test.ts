@@ -43,6 +43,15 @@ describe('context length: the file’s own declared value, and where it came fro
 
 /** GGUF names of tinyWeights(), in its order (expectedTensors order). */
 const ggufNames = [
-  'token_embd.weight', 'output_norm.weight', 'blk.0.attn_norm.weight', 'blk.0.attn_q.weight', 'blk.0.attn_k.weight', 'blk.0.attn_v.weight',
-  'blk.0.attn_output.weight', 'blk.0.ffn_norm.weight', 'blk.0.ffn_gate.weight', 'blk.0.ffn_up.weight', 'blk.0.ffn_down.weight',
+  'token_embd.weight',
+  'output_norm.weight',
+  'blk.0.attn_norm.weight',
+  'blk.0.attn_q.weight',
+  'blk.0.attn_k.weight',
+  'blk.0.attn_v.weight',
+  'blk.0.attn_output.weight',
+  'blk.0.ffn_norm.weight',
+  'blk.0.ffn_gate.weight',
+  'blk.0.ffn_up.weight',
+  'blk.0.ffn_down.weight',
 ];

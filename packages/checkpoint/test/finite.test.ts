@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import {
-  bytesSource, CheckpointError, checkFinite, expectedTensors, firstNonFinite, hfToGgufName, openCheckpoint, writeGguf, writeSafetensors, writeShardedSafetensors,
-  type GgufWriteTensor, type SafetensorsWriteEntry,
+  bytesSource,
+  CheckpointError,
+  checkFinite,
+  expectedTensors,
+  firstNonFinite,
+  hfToGgufName,
+  openCheckpoint,
+  writeGguf,
+  writeSafetensors,
+  writeShardedSafetensors,
+  type GgufWriteTensor,
+  type SafetensorsWriteEntry,
 } from '@recur/checkpoint';
 import { simdChunkBytes, simdScanner } from '../src/checkpoint/finite-simd.js';
 import { prng, randomFloats, tinyConfig, tinyGgufMetadata, tinyHfConfigJson, tinyWeights } from './tiny-model.js';
@@ -29,7 +39,10 @@ async function readAll(files: Parameters<typeof openCheckpoint>[0]): Promise<voi
 }
 
 async function expectRefused(files: Parameters<typeof openCheckpoint>[0], file: RegExp, what: RegExp): Promise<void> {
-  const error = await readAll(files).then(() => undefined, (e: unknown) => e);
+  const error = await readAll(files).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(CheckpointError);
   expect((error as CheckpointError).code).toBe('non-finite');
   expect((error as Error).message).toMatch(file);
@@ -56,27 +69,49 @@ describe('loading refuses non-finite and overflowing weights, naming the file an
   });
 
   it('a sharded checkpoint names the shard that holds the tensor', async () => {
-    const sharded = writeShardedSafetensors(poisoned(NaN).map((w) => ({ ...w, dtype: 'F32' as const })), { maxShardBytes: 600 });
-    const shard = sharded.shards.find((s) => s.bytes.byteLength > 0 && Object.entries(sharded.index.weight_map).some(([n, f]) => n === victim && f === s.name))!;
-    await expectRefused([
-      text(tinyHfConfigJson(), 'dir/config.json'),
-      text(JSON.stringify(sharded.index), 'dir/model.safetensors.index.json'),
-      ...sharded.shards.map((s) => bytesSource(s.bytes, `dir/${s.name}`)),
-    ], new RegExp(`^dir/${shard.name}: `), /NaN/);
+    const sharded = writeShardedSafetensors(
+      poisoned(NaN).map((w) => ({ ...w, dtype: 'F32' as const })),
+      { maxShardBytes: 600 },
+    );
+    const shard = sharded.shards.find(
+      (s) =>
+        s.bytes.byteLength > 0 &&
+        Object.entries(sharded.index.weight_map).some(([n, f]) => n === victim && f === s.name),
+    )!;
+    await expectRefused(
+      [
+        text(tinyHfConfigJson(), 'dir/config.json'),
+        text(JSON.stringify(sharded.index), 'dir/model.safetensors.index.json'),
+        ...sharded.shards.map((s) => bytesSource(s.bytes, `dir/${s.name}`)),
+      ],
+      new RegExp(`^dir/${shard.name}: `),
+      /NaN/,
+    );
   });
 
   for (const dtype of ['F32', 'F16', 'Q8_0'] as const) {
     it(`GGUF ${dtype}`, async () => {
       // Q8_0 needs rows of 32: a 32-wide variant of the tiny model (one Infinity makes its block scale infinite).
       const config = { ...tinyConfig, hiddenSize: 32, intermediateSize: 32, headDim: 16 };
-      const sizes: Record<string, number> = { 'llama.embedding_length': 32, 'llama.feed_forward_length': 32, 'llama.rope.dimension_count': 16 };
+      const sizes: Record<string, number> = {
+        'llama.embedding_length': 32,
+        'llama.feed_forward_length': 32,
+        'llama.rope.dimension_count': 16,
+      };
       const metadata = tinyGgufMetadata().map((e) => (e.key in sizes ? { ...e, value: sizes[e.key]! } : e));
       const tensors = [...expectedTensors(config)].map(([name, shape], i): GgufWriteTensor => {
-        const data = randomFloats(shape.reduce((a, b) => a * b, 1), prng(i));
+        const data = randomFloats(
+          shape.reduce((a, b) => a * b, 1),
+          prng(i),
+        );
         if (name === victim) data[0] = Infinity;
         return { name: hfToGgufName(name)!, shape, dtype: shape.length === 1 ? 'F32' : dtype, data };
       });
-      await expectRefused([bytesSource(writeGguf({ metadata, tensors }), 'tiny.gguf')], /^tiny\.gguf: /, /\("blk\.0\.ffn_up\.weight"\) holds (NaN|Infinity) at \[0, 0\]/);
+      await expectRefused(
+        [bytesSource(writeGguf({ metadata, tensors }), 'tiny.gguf')],
+        /^tiny\.gguf: /,
+        /\("blk\.0\.ffn_up\.weight"\) holds (NaN|Infinity) at \[0, 0\]/,
+      );
     });
   }
 

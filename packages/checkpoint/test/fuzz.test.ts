@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { bytesSource, isCheckpointFault, openCheckpoint, openSafetensors, readGguf, writeSafetensors, type TensorInfo } from '@recur/checkpoint';
+import {
+  bytesSource,
+  isCheckpointFault,
+  openCheckpoint,
+  openSafetensors,
+  readGguf,
+  writeSafetensors,
+  type TensorInfo,
+} from '@recur/checkpoint';
 import { prng, tinyGguf } from './tiny-model.js';
 
 type Random = () => number;
@@ -34,7 +42,8 @@ function mutate(input: Uint8Array, random: Random, headerEnd: number, counts: re
       return bytes;
     case 2: // truncation
       return bytes.subarray(0, int(random, bytes.byteLength));
-    case 3: { // inserted bytes
+    case 3: {
+      // inserted bytes
       const extra = Uint8Array.from({ length: 1 + int(random, 8) }, () => int(random, 256));
       const out = new Uint8Array(bytes.byteLength + extra.byteLength);
       out.set(bytes.subarray(0, at));
@@ -42,12 +51,15 @@ function mutate(input: Uint8Array, random: Random, headerEnd: number, counts: re
       out.set(bytes.subarray(at), at + extra.byteLength);
       return out;
     }
-    case 4: { // a big value written into a length field
+    case 4: {
+      // a big value written into a length field
       const field = counts.length > 0 && random() < 0.8 ? counts[int(random, counts.length)]! : at;
-      if (field + 8 <= bytes.byteLength) new DataView(bytes.buffer).setBigUint64(field, bigValues[int(random, bigValues.length)]!, true);
+      if (field + 8 <= bytes.byteLength)
+        new DataView(bytes.buffer).setBigUint64(field, bigValues[int(random, bigValues.length)]!, true);
       return bytes;
     }
-    default: { // several byte flips
+    default: {
+      // several byte flips
       for (let i = 0; i < 4; i++) bytes[int(random, headerEnd)] = int(random, 256);
       return bytes;
     }
@@ -55,7 +67,9 @@ function mutate(input: Uint8Array, random: Random, headerEnd: number, counts: re
 }
 
 /** Opening either works and every tensor reads back with its declared size, or fails with our error. */
-async function expectConsistentOrTyped(run: () => Promise<{ tensors: readonly TensorInfo[]; read(name: string): Promise<Float32Array> }>): Promise<'ok' | 'refused'> {
+async function expectConsistentOrTyped(
+  run: () => Promise<{ tensors: readonly TensorInfo[]; read(name: string): Promise<Float32Array> }>,
+): Promise<'ok' | 'refused'> {
   try {
     const store = await run();
     for (const t of store.tensors) {
@@ -78,7 +92,8 @@ function mutateJsonNumbers(file: Uint8Array, random: Random): Uint8Array {
   const hostile = ['-1', '1.5', '1e400', '18446744073709551616', '9007199254740993', '0', '4', 'null', '"8"', '[]'];
   const numbers = [...header.matchAll(/\d+/g)];
   const pick = numbers[int(random, numbers.length)]!;
-  const changed = header.slice(0, pick.index) + hostile[int(random, hostile.length)]! + header.slice(pick.index! + pick[0].length);
+  const changed =
+    header.slice(0, pick.index) + hostile[int(random, hostile.length)]! + header.slice(pick.index! + pick[0].length);
   const json = new TextEncoder().encode(changed);
   const out = new Uint8Array(8 + json.byteLength + file.byteLength - 8 - length);
   new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true);
@@ -91,11 +106,14 @@ describe('fuzz: mutated files either open consistently or throw CheckpointError/
   it(`${cases} mutations of a small safetensors file`, async () => {
     const random = prng(20241126 + seedOffset);
     const values = (n: number) => Float32Array.from({ length: n }, (_, i) => i / 7 - 1);
-    const file = writeSafetensors([
-      { name: 'a', shape: [3, 4], dtype: 'F32', data: values(12) },
-      { name: 'b', shape: [5], dtype: 'F16', data: values(5) },
-      { name: 'c', shape: [2, 2, 2], dtype: 'BF16', data: values(8) },
-    ], { format: 'pt' });
+    const file = writeSafetensors(
+      [
+        { name: 'a', shape: [3, 4], dtype: 'F32', data: values(12) },
+        { name: 'b', shape: [5], dtype: 'F16', data: values(5) },
+        { name: 'c', shape: [2, 2, 2], dtype: 'BF16', data: values(8) },
+      ],
+      { format: 'pt' },
+    );
     const headerEnd = 8 + Number(new DataView(file.buffer).getBigUint64(0, true));
     const tally = { ok: 0, refused: 0 };
     for (let i = 0; i < cases; i++) {
@@ -116,12 +134,14 @@ describe('fuzz: mutated files either open consistently or throw CheckpointError/
     const tally = { ok: 0, refused: 0 };
     for (let i = 0; i < cases; i++) {
       const bytes = mutate(file, random, dataOffset, counts);
-      tally[await expectConsistentOrTyped(async () => {
-        const checkpoint = await openCheckpoint([bytesSource(bytes, `fuzz-${i}.gguf`)]);
-        const ids = checkpoint.tokenizer?.encode('hello abc 😀') ?? [];
-        expect(ids.every((id) => Number.isInteger(id) && id >= 0 && id < checkpoint.config.vocabSize)).toBe(true);
-        return checkpoint;
-      })]++;
+      tally[
+        await expectConsistentOrTyped(async () => {
+          const checkpoint = await openCheckpoint([bytesSource(bytes, `fuzz-${i}.gguf`)]);
+          const ids = checkpoint.tokenizer?.encode('hello abc 😀') ?? [];
+          expect(ids.every((id) => Number.isInteger(id) && id >= 0 && id < checkpoint.config.vocabSize)).toBe(true);
+          return checkpoint;
+        })
+      ]++;
     }
     if (process.env.FUZZ_VERBOSE) console.log(tally);
     expect(tally.ok + tally.refused).toBe(cases);

@@ -56,7 +56,9 @@ describe('GGUF writer → reader', () => {
     for (let block = 0; block < a.length / 32; block++) {
       const values = a.subarray(block * 32, block * 32 + 32);
       const step = Math.max(...values.map(Math.abs)) / 127;
-      values.forEach((v, i) => expect(Math.abs(q8[block * 32 + i]! - v)).toBeLessThanOrEqual(step * 0.5 + 1e-3 * step * 127));
+      values.forEach((v, i) =>
+        expect(Math.abs(q8[block * 32 + i]! - v)).toBeLessThanOrEqual(step * 0.5 + 1e-3 * step * 127),
+      );
     }
   });
 
@@ -79,7 +81,11 @@ describe('GGUF writer → reader', () => {
   it('reads the header in bounded chunks, not the whole file (stories260K)', async () => {
     const source = await openFileSource(storiesGguf);
     let largest = 0;
-    const file = await readGguf({ ...source, read: (o, n) => ((largest = Math.max(largest, n)), source.read(o, n)) });
+    const read = (offset: number, length: number): Promise<Uint8Array> => {
+      largest = Math.max(largest, length);
+      return source.read(offset, length);
+    };
+    const file = await readGguf({ ...source, read });
     expect(largest).toBeLessThanOrEqual(64 * 1024);
     expect(file.version).toBe(3);
     expect(file.tensors.length).toBe(48);

@@ -3,7 +3,9 @@ import { bytesSource, openSafetensors, writeSafetensors } from '@recur/checkpoin
 
 /** Encode with our writer and decode with our reader: the public path for F16/BF16. */
 async function roundTrip(dtype: 'F16' | 'BF16', values: Float32Array): Promise<Float32Array> {
-  const file = await openSafetensors(bytesSource(writeSafetensors([{ name: 'x', shape: [values.length], dtype, data: values }]), 'h'));
+  const file = await openSafetensors(
+    bytesSource(writeSafetensors([{ name: 'x', shape: [values.length], dtype, data: values }]), 'h'),
+  );
   return file.read('x');
 }
 
@@ -19,13 +21,17 @@ describe('half and bfloat16 conversion', () => {
     const all = new Float32Array(65536);
     for (let h = 0; h < 65536; h++) all[h] = halfToFloat(h);
     const back = await roundTrip('F16', all);
-    for (let h = 0; h < 65536; h++) expect(Object.is(back[h], all[h]) || (Number.isNaN(back[h]!) && Number.isNaN(all[h]!))).toBe(true);
+    for (let h = 0; h < 65536; h++)
+      expect(Object.is(back[h], all[h]) || (Number.isNaN(back[h]!) && Number.isNaN(all[h]!))).toBe(true);
   });
 
   it('rounds half-way cases to even', async () => {
     const one = 1;
     const ulp = 2 ** -10;
-    const back = await roundTrip('F16', new Float32Array([one + ulp / 2, one + 1.5 * ulp, 2 ** -24 / 2, 65504 + 15.99, 65520]));
+    const back = await roundTrip(
+      'F16',
+      new Float32Array([one + ulp / 2, one + 1.5 * ulp, 2 ** -24 / 2, 65504 + 15.99, 65520]),
+    );
     expect(Array.from(back)).toEqual([1, 1 + 2 * ulp, 0, 65504, Infinity]);
   });
 

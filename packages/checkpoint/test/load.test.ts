@@ -23,7 +23,10 @@ describe('loadCheckpoint: the ways a model can be pointed at', () => {
     const folder = join(dir, 'sharded');
     mkdirSync(folder);
     const weights = tinyWeights();
-    const sharded = writeShardedSafetensors(weights.map((w) => ({ ...w, dtype: 'F32' as const })), { maxShardBytes: 2000 });
+    const sharded = writeShardedSafetensors(
+      weights.map((w) => ({ ...w, dtype: 'F32' as const })),
+      { maxShardBytes: 2000 },
+    );
     for (const shard of sharded.shards) writeFileSync(join(folder, shard.name), shard.bytes);
     writeFileSync(join(folder, 'model.safetensors.index.json'), JSON.stringify(sharded.index));
     writeFileSync(join(folder, 'config.json'), tinyHfConfigJson());
@@ -41,7 +44,9 @@ describe('loadCheckpoint: the ways a model can be pointed at', () => {
     const checkpoint = await loadCheckpoint(folder);
     expect(checkpoint.format).toBe('gguf');
     expect(checkpoint.config.numLayers).toBe(1);
-    expect(checkpoint.tokenizer?.encode('hello ab', { addBos: false }).map((id) => checkpoint.tokenizer?.tokenToPiece(id))).toEqual(['▁hello', '▁ab']);
+    expect(
+      checkpoint.tokenizer?.encode('hello ab', { addBos: false }).map((id) => checkpoint.tokenizer?.tokenToPiece(id)),
+    ).toEqual(['▁hello', '▁ab']);
     await checkpoint.close();
   });
 
@@ -62,8 +67,12 @@ describe('loadCheckpoint: the ways a model can be pointed at', () => {
   it('a truncated safetensors beside a valid config names the weights file', async () => {
     const folder = join(dir, 'truncated');
     mkdirSync(folder);
-    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(storiesHf, f), join(folder, f));
-    writeFileSync(join(folder, 'model.safetensors'), readFileSync(join(storiesHf, 'model.safetensors')).subarray(0, 5000));
+    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json'])
+      copyFileSync(join(storiesHf, f), join(folder, f));
+    writeFileSync(
+      join(folder, 'model.safetensors'),
+      readFileSync(join(storiesHf, 'model.safetensors')).subarray(0, 5000),
+    );
     await expect(loadCheckpoint(folder)).rejects.toThrow(/model\.safetensors: tensor ".*" spans bytes/);
   });
 });
@@ -75,16 +84,24 @@ describe('openCheckpoint from browser Files (Blob sources)', () => {
     const fromDisk = await loadCheckpoint(storiesGguf);
     expect(fromBlob.config).toEqual(fromDisk.config);
     expect(fromBlob.tensors).toEqual(fromDisk.tensors);
-    expect(await fromBlob.read('model.layers.2.self_attn.k_proj.weight')).toEqual(await fromDisk.read('model.layers.2.self_attn.k_proj.weight'));
+    expect(await fromBlob.read('model.layers.2.self_attn.k_proj.weight')).toEqual(
+      await fromDisk.read('model.layers.2.self_attn.k_proj.weight'),
+    );
     await fromDisk.close();
   });
 
   it('opens a HF folder dropped as Files', async () => {
-    const files = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'].map((name) =>
-      blobSource(new Blob([readFileSync(join(storiesHf, name))]), `hf/${name}`),
-    );
+    const files = [
+      'config.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'generation_config.json',
+    ].map((name) => blobSource(new Blob([readFileSync(join(storiesHf, name))]), `hf/${name}`));
     const checkpoint = await openCheckpoint(files, { path: 'hf' });
     expect(checkpoint.path).toBe('hf');
-    expect(checkpoint.tokenizer?.decode(checkpoint.tokenizer.encode('One day, Lily met a cat.'))).toBe('One day, Lily met a cat.');
+    expect(checkpoint.tokenizer?.decode(checkpoint.tokenizer.encode('One day, Lily met a cat.'))).toBe(
+      'One day, Lily met a cat.',
+    );
   });
 });

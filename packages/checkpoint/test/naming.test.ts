@@ -41,21 +41,47 @@ describe('GGUF → HF naming and the q/k row permutation', () => {
   });
 
   it('undoes llama.cpp’s permutation for q (8 heads) and k (2 heads), matrices and biases', () => {
-    for (const [heads, headDim, cols] of [[8, 4, 3], [2, 8, 5], [3, 6, 1]] as const) {
+    for (const [heads, headDim, cols] of [
+      [8, 4, 3],
+      [2, 8, 5],
+      [3, 6, 1],
+    ] as const) {
       const hf = Float32Array.from({ length: heads * headDim * cols }, (_, i) => i);
       expect(unpermuteRopeRows(permuteLikeLlamaCpp(hf, heads, cols), heads, cols)).toEqual(hf);
     }
   });
 
   it('maps every HF key back to its GGUF name, and nothing else', () => {
-    const names = ['token_embd.weight', 'output_norm.weight', 'output.weight', 'blk.3.attn_norm.weight', 'blk.3.attn_q.weight', 'blk.3.attn_q.bias',
-      'blk.3.attn_k.weight', 'blk.3.attn_v.weight', 'blk.3.attn_output.weight', 'blk.3.ffn_norm.weight', 'blk.3.ffn_gate.weight', 'blk.3.ffn_up.weight', 'blk.3.ffn_down.weight'];
+    const names = [
+      'token_embd.weight',
+      'output_norm.weight',
+      'output.weight',
+      'blk.3.attn_norm.weight',
+      'blk.3.attn_q.weight',
+      'blk.3.attn_q.bias',
+      'blk.3.attn_k.weight',
+      'blk.3.attn_v.weight',
+      'blk.3.attn_output.weight',
+      'blk.3.ffn_norm.weight',
+      'blk.3.ffn_gate.weight',
+      'blk.3.ffn_up.weight',
+      'blk.3.ffn_down.weight',
+    ];
     for (const gguf of names) expect(hfToGgufName(ggufToHfName(gguf))).toBe(gguf);
-    for (const unknown of ['model.layers.1.self_attn.q_proj.lora_A.loop0.weight', 'rope_freqs.weight', 'constructor.weight']) expect(hfToGgufName(unknown)).toBeUndefined();
+    for (const unknown of [
+      'model.layers.1.self_attn.q_proj.lora_A.loop0.weight',
+      'rope_freqs.weight',
+      'constructor.weight',
+    ])
+      expect(hfToGgufName(unknown)).toBeUndefined();
   });
 
   it('permuteRopeRows is llama.cpp’s permutation and the inverse of unpermuteRopeRows', () => {
-    for (const [heads, headDim, cols] of [[8, 4, 3], [2, 8, 5], [3, 6, 1]] as const) {
+    for (const [heads, headDim, cols] of [
+      [8, 4, 3],
+      [2, 8, 5],
+      [3, 6, 1],
+    ] as const) {
       const hf = Float32Array.from({ length: heads * headDim * cols }, (_, i) => i);
       expect(permuteRopeRows(hf, heads, cols)).toEqual(permuteLikeLlamaCpp(hf, heads, cols));
       expect(unpermuteRopeRows(permuteRopeRows(hf, heads, cols), heads, cols)).toEqual(hf);

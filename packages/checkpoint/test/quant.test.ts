@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
-  CheckpointError, bytesSource, decodeGgml, encodeGgml, readGguf, writeGguf, type GgufWriteDtype,
+  CheckpointError,
+  bytesSource,
+  decodeGgml,
+  encodeGgml,
+  readGguf,
+  writeGguf,
+  type GgufWriteDtype,
 } from '@recur/checkpoint';
 import { floatToHalfBits } from '../src/bytes/half.js';
 import { packKScales, unpackKScales, emptyScales } from '../src/gguf/quant/kScales.js';
@@ -21,7 +27,8 @@ function randomBlocks(type: string, blocks: number, seed: number): Uint8Array {
   const { blockBytes } = referenceLayout(type);
   const random = prng(seed);
   const bytes = Uint8Array.from({ length: blocks * blockBytes }, () => Math.floor(random() * 256));
-  for (let b = 0; b < blocks; b++) for (const at of halfFields[type]!) setHalf(bytes, b * blockBytes + at, (random() - 0.3) * 0.1);
+  for (let b = 0; b < blocks; b++)
+    for (const at of halfFields[type]!) setHalf(bytes, b * blockBytes + at, (random() - 0.3) * 0.1);
   return bytes;
 }
 
@@ -73,7 +80,9 @@ describe('quantized block decoders', () => {
     q5k.fill(0xa5, 16, 48); // high bit of sub-block s = bit s of 0b10100101
     q5k.fill(0x5a, 48);
     const q5 = (s: number): number => q(s) + 16 * ((0xa5 >> s) & 1);
-    expect([...decodeGgml('Q5_K', q5k, 256)]).toEqual(range(256, (e) => sc[e >> 5]! * q5(e >> 5) - 0.5 * mins[e >> 5]!));
+    expect([...decodeGgml('Q5_K', q5k, 256)]).toEqual(
+      range(256, (e) => sc[e >> 5]! * q5(e >> 5) - 0.5 * mins[e >> 5]!),
+    );
   });
 
   it('Q6_K: a hand-built super-block (d last, signed scales)', () => {
@@ -91,8 +100,16 @@ describe('quantized block decoders', () => {
 
   it('refuses partial blocks and short byte ranges, naming the tensor', () => {
     const site = { file: 'm.gguf', tensor: 'blk.0.ffn_down.weight' };
-    expectError(() => decodeGgml('Q4_K', new Uint8Array(144), 128, site), 'bad-shape', /m\.gguf: tensor "blk\.0\.ffn_down\.weight" is Q4_K \(blocks of 256\) but has 128/);
-    expectError(() => decodeGgml('Q6_K', new Uint8Array(209), 256, site), 'truncated', /"blk\.0\.ffn_down\.weight": 256 Q6_K elements need 210 bytes, got 209/);
+    expectError(
+      () => decodeGgml('Q4_K', new Uint8Array(144), 128, site),
+      'bad-shape',
+      /m\.gguf: tensor "blk\.0\.ffn_down\.weight" is Q4_K \(blocks of 256\) but has 128/,
+    );
+    expectError(
+      () => decodeGgml('Q6_K', new Uint8Array(209), 256, site),
+      'truncated',
+      /"blk\.0\.ffn_down\.weight": 256 Q6_K elements need 210 bytes, got 209/,
+    );
     expectError(() => decodeGgml('Q4_0', new Uint8Array(35), 64, site), 'truncated', /need 36 bytes, got 35/);
     expectError(() => decodeGgml('Q2_K', new Uint8Array(84), 256, site), 'unsupported-dtype', /is Q2_K/);
   });
@@ -146,29 +163,45 @@ describe('quantized encoders round-trip through the decoders', () => {
   });
 
   it('all-zero blocks encode to zeros', () => {
-    for (const [dtype] of roundTrip) expect([...decodeGgml(dtype, encodeGgml(dtype, new Float32Array(256)), 256)].every((v) => v === 0)).toBe(true);
+    for (const [dtype] of roundTrip)
+      expect([...decodeGgml(dtype, encodeGgml(dtype, new Float32Array(256)), 256)].every((v) => v === 0)).toBe(true);
   });
 });
 
 describe('quantized tensors in GGUF files', () => {
   const data = randomFloats(2 * 512, prng(5), 1);
-  const file = (dtype: GgufWriteDtype): Uint8Array => writeGguf({ metadata: [], tensors: [{ name: 'w', shape: [2, 512], dtype, data }] });
+  const file = (dtype: GgufWriteDtype): Uint8Array =>
+    writeGguf({ metadata: [], tensors: [{ name: 'w', shape: [2, 512], dtype, data }] });
 
-  it.each(['Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K'] as const)('%s is written, listed and read back as the decoder gives it', async (dtype) => {
-    const bytes = file(dtype);
-    const gguf = await readGguf(bytesSource(bytes, 'q.gguf'));
-    expect(gguf.ggufTensors[0]).toMatchObject({ name: 'w', dtype, ne: [512, 2], shape: [2, 512] });
-    expect(await gguf.read('w')).toEqual(decodeGgml(dtype, encodeGgml(dtype, data), data.length));
-  });
+  it.each(['Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q6_K'] as const)(
+    '%s is written, listed and read back as the decoder gives it',
+    async (dtype) => {
+      const bytes = file(dtype);
+      const gguf = await readGguf(bytesSource(bytes, 'q.gguf'));
+      expect(gguf.ggufTensors[0]).toMatchObject({ name: 'w', dtype, ne: [512, 2], shape: [2, 512] });
+      expect(await gguf.read('w')).toEqual(decodeGgml(dtype, encodeGgml(dtype, data), data.length));
+    },
+  );
 
   it('a row length that is not whole blocks is refused by the writer, naming the tensor', () => {
-    const write = (dtype: GgufWriteDtype, cols: number): unknown => writeGguf({ metadata: [], tensors: [{ name: 'blk.0.ffn_down.weight', shape: [2, cols], dtype, data: new Float32Array(2 * cols) }] });
-    expectError(() => write('Q4_K', 384), 'bad-shape', /"blk\.0\.ffn_down\.weight": Q4_K needs a row length divisible by 256, got 384/);
+    const write = (dtype: GgufWriteDtype, cols: number): unknown =>
+      writeGguf({
+        metadata: [],
+        tensors: [{ name: 'blk.0.ffn_down.weight', shape: [2, cols], dtype, data: new Float32Array(2 * cols) }],
+      });
+    expectError(
+      () => write('Q4_K', 384),
+      'bad-shape',
+      /"blk\.0\.ffn_down\.weight": Q4_K needs a row length divisible by 256, got 384/,
+    );
     expectError(() => write('Q4_0', 172), 'bad-shape', /Q4_0 needs a row length divisible by 32, got 172/);
   });
 
   it('a file cut inside the quantized data is refused', async () => {
     const bytes = file('Q6_K');
-    await expect(readGguf(bytesSource(bytes.subarray(0, bytes.length - 5), 'cut.gguf'))).rejects.toMatchObject({ code: 'offset-out-of-range', message: /"w"/ });
+    await expect(readGguf(bytesSource(bytes.subarray(0, bytes.length - 5), 'cut.gguf'))).rejects.toMatchObject({
+      code: 'offset-out-of-range',
+      message: /"w"/,
+    });
   });
 });

@@ -16,11 +16,19 @@ function scaleMin(bytes: Uint8Array, at: number, s: number): [number, number] {
   return [(b(s + 4) & 15) | ((b(s - 4) >> 6) << 4), (b(s + 4) >> 4) | ((b(s) >> 6) << 4)];
 }
 
-const elementFormulas: Record<string, { blockSize: number; blockBytes: number; value: (bytes: Uint8Array, at: number, e: number) => number }> = {
+const elementFormulas: Record<
+  string,
+  { blockSize: number; blockBytes: number; value: (bytes: Uint8Array, at: number, e: number) => number }
+> = {
   Q8_0: { blockSize: 32, blockBytes: 34, value: (x, at, e) => half(x, at) * int8(x[at + 2 + e]!) },
-  Q4_0: { blockSize: 32, blockBytes: 18, value: (x, at, e) => half(x, at) * (nibble(x[at + 2 + (e % 16)]!, e >= 16) - 8) },
+  Q4_0: {
+    blockSize: 32,
+    blockBytes: 18,
+    value: (x, at, e) => half(x, at) * (nibble(x[at + 2 + (e % 16)]!, e >= 16) - 8),
+  },
   Q4_K: {
-    blockSize: 256, blockBytes: 144,
+    blockSize: 256,
+    blockBytes: 144,
     value: (x, at, e) => {
       const [s, l] = [e >> 5, e & 31];
       const [sc, m] = scaleMin(x, at + 4, s);
@@ -29,7 +37,8 @@ const elementFormulas: Record<string, { blockSize: number; blockBytes: number; v
     },
   },
   Q5_K: {
-    blockSize: 256, blockBytes: 176,
+    blockSize: 256,
+    blockBytes: 176,
     value: (x, at, e) => {
       const [s, l] = [e >> 5, e & 31];
       const [sc, m] = scaleMin(x, at + 4, s);
@@ -38,7 +47,8 @@ const elementFormulas: Record<string, { blockSize: number; blockBytes: number; v
     },
   },
   Q6_K: {
-    blockSize: 256, blockBytes: 210,
+    blockSize: 256,
+    blockBytes: 210,
     value: (x, at, e) => {
       const [h, k, l] = [e >> 7, (e >> 5) & 3, e & 31];
       const low = nibble(x[at + 64 * h + 32 * (k & 1) + l]!, k >= 2);

@@ -18,7 +18,15 @@ describe('stories260K: the GGUF and the Hugging Face folder are the same model',
   it('opens both formats', () => {
     expect(hf.format).toBe('safetensors');
     expect(gguf.format).toBe('gguf');
-    expect(hf.config).toMatchObject({ architecture: 'llama', numLayers: 5, hiddenSize: 64, numHeads: 8, numKvHeads: 4, headDim: 8, vocabSize: 512 });
+    expect(hf.config).toMatchObject({
+      architecture: 'llama',
+      numLayers: 5,
+      hiddenSize: 64,
+      numHeads: 8,
+      numKvHeads: 4,
+      headDim: 8,
+      vocabSize: 512,
+    });
     expect(hf.tokenizer).not.toBeNull();
     expect(gguf.tokenizer).not.toBeNull();
   });

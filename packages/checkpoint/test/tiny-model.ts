@@ -20,8 +20,31 @@ export function randomFloats(n: number, random: () => number, scale = 1): Float3
 }
 
 /** A SentencePiece-style vocabulary: <unk>, <s>, </s>, 256 byte tokens, then a few pieces. */
-export const tinyPieces = ['▁', 'a', 'b', 'c', 'h', 'e', 'l', 'o', '▁a', 'ab', '▁ab', 'he', 'll', 'hell', 'hello', '▁hello'];
-export const tinyTokens = ['<unk>', '<s>', '</s>', ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`), ...tinyPieces];
+export const tinyPieces = [
+  '▁',
+  'a',
+  'b',
+  'c',
+  'h',
+  'e',
+  'l',
+  'o',
+  '▁a',
+  'ab',
+  '▁ab',
+  'he',
+  'll',
+  'hell',
+  'hello',
+  '▁hello',
+];
+export const tinyTokens = [
+  '<unk>',
+  '<s>',
+  '</s>',
+  ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`),
+  ...tinyPieces,
+];
 
 export const tinyConfig: ModelConfig = {
   architecture: 'llama',
@@ -46,21 +69,43 @@ export const tinyConfig: ModelConfig = {
 export function tinyHfConfigJson(overrides: Record<string, unknown> = {}): string {
   const c = tinyConfig;
   return JSON.stringify({
-    architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: c.vocabSize, hidden_size: c.hiddenSize,
-    intermediate_size: c.intermediateSize, num_hidden_layers: c.numLayers, num_attention_heads: c.numHeads,
-    num_key_value_heads: c.numKvHeads, max_position_embeddings: c.maxPositionEmbeddings, rms_norm_eps: c.rmsNormEps,
-    rope_theta: c.ropeTheta, tie_word_embeddings: true, hidden_act: 'silu', bos_token_id: 1, eos_token_id: 2, ...overrides,
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    vocab_size: c.vocabSize,
+    hidden_size: c.hiddenSize,
+    intermediate_size: c.intermediateSize,
+    num_hidden_layers: c.numLayers,
+    num_attention_heads: c.numHeads,
+    num_key_value_heads: c.numKvHeads,
+    max_position_embeddings: c.maxPositionEmbeddings,
+    rms_norm_eps: c.rmsNormEps,
+    rope_theta: c.ropeTheta,
+    tie_word_embeddings: true,
+    hidden_act: 'silu',
+    bos_token_id: 1,
+    eos_token_id: 2,
+    ...overrides,
   });
 }
 
 /** HF-named random weights for tinyConfig. */
 export function tinyWeights(seed = 7): { name: string; shape: number[]; data: Float32Array }[] {
   const random = prng(seed);
-  return [...expectedTensors(tinyConfig)].map(([name, shape]) => ({ name, shape, data: randomFloats(shape.reduce((a, b) => a * b, 1), random) }));
+  return [...expectedTensors(tinyConfig)].map(([name, shape]) => ({
+    name,
+    shape,
+    data: randomFloats(
+      shape.reduce((a, b) => a * b, 1),
+      random,
+    ),
+  }));
 }
 
 export function tinySafetensors(dtype: SafetensorsWriteEntry['dtype'] = 'F32'): Uint8Array {
-  return writeSafetensors(tinyWeights().map((w) => ({ ...w, dtype })), { format: 'pt' });
+  return writeSafetensors(
+    tinyWeights().map((w) => ({ ...w, dtype })),
+    { format: 'pt' },
+  );
 }
 
 /** The GGUF name of each tiny HF weight (inverse of the reader's renaming). */
@@ -95,8 +140,18 @@ export function tinyGgufMetadata(): GgufMetadataEntry[] {
     { key: 'llama.attention.layer_norm_rms_epsilon', type: 'float32', value: c.rmsNormEps },
     { key: 'tokenizer.ggml.model', type: 'string', value: 'llama' },
     { key: 'tokenizer.ggml.tokens', type: 'array', itemType: 'string', value: tinyTokens },
-    { key: 'tokenizer.ggml.scores', type: 'array', itemType: 'float32', value: tinyTokens.map((_, i) => pieceScore(i)) },
-    { key: 'tokenizer.ggml.token_type', type: 'array', itemType: 'int32', value: tinyTokens.map((_, i) => (i === 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : 1)) },
+    {
+      key: 'tokenizer.ggml.scores',
+      type: 'array',
+      itemType: 'float32',
+      value: tinyTokens.map((_, i) => pieceScore(i)),
+    },
+    {
+      key: 'tokenizer.ggml.token_type',
+      type: 'array',
+      itemType: 'int32',
+      value: tinyTokens.map((_, i) => (i === 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : 1)),
+    },
     u32('tokenizer.ggml.unknown_token_id', 0),
     u32('tokenizer.ggml.bos_token_id', 1),
     u32('tokenizer.ggml.eos_token_id', 2),
@@ -108,11 +163,13 @@ export function tinyGgufMetadata(): GgufMetadataEntry[] {
  * permute q/k themselves); embeddings in F16 to keep the file small.
  */
 export function tinyGguf(options: { dtype?: GgufWriteTensor['dtype'] } = {}): Uint8Array {
-  const tensors = tinyWeights().map((w): GgufWriteTensor => ({
-    name: toGguf[w.name]!,
-    shape: w.shape,
-    dtype: w.shape.length === 1 ? 'F32' : (options.dtype ?? 'F16'),
-    data: w.data,
-  }));
+  const tensors = tinyWeights().map(
+    (w): GgufWriteTensor => ({
+      name: toGguf[w.name]!,
+      shape: w.shape,
+      dtype: w.shape.length === 1 ? 'F32' : (options.dtype ?? 'F16'),
+      data: w.data,
+    }),
+  );
   return writeGguf({ metadata: tinyGgufMetadata(), tensors });
 }

@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ggufTokenizerJson, readGguf, tokenizerFromGguf, tokenizerFromHfJson, type GgufMetadata, type TextTokenizer } from '@recur/checkpoint';
+import {
+  ggufTokenizerJson,
+  readGguf,
+  tokenizerFromGguf,
+  tokenizerFromHfJson,
+  type GgufMetadata,
+  type TextTokenizer,
+} from '@recur/checkpoint';
 import { openFileSource } from '@recur/checkpoint/node';
 import { corpora, storiesDir, storiesGguf, storiesHf } from './stories.js';
 
@@ -37,7 +44,8 @@ describe('tokenizer built from GGUF metadata vs the HF tokenizer.json (stories26
   it('builds the same tokenizer.json: vocab, merges, normalizer, decoder, specials', () => {
     const built = ggufTokenizerJson(metadata, 'stories260K.gguf').tokenizer;
     const file = json(`${storiesHf}tokenizer.json`);
-    for (const key of ['added_tokens', 'normalizer', 'pre_tokenizer', 'post_processor', 'decoder']) expect(built[key], key).toEqual(file[key]);
+    for (const key of ['added_tokens', 'normalizer', 'pre_tokenizer', 'post_processor', 'decoder'])
+      expect(built[key], key).toEqual(file[key]);
     const model = built.model as { merges: [string, string][] };
     const fileModel = file.model as { merges: string[] };
     // The file uses the older "a b" merge strings; we emit [a, b] pairs (unambiguous with spaces).
@@ -81,7 +89,13 @@ describe('tokenizer built from GGUF metadata vs the HF tokenizer.json (stories26
   });
 
   it('uses byte fallback for characters outside the vocabulary', () => {
-    expect(fromGguf.encode('😀', { addBos: false }).map((id) => fromGguf.tokenToPiece(id))).toEqual(['▁', '<0xF0>', '<0x9F>', '<0x98>', '<0x80>']);
+    expect(fromGguf.encode('😀', { addBos: false }).map((id) => fromGguf.tokenToPiece(id))).toEqual([
+      '▁',
+      '<0xF0>',
+      '<0x9F>',
+      '<0x98>',
+      '<0x80>',
+    ]);
   });
 
   it('matches the reference prompt ids', () => {

@@ -1,5 +1,12 @@
 import { Decoder, recursiveFromPretrained, type RecursiveOptions, type TyingPlan } from '@recur/graph';
-import { DepthwiseLora, initDepthwiseLora, type LoraInit, type LoraRanks, type NormMode, type TruncationEnergy } from '@recur/lora';
+import {
+  DepthwiseLora,
+  initDepthwiseLora,
+  type LoraInit,
+  type LoraRanks,
+  type NormMode,
+  type TruncationEnergy,
+} from '@recur/lora';
 import type { LoadedModel } from './model.js';
 import type { RecurSection } from './recurConfig.js';
 
@@ -35,15 +42,27 @@ export async function convertModel(model: LoadedModel, options: ConvertOptions):
   const loraEnergy: TruncationEnergy[] = [];
   const loraArrays = initDepthwiseLora({
     onEnergy: (e) => loraEnergy.push(e),
-    plan: spec.plan, sourceConfig: model.decoder.config, source, shared: spec.arrays,
-    ranks: options.ranks, init: options.loraInit, norms: options.norms, seed: options.seed ?? 0,
+    plan: spec.plan,
+    sourceConfig: model.decoder.config,
+    source,
+    shared: spec.arrays,
+    ranks: options.ranks,
+    init: options.loraInit,
+    norms: options.norms,
+    seed: options.seed ?? 0,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   const lora = DepthwiseLora.fromArrays(loraArrays, options.loraScale ?? 1);
   const decoder = Decoder.fromArrays(spec.config, spec.arrays, { adapter: lora });
   const recur: RecurSection = {
-    strategy: options.strategy, loops: options.loops, blockSize: spec.plan.blockSize, init: options.init,
-    loraInit: options.loraInit, ranks: options.ranks, norms: options.norms, loraScale: options.loraScale ?? 1,
+    strategy: options.strategy,
+    loops: options.loops,
+    blockSize: spec.plan.blockSize,
+    init: options.init,
+    loraInit: options.loraInit,
+    ranks: options.ranks,
+    norms: options.norms,
+    loraScale: options.loraScale ?? 1,
     layerOrder: spec.config.layerOrder ?? [],
     source: { path: model.source.path, numLayers: model.config.numLayers, parameters: model.decoder.parameterCount },
   };

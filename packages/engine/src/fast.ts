@@ -4,7 +4,9 @@ import { activeBackend } from '@recur/tensor';
 import type { LoadedModel } from './model.js';
 
 /** The fast decoder of a model, or why it cannot have one (then the tfjs Decoder runs). */
-export type FastChoice = { readonly fast: FastDecoder; readonly reason?: undefined } | { readonly fast?: undefined; readonly reason: string };
+export type FastChoice =
+  | { readonly fast: FastDecoder; readonly reason?: undefined }
+  | { readonly fast?: undefined; readonly reason: string };
 
 const built = new WeakMap<Decoder, Promise<FastChoice>>();
 const ready = new WeakMap<Decoder, FastDecoder>();
@@ -21,7 +23,11 @@ export function fastDecoderFor(model: Pick<LoadedModel, 'decoder' | 'lora'>): Pr
     const unsupported = FastDecoder.unsupported(model.decoder.config);
     if (unsupported) return { reason: unsupported };
     if (activeBackend() !== 'wasm') return { reason: `the fast path runs on wasm, the backend is ${activeBackend()}` };
-    const fast = await FastDecoder.create(model.decoder.config, model.decoder.weights, model.lora ? { adapter: fastAdapterSource(model.lora) } : {});
+    const fast = await FastDecoder.create(
+      model.decoder.config,
+      model.decoder.weights,
+      model.lora ? { adapter: fastAdapterSource(model.lora) } : {},
+    );
     if (fast) ready.set(model.decoder, fast);
     return fast ? { fast } : { reason: 'no fused-kernel runtime on this wasm backend' };
   })();
@@ -60,7 +66,11 @@ export interface TokenRunner {
  * `fast`: undefined = the fused path whenever the model allows it, else tfjs quietly (the default);
  * true = the same, with a warning on falling back (it was asked for); false = always tfjs.
  */
-export async function tokenRunner(model: LoadedModel, fast: boolean | undefined, capacity: number): Promise<TokenRunner> {
+export async function tokenRunner(
+  model: LoadedModel,
+  fast: boolean | undefined,
+  capacity: number,
+): Promise<TokenRunner> {
   const choice = fast !== false ? await fastDecoderFor(model) : undefined;
   if (choice?.fast) {
     const decoder = choice.fast;
@@ -71,7 +81,8 @@ export async function tokenRunner(model: LoadedModel, fast: boolean | undefined,
       dispose: () => cache.dispose(),
     };
   }
-  if (fast === true && choice?.reason) console.warn(`recur: fast path unavailable (${choice.reason}); using the tfjs decoder`);
+  if (fast === true && choice?.reason)
+    console.warn(`recur: fast path unavailable (${choice.reason}); using the tfjs decoder`);
   const cache = model.decoder.newCache();
   return {
     path: 'tfjs',

@@ -49,7 +49,10 @@ export interface GenerateResult {
   readonly timings: { readonly prefillMs: number; readonly decodeMs: number };
   /** Which decoder ran: the fused fast path or the tfjs Decoder. */
   readonly path: 'fast' | 'tfjs';
-  /** With `exit`: loops run by the position whose logits chose each generated token (the first is the prompt's last, full depth). */
+  /**
+   * With `exit`: loops run by the position whose logits chose each
+   * generated token (the first is the prompt's last, full depth).
+   */
   readonly depths?: number[];
 }
 
@@ -64,7 +67,10 @@ export async function generate(model: LoadedModel, request: GenerateOptions): Pr
   const random = new SeededRandom(options.seed ?? 0);
   const promptIds = options.promptIds ? [...options.promptIds] : tokenizer.encode(options.prompt, { addBos: true });
   const room = model.config.maxPositionEmbeddings - promptIds.length;
-  if (room < 0) throw new RangeError(`prompt has ${promptIds.length} tokens; the model's context is ${model.config.maxPositionEmbeddings}`);
+  if (room < 0)
+    throw new RangeError(
+      `prompt has ${promptIds.length} tokens; the model's context is ${model.config.maxPositionEmbeddings}`,
+    );
   const maxNew = Math.min(options.maxNewTokens, room);
   const stream = new TextStream((ids) => tokenizer.decode(ids), tokenizer.decode(promptIds));
   const ids: number[] = [];
@@ -77,12 +83,30 @@ export async function generate(model: LoadedModel, request: GenerateOptions): Pr
       const delta = stream.push([...promptIds, ...ids]);
       if (delta) options.onText?.(delta);
     };
-    const { firstTokenMs, totalMs } = await servedDepthTokens(model, { promptIds, maxNewTokens: maxNew, sampling, seed: options.seed ?? 0, stopAtEos: options.stopAtEos !== false, policy: served.policy, kvMode: served.kvMode, onToken });
+    const { firstTokenMs, totalMs } = await servedDepthTokens(model, {
+      promptIds,
+      maxNewTokens: maxNew,
+      sampling,
+      seed: options.seed ?? 0,
+      stopAtEos: options.stopAtEos !== false,
+      policy: served.policy,
+      kvMode: served.kvMode,
+      onToken,
+    });
     const tail = stream.push([...promptIds, ...ids], true);
     if (tail) options.onText?.(tail);
-    return { promptIds, ids, text: stream.text, timings: { prefillMs: firstTokenMs, decodeMs: totalMs - firstTokenMs }, path: 'fast', depths };
+    return {
+      promptIds,
+      ids,
+      text: stream.text,
+      timings: { prefillMs: firstTokenMs, decodeMs: totalMs - firstTokenMs },
+      path: 'fast',
+      depths,
+    };
   }
-  const runner = options.exit ? await routedRunner(model, options, promptIds.length + maxNew, depths) : await tokenRunner(model, options.fast, promptIds.length + maxNew);
+  const runner = options.exit
+    ? await routedRunner(model, options, promptIds.length + maxNew, depths)
+    : await tokenRunner(model, options.fast, promptIds.length + maxNew);
   const started = performance.now();
   let prefillMs = 0;
   try {
@@ -102,7 +126,14 @@ export async function generate(model: LoadedModel, request: GenerateOptions): Pr
   const tail = stream.push([...promptIds, ...ids], true);
   if (tail) options.onText?.(tail);
   const timings = { prefillMs, decodeMs: performance.now() - started - prefillMs };
-  return { promptIds, ids, text: stream.text, timings, path: runner.path, ...(options.exit && { depths: depths.slice(0, ids.length) }) };
+  return {
+    promptIds,
+    ids,
+    text: stream.text,
+    timings,
+    path: runner.path,
+    ...(options.exit && { depths: depths.slice(0, ids.length) }),
+  };
 }
 
 /** A router model's own routing (its rule without overrides), or undefined for a model without one. */
@@ -123,11 +154,17 @@ async function servedDepthRun(model: LoadedModel, options: GenerateOptions, maxN
  * A TokenRunner over per-token depth that records each call's depth: router rules on the fused
  * kernels unless `fast: false` (or the model has none), else tfjs.
  */
-async function routedRunner(model: LoadedModel, options: GenerateOptions, capacity: number, depths: number[]): Promise<TokenRunner> {
+async function routedRunner(
+  model: LoadedModel,
+  options: GenerateOptions,
+  capacity: number,
+  depths: number[],
+): Promise<TokenRunner> {
   const rule = options.exit!;
   const kvMode = options.kvMode ?? defaultKvMode(model, rule);
   const fast = options.fast !== false ? await fastRouterRunner(model, rule, kvMode, capacity) : undefined;
-  if (!fast && options.fast === true && rule.kind === 'router') console.warn('recur: fast path unavailable for this model; routing on the tfjs decoder');
+  if (!fast && options.fast === true && rule.kind === 'router')
+    console.warn('recur: fast path unavailable for this model; routing on the tfjs decoder');
   const runner = fast ?? depthRunner(model, rule, kvMode);
   return {
     path: runner.path,

@@ -3,8 +3,16 @@ export { checkRouterSection, hfConfigJson, type RecurSection, type RouterSection
 export { generate, trainedRouting, type GenerateOptions, type GenerateResult } from './generate.js';
 export { evaluatePerplexity, perplexityWindows, type PerplexityOptions, type PerplexityResult } from './perplexity.js';
 export { argmax, greedySampling, sampleToken, type SamplingOptions } from './sampling.js';
-export { checkSampling, samplingRules, samplingRuleText, SamplingError, validateSampling, type SamplingField } from './samplingRules.js';
-// Sampling's seeded generator: @recur/tensor's mulberry32, the one training data draws from too (one implementation, one state format).
+export {
+  checkSampling,
+  samplingRules,
+  samplingRuleText,
+  SamplingError,
+  validateSampling,
+  type SamplingField,
+} from './samplingRules.js';
+// Sampling's seeded generator: @recur/tensor's mulberry32, the one
+// training data draws from too (one implementation, one state format).
 export { Mulberry32 as SeededRandom } from '@recur/tensor';
 export { decodeUtf8Prefix, TextStream } from './text.js';
 export { modelPresets, presetDecoder } from './presets.js';
@@ -17,18 +25,45 @@ export { sampleCorpus, SampleCorpusError, type SampleCorpusOptions, type Sampled
 export { plainModel, type LoraExport, type PlainModel } from './export.js';
 export { disposeFast, fastDecoderFor, tokenRunner, type FastChoice, type TokenRunner } from './fast.js';
 export type { DistillationOptions, LrSchedule, TrainableSelection } from '@recur/train';
-export { defaultKvMode, depthRouting, expertThresholds, exitRouting, parseExitRule, type ExitRule } from './depth/exitRule.js';
+export {
+  defaultKvMode,
+  depthRouting,
+  expertThresholds,
+  exitRouting,
+  parseExitRule,
+  type ExitRule,
+} from './depth/exitRule.js';
 export { fusedLoops } from './depth/depthRunner.js';
 export { depthRunner, type DepthRunner } from './depth/depthRunner.js';
 export { evaluateDepths, type DepthEvaluation, type EvaluateDepthsOptions } from './depth/evaluateDepths.js';
 export { routerAgreement } from './depth/routerAgreement.js';
-export { calibrateRouterThresholds, withRouterThreshold, type CalibrateRouterOptions, type RouterThresholdChoice } from './depth/calibrateRouter.js';
+export {
+  calibrateRouterThresholds,
+  withRouterThreshold,
+  type CalibrateRouterOptions,
+  type RouterThresholdChoice,
+} from './depth/calibrateRouter.js';
 export { keepFractions, type KeepFraction } from './depth/keepFractions.js';
 export { forcedDepthRouting, routerPerLoop } from './depth/routerPerLoop.js';
 export { createServingEngine } from './serve/servingEngine.js';
 export type { ContinueAfter, ServingEngineOptions } from './serve/options.js';
-export type { ServeCallbacks, ServeFinishReason, ServeRequest, ServeResult, ServeSampling, ServeStats, ServingEngine } from './serve/types.js';
+export type {
+  ServeCallbacks,
+  ServeFinishReason,
+  ServeRequest,
+  ServeResult,
+  ServeSampling,
+  ServeStats,
+  ServingEngine,
+} from './serve/types.js';
 export type { ServingMode } from '@recur/scheduler';
 export { earlyExitObjective, type EarlyExitObjectiveOptions, type EarlyExitTraining } from './depth/exitObjective.js';
-export { morHeldOutLoss, morObjective, routedSequence, type MorObjectiveOptions, type MorTraining, type RoutedSequence } from './depth/morObjective.js';
+export {
+  morHeldOutLoss,
+  morObjective,
+  routedSequence,
+  type MorObjectiveOptions,
+  type MorTraining,
+  type RoutedSequence,
+} from './depth/morObjective.js';
 export { withRouter, type MorModelOptions } from './depth/morModel.js';

@@ -48,7 +48,9 @@ export const routerTensorPrefix = 'mor.';
 /** Reads every tensor the decoder needs from an open checkpoint and builds the model. */
 export async function buildModel(checkpoint: Checkpoint, options: BuildOptions = {}): Promise<LoadedModel> {
   if (!checkpoint.tokenizer) {
-    throw new Error(`${checkpoint.path}: no tokenizer found (expected tokenizer.json beside the weights, or one embedded in the GGUF)`);
+    throw new Error(
+      `${checkpoint.path}: no tokenizer found (expected tokenizer.json beside the weights, or one embedded in the GGUF)`,
+    );
   }
   const recur = withLoops(checkpoint.path, options.recur, options.loops);
   const baseConfig = recur ? { ...checkpoint.config, layerOrder: recur.layerOrder } : checkpoint.config;
@@ -63,7 +65,10 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
     options.onProgress?.(i + 1, specs.length, spec.name);
   }
   const config = tieIdenticalHead(baseConfig, arrays);
-  if (recur && options.adapter) throw new Error(`${checkpoint.path}: a converted model carries its own LoRA; an extra adapter applies to plain models only`);
+  if (recur && options.adapter)
+    throw new Error(
+      `${checkpoint.path}: a converted model carries its own LoRA; an extra adapter applies to plain models only`,
+    );
   const lora = recur ? loadLora(checkpoint, arrays, recur.loraScale) : options.adapter;
   const routerParams = recur?.router ? loadRouter(checkpoint, arrays) : undefined;
   return {
@@ -102,7 +107,10 @@ function loadLora(checkpoint: Checkpoint, arrays: Map<string, Float32Array>, sca
 
 function loadRouter(checkpoint: Checkpoint, arrays: Map<string, Float32Array>): Map<string, tf.Tensor> {
   const infos = checkpoint.tensors.filter((t) => t.name.startsWith(routerTensorPrefix));
-  if (infos.length === 0) throw new Error(`${checkpoint.path}: config.json names a router but the weights hold no ${routerTensorPrefix}* tensors`);
+  if (infos.length === 0)
+    throw new Error(
+      `${checkpoint.path}: config.json names a router but the weights hold no ${routerTensorPrefix}* tensors`,
+    );
   return new Map(infos.map((info) => [info.name, tf.tensor(arrays.get(info.name)!, [...info.shape], 'float32')]));
 }
 
@@ -110,7 +118,11 @@ function loadRouter(checkpoint: Checkpoint, arrays: Map<string, Float32Array>): 
 function withLoops(path: string, recur: RecurSection | undefined, loops: number | undefined): RecurSection | undefined {
   if (loops === undefined) return recur;
   if (!recur) throw new RangeError(`${path}: --loops applies to converted (recursive) models only`);
-  const maxLoops = Math.floor((configSizeLimits.numLayers - 2) / recur.blockSize); // the bound on a config's layers holds for the loops run too
-  if (loops > maxLoops) throw new RangeError(`${path}: --loops ${loops} would run ${loops * recur.blockSize} shared layers; at most ${maxLoops} loops of this ${recur.blockSize}-layer block`);
+  // the bound on a config's layers holds for the loops run too
+  const maxLoops = Math.floor((configSizeLimits.numLayers - 2) / recur.blockSize);
+  if (loops > maxLoops)
+    throw new RangeError(
+      `${path}: --loops ${loops} would run ${loops * recur.blockSize} shared layers; at most ${maxLoops} loops of this ${recur.blockSize}-layer block`,
+    );
   return { ...recur, loops, layerOrder: loopedOrder(recur.strategy, recur.blockSize, loops) };
 }

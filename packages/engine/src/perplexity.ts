@@ -25,7 +25,11 @@ export interface PerplexityResult {
  * drop the BOS, cut the stream into consecutive chunks of window−1 tokens, and score each chunk
  * independently as [BOS] + chunk. Sums are kept in float64.
  */
-export async function evaluatePerplexity(model: LoadedModel, text: string, options: PerplexityOptions): Promise<PerplexityResult> {
+export async function evaluatePerplexity(
+  model: LoadedModel,
+  text: string,
+  options: PerplexityOptions,
+): Promise<PerplexityResult> {
   const windows = perplexityWindows(model, text, options.window);
   if (windows.length === 0) throw new RangeError('no tokens to score: the text is empty'); // not a NaN perplexity
   const fast = options.fast === false ? undefined : (await fastDecoderFor(model)).fast;
@@ -44,13 +48,19 @@ export async function evaluatePerplexity(model: LoadedModel, text: string, optio
 export function perplexityWindows(model: LoadedModel, text: string, window: number): number[][] {
   if (!Number.isInteger(window) || window < 2) throw new RangeError(`window must be an integer ≥ 2, got ${window}`);
   if (window > model.config.maxPositionEmbeddings) {
-    throw new RangeError(`window ${window} exceeds the model's context of ${model.config.maxPositionEmbeddings} tokens`);
+    throw new RangeError(
+      `window ${window} exceeds the model's context of ${model.config.maxPositionEmbeddings} tokens`,
+    );
   }
   const bos = model.tokenizer.bosId;
-  if (bos === null) throw new RangeError('this perplexity protocol starts every window with BOS, and the tokenizer has none');
+  if (bos === null)
+    throw new RangeError('this perplexity protocol starts every window with BOS, and the tokenizer has none');
   const stream = model.tokenizer.encode(text, { addBos: false });
   const chunk = window - 1;
-  return Array.from({ length: Math.ceil(stream.length / chunk) }, (_, w) => [bos, ...stream.slice(w * chunk, (w + 1) * chunk)]);
+  return Array.from({ length: Math.ceil(stream.length / chunk) }, (_, w) => [
+    bos,
+    ...stream.slice(w * chunk, (w + 1) * chunk),
+  ]);
 }
 
 /** Σ −log p(target[t] | input[0..t]) for one window. */
@@ -86,7 +96,10 @@ export function targetNll(logits: tf.Tensor2D, targets: readonly number[]): numb
   const values = tf.tidy(() => {
     const logProbs = tf.logSoftmax(tf.slice(logits, [0, 0], [targets.length, -1])); // [n, V]
     const vocab = logProbs.shape[1];
-    const flatIndex = tf.tensor1d(targets.map((id, t) => t * vocab + id), 'int32'); // [n]
+    const flatIndex = tf.tensor1d(
+      targets.map((id, t) => t * vocab + id),
+      'int32',
+    ); // [n]
     return tf.gather(tf.reshape(logProbs, [-1]), flatIndex).dataSync(); // [n]: row t's entry for targets[t]
   });
   let sum = 0;

@@ -55,11 +55,19 @@ export function withRouterDefaults(recur: RecurSection): RecurSection {
 /** Refuses a saved router section a model cannot run as stored (ConfigError naming `file` and the field). */
 export function checkRouterSection(recur: RecurSection, file: string): void {
   const router = recur.router;
-  if (router?.threshold !== undefined && !(Number.isFinite(router.threshold) && router.threshold > 0 && router.threshold < 1)) {
-    throw new ConfigError(file, 'recur.router.threshold', `must be a number in (0, 1), got ${JSON.stringify(router.threshold)}`);
+  if (
+    router?.threshold !== undefined &&
+    !(Number.isFinite(router.threshold) && router.threshold > 0 && router.threshold < 1)
+  ) {
+    throw new ConfigError(
+      file,
+      'recur.router.threshold',
+      `must be a number in (0, 1), got ${JSON.stringify(router.threshold)}`,
+    );
   }
   if (router?.thresholds === undefined) return;
-  if (router.kind !== 'expert') throw new ConfigError(file, 'recur.router.thresholds', 'applies to expert-choice routers only');
+  if (router.kind !== 'expert')
+    throw new ConfigError(file, 'recur.router.thresholds', 'applies to expert-choice routers only');
   const problem = thresholdsProblem(router.thresholds, recur.loops);
   if (problem) throw new ConfigError(file, 'recur.router.thresholds', problem);
 }

@@ -39,23 +39,36 @@ export class SampleCorpusError extends Error {
  */
 export async function sampleCorpus(model: LoadedModel, options: SampleCorpusOptions): Promise<SampledCorpus> {
   const bos = model.tokenizer.bosId;
-  if (bos === null) throw new SampleCorpusError(`${model.source.path}: the tokenizer has no BOS token to start documents from`);
+  if (bos === null)
+    throw new SampleCorpusError(`${model.source.path}: the tokenizer has no BOS token to start documents from`);
   const context = model.decoder.config.maxPositionEmbeddings;
   if (options.maxDocTokens + 1 > context) {
-    throw new SampleCorpusError(`max document tokens ${options.maxDocTokens} + BOS exceed the model's context of ${context} tokens`);
+    throw new SampleCorpusError(
+      `max document tokens ${options.maxDocTokens} + BOS exceed the model's context of ${context} tokens`,
+    );
   }
   let engine: ServingEngine;
   try {
-    engine = await createServingEngine(model, { scheduler: { maxRowsPerStep: options.batch, tokenBudgetPerStep: Math.max(256, options.batch) } });
+    engine = await createServingEngine(model, {
+      scheduler: { maxRowsPerStep: options.batch, tokenBudgetPerStep: Math.max(256, options.batch) },
+    });
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
     const results = await oneByOne(model, bos, options);
-    return { ...corpusOf(model, results, options.tokens), path: 'tfjs', note: `the batched fast path cannot run this model (${why}); documents were sampled one at a time on the tfjs decoder` };
+    return {
+      ...corpusOf(model, results, options.tokens),
+      path: 'tfjs',
+      note: `the batched fast path cannot run this model (${why}); documents were sampled one at a time on the tfjs decoder`,
+    };
   }
   return { ...corpusOf(model, await batched(engine, bos, options), options.tokens), path: 'fast' };
 }
 
-function corpusOf(model: LoadedModel, results: readonly { readonly ids: readonly number[] }[], tokens: number): { documents: string[]; tokens: number } {
+function corpusOf(
+  model: LoadedModel,
+  results: readonly { readonly ids: readonly number[] }[],
+  tokens: number,
+): { documents: string[]; tokens: number } {
   return { documents: firstTokens(results, tokens).map((ids) => documentText(model, ids)), tokens };
 }
 
@@ -71,15 +84,24 @@ async function batched(engine: ServingEngine, bos: number, options: SampleCorpus
       const launch = (): void => {
         const index = launched++;
         running++;
-        const sampling = { temperature: options.temperature, ...(options.topP !== undefined && { topP: options.topP }), seed: documentSeed(options.seed, index) };
-        engine.submit({ promptIds: [bos], maxNewTokens: options.maxDocTokens, sampling }, { onToken: () => options.onProgress?.(Math.min(++generated, options.tokens), options.tokens) }).then((result) => {
-          results[index] = result;
-          running--;
-          // tokens counted so far may include unfinished documents; a stuck model yields none at all
-          if (stuck(++completed, generated)) reject(stuckError());
-          else if (generated < options.tokens) launch();
-          else if (running === 0) resolve();
-        }, reject);
+        const sampling = {
+          temperature: options.temperature,
+          ...(options.topP !== undefined && { topP: options.topP }),
+          seed: documentSeed(options.seed, index),
+        };
+        engine
+          .submit(
+            { promptIds: [bos], maxNewTokens: options.maxDocTokens, sampling },
+            { onToken: () => options.onProgress?.(Math.min(++generated, options.tokens), options.tokens) },
+          )
+          .then((result) => {
+            results[index] = result;
+            running--;
+            // tokens counted so far may include unfinished documents; a stuck model yields none at all
+            if (stuck(++completed, generated)) reject(stuckError());
+            else if (generated < options.tokens) launch();
+            else if (running === 0) resolve();
+          }, reject);
       };
       for (let i = 0; i < options.batch; i++) launch();
     });
@@ -95,8 +117,17 @@ async function oneByOne(model: LoadedModel, bos: number, options: SampleCorpusOp
   const results: { ids: number[] }[] = [];
   let generated = 0;
   for (let index = 0; generated < options.tokens; index++) {
-    const sampling = { temperature: options.temperature, ...(options.topP !== undefined && { topP: options.topP }), seed: documentSeed(options.seed, index) };
-    const { ids } = await generate(model, { prompt: '', promptIds: [bos], maxNewTokens: options.maxDocTokens, ...sampling });
+    const sampling = {
+      temperature: options.temperature,
+      ...(options.topP !== undefined && { topP: options.topP }),
+      seed: documentSeed(options.seed, index),
+    };
+    const { ids } = await generate(model, {
+      prompt: '',
+      promptIds: [bos],
+      maxNewTokens: options.maxDocTokens,
+      ...sampling,
+    });
     results.push({ ids });
     generated += ids.length;
     if (stuck(index + 1, generated)) throw stuckError();
@@ -121,12 +152,16 @@ function firstTokens(results: readonly { readonly ids: readonly number[] }[], to
 
 /** Decoded text with any blank line closed up: the data reader splits documents at blank lines. */
 function documentText(model: LoadedModel, ids: readonly number[]): string {
-  return model.tokenizer.decode(ids).trim().replace(/\n[^\S\n]*\n+/g, '\n');
+  return model.tokenizer
+    .decode(ids)
+    .trim()
+    .replace(/\n[^\S\n]*\n+/g, '\n');
 }
 
 /** Every document so far ended at once (EOS right after BOS): more of them would never reach N. */
 const stuck = (documents: number, generated: number): boolean => documents >= 64 && generated === 0;
-const stuckError = (): SampleCorpusError => new SampleCorpusError('64 documents in a row ended at once (EOS right after BOS); raise --temperature');
+const stuckError = (): SampleCorpusError =>
+  new SampleCorpusError('64 documents in a row ended at once (EOS right after BOS); raise --temperature');
 
 /** A distinct 32-bit seed per document. */
 function documentSeed(seed: number, index: number): number {

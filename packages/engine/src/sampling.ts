@@ -35,8 +35,11 @@ interface Candidate {
 }
 
 /** Tempered softmax weights (unnormalised), cut by top-k then top-p, most likely first. */
-function rankedCandidates(logits: Float32Array, { temperature, topK, topP }: SamplingOptions): { items: Candidate[]; total: number } {
-  const max = logits.reduce((m, v) => (v > m ? v : m), -Infinity);
+function rankedCandidates(
+  logits: Float32Array,
+  { temperature, topK, topP }: SamplingOptions,
+): { items: Candidate[]; total: number } {
+  const max = logits.reduce((m, v) => Math.max(v, m), -Infinity);
   let items: Candidate[] = Array.from(logits, (v, id) => ({ id, weight: Math.exp((v - max) / temperature) }));
   items.sort((a, b) => b.weight - a.weight);
   if (topK > 0) items = items.slice(0, topK);

@@ -23,7 +23,10 @@ export const samplingRules: Readonly<Record<SamplingField, Rule>> = {
 /** A sampling value out of its rule; `field` says which, the message names it as the caller does. */
 export class SamplingError extends RangeError {
   override readonly name = 'SamplingError';
-  constructor(readonly field: SamplingField, message: string) {
+  constructor(
+    readonly field: SamplingField,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -39,15 +42,28 @@ export function samplingRuleText(field: SamplingField): string {
  * `value` when it keeps `field`'s rule, else a SamplingError "`name` must be …, got `shown`"
  * (`shown` defaults to the value as JSON; the CLI passes the text it was given).
  */
-export function checkSampling(field: SamplingField, value: unknown, name: string, shown = JSON.stringify(value)): number {
+export function checkSampling(
+  field: SamplingField,
+  value: unknown,
+  name: string,
+  shown = JSON.stringify(value),
+): number {
   const { integer, min, max, above = false } = samplingRules[field];
-  const ok = typeof value === 'number' && Number.isFinite(value) && (!integer || Number.isInteger(value)) && (above ? value > min : value >= min) && value <= max;
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    (!integer || Number.isInteger(value)) &&
+    (above ? value > min : value >= min) &&
+    value <= max;
   if (!ok) throw new SamplingError(field, `${name} ${samplingRuleText(field)}, got ${shown}`);
   return value as number;
 }
 
 /** Checks every given setting (undefined ones are skipped); `nameOf` names a field in messages. */
-export function validateSampling(values: Partial<Record<SamplingField, unknown>>, nameOf: (field: SamplingField) => string = (f) => f): void {
+export function validateSampling(
+  values: Partial<Record<SamplingField, unknown>>,
+  nameOf: (field: SamplingField) => string = (f) => f,
+): void {
   for (const field of Object.keys(samplingRules) as SamplingField[]) {
     if (values[field] !== undefined) checkSampling(field, values[field], nameOf(field));
   }

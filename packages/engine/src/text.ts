@@ -16,7 +16,10 @@ export function decodeUtf8Prefix(bytes: Uint8Array, maxBytes: number): string {
 export class TextStream {
   private emitted = '';
 
-  constructor(private readonly decode: (ids: number[]) => string, private readonly prefix: string) {}
+  constructor(
+    private readonly decode: (ids: number[]) => string,
+    private readonly prefix: string,
+  ) {}
 
   /** Returns the new text since the last call. */
   push(allIds: number[], final = false): string {

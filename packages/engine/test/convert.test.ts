@@ -8,14 +8,17 @@ import { loadModel, saveConvertedModel } from '../src/node/index.js';
 import { ggufPath, hfPath } from './stories260k.js';
 import { maxAbsDiff, promptLogits as logits, ref } from './logits.js';
 
-
-
-
 // stories260K has L = 5: loops × K = 5 for cycle/sequence at N = 5 (K = 1) and N = 1 (K = 5),
 // and for the middle strategies at N = 3 (K = 1) and N = 1 (K = 3).
 const exactCases = [
-  ['cycle', 5], ['sequence', 5], ['middle-cycle', 3], ['middle-sequence', 3],
-  ['cycle', 1], ['sequence', 1], ['middle-cycle', 1], ['middle-sequence', 1],
+  ['cycle', 5],
+  ['sequence', 5],
+  ['middle-cycle', 3],
+  ['middle-sequence', 3],
+  ['cycle', 1],
+  ['sequence', 1],
+  ['middle-cycle', 1],
+  ['middle-sequence', 1],
 ] as const;
 
 describe('Relaxed Recursive conversion of stories260K', () => {
@@ -28,16 +31,26 @@ describe('Relaxed Recursive conversion of stories260K', () => {
   });
   afterAll(() => source.decoder.dispose());
 
-  it.each(exactCases)('full-rank SVD LoRA with per-loop norms reproduces the source: %s, N = %i', async (strategy, loops) => {
-    for (const init of ['stepwise', 'average', 'lower', 'upper'] as const) {
-      const before = tf.memory().numTensors;
-      const model = await convertModel(source, { strategy, loops, init, ranks: { attention: 'full', mlp: 'full' }, loraInit: 'svd', norms: 'per-loop' });
-      expect(maxAbsDiff(logits(model), expected)).toBeLessThan(1e-4);
-      model.decoder.dispose();
-      model.lora.dispose();
-      expect(tf.memory().numTensors).toBe(before);
-    }
-  });
+  it.each(exactCases)(
+    'full-rank SVD LoRA with per-loop norms reproduces the source: %s, N = %i',
+    async (strategy, loops) => {
+      for (const init of ['stepwise', 'average', 'lower', 'upper'] as const) {
+        const before = tf.memory().numTensors;
+        const model = await convertModel(source, {
+          strategy,
+          loops,
+          init,
+          ranks: { attention: 'full', mlp: 'full' },
+          loraInit: 'svd',
+          norms: 'per-loop',
+        });
+        expect(maxAbsDiff(logits(model), expected)).toBeLessThan(1e-4);
+        model.decoder.dispose();
+        model.lora.dispose();
+        expect(tf.memory().numTensors).toBe(before);
+      }
+    },
+  );
 
   it('without adapters a tied model differs from the source, and rank-0 zero-init LoRA changes nothing', async () => {
     const opts = { strategy: 'cycle', loops: 5, init: 'average', norms: 'tied', seed: 1 } as const;
@@ -54,9 +67,19 @@ describe('Relaxed Recursive conversion of stories260K', () => {
     }
   });
 
-  it.each([['hf', hfPath], ['gguf', ggufPath]])('saves a converted %s model once per shared layer and reloads it with identical logits', async (_kind, path) => {
+  it.each([
+    ['hf', hfPath],
+    ['gguf', ggufPath],
+  ])('saves a converted %s model once per shared layer and reloads it with identical logits', async (_kind, path) => {
     const original = await loadModel(path);
-    const model = await convertModel(original, { strategy: 'cycle', loops: 5, init: 'average', ranks: { attention: 4, mlp: 8 }, loraInit: 'svd', norms: 'tied' });
+    const model = await convertModel(original, {
+      strategy: 'cycle',
+      loops: 5,
+      init: 'average',
+      ranks: { attention: 4, mlp: 8 },
+      loraInit: 'svd',
+      norms: 'tied',
+    });
     const dir = join(mkdtempSync(join(tmpdir(), 'recur-convert-')), 'out');
     await saveConvertedModel(model, dir);
     const before = tf.memory().numTensors;
@@ -83,7 +106,12 @@ describe('Relaxed Recursive conversion of stories260K', () => {
     const original = await loadModel(hfPath);
     const seen: [number, number][] = [];
     const model = await convertModel(original, {
-      strategy: 'middle-cycle', loops: 3, init: 'stepwise', ranks: { attention: 2, mlp: 2 }, loraInit: 'svd', norms: 'tied',
+      strategy: 'middle-cycle',
+      loops: 3,
+      init: 'stepwise',
+      ranks: { attention: 2, mlp: 2 },
+      loraInit: 'svd',
+      norms: 'tied',
       onProgress: (done, total) => seen.push([done, total]),
     });
     expect(seen.at(-1)).toEqual([3 * 7, 3 * 7]); // 3 shared steps × 7 modules

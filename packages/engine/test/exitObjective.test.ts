@@ -7,8 +7,18 @@ import { earlyExitObjective } from '../src/index.js';
 
 // MIDDLE-CYCLE: prologue layer, a 1-layer block looped 3 times, epilogue layer.
 const config: DecoderConfig = {
-  vocabSize: 24, hiddenSize: 16, intermediateSize: 24, numLayers: 3, numHeads: 4, numKvHeads: 2, headDim: 4,
-  maxPositionEmbeddings: 64, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, tieWordEmbeddings: true,
+  vocabSize: 24,
+  hiddenSize: 16,
+  intermediateSize: 24,
+  numLayers: 3,
+  numHeads: 4,
+  numKvHeads: 2,
+  headDim: 4,
+  maxPositionEmbeddings: 64,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  ropeScaling: null,
+  tieWordEmbeddings: true,
   layerOrder: [0, 1, 1, 1, 2],
 };
 const seq = Int32Array.from({ length: 13 }, (_, i) => (i * 5 + 3) % 24);
@@ -33,7 +43,10 @@ describe('earlyExitObjective', () => {
   it('is the weighted mean of every exit CE plus λ·self-distillation', () => {
     const model = randomDecoder(config, { seed: 2, std: 0.2 });
     const [got, expected] = tf.tidy(() => {
-      const objective = earlyExitObjective({ model, exit: { weights: [1, 0, 3], selfDistill: { weight: 0.5, temperature: 2 } } });
+      const objective = earlyExitObjective({
+        model,
+        exit: { weights: [1, 0, 3], selfDistill: { weight: 0.5, temperature: 2 } },
+      });
       const loss = objective.loss([seq], [], context);
       const readouts = exitReadouts(model, seq.subarray(0, 12));
       const ce = (d: number) => crossEntropy(readouts[d]!, seq.subarray(1)).dataSync()[0]!;
@@ -51,11 +64,14 @@ describe('earlyExitObjective', () => {
     const model = new Decoder(config, tensors);
     const optimizer = new AdamW(variables, { weightDecay: 0 });
     const trainer = new Trainer({
-      params: variables, optimizer, source: new Repeat(),
+      params: variables,
+      optimizer,
+      source: new Repeat(),
       objective: earlyExitObjective({ model, exit: { selfDistill: { weight: 0.1, temperature: 1 } } }),
       schedule: { kind: 'constant', lr: 1e-2 },
     });
-    const exit1 = () => tf.tidy(() => crossEntropy(exitReadouts(model, seq.subarray(0, 12))[0]!, seq.subarray(1)).dataSync()[0]!);
+    const exit1 = () =>
+      tf.tidy(() => crossEntropy(exitReadouts(model, seq.subarray(0, 12))[0]!, seq.subarray(1)).dataSync()[0]!);
     const before = exit1();
     trainer.trainStep();
     const tensorsAfterOne = tf.memory().numTensors;

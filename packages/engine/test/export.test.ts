@@ -10,9 +10,15 @@ import { maxAbs, maxAbsDiff, promptLogits as logits } from './logits.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'recur-export-'));
 
-
-
-const relaxed: ConvertOptions = { strategy: 'cycle', loops: 2, init: 'average', ranks: { attention: 8, mlp: 16 }, loraInit: 'svd', norms: 'per-loop', loraScale: 2 };
+const relaxed: ConvertOptions = {
+  strategy: 'cycle',
+  loops: 2,
+  init: 'average',
+  ranks: { attention: 8, mlp: 16 },
+  loraInit: 'svd',
+  norms: 'per-loop',
+  loraScale: 2,
+};
 
 describe('exporting models as plain Llama checkpoints', () => {
   let source: LoadedModel;
@@ -60,7 +66,15 @@ describe('exporting models as plain Llama checkpoints', () => {
     expect(result.adapterDir).toBe(join(dir, 'adapter'));
     const config = JSON.parse(readFileSync(join(dir, 'adapter', 'adapter_config.json'), 'utf8'));
     expect(config).toMatchObject({ peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: dir });
-    expect(config.target_modules).toEqual(['down_proj', 'gate_proj', 'k_proj', 'o_proj', 'q_proj', 'up_proj', 'v_proj']);
+    expect(config.target_modules).toEqual([
+      'down_proj',
+      'gate_proj',
+      'k_proj',
+      'o_proj',
+      'q_proj',
+      'up_proj',
+      'v_proj',
+    ]);
     expect(config.rank_pattern['model.layers.0.mlp.up_proj']).toBe(16);
     expect(config.alpha_pattern['model.layers.0.self_attn.q_proj']).toBe(2 * 8); // PEFT scale alpha/r = our scale 2
     const base = await loadModel(dir);

@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@recur/tensor';
-import { convertModel, decodeUtf8Prefix, disposeModel, evaluatePerplexity, generate, parseExitRule, type LoadedModel } from '../src/index.js';
+import {
+  convertModel,
+  decodeUtf8Prefix,
+  disposeModel,
+  evaluatePerplexity,
+  generate,
+  parseExitRule,
+  type LoadedModel,
+} from '../src/index.js';
 import { loadModel } from '../src/node/index.js';
 import { hfPath, readReference, sharedDir, type GreedyReference, type PerplexityReference } from './stories260k.js';
 
@@ -43,7 +51,14 @@ describe('per-token depth: early-exit policies run on the fused kernels by defau
   beforeAll(async () => {
     await initBackend({ backend: 'wasm' });
     source = await loadModel(hfPath);
-    model = await convertModel(source, { strategy: 'middle-cycle', loops: 2, init: 'lower', ranks: { attention: 4, mlp: 4 }, loraInit: 'svd', norms: 'per-loop' });
+    model = await convertModel(source, {
+      strategy: 'middle-cycle',
+      loops: 2,
+      init: 'lower',
+      ranks: { attention: 4, mlp: 4 },
+      loraInit: 'svd',
+      norms: 'per-loop',
+    });
   });
   afterAll(() => {
     disposeModel(model);
@@ -55,7 +70,13 @@ describe('per-token depth: early-exit policies run on the fused kernels by defau
     ['maxprob:0.5', 'shared'],
     ['fixed:1', 'copy'],
   ] as const)('--exit %s (kv %s): path fast, the same ids and depths as the tfjs path', async (rule, kvMode) => {
-    const options = { prompt: 'Once upon a time', maxNewTokens: 20, stopAtEos: false, exit: parseExitRule(rule), kvMode };
+    const options = {
+      prompt: 'Once upon a time',
+      maxNewTokens: 20,
+      stopAtEos: false,
+      exit: parseExitRule(rule),
+      kvMode,
+    };
     const fast = await generate(model, options);
     const tfjs = await generate(model, { ...options, fast: false });
     expect([fast.path, tfjs.path]).toEqual(['fast', 'tfjs']);

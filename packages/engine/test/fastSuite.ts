@@ -32,7 +32,9 @@ export function storiesFastSuite(threads: number): void {
       const [cache, fastCache] = [model.decoder.newCache(), fast.newCache(8)];
       for (const piece of pieces) {
         const logits = model.decoder.forward(piece, { cache });
-        expect(maxAbsDiff(fast.forward(piece, { cache: fastCache }), (await logits.data()) as Float32Array)).toBeLessThan(TOL);
+        expect(
+          maxAbsDiff(fast.forward(piece, { cache: fastCache }), (await logits.data()) as Float32Array),
+        ).toBeLessThan(TOL);
         logits.dispose();
       }
       cache.dispose();
@@ -41,9 +43,16 @@ export function storiesFastSuite(threads: number): void {
 
     it('greedy: BOS + 200 tokens identical to the reference, tensors flat', async () => {
       const greedy = readReference<GreedyReference>('greedy_bos_200.json');
-      await generate(model, { prompt: '', promptIds: [greedy.ids[0]!], maxNewTokens: 2, stopAtEos: false, fast: true }); // builds the scratch once
+      // builds the scratch once
+      await generate(model, { prompt: '', promptIds: [greedy.ids[0]!], maxNewTokens: 2, stopAtEos: false, fast: true });
       const before = tf.memory().numTensors;
-      const result = await generate(model, { prompt: '', promptIds: [greedy.ids[0]!], maxNewTokens: 200, stopAtEos: false, fast: true });
+      const result = await generate(model, {
+        prompt: '',
+        promptIds: [greedy.ids[0]!],
+        maxNewTokens: 200,
+        stopAtEos: false,
+        fast: true,
+      });
       expect([...result.promptIds, ...result.ids]).toEqual(greedy.ids);
       expect(tf.memory().numTensors).toBe(before);
     });

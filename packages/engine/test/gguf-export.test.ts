@@ -11,8 +11,6 @@ import { maxAbs, maxAbsDiff, promptLogits as logits } from './logits.js';
 const dir = mkdtempSync(join(tmpdir(), 'recur-gguf-'));
 const text = 'Once upon a time, a little girl named Lily found a shiny red ball. "Wow!" she said. 🙂';
 
-
-
 describe('GGUF written by Recur', () => {
   let hf: LoadedModel;
   beforeAll(async () => {
@@ -21,7 +19,10 @@ describe('GGUF written by Recur', () => {
   });
   afterAll(() => disposeModel(hf));
 
-  it.each([['the GGUF original', ggufPath], ['the Hugging Face folder', hfPath]])('from %s loads back with identical logits and tokenizer', async (_, path) => {
+  it.each([
+    ['the GGUF original', ggufPath],
+    ['the Hugging Face folder', hfPath],
+  ])('from %s loads back with identical logits and tokenizer', async (_, path) => {
     const source = await loadModel(path);
     const out = join(dir, `${path === ggufPath ? 'from-gguf' : 'from-hf'}.gguf`);
     await exportGguf(source, out);
@@ -29,7 +30,9 @@ describe('GGUF written by Recur', () => {
     expect(back.source.format).toBe('gguf');
     expect(maxAbsDiff(logits(back), logits(source))).toBe(0);
     expect(back.tokenizer.encode(text)).toEqual(source.tokenizer.encode(text));
-    expect(back.tokenizer.decode(back.tokenizer.encode(text))).toBe(source.tokenizer.decode(source.tokenizer.encode(text)));
+    expect(back.tokenizer.decode(back.tokenizer.encode(text))).toBe(
+      source.tokenizer.decode(source.tokenizer.encode(text)),
+    );
     disposeModel(back);
     disposeModel(source);
   });
@@ -45,7 +48,14 @@ describe('GGUF written by Recur', () => {
   });
 
   it('a relaxed recursive model is unrolled with its LoRA merged', async () => {
-    const converted = await convertModel(hf, { strategy: 'middle-cycle', loops: 2, init: 'average', ranks: { attention: 4, mlp: 4 }, loraInit: 'svd', norms: 'per-loop' });
+    const converted = await convertModel(hf, {
+      strategy: 'middle-cycle',
+      loops: 2,
+      init: 'average',
+      ranks: { attention: 4, mlp: 4 },
+      loraInit: 'svd',
+      norms: 'per-loop',
+    });
     const out = join(dir, 'rrt.gguf');
     const result = await exportGguf(converted, out);
     expect(result.numLayers).toBe(converted.decoder.order.length);

@@ -28,7 +28,13 @@ describe('stories260K golden outputs on the cpu backend', () => {
   it('greedy-decodes the reference 200 tokens and leaves no tensors behind', async () => {
     const greedy = readReference<GreedyReference>('greedy_bos_200.json');
     const before = tf.memory().numTensors;
-    const result = await generate(model, { prompt: '', promptIds: [1], maxNewTokens: 200, temperature: 0, stopAtEos: false });
+    const result = await generate(model, {
+      prompt: '',
+      promptIds: [1],
+      maxNewTokens: 200,
+      temperature: 0,
+      stopAtEos: false,
+    });
     expect([1, ...result.ids]).toEqual(greedy.ids);
     expect(tf.memory().numTensors).toBe(before);
   });

@@ -4,8 +4,13 @@ import { initBackend, tf } from '@recur/tensor';
 import { decodeUtf8Prefix, evaluatePerplexity, generate, type LoadedModel } from '../src/index.js';
 import { loadModel } from '../src/node/index.js';
 import {
-  ggufPath, hfPath, readReference, sharedDir,
-  type GreedyReference, type LogitsReference, type PerplexityReference,
+  ggufPath,
+  hfPath,
+  readReference,
+  sharedDir,
+  type GreedyReference,
+  type LogitsReference,
+  type PerplexityReference,
 } from './stories260k.js';
 
 const greedy = readReference<GreedyReference>('greedy_bos_200.json');
@@ -30,7 +35,13 @@ describe.each([
   afterAll(() => model.decoder.dispose());
 
   it('greedy-decodes the reference 200 tokens from BOS', async () => {
-    const result = await generate(model, { prompt: '', promptIds: [1], maxNewTokens: 200, temperature: 0, stopAtEos: false });
+    const result = await generate(model, {
+      prompt: '',
+      promptIds: [1],
+      maxNewTokens: 200,
+      temperature: 0,
+      stopAtEos: false,
+    });
     expect([1, ...result.ids]).toEqual(greedy.ids);
     expect(result.text.trim()).toBe(greedy.text.trim());
   });
@@ -57,13 +68,16 @@ describe.each([
     expect(worst).toBeLessThan(1e-4);
   });
 
-  it.each(perplexityRef.results.map((r) => [r.file, r] as const))('perplexity of %s matches the protocol', async (_file, ref) => {
-    const text = decodeUtf8Prefix(readFileSync(`${sharedDir}${ref.file}`), ref.bytes_used);
-    const result = await evaluatePerplexity(model, text, { window: ref.window_tokens_including_bos });
-    expect(result.tokens).toBe(ref.num_tokens_scored);
-    expect(Math.abs(result.perplexity / ref.perplexity - 1)).toBeLessThan(0.005);
-    expect(Math.abs(result.meanNll - ref.mean_nll_nats)).toBeLessThan(1e-4);
-  });
+  it.each(perplexityRef.results.map((r) => [r.file, r] as const))(
+    'perplexity of %s matches the protocol',
+    async (_file, ref) => {
+      const text = decodeUtf8Prefix(readFileSync(`${sharedDir}${ref.file}`), ref.bytes_used);
+      const result = await evaluatePerplexity(model, text, { window: ref.window_tokens_including_bos });
+      expect(result.tokens).toBe(ref.num_tokens_scored);
+      expect(Math.abs(result.perplexity / ref.perplexity - 1)).toBeLessThan(0.005);
+      expect(Math.abs(result.meanNll - ref.mean_nll_nats)).toBeLessThan(1e-4);
+    },
+  );
 
   it('a forward and a 50-token generation leave no tensors behind', async () => {
     const before = tf.memory().numTensors;

@@ -54,7 +54,9 @@ describe('writeOutput: every command that writes', () => {
     const out = join(root, 'mine');
     mkdirSync(out);
     writeFileSync(join(out, 'notes.txt'), 'precious');
-    await expect(writeOutput(out, { kind: 'dir' }, writeDir({ 'config.json': '{}' }))).rejects.toThrow(/not empty.*--force/);
+    await expect(writeOutput(out, { kind: 'dir' }, writeDir({ 'config.json': '{}' }))).rejects.toThrow(
+      /not empty.*--force/,
+    );
     expect(readdirSync(out)).toEqual(['notes.txt']);
     await writeOutput(out, { kind: 'dir', isOwn: async () => false, force: true }, writeDir({ 'config.json': '{}' }));
     expect(readdirSync(out)).toEqual(['config.json']); // replaced, not mixed

@@ -9,7 +9,9 @@ describe('evaluatePerplexity on text with nothing to score', () => {
     await initBackend();
     const model = await loadModel(hfPath);
     try {
-      await expect(evaluatePerplexity(model, '', { window: 64 })).rejects.toThrow('no tokens to score: the text is empty');
+      await expect(evaluatePerplexity(model, '', { window: 64 })).rejects.toThrow(
+        'no tokens to score: the text is empty',
+      );
     } finally {
       disposeModel(model);
     }

@@ -43,13 +43,16 @@ describe('sampleToken', () => {
 describe('validateSampling: one rule for CLI flags, server fields and generate()', () => {
   it('names the field as the caller does and states the rule', () => {
     expect(() => checkSampling('topP', 0, '--top-p', '"0"')).toThrow('--top-p must be a number > 0 and ≤ 1, got "0"');
-    expect(() => checkSampling('temperature', 3, '"temperature"')).toThrow('"temperature" must be a number ≥ 0 and ≤ 2, got 3');
+    expect(() => checkSampling('temperature', 3, '"temperature"')).toThrow(
+      '"temperature" must be a number ≥ 0 and ≤ 2, got 3',
+    );
     expect(() => checkSampling('topK', 1.5, 'topK')).toThrow(SamplingError);
     expect(checkSampling('topP', 1, 'topP')).toBe(1);
   });
 
   it('seeds are the integers mulberry32 tells apart: [0, 2^32 − 1]', () => {
-    for (const seed of [-5, 1e300, 2.5, 2 ** 32, Number.NaN]) expect(() => validateSampling({ seed })).toThrow(/seed must be an integer ≥ 0 and ≤ 4294967295/);
+    for (const seed of [-5, 1e300, 2.5, 2 ** 32, Number.NaN])
+      expect(() => validateSampling({ seed })).toThrow(/seed must be an integer ≥ 0 and ≤ 4294967295/);
     expect(() => validateSampling({ seed: 2 ** 32 - 1, temperature: 0, topK: 0, topP: 1 })).not.toThrow();
     expect(() => validateSampling({ seed: 7 }, () => '--seed')).not.toThrow();
   });

@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '@recur/tensor';
 import { FastDecoder } from '@recur/graph';
-import { convertModel, createServingEngine, disposeModel, generate, parseExitRule, type LoadedModel, type ServeRequest, type ServingEngineOptions } from '../src/index.js';
+import {
+  convertModel,
+  createServingEngine,
+  disposeModel,
+  generate,
+  parseExitRule,
+  type LoadedModel,
+  type ServeRequest,
+  type ServingEngineOptions,
+} from '../src/index.js';
 import { fastAdapterSource } from '../src/fast.js';
 import { loadModel } from '../src/node/index.js';
 import { hfPath } from './stories260k.js';
@@ -15,8 +24,20 @@ let prompts: number[][];
 beforeAll(async () => {
   await initBackend();
   source = await loadModel(hfPath);
-  model = await convertModel(source, { strategy: 'middle-cycle', loops: 2, init: 'lower', ranks: { attention: 4, mlp: 4 }, loraInit: 'svd', norms: 'per-loop' });
-  const texts = ['Once upon a time', 'The little dog ran to the park and saw a big red ball. He', 'Lily', 'One day, a girl named Sue went'];
+  model = await convertModel(source, {
+    strategy: 'middle-cycle',
+    loops: 2,
+    init: 'lower',
+    ranks: { attention: 4, mlp: 4 },
+    loraInit: 'svd',
+    norms: 'per-loop',
+  });
+  const texts = [
+    'Once upon a time',
+    'The little dog ran to the park and saw a big red ball. He',
+    'Lily',
+    'One day, a girl named Sue went',
+  ];
   prompts = texts.map((t) => model.tokenizer.encode(t, { addBos: true }));
 }, 60_000);
 
@@ -34,14 +55,20 @@ interface Served {
 /** Serves `requests` on a fresh engine, all submitted at once. */
 let lastPreemptions = 0;
 
-async function serve(m: LoadedModel, requests: readonly ServeRequest[], options: ServingEngineOptions): Promise<Served[]> {
+async function serve(
+  m: LoadedModel,
+  requests: readonly ServeRequest[],
+  options: ServingEngineOptions,
+): Promise<Served[]> {
   const engine = await createServingEngine(m, { threads: 1, ...options });
   try {
-    const served = await Promise.all(requests.map(async (r) => {
-      const logits: Float32Array[] = [];
-      const res = await engine.submit(r, { onLogits: (l) => logits.push(Float32Array.from(l)) });
-      return { ids: res.ids, depths: res.depths, logits };
-    }));
+    const served = await Promise.all(
+      requests.map(async (r) => {
+        const logits: Float32Array[] = [];
+        const res = await engine.submit(r, { onLogits: (l) => logits.push(Float32Array.from(l)) });
+        return { ids: res.ids, depths: res.depths, logits };
+      }),
+    );
     lastPreemptions = engine.stats().preemptions ?? 0;
     return served;
   } finally {
@@ -61,7 +88,9 @@ function expectSame(batched: Served, alone: Served, tolerance: number): void {
 
 describe('serving engine (continuous depth-wise batching on the fast path)', () => {
   it('the fast path with depth-wise LoRA and per-loop norms equals the tfjs decoder (logits within 1e-4)', async () => {
-    const fast = (await FastDecoder.create(model.decoder.config, model.decoder.weights, { adapter: fastAdapterSource(model.lora!) }))!;
+    const fast = (await FastDecoder.create(model.decoder.config, model.decoder.weights, {
+      adapter: fastAdapterSource(model.lora!),
+    }))!;
     try {
       const ids = prompts[1]!;
       const mine = fast.forward(ids);
@@ -79,14 +108,24 @@ describe('serving engine (continuous depth-wise batching on the fast path)', () 
     const batched = await serve(source, requests, { mode: 'continuous-sequence', scheduler: { prefillChunk: 8 } });
     const alone = await serve(source, requests, { mode: 'one-at-a-time' });
     batched.forEach((b, i) => expectSame(b, alone[i]!, 1e-4));
-    const reference = await generate(source, { prompt: '', promptIds: prompts[0]!, maxNewTokens: 12, stopAtEos: false, fast: false });
+    const reference = await generate(source, {
+      prompt: '',
+      promptIds: prompts[0]!,
+      maxNewTokens: 12,
+      stopAtEos: false,
+      fast: false,
+    });
     expect(batched[0]!.ids).toEqual(reference.ids);
   });
 
   it('CDB with early exit: batched across depths equals each request alone (ids, depths, logits within 1e-4)', async () => {
     const requests = prompts.map((promptIds, i) => ({ promptIds, maxNewTokens: 16 + 2 * i, stopAtEos: false }));
     for (const kvMode of ['copy', 'shared'] as const) {
-      const options: ServingEngineOptions = { exit: { kind: 'maxProb', threshold: 0.5 }, kvMode, scheduler: { prefillChunk: 4 } };
+      const options: ServingEngineOptions = {
+        exit: { kind: 'maxProb', threshold: 0.5 },
+        kvMode,
+        scheduler: { prefillChunk: 4 },
+      };
       const batched = await serve(model, requests, { ...options, mode: 'continuous-depth' });
       const alone = await serve(model, requests, { ...options, mode: 'one-at-a-time' });
       batched.forEach((b, i) => expectSame(b, alone[i]!, 1e-4));
@@ -99,8 +138,19 @@ describe('serving engine (continuous depth-wise batching on the fast path)', () 
   it('CDB matches the tfjs per-token-depth path (generate --exit) under copy and shared KV: same ids and depths', async () => {
     const rule = parseExitRule('maxprob:0.5');
     for (const kvMode of ['copy', 'shared'] as const) {
-      const [served] = await serve(model, [{ promptIds: prompts[0]!, maxNewTokens: 20, stopAtEos: false }], { exit: { kind: 'maxProb', threshold: 0.5 }, kvMode });
-      const reference = await generate(model, { prompt: '', promptIds: prompts[0]!, maxNewTokens: 20, stopAtEos: false, exit: rule, kvMode, fast: false });
+      const [served] = await serve(model, [{ promptIds: prompts[0]!, maxNewTokens: 20, stopAtEos: false }], {
+        exit: { kind: 'maxProb', threshold: 0.5 },
+        kvMode,
+      });
+      const reference = await generate(model, {
+        prompt: '',
+        promptIds: prompts[0]!,
+        maxNewTokens: 20,
+        stopAtEos: false,
+        exit: rule,
+        kvMode,
+        fast: false,
+      });
       expect(served!.ids).toEqual(reference.ids);
       expect(served!.depths).toEqual(reference.depths);
     }
@@ -109,21 +159,34 @@ describe('serving engine (continuous depth-wise batching on the fast path)', () 
   it('preemption (a KV budget too small for all) and a router hook leave each request as it runs alone', async () => {
     const requests = prompts.map((promptIds) => ({ promptIds, maxNewTokens: 12, stopAtEos: false }));
     const options: ServingEngineOptions = { exit: { kind: 'maxProb', threshold: 0.5 } };
-    const squeezed = await serve(model, requests, { ...options, scheduler: { kvBudget: 2 * (prompts[1]!.length + 12) + 8, prefillChunk: 4 } });
+    const squeezed = await serve(model, requests, {
+      ...options,
+      scheduler: { kvBudget: 2 * (prompts[1]!.length + 12) + 8, prefillChunk: 4 },
+    });
     expect(lastPreemptions).toBeGreaterThan(0);
     const alone = await serve(model, requests, { ...options, mode: 'one-at-a-time' });
     squeezed.forEach((b, i) => expectSame(b, alone[i]!, 1e-4));
-    const hooked = await serve(model, requests.slice(0, 1), { continueAfter: (loop, logits, hidden) => loop === 0 && logits.length === 512 && hidden.length === 64 && false });
+    const hooked = await serve(model, requests.slice(0, 1), {
+      continueAfter: (loop, logits, hidden) => loop === 0 && logits.length === 512 && hidden.length === 64 && false,
+    });
     const fixed = await serve(model, requests.slice(0, 1), { exit: { kind: 'fixed', depth: 1 } });
     expectSame(hooked[0]!, fixed[0]!, 1e-6);
   });
 
   it('without an exit rule every token runs N loops and equals the full-depth decoder; fixed:1 exits all decode tokens at 1', async () => {
-    const reference = await generate(model, { prompt: '', promptIds: prompts[2]!, maxNewTokens: 10, stopAtEos: false, fast: false });
+    const reference = await generate(model, {
+      prompt: '',
+      promptIds: prompts[2]!,
+      maxNewTokens: 10,
+      stopAtEos: false,
+      fast: false,
+    });
     const [full] = await serve(model, [{ promptIds: prompts[2]!, maxNewTokens: 10, stopAtEos: false }], {});
     expect(full!.ids).toEqual(reference.ids);
     expect(full!.depths).toEqual(full!.ids.map(() => 2));
-    const [shallow] = await serve(model, [{ promptIds: prompts[2]!, maxNewTokens: 10, stopAtEos: false }], { exit: { kind: 'fixed', depth: 1 } });
+    const [shallow] = await serve(model, [{ promptIds: prompts[2]!, maxNewTokens: 10, stopAtEos: false }], {
+      exit: { kind: 'fixed', depth: 1 },
+    });
     expect(shallow!.depths).toEqual([2, ...shallow!.ids.slice(1).map(() => 1)]);
   });
 
@@ -133,7 +196,10 @@ describe('serving engine (continuous depth-wise batching on the fast path)', () 
     await expect(engine.submit({ promptIds: [], maxNewTokens: 4 })).rejects.toThrow(RangeError);
     await expect(engine.submit({ promptIds: [1], maxNewTokens: 100_000 })).rejects.toThrow(RangeError);
     const controller = new AbortController();
-    const cancelled = engine.submit({ promptIds: prompts[0]!, maxNewTokens: 200, stopAtEos: false }, { signal: controller.signal, onToken: () => controller.abort() });
+    const cancelled = engine.submit(
+      { promptIds: prompts[0]!, maxNewTokens: 200, stopAtEos: false },
+      { signal: controller.signal, onToken: () => controller.abort() },
+    );
     const done = engine.submit({ promptIds: prompts[1]!, maxNewTokens: 8, stopAtEos: false });
     const drained = engine.drain();
     await expect(engine.submit({ promptIds: [1], maxNewTokens: 1 })).rejects.toThrow();
@@ -143,7 +209,14 @@ describe('serving engine (continuous depth-wise batching on the fast path)', () 
     expect(result.ids).toHaveLength(8);
     await drained;
     const other = await createServingEngine(model, { threads: 1 });
-    const throwing = other.submit({ promptIds: prompts[0]!, maxNewTokens: 4 }, { onToken: () => { throw new Error('client gone'); } });
+    const throwing = other.submit(
+      { promptIds: prompts[0]!, maxNewTokens: 4 },
+      {
+        onToken: () => {
+          throw new Error('client gone');
+        },
+      },
+    );
     const fine = other.submit({ promptIds: prompts[1]!, maxNewTokens: 4, stopAtEos: false });
     await expect(throwing).rejects.toThrow('client gone');
     expect((await fine).ids).toHaveLength(4);

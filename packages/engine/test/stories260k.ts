@@ -23,5 +23,12 @@ export interface LogitsReference {
   mean_nll: number;
 }
 export interface PerplexityReference {
-  results: { file: string; bytes_used: number; num_tokens_scored: number; mean_nll_nats: number; perplexity: number; window_tokens_including_bos: number }[];
+  results: {
+    file: string;
+    bytes_used: number;
+    num_tokens_scored: number;
+    mean_nll_nats: number;
+    perplexity: number;
+    window_tokens_including_bos: number;
+  }[];
 }

@@ -6,7 +6,8 @@ import { TrainRunError } from '../src/node/training/errors.js';
 import { resumeLog, writeChart } from '../src/node/training/log.js';
 import { settingsChanges } from '../src/node/training/settings.js';
 
-const line = (step: number) => `${JSON.stringify({ kind: 'step', step, loss: 1, lr: 1, gradNorm: 1, tokens: 1, tokensPerSecond: 1, seconds: 1 })}\n`;
+const line = (step: number) =>
+  `${JSON.stringify({ kind: 'step', step, loss: 1, lr: 1, gradNorm: 1, tokens: 1, tokensPerSecond: 1, seconds: 1 })}\n`;
 
 describe('train.jsonl on resume', () => {
   it('drops a torn last line and the records past the resumed step, and says so', async () => {
@@ -29,8 +30,23 @@ describe('train.jsonl on resume', () => {
 
 describe('settingsChanges', () => {
   it('names nested and null-to-object changes, ignores steps and the model path, and compares data paths resolved', () => {
-    const saved = { model: 'a', steps: 4, textFile: 'data.txt', schedule: { kind: 'cosine', peakLr: 0.003 }, router: null, clipNorm: 1 };
-    const now = { model: 'b', steps: 8, textFile: join(process.cwd(), 'data.txt'), schedule: { kind: 'cosine', peakLr: 0.01 }, router: { kind: 'token' }, clipNorm: 1, exit: null };
+    const saved = {
+      model: 'a',
+      steps: 4,
+      textFile: 'data.txt',
+      schedule: { kind: 'cosine', peakLr: 0.003 },
+      router: null,
+      clipNorm: 1,
+    };
+    const now = {
+      model: 'b',
+      steps: 8,
+      textFile: join(process.cwd(), 'data.txt'),
+      schedule: { kind: 'cosine', peakLr: 0.01 },
+      router: { kind: 'token' },
+      clipNorm: 1,
+      exit: null,
+    };
     expect(settingsChanges(saved, now)).toEqual(['schedule.peakLr 0.003 → 0.01', 'router null → {"kind":"token"}']);
   });
 });

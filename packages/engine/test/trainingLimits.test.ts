@@ -20,7 +20,9 @@ describe('checkTrainingFits: refuse before allocating what the model or the mach
     expect(need.parameters).toBe(260_032 * 16); // weight, gradient and two AdamW moments, 4 bytes each
     expect(need.activations / 1e9).toBeGreaterThan(2); // measured: 3.7 GB peak RSS at batch 8 × 512 on wasm
     expect(need.activations / 1e9).toBeLessThan(4);
-    expect(() => checkTrainingFits(stories, { batchSize: 8, seqLen: 512 }, 'm', { bytes: 1e9, where: 'this machine' })).toThrow(
+    expect(() =>
+      checkTrainingFits(stories, { batchSize: 8, seqLen: 512 }, 'm', { bytes: 1e9, where: 'this machine' }),
+    ).toThrow(
       /^m: training needs about 2\.\d GB \(4\.2 MB for weights, gradients and AdamW moments, 2\.\d GB of activations for 8 × 512 tokens\) but this machine has 1\.0 GB$/,
     );
   });

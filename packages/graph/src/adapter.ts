@@ -3,8 +3,13 @@ import type { LayerCall } from './layer.js';
 
 /** The projections an adapter may change, named by their checkpoint module path. */
 export const adaptedModules = [
-  'self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj',
-  'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj',
+  'self_attn.q_proj',
+  'self_attn.k_proj',
+  'self_attn.v_proj',
+  'self_attn.o_proj',
+  'mlp.gate_proj',
+  'mlp.up_proj',
+  'mlp.down_proj',
 ] as const;
 export type AdaptedModule = (typeof adaptedModules)[number];
 

@@ -38,7 +38,9 @@ export function executionOrder(config: Pick<DecoderConfig, 'numLayers' | 'layerO
  * Every executed step with its loop number: the k-th run of a stored layer is loop k. That is the
  * loop index of every tying strategy (cycle, sequence, middle-*), so it need not be stored.
  */
-export function executionSteps(config: Pick<DecoderConfig, 'numLayers' | 'layerOrder'>): { unique: number; step: number; loop: number }[] {
+export function executionSteps(
+  config: Pick<DecoderConfig, 'numLayers' | 'layerOrder'>,
+): { unique: number; step: number; loop: number }[] {
   const runs = new Map<number, number>();
   return executionOrder(config).map((unique, step) => {
     const loop = runs.get(unique) ?? 0;
@@ -49,14 +51,25 @@ export function executionSteps(config: Pick<DecoderConfig, 'numLayers' | 'layerO
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(message);
   }
 }
 
 /** Throws a ConfigError naming the first field that cannot describe a working decoder. */
 export function validateDecoderConfig(config: DecoderConfig): void {
-  const positive = ['vocabSize', 'hiddenSize', 'intermediateSize', 'numLayers', 'numHeads', 'numKvHeads', 'headDim'] as const;
+  const positive = [
+    'vocabSize',
+    'hiddenSize',
+    'intermediateSize',
+    'numLayers',
+    'numHeads',
+    'numKvHeads',
+    'headDim',
+  ] as const;
   for (const field of positive) {
     const value = config[field];
     if (!Number.isInteger(value) || value <= 0) {
@@ -64,11 +77,17 @@ export function validateDecoderConfig(config: DecoderConfig): void {
     }
   }
   if (config.numHeads % config.numKvHeads !== 0) {
-    throw new ConfigError('numKvHeads', `config: numHeads (${config.numHeads}) must be a multiple of numKvHeads (${config.numKvHeads})`);
+    throw new ConfigError(
+      'numKvHeads',
+      `config: numHeads (${config.numHeads}) must be a multiple of numKvHeads (${config.numKvHeads})`,
+    );
   }
   const order = executionOrder(config);
   if (order.length === 0 || order.some((u) => !Number.isInteger(u) || u < 0 || u >= config.numLayers)) {
-    throw new ConfigError('layerOrder', `config: layerOrder must list unique layers in 0..${config.numLayers - 1}, got [${order.join(', ')}]`);
+    throw new ConfigError(
+      'layerOrder',
+      `config: layerOrder must list unique layers in 0..${config.numLayers - 1}, got [${order.join(', ')}]`,
+    );
   }
   if (config.headDim % 2 !== 0) {
     throw new ConfigError('headDim', `config: headDim must be even for RoPE, got ${config.headDim}`);

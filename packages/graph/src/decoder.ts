@@ -48,11 +48,19 @@ export class Decoder {
     checkWeights(config, weights);
     this.steps = executionSteps(config);
     this.loopEnds = new Set(new Map(this.steps.map((s) => [s.loop, s.step])).values());
-    this.invFreq = ropeInverseFrequencies({ headDim: config.headDim, theta: config.ropeTheta, scaling: config.ropeScaling });
+    this.invFreq = ropeInverseFrequencies({
+      headDim: config.headDim,
+      theta: config.ropeTheta,
+      scaling: config.ropeScaling,
+    });
   }
 
   /** Builds the decoder from plain arrays (one per checkpoint key), e.g. straight from a checkpoint reader. */
-  static fromArrays(config: DecoderConfig, arrays: ReadonlyMap<string, Float32Array>, options: DecoderOptions = {}): Decoder {
+  static fromArrays(
+    config: DecoderConfig,
+    arrays: ReadonlyMap<string, Float32Array>,
+    options: DecoderOptions = {},
+  ): Decoder {
     validateDecoderConfig(config);
     const specs = decoderWeightSpecs(config);
     for (const spec of specs) {
@@ -60,7 +68,10 @@ export class Decoder {
       if (!data) throw new ConfigError(spec.name, `missing weight ${spec.name}`);
       const expected = spec.shape.reduce((a, b) => a * b, 1);
       if (data.length !== expected) {
-        throw new ConfigError(spec.name, `weight ${spec.name} has ${data.length} values but the config needs [${spec.shape}] = ${expected}`);
+        throw new ConfigError(
+          spec.name,
+          `weight ${spec.name} has ${data.length} values but the config needs [${spec.shape}] = ${expected}`,
+        );
       }
     }
     const weights = new Map<string, tf.Tensor>();
@@ -98,9 +109,21 @@ export class Decoder {
    * run the prologue, each loop on the tokens still active, and the epilogue. The caller owns the
    * result (no tidy here, so autodiff can see through it).
    */
-  runLayers(h: tf.Tensor2D, calls: readonly LayerCall[], options: { readonly positions: Int32Array; readonly cache: AttentionCache }): tf.Tensor2D {
-    if (options.positions.length !== h.shape[0]) throw new RangeError(`runLayers: ${options.positions.length} positions for ${h.shape[0]} rows`);
-    const ctx: LayerContext = { config: this.config, weights: this.weights, cache: options.cache, positions: options.positions, invFreq: this.invFreq, ...(this.options.adapter ? { adapter: this.options.adapter } : {}) };
+  runLayers(
+    h: tf.Tensor2D,
+    calls: readonly LayerCall[],
+    options: { readonly positions: Int32Array; readonly cache: AttentionCache },
+  ): tf.Tensor2D {
+    if (options.positions.length !== h.shape[0])
+      throw new RangeError(`runLayers: ${options.positions.length} positions for ${h.shape[0]} rows`);
+    const ctx: LayerContext = {
+      config: this.config,
+      weights: this.weights,
+      cache: options.cache,
+      positions: options.positions,
+      invFreq: this.invFreq,
+      ...(this.options.adapter ? { adapter: this.options.adapter } : {}),
+    };
     let out = h;
     for (const call of calls) out = decoderLayer(out, call, ctx);
     return out;
@@ -153,7 +176,10 @@ function checkWeights(config: DecoderConfig, weights: DecoderWeights): void {
     const t = weights.get(spec.name);
     if (!t) throw new ConfigError(spec.name, `missing weight ${spec.name}`);
     if (t.shape.join('x') !== spec.shape.join('x')) {
-      throw new ConfigError(spec.name, `weight ${spec.name} has shape [${t.shape}] but the config needs [${spec.shape}]`);
+      throw new ConfigError(
+        spec.name,
+        `weight ${spec.name} has shape [${t.shape}] but the config needs [${spec.shape}]`,
+      );
     }
   }
 }

@@ -5,7 +5,11 @@ import { executionOrder, type DecoderConfig } from './config.js';
  * cached ones: every projection, the LM head over `logitRows` rows (all by default), and
  * attention scores and weighted sums.
  */
-export function forwardFlops(config: DecoderConfig, tokens: number, options: { past?: number; logitRows?: number } = {}): number {
+export function forwardFlops(
+  config: DecoderConfig,
+  tokens: number,
+  options: { past?: number; logitRows?: number } = {},
+): number {
   const past = options.past ?? 0;
   const logitRows = options.logitRows ?? tokens;
   const { hiddenSize: d, intermediateSize: ff, headDim, numHeads, numKvHeads, vocabSize } = config;

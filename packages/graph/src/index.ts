@@ -1,5 +1,12 @@
 export { ConfigError, validateDecoderConfig, type DecoderConfig } from './config.js';
-export { decoderWeightSpecs, layerWeightSpecs, layerKey, parameterCount, type DecoderWeights, type WeightSpec } from './weights.js';
+export {
+  decoderWeightSpecs,
+  layerWeightSpecs,
+  layerKey,
+  parameterCount,
+  type DecoderWeights,
+  type WeightSpec,
+} from './weights.js';
 export { KvCache } from './kvCache.js';
 export { decoderLayer, type LayerContext } from './layer.js';
 export { Decoder, type DecoderOptions, type ForwardOptions } from './decoder.js';
@@ -8,11 +15,30 @@ export { randomDecoder } from './init.js';
 export { forwardFlops } from './flops.js';
 export { executionOrder, executionSteps } from './config.js';
 export type { LayerCall } from './layer.js';
-export { depthFits, evenRoundedLinspace, loopedOrder, sharingStrategies, tiedGroups, tyingPlan, roundedLinspace, TyingError, type DepthFit, type LayerStep, type SharingStrategy, type TyingPlan } from './recursive/sharing.js';
+export {
+  depthFits,
+  evenRoundedLinspace,
+  loopedOrder,
+  sharingStrategies,
+  tiedGroups,
+  tyingPlan,
+  roundedLinspace,
+  TyingError,
+  type DepthFit,
+  type LayerStep,
+  type SharingStrategy,
+  type TyingPlan,
+} from './recursive/sharing.js';
 export { initRecursiveWeights, initStrategies, type InitStrategy } from './recursive/init.js';
 export { recursiveFromPretrained, type RecursiveModelSpec, type RecursiveOptions } from './recursive/convert.js';
 export { unrollRecursive, type UnrolledDecoder } from './recursive/unroll.js';
-export { FastDecoder, type FastDepthOptions, type FastBatchEntry, type FastDecoderOptions, type FastForwardOptions } from './fast/fastDecoder.js';
+export {
+  FastDecoder,
+  type FastDepthOptions,
+  type FastBatchEntry,
+  type FastDecoderOptions,
+  type FastForwardOptions,
+} from './fast/fastDecoder.js';
 export { FastKvCache, type FastKvLayout, type FastSlotLayout } from './fast/fastKvCache.js';
 export type { FastDepthForwardOptions, FastDepthForwardResult } from './fast/fastDepthForward.js';
 export { FastAdapters, type FastAdapterSource } from './fast/fastAdapters.js';
@@ -21,7 +47,18 @@ export { FastProfile, type FastPhase } from './fast/fastProfile.js';
 export { loopStructure, type LoopStructure } from './depth/loopStructure.js';
 export { DepthKvCache, depthKvModes, type DepthKvMode } from './depth/depthKvCache.js';
 export {
-  expertDecision, rowRouter, routingUpdate, scalarRouterLogit, tokenDecision, validateDepthRouting,
-  type DepthRouting, type DepthUpdate, type ExpertChoiceDescription, type RowChoice, type RowRouter, type ScalarRouterWeights, type TokenChoiceDescription,
+  expertDecision,
+  rowRouter,
+  routingUpdate,
+  scalarRouterLogit,
+  tokenDecision,
+  validateDepthRouting,
+  type DepthRouting,
+  type DepthUpdate,
+  type ExpertChoiceDescription,
+  type RowChoice,
+  type RowRouter,
+  type ScalarRouterWeights,
+  type TokenChoiceDescription,
 } from './depth/depthRouting.js';
 export type { AttentionCache } from './attentionCache.js';

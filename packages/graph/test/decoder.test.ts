@@ -5,13 +5,33 @@ import { referenceForward } from './referenceDecoder.js';
 import { randomWeights } from './randomWeights.js';
 
 const small: DecoderConfig = {
-  vocabSize: 50, hiddenSize: 24, intermediateSize: 40, numLayers: 3, numHeads: 6, numKvHeads: 2, headDim: 6,
-  maxPositionEmbeddings: 64, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, tieWordEmbeddings: false,
+  vocabSize: 50,
+  hiddenSize: 24,
+  intermediateSize: 40,
+  numLayers: 3,
+  numHeads: 6,
+  numKvHeads: 2,
+  headDim: 6,
+  maxPositionEmbeddings: 64,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  ropeScaling: null,
+  tieWordEmbeddings: false,
 };
 
 const stories260kShape: DecoderConfig = {
-  vocabSize: 512, hiddenSize: 64, intermediateSize: 172, numLayers: 5, numHeads: 8, numKvHeads: 4, headDim: 8,
-  maxPositionEmbeddings: 512, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, tieWordEmbeddings: true,
+  vocabSize: 512,
+  hiddenSize: 64,
+  intermediateSize: 172,
+  numLayers: 5,
+  numHeads: 8,
+  numKvHeads: 4,
+  headDim: 8,
+  maxPositionEmbeddings: 512,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  ropeScaling: null,
+  tieWordEmbeddings: true,
 };
 
 describe('Decoder', () => {
@@ -41,7 +61,10 @@ describe('Decoder', () => {
     const ids = [1, 5, 9, 2, 33, 7, 12, 40];
     const full = await decoder.forward(ids).array();
     const cache = decoder.newCache();
-    const chunked = [...(await decoder.forward(ids.slice(0, 3), { cache }).array()), ...(await decoder.forward(ids.slice(3, 5), { cache }).array())];
+    const chunked = [
+      ...(await decoder.forward(ids.slice(0, 3), { cache }).array()),
+      ...(await decoder.forward(ids.slice(3, 5), { cache }).array()),
+    ];
     for (const id of ids.slice(5)) chunked.push(...(await decoder.forward([id], { cache }).array()));
     expect(cache.length).toBe(ids.length);
     const worst = Math.max(...full.map((row, t) => Math.max(...row.map((v, j) => Math.abs(v - chunked[t]![j]!)))));

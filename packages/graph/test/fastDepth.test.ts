@@ -1,6 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '@recur/tensor';
-import { adaptedModules, Decoder, FastDecoder, type AdaptedModule, type DecoderConfig, type FastAdapterSource, type LayerAdapter, type LayerCall, type NormName } from '../src/index.js';
+import {
+  adaptedModules,
+  Decoder,
+  FastDecoder,
+  type AdaptedModule,
+  type DecoderConfig,
+  type FastAdapterSource,
+  type LayerAdapter,
+  type LayerCall,
+  type NormName,
+} from '../src/index.js';
 import { maxAbsDiff, smallFast, TOL } from './fastSuite.js';
 import { randomWeights } from './randomWeights.js';
 
@@ -12,7 +22,10 @@ const SCALE = 0.5;
 /** Seeded depth-wise LoRA on the block's layers (every module, both loops) and per-loop norms at loop 1. */
 function adapterTensors(): Map<string, tf.Tensor> {
   let state = 99;
-  const next = (): number => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 4294967296 - 0.5) * 0.3;
+  const next = (): number => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return (state / 4294967296 - 0.5) * 0.3;
+  };
   const dims = (m: AdaptedModule): [number, number] => {
     const { hiddenSize: d, intermediateSize: ff, numHeads: h, numKvHeads: kv, headDim: hd } = config;
     if (m === 'self_attn.q_proj') return [d, h * hd];
@@ -25,10 +38,18 @@ function adapterTensors(): Map<string, tf.Tensor> {
     for (const loop of [0, 1]) {
       for (const m of adaptedModules) {
         const [inDim, out] = dims(m);
-        t.set(`${unique}.${m}.${loop}.A`, tf.tensor2d(Float32Array.from({ length: RANK * inDim }, next), [RANK, inDim]));
+        t.set(
+          `${unique}.${m}.${loop}.A`,
+          tf.tensor2d(Float32Array.from({ length: RANK * inDim }, next), [RANK, inDim]),
+        );
         t.set(`${unique}.${m}.${loop}.B`, tf.tensor2d(Float32Array.from({ length: out * RANK }, next), [out, RANK]));
       }
-      if (loop === 1) for (const n of ['input_layernorm', 'post_attention_layernorm']) t.set(`${unique}.${n}.${loop}`, tf.tensor1d(Float32Array.from({ length: config.hiddenSize }, () => 1 + next())));
+      if (loop === 1)
+        for (const n of ['input_layernorm', 'post_attention_layernorm'])
+          t.set(
+            `${unique}.${n}.${loop}`,
+            tf.tensor1d(Float32Array.from({ length: config.hiddenSize }, () => 1 + next())),
+          );
     }
   }
   return t;
@@ -52,7 +73,9 @@ beforeAll(async () => {
   const reference: LayerAdapter = {
     adapt: (m: AdaptedModule, call: LayerCall, x: tf.Tensor2D, y: tf.Tensor2D) => {
       const f = source.factors(call.unique, m, call.loop);
-      return f ? (tf.add(y, tf.mul(tf.matMul(tf.matMul(x, f.a, false, true), f.b, false, true), SCALE)) as tf.Tensor2D) : y;
+      return f
+        ? (tf.add(y, tf.mul(tf.matMul(tf.matMul(x, f.a, false, true), f.b, false, true), SCALE)) as tf.Tensor2D)
+        : y;
     },
     norm: (n: NormName, call: LayerCall) => source.norm(call.unique, n, call.loop) as tf.Tensor1D | undefined,
   };
@@ -66,7 +89,8 @@ afterAll(() => {
   for (const t of tensors.values()) t.dispose();
 });
 
-const ids = (seed: number, n: number): number[] => Array.from({ length: n }, (_, i) => (i * 29 + seed * 13 + 3) % config.vocabSize);
+const ids = (seed: number, n: number): number[] =>
+  Array.from({ length: n }, (_, i) => (i * 29 + seed * 13 + 3) % config.vocabSize);
 
 describe('FastDecoder depth rows (continuous depth-wise batching)', () => {
   it('with depth-wise LoRA (padded rank, scale) and per-loop norms, forward equals the tfjs Decoder', () => {
@@ -89,7 +113,17 @@ describe('FastDecoder depth rows (continuous depth-wise batching)', () => {
         const t = step - k;
         if (t < 0 || t >= s.length * 2) return [];
         const [pos, loop] = [Math.floor(t / 2), t % 2];
-        return [{ cache: caches[k]!, pos, loop, id: s[pos]!, state: states[k]![pos]!, readout: loop === 1, ...(loop === 1 && { logits: logits[k]![pos]! }) }];
+        return [
+          {
+            cache: caches[k]!,
+            pos,
+            loop,
+            id: s[pos]!,
+            state: states[k]![pos]!,
+            readout: loop === 1,
+            ...(loop === 1 && { logits: logits[k]![pos]! }),
+          },
+        ];
       });
       fast.runDepthRows(rows);
     }

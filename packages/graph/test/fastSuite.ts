@@ -7,17 +7,43 @@ import { randomWeights } from './randomWeights.js';
 export const TOL = 1e-4;
 
 export const smallFast: DecoderConfig = {
-  vocabSize: 96, hiddenSize: 32, intermediateSize: 72, numLayers: 3, numHeads: 4, numKvHeads: 2, headDim: 8,
-  maxPositionEmbeddings: 512, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, tieWordEmbeddings: false,
+  vocabSize: 96,
+  hiddenSize: 32,
+  intermediateSize: 72,
+  numLayers: 3,
+  numHeads: 4,
+  numKvHeads: 2,
+  headDim: 8,
+  maxPositionEmbeddings: 512,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  ropeScaling: null,
+  tieWordEmbeddings: false,
 };
 
 /** A recursive model: 2 stored layers run as 0,1,0,1,0 (a KV slot per executed step). */
-export const recursiveFast: DecoderConfig = { ...smallFast, numLayers: 2, layerOrder: [0, 1, 0, 1, 0], tieWordEmbeddings: true };
+export const recursiveFast: DecoderConfig = {
+  ...smallFast,
+  numLayers: 2,
+  layerOrder: [0, 1, 0, 1, 0],
+  tieWordEmbeddings: true,
+};
 
 /** Wide enough that every linear and the attention run on the thread pool. */
 export const wideFast: DecoderConfig = {
-  vocabSize: 3000, hiddenSize: 256, intermediateSize: 640, numLayers: 2, numHeads: 8, numKvHeads: 2, headDim: 32,
-  maxPositionEmbeddings: 2048, rmsNormEps: 1e-6, ropeTheta: 100000, ropeScaling: { type: 'linear', factor: 2 }, tieWordEmbeddings: false, attentionBias: true,
+  vocabSize: 3000,
+  hiddenSize: 256,
+  intermediateSize: 640,
+  numLayers: 2,
+  numHeads: 8,
+  numKvHeads: 2,
+  headDim: 32,
+  maxPositionEmbeddings: 2048,
+  rmsNormEps: 1e-6,
+  ropeTheta: 100000,
+  ropeScaling: { type: 'linear', factor: 2 },
+  tieWordEmbeddings: false,
+  attentionBias: true,
 };
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -52,7 +78,11 @@ export function fastDecoderSuite(threads: number): void {
       expect(wasmThreads()).toBe(threads);
     });
 
-    for (const [name, config] of [['small', smallFast], ['recursive (layerOrder 0,1,0,1,0)', recursiveFast], ['wide, qkv bias, linear RoPE scaling', wideFast]] as const) {
+    for (const [name, config] of [
+      ['small', smallFast],
+      ['recursive (layerOrder 0,1,0,1,0)', recursiveFast],
+      ['wide, qkv bias, linear RoPE scaling', wideFast],
+    ] as const) {
       it(`${name}: prefill + decode logits equal the tfjs Decoder within ${TOL}`, async () => {
         const decoder = Decoder.fromArrays(config, randomWeights(config, 3));
         const pieces = chunks(config.vocabSize, 1);
@@ -61,7 +91,9 @@ export function fastDecoderSuite(threads: number): void {
         const fast = (await FastDecoder.create(config, decoder.weights))!;
         expect(fast.threads).toBe(threads);
         const cache = fast.newCache(4); // grows (and copies) on the way
-        pieces.forEach((piece, i) => expect(maxAbsDiff(fast.forward(piece, { cache }), expected[i]!)).toBeLessThan(TOL));
+        pieces.forEach((piece, i) =>
+          expect(maxAbsDiff(fast.forward(piece, { cache }), expected[i]!)).toBeLessThan(TOL),
+        );
         expect(cache.length).toBe(30);
         cache.dispose();
         fast.dispose();
@@ -74,7 +106,9 @@ export function fastDecoderSuite(threads: number): void {
       const config = wideFast;
       const decoder = Decoder.fromArrays(config, randomWeights(config, 5));
       const fast = (await FastDecoder.create(config, decoder.weights))!;
-      const prompts = Array.from({ length: 8 }, (_, b) => Array.from({ length: 3 + b }, (_, i) => (i * 13 + b * 7) % config.vocabSize));
+      const prompts = Array.from({ length: 8 }, (_, b) =>
+        Array.from({ length: 3 + b }, (_, i) => (i * 13 + b * 7) % config.vocabSize),
+      );
       const singles = prompts.map((p) => {
         const cache = fast.newCache();
         const out = [fast.forward(p, { cache, lastOnly: true })];
@@ -83,11 +117,22 @@ export function fastDecoderSuite(threads: number): void {
         return out;
       });
       const caches = prompts.map(() => fast.newCache());
-      const batched = [fast.forwardBatch(prompts.map((ids, b) => ({ cache: caches[b]!, ids })), { lastOnly: true })];
-      for (let s = 0; s < 3; s++) batched.push(fast.forwardBatch(prompts.map((p, b) => ({ cache: caches[b]!, ids: [(s * 5 + p.length) % config.vocabSize] }))));
+      const batched = [
+        fast.forwardBatch(
+          prompts.map((ids, b) => ({ cache: caches[b]!, ids })),
+          { lastOnly: true },
+        ),
+      ];
+      for (let s = 0; s < 3; s++)
+        batched.push(
+          fast.forwardBatch(
+            prompts.map((p, b) => ({ cache: caches[b]!, ids: [(s * 5 + p.length) % config.vocabSize] })),
+          ),
+        );
       // Batched steps (8 rows) run the register-tiled GEMM, single-sequence steps (1 row) the GEMV:
       // two float32 summation orders (and, without relaxed SIMD, no fused multiply-adds), ~1e-5 apart.
-      for (let b = 0; b < 8; b++) for (let s = 0; s < 4; s++) expect(maxAbsDiff(batched[s]![b]!, singles[b]![s]!)).toBeLessThan(3e-5);
+      for (let b = 0; b < 8; b++)
+        for (let s = 0; s < 4; s++) expect(maxAbsDiff(batched[s]![b]!, singles[b]![s]!)).toBeLessThan(3e-5);
       // And against the tfjs Decoder for one of them.
       const ref = await decoderLogits(decoder, [prompts[7]!]);
       expect(maxAbsDiff(batched[0]![7]!, ref[0]!.subarray(-config.vocabSize))).toBeLessThan(TOL);
@@ -96,7 +141,7 @@ export function fastDecoderSuite(threads: number): void {
       decoder.dispose();
     });
 
-    it('a long prompt in several row chunks (and small chunks) equals the tfjs Decoder; all rows\' logits', async () => {
+    it("a long prompt in several row chunks (and small chunks) equals the tfjs Decoder; all rows' logits", async () => {
       const config = wideFast;
       const decoder = Decoder.fromArrays(config, randomWeights(config, 6));
       const ids = Array.from({ length: 150 }, (_, i) => (i * 29 + 3) % config.vocabSize);
@@ -106,7 +151,9 @@ export function fastDecoderSuite(threads: number): void {
         const fast = (await FastDecoder.create(config, decoder.weights, { chunkRows }))!;
         expect(fast.chunkRows).toBe(Math.max(8, chunkRows));
         const cache = fast.newCache(16);
-        pieces.forEach((piece, i) => expect(maxAbsDiff(fast.forward(piece, { cache }), expected[i]!)).toBeLessThan(TOL));
+        pieces.forEach((piece, i) =>
+          expect(maxAbsDiff(fast.forward(piece, { cache }), expected[i]!)).toBeLessThan(TOL),
+        );
         const last = fast.forward([7], { cache, lastOnly: true });
         expect(last.length).toBe(config.vocabSize);
         cache.dispose();
@@ -156,4 +203,3 @@ export function fastDecoderSuite(threads: number): void {
     });
   });
 }
-

@@ -9,8 +9,14 @@ describe('loopStructure', () => {
   it('splits middle-cycle into prologue, N loops of the block, epilogue', () => {
     const s = loopStructure({ numLayers: 4, layerOrder: order('middle-cycle', 6, 2) });
     expect(uniques(s.prologue)).toEqual([0]);
-    expect(s.loops.map(uniques)).toEqual([[1, 2], [1, 2]]);
-    expect(s.loops.map((l) => l.map((c) => c.loop))).toEqual([[0, 0], [1, 1]]);
+    expect(s.loops.map(uniques)).toEqual([
+      [1, 2],
+      [1, 2],
+    ]);
+    expect(s.loops.map((l) => l.map((c) => c.loop))).toEqual([
+      [0, 0],
+      [1, 1],
+    ]);
     expect(uniques(s.epilogue)).toEqual([3]);
     expect(s.block).toEqual([1, 2]);
   });
@@ -18,7 +24,11 @@ describe('loopStructure', () => {
   it('cycle has no prologue or epilogue; a plain decoder is one loop', () => {
     const cycle = loopStructure({ numLayers: 2, layerOrder: order('cycle', 6, 3) });
     expect(cycle.prologue).toEqual([]);
-    expect(cycle.loops.map(uniques)).toEqual([[0, 1], [0, 1], [0, 1]]);
+    expect(cycle.loops.map(uniques)).toEqual([
+      [0, 1],
+      [0, 1],
+      [0, 1],
+    ]);
     const plain = loopStructure({ numLayers: 3 });
     expect(plain.loops.map(uniques)).toEqual([[0, 1, 2]]);
     expect(plain.epilogue).toEqual([]);

@@ -3,8 +3,18 @@ import { initBackend } from '@recur/tensor';
 import { randomDecoder, type DecoderConfig } from '../src/index.js';
 
 const config: DecoderConfig = {
-  vocabSize: 16, hiddenSize: 8, intermediateSize: 8, numLayers: 1, numHeads: 2, numKvHeads: 1, headDim: 4,
-  maxPositionEmbeddings: 16, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, tieWordEmbeddings: true,
+  vocabSize: 16,
+  hiddenSize: 8,
+  intermediateSize: 8,
+  numLayers: 1,
+  numHeads: 2,
+  numKvHeads: 1,
+  headDim: 4,
+  maxPositionEmbeddings: 16,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  ropeScaling: null,
+  tieWordEmbeddings: true,
 };
 
 function embedding(seed: number): number[] {

@@ -12,7 +12,10 @@ export function randomWeights(config: DecoderConfig, seed: number): Map<string, 
   for (const spec of decoderWeightSpecs(config)) {
     const size = spec.shape.reduce((a, b) => a * b, 1);
     const isNorm = spec.shape.length === 1 && spec.name.endsWith('norm.weight');
-    out.set(spec.name, Float32Array.from({ length: size }, () => (isNorm ? 1 + 0.2 * next() : 0.4 * next())));
+    out.set(
+      spec.name,
+      Float32Array.from({ length: size }, () => (isNorm ? 1 + 0.2 * next() : 0.4 * next())),
+    );
   }
   return out;
 }

@@ -4,8 +4,18 @@ import { Decoder, parameterCount, recursiveFromPretrained, type DecoderConfig } 
 import { randomWeights } from './randomWeights.js';
 
 const source: DecoderConfig = {
-  vocabSize: 40, hiddenSize: 16, intermediateSize: 24, numLayers: 6, numHeads: 4, numKvHeads: 2, headDim: 4,
-  maxPositionEmbeddings: 64, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, tieWordEmbeddings: true,
+  vocabSize: 40,
+  hiddenSize: 16,
+  intermediateSize: 24,
+  numLayers: 6,
+  numHeads: 4,
+  numKvHeads: 2,
+  headDim: 4,
+  maxPositionEmbeddings: 64,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  ropeScaling: null,
+  tieWordEmbeddings: true,
 };
 const arrays = randomWeights(source, 3);
 const ids = [1, 7, 3, 22, 9];
@@ -54,11 +64,18 @@ describe('recursive conversion', () => {
     mean.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 6));
     const norm = 'model.layers.0.input_layernorm.weight';
     const averagedNorm = pick('average').get(norm)!;
-    expect(averagedNorm[0]).toBeCloseTo((arrays.get(norm)![0]! + arrays.get('model.layers.2.input_layernorm.weight')![0]! + arrays.get('model.layers.4.input_layernorm.weight')![0]!) / 3, 6);
+    expect(averagedNorm[0]).toBeCloseTo(
+      (arrays.get(norm)![0]! +
+        arrays.get('model.layers.2.input_layernorm.weight')![0]! +
+        arrays.get('model.layers.4.input_layernorm.weight')![0]!) /
+        3,
+      6,
+    );
   });
 
   it('reports the hidden state where each loop ends (onLoopEnd), without changing the logits', async () => {
-    const spec = recursiveFromPretrained(source, arrays, { loops: 3, strategy: 'cycle', init: 'average' }); // order [0,1,0,1,0,1]
+    // order [0,1,0,1,0,1]
+    const spec = recursiveFromPretrained(source, arrays, { loops: 3, strategy: 'cycle', init: 'average' });
     const decoder = Decoder.fromArrays(spec.config, spec.arrays);
     const before = tf.memory().numTensors;
     const seen: { loop: number; h: tf.Tensor2D }[] = [];
@@ -80,17 +97,25 @@ describe('recursive conversion', () => {
     plain.dispose();
   });
 
-  it('with depth-fit floor, inits pick from the K·N kept source layers (the public code\'s adjusted model)', () => {
+  it("with depth-fit floor, inits pick from the K·N kept source layers (the public code's adjusted model)", () => {
     // L = 6, cycle × 4: K = floor(6/4) = 1, kept layers round(linspace(0, 5, 4)) = [0, 2, 3, 5]
     const key = (l: number) => `model.layers.${l}.self_attn.q_proj.weight`;
-    const pick = (init: 'stepwise' | 'average' | 'lower' | 'upper') => recursiveFromPretrained(source, arrays, { loops: 4, strategy: 'cycle', init });
+    const pick = (init: 'stepwise' | 'average' | 'lower' | 'upper') =>
+      recursiveFromPretrained(source, arrays, { loops: 4, strategy: 'cycle', init });
     expect(pick('lower').plan.steps.map((s) => s.sourceLayer)).toEqual([0, 2, 3, 5]);
     expect(pick('upper').arrays.get(key(0))).toEqual(arrays.get(key(5)));
     expect(pick('lower').arrays.get(key(0))).toEqual(arrays.get(key(0)));
     const mean = pick('average').arrays.get(key(0))!;
-    mean.forEach((v, i) => expect(v).toBeCloseTo([0, 2, 3, 5].reduce((sum, l) => sum + arrays.get(key(l))![i]!, 0) / 4, 6));
+    mean.forEach((v, i) =>
+      expect(v).toBeCloseTo([0, 2, 3, 5].reduce((sum, l) => sum + arrays.get(key(l))![i]!, 0) / 4, 6),
+    );
     // the old rule keeps K = round(6/4) = 2 and repeats layers
-    const old = recursiveFromPretrained(source, arrays, { loops: 4, strategy: 'cycle', init: 'lower', depthFit: 'round' });
+    const old = recursiveFromPretrained(source, arrays, {
+      loops: 4,
+      strategy: 'cycle',
+      init: 'lower',
+      depthFit: 'round',
+    });
     expect(old.plan.steps.map((s) => s.sourceLayer)).toEqual([0, 1, 1, 2, 3, 4, 4, 5]);
   });
 

@@ -1,11 +1,21 @@
 import type { DecoderConfig } from '../src/index.js';
-import { refAddVectors as add, refAttendVector as attention, refMatVec as matVec, refRmsVector as rms, refRopeVector as rope } from '@recur/tensor/reference';
+import {
+  refAddVectors as add,
+  refAttendVector as attention,
+  refMatVec as matVec,
+  refRmsVector as rms,
+  refRopeVector as rope,
+} from '@recur/tensor/reference';
 
 /**
  * An independent float64 Llama forward in plain loops (no tfjs, no shared code with the model),
  * used as the oracle for the tensor implementation. Returns logits [T, V] flattened.
  */
-export function referenceForward(config: DecoderConfig, w: ReadonlyMap<string, Float32Array>, ids: number[]): Float64Array {
+export function referenceForward(
+  config: DecoderConfig,
+  w: ReadonlyMap<string, Float32Array>,
+  ids: number[],
+): Float64Array {
   const { hiddenSize: d, numHeads: H, numKvHeads: Hkv, headDim: hd, intermediateSize: ff, vocabSize: V } = config;
   const get = (name: string) => w.get(name)!;
   const T = ids.length;
@@ -14,7 +24,9 @@ export function referenceForward(config: DecoderConfig, w: ReadonlyMap<string, F
     const p = (m: string) => get(`model.layers.${l}.${m}`);
     const x = h.map((row) => rms(row, p('input_layernorm.weight'), config.rmsNormEps));
     const q = x.map((row, t) => rope(matVec(p('self_attn.q_proj.weight'), row, H * hd), t, H, hd, config.ropeTheta));
-    const k = x.map((row, t) => rope(matVec(p('self_attn.k_proj.weight'), row, Hkv * hd), t, Hkv, hd, config.ropeTheta));
+    const k = x.map((row, t) =>
+      rope(matVec(p('self_attn.k_proj.weight'), row, Hkv * hd), t, Hkv, hd, config.ropeTheta),
+    );
     const v = x.map((row) => matVec(p('self_attn.v_proj.weight'), row, Hkv * hd));
     const attn = q.map((qRow, t) => attention(qRow, k.slice(0, t + 1), v.slice(0, t + 1), H, Hkv, hd)); // causal
     h = h.map((row, t) => add(row, matVec(p('self_attn.o_proj.weight'), attn[t]!, d)));

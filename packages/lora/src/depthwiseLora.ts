@@ -17,7 +17,10 @@ export class DepthwiseLora implements LayerAdapter {
     readonly scale = 1,
   ) {}
 
-  static fromArrays(arrays: ReadonlyMap<string, { data: Float32Array; shape: readonly number[] }>, scale = 1): DepthwiseLora {
+  static fromArrays(
+    arrays: ReadonlyMap<string, { data: Float32Array; shape: readonly number[] }>,
+    scale = 1,
+  ): DepthwiseLora {
     const tensors = new Map<string, tf.Tensor>();
     for (const [key, { data, shape }] of arrays) tensors.set(key, tf.tensor(data, [...shape], 'float32'));
     return new DepthwiseLora(tensors, scale);

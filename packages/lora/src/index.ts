@@ -1,5 +1,13 @@
 export { DepthwiseLora } from './depthwiseLora.js';
-export { initDepthwiseLora, LoraError, type ArrayTensor, type LoraInit, type LoraInitOptions, type NormMode, type TruncationEnergy } from './init.js';
+export {
+  initDepthwiseLora,
+  LoraError,
+  type ArrayTensor,
+  type LoraInit,
+  type LoraInitOptions,
+  type NormMode,
+  type TruncationEnergy,
+} from './init.js';
 export { loraKey, loopNormKey } from './keys.js';
 export { rankFor, type LoraRanks } from './ranks.js';
 export { mergeDepthwiseLora } from './merge.js';

@@ -1,4 +1,12 @@
-import { adaptedModules, layerKey, layerWeightSpecs, type AdaptedModule, type DecoderConfig, type NormName, type TyingPlan } from '@recur/graph';
+import {
+  adaptedModules,
+  layerKey,
+  layerWeightSpecs,
+  type AdaptedModule,
+  type DecoderConfig,
+  type NormName,
+  type TyingPlan,
+} from '@recur/graph';
 import { gaussianArray, truncatedSvd } from '@recur/tensor';
 import { loopNormKey, loraKey } from './keys.js';
 import { rankFor, type LoraRanks } from './ranks.js';
@@ -51,7 +59,8 @@ export class LoraError extends Error {
 export function initDepthwiseLora(options: LoraInitOptions): Map<string, ArrayTensor> {
   const out = new Map<string, ArrayTensor>();
   let drawn = 0; // each zero-init A gets its own seed
-  const sharedSteps = options.plan.steps.filter((s) => s.role === 'shared'); // unique first/last layers are the source layers themselves
+  // unique first/last layers are the source layers themselves
+  const sharedSteps = options.plan.steps.filter((s) => s.role === 'shared');
   const total = sharedSteps.length * adaptedModules.length;
   let done = 0;
   for (const step of sharedSteps) {
@@ -59,16 +68,29 @@ export function initDepthwiseLora(options: LoraInitOptions): Map<string, ArrayTe
       options.onProgress?.(done++, total);
       const orig = options.source.get(layerKey(step.sourceLayer, `${module}.weight`));
       const shared = options.shared.get(layerKey(step.unique, `${module}.weight`));
-      if (!orig || !shared) throw new LoraError(`no weight for ${module} of source layer ${step.sourceLayer} / shared layer ${step.unique}`);
+      if (!orig || !shared)
+        throw new LoraError(
+          `no weight for ${module} of source layer ${step.sourceLayer} / shared layer ${step.unique}`,
+        );
       const shape = moduleShape(options.sourceConfig, module);
       const rank = rankFor(options.ranks, module, shape);
       if (!Number.isInteger(rank) || rank < 0 || rank > Math.min(...shape)) {
-        throw new LoraError(`LoRA rank ${rank} does not fit ${module} [${shape.join(', ')}] (at most ${Math.min(...shape)})`);
+        throw new LoraError(
+          `LoRA rank ${rank} does not fit ${module} [${shape.join(', ')}] (at most ${Math.min(...shape)})`,
+        );
       }
       if (rank === 0) continue;
-      const factors = options.init === 'svd' ? svdFactors(orig, shared, shape, rank, options.seed ?? 0) : zeroFactors(shape, rank, (options.seed ?? 0) * 10_007 + drawn++);
+      const factors =
+        options.init === 'svd'
+          ? svdFactors(orig, shared, shape, rank, options.seed ?? 0)
+          : zeroFactors(shape, rank, (options.seed ?? 0) * 10_007 + drawn++);
       if (factors.captured !== undefined) {
-        options.onEnergy?.({ name: `model.layers.${step.unique}.${module}.loop${step.loop}`, sourceLayer: step.sourceLayer, rank, captured: factors.captured });
+        options.onEnergy?.({
+          name: `model.layers.${step.unique}.${module}.loop${step.loop}`,
+          sourceLayer: step.sourceLayer,
+          rank,
+          captured: factors.captured,
+        });
       }
       out.set(loraKey(step.unique, module, step.loop, 'A'), factors.a);
       out.set(loraKey(step.unique, module, step.loop, 'B'), factors.b);
@@ -99,7 +121,13 @@ interface Factors {
   readonly captured?: number;
 }
 
-function svdFactors(orig: Float32Array, shared: Float32Array, [rows, cols]: [number, number], rank: number, seed: number): Factors {
+function svdFactors(
+  orig: Float32Array,
+  shared: Float32Array,
+  [rows, cols]: [number, number],
+  rank: number,
+  seed: number,
+): Factors {
   const residual = orig.map((v, i) => v - shared[i]!); // [rows, cols]
   const { u, s, v, captured } = truncatedSvd(residual, rows, cols, rank, { seed });
   const b = new Float32Array(rows * rank); // [out, r] = U·diag(S)

@@ -8,4 +8,5 @@ export const loraKey = (unique: number, module: AdaptedModule, loop: number, fac
   `model.layers.${unique}.${module}.lora_${factor}.loop${loop}.weight`;
 
 /** Per-loop RMSNorm weights (`--norms per-loop`): `model.layers.1.input_layernorm.loop2.weight`. */
-export const loopNormKey = (unique: number, name: NormName, loop: number): string => `model.layers.${unique}.${name}.loop${loop}.weight`;
+export const loopNormKey = (unique: number, name: NormName, loop: number): string =>
+  `model.layers.${unique}.${name}.loop${loop}.weight`;

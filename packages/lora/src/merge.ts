@@ -12,7 +12,11 @@ const normNames: readonly NormName[] = ['input_layernorm', 'post_attention_layer
  * and its norms become the loop's own where the adapter keeps per-loop norms. The result is a plain
  * decoder that runs anywhere and computes what the adapted recursive model computes.
  */
-export function mergeDepthwiseLora(unrolled: ReadonlyMap<string, Float32Array>, steps: readonly LayerCall[], lora: DepthwiseLora): Map<string, Float32Array> {
+export function mergeDepthwiseLora(
+  unrolled: ReadonlyMap<string, Float32Array>,
+  steps: readonly LayerCall[],
+  lora: DepthwiseLora,
+): Map<string, Float32Array> {
   const out = new Map(unrolled);
   for (const call of steps) {
     for (const module of adaptedModules) {
@@ -21,9 +25,14 @@ export function mergeDepthwiseLora(unrolled: ReadonlyMap<string, Float32Array>, 
       if (!a || !b) continue;
       const key = layerKey(call.step, `${module}.weight`);
       const base = unrolled.get(key);
-      if (!base) throw new LoraError(`cannot merge LoRA of step ${call.step} (stored layer ${call.unique}, loop ${call.loop}): the unrolled model has no ${key}`);
+      if (!base)
+        throw new LoraError(
+          `cannot merge LoRA of step ${call.step} (stored layer ${call.unique}, loop ${call.loop}): the unrolled model has no ${key}`,
+        );
       if (b.shape[0]! * a.shape[1]! !== base.length) {
-        throw new LoraError(`LoRA of step ${call.step} gives B·A [${b.shape[0]}, ${a.shape[1]}] but ${key} has ${base.length} values: the adapter does not fit this model`);
+        throw new LoraError(
+          `LoRA of step ${call.step} gives B·A [${b.shape[0]}, ${a.shape[1]}] but ${key} has ${base.length} values: the adapter does not fit this model`,
+        );
       }
       out.set(key, mergedWeight(base, a as tf.Tensor2D, b as tf.Tensor2D, lora.scale));
     }

@@ -27,7 +27,8 @@ export interface PeftAdapter {
   readonly tensors: Map<string, ArrayTensor>;
 }
 
-const peftKey = (layer: number, module: string, factor: 'A' | 'B') => `base_model.model.model.layers.${layer}.${module}.lora_${factor}.weight`;
+const peftKey = (layer: number, module: string, factor: 'A' | 'B') =>
+  `base_model.model.model.layers.${layer}.${module}.lora_${factor}.weight`;
 const modulePath = (layer: number, module: string) => `model.layers.${layer}.${module}`;
 
 /**
@@ -57,10 +58,19 @@ export function toPeftAdapter(lora: DepthwiseLora, steps: readonly LayerCall[], 
   const alphaPattern = Object.fromEntries(Object.entries(rankPattern).map(([path, rank]) => [path, lora.scale * rank]));
   return {
     config: {
-      peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: baseModel,
-      r, lora_alpha: lora.scale * r, target_modules: [...targets].sort(),
-      rank_pattern: rankPattern, alpha_pattern: alphaPattern,
-      lora_dropout: 0, bias: 'none', fan_in_fan_out: false, inference_mode: true, use_rslora: false,
+      peft_type: 'LORA',
+      task_type: 'CAUSAL_LM',
+      base_model_name_or_path: baseModel,
+      r,
+      lora_alpha: lora.scale * r,
+      target_modules: [...targets].sort(),
+      rank_pattern: rankPattern,
+      alpha_pattern: alphaPattern,
+      lora_dropout: 0,
+      bias: 'none',
+      fan_in_fan_out: false,
+      inference_mode: true,
+      use_rslora: false,
     },
     tensors,
   };
@@ -82,7 +92,8 @@ export function fromPeftAdapter(adapter: PeftAdapter): DepthwiseLora {
     arrays.set(loraKey(layer, module, 0, match[3] as 'A' | 'B'), tensor);
     if (match[3] === 'A') scales.add(peftScale(adapter.config, modulePath(layer, module), tensor.shape[0]!));
   }
-  if (scales.size > 1) throw new LoraError(`adapter modules use different alpha / r (${[...scales].join(', ')}); one scale is supported`);
+  if (scales.size > 1)
+    throw new LoraError(`adapter modules use different alpha / r (${[...scales].join(', ')}); one scale is supported`);
   return DepthwiseLora.fromArrays(arrays, [...scales][0] ?? 1);
 }
 

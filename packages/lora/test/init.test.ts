@@ -17,7 +17,14 @@ describe('SVD initialisation', () => {
   it('at full rank W_shared + B·A equals W_orig of the source layer, for every shared step and module', () => {
     for (const strategy of ['cycle', 'middle-cycle'] as const) {
       const { config, source, spec } = tiedSpec(strategy === 'cycle' ? 4 : 6, 2, strategy);
-      const lora = initDepthwiseLora({ plan: spec.plan, sourceConfig: config, source, shared: spec.arrays, ranks: { attention: 'full', mlp: 'full' }, init: 'svd' });
+      const lora = initDepthwiseLora({
+        plan: spec.plan,
+        sourceConfig: config,
+        source,
+        shared: spec.arrays,
+        ranks: { attention: 'full', mlp: 'full' },
+        init: 'svd',
+      });
       const shared = spec.plan.steps.filter((s) => s.role === 'shared');
       expect(shared.length).toBe(4);
       for (const step of shared) {
@@ -26,10 +33,16 @@ describe('SVD initialisation', () => {
           const rank = Math.min(rows, cols);
           const a = lora.get(loraKey(step.unique, module, step.loop, 'A'))!;
           const b = lora.get(loraKey(step.unique, module, step.loop, 'B'))!;
-          expect([a.shape, b.shape]).toEqual([[rank, cols], [rows, rank]]);
+          expect([a.shape, b.shape]).toEqual([
+            [rank, cols],
+            [rows, rank],
+          ]);
           const w = spec.arrays.get(layerKey(step.unique, `${module}.weight`))!;
           const rebuilt = product(b.data, a.data, rows, rank, cols).map((x, i) => x + w[i]!);
-          expect(maxAbsDiff(rebuilt, source.get(layerKey(step.sourceLayer, `${module}.weight`))!), `${strategy} ${module} layer ${step.unique} loop ${step.loop}`).toBeLessThan(1e-5);
+          expect(
+            maxAbsDiff(rebuilt, source.get(layerKey(step.sourceLayer, `${module}.weight`))!),
+            `${strategy} ${module} layer ${step.unique} loop ${step.loop}`,
+          ).toBeLessThan(1e-5);
         }
       }
     }
@@ -43,34 +56,69 @@ describe('SVD initialisation', () => {
     const s = [5, 3, 2, 1, 0.5, 0.25, 0.1, 0.05];
     const d = matrixWithSpectrum(rows, cols, s, 9);
     const base = source.get(layerKey(0, 'self_attn.q_proj.weight'))!;
-    source.set(layerKey(0, 'self_attn.q_proj.weight'), base.map((x, i) => x + d[i]!));
-    source.set(layerKey(1, 'self_attn.q_proj.weight'), base.map((x, i) => x - d[i]!));
+    source.set(
+      layerKey(0, 'self_attn.q_proj.weight'),
+      base.map((x, i) => x + d[i]!),
+    );
+    source.set(
+      layerKey(1, 'self_attn.q_proj.weight'),
+      base.map((x, i) => x - d[i]!),
+    );
     const spec = recursiveFromPretrained(config, source, { loops: 2, strategy: 'cycle', init: 'average' });
     const energies: TruncationEnergy[] = [];
     const rank = 3;
-    const lora = initDepthwiseLora({ plan: spec.plan, sourceConfig: config, source, shared: spec.arrays, ranks: { attention: rank, mlp: 2 }, init: 'svd', onEnergy: (e) => energies.push(e) });
+    const lora = initDepthwiseLora({
+      plan: spec.plan,
+      sourceConfig: config,
+      source,
+      shared: spec.arrays,
+      ranks: { attention: rank, mlp: 2 },
+      init: 'svd',
+      onEnergy: (e) => energies.push(e),
+    });
     const best = matrixWithSpectrum(rows, cols, s, 9, rank); // same U, V: the best rank-3 part of D
     expect(maxAbsDiff(best, d)).toBeGreaterThan(0.05); // the truncation really drops something
-    for (const [loop, sign] of [[0, 1], [1, -1]] as const) {
+    for (const [loop, sign] of [
+      [0, 1],
+      [1, -1],
+    ] as const) {
       const a = lora.get(loraKey(0, 'self_attn.q_proj', loop, 'A'))!;
       const b = lora.get(loraKey(0, 'self_attn.q_proj', loop, 'B'))!;
       const ba = product(b.data, a.data, rows, rank, cols);
-      expect(maxAbsDiff(ba, best.map((x) => sign * x))).toBeLessThan(1e-5);
+      expect(
+        maxAbsDiff(
+          ba,
+          best.map((x) => sign * x),
+        ),
+      ).toBeLessThan(1e-5);
       // B = U·diag(S): column norms are the kept singular values, descending.
-      const norms = Array.from({ length: rank }, (_, j) => Math.hypot(...Array.from({ length: rows }, (_, o) => b.data[o * rank + j]!)));
+      const norms = Array.from({ length: rank }, (_, j) =>
+        Math.hypot(...Array.from({ length: rows }, (_, o) => b.data[o * rank + j]!)),
+      );
       norms.forEach((n, j) => expect(n).toBeCloseTo(s[j]!, 4));
     }
     const total = s.reduce((acc, x) => acc + x * x, 0);
     const kept = s.slice(0, rank).reduce((acc, x) => acc + x * x, 0);
     const q = energies.filter((e) => e.name.endsWith('q_proj.loop0') || e.name.endsWith('q_proj.loop1'));
-    expect(q.map((e) => [e.name, e.sourceLayer, e.rank])).toEqual([['model.layers.0.self_attn.q_proj.loop0', 0, 3], ['model.layers.0.self_attn.q_proj.loop1', 1, 3]]);
+    expect(q.map((e) => [e.name, e.sourceLayer, e.rank])).toEqual([
+      ['model.layers.0.self_attn.q_proj.loop0', 0, 3],
+      ['model.layers.0.self_attn.q_proj.loop1', 1, 3],
+    ]);
     q.forEach((e) => expect(e.captured).toBeCloseTo(kept / total, 5));
     expect(energies.length).toBe(2 * adaptedModules.length);
   });
 
   it('zero init starts from B = 0 (no change) with a seeded, non-zero A', () => {
     const { config, source, spec } = tiedSpec(4, 2);
-    const opts = { plan: spec.plan, sourceConfig: config, source, shared: spec.arrays, ranks: { attention: 2, mlp: 3 }, init: 'zero', seed: 4 } as const;
+    const opts = {
+      plan: spec.plan,
+      sourceConfig: config,
+      source,
+      shared: spec.arrays,
+      ranks: { attention: 2, mlp: 3 },
+      init: 'zero',
+      seed: 4,
+    } as const;
     const lora = initDepthwiseLora(opts);
     const again = initDepthwiseLora(opts);
     for (const [key, t] of lora) {
@@ -105,18 +153,30 @@ describe('ranks per module group', () => {
     const { config, source, spec } = tiedSpec(4, 2);
     const base = { plan: spec.plan, sourceConfig: config, source, shared: spec.arrays, init: 'svd' } as const;
     expect(() => initDepthwiseLora({ ...base, ranks: { attention: 5, mlp: 2 } })).toThrow(LoraError);
-    expect(() => initDepthwiseLora({ ...base, ranks: { attention: 5, mlp: 2 } })).toThrow('self_attn.k_proj [4, 8] (at most 4)');
-    expect(() => initDepthwiseLora({ ...base, ranks: { attention: 2, mlp: 9 } })).toThrow('mlp.gate_proj [12, 8] (at most 8)');
+    expect(() => initDepthwiseLora({ ...base, ranks: { attention: 5, mlp: 2 } })).toThrow(
+      'self_attn.k_proj [4, 8] (at most 4)',
+    );
+    expect(() => initDepthwiseLora({ ...base, ranks: { attention: 2, mlp: 9 } })).toThrow(
+      'mlp.gate_proj [12, 8] (at most 8)',
+    );
     expect(() => initDepthwiseLora({ ...base, ranks: { attention: 1.5, mlp: 2 } })).toThrow(LoraError);
     expect(() => initDepthwiseLora({ ...base, ranks: { attention: -1, mlp: 2 } })).toThrow(LoraError);
   });
 });
 
 describe('per-loop norms', () => {
-  it('per-loop norms need the source layer\'s norm weights: a LoraError names the missing key', () => {
+  it("per-loop norms need the source layer's norm weights: a LoraError names the missing key", () => {
     const { config, source, spec } = tiedSpec(4, 2);
     source.delete(layerKey(2, 'post_attention_layernorm.weight'));
-    const options = { plan: spec.plan, sourceConfig: config, source, shared: spec.arrays, ranks: { attention: 1, mlp: 1 }, init: 'svd', norms: 'per-loop' } as const;
+    const options = {
+      plan: spec.plan,
+      sourceConfig: config,
+      source,
+      shared: spec.arrays,
+      ranks: { attention: 1, mlp: 1 },
+      init: 'svd',
+      norms: 'per-loop',
+    } as const;
     expect(() => initDepthwiseLora(options)).toThrow(LoraError);
     expect(() => initDepthwiseLora(options)).toThrow('model.layers.2.post_attention_layernorm.weight');
   });

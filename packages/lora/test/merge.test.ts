@@ -13,7 +13,15 @@ const ids = [1, 7, 3, 22, 9, 14, 5];
 /** MIDDLE-CYCLE L = 6, N = 2 with truncated SVD LoRA (rank 2), per-loop norms and scale 0.5. */
 function adapted() {
   const { config, source, spec } = tiedSpec(6, 2, 'middle-cycle', 4);
-  const arrays = initDepthwiseLora({ plan: spec.plan, sourceConfig: config, source, shared: spec.arrays, ranks: { attention: 2, mlp: 2 }, init: 'svd', norms: 'per-loop' });
+  const arrays = initDepthwiseLora({
+    plan: spec.plan,
+    sourceConfig: config,
+    source,
+    shared: spec.arrays,
+    ranks: { attention: 2, mlp: 2 },
+    init: 'svd',
+    norms: 'per-loop',
+  });
   return { spec, lora: DepthwiseLora.fromArrays(arrays, 0.5) };
 }
 
@@ -25,22 +33,28 @@ describe('mergeDepthwiseLora', () => {
     const recursive = Decoder.fromArrays(spec.config, spec.arrays, { adapter: lora });
     const plain = Decoder.fromArrays(unrolled.config, merged);
     const base = Decoder.fromArrays(unrolled.config, unrolled.arrays);
-    const [got, want, unadapted] = tf.tidy(() => [plain.forward(ids).dataSync(), recursive.forward(ids).dataSync(), base.forward(ids).dataSync()]);
+    const [got, want, unadapted] = tf.tidy(() => [
+      plain.forward(ids).dataSync(),
+      recursive.forward(ids).dataSync(),
+      base.forward(ids).dataSync(),
+    ]);
     expect(maxAbsDiff(got!, want!)).toBeLessThan(1e-4);
     expect(maxAbsDiff(unadapted!, want!)).toBeGreaterThan(1e-2); // the adapters matter
     for (const d of [recursive, plain, base]) d.dispose();
     lora.dispose();
   });
 
-  it('round trip: merged − scale·B·A gives back each step\'s shared weight; the input arrays stay untouched', () => {
+  it("round trip: merged − scale·B·A gives back each step's shared weight; the input arrays stay untouched", () => {
     const { spec, lora } = adapted();
     const unrolled = unrollRecursive(spec.config, spec.arrays);
     const snapshot = new Map([...unrolled.arrays].map(([k, v]) => [k, v.slice()]));
     const merged = mergeDepthwiseLora(unrolled.arrays, unrolled.steps, lora);
-    for (const [key, data] of unrolled.arrays) expect(data, key).toEqual(snapshot.get(key)); // steps share arrays: merging must copy
+    // steps share arrays: merging must copy
+    for (const [key, data] of unrolled.arrays) expect(data, key).toEqual(snapshot.get(key));
     for (const call of unrolled.steps) {
       const adaptedStep = lora.tensors.has(loraKey(call.unique, 'self_attn.q_proj', call.loop, 'A'));
-      expect(adaptedStep).toBe(call.unique === 1 || call.unique === 2); // MIDDLE-CYCLE's unique first/last layers have no LoRA
+      // MIDDLE-CYCLE's unique first/last layers have no LoRA
+      expect(adaptedStep).toBe(call.unique === 1 || call.unique === 2);
       for (const module of adaptedModules) {
         const key = layerKey(call.step, `${module}.weight`);
         if (!adaptedStep) {
@@ -57,7 +71,9 @@ describe('mergeDepthwiseLora', () => {
       }
       for (const name of ['input_layernorm', 'post_attention_layernorm'] as const) {
         const norm = lora.tensors.get(loopNormKey(call.unique, name, call.loop));
-        expect(merged.get(layerKey(call.step, `${name}.weight`)), name).toEqual(norm ? norm.dataSync() : unrolled.arrays.get(layerKey(call.step, `${name}.weight`)));
+        expect(merged.get(layerKey(call.step, `${name}.weight`)), name).toEqual(
+          norm ? norm.dataSync() : unrolled.arrays.get(layerKey(call.step, `${name}.weight`)),
+        );
       }
     }
     lora.dispose();
@@ -83,7 +99,9 @@ describe('mergeDepthwiseLora', () => {
     tensors.set(key, tf.zeros([2, 8])); // down_proj's input is 12 wide, so A must be [r, 12]
     const wrong = new DepthwiseLora(tensors, 0.5);
     expect(() => mergeDepthwiseLora(unrolled.arrays, unrolled.steps, wrong)).toThrow(LoraError);
-    expect(() => mergeDepthwiseLora(unrolled.arrays, unrolled.steps, wrong)).toThrow(/model\.layers\.1\.mlp\.down_proj\.weight/);
+    expect(() => mergeDepthwiseLora(unrolled.arrays, unrolled.steps, wrong)).toThrow(
+      /model\.layers\.1\.mlp\.down_proj\.weight/,
+    );
     tensors.get(key)!.dispose();
     lora.dispose();
   });

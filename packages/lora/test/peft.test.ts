@@ -1,7 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { adaptedModules, Decoder, unrollRecursive } from '@recur/graph';
 import { initBackend, tf } from '@recur/tensor';
-import { DepthwiseLora, fromPeftAdapter, initDepthwiseLora, LoraError, loraKey, toPeftAdapter, type PeftAdapter } from '../src/index.js';
+import {
+  DepthwiseLora,
+  fromPeftAdapter,
+  initDepthwiseLora,
+  LoraError,
+  loraKey,
+  toPeftAdapter,
+  type PeftAdapter,
+} from '../src/index.js';
 import { maxAbsDiff, tiedSpec } from './fixtures.js';
 
 beforeAll(async () => {
@@ -13,7 +21,15 @@ const ids = [1, 7, 3, 22, 9, 14, 5];
 /** CYCLE L = 4, N = 2 (stored layers 0, 1; steps 0..3), attention rank 2, MLP rank 3, tied norms. */
 function adapted(scale: number) {
   const { config, source, spec } = tiedSpec(4, 2, 'cycle', 6);
-  const arrays = initDepthwiseLora({ plan: spec.plan, sourceConfig: config, source, shared: spec.arrays, ranks: { attention: 2, mlp: 3 }, init: 'svd', norms: 'tied' });
+  const arrays = initDepthwiseLora({
+    plan: spec.plan,
+    sourceConfig: config,
+    source,
+    shared: spec.arrays,
+    ranks: { attention: 2, mlp: 3 },
+    init: 'svd',
+    norms: 'tied',
+  });
   return { spec, lora: DepthwiseLora.fromArrays(arrays, scale) };
 }
 
@@ -23,11 +39,26 @@ describe('PEFT adapters', () => {
     const { steps } = unrollRecursive(spec.config, spec.arrays);
     const { config, tensors } = toPeftAdapter(lora, steps, 'out/base');
     expect(config).toMatchObject({
-      peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: 'out/base', lora_dropout: 0, bias: 'none',
-      fan_in_fan_out: false, inference_mode: true, use_rslora: false,
-      r: 2, lora_alpha: 1, // the most common rank (4 attention modules vs 3 MLP ones), alpha = scale · r
+      peft_type: 'LORA',
+      task_type: 'CAUSAL_LM',
+      base_model_name_or_path: 'out/base',
+      lora_dropout: 0,
+      bias: 'none',
+      fan_in_fan_out: false,
+      inference_mode: true,
+      use_rslora: false,
+      r: 2,
+      lora_alpha: 1, // the most common rank (4 attention modules vs 3 MLP ones), alpha = scale · r
     });
-    expect(config.target_modules).toEqual(['down_proj', 'gate_proj', 'k_proj', 'o_proj', 'q_proj', 'up_proj', 'v_proj']);
+    expect(config.target_modules).toEqual([
+      'down_proj',
+      'gate_proj',
+      'k_proj',
+      'o_proj',
+      'q_proj',
+      'up_proj',
+      'v_proj',
+    ]);
     expect(Object.keys(config.rank_pattern).length).toBe(4 * adaptedModules.length);
     for (const call of steps) {
       for (const module of adaptedModules) {
@@ -54,7 +85,9 @@ describe('PEFT adapters', () => {
       expect(imported.scale).toBe(scale);
       for (const call of unrolled.steps) {
         for (const f of ['A', 'B'] as const) {
-          expect(imported.tensors.get(loraKey(call.step, 'mlp.down_proj', 0, f))!.dataSync()).toEqual(lora.tensors.get(loraKey(call.unique, 'mlp.down_proj', call.loop, f))!.dataSync());
+          expect(imported.tensors.get(loraKey(call.step, 'mlp.down_proj', 0, f))!.dataSync()).toEqual(
+            lora.tensors.get(loraKey(call.unique, 'mlp.down_proj', call.loop, f))!.dataSync(),
+          );
         }
       }
       const recursive = Decoder.fromArrays(spec.config, spec.arrays, { adapter: lora });
@@ -68,7 +101,10 @@ describe('PEFT adapters', () => {
   });
 
   it('import reads alpha / r per module from alpha_pattern and rank_pattern (keys may end the module path), else lora_alpha', () => {
-    const factor = (rows: number, cols: number) => ({ data: new Float32Array(rows * cols).fill(0.1), shape: [rows, cols] });
+    const factor = (rows: number, cols: number) => ({
+      data: new Float32Array(rows * cols).fill(0.1),
+      shape: [rows, cols],
+    });
     const adapter = (config: Partial<PeftAdapter['config']>): PeftAdapter => ({
       config: { ...toPeftAdapter(new DepthwiseLora(new Map()), [], '').config, r: 8, lora_alpha: 16, ...config },
       tensors: new Map([

@@ -5,7 +5,9 @@ import { tf } from '@recur/tensor';
  * `tf.stopGradient`, so this is a `tf.customGrad` whose gradient is zeros: a teacher routed through it
  * is a constant to `tf.grads`/`tf.variableGrads` even when it was computed inside the gradient scope.
  */
-export const stopGradient: <T extends tf.Tensor>(x: T) => T = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const x = args[0] as tf.Tensor;
-  return { value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
-}) as <T extends tf.Tensor>(x: T) => T;
+export const stopGradient: <T extends tf.Tensor>(x: T) => T = tf.customGrad(
+  (...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const x = args[0] as tf.Tensor;
+    return { value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
+  },
+) as <T extends tf.Tensor>(x: T) => T;

@@ -1,8 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { Mulberry32 } from '@recur/tensor';
-import { calibrateThresholds, capacityFraction, keepThreshold, thresholdDecisions, thresholdsProblem, type CalibrationSample } from '../src/index.js';
+import {
+  calibrateThresholds,
+  capacityFraction,
+  keepThreshold,
+  thresholdDecisions,
+  thresholdsProblem,
+  type CalibrationSample,
+} from '../src/index.js';
 
-const kept = (logits: readonly number[], threshold: number): number => thresholdDecisions(logits, threshold).reduce((a, b) => a + b, 0);
+const kept = (logits: readonly number[], threshold: number): number =>
+  thresholdDecisions(logits, threshold).reduce((a, b) => a + b, 0);
 const logit = (sigma: number): number => Math.log(sigma / (1 - sigma));
 
 describe('keepThreshold: the σ quantile that keeps exactly k', () => {
@@ -22,7 +30,8 @@ describe('keepThreshold: the σ quantile that keeps exactly k', () => {
     expect(kept(logits, keepThreshold(logits, -3))).toBe(0);
     expect(kept(logits, keepThreshold(logits, 99))).toBe(4);
     const rng = new Mulberry32(7);
-    const random = Array.from(Float32Array.from({ length: 200 }, () => (rng.next() - 0.5) * 8)); // float32, as router logits come
+    // float32, as router logits come
+    const random = Array.from(Float32Array.from({ length: 200 }, () => (rng.next() - 0.5) * 8));
     for (const k of [1, 37, 100, 133, 199]) expect(kept(random, keepThreshold(random, k))).toBe(k);
   });
 
@@ -46,11 +55,15 @@ describe('keepThreshold: the σ quantile that keeps exactly k', () => {
 
 describe('calibrateThresholds: hierarchical, recursion by recursion', () => {
   // A fixed table of logits [N][T]: token t's router logit at recursion r (as if it did not depend on the others).
-  const tableSample = (table: readonly (readonly number[])[]) => (r: number, thresholds: readonly number[]): CalibrationSample => {
-    const tokens = table[0]!.length;
-    const alive = Array.from({ length: tokens }, (_, t) => t).filter((t) => thresholds.every((th, q) => q === 0 || kept([table[q]![t]!], th) === 1));
-    return { logits: alive.map((t) => table[r]![t]!), tokens };
-  };
+  const tableSample =
+    (table: readonly (readonly number[])[]) =>
+    (r: number, thresholds: readonly number[]): CalibrationSample => {
+      const tokens = table[0]!.length;
+      const alive = Array.from({ length: tokens }, (_, t) => t).filter((t) =>
+        thresholds.every((th, q) => q === 0 || kept([table[q]![t]!], th) === 1),
+      );
+      return { logits: alive.map((t) => table[r]![t]!), tokens };
+    };
 
   it('keeps round((N − r)/N · T) tokens at each recursion, among the survivors of the one before', () => {
     const rng = new Mulberry32(3);
@@ -62,19 +75,29 @@ describe('calibrateThresholds: hierarchical, recursion by recursion', () => {
       seen.push([r, earlier.length]);
       return tableSample(table)(r, earlier);
     });
-    expect(seen).toEqual([[1, 1], [2, 2], [3, 3]]); // in order, each with the thresholds found so far
+    expect(seen).toEqual([
+      [1, 1],
+      [2, 2],
+      [3, 3],
+    ]); // in order, each with the thresholds found so far
     expect(thresholds).toHaveLength(n);
     expect(thresholds[0]).toBe(0);
     expect(thresholdsProblem(thresholds, n)).toBeUndefined();
     for (let r = 1; r < n; r++) {
-      const runLoopR = table[0]!.filter((_, t) => thresholds.slice(1, r + 1).every((th, q) => kept([table[q + 1]![t]!], th) === 1)).length;
+      const runLoopR = table[0]!.filter((_, t) =>
+        thresholds.slice(1, r + 1).every((th, q) => kept([table[q + 1]![t]!], th) === 1),
+      ).length;
       expect(runLoopR).toBe(Math.round(capacityFraction(r, { numRecursions: n }) * tokens)); // 90, 60, 30
     }
   });
 
   it('is hierarchical: a token the router would keep at r but that left at r − 1 does not count', () => {
     // Recursion 1 keeps 4 of 6 (tokens 0..3); recursion 2 scores tokens 4, 5 highest, but they already left.
-    const table = [[0, 0, 0, 0, 0, 0], [4, 3, 2, 1, -3, -4], [-1, -2, -3, -4, 9, 9]];
+    const table = [
+      [0, 0, 0, 0, 0, 0],
+      [4, 3, 2, 1, -3, -4],
+      [-1, -2, -3, -4, 9, 9],
+    ];
     const thresholds = calibrateThresholds(3, tableSample(table));
     expect(kept(table[1]!, thresholds[1]!)).toBe(4);
     expect(logit(thresholds[1]!)).toBeCloseTo(-1, 12);

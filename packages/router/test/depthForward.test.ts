@@ -2,14 +2,33 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '@recur/tensor';
 import { Decoder, randomDecoder, type DecoderConfig, type DepthKvMode } from '@recur/graph';
 import {
-  depthForward, earlyExitRouting, exitReadouts, expertChoiceRouting, expertRouterPrefix, initScalarRouter, initTokenRouter, routerTensors, theoreticalKvRatio, tokenChoiceRouting,
+  depthForward,
+  earlyExitRouting,
+  exitReadouts,
+  expertChoiceRouting,
+  expertRouterPrefix,
+  initScalarRouter,
+  initTokenRouter,
+  routerTensors,
+  theoreticalKvRatio,
+  tokenChoiceRouting,
   type LoopRouting,
 } from '../src/index.js';
 
 // MIDDLE-CYCLE shape: unique first layer, a block of 2 layers looped 3 times, unique last layer.
 const config: DecoderConfig = {
-  vocabSize: 40, hiddenSize: 16, intermediateSize: 24, numLayers: 4, numHeads: 4, numKvHeads: 2, headDim: 4,
-  maxPositionEmbeddings: 64, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, tieWordEmbeddings: true,
+  vocabSize: 40,
+  hiddenSize: 16,
+  intermediateSize: 24,
+  numLayers: 4,
+  numHeads: 4,
+  numKvHeads: 2,
+  headDim: 4,
+  maxPositionEmbeddings: 64,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  ropeScaling: null,
+  tieWordEmbeddings: true,
   layerOrder: [0, 1, 2, 1, 2, 1, 2, 3],
 };
 const N = 3;
@@ -24,20 +43,34 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
   decoder = randomDecoder(config, { seed: 3, std: 0.3 });
   routers = new Map([
-    ...Array.from({ length: N }, (_, r) => [...routerTensors(initScalarRouter(expertRouterPrefix(r), { hiddenSize: 16, std: 1, seed: 40 + r }))]).flat(),
+    ...Array.from({ length: N }, (_, r) => [
+      ...routerTensors(initScalarRouter(expertRouterPrefix(r), { hiddenSize: 16, std: 1, seed: 40 + r })),
+    ]).flat(),
     ...routerTensors(initTokenRouter({ hiddenSize: 16, numRecursions: N, std: 1, seed: 9 })),
   ]);
 });
 
-/** Runs ids through depthForward, `step` tokens per call (the first `prompt` ones at full depth, in one call); logits [T·V] and depths. */
-function run(mode: DepthKvMode, routing: () => LoopRouting | undefined, tokens = ids, step = tokens.length, prompt = 0) {
+/**
+ * Runs ids through depthForward, `step` tokens per call (the first
+ * `prompt` ones at full depth, in one call); logits [T·V] and depths.
+ */
+function run(
+  mode: DepthKvMode,
+  routing: () => LoopRouting | undefined,
+  tokens = ids,
+  step = tokens.length,
+  prompt = 0,
+) {
   const cache = decoder.newDepthCache(mode);
   const logits: number[] = [];
   const depths: number[] = [];
   for (let s = 0; s < tokens.length; s += s === 0 && prompt > 0 ? prompt : step) {
     const out = tf.tidy(() => {
       const r = s === 0 && prompt > 0 ? undefined : routing();
-      const res = depthForward(decoder, tokens.slice(s, s + (s === 0 && prompt > 0 ? prompt : step)), { cache, ...(r && { routing: r }) });
+      const res = depthForward(decoder, tokens.slice(s, s + (s === 0 && prompt > 0 ? prompt : step)), {
+        cache,
+        ...(r && { routing: r }),
+      });
       return { logits: tf.keep(res.logits), depths: res.depths };
     });
     logits.push(...out.logits.dataSync());
@@ -50,7 +83,9 @@ function run(mode: DepthKvMode, routing: () => LoopRouting | undefined, tokens =
   return { logits, depths, entries, stored };
 }
 
-/** The paper form written out: each token runs its loops ungated from h₀, then h₀ + g·f^r(h₀) goes through the epilogue. */
+/**
+ * The paper form written out: each token runs its loops ungated from h₀, then h₀ + g·f^r(h₀) goes through the epilogue.
+ */
 function paperReference(depths: Int32Array, gates: ArrayLike<number>): Float32Array {
   const { prologue, loops, epilogue } = decoder.loops;
   const cache = decoder.newDepthCache('recursion-wise');
@@ -64,7 +99,14 @@ function paperReference(depths: Int32Array, gates: ArrayLike<number>): Float32Ar
       if (leaving.length > 0) cache.exit(leaving, r);
       const active = positions.filter((t) => depths[t]! > r);
       if (active.length === 0) break;
-      const next = decoder.runLayers(tf.concat(Array.from(active, (t) => rows[t]!), 0) as tf.Tensor2D, loops[r]!, { positions: active, cache });
+      const next = decoder.runLayers(
+        tf.concat(
+          Array.from(active, (t) => rows[t]!),
+          0,
+        ) as tf.Tensor2D,
+        loops[r]!,
+        { positions: active, cache },
+      );
       active.forEach((t, j) => (rows[t] = tf.slice(next, [j, 0], [1, -1]) as tf.Tensor2D));
     }
     const final = tf.add(h0, tf.mul(tf.concat(rows, 0), tf.tensor2d(Array.from(gates), [T, 1]))) as tf.Tensor2D;
@@ -109,7 +151,11 @@ describe('depthForward', () => {
         changed.logits.slice(0, 6 * 40).forEach((x, i) => expect(x).toBe(stepwise.logits[i]));
       }
     }
-    for (const routing of [threshold, () => tokenChoiceRouting(routers), () => earlyExitRouting({ kind: 'maxProb', threshold: 0.17 })]) {
+    for (const routing of [
+      threshold,
+      () => tokenChoiceRouting(routers),
+      () => earlyExitRouting({ kind: 'maxProb', threshold: 0.17 }),
+    ]) {
       const seen = run('copy', routing, ids, 1).depths;
       expect(new Set(seen).size, String(seen)).toBeGreaterThan(1); // tokens really take different depths
     }
@@ -148,14 +194,18 @@ describe('depthForward', () => {
       expect(stored.elements).toBe(rows * 2 * config.numKvHeads * config.headDim);
       expect([stored.perStep[0], stored.perStep.at(-1)]).toEqual([ids.length, ids.length]);
     }
-    expect(run('recursion-wise', topK).stored.perStep).toEqual([12, 12, 12, 8, 8, 4, 4, 12]); // capacities 12, 8, 4 per loop
+    // capacities 12, 8, 4 per loop
+    expect(run('recursion-wise', topK).stored.perStep).toEqual([12, 12, 12, 8, 8, 4, 4, 12]);
     const { depths } = run('recursion-wise', topK);
     expect([1, 2, 3].map((d) => depths.filter((x) => x === d).length)).toEqual([4, 4, 4]);
   });
 
   it("token-choice 'paper' form: loops run ungated, final = h₀ + g·f^r(h₀) (not h ← h + g·Block(h) each loop)", () => {
     const routed = tf.tidy(() => {
-      const out = depthForward(decoder, ids, { cache: decoder.newDepthCache('recursion-wise'), routing: tokenChoiceRouting(routers) });
+      const out = depthForward(decoder, ids, {
+        cache: decoder.newDepthCache('recursion-wise'),
+        routing: tokenChoiceRouting(routers),
+      });
       return { logits: out.logits.dataSync(), depths: out.depths };
     });
     const gates = tf.tidy(() => {
@@ -166,7 +216,12 @@ describe('depthForward', () => {
     expect(new Set(routed.depths).size).toBeGreaterThan(1);
     const expected = paperReference(routed.depths, gates);
     routed.logits.forEach((x, i) => expect(Math.abs(x - expected[i]!)).toBeLessThan(1e-4));
-    const everyLoop = tf.tidy(() => depthForward(decoder, ids, { cache: decoder.newDepthCache('recursion-wise'), routing: tokenChoiceRouting(routers, { form: 'gated-every-loop' }) }).logits.dataSync());
+    const everyLoop = tf.tidy(() =>
+      depthForward(decoder, ids, {
+        cache: decoder.newDepthCache('recursion-wise'),
+        routing: tokenChoiceRouting(routers, { form: 'gated-every-loop' }),
+      }).logits.dataSync(),
+    );
     expect(Math.max(...everyLoop.map((x, i) => Math.abs(x - expected[i]!)))).toBeGreaterThan(1e-3);
   });
 

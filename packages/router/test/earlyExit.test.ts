@@ -1,7 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '@recur/tensor';
 import { registerGradients } from '@recur/train';
-import { entropy, exitDepths, exitDepthsTf, perLoopCrossEntropy, selfDistillationLoss, stopGradient, type ExitPolicy } from '../src/index.js';
+import {
+  entropy,
+  exitDepths,
+  exitDepthsTf,
+  perLoopCrossEntropy,
+  selfDistillationLoss,
+  stopGradient,
+  type ExitPolicy,
+} from '../src/index.js';
 
 // Three tokens, three loops, probabilities over V = 3 (rows of loop 2 never matter: the last loop always exits).
 const LOOPS = [
@@ -43,7 +51,9 @@ describe('early exit', () => {
     // Logits ln p give the same decisions as the probabilities themselves.
     const logits = LOOPS.map((rows) => rows.map(Math.log));
     expect([...exitDepths(logits, { vocabSize: 3, policy: { kind: 'maxProb', threshold: 0.75 } })]).toEqual([1, 2, 3]);
-    expect(() => exitDepths([Float32Array.of(1, 2)], { vocabSize: 3, policy: { kind: 'fixed', depth: 1 } })).toThrow(/rows of 3/);
+    expect(() => exitDepths([Float32Array.of(1, 2)], { vocabSize: 3, policy: { kind: 'fixed', depth: 1 } })).toThrow(
+      /rows of 3/,
+    );
   });
 
   it('exit policies on tensors match the plain version and leak nothing', () => {
@@ -71,7 +81,10 @@ describe('early exit', () => {
     const before = tf.memory().numTensors;
     expect(value(perLoopCrossEntropy(loops, targets))).toBeCloseTo((CE_ROW0 + LOG3) / 2, 6);
     expect(value(perLoopCrossEntropy(loops, targets, { weights: [1, 3] }))).toBeCloseTo((CE_ROW0 + 3 * LOG3) / 4, 6);
-    expect(value(perLoopCrossEntropy(loops, targets, { weights: [1, 3], normalize: false }))).toBeCloseTo(CE_ROW0 + 3 * LOG3, 5);
+    expect(value(perLoopCrossEntropy(loops, targets, { weights: [1, 3], normalize: false }))).toBeCloseTo(
+      CE_ROW0 + 3 * LOG3,
+      5,
+    );
     expect(value(perLoopCrossEntropy(loops, targets, { weights: [0, 1] }))).toBeCloseTo(LOG3, 6);
     expect(tf.memory().numTensors).toBe(before);
     expect(() => perLoopCrossEntropy(loops, targets, { weights: [1, 1, 1] })).toThrow(/3 weights for 2 loops/);
@@ -85,7 +98,10 @@ describe('early exit', () => {
     expect(value(selfDistillationLoss([student, teacher], { temperature: 2 }))).toBeCloseTo(KD_T2, 5);
     // Two exits, one equal to the teacher (KL 0): normalised mean, or the plain sum.
     expect(value(selfDistillationLoss([student, teacher, teacher], { temperature: 2 }))).toBeCloseTo(KD_T2 / 2, 5);
-    expect(value(selfDistillationLoss([student, student, teacher], { temperature: 2, normalize: false }))).toBeCloseTo(2 * KD_T2, 5);
+    expect(value(selfDistillationLoss([student, student, teacher], { temperature: 2, normalize: false }))).toBeCloseTo(
+      2 * KD_T2,
+      5,
+    );
     expect(value(selfDistillationLoss([teacher]))).toBe(0);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([student, teacher]);
@@ -96,7 +112,9 @@ describe('early exit', () => {
     const teacher = tf.tensor2d([[3, 2, 1]]);
     const before = tf.memory().numTensors;
     const grads = (stop: boolean): [number[], number[]] => {
-      const [gs, gt] = tf.grads((s: tf.Tensor, t: tf.Tensor) => selfDistillationLoss([s as tf.Tensor2D, t as tf.Tensor2D], { temperature: 2, stopGradient: stop }))([student, teacher]);
+      const [gs, gt] = tf.grads((s: tf.Tensor, t: tf.Tensor) =>
+        selfDistillationLoss([s as tf.Tensor2D, t as tf.Tensor2D], { temperature: 2, stopGradient: stop }),
+      )([student, teacher]);
       const out: [number[], number[]] = [[...gs!.dataSync()], [...gt!.dataSync()]];
       tf.dispose([gs!, gt!]);
       return out;

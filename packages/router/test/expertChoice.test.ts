@@ -2,15 +2,30 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { gaussianArray, initBackend, tf } from '@recur/tensor';
 import { registerGradients } from '@recur/train';
 import {
-  capacityFraction, capacityTokens, expertRouterPrefix, initScalarRouter, routeByThreshold, routeExpertChoice,
-  routerTensors, routingAgreement, scalarRouterLogits, scatterGatedUpdate, selectTopK, thresholdDecisions,
+  capacityFraction,
+  capacityTokens,
+  expertRouterPrefix,
+  initScalarRouter,
+  routeByThreshold,
+  routeExpertChoice,
+  routerTensors,
+  routingAgreement,
+  scalarRouterLogits,
+  scatterGatedUpdate,
+  selectTopK,
+  thresholdDecisions,
   type RoutingDecision,
 } from '../src/index.js';
 
 const D = 8;
-const randomH = (tokens: number, seed: number): tf.Tensor2D => tf.tensor2d(gaussianArray(tokens * D, seed), [tokens, D]); // [T, d]
+const randomH = (tokens: number, seed: number): tf.Tensor2D =>
+  tf.tensor2d(gaussianArray(tokens * D, seed), [tokens, D]); // [T, d]
 const routers = (numRecursions: number, architecture: 'linear' | 'mlp' = 'linear'): Map<string, tf.Tensor> =>
-  new Map(Array.from({ length: numRecursions }, (_, r) => [...routerTensors(initScalarRouter(expertRouterPrefix(r), { hiddenSize: D, architecture, std: 1, seed: 10 + r }))]).flat());
+  new Map(
+    Array.from({ length: numRecursions }, (_, r) => [
+      ...routerTensors(initScalarRouter(expertRouterPrefix(r), { hiddenSize: D, architecture, std: 1, seed: 10 + r })),
+    ]).flat(),
+  );
 const dispose = (d: RoutingDecision): void => tf.dispose([d.logits, d.gate]);
 
 describe('expert-choice router', () => {
@@ -22,7 +37,8 @@ describe('expert-choice router', () => {
   it('capacity: (N_r − r)/N_r, cosine warm-up from full capacity', () => {
     expect([0, 1, 2].map((r) => capacityFraction(r, { numRecursions: 3 }))).toEqual([1, 2 / 3, 1 / 3]);
     expect([0, 1, 2, 3].map((r) => capacityTokens(12, r, { numRecursions: 4 }))).toEqual([12, 9, 6, 3]);
-    expect([0, 1, 2].map((r) => capacityTokens(3, r, { numRecursions: 3 }))).toEqual([3, 2, 1]); // 1e-9 absorbs 2/3·3 = 1.999…
+    // 1e-9 absorbs 2/3·3 = 1.999…
+    expect([0, 1, 2].map((r) => capacityTokens(3, r, { numRecursions: 3 }))).toEqual([3, 2, 1]);
     expect([0, 1, 2, 3].map((r) => capacityTokens(13, r, { numRecursions: 4 }))).toEqual([13, 9, 6, 3]); // floors
     expect(capacityTokens(2, 2, { numRecursions: 3 })).toBe(1); // never zero
     const warm = { numRecursions: 2, warmupSteps: 100 };
@@ -43,7 +59,11 @@ describe('expert-choice router', () => {
   });
 
   it('hierarchical filtering: selected(r) ⊆ selected(r − 1), |selected| = capacity, positions sorted', () => {
-    for (const [tokens, numRecursions, architecture] of [[13, 4, 'linear'], [12, 3, 'mlp'], [7, 2, 'linear']] as const) {
+    for (const [tokens, numRecursions, architecture] of [
+      [13, 4, 'linear'],
+      [12, 3, 'mlp'],
+      [7, 2, 'linear'],
+    ] as const) {
       const params = routers(numRecursions, architecture);
       const h = randomH(tokens, tokens);
       let candidates: Int32Array | null = null;
@@ -97,9 +117,18 @@ describe('expert-choice router', () => {
   });
 
   it('scatterGatedUpdate: h_sel + g·Block(h_sel) on selected rows, other rows bit-identical', () => {
-    const rows = [[-0, 1.5, NaN], [1, 2, 3], [-0, -0, 7.25], [4, 5, 6], [1e-40, -3, 0.1]]; // −0, NaN and a subnormal must survive
+    const rows = [
+      [-0, 1.5, NaN],
+      [1, 2, 3],
+      [-0, -0, 7.25],
+      [4, 5, 6],
+      [1e-40, -3, 0.1],
+    ]; // −0, NaN and a subnormal must survive
     const h = tf.tensor2d(rows); // [5, 3]
-    const blockOut = tf.tensor2d([[10, 20, 30], [1, 1, 1]]); // [2, 3]
+    const blockOut = tf.tensor2d([
+      [10, 20, 30],
+      [1, 1, 1],
+    ]); // [2, 3]
     const gate = tf.tensor1d([0.5, 2]);
     const before = tf.memory().numTensors;
     const out = scatterGatedUpdate(h, Int32Array.of(1, 3), blockOut, gate);
@@ -111,7 +140,12 @@ describe('expert-choice router', () => {
     expect([...values.slice(3, 6)]).toEqual([1 + 5, 2 + 10, 3 + 15]);
     expect([...values.slice(9, 12)]).toEqual([4 + 2, 5 + 2, 6 + 2]);
     out.dispose();
-    const same = scatterGatedUpdate(h, new Int32Array(0), tf.zeros([0, 3]) as tf.Tensor2D, tf.zeros([0]) as tf.Tensor1D);
+    const same = scatterGatedUpdate(
+      h,
+      new Int32Array(0),
+      tf.zeros([0, 3]) as tf.Tensor2D,
+      tf.zeros([0]) as tf.Tensor1D,
+    );
     expect(new Uint32Array(same.dataSync().buffer.slice(0))).toEqual(inBits);
     tf.dispose(same);
     expect(() => scatterGatedUpdate(h, Int32Array.of(3, 1), blockOut, gate)).toThrow(/strictly increasing/);
@@ -131,7 +165,10 @@ describe('expert-choice router', () => {
       const prefix = tf.slice(h, [0, 0], [t + 1, D]) as tf.Tensor2D;
       const shuffled = tf.tidy(() => {
         const noise = tf.tensor2d(gaussianArray(tokens * D, 100 + t), [tokens, D]);
-        const mask = tf.tensor2d(Array.from({ length: tokens }, (_, s) => (s === t ? 1 : 0)), [tokens, 1]);
+        const mask = tf.tensor2d(
+          Array.from({ length: tokens }, (_, s) => (s === t ? 1 : 0)),
+          [tokens, 1],
+        );
         return tf.add(tf.mul(h, mask), tf.mul(noise, tf.sub(1, mask))) as tf.Tensor2D;
       });
       for (const variant of [prefix, shuffled]) {
@@ -151,11 +188,18 @@ describe('expert-choice router', () => {
 
   it('agreement between threshold decisions and top-k on a constructed case', () => {
     const cand = Int32Array.of(0, 1, 2, 3, 4, 5);
-    expect(routingAgreement(cand, Int32Array.of(0, 2, 3), Int32Array.of(0, 3, 4))).toEqual({ both: 2, thresholdOnly: 1, topKOnly: 1, neither: 2, agreement: 4 / 6 });
+    expect(routingAgreement(cand, Int32Array.of(0, 2, 3), Int32Array.of(0, 3, 4))).toEqual({
+      both: 2,
+      thresholdOnly: 1,
+      topKOnly: 1,
+      neither: 2,
+      agreement: 4 / 6,
+    });
     // logit = h[:, 0], exactly half of them positive: the threshold and the top 50% agree everywhere.
     const w = tf.tensor2d([[1, 0, 0, 0, 0, 0, 0, 0]]); // logit = h[:, 0]
     const params = new Map<string, tf.Tensor>([[`${expertRouterPrefix(1)}.weight`, w]]);
-    const h = tf.tensor2d(Array.from({ length: 6 }, (_, t) => [[-2, 3, 1, -1, 0.5, -0.5][t]!, 0, 0, 0, 0, 0, 0, 0])); // [6, 8]
+    // [6, 8]
+    const h = tf.tensor2d(Array.from({ length: 6 }, (_, t) => [[-2, 3, 1, -1, 0.5, -0.5][t]!, 0, 0, 0, 0, 0, 0, 0]));
     const topK = routeExpertChoice(params, h, null, { recursion: 1, numRecursions: 2 });
     const thr = routeByThreshold(params, h, null, { recursion: 1 });
     expect([...topK.selected]).toEqual([1, 2, 4]);
@@ -165,7 +209,11 @@ describe('expert-choice router', () => {
     const thr2 = routeByThreshold(params, shifted, null, { recursion: 1 });
     const topK2 = routeExpertChoice(params, shifted, null, { recursion: 1, numRecursions: 2 });
     expect([...thr2.selected]).toEqual([1, 2, 4, 5]);
-    expect(routingAgreement(cand, thr2.selected, topK2.selected)).toMatchObject({ both: 3, thresholdOnly: 1, agreement: 5 / 6 });
+    expect(routingAgreement(cand, thr2.selected, topK2.selected)).toMatchObject({
+      both: 3,
+      thresholdOnly: 1,
+      agreement: 5 / 6,
+    });
     [topK, thr, thr2, topK2].forEach(dispose);
     tf.dispose([w, h, shifted]);
   });
@@ -186,7 +234,13 @@ describe('expert-choice router', () => {
     const h = randomH(9, 5);
     const before = tf.memory().numTensors;
     const d0 = routeExpertChoice(params, h, null, { recursion: 0, numRecursions: 3 });
-    const d1 = routeExpertChoice(params, h, d0.selected, { recursion: 1, numRecursions: 3, scoring: 'softmax', step: 3, warmupSteps: 10 });
+    const d1 = routeExpertChoice(params, h, d0.selected, {
+      recursion: 1,
+      numRecursions: 3,
+      scoring: 'softmax',
+      step: 3,
+      warmupSteps: 10,
+    });
     const t1 = routeByThreshold(params, h, d0.selected, { recursion: 1 });
     const blockOut = tf.ones([d1.selected.length, D]) as tf.Tensor2D;
     const next = scatterGatedUpdate(h, d1.selected, blockOut, d1.gate);

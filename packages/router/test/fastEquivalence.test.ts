@@ -6,8 +6,17 @@ import { modelPair, type ModelPair } from './support/modelPair.js';
 
 // The two executors of one per-token-depth forward: tfjs depthForward (routingFor) and FastDecoder.forwardDepth.
 const base: Omit<DecoderConfig, 'numLayers' | 'layerOrder'> = {
-  vocabSize: 64, hiddenSize: 16, intermediateSize: 24, numHeads: 4, numKvHeads: 2, headDim: 4,
-  maxPositionEmbeddings: 64, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, tieWordEmbeddings: true,
+  vocabSize: 64,
+  hiddenSize: 16,
+  intermediateSize: 24,
+  numHeads: 4,
+  numKvHeads: 2,
+  headDim: 4,
+  maxPositionEmbeddings: 64,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  ropeScaling: null,
+  tieWordEmbeddings: true,
 };
 const N = 3;
 const strategies: Record<string, DecoderConfig> = {
@@ -19,10 +28,11 @@ const TOL = 1e-4;
 // A 9-token prompt (crossing the fast path's 4-row chunks), then 3 single-token decode calls.
 const calls = [[1, 7, 3, 22, 9, 14, 30, 5, 2], [11], [18], [26]];
 
-const gaussian = (random: Mulberry32, n: number, std: number): Float32Array => Float32Array.from({ length: n }, () => {
-  const u = Math.max(random.next(), 1e-12);
-  return std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random.next());
-});
+const gaussian = (random: Mulberry32, n: number, std: number): Float32Array =>
+  Float32Array.from({ length: n }, () => {
+    const u = Math.max(random.next(), 1e-12);
+    return std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random.next());
+  });
 
 /** Router weights large enough that depths really vary (checked below). */
 function routings(seed: number): Record<string, DepthRouting> {
@@ -30,13 +40,31 @@ function routings(seed: number): Record<string, DepthRouting> {
   const thresholds = [0.5, 0.45, 0.55];
   const token = gaussian(random, N * d, 1.5);
   return {
-    'expert linear': { kind: 'expert', alpha: 0.7, thresholds, routers: Array.from({ length: N }, () => ({ kind: 'linear', weight: gaussian(random, d, 1) })) },
+    'expert linear': {
+      kind: 'expert',
+      alpha: 0.7,
+      thresholds,
+      routers: Array.from({ length: N }, () => ({ kind: 'linear', weight: gaussian(random, d, 1) })),
+    },
     'expert mlp': {
-      kind: 'expert', alpha: 0.7, thresholds,
-      routers: Array.from({ length: N }, () => ({ kind: 'mlp', fc1: gaussian(random, 4 * d, 1), fc1Bias: gaussian(random, 4, 0.5), fc2: gaussian(random, 4, 2) })),
+      kind: 'expert',
+      alpha: 0.7,
+      thresholds,
+      routers: Array.from({ length: N }, () => ({
+        kind: 'mlp',
+        fc1: gaussian(random, 4 * d, 1),
+        fc1Bias: gaussian(random, 4, 0.5),
+        fc2: gaussian(random, 4, 2),
+      })),
     },
     'token paper': { kind: 'token', weight: token, numRecursions: N, form: 'paper' },
-    'token gated-every-loop': { kind: 'token', weight: token, numRecursions: N, bias: Float32Array.from([0.05, 0, -0.05]), form: 'gated-every-loop' },
+    'token gated-every-loop': {
+      kind: 'token',
+      weight: token,
+      numRecursions: N,
+      bias: Float32Array.from([0.05, 0, -0.05]),
+      form: 'gated-every-loop',
+    },
   };
 }
 
@@ -74,7 +102,8 @@ function runFast(pair: ModelPair, routing: DepthRouting, kvMode: DepthKvMode): R
   return out;
 }
 
-const maxAbsDiff = (a: Float32Array, b: Float32Array): number => a.reduce((worst, x, i) => Math.max(worst, Math.abs(x - b[i]!)), 0);
+const maxAbsDiff = (a: Float32Array, b: Float32Array): number =>
+  a.reduce((worst, x, i) => Math.max(worst, Math.abs(x - b[i]!)), 0);
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', threads: 1 });
@@ -101,7 +130,9 @@ describe('per-token depth: the fused executor equals the tfjs one', () => {
               const label = `${name}, ${router}, ${kvMode}`;
               expect(fast.depths, label).toEqual(tfjs.depths);
               expect(new Set(tfjs.depths).size, `${label}: depths vary`).toBeGreaterThan(1);
-              tfjs.logits.forEach((l, i) => expect(maxAbsDiff(fast.logits[i]!, l), `${label}, call ${i}`).toBeLessThan(TOL));
+              tfjs.logits.forEach((l, i) =>
+                expect(maxAbsDiff(fast.logits[i]!, l), `${label}, call ${i}`).toBeLessThan(TOL),
+              );
               expect(fast.entries, `${label}: entries per step`).toEqual(tfjs.entries);
             }
           }

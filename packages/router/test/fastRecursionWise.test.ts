@@ -1,12 +1,29 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, Mulberry32 } from '@recur/tensor';
-import { Decoder, decoderWeightSpecs, FastDecoder, type DecoderConfig, type DepthKvMode, type ExpertChoiceDescription } from '@recur/graph';
+import {
+  Decoder,
+  decoderWeightSpecs,
+  FastDecoder,
+  type DecoderConfig,
+  type DepthKvMode,
+  type ExpertChoiceDescription,
+} from '@recur/graph';
 import { referenceDepthForward } from './referenceDepthForward.js';
 
 // MIDDLE-CYCLE: unique layer 0, block of stored layers 1, 2 looped N = 3 times, unique layer 3.
 const config: DecoderConfig = {
-  vocabSize: 40, hiddenSize: 16, intermediateSize: 24, numLayers: 4, numHeads: 4, numKvHeads: 2, headDim: 4,
-  maxPositionEmbeddings: 64, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, tieWordEmbeddings: true,
+  vocabSize: 40,
+  hiddenSize: 16,
+  intermediateSize: 24,
+  numLayers: 4,
+  numHeads: 4,
+  numKvHeads: 2,
+  headDim: 4,
+  maxPositionEmbeddings: 64,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  ropeScaling: null,
+  tieWordEmbeddings: true,
   layerOrder: [0, 1, 2, 1, 2, 1, 2, 3],
 };
 const structure = { prologue: [0], block: [1, 2], loops: 3, epilogue: [3] };
@@ -15,17 +32,29 @@ const d = config.hiddenSize;
 
 function arrays(seed: number): Map<string, Float32Array> {
   const random = new Mulberry32(seed);
-  return new Map(decoderWeightSpecs(config).map((spec) => {
-    const size = spec.shape.reduce((a, b) => a * b, 1);
-    const isNorm = spec.shape.length === 1;
-    return [spec.name, Float32Array.from({ length: size }, () => (isNorm ? 1 + 0.4 * (random.next() - 0.5) : 0.8 * (random.next() - 0.5)))];
-  }));
+  return new Map(
+    decoderWeightSpecs(config).map((spec) => {
+      const size = spec.shape.reduce((a, b) => a * b, 1);
+      const isNorm = spec.shape.length === 1;
+      return [
+        spec.name,
+        Float32Array.from({ length: size }, () =>
+          isNorm ? 1 + 0.4 * (random.next() - 0.5) : 0.8 * (random.next() - 0.5),
+        ),
+      ];
+    }),
+  );
 }
 
 const random = new Mulberry32(9);
 const routing: ExpertChoiceDescription = {
-  kind: 'expert', alpha: 0.8, thresholds: [0.5, 0.5, 0.5],
-  routers: Array.from({ length: 3 }, () => ({ kind: 'linear' as const, weight: Float32Array.from({ length: d }, () => 2 * (random.next() - 0.5)) })),
+  kind: 'expert',
+  alpha: 0.8,
+  thresholds: [0.5, 0.5, 0.5],
+  routers: Array.from({ length: 3 }, () => ({
+    kind: 'linear' as const,
+    weight: Float32Array.from({ length: d }, () => 2 * (random.next() - 0.5)),
+  })),
 };
 /** α·σ(w_r·h) in float64, from the weights (not the evaluator under test). */
 const gate = (r: number, h: readonly number[]): number => {

@@ -1,9 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { capacityTokens, defaultActivePerDepth, kvCacheElements, kvEntries, kvRatio, theoreticalKvRatio } from '../src/index.js';
+import {
+  capacityTokens,
+  defaultActivePerDepth,
+  kvCacheElements,
+  kvEntries,
+  kvRatio,
+  theoreticalKvRatio,
+} from '../src/index.js';
 
 describe('KV-cache accounting', () => {
   it('default capacities: recursion-wise (N_r + 1)/(2N_r), sharing 1/N_r of vanilla', () => {
-    for (const [n, wise, shared] of [[2, 3 / 4, 1 / 2], [3, 2 / 3, 1 / 3]] as const) {
+    for (const [n, wise, shared] of [
+      [2, 3 / 4, 1 / 2],
+      [3, 2 / 3, 1 / 3],
+    ] as const) {
       const active = defaultActivePerDepth(12, n);
       expect(kvRatio(active, 'vanilla')).toBe(1);
       expect(kvRatio(active, 'recursionWise')).toBeCloseTo(wise, 12);

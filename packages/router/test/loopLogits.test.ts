@@ -4,8 +4,18 @@ import { randomDecoder, type DecoderConfig } from '@recur/graph';
 import { exitDepthsTf, loopLogits, perLoopCrossEntropy, selfDistillationLoss } from '../src/index.js';
 
 const tiny: DecoderConfig = {
-  vocabSize: 24, hiddenSize: 16, intermediateSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 4,
-  maxPositionEmbeddings: 64, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, tieWordEmbeddings: true,
+  vocabSize: 24,
+  hiddenSize: 16,
+  intermediateSize: 32,
+  numLayers: 2,
+  numHeads: 4,
+  numKvHeads: 2,
+  headDim: 4,
+  maxPositionEmbeddings: 64,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  ropeScaling: null,
+  tieWordEmbeddings: true,
   layerOrder: [0, 1, 0, 1, 0, 1], // three loops over a shared two-layer block
 };
 
@@ -28,7 +38,11 @@ describe('loop readouts from a decoder forward', () => {
       tf.dispose(states); // kept past the forward's own tidy
       return { lastMatches, shapes: loops.map((l) => l.shape), depths: [...depths], ce, kd };
     });
-    expect(result.shapes).toEqual([[5, 24], [5, 24], [5, 24]]);
+    expect(result.shapes).toEqual([
+      [5, 24],
+      [5, 24],
+      [5, 24],
+    ]);
     expect(result.lastMatches).toBeLessThan(1e-5);
     expect(result.depths).toEqual([2, 2, 2, 2, 2]);
     expect(Number.isFinite(result.ce) && result.ce > 0).toBe(true);

@@ -1,15 +1,28 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend, tf } from '@recur/tensor';
-import { expertRouterPrefix, initScalarRouter, routerTensors, routerZLoss, runExpertChoice, selectionBceLoss, theoreticalKvRatio } from '../src/index.js';
+import {
+  expertRouterPrefix,
+  initScalarRouter,
+  routerTensors,
+  routerZLoss,
+  runExpertChoice,
+  selectionBceLoss,
+  theoreticalKvRatio,
+} from '../src/index.js';
 
-const dedent = (lines: string[]): string => lines.map((l) => l.replace(/^ {4}/, '')).join('\n').trim();
+const dedent = (lines: string[]): string =>
+  lines
+    .map((l) => l.replace(/^ {4}/, ''))
+    .join('\n')
+    .trim();
 
 describe('README example', () => {
   beforeAll(() => initBackend()); // so the leak count can start before the example
   it('runs, and the README shows it verbatim', async () => {
     const start = tf.memory().numTensors;
-    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined); // the example prints; the test stays quiet
+    // the example prints; the test stays quiet
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     // example:start
     await initBackend();
     const d = 16;
@@ -17,7 +30,8 @@ describe('README example', () => {
     // One linear router per recursion, keys mor.routers.{r}.weight ([1, d]).
     const params = new Map<string, tf.Tensor>();
     for (let r = 0; r < numRecursions; r++) {
-      for (const [key, t] of routerTensors(initScalarRouter(expertRouterPrefix(r), { hiddenSize: d, std: 1, seed: r }))) params.set(key, t);
+      for (const [key, t] of routerTensors(initScalarRouter(expertRouterPrefix(r), { hiddenSize: d, std: 1, seed: r })))
+        params.set(key, t);
     }
     const h0 = tf.randomNormal<tf.Rank.R2>([12, d], 0, 1, 'float32', 7); // [T, d]
     // Stand-in for the shared block (its residual included), run on the selected rows only.
@@ -27,7 +41,9 @@ describe('README example', () => {
     tf.tidy(() => {
       const run = runExpertChoice(params, h0, block, { numRecursions }); // top-k, capacities 12, 8, 4
       depths = run.depths;
-      const losses = run.decisions.map((dec) => tf.add(selectionBceLoss(dec.logits, dec.selectedMask), routerZLoss(dec.logits)));
+      const losses = run.decisions.map((dec) =>
+        tf.add(selectionBceLoss(dec.logits, dec.selectedMask), routerZLoss(dec.logits)),
+      );
       aux = tf.addN(losses).dataSync()[0] ?? NaN;
     });
     console.log([...depths], aux); // four tokens at each depth 1, 2, 3

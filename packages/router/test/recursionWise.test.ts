@@ -1,14 +1,33 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, Mulberry32, tf } from '@recur/tensor';
-import { Decoder, decoderWeightSpecs, DepthKvCache, type AdaptedModule, type DecoderConfig, type DepthKvMode, type LayerAdapter, type LayerCall } from '@recur/graph';
+import {
+  Decoder,
+  decoderWeightSpecs,
+  DepthKvCache,
+  type AdaptedModule,
+  type DecoderConfig,
+  type DepthKvMode,
+  type LayerAdapter,
+  type LayerCall,
+} from '@recur/graph';
 import { depthForward, type LoopRouting } from '../src/index.js';
 import { refAttendVector as attention } from '@recur/tensor/reference';
 import { referenceDepthForward } from './referenceDepthForward.js';
 
 // MIDDLE-CYCLE: unique layer 0, block of stored layers 1, 2 looped N = 3 times, unique layer 3.
 const config: DecoderConfig = {
-  vocabSize: 40, hiddenSize: 16, intermediateSize: 24, numLayers: 4, numHeads: 4, numKvHeads: 2, headDim: 4,
-  maxPositionEmbeddings: 64, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, tieWordEmbeddings: true,
+  vocabSize: 40,
+  hiddenSize: 16,
+  intermediateSize: 24,
+  numLayers: 4,
+  numHeads: 4,
+  numKvHeads: 2,
+  headDim: 4,
+  maxPositionEmbeddings: 64,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  ropeScaling: null,
+  tieWordEmbeddings: true,
   layerOrder: [0, 1, 2, 1, 2, 1, 2, 3],
 };
 const structure = { prologue: [0], block: [1, 2], loops: 3, epilogue: [3] };
@@ -22,7 +41,12 @@ function randomArrays(c: DecoderConfig, seed: number): Map<string, Float32Array>
   for (const spec of decoderWeightSpecs(c)) {
     const size = spec.shape.reduce((a, b) => a * b, 1);
     const isNorm = spec.shape.length === 1;
-    out.set(spec.name, Float32Array.from({ length: size }, () => (isNorm ? 1 + 0.4 * (random.next() - 0.5) : 0.8 * (random.next() - 0.5))));
+    out.set(
+      spec.name,
+      Float32Array.from({ length: size }, () =>
+        isNorm ? 1 + 0.4 * (random.next() - 0.5) : 0.8 * (random.next() - 0.5),
+      ),
+    );
   }
   return out;
 }
@@ -48,7 +72,15 @@ class RecordingCache extends DepthKvCache {
   readonly calls: Attended[] = [];
   override attend(call: LayerCall, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, positions: Int32Array): tf.Tensor2D {
     const out = super.attend(call, q, k, v, positions);
-    this.calls.push({ step: call.step, loop: call.loop, positions: Array.from(positions), q: q.dataSync() as Float32Array, k: k.dataSync() as Float32Array, v: v.dataSync() as Float32Array, out: out.dataSync() as Float32Array });
+    this.calls.push({
+      step: call.step,
+      loop: call.loop,
+      positions: Array.from(positions),
+      q: q.dataSync() as Float32Array,
+      k: k.dataSync() as Float32Array,
+      v: v.dataSync() as Float32Array,
+      out: out.dataSync() as Float32Array,
+    });
     return out;
   }
 }
@@ -94,8 +126,20 @@ function deepAttentionGaps(calls: readonly Attended[]) {
     if (c.loop === 0) continue;
     c.positions.forEach((position, i) => {
       const visible = rows.filter((r) => r.position <= position);
-      const want = attention(row(c.q, i, H * hd), visible.map((r) => r.k), visible.map((r) => r.v), H, Hkv, hd);
-      gaps.push({ loop: c.loop, position, keys: visible.map((r) => r.position), gap: maxAbsDiff(row(c.out, i, H * hd), want) });
+      const want = attention(
+        row(c.q, i, H * hd),
+        visible.map((r) => r.k),
+        visible.map((r) => r.v),
+        H,
+        Hkv,
+        hd,
+      );
+      gaps.push({
+        loop: c.loop,
+        position,
+        keys: visible.map((r) => r.position),
+        gap: maxAbsDiff(row(c.out, i, H * hd), want),
+      });
     });
   }
   return gaps;
@@ -111,7 +155,7 @@ beforeAll(async () => {
   decoder = Decoder.fromArrays(config, arrays);
 });
 
-describe("recursion-wise KV: a deeper query ignores tokens that left", () => {
+describe('recursion-wise KV: a deeper query ignores tokens that left', () => {
   it('at loop r, attention is over the keys/values of only the tokens that ran loop r (float64 reference, 1e-5)', () => {
     for (const step of [1, ids.length]) {
       const { depths: ran, calls } = run(decoder, 'recursion-wise', step);
@@ -119,12 +163,16 @@ describe("recursion-wise KV: a deeper query ignores tokens that left", () => {
       const gaps = deepAttentionGaps(calls);
       for (const g of gaps) {
         expect(g.gap, `loop ${g.loop}, position ${g.position}`).toBeLessThan(1e-5);
-        expect(g.keys.every((p) => depths[p]! > g.loop), `loop ${g.loop} sees [${g.keys}]`).toBe(true);
+        expect(
+          g.keys.every((p) => depths[p]! > g.loop),
+          `loop ${g.loop} sees [${g.keys}]`,
+        ).toBe(true);
       }
       // The case that matters occurs: deeper queries after tokens that left.
       expect(gaps.some((g) => g.loop === 2 && g.position > 2 && !g.keys.includes(1) && !g.keys.includes(2))).toBe(true);
     }
-    // The check has teeth: under 'copy' the departed tokens' keys sit in deeper loops and the same reference misses them.
+    // The check has teeth: under 'copy' the departed tokens' keys
+    // sit in deeper loops and the same reference misses them.
     const copied = deepAttentionGaps(run(decoder, 'copy', 1).calls);
     expect(Math.max(...copied.map((g) => g.gap))).toBeGreaterThan(1e-3);
   });
@@ -132,9 +180,16 @@ describe("recursion-wise KV: a deeper query ignores tokens that left", () => {
   it('logits equal an independent float64 forward that drops departed tokens from deeper loops, whole-sequence and token by token', () => {
     const expected = referenceDepthForward(config, arrays, ids, depths, structure);
     const tolerance = 1e-5 * Math.max(1, ...Array.from(expected, Math.abs));
-    for (const step of [1, ids.length]) expect(maxAbsDiff(run(decoder, 'recursion-wise', step).logits, expected), `step ${step}`).toBeLessThan(tolerance);
+    for (const step of [1, ids.length])
+      expect(maxAbsDiff(run(decoder, 'recursion-wise', step).logits, expected), `step ${step}`).toBeLessThan(tolerance);
     expect(maxAbsDiff(run(decoder, 'copy', 1).logits, expected)).toBeGreaterThan(1e-3); // copy keeps them visible
-    const fullDepth = referenceDepthForward(config, arrays, ids, ids.map(() => 3), structure);
+    const fullDepth = referenceDepthForward(
+      config,
+      arrays,
+      ids,
+      ids.map(() => 3),
+      structure,
+    );
     expect(maxAbsDiff(fullDepth, expected)).toBeGreaterThan(1e-3); // the exits matter
   });
 
@@ -163,7 +218,10 @@ describe("recursion-wise KV: a deeper query ignores tokens that left", () => {
     expect(maxAbsDiff(others(moved.logits), others(base.logits))).toBeLessThan(1e-6);
     // Control: had the token stayed for loop 1, the same kick would reach the deeper tokens.
     const stays = depths.map((d, t) => (t === leaver ? 2 : d));
-    const [baseStays, movedStays] = [run(plain, 'recursion-wise', ids.length, stays), run(kicked, 'recursion-wise', ids.length, stays)];
+    const [baseStays, movedStays] = [
+      run(plain, 'recursion-wise', ids.length, stays),
+      run(kicked, 'recursion-wise', ids.length, stays),
+    ];
     expect(maxAbsDiff(others(movedStays.logits), others(baseStays.logits))).toBeGreaterThan(1e-3);
     plain.dispose();
     kicked.dispose();

@@ -1,5 +1,11 @@
 import type { DecoderConfig } from '@recur/graph';
-import { refAddVectors as add, refAttendVector as attention, refMatVec as matVec, refRmsVector as rms, refRopeVector as rope } from '@recur/tensor/reference';
+import {
+  refAddVectors as add,
+  refAttendVector as attention,
+  refMatVec as matVec,
+  refRmsVector as rms,
+  refRopeVector as rope,
+} from '@recur/tensor/reference';
 
 /** prologue → `block` looped `loops` times → epilogue, as stored-layer indices. */
 export interface ReferenceStructure {
@@ -19,7 +25,11 @@ type Rows = number[][];
  * Prologue and epilogue run on every token. Returns logits [T, V] flattened.
  */
 export function referenceDepthForward(
-  config: DecoderConfig, w: ReadonlyMap<string, Float32Array>, ids: readonly number[], depths: readonly number[], structure: ReferenceStructure,
+  config: DecoderConfig,
+  w: ReadonlyMap<string, Float32Array>,
+  ids: readonly number[],
+  depths: readonly number[],
+  structure: ReferenceStructure,
   /** MoR's gated update h ← h + g·Block(h), g from the row's state entering loop r; without it, h ← Block(h). */
   gate?: (r: number, h: readonly number[]) => number,
 ): Float64Array {
@@ -44,22 +54,46 @@ export function referenceDepthForward(
 }
 
 /** One Llama layer on rows `active` of h (positions = row indices); the other rows pass through. */
-function runLayer(config: DecoderConfig, w: ReadonlyMap<string, Float32Array>, layer: number, h: Rows, active: readonly number[]): Rows {
+function runLayer(
+  config: DecoderConfig,
+  w: ReadonlyMap<string, Float32Array>,
+  layer: number,
+  h: Rows,
+  active: readonly number[],
+): Rows {
   const { hiddenSize: d, numHeads: H, numKvHeads: Hkv, headDim: hd, intermediateSize: ff } = config;
   const p = (m: string) => w.get(`model.layers.${layer}.${m}`)!;
   const x = active.map((t) => rms(h[t]!, p('input_layernorm.weight'), config.rmsNormEps));
-  const q = x.map((row, i) => rope(matVec(p('self_attn.q_proj.weight'), row, H * hd), active[i]!, H, hd, config.ropeTheta));
-  const k = x.map((row, i) => rope(matVec(p('self_attn.k_proj.weight'), row, Hkv * hd), active[i]!, Hkv, hd, config.ropeTheta));
+  const q = x.map((row, i) =>
+    rope(matVec(p('self_attn.q_proj.weight'), row, H * hd), active[i]!, H, hd, config.ropeTheta),
+  );
+  const k = x.map((row, i) =>
+    rope(matVec(p('self_attn.k_proj.weight'), row, Hkv * hd), active[i]!, Hkv, hd, config.ropeTheta),
+  );
   const v = x.map((row) => matVec(p('self_attn.v_proj.weight'), row, Hkv * hd));
   const out = h.map((row) => row.slice());
   active.forEach((t, i) => {
     const visible = active.flatMap((s, j) => (s <= t ? [j] : [])); // only tokens running this loop, causally
-    const attn = attention(q[i]!, visible.map((j) => k[j]!), visible.map((j) => v[j]!), H, Hkv, hd);
+    const attn = attention(
+      q[i]!,
+      visible.map((j) => k[j]!),
+      visible.map((j) => v[j]!),
+      H,
+      Hkv,
+      hd,
+    );
     const h1 = add(h[t]!, matVec(p('self_attn.o_proj.weight'), attn, d));
     const y = rms(h1, p('post_attention_layernorm.weight'), config.rmsNormEps);
     const gate = matVec(p('mlp.gate_proj.weight'), y, ff);
     const up = matVec(p('mlp.up_proj.weight'), y, ff);
-    out[t] = add(h1, matVec(p('mlp.down_proj.weight'), gate.map((g, c) => (g / (1 + Math.exp(-g))) * up[c]!), d));
+    out[t] = add(
+      h1,
+      matVec(
+        p('mlp.down_proj.weight'),
+        gate.map((g, c) => (g / (1 + Math.exp(-g))) * up[c]!),
+        d,
+      ),
+    );
   });
   return out;
 }

@@ -1,7 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gaussianArray, initBackend, tf } from '@recur/tensor';
 import { registerGradients } from '@recur/train';
-import { expertRouterPrefix, initScalarRouter, routeExpertChoice, routerTensors, routerZLoss, scalarRouterLogits, scatterGatedUpdate, selectionBceLoss } from '../src/index.js';
+import {
+  expertRouterPrefix,
+  initScalarRouter,
+  routeExpertChoice,
+  routerTensors,
+  routerZLoss,
+  scalarRouterLogits,
+  scatterGatedUpdate,
+  selectionBceLoss,
+} from '../src/index.js';
 
 const value = (s: tf.Scalar): number => {
   const v = s.dataSync()[0] ?? NaN;
@@ -19,7 +28,8 @@ describe('expert-choice router losses', () => {
   it('BCE on "was selected" equals the hand-computed value, stable at large logits', () => {
     const logits = tf.tensor1d([0, 2, -3, 40, -40]);
     const before = tf.memory().numTensors;
-    // −ln σ(0) = ln 2; −ln(1 − σ(2)) = softplus(2); −ln σ(−3) = softplus(3); −ln σ(40) ≈ e^−40; −ln(1 − σ(−40)) ≈ e^−40.
+    // −ln σ(0) = ln 2; −ln(1 − σ(2)) = softplus(2); −ln σ(−3) =
+    // softplus(3); −ln σ(40) ≈ e^−40; −ln(1 − σ(−40)) ≈ e^−40.
     const expected = (Math.LN2 + softplus(2) + softplus(3) + 2 * Math.exp(-40)) / 5;
     expect(value(selectionBceLoss(logits, [1, 0, 1, 1, 0], { coef: 1 }))).toBeCloseTo(expected, 6);
     expect(value(selectionBceLoss(logits, [1, 0, 1, 1, 0]))).toBeCloseTo(1e-3 * expected, 9); // default coef 1e-3
@@ -46,7 +56,9 @@ describe('expert-choice router losses', () => {
     const x = tf.tensor1d([0.5, -1, 2]);
     const y = [1, 0, 0];
     const [gBce] = tf.grads((l: tf.Tensor) => selectionBceLoss(l as tf.Tensor1D, y, { coef: 1 }))([x]);
-    [...gBce!.dataSync()].forEach((g, i) => expect(g).toBeCloseTo((1 / (1 + Math.exp(-[0.5, -1, 2][i]!)) - y[i]!) / 3, 6));
+    [...gBce!.dataSync()].forEach((g, i) =>
+      expect(g).toBeCloseTo((1 / (1 + Math.exp(-[0.5, -1, 2][i]!)) - y[i]!) / 3, 6),
+    );
     const [gZ] = tf.grads((l: tf.Tensor) => routerZLoss(l as tf.Tensor1D, 'softmax', { coef: 1 }))([x]);
     const xs = [0.5, -1, 2];
     const lse = Math.log(xs.reduce((s, v) => s + Math.exp(v), 0));
@@ -63,10 +75,11 @@ describe('expert-choice router losses', () => {
       const arrays = initScalarRouter('r', { hiddenSize: d, architecture, mlpHidden: 3, std: 0.5, seed: 3 });
       const key = architecture === 'linear' ? 'r.weight' : 'r.fc1.weight';
       const base = routerTensors(arrays);
-      const loss = (w: tf.Tensor): tf.Scalar => tf.tidy(() => {
-        const params = new Map(base).set(key, w);
-        return selectionBceLoss(scalarRouterLogits(params, 'r', h), mask, { coef: 1 });
-      });
+      const loss = (w: tf.Tensor): tf.Scalar =>
+        tf.tidy(() => {
+          const params = new Map(base).set(key, w);
+          return selectionBceLoss(scalarRouterLogits(params, 'r', h), mask, { coef: 1 });
+        });
       const w0 = base.get(key)!;
       const [g] = tf.grads((w: tf.Tensor) => loss(w))([w0]);
       const analytic = g!.dataSync();
@@ -94,11 +107,14 @@ describe('expert-choice router losses', () => {
     const base = routerTensors(initScalarRouter(expertRouterPrefix(1), { hiddenSize: d, std: 1, seed: 4 }));
     const key = `${expertRouterPrefix(1)}.weight`;
     const before = tf.memory().numTensors;
-    const [g] = tf.grads((w: tf.Tensor) => tf.tidy(() => {
-      const decision = routeExpertChoice(new Map(base).set(key, w), h, null, { recursion: 1, numRecursions: 2 });
-      const blockOut = tf.mul(tf.gather(h, tf.tensor1d(decision.selected, 'int32')), 2) as tf.Tensor2D; // a stand-in block: [k, d]
-      return tf.sum(tf.square(scatterGatedUpdate(h, decision.selected, blockOut, decision.gate))) as tf.Scalar;
-    }))([base.get(key)!]);
+    const [g] = tf.grads((w: tf.Tensor) =>
+      tf.tidy(() => {
+        const decision = routeExpertChoice(new Map(base).set(key, w), h, null, { recursion: 1, numRecursions: 2 });
+        // a stand-in block: [k, d]
+        const blockOut = tf.mul(tf.gather(h, tf.tensor1d(decision.selected, 'int32')), 2) as tf.Tensor2D;
+        return tf.sum(tf.square(scatterGatedUpdate(h, decision.selected, blockOut, decision.gate))) as tf.Scalar;
+      }),
+    )([base.get(key)!]);
     const grad = [...g!.dataSync()];
     expect(grad.every(Number.isFinite)).toBe(true);
     expect(Math.max(...grad.map(Math.abs))).toBeGreaterThan(1e-4);

@@ -2,13 +2,24 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { gaussianArray, initBackend, tf } from '@recur/tensor';
 import { registerGradients } from '@recur/train';
 import {
-  depthsFromDecisions, expertRouterPrefix, initScalarRouter, routerTensors, runExpertChoice, scatterGatedUpdate, selectionBceLoss,
-  type RecursionBlock, type RoutingDecision,
+  depthsFromDecisions,
+  expertRouterPrefix,
+  initScalarRouter,
+  routerTensors,
+  runExpertChoice,
+  scatterGatedUpdate,
+  selectionBceLoss,
+  type RecursionBlock,
+  type RoutingDecision,
 } from '../src/index.js';
 
 const D = 6;
 const routers = (n: number): Map<string, tf.Tensor> =>
-  new Map(Array.from({ length: n }, (_, r) => [...routerTensors(initScalarRouter(expertRouterPrefix(r), { hiddenSize: D, std: 1, seed: 20 + r }))]).flat());
+  new Map(
+    Array.from({ length: n }, (_, r) => [
+      ...routerTensors(initScalarRouter(expertRouterPrefix(r), { hiddenSize: D, std: 1, seed: 20 + r })),
+    ]).flat(),
+  );
 const disposeAll = (ds: readonly RoutingDecision[]): void => ds.forEach((d) => tf.dispose([d.logits, d.gate]));
 
 describe('runExpertChoice (reference MoR loop)', () => {
@@ -18,7 +29,10 @@ describe('runExpertChoice (reference MoR loop)', () => {
   beforeAll(async () => {
     await initBackend();
     registerGradients();
-    mix = tf.tensor2d(gaussianArray(D * D, 1).map((x) => x * 0.1), [D, D]);
+    mix = tf.tensor2d(
+      gaussianArray(D * D, 1).map((x) => x * 0.1),
+      [D, D],
+    );
   });
 
   it('top-k mode: depths follow the capacities; rows stop changing once a token leaves', () => {
@@ -30,7 +44,10 @@ describe('runExpertChoice (reference MoR loop)', () => {
     const [h, first] = tf.tidy(() => {
       const run = runExpertChoice(params, h0, block, { numRecursions: 3 });
       ({ decisions, depths } = run);
-      decisions.forEach((d) => (tf.keep(d.logits), tf.keep(d.gate)));
+      for (const d of decisions) {
+        tf.keep(d.logits);
+        tf.keep(d.gate);
+      }
       const d0 = run.decisions[0]!;
       const hSel = tf.gather(h0, tf.tensor1d(d0.selected, 'int32')) as tf.Tensor2D; // [k, d]
       return [run.h, scatterGatedUpdate(h0, d0.selected, block(hSel, 0, d0.selected), d0.gate)];
@@ -55,7 +72,8 @@ describe('runExpertChoice (reference MoR loop)', () => {
     const depthsOf = (x: tf.Tensor2D): Int32Array => {
       let depths: Int32Array = new Int32Array(0);
       tf.tidy(() => {
-        depths = runExpertChoice(params, x, block, { numRecursions: 4, mode: 'threshold' }).depths; // the tidy frees every tensor
+        // the tidy frees every tensor
+        depths = runExpertChoice(params, x, block, { numRecursions: 4, mode: 'threshold' }).depths;
       });
       return depths;
     };
@@ -74,13 +92,15 @@ describe('runExpertChoice (reference MoR loop)', () => {
     const h0 = tf.tensor2d(gaussianArray(9 * D, 4), [9, D]);
     const keys = [0, 1, 2].map((r) => `${expertRouterPrefix(r)}.weight`);
     const before = tf.memory().numTensors;
-    const grads = tf.grads((...ws: tf.Tensor[]) => tf.tidy(() => {
-      const p = new Map(params);
-      keys.forEach((k, i) => p.set(k, ws[i]!));
-      const { h, decisions } = runExpertChoice(p, h0, block, { numRecursions: 3 });
-      const aux = decisions.map((d) => selectionBceLoss(d.logits, d.selectedMask));
-      return tf.add(tf.mean(tf.square(h)), tf.addN(aux)) as tf.Scalar;
-    }))(keys.map((k) => params.get(k)!));
+    const grads = tf.grads((...ws: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const p = new Map(params);
+        keys.forEach((k, i) => p.set(k, ws[i]!));
+        const { h, decisions } = runExpertChoice(p, h0, block, { numRecursions: 3 });
+        const aux = decisions.map((d) => selectionBceLoss(d.logits, d.selectedMask));
+        return tf.add(tf.mean(tf.square(h)), tf.addN(aux)) as tf.Scalar;
+      }),
+    )(keys.map((k) => params.get(k)!));
     for (const g of grads) {
       const v = [...g.dataSync()];
       expect(v.every(Number.isFinite)).toBe(true);

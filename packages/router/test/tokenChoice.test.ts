@@ -1,11 +1,30 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '@recur/tensor';
 import { registerGradients } from '@recur/train';
-import { activeAtRecursion, balancingLoss, depthLoads, initTokenRouter, routeTokenChoice, routerTensors, tokenRouterKey, updateBalancingBias, type TokenChoiceRouting } from '../src/index.js';
+import {
+  activeAtRecursion,
+  balancingLoss,
+  depthLoads,
+  initTokenRouter,
+  routeTokenChoice,
+  routerTensors,
+  tokenRouterKey,
+  updateBalancingBias,
+  type TokenChoiceRouting,
+} from '../src/index.js';
 
 // Router [N_r = 3, d = 2]: logits = [h0, h1, −h0 − h1].
-const W = [[1, 0], [0, 1], [-1, -1]];
-const H = [[2, 0], [0, 2], [-1, -1], [0, 0]]; // logits [2,0,−2], [0,2,−2], [−1,−1,2], [0,0,0]
+const W = [
+  [1, 0],
+  [0, 1],
+  [-1, -1],
+];
+const H = [
+  [2, 0],
+  [0, 2],
+  [-1, -1],
+  [0, 0],
+]; // logits [2,0,−2], [0,2,−2], [−1,−1,2], [0,0,0]
 const softmax = (xs: number[]): number[] => {
   const z = xs.reduce((s, x) => s + Math.exp(x), 0);
   return xs.map((x) => Math.exp(x) / z);
@@ -47,7 +66,11 @@ describe('token-choice router', () => {
   });
 
   it('balancing loss: coef·N_r·Σ P_i·f_i on a hand-built case', () => {
-    const probs = tf.tensor2d([[0.5, 0.5], [0.2, 0.8], [0.9, 0.1]]);
+    const probs = tf.tensor2d([
+      [0.5, 0.5],
+      [0.2, 0.8],
+      [0.9, 0.1],
+    ]);
     const depths = Int32Array.of(1, 2, 1);
     const before = tf.memory().numTensors;
     // P = [1.6/3, 1.4/3], f = [2/3, 1/3]: 2·(3.2 + 1.4)/9.
@@ -87,13 +110,17 @@ describe('token-choice router', () => {
   });
 
   it('gradients reach the router weight through the balancing loss and the gate', () => {
-    const w0 = routerTensors(initTokenRouter({ hiddenSize: 2, numRecursions: 3, std: 1, seed: 2 })).get(tokenRouterKey)!;
+    const w0 = routerTensors(initTokenRouter({ hiddenSize: 2, numRecursions: 3, std: 1, seed: 2 })).get(
+      tokenRouterKey,
+    )!;
     const h = tf.tensor2d(H);
     const before = tf.memory().numTensors;
-    const [g] = tf.grads((w: tf.Tensor) => tf.tidy(() => {
-      const r = routeTokenChoice(new Map([[tokenRouterKey, w]]), h);
-      return tf.add(balancingLoss(r.probs, r.depths), tf.sum(r.gate)) as tf.Scalar;
-    }))([w0]);
+    const [g] = tf.grads((w: tf.Tensor) =>
+      tf.tidy(() => {
+        const r = routeTokenChoice(new Map([[tokenRouterKey, w]]), h);
+        return tf.add(balancingLoss(r.probs, r.depths), tf.sum(r.gate)) as tf.Scalar;
+      }),
+    )([w0]);
     const grad = [...g!.dataSync()];
     expect(grad.every(Number.isFinite)).toBe(true);
     expect(Math.max(...grad.map(Math.abs))).toBeGreaterThan(1e-4);

@@ -71,6 +71,9 @@ export function resolveSchedulerConfig(options: Partial<SchedulerConfig> = {}): 
 
 function checkOneOf(key: string, value: string, allowed: readonly string[]): void {
   if (!allowed.includes(value)) {
-    throw new SchedulerError('bad-config', `scheduler config ${key} must be one of ${allowed.join(', ')}, got ${value}`);
+    throw new SchedulerError(
+      'bad-config',
+      `scheduler config ${key} must be one of ${allowed.join(', ')}, got ${value}`,
+    );
   }
 }

@@ -69,7 +69,10 @@ export class Scheduler {
     this.states.set(request.id, newRequestState({ ...request }, this.nextSeq++));
   }
 
-  /** Drops a request wherever it is and frees its KV; false when it is not held. Rows of it in an outstanding plan are ignored by `complete`. */
+  /**
+   * Drops a request wherever it is and frees its KV; false when it is not
+   * held. Rows of it in an outstanding plan are ignored by `complete`.
+   */
   cancel(id: string): boolean {
     const state = this.states.get(id);
     if (!state) return false;
@@ -111,7 +114,8 @@ export class Scheduler {
     //    below the row's request are preempted, worst first, until they fit (recompute-style: KV and rows
     //    dropped, back to waiting at the original rank, re-prefill prompt + generated); if none is left the
     //    row waits. Preempting only for a better rank means the best request always progresses.
-    if (this.outstanding) throw new SchedulerError('plan-outstanding', 'schedule() called before complete() of the last plan');
+    if (this.outstanding)
+      throw new SchedulerError('plan-outstanding', 'schedule() called before complete() of the last plan');
     const ctx: StepContext = { builder: new StepBuilder(this.config), preempted: [], admitted: [] };
     const staticGateOpen = this.running().length === 0;
     this.continueInFlight(ctx);
@@ -123,7 +127,8 @@ export class Scheduler {
 
   /** Applies what the engine did with the outstanding plan. */
   complete(result: StepResult): CompletionReport {
-    if (!this.outstanding) throw new SchedulerError('no-plan', 'complete() called without an outstanding plan with rows');
+    if (!this.outstanding)
+      throw new SchedulerError('no-plan', 'complete() called without an outstanding plan with rows');
     const isLive = (state: RequestState): boolean => this.states.get(state.request.id) === state;
     const matched = matchResult(this.outstanding, result, isLive, this.config.maxDepth);
     this.outstanding = undefined;
@@ -131,7 +136,11 @@ export class Scheduler {
     const finished: FinishedRequest[] = [];
     for (const { state, finished: stop } of matched.samples) {
       state.generated++;
-      const reason: FinishReason | undefined = stop ? 'stop' : state.generated >= state.request.maxNewTokens ? 'length' : undefined;
+      const reason: FinishReason | undefined = stop
+        ? 'stop'
+        : state.generated >= state.request.maxNewTokens
+          ? 'length'
+          : undefined;
       if (reason) finished.push(this.finish(state, reason));
       else this.addDecodeToken(state);
     }
@@ -167,7 +176,9 @@ export class Scheduler {
     const candidates = this.running().flatMap((state, rank) =>
       state.segments.filter((segment) => segment.depth > 0).map((segment) => ({ state, segment, rank })),
     );
-    candidates.sort((a, b) => b.segment.depth - a.segment.depth || a.rank - b.rank || a.segment.start - b.segment.start);
+    candidates.sort(
+      (a, b) => b.segment.depth - a.segment.depth || a.rank - b.rank || a.segment.start - b.segment.start,
+    );
     for (const { state, segment } of candidates) this.tryPlace(ctx, state, segment);
   }
 

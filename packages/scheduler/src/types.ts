@@ -30,7 +30,10 @@ export interface RowPlan {
    * Without per-request adapters this is the depth, i.e. the depth-wise LoRA of that loop.
    */
   readonly adapter: number;
-  /** 'prefill' spans hold known tokens (prompt, or prompt + generated after a preemption); 'decode' is one sampled token. */
+  /**
+   * 'prefill' spans hold known tokens (prompt, or prompt +
+   * generated after a preemption); 'decode' is one sampled token.
+   */
   readonly kind: RowKind;
   /** When this row exits, the engine samples the request's next token from the span's last position and reports it. */
   readonly samplesOnExit: boolean;
@@ -58,7 +61,9 @@ export interface RowResult {
   readonly start: number;
   readonly end: number;
   readonly depth: number;
-  /** True when the span stops here (reached maxDepth, an early-exit policy or router); false: it runs depth + 1 next. */
+  /**
+   * True when the span stops here (reached maxDepth, an early-exit policy or router); false: it runs depth + 1 next.
+   */
   readonly exited: boolean;
 }
 

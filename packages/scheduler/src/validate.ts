@@ -4,7 +4,10 @@ import type { Request } from './types.js';
 /** Throws `SchedulerError('bad-request')` naming the request and field at fault. */
 export function validateRequest(request: Request): void {
   const fail = (field: string, expected: string, value: unknown): never => {
-    throw new SchedulerError('bad-request', `request ${String(request.id)}: ${field} must be ${expected}, got ${String(value)}`);
+    throw new SchedulerError(
+      'bad-request',
+      `request ${String(request.id)}: ${field} must be ${expected}, got ${String(value)}`,
+    );
   };
   if (typeof request.id !== 'string' || request.id === '') fail('id', 'a non-empty string', request.id);
   if (!Number.isSafeInteger(request.promptLength) || request.promptLength < 1) {

@@ -4,10 +4,22 @@ import { FakeEngine, req } from './fakeEngine.js';
 
 // Four requests with 2-token prompts; b generates 4 tokens, the others 1. Two rows per step.
 const limits = { maxRowsPerStep: 2, tokenBudgetPerStep: 4, prefillChunk: 2 };
-const load = [req('a', 2, 1, { arrival: 0 }), req('b', 2, 4, { arrival: 1 }), req('c', 2, 1, { arrival: 2 }), req('d', 2, 1, { arrival: 3 })];
+const load = [
+  req('a', 2, 1, { arrival: 0 }),
+  req('b', 2, 4, { arrival: 1 }),
+  req('c', 2, 1, { arrival: 2 }),
+  req('d', 2, 1, { arrival: 3 }),
+];
 
-function steps(mode: ServingMode, options: { batch?: number; maxDepth?: number } = {}, exitDepth?: (row: RowPlan) => number): number {
-  const engine = new FakeEngine(new Scheduler({ ...limits, ...baselineConfig(mode, options) }), exitDepth ? { exitDepth } : {});
+function steps(
+  mode: ServingMode,
+  options: { batch?: number; maxDepth?: number } = {},
+  exitDepth?: (row: RowPlan) => number,
+): number {
+  const engine = new FakeEngine(
+    new Scheduler({ ...limits, ...baselineConfig(mode, options) }),
+    exitDepth ? { exitDepth } : {},
+  );
   for (const request of load) engine.submit(request);
   return engine.drain();
 }

@@ -3,7 +3,8 @@ import { Scheduler } from '../src/index.js';
 import { FakeEngine, req } from './fakeEngine.js';
 
 const config = { maxDepth: 2, prefillChunk: 2, tokenBudgetPerStep: 8 };
-const ids = (engine: FakeEngine, from: number): string[] => engine.plans.slice(from).flatMap((p) => p.rows.map((r) => r.requestId));
+const ids = (engine: FakeEngine, from: number): string[] =>
+  engine.plans.slice(from).flatMap((p) => p.rows.map((r) => r.requestId));
 
 describe('cancellation', () => {
   it('a waiting request never runs', () => {
@@ -56,7 +57,13 @@ describe('cancellation', () => {
     expect(scheduler.stats().kvUsed).toBe(scheduler.kvOf('b'));
     // The engine ran a's row anyway and reports it, with its sample: accepted and ignored.
     scheduler.complete({
-      rows: plan.rows.map((r) => ({ requestId: r.requestId, start: r.start, end: r.end, depth: r.depth, exited: true })),
+      rows: plan.rows.map((r) => ({
+        requestId: r.requestId,
+        start: r.start,
+        end: r.end,
+        depth: r.depth,
+        exited: true,
+      })),
       sampled: [
         { requestId: 'a', finished: false },
         { requestId: 'b', finished: false },

@@ -46,7 +46,9 @@ describe('chunked prefill', () => {
 
   it('lets a later chunk run a depth its earlier chunk exited before', () => {
     const exitDepth = (row: { start: number }): number => (row.start === 0 ? 0 : 2);
-    const engine = new FakeEngine(new Scheduler({ maxDepth: 3, prefillChunk: 2, tokenBudgetPerStep: 8 }), { exitDepth });
+    const engine = new FakeEngine(new Scheduler({ maxDepth: 3, prefillChunk: 2, tokenBudgetPerStep: 8 }), {
+      exitDepth,
+    });
     engine.submit(req('a', 4, 1));
     expect([1, 2, 3, 4].map(() => brief(engine.step()))).toEqual([
       ['a[0,2)d0'], // exits at depth 0 (the engine copies its state forward)

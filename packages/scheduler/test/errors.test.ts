@@ -42,12 +42,20 @@ describe('contract errors', () => {
       { rows: [row('a', 0, false), row('b', 0, false), row('b', 0, false)], sampled: [] }, // twice
       { rows: [row('a', 1, false), row('b', 0, false)], sampled: [] }, // wrong depth
       { rows: [row('a', 0, true), row('b', 0, false)], sampled: [] }, // exit without its sample
-      { rows: [row('a', 0, false), row('b', 0, false)], sampled: [{ requestId: 'a', finished: false }] }, // sample without exit
+      // sample without exit
+      { rows: [row('a', 0, false), row('b', 0, false)], sampled: [{ requestId: 'a', finished: false }] },
     ];
     for (const result of bad) expect(code(() => scheduler.complete(result))).toBe('bad-result');
     scheduler.complete({ rows: [row('a', 0, false), row('b', 0, false)], sampled: [] });
     scheduler.schedule();
     // A row at the last depth (N − 1 = 1) must exit.
-    expect(code(() => scheduler.complete({ rows: [row('a', 1, false), row('b', 1, true)], sampled: [{ requestId: 'b', finished: false }] }))).toBe('bad-result');
+    expect(
+      code(() =>
+        scheduler.complete({
+          rows: [row('a', 1, false), row('b', 1, true)],
+          sampled: [{ requestId: 'b', finished: false }],
+        }),
+      ),
+    ).toBe('bad-result');
   });
 });

@@ -131,7 +131,10 @@ export class FakeEngine {
     check(done.generated === this.samples.get(done.requestId), `${done.requestId} generated count matches samples`);
     const eos = this.rules.eosAt?.(done.requestId);
     const expected = eos !== undefined && eos <= shadow.request.maxNewTokens ? eos : shadow.request.maxNewTokens;
-    check(done.generated === expected, `${done.requestId} finished after ${done.generated} tokens, expected ${expected}`);
+    check(
+      done.generated === expected,
+      `${done.requestId} finished after ${done.generated} tokens, expected ${expected}`,
+    );
     this.finished.set(done.requestId, done);
     this.shadows.delete(done.requestId);
   }
@@ -161,22 +164,37 @@ export class FakeEngine {
     const runners = plan.rows.flatMap((r) => this.shadows.get(r.requestId) ?? []);
     for (const id of plan.preempted) {
       const victim = this.shadows.get(id);
-      check(victim !== undefined && !plan.rows.some((r) => r.requestId === id), `preempted ${id} has no row in the plan`);
-      check(runners.some((r) => compareRank(policy, r, victim) < 0), `${id} preempted only for a better-ranked request`);
+      check(
+        victim !== undefined && !plan.rows.some((r) => r.requestId === id),
+        `preempted ${id} has no row in the plan`,
+      );
+      check(
+        runners.some((r) => compareRank(policy, r, victim) < 0),
+        `${id} preempted only for a better-ranked request`,
+      );
     }
   }
 
   private checkRow(row: RowPlan): void {
     const { maxDepth, kvMode } = this.scheduler.config;
     const shadow = this.shadows.get(row.requestId);
-    check(shadow !== undefined && !this.gone.has(row.requestId), `row of a cancelled or finished request ${row.requestId}`);
+    check(
+      shadow !== undefined && !this.gone.has(row.requestId),
+      `row of a cancelled or finished request ${row.requestId}`,
+    );
     check(row.depth >= 0 && row.depth < maxDepth && row.end > row.start, `row shape ${JSON.stringify(row)}`);
     check(row.adapter === (shadow.request.adapter ?? 0) * maxDepth + row.depth, 'adapter slot');
     for (let p = 0; p < row.start; p++) {
-      check(shadow.exited[p] === true || (shadow.ran[p] ?? 0) > row.depth, `dependency rule: ${row.requestId}@${p} before ${JSON.stringify(row)}`);
+      check(
+        shadow.exited[p] === true || (shadow.ran[p] ?? 0) > row.depth,
+        `dependency rule: ${row.requestId}@${p} before ${JSON.stringify(row)}`,
+      );
     }
     for (let p = row.start; p < row.end; p++) {
-      check(!shadow.exited[p] && (shadow.ran[p] ?? 0) === row.depth, `span ${row.requestId}@${p} runs depth ${row.depth} in order`);
+      check(
+        !shadow.exited[p] && (shadow.ran[p] ?? 0) === row.depth,
+        `span ${row.requestId}@${p} runs depth ${row.depth} in order`,
+      );
       const key = `${row.requestId}@${p}`;
       check(!this.planPositions.has(key), `position ${key} twice in one plan`);
       this.planPositions.add(key);
@@ -193,7 +211,8 @@ export class FakeEngine {
   /** A prefill's sampling chunk ends at prompt + generated; a decode row sits at the last sampled token. */
   private checkSamplingPosition(row: RowPlan, shadow: Shadow): void {
     const known = shadow.request.promptLength + (this.samples.get(row.requestId) ?? 0);
-    if (row.kind === 'prefill') check(row.end <= known && row.samplesOnExit === (row.end === known), 'prefill span within known tokens');
+    if (row.kind === 'prefill')
+      check(row.end <= known && row.samplesOnExit === (row.end === known), 'prefill span within known tokens');
     else check(row.start === known - 1 && row.samplesOnExit, 'decode row at the last sampled token');
   }
 }

@@ -14,7 +14,7 @@ function peakKv(kvMode: KvMode): { peak: number; after: number } {
 }
 
 describe('KV accounting (recursion-wise caching)', () => {
-  it("per-depth: one entry per (position, depth) run = Σ (exit depth + 1)", () => {
+  it('per-depth: one entry per (position, depth) run = Σ (exit depth + 1)', () => {
     // 3·(2+1) + 3·(1+1) + (0+1) + (2+1) = 19; the last sampled token is never run.
     expect(peakKv('per-depth')).toEqual({ peak: 19, after: 0 });
   });
@@ -26,6 +26,8 @@ describe('KV accounting (recursion-wise caching)', () => {
   it('refuses a request whose worst case cannot fit the budget', () => {
     const scheduler = new Scheduler({ maxDepth: 3, kvBudget: 23 });
     expect(() => scheduler.submit(req('a', 6, 3))).toThrow(/24 KV entries/); // (6 + 3 − 1) · 3
-    expect(() => new Scheduler({ maxDepth: 3, kvBudget: 8, kvMode: 'shared-first' }).submit(req('a', 6, 3))).not.toThrow();
+    expect(() =>
+      new Scheduler({ maxDepth: 3, kvBudget: 8, kvMode: 'shared-first' }).submit(req('a', 6, 3)),
+    ).not.toThrow();
   });
 });

@@ -23,7 +23,11 @@ describe('preemption when the KV budget would be exceeded', () => {
     expect(engine.finished.get('a')?.generated).toBe(4);
     expect(trace()).toEqual([['c[3,4)d0', 'b[0,4)d0'], [], ['b']]); // b: prompt 2 + 2 generated
     engine.drain();
-    expect([...engine.finished.values()].map((f) => [f.requestId, f.generated])).toEqual([['a', 4], ['c', 4], ['b', 4]]);
+    expect([...engine.finished.values()].map((f) => [f.requestId, f.generated])).toEqual([
+      ['a', 4],
+      ['c', 4],
+      ['b', 4],
+    ]);
     expect(engine.scheduler.stats()).toMatchObject({ preemptions: 2, kvUsed: 0, finished: 3 });
   });
 

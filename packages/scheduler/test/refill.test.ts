@@ -44,17 +44,30 @@ describe('a slot freed by an exit is refilled in the very next plan', () => {
 
 describe('autoregressive rule', () => {
   it('starts a decode token only after the previous token exited: ≤1 decode row per request', () => {
-    const engine = new FakeEngine(new Scheduler({ maxDepth: 3, maxRowsPerStep: 8, tokenBudgetPerStep: 8, prefillChunk: 4 }));
+    const engine = new FakeEngine(
+      new Scheduler({ maxDepth: 3, maxRowsPerStep: 8, tokenBudgetPerStep: 8, prefillChunk: 4 }),
+    );
     engine.submit(req('a', 2, 3));
     const plans = engine.plans;
     engine.drain();
     // prefill 3 steps, then tokens 2 and 3 at 3 steps each; never two rows in one step.
     expect(plans.map(brief)).toEqual([
-      ['a[0,2)d0'], ['a[0,2)d1'], ['a[0,2)d2'],
-      ['a[2,3)d0'], ['a[2,3)d1'], ['a[2,3)d2'],
-      ['a[3,4)d0'], ['a[3,4)d1'], ['a[3,4)d2'],
+      ['a[0,2)d0'],
+      ['a[0,2)d1'],
+      ['a[0,2)d2'],
+      ['a[2,3)d0'],
+      ['a[2,3)d1'],
+      ['a[2,3)d2'],
+      ['a[3,4)d0'],
+      ['a[3,4)d1'],
+      ['a[3,4)d2'],
     ]);
-    expect(plans.flatMap((p) => p.rows).filter((r) => r.kind === 'decode').every((r) => r.samplesOnExit)).toBe(true);
+    expect(
+      plans
+        .flatMap((p) => p.rows)
+        .filter((r) => r.kind === 'decode')
+        .every((r) => r.samplesOnExit),
+    ).toBe(true);
   });
 
   it('ends at EOS reported by the engine', () => {

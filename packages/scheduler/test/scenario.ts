@@ -56,7 +56,14 @@ export function runScenario(seed: number, steps = 1000): ScenarioOutcome {
     for (let n = random() < 0.3 ? int(1, 3) : 0; n > 0 && step < steps * 0.8; n--) {
       const id = `r${submitted.length}`;
       if (random() < 0.3) eos.set(id, int(1, MAX_NEW + 2));
-      engine.submit({ id, promptLength: int(1, MAX_PROMPT), maxNewTokens: int(1, MAX_NEW), arrival: step, priority: int(0, 3), adapter: int(0, 2) });
+      engine.submit({
+        id,
+        promptLength: int(1, MAX_PROMPT),
+        maxNewTokens: int(1, MAX_NEW),
+        arrival: step,
+        priority: int(0, 3),
+        adapter: int(0, 2),
+      });
       submitted.push(id);
     }
     if (random() < 0.03) cancelOne();

@@ -43,7 +43,8 @@ export function initBackend(opts: InitBackendOptions = {}): Promise<BackendName>
 export function activeBackend(): BackendName {
   const name = tf.getBackend() as string | null; // tfjs types it `string`, but it is null before any setBackend
   if (name === null || name === undefined) throw new Error('no tfjs backend is active yet: await initBackend() first');
-  if (!isBackendName(name)) throw new Error(`the active tfjs backend '${name}' is not one of ${BACKEND_NAMES.join(', ')}`);
+  if (!isBackendName(name))
+    throw new Error(`the active tfjs backend '${name}' is not one of ${BACKEND_NAMES.join(', ')}`);
   return name;
 }
 
@@ -93,7 +94,8 @@ async function requestWasmThreads(threads: number): Promise<void> {
   if (threads <= 1 || !isNode()) return;
   try {
     threadsModule ??= await import('./threads/enableWasmThreads.js');
-    if (!threadsModule.enableWasmThreads(threads)) console.warn(`recur: the wasm backend is already running single-threaded; threads: ${threads} ignored`);
+    if (!threadsModule.enableWasmThreads(threads))
+      console.warn(`recur: the wasm backend is already running single-threaded; threads: ${threads} ignored`);
   } catch (err) {
     console.warn(`recur: wasm threads unavailable (${messageOf(err)}); using one thread`);
   }
@@ -108,7 +110,8 @@ export function wasmThreads(): number {
 const WEBGPU_MODULE = '@tensorflow/tfjs-backend-webgpu';
 
 async function loadWebGpuBackend(): Promise<void> {
-  // A bundle that imported '@recur/tensor/webgpu' has registered it already (a bare dynamic specifier does not resolve in a browser).
+  // A bundle that imported '@recur/tensor/webgpu' has registered it
+  // already (a bare dynamic specifier does not resolve in a browser).
   if (tf.findBackendFactory('webgpu') !== null) return;
   await import(/* @vite-ignore */ WEBGPU_MODULE); // registers 'webgpu' with tfjs-core
 }
@@ -150,18 +153,20 @@ async function nodeWasmDirectory(): Promise<string> {
 
 function envBackend(): BackendName | undefined {
   if (!isNode()) return undefined;
-  const value = process.env['RECUR_BACKEND'];
+  const value = process.env.RECUR_BACKEND;
   if (value === undefined || value === '') return undefined;
-  if (!isBackendName(value)) throw new Error(`RECUR_BACKEND='${value}' is not a backend: expected one of ${BACKEND_NAMES.join(', ')}`);
+  if (!isBackendName(value))
+    throw new Error(`RECUR_BACKEND='${value}' is not a backend: expected one of ${BACKEND_NAMES.join(', ')}`);
   return value;
 }
 
 function envThreads(): number | undefined {
   if (!isNode()) return undefined;
-  const value = process.env['RECUR_THREADS'];
+  const value = process.env.RECUR_THREADS;
   if (value === undefined || value === '') return undefined;
   const threads = Number(value);
-  if (!Number.isInteger(threads) || threads < 1) throw new Error(`RECUR_THREADS='${value}' is not a thread count: expected a whole number ≥ 1`);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new Error(`RECUR_THREADS='${value}' is not a thread count: expected a whole number ≥ 1`);
   return threads;
 }
 

@@ -33,7 +33,11 @@ const registered: KernelTable = {
  * Makes `kernel` the implementation of `name` while `backend` is active. Inputs arrive already
  * shape-checked; the kernel must free its intermediates. Returns a function that unregisters it.
  */
-export function registerKernel<K extends KernelName>(name: K, backend: BackendName, kernel: RecurKernels[K]): () => void {
+export function registerKernel<K extends KernelName>(
+  name: K,
+  backend: BackendName,
+  kernel: RecurKernels[K],
+): () => void {
   const table: KernelTable[K] = registered[name];
   table.set(backend, kernel);
   return () => {

@@ -32,14 +32,15 @@ export function ropeInverseFrequencies(opts: RopeFrequencyOptions): Float32Array
   const half = headDim / 2;
   const out = new Float32Array(half); // [headDim/2]
   for (let i = 0; i < half; i++) {
-    out[i] = scaleFrequency(Math.pow(theta, (-2 * i) / headDim), scaling);
+    out[i] = scaleFrequency(theta ** ((-2 * i) / headDim), scaling);
   }
   return out;
 }
 
 function scaleFrequency(invFreq: number, scaling: RopeScaling): number {
   if (scaling === null) return invFreq;
-  if (!(scaling.factor > 0)) throw new RangeError(`ropeInverseFrequencies: scaling factor must be positive, got ${scaling.factor}`);
+  if (!(scaling.factor > 0))
+    throw new RangeError(`ropeInverseFrequencies: scaling factor must be positive, got ${scaling.factor}`);
   // Linear ("position interpolation") divides positions by the factor; dividing the frequency is the same angle.
   if (scaling.type === 'linear') return invFreq / scaling.factor;
   return llama3Frequency(invFreq, scaling);
@@ -51,7 +52,9 @@ function scaleFrequency(invFreq: number, scaling: RopeScaling): number {
  */
 function llama3Frequency(invFreq: number, s: Extract<RopeScaling, { type: 'llama3' }>): number {
   if (!(s.highFreqFactor > s.lowFreqFactor)) {
-    throw new RangeError(`ropeInverseFrequencies: llama3 needs highFreqFactor > lowFreqFactor, got ${s.highFreqFactor} <= ${s.lowFreqFactor}`);
+    throw new RangeError(
+      `ropeInverseFrequencies: llama3 needs highFreqFactor > lowFreqFactor, got ${s.highFreqFactor} <= ${s.lowFreqFactor}`,
+    );
   }
   const lowFreqWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor;
   const highFreqWavelen = s.originalMaxPositionEmbeddings / s.highFreqFactor;

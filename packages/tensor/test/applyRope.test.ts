@@ -6,7 +6,13 @@ import { expectClose } from './helpers/close.js';
 import { mulberry32, randomArray } from './helpers/prng.js';
 
 const TOL = 1e-5;
-const llama3: RopeScaling = { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 64 };
+const llama3: RopeScaling = {
+  type: 'llama3',
+  factor: 8,
+  lowFreqFactor: 1,
+  highFreqFactor: 4,
+  originalMaxPositionEmbeddings: 64,
+};
 
 describe.each(BACKENDS)('applyRope on %s', (backend) => {
   useBackend(backend);
@@ -15,7 +21,14 @@ describe.each(BACKENDS)('applyRope on %s', (backend) => {
     { name: 'prefill, headDim 8', tokens: 6, heads: 8, headDim: 8, start: 0, scaling: null },
     { name: 'odd heads, headDim 64', tokens: 5, heads: 3, headDim: 64, start: 0, scaling: null },
     { name: 'decode at position 1000', tokens: 1, heads: 4, headDim: 64, start: 1000, scaling: null },
-    { name: 'chunk at 37, linear scaling', tokens: 9, heads: 9, headDim: 8, start: 37, scaling: { type: 'linear', factor: 2 } as RopeScaling },
+    {
+      name: 'chunk at 37, linear scaling',
+      tokens: 9,
+      heads: 9,
+      headDim: 8,
+      start: 37,
+      scaling: { type: 'linear', factor: 2 } as RopeScaling,
+    },
     { name: 'llama3 scaling', tokens: 4, heads: 2, headDim: 64, start: 500, scaling: llama3 },
   ])('$name', ({ tokens, heads, headDim, start, scaling }) => {
     const rand = mulberry32(tokens * 31 + headDim + start);

@@ -2,14 +2,14 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { activeBackend, initBackend, tf } from '../src/index.js';
 
 describe('initBackend (Node)', () => {
-  const saved = process.env['RECUR_BACKEND'];
+  const saved = process.env.RECUR_BACKEND;
   afterEach(() => {
-    if (saved === undefined) delete process.env['RECUR_BACKEND'];
-    else process.env['RECUR_BACKEND'] = saved;
+    if (saved === undefined) delete process.env.RECUR_BACKEND;
+    else process.env.RECUR_BACKEND = saved;
   });
 
   it('picks wasm by default and is idempotent', async () => {
-    delete process.env['RECUR_BACKEND'];
+    delete process.env.RECUR_BACKEND;
     const warn = vi.spyOn(console, 'warn');
     expect(await initBackend()).toBe('wasm');
     const instance = tf.backend();
@@ -27,14 +27,14 @@ describe('initBackend (Node)', () => {
   });
 
   it('honours an explicit backend and RECUR_BACKEND, option first', async () => {
-    process.env['RECUR_BACKEND'] = 'cpu';
+    process.env.RECUR_BACKEND = 'cpu';
     expect(await initBackend()).toBe('cpu');
     expect(activeBackend()).toBe('cpu');
     expect(await initBackend({ backend: 'wasm' })).toBe('wasm');
   });
 
   it('rejects an unknown RECUR_BACKEND by name', async () => {
-    process.env['RECUR_BACKEND'] = 'webgl';
+    process.env.RECUR_BACKEND = 'webgl';
     await expect(initBackend()).rejects.toThrow(/RECUR_BACKEND='webgl'/);
   });
 
@@ -44,8 +44,12 @@ describe('initBackend (Node)', () => {
   });
 
   it('serialises concurrent calls', async () => {
-    delete process.env['RECUR_BACKEND'];
-    const results = await Promise.all([initBackend({ backend: 'cpu' }), initBackend(), initBackend({ backend: 'cpu' })]);
+    delete process.env.RECUR_BACKEND;
+    const results = await Promise.all([
+      initBackend({ backend: 'cpu' }),
+      initBackend(),
+      initBackend({ backend: 'cpu' }),
+    ]);
     expect(results).toEqual(['cpu', 'wasm', 'cpu']);
     expect(activeBackend()).toBe('cpu');
   });

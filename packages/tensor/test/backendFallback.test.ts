@@ -9,7 +9,7 @@ vi.mock('@tensorflow/tfjs-backend-wasm', () => ({
 
 describe('initBackend when wasm fails', () => {
   it('falls back to cpu with one warning, and stays there on later calls', async () => {
-    delete process.env['RECUR_BACKEND'];
+    delete process.env.RECUR_BACKEND;
     const { initBackend, activeBackend } = await import('../src/index.js');
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     expect(await initBackend()).toBe('cpu');

@@ -17,9 +17,30 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'a subset of tokens (recursion-wise cache)', heads: 8, kvHeads: 4, headDim: 8, queryPositions: [1, 4, 5], keyPositions: [0, 1, 4, 5] },
-  { name: 'keys out of order, gaps', heads: 4, kvHeads: 2, headDim: 6, queryPositions: [7, 3], keyPositions: [7, 0, 3, 9, 2] },
-  { name: 'one decode query over a sparse cache', heads: 9, kvHeads: 3, headDim: 8, queryPositions: [12], keyPositions: [0, 2, 5, 11, 12] },
+  {
+    name: 'a subset of tokens (recursion-wise cache)',
+    heads: 8,
+    kvHeads: 4,
+    headDim: 8,
+    queryPositions: [1, 4, 5],
+    keyPositions: [0, 1, 4, 5],
+  },
+  {
+    name: 'keys out of order, gaps',
+    heads: 4,
+    kvHeads: 2,
+    headDim: 6,
+    queryPositions: [7, 3],
+    keyPositions: [7, 0, 3, 9, 2],
+  },
+  {
+    name: 'one decode query over a sparse cache',
+    heads: 9,
+    kvHeads: 3,
+    headDim: 8,
+    queryPositions: [12],
+    keyPositions: [0, 2, 5, 11, 12],
+  },
 ];
 
 describe.each(BACKENDS)('positionalAttention on %s', (backend) => {
@@ -32,7 +53,12 @@ describe.each(BACKENDS)('positionalAttention on %s', (backend) => {
     const k = randomArray(rand, s * c.kvHeads * c.headDim, 2);
     const v = randomArray(rand, s * c.kvHeads * c.headDim);
     const got = runAndCount(() =>
-      positionalAttention(tf.tensor3d(q, [t, c.heads, c.headDim]), tf.tensor3d(k, [s, c.kvHeads, c.headDim]), tf.tensor3d(v, [s, c.kvHeads, c.headDim]), c),
+      positionalAttention(
+        tf.tensor3d(q, [t, c.heads, c.headDim]),
+        tf.tensor3d(k, [s, c.kvHeads, c.headDim]),
+        tf.tensor3d(v, [s, c.kvHeads, c.headDim]),
+        c,
+      ),
     );
     expect(got.shape).toEqual([t, c.heads * c.headDim]);
     expectClose(got.data, refPositionalAttention(q, k, v, c), TOL);
@@ -45,7 +71,9 @@ describe.each(BACKENDS)('positionalAttention on %s', (backend) => {
     const k = randomArray(rand, 9 * 2 * 8);
     const v = randomArray(rand, 9 * 2 * 8);
     const [qt, kt, vt] = [tf.tensor3d(q, [4, 4, 8]), tf.tensor3d(k, [9, 2, 8]), tf.tensor3d(v, [9, 2, 8])];
-    const positional = runAndCount(() => positionalAttention(qt, kt, vt, { queryPositions: [5, 6, 7, 8], keyPositions: [0, 1, 2, 3, 4, 5, 6, 7, 8] }));
+    const positional = runAndCount(() =>
+      positionalAttention(qt, kt, vt, { queryPositions: [5, 6, 7, 8], keyPositions: [0, 1, 2, 3, 4, 5, 6, 7, 8] }),
+    );
     const causal = runAndCount(() => causalAttention(qt, kt, vt, { queryOffset: 5 }));
     expectClose(positional.data, causal.data, TOL);
     expectClose(positional.data, refCausalAttention(q, k, v, dims), TOL);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { refApplyRope, refCausalAttention, refLinear, refRmsNorm, refSwiGluMlp, ShapeError } from '../src/reference/index.js';
+import {
+  refApplyRope,
+  refCausalAttention,
+  refLinear,
+  refRmsNorm,
+  refSwiGluMlp,
+  ShapeError,
+} from '../src/reference/index.js';
 
 // The references are what the ops are judged by, so they are checked against hand-computed values.
 const f32 = (...v: number[]) => Float32Array.from(v);
@@ -44,6 +51,8 @@ describe('reference implementations, by hand', () => {
 
   it('names the argument whose length does not fit the shape', () => {
     expect(() => refLinear(f32(1, 2, 3), f32(1, 2), undefined, { rows: 1, inDim: 2, outDim: 1 })).toThrow(ShapeError);
-    expect(() => refLinear(f32(1, 2, 3), f32(1, 2), undefined, { rows: 1, inDim: 2, outDim: 1 })).toThrow(/x has 3 elements/);
+    expect(() => refLinear(f32(1, 2, 3), f32(1, 2), undefined, { rows: 1, inDim: 2, outDim: 1 })).toThrow(
+      /x has 3 elements/,
+    );
   });
 });

@@ -6,7 +6,9 @@ const base = { headDim: 8, theta: 10_000 };
 
 describe('ropeInverseFrequencies', () => {
   it('plain RoPE: theta^(-2i/headDim)', () => {
-    expect(Array.from(ropeInverseFrequencies({ ...base, scaling: null }))).toEqual(Array.from(Float32Array.of(1, 0.1, 0.01, 0.001)));
+    expect(Array.from(ropeInverseFrequencies({ ...base, scaling: null }))).toEqual(
+      Array.from(Float32Array.of(1, 0.1, 0.01, 0.001)),
+    );
   });
 
   it('linear scaling divides every frequency by the factor', () => {
@@ -36,7 +38,7 @@ describe('ropeInverseFrequencies', () => {
     });
     expect(got.length).toBe(64);
     expect(got[0]).toBe(1);
-    const plainLast = Math.pow(500_000, -126 / 128); // wavelength ≈ 2.6e6 > 8192
+    const plainLast = 500_000 ** (-126 / 128); // wavelength ≈ 2.6e6 > 8192
     expect(got[63]).toBeCloseTo(plainLast / 8, 12);
   });
 

@@ -17,8 +17,16 @@ describe.each(BACKENDS)('swiGluMlp on %s', (backend) => {
   ])('[$rows, $dim] through ff $ffDim', ({ rows, dim, ffDim }) => {
     const rand = mulberry32(rows * 7 + ffDim);
     const x = randomArray(rand, rows * dim, 2);
-    const w = { gate: randomArray(rand, ffDim * dim, 0.5), up: randomArray(rand, ffDim * dim, 0.5), down: randomArray(rand, dim * ffDim, 0.5) };
-    const wt = { gate: tf.tensor2d(w.gate, [ffDim, dim]), up: tf.tensor2d(w.up, [ffDim, dim]), down: tf.tensor2d(w.down, [dim, ffDim]) };
+    const w = {
+      gate: randomArray(rand, ffDim * dim, 0.5),
+      up: randomArray(rand, ffDim * dim, 0.5),
+      down: randomArray(rand, dim * ffDim, 0.5),
+    };
+    const wt = {
+      gate: tf.tensor2d(w.gate, [ffDim, dim]),
+      up: tf.tensor2d(w.up, [ffDim, dim]),
+      down: tf.tensor2d(w.down, [dim, ffDim]),
+    };
     const xt = tf.tensor2d(x, [rows, dim]);
     const got = runAndCount(() => swiGluMlp(xt, wt));
     expect(got.shape).toEqual([rows, dim]);

@@ -22,9 +22,17 @@ const CASES = [
 
 type Case = (typeof CASES)[number];
 
-function inputs({ rows, inDim, outDim, bias }: Case): { x: Float32Array; w: Float32Array; b: Float32Array | undefined } {
+function inputs({ rows, inDim, outDim, bias }: Case): {
+  x: Float32Array;
+  w: Float32Array;
+  b: Float32Array | undefined;
+} {
   const rand = mulberry32(rows * 7919 + inDim * 31 + outDim);
-  return { x: randomArray(rand, rows * inDim), w: randomArray(rand, outDim * inDim), b: bias ? randomArray(rand, outDim) : undefined };
+  return {
+    x: randomArray(rand, rows * inDim),
+    w: randomArray(rand, outDim * inDim),
+    b: bias ? randomArray(rand, outDim) : undefined,
+  };
 }
 
 function runLinear(c: Case): Float32Array {
@@ -66,7 +74,11 @@ describe('linear on 2 wasm threads', () => {
   });
 
   it('sends one-row linears to the GEMV pool and leaks no tensors', async () => {
-    const [x, w, b] = [tf.randomNormal([1, 576]) as tf.Tensor2D, tf.randomNormal([1536, 576]) as tf.Tensor2D, tf.randomNormal([1536]) as tf.Tensor1D];
+    const [x, w, b] = [
+      tf.randomNormal([1, 576]) as tf.Tensor2D,
+      tf.randomNormal([1536, 576]) as tf.Tensor2D,
+      tf.randomNormal([1536]) as tf.Tensor1D,
+    ];
     const before = tf.memory().numTensors;
     const profile = await tf.profile(() => linear(x, w, b));
     expect(profile.kernelNames).toContain('RecurThreadedGemv');
@@ -84,7 +96,10 @@ describe('linear on 2 wasm threads', () => {
 
   it('differentiates a one-row linear like the composite', () => {
     const [x, w] = [tf.randomNormal([1, 300]) as tf.Tensor2D, tf.randomNormal([400, 300]) as tf.Tensor2D];
-    const loss = (f: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D) => (...[a, b]: tf.Tensor[]): tf.Scalar => tf.sum(tf.square(f(a as tf.Tensor2D, b as tf.Tensor2D)));
+    const loss =
+      (f: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D) =>
+      (...[a, b]: tf.Tensor[]): tf.Scalar =>
+        tf.sum(tf.square(f(a as tf.Tensor2D, b as tf.Tensor2D)));
     const [gx, gw] = tf.grads(loss((a, b) => linear(a, b)))([x, w]);
     const [ex, ew] = tf.grads(loss((a, b) => tf.matMul(a, b, false, true)))([x, w]);
     expectClose(gx!.dataSync(), ex!.dataSync(), TOL);

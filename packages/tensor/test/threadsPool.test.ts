@@ -14,7 +14,10 @@ describe.each([2, 3])('GemvPool with %i threads', (threads) => {
   });
 
   it('matches the single-thread result over 200 jobs of mixed shapes', async () => {
-    const [single, multi] = [await GemvPool.start(memory, 1, PARAMS), await GemvPool.start(memory, threads, PARAMS + 64)];
+    const [single, multi] = [
+      await GemvPool.start(memory, 1, PARAMS),
+      await GemvPool.start(memory, threads, PARAMS + 64),
+    ];
     pools.push(single, multi);
     expect(multi.threads).toBe(threads);
     const rand = mulberry32(threads);

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { EXACT_SVD_LIMIT, gramSvd, jacobiSvd, qr, ShapeError, symmetricEigen, tf, truncatedSvd, type TruncatedSvdOptions } from '../src/index.js';
+import {
+  EXACT_SVD_LIMIT,
+  gramSvd,
+  jacobiSvd,
+  qr,
+  ShapeError,
+  symmetricEigen,
+  tf,
+  truncatedSvd,
+  type TruncatedSvdOptions,
+} from '../src/index.js';
 import { useBackend } from './helpers/backends.js';
 import { mulberry32 } from './helpers/prng.js';
 import { readF32Tensor } from './helpers/safetensors.js';
@@ -9,11 +19,19 @@ const storiesWeights = new URL('../../../../shared/models/stories260K/hf/model.s
 /** Standard normals from a seeded uniform (Box–Muller), independent of the generator under test. */
 function gaussian(seed: number, size: number): Float64Array {
   const rand = mulberry32(seed);
-  return Float64Array.from({ length: size }, () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()));
+  return Float64Array.from(
+    { length: size },
+    () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()),
+  );
 }
 
 /** ‖A − U·diag(s)·Vᵀ‖_F in float64; u: [rows, k], v: [cols, k]. */
-function residual(a: ArrayLike<number>, rows: number, cols: number, f: { u: ArrayLike<number>; s: ArrayLike<number>; v: ArrayLike<number> }): number {
+function residual(
+  a: ArrayLike<number>,
+  rows: number,
+  cols: number,
+  f: { u: ArrayLike<number>; s: ArrayLike<number>; v: ArrayLike<number> },
+): number {
   const k = f.s.length;
   let sum = 0;
   for (let i = 0; i < rows; i++) {
@@ -63,7 +81,14 @@ function withSpectrum(rows: number, cols: number, sigma: Float64Array, seed: num
 const optimalError = (sigma: ArrayLike<number>, rank: number): number => frobenius(Array.from(sigma).slice(rank));
 
 /** Runs truncatedSvd, checks it leaks no tensors, and returns its error over the optimal one. */
-function errorRatio(a: Float32Array, rows: number, cols: number, rank: number, sigma: ArrayLike<number>, opts: TruncatedSvdOptions = {}): number {
+function errorRatio(
+  a: Float32Array,
+  rows: number,
+  cols: number,
+  rank: number,
+  sigma: ArrayLike<number>,
+  opts: TruncatedSvdOptions = {},
+): number {
   const before = tf.memory().numTensors;
   const f = truncatedSvd(a, rows, cols, rank, opts);
   expect(tf.memory().numTensors).toBe(before);
@@ -112,7 +137,12 @@ describe('truncatedSvd on wasm', () => {
   });
 
   const gaussian96 = Float32Array.from(gaussian(96128, 96 * 128));
-  const decaying96 = withSpectrum(96, 128, Float64Array.from({ length: 96 }, (_, i) => Math.pow(i + 1, -1.5)), 7);
+  const decaying96 = withSpectrum(
+    96,
+    128,
+    Float64Array.from({ length: 96 }, (_, i) => (i + 1) ** -1.5),
+    7,
+  );
   const gate = readF32Tensor(storiesWeights, 'model.layers.0.mlp.gate_proj.weight'); // [172, 64]
   const q1 = readF32Tensor(storiesWeights, 'model.layers.1.self_attn.q_proj.weight').data; // [64, 64]
   const q0 = readF32Tensor(storiesWeights, 'model.layers.0.self_attn.q_proj.weight').data; // [64, 64]
@@ -135,7 +165,7 @@ describe('truncatedSvd on wasm', () => {
   });
 
   it('rank 32 of a 1024×1024 decaying-spectrum matrix is within 1% of optimal (randomised path)', () => {
-    const sigma = Float64Array.from({ length: 256 }, (_, i) => Math.pow(i + 1, -1));
+    const sigma = Float64Array.from({ length: 256 }, (_, i) => (i + 1) ** -1);
     const a = withSpectrum(1024, 1024, sigma, 11);
     const ratio = errorRatio(a, 1024, 1024, 32, sigma, { exactLimit: 0 }); // the exact path is tested below
     expect(ratio, `error / optimal = ${ratio}`).toBeLessThan(1.01);
@@ -143,19 +173,22 @@ describe('truncatedSvd on wasm', () => {
 
   it('below the exact limit equals a float64 reference: singular values, reconstruction and captured energy', () => {
     expect(EXACT_SVD_LIMIT).toBe(2048);
-    const sigma = Float64Array.from({ length: 40 }, (_, i) => 3 * Math.pow(0.9, i));
+    const sigma = Float64Array.from({ length: 40 }, (_, i) => 3 * 0.9 ** i);
     const a = withSpectrum(60, 50, sigma, 21);
     const f = truncatedSvd(a, 60, 50, 6);
     f.s.forEach((x, i) => expect(Math.abs(x - (sigma[i] as number)) / (sigma[i] as number)).toBeLessThan(1e-5));
     expect(residual(a, 60, 50, f) / optimalError(sigma, 6)).toBeLessThan(1 + 1e-4);
-    const energy = (n: number) => Array.from(sigma).slice(0, n).reduce((sum, x) => sum + x * x, 0);
+    const energy = (n: number) =>
+      Array.from(sigma)
+        .slice(0, n)
+        .reduce((sum, x) => sum + x * x, 0);
     expect(Math.abs(f.captured - energy(6) / energy(40))).toBeLessThan(1e-6);
     expect(orthonormalityError(f.u, 60, 6)).toBeLessThan(1e-5);
     expect(truncatedSvd(new Float32Array(12), 3, 4, 2).captured).toBe(1); // nothing to lose
   });
 
   it('singular values 0.4% apart: the exact SVD finds the top-r subspace, the randomised sketch does not', () => {
-    const sigma = Float64Array.from({ length: 64 }, (_, i) => Math.pow(0.996, i)); // like stories260K residuals
+    const sigma = Float64Array.from({ length: 64 }, (_, i) => 0.996 ** i); // like stories260K residuals
     const a = withSpectrum(96, 128, sigma, 5);
     const exact = errorRatio(a, 96, 128, 8, sigma);
     const sketched = errorRatio(a, 96, 128, 8, sigma, { exactLimit: 0, powerIterations: 4 }); // the old path
@@ -184,7 +217,9 @@ describe('gramSvd and symmetricEigen (the exact path)', () => {
     const k = Math.min(rows, cols);
     const reference = jacobiSvd(a, rows, cols);
     const f = gramSvd(a, rows, cols, k);
-    f.s.forEach((x, i) => expect(Math.abs(x - (reference.s[i] as number))).toBeLessThan(1e-10 * (reference.s[0] as number)));
+    f.s.forEach((x, i) =>
+      expect(Math.abs(x - (reference.s[i] as number))).toBeLessThan(1e-10 * (reference.s[0] as number)),
+    );
     expect(residual(a, rows, cols, f) / frobenius(a)).toBeLessThan(1e-10);
     expect(orthonormalityError(f.u, rows, k)).toBeLessThan(1e-9);
     expect(orthonormalityError(f.v, cols, k)).toBeLessThan(1e-9);
@@ -204,7 +239,10 @@ describe('gramSvd and symmetricEigen (the exact path)', () => {
   it('symmetricEigen diagonalises a symmetric matrix: G·v = λ·v, values descending', () => {
     const n = 25;
     const x = gaussian(77, n * n);
-    const g = Float64Array.from({ length: n * n }, (_, i) => (x[i] as number) + (x[(i % n) * n + Math.floor(i / n)] as number));
+    const g = Float64Array.from(
+      { length: n * n },
+      (_, i) => (x[i] as number) + (x[(i % n) * n + Math.floor(i / n)] as number),
+    );
     const { values, vectors } = symmetricEigen(g, n);
     vectors.forEach((vec, i) => {
       for (let r = 0; r < n; r++) {

@@ -8,14 +8,33 @@ import { mulberry32 } from './helpers/prng.js';
 function countModule(): Uint8Array<ArrayBuffer> {
   const [p, start, end, i, a] = [0, 1, 2, 3, 4];
   const body = [
-    ...get(start), ...set(i),
+    ...get(start),
+    ...set(i),
     ...whileLt(i, end, [
-      ...get(p), ...get(i), ...i32(2), ...ins.i32Shl, ...ins.i32Add, ...set(a),
-      ...get(a), ...get(a), ...i32Load(), ...i32(1), ...ins.i32Add, 0x36, 2, 0,
+      ...get(p),
+      ...get(i),
+      ...i32(2),
+      ...ins.i32Shl,
+      ...ins.i32Add,
+      ...set(a),
+      ...get(a),
+      ...get(a),
+      ...i32Load(),
+      ...i32(1),
+      ...ins.i32Add,
+      0x36,
+      2,
+      0,
       ...bump(i, 1),
     ]),
   ];
-  return kernelModule([{ name: 'count', params: 3, locals: [I32, I32], body }, { name: 'count2', params: 3, locals: [I32, I32], body }], true);
+  return kernelModule(
+    [
+      { name: 'count', params: 3, locals: [I32, I32], body },
+      { name: 'count2', params: 3, locals: [I32, I32], body },
+    ],
+    true,
+  );
 }
 
 const TIMING = { workerSpinMs: 1, callerSpins: 1000, callerWaitMs: 20 };
@@ -30,7 +49,14 @@ describe.each([1, 2, 3])('WorkerPool with %i threads', (threads) => {
     await Promise.all(pools.map((p) => p.close()));
   });
   const start = async (): Promise<WorkerPool<'count' | 'count2'>> => {
-    const pool = await WorkerPool.start('test', await WebAssembly.compile(countModule()), ['count', 'count2'] as const, memory, threads, TIMING);
+    const pool = await WorkerPool.start(
+      'test',
+      await WebAssembly.compile(countModule()),
+      ['count', 'count2'] as const,
+      memory,
+      threads,
+      TIMING,
+    );
     pools.push(pool);
     return pool;
   };

@@ -5,13 +5,24 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeCheckpoint, listCheckpointDirs, loadLatestCheckpoint, stepDirName, writeCheckpointDir } from '../src/node/index.js';
+import {
+  encodeCheckpoint,
+  listCheckpointDirs,
+  loadLatestCheckpoint,
+  stepDirName,
+  writeCheckpointDir,
+} from '../src/node/index.js';
 import { fakeCheckpointBase, fakeTensors } from './checkpointFixtures.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
 async function save(root: string, step: number, keep?: number): Promise<string> {
-  return writeCheckpointDir(root, step, encodeCheckpoint(fakeCheckpointBase(step), fakeTensors(step, 'w'), fakeTensors(step, 'm')), keep ? { keep } : {});
+  return writeCheckpointDir(
+    root,
+    step,
+    encodeCheckpoint(fakeCheckpointBase(step), fakeTensors(step, 'w'), fakeTensors(step, 'm')),
+    keep ? { keep } : {},
+  );
 }
 
 describe('training checkpoints on disk', () => {
@@ -21,7 +32,16 @@ describe('training checkpoints on disk', () => {
     root = await mkdtemp(join(tmpdir(), 'recur-ckpt-'));
     // The child runs the real writer from src: bundle it (workspace packages by their `source` condition).
     child = join(root, 'child.mjs');
-    await build({ entryPoints: [join(here, 'checkpointKillChild.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', conditions: ['source'], outfile: child, logLevel: 'silent' });
+    await build({
+      entryPoints: [join(here, 'checkpointKillChild.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      conditions: ['source'],
+      outfile: child,
+      logLevel: 'silent',
+    });
   });
   afterAll(() => rm(root, { recursive: true, force: true }));
 

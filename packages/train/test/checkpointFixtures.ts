@@ -3,7 +3,12 @@ import type { CheckpointStateBase } from '../src/node/checkpointEncode.js';
 
 /** Tensors whose values encode the step, so a test can tell which save it reads. */
 export function fakeTensors(step: number, prefix: string): SafetensorsWriteEntry[] {
-  return [0, 1, 2].map((i) => ({ name: `${prefix}.${i}`, shape: [64, 64], dtype: 'F32', data: new Float32Array(64 * 64).fill(step * 10 + i) }));
+  return [0, 1, 2].map((i) => ({
+    name: `${prefix}.${i}`,
+    shape: [64, 64],
+    dtype: 'F32',
+    data: new Float32Array(64 * 64).fill(step * 10 + i),
+  }));
 }
 
 export function fakeCheckpointBase(step: number): CheckpointStateBase {

@@ -1,13 +1,26 @@
 import type { TextTokenizer } from '@recur/checkpoint';
 import { describe, expect, test } from 'vitest';
-import { chunkText, DataError, documentSpans, packWindows, splitDocuments, splitTrainVal, tokenizeText, utf8Length, windowCount } from '../src/data/index.js';
+import {
+  chunkText,
+  DataError,
+  documentSpans,
+  packWindows,
+  splitDocuments,
+  splitTrainVal,
+  tokenizeText,
+  utf8Length,
+  windowCount,
+} from '../src/data/index.js';
 
 /** One id per UTF-16 unit (+10), BOS 1, EOS 2: enough to check where ids go without a real vocabulary. */
 const charTokenizer: TextTokenizer = {
   vocabSize: 70000,
   bosId: 1,
   eosId: 2,
-  encode: (text, options = {}) => [...(options.addBos === false ? [] : [1]), ...Array.from(text, (c) => c.charCodeAt(0) + 10)],
+  encode: (text, options = {}) => [
+    ...(options.addBos === false ? [] : [1]),
+    ...Array.from(text, (c) => c.charCodeAt(0) + 10),
+  ],
   decode: (ids) => String.fromCharCode(...ids.filter((i) => i >= 10).map((i) => i - 10)),
   tokenToPiece: () => undefined,
 };
@@ -62,7 +75,9 @@ describe('tokenizeText', () => {
 
   test('long documents are encoded in pieces with the same ids (piece-local tokenizer)', () => {
     const text = 'word '.repeat(3000);
-    expect(tokenizeText(text, charTokenizer, { maxChunkChars: 100 }).tokens).toEqual(tokenizeText(text, charTokenizer).tokens);
+    expect(tokenizeText(text, charTokenizer, { maxChunkChars: 100 }).tokens).toEqual(
+      tokenizeText(text, charTokenizer).tokens,
+    );
   });
 });
 
@@ -88,7 +103,9 @@ describe('splitTrainVal', () => {
 
   test('refuses a single document and a bad fraction, naming the source', () => {
     const one = tokenizeText('only', charTokenizer);
-    expect(() => splitTrainVal(one, { valFraction: 0.1, source: 'tiny.txt' })).toThrow(/tiny\.txt: .*at least 2 documents/);
+    expect(() => splitTrainVal(one, { valFraction: 0.1, source: 'tiny.txt' })).toThrow(
+      /tiny\.txt: .*at least 2 documents/,
+    );
     expect(() => splitTrainVal(corpus, { valFraction: 1 })).toThrow(DataError);
   });
 });
@@ -97,7 +114,11 @@ describe('packWindows', () => {
   test('windows of seqLen+1 with stride seqLen; the tail is dropped', () => {
     const tokens = Int32Array.from({ length: 11 }, (_, i) => i);
     expect(windowCount(11, 3)).toBe(3);
-    expect(packWindows(tokens, 3).map((w) => [...w])).toEqual([[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9]]);
+    expect(packWindows(tokens, 3).map((w) => [...w])).toEqual([
+      [0, 1, 2, 3],
+      [3, 4, 5, 6],
+      [6, 7, 8, 9],
+    ]);
     expect(windowCount(4, 3)).toBe(1);
     expect(windowCount(3, 3)).toBe(0);
   });
@@ -112,7 +133,9 @@ describe('packWindows', () => {
     })();
     expect(err).toBeInstanceOf(DataError);
     expect((err as DataError).code).toBe('corpus-too-small');
-    expect((err as Error).message).toBe('stories.txt: 5 tokens cannot fill one sequence: seqLen 8 needs at least 9 tokens (use more text or a smaller seqLen)');
+    expect((err as Error).message).toBe(
+      'stories.txt: 5 tokens cannot fill one sequence: seqLen 8 needs at least 9 tokens (use more text or a smaller seqLen)',
+    );
     expect(() => packWindows(new Int32Array(5), 0, 'x.txt')).toThrow(/x\.txt: seqLen must be an integer ≥ 1, got 0/);
   });
 });

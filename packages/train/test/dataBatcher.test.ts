@@ -2,7 +2,8 @@ import { describe, expect, test } from 'vitest';
 import { DataError, PackedBatcher, windowAt } from '../src/data/index.js';
 
 const tokens = Int32Array.from({ length: 1000 }, (_, i) => i);
-const make = (seed = 3, batchSize = 4): PackedBatcher => new PackedBatcher({ tokens, seqLen: 16, batchSize, seed, source: 'corpus.txt' });
+const make = (seed = 3, batchSize = 4): PackedBatcher =>
+  new PackedBatcher({ tokens, seqLen: 16, batchSize, seed, source: 'corpus.txt' });
 const firstIds = (batch: Int32Array[]): number[] => batch.map((row) => row[0]!);
 
 describe('PackedBatcher', () => {
@@ -59,16 +60,18 @@ describe('PackedBatcher', () => {
 
   test('refuses states from other data or shapes, and nonsense', () => {
     const other = new PackedBatcher({ tokens: tokens.subarray(0, 500), seqLen: 16, batchSize: 4 });
-    expect(() => make().restore(other.state())).toThrow(/corpus\.txt: cannot restore the batcher: it was saved with windows 31, this batcher has 62/);
+    expect(() => make().restore(other.state())).toThrow(
+      /corpus\.txt: cannot restore the batcher: it was saved with windows 31, this batcher has 62/,
+    );
     expect(() => make().restore({ ...make().state(), batchSize: 8 })).toThrow(/batchSize 8/);
     expect(() => make().restore({ ...make().state(), cursor: -1 })).toThrow(DataError);
     expect(() => make().restore(null)).toThrow(/not a packed-batcher state/);
   });
 
   test('typed errors for impossible options', () => {
-    expect(() => new PackedBatcher({ tokens: new Int32Array(16), seqLen: 16, batchSize: 1, source: 'tiny.txt' })).toThrow(
-      /tiny\.txt: 16 tokens cannot fill one sequence: seqLen 16 needs at least 17 tokens/,
-    );
+    expect(
+      () => new PackedBatcher({ tokens: new Int32Array(16), seqLen: 16, batchSize: 1, source: 'tiny.txt' }),
+    ).toThrow(/tiny\.txt: 16 tokens cannot fill one sequence: seqLen 16 needs at least 17 tokens/);
     expect(() => new PackedBatcher({ tokens, seqLen: 0, batchSize: 1 })).toThrow(/seqLen must be an integer ≥ 1/);
     expect(() => new PackedBatcher({ tokens, seqLen: 8, batchSize: 0 })).toThrow(/batchSize must be an integer ≥ 1/);
   });

@@ -1,5 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyRope, causalAttention, crossEntropy, initBackend, linear, rmsNorm, swiGluMlp, tf, type BackendName } from '@recur/tensor';
+import {
+  applyRope,
+  causalAttention,
+  crossEntropy,
+  initBackend,
+  linear,
+  rmsNorm,
+  swiGluMlp,
+  tf,
+  type BackendName,
+} from '@recur/tensor';
 import { Decoder, randomDecoder, type DecoderConfig } from '@recur/graph';
 import { distillationLoss, registerGradients } from '../src/index.js';
 
@@ -20,7 +30,10 @@ type Fn = (inputs: tf.Tensor[]) => tf.Scalar;
 function gradCheck(f: Fn, inputs: tf.Tensor[], seed: number): number {
   const grads = tf.grads((...xs: tf.Tensor[]) => f(xs))(inputs);
   let rng = seed;
-  const rand = (n: number) => ((rng = (Math.imul(rng, 1664525) + 1013904223) >>> 0) % n);
+  const rand = (n: number): number => {
+    rng = (Math.imul(rng, 1664525) + 1013904223) >>> 0;
+    return rng % n;
+  };
   let worst = 0;
   inputs.forEach((x, k) => {
     const base = x.dataSync() as Float32Array;
@@ -37,7 +50,9 @@ function gradCheck(f: Fn, inputs: tf.Tensor[], seed: number): number {
       };
       const numeric = (at(EPS) - at(-EPS)) / (2 * EPS);
       const err = Math.abs(analytic[i]! - numeric);
-      expect(err, `input ${k} coordinate ${i}: analytic ${analytic[i]} vs numeric ${numeric}`).toBeLessThanOrEqual(ATOL + RTOL * Math.abs(numeric));
+      expect(err, `input ${k} coordinate ${i}: analytic ${analytic[i]} vs numeric ${numeric}`).toBeLessThanOrEqual(
+        ATOL + RTOL * Math.abs(numeric),
+      );
       worst = Math.max(worst, err);
     }
   });
@@ -51,8 +66,18 @@ function project(y: tf.Tensor, seed: number): tf.Scalar {
 }
 
 const tiny: DecoderConfig = {
-  vocabSize: 24, hiddenSize: 16, intermediateSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 4,
-  maxPositionEmbeddings: 64, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, tieWordEmbeddings: true,
+  vocabSize: 24,
+  hiddenSize: 16,
+  intermediateSize: 32,
+  numLayers: 2,
+  numHeads: 4,
+  numKvHeads: 2,
+  headDim: 4,
+  maxPositionEmbeddings: 64,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  ropeScaling: null,
+  tieWordEmbeddings: true,
   layerOrder: [0, 1, 0, 1], // two loops over a shared block: gradients from both uses of a layer add up
 };
 
@@ -67,7 +92,8 @@ for (const backend of ['wasm', 'cpu'] as BackendName[]) {
     afterAll(async () => {
       await initBackend({ backend: previous });
     });
-    const r = (shape: number[], seed: number, scale = 1) => tf.mul(tf.randomNormal(shape, 0, 1, 'float32', seed), scale);
+    const r = (shape: number[], seed: number, scale = 1) =>
+      tf.mul(tf.randomNormal(shape, 0, 1, 'float32', seed), scale);
 
     it('linear (with bias)', () => {
       const inputs = [r([5, 6], 1), r([4, 6], 2, 0.5), r([4], 3)];
@@ -92,14 +118,31 @@ for (const backend of ['wasm', 'cpu'] as BackendName[]) {
     it('causalAttention (GQA; short and long enough for the per-kv-head wasm kernel)', () => {
       for (const t of [5, 20]) {
         const inputs = [r([t, 4, 4], 7), r([t, 2, 4], 8), r([t, 2, 4], 12)];
-        gradCheck(([q, k, v]) => project(causalAttention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, { queryOffset: 0 }), 13), inputs, 4 + t);
+        gradCheck(
+          ([q, k, v]) =>
+            project(causalAttention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, { queryOffset: 0 }), 13),
+          inputs,
+          4 + t,
+        );
         tf.dispose(inputs);
       }
     });
 
     it('swiGluMlp', () => {
       const inputs = [r([4, 6], 14), r([10, 6], 15, 0.5), r([10, 6], 16, 0.5), r([6, 10], 17, 0.5)];
-      gradCheck(([x, gate, up, down]) => project(swiGluMlp(x as tf.Tensor2D, { gate: gate as tf.Tensor2D, up: up as tf.Tensor2D, down: down as tf.Tensor2D }), 18), inputs, 5);
+      gradCheck(
+        ([x, gate, up, down]) =>
+          project(
+            swiGluMlp(x as tf.Tensor2D, {
+              gate: gate as tf.Tensor2D,
+              up: up as tf.Tensor2D,
+              down: down as tf.Tensor2D,
+            }),
+            18,
+          ),
+        inputs,
+        5,
+      );
       tf.dispose(inputs);
     });
 
@@ -107,13 +150,22 @@ for (const backend of ['wasm', 'cpu'] as BackendName[]) {
       const model = randomDecoder(tiny, { seed: 3, std: 0.3 });
       const names = [...model.weights.keys()];
       const ids = Int32Array.from([1, 5, 9, 2, 17, 4, 4, 20, 11, 3]);
-      const teacher = tf.tidy(() => tf.mul(tf.randomNormal([9, tiny.vocabSize], 0, 1, 'float32', 21), 2)) as tf.Tensor2D;
+      const teacher = tf.tidy(() =>
+        tf.mul(tf.randomNormal([9, tiny.vocabSize], 0, 1, 'float32', 21), 2),
+      ) as tf.Tensor2D;
       const lossOf = (ws: tf.Tensor[]): tf.Scalar => {
         const decoder = new Decoder(tiny, new Map(names.map((n, i) => [n, ws[i]!])));
         const logits = decoder.forward(ids.subarray(0, 9));
-        return tf.add(crossEntropy(logits, ids.subarray(1)), distillationLoss(logits, teacher, ids.subarray(1), { temperature: 2, alpha: 0.7 }));
+        return tf.add(
+          crossEntropy(logits, ids.subarray(1)),
+          distillationLoss(logits, teacher, ids.subarray(1), { temperature: 2, alpha: 0.7 }),
+        );
       };
-      gradCheck(lossOf, names.map((n) => model.weights.get(n)!), 6);
+      gradCheck(
+        lossOf,
+        names.map((n) => model.weights.get(n)!),
+        6,
+      );
       teacher.dispose();
       model.dispose();
     });

@@ -14,7 +14,10 @@ describe('losses', () => {
   beforeAll(() => initBackend());
 
   it('cross-entropy is the mean −log p(target) over counted positions', async () => {
-    const logits = tf.tensor2d([[1, 2, 3], [0, 0, 0]]);
+    const logits = tf.tensor2d([
+      [1, 2, 3],
+      [0, 0, 0],
+    ]);
     expect((await crossEntropy(logits, Int32Array.from([2, 0])).data())[0]).toBeCloseTo((CE_ROW0 + LOG3) / 2, 6);
     expect((await crossEntropy(logits, Int32Array.from([2, -1])).data())[0]).toBeCloseTo(CE_ROW0, 6); // −1: skipped
     expect(() => crossEntropy(logits, Int32Array.from([1]))).toThrow(/1 targets for 2 rows/);
@@ -27,13 +30,22 @@ describe('losses', () => {
     const targets = Int32Array.from([2]);
     expect((await distillationKl(student, teacher, 2).data())[0]).toBeCloseTo(KD_T2, 5);
     expect((await distillationKl(student, student, 2).data())[0]).toBeCloseTo(0, 6);
-    expect((await distillationLoss(student, teacher, targets, { temperature: 2, alpha: 0.5 }).data())[0]).toBeCloseTo(0.5 * KD_T2 + 0.5 * CE_ROW0, 5);
-    expect((await distillationLoss(student, teacher, targets, { temperature: 2, alpha: 0 }).data())[0]).toBeCloseTo(CE_ROW0, 6);
+    expect((await distillationLoss(student, teacher, targets, { temperature: 2, alpha: 0.5 }).data())[0]).toBeCloseTo(
+      0.5 * KD_T2 + 0.5 * CE_ROW0,
+      5,
+    );
+    expect((await distillationLoss(student, teacher, targets, { temperature: 2, alpha: 0 }).data())[0]).toBeCloseTo(
+      CE_ROW0,
+      6,
+    );
     tf.dispose([student, teacher]);
   });
 
   it('leaves no tensors behind', () => {
-    const logits = tf.tensor2d([[1, 2, 3], [0, 1, 0]]);
+    const logits = tf.tensor2d([
+      [1, 2, 3],
+      [0, 1, 0],
+    ]);
     const before = tf.memory().numTensors;
     crossEntropy(logits, Int32Array.from([0, 1])).dispose();
     distillationLoss(logits, logits, Int32Array.from([0, 1]), { temperature: 3, alpha: 0.3 }).dispose();

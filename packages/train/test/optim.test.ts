@@ -1,13 +1,27 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '@recur/tensor';
-import { AdamW, clipByGlobalNorm, decaysByDefault, learningRate, OptimError, validateSchedule, type LrSchedule } from '../src/index.js';
+import {
+  AdamW,
+  clipByGlobalNorm,
+  decaysByDefault,
+  learningRate,
+  OptimError,
+  validateSchedule,
+  type LrSchedule,
+} from '../src/index.js';
 
 describe('AdamW', () => {
   beforeAll(() => initBackend());
 
   it('takes the hand-computed first and second steps on a 3-element tensor (decoupled decay, bias correction)', async () => {
     const p = tf.variable(tf.tensor1d([1, -2, 3]));
-    const opt = new AdamW(new Map([['w', p]]), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.1, decay: () => true });
+    const opt = new AdamW(new Map([['w', p]]), {
+      beta1: 0.9,
+      beta2: 0.999,
+      epsilon: 1e-8,
+      weightDecay: 0.1,
+      decay: () => true,
+    });
     const g1 = [0.5, -1, 2];
     opt.apply(new Map([['w', tf.tensor1d(g1)]]), 0.1);
     // m̂ = g, v̂ = g² after one step, so the Adam step is lr·sign(g); decay multiplies p by 1 − lr·λ = 0.99.
@@ -35,8 +49,20 @@ describe('AdamW', () => {
     // With a zero gradient only decay moves a parameter: the norm stays, the matrix shrinks.
     const norm = tf.variable(tf.ones([2]));
     const mat = tf.variable(tf.ones([2, 2]));
-    const opt = new AdamW(new Map([['n.weight', norm], ['m.weight', mat]]), { weightDecay: 0.5 });
-    opt.apply(new Map([['n.weight', tf.zeros([2])], ['m.weight', tf.zeros([2, 2])]]), 0.1);
+    const opt = new AdamW(
+      new Map([
+        ['n.weight', norm],
+        ['m.weight', mat],
+      ]),
+      { weightDecay: 0.5 },
+    );
+    opt.apply(
+      new Map([
+        ['n.weight', tf.zeros([2])],
+        ['m.weight', tf.zeros([2, 2])],
+      ]),
+      0.1,
+    );
     expect(Array.from(norm.dataSync())).toEqual([1, 1]);
     expectClose(mat.dataSync(), [0.95, 0.95, 0.95, 0.95], 1e-7);
     opt.dispose();
@@ -44,21 +70,49 @@ describe('AdamW', () => {
   });
 
   it('exports and imports its moments and step as plain arrays', () => {
-    const make = () => tf.variable(tf.tensor2d([[1, 2], [3, 4]]));
+    const make = () =>
+      tf.variable(
+        tf.tensor2d([
+          [1, 2],
+          [3, 4],
+        ]),
+      );
     const a = make();
     const optA = new AdamW(new Map([['w', a]]));
-    optA.apply(new Map([['w', tf.tensor2d([[0.1, -0.2], [0.3, 0.4]])]]), 0.01);
+    optA.apply(
+      new Map([
+        [
+          'w',
+          tf.tensor2d([
+            [0.1, -0.2],
+            [0.3, 0.4],
+          ]),
+        ],
+      ]),
+      0.01,
+    );
     const state = optA.state();
     expect(state.step).toBe(1);
     expect(state.m.get('w')!.length).toBe(4);
     const b = tf.variable(a.clone());
     const optB = new AdamW(new Map([['w', b]]));
     optB.loadState(state);
-    const g = () => new Map([['w', tf.tensor2d([[0.5, 0.5], [-0.5, 0.1]])]]);
+    const g = () =>
+      new Map([
+        [
+          'w',
+          tf.tensor2d([
+            [0.5, 0.5],
+            [-0.5, 0.1],
+          ]),
+        ],
+      ]);
     optA.apply(g(), 0.01);
     optB.apply(g(), 0.01);
     expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
-    expect(() => optB.loadState({ step: 1, m: new Map([['w', new Float32Array(3)]]), v: state.v })).toThrow(/m of w has 3 values, the parameter has 4/);
+    expect(() => optB.loadState({ step: 1, m: new Map([['w', new Float32Array(3)]]), v: state.v })).toThrow(
+      /m of w has 3 values, the parameter has 4/,
+    );
     expect(() => optB.loadState({ step: 1, m: new Map(), v: state.v })).toThrow(OptimError);
     tf.dispose([a, b]);
     optA.dispose();
@@ -103,7 +157,9 @@ describe('learning-rate schedules', () => {
 
   it('rejects impossible schedules naming the field', () => {
     expect(() => validateSchedule({ kind: 'cosine', peakLr: -1, warmupSteps: 0, totalSteps: 10 })).toThrow(/peakLr/);
-    expect(() => validateSchedule({ kind: 'wsd', peakLr: 1, warmupSteps: 20, totalSteps: 10 })).toThrow(/warmupSteps \(20\) exceeds totalSteps \(10\)/);
+    expect(() => validateSchedule({ kind: 'wsd', peakLr: 1, warmupSteps: 20, totalSteps: 10 })).toThrow(
+      /warmupSteps \(20\) exceeds totalSteps \(10\)/,
+    );
   });
 });
 
@@ -111,7 +167,10 @@ describe('global-norm clipping', () => {
   beforeAll(() => initBackend());
 
   it('measures √Σ‖g‖² and scales every gradient by maxNorm/‖g‖ only when above maxNorm', () => {
-    const grads = new Map<string, tf.Tensor>([['a', tf.tensor1d([3, 4])], ['b', tf.tensor1d([12])]]); // norm 13
+    const grads = new Map<string, tf.Tensor>([
+      ['a', tf.tensor1d([3, 4])],
+      ['b', tf.tensor1d([12])],
+    ]); // norm 13
     const clipped = clipByGlobalNorm(grads, 6.5);
     expect(clipped.norm).toBeCloseTo(13, 5);
     expectClose(clipped.grads.get('a')!.dataSync(), [1.5, 2], 1e-5);

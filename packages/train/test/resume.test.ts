@@ -5,7 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '@recur/tensor';
 import { Decoder, type DecoderConfig } from '@recur/graph';
 import { AdamW, languageModelObjective, Trainer, withVariables } from '../src/index.js';
-import { loadLatestCheckpoint, modelIdentity, resumeTraining, saveCheckpoint, TrainCheckpointError } from '../src/node/index.js';
+import {
+  loadLatestCheckpoint,
+  modelIdentity,
+  resumeTraining,
+  saveCheckpoint,
+  TrainCheckpointError,
+} from '../src/node/index.js';
 import { CyclingSource, tinyConfig, tinyWeights } from './trainerFixtures.js';
 
 const config: DecoderConfig = { ...tinyConfig, layerOrder: [0, 1, 0, 1] };
@@ -16,11 +22,23 @@ function run(weights: ReadonlyMap<string, tf.Tensor>, seed: number) {
   const model = new Decoder(config, tensors);
   const optimizer = new AdamW(variables, { weightDecay: 0.05, beta2: 0.99 });
   const trainer = new Trainer({
-    params: variables, optimizer, source: new CyclingSource(32, 2, 12), seed, accumulation: 2, clipNorm: 1,
+    params: variables,
+    optimizer,
+    source: new CyclingSource(32, 2, 12),
+    seed,
+    accumulation: 2,
+    clipNorm: 1,
     objective: languageModelObjective({ model }),
     schedule: { kind: 'wsd', peakLr: 5e-3, warmupSteps: 3, totalSteps: 20, decayFraction: 0.3 },
   });
-  return { trainer, tensors, dispose: () => (model.dispose(), optimizer.dispose()) };
+  return {
+    trainer,
+    tensors,
+    dispose: () => {
+      model.dispose();
+      optimizer.dispose();
+    },
+  };
 }
 
 describe('resume from a training checkpoint', () => {
@@ -40,7 +58,12 @@ describe('resume from a training checkpoint', () => {
     const first = run(init, 5);
     const losses = Array.from({ length: 10 }, () => first.trainer.trainStep().loss);
     const identity = modelIdentity(config, first.tensors);
-    await saveCheckpoint(root, { trainer: first.trainer, model: first.tensors, identity, options: { note: 'resume test' } });
+    await saveCheckpoint(root, {
+      trainer: first.trainer,
+      model: first.tensors,
+      identity,
+      options: { note: 'resume test' },
+    });
     first.dispose();
     tf.dispose([...init.values()]);
 
@@ -62,9 +85,15 @@ describe('resume from a training checkpoint', () => {
     const other = run(tinyWeights(config), 1);
     const wrongConfig = modelIdentity({ ...config, ropeTheta: 500 }, other.tensors);
     expect(() => resumeTraining(other.trainer, loaded, wrongConfig)).toThrow(TrainCheckpointError);
-    expect(() => resumeTraining(other.trainer, loaded, wrongConfig)).toThrow(/state\.json: identity\.configHash .* differs/);
-    const shapes = new Map([...other.tensors].map(([n, t]) => [n, { shape: n === 'model.norm.weight' ? [17] : t.shape }]));
-    expect(() => resumeTraining(other.trainer, loaded, modelIdentity(config, shapes))).toThrow(/identity\.tensors\.model\.norm\.weight is \[16\] but this model's is \[17\]/);
+    expect(() => resumeTraining(other.trainer, loaded, wrongConfig)).toThrow(
+      /state\.json: identity\.configHash .* differs/,
+    );
+    const shapes = new Map(
+      [...other.tensors].map(([n, t]) => [n, { shape: n === 'model.norm.weight' ? [17] : t.shape }]),
+    );
+    expect(() => resumeTraining(other.trainer, loaded, modelIdentity(config, shapes))).toThrow(
+      /identity\.tensors\.model\.norm\.weight is \[16\] but this model's is \[17\]/,
+    );
     other.dispose();
   });
 });

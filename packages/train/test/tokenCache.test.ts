@@ -55,7 +55,9 @@ describe('loadTokenCorpus', () => {
     expect((await loadTokenCorpus(base)).fromCache).toBe(true);
     const other = await loadTokenCorpus({ ...base, tokenizerIdentity: 'another tokenizer' });
     expect([other.fromCache, other.missReason]).toEqual([false, 'made from other text or tokenizer']);
-    expect((await loadTokenCorpus({ ...base, tokenizerIdentity: 'another tokenizer', eos: true })).fromCache).toBe(false);
+    expect((await loadTokenCorpus({ ...base, tokenizerIdentity: 'another tokenizer', eos: true })).fromCache).toBe(
+      false,
+    );
     writeFileSync(cacheFile, 'garbage');
     expect((await loadTokenCorpus(base)).missReason).toBe('shorter than its header');
     expect((await loadTokenCorpus(base)).fromCache).toBe(true);
@@ -63,11 +65,17 @@ describe('loadTokenCorpus', () => {
 
   test('typed errors name the file: missing text, invalid UTF-8, no cache location', async () => {
     const missing = join(dir, 'missing.txt');
-    await expect(loadTokenCorpus({ textFile: missing, tokenizer, tokenizerIdentity: identity, cacheDir: dir })).rejects.toThrow(`${missing}: cannot read the text file (ENOENT)`);
+    await expect(
+      loadTokenCorpus({ textFile: missing, tokenizer, tokenizerIdentity: identity, cacheDir: dir }),
+    ).rejects.toThrow(`${missing}: cannot read the text file (ENOENT)`);
     const bad = join(dir, 'bad.txt');
     writeFileSync(bad, Uint8Array.of(0x61, 0xff, 0x62));
-    await expect(loadTokenCorpus({ textFile: bad, tokenizer, tokenizerIdentity: identity, cacheDir: dir })).rejects.toThrow(DataError);
-    await expect(loadTokenCorpus({ textFile, tokenizer, tokenizerIdentity: identity })).rejects.toThrow(/needs cacheFile or cacheDir/);
+    await expect(
+      loadTokenCorpus({ textFile: bad, tokenizer, tokenizerIdentity: identity, cacheDir: dir }),
+    ).rejects.toThrow(DataError);
+    await expect(loadTokenCorpus({ textFile, tokenizer, tokenizerIdentity: identity })).rejects.toThrow(
+      /needs cacheFile or cacheDir/,
+    );
   });
 
   test('whole tinystories_val: stories260K and a trained byte-level BPE (timings reported)', async () => {
@@ -79,12 +87,20 @@ describe('loadTokenCorpus', () => {
     for (const [name, tok, id] of cases) {
       const progress: number[] = [];
       const t0 = performance.now();
-      const built = await loadTokenCorpus({ textFile: CORPUS, tokenizer: tok, tokenizerIdentity: id, cacheDir: dir, onProgress: (d) => progress.push(d) });
+      const built = await loadTokenCorpus({
+        textFile: CORPUS,
+        tokenizer: tok,
+        tokenizerIdentity: id,
+        cacheDir: dir,
+        onProgress: (d) => progress.push(d),
+      });
       const buildMs = performance.now() - t0;
       const t1 = performance.now();
       const hit = await loadTokenCorpus({ textFile: CORPUS, tokenizer: tok, tokenizerIdentity: id, cacheDir: dir });
       const hitMs = performance.now() - t1;
-      console.log(`${name}: tokenized tinystories_val (${built.corpus.docStarts.length} documents, ${built.corpus.tokens.length} tokens) in ${buildMs.toFixed(0)} ms; cache hit ${hitMs.toFixed(0)} ms`);
+      console.log(
+        `${name}: tokenized tinystories_val (${built.corpus.docStarts.length} documents, ${built.corpus.tokens.length} tokens) in ${buildMs.toFixed(0)} ms; cache hit ${hitMs.toFixed(0)} ms`,
+      );
       expect([built.fromCache, hit.fromCache]).toEqual([false, true]);
       expect(hit.corpus).toEqual(built.corpus);
       expect(progress.length).toBeGreaterThan(5);

@@ -2,7 +2,14 @@ import { readFileSync } from 'node:fs';
 import { tokenizerFromHfJson, type TextTokenizer } from '@recur/checkpoint';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { Mulberry32 } from '@recur/tensor';
-import { BYTE_TO_CHAR, SPLIT_PATTERN, trainBpe, trainBpeTokenizer, type BpeModel, type TrainedTokenizer } from '../src/tokenizer/index.js';
+import {
+  BYTE_TO_CHAR,
+  SPLIT_PATTERN,
+  trainBpe,
+  trainBpeTokenizer,
+  type BpeModel,
+  type TrainedTokenizer,
+} from '../src/tokenizer/index.js';
 
 const CORPUS = '../shared/corpora/tinystories_val/tinystories_val.txt';
 const text = readFileSync(CORPUS, 'utf8');
@@ -31,7 +38,14 @@ function referenceEncode(model: BpeModel, input: string): number[] {
 
 /** Random valid strings: ASCII, accents, CJK, emoji (with ZWJ/skin tones), controls, any scalar value. */
 function randomText(rng: Mulberry32, length: number): string {
-  const pools: [number, number][] = [[0x20, 0x7e], [0x00, 0x1f], [0xc0, 0x24f], [0x4e00, 0x9fff], [0x1f300, 0x1faff], [0x300, 0x36f]];
+  const pools: [number, number][] = [
+    [0x20, 0x7e],
+    [0x00, 0x1f],
+    [0xc0, 0x24f],
+    [0x4e00, 0x9fff],
+    [0x1f300, 0x1faff],
+    [0x300, 0x36f],
+  ];
   let s = '';
   for (let i = 0; i < length; i++) {
     const roll = rng.next();
@@ -91,7 +105,7 @@ describe.each([512, 1024])('byte-level BPE trained on tinystories_val, vocab %i'
   });
 
   test('the library encoder applies merges in rank order (= a plain reference BPE)', () => {
-    const sample = text.slice(100_000, 110_000) + ' Unseen: Ωmega 你好 🚀 naïve café 12345!!';
+    const sample = `${text.slice(100_000, 110_000)} Unseen: Ωmega 你好 🚀 naïve café 12345!!`;
     expect(tok.encode(sample, { addBos: false })).toEqual(referenceEncode(trained.model, sample));
   });
 });
@@ -108,7 +122,11 @@ describe('trainBpe', () => {
     // pieces "zz", " zz", " zz", " ab": (z,z)×3 beats (Ġ,z)×2 and the rest.
     expect(trainBpe('zz zz zz ab', { vocabSize: 260, minFrequency: 1 }).merges[0]).toEqual(['z', 'z']);
     // (x,y), (Ġ,a), (a,b) once each: "a" < "x" < "Ġ" (U+0120), so (a,b) first, then (x,y), then (Ġ,ab).
-    expect(trainBpe('xy ab', { vocabSize: 262, minFrequency: 1 }).merges).toEqual([['a', 'b'], ['x', 'y'], ['Ġ', 'ab']]);
+    expect(trainBpe('xy ab', { vocabSize: 262, minFrequency: 1 }).merges).toEqual([
+      ['a', 'b'],
+      ['x', 'y'],
+      ['Ġ', 'ab'],
+    ]);
   });
 
   test('stops short when no pair reaches minFrequency, and rejects a vocabulary below 256 + specials', () => {

@@ -2,7 +2,17 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { crossEntropy, initBackend, tf } from '@recur/tensor';
 import { Decoder, type DecoderConfig } from '@recur/graph';
 import { DepthwiseLora, loraKey } from '@recur/lora';
-import { AdamW, TrainingDivergedError, isTrainable, languageModelObjective, Trainer, withVariables, type BatchSource, type Objective, type TrainerOptions } from '../src/index.js';
+import {
+  AdamW,
+  TrainingDivergedError,
+  isTrainable,
+  languageModelObjective,
+  Trainer,
+  withVariables,
+  type BatchSource,
+  type Objective,
+  type TrainerOptions,
+} from '../src/index.js';
 import { CyclingSource, tinyConfig, tinyWeights } from './trainerFixtures.js';
 
 interface Setup {
@@ -12,7 +22,13 @@ interface Setup {
   dispose(): void;
 }
 
-function setup(source: BatchSource, options: Partial<Omit<TrainerOptions, 'objective'>> & { objective?: (m: Decoder) => Objective; config?: DecoderConfig } = {}): Setup {
+function setup(
+  source: BatchSource,
+  options: Partial<Omit<TrainerOptions, 'objective'>> & {
+    objective?: (m: Decoder) => Objective;
+    config?: DecoderConfig;
+  } = {},
+): Setup {
   const config = options.config ?? tinyConfig;
   const weights = tinyWeights(config);
   const { tensors, variables } = withVariables(weights, () => true);
@@ -20,20 +36,33 @@ function setup(source: BatchSource, options: Partial<Omit<TrainerOptions, 'objec
   const model = new Decoder(config, tensors);
   const optimizer = new AdamW(variables, { weightDecay: 0.1 });
   const trainer = new Trainer({
-    params: variables, optimizer, source,
+    params: variables,
+    optimizer,
+    source,
     objective: options.objective?.(model) ?? languageModelObjective({ model }),
     schedule: options.schedule ?? { kind: 'cosine', peakLr: 1e-2, warmupSteps: 2, totalSteps: 40 },
     ...(options.accumulation ? { accumulation: options.accumulation } : {}),
     ...(options.clipNorm ? { clipNorm: options.clipNorm } : {}),
   });
-  return { trainer, model, variables, dispose: () => (model.dispose(), optimizer.dispose()) };
+  return {
+    trainer,
+    model,
+    variables,
+    dispose: () => {
+      model.dispose();
+      optimizer.dispose();
+    },
+  };
 }
 
 /** The per-loop hook's test loss: every loop state but the last through the final norm + head, CE summed. */
-const exitLoss = (model: Decoder) => (states: readonly tf.Tensor2D[], targets: Int32Array): tf.Scalar =>
-  tf.tidy(() => tf.addN(states.slice(0, -1).map((h) => crossEntropy(model.head(h), targets))) as tf.Scalar);
+const exitLoss =
+  (model: Decoder) =>
+  (states: readonly tf.Tensor2D[], targets: Int32Array): tf.Scalar =>
+    tf.tidy(() => tf.addN(states.slice(0, -1).map((h) => crossEntropy(model.head(h), targets))) as tf.Scalar);
 
-const snapshot = (vars: ReadonlyMap<string, tf.Variable>) => new Map([...vars].map(([n, v]) => [n, v.dataSync().slice() as Float32Array]));
+const snapshot = (vars: ReadonlyMap<string, tf.Variable>) =>
+  new Map([...vars].map(([n, v]) => [n, v.dataSync().slice() as Float32Array]));
 
 describe('Trainer', () => {
   beforeAll(() => initBackend());
@@ -61,7 +90,8 @@ describe('Trainer', () => {
     expect(a.gradNorm).toBeCloseTo(b.gradNorm, 4);
     const after = snapshot(whole.variables);
     let worst = 0;
-    for (const [name, values] of snapshot(micro.variables)) values.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - after.get(name)![i]!))));
+    for (const [name, values] of snapshot(micro.variables))
+      values.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - after.get(name)![i]!))));
     expect(worst).toBeLessThan(1e-6);
     micro.dispose();
     whole.dispose();
@@ -79,15 +109,23 @@ describe('Trainer', () => {
 
   it('adds a per-loop loss on every loop state (early exit) and still trains', async () => {
     const looped: DecoderConfig = { ...tinyConfig, layerOrder: [0, 1, 0, 1] };
-    const run = setup(new CyclingSource(32, 2, 8), { config: looped, objective: (model) => languageModelObjective({ model, perLoopLoss: exitLoss(model) }) });
+    const run = setup(new CyclingSource(32, 2, 8), {
+      config: looped,
+      objective: (model) => languageModelObjective({ model, perLoopLoss: exitLoss(model) }),
+    });
     const seq = new CyclingSource(32, 1, 8).next()[0]!;
     const plain = languageModelObjective({ model: run.model });
     const ctx = { step: 0, rng: { next: () => 0 } } as never;
-    const withExit = (languageModelObjective({ model: run.model, perLoopLoss: exitLoss(run.model) }).loss([seq], [], ctx)).dataSync()[0]!;
+    const withExit = languageModelObjective({ model: run.model, perLoopLoss: exitLoss(run.model) })
+      .loss([seq], [], ctx)
+      .dataSync()[0]!;
     const main = plain.loss([seq], [], ctx).dataSync()[0]!;
     // Loop 0's exit: its hidden state through the final norm and head.
     const states: tf.Tensor2D[] = [];
-    run.model.forward(seq.subarray(0, 8), { onLoopEnd: (loop, h) => void (states[loop] = tf.keep(h)) }).dispose();
+    const onLoopEnd = (loop: number, h: tf.Tensor2D): void => {
+      states[loop] = tf.keep(h);
+    };
+    run.model.forward(seq.subarray(0, 8), { onLoopEnd }).dispose();
     const exit0 = tf.tidy(() => crossEntropy(run.model.head(states[0]!), seq.subarray(1))).dataSync()[0]!;
     tf.dispose(states);
     expect(withExit).toBeCloseTo(main + exit0, 5);
@@ -103,9 +141,15 @@ describe('Trainer', () => {
     const lora = new Map<string, tf.Tensor>();
     for (const unique of [0, 1]) {
       for (const loop of [0, 1]) {
-        lora.set(loraKey(unique, 'self_attn.q_proj', loop, 'A'), tf.randomNormal([2, 16], 0, 0.2, 'float32', unique * 2 + loop));
+        lora.set(
+          loraKey(unique, 'self_attn.q_proj', loop, 'A'),
+          tf.randomNormal([2, 16], 0, 0.2, 'float32', unique * 2 + loop),
+        );
         lora.set(loraKey(unique, 'self_attn.q_proj', loop, 'B'), tf.zeros([16, 2]));
-        lora.set(loraKey(unique, 'mlp.down_proj', loop, 'A'), tf.randomNormal([2, 32], 0, 0.2, 'float32', 9 + unique * 2 + loop));
+        lora.set(
+          loraKey(unique, 'mlp.down_proj', loop, 'A'),
+          tf.randomNormal([2, 32], 0, 0.2, 'float32', 9 + unique * 2 + loop),
+        );
         lora.set(loraKey(unique, 'mlp.down_proj', loop, 'B'), tf.zeros([16, 2]));
         lora.set(`model.layers.${unique}.input_layernorm.loop${loop}.weight`, tf.ones([16]));
       }
@@ -116,7 +160,13 @@ describe('Trainer', () => {
     const adapter = new DepthwiseLora(new Map([...tensors].filter(([n]) => lora.has(n))));
     const model = new Decoder(config, new Map([...tensors].filter(([n]) => base.has(n))), { adapter });
     const optimizer = new AdamW(variables);
-    const trainer = new Trainer({ params: variables, optimizer, objective: languageModelObjective({ model }), schedule: { kind: 'constant', lr: 1e-2 }, source: new CyclingSource(32, 2, 8) });
+    const trainer = new Trainer({
+      params: variables,
+      optimizer,
+      objective: languageModelObjective({ model }),
+      schedule: { kind: 'constant', lr: 1e-2 },
+      source: new CyclingSource(32, 2, 8),
+    });
     const q0 = base.get('model.layers.0.self_attn.q_proj.weight')!.dataSync().slice();
     const losses = Array.from({ length: 15 }, () => trainer.trainStep().loss);
     expect(losses.at(-1)!).toBeLessThan(losses[0]!);
@@ -130,8 +180,15 @@ describe('Trainer', () => {
   });
 
   it('selects trainable parameters: lora, shared+lora, all', () => {
-    const names = ['model.embed_tokens.weight', 'lm_head.weight', 'model.norm.weight', 'model.layers.0.self_attn.q_proj.weight',
-      'model.layers.0.self_attn.q_proj.lora_A.loop1.weight', 'model.layers.0.mlp.up_proj.lora_B.loop0.weight', 'model.layers.0.post_attention_layernorm.loop2.weight'];
+    const names = [
+      'model.embed_tokens.weight',
+      'lm_head.weight',
+      'model.norm.weight',
+      'model.layers.0.self_attn.q_proj.weight',
+      'model.layers.0.self_attn.q_proj.lora_A.loop1.weight',
+      'model.layers.0.mlp.up_proj.lora_B.loop0.weight',
+      'model.layers.0.post_attention_layernorm.loop2.weight',
+    ];
     const pick = (s: 'lora' | 'shared+lora' | 'all') => names.filter((n) => isTrainable(n, s));
     expect(pick('lora')).toEqual(names.slice(4));
     expect(pick('shared+lora')).toEqual(names.slice(2));
@@ -139,13 +196,24 @@ describe('Trainer', () => {
   });
 
   it('stops at a non-finite loss or gradient norm with a typed error naming the step, before the update', () => {
-    for (const [factor, pattern] of [[NaN, /step 2: loss is NaN/], [Infinity, /step 2: loss is Infinity/]] as const) {
+    for (const [factor, pattern] of [
+      [NaN, /step 2: loss is NaN/],
+      [Infinity, /step 2: loss is Infinity/],
+    ] as const) {
       const w = tf.variable(tf.ones([2]));
       const params = new Map([['w', w]]);
       const optimizer = new AdamW(params);
       // A loss that is finite on the first step and blows up on the second.
-      const objective: Objective = { loss: (_b, _p, { step }) => tf.mul(tf.sum(tf.square(w)), step === 0 ? 1 : factor) };
-      const trainer = new Trainer({ params, optimizer, objective, source: new CyclingSource(32, 1, 4), schedule: { kind: 'constant', lr: 0.1 } });
+      const objective: Objective = {
+        loss: (_b, _p, { step }) => tf.mul(tf.sum(tf.square(w)), step === 0 ? 1 : factor),
+      };
+      const trainer = new Trainer({
+        params,
+        optimizer,
+        objective,
+        source: new CyclingSource(32, 1, 4),
+        schedule: { kind: 'constant', lr: 0.1 },
+      });
       trainer.trainStep();
       const good = w.dataSync().slice();
       const tensors = tf.memory().numTensors;
@@ -163,9 +231,17 @@ describe('Trainer', () => {
     const v = new Map([['w', tf.variable(tf.ones([2]))]]);
     const opt = new AdamW(new Map());
     const objective: Objective = { loss: () => tf.scalar(0) };
-    const base = { params: v, optimizer: opt, objective, source: new CyclingSource(32, 1, 4), schedule: { kind: 'constant', lr: 1 } } as const;
+    const base = {
+      params: v,
+      optimizer: opt,
+      objective,
+      source: new CyclingSource(32, 1, 4),
+      schedule: { kind: 'constant', lr: 1 },
+    } as const;
     expect(() => new Trainer(base)).toThrow(/parameter w is not held by the optimizer/);
-    expect(() => new Trainer({ ...base, optimizer: new AdamW(v), accumulation: 0 })).toThrow(/accumulation must be a positive integer/);
+    expect(() => new Trainer({ ...base, optimizer: new AdamW(v), accumulation: 0 })).toThrow(
+      /accumulation must be a positive integer/,
+    );
     tf.dispose([...v.values()]);
   });
 });

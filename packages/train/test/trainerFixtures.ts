@@ -8,7 +8,7 @@ export class CyclingSource implements BatchSource {
   private readonly stream: Int32Array;
 
   constructor(
-    private readonly vocab: number,
+    vocab: number,
     private readonly batchSize: number,
     private readonly seqLen: number,
     seed = 1,
@@ -38,8 +38,18 @@ export class CyclingSource implements BatchSource {
 }
 
 export const tinyConfig: DecoderConfig = {
-  vocabSize: 32, hiddenSize: 16, intermediateSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 4,
-  maxPositionEmbeddings: 64, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, tieWordEmbeddings: true,
+  vocabSize: 32,
+  hiddenSize: 16,
+  intermediateSize: 32,
+  numLayers: 2,
+  numHeads: 4,
+  numKvHeads: 2,
+  headDim: 4,
+  maxPositionEmbeddings: 64,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  ropeScaling: null,
+  tieWordEmbeddings: true,
 };
 
 /** The tiny random decoder's weights as plain tensors (caller disposes). */

@@ -11,5 +11,18 @@ export function installPeer() {
   if (existsSync(`${peerDir}/node_modules/node-llama-cpp/package.json`)) return;
   console.log(`installing node-llama-cpp@${llamaVersion} into ${peerDir} (prebuilt binaries, once)…`);
   mkdirSync(peerDir, { recursive: true });
-  execFileSync('npm', ['install', '--prefix', peerDir, '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', `node-llama-cpp@${llamaVersion}`], { stdio: 'inherit' });
+  execFileSync(
+    'npm',
+    [
+      'install',
+      '--prefix',
+      peerDir,
+      '--no-save',
+      '--ignore-scripts',
+      '--no-audit',
+      '--no-fund',
+      `node-llama-cpp@${llamaVersion}`,
+    ],
+    { stdio: 'inherit' },
+  );
 }

@@ -15,7 +15,8 @@ const model = await loadModel(/** @type {string} */ (modelPath));
 const { decoder } = model;
 const { fast, reason } = await fastDecoderFor(model);
 if (!fast) console.error(`recur: fast path unavailable (${reason}); timing the tfjs decoder`);
-const ids = (/** @type {number} */ seq) => Array.from({ length: prefill }, (_, i) => 3 + ((i * 7919 + 13 + seq * 101) % 200)); // same ids as the llama.cpp run
+const ids = (/** @type {number} */ seq) =>
+  Array.from({ length: prefill }, (_, i) => 3 + ((i * 7919 + 13 + seq * 101) % 200)); // same ids as the llama.cpp run
 
 async function runFast() {
   const f = /** @type {NonNullable<typeof fast>} */ (fast); // only run when there is one
@@ -25,7 +26,10 @@ async function runFast() {
   const prefillMs = performance.now() - start;
   start = performance.now();
   for (let step = 0; step < decode; step++) {
-    const logits = f.forwardBatch(caches.map((cache, b) => ({ cache, ids: [/** @type {number} */ (next[b])] })), { lastOnly: true });
+    const logits = f.forwardBatch(
+      caches.map((cache, b) => ({ cache, ids: [/** @type {number} */ (next[b])] })),
+      { lastOnly: true },
+    );
     logits.forEach((row, b) => (next[b] = argmax(row)));
   }
   const decodeMs = performance.now() - start;
@@ -59,11 +63,16 @@ async function runTfjs() {
 
 const run = fast ? runFast : runTfjs;
 await run(); // warm-up
-const best = [await run(), await run()].reduce((a, b) => ({ prefillMs: Math.min(a.prefillMs, b.prefillMs), decodeMs: Math.min(a.decodeMs, b.decodeMs) }));
-process.stdout.write(`${JSON.stringify({
-  backend: fast ? `${backend} fast path` : backend,
-  threads: wasmThreads(),
-  prefillTokensPerSecond: (prefill * batch) / (best.prefillMs / 1000),
-  decodeTokensPerSecond: (decode * batch) / (best.decodeMs / 1000),
-})}\n`);
+const best = [await run(), await run()].reduce((a, b) => ({
+  prefillMs: Math.min(a.prefillMs, b.prefillMs),
+  decodeMs: Math.min(a.decodeMs, b.decodeMs),
+}));
+process.stdout.write(
+  `${JSON.stringify({
+    backend: fast ? `${backend} fast path` : backend,
+    threads: wasmThreads(),
+    prefillTokensPerSecond: (prefill * batch) / (best.prefillMs / 1000),
+    decodeTokensPerSecond: (decode * batch) / (best.decodeMs / 1000),
+  })}\n`,
+);
 disposeModel(model);

@@ -19,7 +19,10 @@ export function registerBench(program: Command): void {
     .command('bench')
     .description('time a batch-1 prefill and cached decode (tokens/s, prefill GFLOP/s) on the path generate would take')
     .option('--model <path>', 'Hugging Face folder, .safetensors or .gguf file')
-    .option('--preset <name>', `random weights in a public model's shape (instead of --model): ${Object.keys(modelPresets).join(', ')}`)
+    .option(
+      '--preset <name>',
+      `random weights in a public model's shape (instead of --model): ${Object.keys(modelPresets).join(', ')}`,
+    )
     .option('--prefill <n>', 'prompt tokens', '256')
     .option('--decode <n>', 'decode steps', '64')
     .option('--backend <name>', pathBackendHelp)

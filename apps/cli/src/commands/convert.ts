@@ -28,12 +28,18 @@ const inits = ['stepwise', 'average', 'lower', 'upper', 'random'] as const;
 export function registerConvert(program: Command): void {
   program
     .command('convert')
-    .description('turn a model into a Relaxed Recursive Transformer: a shared block looped N times plus depth-wise LoRA')
+    .description(
+      'turn a model into a Relaxed Recursive Transformer: a shared block looped N times plus depth-wise LoRA',
+    )
     .argument('<source>', 'Hugging Face folder, .safetensors or .gguf file')
     .option('--out <dir>', 'folder to write the converted model to')
     .option('--loops <n>', 'N: how many times the shared block runs', '2')
     .option('--strategy <s>', `layer tying: ${strategies.join(', ')}`, 'cycle')
-    .option('--depth-fit <rule>', 'when the depth does not divide by the loops: floor (K = ⌊L/N⌋, drops source layers, as the public MoR code) or round (K = round(L/N), repeats source layers)', 'floor')
+    .option(
+      '--depth-fit <rule>',
+      'when the depth does not divide by the loops: floor (K = ⌊L/N⌋, drops source layers, as the public MoR code) or round (K = round(L/N), repeats source layers)',
+      'floor',
+    )
     .option('--init <i>', `shared-block init: ${inits.join(', ')}`, 'stepwise')
     .option('--lora-rank-attn <r>', 'LoRA rank of q, k, v, o (0 = none, "full" = exact)', '8')
     .option('--lora-rank-mlp <r>', 'LoRA rank of gate, up, down (0 = none, "full" = exact)', '8')
@@ -52,15 +58,36 @@ export function registerConvert(program: Command): void {
       const started = performance.now();
       const original = await openModel({ model: source, ...(options.backend ? { backend: options.backend } : {}) });
       const bar = progressBar('converting');
-      const model = await convertModel(original, { ...settings, onProgress: (done, total) => bar.update(done, total) }).finally(() => bar.stop());
+      const model = await convertModel(original, {
+        ...settings,
+        onProgress: (done, total) => bar.update(done, total),
+      }).finally(() => bar.stop());
       const { bytes } = await saveConvertedModel(model, options.out, target);
       const seconds = (performance.now() - started) / 1000;
       const energy = model.loraEnergy;
       const summary = {
-        out: options.out, ...settings, blockSize: model.plan.blockSize, sourceLayers: model.plan.steps.map((s) => s.sourceLayer), warning: model.plan.warning ?? null,
-        lora: { energy, captured: energy.length ? { min: Math.min(...energy.map((e) => e.captured)), mean: energy.reduce((sum, e) => sum + e.captured, 0) / energy.length } : null },
-        parameters: { source: model.parameters.source, shared: model.parameters.shared, lora: model.parameters.lora, total: model.parameters.shared + model.parameters.lora },
-        bytes: { source: model.parameters.source * 4, converted: bytes }, seconds,
+        out: options.out,
+        ...settings,
+        blockSize: model.plan.blockSize,
+        sourceLayers: model.plan.steps.map((s) => s.sourceLayer),
+        warning: model.plan.warning ?? null,
+        lora: {
+          energy,
+          captured: energy.length
+            ? {
+                min: Math.min(...energy.map((e) => e.captured)),
+                mean: energy.reduce((sum, e) => sum + e.captured, 0) / energy.length,
+              }
+            : null,
+        },
+        parameters: {
+          source: model.parameters.source,
+          shared: model.parameters.shared,
+          lora: model.parameters.lora,
+          total: model.parameters.shared + model.parameters.lora,
+        },
+        bytes: { source: model.parameters.source * 4, converted: bytes },
+        seconds,
       };
       disposeModel(model);
       disposeModel(original);
@@ -69,18 +96,25 @@ export function registerConvert(program: Command): void {
       const p = summary.parameters;
       const fmt = (n: number) => n.toLocaleString('en-US');
       // Each column holds one kind of number; the file written (header included) gets its own line.
-      console.log(table([
-        ['', 'parameters', 'F32 bytes (parameters × 4)'],
-        ['source', fmt(p.source), fmt(p.source * 4)],
-        ['recursive (shared block)', fmt(p.shared), fmt(p.shared * 4)],
-        ['+ depth-wise LoRA', fmt(p.lora), fmt(p.lora * 4)],
-        ['converted total', fmt(p.total), fmt(p.total * 4)],
-      ]));
+      console.log(
+        table([
+          ['', 'parameters', 'F32 bytes (parameters × 4)'],
+          ['source', fmt(p.source), fmt(p.source * 4)],
+          ['recursive (shared block)', fmt(p.shared), fmt(p.shared * 4)],
+          ['+ depth-wise LoRA', fmt(p.lora), fmt(p.lora * 4)],
+          ['converted total', fmt(p.total), fmt(p.total * 4)],
+        ]),
+      );
       console.log(`model.safetensors: ${fmt(bytes)} bytes written`);
       console.log(`source layers run (depth fit ${settings.depthFit}): [${summary.sourceLayers.join(', ')}]`);
       const captured = summary.lora.captured;
-      if (captured) console.log(`SVD LoRA keeps ${pct(captured.min)} (min) / ${pct(captured.mean)} (mean) of each residual's energy over ${energy.length} truncations`);
-      console.log(`${settings.strategy}, ${settings.loops} loops of ${summary.blockSize} shared layers, ${settings.init} init · written to ${options.out} in ${seconds.toFixed(1)} s`);
+      if (captured)
+        console.log(
+          `SVD LoRA keeps ${pct(captured.min)} (min) / ${pct(captured.mean)} (mean) of each residual's energy over ${energy.length} truncations`,
+        );
+      console.log(
+        `${settings.strategy}, ${settings.loops} loops of ${summary.blockSize} shared layers, ${settings.init} init · written to ${options.out} in ${seconds.toFixed(1)} s`,
+      );
     });
 }
 
@@ -88,13 +122,15 @@ const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
 function convertSettings(options: ConvertCliOptions): ConvertOptions & { depthFit: 'floor' | 'round' } {
   const oneOf = <T extends string>(name: string, value: string, allowed: readonly T[]): T => {
-    if (!allowed.includes(value as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${value}"`);
+    if (!allowed.includes(value as T))
+      throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${value}"`);
     return value as T;
   };
   const rank = (name: string, raw: string) => {
     if (raw === 'full') return 'full' as const;
     const value = Number(raw);
-    if (raw.trim() === '' || !Number.isInteger(value) || value < 0) throw new UsageError(`--${name} must be an integer ≥ 0 or "full", got "${raw}"`);
+    if (raw.trim() === '' || !Number.isInteger(value) || value < 0)
+      throw new UsageError(`--${name} must be an integer ≥ 0 or "full", got "${raw}"`);
     return value;
   };
   return {

@@ -1,7 +1,8 @@
 import { depthKvModes, parseExitRule, type DepthKvMode, type ExitRule, type LoadedModel } from '@recur/engine';
 import { UsageError } from '../errors.js';
 
-export const exitHelp = 'per-token depth: maxprob:P | entropy:H | fixed:D | router[:T] (MoR models; their default) | none (full depth); router rules route the prompt too, the others run it at every loop';
+export const exitHelp =
+  'per-token depth: maxprob:P | entropy:H | fixed:D | router[:T] (MoR models; their default) | none (full depth); router rules route the prompt too, the others run it at every loop';
 export const kvHelp = `what deeper loops see of tokens that left early: ${depthKvModes.join(' | ')} (default copy; routers: as trained)`;
 
 export interface DepthFlags {
@@ -14,7 +15,8 @@ export interface DepthFlags {
 /** --exit and --kv as engine values (UsageError on bad text). */
 export function depthFlags(options: { readonly exit?: string; readonly kv?: string }): DepthFlags {
   if (options.kv !== undefined && options.exit === undefined) throw new UsageError('--kv applies with --exit only');
-  if (options.kv !== undefined && !depthKvModes.includes(options.kv as DepthKvMode)) throw new UsageError(`--kv must be one of ${depthKvModes.join(', ')}, got ${options.kv}`);
+  if (options.kv !== undefined && !depthKvModes.includes(options.kv as DepthKvMode))
+    throw new UsageError(`--kv must be one of ${depthKvModes.join(', ')}, got ${options.kv}`);
   if (options.exit === undefined) return {};
   if (options.exit.trim().toLowerCase() === 'none') {
     if (options.kv !== undefined) throw new UsageError('--kv applies with an exit rule, not --exit none');
@@ -47,5 +49,8 @@ export function depthSummary(depths: readonly number[]): string {
   const counts = new Map<number, number>();
   for (const d of depths) counts.set(d, (counts.get(d) ?? 0) + 1);
   const mean = depths.reduce((a, b) => a + b, 0) / Math.max(1, depths.length);
-  return `mean depth ${mean.toFixed(2)} · ${[...counts].sort(([a], [b]) => a - b).map(([d, n]) => `depth ${d}: ${n}`).join(', ')}`;
+  return `mean depth ${mean.toFixed(2)} · ${[...counts]
+    .sort(([a], [b]) => a - b)
+    .map(([d, n]) => `depth ${d}: ${n}`)
+    .join(', ')}`;
 }

@@ -31,7 +31,10 @@ export function registerExport(program: Command): void {
     .option('--dtype <t>', 'GGUF weight matrices: f32 (exact), f16, q8_0 or q4_0 (llama.cpp block quantization; norms stay f32, and a matrix whose rows are not whole 32-blocks stays f32)', 'f32')
     .option('--lora <mode>', 'depth-wise LoRA of a converted model: merge (into dense weights), peft (adapter folder <out>/adapter; refused for per-loop norms, which only merge keeps), drop', 'merge')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
-    .option('--drop-router', 'export a MoR router model at full depth without its router (a plain Llama cannot hold one; refused otherwise)')
+    .option(
+      '--drop-router',
+      'export a MoR router model at full depth without its router (a plain Llama cannot hold one; refused otherwise)',
+    )
     .option('--force', 'replace an --out folder or file that export did not write (the whole of it)')
     .option('--json', 'print one JSON summary')
     .action(async (path: string, options: ExportCliOptions) => {
@@ -48,17 +51,32 @@ export function registerExport(program: Command): void {
       const model = await openModel({ model: path, ...(options.backend ? { backend: options.backend } : {}) });
       if (options.gguf) {
         const dtype = ggufDtypes[options.dtype as CliDtype];
-        const written = await exportGguf(model, options.out, { dtype, lora: lora as 'merge' | 'drop', dropRouter: options.dropRouter ?? false, ...target }).finally(() => disposeModel(model));
+        const written = await exportGguf(model, options.out, {
+          dtype,
+          lora: lora as 'merge' | 'drop',
+          dropRouter: options.dropRouter ?? false,
+          ...target,
+        }).finally(() => disposeModel(model));
         const seconds = (performance.now() - started) / 1000;
         if (options.json) return printJson({ ...written, dtype, lora, seconds });
-        const types = Object.entries(written.tensorTypes).map(([type, n]) => `${n} ${type}`).join(' + ');
-        return console.log(`${written.path}: GGUF ${dtype}, ${written.numLayers} layers, tensors ${types}, ${written.bytes.toLocaleString('en-US')} bytes · ${seconds.toFixed(1)} s`);
+        const types = Object.entries(written.tensorTypes)
+          .map(([type, n]) => `${n} ${type}`)
+          .join(' + ');
+        return console.log(
+          `${written.path}: GGUF ${dtype}, ${written.numLayers} layers, tensors ${types}, ${written.bytes.toLocaleString('en-US')} bytes · ${seconds.toFixed(1)} s`,
+        );
       }
-      const result = await exportModel(model, options.out, { lora, dropRouter: options.dropRouter ?? false, ...target }).finally(() => disposeModel(model));
+      const result = await exportModel(model, options.out, {
+        lora,
+        dropRouter: options.dropRouter ?? false,
+        ...target,
+      }).finally(() => disposeModel(model));
       const seconds = (performance.now() - started) / 1000;
       if (options.json) return printJson({ ...result, lora, adapterDir: result.adapterDir ?? null, seconds });
       const fmt = (n: number) => n.toLocaleString('en-US');
-      console.log(`${result.dir}: ${result.numLayers} layers, ${fmt(result.parameters)} parameters, ${fmt(result.bytes)} bytes of weights · ${seconds.toFixed(1)} s`);
+      console.log(
+        `${result.dir}: ${result.numLayers} layers, ${fmt(result.parameters)} parameters, ${fmt(result.bytes)} bytes of weights · ${seconds.toFixed(1)} s`,
+      );
       if (result.adapterDir) console.log(`PEFT adapter: ${result.adapterDir} (base model: ${result.dir})`);
     });
 }

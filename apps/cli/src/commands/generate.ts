@@ -29,14 +29,23 @@ export function registerGenerate(program: Command): void {
     .option('--top-k <k>', 'keep the k most likely tokens (0 = off)', '0')
     .option('--top-p <p>', 'nucleus sampling mass in (0, 1] (1 = off)', '0.95')
     .option('--seed <n>', 'random seed for sampling: an integer in [0, 2^32 − 1]', '0')
-    .option('--adapter <dir>', 'plain models: plug in a PEFT LoRA adapter folder (as written by recur export --lora peft)')
+    .option(
+      '--adapter <dir>',
+      'plain models: plug in a PEFT LoRA adapter folder (as written by recur export --lora peft)',
+    )
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
     .option('--backend <name>', pathBackendHelp)
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
-    .option('--fast', 'accepted for scripts: the fused kernels are the default (a note says when the model runs on tfjs instead)')
+    .option(
+      '--fast',
+      'accepted for scripts: the fused kernels are the default (a note says when the model runs on tfjs instead)',
+    )
     .option('--exit <rule>', exitHelp)
     .option('--kv <mode>', kvHelp)
-    .option('--json', 'print one JSON object {promptIds, ids, text, path: fast|tfjs, threads, depths (with --exit), …} instead of streaming')
+    .option(
+      '--json',
+      'print one JSON object {promptIds, ids, text, path: fast|tfjs, threads, depths (with --exit), …} instead of streaming',
+    )
     .action(async (options: GenerateCliOptions) => {
       const settings = {
         prompt: options.prompt,
@@ -53,12 +62,20 @@ export function registerGenerate(program: Command): void {
       const depth = { ...(exit && { exit }), ...(kvMode && { kvMode }), ...(flags.fullDepth && { fullDepth: true }) };
       const stream = !options.json;
       if (stream) process.stdout.write(options.prompt);
-      const result = await generate(model, { ...settings, ...depth, ...(fast === false && { fast }), onText: stream ? (t) => process.stdout.write(t) : undefined }).finally(() => disposeModel(model));
-      if (options.fast && result.path !== 'fast') process.stderr.write('recur: note: the fast path is not available for this model; ran on tfjs\n');
+      const result = await generate(model, {
+        ...settings,
+        ...depth,
+        ...(fast === false && { fast }),
+        onText: stream ? (t) => process.stdout.write(t) : undefined,
+      }).finally(() => disposeModel(model));
+      if (options.fast && result.path !== 'fast')
+        process.stderr.write('recur: note: the fast path is not available for this model; ran on tfjs\n');
       const decodeRate = result.ids.length > 1 ? ((result.ids.length - 1) / result.timings.decodeMs) * 1000 : 0;
       if (options.json) return printJson({ ...result, threads: computeThreads(), decodeTokensPerSecond: decodeRate });
       process.stdout.write('\n');
-      process.stderr.write(`${result.ids.length} tokens (${result.path}) · prefill ${result.timings.prefillMs.toFixed(0)} ms · decode ${decodeRate.toFixed(1)} tok/s\n`);
+      process.stderr.write(
+        `${result.ids.length} tokens (${result.path}) · prefill ${result.timings.prefillMs.toFixed(0)} ms · decode ${decodeRate.toFixed(1)} tok/s\n`,
+      );
       if (result.depths) process.stderr.write(`${depthSummary(result.depths)}\n`);
     });
 }

@@ -38,11 +38,17 @@ export function registerInspect(program: Command): void {
       );
       console.log(`parameters ${summary.parameters.toLocaleString('en-US')}`);
       const from = summary.contextSource;
-      console.log(`context ${c.maxPositionEmbeddings}${from ? (from.startsWith('default') ? ` (${from})` : ` (from ${from})`) : ''}`);
+      console.log(
+        `context ${c.maxPositionEmbeddings}${from ? (from.startsWith('default') ? ` (${from})` : ` (from ${from})`) : ''}`,
+      );
       const r = summary.recur;
       if (r) {
-        console.log(`recursive: ${r.strategy}, ${r.loops} loops of ${r.blockSize} shared layers (${r.init} init), run order [${r.layerOrder.join(' ')}]`);
-        console.log(`depth-wise LoRA: ${summary.loraParameters.toLocaleString('en-US')} parameters (${r.loraInit} init, ranks attn ${r.ranks.attention} / mlp ${r.ranks.mlp}, norms ${r.norms})`);
+        console.log(
+          `recursive: ${r.strategy}, ${r.loops} loops of ${r.blockSize} shared layers (${r.init} init), run order [${r.layerOrder.join(' ')}]`,
+        );
+        console.log(
+          `depth-wise LoRA: ${summary.loraParameters.toLocaleString('en-US')} parameters (${r.loraInit} init, ranks attn ${r.ranks.attention} / mlp ${r.ranks.mlp}, norms ${r.norms})`,
+        );
         if (r.router) console.log(routerLine(r.router, r.loops));
       }
       console.log('');
@@ -53,7 +59,10 @@ export function registerInspect(program: Command): void {
 
 /** "router: expert-choice (linear), α 0.1, 3 recursions, continues while σ > 0.5, KV recursion-wise" */
 function routerLine(router: RouterSection, recursions: number): string {
-  const rule = router.kind === 'expert' ? `, continues while σ > ${expertRule(router)}` : `, depth chosen up front (${router.tokenForm ?? 'gated-every-loop'} form, ${router.balance ?? 'loss'} balancing)`;
+  const rule =
+    router.kind === 'expert'
+      ? `, continues while σ > ${expertRule(router)}`
+      : `, depth chosen up front (${router.tokenForm ?? 'gated-every-loop'} form, ${router.balance ?? 'loss'} balancing)`;
   const arch = router.kind === 'expert' ? ` (${router.architecture}), α ${router.alpha}` : '';
   return `router: ${router.kind}-choice${arch}, ${recursions} recursions${rule}, KV ${router.kvMode} · runs by default (--exit none: full depth)`;
 }
@@ -61,5 +70,8 @@ function routerLine(router: RouterSection, recursions: number): string {
 /** "0.5", or calibrated per recursion: "r1 0.4821, r2 0.5312 (calibrated to capacity)". */
 function expertRule(router: RouterSection): string {
   if (!router.thresholds) return String(router.threshold ?? 0.5);
-  return `${router.thresholds.slice(1).map((t, i) => `r${i + 1} ${t.toPrecision(4)}`).join(', ')} (calibrated to capacity)`;
+  return `${router.thresholds
+    .slice(1)
+    .map((t, i) => `r${i + 1} ${t.toPrecision(4)}`)
+    .join(', ')} (calibrated to capacity)`;
 }

@@ -34,33 +34,69 @@ const modes: readonly ServingMode[] = ['continuous-depth', 'continuous-sequence'
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('serve a model over HTTP: OpenAI-compatible /v1/completions and /v1/chat/completions (streaming or not), /health, /metrics')
+    .description(
+      'serve a model over HTTP: OpenAI-compatible /v1/completions and /v1/chat/completions (streaming or not), /health, /metrics',
+    )
     .argument('[model]', 'Hugging Face folder, .safetensors or .gguf file (or --model)')
     .option('--model <path>', 'the model, when not given as the argument')
-    .option('--host <addr>', 'address to bind (anything but loopback exposes the server to the network, and needs --api-key or --insecure-no-auth)', '127.0.0.1')
+    .option(
+      '--host <addr>',
+      'address to bind (anything but loopback exposes the server to the network, and needs --api-key or --insecure-no-auth)',
+      '127.0.0.1',
+    )
     .option('--port <n>', 'port to listen on (0 picks a free one; the URL is printed)', '8000')
     .option('--name <id>', 'model id in responses and GET /v1/models (default: the file or folder name)')
-    .option('--max-queue <n>', 'requests in flight at once (waiting + running); more get 429 with Retry-After', String(defaultLimits.maxQueue))
+    .option(
+      '--max-queue <n>',
+      'requests in flight at once (waiting + running); more get 429 with Retry-After',
+      String(defaultLimits.maxQueue),
+    )
     .option('--max-body-bytes <n>', 'larger request bodies get 413', String(defaultLimits.maxBodyBytes))
     .option('--max-tokens <n>', 'largest max_tokens a request may ask for (400 above)', String(defaultLimits.maxTokens))
-    .option('--default-max-tokens <n>', 'max_tokens of a request that names none', String(defaultLimits.defaultMaxTokens))
+    .option(
+      '--default-max-tokens <n>',
+      'max_tokens of a request that names none',
+      String(defaultLimits.defaultMaxTokens),
+    )
     .option('--max-prompt-tokens <n>', 'longest prompt in tokens, BOS included (default: the context minus one)')
     .option('--max-rows <n>', 'rows per batched engine step', '32')
-    .option('--mode <mode>', `batching: ${modes.join(' | ')} (default: continuous-depth for a recursive model, continuous-sequence otherwise)`)
-    .option('--exit <rule>', 'early exit of generated tokens: maxprob:P | entropy:H | fixed:D | none (full depth) (recursive models only; refused for a plain one; router models are not served yet: --exit none serves them at full depth)')
+    .option(
+      '--mode <mode>',
+      `batching: ${modes.join(' | ')} (default: continuous-depth for a recursive model, continuous-sequence otherwise)`,
+    )
+    .option(
+      '--exit <rule>',
+      'early exit of generated tokens: maxprob:P | entropy:H | fixed:D | none (full depth) (recursive models only; refused for a plain one; router models are not served yet: --exit none serves them at full depth)',
+    )
     .option('--kv <mode>', 'KV of loops a token skipped: copy (default) | shared')
-    .option('--receive-timeout <s>', 'seconds a client has to send its headers, and again its body (408 after)', String(defaultLimits.receiveTimeoutMs / 1000))
-    .option('--request-timeout <s>', 'seconds a request may generate once its body has arrived; then it is cancelled and answered 504 (0: no limit)', String(defaultLimits.requestTimeoutMs / 1000))
-    .option('--shutdown-timeout <s>', 'on SIGTERM/SIGINT: seconds to let in-flight requests finish before cancelling them (each answered 503)', '30')
+    .option(
+      '--receive-timeout <s>',
+      'seconds a client has to send its headers, and again its body (408 after)',
+      String(defaultLimits.receiveTimeoutMs / 1000),
+    )
+    .option(
+      '--request-timeout <s>',
+      'seconds a request may generate once its body has arrived; then it is cancelled and answered 504 (0: no limit)',
+      String(defaultLimits.requestTimeoutMs / 1000),
+    )
+    .option(
+      '--shutdown-timeout <s>',
+      'on SIGTERM/SIGINT: seconds to let in-flight requests finish before cancelling them (each answered 503)',
+      '30',
+    )
     .option('--adapter <dir>', 'plain models: plug in a PEFT LoRA adapter folder')
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
     .option('--backend <name>', 'tensor backend (the serving engine runs on wasm, the default in Node)')
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
-    .option('--api-key <key>', 'require "Authorization: Bearer <key>" on every route but /health (401 otherwise); default: RECUR_API_KEY, which keeps the key out of the process list')
+    .option(
+      '--api-key <key>',
+      'require "Authorization: Bearer <key>" on every route but /health (401 otherwise); default: RECUR_API_KEY, which keeps the key out of the process list',
+    )
     .option('--insecure-no-auth', 'allow a non-loopback --host without an API key')
     .option('--json', 'print one JSON line {event: "listening", url, host, port, model, …} when ready (for scripts)')
     .action(async (modelArg: string | undefined, options: ServeCliOptions) => {
-      if (modelArg && options.model && modelArg !== options.model) throw new UsageError('give the model once: as the argument or as --model');
+      if (modelArg && options.model && modelArg !== options.model)
+        throw new UsageError('give the model once: as the argument or as --model');
       const apiKey = apiKeyFlag(options);
       const engineOptions = engineFlags(options);
       const port = parseNumber('port', options.port, { integer: true, min: 0, max: 65535 });
@@ -69,12 +105,16 @@ export function registerServe(program: Command): void {
       const limits = serveLimits(options, model.decoder.config.maxPositionEmbeddings);
       if (engineOptions.exit && !model.recur) {
         disposeModel(model);
-        throw new UsageError(`--exit needs a recursive model; ${modelArg ?? options.model ?? 'model'} is a plain model (1 loop)`);
+        throw new UsageError(
+          `--exit needs a recursive model; ${modelArg ?? options.model ?? 'model'} is a plain model (1 loop)`,
+        );
       }
       if (model.recur?.router && options.exit === undefined) {
         // Served without its router the model runs ungated loops, another function than it was trained as.
         disposeModel(model);
-        throw new UsageError(`${modelArg ?? options.model ?? 'model'} was trained with a ${model.recur.router.kind}-choice router, which the serving engine cannot run yet; use recur generate (it routes), or pass --exit none to serve it at full depth anyway`);
+        throw new UsageError(
+          `${modelArg ?? options.model ?? 'model'} was trained with a ${model.recur.router.kind}-choice router, which the serving engine cannot run yet; use recur generate (it routes), or pass --exit none to serve it at full depth anyway`,
+        );
       }
       const engine = await createServingEngine(model, engineOptions).catch((error: unknown) => {
         disposeModel(model);
@@ -82,12 +122,34 @@ export function registerServe(program: Command): void {
       });
       const source = modelArg ?? options.model ?? 'model';
       const modelName = options.name ?? basename(source.replace(/\/+$/, '')).replace(/\.(gguf|safetensors)$/, '');
-      const server = createServeServer({ engine, tokenizer: model.tokenizer, modelName, limits, ...(apiKey !== undefined && { apiKey }), log: (line) => process.stderr.write(`${line}\n`) });
+      const server = createServeServer({
+        engine,
+        tokenizer: model.tokenizer,
+        modelName,
+        limits,
+        ...(apiKey !== undefined && { apiKey }),
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
       const where = await server.listen(port, options.host);
-      if (!isLoopback(where.host) && apiKey === undefined) process.stderr.write(`recur serve: note: listening on ${where.host} — reachable from the network, with no authentication (--insecure-no-auth)\n`);
-      const ready = { event: 'listening', url: where.url, host: where.host, port: where.port, model: modelName, maxDepth: engine.maxDepth, context: limits.contextLength, pid: process.pid };
+      if (!isLoopback(where.host) && apiKey === undefined)
+        process.stderr.write(
+          `recur serve: note: listening on ${where.host} — reachable from the network, with no authentication (--insecure-no-auth)\n`,
+        );
+      const ready = {
+        event: 'listening',
+        url: where.url,
+        host: where.host,
+        port: where.port,
+        model: modelName,
+        maxDepth: engine.maxDepth,
+        context: limits.contextLength,
+        pid: process.pid,
+      };
       if (options.json) printJson(ready);
-      else process.stdout.write(`recur serve: ${modelName} (${engine.maxDepth} loop${engine.maxDepth === 1 ? '' : 's'}) listening on ${where.url}\n`);
+      else
+        process.stdout.write(
+          `recur serve: ${modelName} (${engine.maxDepth} loop${engine.maxDepth === 1 ? '' : 's'}) listening on ${where.url}\n`,
+        );
       const code = await untilSignal(server, shutdownMs);
       engine.dispose();
       disposeModel(model);
@@ -107,15 +169,20 @@ function untilSignal(server: ServeServer, timeoutMs: number): Promise<number> {
     const stop = (signal: string): void => {
       process.stderr.write(`recur serve: ${signal}: finishing in-flight requests, refusing new ones\n`);
       const timer = setTimeout(() => {
-        process.stderr.write(`recur serve: in-flight requests still running after ${timeoutMs / 1000} s; cancelling them\n`);
+        process.stderr.write(
+          `recur serve: in-flight requests still running after ${timeoutMs / 1000} s; cancelling them\n`,
+        );
         const answered = server.cancelInFlight();
         void Promise.race([answered, new Promise((r) => setTimeout(r, answerCancelledMs))]).then(() => resolve(1));
       }, timeoutMs);
-      server.shutdown().then(() => {
-        clearTimeout(timer);
-        process.stderr.write('recur serve: stopped\n');
-        resolve(0);
-      }, () => resolve(1));
+      server.shutdown().then(
+        () => {
+          clearTimeout(timer);
+          process.stderr.write('recur serve: stopped\n');
+          resolve(0);
+        },
+        () => resolve(1),
+      );
       process.once(signal === 'SIGTERM' ? 'SIGINT' : 'SIGTERM', () => resolve(1));
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
@@ -129,9 +196,12 @@ const maxTimerSeconds = 2_000_000;
 /** The API key (--api-key, else RECUR_API_KEY); refuses a network-facing host without one unless --insecure-no-auth. */
 function apiKeyFlag(options: ServeCliOptions): string | undefined {
   const key = options.apiKey ?? process.env.RECUR_API_KEY;
-  if (key !== undefined && key.trim() === '') throw new UsageError(`${options.apiKey !== undefined ? '--api-key' : 'RECUR_API_KEY'} must not be empty`);
+  if (key !== undefined && key.trim() === '')
+    throw new UsageError(`${options.apiKey !== undefined ? '--api-key' : 'RECUR_API_KEY'} must not be empty`);
   if (key === undefined && !isLoopback(options.host) && !options.insecureNoAuth) {
-    throw new UsageError(`--host ${options.host} is reachable from the network: give --api-key (or RECUR_API_KEY), or --insecure-no-auth to serve without authentication`);
+    throw new UsageError(
+      `--host ${options.host} is reachable from the network: give --api-key (or RECUR_API_KEY), or --insecure-no-auth to serve without authentication`,
+    );
   }
   return key;
 }
@@ -145,31 +215,39 @@ function serveLimits(options: ServeCliOptions, contextLength: number): ServeLimi
     maxBodyBytes: whole('max-body-bytes', options.maxBodyBytes, 64),
     maxTokens: whole('max-tokens', options.maxTokens),
     defaultMaxTokens: whole('default-max-tokens', options.defaultMaxTokens),
-    maxPromptTokens: options.maxPromptTokens === undefined ? contextLength - 1 : whole('max-prompt-tokens', options.maxPromptTokens),
+    maxPromptTokens:
+      options.maxPromptTokens === undefined ? contextLength - 1 : whole('max-prompt-tokens', options.maxPromptTokens),
     contextLength,
     retryAfterSeconds: defaultLimits.retryAfterSeconds,
-    receiveTimeoutMs: parseNumber('receive-timeout', options.receiveTimeout, { min: 0.001, max: maxTimerSeconds }) * 1000,
+    receiveTimeoutMs:
+      parseNumber('receive-timeout', options.receiveTimeout, { min: 0.001, max: maxTimerSeconds }) * 1000,
     requestTimeoutMs: parseNumber('request-timeout', options.requestTimeout, { min: 0, max: maxTimerSeconds }) * 1000,
   };
 }
 
 function engineFlags(options: ServeCliOptions): ServingEngineOptions {
-  if (options.mode !== undefined && !modes.includes(options.mode as ServingMode)) throw new UsageError(`--mode must be one of ${modes.join(', ')}, got "${options.mode}"`);
-  if (options.kv !== undefined && options.kv !== 'copy' && options.kv !== 'shared') throw new UsageError(`--kv must be copy or shared, got "${options.kv}"`);
+  if (options.mode !== undefined && !modes.includes(options.mode as ServingMode))
+    throw new UsageError(`--mode must be one of ${modes.join(', ')}, got "${options.mode}"`);
+  if (options.kv !== undefined && options.kv !== 'copy' && options.kv !== 'shared')
+    throw new UsageError(`--kv must be copy or shared, got "${options.kv}"`);
   const maxRows = parseNumber('max-rows', options.maxRows, { integer: true, min: 1, max: 1024 });
-  const threads = options.threads === undefined ? undefined : parseNumber('threads', options.threads, { integer: true, min: 1, max: 64 });
+  const threads =
+    options.threads === undefined
+      ? undefined
+      : parseNumber('threads', options.threads, { integer: true, min: 1, max: 64 });
   return {
     scheduler: { maxRowsPerStep: maxRows },
     ...(options.mode !== undefined && { mode: options.mode as ServingMode }),
     ...(options.kv !== undefined && { kvMode: options.kv }),
-    ...(options.exit !== undefined && options.exit.trim().toLowerCase() !== 'none' && { exit: exitPolicy(options.exit) }),
+    ...(options.exit !== undefined &&
+      options.exit.trim().toLowerCase() !== 'none' && { exit: exitPolicy(options.exit) }),
     ...(threads !== undefined && { threads }),
   };
 }
 
 function exitPolicy(text: string): NonNullable<ServingEngineOptions['exit']> {
   const rule = exitFlag(text);
-  if (rule.kind !== 'policy') throw new UsageError('--exit router is not served yet; use maxprob:P, entropy:H or fixed:D');
+  if (rule.kind !== 'policy')
+    throw new UsageError('--exit router is not served yet; use maxprob:P, entropy:H or fixed:D');
   return rule.policy;
 }
-

@@ -15,23 +15,33 @@ export interface ModelOptions {
   readonly threads?: string;
 }
 
-/** Commands with two decoders (generate, eval, bench) also take --backend tfjs: the tfjs decoder on the wasm backend. */
+/**
+ * Commands with two decoders (generate, eval, bench) also take --backend tfjs: the tfjs decoder on the wasm backend.
+ */
 export interface BackendChoice {
   readonly tfjsPath?: boolean;
 }
 
 export const pathBackendHelp =
-  'wasm (default in Node: the fused fast path when the model allows it, else the tfjs decoder on wasm), tfjs (always the tfjs decoder, on wasm), cpu (the tfjs decoder on tfjs\'s cpu kernels)';
+  "wasm (default in Node: the fused fast path when the model allows it, else the tfjs decoder on wasm), tfjs (always the tfjs decoder, on wasm), cpu (the tfjs decoder on tfjs's cpu kernels)";
 
 /** Starts the tensor backend named by --backend / --threads (default: wasm on every core). */
-export async function startBackend(options: Pick<ModelOptions, 'backend' | 'threads'>, choice: BackendChoice = {}): Promise<void> {
+export async function startBackend(
+  options: Pick<ModelOptions, 'backend' | 'threads'>,
+  choice: BackendChoice = {},
+): Promise<void> {
   const named = options.backend;
   const allowed: readonly string[] = choice.tfjsPath ? [...backends, 'tfjs'] : backends;
   if (named !== undefined && !allowed.includes(named)) {
-    throw new UsageError(`--backend must be one of ${allowed.join(', ')}, got "${named}"${named === 'tfjs' ? ' (tfjs picks the decoder in generate, eval and bench)' : ''}`);
+    throw new UsageError(
+      `--backend must be one of ${allowed.join(', ')}, got "${named}"${named === 'tfjs' ? ' (tfjs picks the decoder in generate, eval and bench)' : ''}`,
+    );
   }
   const backend = named === 'tfjs' ? 'wasm' : (named as BackendName | undefined);
-  const threads = options.threads === undefined ? {} : { threads: parseNumber('threads', options.threads, { integer: true, min: 1, max: 64 }) };
+  const threads =
+    options.threads === undefined
+      ? {}
+      : { threads: parseNumber('threads', options.threads, { integer: true, min: 1, max: 64 }) };
   await initBackend({ ...(backend ? { backend } : {}), ...threads });
 }
 
@@ -41,7 +51,8 @@ export async function startBackend(options: Pick<ModelOptions, 'backend' | 'thre
  */
 export function fastOption(options: Pick<ModelOptions, 'backend'> & { readonly fast?: boolean }): false | undefined {
   if (options.backend !== 'tfjs') return undefined;
-  if (options.fast) throw new UsageError('--fast and --backend tfjs contradict each other: --backend tfjs runs the tfjs decoder');
+  if (options.fast)
+    throw new UsageError('--fast and --backend tfjs contradict each other: --backend tfjs runs the tfjs decoder');
   return false;
 }
 
@@ -54,13 +65,19 @@ const backends: readonly BackendName[] = ['wasm', 'cpu', 'webgpu'];
 
 /** Starts the tensor backend and loads --model, with a progress bar over the tensors. */
 export async function openModel(options: ModelOptions, choice: BackendChoice = {}): Promise<LoadedModel> {
-  if (!options.model) throw new UsageError('--model PATH is required (a Hugging Face folder, a .safetensors file or a .gguf file)');
+  if (!options.model)
+    throw new UsageError('--model PATH is required (a Hugging Face folder, a .safetensors file or a .gguf file)');
   await startBackend(options, choice);
   const bar = progressBar('loading');
   try {
-    const loops = options.loops === undefined ? {} : { loops: parseNumber('loops', options.loops, { integer: true, min: 1 }) };
+    const loops =
+      options.loops === undefined ? {} : { loops: parseNumber('loops', options.loops, { integer: true, min: 1 }) };
     const adapter = options.adapter === undefined ? {} : { adapter: options.adapter };
-    return await loadModel(options.model, { ...loops, ...adapter, onProgress: (done, total) => bar.update(done, total) });
+    return await loadModel(options.model, {
+      ...loops,
+      ...adapter,
+      onProgress: (done, total) => bar.update(done, total),
+    });
   } finally {
     bar.stop();
   }
@@ -73,5 +90,12 @@ export function printJson(value: unknown): void {
 /** Fixed-width text table for terminal output. */
 export function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => cell.padEnd(widths[c] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

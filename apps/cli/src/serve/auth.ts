@@ -13,7 +13,13 @@ export function bearerCheck(apiKey: string): (req: IncomingMessage) => void {
     const match = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
     const sent = match?.[1]?.trim() ?? '';
     if (!timingSafeEqual(digest(sent), expected) || sent === '') {
-      throw new HttpError(401, 'missing or wrong API key: send the header "Authorization: Bearer <key>"', 'invalid_request_error', null, { 'www-authenticate': 'Bearer' });
+      throw new HttpError(
+        401,
+        'missing or wrong API key: send the header "Authorization: Bearer <key>"',
+        'invalid_request_error',
+        null,
+        { 'www-authenticate': 'Bearer' },
+      );
     }
   };
 }

@@ -44,10 +44,17 @@ export function requestTimeout(message: string): HttpError {
   return new HttpError(408, message, 'invalid_request_error', null, { connection: 'close' });
 }
 
-export const tooSlow = (timeoutMs: number): string => `the client did not send its whole request within ${timeoutMs / 1000} s`;
+export const tooSlow = (timeoutMs: number): string =>
+  `the client did not send its whole request within ${timeoutMs / 1000} s`;
 
 function tooLarge(maxBytes: number, close: boolean): HttpError {
-  return new HttpError(413, `the request body is over this server's limit of ${maxBytes} bytes`, 'invalid_request_error', null, close ? { connection: 'close' } : {});
+  return new HttpError(
+    413,
+    `the request body is over this server's limit of ${maxBytes} bytes`,
+    'invalid_request_error',
+    null,
+    close ? { connection: 'close' } : {},
+  );
 }
 
 function readBody(req: IncomingMessage, { maxBytes, timeoutMs, closing }: BodyRules): Promise<Buffer> {

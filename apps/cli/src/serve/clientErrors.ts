@@ -12,14 +12,26 @@ export function answerRaw(socket: Duplex, status: number, message: string): void
     return;
   }
   const body = `${JSON.stringify({ error: { message, type: 'invalid_request_error', param: null, code: status } })}\n`;
-  const head = [`HTTP/1.1 ${status} ${reasons[status] ?? 'Error'}`, 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close'];
+  const head = [
+    `HTTP/1.1 ${status} ${reasons[status] ?? 'Error'}`,
+    'Content-Type: application/json',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+  ];
   socket.end(`${head.join('\r\n')}\r\n\r\n${body}`, () => socket.destroy());
 }
 
-const reasons: Readonly<Record<number, string>> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+const reasons: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};
 
 /** The server's 'clientError' listener: status and message for what Node's parser reported. */
-export function onClientError(receiveTimeoutMs: number, counted: (status: number) => void): (error: Error & { code?: string }, socket: Duplex) => void {
+export function onClientError(
+  receiveTimeoutMs: number,
+  counted: (status: number) => void,
+): (error: Error & { code?: string }, socket: Duplex) => void {
   const answer = (socket: Duplex, status: number, message: string): void => {
     counted(status);
     answerRaw(socket, status, message);

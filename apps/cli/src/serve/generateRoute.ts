@@ -24,13 +24,29 @@ export interface GenerateContext {
 }
 
 /** POST /v1/completions and /v1/chat/completions: validate, admit, generate, answer (JSON or SSE). */
-export async function handleGenerate(ctx: GenerateContext, endpoint: Endpoint, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleGenerate(
+  ctx: GenerateContext,
+  endpoint: Endpoint,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const { limits } = ctx;
-  const body = await readJsonBody(req, { maxBytes: limits.maxBodyBytes, timeoutMs: limits.receiveTimeoutMs, closing: ctx.closing });
+  const body = await readJsonBody(req, {
+    maxBytes: limits.maxBodyBytes,
+    timeoutMs: limits.receiveTimeoutMs,
+    closing: ctx.closing,
+  });
   const parsed = parseRequest(endpoint, body, limits);
   const input = await generationInput(ctx, parsed);
   if (ctx.isDraining()) throw draining();
-  if (!ctx.gate.tryEnter()) throw new HttpError(429, `the server is at its limit of ${limits.maxQueue} requests in flight; retry later`, 'rate_limit_error', null, { 'retry-after': String(limits.retryAfterSeconds) });
+  if (!ctx.gate.tryEnter())
+    throw new HttpError(
+      429,
+      `the server is at its limit of ${limits.maxQueue} requests in flight; retry later`,
+      'rate_limit_error',
+      null,
+      { 'retry-after': String(limits.retryAfterSeconds) },
+    );
   const stop = new RequestStop(ctx, res);
   try {
     const head = responseHead(endpoint, parsed.model ?? ctx.modelName, input.promptIds.length);
@@ -45,13 +61,18 @@ export async function handleGenerate(ctx: GenerateContext, endpoint: Endpoint, r
     const outcome = await submit(ctx, input, stop.signal, (text, depths) => {
       sse.send(deltaChunk(head, text, depths, first));
       first = false;
-    }).then((done) => (stop.check(), done)).catch((error: unknown) => {
-      if (!sse.headersSent) throw error;
-      if (error instanceof ClientGoneError) return undefined;
-      const status = error instanceof HttpError ? error.status : 500;
-      sse.send({ error: { message: (error as Error).message, type: 'server_error', code: status } });
-      return undefined;
-    });
+    })
+      .then((done) => {
+        stop.check();
+        return done;
+      })
+      .catch((error: unknown) => {
+        if (!sse.headersSent) throw error;
+        if (error instanceof ClientGoneError) return undefined;
+        const status = error instanceof HttpError ? error.status : 500;
+        sse.send({ error: { message: (error as Error).message, type: 'server_error', code: status } });
+        return undefined;
+      });
     if (outcome) sse.send(finalChunk(head, outcome));
     sse.done();
   } finally {
@@ -60,7 +81,12 @@ export async function handleGenerate(ctx: GenerateContext, endpoint: Endpoint, r
   }
 }
 
-async function submit(ctx: GenerateContext, input: GenerationInput, signal: AbortSignal, onDelta?: (text: string, depths: readonly number[]) => void): ReturnType<typeof runGeneration> {
+async function submit(
+  ctx: GenerateContext,
+  input: GenerationInput,
+  signal: AbortSignal,
+  onDelta?: (text: string, depths: readonly number[]) => void,
+): ReturnType<typeof runGeneration> {
   try {
     return await runGeneration(ctx.engine, ctx.tokenizer, input, signal, onDelta);
   } catch (error) {
@@ -71,7 +97,9 @@ async function submit(ctx: GenerateContext, input: GenerationInput, signal: Abor
 }
 
 export function draining(): HttpError {
-  return new HttpError(503, 'the server is shutting down and takes no new requests', 'server_error', null, { connection: 'close' });
+  return new HttpError(503, 'the server is shutting down and takes no new requests', 'server_error', null, {
+    connection: 'close',
+  });
 }
 
 /** Tokenizes the prompt and checks it and max_tokens against the limits and the context. */
@@ -79,12 +107,33 @@ async function generationInput(ctx: GenerateContext, parsed: ParsedRequest): Pro
   const { limits } = ctx;
   const param = parsed.endpoint === 'chat' ? 'messages' : 'prompt';
   const promptIds = 'text' in parsed.prompt ? await promptText(ctx, parsed.prompt.text, param) : [...parsed.prompt.ids];
-  if (promptIds.length > limits.maxPromptTokens) throw badRequest(param, `the prompt is ${promptIds.length} tokens, over this server's limit of ${limits.maxPromptTokens}`);
+  if (promptIds.length > limits.maxPromptTokens)
+    throw badRequest(
+      param,
+      `the prompt is ${promptIds.length} tokens, over this server's limit of ${limits.maxPromptTokens}`,
+    );
   const room = limits.contextLength - promptIds.length;
-  if (room < 1) throw badRequest(param, `the prompt is ${promptIds.length} tokens; the model's context is ${limits.contextLength}, leaving no room to generate`);
+  if (room < 1)
+    throw badRequest(
+      param,
+      `the prompt is ${promptIds.length} tokens; the model's context is ${limits.contextLength}, leaving no room to generate`,
+    );
   const maxTokens = parsed.maxTokens ?? Math.min(limits.defaultMaxTokens, room);
-  if (maxTokens > room) throw badRequest('max_tokens', `prompt (${promptIds.length} tokens) + max_tokens (${maxTokens}) is over the model's context of ${limits.contextLength}`);
-  return { promptIds, maxTokens, temperature: parsed.temperature, topP: parsed.topP, topK: parsed.topK, seed: parsed.seed, stop: parsed.stop, ignoreEos: parsed.ignoreEos };
+  if (maxTokens > room)
+    throw badRequest(
+      'max_tokens',
+      `prompt (${promptIds.length} tokens) + max_tokens (${maxTokens}) is over the model's context of ${limits.contextLength}`,
+    );
+  return {
+    promptIds,
+    maxTokens,
+    temperature: parsed.temperature,
+    topP: parsed.topP,
+    topK: parsed.topK,
+    seed: parsed.seed,
+    stop: parsed.stop,
+    ignoreEos: parsed.ignoreEos,
+  };
 }
 
 /**
@@ -95,6 +144,10 @@ function promptText(ctx: GenerateContext, text: string, param: string): Promise<
   const tokens = Math.min(ctx.limits.maxPromptTokens, ctx.limits.contextLength - 1);
   const maxBytes = tokens * tokenizerFacts(ctx.tokenizer).maxTokenBytes;
   const bytes = Buffer.byteLength(text);
-  if (bytes > maxBytes) throw badRequest(param, `the prompt is ${bytes} bytes; a prompt of at most ${tokens} tokens is at most ${maxBytes} bytes for this tokenizer`);
+  if (bytes > maxBytes)
+    throw badRequest(
+      param,
+      `the prompt is ${bytes} bytes; a prompt of at most ${tokens} tokens is at most ${maxBytes} bytes for this tokenizer`,
+    );
   return encodePrompt(ctx.tokenizer, text, { addBos: true });
 }

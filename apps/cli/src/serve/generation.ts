@@ -40,7 +40,13 @@ export type { OnDelta };
  * Runs one request on the engine as text (TokenText): a stop string ends it and cancels the engine
  * request, and so does `signal` (the client went away).
  */
-export async function runGeneration(engine: ServingEngine, tokenizer: ServeTokenizer, input: GenerationInput, signal: AbortSignal, onDelta?: OnDelta): Promise<GenerationOutcome> {
+export async function runGeneration(
+  engine: ServingEngine,
+  tokenizer: ServeTokenizer,
+  input: GenerationInput,
+  signal: AbortSignal,
+  onDelta?: OnDelta,
+): Promise<GenerationOutcome> {
   const cancel = new AbortController();
   // The engine is mid-step while it calls onToken: cancel once that step has returned.
   const cancelSoon = (): void => queueMicrotask(() => cancel.abort());
@@ -59,14 +65,25 @@ export async function runGeneration(engine: ServingEngine, tokenizer: ServeToken
   };
   try {
     const sampling = { temperature: input.temperature, topP: input.topP, topK: input.topK, seed: input.seed };
-    const request = { promptIds: input.promptIds, maxNewTokens: input.maxTokens, sampling, ...(input.ignoreEos && { stopAtEos: false }) };
+    const request = {
+      promptIds: input.promptIds,
+      maxNewTokens: input.maxTokens,
+      sampling,
+      ...(input.ignoreEos && { stopAtEos: false }),
+    };
     const result = await engine.submit(request, { onToken, signal: cancel.signal });
     if (failure !== undefined) throw failure;
     text.finish();
     const finishReason = text.stopped ? 'stop' : signal.aborted ? 'cancelled' : result.finishReason;
-    return { text: text.text, completionTokens: text.ids.length, depths: text.depths, finishReason, firstTokenMs: result.firstTokenMs, totalMs: result.totalMs };
+    return {
+      text: text.text,
+      completionTokens: text.ids.length,
+      depths: text.depths,
+      finishReason,
+      firstTokenMs: result.firstTokenMs,
+      totalMs: result.totalMs,
+    };
   } finally {
     signal.removeEventListener('abort', forward);
   }
 }
-

@@ -20,11 +20,26 @@ export function metricsText(m: MetricsInput): string {
     ...metric('recur_rows_last_step', 'gauge', 'rows in the last batched step', stats.rowsInLastStep),
     ...metric('recur_requests_in_flight', 'gauge', 'requests admitted by the server and not yet answered', m.inFlight),
     ...metric('recur_queue_capacity', 'gauge', 'requests admitted at once before 429', m.queueCapacity),
-    ...metric('recur_tokens_per_second', 'gauge', 'generated tokens per second over a recent window', stats.tokensPerSecond),
+    ...metric(
+      'recur_tokens_per_second',
+      'gauge',
+      'generated tokens per second over a recent window',
+      stats.tokensPerSecond,
+    ),
     ...metric('recur_generated_tokens_total', 'counter', 'tokens generated', stats.generatedTokens),
     ...metric('recur_steps_total', 'counter', 'batched engine steps run', stats.stepsRun),
-    ...metric('recur_engine_finished_total', 'counter', 'engine requests finished (length or end of sequence)', stats.finished),
-    ...metric('recur_engine_cancelled_total', 'counter', 'engine requests cancelled (client gone or stop string)', stats.cancelled),
+    ...metric(
+      'recur_engine_finished_total',
+      'counter',
+      'engine requests finished (length or end of sequence)',
+      stats.finished,
+    ),
+    ...metric(
+      'recur_engine_cancelled_total',
+      'counter',
+      'engine requests cancelled (client gone or stop string)',
+      stats.cancelled,
+    ),
     ...metric('recur_draining', 'gauge', '1 while shutting down (new requests get 503)', m.draining ? 1 : 0),
     ...depthHistogram(stats.depthHistogram, m.maxDepth),
     ...responses(m.responses),
@@ -55,7 +70,8 @@ function depthHistogram(counts: readonly number[], maxDepth: number): string[] {
 function responses(byStatus: ReadonlyMap<string, number>): string[] {
   const name = 'recur_http_responses_total';
   const lines = [`# HELP ${name} HTTP requests answered, by status code`, `# TYPE ${name} counter`];
-  for (const [status, n] of [...byStatus].sort(([a], [b]) => a.localeCompare(b))) lines.push(`${name}{status="${status}"} ${n}`);
+  for (const [status, n] of [...byStatus].sort(([a], [b]) => a.localeCompare(b)))
+    lines.push(`${name}{status="${status}"} ${n}`);
   return lines;
 }
 

@@ -28,13 +28,19 @@ type Body = Readonly<Record<string, unknown>>;
 
 /** Validates an already-parsed JSON body; throws HttpError 400 naming the first bad field. */
 export function parseRequest(endpoint: Endpoint, json: unknown, limits: ServeLimits): ParsedRequest {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw badRequest(null, 'the request body must be a JSON object');
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw badRequest(null, 'the request body must be a JSON object');
   const body = json as Body;
   rejectUnsupported(body);
   const n = optionalNumber(body, 'n', { integer: true, min: 1 });
   if (n !== undefined && n !== 1) throw badRequest('n', `"n" must be 1 (one choice per request), got ${n}`);
-  const maxTokens = optionalNumber(body, endpoint === 'chat' && body.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens', { integer: true, min: 1 });
-  if (maxTokens !== undefined && maxTokens > limits.maxTokens) throw badRequest('max_tokens', `"max_tokens" ${maxTokens} is over this server's limit of ${limits.maxTokens}`);
+  const maxTokens = optionalNumber(
+    body,
+    endpoint === 'chat' && body.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens',
+    { integer: true, min: 1 },
+  );
+  if (maxTokens !== undefined && maxTokens > limits.maxTokens)
+    throw badRequest('max_tokens', `"max_tokens" ${maxTokens} is over this server's limit of ${limits.maxTokens}`);
   const model = body.model;
   if (model !== undefined && typeof model !== 'string') throw badRequest('model', '"model" must be a string');
   return {
@@ -56,8 +62,10 @@ function parsePrompt(raw: unknown): ParsedRequest['prompt'] {
   if (raw === undefined) return { text: '' };
   if (typeof raw === 'string') return { text: raw };
   if (Array.isArray(raw) && raw.length === 1 && typeof raw[0] === 'string') return { text: raw[0] };
-  if (Array.isArray(raw) && raw.length > 0 && raw.every((id) => Number.isInteger(id) && (id as number) >= 0)) return { ids: raw as number[] };
-  if (Array.isArray(raw) && raw.length > 1 && raw.every((p) => typeof p === 'string')) throw badRequest('prompt', 'one prompt per request: "prompt" must be a string, not a batch of strings');
+  if (Array.isArray(raw) && raw.length > 0 && raw.every((id) => Number.isInteger(id) && (id as number) >= 0))
+    return { ids: raw as number[] };
+  if (Array.isArray(raw) && raw.length > 1 && raw.every((p) => typeof p === 'string'))
+    throw badRequest('prompt', 'one prompt per request: "prompt" must be a string, not a batch of strings');
   throw badRequest('prompt', '"prompt" must be a string, a one-string array or a non-empty array of token ids');
 }
 
@@ -72,7 +80,8 @@ function parseStop(raw: unknown): string[] {
 
 /** Options the server does not implement: refused rather than silently ignored. */
 function rejectUnsupported(body: Body): void {
-  if (body.logprobs !== undefined && body.logprobs !== null && body.logprobs !== false) throw badRequest('logprobs', '"logprobs" is not supported');
+  if (body.logprobs !== undefined && body.logprobs !== null && body.logprobs !== false)
+    throw badRequest('logprobs', '"logprobs" is not supported');
   if (body.echo === true) throw badRequest('echo', '"echo" is not supported');
   if (body.suffix !== undefined && body.suffix !== null) throw badRequest('suffix', '"suffix" is not supported');
   if (typeof body.best_of === 'number' && body.best_of !== 1) throw badRequest('best_of', '"best_of" must be 1');
@@ -91,10 +100,20 @@ function optionalNumber(body: Body, name: string, rule: NumberRule): number | un
   const value = body[name];
   if (value === undefined || value === null) return undefined;
   const { integer = false, min = -Infinity, max = Infinity, above = false } = rule;
-  const ok = typeof value === 'number' && Number.isFinite(value) && (!integer || Number.isInteger(value)) && (above ? value > min : value >= min) && value <= max;
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    (!integer || Number.isInteger(value)) &&
+    (above ? value > min : value >= min) &&
+    value <= max;
   if (!ok) {
-    const range = [Number.isFinite(min) ? `${above ? '>' : '≥'} ${min}` : '', Number.isFinite(max) ? `≤ ${max}` : ''].filter(Boolean).join(' and ');
-    throw badRequest(name, `"${name}" must be ${integer ? 'an integer' : 'a number'}${range ? ` ${range}` : ''}, got ${JSON.stringify(value)}`);
+    const range = [Number.isFinite(min) ? `${above ? '>' : '≥'} ${min}` : '', Number.isFinite(max) ? `≤ ${max}` : '']
+      .filter(Boolean)
+      .join(' and ');
+    throw badRequest(
+      name,
+      `"${name}" must be ${integer ? 'an integer' : 'a number'}${range ? ` ${range}` : ''}, got ${JSON.stringify(value)}`,
+    );
   }
   return value as number;
 }
@@ -113,6 +132,7 @@ function optionalSampling(body: Body, name: string, field: SamplingField): numbe
 function optionalBoolean(body: Body, name: string): boolean | undefined {
   const value = body[name];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'boolean') throw badRequest(name, `"${name}" must be true or false, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'boolean')
+    throw badRequest(name, `"${name}" must be true or false, got ${JSON.stringify(value)}`);
   return value;
 }

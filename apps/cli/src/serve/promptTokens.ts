@@ -52,7 +52,8 @@ const anchor = 'a';
  */
 export async function encodePrompt(tokenizer: ServeTokenizer, text: string, options: EncodeOptions): Promise<number[]> {
   const chunkChars = options.chunkChars ?? 4096;
-  if (text.length <= chunkChars || !tokenizerFacts(tokenizer).splitsAtSpaces) return tokenizer.encode(text, { addBos: options.addBos });
+  if (text.length <= chunkChars || !tokenizerFacts(tokenizer).splitsAtSpaces)
+    return tokenizer.encode(text, { addBos: options.addBos });
   const anchorIds = tokenizer.encode(anchor, { addBos: false });
   const ids: number[] = [];
   let start = 0;
@@ -61,7 +62,8 @@ export async function encodePrompt(tokenizer: ServeTokenizer, text: string, opti
     if (start === 0) ids.push(...tokenizer.encode(text.slice(0, end), { addBos: options.addBos }));
     else {
       const piece = tokenizer.encode(anchor + text.slice(start, end), { addBos: false });
-      if (!anchorIds.every((id, i) => piece[i] === id)) return [...ids, ...tokenizer.encode(text.slice(start), { addBos: false })];
+      if (!anchorIds.every((id, i) => piece[i] === id))
+        return [...ids, ...tokenizer.encode(text.slice(start), { addBos: false })];
       ids.push(...piece.slice(anchorIds.length));
     }
     start = end;

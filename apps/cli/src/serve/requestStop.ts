@@ -22,7 +22,10 @@ export class RequestStop {
   };
   private readonly onCancel = (): void => this.abort('cancelled');
 
-  constructor(private readonly ctx: StopSources, private readonly res: ServerResponse) {
+  constructor(
+    private readonly ctx: StopSources,
+    private readonly res: ServerResponse,
+  ) {
     res.on('close', this.onClose);
     ctx.cancelled.addEventListener('abort', this.onCancel, { once: true });
     if (ctx.cancelled.aborted) this.abort('cancelled');
@@ -37,8 +40,19 @@ export class RequestStop {
   /** Throws the answer for an early stop (ClientGoneError: nobody to answer). */
   check(): void {
     if (this.reason === 'gone') throw new ClientGoneError('the client closed the connection');
-    if (this.reason === 'timeout') throw new HttpError(504, `the request ran past this server's request timeout of ${this.ctx.limits.requestTimeoutMs / 1000} s and was cancelled`);
-    if (this.reason === 'cancelled') throw new HttpError(503, 'the server shut down before this request finished; it was cancelled', 'server_error', null, { connection: 'close' });
+    if (this.reason === 'timeout')
+      throw new HttpError(
+        504,
+        `the request ran past this server's request timeout of ${this.ctx.limits.requestTimeoutMs / 1000} s and was cancelled`,
+      );
+    if (this.reason === 'cancelled')
+      throw new HttpError(
+        503,
+        'the server shut down before this request finished; it was cancelled',
+        'server_error',
+        null,
+        { connection: 'close' },
+      );
   }
 
   release(): void {

@@ -17,7 +17,11 @@ export function responseHead(endpoint: Endpoint, model: string, promptTokens: nu
 }
 
 function usage(head: ResponseHead, outcome: GenerationOutcome): Record<string, number> {
-  return { prompt_tokens: head.promptTokens, completion_tokens: outcome.completionTokens, total_tokens: head.promptTokens + outcome.completionTokens };
+  return {
+    prompt_tokens: head.promptTokens,
+    completion_tokens: outcome.completionTokens,
+    total_tokens: head.promptTokens + outcome.completionTokens,
+  };
 }
 
 /** The non-standard `recur` field: loops run per generated token, and timings. */
@@ -29,25 +33,33 @@ const round = (ms: number): number => Math.round(ms * 10) / 10;
 
 /** The whole answer of a non-streaming request. */
 export function completionBody(head: ResponseHead, outcome: GenerationOutcome): Record<string, unknown> {
-  const choice = head.endpoint === 'chat'
-    ? { index: 0, message: { role: 'assistant', content: outcome.text }, finish_reason: outcome.finishReason }
-    : { index: 0, text: outcome.text, logprobs: null, finish_reason: outcome.finishReason };
+  const choice =
+    head.endpoint === 'chat'
+      ? { index: 0, message: { role: 'assistant', content: outcome.text }, finish_reason: outcome.finishReason }
+      : { index: 0, text: outcome.text, logprobs: null, finish_reason: outcome.finishReason };
   return { ...common(head), choices: [choice], usage: usage(head, outcome), recur: recurField(outcome) };
 }
 
 /** One streamed piece of text (chat: `first` also carries the assistant role). */
-export function deltaChunk(head: ResponseHead, text: string, depths: readonly number[], first: boolean): Record<string, unknown> {
-  const choice = head.endpoint === 'chat'
-    ? { index: 0, delta: first ? { role: 'assistant', content: text } : { content: text }, finish_reason: null }
-    : { index: 0, text, logprobs: null, finish_reason: null };
+export function deltaChunk(
+  head: ResponseHead,
+  text: string,
+  depths: readonly number[],
+  first: boolean,
+): Record<string, unknown> {
+  const choice =
+    head.endpoint === 'chat'
+      ? { index: 0, delta: first ? { role: 'assistant', content: text } : { content: text }, finish_reason: null }
+      : { index: 0, text, logprobs: null, finish_reason: null };
   return { ...common(head, true), choices: [choice], recur: { depths } };
 }
 
 /** The last chunk: finish reason, usage and every token's depth. */
 export function finalChunk(head: ResponseHead, outcome: GenerationOutcome): Record<string, unknown> {
-  const choice = head.endpoint === 'chat'
-    ? { index: 0, delta: {}, finish_reason: outcome.finishReason }
-    : { index: 0, text: '', logprobs: null, finish_reason: outcome.finishReason };
+  const choice =
+    head.endpoint === 'chat'
+      ? { index: 0, delta: {}, finish_reason: outcome.finishReason }
+      : { index: 0, text: '', logprobs: null, finish_reason: outcome.finishReason };
   return { ...common(head, true), choices: [choice], usage: usage(head, outcome), recur: recurField(outcome) };
 }
 

@@ -52,17 +52,42 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
   const cancelling = new AbortController();
   let isDraining = false;
   const authorize = options.apiKey === undefined ? undefined : bearerCheck(options.apiKey);
-  const ctx: GenerateContext = { engine, tokenizer: options.tokenizer, modelName: options.modelName, limits, gate, isDraining: () => isDraining, closing: closing.signal, cancelled: cancelling.signal };
+  const ctx: GenerateContext = {
+    engine,
+    tokenizer: options.tokenizer,
+    modelName: options.modelName,
+    limits,
+    gate,
+    isDraining: () => isDraining,
+    closing: closing.signal,
+    cancelled: cancelling.signal,
+  };
   const routes: Readonly<Record<string, Readonly<Record<string, Route>>>> = {
-    '/health': { GET: (_req, res) => sendJson(res, isDraining ? 503 : 200, { status: isDraining ? 'draining' : 'ok', model: options.modelName }) },
+    '/health': {
+      GET: (_req, res) =>
+        sendJson(res, isDraining ? 503 : 200, { status: isDraining ? 'draining' : 'ok', model: options.modelName }),
+    },
     '/metrics': {
       GET: (_req, res) => {
-        const text = metricsText({ stats: engine.stats(), maxDepth: engine.maxDepth, inFlight: gate.inFlight, queueCapacity: limits.maxQueue, responses, draining: isDraining });
+        const text = metricsText({
+          stats: engine.stats(),
+          maxDepth: engine.maxDepth,
+          inFlight: gate.inFlight,
+          queueCapacity: limits.maxQueue,
+          responses,
+          draining: isDraining,
+        });
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
         res.end(text);
       },
     },
-    '/v1/models': { GET: (_req, res) => sendJson(res, 200, { object: 'list', data: [{ id: options.modelName, object: 'model', created: 0, owned_by: 'recur' }] }) },
+    '/v1/models': {
+      GET: (_req, res) =>
+        sendJson(res, 200, {
+          object: 'list',
+          data: [{ id: options.modelName, object: 'model', created: 0, owned_by: 'recur' }],
+        }),
+    },
     '/v1/completions': { POST: (req, res) => handleGenerate(ctx, 'completion', req, res) },
     '/v1/chat/completions': { POST: (req, res) => handleGenerate(ctx, 'chat', req, res) },
   };
@@ -72,8 +97,12 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
     if (path !== '/health') authorize?.(req); // before routing: without the key, even the routes stay unknown
     const methods = routes[path];
     const route = methods?.[req.method ?? 'GET'];
-    if (!methods) throw new HttpError(404, `no route ${path} (routes: ${Object.keys(routes).join(', ')})`, 'not_found_error');
-    if (!route) throw new HttpError(405, `${req.method ?? '?'} is not allowed on ${path}`, 'invalid_request_error', null, { allow: Object.keys(methods).join(', ') });
+    if (!methods)
+      throw new HttpError(404, `no route ${path} (routes: ${Object.keys(routes).join(', ')})`, 'not_found_error');
+    if (!route)
+      throw new HttpError(405, `${req.method ?? '?'} is not allowed on ${path}`, 'invalid_request_error', null, {
+        allow: Object.keys(methods).join(', '),
+      });
     if (isDraining && req.method === 'POST') throw draining();
     await route(req, res);
   };
@@ -82,34 +111,53 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
   // Node checks these every connectionsCheckingInterval; its own requestTimeout is a backstop for
   // bodies no route reads (the routes time bodies from their arrival, see readJsonBody).
   const receiveMs = limits.receiveTimeoutMs;
-  const http = createServer({ headersTimeout: receiveMs, requestTimeout: 2 * receiveMs, connectionsCheckingInterval: Math.min(1000, Math.max(25, receiveMs / 4)) }, (req, res) => {
-    open.add(res);
-    res.on('close', () => {
-      open.delete(res);
-      const status = res.writableFinished ? String(res.statusCode) : '499';
-      count(status);
-    });
-    handle(req, res).catch((error: unknown) => answerFailure(res, error, options.log));
-  });
-  http.on('clientError', onClientError(receiveMs, (status) => count(String(status))));
+  const http = createServer(
+    {
+      headersTimeout: receiveMs,
+      requestTimeout: 2 * receiveMs,
+      connectionsCheckingInterval: Math.min(1000, Math.max(25, receiveMs / 4)),
+    },
+    (req, res) => {
+      open.add(res);
+      res.on('close', () => {
+        open.delete(res);
+        const status = res.writableFinished ? String(res.statusCode) : '499';
+        count(status);
+      });
+      handle(req, res).catch((error: unknown) => answerFailure(res, error, options.log));
+    },
+  );
+  http.on(
+    'clientError',
+    onClientError(receiveMs, (status) => count(String(status))),
+  );
   http.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  const allAnswered = (): Promise<unknown> => Promise.all([...open].map((res) => new Promise<void>((resolve) => (res.destroyed || res.writableFinished ? resolve() : res.once('close', () => resolve())))));
+  const allAnswered = (): Promise<unknown> =>
+    Promise.all(
+      [...open].map(
+        (res) =>
+          new Promise<void>((resolve) =>
+            res.destroyed || res.writableFinished ? resolve() : res.once('close', () => resolve()),
+          ),
+      ),
+    );
 
   return {
     http,
     responses,
-    listen: (port, host) => new Promise((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(port, host, () => {
-        http.off('error', reject);
-        const address = http.address() as AddressInfo;
-        const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-        resolve({ host: address.address, port: address.port, url: `http://${shown}:${address.port}` });
-      });
-    }),
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(port, host, () => {
+          http.off('error', reject);
+          const address = http.address() as AddressInfo;
+          const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          resolve({ host: address.address, port: address.port, url: `http://${shown}:${address.port}` });
+        });
+      }),
     shutdown: async () => {
       isDraining = true;
       closing.abort();
@@ -123,8 +171,7 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
           if (socket.bytesWritten === 0) {
             count('408');
             answerRaw(socket, 408, 'the server is shutting down and the request had not all arrived');
-          }
-          else socket.destroy();
+          } else socket.destroy();
         }
       });
     },
@@ -138,7 +185,10 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
 /** Answers a failed request: its HttpError, or a 500 (logged) for anything unexpected. */
 function answerFailure(res: ServerResponse, error: unknown, log?: (line: string) => void): void {
   if (error instanceof ClientGoneError || res.destroyed) return;
-  const httpError = error instanceof HttpError ? error : new HttpError(500, `internal error: ${error instanceof Error ? error.message : String(error)}`);
+  const httpError =
+    error instanceof HttpError
+      ? error
+      : new HttpError(500, `internal error: ${error instanceof Error ? error.message : String(error)}`);
   if (!(error instanceof HttpError)) log?.(`recur serve: ${httpError.message}`);
   if (res.headersSent) {
     res.end();

@@ -17,7 +17,12 @@ export class SseWriter {
     if (this.res.destroyed || this.res.writableEnded) return;
     if (!this.started) {
       this.started = true;
-      this.res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      this.res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
       this.res.flushHeaders();
     }
     this.res.write(`data: ${JSON.stringify(chunk)}\n\n`);

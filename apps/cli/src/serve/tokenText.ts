@@ -19,7 +19,12 @@ export class TokenText {
   /** Tokens whose text has not been handed on yet. */
   private unsent = 0;
 
-  constructor(tokenizer: ServeTokenizer, promptIds: readonly number[], stops: readonly string[], private readonly onDelta?: OnDelta) {
+  constructor(
+    tokenizer: ServeTokenizer,
+    promptIds: readonly number[],
+    stops: readonly string[],
+    private readonly onDelta?: OnDelta,
+  ) {
     this.all = [...promptIds];
     this.stream = new TextStream((list) => tokenizer.decode(list), tokenizer.decode(promptIds));
     this.matcher = new StopMatcher(stops);

@@ -26,7 +26,10 @@ export class FakeEngine implements ServingEngine {
   private generated = 0;
 
   /** `tickMs`: time per token (default: one event-loop turn). */
-  constructor(private readonly reply = 'Hello world. Bye now.', private readonly tickMs = 0) {}
+  constructor(
+    private readonly reply = 'Hello world. Bye now.',
+    private readonly tickMs = 0,
+  ) {}
 
   pause(): void {
     this.paused = true;
@@ -43,7 +46,8 @@ export class FakeEngine implements ServingEngine {
 
   async submit(request: ServeRequest, callbacks: ServeCallbacks = {}): Promise<ServeResult> {
     if (this.draining) throw new Error('serving engine is draining; no new requests');
-    if (request.promptIds.length + request.maxNewTokens > 512) throw new RangeError('prompt + maxNewTokens exceeds the context');
+    if (request.promptIds.length + request.maxNewTokens > 512)
+      throw new RangeError('prompt + maxNewTokens exceeds the context');
     this.requests.push(request);
     this.running++;
     const ids: number[] = [];
@@ -79,8 +83,15 @@ export class FakeEngine implements ServingEngine {
 
   stats(): ServeStats {
     return {
-      waiting: 0, running: this.running, rowsInLastStep: this.running, stepsRun: this.generated, generatedTokens: this.generated,
-      tokensPerSecond: 12.5, depthHistogram: [3, 4], finished: this.finished, cancelled: this.cancelled,
+      waiting: 0,
+      running: this.running,
+      rowsInLastStep: this.running,
+      stepsRun: this.generated,
+      generatedTokens: this.generated,
+      tokensPerSecond: 12.5,
+      depthHistogram: [3, 4],
+      finished: this.finished,
+      cancelled: this.cancelled,
     };
   }
 

@@ -15,7 +15,13 @@ export function fakeServer(): FakeServer {
   });
   return {
     start: async (engine = new FakeEngine(), limits = {}, extra = {}) => {
-      server = createServeServer({ engine, tokenizer: charTokenizer, modelName: 'fake', limits: { ...defaultLimits, contextLength: 512, ...limits }, ...extra });
+      server = createServeServer({
+        engine,
+        tokenizer: charTokenizer,
+        modelName: 'fake',
+        limits: { ...defaultLimits, contextLength: 512, ...limits },
+        ...extra,
+      });
       return (await server.listen(0, '127.0.0.1')).url;
     },
     current: () => {
@@ -26,7 +32,11 @@ export function fakeServer(): FakeServer {
 }
 
 export interface FakeServer {
-  start(engine?: FakeEngine, limits?: Partial<ServeLimits>, extra?: Pick<ServeServerOptions, 'apiKey'>): Promise<string>;
+  start(
+    engine?: FakeEngine,
+    limits?: Partial<ServeLimits>,
+    extra?: Pick<ServeServerOptions, 'apiKey'>,
+  ): Promise<string>;
   /** The server of the running test. */
   current(): ServeServer;
 }

@@ -34,4 +34,5 @@ export function rawRequest(base: string, bytes: string | Buffer): RawRequest {
 }
 
 /** The head of a POST with a JSON body of `length` bytes. */
-export const postHead = (path: string, length: number): string => `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+export const postHead = (path: string, length: number): string =>
+  `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;

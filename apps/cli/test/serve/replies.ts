@@ -25,7 +25,12 @@ interface Body {
 export function parseCompletion(text: string): CompletionView {
   const body = JSON.parse(text) as Body;
   const choice = body.choices[0]!;
-  return { text: choice.text ?? choice.message?.content ?? '', finishReason: choice.finish_reason ?? '', depths: body.recur?.depths ?? [], usage: body.usage! };
+  return {
+    text: choice.text ?? choice.message?.content ?? '',
+    finishReason: choice.finish_reason ?? '',
+    depths: body.recur?.depths ?? [],
+    usage: body.usage!,
+  };
 }
 
 /** One SSE chunk. */
@@ -38,7 +43,10 @@ export function parseChunk(data: string): Body & { readonly piece: string } {
 /** The whole text of a stream (its `data:` payloads, `[DONE]` last). */
 export function streamedText(data: readonly string[]): string {
   if (data.at(-1) !== '[DONE]') throw new Error(`stream did not end with [DONE]: ${data.at(-1)}`);
-  return data.slice(0, -1).map((d) => parseChunk(d).piece).join('');
+  return data
+    .slice(0, -1)
+    .map((d) => parseChunk(d).piece)
+    .join('');
 }
 
 /** The error message of a 4xx/5xx body. */

@@ -10,7 +10,10 @@ export function copyModel(from: string, prefix = 'recur-model-'): string {
 }
 
 /** The JSON header of a safetensors file and where its data area starts. */
-export function safetensorsHeader(bytes: Uint8Array): { header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>; dataStart: number } {
+export function safetensorsHeader(bytes: Uint8Array): {
+  header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  dataStart: number;
+} {
   const length = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
   return { header: JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length))), dataStart: 8 + length };
 }

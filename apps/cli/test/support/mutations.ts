@@ -26,7 +26,13 @@ export function flipByte(bytes: Uint8Array, random: Random, from: number, to: nu
  * (so it becomes ≥ 2^64). Both must be refused; a finite value change would be a legitimately
  * different model, so none is generated.
  */
-export function poisonFloat(bytes: Uint8Array, random: Random, dataStart: number, dataEnd: number, kind: 'nan' | 'exponent'): Uint8Array {
+export function poisonFloat(
+  bytes: Uint8Array,
+  random: Random,
+  dataStart: number,
+  dataEnd: number,
+  kind: 'nan' | 'exponent',
+): Uint8Array {
   const out = bytes.slice();
   const view = new DataView(out.buffer);
   const count = Math.floor((dataEnd - dataStart) / 4);
@@ -47,7 +53,10 @@ export function poisonFloat(bytes: Uint8Array, random: Random, dataStart: number
 }
 
 /** Safetensors: the header object, and a file rebuilt around an edited header (same data area). */
-export function safetensorsParts(bytes: Uint8Array): { header: Record<string, Record<string, unknown>>; dataStart: number } {
+export function safetensorsParts(bytes: Uint8Array): {
+  header: Record<string, Record<string, unknown>>;
+  dataStart: number;
+} {
   const length = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
   return { header: JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length))), dataStart: 8 + length };
 }

@@ -47,7 +47,10 @@ export class EntropyRecorder implements AttentionCache {
 function meanEntropy(q: tf.Tensor3D, k: tf.Tensor3D): tf.Scalar {
   const [t, nHeads, headDim] = q.shape;
   const group = nHeads / k.shape[1];
-  const kvHead = tf.tensor1d(Array.from({ length: nHeads }, (_, h) => Math.floor(h / group)), 'int32');
+  const kvHead = tf.tensor1d(
+    Array.from({ length: nHeads }, (_, h) => Math.floor(h / group)),
+    'int32',
+  );
   const keys = tf.transpose(tf.gather(k, kvHead, 1), [1, 2, 0]); // [nHeads, hd, T]
   const queries = tf.transpose(q, [1, 0, 2]); // [nHeads, T, hd]
   const scores = tf.div(tf.matMul(queries, keys), Math.sqrt(headDim)); // [nHeads, T, T]

@@ -27,8 +27,11 @@ export async function probeLoops(model: LoadedModel, ids: readonly number[]): Pr
   const kept: tf.Tensor2D[] = [];
   try {
     tf.tidy(() => {
-      const run = (h: tf.Tensor2D, calls: readonly LayerCall[], through: EntropyRecorder | ReturnType<typeof decoder.newCache>) =>
-        calls.length === 0 ? h : decoder.runLayers(h, calls, { positions, cache: through });
+      const run = (
+        h: tf.Tensor2D,
+        calls: readonly LayerCall[],
+        through: EntropyRecorder | ReturnType<typeof decoder.newCache>,
+      ) => (calls.length === 0 ? h : decoder.runLayers(h, calls, { positions, cache: through }));
       let h = run(decoder.embed(ids), structure.prologue, recorder); // [T, d]
       for (const loop of structure.loops) {
         h = run(h, loop, recorder);

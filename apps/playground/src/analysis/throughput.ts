@@ -19,13 +19,18 @@ export interface ThroughputResult {
  * attends over its own KV cache. All rows run the full depth: this measures the batching that
  * continuous depth-wise batching builds on, not depth-wise scheduling itself.
  */
-export async function measureThroughput(model: LoadedModel, sequences: number, steps: number): Promise<ThroughputResult> {
+export async function measureThroughput(
+  model: LoadedModel,
+  sequences: number,
+  steps: number,
+): Promise<ThroughputResult> {
   const prompts = Array.from({ length: sequences }, (_, b) => [1, 2 + ((b * 37) % (model.config.vocabSize - 2))]);
   const one = await decodeOneAtATime(model, prompts, steps);
   const batched = await decodeBatched(model, prompts, steps);
   const tokens = sequences * steps;
   return {
-    sequences, steps,
+    sequences,
+    steps,
     oneAtATime: tokens / (one.ms / 1000),
     batched: tokens / (batched.ms / 1000),
     sameTokens: JSON.stringify(one.value) === JSON.stringify(batched.value),
@@ -33,7 +38,10 @@ export async function measureThroughput(model: LoadedModel, sequences: number, s
 }
 
 /** Prefills every prompt into its own cache; returns caches and each row's first greedy token. */
-async function prefill(model: LoadedModel, prompts: readonly number[][]): Promise<{ caches: KvCache[]; next: number[] }> {
+async function prefill(
+  model: LoadedModel,
+  prompts: readonly number[][],
+): Promise<{ caches: KvCache[]; next: number[] }> {
   const caches = prompts.map(() => model.decoder.newCache());
   const next: number[] = [];
   for (const [b, ids] of prompts.entries()) {
@@ -44,7 +52,11 @@ async function prefill(model: LoadedModel, prompts: readonly number[][]): Promis
   return { caches, next };
 }
 
-async function decodeOneAtATime(model: LoadedModel, prompts: readonly number[][], steps: number): Promise<{ value: number[][]; ms: number }> {
+async function decodeOneAtATime(
+  model: LoadedModel,
+  prompts: readonly number[][],
+  steps: number,
+): Promise<{ value: number[][]; ms: number }> {
   const { caches, next } = await prefill(model, prompts);
   const out = prompts.map(() => [] as number[]);
   const start = performance.now();
@@ -61,7 +73,11 @@ async function decodeOneAtATime(model: LoadedModel, prompts: readonly number[][]
   return { value: out, ms };
 }
 
-async function decodeBatched(model: LoadedModel, prompts: readonly number[][], steps: number): Promise<{ value: number[][]; ms: number }> {
+async function decodeBatched(
+  model: LoadedModel,
+  prompts: readonly number[][],
+  steps: number,
+): Promise<{ value: number[][]; ms: number }> {
   const { decoder } = model;
   const { caches, next } = await prefill(model, prompts);
   const calls = executionSteps(decoder.config);
@@ -95,7 +111,8 @@ class RowsCache implements AttentionCache {
 
   attend(call: LayerCall, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D): tf.Tensor2D {
     const row = (t: tf.Tensor3D, b: number): tf.Tensor3D => tf.slice(t, [b, 0, 0], [1, -1, -1]); // [1, heads, hd]
-    const outs = this.caches.map((cache, b) => cache.attend(call, row(q, b), row(k, b), row(v, b))); // B × [1, nHeads·hd]
+    // B × [1, nHeads·hd]
+    const outs = this.caches.map((cache, b) => cache.attend(call, row(q, b), row(k, b), row(v, b)));
     return tf.concat(outs, 0); // [B, nHeads·hd]
   }
 }

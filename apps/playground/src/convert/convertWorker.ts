@@ -1,7 +1,7 @@
 /// <reference lib="webworker" />
 import { convertModel, type LoadedModel } from '@recur/engine';
 import { Decoder } from '@recur/graph';
-import { initBackend, tf } from '@recur/tensor';
+import { initBackend, type tf } from '@recur/tensor';
 import type { ArrayTable, ConvertReply, ConvertRequest } from './protocol.js';
 
 /**
@@ -12,15 +12,25 @@ import type { ArrayTable, ConvertReply, ConvertRequest } from './protocol.js';
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
 scope.onmessage = (event: MessageEvent<ConvertRequest>) => {
-  convert(event.data).catch((err: unknown) => reply({ kind: 'error', message: err instanceof Error ? err.message : String(err) }));
+  convert(event.data).catch((err: unknown) =>
+    reply({ kind: 'error', message: err instanceof Error ? err.message : String(err) }),
+  );
 };
 
 async function convert(request: ConvertRequest): Promise<void> {
   await initBackend({ backend: 'wasm', wasmPaths: request.wasmPaths });
   const decoder = Decoder.fromArrays(request.config, new Map(request.weights.map(([name, data]) => [name, data])));
   // convertModel reads only the decoder, its config and where it came from.
-  const source = { decoder, config: request.config, source: { path: request.sourcePath, format: 'safetensors' }, tensors: [] } as unknown as LoadedModel;
-  const converted = await convertModel(source, { ...request.options, onProgress: (done, total) => reply({ kind: 'progress', done, total }) });
+  const source = {
+    decoder,
+    config: request.config,
+    source: { path: request.sourcePath, format: 'safetensors' },
+    tensors: [],
+  } as unknown as LoadedModel;
+  const converted = await convertModel(source, {
+    ...request.options,
+    onProgress: (done, total) => reply({ kind: 'progress', done, total }),
+  });
   const weights = await table(converted.decoder.weights);
   const lora = await table(converted.lora.tensors);
   const { plan, loraEnergy, parameters, recur } = converted;
@@ -28,7 +38,10 @@ async function convert(request: ConvertRequest): Promise<void> {
   converted.decoder.dispose();
   converted.lora.dispose();
   decoder.dispose();
-  reply({ kind: 'done', config, weights, lora, loraScale: converted.lora.scale, plan, loraEnergy, parameters, recur }, [...weights, ...lora].map(([, data]) => data.buffer as ArrayBuffer));
+  reply(
+    { kind: 'done', config, weights, lora, loraScale: converted.lora.scale, plan, loraEnergy, parameters, recur },
+    [...weights, ...lora].map(([, data]) => data.buffer as ArrayBuffer),
+  );
 }
 
 async function table(tensors: ReadonlyMap<string, tf.Tensor>): Promise<ArrayTable> {

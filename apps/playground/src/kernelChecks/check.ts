@@ -37,11 +37,24 @@ export async function runCase(c: KernelCase): Promise<CheckResult> {
   out!.dispose();
   const want = c.reference();
   let maxError = got.length === want.length ? 0 : Infinity;
-  for (let i = 0; i < got.length; i++) maxError = Math.max(maxError, Math.abs((got[i] ?? NaN) - (want[i] ?? NaN)) || (Number.isNaN(got[i]) ? Infinity : 0));
+  for (let i = 0; i < got.length; i++)
+    maxError = Math.max(
+      maxError,
+      Math.abs((got[i] ?? NaN) - (want[i] ?? NaN)) || (Number.isNaN(got[i]) ? Infinity : 0),
+    );
   const dispatched = [...new Set(profile.kernels.map((k) => k.name))];
   const leakedTensors = tf.memory().numTensors - before;
   const pass = maxError <= c.tolerance && dispatched.includes(c.expectKernel) && leakedTensors === 0;
-  return { kernel: c.kernel, label: c.label, maxError, tolerance: c.tolerance, expectKernel: c.expectKernel, dispatched, leakedTensors, pass };
+  return {
+    kernel: c.kernel,
+    label: c.label,
+    maxError,
+    tolerance: c.tolerance,
+    expectKernel: c.expectKernel,
+    dispatched,
+    leakedTensors,
+    pass,
+  };
 }
 
 /** Deterministic values in [-1, 1) (a small LCG: the checks need repeatable inputs, not good randomness). */

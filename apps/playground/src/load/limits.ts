@@ -26,7 +26,9 @@ export function checkFits(checkpoint: Checkpoint, backend: ActiveBackend): void 
     }
   }
   if (total > backend.maxTotalBytes) {
-    throw new ModelTooLargeError(`${checkpoint.path}: the weights need ${formatBytes(total)} as float32, more than the ${backend.name} backend can hold (${formatBytes(backend.maxTotalBytes)}); pick a smaller model`);
+    throw new ModelTooLargeError(
+      `${checkpoint.path}: the weights need ${formatBytes(total)} as float32, more than the ${backend.name} backend can hold (${formatBytes(backend.maxTotalBytes)}); pick a smaller model`,
+    );
   }
 }
 

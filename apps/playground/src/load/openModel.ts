@@ -8,12 +8,19 @@ import type { ModelFiles } from './sources.js';
  * Opens the files as a checkpoint, checks the model fits the active backend before reading any
  * weights, then builds it. A converted Recur model's `recur` section (config.json) is honoured.
  */
-export async function openModel(files: ModelFiles, backend: ActiveBackend, onProgress: (fraction: number) => void): Promise<LoadedModel> {
+export async function openModel(
+  files: ModelFiles,
+  backend: ActiveBackend,
+  onProgress: (fraction: number) => void,
+): Promise<LoadedModel> {
   const recur = await recurSection(files.sources);
   const checkpoint = await openCheckpoint(files.sources, { path: files.label });
   try {
     checkFits(checkpoint, backend);
-    return await buildModel(checkpoint, { onProgress: (done, total) => onProgress(done / total), ...(recur ? { recur } : {}) });
+    return await buildModel(checkpoint, {
+      onProgress: (done, total) => onProgress(done / total),
+      ...(recur ? { recur } : {}),
+    });
   } finally {
     await checkpoint.close();
   }

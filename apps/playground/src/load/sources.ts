@@ -16,7 +16,9 @@ export function filesFromList(files: readonly File[]): ModelFiles {
 
 /** Everything dropped: files, and the files inside dropped folders (recursively). */
 export async function filesFromDrop(transfer: DataTransfer): Promise<ModelFiles> {
-  const entries = Array.from(transfer.items).map((item) => item.webkitGetAsEntry()).filter((e): e is FileSystemEntry => e !== null);
+  const entries = Array.from(transfer.items)
+    .map((item) => item.webkitGetAsEntry())
+    .filter((e): e is FileSystemEntry => e !== null);
   if (entries.length === 0) return filesFromList(Array.from(transfer.files));
   const files: File[] = [];
   for (const entry of entries) await collect(entry, files);
@@ -50,20 +52,32 @@ const optionalFiles = new Set<string>(['tokenizer_config.json']);
  */
 export async function filesFromUrl(url: string, onProgress?: (fraction: number) => void): Promise<ModelFiles> {
   const target = new URL(url, location.href);
-  if (target.origin !== location.origin) throw new Error(`${url}: only same-origin URLs are loaded (this page never contacts another site)`);
-  if (target.pathname.endsWith('.gguf')) return { label: target.pathname, sources: [await fetchSource(target, true, onProgress)] };
+  if (target.origin !== location.origin)
+    throw new Error(`${url}: only same-origin URLs are loaded (this page never contacts another site)`);
+  if (target.pathname.endsWith('.gguf'))
+    return { label: target.pathname, sources: [await fetchSource(target, true, onProgress)] };
   if (!target.pathname.endsWith('/')) throw new Error(`${url}: expected a .gguf file or a folder URL ending in /`);
   const sources: ByteSource[] = [];
   for (const [i, name] of folderFiles.entries()) {
-    const source = await fetchSource(new URL(name, target), !optionalFiles.has(name), (f) => onProgress?.((i + f) / folderFiles.length));
+    const source = await fetchSource(new URL(name, target), !optionalFiles.has(name), (f) =>
+      onProgress?.((i + f) / folderFiles.length),
+    );
     if (source) sources.push(source);
   }
   return { label: target.pathname, sources };
 }
 
 async function fetchSource(url: URL, required: true, onProgress?: (fraction: number) => void): Promise<ByteSource>;
-async function fetchSource(url: URL, required: boolean, onProgress?: (fraction: number) => void): Promise<ByteSource | undefined>;
-async function fetchSource(url: URL, required: boolean, onProgress?: (fraction: number) => void): Promise<ByteSource | undefined> {
+async function fetchSource(
+  url: URL,
+  required: boolean,
+  onProgress?: (fraction: number) => void,
+): Promise<ByteSource | undefined>;
+async function fetchSource(
+  url: URL,
+  required: boolean,
+  onProgress?: (fraction: number) => void,
+): Promise<ByteSource | undefined> {
   const response = await fetch(url, { credentials: 'same-origin' });
   if (!response.ok) {
     if (!required && response.status === 404) return undefined;

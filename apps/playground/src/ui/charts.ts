@@ -21,8 +21,8 @@ export function drawEntropyChart(canvas: HTMLCanvasElement, steps: readonly Step
   ctx.fillText('0', 40, base);
   const means = loopMeans(steps);
   ctx.fillText(means.map((m, loop) => `loop ${loop + 1}: ${m.toFixed(3)}`).join('   '), 60, base + 32);
-  canvas.dataset['drawn'] = 'true';
-  canvas.dataset['loopMeans'] = means.map((m) => m.toFixed(4)).join(',');
+  canvas.dataset.drawn = 'true';
+  canvas.dataset.loopMeans = means.map((m) => m.toFixed(4)).join(',');
 }
 
 /** Mean entropy of each loop's steps. */
@@ -53,7 +53,7 @@ export function drawThroughputChart(canvas: HTMLCanvasElement, result: Throughpu
     ctx.fillText(bar.label, 4, y + 22);
     ctx.fillText(`${bar.value.toFixed(1)} tok/s`, 136 + w, y + 22);
   }
-  canvas.dataset['drawn'] = 'true';
+  canvas.dataset.drawn = 'true';
 }
 
 function context(canvas: HTMLCanvasElement): CanvasRenderingContext2D {

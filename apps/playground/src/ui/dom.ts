@@ -10,7 +10,7 @@ export function showMessage(text: string | undefined, kind: 'error' | 'info' = '
   const box = byId('message', HTMLDivElement);
   box.hidden = text === undefined;
   box.textContent = text ?? '';
-  box.dataset['kind'] = kind;
+  box.dataset.kind = kind;
 }
 
 /** The readable message of anything thrown. */
@@ -30,8 +30,8 @@ export function setProgress(bar: HTMLProgressElement, fraction: number | undefin
  * re-enables what the page's state allows, so the page stays usable after bad input.
  */
 export async function action(name: string, run: () => Promise<void>, settle: () => void): Promise<void> {
-  document.body.dataset['state'] = 'busy';
-  document.body.dataset['action'] = name;
+  document.body.dataset.state = 'busy';
+  document.body.dataset.action = name;
   showMessage(undefined);
   for (const b of document.querySelectorAll('button')) b.disabled = true;
   try {
@@ -41,7 +41,7 @@ export async function action(name: string, run: () => Promise<void>, settle: () 
     showMessage(messageOf(err));
   } finally {
     settle();
-    document.body.dataset['state'] = 'ready';
-    document.body.dataset['done'] = String(Number(document.body.dataset['done'] ?? 0) + 1); // actions finished, for tests
+    document.body.dataset.state = 'ready';
+    document.body.dataset.done = String(Number(document.body.dataset.done ?? 0) + 1); // actions finished, for tests
   }
 }

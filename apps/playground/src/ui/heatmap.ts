@@ -28,12 +28,16 @@ export function drawDepthHeatmap(canvas: HTMLCanvasElement, cells: readonly Dept
     ctx.fillText(visible(cell.text), box.x + 2, box.y + 15);
   }
   drawLegend(ctx, loops, canvas.height - LINE - PAD);
-  canvas.dataset['drawn'] = 'true';
-  canvas.dataset['depths'] = cells.map((c) => c.depth).join(',');
-  canvas.dataset['loops'] = String(loops);
+  canvas.dataset.drawn = 'true';
+  canvas.dataset.depths = cells.map((c) => c.depth).join(',');
+  canvas.dataset.loops = String(loops);
 }
 
-function wrap(ctx: CanvasRenderingContext2D, cells: readonly DepthCell[], width: number): { boxes: { x: number; y: number; w: number }[]; lines: number } {
+function wrap(
+  ctx: CanvasRenderingContext2D,
+  cells: readonly DepthCell[],
+  width: number,
+): { boxes: { x: number; y: number; w: number }[]; lines: number } {
   const boxes: { x: number; y: number; w: number }[] = [];
   let x = PAD;
   let line = 0;

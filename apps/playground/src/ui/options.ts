@@ -15,7 +15,8 @@ function fill(select: HTMLSelectElement, values: readonly string[], chosen: stri
 /** The convert form as engine options; throws a readable error for a bad field. */
 export function convertOptions(onProgress: (done: number, total: number) => void): ConvertOptions {
   const loops = Number(byId('loops', HTMLInputElement).value);
-  if (!Number.isInteger(loops) || loops < 1) throw new RangeError(`loops must be a whole number ≥ 1, got "${byId('loops', HTMLInputElement).value}"`);
+  if (!Number.isInteger(loops) || loops < 1)
+    throw new RangeError(`loops must be a whole number ≥ 1, got "${byId('loops', HTMLInputElement).value}"`);
   const norms = byId('norms', HTMLSelectElement).value === 'per-loop' ? 'per-loop' : 'tied';
   return {
     strategy: byId('strategy', HTMLSelectElement).value as SharingStrategy,
@@ -32,7 +33,8 @@ function rank(id: string): number | 'full' {
   const text = byId(id, HTMLInputElement).value.trim();
   if (text === 'full') return 'full';
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 0) throw new RangeError(`LoRA rank must be a whole number ≥ 0 or "full", got "${text}"`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new RangeError(`LoRA rank must be a whole number ≥ 0 or "full", got "${text}"`);
   return value;
 }
 
@@ -40,6 +42,9 @@ function rank(id: string): number | 'full' {
 export function numberField(id: string, min: number, max: number): number {
   const input = byId(id, HTMLInputElement);
   const value = Number(input.value);
-  if (!Number.isFinite(value) || value < min || value > max) throw new RangeError(`${input.labels?.[0]?.textContent?.trim() ?? id} must be between ${min} and ${max}, got "${input.value}"`);
+  if (!Number.isFinite(value) || value < min || value > max)
+    throw new RangeError(
+      `${input.labels?.[0]?.textContent?.trim() ?? id} must be between ${min} and ${max}, got "${input.value}"`,
+    );
   return value;
 }

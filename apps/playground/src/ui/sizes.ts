@@ -15,7 +15,7 @@ export function renderSizes(table: HTMLTableElement, rows: readonly SizeRow[]): 
   for (const h of ['', 'parameters', 'bytes (fp32)', 'vs. source']) head.insertCell().textContent = h;
   for (const row of rows) {
     const tr = table.insertRow();
-    tr.dataset['parameters'] = String(row.parameters);
+    tr.dataset.parameters = String(row.parameters);
     tr.insertCell().textContent = row.label;
     tr.insertCell().textContent = row.parameters.toLocaleString('en-US');
     tr.insertCell().textContent = formatBytes(row.parameters * FLOAT32_BYTES);

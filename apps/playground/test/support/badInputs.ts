@@ -1,4 +1,14 @@
-import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  writeFileSync,
+  writeSync,
+  ftruncateSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -35,9 +45,19 @@ export function makeBadInputs(hfDir: string): BadInputs {
 }
 
 const largeConfig = {
-  architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 1024, intermediate_size: 64, num_hidden_layers: 1,
-  num_attention_heads: 8, num_key_value_heads: 8, vocab_size: 600000, max_position_embeddings: 256, rms_norm_eps: 1e-5,
-  rope_theta: 10000, tie_word_embeddings: true, hidden_act: 'silu',
+  architectures: ['LlamaForCausalLM'],
+  model_type: 'llama',
+  hidden_size: 1024,
+  intermediate_size: 64,
+  num_hidden_layers: 1,
+  num_attention_heads: 8,
+  num_key_value_heads: 8,
+  vocab_size: 600000,
+  max_position_embeddings: 256,
+  rms_norm_eps: 1e-5,
+  rope_theta: 10000,
+  tie_word_embeddings: true,
+  hidden_act: 'silu',
 };
 
 /** A valid safetensors header over zero-filled (sparse) data: nothing but the header is written to disk. */
@@ -49,7 +69,10 @@ function writeSparseSafetensors(path: string): void {
     ['model.norm.weight', [d]],
     ['model.layers.0.input_layernorm.weight', [d]],
     ['model.layers.0.post_attention_layernorm.weight', [d]],
-    ...['q_proj', 'k_proj', 'v_proj', 'o_proj'].map((m): [string, number[]] => [`model.layers.0.self_attn.${m}.weight`, [d, d]]),
+    ...['q_proj', 'k_proj', 'v_proj', 'o_proj'].map((m): [string, number[]] => [
+      `model.layers.0.self_attn.${m}.weight`,
+      [d, d],
+    ]),
     ['model.layers.0.mlp.gate_proj.weight', [ff, d]],
     ['model.layers.0.mlp.up_proj.weight', [ff, d]],
     ['model.layers.0.mlp.down_proj.weight', [d, ff]],

@@ -13,7 +13,7 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 
 /** Waits until the page's current action is over (body[data-state=ready]). */
 export async function settled(page: Page, timeout = 120_000): Promise<void> {
-  await page.waitForFunction(() => document.body.dataset['state'] === 'ready', undefined, { timeout, polling: 100 });
+  await page.waitForFunction(() => document.body.dataset.state === 'ready', undefined, { timeout, polling: 100 });
 }
 
 /** The page's message box text, or '' when hidden. */
@@ -26,7 +26,11 @@ export async function message(page: Page): Promise<string> {
 
 /** Runs `act` (a click, a file choice) and waits until the page has finished one more action. */
 export async function actAndSettle(page: Page, act: () => Promise<void>, timeout = 120_000): Promise<void> {
-  const before = await page.evaluate(() => Number(document.body.dataset['done'] ?? 0));
+  const before = await page.evaluate(() => Number(document.body.dataset.done ?? 0));
   await act();
-  await page.waitForFunction((n) => Number(document.body.dataset['done'] ?? 0) > n && document.body.dataset['state'] === 'ready', before, { timeout, polling: 100 });
+  await page.waitForFunction(
+    (n) => Number(document.body.dataset.done ?? 0) > n && document.body.dataset.state === 'ready',
+    before,
+    { timeout, polling: 100 },
+  );
 }

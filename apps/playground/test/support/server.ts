@@ -23,7 +23,9 @@ export interface StaticServer {
  * outside a mapped folder are refused.
  */
 export async function serveStatic(mounts: Readonly<Record<string, string>>): Promise<StaticServer> {
-  const table = Object.entries(mounts).sort((a, b) => b[0].length - a[0].length).map(([prefix, dir]) => [prefix, resolve(dir)] as const);
+  const table = Object.entries(mounts)
+    .sort((a, b) => b[0].length - a[0].length)
+    .map(([prefix, dir]) => [prefix, resolve(dir)] as const);
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     const mount = table.find(([prefix]) => path.startsWith(prefix));
@@ -33,7 +35,10 @@ export async function serveStatic(mounts: Readonly<Record<string, string>>): Pro
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
       return;
     }
-    res.writeHead(200, { 'Content-Type': TYPES[extname(target)] ?? 'application/octet-stream', 'Content-Length': statSync(target).size });
+    res.writeHead(200, {
+      'Content-Type': TYPES[extname(target)] ?? 'application/octet-stream',
+      'Content-Length': statSync(target).size,
+    });
     createReadStream(target).pipe(res);
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));

@@ -28,7 +28,11 @@ export class ByteCursor {
   /** Makes the next `n` bytes available; `what` names the field for the 'truncated' message. */
   async need(n: number, what: string): Promise<void> {
     if (n > this.remaining) {
-      throw new CheckpointError('truncated', this.file, `${what} needs ${n} bytes at offset ${this.pos} but the file ends at ${this.source.size}`);
+      throw new CheckpointError(
+        'truncated',
+        this.file,
+        `${what} needs ${n} bytes at offset ${this.pos} but the file ends at ${this.source.size}`,
+      );
     }
     if (this.pos >= this.bufStart && this.pos + n <= this.bufStart + this.buf.byteLength) return;
     const length = Math.min(this.remaining, Math.max(n, this.chunk));

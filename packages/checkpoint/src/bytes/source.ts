@@ -17,7 +17,11 @@ export interface ByteSource {
 export function checkRange(name: string, size: number, offset: number, length: number): void {
   const valid = Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset >= 0 && length >= 0;
   if (!valid || offset + length > size) {
-    throw new CheckpointError('offset-out-of-range', name, `read of bytes ${offset}..${offset + length} but the file has ${size} bytes`);
+    throw new CheckpointError(
+      'offset-out-of-range',
+      name,
+      `read of bytes ${offset}..${offset + length} but the file has ${size} bytes`,
+    );
   }
 }
 
@@ -42,7 +46,11 @@ export function blobSource(blob: Blob, name: string): ByteSource {
       checkRange(name, blob.size, offset, length);
       const buffer = await blob.slice(offset, offset + length).arrayBuffer();
       if (buffer.byteLength !== length) {
-        throw new CheckpointError('truncated', name, `expected ${length} bytes at ${offset}, got ${buffer.byteLength} (file changed while reading?)`);
+        throw new CheckpointError(
+          'truncated',
+          name,
+          `expected ${length} bytes at ${offset}, got ${buffer.byteLength} (file changed while reading?)`,
+        );
       }
       return new Uint8Array(buffer);
     },

@@ -11,7 +11,10 @@ export interface Checkpoint {
   /** What was opened (a folder, a file), for messages. */
   readonly path: string;
   readonly config: ModelConfig;
-  /** Where `config.maxPositionEmbeddings` came from: `max_position_embeddings in config.json`, or `default: config.json declares no max_position_embeddings`. */
+  /**
+   * Where `config.maxPositionEmbeddings` came from: `max_position_embeddings in
+   * config.json`, or `default: config.json declares no max_position_embeddings`.
+   */
   readonly contextSource: string;
   /** null when the checkpoint carries no tokenizer (a folder without tokenizer.json). */
   readonly tokenizer: TextTokenizer | null;

@@ -49,12 +49,22 @@ const hfSource: ConfigSource = { layerField: 'num_hidden_layers' };
  * model may still carry `lm_head.weight`; if so its shape is checked too. Other extra tensors
  * (adapters, router weights, rotary buffers) are allowed.
  */
-export function checkTensorsAgainstConfig(file: string, config: ModelConfig, tensors: readonly TensorInfo[], source: ConfigSource = hfSource): void {
+export function checkTensorsAgainstConfig(
+  file: string,
+  config: ModelConfig,
+  tensors: readonly TensorInfo[],
+  source: ConfigSource = hfSource,
+): void {
   checkNoExtraLayers(file, config, tensors, source);
   const byName = new Map(tensors.map((t) => [t.name, t]));
   for (const [name, shape] of expectedTensors(config)) {
     const info = byName.get(name);
-    if (!info) throw new CheckpointError('missing-tensor', file, `tensor "${name}" is missing (the config needs it with shape ${formatShape(shape)})`);
+    if (!info)
+      throw new CheckpointError(
+        'missing-tensor',
+        file,
+        `tensor "${name}" is missing (the config needs it with shape ${formatShape(shape)})`,
+      );
     checkShape(file, info, shape);
   }
   const head = byName.get('lm_head.weight');
@@ -64,13 +74,22 @@ export function checkTensorsAgainstConfig(file: string, config: ModelConfig, ten
 function checkShape(file: string, info: TensorInfo, shape: readonly number[]): void {
   const same = info.shape.length === shape.length && info.shape.every((d, i) => d === shape[i]);
   if (!same) {
-    throw new CheckpointError('shape-mismatch', file, `tensor "${info.name}" has shape ${formatShape(info.shape)} but the config implies ${formatShape(shape)}`);
+    throw new CheckpointError(
+      'shape-mismatch',
+      file,
+      `tensor "${info.name}" has shape ${formatShape(info.shape)} but the config implies ${formatShape(shape)}`,
+    );
   }
 }
 
 const layerOf = /^model\.layers\.(\d+)\./;
 
-function checkNoExtraLayers(file: string, config: ModelConfig, tensors: readonly TensorInfo[], source: ConfigSource): void {
+function checkNoExtraLayers(
+  file: string,
+  config: ModelConfig,
+  tensors: readonly TensorInfo[],
+  source: ConfigSource,
+): void {
   const extra = tensors.filter((t) => Number(layerOf.exec(t.name)?.[1] ?? -1) >= config.numLayers);
   const first = extra[0];
   if (!first) return;

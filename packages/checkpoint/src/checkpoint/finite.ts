@@ -43,7 +43,13 @@ function scalarFirst(data: Float32Array, from: number, to: number): number {
  * Throws CheckpointError 'non-finite' naming the file, the tensor (and `alias`, its name in the
  * file where that differs), the first bad element and how many there are.
  */
-export function checkFinite(file: string, name: string, data: Float32Array, shape: readonly number[], alias?: string): void {
+export function checkFinite(
+  file: string,
+  name: string,
+  data: Float32Array,
+  shape: readonly number[],
+  alias?: string,
+): void {
   const first = firstNonFinite(data);
   if (first < 0) return;
   let count = 0;
@@ -51,7 +57,11 @@ export function checkFinite(file: string, name: string, data: Float32Array, shap
   const value = data[first]!;
   const why = Number.isFinite(value) ? ' (|w| ≥ 2^64 cannot be a trained weight)' : '';
   const others = count > 1 ? `; ${count} bad values in all` : '';
-  throw new CheckpointError('non-finite', file, `tensor "${name}"${alias ? ` ("${alias}")` : ''} holds ${value.toExponential(1).replace(/^(-?Infinity|NaN).*/, '$1')} at ${position(first, shape)}${why}${others}: the weights are corrupt`);
+  throw new CheckpointError(
+    'non-finite',
+    file,
+    `tensor "${name}"${alias ? ` ("${alias}")` : ''} holds ${value.toExponential(1).replace(/^(-?Infinity|NaN).*/, '$1')} at ${position(first, shape)}${why}${others}: the weights are corrupt`,
+  );
 }
 
 /** A flat index as [row, col, …] in the tensor's shape. */

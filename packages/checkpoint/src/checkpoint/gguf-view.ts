@@ -14,7 +14,12 @@ export function ggufAsHf(gguf: GgufFile, config: ModelConfig): TensorStore {
   const tensors: TensorInfo[] = [];
   for (const t of gguf.tensors) {
     const hf = ggufToHfName(t.name);
-    if (ggufName.has(hf)) throw new CheckpointError('duplicate-tensor', gguf.file, `tensors "${ggufName.get(hf)}" and "${t.name}" both map to "${hf}"`);
+    if (ggufName.has(hf))
+      throw new CheckpointError(
+        'duplicate-tensor',
+        gguf.file,
+        `tensors "${ggufName.get(hf)}" and "${t.name}" both map to "${hf}"`,
+      );
     ggufName.set(hf, t.name);
     tensors.push({ ...t, name: hf });
   }
@@ -34,11 +39,21 @@ export function ggufAsHf(gguf: GgufFile, config: ModelConfig): TensorStore {
   };
 }
 
-function unpermute(file: string, name: string, data: Float32Array, shape: readonly number[], heads: number): Float32Array {
+function unpermute(
+  file: string,
+  name: string,
+  data: Float32Array,
+  shape: readonly number[],
+  heads: number,
+): Float32Array {
   const rows = shape[0] ?? 1;
   const cols = shape.length > 1 ? data.length / rows : 1;
   if (rows % (2 * heads) !== 0) {
-    throw new CheckpointError('shape-mismatch', file, `tensor "${name}" has ${rows} rows, which cannot split into ${heads} heads of even size`);
+    throw new CheckpointError(
+      'shape-mismatch',
+      file,
+      `tensor "${name}" has ${rows} rows, which cannot split into ${heads} heads of even size`,
+    );
   }
   return unpermuteRopeRows(data, heads, cols);
 }

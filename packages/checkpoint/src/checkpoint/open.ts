@@ -37,14 +37,24 @@ interface Parts {
  * + optional tokenizer.json / tokenizer_config.json. Takes ownership of the sources: the ones it
  * does not need are closed at once, the rest by `Checkpoint.close()` (or on failure).
  */
-export async function openCheckpoint(files: readonly ByteSource[], options: OpenCheckpointOptions = {}): Promise<Checkpoint> {
+export async function openCheckpoint(
+  files: readonly ByteSource[],
+  options: OpenCheckpointOptions = {},
+): Promise<Checkpoint> {
   const where = options.path ?? (files.length === 1 ? files[0]!.name : 'checkpoint');
-  const closeAll = (keep: ReadonlySet<ByteSource>): Promise<unknown> => Promise.all(files.filter((f) => !keep.has(f)).map((f) => f.close?.()));
+  const closeAll = (keep: ReadonlySet<ByteSource>): Promise<unknown> =>
+    Promise.all(files.filter((f) => !keep.has(f)).map((f) => f.close?.()));
   try {
-    const selection = selectCheckpointFiles(files.map((f) => f.name), where);
+    const selection = selectCheckpointFiles(
+      files.map((f) => f.name),
+      where,
+    );
     const byName = new Map(files.map((f) => [f.name, f]));
     const source = (name: string): ByteSource => byName.get(name)!;
-    const parts = selection.format === 'gguf' ? await openGgufParts(source(selection.model)) : await openSafetensorsParts(selection, source);
+    const parts =
+      selection.format === 'gguf'
+        ? await openGgufParts(source(selection.model))
+        : await openSafetensorsParts(selection, source);
     await closeAll(new Set(weightNames(selection).map(source)));
     const path = options.path ?? (selection.format === 'gguf' ? selection.model : where);
     return checkpointOf(selection.format, path, parts);
@@ -60,33 +70,70 @@ function weightNames(selection: CheckpointFiles): readonly string[] {
 
 async function openGgufParts(source: ByteSource): Promise<Parts> {
   const gguf = await readGguf(source);
-  const config = configFromGguf(gguf.metadata, source.name, gguf.tensors.map((t) => t.name));
+  const config = configFromGguf(
+    gguf.metadata,
+    source.name,
+    gguf.tensors.map((t) => t.name),
+  );
   const tokenizer = gguf.metadata.has('tokenizer.ggml.tokens') ? tokenizerFromGguf(gguf.metadata, source.name) : null;
   const store = ggufAsHf(gguf, config);
-  checkTensorsAgainstConfig(source.name, config, store.tensors, { layerField: 'llama.block_count', fileName: (name) => hfToGgufName(name) ?? name });
-  return { config, contextSource: contextSource(source.name, 'llama.context_length', gguf.metadata.has('llama.context_length')), tokenizer, store };
+  checkTensorsAgainstConfig(source.name, config, store.tensors, {
+    layerField: 'llama.block_count',
+    fileName: (name) => hfToGgufName(name) ?? name,
+  });
+  return {
+    config,
+    contextSource: contextSource(source.name, 'llama.context_length', gguf.metadata.has('llama.context_length')),
+    tokenizer,
+    store,
+  };
 }
 
-async function openSafetensorsParts(selection: Extract<CheckpointFiles, { format: 'safetensors' }>, source: (name: string) => ByteSource): Promise<Parts> {
+async function openSafetensorsParts(
+  selection: Extract<CheckpointFiles, { format: 'safetensors' }>,
+  source: (name: string) => ByteSource,
+): Promise<Parts> {
   const json = await readJsonSource(source(selection.config));
   const config = configFromHf(json, selection.config);
-  const declared = typeof json === 'object' && json !== null && (json as Record<string, unknown>).max_position_embeddings != null;
-  const tokenizer = selection.tokenizer ? await readTokenizer(source(selection.tokenizer), selection.tokenizerConfig ? source(selection.tokenizerConfig) : undefined) : null;
+  const declared =
+    typeof json === 'object' && json !== null && (json as Record<string, unknown>).max_position_embeddings != null;
+  const tokenizer = selection.tokenizer
+    ? await readTokenizer(
+        source(selection.tokenizer),
+        selection.tokenizerConfig ? source(selection.tokenizerConfig) : undefined,
+      )
+    : null;
   const store = selection.index
-    ? await openShardedSafetensors(selection.index, parseSafetensorsIndex(selection.index, await readJsonSource(source(selection.index))), selection.weights.map(source))
+    ? await openShardedSafetensors(
+        selection.index,
+        parseSafetensorsIndex(selection.index, await readJsonSource(source(selection.index))),
+        selection.weights.map(source),
+      )
     : await openSafetensors(source(selection.weights[0]!));
   checkTensorsAgainstConfig(store.file, config, store.tensors); // on failure openCheckpoint closes the files
-  return { config, contextSource: contextSource(selection.config, 'max_position_embeddings', declared), tokenizer, store };
+  return {
+    config,
+    contextSource: contextSource(selection.config, 'max_position_embeddings', declared),
+    tokenizer,
+    store,
+  };
 }
 
-async function readTokenizer(tokenizerSource: ByteSource, configSource: ByteSource | undefined): Promise<TextTokenizer> {
+async function readTokenizer(
+  tokenizerSource: ByteSource,
+  configSource: ByteSource | undefined,
+): Promise<TextTokenizer> {
   const json = await readJsonSource(tokenizerSource);
   const config = configSource ? await readJsonSource(configSource) : undefined;
   return tokenizerFromHfJson(json, config, tokenizerSource.name);
 }
 
 /** Every read is scanned for NaN, ±Infinity and overflowing values (see finite.ts), whatever the format. */
-function checkpointOf(format: Checkpoint['format'], path: string, { config, contextSource, tokenizer, store }: Parts): Checkpoint {
+function checkpointOf(
+  format: Checkpoint['format'],
+  path: string,
+  { config, contextSource, tokenizer, store }: Parts,
+): Checkpoint {
   const infos = new Map(store.tensors.map((t) => [t.name, t]));
   return {
     format,
@@ -100,7 +147,13 @@ function checkpointOf(format: Checkpoint['format'], path: string, { config, cont
       const info = store.has(name) ? infos.get(name) : undefined;
       if (!info) throw new CheckpointError('missing-tensor', path, `no tensor named "${name}"`);
       const data = await store.read(name);
-      checkFinite(store.fileOf?.(name) ?? store.file, name, data, info.shape, format === 'gguf' ? hfToGgufName(name) : undefined);
+      checkFinite(
+        store.fileOf?.(name) ?? store.file,
+        name,
+        data,
+        info.shape,
+        format === 'gguf' ? hfToGgufName(name) : undefined,
+      );
       return data;
     },
     close: () => store.close(),

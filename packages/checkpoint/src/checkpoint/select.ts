@@ -27,7 +27,8 @@ export function selectCheckpointFiles(names: readonly string[], where: string): 
   const ggufs = withSuffix('.gguf');
   if (indexes.length > 0 || safetensors.length > 0) {
     const config = find('config.json');
-    if (!config) throw new CheckpointError('no-config', where, 'safetensors weights need a config.json beside them (none found)');
+    if (!config)
+      throw new CheckpointError('no-config', where, 'safetensors weights need a config.json beside them (none found)');
     const tokenizer = find('tokenizer.json');
     const tokenizerConfig = find('tokenizer_config.json');
     const index = indexes.length > 0 ? pickOne(indexes, 'model.safetensors.index.json', where) : undefined;
@@ -42,12 +43,20 @@ export function selectCheckpointFiles(names: readonly string[], where: string): 
     };
   }
   if (ggufs.length > 0) return { format: 'gguf', model: pickOne(ggufs, undefined, where) };
-  throw new CheckpointError('no-model', where, 'no model found (expected config.json with model.safetensors or model.safetensors.index.json, or a .gguf file)');
+  throw new CheckpointError(
+    'no-model',
+    where,
+    'no model found (expected config.json with model.safetensors or model.safetensors.index.json, or a .gguf file)',
+  );
 }
 
 function pickOne(candidates: readonly string[], preferred: string | undefined, where: string): string {
   if (candidates.length === 1) return candidates[0]!;
   const chosen = preferred === undefined ? undefined : candidates.find((n) => baseName(n) === preferred);
   if (chosen) return chosen;
-  throw new CheckpointError('ambiguous-model', where, `several candidate model files (${candidates.map(baseName).join(', ')}); open one of them directly`);
+  throw new CheckpointError(
+    'ambiguous-model',
+    where,
+    `several candidate model files (${candidates.map(baseName).join(', ')}); open one of them directly`,
+  );
 }

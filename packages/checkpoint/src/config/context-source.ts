@@ -7,9 +7,9 @@ import { baseName } from '../bytes/source.js';
 export const defaultContextLength = 2048;
 
 /**
- * Where a checkpoint's context length came from, for `inspect`: the file's own field, or the
- * default and the field that was missing (the value is then `defaultContextLength`). (The two files of one model may genuinely differ:
- * stories260K's GGUF declares 2048, its converted config.json 512; each reports its own.)
+ * Where a checkpoint's context length came from, for `inspect`: the file's own field, or the default and
+ * the field that was missing (the value is then `defaultContextLength`). (The two files of one model may
+ * genuinely differ: stories260K's GGUF declares 2048, its converted config.json 512; each reports its own.)
  */
 export function contextSource(file: string, field: string, declared: boolean): string {
   const name = baseName(file);

@@ -50,7 +50,8 @@ export class Fields {
     const raw = this.get(key);
     const value = Array.isArray(raw) ? raw[0] : raw;
     if (value === undefined || value === null) return null;
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) this.fail(key, 'must be a token id (non-negative integer) or null');
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+      this.fail(key, 'must be a token id (non-negative integer) or null');
     return value;
   }
 }

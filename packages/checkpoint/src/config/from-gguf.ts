@@ -15,18 +15,25 @@ export function configFromGguf(metadata: GgufMetadata, file: string, tensorNames
   const hiddenSize = f.positiveInt('llama.embedding_length', undefined, limit.hiddenSize);
   const numHeads = f.positiveInt('llama.attention.head_count', undefined, limit.numHeads);
   const numKvHeads = f.positiveInt('llama.attention.head_count_kv', numHeads, limit.numHeads);
-  if (numHeads % numKvHeads !== 0) f.fail('llama.attention.head_count_kv', `must divide llama.attention.head_count (${numHeads})`);
+  if (numHeads % numKvHeads !== 0)
+    f.fail('llama.attention.head_count_kv', `must divide llama.attention.head_count (${numHeads})`);
   if (!f.has('llama.attention.key_length') && hiddenSize % numHeads !== 0) {
     f.fail('llama.attention.head_count', `must divide llama.embedding_length (${hiddenSize})`);
   }
   const headDim = f.positiveInt('llama.attention.key_length', hiddenSize / numHeads, limit.headDim);
   if (headDim % 2 !== 0) f.fail('llama.attention.key_length', 'must be even (RoPE rotates pairs)');
-  if (f.positiveInt('llama.attention.value_length', headDim) !== headDim) f.fail('llama.attention.value_length', `must equal the key length ${headDim}`);
-  if (f.positiveInt('llama.rope.dimension_count', headDim) !== headDim) f.fail('llama.rope.dimension_count', `must equal the head dimension ${headDim} (partial RoPE is not supported)`);
+  if (f.positiveInt('llama.attention.value_length', headDim) !== headDim)
+    f.fail('llama.attention.value_length', `must equal the key length ${headDim}`);
+  if (f.positiveInt('llama.rope.dimension_count', headDim) !== headDim)
+    f.fail('llama.rope.dimension_count', `must equal the head dimension ${headDim} (partial RoPE is not supported)`);
   const names = new Set(tensorNames);
   if (names.has('rope_freqs.weight')) {
     // Llama 3.1-style scaling is baked into this tensor instead of metadata; ignoring it would be silently wrong.
-    throw new ConfigError(file, 'rope_freqs.weight', 'is present: per-dimension RoPE frequency factors are not supported');
+    throw new ConfigError(
+      file,
+      'rope_freqs.weight',
+      'is present: per-dimension RoPE frequency factors are not supported',
+    );
   }
   return {
     architecture: 'llama',

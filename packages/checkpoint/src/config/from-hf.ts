@@ -18,15 +18,18 @@ const modelTypes: Readonly<Record<string, string>> = {
  * mistral, qwen2). Defaults follow transformers' LlamaConfig; unknown keys are ignored.
  */
 export function configFromHf(json: unknown, file: string): ModelConfig {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ConfigError(file, '(root)', 'must be a JSON object');
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new ConfigError(file, '(root)', 'must be a JSON object');
   const obj = json as Record<string, unknown>;
   const f = new Fields(file, (key) => (Object.hasOwn(obj, key) ? obj[key] : undefined));
   const architecture = hfArchitecture(f, obj);
   const hiddenSize = f.positiveInt('hidden_size', undefined, limit.hiddenSize);
   const numHeads = f.positiveInt('num_attention_heads', undefined, limit.numHeads);
-  const numKvHeads = f.positiveInt('num_key_value_heads', numHeads, limit.numHeads); // absent = plain multi-head attention
+  // absent = plain multi-head attention
+  const numKvHeads = f.positiveInt('num_key_value_heads', numHeads, limit.numHeads);
   if (numHeads % numKvHeads !== 0) f.fail('num_key_value_heads', `must divide num_attention_heads (${numHeads})`);
-  if (!f.has('head_dim') && hiddenSize % numHeads !== 0) f.fail('num_attention_heads', `must divide hidden_size (${hiddenSize}) when head_dim is not given`);
+  if (!f.has('head_dim') && hiddenSize % numHeads !== 0)
+    f.fail('num_attention_heads', `must divide hidden_size (${hiddenSize}) when head_dim is not given`);
   const headDim = f.positiveInt('head_dim', hiddenSize / numHeads, limit.headDim);
   if (headDim % 2 !== 0) f.fail('head_dim', 'must be even (RoPE rotates pairs)');
   if (f.string('hidden_act', 'silu') !== 'silu') f.fail('hidden_act', 'must be "silu" (the Llama MLP)');
@@ -61,14 +64,23 @@ function hfArchitecture(f: Fields, obj: Record<string, unknown>): string {
   const archs = obj.architectures;
   const first = Array.isArray(archs) ? archs[0] : undefined;
   if (typeof first === 'string' && Object.hasOwn(modelTypes, first)) return modelTypes[first]!;
-  return f.fail('model_type', 'must be llama, mistral or qwen2 (or architectures must name LlamaForCausalLM, MistralForCausalLM or Qwen2ForCausalLM)');
+  return f.fail(
+    'model_type',
+    'must be llama, mistral or qwen2 (or architectures must name LlamaForCausalLM, MistralForCausalLM or Qwen2ForCausalLM)',
+  );
 }
 
 /** rope_theta and rope_scaling; newer transformers nest both in `rope_parameters`. */
 function ropeFields(f: Fields, obj: Record<string, unknown>): { theta: number; scaling: RopeScaling } {
   const params = obj.rope_parameters;
-  const nested = typeof params === 'object' && params !== null && !Array.isArray(params) ? (params as Record<string, unknown>) : undefined;
-  const theta = nested && 'rope_theta' in nested ? new Fields(f.file, (k) => nested[k], 'rope_parameters.').positiveNumber('rope_theta') : f.positiveNumber('rope_theta', 10000);
+  const nested =
+    typeof params === 'object' && params !== null && !Array.isArray(params)
+      ? (params as Record<string, unknown>)
+      : undefined;
+  const theta =
+    nested && 'rope_theta' in nested
+      ? new Fields(f.file, (k) => nested[k], 'rope_parameters.').positiveNumber('rope_theta')
+      : f.positiveNumber('rope_theta', 10000);
   const raw = obj.rope_scaling ?? nested;
   if (raw === undefined || raw === null) return { theta, scaling: null };
   if (typeof raw !== 'object' || Array.isArray(raw)) f.fail('rope_scaling', 'must be an object or null');
@@ -85,7 +97,11 @@ function ropeFields(f: Fields, obj: Record<string, unknown>): { theta: number; s
         factor: s.positiveNumber('factor'),
         lowFreqFactor: s.positiveNumber('low_freq_factor'),
         highFreqFactor: s.positiveNumber('high_freq_factor'),
-        originalMaxPositionEmbeddings: s.positiveInt('original_max_position_embeddings', undefined, limit.maxPositionEmbeddings),
+        originalMaxPositionEmbeddings: s.positiveInt(
+          'original_max_position_embeddings',
+          undefined,
+          limit.maxPositionEmbeddings,
+        ),
       },
     };
   }

@@ -4,7 +4,15 @@ import type { GgufMetadataEntry } from '../gguf/types.js';
 import type { ModelConfig } from './model-config.js';
 
 /** llama.cpp's `llama_ftype` for a file whose matrices are all of one type (the K-quants as their _S mixes). */
-const llamaFileTypes: Record<GgufWriteDtype, number> = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7, Q4_K: 14, Q5_K: 16, Q6_K: 18 };
+const llamaFileTypes: Record<GgufWriteDtype, number> = {
+  F32: 0,
+  F16: 1,
+  Q4_0: 2,
+  Q8_0: 7,
+  Q4_K: 14,
+  Q5_K: 16,
+  Q6_K: 18,
+};
 
 /**
  * The `general.*` and `llama.*` metadata llama.cpp reads for a Llama model (the inverse of
@@ -12,8 +20,10 @@ const llamaFileTypes: Record<GgufWriteDtype, number> = { F32: 0, F16: 1, Q4_0: 2
  * `llama` GGUF here, so they are refused rather than silently dropped.
  */
 export function llamaGgufMetadata(config: ModelConfig, name: string, fileType: GgufWriteDtype): GgufMetadataEntry[] {
-  if (config.attentionBias) throw new ConfigError(name, 'attentionBias', 'q/k/v biases cannot be written to a llama GGUF');
-  if (config.ropeScaling?.type === 'llama3') throw new ConfigError(name, 'ropeScaling', 'llama3 RoPE scaling cannot be written to a GGUF yet');
+  if (config.attentionBias)
+    throw new ConfigError(name, 'attentionBias', 'q/k/v biases cannot be written to a llama GGUF');
+  if (config.ropeScaling?.type === 'llama3')
+    throw new ConfigError(name, 'ropeScaling', 'llama3 RoPE scaling cannot be written to a GGUF yet');
   const u32 = (key: string, value: number): GgufMetadataEntry => ({ key, type: 'uint32', value });
   const f32 = (key: string, value: number): GgufMetadataEntry => ({ key, type: 'float32', value });
   const entries: GgufMetadataEntry[] = [
@@ -34,7 +44,10 @@ export function llamaGgufMetadata(config: ModelConfig, name: string, fileType: G
     f32('llama.rope.freq_base', config.ropeTheta),
   ];
   if (config.ropeScaling?.type === 'linear') {
-    entries.push({ key: 'llama.rope.scaling.type', type: 'string', value: 'linear' }, f32('llama.rope.scaling.factor', config.ropeScaling.factor));
+    entries.push(
+      { key: 'llama.rope.scaling.type', type: 'string', value: 'linear' },
+      f32('llama.rope.scaling.factor', config.ropeScaling.factor),
+    );
   }
   return entries;
 }

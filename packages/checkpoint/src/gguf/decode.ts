@@ -12,8 +12,14 @@ type Decoder = (bytes: Uint8Array, count: number) => Float32Array;
 
 /** Every ggml type this package turns into float32; quantized ones are dequantized here, at load. */
 const decoders: ReadonlyMap<string, Decoder> = new Map([
-  ['F32', decodeF32], ['F16', decodeF16], ['BF16', decodeBF16],
-  ['Q8_0', decodeQ8_0], ['Q4_0', decodeQ4_0], ['Q4_K', decodeQ4_K], ['Q5_K', decodeQ5_K], ['Q6_K', decodeQ6_K],
+  ['F32', decodeF32],
+  ['F16', decodeF16],
+  ['BF16', decodeBF16],
+  ['Q8_0', decodeQ8_0],
+  ['Q4_0', decodeQ4_0],
+  ['Q4_K', decodeQ4_K],
+  ['Q5_K', decodeQ5_K],
+  ['Q6_K', decodeQ6_K],
 ]);
 
 export const decodableGgmlTypes: ReadonlySet<string> = new Set(decoders.keys());
@@ -29,16 +35,34 @@ export interface DecodeSite {
  * all; either failure is a CheckpointError naming the tensor (a short read would otherwise decode
  * as zeros past the end).
  */
-export function decodeGgml(typeName: string, bytes: Uint8Array, count: number, site: DecodeSite = { file: 'decodeGgml', tensor: '?' }): Float32Array {
+export function decodeGgml(
+  typeName: string,
+  bytes: Uint8Array,
+  count: number,
+  site: DecodeSite = { file: 'decodeGgml', tensor: '?' },
+): Float32Array {
   const decode = decoders.get(typeName);
   const type = ggmlTypeByName(typeName);
-  if (!decode || !type) throw new CheckpointError('unsupported-dtype', site.file, `tensor "${site.tensor}" is ${typeName}; decodable: ${[...decoders.keys()].join(', ')}`);
+  if (!decode || !type)
+    throw new CheckpointError(
+      'unsupported-dtype',
+      site.file,
+      `tensor "${site.tensor}" is ${typeName}; decodable: ${[...decoders.keys()].join(', ')}`,
+    );
   if (count % type.blockSize !== 0) {
-    throw new CheckpointError('bad-shape', site.file, `tensor "${site.tensor}" is ${typeName} (blocks of ${type.blockSize}) but has ${count} elements`);
+    throw new CheckpointError(
+      'bad-shape',
+      site.file,
+      `tensor "${site.tensor}" is ${typeName} (blocks of ${type.blockSize}) but has ${count} elements`,
+    );
   }
   const needed = (count / type.blockSize) * type.blockBytes;
   if (bytes.byteLength < needed) {
-    throw new CheckpointError('truncated', site.file, `tensor "${site.tensor}": ${count} ${typeName} elements need ${needed} bytes, got ${bytes.byteLength}`);
+    throw new CheckpointError(
+      'truncated',
+      site.file,
+      `tensor "${site.tensor}": ${count} ${typeName} elements need ${needed} bytes, got ${bytes.byteLength}`,
+    );
   }
   return decode(bytes, count);
 }

@@ -14,7 +14,13 @@ export const ggufWriteDtypes = ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q5_K', 'Q
 export type GgufWriteDtype = (typeof ggufWriteDtypes)[number];
 
 const encoders: Record<GgufWriteDtype, (values: Float32Array) => Uint8Array> = {
-  F32: encodeF32, F16: encodeF16, Q8_0: encodeQ8_0, Q4_0: encodeQ4_0, Q4_K: encodeQ4_K, Q5_K: encodeQ5_K, Q6_K: encodeQ6_K,
+  F32: encodeF32,
+  F16: encodeF16,
+  Q8_0: encodeQ8_0,
+  Q4_0: encodeQ4_0,
+  Q4_K: encodeQ4_K,
+  Q5_K: encodeQ5_K,
+  Q6_K: encodeQ6_K,
 };
 
 /** The caller has checked that `values` is whole blocks of `dtype`. */

@@ -45,7 +45,8 @@ export function ropePermutedHeads(hfName: string, numHeads: number, numKvHeads: 
   return undefined;
 }
 
-const invert = (table: Readonly<Record<string, string>>): Map<string, string> => new Map(Object.entries(table).map(([gguf, hf]) => [hf, gguf]));
+const invert = (table: Readonly<Record<string, string>>): Map<string, string> =>
+  new Map(Object.entries(table).map(([gguf, hf]) => [hf, gguf]));
 const globalGguf = invert(globalNames);
 const blockGguf = invert(blockNames);
 

@@ -13,8 +13,15 @@ export function permuteRopeRows(data: Float32Array, heads: number, cols: number)
   return moveRopeRows(data, heads, cols, 'to-interleaved');
 }
 
-/** Row (h, i, j) of the interleaved layout [heads, headDim/2, 2] is row (h, j, i) of rotate-half [heads, 2, headDim/2]. */
-function moveRopeRows(data: Float32Array, heads: number, cols: number, direction: 'to-rotate-half' | 'to-interleaved'): Float32Array {
+/**
+ * Row (h, i, j) of the interleaved layout [heads, headDim/2, 2] is row (h, j, i) of rotate-half [heads, 2, headDim/2].
+ */
+function moveRopeRows(
+  data: Float32Array,
+  heads: number,
+  cols: number,
+  direction: 'to-rotate-half' | 'to-interleaved',
+): Float32Array {
   const headDim = data.length / cols / heads;
   const half = headDim / 2;
   const out = new Float32Array(data.length);

@@ -1,6 +1,13 @@
 import { CheckpointError } from '../errors.js';
 import type { ByteCursor } from '../bytes/cursor.js';
-import { ggufValueTypes, scalarBytes, type GgufMetadataEntry, type GgufScalar, type GgufScalarType, type GgufValueType } from './types.js';
+import {
+  ggufValueTypes,
+  scalarBytes,
+  type GgufMetadataEntry,
+  type GgufScalar,
+  type GgufScalarType,
+  type GgufValueType,
+} from './types.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -10,7 +17,11 @@ export async function readCount(c: ByteCursor, what: string, unitBytes: number):
   const count = c.u64();
   if (count * BigInt(unitBytes) > BigInt(c.remaining)) {
     // A corrupt count and a cut-off file look the same from here; both mean the bytes are not there.
-    throw new CheckpointError('truncated', c.file, `${what} is ${count} but only ${c.remaining} bytes remain (at least ${unitBytes} per item; truncated file or corrupt count)`);
+    throw new CheckpointError(
+      'truncated',
+      c.file,
+      `${what} is ${count} but only ${c.remaining} bytes remain (at least ${unitBytes} per item; truncated file or corrupt count)`,
+    );
   }
   return Number(count);
 }
@@ -29,24 +40,36 @@ async function readType(c: ByteCursor, what: string): Promise<GgufValueType> {
   await c.need(4, what);
   const id = c.u32();
   const type = ggufValueTypes[id];
-  if (type === undefined) throw new CheckpointError('bad-value-type', c.file, `${what} is ${id}; expected a GGUF value type 0..12`);
+  if (type === undefined)
+    throw new CheckpointError('bad-value-type', c.file, `${what} is ${id}; expected a GGUF value type 0..12`);
   return type;
 }
 
 /** Reads one scalar; `need` for its fixed size must already have been called (strings excepted). */
 function readFixed(c: ByteCursor, type: Exclude<GgufScalarType, 'string'>): GgufScalar {
   switch (type) {
-    case 'uint8': return c.u8();
-    case 'int8': return c.i8();
-    case 'uint16': return c.u16();
-    case 'int16': return c.i16();
-    case 'uint32': return c.u32();
-    case 'int32': return c.i32();
-    case 'float32': return c.f32();
-    case 'float64': return c.f64();
-    case 'bool': return c.u8() !== 0;
-    case 'uint64': return narrow(c.u64());
-    case 'int64': return narrow(c.i64());
+    case 'uint8':
+      return c.u8();
+    case 'int8':
+      return c.i8();
+    case 'uint16':
+      return c.u16();
+    case 'int16':
+      return c.i16();
+    case 'uint32':
+      return c.u32();
+    case 'int32':
+      return c.i32();
+    case 'float32':
+      return c.f32();
+    case 'float64':
+      return c.f64();
+    case 'bool':
+      return c.u8() !== 0;
+    case 'uint64':
+      return narrow(c.u64());
+    case 'int64':
+      return narrow(c.i64());
   }
 }
 
@@ -63,7 +86,12 @@ async function readScalar(c: ByteCursor, type: GgufScalarType, what: string): Pr
 
 async function readArray(c: ByteCursor, what: string): Promise<{ itemType: GgufScalarType; value: GgufScalar[] }> {
   const itemType = await readType(c, `item type of ${what}`);
-  if (itemType === 'array') throw new CheckpointError('nested-array', c.file, `${what} is an array of arrays, which GGUF readers do not support`);
+  if (itemType === 'array')
+    throw new CheckpointError(
+      'nested-array',
+      c.file,
+      `${what} is an array of arrays, which GGUF readers do not support`,
+    );
   const count = await readCount(c, `length of ${what}`, scalarBytes(itemType));
   const value: GgufScalar[] = new Array<GgufScalar>(count);
   if (itemType === 'string') {

@@ -36,7 +36,8 @@ export async function readGguf(source: ByteSource): Promise<GgufFile> {
   const metadata = new Map<string, GgufValue>();
   for (let i = 0; i < kvCount; i++) {
     const entry = await readMetadataEntry(c, i);
-    if (metadata.has(entry.key)) throw new CheckpointError('duplicate-key', c.file, `metadata key "${entry.key}" appears twice`);
+    if (metadata.has(entry.key))
+      throw new CheckpointError('duplicate-key', c.file, `metadata key "${entry.key}" appears twice`);
     metadata.set(entry.key, entry.value);
     entries.push(entry);
   }
@@ -50,17 +51,29 @@ export async function readGguf(source: ByteSource): Promise<GgufFile> {
 async function readPreamble(c: ByteCursor): Promise<number> {
   await c.need(4, 'the GGUF magic');
   const magic = String.fromCharCode(...c.bytes(4));
-  if (magic !== 'GGUF') throw new CheckpointError('bad-magic', c.file, `starts with ${JSON.stringify(magic)}; a GGUF file starts with "GGUF"`);
+  if (magic !== 'GGUF')
+    throw new CheckpointError(
+      'bad-magic',
+      c.file,
+      `starts with ${JSON.stringify(magic)}; a GGUF file starts with "GGUF"`,
+    );
   await c.need(4, 'the GGUF version');
   const version = c.u32();
-  if (version !== 2 && version !== 3) throw new CheckpointError('bad-version', c.file, `GGUF version ${version}; only versions 2 and 3 are supported`);
+  if (version !== 2 && version !== 3)
+    throw new CheckpointError('bad-version', c.file, `GGUF version ${version}; only versions 2 and 3 are supported`);
   return version;
 }
 
 function readAlignment(file: string, value: GgufValue | undefined): number {
   if (value === undefined) return defaultAlignment;
-  const valid = typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= 2 ** 30 && (value & (value - 1)) === 0;
-  if (!valid) throw new CheckpointError('bad-alignment', file, `general.alignment is ${String(value)}; expected a power of two`);
+  const valid =
+    typeof value === 'number' &&
+    Number.isInteger(value) &&
+    value > 0 &&
+    value <= 2 ** 30 &&
+    (value & (value - 1)) === 0;
+  if (!valid)
+    throw new CheckpointError('bad-alignment', file, `general.alignment is ${String(value)}; expected a power of two`);
   return value;
 }
 
@@ -69,32 +82,63 @@ function readAlignment(file: string, value: GgufValue | undefined): number {
  * end of the one before (llama.cpp refuses any other layout), and the data must end with the last
  * one. So a type or shape edit that changes a tensor's byte size is refused, not read as garbage.
  */
-function validateLayout(file: string, infos: readonly GgufTensorInfo[], layout: { dataOffset: number; alignment: number; fileSize: number }): void {
+function validateLayout(
+  file: string,
+  infos: readonly GgufTensorInfo[],
+  layout: { dataOffset: number; alignment: number; fileSize: number },
+): void {
   const dataSize = Math.max(0, layout.fileSize - layout.dataOffset);
   const padded = (n: number): number => Math.ceil(n / layout.alignment) * layout.alignment;
   let expected = 0;
   let prev: GgufTensorInfo | undefined;
   for (const t of infos) {
     if (t.offset % layout.alignment !== 0) {
-      throw new CheckpointError('misaligned', file, `tensor "${t.name}" starts at data offset ${t.offset}, not a multiple of the alignment ${layout.alignment}`);
+      throw new CheckpointError(
+        'misaligned',
+        file,
+        `tensor "${t.name}" starts at data offset ${t.offset}, not a multiple of the alignment ${layout.alignment}`,
+      );
     }
     if (t.offset !== expected) throw misplaced(file, t, prev, expected);
     expected = padded(t.offset + t.byteSize);
     prev = t;
   }
   if (prev && prev.offset + prev.byteSize > dataSize) {
-    throw new CheckpointError('offset-out-of-range', file, `tensor "${prev.name}" spans data bytes ${prev.offset}..${prev.offset + prev.byteSize} but the data area has ${dataSize} bytes`);
+    throw new CheckpointError(
+      'offset-out-of-range',
+      file,
+      `tensor "${prev.name}" spans data bytes ${prev.offset}..${prev.offset + prev.byteSize} but the data area has ${dataSize} bytes`,
+    );
   }
   if (prev && dataSize > expected) {
-    throw new CheckpointError('trailing-data', file, `${dataSize - expected} bytes after the last tensor "${prev.name}" (data ends at ${expected} with padding): a tensor's type or shape does not match its data`);
+    throw new CheckpointError(
+      'trailing-data',
+      file,
+      `${dataSize - expected} bytes after the last tensor "${prev.name}" (data ends at ${expected} with padding): a tensor's type or shape does not match its data`,
+    );
   }
 }
 
-function misplaced(file: string, t: GgufTensorInfo, prev: GgufTensorInfo | undefined, expected: number): CheckpointError {
-  if (!prev) return new CheckpointError('gap', file, `the first tensor "${t.name}" starts at data offset ${t.offset}, not 0`);
+function misplaced(
+  file: string,
+  t: GgufTensorInfo,
+  prev: GgufTensorInfo | undefined,
+  expected: number,
+): CheckpointError {
+  if (!prev)
+    return new CheckpointError('gap', file, `the first tensor "${t.name}" starts at data offset ${t.offset}, not 0`);
   const ends = `"${prev.name}" ends at ${prev.offset + prev.byteSize} (${expected} with padding)`;
-  if (t.offset < expected) return new CheckpointError('overlap', file, `tensors "${prev.name}" and "${t.name}" overlap: "${t.name}" starts at data offset ${t.offset} but ${ends}`);
-  return new CheckpointError('gap', file, `tensor "${t.name}" starts at data offset ${t.offset} but ${ends}: a tensor's type or shape does not match its data`);
+  if (t.offset < expected)
+    return new CheckpointError(
+      'overlap',
+      file,
+      `tensors "${prev.name}" and "${t.name}" overlap: "${t.name}" starts at data offset ${t.offset} but ${ends}`,
+    );
+  return new CheckpointError(
+    'gap',
+    file,
+    `tensor "${t.name}" starts at data offset ${t.offset} but ${ends}: a tensor's type or shape does not match its data`,
+  );
 }
 
 interface GgufParts {
@@ -122,7 +166,11 @@ function ggufStore(source: ByteSource, parts: GgufParts): GgufFile {
       const info = byName.get(name);
       if (!info) throw new CheckpointError('missing-tensor', source.name, `no tensor named "${name}"`);
       if (!decodableGgmlTypes.has(info.dtype)) {
-        throw new CheckpointError('unsupported-dtype', source.name, `tensor "${name}" is ${info.dtype}; only ${[...decodableGgmlTypes].join(', ')} can be decoded`);
+        throw new CheckpointError(
+          'unsupported-dtype',
+          source.name,
+          `tensor "${name}" is ${info.dtype}; only ${[...decodableGgmlTypes].join(', ')} can be decoded`,
+        );
       }
       const bytes = await source.read(parts.dataOffset + info.offset, info.byteSize);
       return decodeGgml(info.dtype, bytes, info.elements, { file: source.name, tensor: name });

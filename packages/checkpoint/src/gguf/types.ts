@@ -1,6 +1,18 @@
 /** GGUF metadata value types, by their on-disk id. */
 export const ggufValueTypes = [
-  'uint8', 'int8', 'uint16', 'int16', 'uint32', 'int32', 'float32', 'bool', 'string', 'array', 'uint64', 'int64', 'float64',
+  'uint8',
+  'int8',
+  'uint16',
+  'int16',
+  'uint32',
+  'int32',
+  'float32',
+  'bool',
+  'string',
+  'array',
+  'uint64',
+  'int64',
+  'float64',
 ] as const;
 
 export type GgufValueType = (typeof ggufValueTypes)[number];
@@ -22,10 +34,22 @@ export interface GgufMetadataEntry {
 /** Bytes of one scalar on disk; strings take at least their 8-byte length. */
 export function scalarBytes(type: GgufScalarType): number {
   switch (type) {
-    case 'uint8': case 'int8': case 'bool': return 1;
-    case 'uint16': case 'int16': return 2;
-    case 'uint32': case 'int32': case 'float32': return 4;
-    case 'uint64': case 'int64': case 'float64': case 'string': return 8;
+    case 'uint8':
+    case 'int8':
+    case 'bool':
+      return 1;
+    case 'uint16':
+    case 'int16':
+      return 2;
+    case 'uint32':
+    case 'int32':
+    case 'float32':
+      return 4;
+    case 'uint64':
+    case 'int64':
+    case 'float64':
+    case 'string':
+      return 8;
   }
 }
 

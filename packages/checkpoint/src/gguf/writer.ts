@@ -2,7 +2,13 @@ import { CheckpointError } from '../errors.js';
 import { ByteBuilder } from '../bytes/builder.js';
 import { elementCount, formatShape } from '../tensor-info.js';
 import { encodeGgml, type GgufWriteDtype } from './encode.js';
-import { ggmlTypeByName, ggufValueTypes, type GgufMetadataEntry, type GgufScalar, type GgufScalarType } from './types.js';
+import {
+  ggmlTypeByName,
+  ggufValueTypes,
+  type GgufMetadataEntry,
+  type GgufScalar,
+  type GgufScalarType,
+} from './types.js';
 
 export interface GgufWriteTensor {
   readonly name: string;
@@ -15,7 +21,9 @@ export interface GgufWriteTensor {
 export interface GgufWriteOptions {
   readonly metadata: readonly GgufMetadataEntry[];
   readonly tensors: readonly GgufWriteTensor[];
-  /** Data alignment (default: `general.alignment` from metadata, else 32); written as `general.alignment` when not 32. */
+  /**
+   * Data alignment (default: `general.alignment` from metadata, else 32); written as `general.alignment` when not 32.
+   */
   readonly alignment?: number;
 }
 
@@ -53,13 +61,21 @@ export function writeGguf(options: GgufWriteOptions): Uint8Array {
 
 function encodeTensor(tensor: GgufWriteTensor): Uint8Array {
   if (elementCount(tensor.shape) !== tensor.data.length) {
-    throw new CheckpointError('size-mismatch', 'writeGguf', `tensor "${tensor.name}" has shape ${formatShape(tensor.shape)} but ${tensor.data.length} values`);
+    throw new CheckpointError(
+      'size-mismatch',
+      'writeGguf',
+      `tensor "${tensor.name}" has shape ${formatShape(tensor.shape)} but ${tensor.data.length} values`,
+    );
   }
   const rowLength = tensor.shape[tensor.shape.length - 1] ?? 1;
   const { blockSize } = ggmlTypeByName(tensor.dtype)!;
   if (rowLength % blockSize !== 0) {
     // A block never straddles two rows in ggml, so a row must hold whole blocks.
-    throw new CheckpointError('bad-shape', 'writeGguf', `tensor "${tensor.name}": ${tensor.dtype} needs a row length divisible by ${blockSize}, got ${rowLength}`);
+    throw new CheckpointError(
+      'bad-shape',
+      'writeGguf',
+      `tensor "${tensor.name}": ${tensor.dtype} needs a row length divisible by ${blockSize}, got ${rowLength}`,
+    );
   }
   return encodeGgml(tensor.dtype, tensor.data);
 }
@@ -73,11 +89,18 @@ function writeString(out: ByteBuilder, text: string): void {
 function writeEntry(out: ByteBuilder, entry: GgufMetadataEntry): void {
   writeString(out, entry.key);
   out.u32(ggufValueTypes.indexOf(entry.type));
-  if (entry.type !== 'array') return writeScalar(out, entry.type, entry.value as GgufScalar);
+  if (entry.type !== 'array') {
+    writeScalar(out, entry.type, entry.value as GgufScalar);
+    return;
+  }
   const itemType = entry.itemType;
   const items = entry.value;
   if (!itemType || !Array.isArray(items)) {
-    throw new CheckpointError('bad-value-type', 'writeGguf', `metadata "${entry.key}" is an array but has no itemType or no list value`);
+    throw new CheckpointError(
+      'bad-value-type',
+      'writeGguf',
+      `metadata "${entry.key}" is an array but has no itemType or no list value`,
+    );
   }
   out.u32(ggufValueTypes.indexOf(itemType));
   out.u64(items.length);
@@ -85,15 +108,22 @@ function writeEntry(out: ByteBuilder, entry: GgufMetadataEntry): void {
 }
 
 function writeScalar(out: ByteBuilder, type: GgufScalarType, value: GgufScalar): void {
-  if (type === 'string') return writeString(out, String(value));
-  if (type === 'bool') return out.u8(value ? 1 : 0);
-  if (type === 'uint64' || type === 'int64') return type === 'uint64' ? out.u64(toBig(value)) : out.i64(toBig(value));
-  const n = Number(value);
-  const write: Record<typeof type, (v: number) => void> = {
-    uint8: (v) => out.u8(v), int8: (v) => out.i8(v), uint16: (v) => out.u16(v), int16: (v) => out.i16(v),
-    uint32: (v) => out.u32(v), int32: (v) => out.i32(v), float32: (v) => out.f32(v), float64: (v) => out.f64(v),
+  const n = (): number => Number(value);
+  const write: Record<GgufScalarType, () => void> = {
+    string: () => writeString(out, String(value)),
+    bool: () => out.u8(value ? 1 : 0),
+    uint64: () => out.u64(toBig(value)),
+    int64: () => out.i64(toBig(value)),
+    uint8: () => out.u8(n()),
+    int8: () => out.i8(n()),
+    uint16: () => out.u16(n()),
+    int16: () => out.i16(n()),
+    uint32: () => out.u32(n()),
+    int32: () => out.i32(n()),
+    float32: () => out.f32(n()),
+    float64: () => out.f64(n()),
   };
-  write[type](n);
+  write[type]();
 }
 
 function toBig(value: GgufScalar): bigint {

@@ -24,7 +24,12 @@ export async function openFileSource(path: string): Promise<ByteSource> {
       let done = 0;
       while (done < length) {
         const { bytesRead } = await handle.read(buffer, done, length - done, offset + done);
-        if (bytesRead === 0) throw new CheckpointError('truncated', path, `file ended at ${offset + done} while reading ${length} bytes at ${offset} (changed on disk?)`);
+        if (bytesRead === 0)
+          throw new CheckpointError(
+            'truncated',
+            path,
+            `file ended at ${offset + done} while reading ${length} bytes at ${offset} (changed on disk?)`,
+          );
         done += bytesRead;
       }
       return buffer;

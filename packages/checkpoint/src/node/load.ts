@@ -44,15 +44,26 @@ async function fileWithCompanions(file: string): Promise<string[]> {
   const base = baseName(file);
   if (base.endsWith('.gguf')) return [file];
   if (!base.endsWith('.safetensors') && !base.endsWith('.safetensors.index.json')) {
-    throw new CheckpointError('unknown-format', file, 'expected a .gguf, .safetensors or .safetensors.index.json file, or a model folder');
+    throw new CheckpointError(
+      'unknown-format',
+      file,
+      'expected a .gguf, .safetensors or .safetensors.index.json file, or a model folder',
+    );
   }
   const siblings = await folderFiles(dirname(file));
-  const wanted = (name: string): boolean => companions.includes(baseName(name)) || (base.endsWith('.index.json') && name.endsWith('.safetensors'));
+  const wanted = (name: string): boolean =>
+    companions.includes(baseName(name)) || (base.endsWith('.index.json') && name.endsWith('.safetensors'));
   return [file, ...siblings.filter(wanted)];
 }
 
 function filesToOpen(selection: CheckpointFiles): string[] {
   if (selection.format === 'gguf') return [selection.model];
   const { config, index, weights, tokenizer, tokenizerConfig } = selection;
-  return [config, ...(index ? [index] : []), ...weights, ...(tokenizer ? [tokenizer] : []), ...(tokenizerConfig ? [tokenizerConfig] : [])];
+  return [
+    config,
+    ...(index ? [index] : []),
+    ...weights,
+    ...(tokenizer ? [tokenizer] : []),
+    ...(tokenizerConfig ? [tokenizerConfig] : []),
+  ];
 }

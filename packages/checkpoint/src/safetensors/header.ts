@@ -52,10 +52,12 @@ function parseJsonObject(file: string, bytes: Uint8Array): Record<string, unknow
 }
 
 function parseMetadata(file: string, value: unknown): Record<string, string> {
-  if (!isPlainObject(value)) throw new CheckpointError('bad-metadata', file, '"__metadata__" must be an object of strings');
+  if (!isPlainObject(value))
+    throw new CheckpointError('bad-metadata', file, '"__metadata__" must be an object of strings');
   const out: Record<string, string> = {};
   for (const [key, item] of Object.entries(value)) {
-    if (typeof item !== 'string') throw new CheckpointError('bad-metadata', file, `"__metadata__.${key}" must be a string, got ${typeof item}`);
+    if (typeof item !== 'string')
+      throw new CheckpointError('bad-metadata', file, `"__metadata__.${key}" must be a string, got ${typeof item}`);
     Object.defineProperty(out, key, { value: item, enumerable: true });
   }
   return out;
@@ -70,17 +72,29 @@ function parseEntry(file: string, name: string, value: unknown, dataSize: number
   if (typeof dtype !== 'string') return fail('bad-header', 'has no string "dtype"');
   const size = dtypeBytes(dtype);
   if (size === undefined) return fail('unknown-dtype', `has unknown dtype "${dtype}"`);
-  if (!Array.isArray(shape) || !shape.every(isCount)) return fail('bad-shape', `shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+  if (!Array.isArray(shape) || !shape.every(isCount))
+    return fail('bad-shape', `shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
-    return fail('bad-header', `data_offsets must be [begin, end] with non-negative integers, got ${JSON.stringify(offsets)}`);
+    return fail(
+      'bad-header',
+      `data_offsets must be [begin, end] with non-negative integers, got ${JSON.stringify(offsets)}`,
+    );
   }
   const [begin, end] = offsets as [number, number];
   if (begin > end || end > dataSize) {
-    throw new CheckpointError('offset-out-of-range', file, `tensor "${name}" spans bytes ${begin}..${end} but the data area has ${dataSize} bytes`);
+    throw new CheckpointError(
+      'offset-out-of-range',
+      file,
+      `tensor "${name}" spans bytes ${begin}..${end} but the data area has ${dataSize} bytes`,
+    );
   }
   const expected = elementCount(shape as number[], dataSize) * size;
   if (expected !== end - begin) {
-    throw new CheckpointError('size-mismatch', file, `tensor "${name}" is ${dtype} ${formatShape(shape as number[])} = ${expected} bytes but its offsets span ${end - begin}`);
+    throw new CheckpointError(
+      'size-mismatch',
+      file,
+      `tensor "${name}" is ${dtype} ${formatShape(shape as number[])} = ${expected} bytes but its offsets span ${end - begin}`,
+    );
   }
   return { name, dtype, shape: [...(shape as number[])], begin, end };
 }
@@ -92,10 +106,16 @@ function checkTiling(file: string, entries: readonly SafetensorsEntry[], dataSiz
   for (const next of sorted) {
     const end = prev?.end ?? 0;
     if (prev && next.begin < end) {
-      throw new CheckpointError('overlap', file, `tensors "${prev.name}" (${prev.begin}..${prev.end}) and "${next.name}" (${next.begin}..${next.end}) overlap`);
+      throw new CheckpointError(
+        'overlap',
+        file,
+        `tensors "${prev.name}" (${prev.begin}..${prev.end}) and "${next.name}" (${next.begin}..${next.end}) overlap`,
+      );
     }
     if (next.begin > end) {
-      const what = prev ? `tensor "${prev.name}" ends at byte ${end} but "${next.name}" starts at ${next.begin}` : `the first tensor "${next.name}" starts at byte ${next.begin}, not 0`;
+      const what = prev
+        ? `tensor "${prev.name}" ends at byte ${end} but "${next.name}" starts at ${next.begin}`
+        : `the first tensor "${next.name}" starts at byte ${next.begin}, not 0`;
       throw new CheckpointError('gap', file, `${what}: the tensors must fill the data area without holes`);
     }
     prev = next;
@@ -104,7 +124,11 @@ function checkTiling(file: string, entries: readonly SafetensorsEntry[], dataSiz
   if (used < dataSize) {
     const extra = dataSize - used;
     const last = prev ? `the last tensor "${prev.name}"` : 'the header (which lists no data)';
-    throw new CheckpointError('trailing-data', file, `${extra} byte${extra === 1 ? '' : 's'} after ${last}: the tensors must end where the file does (is the header length wrong?)`);
+    throw new CheckpointError(
+      'trailing-data',
+      file,
+      `${extra} byte${extra === 1 ? '' : 's'} after ${last}: the tensors must end where the file does (is the header length wrong?)`,
+    );
   }
 }
 

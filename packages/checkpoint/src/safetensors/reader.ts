@@ -17,11 +17,20 @@ export interface SafetensorsFile extends TensorStore {
  */
 export async function openSafetensors(source: ByteSource): Promise<SafetensorsFile> {
   const file = source.name;
-  if (source.size < 8) throw new CheckpointError('truncated', file, `${source.size} bytes is too short for a safetensors file (needs an 8-byte header length)`);
+  if (source.size < 8)
+    throw new CheckpointError(
+      'truncated',
+      file,
+      `${source.size} bytes is too short for a safetensors file (needs an 8-byte header length)`,
+    );
   const lengthBytes = await source.read(0, 8);
   const length = new DataView(lengthBytes.buffer, lengthBytes.byteOffset, 8).getBigUint64(0, true);
   if (length > BigInt(Math.min(source.size - 8, maxHeaderBytes))) {
-    throw new CheckpointError('header-too-long', file, `header length ${length} exceeds the ${source.size - 8} bytes after the length field`);
+    throw new CheckpointError(
+      'header-too-long',
+      file,
+      `header length ${length} exceeds the ${source.size - 8} bytes after the length field`,
+    );
   }
   const headerLength = Number(length);
   const header = parseSafetensorsHeader(file, await source.read(8, headerLength), source.size - 8 - headerLength);
@@ -54,7 +63,11 @@ function safetensorsStore(
 
 async function readEntry(source: ByteSource, dataStart: number, entry: SafetensorsEntry): Promise<Float32Array> {
   if (!isDecodable(entry.dtype)) {
-    throw new CheckpointError('unsupported-dtype', source.name, `tensor "${entry.name}" is ${entry.dtype}; only F32, F16 and BF16 can be read as floats`);
+    throw new CheckpointError(
+      'unsupported-dtype',
+      source.name,
+      `tensor "${entry.name}" is ${entry.dtype}; only F32, F16 and BF16 can be read as floats`,
+    );
   }
   const bytes = await source.read(dataStart + entry.begin, entry.end - entry.begin);
   const count = entry.shape.reduce((a, b) => a * b, 1);

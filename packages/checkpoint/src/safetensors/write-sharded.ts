@@ -10,7 +10,10 @@ export interface ShardedSafetensors {
  * Splits tensors into shards of at most `maxShardBytes` of data each (a single larger tensor gets
  * a shard of its own), named `model-0000i-of-0000n.safetensors` as Hugging Face does.
  */
-export function writeShardedSafetensors(entries: readonly SafetensorsWriteEntry[], options: { maxShardBytes: number; metadata?: Readonly<Record<string, string>> }): ShardedSafetensors {
+export function writeShardedSafetensors(
+  entries: readonly SafetensorsWriteEntry[],
+  options: { maxShardBytes: number; metadata?: Readonly<Record<string, string>> },
+): ShardedSafetensors {
   const groups: SafetensorsWriteEntry[][] = [];
   let current: SafetensorsWriteEntry[] = [];
   let currentBytes = 0;

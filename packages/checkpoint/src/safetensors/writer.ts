@@ -16,7 +16,10 @@ export interface SafetensorsWriteEntry {
  * implementation rejects gaps). The header is padded with spaces to a multiple of 8 bytes so the
  * data area starts aligned.
  */
-export function writeSafetensors(entries: readonly SafetensorsWriteEntry[], metadata?: Readonly<Record<string, string>>): Uint8Array {
+export function writeSafetensors(
+  entries: readonly SafetensorsWriteEntry[],
+  metadata?: Readonly<Record<string, string>>,
+): Uint8Array {
   const blobs = entries.map(encodeEntry);
   // No prototype, so a tensor called "__proto__" is just a key.
   const header: Record<string, unknown> = Object.create(null);
@@ -24,7 +27,11 @@ export function writeSafetensors(entries: readonly SafetensorsWriteEntry[], meta
   let offset = 0;
   entries.forEach((entry, i) => {
     if (entry.name === '__metadata__' || Object.hasOwn(header, entry.name)) {
-      throw new CheckpointError('duplicate-tensor', 'writeSafetensors', `tensor name "${entry.name}" is used twice or reserved`);
+      throw new CheckpointError(
+        'duplicate-tensor',
+        'writeSafetensors',
+        `tensor name "${entry.name}" is used twice or reserved`,
+      );
     }
     const size = blobs[i]!.byteLength;
     header[entry.name] = { dtype: entry.dtype, shape: [...entry.shape], data_offsets: [offset, offset + size] };
@@ -47,10 +54,18 @@ export function writeSafetensors(entries: readonly SafetensorsWriteEntry[], meta
 function encodeEntry(entry: SafetensorsWriteEntry): Uint8Array {
   const valid = entry.shape.every((d) => Number.isSafeInteger(d) && d >= 0);
   if (!valid || elementCount(entry.shape) !== entry.data.length) {
-    throw new CheckpointError('size-mismatch', 'writeSafetensors', `tensor "${entry.name}" has shape ${formatShape(entry.shape)} but ${entry.data.length} values`);
+    throw new CheckpointError(
+      'size-mismatch',
+      'writeSafetensors',
+      `tensor "${entry.name}" has shape ${formatShape(entry.shape)} but ${entry.data.length} values`,
+    );
   }
   if (entry.dtype === 'F32') return encodeF32(entry.data);
   if (entry.dtype === 'F16') return encodeF16(entry.data);
   if (entry.dtype === 'BF16') return encodeBF16(entry.data);
-  throw new CheckpointError('unsupported-dtype', 'writeSafetensors', `tensor "${entry.name}": cannot write dtype ${String(entry.dtype)}`);
+  throw new CheckpointError(
+    'unsupported-dtype',
+    'writeSafetensors',
+    `tensor "${entry.name}": cannot write dtype ${String(entry.dtype)}`,
+  );
 }

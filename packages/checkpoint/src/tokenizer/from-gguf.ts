@@ -20,7 +20,11 @@ export interface HfTokenizerFiles {
 export function ggufTokenizerJson(metadata: GgufMetadata, file: string): HfTokenizerFiles {
   const model = metadata.get('tokenizer.ggml.model');
   if (model !== 'llama') {
-    throw new CheckpointError('unsupported-tokenizer', file, `tokenizer.ggml.model is ${JSON.stringify(String(model))}; only "llama" (SentencePiece) is supported`);
+    throw new CheckpointError(
+      'unsupported-tokenizer',
+      file,
+      `tokenizer.ggml.model is ${JSON.stringify(String(model))}; only "llama" (SentencePiece) is supported`,
+    );
   }
   const tokens = listOf(metadata, file, 'tokenizer.ggml.tokens', 'string', undefined);
   const scores = listOf(metadata, file, 'tokenizer.ggml.scores', 'number', tokens.length);
@@ -47,13 +51,25 @@ export function ggufTokenizerJson(metadata: GgufMetadata, file: string): HfToken
     post_processor: addBos && bos !== null ? bosTemplate(bos, bosId!) : null,
     decoder: decoder(spacePrefix),
     model: {
-      type: 'BPE', dropout: null, unk_token: tokens[unkId]!, continuing_subword_prefix: null, end_of_word_suffix: null,
-      fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges: spmMerges(tokens, scores, mergeable),
+      type: 'BPE',
+      dropout: null,
+      unk_token: tokens[unkId]!,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: true,
+      byte_fallback: true,
+      ignore_merges: false,
+      vocab,
+      merges: spmMerges(tokens, scores, mergeable),
     },
   };
   const config = {
-    bos_token: bos, eos_token: eosId === null ? null : tokens[eosId]!, unk_token: tokens[unkId]!,
-    add_bos_token: addBos, add_eos_token: false, clean_up_tokenization_spaces: false,
+    bos_token: bos,
+    eos_token: eosId === null ? null : tokens[eosId]!,
+    unk_token: tokens[unkId]!,
+    add_bos_token: addBos,
+    add_eos_token: false,
+    clean_up_tokenization_spaces: false,
   };
   return { tokenizer, config };
 }
@@ -86,7 +102,11 @@ function normalizer(spacePrefix: boolean): object {
 }
 
 function decoder(spacePrefix: boolean): object {
-  const steps: object[] = [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }];
+  const steps: object[] = [
+    { type: 'Replace', pattern: { String: '▁' }, content: ' ' },
+    { type: 'ByteFallback' },
+    { type: 'Fuse' },
+  ];
   if (spacePrefix) steps.push({ type: 'Strip', content: ' ', start: 1, stop: 0 }); // undo the prepended ▁
   return { type: 'Sequence', decoders: steps };
 }
@@ -103,12 +123,24 @@ function bosTemplate(bos: string, bosId: number): object {
 }
 
 function listOf<T extends 'string' | 'number'>(
-  metadata: GgufMetadata, file: string, key: string, kind: T, length: number | undefined,
+  metadata: GgufMetadata,
+  file: string,
+  key: string,
+  kind: T,
+  length: number | undefined,
 ): (T extends 'string' ? string : number)[] {
   const value = metadata.get(key);
   if (value === undefined && length !== undefined) return [];
-  const ok = Array.isArray(value) && value.every((v) => typeof v === kind) && (length === undefined ? value.length > 0 : value.length === length);
-  if (!ok) throw new CheckpointError('bad-tokenizer', file, `${key} must be a list of ${kind}s${length === undefined ? '' : ` with ${length} entries (one per token)`}`);
+  const ok =
+    Array.isArray(value) &&
+    value.every((v) => typeof v === kind) &&
+    (length === undefined ? value.length > 0 : value.length === length);
+  if (!ok)
+    throw new CheckpointError(
+      'bad-tokenizer',
+      file,
+      `${key} must be a list of ${kind}s${length === undefined ? '' : ` with ${length} entries (one per token)`}`,
+    );
   return value as (T extends 'string' ? string : number)[];
 }
 

@@ -6,7 +6,11 @@ import { wrapTokenizer, type SpecialIds, type TextTokenizer } from './text-token
  * A tokenizer from the contents of tokenizer.json and (optionally) tokenizer_config.json, which
  * names the BOS/EOS tokens. Without a config, BOS is taken from the post-processor template.
  */
-export function tokenizerFromHfJson(tokenizerJson: unknown, tokenizerConfig?: unknown, file = 'tokenizer.json'): TextTokenizer {
+export function tokenizerFromHfJson(
+  tokenizerJson: unknown,
+  tokenizerConfig?: unknown,
+  file = 'tokenizer.json',
+): TextTokenizer {
   if (!isObject(tokenizerJson) || !isObject(tokenizerJson.model)) {
     throw new CheckpointError('bad-tokenizer', file, 'tokenizer.json must be an object with a "model"');
   }
@@ -21,13 +25,15 @@ function specialIds(t: Tokenizer, json: Record<string, unknown>, config: Record<
     const content = isObject(token) ? token.content : token;
     return typeof content === 'string' ? (t.token_to_id(content) ?? null) : null;
   };
-  if ('bos_token' in config || 'eos_token' in config) return { bosId: id(config.bos_token), eosId: id(config.eos_token) };
+  if ('bos_token' in config || 'eos_token' in config)
+    return { bosId: id(config.bos_token), eosId: id(config.eos_token) };
   return { bosId: templateBos(json.post_processor), eosId: id('</s>') };
 }
 
 /** The first special token of a TemplateProcessing `single` template, e.g. `<s>` → 1. */
 function templateBos(postProcessor: unknown): number | null {
-  if (!isObject(postProcessor) || !Array.isArray(postProcessor.single) || !isObject(postProcessor.special_tokens)) return null;
+  if (!isObject(postProcessor) || !Array.isArray(postProcessor.single) || !isObject(postProcessor.special_tokens))
+    return null;
   const first: unknown = postProcessor.single[0];
   if (!isObject(first) || !isObject(first.SpecialToken)) return null;
   const name = first.SpecialToken.id;

@@ -4,7 +4,11 @@
  * by the merged token's score (highest first); splits of one token are ordered by the ids of
  * their pieces. Only `mergeable` tokens take part (control and byte tokens never merge).
  */
-export function spmMerges(tokens: readonly string[], scores: readonly number[], mergeable: (id: number) => boolean): [string, string][] {
+export function spmMerges(
+  tokens: readonly string[],
+  scores: readonly number[],
+  mergeable: (id: number) => boolean,
+): [string, string][] {
   const ids = new Map<string, number>();
   tokens.forEach((token, id) => {
     if (mergeable(id) && !ids.has(token)) ids.set(token, id);

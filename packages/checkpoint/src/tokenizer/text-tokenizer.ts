@@ -28,7 +28,12 @@ export interface SpecialIds {
  * Wraps a `@huggingface/tokenizers` Tokenizer. BOS is added by us rather than by the tokenizer's
  * post-processor so `addBos` means exactly that, whatever template the file carries.
  */
-export function wrapTokenizer(file: string, tokenizerJson: object, tokenizerConfig: object, ids: (t: Tokenizer) => SpecialIds): TextTokenizer {
+export function wrapTokenizer(
+  file: string,
+  tokenizerJson: object,
+  tokenizerConfig: object,
+  ids: (t: Tokenizer) => SpecialIds,
+): TextTokenizer {
   let tokenizer: Tokenizer;
   try {
     tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);

@@ -29,14 +29,27 @@ export interface SpecialTokenIds {
  */
 export function ggufTokenizerMetadata(json: TokenizerJson, file: string, ids: SpecialTokenIds): GgufMetadataEntry[] {
   const model = json.model;
-  if (model?.type !== 'BPE' || !model.vocab) throw new CheckpointError('unsupported-tokenizer', file, `only BPE tokenizers can be written to a GGUF (got ${model?.type ?? 'none'})`);
+  if (model?.type !== 'BPE' || !model.vocab)
+    throw new CheckpointError(
+      'unsupported-tokenizer',
+      file,
+      `only BPE tokenizers can be written to a GGUF (got ${model?.type ?? 'none'})`,
+    );
   const tokens = tokensById(model.vocab, json.added_tokens ?? [], file);
   // tokenizer.json lists a merge as "a b" (older files) or ["a", "b"].
-  const merges = (model.merges ?? []).map((m): readonly [string, string] => (typeof m === 'string' ? splitMerge(m) : m));
+  const merges = (model.merges ?? []).map((m): readonly [string, string] =>
+    typeof m === 'string' ? splitMerge(m) : m,
+  );
   const special = new Set((json.added_tokens ?? []).filter((t) => t.special !== false).map((t) => t.id));
   const unkId = model.unk_token ? (model.vocab[model.unk_token] ?? null) : null;
   const types = tokens.map((token, id) =>
-    id === unkId ? tokenType.unknown : special.has(id) ? tokenType.control : model.byte_fallback && /^<0x[0-9A-F]{2}>$/.test(token) ? tokenType.byte : tokenType.normal,
+    id === unkId
+      ? tokenType.unknown
+      : special.has(id)
+        ? tokenType.control
+        : model.byte_fallback && /^<0x[0-9A-F]{2}>$/.test(token)
+          ? tokenType.byte
+          : tokenType.normal,
   );
   const entries: GgufMetadataEntry[] = [
     { key: 'tokenizer.ggml.tokens', type: 'array', itemType: 'string', value: tokens },
@@ -44,10 +57,23 @@ export function ggufTokenizerMetadata(json: TokenizerJson, file: string, ids: Sp
   ];
   if (model.byte_fallback) {
     entries.unshift({ key: 'tokenizer.ggml.model', type: 'string', value: 'llama' });
-    entries.push({ key: 'tokenizer.ggml.scores', type: 'array', itemType: 'float32', value: mergeScores(tokens, merges) });
+    entries.push({
+      key: 'tokenizer.ggml.scores',
+      type: 'array',
+      itemType: 'float32',
+      value: mergeScores(tokens, merges),
+    });
   } else {
-    entries.unshift({ key: 'tokenizer.ggml.model', type: 'string', value: 'gpt2' }, { key: 'tokenizer.ggml.pre', type: 'string', value: 'default' });
-    entries.push({ key: 'tokenizer.ggml.merges', type: 'array', itemType: 'string', value: merges.map(([a, b]) => `${a} ${b}`) });
+    entries.unshift(
+      { key: 'tokenizer.ggml.model', type: 'string', value: 'gpt2' },
+      { key: 'tokenizer.ggml.pre', type: 'string', value: 'default' },
+    );
+    entries.push({
+      key: 'tokenizer.ggml.merges',
+      type: 'array',
+      itemType: 'string',
+      value: merges.map(([a, b]) => `${a} ${b}`),
+    });
   }
   if (unkId !== null) entries.push({ key: 'tokenizer.ggml.unknown_token_id', type: 'uint32', value: unkId });
   if (ids.bosId !== null) entries.push({ key: 'tokenizer.ggml.bos_token_id', type: 'uint32', value: ids.bosId });
@@ -55,11 +81,21 @@ export function ggufTokenizerMetadata(json: TokenizerJson, file: string, ids: Sp
   return entries;
 }
 
-function tokensById(vocab: Record<string, number>, added: readonly { id: number; content: string }[], file: string): string[] {
+function tokensById(
+  vocab: Record<string, number>,
+  added: readonly { id: number; content: string }[],
+  file: string,
+): string[] {
   const tokens: string[] = [];
-  for (const [token, id] of [...Object.entries(vocab), ...added.map((t) => [t.content, t.id] as const)]) tokens[id] = token;
+  for (const [token, id] of [...Object.entries(vocab), ...added.map((t) => [t.content, t.id] as const)])
+    tokens[id] = token;
   for (let id = 0; id < tokens.length; id++) {
-    if (tokens[id] === undefined) throw new CheckpointError('bad-tokenizer', file, `token id ${id} has no token (ids must run 0..${tokens.length - 1})`);
+    if (tokens[id] === undefined)
+      throw new CheckpointError(
+        'bad-tokenizer',
+        file,
+        `token id ${id} has no token (ids must run 0..${tokens.length - 1})`,
+      );
   }
   return tokens;
 }

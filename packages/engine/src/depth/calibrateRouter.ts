@@ -1,10 +1,19 @@
-import { calibrateThresholds, depthForward, expertChoiceRouting, type CalibrationSample, type LoopRouting } from '@recur/router';
+import {
+  calibrateThresholds,
+  depthForward,
+  expertChoiceRouting,
+  type CalibrationSample,
+  type LoopRouting,
+} from '@recur/router';
 import { tf } from '@recur/tensor';
 import type { LoadedModel } from '../model.js';
 import type { RouterSection } from '../recurConfig.js';
 
 export interface CalibrateRouterOptions {
-  /** Held-out token windows; each is routed as eval and generation route it: every input token, the first included, in one call. */
+  /**
+   * Held-out token windows; each is routed as eval and generation
+   * route it: every input token, the first included, in one call.
+   */
   readonly windows: readonly ArrayLike<number>[];
   /** Called after each window of each recursion (N − 1 passes over the windows in all). */
   readonly onProgress?: (done: number, total: number) => void;
@@ -19,7 +28,8 @@ export interface CalibrateRouterOptions {
  */
 export function calibrateRouterThresholds(model: LoadedModel, options: CalibrateRouterOptions): number[] {
   const router = model.recur?.router;
-  if (router?.kind !== 'expert' || !model.routerParams) throw new RangeError(`${model.source.path}: thresholds are calibrated for expert-choice MoR models`);
+  if (router?.kind !== 'expert' || !model.routerParams)
+    throw new RangeError(`${model.source.path}: thresholds are calibrated for expert-choice MoR models`);
   const n = model.decoder.loops.loops.length;
   const windows = options.windows.filter((w) => w.length >= 2); // a routed token and its target
   let done = 0;
@@ -36,12 +46,23 @@ export function calibrateRouterThresholds(model: LoadedModel, options: Calibrate
 }
 
 /** Recursion r's router logits of the window's routed tokens that reach it under `thresholds`. */
-function reachingLogits(model: LoadedModel, router: RouterSection, window: ArrayLike<number>, recursion: number, thresholds: readonly number[]): Float32Array {
+function reachingLogits(
+  model: LoadedModel,
+  router: RouterSection,
+  window: ArrayLike<number>,
+  recursion: number,
+  thresholds: readonly number[],
+): Float32Array {
   const ids = Array.from(window);
   const cache = model.decoder.newDepthCache(router.kvMode);
   try {
     return tf.tidy(() => {
-      const inner = expertChoiceRouting(model.routerParams!, { numRecursions: model.decoder.loops.loops.length, mode: 'threshold', alpha: router.alpha, thresholds });
+      const inner = expertChoiceRouting(model.routerParams!, {
+        numRecursions: model.decoder.loops.loops.length,
+        mode: 'threshold',
+        alpha: router.alpha,
+        thresholds,
+      });
       let seen = new Float32Array(0);
       const routing: LoopRouting = {
         update: inner.update,
@@ -68,11 +89,17 @@ export type RouterThresholdChoice = 'calibrated' | number;
  * (and drops a fixed `threshold`), a number stores that `threshold` (and drops calibrated ones).
  * Shares the model's tensors.
  */
-export function withRouterThreshold(model: LoadedModel, choice: RouterThresholdChoice, options: CalibrateRouterOptions): LoadedModel {
+export function withRouterThreshold(
+  model: LoadedModel,
+  choice: RouterThresholdChoice,
+  options: CalibrateRouterOptions,
+): LoadedModel {
   const recur = model.recur;
   const router = recur?.router;
-  if (!recur || router?.kind !== 'expert') throw new RangeError(`${model.source.path}: a router threshold applies to expert-choice MoR models`);
+  if (!recur || router?.kind !== 'expert')
+    throw new RangeError(`${model.source.path}: a router threshold applies to expert-choice MoR models`);
   const { threshold: _fixed, thresholds: _calibrated, ...rest } = router;
-  const rule = choice === 'calibrated' ? { thresholds: calibrateRouterThresholds(model, options) } : { threshold: choice };
+  const rule =
+    choice === 'calibrated' ? { thresholds: calibrateRouterThresholds(model, options) } : { threshold: choice };
   return { ...model, recur: { ...recur, router: { ...rest, ...rule } } };
 }

@@ -42,7 +42,12 @@ export function depthRunner(model: LoadedModel, rule: ExitRule, kvMode: DepthKvM
  * The fused executor for a router rule (FastDecoder.forwardDepth), or undefined when the model has no
  * fast decoder or no fused loop structure matching the tfjs one (then the tfjs runner serves).
  */
-export async function fastRouterRunner(model: LoadedModel, rule: ExitRule, kvMode: DepthKvMode, capacity: number): Promise<DepthRunner | undefined> {
+export async function fastRouterRunner(
+  model: LoadedModel,
+  rule: ExitRule,
+  kvMode: DepthKvMode,
+  capacity: number,
+): Promise<DepthRunner | undefined> {
   if (rule.kind !== 'router') return undefined;
   const routing = depthRouting(model, rule); // refuses a model without a router before any work
   const fast = await fusedLoops(model);

@@ -25,8 +25,15 @@ export interface DepthEvaluation {
    * to run exactly `depth` loops with the router's gated updates (routerPerLoop). Empty with perLoop: false.
    */
   readonly perLoop: readonly { readonly depth: number; readonly perplexity: number }[];
-  /** Under `rule`: perplexity, mean loops of the routed positions (router rules: every input token; confidence rules: all but each window's first) and their histogram. */
-  readonly policy?: { readonly perplexity: number; readonly averageDepth: number; readonly depthCounts: readonly number[] };
+  /**
+   * Under `rule`: perplexity, mean loops of the routed positions (router rules: every
+   * input token; confidence rules: all but each window's first) and their histogram.
+   */
+  readonly policy?: {
+    readonly perplexity: number;
+    readonly averageDepth: number;
+    readonly depthCounts: readonly number[];
+  };
   readonly tokens: number;
   /** Which executor scored the rule: the fused kernels (router rules with `fast`) or tfjs. */
   readonly path: 'fast' | 'tfjs';
@@ -47,25 +54,42 @@ export function evaluateDepths(model: LoadedModel, options: EvaluateDepthsOption
   const wantPerLoop = options.perLoop ?? true;
   const total = (wantPerLoop ? n : 0) + (options.rule ? 1 : 0);
   let done = 0;
-  const perLoop = !wantPerLoop ? [] : model.recur?.router ? routerPerLoop(model, options.windows, () => options.onProgress?.(++done, total)) : Array.from({ length: n }, (_, d) => {
-    const rule: ExitRule = { kind: 'policy', policy: { kind: 'fixed', depth: d + 1 } };
-    const { nll } = scoreAll(model, options.windows, rule, 'copy');
-    options.onProgress?.(++done, total);
-    return { depth: d + 1, perplexity: Math.exp(nll / tokens) };
-  });
+  const perLoop = !wantPerLoop
+    ? []
+    : model.recur?.router
+      ? routerPerLoop(model, options.windows, () => options.onProgress?.(++done, total))
+      : Array.from({ length: n }, (_, d) => {
+          const rule: ExitRule = { kind: 'policy', policy: { kind: 'fixed', depth: d + 1 } };
+          const { nll } = scoreAll(model, options.windows, rule, 'copy');
+          options.onProgress?.(++done, total);
+          return { depth: d + 1, perplexity: Math.exp(nll / tokens) };
+        });
   if (!options.rule) return { perLoop, tokens, path: 'tfjs' };
   const kvMode = options.kvMode ?? defaultKvMode(model, options.rule);
   const rule = options.rule;
   const onFast = rule.kind === 'router' && options.fast !== undefined;
-  const scored = onFast ? scoreFast(model, options.fast!, options.windows, rule, kvMode) : scoreAll(model, options.windows, rule, kvMode);
+  const scored = onFast
+    ? scoreFast(model, options.fast!, options.windows, rule, kvMode)
+    : scoreAll(model, options.windows, rule, kvMode);
   options.onProgress?.(++done, total);
   const routed = scored.depthCounts.reduce((a, b) => a + b, 0);
   const averageDepth = scored.depthCounts.reduce((sum, count, d) => sum + count * (d + 1), 0) / Math.max(1, routed);
-  return { perLoop, policy: { perplexity: Math.exp(scored.nll / tokens), averageDepth, depthCounts: scored.depthCounts }, tokens, path: onFast ? 'fast' : 'tfjs' };
+  return {
+    perLoop,
+    policy: { perplexity: Math.exp(scored.nll / tokens), averageDepth, depthCounts: scored.depthCounts },
+    tokens,
+    path: onFast ? 'fast' : 'tfjs',
+  };
 }
 
 /** A router rule on the fused kernels: each window's inputs in one routed forwardDepth call. */
-function scoreFast(model: LoadedModel, fast: FastDecoder, windows: EvaluateDepthsOptions['windows'], rule: Extract<ExitRule, { kind: 'router' }>, kvMode: DepthKvMode) {
+function scoreFast(
+  model: LoadedModel,
+  fast: FastDecoder,
+  windows: EvaluateDepthsOptions['windows'],
+  rule: Extract<ExitRule, { kind: 'router' }>,
+  kvMode: DepthKvMode,
+) {
   const routing = depthRouting(model, rule);
   const depthCounts = new Array<number>(model.decoder.loops.loops.length).fill(0);
   let nll = 0;
@@ -88,7 +112,10 @@ function scoreFast(model: LoadedModel, fast: FastDecoder, windows: EvaluateDepth
 function scoreAll(model: LoadedModel, windows: EvaluateDepthsOptions['windows'], rule: ExitRule, kvMode: DepthKvMode) {
   const n = model.decoder.loops.loops.length;
   const depthCounts = new Array<number>(n).fill(0);
-  const oneCall = rule.kind === 'router' || (rule.kind === 'policy' && rule.policy.kind === 'fixed') || model.decoder.loops.epilogue.length === 0;
+  const oneCall =
+    rule.kind === 'router' ||
+    (rule.kind === 'policy' && rule.policy.kind === 'fixed') ||
+    model.decoder.loops.epilogue.length === 0;
   let nll = 0;
   for (const window of windows) {
     if (window.length < 2) continue;
@@ -98,9 +125,13 @@ function scoreAll(model: LoadedModel, windows: EvaluateDepthsOptions['windows'],
       const step = oneCall ? window.length - 1 : 1;
       tf.tidy(() => {
         const first = rule.kind === 'router' ? 0 : 1; // router rules route the first token too
-        if (first === 1) rows.push(tf.keep(depthForward(model.decoder, window.slice(0, 1), { cache }).logits)); // the prompt, full depth
+        // the prompt, full depth
+        if (first === 1) rows.push(tf.keep(depthForward(model.decoder, window.slice(0, 1), { cache }).logits));
         for (let t = first; t < window.length - 1; t += step) {
-          const res = depthForward(model.decoder, window.slice(t, Math.min(window.length - 1, t + step)), { cache, routing: exitRouting(model, rule) });
+          const res = depthForward(model.decoder, window.slice(t, Math.min(window.length - 1, t + step)), {
+            cache,
+            routing: exitRouting(model, rule),
+          });
           res.depths.forEach((d) => depthCounts[d - 1]!++);
           rows.push(tf.keep(res.logits));
         }

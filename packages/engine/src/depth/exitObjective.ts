@@ -7,7 +7,10 @@ import { distillationLoss, sequenceObjective, type DistillationOptions, type Obj
 export interface EarlyExitTraining {
   /** Weight of each exit's loss, shallowest first, the deepest included (absent: 1); normalised to sum 1. */
   readonly weights?: readonly number[];
-  /** KL from the deepest exit into the earlier ones at `temperature` (teacher behind a stop-gradient unless told otherwise), times `weight`. */
+  /**
+   * KL from the deepest exit into the earlier ones at `temperature`
+   * (teacher behind a stop-gradient unless told otherwise), times `weight`.
+   */
   readonly selfDistill?: { readonly weight: number; readonly temperature: number; readonly stopGradient?: boolean };
 }
 
@@ -28,7 +31,11 @@ export function earlyExitObjective(options: EarlyExitObjectiveOptions): Objectiv
   return sequenceObjective((seq, teacherLogits) => sequenceLoss(options, seq, teacherLogits), options.teacher);
 }
 
-function sequenceLoss(options: EarlyExitObjectiveOptions, seq: Int32Array, teacherLogits: tf.Tensor2D | undefined): tf.Scalar {
+function sequenceLoss(
+  options: EarlyExitObjectiveOptions,
+  seq: Int32Array,
+  teacherLogits: tf.Tensor2D | undefined,
+): tf.Scalar {
   const targets = seq.subarray(1);
   const readouts = exitReadouts(options.model, seq.subarray(0, seq.length - 1)); // N × [L, V]
   const exitLoss = teacherLogits
@@ -40,12 +47,23 @@ function sequenceLoss(options: EarlyExitObjectiveOptions, seq: Int32Array, teach
   return tf.add(exitLoss, tf.mul(kl, self.weight)) as tf.Scalar;
 }
 
-function weightedDistillation(readouts: tf.Tensor2D[], teacherLogits: tf.Tensor2D, targets: Int32Array, options: EarlyExitObjectiveOptions): tf.Scalar {
+function weightedDistillation(
+  readouts: tf.Tensor2D[],
+  teacherLogits: tf.Tensor2D,
+  targets: Int32Array,
+  options: EarlyExitObjectiveOptions,
+): tf.Scalar {
   const raw = readouts.map((_, d) => options.exit.weights?.[d] ?? 1);
   const total = raw.reduce((a, b) => a + b, 0);
   if (raw.length < (options.exit.weights?.length ?? 0) || total <= 0 || raw.some((w) => !Number.isFinite(w) || w < 0)) {
-    throw new RangeError(`exit weights must be ${readouts.length} finite values ≥ 0 with a positive sum, got [${options.exit.weights}]`);
+    throw new RangeError(
+      `exit weights must be ${readouts.length} finite values ≥ 0 with a positive sum, got [${options.exit.weights}]`,
+    );
   }
-  const terms = readouts.flatMap((logits, d) => (raw[d] === 0 ? [] : [tf.mul(distillationLoss(logits, teacherLogits, targets, options.distillation), raw[d]! / total)]));
+  const terms = readouts.flatMap((logits, d) =>
+    raw[d] === 0
+      ? []
+      : [tf.mul(distillationLoss(logits, teacherLogits, targets, options.distillation), raw[d]! / total)],
+  );
   return tf.addN(terms) as tf.Scalar;
 }

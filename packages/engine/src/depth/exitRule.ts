@@ -4,9 +4,14 @@ import type { LoadedModel } from '../model.js';
 import type { RouterSection } from '../recurConfig.js';
 
 /** How a generated token's depth is decided at decode time: a confidence policy or the model's MoR router. */
-export type ExitRule = { readonly kind: 'policy'; readonly policy: ExitPolicy } | { readonly kind: 'router'; readonly threshold?: number };
+export type ExitRule =
+  | { readonly kind: 'policy'; readonly policy: ExitPolicy }
+  | { readonly kind: 'router'; readonly threshold?: number };
 
-/** 'maxprob:0.9' | 'entropy:1.5' | 'fixed:2' | 'router' | 'router:0.5' → ExitRule (RangeError naming the text otherwise). */
+/**
+ * 'maxprob:0.9' | 'entropy:1.5' | 'fixed:2' | 'router' |
+ * 'router:0.5' → ExitRule (RangeError naming the text otherwise).
+ */
 export function parseExitRule(text: string): ExitRule {
   const [name, arg, ...rest] = text.trim().toLowerCase().split(':');
   const value = arg === undefined || arg === '' ? undefined : Number(arg);
@@ -51,10 +56,18 @@ export function exitRouting(model: LoadedModel, rule: ExitRule): LoopRouting {
  */
 export function depthRouting(model: LoadedModel, rule: Extract<ExitRule, { kind: 'router' }>): DepthRouting {
   const router = model.recur?.router;
-  if (!router || !model.routerParams) throw new RangeError(`${model.source.path}: --exit router needs a model trained with a router (recur train --router)`);
+  if (!router || !model.routerParams)
+    throw new RangeError(
+      `${model.source.path}: --exit router needs a model trained with a router (recur train --router)`,
+    );
   const numRecursions = model.decoder.loops.loops.length;
   if (router.kind === 'token') {
-    return describeRouting(model.routerParams, { kind: 'token', numRecursions, form: router.tokenForm ?? 'gated-every-loop', useBias: router.balance === 'loss-free' });
+    return describeRouting(model.routerParams, {
+      kind: 'token',
+      numRecursions,
+      form: router.tokenForm ?? 'gated-every-loop',
+      useBias: router.balance === 'loss-free',
+    });
   }
   const chosen = expertThresholds(router, rule);
   const thresholds = Array.from({ length: numRecursions }, (_, r) => chosen.thresholds?.[r] ?? chosen.threshold);
@@ -66,15 +79,24 @@ export function depthRouting(model: LoadedModel, rule: Extract<ExitRule, { kind:
  * for every recursion: the user asked for it), the router's calibrated `thresholds[r]`, its fixed
  * `threshold`, 0.5 (what the selection BCE loss trains the router's σ towards).
  */
-export function expertThresholds(router: RouterSection, rule: Extract<ExitRule, { kind: 'router' }>): { threshold: number; thresholds?: readonly number[] } {
+export function expertThresholds(
+  router: RouterSection,
+  rule: Extract<ExitRule, { kind: 'router' }>,
+): { threshold: number; thresholds?: readonly number[] } {
   if (rule.threshold !== undefined) return { threshold: rule.threshold };
   return { threshold: router.threshold ?? 0.5, ...(router.thresholds && { thresholds: router.thresholds }) };
 }
 
-/** A rule on a one-loop model, or a fixed depth the model cannot reach, is refused, not silently run at the model's depth. */
+/**
+ * A rule on a one-loop model, or a fixed depth the model cannot
+ * reach, is refused, not silently run at the model's depth.
+ */
 export function checkExitDepth(policy: ExitPolicy, loops: number): void {
   // One loop leaves nothing to choose: a rule there would be accepted and silently ignored.
-  if (loops < 2) throw new RangeError('an exit rule needs a recursive model that runs at least 2 loops; this one runs 1 loop (recur convert it first)');
+  if (loops < 2)
+    throw new RangeError(
+      'an exit rule needs a recursive model that runs at least 2 loops; this one runs 1 loop (recur convert it first)',
+    );
   if (policy.kind === 'fixed' && policy.depth > loops) {
     throw new RangeError(`exit rule fixed:${policy.depth} exceeds the model's ${loops} loop${loops === 1 ? '' : 's'}`);
   }

@@ -18,6 +18,10 @@ export function keepFractions(depthCounts: readonly number[]): KeepFraction[] {
   const total = depthCounts.reduce((a, b) => a + b, 0);
   return depthCounts.map((_, r) => {
     const ran = depthCounts.slice(r).reduce((a, b) => a + b, 0);
-    return { recursion: r, fraction: total > 0 ? ran / total : NaN, capacity: capacityFraction(r, { numRecursions: n }) };
+    return {
+      recursion: r,
+      fraction: total > 0 ? ran / total : NaN,
+      capacity: capacityFraction(r, { numRecursions: n }),
+    };
   });
 }

@@ -1,5 +1,13 @@
 import type { DepthKvMode } from '@recur/graph';
-import { balanceBiasKey, expertRouterPrefix, initScalarRouter, initTokenRouter, routerTensors, type RouterArchitecture, type TokenChoiceForm } from '@recur/router';
+import {
+  balanceBiasKey,
+  expertRouterPrefix,
+  initScalarRouter,
+  initTokenRouter,
+  routerTensors,
+  type RouterArchitecture,
+  type TokenChoiceForm,
+} from '@recur/router';
 import type { LoadedModel } from '../model.js';
 import type { RouterSection } from '../recurConfig.js';
 
@@ -27,25 +35,38 @@ export interface MorModelOptions {
  * models, one loop, or layer orders whose loops are not contiguous (sequence tying).
  */
 export function withRouter(model: LoadedModel, options: MorModelOptions): LoadedModel {
-  if (!model.recur) throw new RangeError(`${model.source.path}: --router needs a recursive model (recur convert it, or --from-scratch with --loops N)`);
+  if (!model.recur)
+    throw new RangeError(
+      `${model.source.path}: --router needs a recursive model (recur convert it, or --from-scratch with --loops N)`,
+    );
   let loops: number;
   try {
     loops = model.decoder.loops.loops.length;
   } catch (e) {
-    throw new RangeError(`${model.source.path}: --router needs the shared block looped as one block (--strategy cycle or middle-cycle), not ${model.recur.strategy} tying (${(e as Error).message})`);
+    throw new RangeError(
+      `${model.source.path}: --router needs the shared block looped as one block (--strategy cycle or middle-cycle), not ${model.recur.strategy} tying (${(e as Error).message})`,
+    );
   }
   if (loops < 2) throw new RangeError(`${model.source.path}: --router needs at least 2 loops, the model has ${loops}`);
   const hiddenSize = model.config.hiddenSize;
   const seed = options.seed ?? 0;
   const architecture = options.architecture ?? 'linear';
   const token = options.kind === 'token';
-  if (!token && (options.tokenForm !== undefined || options.balance !== undefined)) throw new RangeError('token form and balancing apply to token-choice routers only');
+  if (!token && (options.tokenForm !== undefined || options.balance !== undefined))
+    throw new RangeError('token form and balancing apply to token-choice routers only');
   const lossFree = token && options.balance === 'loss-free';
   const arrays = token
     ? withBias(initTokenRouter({ hiddenSize, numRecursions: loops, seed }), lossFree ? loops : 0)
-    : new Map(Array.from({ length: loops }, (_, r) => [...initScalarRouter(expertRouterPrefix(r), { hiddenSize, architecture, seed: seed + 101 * (r + 1) })]).flat());
+    : new Map(
+        Array.from({ length: loops }, (_, r) => [
+          ...initScalarRouter(expertRouterPrefix(r), { hiddenSize, architecture, seed: seed + 101 * (r + 1) }),
+        ]).flat(),
+      );
   const router: RouterSection = {
-    kind: options.kind, architecture, alpha: options.alpha ?? 0.1, kvMode: options.kvMode ?? 'recursion-wise',
+    kind: options.kind,
+    architecture,
+    alpha: options.alpha ?? 0.1,
+    kvMode: options.kvMode ?? 'recursion-wise',
     ...(options.threshold !== undefined && { threshold: options.threshold }),
     ...(token && { tokenForm: options.tokenForm ?? 'paper', balance: options.balance ?? 'loss' }),
   };
@@ -53,7 +74,10 @@ export function withRouter(model: LoadedModel, options: MorModelOptions): Loaded
 }
 
 /** The token router's arrays, with a zero loss-free balancing bias [N_r] when `depths` > 0. */
-function withBias(arrays: Map<string, { shape: number[]; data: Float32Array }>, depths: number): Map<string, { shape: number[]; data: Float32Array }> {
+function withBias(
+  arrays: Map<string, { shape: number[]; data: Float32Array }>,
+  depths: number,
+): Map<string, { shape: number[]; data: Float32Array }> {
   if (depths > 0) arrays.set(balanceBiasKey, { shape: [depths], data: new Float32Array(depths) });
   return arrays;
 }

@@ -1,5 +1,14 @@
 import type { Decoder, DepthKvCache, DepthKvMode } from '@recur/graph';
-import { balancingLoss, depthForward, expertChoiceRouting, routerZLoss, tokenChoiceRouting, selectionBceLoss, type ExpertScoring, type TokenChoiceForm } from '@recur/router';
+import {
+  balancingLoss,
+  depthForward,
+  expertChoiceRouting,
+  routerZLoss,
+  tokenChoiceRouting,
+  selectionBceLoss,
+  type ExpertScoring,
+  type TokenChoiceForm,
+} from '@recur/router';
 import { crossEntropy, tf } from '@recur/tensor';
 import { applyBalanceUpdate, defaultBalanceRate, readBalanceBias } from './lossFreeBalance.js';
 import { distillationLoss, sequenceObjective, type DistillationOptions, type Objective } from '@recur/train';
@@ -12,7 +21,10 @@ export interface MorTraining {
   /** What deeper loops attend to while training: 'recursion-wise' (MoR's default) or 'shared'. */
   readonly kvMode: DepthKvMode;
   readonly scoring?: ExpertScoring;
-  /** Expert-choice: cosine capacity warm-up from full depth over these steps. Token-choice: every token runs full depth this long. */
+  /**
+   * Expert-choice: cosine capacity warm-up from full depth over these
+   * steps. Token-choice: every token runs full depth this long.
+   */
   readonly warmupSteps?: number;
   /** Expert-choice "was selected" BCE coefficient (default 1e-3, MoR's value). */
   readonly bceCoef?: number;
@@ -22,7 +34,9 @@ export interface MorTraining {
   readonly balanceCoef?: number;
   /** Token-choice gate form (default 'paper': h₀ + g·f^r(h₀)). */
   readonly tokenForm?: TokenChoiceForm;
-  /** Token-choice balancing: the auxiliary loss (default) or loss-free (a bias on the probabilities, updated each step). */
+  /**
+   * Token-choice balancing: the auxiliary loss (default) or loss-free (a bias on the probabilities, updated each step).
+   */
   readonly balance?: 'loss' | 'loss-free';
   /** Loss-free balancing rate u (default 1e-3). */
   readonly balanceRate?: number;
@@ -44,13 +58,25 @@ export interface RoutedSequence {
  * depth per token up front (gate = its probability). Returns the logits with the auxiliary losses
  * (selection BCE + optional z-loss, or the balancing loss Σ P_i·f_i). `step` drives the warm-ups.
  */
-export function routedSequence(decoder: Decoder, routerParams: ReadonlyMap<string, tf.Tensor>, mor: MorTraining, ids: ArrayLike<number>, step: number): RoutedSequence {
+export function routedSequence(
+  decoder: Decoder,
+  routerParams: ReadonlyMap<string, tf.Tensor>,
+  mor: MorTraining,
+  ids: ArrayLike<number>,
+  step: number,
+): RoutedSequence {
   const numRecursions = decoder.loops.loops.length;
   const cache = decoder.newDepthCache(mor.kvMode);
   const warm = { step, warmupSteps: mor.warmupSteps ?? 0 };
   if (mor.kind === 'expert') {
     const scoring = mor.scoring ?? 'sigmoid';
-    const routing = expertChoiceRouting(routerParams, { numRecursions, mode: 'topK', alpha: mor.alpha, scoring, ...warm });
+    const routing = expertChoiceRouting(routerParams, {
+      numRecursions,
+      mode: 'topK',
+      alpha: mor.alpha,
+      scoring,
+      ...warm,
+    });
     const out = depthForward(decoder, ids, { cache, routing });
     const zCoef = mor.zCoef ?? 0;
     const terms = routing.decisions.flatMap((d) => [
@@ -85,7 +111,9 @@ export interface MorObjectiveOptions {
  * loss-free balancing update to the loads that step routed. The per-sequence KV caches hold tensors the backward pass
  * reads, so they are freed at the next micro-batch (or by `dispose`), not inside `loss`.
  */
-export function morObjective(options: MorObjectiveOptions): Objective & { dispose(): void; afterStep(step: number): void } {
+export function morObjective(
+  options: MorObjectiveOptions,
+): Objective & { dispose(): void; afterStep(step: number): void } {
   let pending: DepthKvCache[] = [];
   let stepDepths: Int32Array[] = []; // depths the current step routed (every micro-batch), for loss-free balancing
   const release = (): void => {
@@ -94,10 +122,18 @@ export function morObjective(options: MorObjectiveOptions): Objective & { dispos
   };
   const perSequence = sequenceObjective((seq, teacherLogits, context) => {
     const targets = seq.subarray(1);
-    const routed = routedSequence(options.model, options.routerParams, options.mor, seq.subarray(0, seq.length - 1), context.step);
+    const routed = routedSequence(
+      options.model,
+      options.routerParams,
+      options.mor,
+      seq.subarray(0, seq.length - 1),
+      context.step,
+    );
     pending.push(routed.cache);
     stepDepths.push(routed.depths);
-    const lm = teacherLogits ? distillationLoss(routed.logits, teacherLogits, targets, options.distillation) : crossEntropy(routed.logits, targets);
+    const lm = teacherLogits
+      ? distillationLoss(routed.logits, teacherLogits, targets, options.distillation)
+      : crossEntropy(routed.logits, targets);
     return tf.add(lm, routed.aux) as tf.Scalar;
   }, options.teacher);
   return {
@@ -113,7 +149,8 @@ export function morObjective(options: MorObjectiveOptions): Objective & { dispos
     afterStep: (step) => {
       const { mor } = options;
       // Warm-up steps route every token to full depth: their loads say nothing about the router.
-      if (mor.balance === 'loss-free' && step >= (mor.warmupSteps ?? 0)) applyBalanceUpdate(options.routerParams, stepDepths, mor.balanceRate ?? defaultBalanceRate);
+      if (mor.balance === 'loss-free' && step >= (mor.warmupSteps ?? 0))
+        applyBalanceUpdate(options.routerParams, stepDepths, mor.balanceRate ?? defaultBalanceRate);
       stepDepths = [];
     },
   };
@@ -123,7 +160,12 @@ export function morObjective(options: MorObjectiveOptions): Objective & { dispos
  * Held-out mean NLL (nats) under the training routing after its warm-ups (expert-choice top-k per
  * window: it sees the whole window, as MoR evaluates), with the mean depth of the scored tokens.
  */
-export function morHeldOutLoss(decoder: Decoder, routerParams: ReadonlyMap<string, tf.Tensor>, mor: MorTraining, windows: readonly Int32Array[]): { meanNll: number; tokens: number; averageDepth: number } {
+export function morHeldOutLoss(
+  decoder: Decoder,
+  routerParams: ReadonlyMap<string, tf.Tensor>,
+  mor: MorTraining,
+  windows: readonly Int32Array[],
+): { meanNll: number; tokens: number; averageDepth: number } {
   let total = 0;
   let tokens = 0;
   let depthSum = 0;
@@ -131,7 +173,13 @@ export function morHeldOutLoss(decoder: Decoder, routerParams: ReadonlyMap<strin
     const targets = window.subarray(1);
     let cache: DepthKvCache | undefined;
     const loss = tf.tidy(() => {
-      const routed = routedSequence(decoder, routerParams, mor, window.subarray(0, window.length - 1), Number.POSITIVE_INFINITY);
+      const routed = routedSequence(
+        decoder,
+        routerParams,
+        mor,
+        window.subarray(0, window.length - 1),
+        Number.POSITIVE_INFINITY,
+      );
       cache = routed.cache;
       depthSum += routed.depths.reduce((a, b) => a + b, 0);
       return crossEntropy(routed.logits, targets);

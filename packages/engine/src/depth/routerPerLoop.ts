@@ -10,12 +10,17 @@ import { targetNll } from '../perplexity.js';
  * model predicts for a token its router sends d loops deep. Depth is forced row-wise, so each window
  * is one call and the KV mode makes no difference (every token runs every loop it could attend to).
  */
-export function routerPerLoop(model: LoadedModel, windows: readonly (readonly number[])[], onDepth?: () => void): { depth: number; perplexity: number }[] {
+export function routerPerLoop(
+  model: LoadedModel,
+  windows: readonly (readonly number[])[],
+  onDepth?: () => void,
+): { depth: number; perplexity: number }[] {
   const n = model.decoder.loops.loops.length;
   const tokens = windows.reduce((sum, w) => sum + Math.max(0, w.length - 1), 0);
   return Array.from({ length: n }, (_, d) => {
     let nll = 0;
-    for (const window of windows) if (window.length >= 2) nll += forcedWindowNll(model, window, () => forcedDepthRouting(model, d + 1));
+    for (const window of windows)
+      if (window.length >= 2) nll += forcedWindowNll(model, window, () => forcedDepthRouting(model, d + 1));
     onDepth?.();
     return { depth: d + 1, perplexity: Math.exp(nll / tokens) };
   });
@@ -24,7 +29,8 @@ export function routerPerLoop(model: LoadedModel, windows: readonly (readonly nu
 /** The router's routing with its depth choice replaced by `depth` for every token. */
 export function forcedDepthRouting(model: LoadedModel, depth: number): LoopRouting {
   const router = model.recur?.router;
-  if (!router || !model.routerParams) throw new RangeError(`${model.source.path}: forced-depth routing needs a model trained with a router`);
+  if (!router || !model.routerParams)
+    throw new RangeError(`${model.source.path}: forced-depth routing needs a model trained with a router`);
   const numRecursions = model.decoder.loops.loops.length;
   return router.kind === 'expert'
     ? expertForcedDepth(model.routerParams, { depth, numRecursions, alpha: router.alpha })
@@ -34,7 +40,9 @@ export function forcedDepthRouting(model: LoadedModel, depth: number): LoopRouti
 function forcedWindowNll(model: LoadedModel, window: readonly number[], routing: () => LoopRouting): number {
   const cache = model.decoder.newDepthCache(model.recur?.router?.kvMode ?? 'recursion-wise');
   try {
-    const logits = tf.tidy(() => depthForward(model.decoder, window.slice(0, -1), { cache, routing: routing() }).logits); // [T, V]
+    const logits = tf.tidy(
+      () => depthForward(model.decoder, window.slice(0, -1), { cache, routing: routing() }).logits,
+    ); // [T, V]
     try {
       return targetNll(logits, window.slice(1));
     } finally {

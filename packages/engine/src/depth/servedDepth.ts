@@ -27,12 +27,20 @@ export async function servableDepth(model: LoadedModel, kvMode: DepthKvMode): Pr
 }
 
 /** One request through a one-off serving engine (the same sampler and seed as generate's tfjs path). */
-export async function servedDepthTokens(model: LoadedModel, request: ServedDepthRequest): Promise<{ firstTokenMs: number; totalMs: number }> {
+export async function servedDepthTokens(
+  model: LoadedModel,
+  request: ServedDepthRequest,
+): Promise<{ firstTokenMs: number; totalMs: number }> {
   const engine = await createServingEngine(model, { exit: request.policy, kvMode: request.kvMode });
   try {
     const { temperature, topK, topP } = request.sampling;
     const result = await engine.submit(
-      { promptIds: request.promptIds, maxNewTokens: request.maxNewTokens, stopAtEos: request.stopAtEos, sampling: { temperature, topK, topP, seed: request.seed } },
+      {
+        promptIds: request.promptIds,
+        maxNewTokens: request.maxNewTokens,
+        stopAtEos: request.stopAtEos,
+        sampling: { temperature, topK, topP, seed: request.seed },
+      },
       { onToken: request.onToken },
     );
     return { firstTokenMs: result.firstTokenMs, totalMs: result.totalMs };

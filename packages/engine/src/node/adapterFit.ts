@@ -12,14 +12,22 @@ const peftKey = /^base_model\.model\.model\.layers\.(\d+)\.(.+)\.lora_([AB])\.we
  * [r, in] or B not [out, r] for the projection's weight, A and B of different rank, or one
  * without the other. (Decoding would otherwise skip or mis-shape them without a word.)
  */
-export function checkAdapterFits(file: string, tensors: ReadonlyMap<string, { readonly shape: readonly number[] }>, config: ModelConfig): void {
+export function checkAdapterFits(
+  file: string,
+  tensors: ReadonlyMap<string, { readonly shape: readonly number[] }>,
+  config: ModelConfig,
+): void {
   for (const [key, { shape }] of tensors) {
     const match = peftKey.exec(key);
     if (!match) continue; // fromPeftAdapter names keys that are not LoRA factors
     const [, layerText, module, factor] = match as unknown as [string, string, string, 'A' | 'B'];
     const layer = Number(layerText);
     if (layer >= config.numLayers) {
-      throw new CheckpointError('unused-tensor', file, `tensor "${key}" adapts layer ${layer} but the model has ${config.numLayers} layers: the adapter was made for another model`);
+      throw new CheckpointError(
+        'unused-tensor',
+        file,
+        `tensor "${key}" adapts layer ${layer} but the model has ${config.numLayers} layers: the adapter was made for another model`,
+      );
     }
     const weight = layerWeightSpecs(config, layer).find((s) => s.name === `model.layers.${layer}.${module}.weight`);
     if (!weight) continue;
@@ -28,20 +36,34 @@ export function checkAdapterFits(file: string, tensors: ReadonlyMap<string, { re
     const fits = shape.length === 2 && (factor === 'A' ? shape[1] === inputs : shape[0] === out);
     if (!fits) {
       const needs = factor === 'A' ? `[r, ${inputs}]` : `[${out}, r]`;
-      throw new CheckpointError('shape-mismatch', file, `tensor "${key}" has shape [${shape.join(', ')}] but ${weight.name} is [${out}, ${inputs}], so lora_${factor} needs ${needs}`);
+      throw new CheckpointError(
+        'shape-mismatch',
+        file,
+        `tensor "${key}" has shape [${shape.join(', ')}] but ${weight.name} is [${out}, ${inputs}], so lora_${factor} needs ${needs}`,
+      );
     }
     const partnerKey = key.replace(/lora_[AB]\.weight$/, `lora_${factor === 'A' ? 'B' : 'A'}.weight`);
     const partner = tensors.get(partnerKey);
     if (!partner) throw new CheckpointError('missing-tensor', file, `tensor "${key}" has no matching "${partnerKey}"`);
     const partnerRank = factor === 'A' ? partner.shape[1] : partner.shape[0];
-    if (rank !== partnerRank) throw new CheckpointError('shape-mismatch', file, `tensor "${key}" has rank ${rank} but "${partnerKey}" has rank ${partnerRank}`);
+    if (rank !== partnerRank)
+      throw new CheckpointError(
+        'shape-mismatch',
+        file,
+        `tensor "${key}" has rank ${rank} but "${partnerKey}" has rank ${partnerRank}`,
+      );
   }
 }
 
 /** The fields that decide whether an adapter's factors can mean anything on a model. */
 const shapeFields = [
-  ['numLayers', 'layers'], ['hiddenSize', 'hidden size'], ['intermediateSize', 'FFN size'], ['numHeads', 'heads'],
-  ['numKvHeads', 'KV heads'], ['headDim', 'head_dim'], ['vocabSize', 'vocabulary'],
+  ['numLayers', 'layers'],
+  ['hiddenSize', 'hidden size'],
+  ['intermediateSize', 'FFN size'],
+  ['numHeads', 'heads'],
+  ['numKvHeads', 'KV heads'],
+  ['headDim', 'head_dim'],
+  ['vocabSize', 'vocabulary'],
 ] as const;
 
 /**
@@ -50,7 +72,11 @@ const shapeFields = [
  * declares another shape, the adapter was made for it. A hub name or an unreadable path cannot
  * be compared; the shape check above is the hard one.
  */
-export async function checkAdapterBase(configFile: string, base: unknown, model: { readonly path: string; readonly config: ModelConfig }): Promise<void> {
+export async function checkAdapterBase(
+  configFile: string,
+  base: unknown,
+  model: { readonly path: string; readonly config: ModelConfig },
+): Promise<void> {
   if (typeof base !== 'string' || base === '') return;
   const basePath = resolve(dirname(configFile), base);
   if (await samePlace(basePath, model.path)) return;
@@ -70,7 +96,10 @@ export async function checkAdapterBase(configFile: string, base: unknown, model:
 async function samePlace(a: string, b: string): Promise<boolean> {
   const real = async (p: string): Promise<string[]> => {
     const path = await realpath(p).catch(() => resolve(p));
-    const isFile = await stat(path).then((s) => s.isFile(), () => false);
+    const isFile = await stat(path).then(
+      (s) => s.isFile(),
+      () => false,
+    );
     return isFile ? [path, dirname(path)] : [path];
   };
   const [left, right] = await Promise.all([real(a), real(b)]);
@@ -84,7 +113,11 @@ async function declaredConfig(path: string): Promise<ModelConfig | undefined> {
       const source = await openFileSource(path);
       try {
         const gguf = await readGguf(source);
-        return configFromGguf(gguf.metadata, path, gguf.tensors.map((t) => t.name));
+        return configFromGguf(
+          gguf.metadata,
+          path,
+          gguf.tensors.map((t) => t.name),
+        );
       } finally {
         await source.close?.();
       }

@@ -24,27 +24,47 @@ export interface ExportResult {
  * `lora: 'peft'` its adapters go to `<dir>/adapter` (adapter_config.json + adapter_model.safetensors).
  * Written whole beside `dir` and renamed into place (see `writeOutput`).
  */
-export async function exportModel(model: LoadedModel, dir: string, options: { lora?: LoraExport; dropRouter?: boolean } & OutputOptions = {}): Promise<ExportResult> {
-  const plain = plainModel(model, { lora: options.lora ?? 'merge', baseModelPath: resolve(dir), dropRouter: options.dropRouter ?? false });
-  const target = { kind: 'dir' as const, sources: [model.source.path, ...(options.sources ?? [])], ...(options.force !== undefined && { force: options.force }), isOwn: isRecurModelDir };
+export async function exportModel(
+  model: LoadedModel,
+  dir: string,
+  options: { lora?: LoraExport; dropRouter?: boolean } & OutputOptions = {},
+): Promise<ExportResult> {
+  const plain = plainModel(model, {
+    lora: options.lora ?? 'merge',
+    baseModelPath: resolve(dir),
+    dropRouter: options.dropRouter ?? false,
+  });
+  const target = {
+    kind: 'dir' as const,
+    sources: [model.source.path, ...(options.sources ?? [])],
+    ...(options.force !== undefined && { force: options.force }),
+    isOwn: isRecurModelDir,
+  };
   return writeOutput(dir, target, async (temp) => {
     const shapes = new Map(decoderWeightSpecs(plain.config).map((spec) => [spec.name, spec]));
     const weights = safetensorsOf(plain.arrays, shapes);
     await writeAtomic(join(temp, 'model.safetensors'), weights);
     await writeAtomic(join(temp, 'config.json'), json(hfConfigJson(plain.config)));
-    for (const [name, content] of Object.entries(await tokenizerFiles(model.source.path))) await writeAtomic(join(temp, name), content);
+    for (const [name, content] of Object.entries(await tokenizerFiles(model.source.path)))
+      await writeAtomic(join(temp, name), content);
     let parameters = 0;
     for (const data of plain.arrays.values()) parameters += data.length;
     const result = { dir, numLayers: plain.config.numLayers, parameters, bytes: weights.byteLength };
     if (!plain.adapter) return result;
     await mkdir(join(temp, 'adapter'));
-    await writeAtomic(join(temp, 'adapter', 'adapter_model.safetensors'), safetensorsOf(new Map([...plain.adapter.tensors].map(([k, t]) => [k, t.data])), plain.adapter.tensors));
+    await writeAtomic(
+      join(temp, 'adapter', 'adapter_model.safetensors'),
+      safetensorsOf(new Map([...plain.adapter.tensors].map(([k, t]) => [k, t.data])), plain.adapter.tensors),
+    );
     await writeAtomic(join(temp, 'adapter', 'adapter_config.json'), json(plain.adapter.config));
     return { ...result, adapterDir: join(dir, 'adapter') };
   });
 }
 
-function safetensorsOf(arrays: ReadonlyMap<string, Float32Array>, shapes: ReadonlyMap<string, { shape: readonly number[] }>): Uint8Array {
+function safetensorsOf(
+  arrays: ReadonlyMap<string, Float32Array>,
+  shapes: ReadonlyMap<string, { shape: readonly number[] }>,
+): Uint8Array {
   const entries: SafetensorsWriteEntry[] = [];
   for (const [name, data] of arrays) {
     const shape = shapes.get(name)?.shape;

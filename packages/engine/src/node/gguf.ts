@@ -1,7 +1,14 @@
 import { basename } from 'node:path';
 import {
-  ggufTokenizerMetadata, hfToGgufName, llamaGgufMetadata, permuteRopeRows, readGguf, writeGguf,
-  type GgufMetadataEntry, type GgufWriteDtype, type GgufWriteTensor,
+  ggufTokenizerMetadata,
+  hfToGgufName,
+  llamaGgufMetadata,
+  permuteRopeRows,
+  readGguf,
+  writeGguf,
+  type GgufMetadataEntry,
+  type GgufWriteDtype,
+  type GgufWriteTensor,
 } from '@recur/checkpoint';
 import { openFileSource } from '@recur/checkpoint/node';
 import { decoderWeightSpecs } from '@recur/graph';
@@ -27,12 +34,23 @@ export interface GgufExportOptions extends OutputOptions {
  * Writes `model` as a llama.cpp GGUF file: the plain (unrolled, LoRA-merged) model, tensors renamed
  * and q/k rows permuted to llama.cpp's interleaved RoPE layout, with its tokenizer.
  */
-export async function exportGguf(model: LoadedModel, path: string, options: GgufExportOptions = {}): Promise<GgufWriteResult> {
+export async function exportGguf(
+  model: LoadedModel,
+  path: string,
+  options: GgufExportOptions = {},
+): Promise<GgufWriteResult> {
   const plain = plainModel(model, { lora: options.lora ?? 'merge', dropRouter: options.dropRouter ?? false });
   const tokenizer = await tokenizerMetadata(model);
-  const target = { kind: 'file' as const, sources: [model.source.path, ...(options.sources ?? [])], ...(options.force !== undefined && { force: options.force }), isOwn: isRecurGguf };
+  const target = {
+    kind: 'file' as const,
+    sources: [model.source.path, ...(options.sources ?? [])],
+    ...(options.force !== undefined && { force: options.force }),
+    isOwn: isRecurGguf,
+  };
   // The file is written beside `path` and renamed over it (see `writeOutput`); the result names `path`.
-  const written = await writeOutput(path, target, (temp) => writeGgufModel(plain, temp, { dtype: options.dtype ?? 'F32', tokenizer, name: ggufName(path) }));
+  const written = await writeOutput(path, target, (temp) =>
+    writeGgufModel(plain, temp, { dtype: options.dtype ?? 'F32', tokenizer, name: ggufName(path) }),
+  );
   return { ...written, path };
 }
 
@@ -50,19 +68,31 @@ export interface GgufWriteResult {
  * (llama.cpp's "no_vocab" files load, but it asserts when it detokenizes a sampled token).
  */
 export async function writeGgufModel(
-  plain: Pick<PlainModel, 'config' | 'arrays'>, path: string, options: { dtype: GgufWriteDtype; tokenizer: GgufMetadataEntry[] | 'placeholder'; name?: string },
+  plain: Pick<PlainModel, 'config' | 'arrays'>,
+  path: string,
+  options: { dtype: GgufWriteDtype; tokenizer: GgufMetadataEntry[] | 'placeholder'; name?: string },
 ): Promise<GgufWriteResult> {
   const { config } = plain;
   const tensors: GgufWriteTensor[] = decoderWeightSpecs(config).map((spec) => {
     const name = hfToGgufName(spec.name);
     const data = plain.arrays.get(spec.name);
     if (!name || !data) throw new Error(`writeGgufModel: no GGUF name or data for ${spec.name}`);
-    const heads = /self_attn\.q_proj/.test(spec.name) ? config.numHeads : /self_attn\.k_proj/.test(spec.name) ? config.numKvHeads : 0;
+    const heads = /self_attn\.q_proj/.test(spec.name)
+      ? config.numHeads
+      : /self_attn\.k_proj/.test(spec.name)
+        ? config.numKvHeads
+        : 0;
     const cols = spec.shape[1] ?? 1;
-    return { name, shape: spec.shape, dtype: matrixDtype(spec.shape, options.dtype), data: heads ? permuteRopeRows(data, heads, cols) : data };
+    return {
+      name,
+      shape: spec.shape,
+      dtype: matrixDtype(spec.shape, options.dtype),
+      data: heads ? permuteRopeRows(data, heads, cols) : data,
+    };
   });
   const tokenizer = options.tokenizer === 'placeholder' ? placeholderVocabulary(config.vocabSize) : options.tokenizer;
-  const writer: GgufMetadataEntry = { key: GGUF_WRITER_KEY, type: 'string', value: 'recur' }; // marks the file as Recur's own output
+  // marks the file as Recur's own output
+  const writer: GgufMetadataEntry = { key: GGUF_WRITER_KEY, type: 'string', value: 'recur' };
   const metadata = [...llamaGgufMetadata(config, options.name ?? ggufName(path), options.dtype), writer, ...tokenizer];
   const bytes = writeGguf({ metadata, tensors });
   await writeAtomic(path, bytes);
@@ -86,12 +116,21 @@ async function tokenizerMetadata(model: LoadedModel): Promise<GgufMetadataEntry[
   const files = await tokenizerFiles(model.source.path);
   const json = files['tokenizer.json'];
   if (json === undefined) throw new Error(`${model.source.path}: no tokenizer.json to write into the GGUF`);
-  return ggufTokenizerMetadata(JSON.parse(json), model.source.path, { bosId: model.config.bosTokenId, eosId: model.config.eosTokenId });
+  return ggufTokenizerMetadata(JSON.parse(json), model.source.path, {
+    bosId: model.config.bosTokenId,
+    eosId: model.config.eosTokenId,
+  });
 }
 
 /** A SentencePiece-style vocabulary of `size` tokens: <unk> <s> </s>, the 256 byte tokens, then "▁t3", "▁t4"… */
 function placeholderVocabulary(size: number): GgufMetadataEntry[] {
-  const tokens = Array.from({ length: size }, (_, id) => (id < 3 ? ['<unk>', '<s>', '</s>'][id]! : id < 259 ? `<0x${(id - 3).toString(16).toUpperCase().padStart(2, '0')}>` : `▁t${id}`));
+  const tokens = Array.from({ length: size }, (_, id) =>
+    id < 3
+      ? ['<unk>', '<s>', '</s>'][id]!
+      : id < 259
+        ? `<0x${(id - 3).toString(16).toUpperCase().padStart(2, '0')}>`
+        : `▁t${id}`,
+  );
   const types = tokens.map((_, id) => (id === 0 ? 2 : id < 3 ? 3 : id < 259 ? 6 : 1)); // unknown, control, byte, normal
   return [
     { key: 'tokenizer.ggml.model', type: 'string', value: 'llama' },

@@ -15,7 +15,10 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   const checkpoint = await loadCheckpoint(path);
   try {
     const recur = await recurSection(path);
-    const adapter = options.adapter === undefined ? undefined : await loadPeftAdapter(options.adapter, { path, config: checkpoint.config });
+    const adapter =
+      options.adapter === undefined
+        ? undefined
+        : await loadPeftAdapter(options.adapter, { path, config: checkpoint.config });
     const { adapter: _path, ...build } = options;
     try {
       return await buildModel(checkpoint, { ...build, ...(recur ? { recur } : {}), ...(adapter ? { adapter } : {}) });

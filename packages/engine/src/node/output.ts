@@ -29,7 +29,11 @@ export interface OutputTarget {
  * renames it into place. A crash or failure never leaves a half-written or mixed output: the
  * temporary is removed on failure, and an old output is only replaced once the new one is whole.
  */
-export async function writeOutput<T>(out: string, target: OutputTarget, write: (temp: string) => Promise<T>): Promise<T> {
+export async function writeOutput<T>(
+  out: string,
+  target: OutputTarget,
+  write: (temp: string) => Promise<T>,
+): Promise<T> {
   await checkOutput(out, target);
   const temp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}`);
   await rm(temp, { recursive: true, force: true });
@@ -51,8 +55,13 @@ export async function checkOutput(out: string, target: OutputTarget): Promise<vo
   const outReal = await realPathOf(out);
   for (const source of target.sources ?? []) {
     const sourceReal = await realPathOf(source);
-    if (within(outReal, sourceReal)) throw new OutputError(out, `is ${outReal === sourceReal ? '' : 'inside '}the source ${source} this command reads; write somewhere else`);
-    if (within(sourceReal, outReal)) throw new OutputError(out, `holds the source ${source} this command reads; replacing it would delete the source`);
+    if (within(outReal, sourceReal))
+      throw new OutputError(
+        out,
+        `is ${outReal === sourceReal ? '' : 'inside '}the source ${source} this command reads; write somewhere else`,
+      );
+    if (within(sourceReal, outReal))
+      throw new OutputError(out, `holds the source ${source} this command reads; replacing it would delete the source`);
   }
   const existing = await lstat(out).catch(() => undefined);
   if (!existing) return;
@@ -64,7 +73,10 @@ export async function checkOutput(out: string, target: OutputTarget): Promise<vo
   if (!existing.isDirectory()) throw new OutputError(out, 'exists and is not a folder');
   const entries = await readdir(out);
   if (entries.length === 0 || target.force || (await target.isOwn?.(out))) return;
-  throw new OutputError(out, `is not empty (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}) and was not written by this command; choose a new folder, or pass --force to replace it whole`);
+  throw new OutputError(
+    out,
+    `is not empty (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}) and was not written by this command; choose a new folder, or pass --force to replace it whole`,
+  );
 }
 
 /** Whether `path` is `folder` or lies inside it. */

@@ -19,7 +19,10 @@ const MODEL_FOLDER_NAMES = new Set(['config.json', 'model.safetensors', 'tokeniz
 export async function isRecurModelDir(dir: string): Promise<boolean> {
   const names = (await readdir(dir).catch(() => [])).filter((name) => !name.startsWith('.'));
   if (!names.includes('model.safetensors') || names.some((name) => !MODEL_FOLDER_NAMES.has(name))) return false;
-  return readsAs(join(dir, 'model.safetensors'), async (source) => (await openSafetensors(source)).metadata.producer === PRODUCER);
+  return readsAs(
+    join(dir, 'model.safetensors'),
+    async (source) => (await openSafetensors(source)).metadata.producer === PRODUCER,
+  );
 }
 
 /** A GGUF file Recur's exporter wrote (it carries `recur.writer`). */
@@ -28,7 +31,10 @@ export async function isRecurGguf(path: string): Promise<boolean> {
 }
 
 /** `test` on the file's bytes; false when it cannot be opened or parsed. */
-async function readsAs(path: string, test: (source: Awaited<ReturnType<typeof openFileSource>>) => Promise<boolean>): Promise<boolean> {
+async function readsAs(
+  path: string,
+  test: (source: Awaited<ReturnType<typeof openFileSource>>) => Promise<boolean>,
+): Promise<boolean> {
   const source = await openFileSource(path).catch(() => undefined);
   if (!source) return false;
   try {
@@ -42,5 +48,10 @@ async function readsAs(path: string, test: (source: Awaited<ReturnType<typeof op
 
 /** The checks a model writer makes, up front (so a command refuses before loading anything). */
 export function checkModelOutput(out: string, format: 'folder' | 'gguf', options: OutputOptions): Promise<void> {
-  return checkOutput(out, format === 'gguf' ? { kind: 'file', ...options, isOwn: isRecurGguf } : { kind: 'dir', ...options, isOwn: isRecurModelDir });
+  return checkOutput(
+    out,
+    format === 'gguf'
+      ? { kind: 'file', ...options, isOwn: isRecurGguf }
+      : { kind: 'dir', ...options, isOwn: isRecurModelDir },
+  );
 }

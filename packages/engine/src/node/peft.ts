@@ -10,13 +10,21 @@ import { checkAdapterBase, checkAdapterFits } from './adapterFit.js';
  * LoRA over a plain model. Given the model, refuses an adapter that does not fit it (see adapterFit.ts);
  * factors holding NaN, ±Infinity or |w| ≥ 2^64 are refused like model weights.
  */
-export async function loadPeftAdapter(dir: string, model?: { readonly path: string; readonly config: ModelConfig }): Promise<DepthwiseLora> {
+export async function loadPeftAdapter(
+  dir: string,
+  model?: { readonly path: string; readonly config: ModelConfig },
+): Promise<DepthwiseLora> {
   const configPath = join(dir, 'adapter_config.json');
   const text = await readFile(configPath, 'utf8').catch(() => {
     throw new CheckpointError('not-found', configPath, `${dir} is not a PEFT adapter folder: no adapter_config.json`);
   });
   const config = parseConfig(configPath, text);
-  if (config.peft_type !== 'LORA') throw new CheckpointError('unknown-format', configPath, `peft_type is "${config.peft_type}"; only LORA adapters are supported`);
+  if (config.peft_type !== 'LORA')
+    throw new CheckpointError(
+      'unknown-format',
+      configPath,
+      `peft_type is "${config.peft_type}"; only LORA adapters are supported`,
+    );
   const source = await openFileSource(join(dir, 'adapter_model.safetensors'));
   try {
     const file = await openSafetensors(source);

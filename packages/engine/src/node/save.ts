@@ -13,7 +13,11 @@ import { isRecurModelDir, PRODUCER } from './ownOutput.js';
  * place (see `writeOutput`): never into the model's own source, never over a folder Recur did not
  * write unless `force`.
  */
-export async function saveModel(model: LoadedModel, dir: string, options: OutputOptions = {}): Promise<{ bytes: number }> {
+export async function saveModel(
+  model: LoadedModel,
+  dir: string,
+  options: OutputOptions = {},
+): Promise<{ bytes: number }> {
   const sources = [model.source.path, ...(options.sources ?? [])];
   return writeOutput(dir, { kind: 'dir', sources, ...(options.force !== undefined && { force: options.force }), isOwn: isRecurModelDir }, async (temp) => {
     const entries = await modelTensorEntries(model);

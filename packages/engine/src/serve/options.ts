@@ -45,8 +45,12 @@ export function resolveServing(options: ServingEngineOptions, loops: number): Re
   const mode = options.mode ?? (loops > 1 ? 'continuous-depth' : 'continuous-sequence');
   const depthWise = mode !== 'continuous-sequence' && loops > 1;
   const kvMode = options.kvMode ?? 'copy';
-  if (kvMode !== 'copy' && kvMode !== 'shared') throw new RangeError(`serving kvMode "${String(kvMode)}" (expected copy or shared)`);
-  const base = baselineConfig(mode, { maxDepth: loops, ...(options.staticBatch !== undefined && { batch: options.staticBatch }) });
+  if (kvMode !== 'copy' && kvMode !== 'shared')
+    throw new RangeError(`serving kvMode "${String(kvMode)}" (expected copy or shared)`);
+  const base = baselineConfig(mode, {
+    maxDepth: loops,
+    ...(options.staticBatch !== undefined && { batch: options.staticBatch }),
+  });
   return {
     mode,
     depthWise,

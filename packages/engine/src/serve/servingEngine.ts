@@ -7,7 +7,14 @@ import type { LoadedModel } from '../model.js';
 import { sampleToken, type SamplingOptions } from '../sampling.js';
 import { resolveServing, type ServingEngineOptions } from './options.js';
 import { runStep, type RowOwner, type StepSettings } from './stepRunner.js';
-import type { ServeCallbacks, ServeFinishReason, ServeRequest, ServeResult, ServeStats, ServingEngine } from './types.js';
+import type {
+  ServeCallbacks,
+  ServeFinishReason,
+  ServeRequest,
+  ServeResult,
+  ServeStats,
+  ServingEngine,
+} from './types.js';
 
 interface Live extends RowOwner {
   readonly id: string;
@@ -31,8 +38,14 @@ interface Live extends RowOwner {
  * recursive model share every weight read (continuous depth-wise batching). Runs in the background
  * on the event loop, one step per macrotask, so submits and aborts land between steps.
  */
-export async function createServingEngine(model: LoadedModel, options: ServingEngineOptions = {}): Promise<ServingEngine & { readonly profile: FastProfile }> {
-  if (activeBackend() !== 'wasm') throw new Error(`createServingEngine: the serving engine runs on the wasm backend; the backend is ${activeBackend()}`);
+export async function createServingEngine(
+  model: LoadedModel,
+  options: ServingEngineOptions = {},
+): Promise<ServingEngine & { readonly profile: FastProfile }> {
+  if (activeBackend() !== 'wasm')
+    throw new Error(
+      `createServingEngine: the serving engine runs on the wasm backend; the backend is ${activeBackend()}`,
+    );
   const resolved = resolveServing(options, 1);
   const fast = await FastDecoder.create(model.decoder.config, model.decoder.weights, {
     maxRows: resolved.scheduler.maxRowsPerStep ?? 32,
@@ -73,14 +86,24 @@ class Engine implements ServingEngine {
   private counters = { rowsInLastStep: 0, stepsRun: 0, generatedTokens: 0, finished: 0, cancelled: 0 };
   private readonly depthHistogram: number[];
 
-  constructor(private readonly model: LoadedModel, private readonly fast: FastDecoder, loops: number, private readonly options: ServingEngineOptions) {
+  constructor(
+    private readonly model: LoadedModel,
+    private readonly fast: FastDecoder,
+    loops: number,
+    private readonly options: ServingEngineOptions,
+  ) {
     const resolved = resolveServing(options, loops);
     this.maxDepth = loops;
     this.scheduler = new Scheduler(resolved.scheduler);
     const flat = !resolved.depthWise;
     this.settings = {
-      fast, flat, loops: flat ? 1 : loops, depthOf: (r) => (flat ? loops : r + 1), kvMode: resolved.kvMode,
-      exit: options.exit, continueAfter: options.continueAfter,
+      fast,
+      flat,
+      loops: flat ? 1 : loops,
+      depthOf: (r) => (flat ? loops : r + 1),
+      kvMode: resolved.kvMode,
+      exit: options.exit,
+      continueAfter: options.continueAfter,
     };
     this.eosId = options.eosId ?? model.tokenizer.eosId ?? undefined;
     this.depthHistogram = new Array<number>(loops).fill(0);
@@ -97,17 +120,37 @@ class Engine implements ServingEngine {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (callbacks.signal?.aborted) return Promise.resolve({ ids: [], depths: [], finishReason: 'cancelled', firstTokenMs: 0, totalMs: 0 });
+    if (callbacks.signal?.aborted)
+      return Promise.resolve({ ids: [], depths: [], finishReason: 'cancelled', firstTokenMs: 0, totalMs: 0 });
     const id = `r${this.nextId++}`;
     return new Promise<ServeResult>((resolve, reject) => {
       const s = request.sampling ?? {};
       const live: Live = {
-        id, request, callbacks, tokens: [...request.promptIds], promptLength: request.promptIds.length, ids: [], depths: [], cache: undefined, spans: new Map(),
-        sampling: { temperature: s.temperature ?? 0, topK: s.topK ?? 0, topP: s.topP ?? 1 }, random: new SeededRandom(s.seed ?? 0),
-        submittedAt: performance.now(), firstTokenAt: undefined, resolve, reject, onAbort: () => this.cancel(id),
+        id,
+        request,
+        callbacks,
+        tokens: [...request.promptIds],
+        promptLength: request.promptIds.length,
+        ids: [],
+        depths: [],
+        cache: undefined,
+        spans: new Map(),
+        sampling: { temperature: s.temperature ?? 0, topK: s.topK ?? 0, topP: s.topP ?? 1 },
+        random: new SeededRandom(s.seed ?? 0),
+        submittedAt: performance.now(),
+        firstTokenAt: undefined,
+        resolve,
+        reject,
+        onAbort: () => this.cancel(id),
       };
       try {
-        this.scheduler.submit({ id, promptLength: request.promptIds.length, maxNewTokens: request.maxNewTokens, arrival: live.submittedAt, ...(request.priority !== undefined && { priority: request.priority }) });
+        this.scheduler.submit({
+          id,
+          promptLength: request.promptIds.length,
+          maxNewTokens: request.maxNewTokens,
+          arrival: live.submittedAt,
+          ...(request.priority !== undefined && { priority: request.priority }),
+        });
       } catch (err) {
         reject(err instanceof SchedulerError ? new RangeError(err.message) : err);
         return;
@@ -125,8 +168,12 @@ class Engine implements ServingEngine {
     while (this.recent.length > 0 && this.recent[0]! < now - window) this.recent.shift();
     const span = this.recent.length > 1 ? Math.max(now - this.recent[0]!, 1) : 0;
     return {
-      waiting: s.waiting, running: s.running, ...this.counters, preemptions: s.preemptions,
-      tokensPerSecond: span > 0 ? (this.recent.length * 1000) / span : 0, depthHistogram: [...this.depthHistogram],
+      waiting: s.waiting,
+      running: s.running,
+      ...this.counters,
+      preemptions: s.preemptions,
+      tokensPerSecond: span > 0 ? (this.recent.length * 1000) / span : 0,
+      depthHistogram: [...this.depthHistogram],
     };
   }
 
@@ -147,10 +194,17 @@ class Engine implements ServingEngine {
     const V = this.model.decoder.config.vocabSize;
     const context = this.model.decoder.config.maxPositionEmbeddings;
     const { promptIds, maxNewTokens } = request;
-    if (!Array.isArray(promptIds) || promptIds.length < 1) throw new RangeError('promptIds must hold at least one token id');
-    for (const id of promptIds) if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`prompt token id ${id} is outside the vocabulary (0..${V - 1})`);
-    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new RangeError(`maxNewTokens must be a whole number ≥ 1, got ${maxNewTokens}`);
-    if (promptIds.length + maxNewTokens > context) throw new RangeError(`prompt (${promptIds.length}) + maxNewTokens (${maxNewTokens}) exceeds the model's context (${context})`);
+    if (!Array.isArray(promptIds) || promptIds.length < 1)
+      throw new RangeError('promptIds must hold at least one token id');
+    for (const id of promptIds)
+      if (!Number.isInteger(id) || id < 0 || id >= V)
+        throw new RangeError(`prompt token id ${id} is outside the vocabulary (0..${V - 1})`);
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1)
+      throw new RangeError(`maxNewTokens must be a whole number ≥ 1, got ${maxNewTokens}`);
+    if (promptIds.length + maxNewTokens > context)
+      throw new RangeError(
+        `prompt (${promptIds.length}) + maxNewTokens (${maxNewTokens}) exceeds the model's context (${context})`,
+      );
   }
 
   private cancel(id: string): void {
@@ -239,8 +293,11 @@ class Engine implements ServingEngine {
     this.drop(live);
     if (reason !== 'cancelled') this.counters.finished++;
     live.resolve({
-      ids: live.ids, depths: live.depths, finishReason: reason,
-      firstTokenMs: (live.firstTokenAt ?? now) - live.submittedAt, totalMs: now - live.submittedAt,
+      ids: live.ids,
+      depths: live.depths,
+      finishReason: reason,
+      firstTokenMs: (live.firstTokenAt ?? now) - live.submittedAt,
+      totalMs: now - live.submittedAt,
     });
     this.settleDrain();
   }

@@ -72,7 +72,11 @@ interface Position {
  * and under 'copy' its KV is carried into the deeper loops. Generated positions replayed after a
  * preemption exit at the depth they ran before, so a preempted request's tokens do not change.
  */
-export function runStep(settings: StepSettings, rows: readonly RowPlan[], owners: ReadonlyMap<string, RowOwner>): { results: RowResult[]; samples: RowSample[] } {
+export function runStep(
+  settings: StepSettings,
+  rows: readonly RowPlan[],
+  owners: ReadonlyMap<string, RowOwner>,
+): { results: RowResult[]; samples: RowSample[] } {
   const { fast } = settings;
   const d = fast.config.hiddenSize;
   const depthRows: FastDepthRow[] = [];
@@ -82,7 +86,10 @@ export function runStep(settings: StepSettings, rows: readonly RowPlan[], owners
     owner.cache ??= fast.newCache(plan.end);
     const n = plan.end - plan.start;
     let span = owner.spans.get(plan.start);
-    if (!span || plan.depth === 0 || span.done.length !== n) owner.spans.set(plan.start, (span = { state: new Float32Array(n * d), done: new Uint8Array(n), snapshots: [], nextProbe: 0 }));
+    if (!span || plan.depth === 0 || span.done.length !== n) {
+      span = { state: new Float32Array(n * d), done: new Uint8Array(n), snapshots: [], nextProbe: 0 };
+      owner.spans.set(plan.start, span);
+    }
     const positions: Position[] = [];
     for (let p = plan.start; p < plan.end; p++) {
       const i = p - plan.start;
@@ -90,8 +97,13 @@ export function runStep(settings: StepSettings, rows: readonly RowPlan[], owners
       const position = positionPlan(settings, owner, plan, span, p);
       positions.push(position);
       depthRows.push({
-        cache: owner.cache, pos: p, loop: plan.depth, id: owner.tokens[p]!, state: span.state.subarray(i * d, (i + 1) * d),
-        readout: position.exitsNow || position.probe, ...(position.logits && { logits: position.logits }),
+        cache: owner.cache,
+        pos: p,
+        loop: plan.depth,
+        id: owner.tokens[p]!,
+        state: span.state.subarray(i * d, (i + 1) * d),
+        readout: position.exitsNow || position.probe,
+        ...(position.logits && { logits: position.logits }),
       });
     }
     return { plan, owner, span, positions };
@@ -103,7 +115,8 @@ export function runStep(settings: StepSettings, rows: readonly RowPlan[], owners
         span.snapshots[plan.depth] = span.state.slice(i * d, (i + 1) * d);
         continue;
       }
-      if (!exitsNow && !(probe && leaves(settings, plan.depth, logits!, span.state.subarray(i * d, (i + 1) * d)))) continue;
+      if (!exitsNow && !(probe && leaves(settings, plan.depth, logits!, span.state.subarray(i * d, (i + 1) * d))))
+        continue;
       finish(settings, owner, span, i, pos, plan.depth, logits);
     }
   }
@@ -127,7 +140,15 @@ export function runStep(settings: StepSettings, rows: readonly RowPlan[], owners
 }
 
 /** Position i of `span` exits after loop r: KV carried forward under 'copy', readout kept when it samples. */
-function finish(settings: StepSettings, owner: RowOwner, span: SpanState, i: number, pos: number, r: number, logits: Float32Array | undefined): void {
+function finish(
+  settings: StepSettings,
+  owner: RowOwner,
+  span: SpanState,
+  i: number,
+  pos: number,
+  r: number,
+  logits: Float32Array | undefined,
+): void {
   span.done[i] = 1;
   if (r < settings.loops - 1) settings.fast.exitPosition(owner.cache!, pos, r + 1, settings.kvMode);
   if (logits) [span.logits, span.depth] = [logits, settings.depthOf(r)];
@@ -148,7 +169,20 @@ function runDeferred(settings: StepSettings, owner: RowOwner, span: SpanState, p
     if (!final && !needsReadout(settings, k)) continue;
     const state = span.snapshots[k]!;
     const logits = new Float32Array(V);
-    settings.fast.runDepthRows([{ cache: owner.cache!, pos: position.pos, loop: k, id: owner.tokens[position.pos]!, state, readoutOnly: true, logits }], { kvMode: settings.kvMode, flat: settings.flat });
+    settings.fast.runDepthRows(
+      [
+        {
+          cache: owner.cache!,
+          pos: position.pos,
+          loop: k,
+          id: owner.tokens[position.pos]!,
+          state,
+          readoutOnly: true,
+          logits,
+        },
+      ],
+      { kvMode: settings.kvMode, flat: settings.flat },
+    );
     if (final || leaves(settings, k, logits, state)) {
       finish(settings, owner, span, position.i, position.pos, k, logits);
       return;
@@ -165,7 +199,8 @@ function positionPlan(settings: StepSettings, owner: RowOwner, plan: RowPlan, sp
   const sampler = plan.samplesOnExit && p === plan.end - 1;
   const deferred = sampler && fixed === undefined && plan.kind === 'prefill';
   const probe = !deferred && !exitsNow && fixed === undefined && needsReadout(settings, r);
-  const logits = probe || (sampler && exitsNow && !deferred) ? new Float32Array(settings.fast.config.vocabSize) : undefined;
+  const logits =
+    probe || (sampler && exitsNow && !deferred) ? new Float32Array(settings.fast.config.vocabSize) : undefined;
   return { span, i: p - plan.start, pos: p, exitsNow: exitsNow && !deferred, probe, logits, deferred };
 }
 

@@ -31,8 +31,12 @@ export class DepthKvCache implements AttentionCache {
   private readonly place = new Map<number, { loop: number; j: number }>();
   private committed = 0;
 
-  constructor(readonly structure: LoopStructure, readonly mode: DepthKvMode) {
-    if (!depthKvModes.includes(mode)) throw new RangeError(`unknown KV mode "${mode}" (expected ${depthKvModes.join(', ')})`);
+  constructor(
+    readonly structure: LoopStructure,
+    readonly mode: DepthKvMode,
+  ) {
+    if (!depthKvModes.includes(mode))
+      throw new RangeError(`unknown KV mode "${mode}" (expected ${depthKvModes.join(', ')})`);
     const steps = [...structure.prologue, ...structure.loops.flat(), ...structure.epilogue];
     this.slots = Array.from({ length: steps.length }, () => ({ positions: [] }));
     structure.loops.forEach((loop, r) => loop.forEach((call, j) => this.place.set(call.step, { loop: r, j })));
@@ -75,7 +79,8 @@ export class DepthKvCache implements AttentionCache {
       });
       tf.tidy(() => {
         const index = tf.tensor1d(rows, 'int32');
-        const [k, v] = [tf.gather(from.k!, index) as tf.Tensor3D, tf.gather(from.v!, index) as tf.Tensor3D]; // [E, nKvHeads, headDim]
+        // [E, nKvHeads, headDim]
+        const [k, v] = [tf.gather(from.k!, index) as tf.Tensor3D, tf.gather(from.v!, index) as tf.Tensor3D];
         for (let r = depth; r < n; r++) this.write(this.blockStep(r, j), wanted, k, v);
       });
     }
@@ -117,7 +122,11 @@ export class DepthKvCache implements AttentionCache {
     const keep = slot.positions.flatMap((p, row) => (incoming.has(p) ? [] : [row]));
     const [oldK, oldV] = [slot.k, slot.v];
     const kept = (t: tf.Tensor3D | undefined): tf.Tensor3D[] =>
-      !t || keep.length === 0 ? [] : keep.length === slot.positions.length ? [t] : [tf.gather(t, tf.tensor1d(keep, 'int32')) as tf.Tensor3D];
+      !t || keep.length === 0
+        ? []
+        : keep.length === slot.positions.length
+          ? [t]
+          : [tf.gather(t, tf.tensor1d(keep, 'int32')) as tf.Tensor3D];
     slot.k = tf.keep(tf.tidy(() => tf.concat([...kept(oldK), k], 0))); // [S', nKvHeads, headDim]
     slot.v = tf.keep(tf.tidy(() => tf.concat([...kept(oldV), v], 0)));
     slot.positions = [...keep.map((row) => slot.positions[row]!), ...positions];

@@ -7,7 +7,8 @@ import { ConfigError } from '../config.js';
  */
 export type ScalarRouterWeights =
   | { readonly kind: 'linear'; readonly weight: Float32Array } // [1, d]
-  | { readonly kind: 'mlp'; readonly fc1: Float32Array; readonly fc1Bias: Float32Array; readonly fc2: Float32Array }; // [h, d], [h], [1, h]
+  // [h, d], [h], [1, h]
+  | { readonly kind: 'mlp'; readonly fc1: Float32Array; readonly fc1Bias: Float32Array; readonly fc2: Float32Array };
 
 /**
  * Expert choice at inference: recursion r ≥ 1 keeps the candidates whose σ(logit_r) > thresholds[r]
@@ -52,7 +53,8 @@ export function routingUpdate(routing: DepthRouting): DepthUpdate {
 /** Throws a ConfigError naming the array whose size does not fit hidden size d and N loops. */
 export function validateDepthRouting(routing: DepthRouting, d: number, loops: number): void {
   const need = (field: string, got: number, want: number): void => {
-    if (got !== want) throw new ConfigError(field, `routing: ${field} has ${got} floats; expected ${want} (d = ${d}, N = ${loops})`);
+    if (got !== want)
+      throw new ConfigError(field, `routing: ${field} has ${got} floats; expected ${want} (d = ${d}, N = ${loops})`);
   };
   if (routing.kind === 'token') {
     need('numRecursions', routing.numRecursions, loops);
@@ -69,7 +71,8 @@ export function validateDepthRouting(routing: DepthRouting, d: number, loops: nu
     need(`routers[${r}].fc2`, router.fc2.length, h);
   });
   routing.thresholds.forEach((t, r) => {
-    if (r > 0 && !(t > 0 && t < 1)) throw new ConfigError(`thresholds[${r}]`, `routing: threshold ${t} must be in (0, 1)`);
+    if (r > 0 && !(t > 0 && t < 1))
+      throw new ConfigError(`thresholds[${r}]`, `routing: threshold ${t} must be in (0, 1)`);
   });
 }
 
@@ -94,14 +97,28 @@ export function scalarRouterLogit(router: ScalarRouterWeights, h: ArrayLike<numb
 const sigmoid = (x: number): number => Math.fround(1 / (1 + Math.exp(-x)));
 
 /** Expert choice at recursion r for the row at h[at..]: whether it runs loop r, and its gate α·σ(logit). */
-export function expertDecision(routing: ExpertChoiceDescription, r: number, h: ArrayLike<number>, at: number, d: number): { readonly runs: boolean; readonly gate: number } {
+export function expertDecision(
+  routing: ExpertChoiceDescription,
+  r: number,
+  h: ArrayLike<number>,
+  at: number,
+  d: number,
+): { readonly runs: boolean; readonly gate: number } {
   const logit = scalarRouterLogit(routing.routers[r]!, h, at, d);
   const t = routing.thresholds[r]!;
-  return { runs: r === 0 || logit > Math.log(t / (1 - t)), gate: Math.fround(Math.fround(routing.alpha) * sigmoid(logit)) };
+  return {
+    runs: r === 0 || logit > Math.log(t / (1 - t)),
+    gate: Math.fround(Math.fround(routing.alpha) * sigmoid(logit)),
+  };
 }
 
 /** Token choice for the row at h[at..]: its depth 1..N and gate (probability of that depth). */
-export function tokenDecision(routing: TokenChoiceDescription, h: ArrayLike<number>, at: number, d: number): { readonly depth: number; readonly gate: number } {
+export function tokenDecision(
+  routing: TokenChoiceDescription,
+  h: ArrayLike<number>,
+  at: number,
+  d: number,
+): { readonly depth: number; readonly gate: number } {
   const n = routing.numRecursions;
   const logits = Array.from({ length: n }, (_, i) => Math.fround(dot(routing.weight, i * d, h, at, d)));
   const max = Math.max(...logits);
@@ -156,7 +173,9 @@ export function rowRouter(routing: DepthRouting, d: number): RowRouter {
         const selected = candidates.filter((t) => chosen!.depths[t]! > r);
         return { selected, gates: Float32Array.from(selected, (t) => chosen!.gates[t]!) };
       }
-      const decisions = Array.from(candidates, (t) => ({ t, ...expertDecision(routing, r, h, t * d, d) })).filter((x) => x.runs);
+      const decisions = Array.from(candidates, (t) => ({ t, ...expertDecision(routing, r, h, t * d, d) })).filter(
+        (x) => x.runs,
+      );
       return { selected: Int32Array.from(decisions, (x) => x.t), gates: Float32Array.from(decisions, (x) => x.gate) };
     },
     finalGates() {

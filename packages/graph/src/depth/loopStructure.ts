@@ -35,9 +35,13 @@ export function loopStructure(config: Pick<DecoderConfig, 'numLayers' | 'layerOr
   const k = middle.length / n;
   const loops = Array.from({ length: n }, (_, r) => middle.slice(r * k, (r + 1) * k));
   const block = loops[0]!.map((s) => s.unique);
-  const cyclic = Number.isInteger(k) && loops.every((loop, r) => loop.every((s, j) => s.unique === block[j] && s.loop === r));
+  const cyclic =
+    Number.isInteger(k) && loops.every((loop, r) => loop.every((s, j) => s.unique === block[j] && s.loop === r));
   if (!cyclic) {
-    throw new ConfigError('layerOrder', `per-token depth needs the shared layers looped as one block (cycle or middle-cycle); layer order [${steps.map((s) => s.unique).join(', ')}] is not`);
+    throw new ConfigError(
+      'layerOrder',
+      `per-token depth needs the shared layers looped as one block (cycle or middle-cycle); layer order [${steps.map((s) => s.unique).join(', ')}] is not`,
+    );
   }
   return { prologue: steps.slice(0, first), loops, epilogue: steps.slice(last + 1), block };
 }

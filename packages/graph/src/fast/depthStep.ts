@@ -39,41 +39,75 @@ export interface FastDepthRow {
  * A row's outputs do not depend on the other rows (row-wise kernels; causal attention reads only
  * its own cache up to its own position).
  */
-export function runDepthStep(ctx: FastContext, structure: LoopStructure, kvMode: FastDepthKvMode, rows: readonly FastDepthRow[]): void {
+export function runDepthStep(
+  ctx: FastContext,
+  structure: LoopStructure,
+  kvMode: FastDepthKvMode,
+  rows: readonly FastDepthRow[],
+): void {
   const N = structure.loops.length;
   for (const row of rows) {
-    if (!Number.isInteger(row.loop) || row.loop < 0 || row.loop >= N) throw new RangeError(`depth row at loop ${row.loop}: the model has loops 0..${N - 1}`);
-    if (row.state.length !== ctx.config.hiddenSize) throw new RangeError(`depth row state has ${row.state.length} floats; expected ${ctx.config.hiddenSize}`);
+    if (!Number.isInteger(row.loop) || row.loop < 0 || row.loop >= N)
+      throw new RangeError(`depth row at loop ${row.loop}: the model has loops 0..${N - 1}`);
+    if (row.state.length !== ctx.config.hiddenSize)
+      throw new RangeError(`depth row state has ${row.state.length} floats; expected ${ctx.config.hiddenSize}`);
   }
   const reach = new Map<FastKvCache, number>();
   for (const row of rows) reach.set(row.cache, Math.max(reach.get(row.cache) ?? 0, row.pos + 1));
   for (const [cache, positions] of reach) cache.reserve(positions);
   const looped = rows.filter((r) => r.readoutOnly !== true);
-  const sorted = looped.map((row, i) => ({ row, i })).sort((a, b) => a.row.loop - b.row.loop || a.i - b.i).map((e) => e.row);
-  for (let start = 0; start < sorted.length; start += ctx.chunkRows) runChunk(ctx, structure, kvMode, sorted.slice(start, start + ctx.chunkRows));
+  const sorted = looped
+    .map((row, i) => ({ row, i }))
+    .sort((a, b) => a.row.loop - b.row.loop || a.i - b.i)
+    .map((e) => e.row);
+  for (let start = 0; start < sorted.length; start += ctx.chunkRows)
+    runChunk(ctx, structure, kvMode, sorted.slice(start, start + ctx.chunkRows));
   const only = rows.filter((r) => r.readoutOnly === true);
-  for (let start = 0; start < only.length; start += ctx.chunkRows) readout(ctx, structure, only.slice(start, start + ctx.chunkRows));
+  for (let start = 0; start < only.length; start += ctx.chunkRows)
+    readout(ctx, structure, only.slice(start, start + ctx.chunkRows));
   for (const [cache, positions] of reach) cache.cover(positions);
 }
 
-function runChunk(ctx: FastContext, structure: LoopStructure, kvMode: FastDepthKvMode, rows: readonly FastDepthRow[]): void {
+function runChunk(
+  ctx: FastContext,
+  structure: LoopStructure,
+  kvMode: FastDepthKvMode,
+  rows: readonly FastDepthRow[],
+): void {
   const { config, ops, scratch: S, weights, profile } = ctx;
   const d = config.hiddenSize;
   let phase = profile.start();
   let f32 = ops.runtime.f32;
   const h = S.at('h') >> 2;
   rows.forEach((row, t) => {
-    if (row.loop === 0) f32.copyWithin(h + t * d, (weights.embed >> 2) + row.id * d, (weights.embed >> 2) + (row.id + 1) * d);
+    if (row.loop === 0)
+      f32.copyWithin(h + t * d, (weights.embed >> 2) + row.id * d, (weights.embed >> 2) + (row.id + 1) * d);
     else f32.set(row.state, h + t * d);
   });
   ropeTables(ctx, rows);
   phase = profile.lap('embed', phase);
   const fresh = rows.filter((r) => r.loop === 0); // a prefix (rows are sorted by loop)
-  if (fresh.length > 0) for (const call of structure.prologue) layerPass(ctx, fresh, fresh.map(() => own(call)));
-  structure.block.forEach((_, j) => layerPass(ctx, rows, rows.map((row) => blockCall(structure, kvMode, row.loop, j))));
+  if (fresh.length > 0)
+    for (const call of structure.prologue)
+      layerPass(
+        ctx,
+        fresh,
+        fresh.map(() => own(call)),
+      );
+  structure.block.forEach((_, j) =>
+    layerPass(
+      ctx,
+      rows,
+      rows.map((row) => blockCall(structure, kvMode, row.loop, j)),
+    ),
+  );
   f32 = ops.runtime.f32;
   rows.forEach((row, t) => row.state.set(f32.subarray(h + t * d, h + (t + 1) * d)));
-  readout(ctx, structure, rows.filter((r) => r.readout === true || r.logits !== undefined));
+  readout(
+    ctx,
+    structure,
+    rows.filter((r) => r.readout === true || r.logits !== undefined),
+  );
 }
 
 /** A prologue/epilogue step: the row writes and reads the step's own slot. */
@@ -99,21 +133,30 @@ export function readout(ctx: FastContext, structure: LoopStructure, rows: readon
   if (rows.length === 0) return;
   const { config, ops, scratch: S, weights, profile } = ctx;
   const [d, V] = [config.hiddenSize, config.vocabSize];
-  let phase = profile.start();
+  const phase = profile.start();
   let f32 = ops.runtime.f32;
   rows.forEach((row, t) => f32.set(row.state, (S.at('h') >> 2) + t * d));
   const passRows: readonly PassRow[] = rows;
   if (structure.epilogue.length > 0) ropeTables(ctx, passRows);
-  for (const call of structure.epilogue) layerPass(ctx, passRows, passRows.map(() => own(call)));
+  for (const call of structure.epilogue)
+    layerPass(
+      ctx,
+      passRows,
+      passRows.map(() => own(call)),
+    );
   const wanted = rows.flatMap((row, t) => (row.logits ? [{ t, logits: row.logits }] : []));
   const group = ctx.maxRows;
   for (let g = 0; g < wanted.length; g += group) {
     const batch = wanted.slice(g, g + group);
     f32 = ops.runtime.f32;
-    batch.forEach(({ t }, n) => rmsNormRow(f32, (S.at('h') >> 2) + t * d, (S.at('xn') >> 2) + n * d, weights.finalNorm, config.rmsNormEps));
+    batch.forEach(({ t }, n) =>
+      rmsNormRow(f32, (S.at('h') >> 2) + t * d, (S.at('xn') >> 2) + n * d, weights.finalNorm, config.rmsNormEps),
+    );
     ops.linear([{ w: weights.head, x: S.at('xn'), y: S.at('logits'), rows: V, k: d, T: batch.length }]);
     f32 = ops.runtime.f32;
-    batch.forEach(({ logits }, n) => logits.set(f32.subarray((S.at('logits') >> 2) + n * V, (S.at('logits') >> 2) + (n + 1) * V)));
+    batch.forEach(({ logits }, n) =>
+      logits.set(f32.subarray((S.at('logits') >> 2) + n * V, (S.at('logits') >> 2) + (n + 1) * V)),
+    );
   }
   profile.lap('head', phase);
 }
@@ -127,7 +170,13 @@ export function flatStructure(steps: readonly LayerCall[]): LoopStructure {
  * A position that exited after `depth` loops (1..N−1): under 'copy', its keys/values of loop depth−1
  * are written into the same block layer's slot of every deeper loop. Nothing to do under 'shared'.
  */
-export function copyForward(structure: LoopStructure, kvMode: FastDepthKvMode, cache: FastKvCache, pos: number, depth: number): void {
+export function copyForward(
+  structure: LoopStructure,
+  kvMode: FastDepthKvMode,
+  cache: FastKvCache,
+  pos: number,
+  depth: number,
+): void {
   const N = structure.loops.length;
   if (!Number.isInteger(depth) || depth < 1 || depth > N) throw new RangeError(`exit depth ${depth} outside 1..${N}`);
   if (kvMode !== 'copy' || depth === N) return;

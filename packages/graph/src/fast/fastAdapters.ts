@@ -12,7 +12,11 @@ export interface FastAdapterSource {
   /** Multiplier of B·A. */
   readonly scale: number;
   /** A [r, in] and B [out, r] of one executed step's module, or undefined when it has none. */
-  factors(unique: number, module: AdaptedModule, loop: number): { readonly a: tf.Tensor; readonly b: tf.Tensor } | undefined;
+  factors(
+    unique: number,
+    module: AdaptedModule,
+    loop: number,
+  ): { readonly a: tf.Tensor; readonly b: tf.Tensor } | undefined;
   /** A per-loop norm weight [d], or undefined to use the stored layer's own. */
   norm(unique: number, name: NormName, loop: number): tf.Tensor | undefined;
 }
@@ -34,13 +38,18 @@ export interface FastLoopAdapter {
 const moduleShape = (config: DecoderConfig, module: AdaptedModule): { in: number; out: number } => {
   const { hiddenSize: d, intermediateSize: ff, numHeads, numKvHeads, headDim } = config;
   switch (module) {
-    case 'self_attn.q_proj': return { in: d, out: numHeads * headDim };
+    case 'self_attn.q_proj':
+      return { in: d, out: numHeads * headDim };
     case 'self_attn.k_proj':
-    case 'self_attn.v_proj': return { in: d, out: numKvHeads * headDim };
-    case 'self_attn.o_proj': return { in: numHeads * headDim, out: d };
+    case 'self_attn.v_proj':
+      return { in: d, out: numKvHeads * headDim };
+    case 'self_attn.o_proj':
+      return { in: numHeads * headDim, out: d };
     case 'mlp.gate_proj':
-    case 'mlp.up_proj': return { in: d, out: ff };
-    case 'mlp.down_proj': return { in: ff, out: d };
+    case 'mlp.up_proj':
+      return { in: d, out: ff };
+    case 'mlp.down_proj':
+      return { in: ff, out: d };
   }
 };
 
@@ -57,7 +66,14 @@ export class FastAdapters {
   private readonly block: { tensor: tf.Tensor1D; offset: number };
 
   constructor(config: DecoderConfig, steps: readonly LayerCall[], source: FastAdapterSource, runtime: FusedRuntime) {
-    type Pending = { module: AdaptedModule; a: Float32Array; b: Float32Array; rank: number; padded: number; shape: { in: number; out: number } };
+    type Pending = {
+      module: AdaptedModule;
+      a: Float32Array;
+      b: Float32Array;
+      rank: number;
+      padded: number;
+      shape: { in: number; out: number };
+    };
     const pending = new Map<string, { loras: Pending[]; norms: Partial<Record<NormName, Float32Array>> }>();
     let floats = 0;
     let maxRank = 0;
@@ -71,10 +87,20 @@ export class FastAdapters {
         const shape = moduleShape(config, module);
         const rank = f.a.shape[0] ?? 0;
         if (f.a.shape.join('x') !== `${rank}x${shape.in}` || f.b.shape.join('x') !== `${shape.out}x${rank}`) {
-          throw new ConfigError(module, `LoRA of layer ${call.unique} loop ${call.loop} ${module}: A [${f.a.shape}], B [${f.b.shape}]; expected [r, ${shape.in}] and [${shape.out}, r]`);
+          throw new ConfigError(
+            module,
+            `LoRA of layer ${call.unique} loop ${call.loop} ${module}: A [${f.a.shape}], B [${f.b.shape}]; expected [r, ${shape.in}] and [${shape.out}, r]`,
+          );
         }
         const padded = Math.ceil(rank / 4) * 4;
-        entry.loras.push({ module, a: f.a.dataSync() as Float32Array, b: f.b.dataSync() as Float32Array, rank, padded, shape });
+        entry.loras.push({
+          module,
+          a: f.a.dataSync() as Float32Array,
+          b: f.b.dataSync() as Float32Array,
+          rank,
+          padded,
+          shape,
+        });
         floats += padded * (shape.in + shape.out);
         maxRank = Math.max(maxRank, padded);
       }
@@ -113,7 +139,11 @@ export class FastAdapters {
       };
       const inputNormAt = normAt(norms.input_layernorm);
       const postNormAt = normAt(norms.post_attention_layernorm);
-      this.table.set(key, { lora, ...(inputNormAt !== undefined && { inputNormAt }), ...(postNormAt !== undefined && { postNormAt }) });
+      this.table.set(key, {
+        lora,
+        ...(inputNormAt !== undefined && { inputNormAt }),
+        ...(postNormAt !== undefined && { postNormAt }),
+      });
     }
   }
 

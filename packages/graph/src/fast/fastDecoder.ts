@@ -106,18 +106,26 @@ export class FastDecoder {
     const qkv = (config.numHeads + 2 * config.numKvHeads) * config.headDim;
     const R = this.chunkRows;
     this.scratch = new ScratchArena(ops.runtime, {
-      h: R * d, xn: R * d, qkv: R * qkv, att: R * config.numHeads * config.headDim, gu: R * 2 * ff, logits: this.maxRows * V, rowInfo: R * 4,
+      h: R * d,
+      xn: R * d,
+      qkv: R * qkv,
+      att: R * config.numHeads * config.headDim,
+      gu: R * 2 * ff,
+      logits: this.maxRows * V,
+      rowInfo: R * 4,
     });
     this.ropeCos = new Float32Array(R * (config.headDim / 2));
     this.ropeSin = new Float32Array(R * (config.headDim / 2));
     this.adapters = options.adapter && new FastAdapters(config, this.steps, options.adapter, ops.runtime);
-    this.low = this.adapters && this.adapters.maxRank > 0 ? ops.runtime.alloc(7 * R * this.adapters.maxRank) : undefined;
+    this.low =
+      this.adapters && this.adapters.maxRank > 0 ? ops.runtime.alloc(7 * R * this.adapters.maxRank) : undefined;
   }
 
   /** Why the fast path cannot run this config, or undefined when it can. */
   static unsupported(config: DecoderConfig): string | undefined {
     const dims = { hiddenSize: config.hiddenSize, intermediateSize: config.intermediateSize, headDim: config.headDim };
-    for (const [name, value] of Object.entries(dims)) if (value % 4 !== 0) return `${name} (${value}) is not a multiple of 4`;
+    for (const [name, value] of Object.entries(dims))
+      if (value % 4 !== 0) return `${name} (${value}) is not a multiple of 4`;
     return undefined;
   }
 
@@ -126,7 +134,11 @@ export class FastDecoder {
    * or undefined with no error when the active backend has no fused runtime (cpu, webgpu, browser).
    * The caller keeps the weights alive; `dispose()` frees only what this object allocated.
    */
-  static async create(config: DecoderConfig, weights: ReadonlyMap<string, tf.Tensor>, options: FastDecoderOptions = {}): Promise<FastDecoder | undefined> {
+  static async create(
+    config: DecoderConfig,
+    weights: ReadonlyMap<string, tf.Tensor>,
+    options: FastDecoderOptions = {},
+  ): Promise<FastDecoder | undefined> {
     validateDecoderConfig(config);
     const reason = FastDecoder.unsupported(config);
     if (reason) throw new RangeError(`FastDecoder: ${reason}`);
@@ -156,7 +168,15 @@ export class FastDecoder {
   newCache(initialCapacity = this.options.initialCacheCapacity ?? 256, kvMode?: DepthKvMode): FastKvCache {
     const { config } = this;
     const layout = kvMode === undefined ? {} : { kvMode, slots: slotLayout(this.steps.length, this.structure, kvMode) };
-    return new FastKvCache(this.ops.runtime, this.steps.length, config.numKvHeads, config.headDim, config.maxPositionEmbeddings, initialCapacity, layout);
+    return new FastKvCache(
+      this.ops.runtime,
+      this.steps.length,
+      config.numKvHeads,
+      config.headDim,
+      config.maxPositionEmbeddings,
+      initialCapacity,
+      layout,
+    );
   }
 
   /**
@@ -199,13 +219,15 @@ export class FastDecoder {
       outputs.push(output);
       for (let i = 0; i < ids.length; i++) {
         const id = ids[i]!;
-        if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`token id ${id} is outside the vocabulary (0..${V - 1})`);
+        if (!Number.isInteger(id) || id < 0 || id >= V)
+          throw new RangeError(`token id ${id} is outside the vocabulary (0..${V - 1})`);
         const wanted = !lastOnly || i === ids.length - 1;
         rows.push({ cache, id, pos: cache.length + i, ...(wanted ? { out: { output, at: lastOnly ? 0 : i } } : {}) });
       }
     }
     this.ensureScores(Math.max(1, ...entries.map((e) => e.cache.length + e.ids.length)));
-    for (let start = 0; start < rows.length; start += this.chunkRows) this.runRows(rows.slice(start, start + this.chunkRows));
+    for (let start = 0; start < rows.length; start += this.chunkRows)
+      this.runRows(rows.slice(start, start + this.chunkRows));
     for (const { cache, ids } of entries) cache.advance(ids.length);
     return outputs;
   }
@@ -229,7 +251,8 @@ export class FastDecoder {
   runDepthRows(rows: readonly FastDepthRow[], options: FastDepthOptions = {}): void {
     if (this.disposed) throw new Error('FastDecoder used after dispose()');
     for (const row of rows) {
-      if (!Number.isInteger(row.id) || row.id < 0 || row.id >= this.config.vocabSize) throw new RangeError(`token id ${row.id} is outside the vocabulary (0..${this.config.vocabSize - 1})`);
+      if (!Number.isInteger(row.id) || row.id < 0 || row.id >= this.config.vocabSize)
+        throw new RangeError(`token id ${row.id} is outside the vocabulary (0..${this.config.vocabSize - 1})`);
     }
     runDepthStep(this.context(), options.flat ? this.flat : this.structure, options.kvMode ?? 'copy', rows);
     this.profile.count(rows.length);
@@ -259,10 +282,20 @@ export class FastDecoder {
     const ctx = this.context();
 
     let phase = profile.start();
-    for (const [t, row] of rows.entries()) f32.copyWithin((S.at('h') >> 2) + t * d, (this.weights.embed >> 2) + row.id * d, (this.weights.embed >> 2) + (row.id + 1) * d);
+    for (const [t, row] of rows.entries())
+      f32.copyWithin(
+        (S.at('h') >> 2) + t * d,
+        (this.weights.embed >> 2) + row.id * d,
+        (this.weights.embed >> 2) + (row.id + 1) * d,
+      );
     ropeTables(ctx, rows);
     phase = profile.lap('embed', phase);
-    for (const call of this.steps) layerPass(ctx, rows, rows.map(() => ({ call, write: call.step, read: call.step })));
+    for (const call of this.steps)
+      layerPass(
+        ctx,
+        rows,
+        rows.map(() => ({ call, write: call.step, read: call.step })),
+      );
 
     // Final norm of the wanted rows, packed, then the LM head over them only, maxRows at a time.
     phase = profile.start();
@@ -271,10 +304,14 @@ export class FastDecoder {
     for (let g = 0; g < wanted.length; g += this.maxRows) {
       const group = wanted.slice(g, g + this.maxRows);
       f32 = ops.runtime.f32;
-      group.forEach(({ t }, n) => rmsNormRow(f32, (S.at('h') >> 2) + t * d, (S.at('xn') >> 2) + n * d, this.weights.finalNorm, config.rmsNormEps));
+      group.forEach(({ t }, n) =>
+        rmsNormRow(f32, (S.at('h') >> 2) + t * d, (S.at('xn') >> 2) + n * d, this.weights.finalNorm, config.rmsNormEps),
+      );
       ops.linear([{ w: this.weights.head, x: S.at('xn'), y: S.at('logits'), rows: V, k: d, T: group.length }]);
       f32 = ops.runtime.f32;
-      group.forEach(({ out }, n) => out.output.set(f32.subarray((S.at('logits') >> 2) + n * V, (S.at('logits') >> 2) + (n + 1) * V), out.at * V));
+      group.forEach(({ out }, n) =>
+        out.output.set(f32.subarray((S.at('logits') >> 2) + n * V, (S.at('logits') >> 2) + (n + 1) * V), out.at * V),
+      );
     }
     profile.lap('head', phase);
     profile.count(rows.length);
@@ -283,8 +320,17 @@ export class FastDecoder {
   /** The kernels, weights and scratch a pass needs. */
   private context(): FastContext {
     return {
-      config: this.config, ops: this.ops, weights: this.weights, scratch: this.scratch, adapters: this.adapters, low: this.low?.offset ?? 0,
-      chunkRows: this.chunkRows, maxRows: this.maxRows, ropeCos: this.ropeCos, ropeSin: this.ropeSin, profile: this.profile,
+      config: this.config,
+      ops: this.ops,
+      weights: this.weights,
+      scratch: this.scratch,
+      adapters: this.adapters,
+      low: this.low?.offset ?? 0,
+      chunkRows: this.chunkRows,
+      maxRows: this.maxRows,
+      ropeCos: this.ropeCos,
+      ropeSin: this.ropeSin,
+      profile: this.profile,
       scores: (positions) => {
         this.ensureScores(positions);
         return this.scores!;

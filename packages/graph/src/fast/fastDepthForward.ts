@@ -35,7 +35,12 @@ export interface FastDepthForwardResult {
  * 'copy' carries a leaving token's last-loop keys into the deeper slots before they run; 'shared'
  * reads loop 0's slot at loops ≥ 1 (Mixture-of-Recursions, Bae et al. 2025, arXiv 2507.10524, §2.3).
  */
-export function fastDepthForward(ctx: FastContext, structure: LoopStructure, ids: ArrayLike<number>, options: FastDepthForwardOptions): FastDepthForwardResult {
+export function fastDepthForward(
+  ctx: FastContext,
+  structure: LoopStructure,
+  ids: ArrayLike<number>,
+  options: FastDepthForwardOptions,
+): FastDepthForwardResult {
   const { cache } = options;
   const { hiddenSize: d, vocabSize: V } = ctx.config;
   const N = structure.loops.length;
@@ -63,14 +68,28 @@ export function fastDepthForward(ctx: FastContext, structure: LoopStructure, ids
     activePerLoop.push(candidates.length);
     for (const t of candidates) depths[t] = r + 1;
     const out = new Float32Array(candidates.length * d); // [k·d]
-    passRows(ctx, cache, start, candidates, h, out, structure.block.map((_, j) => blockCall(structure, kvMode, r, j)));
+    passRows(
+      ctx,
+      cache,
+      start,
+      candidates,
+      h,
+      out,
+      structure.block.map((_, j) => blockCall(structure, kvMode, r, j)),
+    );
     applyUpdate(h, candidates, out, router?.update === 'gated' ? choice.gates : undefined, d);
   }
   if (router?.update === 'gated-once') gateOnce(h, h0, router.finalGates(), d);
   const logits = new Float32Array((options.lastOnly ? Math.min(1, T) : T) * V);
-  const wanted = (t: number): Float32Array | undefined => (!options.lastOnly ? logits.subarray(t * V, (t + 1) * V) : t === T - 1 ? logits : undefined);
+  const wanted = (t: number): Float32Array | undefined =>
+    !options.lastOnly ? logits.subarray(t * V, (t + 1) * V) : t === T - 1 ? logits : undefined;
   for (let from = 0; from < T; from += ctx.chunkRows) {
-    const chunk = Array.from(all.subarray(from, from + ctx.chunkRows), (t) => ({ cache, pos: start + t, state: h.subarray(t * d, (t + 1) * d), logits: wanted(t) }));
+    const chunk = Array.from(all.subarray(from, from + ctx.chunkRows), (t) => ({
+      cache,
+      pos: start + t,
+      state: h.subarray(t * d, (t + 1) * d),
+      logits: wanted(t),
+    }));
     readout(ctx, structure, chunk);
   }
   cache.advance(T);
@@ -80,8 +99,12 @@ export function fastDepthForward(ctx: FastContext, structure: LoopStructure, ids
 
 function checkKvMode(cache: FastKvCache, asked: DepthKvMode | undefined): DepthKvMode {
   const kvMode = asked ?? cache.kvMode ?? 'copy';
-  if (cache.kvMode !== undefined && cache.kvMode !== kvMode) throw new RangeError(`forwardDepth: kvMode '${kvMode}' on a cache made for '${cache.kvMode}'`);
-  if (kvMode === 'recursion-wise' && cache.kvMode !== 'recursion-wise') throw new RangeError("forwardDepth: 'recursion-wise' KV needs a cache made for it (newCache(capacity, 'recursion-wise'))");
+  if (cache.kvMode !== undefined && cache.kvMode !== kvMode)
+    throw new RangeError(`forwardDepth: kvMode '${kvMode}' on a cache made for '${cache.kvMode}'`);
+  if (kvMode === 'recursion-wise' && cache.kvMode !== 'recursion-wise')
+    throw new RangeError(
+      "forwardDepth: 'recursion-wise' KV needs a cache made for it (newCache(capacity, 'recursion-wise'))",
+    );
   return kvMode;
 }
 
@@ -93,7 +116,8 @@ function embed(ctx: FastContext, ids: ArrayLike<number>): Float32Array {
   const h = new Float32Array(ids.length * d);
   for (let t = 0; t < ids.length; t++) {
     const id = ids[t]!;
-    if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`token id ${id} is outside the vocabulary (0..${V - 1})`);
+    if (!Number.isInteger(id) || id < 0 || id >= V)
+      throw new RangeError(`token id ${id} is outside the vocabulary (0..${V - 1})`);
     h.set(f32.subarray(table + id * d, table + (id + 1) * d), t * d);
   }
   return h;
@@ -103,7 +127,15 @@ function embed(ctx: FastContext, ids: ArrayLike<number>): Float32Array {
  * Rows `rows` (ascending) of the call through the layer passes `calls` (one RowCall per pass, the same
  * for every row), chunkRows at a time: states read from src[row], written to dst[j] (dst === src: in place).
  */
-function passRows(ctx: FastContext, cache: FastKvCache, start: number, rows: Int32Array, src: Float32Array, dst: Float32Array, calls: readonly RowCall[]): void {
+function passRows(
+  ctx: FastContext,
+  cache: FastKvCache,
+  start: number,
+  rows: Int32Array,
+  src: Float32Array,
+  dst: Float32Array,
+  calls: readonly RowCall[],
+): void {
   if (calls.length === 0) return;
   const d = ctx.config.hiddenSize;
   const inPlace = src === dst;
@@ -114,14 +146,25 @@ function passRows(ctx: FastContext, cache: FastKvCache, start: number, rows: Int
     chunk.forEach((t, i) => f32.set(src.subarray(t * d, (t + 1) * d), h + i * d));
     const pass: PassRow[] = Array.from(chunk, (t) => ({ cache, pos: start + t }));
     ropeTables(ctx, pass);
-    for (const call of calls) layerPass(ctx, pass, pass.map(() => call));
+    for (const call of calls)
+      layerPass(
+        ctx,
+        pass,
+        pass.map(() => call),
+      );
     f32 = ctx.ops.runtime.f32; // the heap may have grown
     chunk.forEach((t, i) => dst.set(f32.subarray(h + i * d, h + (i + 1) * d), (inPlace ? t : from + i) * d));
   }
 }
 
 /** h[t] ← out[j] ('replace'), or h[t] + g_j·out[j] ('gated', float32 as tfjs rounds it), for t = rows[j]. */
-function applyUpdate(h: Float32Array, rows: Int32Array, out: Float32Array, gates: Float32Array | undefined, d: number): void {
+function applyUpdate(
+  h: Float32Array,
+  rows: Int32Array,
+  out: Float32Array,
+  gates: Float32Array | undefined,
+  d: number,
+): void {
   rows.forEach((t, j) => {
     if (!gates) return h.set(out.subarray(j * d, (j + 1) * d), t * d);
     const g = gates[j]!;

@@ -41,7 +41,8 @@ export class FastKvCache {
     layout: FastKvLayout = {},
   ) {
     this.slots = layout.slots ?? Array.from({ length: numSteps }, () => 'dense' as const);
-    if (this.slots.length !== numSteps) throw new RangeError(`FastKvCache: layout names ${this.slots.length} slots for ${numSteps} steps`);
+    if (this.slots.length !== numSteps)
+      throw new RangeError(`FastKvCache: layout names ${this.slots.length} slots for ${numSteps} steps`);
     this.compact = this.slots.map((s) => (s === 'compact' ? [] : undefined));
     this.kvMode = layout.kvMode;
     this.reserve(Math.min(maxPositions, Math.max(1, initialCapacity)));
@@ -70,7 +71,8 @@ export class FastKvCache {
 
   /** Makes room for `positions` tokens in all (copying what is stored when it grows). */
   reserve(positions: number): void {
-    if (positions > this.maxPositions) throw new RangeError(`the sequence would reach ${positions} tokens; the model's context is ${this.maxPositions}`);
+    if (positions > this.maxPositions)
+      throw new RangeError(`the sequence would reach ${positions} tokens; the model's context is ${this.maxPositions}`);
     if (positions <= this.cap) return;
     const cap = Math.min(this.maxPositions, Math.max(positions, 2 * this.cap));
     const next = this.runtime.alloc(this.numSteps * 2 * this.kvHeads * cap * this.headDim);
@@ -109,12 +111,16 @@ export class FastKvCache {
    */
   writeIndex(step: number, pos: number): number {
     const layout = this.slots[step];
-    if (layout === 'unused') throw new RangeError(`FastKvCache: slot ${step} is never written (recursive KV sharing reads loop 0's)`);
+    if (layout === 'unused')
+      throw new RangeError(`FastKvCache: slot ${step} is never written (recursive KV sharing reads loop 0's)`);
     const list = this.compact[step];
     if (!list) return pos;
     const last = list[list.length - 1];
     if (last === pos) return list.length - 1;
-    if (last !== undefined && last > pos) throw new RangeError(`FastKvCache: slot ${step} holds position ${last}; position ${pos} would be written out of order`);
+    if (last !== undefined && last > pos)
+      throw new RangeError(
+        `FastKvCache: slot ${step} holds position ${last}; position ${pos} would be written out of order`,
+      );
     if (list.length >= this.cap) throw new RangeError(`FastKvCache: slot ${step} is full (${this.cap} entries)`);
     list.push(pos);
     return list.length - 1;
@@ -135,7 +141,9 @@ export class FastKvCache {
 
   /** Positions held per slot: all committed ones for dense slots, those that ran the loop for compact ones, none for unused. */
   entriesPerStep(): number[] {
-    return this.slots.map((s, step) => (s === 'dense' ? this.committed : s === 'compact' ? this.compact[step]!.length : 0));
+    return this.slots.map((s, step) =>
+      s === 'dense' ? this.committed : s === 'compact' ? this.compact[step]!.length : 0,
+    );
   }
 
   /** Floats the held entries take (what a compact allocation would need; DepthKvCache.elementCount's measure). */
@@ -145,8 +153,10 @@ export class FastKvCache {
 
   /** Copies position `pos`'s keys and values of every kv head from slot `from` to slot `to`. */
   copyPosition(from: number, to: number, pos: number): void {
-    if (pos >= this.cap) throw new RangeError(`copyPosition: position ${pos} is beyond the cache's capacity ${this.cap}`);
-    if (this.slots[from] !== 'dense' || this.slots[to] !== 'dense') throw new RangeError(`copyPosition: slots ${from} → ${to} are not both dense`);
+    if (pos >= this.cap)
+      throw new RangeError(`copyPosition: position ${pos} is beyond the cache's capacity ${this.cap}`);
+    if (this.slots[from] !== 'dense' || this.slots[to] !== 'dense')
+      throw new RangeError(`copyPosition: slots ${from} → ${to} are not both dense`);
     const f32 = this.runtime.f32;
     const hd = this.headDim;
     for (const kv of [0, 1] as const) {

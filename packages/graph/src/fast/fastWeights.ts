@@ -37,12 +37,19 @@ export interface FastWeights {
  * (tfjs's row-major HF layout is the one the GEMV wants: each output row contiguous); norms and
  * biases (d floats each) are read once into JS arrays for the per-row steps.
  */
-export function fastWeights(config: DecoderConfig, weights: ReadonlyMap<string, tf.Tensor>, runtime: FusedRuntime): FastWeights {
+export function fastWeights(
+  config: DecoderConfig,
+  weights: ReadonlyMap<string, tf.Tensor>,
+  runtime: FusedRuntime,
+): FastWeights {
   for (const spec of decoderWeightSpecs(config)) {
     const t = weights.get(spec.name);
     if (!t) throw new ConfigError(spec.name, `missing weight ${spec.name}`);
     if (t.dtype !== 'float32' || t.shape.join('x') !== spec.shape.join('x')) {
-      throw new ConfigError(spec.name, `weight ${spec.name} is ${t.dtype} [${t.shape}]; the fast path needs float32 [${spec.shape}]`);
+      throw new ConfigError(
+        spec.name,
+        `weight ${spec.name} is ${t.dtype} [${t.shape}]; the fast path needs float32 [${spec.shape}]`,
+      );
     }
   }
   const offset = (key: string): number => runtime.offsetOf(weights.get(key)!);
@@ -54,12 +61,20 @@ export function fastWeights(config: DecoderConfig, weights: ReadonlyMap<string, 
     const kBias = optional(key('self_attn.k_proj.bias'));
     const vBias = optional(key('self_attn.v_proj.bias'));
     return {
-      q: offset(key('self_attn.q_proj.weight')), k: offset(key('self_attn.k_proj.weight')), v: offset(key('self_attn.v_proj.weight')),
-      o: offset(key('self_attn.o_proj.weight')), gate: offset(key('mlp.gate_proj.weight')), up: offset(key('mlp.up_proj.weight')),
+      q: offset(key('self_attn.q_proj.weight')),
+      k: offset(key('self_attn.k_proj.weight')),
+      v: offset(key('self_attn.v_proj.weight')),
+      o: offset(key('self_attn.o_proj.weight')),
+      gate: offset(key('mlp.gate_proj.weight')),
+      up: offset(key('mlp.up_proj.weight')),
       down: offset(key('mlp.down_proj.weight')),
-      inputNorm: vector(key('input_layernorm.weight')), postNorm: vector(key('post_attention_layernorm.weight')),
-      inputNormAt: offset(key('input_layernorm.weight')), postNormAt: offset(key('post_attention_layernorm.weight')),
-      ...(qBias ? { qBias } : {}), ...(kBias ? { kBias } : {}), ...(vBias ? { vBias } : {}),
+      inputNorm: vector(key('input_layernorm.weight')),
+      postNorm: vector(key('post_attention_layernorm.weight')),
+      inputNormAt: offset(key('input_layernorm.weight')),
+      postNormAt: offset(key('post_attention_layernorm.weight')),
+      ...(qBias ? { qBias } : {}),
+      ...(kBias ? { kBias } : {}),
+      ...(vBias ? { vBias } : {}),
     };
   });
   return {

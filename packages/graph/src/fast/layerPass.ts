@@ -43,7 +43,13 @@ export interface RowCall {
 }
 
 const modules: readonly AdaptedModule[] = [
-  'self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj',
+  'self_attn.q_proj',
+  'self_attn.k_proj',
+  'self_attn.v_proj',
+  'self_attn.o_proj',
+  'mlp.gate_proj',
+  'mlp.up_proj',
+  'mlp.down_proj',
 ];
 
 /** cos/sin of each row's position into the context's tables, float32 as the tfjs op's (angles in float64). */
@@ -78,32 +84,67 @@ export function layerPass(ctx: FastContext, rows: readonly PassRow[], calls: rea
   norm(ctx, runs, 'input', w.inputNormAt);
   phase = profile.lap('norm', phase);
   project(ctx, runs, [
-    { module: 'self_attn.q_proj', job: { w: w.q, x: S.at('xn'), y: S.at('qkv'), rows: qDim, k: d, T, yStride: qkvDim * 4 } },
-    { module: 'self_attn.k_proj', job: { w: w.k, x: S.at('xn'), y: S.at('qkv') + qDim * 4, rows: kvDim, k: d, T, yStride: qkvDim * 4 } },
-    { module: 'self_attn.v_proj', job: { w: w.v, x: S.at('xn'), y: S.at('qkv') + (qDim + kvDim) * 4, rows: kvDim, k: d, T, yStride: qkvDim * 4 } },
+    {
+      module: 'self_attn.q_proj',
+      job: { w: w.q, x: S.at('xn'), y: S.at('qkv'), rows: qDim, k: d, T, yStride: qkvDim * 4 },
+    },
+    {
+      module: 'self_attn.k_proj',
+      job: { w: w.k, x: S.at('xn'), y: S.at('qkv') + qDim * 4, rows: kvDim, k: d, T, yStride: qkvDim * 4 },
+    },
+    {
+      module: 'self_attn.v_proj',
+      job: { w: w.v, x: S.at('xn'), y: S.at('qkv') + (qDim + kvDim) * 4, rows: kvDim, k: d, T, yStride: qkvDim * 4 },
+    },
   ]);
   phase = profile.lap('qkv', phase);
   const contexts = ropeAndStore(ctx, rows, calls);
   phase = profile.lap('rope', phase);
   const scores = ctx.scores(Math.max(...rows.map((r) => r.pos + 1)));
   ops.attention({
-    q: S.at('qkv'), qStride: qkvDim * 4, T, rowInfo: S.at('rowInfo'), heads, kvHeads, headDim: hd,
-    contexts, scores: scores.offset, scoreStride: scores.positions * 4,
-    out: S.at('att'), outStride: qDim * 4, scale: 1 / Math.sqrt(hd),
+    q: S.at('qkv'),
+    qStride: qkvDim * 4,
+    T,
+    rowInfo: S.at('rowInfo'),
+    heads,
+    kvHeads,
+    headDim: hd,
+    contexts,
+    scores: scores.offset,
+    scoreStride: scores.positions * 4,
+    out: S.at('att'),
+    outStride: qDim * 4,
+    scale: 1 / Math.sqrt(hd),
   });
   phase = profile.lap('attention', phase);
-  project(ctx, runs, [{ module: 'self_attn.o_proj', job: { w: w.o, x: S.at('att'), y: S.at('h'), rows: d, k: qDim, T, accumulate: true } }]);
+  project(ctx, runs, [
+    {
+      module: 'self_attn.o_proj',
+      job: { w: w.o, x: S.at('att'), y: S.at('h'), rows: d, k: qDim, T, accumulate: true },
+    },
+  ]);
   phase = profile.lap('oProj', phase);
   norm(ctx, runs, 'post', w.postNormAt);
   phase = profile.lap('norm', phase);
   project(ctx, runs, [
-    { module: 'mlp.gate_proj', job: { w: w.gate, x: S.at('xn'), y: S.at('gu'), rows: ff, k: d, T, yStride: 2 * ff * 4 } },
-    { module: 'mlp.up_proj', job: { w: w.up, x: S.at('xn'), y: S.at('gu') + ff * 4, rows: ff, k: d, T, yStride: 2 * ff * 4 } },
+    {
+      module: 'mlp.gate_proj',
+      job: { w: w.gate, x: S.at('xn'), y: S.at('gu'), rows: ff, k: d, T, yStride: 2 * ff * 4 },
+    },
+    {
+      module: 'mlp.up_proj',
+      job: { w: w.up, x: S.at('xn'), y: S.at('gu') + ff * 4, rows: ff, k: d, T, yStride: 2 * ff * 4 },
+    },
   ]);
   phase = profile.lap('gateUp', phase);
   ops.siluMul({ gate: S.at('gu'), upOffset: ff * 4, n: ff, T, rowStride: 2 * ff * 4 });
   phase = profile.lap('silu', phase);
-  project(ctx, runs, [{ module: 'mlp.down_proj', job: { w: w.down, x: S.at('gu'), y: S.at('h'), rows: d, k: ff, T, xStride: 2 * ff * 4, accumulate: true } }]);
+  project(ctx, runs, [
+    {
+      module: 'mlp.down_proj',
+      job: { w: w.down, x: S.at('gu'), y: S.at('h'), rows: d, k: ff, T, xStride: 2 * ff * 4, accumulate: true },
+    },
+  ]);
   profile.lap('down', phase);
 }
 
@@ -118,7 +159,11 @@ function slotRuns(calls: readonly RowCall[]): SlotRun[] {
   const runs: SlotRun[] = [];
   let from = 0;
   for (let t = 1; t <= calls.length; t++) {
-    if (t === calls.length || calls[t]!.call.loop !== calls[from]!.call.loop || calls[t]!.call.unique !== calls[from]!.call.unique) {
+    if (
+      t === calls.length ||
+      calls[t]!.call.loop !== calls[from]!.call.loop ||
+      calls[t]!.call.unique !== calls[from]!.call.unique
+    ) {
       runs.push({ from, to: t, call: calls[from]!.call });
       from = t;
     }
@@ -140,13 +185,26 @@ function norm(ctx: FastContext, runs: readonly SlotRun[], which: 'input' | 'post
     let j = i + 1;
     while (j < runs.length && weightOf(runs[j]!) === w) j++;
     const [from, to] = [runs[i]!.from, runs[j - 1]!.to];
-    ops.rmsNorm({ x: S.at('h') + from * d * 4, xStride: d * 4, out: S.at('xn') + from * d * 4, outStride: d * 4, w, n: d, eps: config.rmsNormEps, T: to - from });
+    ops.rmsNorm({
+      x: S.at('h') + from * d * 4,
+      xStride: d * 4,
+      out: S.at('xn') + from * d * 4,
+      outStride: d * 4,
+      w,
+      n: d,
+      eps: config.rmsNormEps,
+      T: to - from,
+    });
     i = j;
   }
 }
 
 /** Base linears over all rows, then each run's depth-wise LoRA: low = A·x, y += (scale·B)·low. */
-function project(ctx: FastContext, runs: readonly SlotRun[], base: readonly { module: AdaptedModule; job: LinearJob }[]): void {
+function project(
+  ctx: FastContext,
+  runs: readonly SlotRun[],
+  base: readonly { module: AdaptedModule; job: LinearJob }[],
+): void {
   ctx.ops.linear(base.map((b) => b.job));
   if (!ctx.adapters) return;
   const down: LinearJob[] = [];
@@ -162,8 +220,27 @@ function project(ctx: FastContext, runs: readonly SlotRun[], base: readonly { mo
       const yStride = job.yStride ?? job.rows * 4;
       const low = ctx.low + (modules.indexOf(module) * ctx.chunkRows + run.from) * ctx.adapters.maxRank * 4;
       const lowStride = ctx.adapters.maxRank * 4;
-      down.push({ w: lora.a, x: job.x + run.from * xStride, xStride, y: low, yStride: lowStride, rows: lora.rank, k: job.k, T });
-      up.push({ w: lora.b, x: low, xStride: lowStride, y: job.y + run.from * yStride, yStride, rows: job.rows, k: lora.rank, T, accumulate: true });
+      down.push({
+        w: lora.a,
+        x: job.x + run.from * xStride,
+        xStride,
+        y: low,
+        yStride: lowStride,
+        rows: lora.rank,
+        k: job.k,
+        T,
+      });
+      up.push({
+        w: lora.b,
+        x: low,
+        xStride: lowStride,
+        y: job.y + run.from * yStride,
+        yStride,
+        rows: job.rows,
+        k: lora.rank,
+        T,
+        accumulate: true,
+      });
     }
   }
   for (let i = 0; i < down.length; i += 4) ctx.ops.linear(down.slice(i, i + 4));
@@ -205,7 +282,12 @@ function ropeAndStore(ctx: FastContext, rows: readonly PassRow[], calls: readonl
       }
     }
     contexts[t] = cache.context(read, row.pos);
-    ops.writeRowInfo(S.at('rowInfo'), t, { kBase: cache.base(read, 0), vBase: cache.base(read, 1), context: contexts[t]!, headStride });
+    ops.writeRowInfo(S.at('rowInfo'), t, {
+      kBase: cache.base(read, 0),
+      vBase: cache.base(read, 1),
+      context: contexts[t]!,
+      headStride,
+    });
   }
   return contexts;
 }

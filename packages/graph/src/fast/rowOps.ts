@@ -20,7 +20,15 @@ export function rmsNormRow(f32: Float32Array, x: number, out: number, w: Float32
  * Rotate-half RoPE in place on `heads` heads of `headDim` at `x`, with cos/sin of this row's
  * position (`cos`, `sin`: headDim/2 entries, float32-rounded as the tfjs op's tables are).
  */
-export function ropeRow(f32: Float32Array, x: number, heads: number, headDim: number, cos: Float32Array, sin: Float32Array, table: number): void {
+export function ropeRow(
+  f32: Float32Array,
+  x: number,
+  heads: number,
+  headDim: number,
+  cos: Float32Array,
+  sin: Float32Array,
+  table: number,
+): void {
   const half = headDim / 2;
   for (let h = 0; h < heads; h++) {
     const base = x + h * headDim;

@@ -20,12 +20,21 @@ export interface RecursiveModelSpec {
 }
 
 /** Ties a pretrained decoder's layers into a looped shared block (no LoRA yet). */
-export function recursiveFromPretrained(sourceConfig: DecoderConfig, source: ReadonlyMap<string, Float32Array>, options: RecursiveOptions): RecursiveModelSpec {
+export function recursiveFromPretrained(
+  sourceConfig: DecoderConfig,
+  source: ReadonlyMap<string, Float32Array>,
+  options: RecursiveOptions,
+): RecursiveModelSpec {
   if (!initStrategies.includes(options.init)) {
     throw new TyingError(`unknown init "${options.init}" (expected ${initStrategies.join(', ')})`);
   }
-  if (sourceConfig.layerOrder) throw new TyingError('the source model is already recursive; convert its original instead');
+  if (sourceConfig.layerOrder)
+    throw new TyingError('the source model is already recursive; convert its original instead');
   const plan = tyingPlan(sourceConfig.numLayers, options.loops, options.strategy, options.depthFit ?? 'floor');
-  const config: DecoderConfig = { ...sourceConfig, numLayers: plan.uniqueLayers, layerOrder: plan.steps.map((s) => s.unique) };
+  const config: DecoderConfig = {
+    ...sourceConfig,
+    numLayers: plan.uniqueLayers,
+    layerOrder: plan.steps.map((s) => s.unique),
+  };
   return { config, arrays: initRecursiveWeights(source, sourceConfig, plan, options.init, options.seed ?? 0), plan };
 }

@@ -17,7 +17,13 @@ type Arrays = ReadonlyMap<string, Float32Array>;
  * Weights of the recursive model, keyed like a plain decoder with `plan.uniqueLayers` layers
  * (`model.layers.{unique}.…`); embeddings, final norm and LM head are copied from the source.
  */
-export function initRecursiveWeights(source: Arrays, sourceConfig: DecoderConfig, plan: TyingPlan, init: InitStrategy, seed = 0): Map<string, Float32Array> {
+export function initRecursiveWeights(
+  source: Arrays,
+  sourceConfig: DecoderConfig,
+  plan: TyingPlan,
+  init: InitStrategy,
+  seed = 0,
+): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
   for (const key of ['model.embed_tokens.weight', 'model.norm.weight', 'lm_head.weight']) {
     const value = source.get(key);
@@ -29,7 +35,12 @@ export function initRecursiveWeights(source: Arrays, sourceConfig: DecoderConfig
     const layers = sourceLayersFor(plan, unique, init, groups);
     for (const spec of layerWeightSpecs(sourceConfig, unique)) {
       const module = spec.name.slice(`model.layers.${unique}.`.length);
-      out.set(spec.name, layers ? meanOf(layers.map((l) => sourceTensor(source, l, module))) : randomTensor(spec.shape, module, seed * 10_007 + drawn++));
+      out.set(
+        spec.name,
+        layers
+          ? meanOf(layers.map((l) => sourceTensor(source, l, module)))
+          : randomTensor(spec.shape, module, seed * 10_007 + drawn++),
+      );
     }
   }
   return out;

@@ -71,16 +71,26 @@ function roundHalfEven(x: number): number {
 }
 
 /** The execution order and source mapping for L source layers looped N times. */
-export function tyingPlan(sourceLayers: number, loops: number, strategy: SharingStrategy, depthFit: DepthFit = 'floor'): TyingPlan {
+export function tyingPlan(
+  sourceLayers: number,
+  loops: number,
+  strategy: SharingStrategy,
+  depthFit: DepthFit = 'floor',
+): TyingPlan {
   if (!sharingStrategies.includes(strategy)) {
     throw new TyingError(`unknown sharing strategy "${strategy}" (expected ${sharingStrategies.join(', ')})`);
   }
-  if (!depthFits.includes(depthFit)) throw new TyingError(`unknown depth fit "${depthFit}" (expected ${depthFits.join(', ')})`);
+  if (!depthFits.includes(depthFit))
+    throw new TyingError(`unknown depth fit "${depthFit}" (expected ${depthFits.join(', ')})`);
   if (!Number.isInteger(loops) || loops < 1) throw new TyingError(`loops must be a positive integer, got ${loops}`);
   const middle = strategy.startsWith('middle-');
   const span = middle ? sourceLayers - 2 : sourceLayers; // layers that get shared
-  if (span < 1) throw new TyingError(`${strategy} needs at least ${middle ? 3 : 1} source layers, the model has ${sourceLayers}`);
-  if (loops > span) throw new TyingError(`${loops} loops over ${span} shareable layers would leave no layer to share (at most ${span} loops)`);
+  if (span < 1)
+    throw new TyingError(`${strategy} needs at least ${middle ? 3 : 1} source layers, the model has ${sourceLayers}`);
+  if (loops > span)
+    throw new TyingError(
+      `${loops} loops over ${span} shareable layers would leave no layer to share (at most ${span} loops)`,
+    );
   const floor = depthFit === 'floor';
   const blockSize = Math.max(1, floor ? Math.floor(span / loops) : Math.round(span / loops));
   const offset = middle ? 1 : 0;
@@ -92,7 +102,11 @@ export function tyingPlan(sourceLayers: number, loops: number, strategy: Sharing
     return { unique: block + offset, loop, role: 'shared', sourceLayer };
   });
   const steps = middle
-    ? [{ unique: 0, loop: 0, role: 'first' as const, sourceLayer: 0 }, ...shared, { unique: blockSize + 1, loop: 0, role: 'last' as const, sourceLayer: sourceLayers - 1 }]
+    ? [
+        { unique: 0, loop: 0, role: 'first' as const, sourceLayer: 0 },
+        ...shared,
+        { unique: blockSize + 1, loop: 0, role: 'last' as const, sourceLayer: sourceLayers - 1 },
+      ]
     : shared;
   const exact = blockSize * loops === span;
   const rule = floor ? `floor(${span} / ${loops})` : `round(${span} / ${loops})`;
@@ -107,7 +121,9 @@ export function tyingPlan(sourceLayers: number, loops: number, strategy: Sharing
     pool: floor ? sources : Array.from({ length: span }, (_, i) => offset + i),
     ...(exact
       ? {}
-      : { warning: `${span} shareable layers do not divide into ${loops} loops: K = ${rule} = ${blockSize}, source layers chosen by round(linspace) = [${sources.join(', ')}]` }),
+      : {
+          warning: `${span} shareable layers do not divide into ${loops} loops: K = ${rule} = ${blockSize}, source layers chosen by round(linspace) = [${sources.join(', ')}]`,
+        }),
   };
 }
 
@@ -130,8 +146,9 @@ export function loopedOrder(strategy: SharingStrategy, blockSize: number, loops:
   if (!Number.isInteger(loops) || loops < 1) throw new TyingError(`loops must be a positive integer, got ${loops}`);
   const middle = strategy.startsWith('middle-');
   const offset = middle ? 1 : 0;
-  const shared = Array.from({ length: blockSize * loops }, (_, p) =>
-    offset + (strategy.endsWith('cycle') ? p % blockSize : Math.floor(p / loops)),
+  const shared = Array.from(
+    { length: blockSize * loops },
+    (_, p) => offset + (strategy.endsWith('cycle') ? p % blockSize : Math.floor(p / loops)),
   );
   return middle ? [0, ...shared, blockSize + 1] : shared;
 }

@@ -54,7 +54,11 @@ export interface DepthForwardResult {
  * depends on earlier tokens only. Call inside tf.tidy (or a gradient function): intermediate states
  * are left for the tidy so autodiff can use them.
  */
-export function depthForward(decoder: Decoder, ids: ArrayLike<number>, options: DepthForwardOptions): DepthForwardResult {
+export function depthForward(
+  decoder: Decoder,
+  ids: ArrayLike<number>,
+  options: DepthForwardOptions,
+): DepthForwardResult {
   const { cache, routing } = options;
   const { prologue, loops, epilogue } = decoder.loops;
   const start = cache.length;
@@ -83,7 +87,10 @@ export function depthForward(decoder: Decoder, ids: ArrayLike<number>, options: 
     for (const t of candidates) depths[t] = r + 1;
     const hSel = tf.gather(h, tf.tensor1d(candidates, 'int32')) as tf.Tensor2D; // [k, d]
     const out = decoder.runLayers(hSel, loops[r]!, { positions: at(candidates), cache }); // [k, d]
-    h = routing?.update === 'gated' ? scatterGatedUpdate(h, candidates, out, gateOf(choice, r)) : scatterRows(h, candidates, out);
+    h =
+      routing?.update === 'gated'
+        ? scatterGatedUpdate(h, candidates, out, gateOf(choice, r))
+        : scatterRows(h, candidates, out);
   }
   if (routing?.update === 'gated-once') h = gateOnce(h0, h, routing, tokens);
   h = decoder.runLayers(h, epilogue, { positions, cache });
@@ -97,10 +104,13 @@ function checkChoice(selected: Int32Array, candidates: Int32Array, r: number): v
   const allowed = new Set(candidates);
   for (let j = 0; j < selected.length; j++) {
     if (!allowed.has(selected[j]!) || (j > 0 && selected[j]! <= selected[j - 1]!)) {
-      throw new RangeError(`routing at loop ${r}: selected rows must be ascending candidates, got [${Array.from(selected)}] from [${Array.from(candidates)}]`);
+      throw new RangeError(
+        `routing at loop ${r}: selected rows must be ascending candidates, got [${Array.from(selected)}] from [${Array.from(candidates)}]`,
+      );
     }
   }
-  if (r === 0 && selected.length !== candidates.length) throw new RangeError('routing: every token runs loop 0 (depth ≥ 1)');
+  if (r === 0 && selected.length !== candidates.length)
+    throw new RangeError('routing: every token runs loop 0 (depth ≥ 1)');
 }
 
 function gateOf(choice: LoopChoice, r: number): tf.Tensor1D {
@@ -111,7 +121,8 @@ function gateOf(choice: LoopChoice, r: number): tf.Tensor1D {
 /** h₀ + g·h row-wise: each row's ungated exit state h = f^r(h₀) added once, gated, to its entry state. */
 function gateOnce(h0: tf.Tensor2D, h: tf.Tensor2D, routing: LoopRouting, tokens: number): tf.Tensor2D {
   const gate = routing.finalGate?.();
-  if (!gate || gate.shape[0] !== tokens) throw new RangeError(`routing: the 'gated-once' update needs a final gate per row (${tokens})`);
+  if (!gate || gate.shape[0] !== tokens)
+    throw new RangeError(`routing: the 'gated-once' update needs a final gate per row (${tokens})`);
   return tf.add(h0, tf.mul(h, tf.reshape(gate, [tokens, 1]))) as tf.Tensor2D; // [T, d]
 }
 

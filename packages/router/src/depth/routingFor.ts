@@ -44,19 +44,30 @@ export function describeRouting(params: ReadonlyMap<string, tf.Tensor>, options:
   const n = options.numRecursions;
   const read = (key: string, rank?: number): Float32Array => {
     const t = params.get(key);
-    if (t === undefined || (rank !== undefined && t.rank !== rank)) throw new RangeError(`router: no ${rank ? `rank-${rank} ` : ''}tensor '${key}' (have ${[...params.keys()].join(', ') || 'none'})`);
+    if (t === undefined || (rank !== undefined && t.rank !== rank))
+      throw new RangeError(
+        `router: no ${rank ? `rank-${rank} ` : ''}tensor '${key}' (have ${[...params.keys()].join(', ') || 'none'})`,
+      );
     return Float32Array.from(t.dataSync() as Float32Array);
   };
   if (options.kind === 'token') {
     return {
-      kind: 'token', weight: read(tokenRouterKey, 2), numRecursions: n, form: options.form ?? 'paper',
+      kind: 'token',
+      weight: read(tokenRouterKey, 2),
+      numRecursions: n,
+      form: options.form ?? 'paper',
       ...(options.useBias && { bias: read(balanceBiasKey, 1) }),
     };
   }
   const routers = Array.from({ length: n }, (_, r): ScalarRouterWeights => {
     const prefix = expertRouterPrefix(r);
     if (params.has(`${prefix}.weight`)) return { kind: 'linear', weight: read(`${prefix}.weight`) };
-    return { kind: 'mlp', fc1: read(`${prefix}.fc1.weight`), fc1Bias: read(`${prefix}.fc1.bias`), fc2: read(`${prefix}.fc2.weight`) };
+    return {
+      kind: 'mlp',
+      fc1: read(`${prefix}.fc1.weight`),
+      fc1Bias: read(`${prefix}.fc1.bias`),
+      fc2: read(`${prefix}.fc2.weight`),
+    };
   });
   const thresholds = options.thresholds ?? Array.from({ length: n }, () => 0.5);
   return { kind: 'expert', alpha: options.alpha ?? 0.1, thresholds, routers };

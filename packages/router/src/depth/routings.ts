@@ -15,7 +15,8 @@ export function earlyExitRouting(policy: ExitPolicy): LoopRouting {
     update: 'replace',
     choose(r, _h, candidates, probe): LoopChoice {
       if (r === 0) return { selected: candidates };
-      if (policy.kind === 'fixed') return { selected: r < policy.depth ? candidates : new Int32Array(0) }; // no readout needed
+      // no readout needed
+      if (policy.kind === 'fixed') return { selected: r < policy.depth ? candidates : new Int32Array(0) };
       const logits = probe(); // [A, V]
       const rows = logits.dataSync() as Float32Array;
       const v = logits.shape[1];
@@ -33,7 +34,10 @@ export interface ExpertRoutingOptions {
   readonly scoring?: ExpertScoring;
   /** σ threshold of every recursion in 'threshold' mode (default 0.5). */
   readonly threshold?: number;
-  /** Per-recursion σ thresholds (index r for recursion r, e.g. calibrated ones); where one is missing, `threshold` applies. */
+  /**
+   * Per-recursion σ thresholds (index r for recursion r, e.g.
+   * calibrated ones); where one is missing, `threshold` applies.
+   */
   readonly thresholds?: readonly number[];
   readonly step?: number;
   readonly warmupSteps?: number;
@@ -45,16 +49,24 @@ export interface ExpertRouting extends LoopRouting {
 }
 
 /** Expert-choice MoR (Bae et al. 2025, arXiv 2507.10524, §2.2.1): one scalar router per recursion, hierarchical. */
-export function expertChoiceRouting(params: ReadonlyMap<string, tf.Tensor>, options: ExpertRoutingOptions): ExpertRouting {
+export function expertChoiceRouting(
+  params: ReadonlyMap<string, tf.Tensor>,
+  options: ExpertRoutingOptions,
+): ExpertRouting {
   const decisions: RoutingDecision[] = [];
   return {
     update: 'gated',
     decisions,
     choose(r, h, candidates): LoopChoice {
       const threshold = options.thresholds?.[r] ?? options.threshold;
-      const decision = options.mode === 'threshold'
-        ? routeByThreshold(params, h, candidates, { recursion: r, ...(threshold !== undefined && { threshold }), ...(options.alpha !== undefined && { alpha: options.alpha }) })
-        : routeExpertChoice(params, h, candidates, { ...options, recursion: r });
+      const decision =
+        options.mode === 'threshold'
+          ? routeByThreshold(params, h, candidates, {
+              recursion: r,
+              ...(threshold !== undefined && { threshold }),
+              ...(options.alpha !== undefined && { alpha: options.alpha }),
+            })
+          : routeExpertChoice(params, h, candidates, { ...options, recursion: r });
       decisions.push(decision);
       return { selected: decision.selected, gate: decision.gate };
     },
@@ -71,7 +83,10 @@ export interface TokenRouting extends LoopRouting {
 export type TokenChoiceForm = 'paper' | 'gated-every-loop';
 
 export interface TokenChoiceRoutingOptions {
-  /** 'paper' (default): loops run ungated, final = h₀ + g·f^r(h₀), as the public MoR code does. 'gated-every-loop': h ← h + g·Block(h) each loop. */
+  /**
+   * 'paper' (default): loops run ungated, final = h₀ + g·f^r(h₀), as the
+   * public MoR code does. 'gated-every-loop': h ← h + g·Block(h) each loop.
+   */
   readonly form?: TokenChoiceForm;
   readonly bias?: Float32Array;
   readonly step?: number;
@@ -83,7 +98,10 @@ export interface TokenChoiceRoutingOptions {
  * chosen depth's probability — once at the end ('paper') or at each loop it runs ('gated-every-loop').
  * Both are row-wise: a token's KV at loop r depends only on its own (and earlier tokens') states.
  */
-export function tokenChoiceRouting(params: ReadonlyMap<string, tf.Tensor>, options: TokenChoiceRoutingOptions = {}): TokenRouting {
+export function tokenChoiceRouting(
+  params: ReadonlyMap<string, tf.Tensor>,
+  options: TokenChoiceRoutingOptions = {},
+): TokenRouting {
   let routed: TokenChoiceRouting | undefined;
   const everyLoop = options.form === 'gated-every-loop';
   return {

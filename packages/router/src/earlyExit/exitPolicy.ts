@@ -37,7 +37,12 @@ export function entropy(row: ArrayLike<number>, input: RowInput = 'logits'): num
 }
 
 /** Whether a token whose readout after loop `loop` (0-based) is `row` leaves there. */
-export function shouldExit(row: ArrayLike<number>, loop: number, policy: ExitPolicy, input: RowInput = 'logits'): boolean {
+export function shouldExit(
+  row: ArrayLike<number>,
+  loop: number,
+  policy: ExitPolicy,
+  input: RowInput = 'logits',
+): boolean {
   switch (policy.kind) {
     case 'maxProb':
       return maxProbability(row, input) >= policy.threshold;
@@ -65,7 +70,8 @@ export function exitDepths(loops: readonly Float32Array[], options: ExitDepthsOp
   if (first.length % v !== 0) throw new RangeError(`exitDepths: ${first.length} values are not rows of ${v}`);
   const tokens = first.length / v;
   for (const [l, rows] of loops.entries()) {
-    if (rows.length !== tokens * v) throw new RangeError(`exitDepths: loop ${l} has ${rows.length} values, expected ${tokens * v}`);
+    if (rows.length !== tokens * v)
+      throw new RangeError(`exitDepths: loop ${l} has ${rows.length} values, expected ${tokens * v}`);
   }
   const depths = new Int32Array(tokens).fill(loops.length);
   for (let t = 0; t < tokens; t++) {

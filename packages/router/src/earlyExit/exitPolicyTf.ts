@@ -17,7 +17,11 @@ export function rowConfidence(rows: tf.Tensor2D, kind: 'maxProb' | 'entropy', in
  * exitDepths on tensors: `loops[l]` is loop l's readout [T, V]. Only the per-row confidences [T]
  * leave the device; the rule is the same as the plain version (depth = loops run, 1..L).
  */
-export function exitDepthsTf(loops: readonly tf.Tensor2D[], policy: ExitPolicy, input: RowInput = 'logits'): Int32Array {
+export function exitDepthsTf(
+  loops: readonly tf.Tensor2D[],
+  policy: ExitPolicy,
+  input: RowInput = 'logits',
+): Int32Array {
   const first = loops[0];
   if (first === undefined) throw new RangeError('exitDepthsTf: no loops');
   const tokens = first.shape[0];

@@ -1,4 +1,4 @@
-import { tf } from '@recur/tensor';
+import type { tf } from '@recur/tensor';
 import type { Decoder } from '@recur/graph';
 
 /**

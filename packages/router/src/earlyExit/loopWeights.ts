@@ -8,7 +8,8 @@ export function loopWeights(loops: number, weights: readonly number[] | undefine
     throw new RangeError(`loop weights: ${weights.length} weights for ${loops} loops`);
   }
   const raw = Array.from({ length: loops }, (_, l) => weights?.[l] ?? 1);
-  if (raw.some((w) => !Number.isFinite(w) || w < 0)) throw new RangeError(`loop weights must be finite and ≥ 0, got [${raw}]`);
+  if (raw.some((w) => !Number.isFinite(w) || w < 0))
+    throw new RangeError(`loop weights must be finite and ≥ 0, got [${raw}]`);
   if (!normalize) return raw;
   const total = raw.reduce((a, b) => a + b, 0);
   if (total === 0) throw new RangeError('loop weights: all zero, nothing to normalise');

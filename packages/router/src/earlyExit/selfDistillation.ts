@@ -3,7 +3,10 @@ import { stopGradient } from '../stopGradient.js';
 import { loopWeights } from './loopWeights.js';
 
 export interface SelfDistillationOptions {
-  /** Softens teacher and student; the KL is scaled by T² so gradient sizes stay comparable (Hinton et al. 2015). Default 1. */
+  /**
+   * Softens teacher and student; the KL is scaled by T² so gradient
+   * sizes stay comparable (Hinton et al. 2015). Default 1.
+   */
   readonly temperature?: number;
   /** Route the teacher through stopGradient (default true): exits learn from the deepest loop, not the reverse. */
   readonly stopGradient?: boolean;
@@ -19,7 +22,10 @@ export interface SelfDistillationOptions {
  * p = softmax(teacher/T), q = softmax(student/T), mean over rows. loopLogits: one [T, V] per loop;
  * the last is the teacher. With a single loop the loss is 0.
  */
-export function selfDistillationLoss(loopLogits: readonly tf.Tensor2D[], options: SelfDistillationOptions = {}): tf.Scalar {
+export function selfDistillationLoss(
+  loopLogits: readonly tf.Tensor2D[],
+  options: SelfDistillationOptions = {},
+): tf.Scalar {
   const teacherLogits = loopLogits[loopLogits.length - 1];
   if (teacherLogits === undefined) throw new RangeError('selfDistillationLoss: no loops');
   const exits = loopLogits.length - 1;

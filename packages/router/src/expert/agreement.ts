@@ -12,7 +12,11 @@ export interface RoutingAgreement {
  * How often decode-time threshold decisions match training-time top-k selections on the same hidden
  * states and the same candidates (the MoR issue asks for this number). Both selections are positions.
  */
-export function routingAgreement(candidates: Int32Array, thresholdSelected: Int32Array, topKSelected: Int32Array): RoutingAgreement {
+export function routingAgreement(
+  candidates: Int32Array,
+  thresholdSelected: Int32Array,
+  topKSelected: Int32Array,
+): RoutingAgreement {
   const byThreshold = new Set(thresholdSelected);
   const byTopK = new Set(topKSelected);
   let both = 0;

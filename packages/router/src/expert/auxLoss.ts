@@ -31,8 +31,13 @@ export interface AuxLossOptions {
  * times coef. Trained this way σ(logit) > 0.5 predicts selection without seeing other tokens.
  * logits: [A] (RoutingDecision.logits); selectedMask: A flags (RoutingDecision.selectedMask).
  */
-export function selectionBceLoss(logits: tf.Tensor1D, selectedMask: ArrayLike<number>, options: AuxLossOptions = {}): tf.Scalar {
-  if (selectedMask.length !== logits.shape[0]) throw new RangeError(`selectionBceLoss: ${selectedMask.length} targets for ${logits.shape[0]} logits`);
+export function selectionBceLoss(
+  logits: tf.Tensor1D,
+  selectedMask: ArrayLike<number>,
+  options: AuxLossOptions = {},
+): tf.Scalar {
+  if (selectedMask.length !== logits.shape[0])
+    throw new RangeError(`selectionBceLoss: ${selectedMask.length} targets for ${logits.shape[0]} logits`);
   return tf.tidy(() => {
     const targets = tf.tensor1d(Float32Array.from(selectedMask, (m) => (m ? 1 : 0))); // [A]
     return tf.mul(bceWithLogits(logits, targets), options.coef ?? 1e-3) as tf.Scalar;
@@ -45,9 +50,14 @@ export function selectionBceLoss(logits: tf.Tensor1D, selectedMask: ArrayLike<nu
  * - 'sigmoid' (one logit per token): logsumexp over a single logit is the logit, so the analogue is
  *   mean_t x_t², which also keeps σ(x) away from saturation where the BCE gradient vanishes.
  * - 'softmax' (one distribution over the A candidates): (logsumexp_t x_t)², one term per recursion.
- * The max in the logsumexp is taken as a constant (its gradient cancels exactly), so only Sub/Exp/Sum/Log run in autodiff.
+ * The max in the logsumexp is taken as a constant (its gradient
+ * cancels exactly), so only Sub/Exp/Sum/Log run in autodiff.
  */
-export function routerZLoss(logits: tf.Tensor1D, scoring: 'sigmoid' | 'softmax' = 'sigmoid', options: AuxLossOptions = {}): tf.Scalar {
+export function routerZLoss(
+  logits: tf.Tensor1D,
+  scoring: 'sigmoid' | 'softmax' = 'sigmoid',
+  options: AuxLossOptions = {},
+): tf.Scalar {
   const coef = options.coef ?? 1e-3;
   if (logits.shape[0] === 0) return tf.scalar(0);
   return tf.tidy(() => {

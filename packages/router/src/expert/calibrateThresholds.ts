@@ -33,7 +33,10 @@ function achievableKeep(sorted: Float64Array, k: number): number {
   return k - above <= through - k ? above : through;
 }
 
-/** What calibrating recursion r needs: the router logits of the tokens that reach it, and how many tokens were routed in all. */
+/**
+ * What calibrating recursion r needs: the router logits of the
+ * tokens that reach it, and how many tokens were routed in all.
+ */
 export interface CalibrationSample {
   /** Recursion r's router logits of the tokens that ran loop r − 1 under the thresholds calibrated so far. */
   readonly logits: ArrayLike<number>;
@@ -51,7 +54,10 @@ export interface CalibrationSample {
  * matches the trained capacity (hierarchically: only survivors of r − 1 are candidates at r).
  * Index 0 is 0: every token runs loop 0 (σ > 0 always holds). Length N.
  */
-export function calibrateThresholds(numRecursions: number, sample: (recursion: number, thresholds: readonly number[]) => CalibrationSample): number[] {
+export function calibrateThresholds(
+  numRecursions: number,
+  sample: (recursion: number, thresholds: readonly number[]) => CalibrationSample,
+): number[] {
   const thresholds = [0];
   for (let r = 1; r < numRecursions; r++) {
     const { logits, tokens } = sample(r, thresholds.slice());
@@ -67,7 +73,8 @@ export function calibrateThresholds(numRecursions: number, sample: (recursion: n
  */
 export function thresholdsProblem(thresholds: unknown, numRecursions: number): string | undefined {
   if (!Array.isArray(thresholds)) return 'must be an array of numbers';
-  if (thresholds.length !== numRecursions) return `must hold one threshold per recursion (${numRecursions}), got ${thresholds.length}`;
+  if (thresholds.length !== numRecursions)
+    return `must hold one threshold per recursion (${numRecursions}), got ${thresholds.length}`;
   if (thresholds[0] !== 0) return `[0] must be 0 (every token runs loop 0), got ${JSON.stringify(thresholds[0])}`;
   const bad = thresholds.findIndex((t, r) => r > 0 && !(typeof t === 'number' && Number.isFinite(t) && t > 0 && t < 1));
   return bad < 0 ? undefined : `[${bad}] must be a number in (0, 1), got ${JSON.stringify(thresholds[bad])}`;

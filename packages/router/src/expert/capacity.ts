@@ -14,8 +14,10 @@ export interface CapacityOptions {
  */
 export function capacityFraction(recursion: number, options: CapacityOptions): number {
   const n = options.numRecursions;
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`capacity: numRecursions must be a positive integer, got ${n}`);
-  if (!Number.isInteger(recursion) || recursion < 0 || recursion >= n) throw new RangeError(`capacity: recursion ${recursion} outside 0..${n - 1}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new RangeError(`capacity: numRecursions must be a positive integer, got ${n}`);
+  if (!Number.isInteger(recursion) || recursion < 0 || recursion >= n)
+    throw new RangeError(`capacity: recursion ${recursion} outside 0..${n - 1}`);
   const target = (n - recursion) / n;
   const warmup = options.warmupSteps ?? 0;
   const step = options.step ?? Infinity;

@@ -5,7 +5,9 @@ import { allTokens, checkPositions, type RoutingDecision } from './routingDecisi
 import { scalarRouterLogits } from './routerWeights.js';
 import { selectTopK } from './topK.js';
 
-/** 'sigmoid': gate = α·σ(logit) per token. 'softmax': gate = α·softmax over the candidates (not causal: training only). */
+/**
+ * 'sigmoid': gate = α·σ(logit) per token. 'softmax': gate = α·softmax over the candidates (not causal: training only).
+ */
 export type ExpertScoring = 'sigmoid' | 'softmax';
 
 export interface ExpertChoiceOptions {
@@ -29,14 +31,21 @@ export const expertRouterPrefix = (recursion: number): string => `mor.routers.${
  * scores the candidates — the tokens kept at r − 1 (hierarchical filtering), all tokens at r = 0 —
  * and keeps the top capacityTokens(T, r) of them. h: [T, d], the whole sequence's hidden states.
  */
-export function routeExpertChoice(params: ReadonlyMap<string, tf.Tensor>, h: tf.Tensor2D, candidates: Int32Array | null, options: ExpertChoiceOptions): RoutingDecision {
+export function routeExpertChoice(
+  params: ReadonlyMap<string, tf.Tensor>,
+  h: tf.Tensor2D,
+  candidates: Int32Array | null,
+  options: ExpertChoiceOptions,
+): RoutingDecision {
   const tokens = h.shape[0];
   const cand = candidates ?? allTokens(tokens);
   checkPositions(cand, tokens, 'routeExpertChoice candidates');
   const k = Math.min(cand.length, capacityTokens(tokens, options.recursion, options));
   const alpha = options.alpha ?? 0.1;
   const prefix = options.prefix ?? expertRouterPrefix(options.recursion);
-  const logits = tf.tidy(() => scalarRouterLogits(params, prefix, tf.gather(h, tf.tensor1d(cand, 'int32')) as tf.Tensor2D)); // [A]
+  const logits = tf.tidy(() =>
+    scalarRouterLogits(params, prefix, tf.gather(h, tf.tensor1d(cand, 'int32')) as tf.Tensor2D),
+  ); // [A]
   // σ and softmax are monotone in the logit, so the top-k is the same under either scoring.
   const { selected, local } = selectTopK(logits.dataSync(), cand, k);
   const gate = tf.tidy(() => {

@@ -28,7 +28,9 @@ export function checkPositions(positions: Int32Array, numTokens: number, what: s
   for (let j = 0; j < positions.length; j++) {
     const p = positions[j] ?? -1;
     if (p < 0 || p >= numTokens || (j > 0 && p <= (positions[j - 1] ?? -1))) {
-      throw new RangeError(`${what}: positions must be strictly increasing in 0..${numTokens - 1}, got ${p} at index ${j}`);
+      throw new RangeError(
+        `${what}: positions must be strictly increasing in 0..${numTokens - 1}, got ${p} at index ${j}`,
+      );
     }
   }
 }

@@ -23,12 +23,17 @@ export interface RunExpertChoiceOptions {
 
 /**
  * A reference expert-choice MoR loop over the recursions (what the decoder forward will do per
- * recursion): route among the tokens kept at r − 1, run the block on the selected rows, scatter
- * back h_sel + g·Block(h_sel). h0: [T, d] → final h [T, d], one RoutingDecision per recursion
- * (their logits feed selectionBceLoss / routerZLoss) and each token's depth. Intermediate states are not disposed here, so
- * autodiff can use them: call it inside tf.tidy (or a gradient function) and dispose the decisions.
+ * recursion): route among the tokens kept at r − 1, run the block on the selected rows, scatter back
+ * h_sel + g·Block(h_sel). h0: [T, d] → final h [T, d], one RoutingDecision per recursion (their logits
+ * feed selectionBceLoss / routerZLoss) and each token's depth. Intermediate states are not disposed here,
+ * so autodiff can use them: call it inside tf.tidy (or a gradient function) and dispose the decisions.
  */
-export function runExpertChoice(params: ReadonlyMap<string, tf.Tensor>, h0: tf.Tensor2D, block: RecursionBlock, options: RunExpertChoiceOptions): { h: tf.Tensor2D; decisions: RoutingDecision[]; depths: Int32Array } {
+export function runExpertChoice(
+  params: ReadonlyMap<string, tf.Tensor>,
+  h0: tf.Tensor2D,
+  block: RecursionBlock,
+  options: RunExpertChoiceOptions,
+): { h: tf.Tensor2D; decisions: RoutingDecision[]; depths: Int32Array } {
   let h = h0;
   let candidates: Int32Array | null = null;
   const decisions: RoutingDecision[] = [];

@@ -8,11 +8,17 @@ import { checkPositions } from './routingDecision.js';
  * gate [k] → new h [T, d]. Unselected rows are copied, not added to, so they stay bit-identical
  * (x + 0 would turn −0 into +0); gradients reach h, blockOut and gate through gather/concat.
  */
-export function scatterGatedUpdate(h: tf.Tensor2D, selected: Int32Array, blockOut: tf.Tensor2D, gate: tf.Tensor1D): tf.Tensor2D {
+export function scatterGatedUpdate(
+  h: tf.Tensor2D,
+  selected: Int32Array,
+  blockOut: tf.Tensor2D,
+  gate: tf.Tensor1D,
+): tf.Tensor2D {
   const [tokens, d] = h.shape;
   const k = selected.length;
   checkPositions(selected, tokens, 'scatterGatedUpdate selected');
-  if (blockOut.shape[0] !== k || blockOut.shape[1] !== d) throw new RangeError(`scatterGatedUpdate: blockOut [${blockOut.shape}] must be [${k}, ${d}]`);
+  if (blockOut.shape[0] !== k || blockOut.shape[1] !== d)
+    throw new RangeError(`scatterGatedUpdate: blockOut [${blockOut.shape}] must be [${k}, ${d}]`);
   if (gate.shape[0] !== k) throw new RangeError(`scatterGatedUpdate: gate [${gate.shape}] must be [${k}]`);
   if (k === 0) return tf.clone(h);
   // Row t of the result comes from h (row t) or from the updated rows (row T + j for selected[j]).

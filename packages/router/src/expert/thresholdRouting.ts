@@ -25,15 +25,26 @@ export function thresholdDecisions(logits: ArrayLike<number>, threshold = 0.5): 
  * its training capacity is the whole sequence. Same RoutingDecision as routeExpertChoice, so a
  * forward loop can switch between them.
  */
-export function routeByThreshold(params: ReadonlyMap<string, tf.Tensor>, h: tf.Tensor2D, candidates: Int32Array | null, options: ThresholdRoutingOptions): RoutingDecision {
+export function routeByThreshold(
+  params: ReadonlyMap<string, tf.Tensor>,
+  h: tf.Tensor2D,
+  candidates: Int32Array | null,
+  options: ThresholdRoutingOptions,
+): RoutingDecision {
   const tokens = h.shape[0];
   const cand = candidates ?? allTokens(tokens);
   checkPositions(cand, tokens, 'routeByThreshold candidates');
   const prefix = options.prefix ?? expertRouterPrefix(options.recursion);
-  const logits = tf.tidy(() => scalarRouterLogits(params, prefix, tf.gather(h, tf.tensor1d(cand, 'int32')) as tf.Tensor2D)); // [A]
-  const selectedMask = options.recursion === 0 ? new Uint8Array(cand.length).fill(1) : thresholdDecisions(logits.dataSync(), options.threshold);
+  const logits = tf.tidy(() =>
+    scalarRouterLogits(params, prefix, tf.gather(h, tf.tensor1d(cand, 'int32')) as tf.Tensor2D),
+  ); // [A]
+  const selectedMask =
+    options.recursion === 0
+      ? new Uint8Array(cand.length).fill(1)
+      : thresholdDecisions(logits.dataSync(), options.threshold);
   const local = Int32Array.from(Array.from(selectedMask).flatMap((m, j) => (m ? [j] : [])));
   const selected = local.map((j) => cand[j] ?? -1);
-  const gate = tf.tidy(() => tf.mul(pickEntries(tf.sigmoid(logits), local), options.alpha ?? 0.1) as tf.Tensor1D); // [k]
+  // [k]
+  const gate = tf.tidy(() => tf.mul(pickEntries(tf.sigmoid(logits), local), options.alpha ?? 0.1) as tf.Tensor1D);
   return { candidates: cand, selected, selectedMask, logits, gate };
 }

@@ -12,7 +12,8 @@ export function kvEntries(activePerDepth: readonly number[], strategy: KvStrateg
   const first = activePerDepth[0];
   if (first === undefined) throw new RangeError('kvEntries: no depths');
   for (let r = 1; r < activePerDepth.length; r++) {
-    if ((activePerDepth[r] ?? 0) > (activePerDepth[r - 1] ?? 0)) throw new RangeError(`kvEntries: active counts must not grow with depth, got [${activePerDepth}]`);
+    if ((activePerDepth[r] ?? 0) > (activePerDepth[r - 1] ?? 0))
+      throw new RangeError(`kvEntries: active counts must not grow with depth, got [${activePerDepth}]`);
   }
   switch (strategy) {
     case 'vanilla':
@@ -48,6 +49,11 @@ export function theoreticalKvRatio(numRecursions: number, strategy: KvStrategy):
 }
 
 /** Float elements a cache holds: entries × layers per recursion × 2 (K and V) × KV heads × head dim. */
-export function kvCacheElements(options: { entries: number; layersPerRecursion: number; numKvHeads: number; headDim: number }): number {
+export function kvCacheElements(options: {
+  entries: number;
+  layersPerRecursion: number;
+  numKvHeads: number;
+  headDim: number;
+}): number {
   return options.entries * options.layersPerRecursion * 2 * options.numKvHeads * options.headDim;
 }

@@ -22,7 +22,11 @@ export function balancingLoss(probs: tf.Tensor2D, depths: Int32Array, options: {
  * b_i += u·sign(mean_load − load_i), so an under-used depth becomes more attractive to the choice.
  * The bias only shifts which depth wins, never the gate. Returns a new array; u default 1e-3.
  */
-export function updateBalancingBias(bias: Float32Array, depths: Int32Array, options: { rate?: number } = {}): Float32Array {
+export function updateBalancingBias(
+  bias: Float32Array,
+  depths: Int32Array,
+  options: { rate?: number } = {},
+): Float32Array {
   const n = bias.length;
   const load = depthLoads(depths, n);
   const mean = depths.length / n;

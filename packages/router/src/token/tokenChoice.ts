@@ -6,7 +6,12 @@ export const tokenRouterKey = 'mor.token_router.weight';
 export const balanceBiasKey = 'mor.token_router.balance_bias';
 
 /** N(0, std²) init of the token-choice router weight [N_r, d], deterministic in seed. */
-export function initTokenRouter(options: { hiddenSize: number; numRecursions: number; std?: number; seed?: number }): Map<string, { shape: number[]; data: Float32Array }> {
+export function initTokenRouter(options: {
+  hiddenSize: number;
+  numRecursions: number;
+  std?: number;
+  seed?: number;
+}): Map<string, { shape: number[]; data: Float32Array }> {
   const { hiddenSize: d, numRecursions: n } = options;
   const data = gaussianArray(n * d, options.seed ?? 0).map((x) => x * (options.std ?? 0.02));
   return new Map([[tokenRouterKey, { shape: [n, d], data }]]);
@@ -39,13 +44,18 @@ export interface TokenChoiceRouting {
  * During the warm-up every token takes depth N_r, gated by that depth's probability so the router
  * still learns. h: [T, d]. The caller owns the tensors.
  */
-export function routeTokenChoice(params: ReadonlyMap<string, tf.Tensor>, h: tf.Tensor2D, options: TokenChoiceOptions = {}): TokenChoiceRouting {
+export function routeTokenChoice(
+  params: ReadonlyMap<string, tf.Tensor>,
+  h: tf.Tensor2D,
+  options: TokenChoiceOptions = {},
+): TokenChoiceRouting {
   const key = options.key ?? tokenRouterKey;
   const weight = params.get(key);
   if (weight === undefined || weight.rank !== 2) throw new RangeError(`routeTokenChoice: no [N_r, d] tensor '${key}'`);
   const tokens = h.shape[0];
   const n = weight.shape[0] ?? 0;
-  if (options.bias !== undefined && options.bias.length !== n) throw new RangeError(`routeTokenChoice: bias has ${options.bias.length} entries for ${n} depths`);
+  if (options.bias !== undefined && options.bias.length !== n)
+    throw new RangeError(`routeTokenChoice: bias has ${options.bias.length} entries for ${n} depths`);
   const logits = linear(h, weight as tf.Tensor2D); // [T, N_r]
   const probs = tf.softmax(logits); // [T, N_r]
   const depths = new Int32Array(tokens);
@@ -63,7 +73,13 @@ export function routeTokenChoice(params: ReadonlyMap<string, tf.Tensor>, h: tf.T
     depths[t] = best + 1;
   }
   const gate = tf.tidy(() => {
-    const pick = tf.oneHot(tf.tensor1d(depths.map((x) => x - 1), 'int32'), n); // [T, N_r]
+    const pick = tf.oneHot(
+      tf.tensor1d(
+        depths.map((x) => x - 1),
+        'int32',
+      ),
+      n,
+    ); // [T, N_r]
     return tf.sum(tf.mul(probs, tf.cast(pick, 'float32')), 1) as tf.Tensor1D; // [T]
   });
   return { logits, probs, depths, gate };
@@ -71,14 +87,19 @@ export function routeTokenChoice(params: ReadonlyMap<string, tf.Tensor>, h: tf.T
 
 /** Tokens still running at recursion r (depth > r), positions ascending: the forward's active set. */
 export function activeAtRecursion(depths: Int32Array, recursion: number): Int32Array {
-  return Int32Array.from(depths.reduce<number[]>((acc, depth, t) => (depth > recursion ? (acc.push(t), acc) : acc), []));
+  const active: number[] = [];
+  depths.forEach((depth, t) => {
+    if (depth > recursion) active.push(t);
+  });
+  return Int32Array.from(active);
 }
 
 /** Tokens per depth: load[i] = #{t : depth_t = i + 1}. */
 export function depthLoads(depths: Int32Array, numRecursions: number): Float64Array {
   const load = new Float64Array(numRecursions);
   for (const depth of depths) {
-    if (depth < 1 || depth > numRecursions) throw new RangeError(`depthLoads: depth ${depth} outside 1..${numRecursions}`);
+    if (depth < 1 || depth > numRecursions)
+      throw new RangeError(`depthLoads: depth ${depth} outside 1..${numRecursions}`);
     load[depth - 1] = (load[depth - 1] ?? 0) + 1;
   }
   return load;

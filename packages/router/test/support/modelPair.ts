@@ -1,6 +1,15 @@
 import { Mulberry32, tf } from '@recur/tensor';
 import {
-  adaptedModules, Decoder, decoderWeightSpecs, FastDecoder, type AdaptedModule, type DecoderConfig, type FastAdapterSource, type LayerAdapter, type LayerCall, type NormName,
+  adaptedModules,
+  Decoder,
+  decoderWeightSpecs,
+  FastDecoder,
+  type AdaptedModule,
+  type DecoderConfig,
+  type FastAdapterSource,
+  type LayerAdapter,
+  type LayerCall,
+  type NormName,
 } from '@recur/graph';
 
 /** The same random recursive model on both executors: the tfjs Decoder and the FastDecoder over its weights. */
@@ -22,11 +31,13 @@ const uniform = (random: Mulberry32, scale: number) => (): number => (random.nex
 
 function weightArrays(config: DecoderConfig, seed: number): Map<string, Float32Array> {
   const next = uniform(new Mulberry32(seed), 0.8);
-  return new Map(decoderWeightSpecs(config).map((spec) => {
-    const size = spec.shape.reduce((a, b) => a * b, 1);
-    const isNorm = spec.shape.length === 1 && spec.name.endsWith('norm.weight');
-    return [spec.name, Float32Array.from({ length: size }, () => (isNorm ? 1 + 0.5 * next() : next()))];
-  }));
+  return new Map(
+    decoderWeightSpecs(config).map((spec) => {
+      const size = spec.shape.reduce((a, b) => a * b, 1);
+      const isNorm = spec.shape.length === 1 && spec.name.endsWith('norm.weight');
+      return [spec.name, Float32Array.from({ length: size }, () => (isNorm ? 1 + 0.5 * next() : next()))];
+    }),
+  );
 }
 
 function moduleDims(config: DecoderConfig, m: AdaptedModule): [number, number] {
@@ -37,7 +48,10 @@ function moduleDims(config: DecoderConfig, m: AdaptedModule): [number, number] {
   return m === 'mlp.down_proj' ? [ff, d] : [d, ff];
 }
 
-/** Seeded LoRA factors (key `${unique}.${module}.${loop}.A|B`) and per-loop norms (`${unique}.${norm}.${loop}`) of every executed step. */
+/**
+ * Seeded LoRA factors (key `${unique}.${module}.${loop}.A|B`) and
+ * per-loop norms (`${unique}.${norm}.${loop}`) of every executed step.
+ */
 function adapterTensors(config: DecoderConfig, spec: PairSpec): Map<string, tf.Tensor> {
   const next = uniform(new Mulberry32(spec.seed + 1000), 0.4);
   const t = new Map<string, tf.Tensor>();
@@ -49,12 +63,22 @@ function adapterTensors(config: DecoderConfig, spec: PairSpec): Map<string, tf.T
     if (spec.rank > 0) {
       for (const m of adaptedModules) {
         const [inDim, out] = moduleDims(config, m);
-        t.set(`${unique}.${m}.${loop}.A`, tf.tensor2d(Float32Array.from({ length: spec.rank * inDim }, next), [spec.rank, inDim]));
-        t.set(`${unique}.${m}.${loop}.B`, tf.tensor2d(Float32Array.from({ length: out * spec.rank }, next), [out, spec.rank]));
+        t.set(
+          `${unique}.${m}.${loop}.A`,
+          tf.tensor2d(Float32Array.from({ length: spec.rank * inDim }, next), [spec.rank, inDim]),
+        );
+        t.set(
+          `${unique}.${m}.${loop}.B`,
+          tf.tensor2d(Float32Array.from({ length: out * spec.rank }, next), [out, spec.rank]),
+        );
       }
     }
     if (spec.perLoopNorms) {
-      for (const n of ['input_layernorm', 'post_attention_layernorm']) t.set(`${unique}.${n}.${loop}`, tf.tensor1d(Float32Array.from({ length: config.hiddenSize }, () => 1 + next())));
+      for (const n of ['input_layernorm', 'post_attention_layernorm'])
+        t.set(
+          `${unique}.${n}.${loop}`,
+          tf.tensor1d(Float32Array.from({ length: config.hiddenSize }, () => 1 + next())),
+        );
     }
   }
   return t;
@@ -75,13 +99,19 @@ export async function modelPair(spec: PairSpec): Promise<ModelPair> {
   const adapter: LayerAdapter = {
     adapt: (m: AdaptedModule, call: LayerCall, x: tf.Tensor2D, y: tf.Tensor2D) => {
       const f = source.factors(call.unique, m, call.loop);
-      return f ? (tf.add(y, tf.mul(tf.matMul(tf.matMul(x, f.a, false, true), f.b, false, true), SCALE)) as tf.Tensor2D) : y;
+      return f
+        ? (tf.add(y, tf.mul(tf.matMul(tf.matMul(x, f.a, false, true), f.b, false, true), SCALE)) as tf.Tensor2D)
+        : y;
     },
     norm: (n: NormName, call: LayerCall) => source.norm(call.unique, n, call.loop) as tf.Tensor1D | undefined,
   };
   const adapted = tensors.size > 0;
   const decoder = Decoder.fromArrays(spec.config, weightArrays(spec.config, spec.seed), adapted ? { adapter } : {});
-  const fast = await FastDecoder.create(spec.config, decoder.weights, { ...(adapted && { adapter: source }), maxRows: 4, chunkRows: 4 });
+  const fast = await FastDecoder.create(spec.config, decoder.weights, {
+    ...(adapted && { adapter: source }),
+    maxRows: 4,
+    chunkRows: 4,
+  });
   if (!fast) throw new Error('no fused runtime on this backend');
   return {
     decoder,

@@ -146,7 +146,13 @@ export class FusedOps {
    * gate[t, i] ← silu(gate[t, i])·up[t, i] for i < n and T rows `rowStride` bytes apart, up at
    * `upOffset` bytes after gate (a polynomial exp, relative error ≤ 2e-7).
    */
-  siluMul(job: { readonly gate: number; readonly upOffset: number; readonly n: number; readonly T: number; readonly rowStride: number }): void {
+  siluMul(job: {
+    readonly gate: number;
+    readonly upOffset: number;
+    readonly n: number;
+    readonly T: number;
+    readonly rowStride: number;
+  }): void {
     if (job.n % 4 !== 0) throw new RangeError(`FusedOps.siluMul: n must be a multiple of 4, got ${job.n}`);
     const i32 = this.runtime.i32;
     const p = this.slot(0);
@@ -156,14 +162,26 @@ export class FusedOps {
     i32[b + SiluParams.N] = job.n;
     i32[b + SiluParams.RowStride] = job.rowStride;
     const chunk = Math.max(1, Math.ceil(4096 / job.n));
-    this.runtime.pool.run([{ kernel: 'siluMul', params: p, items: job.T, chunk }], this.parallel && job.n * job.T >= 4 * 4096);
+    this.runtime.pool.run(
+      [{ kernel: 'siluMul', params: p, items: job.T, chunk }],
+      this.parallel && job.n * job.T >= 4 * 4096,
+    );
   }
 
   /**
    * RMSNorm of T rows: out[t] = x[t] / sqrt(mean(x[t]²) + eps) · w, w a float32 vector of n in the
    * heap (byte offset). Float32 sums (the JS rowOps sum in float64: they agree to ~1e-7 relative).
    */
-  rmsNorm(job: { readonly x: number; readonly xStride: number; readonly out: number; readonly outStride: number; readonly w: number; readonly n: number; readonly eps: number; readonly T: number }): void {
+  rmsNorm(job: {
+    readonly x: number;
+    readonly xStride: number;
+    readonly out: number;
+    readonly outStride: number;
+    readonly w: number;
+    readonly n: number;
+    readonly eps: number;
+    readonly T: number;
+  }): void {
     if (job.n % 4 !== 0) throw new RangeError(`FusedOps.rmsNorm: n must be a multiple of 4, got ${job.n}`);
     const { runtime } = this;
     const i32 = runtime.i32;
@@ -176,11 +194,18 @@ export class FusedOps {
     i32[b + NormParams.W] = job.w;
     i32[b + NormParams.N] = job.n;
     runtime.f32[b + NormParams.Eps] = job.eps;
-    runtime.pool.run([{ kernel: 'rmsNorm', params: p, items: job.T, chunk: Math.max(1, Math.ceil(8192 / job.n)) }], this.parallel && job.n * job.T >= MIN_PARALLEL_WORK);
+    runtime.pool.run(
+      [{ kernel: 'rmsNorm', params: p, items: job.T, chunk: Math.max(1, Math.ceil(8192 / job.n)) }],
+      this.parallel && job.n * job.T >= MIN_PARALLEL_WORK,
+    );
   }
 
   /** Writes one row's RowInfo (byte offsets) at `rowInfo + 16·t`. */
-  writeRowInfo(rowInfo: number, t: number, info: { kBase: number; vBase: number; context: number; headStride: number }): void {
+  writeRowInfo(
+    rowInfo: number,
+    t: number,
+    info: { kBase: number; vBase: number; context: number; headStride: number },
+  ): void {
     const i32 = this.runtime.i32;
     const b = (rowInfo >> 2) + t * RowInfo.Size;
     i32[b + RowInfo.KBase] = info.kBase;

@@ -28,7 +28,11 @@ export class FusedPool {
     const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
     const fma = await relaxedSimd();
     const module = await WebAssembly.compile(fusedModuleBytes(shared, fma));
-    return new FusedPool(fma, memory, await WorkerPool.start('fused-kernel', module, KERNEL_NAMES, memory, threads, TIMING));
+    return new FusedPool(
+      fma,
+      memory,
+      await WorkerPool.start('fused-kernel', module, KERNEL_NAMES, memory, threads, TIMING),
+    );
   }
 
   /** linearTiled's weight rows per tile: jobs hand out whole tiles. */

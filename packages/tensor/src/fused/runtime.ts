@@ -92,4 +92,3 @@ export class FusedRuntime {
 }
 
 const runtimes = new WeakMap<object, Promise<FusedRuntime> | FusedRuntime>();
-

@@ -23,7 +23,10 @@ export function gramSvd(a: ArrayLike<number>, rows: number, cols: number, rank: 
 
 /** The small side's vectors as rows: A's rows when wide, else A's columns. */
 function smallSideRows(a: ArrayLike<number>, rows: number, cols: number, wide: boolean): Float64Array[] {
-  if (wide) return Array.from({ length: rows }, (_, i) => Float64Array.from({ length: cols }, (_, j) => a[i * cols + j] as number));
+  if (wide)
+    return Array.from({ length: rows }, (_, i) =>
+      Float64Array.from({ length: cols }, (_, j) => a[i * cols + j] as number),
+    );
   const out = Array.from({ length: cols }, () => new Float64Array(rows));
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) (out[j] as Float64Array)[i] = a[i * cols + j] as number;
   return out;

@@ -21,7 +21,10 @@ const MAX_SWEEPS = 60;
  */
 export function jacobiSvd(a: ArrayLike<number>, rows: number, cols: number): SvdResult {
   if (!(Number.isInteger(rows) && Number.isInteger(cols) && rows > 0 && cols > 0) || a.length !== rows * cols) {
-    throw new ShapeError('jacobiSvd', `matrix of length ${a.length} is not [${rows}, ${cols}] with positive integer sizes`);
+    throw new ShapeError(
+      'jacobiSvd',
+      `matrix of length ${a.length} is not [${rows}, ${cols}] with positive integer sizes`,
+    );
   }
   if (rows < cols) {
     const t = jacobiSvd(transpose(a, rows, cols), cols, rows);
@@ -94,6 +97,9 @@ function sortedFactors(work: Float64Array[], vColumns: Float64Array[], rows: num
   return {
     u: fromColumns(uColumns, rows),
     s: Float64Array.from(order, (j) => norms[j] as number),
-    v: fromColumns(order.map((j) => vColumns[j] as Float64Array), vColumns.length),
+    v: fromColumns(
+      order.map((j) => vColumns[j] as Float64Array),
+      vColumns.length,
+    ),
   };
 }

@@ -19,12 +19,18 @@ export function orthonormalizeColumn(columns: Float64Array[], j: number): void {
   const before = Math.sqrt(dot(column, column));
   const after = projectOut(columns, j);
   // A residual this small is rounding noise: its direction means nothing.
-  if (after > 0 && after > 1e-13 * before) return scale(column, 1 / after);
+  if (after > 0 && after > 1e-13 * before) {
+    scale(column, 1 / after);
+    return;
+  }
   for (let e = 0; e < column.length; e++) {
     column.fill(0);
     column[e] = 1;
     const residual = projectOut(columns, j);
-    if (residual > 0.5) return scale(column, 1 / residual);
+    if (residual > 0.5) {
+      scale(column, 1 / residual);
+      return;
+    }
   }
 }
 

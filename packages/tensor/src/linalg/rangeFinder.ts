@@ -2,7 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { gaussianArray } from './gaussian.js';
 import { qr } from './qr.js';
 
-/** A [rows, cols] on the tfjs backend, plus its transpose, so every product is an untransposed 2D matMul (wasm's fast path). */
+/**
+ * A [rows, cols] on the tfjs backend, plus its transpose, so
+ * every product is an untransposed 2D matMul (wasm's fast path).
+ */
 export interface DeviceMatrix {
   a: tf.Tensor2D; // [rows, cols]
   aT: tf.Tensor2D; // [cols, rows]

@@ -17,7 +17,10 @@ export function symmetricEigen(g: ArrayLike<number>, n: number): SymmetricEigen 
   const columns = transposeToRows(v, n); // columns[j]: column j of v, contiguous for the QL rotations
   diagonalize(columns, d, e, n);
   const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => (d[j] as number) - (d[i] as number));
-  return { values: Float64Array.from(order, (i) => d[i] as number), vectors: order.map((i) => columns[i] as Float64Array) };
+  return {
+    values: Float64Array.from(order, (i) => d[i] as number),
+    vectors: order.map((i) => columns[i] as Float64Array),
+  };
 }
 
 /** tred2: v ← the orthogonal Q with Qᵀ·g·Q tridiagonal; d its diagonal, e[1..] its sub-diagonal. */

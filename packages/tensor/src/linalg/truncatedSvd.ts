@@ -10,7 +10,10 @@ export interface TruncatedSvd {
   u: Float32Array; // [rows, rank], orthonormal columns
   s: Float32Array; // [rank], descending
   v: Float32Array; // [cols, rank], orthonormal columns
-  /** Σ_{i≤rank} s_i² / ‖matrix‖_F² (= Σ s_i² over the whole spectrum): the energy the truncation keeps; 1 for a zero matrix. */
+  /**
+   * Σ_{i≤rank} s_i² / ‖matrix‖_F² (= Σ s_i² over the whole
+   * spectrum): the energy the truncation keeps; 1 for a zero matrix.
+   */
   captured: number;
 }
 
@@ -38,7 +41,13 @@ export interface TruncatedSvdOptions {
  * Small matrices (min dimension ≤ exactLimit) get an exact SVD (gramSvd) instead: on residuals whose
  * singular values sit 0.4% apart the randomised sketch misses the exact top-`rank` subspace.
  */
-export function truncatedSvd(matrix: Float32Array, rows: number, cols: number, rank: number, opts: TruncatedSvdOptions = {}): TruncatedSvd {
+export function truncatedSvd(
+  matrix: Float32Array,
+  rows: number,
+  cols: number,
+  rank: number,
+  opts: TruncatedSvdOptions = {},
+): TruncatedSvd {
   const { oversample = 10, powerIterations = 8, seed = 1, exactLimit = EXACT_SVD_LIMIT } = opts;
   validate(matrix, rows, cols, rank, oversample, powerIterations);
   const width = rank + oversample;
@@ -55,7 +64,14 @@ function squaredNorm(matrix: Float32Array): number {
 }
 
 /** A ≈ Q·B with B = Qᵀ A [width, cols]; SVD of B = U_b S Vᵀ gives A ≈ (Q·U_b) S Vᵀ. */
-function sketched(matrix: Float32Array, rows: number, cols: number, width: number, powerIterations: number, seed: number): SvdResult {
+function sketched(
+  matrix: Float32Array,
+  rows: number,
+  cols: number,
+  width: number,
+  powerIterations: number,
+  seed: number,
+): SvdResult {
   const a = tf.tensor2d(matrix, [rows, cols]); // [rows, cols]
   const aT = tf.transpose(a); // [cols, rows]
   try {
@@ -82,11 +98,39 @@ function truncate(svd: SvdResult, rows: number, cols: number, rank: number, tota
   return { u: leading(svd.u, rows), s: Float32Array.from(svd.s.subarray(0, rank)), v: leading(svd.v, cols), captured };
 }
 
-function validate(matrix: Float32Array, rows: number, cols: number, rank: number, oversample: number, powerIterations: number): void {
+function validate(
+  matrix: Float32Array,
+  rows: number,
+  cols: number,
+  rank: number,
+  oversample: number,
+  powerIterations: number,
+): void {
   const op = 'truncatedSvd';
-  expectShape(Number.isInteger(rows) && Number.isInteger(cols) && rows > 0 && cols > 0, op, () => `rows ${rows} and cols ${cols} must be positive integers`);
-  expectShape(matrix.length === rows * cols, op, () => `matrix has ${matrix.length} values, expected rows·cols = ${rows}·${cols} = ${rows * cols}`);
-  expectShape(Number.isInteger(rank) && rank >= 1 && rank <= Math.min(rows, cols), op, () => `rank ${rank} must be an integer in 1..min(rows, cols) = 1..${Math.min(rows, cols)} for a [${rows}, ${cols}] matrix`);
-  expectShape(Number.isInteger(oversample) && oversample >= 0, op, () => `oversample ${oversample} must be a non-negative integer`);
-  expectShape(Number.isInteger(powerIterations) && powerIterations >= 0, op, () => `powerIterations ${powerIterations} must be a non-negative integer`);
+  expectShape(
+    Number.isInteger(rows) && Number.isInteger(cols) && rows > 0 && cols > 0,
+    op,
+    () => `rows ${rows} and cols ${cols} must be positive integers`,
+  );
+  expectShape(
+    matrix.length === rows * cols,
+    op,
+    () => `matrix has ${matrix.length} values, expected rows·cols = ${rows}·${cols} = ${rows * cols}`,
+  );
+  expectShape(
+    Number.isInteger(rank) && rank >= 1 && rank <= Math.min(rows, cols),
+    op,
+    () =>
+      `rank ${rank} must be an integer in 1..min(rows, cols) = 1..${Math.min(rows, cols)} for a [${rows}, ${cols}] matrix`,
+  );
+  expectShape(
+    Number.isInteger(oversample) && oversample >= 0,
+    op,
+    () => `oversample ${oversample} must be a non-negative integer`,
+  );
+  expectShape(
+    Number.isInteger(powerIterations) && powerIterations >= 0,
+    op,
+    () => `powerIterations ${powerIterations} must be a non-negative integer`,
+  );
 }

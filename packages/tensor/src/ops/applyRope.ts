@@ -10,8 +10,16 @@ import { kernelFor } from '../kernels.js';
 export function applyRope(x: tf.Tensor3D, positions: Int32Array, invFreq: Float32Array): tf.Tensor3D {
   expectShape(x.rank === 3, 'applyRope', () => `x must be [T, nHeads, headDim], got [${x.shape}]`);
   const [t, , headDim] = x.shape;
-  expectShape(positions.length === t, 'applyRope', () => `positions has ${positions.length} entries but x [${x.shape}] has ${t} rows`);
-  expectShape(invFreq.length * 2 === headDim, 'applyRope', () => `invFreq has ${invFreq.length} entries but headDim ${headDim} needs ${headDim / 2}`);
+  expectShape(
+    positions.length === t,
+    'applyRope',
+    () => `positions has ${positions.length} entries but x [${x.shape}] has ${t} rows`,
+  );
+  expectShape(
+    invFreq.length * 2 === headDim,
+    'applyRope',
+    () => `invFreq has ${invFreq.length} entries but headDim ${headDim} needs ${headDim / 2}`,
+  );
   return kernelFor('RecurApplyRope', { default: applyRopeComposite })(x, positions, invFreq);
 }
 

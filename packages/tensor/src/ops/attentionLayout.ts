@@ -10,7 +10,8 @@ export function groupQueries(q: tf.Tensor3D, nKvHeads: number): tf.Tensor3D {
   const [t, nHeads, headDim] = q.shape;
   const group = nHeads / nKvHeads;
   const scaled = tf.mul(q, 1 / Math.sqrt(headDim)); // [T, nHeads, headDim]
-  const grouped = tf.transpose(tf.reshape(scaled, [t, nKvHeads, group, headDim]), [1, 2, 0, 3]); // [nKvHeads, group, T, headDim]
+  // [nKvHeads, group, T, headDim]
+  const grouped = tf.transpose(tf.reshape(scaled, [t, nKvHeads, group, headDim]), [1, 2, 0, 3]);
   return tf.reshape(grouped, [nKvHeads, group * t, headDim]);
 }
 

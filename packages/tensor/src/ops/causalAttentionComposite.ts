@@ -4,7 +4,12 @@ import type { CausalAttentionOptions } from './causalAttention.js';
 import { maskScores } from './causalMask.js';
 
 /** causalAttention from tfjs-core ops (any backend): one batched matMul over kv heads for QKᵀ, one for PV. */
-export function causalAttentionComposite(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: CausalAttentionOptions): tf.Tensor2D {
+export function causalAttentionComposite(
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  opts: CausalAttentionOptions,
+): tf.Tensor2D {
   return tf.tidy(() => {
     const qg = groupQueries(q, k.shape[1]); // [nKvHeads, group·T, headDim]
     const kh = tf.transpose(k, [1, 0, 2]); // [nKvHeads, S, headDim]

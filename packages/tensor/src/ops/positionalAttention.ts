@@ -17,7 +17,12 @@ export interface PositionalAttentionOptions {
  * subset of the sequence. q: [T, nHeads, headDim], k and v: [S, nKvHeads, headDim] → [T, nHeads·headDim].
  * Built from tfjs-core ops, so it runs (and differentiates) on every backend.
  */
-export function positionalAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: PositionalAttentionOptions): tf.Tensor2D {
+export function positionalAttention(
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  opts: PositionalAttentionOptions,
+): tf.Tensor2D {
   const mask = positionalMask(q, k, v, opts);
   return tf.tidy(() => {
     const [t, s] = [q.shape[0], k.shape[0]];
@@ -26,19 +31,41 @@ export function positionalAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor
     const vh = tf.transpose(v, [1, 0, 2]); // [nKvHeads, S, headDim]
     const scores = tf.matMul(qg, kh, false, true); // [nKvHeads, group·T, S]
     const rows = (scores.shape[0] ?? 0) * ((scores.shape[1] ?? 0) / t);
-    const masked = tf.reshape(tf.add(tf.reshape(scores, [rows, t, s]), tf.tensor2d(mask, [t, s])), scores.shape); // [nKvHeads, group·T, S]
+    // [nKvHeads, group·T, S]
+    const masked = tf.reshape(tf.add(tf.reshape(scores, [rows, t, s]), tf.tensor2d(mask, [t, s])), scores.shape);
     return ungroupOutput(tf.matMul(tf.softmax(masked), vh), t); // [T, nHeads·headDim]
   });
 }
 
 /** Validates shapes and positions; the additive mask [T, S] (0 visible, MASKED_SCORE hidden). */
-function positionalMask(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: PositionalAttentionOptions): Float32Array {
+function positionalMask(
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  opts: PositionalAttentionOptions,
+): Float32Array {
   const op = 'positionalAttention';
-  expectShape(q.rank === 3 && k.rank === 3 && v.rank === 3, op, () => `q [${q.shape}], k [${k.shape}], v [${v.shape}] must all be rank 3`);
-  expectShape(k.shape.join() === v.shape.join(), op, () => `k [${k.shape}] and v [${v.shape}] must have the same shape`);
-  expectShape(q.shape[2] === k.shape[2] && q.shape[1] % k.shape[1] === 0, op, () => `q [${q.shape}] does not fit k/v [${k.shape}] (headDim, heads multiple of kv heads)`);
+  expectShape(
+    q.rank === 3 && k.rank === 3 && v.rank === 3,
+    op,
+    () => `q [${q.shape}], k [${k.shape}], v [${v.shape}] must all be rank 3`,
+  );
+  expectShape(
+    k.shape.join() === v.shape.join(),
+    op,
+    () => `k [${k.shape}] and v [${v.shape}] must have the same shape`,
+  );
+  expectShape(
+    q.shape[2] === k.shape[2] && q.shape[1] % k.shape[1] === 0,
+    op,
+    () => `q [${q.shape}] does not fit k/v [${k.shape}] (headDim, heads multiple of kv heads)`,
+  );
   const [t, s] = [q.shape[0], k.shape[0]];
-  expectShape(opts.queryPositions.length === t, op, () => `${opts.queryPositions.length} query positions for ${t} query rows`);
+  expectShape(
+    opts.queryPositions.length === t,
+    op,
+    () => `${opts.queryPositions.length} query positions for ${t} query rows`,
+  );
   expectShape(opts.keyPositions.length === s, op, () => `${opts.keyPositions.length} key positions for ${s} key rows`);
   const mask = new Float32Array(t * s); // [T, S]
   for (let i = 0; i < t; i++) {
@@ -48,7 +75,11 @@ function positionalMask(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: Po
       if (opts.keyPositions[j]! <= at) visible++;
       else mask[i * s + j] = MASKED_SCORE;
     }
-    expectShape(visible > 0, op, () => `query at position ${at} sees no key (key positions [${Array.from(opts.keyPositions).join(', ')}])`);
+    expectShape(
+      visible > 0,
+      op,
+      () => `query at position ${at} sees no key (key positions [${Array.from(opts.keyPositions).join(', ')}])`,
+    );
   }
   return mask;
 }

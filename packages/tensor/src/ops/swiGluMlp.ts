@@ -14,7 +14,11 @@ export interface SwiGluWeights {
 export function swiGluMlp(x: tf.Tensor2D, w: SwiGluWeights): tf.Tensor2D {
   const op = 'swiGluMlp';
   const [ff, d] = w.gate.shape;
-  expectShape(x.rank === 2 && x.shape[1] === d, op, () => `x [${x.shape}] must be [T, ${d}] to match gate [${w.gate.shape}]`);
+  expectShape(
+    x.rank === 2 && x.shape[1] === d,
+    op,
+    () => `x [${x.shape}] must be [T, ${d}] to match gate [${w.gate.shape}]`,
+  );
   expectShape(w.up.shape[0] === ff && w.up.shape[1] === d, op, () => `up [${w.up.shape}] must match gate [${ff},${d}]`);
   expectShape(w.down.shape[0] === d && w.down.shape[1] === ff, op, () => `down [${w.down.shape}] must be [${d},${ff}]`);
   return kernelFor('RecurSwiGluMlp', { default: swiGluMlpComposite })(x, w);

@@ -10,7 +10,12 @@ export interface RopeDims {
  * x: [tokens, heads, headDim] → same shape. Rotate-half RoPE written as the pairwise rotation
  * it is: channel i and i + headDim/2 turn by angle positions[t]·invFreq[i].
  */
-export function refApplyRope(x: Float32Array, positions: Int32Array, invFreq: Float32Array, dims: RopeDims): Float32Array {
+export function refApplyRope(
+  x: Float32Array,
+  positions: Int32Array,
+  invFreq: Float32Array,
+  dims: RopeDims,
+): Float32Array {
   const { tokens, heads, headDim } = dims;
   const half = headDim / 2;
   checkLength('refApplyRope', 'x', x, [tokens, heads, headDim]);

@@ -16,12 +16,21 @@ export interface AttentionDims {
  * head at a time, exactly as the definition reads: visible keys s <= queryOffset + t, head h reads
  * kv head floor(h / (heads / kvHeads)), softmax with max subtraction, float64 throughout.
  */
-export function refCausalAttention(q: Float32Array, k: Float32Array, v: Float32Array, dims: AttentionDims): Float32Array {
+export function refCausalAttention(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  dims: AttentionDims,
+): Float32Array {
   const { tokens, keys, heads, kvHeads, headDim } = dims;
   checkLength('refCausalAttention', 'q', q, [tokens, heads, headDim]);
   checkLength('refCausalAttention', 'k', k, [keys, kvHeads, headDim]);
   checkLength('refCausalAttention', 'v', v, [keys, kvHeads, headDim]);
-  expectShape(heads % kvHeads === 0, 'refCausalAttention', () => `heads ${heads} is not a multiple of kvHeads ${kvHeads}`);
+  expectShape(
+    heads % kvHeads === 0,
+    'refCausalAttention',
+    () => `heads ${heads} is not a multiple of kvHeads ${kvHeads}`,
+  );
   const out = new Float32Array(tokens * heads * headDim); // [T, heads·headDim]
   for (let t = 0; t < tokens; t++) {
     for (let h = 0; h < heads; h++) {
@@ -33,7 +42,14 @@ export function refCausalAttention(q: Float32Array, k: Float32Array, v: Float32A
 }
 
 /** Output of query row t, head h: [headDim]. */
-function attendOne(q: Float32Array, k: Float32Array, v: Float32Array, dims: AttentionDims, t: number, h: number): Float64Array {
+function attendOne(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  dims: AttentionDims,
+  t: number,
+  h: number,
+): Float64Array {
   const { keys, heads, kvHeads, headDim, queryOffset } = dims;
   const kvHead = Math.floor(h / (heads / kvHeads));
   const visible = Math.min(keys, queryOffset + t + 1);
@@ -41,7 +57,8 @@ function attendOne(q: Float32Array, k: Float32Array, v: Float32Array, dims: Atte
   const scores = new Float64Array(visible); // [visible keys]
   for (let s = 0; s < visible; s++) {
     let dot = 0;
-    for (let i = 0; i < headDim; i++) dot += (q[(t * heads + h) * headDim + i] ?? 0) * (k[(s * kvHeads + kvHead) * headDim + i] ?? 0);
+    for (let i = 0; i < headDim; i++)
+      dot += (q[(t * heads + h) * headDim + i] ?? 0) * (k[(s * kvHeads + kvHead) * headDim + i] ?? 0);
     scores[s] = dot * scale;
   }
   const max = scores.reduce((a, b) => Math.max(a, b), -Infinity);

@@ -7,7 +7,12 @@ export interface LinearDims {
 }
 
 /** x: [rows, inDim], weight: [outDim, inDim], bias: [outDim] → [rows, outDim] = x·Wᵀ (+ b), float64 sums. */
-export function refLinear(x: Float32Array, weight: Float32Array, bias: Float32Array | undefined, dims: LinearDims): Float32Array {
+export function refLinear(
+  x: Float32Array,
+  weight: Float32Array,
+  bias: Float32Array | undefined,
+  dims: LinearDims,
+): Float32Array {
   const { rows, inDim, outDim } = dims;
   checkLength('refLinear', 'x', x, [rows, inDim]);
   checkLength('refLinear', 'weight', weight, [outDim, inDim]);

@@ -13,13 +13,22 @@ export interface PositionalAttentionDims {
  * q: [T, heads, headDim], k and v: [S, kvHeads, headDim] → [T, heads·headDim]; query t sees key s iff
  * keyPositions[s] <= queryPositions[t]. One row and head at a time, float64, as the definition reads.
  */
-export function refPositionalAttention(q: Float32Array, k: Float32Array, v: Float32Array, dims: PositionalAttentionDims): Float32Array {
+export function refPositionalAttention(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  dims: PositionalAttentionDims,
+): Float32Array {
   const { heads, kvHeads, headDim, queryPositions, keyPositions } = dims;
   const [tokens, keys] = [queryPositions.length, keyPositions.length];
   checkLength('refPositionalAttention', 'q', q, [tokens, heads, headDim]);
   checkLength('refPositionalAttention', 'k', k, [keys, kvHeads, headDim]);
   checkLength('refPositionalAttention', 'v', v, [keys, kvHeads, headDim]);
-  expectShape(heads % kvHeads === 0, 'refPositionalAttention', () => `heads ${heads} is not a multiple of kvHeads ${kvHeads}`);
+  expectShape(
+    heads % kvHeads === 0,
+    'refPositionalAttention',
+    () => `heads ${heads} is not a multiple of kvHeads ${kvHeads}`,
+  );
   const out = new Float32Array(tokens * heads * headDim); // [T, heads·headDim]
   const scale = 1 / Math.sqrt(headDim);
   for (let t = 0; t < tokens; t++) {
@@ -28,7 +37,8 @@ export function refPositionalAttention(q: Float32Array, k: Float32Array, v: Floa
       const visible = Array.from({ length: keys }, (_, s) => s).filter((s) => keyPositions[s]! <= queryPositions[t]!);
       const scores = visible.map((s) => {
         let dot = 0;
-        for (let i = 0; i < headDim; i++) dot += q[(t * heads + h) * headDim + i]! * k[(s * kvHeads + kvHead) * headDim + i]!;
+        for (let i = 0; i < headDim; i++)
+          dot += q[(t * heads + h) * headDim + i]! * k[(s * kvHeads + kvHead) * headDim + i]!;
         return dot * scale;
       });
       const max = Math.max(...scores);

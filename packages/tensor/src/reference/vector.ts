@@ -25,7 +25,7 @@ export function refRopeVector(x: readonly number[], pos: number, heads: number, 
   const half = hd / 2;
   for (let head = 0; head < heads; head++) {
     for (let i = 0; i < half; i++) {
-      const angle = pos / Math.pow(theta, (2 * i) / hd);
+      const angle = pos / theta ** ((2 * i) / hd);
       const a = x[head * hd + i]!;
       const b = x[head * hd + i + half]!;
       out[head * hd + i] = a * Math.cos(angle) - b * Math.sin(angle);
@@ -35,8 +35,17 @@ export function refRopeVector(x: readonly number[], pos: number, heads: number, 
   return out;
 }
 
-/** Softmax attention of one query row [H·hd] over key/value rows [S][Hkv·hd] (GQA: head h reads kv head ⌊h / (H/Hkv)⌋). */
-export function refAttendVector(q: ArrayLike<number>, k: readonly ArrayLike<number>[], v: readonly ArrayLike<number>[], H: number, Hkv: number, hd: number): number[] {
+/**
+ * Softmax attention of one query row [H·hd] over key/value rows [S][Hkv·hd] (GQA: head h reads kv head ⌊h / (H/Hkv)⌋).
+ */
+export function refAttendVector(
+  q: ArrayLike<number>,
+  k: readonly ArrayLike<number>[],
+  v: readonly ArrayLike<number>[],
+  H: number,
+  Hkv: number,
+  hd: number,
+): number[] {
   const out: number[] = [];
   for (let head = 0; head < H; head++) {
     const kvHead = Math.floor(head / (H / Hkv));

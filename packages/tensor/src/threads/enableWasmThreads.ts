@@ -18,14 +18,20 @@ export function enableWasmThreads(threads: number): boolean {
   const singleThreaded = tf.findBackendFactory('wasm') as ReturnType<typeof tf.findBackendFactory> | null;
   if (singleThreaded === null) throw new Error('tfjs-backend-wasm did not register a wasm backend');
   tf.removeBackend('wasm');
-  tf.registerBackend('wasm', async () => {
-    try {
-      return await createThreadedBackend(threads);
-    } catch (err) {
-      console.warn(`recur: wasm threads unavailable (${err instanceof Error ? err.message : String(err)}); using one thread`);
-      return singleThreaded();
-    }
-  }, WASM_PRIORITY);
+  tf.registerBackend(
+    'wasm',
+    async () => {
+      try {
+        return await createThreadedBackend(threads);
+      } catch (err) {
+        console.warn(
+          `recur: wasm threads unavailable (${err instanceof Error ? err.message : String(err)}); using one thread`,
+        );
+        return singleThreaded();
+      }
+    },
+    WASM_PRIORITY,
+  );
   registerThreadedGemv();
   registerKernel('RecurLinear', 'wasm', linearThreaded);
   return true;

@@ -1,4 +1,18 @@
-import { bump, f32Load, f32Store, get, hsum, i32, ins, Locals, param, set, v128Load, whileLt, zeroV } from '../wasm/asm.js';
+import {
+  bump,
+  f32Load,
+  f32Store,
+  get,
+  hsum,
+  i32,
+  ins,
+  Locals,
+  param,
+  set,
+  v128Load,
+  whileLt,
+  zeroV,
+} from '../wasm/asm.js';
 import { F32, I32, V128, kernelModule, type Code } from '../wasm/encode.js';
 
 /** gemvRows params (i32 at `params + 4·slot`): byte offsets of w, x, y, and k. */
@@ -21,26 +35,80 @@ export function gemvModuleBytes(): Uint8Array<ArrayBuffer> {
 
   const at = (base: number): Code => [...get(base), ...get(j), ...ins.i32Add];
   const fma = (a: number, offset: number): Code => [
-    ...get(a), ...at(wr), ...v128Load(offset), ...at(x), ...v128Load(offset), ...ins.f32x4Mul, ...ins.f32x4Add, ...set(a),
+    ...get(a),
+    ...at(wr),
+    ...v128Load(offset),
+    ...at(x),
+    ...v128Load(offset),
+    ...ins.f32x4Mul,
+    ...ins.f32x4Add,
+    ...set(a),
   ];
   const row: Code = [
-    ...get(w), ...get(r), ...get(kb), ...ins.i32Mul, ...ins.i32Add, ...set(wr), // wr = w + r·k·4
+    ...get(w),
+    ...get(r),
+    ...get(kb),
+    ...ins.i32Mul,
+    ...ins.i32Add,
+    ...set(wr), // wr = w + r·k·4
     ...acc.flatMap((a) => [...zeroV, ...set(a)]),
-    ...i32(0), ...set(j),
+    ...i32(0),
+    ...set(j),
     ...whileLt(j, k16b, [...acc.flatMap((a, i) => fma(a, 16 * i)), ...bump(j, 64)]),
-    ...get(acc[0]), ...get(acc[1]), ...ins.f32x4Add, ...get(acc[2]), ...get(acc[3]), ...ins.f32x4Add, ...ins.f32x4Add, ...set(acc[0]),
+    ...get(acc[0]),
+    ...get(acc[1]),
+    ...ins.f32x4Add,
+    ...get(acc[2]),
+    ...get(acc[3]),
+    ...ins.f32x4Add,
+    ...ins.f32x4Add,
+    ...set(acc[0]),
     ...whileLt(j, k4b, [...fma(acc[0], 0), ...bump(j, 16)]),
-    ...hsum(acc[0]), ...set(s),
-    ...whileLt(j, kb, [...get(s), ...at(wr), ...f32Load(), ...at(x), ...f32Load(), ...ins.f32Mul, ...ins.f32Add, ...set(s), ...bump(j, 4)]),
-    ...get(y), ...get(r), ...i32(2), ...ins.i32Shl, ...ins.i32Add, ...get(s), ...f32Store(), // y[r] = s
+    ...hsum(acc[0]),
+    ...set(s),
+    ...whileLt(j, kb, [
+      ...get(s),
+      ...at(wr),
+      ...f32Load(),
+      ...at(x),
+      ...f32Load(),
+      ...ins.f32Mul,
+      ...ins.f32Add,
+      ...set(s),
+      ...bump(j, 4),
+    ]),
+    ...get(y),
+    ...get(r),
+    ...i32(2),
+    ...ins.i32Shl,
+    ...ins.i32Add,
+    ...get(s),
+    ...f32Store(), // y[r] = s
     ...bump(r, 1),
   ];
   const body: Code = [
-    ...param(p, P.W, w), ...param(p, P.X, x), ...param(p, P.Y, y), ...param(p, P.K, k),
-    ...get(k), ...i32(2), ...ins.i32Shl, ...set(kb),
-    ...get(k), ...i32(~15), ...ins.i32And, ...i32(2), ...ins.i32Shl, ...set(k16b),
-    ...get(k), ...i32(~3), ...ins.i32And, ...i32(2), ...ins.i32Shl, ...set(k4b),
-    ...get(r0), ...set(r),
+    ...param(p, P.W, w),
+    ...param(p, P.X, x),
+    ...param(p, P.Y, y),
+    ...param(p, P.K, k),
+    ...get(k),
+    ...i32(2),
+    ...ins.i32Shl,
+    ...set(kb),
+    ...get(k),
+    ...i32(~15),
+    ...ins.i32And,
+    ...i32(2),
+    ...ins.i32Shl,
+    ...set(k16b),
+    ...get(k),
+    ...i32(~3),
+    ...ins.i32And,
+    ...i32(2),
+    ...ins.i32Shl,
+    ...set(k4b),
+    ...get(r0),
+    ...set(r),
     ...whileLt(r, r1, row),
   ];
   return kernelModule([{ name: 'gemvRows', params: 3, locals: L.types, body }], true);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ThreadedBackendWasm } from './threadedBackend.js';
+import type { ThreadedBackendWasm } from './threadedBackend.js';
 
 /** tfjs kernel: x [1, in] · weight [out, in]ᵀ → [1, out] on the GEMV pool of a ThreadedBackendWasm. */
 export const THREADED_GEMV = 'RecurThreadedGemv';
@@ -20,7 +20,8 @@ export function registerThreadedGemv(): void {
       if (pool === undefined) throw new Error(`${THREADED_GEMV} needs a ThreadedBackendWasm with a running GEMV pool`);
       const [outDim, inDim] = weight.shape as [number, number];
       const out = wasm.makeOutput([1, outDim], 'float32'); // [1, out]
-      const offset = (t: tf.TensorInfo): number => (wasm.dataIdMap.get(t.dataId) as { memoryOffset: number }).memoryOffset;
+      const offset = (t: tf.TensorInfo): number =>
+        (wasm.dataIdMap.get(t.dataId) as { memoryOffset: number }).memoryOffset;
       pool.gemv(offset(weight), offset(x), offset(out), outDim, inDim);
       return out;
     },

@@ -11,7 +11,12 @@ import { ThreadedBackendWasm } from './threadedBackend.js';
  */
 export function linearThreaded(x: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D | undefined): tf.Tensor2D {
   const backend = tf.backend();
-  const gemv = x.shape[0] === 1 && x.dtype === 'float32' && weight.dtype === 'float32' && backend instanceof ThreadedBackendWasm && backend.gemvPool !== undefined;
+  const gemv =
+    x.shape[0] === 1 &&
+    x.dtype === 'float32' &&
+    weight.dtype === 'float32' &&
+    backend instanceof ThreadedBackendWasm &&
+    backend.gemvPool !== undefined;
   if (!gemv) return linearWasm(x, weight, bias);
   return tf.tidy(() => {
     const y: tf.Tensor2D = tf.engine().runKernel(THREADED_GEMV, { x, weight }); // [1, out]

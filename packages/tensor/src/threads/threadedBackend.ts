@@ -23,13 +23,16 @@ export async function createThreadedBackend(threads: number): Promise<ThreadedBa
   setThreadsCount(threads); // read by BackendWasm's constructor, which creates XNNPACK's pool
   const backend = new ThreadedBackendWasm(module);
   trimPthreadWorkers(module);
-  if (getThreadsCount() !== threads) console.warn(`recur: tfjs wasm started ${getThreadsCount()} threads of the ${threads} asked for`);
+  if (getThreadsCount() !== threads)
+    console.warn(`recur: tfjs wasm started ${getThreadsCount()} threads of the ${threads} asked for`);
   try {
     // The pool's parameter block: heap bytes that tfjs's allocator never hands out again.
     const params = module._malloc(GemvParams.Size * 4);
     backend.gemvPool = await GemvPool.start(module.wasmMemory, threads, params);
   } catch (err) {
-    console.warn(`recur: GEMV worker pool unavailable (${err instanceof Error ? err.message : String(err)}); decode runs on XNNPACK`);
+    console.warn(
+      `recur: GEMV worker pool unavailable (${err instanceof Error ? err.message : String(err)}); decode runs on XNNPACK`,
+    );
   }
   return backend;
 }

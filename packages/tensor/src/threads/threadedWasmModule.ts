@@ -35,7 +35,9 @@ const GLUE = 'tfjs-backend-wasm-threaded-simd.js';
  * load. The worker script is plain CommonJS that already supports worker_threads, so a real file
  * holding it is all emscripten needs. Returns the module ready for `new BackendWasm(module)`.
  */
-export async function loadThreadedWasmModule(threads: number): Promise<ThreadedWasmModule & ConstructorParameters<typeof BackendWasm>[0]> {
+export async function loadThreadedWasmModule(
+  threads: number,
+): Promise<ThreadedWasmModule & ConstructorParameters<typeof BackendWasm>[0]> {
   const { createRequire } = await import('node:module');
   const { dirname, join } = await import('node:path');
   const { readFile } = await import('node:fs/promises');
@@ -43,7 +45,9 @@ export async function loadThreadedWasmModule(threads: number): Promise<ThreadedW
   const glue = require.resolve(`${PACKAGE}/wasm-out/${GLUE}`);
   const dir = dirname(glue);
   const factory = require(glue) as ModuleFactory;
-  const { wasmWorkerContents } = require(`${PACKAGE}/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js`) as { wasmWorkerContents: string };
+  const { wasmWorkerContents } = require(`${PACKAGE}/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js`) as {
+    wasmWorkerContents: string;
+  };
   // tfjs escapes newlines before making its blob (a string literal in the script spans them).
   const workerFile = await contentAddressedFile('recur-tfjs-pthread', '.cjs', wasmWorkerContents.replace(/\n/g, '\\n'));
   const binary = await readFile(join(dir, 'tfjs-backend-wasm-threaded-simd.wasm'));
@@ -54,15 +58,19 @@ export async function loadThreadedWasmModule(threads: number): Promise<ThreadedW
       mainScriptUrlOrBlob: glue, // each pthread worker evaluates the glue from this path
       instantiateWasm(imports, receive) {
         // tfjs caps XNNPACK's pool at logical cores / 2 (it assumes hyperthreads), 1 on a 2-vCPU machine.
-        const env = imports['env'] as Record<string, unknown>;
-        env['emscripten_num_logical_cores'] = () => 2 * threads;
-        WebAssembly.instantiate(binary, imports).then(({ instance, module: compiled }) => receive(instance, compiled), reject);
+        const env = imports.env as Record<string, unknown>;
+        env.emscripten_num_logical_cores = () => 2 * threads;
+        WebAssembly.instantiate(binary, imports).then(
+          ({ instance, module: compiled }) => receive(instance, compiled),
+          reject,
+        );
         return {};
       },
       onAbort: (reason) => reject(new Error(`tfjs threaded wasm aborted: ${String(reason)}`)),
     }).then(resolve, reject);
   });
-  const fn = (name: string, ret: string | null, args: readonly string[]): ((...a: number[]) => number) => module.cwrap(name, ret, args);
+  const fn = (name: string, ret: string | null, args: readonly string[]): ((...a: number[]) => number) =>
+    module.cwrap(name, ret, args);
   module.tfjs = {
     init: fn('init', null, []),
     initWithThreadsCount: fn('init_with_threads_count', null, ['number']),

@@ -17,16 +17,46 @@ export const f32 = (v: number): Code => {
 };
 
 export const ins = {
-  i32Add: [0x6a], i32Sub: [0x6b], i32Mul: [0x6c], i32DivU: [0x6e], i32RemU: [0x70], i32And: [0x71], i32Shl: [0x74],
-  i32LtU: [0x49], i32GeU: [0x4f], i32Eqz: [0x45],
-  f32Sqrt: [0x91], f32Add: [0x92], f32Sub: [0x93], f32Mul: [0x94], f32Div: [0x95], f32Max: [0x97], f32Nearest: [0x90], f32Lt: [0x5d],
-  i32TruncF32S: [0xa8], f32ConvertI32U: [0xb3], f32ReinterpretI32: [0xbe],
-  select: [0x1b], drop: [0x1a],
-  f32x4Add: simd(0xe4), f32x4Sub: simd(0xe5), f32x4Mul: simd(0xe6), f32x4Div: simd(0xe7), f32x4Max: simd(0xe9), f32x4Splat: simd(0x13),
-  f32x4Abs: simd(0xe0), f32x4Neg: simd(0xe1), f32x4Nearest: simd(0x6a), f32x4Ge: simd(0x46),
+  i32Add: [0x6a],
+  i32Sub: [0x6b],
+  i32Mul: [0x6c],
+  i32DivU: [0x6e],
+  i32RemU: [0x70],
+  i32And: [0x71],
+  i32Shl: [0x74],
+  i32LtU: [0x49],
+  i32GeU: [0x4f],
+  i32Eqz: [0x45],
+  f32Sqrt: [0x91],
+  f32Add: [0x92],
+  f32Sub: [0x93],
+  f32Mul: [0x94],
+  f32Div: [0x95],
+  f32Max: [0x97],
+  f32Nearest: [0x90],
+  f32Lt: [0x5d],
+  i32TruncF32S: [0xa8],
+  f32ConvertI32U: [0xb3],
+  f32ReinterpretI32: [0xbe],
+  select: [0x1b],
+  drop: [0x1a],
+  f32x4Add: simd(0xe4),
+  f32x4Sub: simd(0xe5),
+  f32x4Mul: simd(0xe6),
+  f32x4Div: simd(0xe7),
+  f32x4Max: simd(0xe9),
+  f32x4Splat: simd(0x13),
+  f32x4Abs: simd(0xe0),
+  f32x4Neg: simd(0xe1),
+  f32x4Nearest: simd(0x6a),
+  f32x4Ge: simd(0x46),
   /** Relaxed SIMD (a·b + c, fused or not as the host does it); needs the relaxed-simd feature. */
   f32x4RelaxedMadd: simd(0x105),
-  i32x4TruncSatF32x4S: simd(0xf8), i32x4Add: simd(0xae), i32x4Shl: simd(0xab), i32x4Splat: simd(0x11), v128Bitselect: simd(0x52),
+  i32x4TruncSatF32x4S: simd(0xf8),
+  i32x4Add: simd(0xae),
+  i32x4Shl: simd(0xab),
+  i32x4Splat: simd(0x11),
+  v128Bitselect: simd(0x52),
 } as const;
 
 /** `i32.load offset` from the address on the stack (4-byte aligned). */
@@ -43,7 +73,11 @@ export const zeroV: Code = [...simd(0x0c), ...new Array<number>(16).fill(0)];
 export const add = (a: number, b: number): Code => [...get(a), ...get(b), ...ins.i32Add];
 
 /** `local = i32.load(p + 4·index)`: kernels read their parameters from a block in memory. */
-export const param = (p: number, index: number, local: number): Code => [...get(p), ...i32Load(4 * index), ...set(local)];
+export const param = (p: number, index: number, local: number): Code => [
+  ...get(p),
+  ...i32Load(4 * index),
+  ...set(local),
+];
 
 /** `while (counter < limit) { body }` on unsigned locals. */
 export function whileLt(counter: number, limit: number, body: Code): Code {
@@ -58,7 +92,8 @@ export const bump = (local: number, step: number): Code => [...get(local), ...i3
 
 /** i8x16.shuffle of the two v128 on the stack, by f32 lanes (0–3 from the first, 4–7 from the second). */
 export const shuffle32 = (lanes: readonly [number, number, number, number]): Code => [
-  ...simd(0x0d), ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]),
+  ...simd(0x0d),
+  ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]),
 ];
 
 /**
@@ -66,13 +101,45 @@ export const shuffle32 = (lanes: readonly [number, number, number, number]): Cod
  * the i-th ((l0 + l2) + (l1 + l3) each); ab and cd are v128 scratch locals.
  */
 export const hsum4 = (a: number, b: number, c: number, d: number, ab: number, cd: number): Code => [
-  ...get(a), ...get(b), ...shuffle32([0, 4, 1, 5]), ...get(a), ...get(b), ...shuffle32([2, 6, 3, 7]), ...ins.f32x4Add, ...set(ab), // [a0+a2, b0+b2, a1+a3, b1+b3]
-  ...get(c), ...get(d), ...shuffle32([0, 4, 1, 5]), ...get(c), ...get(d), ...shuffle32([2, 6, 3, 7]), ...ins.f32x4Add, ...set(cd),
-  ...get(ab), ...get(cd), ...shuffle32([0, 1, 4, 5]), ...get(ab), ...get(cd), ...shuffle32([2, 3, 6, 7]), ...ins.f32x4Add,
+  ...get(a),
+  ...get(b),
+  ...shuffle32([0, 4, 1, 5]),
+  ...get(a),
+  ...get(b),
+  ...shuffle32([2, 6, 3, 7]),
+  ...ins.f32x4Add,
+  ...set(ab), // [a0+a2, b0+b2, a1+a3, b1+b3]
+  ...get(c),
+  ...get(d),
+  ...shuffle32([0, 4, 1, 5]),
+  ...get(c),
+  ...get(d),
+  ...shuffle32([2, 6, 3, 7]),
+  ...ins.f32x4Add,
+  ...set(cd),
+  ...get(ab),
+  ...get(cd),
+  ...shuffle32([0, 1, 4, 5]),
+  ...get(ab),
+  ...get(cd),
+  ...shuffle32([2, 3, 6, 7]),
+  ...ins.f32x4Add,
 ];
 
 /** Horizontal sum of a v128 local, left on the stack as f32 ((l0 + l1) + (l2 + l3)). */
-export const hsum = (v: number): Code => [...get(v), ...lane(0), ...get(v), ...lane(1), ...ins.f32Add, ...get(v), ...lane(2), ...get(v), ...lane(3), ...ins.f32Add, ...ins.f32Add];
+export const hsum = (v: number): Code => [
+  ...get(v),
+  ...lane(0),
+  ...get(v),
+  ...lane(1),
+  ...ins.f32Add,
+  ...get(v),
+  ...lane(2),
+  ...get(v),
+  ...lane(3),
+  ...ins.f32Add,
+  ...ins.f32Add,
+];
 
 /** A kernel's locals after its parameters, numbered in the order they are added. */
 export class Locals {

@@ -75,7 +75,14 @@ export function kernelModule(functions: readonly KernelFunction[], shared: boole
     return [...uleb(code.length), ...code];
   });
   return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vec(types)),
     ...section(2, vec([memoryImport])),
     ...section(3, vec(functions.map((_, i) => uleb(i)))),

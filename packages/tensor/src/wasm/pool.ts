@@ -45,13 +45,28 @@ export class WorkerPool<Name extends string> {
   }
 
   static async start<Name extends string>(
-    label: string, module: WebAssembly.Module, names: readonly Name[], memory: WebAssembly.Memory, threads: number, timing: PoolTiming,
+    label: string,
+    module: WebAssembly.Module,
+    names: readonly Name[],
+    memory: WebAssembly.Memory,
+    threads: number,
+    timing: PoolTiming,
   ): Promise<WorkerPool<Name>> {
     const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
     if (threads > 1 && !shared) throw new Error(`${label} pool: more than one thread needs a shared memory`);
     const instance = new WebAssembly.Instance(module, { env: { memory } });
     const control = shared ? new SharedArrayBuffer(Ctl.Size * 4) : new ArrayBuffer(Ctl.Size * 4);
-    const workers = threads > 1 ? await startWorkers(label, threads - 1, { module, memory, control, names, spinMs: timing.workerSpinMs, ctl: Ctl }) : [];
+    const workers =
+      threads > 1
+        ? await startWorkers(label, threads - 1, {
+            module,
+            memory,
+            control,
+            names,
+            spinMs: timing.workerSpinMs,
+            ctl: Ctl,
+          })
+        : [];
     return new WorkerPool(label, names, timing, new Int32Array(control), instance, workers);
   }
 
@@ -67,7 +82,8 @@ export class WorkerPool<Name extends string> {
   /** Runs every segment's items; on the calling thread alone when `parallel` is false or there are no workers. */
   run(segments: readonly Segment<Name>[], parallel = true): void {
     if (this.closed) throw new Error(`${this.label} pool used after close()`);
-    if (segments.length > MAX_SEGMENTS) throw new RangeError(`${this.label} pool: at most ${MAX_SEGMENTS} segments a job, got ${segments.length}`);
+    if (segments.length > MAX_SEGMENTS)
+      throw new RangeError(`${this.label} pool: at most ${MAX_SEGMENTS} segments a job, got ${segments.length}`);
     if (!parallel || this.workers.length === 0) {
       for (const s of segments) this.call(s.kernel, s.params, 0, s.items);
       return;
@@ -84,7 +100,8 @@ export class WorkerPool<Name extends string> {
       ctrl[base + 3] = s.chunk;
       chunks += Math.ceil(s.items / s.chunk);
     });
-    if (chunks > MAX_CHUNKS) throw new RangeError(`${this.label} pool: at most ${MAX_CHUNKS} chunks a job, got ${chunks}`);
+    if (chunks > MAX_CHUNKS)
+      throw new RangeError(`${this.label} pool: at most ${MAX_CHUNKS} chunks a job, got ${chunks}`);
     ctrl[Ctl.Segs] = segments.length;
     ctrl[Ctl.Chunks] = chunks;
     Atomics.store(ctrl, Ctl.Done, 0);

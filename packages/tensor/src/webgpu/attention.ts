@@ -43,15 +43,23 @@ export function attentionProgramRun(q: TensorInfo, k: TensorInfo, v: TensorInfo,
         }
         for (var d = 0; d < ${headDim}; d++) { result[qBase + d] = acc[d] / runSum; }`,
   });
-  return run(program, [q, k, v], [
-    { type: 'int32', data: [t * heads] }, { type: 'int32', data: [heads] }, { type: 'int32', data: [heads / kvHeads] },
-    { type: 'int32', data: [kvHeads] }, { type: 'int32', data: [keys] }, { type: 'int32', data: [queryOffset] },
-    { type: 'float32', data: [1 / Math.sqrt(headDim)] },
-  ]);
+  return run(
+    program,
+    [q, k, v],
+    [
+      { type: 'int32', data: [t * heads] },
+      { type: 'int32', data: [heads] },
+      { type: 'int32', data: [heads / kvHeads] },
+      { type: 'int32', data: [kvHeads] },
+      { type: 'int32', data: [keys] },
+      { type: 'int32', data: [queryOffset] },
+      { type: 'float32', data: [1 / Math.sqrt(headDim)] },
+    ],
+  );
 }
 
 export const attentionKernel: KernelConfig = {
   kernelName: ATTENTION,
   backendName: 'webgpu',
-  kernelFunc: ({ inputs, attrs }) => attentionProgramRun(inputs['q']!, inputs['k']!, inputs['v']!, Number(attrs?.['queryOffset'])),
+  kernelFunc: ({ inputs, attrs }) => attentionProgramRun(inputs.q!, inputs.k!, inputs.v!, Number(attrs?.queryOffset)),
 };

@@ -9,7 +9,13 @@ export const BATCHED_LORA = 'RecurBatchedLoraWebGpu';
  * x [R, in], a [N, rank, in], b [N, out, rank], index int32 [R] (0..N-1) → [R, out].
  * Two dispatches of one gathered mat-vec: u = A[idx]·x [R, rank], then delta = scale · B[idx]·u.
  */
-export function batchedLoraRun(x: TensorInfo, a: TensorInfo, b: TensorInfo, index: TensorInfo, scale: number): TensorInfo {
+export function batchedLoraRun(
+  x: TensorInfo,
+  a: TensorInfo,
+  b: TensorInfo,
+  index: TensorInfo,
+  scale: number,
+): TensorInfo {
   const [, rank] = a.shape as [number, number, number];
   const [, outDim] = b.shape as [number, number, number];
   const u = gatheredMatVec(x, a, index, rank, 1);
@@ -39,12 +45,18 @@ function gatheredMatVec(x: TensorInfo, w: TensorInfo, index: TensorInfo, outDim:
         for (var i = 0; i < uniforms.k; i++) { sum = sum + x[xBase + i] * w[wBase + i]; }
         result[index] = sum * uniforms.scale;`,
   });
-  const uniforms: ProgramUniform[] = [{ type: 'int32', data: [rows * outDim] }, { type: 'int32', data: [outDim] }, { type: 'int32', data: [k] }, { type: 'float32', data: [scale] }];
+  const uniforms: ProgramUniform[] = [
+    { type: 'int32', data: [rows * outDim] },
+    { type: 'int32', data: [outDim] },
+    { type: 'int32', data: [k] },
+    { type: 'float32', data: [scale] },
+  ];
   return run(program, [x, w, index], uniforms);
 }
 
 export const batchedLoraKernel: KernelConfig = {
   kernelName: BATCHED_LORA,
   backendName: 'webgpu',
-  kernelFunc: ({ inputs, attrs }) => batchedLoraRun(inputs['x']!, inputs['a']!, inputs['b']!, inputs['index']!, Number(attrs?.['scale'] ?? 1)),
+  kernelFunc: ({ inputs, attrs }) =>
+    batchedLoraRun(inputs.x!, inputs.a!, inputs.b!, inputs.index!, Number(attrs?.scale ?? 1)),
 };

@@ -40,7 +40,8 @@ export function flatProgram(options: {
 /** The running WebGPU backend (throws when another backend is active). */
 export function webGpuBackend(): WebGPUBackend {
   const b = activeTfBackend() as WebGPUBackend;
-  if (typeof (b as Partial<WebGPUBackend>).runWebGPUProgram !== 'function') throw new Error('Recur WebGPU kernel called while the active tfjs backend is not webgpu');
+  if (typeof (b as Partial<WebGPUBackend>).runWebGPUProgram !== 'function')
+    throw new Error('Recur WebGPU kernel called while the active tfjs backend is not webgpu');
   return b;
 }
 

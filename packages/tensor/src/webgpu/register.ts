@@ -23,12 +23,27 @@ export interface RegisterWebGpuOptions {
 export function registerWebGpuKernels(options: RegisterWebGpuOptions = {}): void {
   if (kernelsRegistered() || options.recurKernels === false) return;
   for (const config of [rmsNormKernel, ropeKernel, attentionKernel, batchedLoraKernel]) tf.registerKernel(config);
-  registerKernel('RecurRmsNorm', 'webgpu', (x, weight, eps) => tf.engine().runKernel(RMS_NORM, { x, weight }, { eps }) as tf.Tensor);
+  registerKernel(
+    'RecurRmsNorm',
+    'webgpu',
+    (x, weight, eps) => tf.engine().runKernel(RMS_NORM, { x, weight }, { eps }) as tf.Tensor,
+  );
   registerKernel('RecurApplyRope', 'webgpu', (x, positions, invFreq) => {
     const { cos, sin } = ropeTables(positions, invFreq);
     const half = invFreq.length;
-    return tf.tidy(() => tf.engine().runKernel(ROPE, { x, cos: tf.tensor2d(cos, [positions.length, half]), sin: tf.tensor2d(sin, [positions.length, half]) }) as tf.Tensor3D);
+    return tf.tidy(
+      () =>
+        tf.engine().runKernel(ROPE, {
+          x,
+          cos: tf.tensor2d(cos, [positions.length, half]),
+          sin: tf.tensor2d(sin, [positions.length, half]),
+        }) as tf.Tensor3D,
+    );
   });
-  registerKernel('RecurCausalAttention', 'webgpu', (q, k, v, opts) => tf.engine().runKernel(ATTENTION, { q, k, v }, { queryOffset: opts.queryOffset }) as tf.Tensor2D);
+  registerKernel(
+    'RecurCausalAttention',
+    'webgpu',
+    (q, k, v, opts) => tf.engine().runKernel(ATTENTION, { q, k, v }, { queryOffset: opts.queryOffset }) as tf.Tensor2D,
+  );
   markRegistered();
 }

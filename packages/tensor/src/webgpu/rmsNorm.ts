@@ -29,11 +29,19 @@ export function rmsNormProgramRun(x: TensorInfo, weight: TensorInfo, eps: number
           result[base + i] = x[base + i] * scale * w[i];
         }`,
   });
-  return run(program, [x, weight], [{ type: 'int32', data: [rows] }, { type: 'int32', data: [d] }, { type: 'float32', data: [eps] }]);
+  return run(
+    program,
+    [x, weight],
+    [
+      { type: 'int32', data: [rows] },
+      { type: 'int32', data: [d] },
+      { type: 'float32', data: [eps] },
+    ],
+  );
 }
 
 export const rmsNormKernel: KernelConfig = {
   kernelName: RMS_NORM,
   backendName: 'webgpu',
-  kernelFunc: ({ inputs, attrs }) => rmsNormProgramRun(inputs['x']!, inputs['weight']!, Number(attrs?.['eps'])),
+  kernelFunc: ({ inputs, attrs }) => rmsNormProgramRun(inputs.x!, inputs.weight!, Number(attrs?.eps)),
 };

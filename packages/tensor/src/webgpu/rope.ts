@@ -29,13 +29,21 @@ export function ropeProgramRun(x: TensorInfo, cos: TensorInfo, sin: TensorInfo):
         result[base + i] = x1 * c - x2 * s;
         result[base + uniforms.half + i] = x2 * c + x1 * s;`,
   });
-  return run(program, [x, cos, sin], [{ type: 'int32', data: [t * heads * half] }, { type: 'int32', data: [heads] }, { type: 'int32', data: [half] }]);
+  return run(
+    program,
+    [x, cos, sin],
+    [
+      { type: 'int32', data: [t * heads * half] },
+      { type: 'int32', data: [heads] },
+      { type: 'int32', data: [half] },
+    ],
+  );
 }
 
 export const ropeKernel: KernelConfig = {
   kernelName: ROPE,
   backendName: 'webgpu',
-  kernelFunc: ({ inputs }) => ropeProgramRun(inputs['x']!, inputs['cos']!, inputs['sin']!),
+  kernelFunc: ({ inputs }) => ropeProgramRun(inputs.x!, inputs.cos!, inputs.sin!),
 };
 
 /** cos and sin of positions[t]·invFreq[i], angles in float64: two [T, half] tables. */

@@ -38,19 +38,35 @@ export function fusedKernelSuite(threads: number): void {
     const read = (offset: number, n: number): Float32Array => ops.runtime.f32.slice(offset >> 2, (offset >> 2) + n);
 
     const linearCases = [
-      { T: 1, k: 576, rows: 1536 }, { T: 1, k: 1536, rows: 576 }, { T: 1, k: 20, rows: 7 }, { T: 3, k: 64, rows: 100 },
-      { T: 4, k: 576, rows: 300 }, { T: 8, k: 576, rows: 1536 }, { T: 7, k: 172, rows: 64 },
+      { T: 1, k: 576, rows: 1536 },
+      { T: 1, k: 1536, rows: 576 },
+      { T: 1, k: 20, rows: 7 },
+      { T: 3, k: 64, rows: 100 },
+      { T: 4, k: 576, rows: 300 },
+      { T: 8, k: 576, rows: 1536 },
+      { T: 7, k: 172, rows: 64 },
       // the register-tiled kernel (T ≥ 4): row and weight-row remainders, K tails of 4..12 floats
-      { T: 64, k: 576, rows: 100 }, { T: 13, k: 172, rows: 65 }, { T: 5, k: 20, rows: 7 }, { T: 66, k: 1540, rows: 31 },
+      { T: 64, k: 576, rows: 100 },
+      { T: 13, k: 172, rows: 65 },
+      { T: 5, k: 20, rows: 7 },
+      { T: 66, k: 1540, rows: 31 },
     ];
     for (const c of linearCases) {
       it(`linearRows T=${c.T} k=${c.k} rows=${c.rows}, overwrite and accumulate`, () => {
         const rand = mulberry32(c.T * 1000 + c.k + c.rows);
-        const [x, w, y0] = [randomArray(rand, c.T * c.k), randomArray(rand, c.rows * c.k), randomArray(rand, c.T * c.rows)];
+        const [x, w, y0] = [
+          randomArray(rand, c.T * c.k),
+          randomArray(rand, c.rows * c.k),
+          randomArray(rand, c.T * c.rows),
+        ];
         const expected = refLinear(x, w, undefined, { rows: c.T, inDim: c.k, outDim: c.rows });
         const [px, pw, py] = [put(x), put(w), put(y0)];
         ops.linear([{ w: pw, x: px, y: py, rows: c.rows, k: c.k, T: c.T, accumulate: true }]);
-        expectClose(read(py, c.T * c.rows), expected.map((v, i) => v + y0[i]!), TOL);
+        expectClose(
+          read(py, c.T * c.rows),
+          expected.map((v, i) => v + y0[i]!),
+          TOL,
+        );
         ops.linear([{ w: pw, x: px, y: py, rows: c.rows, k: c.k, T: c.T }]);
         expectClose(read(py, c.T * c.rows), expected, TOL);
       });
@@ -64,11 +80,13 @@ export function fusedKernelSuite(threads: number): void {
       const total = outs.reduce((a, b) => a + b, 0);
       const y = put(T * total);
       let col = 0;
-      ops.linear(outs.map((o, i) => {
-        const job = { w: put(ws[i]!), x: put(x), y: y + col * 4, rows: o, k, T, yStride: total * 4 };
-        col += o;
-        return job;
-      }));
+      ops.linear(
+        outs.map((o, i) => {
+          const job = { w: put(ws[i]!), x: put(x), y: y + col * 4, rows: o, k, T, yStride: total * 4 };
+          col += o;
+          return job;
+        }),
+      );
       const got = read(y, T * total);
       col = 0;
       outs.forEach((o, i) => {
@@ -111,37 +129,68 @@ export function fusedKernelSuite(threads: number): void {
           want[t * stride + i] = (g / (1 + Math.exp(-g))) * data[t * stride + n + i]!;
         }
       }
-      for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(2e-6 * Math.max(1, Math.abs(want[i]!)));
+      for (let i = 0; i < got.length; i++)
+        expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(2e-6 * Math.max(1, Math.abs(want[i]!)));
     });
 
     const attnCases = [
-      { T: 1, S: 1, heads: 9, kvHeads: 3, headDim: 64 }, { T: 1, S: 300, heads: 9, kvHeads: 3, headDim: 64 },
-      { T: 5, S: 17, heads: 8, kvHeads: 4, headDim: 8 }, { T: 8, S: 8, heads: 4, kvHeads: 1, headDim: 16 },
+      { T: 1, S: 1, heads: 9, kvHeads: 3, headDim: 64 },
+      { T: 1, S: 300, heads: 9, kvHeads: 3, headDim: 64 },
+      { T: 5, S: 17, heads: 8, kvHeads: 4, headDim: 8 },
+      { T: 8, S: 8, heads: 4, kvHeads: 1, headDim: 16 },
     ];
-    for (const c of attnCases.flatMap((x) => [{ ...x, separate: false }, { ...x, separate: true }])) {
+    for (const c of attnCases.flatMap((x) => [
+      { ...x, separate: false },
+      { ...x, separate: true },
+    ])) {
       it(`attention (${c.separate ? 'scores, JS softmax, values' : 'one fused job'}) T=${c.T} over ${c.S} cached positions, ${c.heads}/${c.kvHeads} heads, headDim ${c.headDim}`, () => {
         const rand = mulberry32(c.S * 31 + c.T);
         const q = randomArray(rand, c.T * c.heads * c.headDim); // [T, heads, headDim]
         const k = randomArray(rand, c.S * c.kvHeads * c.headDim); // [S, kvHeads, headDim]
         const v = randomArray(rand, c.S * c.kvHeads * c.headDim);
-        const expected = refCausalAttention(q, k, v, { tokens: c.T, keys: c.S, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, queryOffset: c.S - c.T });
+        const expected = refCausalAttention(q, k, v, {
+          tokens: c.T,
+          keys: c.S,
+          heads: c.heads,
+          kvHeads: c.kvHeads,
+          headDim: c.headDim,
+          queryOffset: c.S - c.T,
+        });
         // The cache layout of the fused path: [kvHeads, capacity, headDim], capacity > S.
         const capacity = c.S + 3;
         const toHeadMajor = (a: Float32Array): Float32Array => {
           const out = new Float32Array(c.kvHeads * capacity * c.headDim);
-          for (let s = 0; s < c.S; s++) for (let g = 0; g < c.kvHeads; g++) out.set(a.subarray((s * c.kvHeads + g) * c.headDim, (s * c.kvHeads + g + 1) * c.headDim), (g * capacity + s) * c.headDim);
+          for (let s = 0; s < c.S; s++)
+            for (let g = 0; g < c.kvHeads; g++)
+              out.set(
+                a.subarray((s * c.kvHeads + g) * c.headDim, (s * c.kvHeads + g + 1) * c.headDim),
+                (g * capacity + s) * c.headDim,
+              );
           return out;
         };
         const [kb, vb] = [put(toHeadMajor(k)), put(toHeadMajor(v))];
         const rowInfo = put(4 * c.T);
         const contexts = Array.from({ length: c.T }, (_, t) => c.S - c.T + t + 1);
-        contexts.forEach((context, t) => ops.writeRowInfo(rowInfo, t, { kBase: kb, vBase: vb, context, headStride: capacity * c.headDim * 4 }));
+        contexts.forEach((context, t) =>
+          ops.writeRowInfo(rowInfo, t, { kBase: kb, vBase: vb, context, headStride: capacity * c.headDim * 4 }),
+        );
         const scoreStride = capacity * 4;
         const out = put(c.T * c.heads * c.headDim);
         ops.separateSoftmax = c.separate;
         ops.attention({
-          q: put(q), qStride: c.heads * c.headDim * 4, T: c.T, rowInfo, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, contexts,
-          scores: put(c.T * c.heads * capacity), scoreStride, out, outStride: c.heads * c.headDim * 4, scale: 1 / Math.sqrt(c.headDim),
+          q: put(q),
+          qStride: c.heads * c.headDim * 4,
+          T: c.T,
+          rowInfo,
+          heads: c.heads,
+          kvHeads: c.kvHeads,
+          headDim: c.headDim,
+          contexts,
+          scores: put(c.T * c.heads * capacity),
+          scoreStride,
+          out,
+          outStride: c.heads * c.headDim * 4,
+          scale: 1 / Math.sqrt(c.headDim),
         });
         expectClose(read(out, c.T * c.heads * c.headDim), expected, TOL);
       });

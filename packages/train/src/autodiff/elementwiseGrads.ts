@@ -9,7 +9,10 @@ export const elementwiseGrads: tf.GradConfig[] = [
   {
     kernelName: 'Add',
     inputsToSave: ['a', 'b'],
-    gradFunc: (dy, [a, b]: Saved) => ({ a: () => reduceToShape(one(dy), a!.shape), b: () => reduceToShape(one(dy), b!.shape) }),
+    gradFunc: (dy, [a, b]: Saved) => ({
+      a: () => reduceToShape(one(dy), a!.shape),
+      b: () => reduceToShape(one(dy), b!.shape),
+    }),
   },
   {
     kernelName: 'AddN',
@@ -19,7 +22,10 @@ export const elementwiseGrads: tf.GradConfig[] = [
   {
     kernelName: 'Sub',
     inputsToSave: ['a', 'b'],
-    gradFunc: (dy, [a, b]: Saved) => ({ a: () => reduceToShape(one(dy), a!.shape), b: () => reduceToShape(tf.neg(one(dy)), b!.shape) }),
+    gradFunc: (dy, [a, b]: Saved) => ({
+      a: () => reduceToShape(one(dy), a!.shape),
+      b: () => reduceToShape(tf.neg(one(dy)), b!.shape),
+    }),
   },
   {
     kernelName: 'Multiply',
@@ -41,12 +47,21 @@ export const elementwiseGrads: tf.GradConfig[] = [
   { kernelName: 'Identity', gradFunc: (dy) => ({ x: () => tf.clone(one(dy)) }) },
   // Only float casts lie on a gradient path (token ids never do).
   { kernelName: 'Cast', gradFunc: (dy) => ({ x: () => tf.clone(one(dy)) }) },
-  { kernelName: 'Square', inputsToSave: ['x'], gradFunc: (dy, [x]: Saved) => ({ x: () => tf.mul(one(dy), tf.mul(x!, 2)) }) },
-  { kernelName: 'Sqrt', inputsToSave: ['x'], gradFunc: (dy, [x]: Saved) => ({ x: () => tf.div(one(dy), tf.mul(tf.sqrt(x!), 2)) }) },
+  {
+    kernelName: 'Square',
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x]: Saved) => ({ x: () => tf.mul(one(dy), tf.mul(x!, 2)) }),
+  },
+  {
+    kernelName: 'Sqrt',
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x]: Saved) => ({ x: () => tf.div(one(dy), tf.mul(tf.sqrt(x!), 2)) }),
+  },
   {
     kernelName: 'Rsqrt',
     inputsToSave: ['x'],
-    gradFunc: (dy, [x]: Saved) => ({ x: () => tf.mul(one(dy), tf.mul(tf.div(tf.rsqrt(x!), x!), -0.5)) }), // d x^-½ = −½·x^-3/2
+    // d x^-½ = −½·x^-3/2
+    gradFunc: (dy, [x]: Saved) => ({ x: () => tf.mul(one(dy), tf.mul(tf.div(tf.rsqrt(x!), x!), -0.5)) }),
   },
   { kernelName: 'Exp', outputsToSave: [true], gradFunc: (dy, [y]: Saved) => ({ x: () => tf.mul(one(dy), y!) }) },
   { kernelName: 'Log', inputsToSave: ['x'], gradFunc: (dy, [x]: Saved) => ({ x: () => tf.div(one(dy), x!) }) },

@@ -9,7 +9,12 @@ import { shapeGrads } from './shapeGrads.js';
  * itself (only the `@tensorflow/tfjs` bundle does, which drags in webgl, layers and converter), and
  * Node cannot load tfjs-core's own ESM gradient files, so training brings its own.
  */
-export const trainingGradients: readonly tf.GradConfig[] = [...elementwiseGrads, ...reductionGrads, ...shapeGrads, matMulGrad];
+export const trainingGradients: readonly tf.GradConfig[] = [
+  ...elementwiseGrads,
+  ...reductionGrads,
+  ...shapeGrads,
+  matMulGrad,
+];
 
 /** Registers the gradients above; a kernel that already has one (e.g. from the tfjs bundle) keeps it. Idempotent. */
 export function registerGradients(): void {

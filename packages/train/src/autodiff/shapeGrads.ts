@@ -3,15 +3,26 @@ import { inversePermutation } from './broadcast.js';
 
 const single = (dy: tf.Tensor | tf.Tensor[]): tf.Tensor => dy as tf.Tensor;
 const many = (dy: tf.Tensor | tf.Tensor[]): tf.Tensor[] => dy as tf.Tensor[];
-const axisOf = (axis: unknown, rank: number): number => ((axis as number) < 0 ? (axis as number) + rank : (axis as number));
+const axisOf = (axis: unknown, rank: number): number =>
+  (axis as number) < 0 ? (axis as number) + rank : (axis as number);
 
 /** Ops that move values without changing them: the gradient moves dy back. */
 export const shapeGrads: tf.GradConfig[] = [
-  { kernelName: 'Reshape', inputsToSave: ['x'], gradFunc: (dy, [x]) => ({ x: () => tf.reshape(single(dy), x!.shape) }) },
-  { kernelName: 'ExpandDims', inputsToSave: ['input'], gradFunc: (dy, [x]) => ({ input: () => tf.reshape(single(dy), x!.shape) }) },
+  {
+    kernelName: 'Reshape',
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x]) => ({ x: () => tf.reshape(single(dy), x!.shape) }),
+  },
+  {
+    kernelName: 'ExpandDims',
+    inputsToSave: ['input'],
+    gradFunc: (dy, [x]) => ({ input: () => tf.reshape(single(dy), x!.shape) }),
+  },
   {
     kernelName: 'Transpose',
-    gradFunc: (dy, _saved, attrs) => ({ x: () => tf.transpose(single(dy), inversePermutation(attrs.perm as number[])) }),
+    gradFunc: (dy, _saved, attrs) => ({
+      x: () => tf.transpose(single(dy), inversePermutation(attrs.perm as number[])),
+    }),
   },
   {
     kernelName: 'SplitV',
@@ -58,7 +69,8 @@ export const shapeGrads: tf.GradConfig[] = [
       }
       // Rows picked more than once sum their gradients: oneHotᵀ·dy ([N, T]·[T, d]) does that with one
       // untransposed matMul (tfjs-wasm has no UnsortedSegmentSum).
-      const pick = (): tf.Tensor2D => tf.transpose(tf.cast(tf.oneHot(tf.cast(indices!, 'int32'), x!.shape[0]!), 'float32') as tf.Tensor2D); // [N, T]
+      const pick = (): tf.Tensor2D =>
+        tf.transpose(tf.cast(tf.oneHot(tf.cast(indices!, 'int32'), x!.shape[0]!), 'float32') as tf.Tensor2D); // [N, T]
       return { x: () => tf.matMul(pick(), single(dy) as tf.Tensor2D), indices: () => tf.zeros(indices!.shape) };
     },
   },

@@ -67,7 +67,16 @@ export class PackedBatcher implements BatchSource {
 
   state(): PackedBatcherState {
     const { seed, shuffle, seqLen, batchSize } = this.opts;
-    return { kind: 'packed-batcher', seed, shuffle, epoch: this.epoch, cursor: this.cursor, windows: this.windows, seqLen, batchSize };
+    return {
+      kind: 'packed-batcher',
+      seed,
+      shuffle,
+      epoch: this.epoch,
+      cursor: this.cursor,
+      windows: this.windows,
+      seqLen,
+      batchSize,
+    };
   }
 
   restore(state: unknown): void {

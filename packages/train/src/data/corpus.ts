@@ -18,7 +18,9 @@ export interface TokenizeOptions {
   readonly separator?: DocumentSeparator;
   /** Documents longer than this (UTF-16 units) are encoded in pieces; see chunkText. Default 4096. */
   readonly maxChunkChars?: number;
-  /** Called with (UTF-8 bytes of the text done, total bytes), at most every `progressEveryBytes` and once at the end. */
+  /**
+   * Called with (UTF-8 bytes of the text done, total bytes), at most every `progressEveryBytes` and once at the end.
+   */
   readonly onProgress?: (doneBytes: number, totalBytes: number) => void;
   readonly progressEveryBytes?: number;
 }

@@ -1,9 +1,4 @@
-export type DataErrorCode =
-  | 'corpus-too-small'
-  | 'bad-option'
-  | 'bad-state'
-  | 'bad-cache'
-  | 'bad-corpus';
+export type DataErrorCode = 'corpus-too-small' | 'bad-option' | 'bad-state' | 'bad-cache' | 'bad-corpus';
 
 /**
  * Training data we cannot use. The message is one line, `<source>: <what is wrong and what is needed>`,

@@ -28,12 +28,19 @@ export function splitTrainVal(corpus: TokenCorpus, options: SplitOptions): Train
     throw new DataError('bad-option', source, `valFraction must be in (0, 1), got ${options.valFraction}`);
   }
   if (docs < 2) {
-    throw new DataError('corpus-too-small', source, `a train/validation split needs at least 2 documents, found ${docs}`);
+    throw new DataError(
+      'corpus-too-small',
+      source,
+      `a train/validation split needs at least 2 documents, found ${docs}`,
+    );
   }
   const valCount = Math.min(docs - 1, Math.max(1, Math.round(docs * options.valFraction)));
   const isVal = new Uint8Array(docs);
   if (options.seed === undefined) isVal.fill(1, docs - valCount);
-  else shuffledRange(docs, new Mulberry32(options.seed)).subarray(0, valCount).forEach((d) => (isVal[d] = 1));
+  else
+    shuffledRange(docs, new Mulberry32(options.seed))
+      .subarray(0, valCount)
+      .forEach((d) => (isVal[d] = 1));
   return { train: gather(corpus, isVal, 0), val: gather(corpus, isVal, 1) };
 }
 

@@ -1,7 +1,10 @@
 import { crossEntropy, tf } from '@recur/tensor';
 
 export interface DistillationOptions {
-  /** Softens both distributions; the KL term is scaled by T² so its gradients keep their size (Hinton et al. 2015). Default 1. */
+  /**
+   * Softens both distributions; the KL term is scaled by T² so its
+   * gradients keep their size (Hinton et al. 2015). Default 1.
+   */
   readonly temperature?: number;
   /** Weight of the KD term: alpha·KD + (1 − alpha)·CE. Default 0.5. */
   readonly alpha?: number;
@@ -22,7 +25,12 @@ export function distillationKl(student: tf.Tensor2D, teacher: tf.Tensor2D, tempe
 }
 
 /** alpha·T²·KL(teacher ‖ student) + (1 − alpha)·CE(student, targets). */
-export function distillationLoss(student: tf.Tensor2D, teacher: tf.Tensor2D, targets: Int32Array, options: DistillationOptions = {}): tf.Scalar {
+export function distillationLoss(
+  student: tf.Tensor2D,
+  teacher: tf.Tensor2D,
+  targets: Int32Array,
+  options: DistillationOptions = {},
+): tf.Scalar {
   const alpha = options.alpha ?? 0.5;
   return tf.tidy(() => {
     const kd = distillationKl(student, teacher, options.temperature ?? 1);

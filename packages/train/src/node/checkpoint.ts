@@ -7,7 +7,16 @@ import type { Trainer } from '../trainer/trainer.js';
 import { TrainCheckpointError } from './checkpointError.js';
 import { encodeCheckpoint } from './checkpointEncode.js';
 import { listCheckpointDirs, writeCheckpointDir, type AtomicWriteOptions } from './checkpointFiles.js';
-import { checkIdentity, parseState, sha256, STATE_FILE, MODEL_FILE, OPTIMIZER_FILE, type CheckpointState, type ModelIdentity } from './checkpointState.js';
+import {
+  checkIdentity,
+  parseState,
+  sha256,
+  STATE_FILE,
+  MODEL_FILE,
+  OPTIMIZER_FILE,
+  type CheckpointState,
+  type ModelIdentity,
+} from './checkpointState.js';
 
 export interface SaveCheckpointOptions extends AtomicWriteOptions {
   readonly trainer: Trainer;
@@ -28,11 +37,14 @@ export interface LoadedCheckpoint {
   readonly skipped: { dir: string; reason: string }[];
 }
 
-/** Saves weights, moments and run state as `<root>/step-<n>` (atomic; keeps the newest `keep`). Returns the directory. */
+/**
+ * Saves weights, moments and run state as `<root>/step-<n>` (atomic; keeps the newest `keep`). Returns the directory.
+ */
 export async function saveCheckpoint(root: string, options: SaveCheckpointOptions): Promise<string> {
   const { trainer } = options;
   const model: SafetensorsWriteEntry[] = [];
-  for (const [name, t] of options.model) model.push({ name, shape: t.shape, dtype: 'F32', data: (await t.data()) as Float32Array });
+  for (const [name, t] of options.model)
+    model.push({ name, shape: t.shape, dtype: 'F32', data: (await t.data()) as Float32Array });
   const optimizerState = trainer.optimizer.state();
   const moments: SafetensorsWriteEntry[] = [];
   for (const [name, p] of trainer.params) {
@@ -45,7 +57,14 @@ export async function saveCheckpoint(root: string, options: SaveCheckpointOption
       step: trainer.step,
       trainer: trainer.state(),
       schedule: trainer.schedule,
-      optimizer: { kind: 'adamw', step: optimizer.step, beta1: optimizer.beta1, beta2: optimizer.beta2, epsilon: optimizer.epsilon, weightDecay: optimizer.weightDecay },
+      optimizer: {
+        kind: 'adamw',
+        step: optimizer.step,
+        beta1: optimizer.beta1,
+        beta2: optimizer.beta2,
+        epsilon: optimizer.epsilon,
+        weightDecay: optimizer.weightDecay,
+      },
       identity: options.identity,
       trainable: [...trainer.params.keys()],
       options: options.options ?? {},
@@ -98,14 +117,22 @@ export async function loadCheckpointDir(dir: string): Promise<Omit<LoadedCheckpo
  * and data position. Refuses (TrainCheckpointError 'model-mismatch') a checkpoint of another model
  * or of another set of trained parameters.
  */
-export function resumeTraining(trainer: Trainer, loaded: LoadedCheckpoint | Omit<LoadedCheckpoint, 'skipped'>, identity: ModelIdentity): void {
+export function resumeTraining(
+  trainer: Trainer,
+  loaded: LoadedCheckpoint | Omit<LoadedCheckpoint, 'skipped'>,
+  identity: ModelIdentity,
+): void {
   const stateFile = join(loaded.dir, STATE_FILE);
   checkIdentity(loaded.state.identity, identity, stateFile);
   const names = [...trainer.params.keys()];
   const saved = new Set(loaded.state.trainable);
   const differs = names.find((n) => !saved.has(n)) ?? loaded.state.trainable.find((n) => !trainer.params.has(n));
   if (differs !== undefined || names.length !== saved.size) {
-    throw new TrainCheckpointError('model-mismatch', stateFile, `field trainable differs from this run's trained parameters (first difference: ${differs ?? 'count'})`);
+    throw new TrainCheckpointError(
+      'model-mismatch',
+      stateFile,
+      `field trainable differs from this run's trained parameters (first difference: ${differs ?? 'count'})`,
+    );
   }
   for (const [name, variable] of trainer.params) {
     const t = loaded.tensors.get(name);
@@ -116,17 +143,28 @@ export function resumeTraining(trainer: Trainer, loaded: LoadedCheckpoint | Omit
   trainer.restore(loaded.state.trainer);
 }
 
-async function readTensors(dir: string, name: string, state: CheckpointState): Promise<Map<string, { data: Float32Array; shape: number[] }>> {
+async function readTensors(
+  dir: string,
+  name: string,
+  state: CheckpointState,
+): Promise<Map<string, { data: Float32Array; shape: number[] }>> {
   const path = join(dir, name);
   const expected = state.files[name];
-  if (!expected) throw new TrainCheckpointError('bad-state', join(dir, STATE_FILE), `field files has no entry for ${name}`);
+  if (!expected)
+    throw new TrainCheckpointError('bad-state', join(dir, STATE_FILE), `field files has no entry for ${name}`);
   const bytes = await readFile(path).catch(() => {
     throw new TrainCheckpointError('incomplete', path, 'missing or unreadable');
   });
   if (bytes.byteLength !== expected.bytes || sha256(bytes) !== expected.sha256) {
-    throw new TrainCheckpointError('incomplete', path, `has ${bytes.byteLength} bytes / a different sha256 than state.json records (${expected.bytes} bytes): damaged or partial`);
+    throw new TrainCheckpointError(
+      'incomplete',
+      path,
+      `has ${bytes.byteLength} bytes / a different sha256 than state.json records (${expected.bytes} bytes): damaged or partial`,
+    );
   }
-  const file = await openSafetensors(bytesSource(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path));
+  const file = await openSafetensors(
+    bytesSource(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path),
+  );
   const out = new Map<string, { data: Float32Array; shape: number[] }>();
   for (const info of file.tensors) out.set(info.name, { data: await file.read(info.name), shape: [...info.shape] });
   await file.close();

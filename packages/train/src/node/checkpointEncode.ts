@@ -1,5 +1,13 @@
 import { writeSafetensors, type SafetensorsWriteEntry } from '@recur/checkpoint';
-import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, MODEL_FILE, OPTIMIZER_FILE, sha256, STATE_FILE, type CheckpointState } from './checkpointState.js';
+import {
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  MODEL_FILE,
+  OPTIMIZER_FILE,
+  sha256,
+  STATE_FILE,
+  type CheckpointState,
+} from './checkpointState.js';
 
 /** state.json without the bookkeeping fields that encoding fills in. */
 export type CheckpointStateBase = Omit<CheckpointState, 'format' | 'version' | 'files'>;

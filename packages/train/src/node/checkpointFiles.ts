@@ -21,9 +21,15 @@ export interface AtomicWriteOptions {
  * new one is in place. Then prunes to the newest `keep` and removes temp directories of dead saves.
  * One writer per root at a time.
  */
-export async function writeCheckpointDir(root: string, step: number, files: readonly { name: string; bytes: Uint8Array }[], options: AtomicWriteOptions = {}): Promise<string> {
+export async function writeCheckpointDir(
+  root: string,
+  step: number,
+  files: readonly { name: string; bytes: Uint8Array }[],
+  options: AtomicWriteOptions = {},
+): Promise<string> {
   const keep = options.keep ?? 3;
-  if (!Number.isInteger(keep) || keep < 1) throw new TrainCheckpointError('bad-option', root, `keep must be a positive integer, got ${keep}`);
+  if (!Number.isInteger(keep) || keep < 1)
+    throw new TrainCheckpointError('bad-option', root, `keep must be a positive integer, got ${keep}`);
   await mkdir(root, { recursive: true });
   const final = join(root, stepDirName(step));
   const temp = join(root, `${TEMP_PREFIX}${stepDirName(step)}-${process.pid}-${Date.now().toString(36)}`);

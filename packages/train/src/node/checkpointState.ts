@@ -42,7 +42,10 @@ export interface CheckpointState {
 }
 
 /** Identity of a model from its config (any JSON; keys sorted before hashing) and tensor shapes. */
-export function modelIdentity(config: unknown, tensors: ReadonlyMap<string, { readonly shape: readonly number[] }>): ModelIdentity {
+export function modelIdentity(
+  config: unknown,
+  tensors: ReadonlyMap<string, { readonly shape: readonly number[] }>,
+): ModelIdentity {
   const shapes: Record<string, number[]> = {};
   for (const [name, t] of tensors) shapes[name] = [...t.shape];
   return { configHash: sha256(stableJson(config)), tensors: shapes };
@@ -51,17 +54,31 @@ export function modelIdentity(config: unknown, tensors: ReadonlyMap<string, { re
 /** Throws a 'model-mismatch' error naming the first differing field or tensor. */
 export function checkIdentity(saved: ModelIdentity, current: ModelIdentity, file: string): void {
   if (saved.configHash !== current.configHash) {
-    throw new TrainCheckpointError('model-mismatch', file, `identity.configHash ${saved.configHash.slice(0, 12)}… differs from this model's ${current.configHash.slice(0, 12)}… (saved for a different model config)`);
+    throw new TrainCheckpointError(
+      'model-mismatch',
+      file,
+      `identity.configHash ${saved.configHash.slice(0, 12)}… differs from this model's ${current.configHash.slice(0, 12)}… (saved for a different model config)`,
+    );
   }
   for (const [name, shape] of Object.entries(current.tensors)) {
     const had = saved.tensors[name];
-    if (!had) throw new TrainCheckpointError('model-mismatch', file, `identity.tensors has no ${name} (saved for a different model)`);
+    if (!had)
+      throw new TrainCheckpointError(
+        'model-mismatch',
+        file,
+        `identity.tensors has no ${name} (saved for a different model)`,
+      );
     if (had.join(',') !== shape.join(',')) {
-      throw new TrainCheckpointError('model-mismatch', file, `identity.tensors.${name} is [${had}] but this model's is [${shape}]`);
+      throw new TrainCheckpointError(
+        'model-mismatch',
+        file,
+        `identity.tensors.${name} is [${had}] but this model's is [${shape}]`,
+      );
     }
   }
   const extra = Object.keys(saved.tensors).find((name) => !(name in current.tensors));
-  if (extra !== undefined) throw new TrainCheckpointError('model-mismatch', file, `identity.tensors has ${extra}, which this model lacks`);
+  if (extra !== undefined)
+    throw new TrainCheckpointError('model-mismatch', file, `identity.tensors has ${extra}, which this model lacks`);
 }
 
 /** Parses and checks state.json's top-level fields. */
@@ -72,8 +89,18 @@ export function parseState(text: string, file: string): CheckpointState {
   } catch (err) {
     throw new TrainCheckpointError('bad-state', file, `not JSON (${(err as Error).message})`);
   }
-  if (state.format !== CHECKPOINT_FORMAT) throw new TrainCheckpointError('bad-state', file, `format is ${String(state.format)}, expected ${CHECKPOINT_FORMAT}`);
-  if (state.version !== CHECKPOINT_VERSION) throw new TrainCheckpointError('bad-state', file, `version ${String(state.version)} is not supported (expected ${CHECKPOINT_VERSION})`);
+  if (state.format !== CHECKPOINT_FORMAT)
+    throw new TrainCheckpointError(
+      'bad-state',
+      file,
+      `format is ${String(state.format)}, expected ${CHECKPOINT_FORMAT}`,
+    );
+  if (state.version !== CHECKPOINT_VERSION)
+    throw new TrainCheckpointError(
+      'bad-state',
+      file,
+      `version ${String(state.version)} is not supported (expected ${CHECKPOINT_VERSION})`,
+    );
   for (const field of ['step', 'trainer', 'schedule', 'optimizer', 'identity', 'trainable', 'files'] as const) {
     if (state[field] === undefined) throw new TrainCheckpointError('bad-state', file, `field ${field} is missing`);
   }
@@ -88,7 +115,9 @@ export function sha256(data: string | Uint8Array): string {
 function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';

@@ -7,7 +7,11 @@ export async function readFileBytes(file: string): Promise<Uint8Array> {
   try {
     return new Uint8Array(await readFile(file));
   } catch (error) {
-    throw new DataError('bad-corpus', file, `cannot read the text file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new DataError(
+      'bad-corpus',
+      file,
+      `cannot read the text file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
 }
 

@@ -44,20 +44,34 @@ export async function loadTokenCorpus(options: TokenCacheOptions): Promise<Token
   }
   const corpus = tokenizeText(decodeTextFile(bytes, options.textFile), options.tokenizer, options);
   await writeAtomically(cacheFile, encodeTokenCache(corpus, hash));
-  return { corpus, cacheFile, fromCache: false, missReason: typeof cached === 'string' ? cached : 'made from other text or tokenizer', hash: hex };
+  return {
+    corpus,
+    cacheFile,
+    fromCache: false,
+    missReason: typeof cached === 'string' ? cached : 'made from other text or tokenizer',
+    hash: hex,
+  };
 }
 
 function cacheHash(text: Uint8Array, options: TokenCacheOptions): Uint8Array {
-  const settings = { v: TOKEN_CACHE_VERSION, bos: options.bos ?? true, eos: options.eos ?? false, separator: options.separator ?? 'auto', maxChunkChars: options.maxChunkChars ?? 4096 };
+  const settings = {
+    v: TOKEN_CACHE_VERSION,
+    bos: options.bos ?? true,
+    eos: options.eos ?? false,
+    separator: options.separator ?? 'auto',
+    maxChunkChars: options.maxChunkChars ?? 4096,
+  };
   const h = createHash('sha256');
   // Length-prefixed parts, so no two different inputs concatenate to the same bytes.
-  for (const part of [JSON.stringify(settings), options.tokenizerIdentity]) h.update(`${Buffer.byteLength(part)}:`).update(part);
+  for (const part of [JSON.stringify(settings), options.tokenizerIdentity])
+    h.update(`${Buffer.byteLength(part)}:`).update(part);
   return new Uint8Array(h.update(text).digest());
 }
 
 function cachePath(options: TokenCacheOptions, hex: string): string {
   if (options.cacheFile !== undefined) return options.cacheFile;
-  if (options.cacheDir === undefined) throw new DataError('bad-option', options.textFile, 'a token cache needs cacheFile or cacheDir');
+  if (options.cacheDir === undefined)
+    throw new DataError('bad-option', options.textFile, 'a token cache needs cacheFile or cacheDir');
   return join(options.cacheDir, `${basename(options.textFile)}.${hex.slice(0, 16)}.tokens`);
 }
 
@@ -65,7 +79,9 @@ async function readCache(file: string): Promise<ReturnType<typeof decodeTokenCac
   try {
     return decodeTokenCache(new Uint8Array(await readFile(file)));
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no cache yet' : `unreadable (${(error as Error).message})`;
+    return (error as NodeJS.ErrnoException).code === 'ENOENT'
+      ? 'no cache yet'
+      : `unreadable (${(error as Error).message})`;
   }
 }
 
@@ -78,6 +94,10 @@ async function writeAtomically(file: string, bytes: Uint8Array): Promise<void> {
     await rename(temp, file);
   } catch (error) {
     await rm(temp, { force: true });
-    throw new DataError('bad-cache', file, `cannot write the token cache (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new DataError(
+      'bad-cache',
+      file,
+      `cannot write the token cache (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
 }

@@ -28,7 +28,10 @@ export function encodeTokenCache(corpus: TokenCorpus, hash: Uint8Array): Uint8Ar
   view.setBigUint64(24, BigInt(docStarts.length), true);
   bytes.set(hash.subarray(0, 32), 32);
   let at = HEADER;
-  for (const start of docStarts) view.setUint32((at += 4) - 4, start, true);
+  for (const start of docStarts) {
+    view.setUint32(at, start, true);
+    at += 4;
+  }
   for (const id of tokens) {
     if (narrow) view.setUint16(at, id, true);
     else view.setInt32(at, id, true);
@@ -42,7 +45,8 @@ export function decodeTokenCache(bytes: Uint8Array): CachedCorpus | string {
   if (bytes.length < HEADER) return 'shorter than its header';
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== MAGIC) return 'not a token cache (bad magic)';
-  if (view.getUint32(4, true) !== TOKEN_CACHE_VERSION) return `version ${view.getUint32(4, true)}, expected ${TOKEN_CACHE_VERSION}`;
+  if (view.getUint32(4, true) !== TOKEN_CACHE_VERSION)
+    return `version ${view.getUint32(4, true)}, expected ${TOKEN_CACHE_VERSION}`;
   const dtype = view.getUint32(8, true);
   if (dtype !== 1 && dtype !== 2) return `unknown dtype ${dtype}`;
   const width = dtype === 1 ? 2 : 4;
@@ -53,6 +57,7 @@ export function decodeTokenCache(bytes: Uint8Array): CachedCorpus | string {
   for (let d = 0, at = HEADER; d < docCount; d++, at += 4) docStarts[d] = view.getUint32(at, true);
   const tokens = new Int32Array(tokenCount);
   const base = HEADER + 4 * docCount;
-  for (let i = 0; i < tokenCount; i++) tokens[i] = width === 2 ? view.getUint16(base + 2 * i, true) : view.getInt32(base + 4 * i, true);
+  for (let i = 0; i < tokenCount; i++)
+    tokens[i] = width === 2 ? view.getUint16(base + 2 * i, true) : view.getInt32(base + 4 * i, true);
   return { tokens, docStarts, hash: bytes.slice(32, 64) };
 }

@@ -51,7 +51,12 @@ export class AdamW {
     this.weightDecay = options.weightDecay ?? 0.01;
     const decay = options.decay ?? decaysByDefault;
     for (const [name, param] of params) {
-      this.slots.set(name, { param, m: tf.variable(tf.zerosLike(param), false), v: tf.variable(tf.zerosLike(param), false), decays: decay(name, param.shape) });
+      this.slots.set(name, {
+        param,
+        m: tf.variable(tf.zerosLike(param), false),
+        v: tf.variable(tf.zerosLike(param), false),
+        decays: decay(name, param.shape),
+      });
     }
   }
 
@@ -101,11 +106,16 @@ export class AdamW {
   /** Restores moments and step; throws OptimError naming the first parameter that does not fit. */
   loadState(state: AdamWState): void {
     for (const [name, slot] of this.slots) {
-      for (const [which, arrays, target] of [['m', state.m, slot.m], ['v', state.v, slot.v]] as const) {
+      for (const [which, arrays, target] of [
+        ['m', state.m, slot.m],
+        ['v', state.v, slot.v],
+      ] as const) {
         const data = arrays.get(name);
         if (!data) throw new OptimError(`AdamW state has no ${which} for parameter ${name}`);
         if (data.length !== slot.param.size) {
-          throw new OptimError(`AdamW state: ${which} of ${name} has ${data.length} values, the parameter has ${slot.param.size}`);
+          throw new OptimError(
+            `AdamW state: ${which} of ${name} has ${data.length} values, the parameter has ${slot.param.size}`,
+          );
         }
         target.assign(tf.tensor(data, slot.param.shape, 'float32'));
       }

@@ -9,7 +9,10 @@ export function globalNorm(grads: readonly tf.Tensor[]): tf.Scalar {
  * Scales every gradient by min(1, maxNorm/‖g‖) so the global norm is at most maxNorm (no clipping
  * when maxNorm is Infinity). Returns new tensors and the norm before clipping.
  */
-export function clipByGlobalNorm(grads: ReadonlyMap<string, tf.Tensor>, maxNorm: number): { grads: Map<string, tf.Tensor>; norm: number } {
+export function clipByGlobalNorm(
+  grads: ReadonlyMap<string, tf.Tensor>,
+  maxNorm: number,
+): { grads: Map<string, tf.Tensor>; norm: number } {
   const normT = globalNorm([...grads.values()]);
   const norm = normT.dataSync()[0]!;
   normT.dispose();

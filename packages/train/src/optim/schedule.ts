@@ -43,9 +43,13 @@ export function learningRate(schedule: LrSchedule, step: number): number {
 
 /** Throws OptimError naming the first field that cannot describe a schedule. */
 export function validateSchedule(schedule: LrSchedule): void {
-  const fields = schedule.kind === 'constant' ? { lr: schedule.lr } : { peakLr: schedule.peakLr, warmupSteps: schedule.warmupSteps, totalSteps: schedule.totalSteps };
+  const fields =
+    schedule.kind === 'constant'
+      ? { lr: schedule.lr }
+      : { peakLr: schedule.peakLr, warmupSteps: schedule.warmupSteps, totalSteps: schedule.totalSteps };
   for (const [field, value] of Object.entries(fields)) {
-    if (!Number.isFinite(value) || value < 0) throw new OptimError(`schedule: ${field} must be a finite number >= 0, got ${value}`);
+    if (!Number.isFinite(value) || value < 0)
+      throw new OptimError(`schedule: ${field} must be a finite number >= 0, got ${value}`);
   }
   if (schedule.kind !== 'constant' && schedule.warmupSteps > schedule.totalSteps) {
     throw new OptimError(`schedule: warmupSteps (${schedule.warmupSteps}) exceeds totalSteps (${schedule.totalSteps})`);

@@ -30,7 +30,10 @@ export function lineChartSvg(series: readonly ChartSeries[], options: ChartOptio
   const sx = (x: number) => margin.left + ((x - x0) / (x1 - x0 || 1)) * plotW;
   const sy = (y: number) => margin.top + plotH - ((y - y0) / (y1 - y0 || 1)) * plotH;
   const lines = series.map((s, i) => {
-    const path = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)).map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
+    const path = s.points
+      .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y))
+      .map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`)
+      .join(' ');
     return `<polyline fill="none" stroke="${palette[i % palette.length]}" stroke-width="1.5" points="${path}"/>`;
   });
   const legend = series.map((s, i) => {
@@ -41,8 +44,14 @@ export function lineChartSvg(series: readonly ChartSeries[], options: ChartOptio
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
     `<text x="${width / 2}" y="18" text-anchor="middle" font-size="13">${escapeXml(options.title)}</text>`,
-    ...axisTicks(x0, x1).map((v) => `<line x1="${sx(v)}" x2="${sx(v)}" y1="${margin.top}" y2="${margin.top + plotH}" stroke="#eee"/><text x="${sx(v)}" y="${height - margin.bottom + 14}" text-anchor="middle">${formatTick(v)}</text>`),
-    ...axisTicks(y0, y1).map((v) => `<line x1="${margin.left}" x2="${margin.left + plotW}" y1="${sy(v)}" y2="${sy(v)}" stroke="#eee"/><text x="${margin.left - 6}" y="${sy(v) + 4}" text-anchor="end">${formatTick(v)}</text>`),
+    ...axisTicks(x0, x1).map(
+      (v) =>
+        `<line x1="${sx(v)}" x2="${sx(v)}" y1="${margin.top}" y2="${margin.top + plotH}" stroke="#eee"/><text x="${sx(v)}" y="${height - margin.bottom + 14}" text-anchor="middle">${formatTick(v)}</text>`,
+    ),
+    ...axisTicks(y0, y1).map(
+      (v) =>
+        `<line x1="${margin.left}" x2="${margin.left + plotW}" y1="${sy(v)}" y2="${sy(v)}" stroke="#eee"/><text x="${margin.left - 6}" y="${sy(v) + 4}" text-anchor="end">${formatTick(v)}</text>`,
+    ),
     `<rect x="${margin.left}" y="${margin.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#888"/>`,
     `<text x="${margin.left + plotW / 2}" y="${height - 6}" text-anchor="middle">${escapeXml(options.xLabel ?? 'step')}</text>`,
     `<text transform="translate(14 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel ?? 'loss')}</text>`,

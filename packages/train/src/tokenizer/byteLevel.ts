@@ -4,7 +4,8 @@
  * The same table is hard-wired into every ByteLevel pre-tokenizer/decoder (@huggingface/tokenizers too).
  */
 export const BYTE_TO_CHAR: readonly string[] = (() => {
-  const printable = (b: number): boolean => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+  const printable = (b: number): boolean =>
+    (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
   const chars: string[] = [];
   let shifted = 0;
   for (let b = 0; b < 256; b++) chars.push(String.fromCharCode(printable(b) ? b : 256 + shifted++));

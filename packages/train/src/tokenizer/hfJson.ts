@@ -54,7 +54,12 @@ function bosTemplate(bosId: number): Record<string, unknown> {
   return {
     type: 'TemplateProcessing',
     single: [bos, { Sequence: { id: 'A', type_id: 0 } }],
-    pair: [bos, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<s>', type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
+    pair: [
+      bos,
+      { Sequence: { id: 'A', type_id: 0 } },
+      { SpecialToken: { id: '<s>', type_id: 1 } },
+      { Sequence: { id: 'B', type_id: 1 } },
+    ],
     special_tokens: { '<s>': { id: '<s>', ids: [bosId], tokens: ['<s>'] } },
   };
 }

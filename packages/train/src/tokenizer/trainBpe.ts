@@ -27,7 +27,9 @@ export const DEFAULT_SPECIAL_TOKENS: readonly string[] = ['<unk>', '<s>', '</s>'
 export function trainBpe(texts: string | Iterable<string>, options: TrainBpeOptions): BpeModel {
   const specials = options.specialTokens ?? DEFAULT_SPECIAL_TOKENS;
   if (!Number.isInteger(options.vocabSize) || options.vocabSize < specials.length + 256) {
-    throw new RangeError(`vocabSize must be an integer ≥ ${specials.length + 256} (special tokens + 256 bytes), got ${options.vocabSize}`);
+    throw new RangeError(
+      `vocabSize must be an integer ≥ ${specials.length + 256} (special tokens + 256 bytes), got ${options.vocabSize}`,
+    );
   }
   const trainer = new BpeTrainer(specials, countPieces(typeof texts === 'string' ? [texts] : texts));
   trainer.run(options.vocabSize, options.minFrequency ?? 2);
@@ -118,7 +120,10 @@ class BpeTrainer {
       const k = word[i]! * BpeTrainer.KEY + word[i + 1]!;
       this.pairCounts.set(k, (this.pairCounts.get(k) ?? 0) + count);
       let where = this.pairWords.get(k);
-      if (!where) this.pairWords.set(k, (where = new Set()));
+      if (!where) {
+        where = new Set();
+        this.pairWords.set(k, where);
+      }
       where.add(w);
       touched?.add(k);
     }

@@ -32,7 +32,8 @@ export function accumulateGradients(
   const grads = new Map<string, tf.Tensor>();
   for (const [name, v] of params) {
     const sum = sums.get(name);
-    grads.set(name, sum ? tf.tidy(() => tf.div(sum, microBatches.length)) : tf.zerosLike(v)); // unused parameter: zero gradient
+    // unused parameter: zero gradient
+    grads.set(name, sum ? tf.tidy(() => tf.div(sum, microBatches.length)) : tf.zerosLike(v));
     sum?.dispose();
   }
   return { loss: lossSum / microBatches.length, grads };

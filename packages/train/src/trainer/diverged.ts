@@ -10,7 +10,9 @@ export class TrainingDivergedError extends Error {
     readonly field: 'loss' | 'gradient norm',
     readonly value: number,
   ) {
-    super(`training diverged at step ${step}: ${field} is ${value} (the update was not applied; a lower learning rate or a tighter clip may help)`);
+    super(
+      `training diverged at step ${step}: ${field} is ${value} (the update was not applied; a lower learning rate or a tighter clip may help)`,
+    );
   }
 }
 

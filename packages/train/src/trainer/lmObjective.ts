@@ -15,18 +15,30 @@ export interface LanguageModelObjectiveOptions {
   readonly perLoopLoss?: PerLoopLoss;
 }
 
-/** Next-token loss of a decoder (optionally distilled from a teacher), one sequence at a time: see sequenceObjective. */
+/**
+ * Next-token loss of a decoder (optionally distilled from a teacher), one sequence at a time: see sequenceObjective.
+ */
 export function languageModelObjective(options: LanguageModelObjectiveOptions): Objective {
   return sequenceObjective((seq, teacherLogits) => sequenceLoss(options, seq, teacherLogits), options.teacher);
 }
 
-function sequenceLoss(options: LanguageModelObjectiveOptions, seq: Int32Array, teacherLogits: tf.Tensor2D | undefined): tf.Scalar {
+function sequenceLoss(
+  options: LanguageModelObjectiveOptions,
+  seq: Int32Array,
+  teacherLogits: tf.Tensor2D | undefined,
+): tf.Scalar {
   const inputs = seq.subarray(0, seq.length - 1);
   const targets = seq.subarray(1);
   const loopStates: tf.Tensor2D[] = [];
-  const onLoopEnd = options.perLoopLoss ? (loop: number, h: tf.Tensor2D) => void (loopStates[loop] = tf.keep(h)) : undefined;
+  const onLoopEnd = options.perLoopLoss
+    ? (loop: number, h: tf.Tensor2D): void => {
+        loopStates[loop] = tf.keep(h);
+      }
+    : undefined;
   const logits = options.model.forward(inputs, onLoopEnd ? { onLoopEnd } : {}); // [L, V]
-  let loss = teacherLogits ? distillationLoss(logits, teacherLogits, targets, options.distillation) : crossEntropy(logits, targets);
+  let loss = teacherLogits
+    ? distillationLoss(logits, teacherLogits, targets, options.distillation)
+    : crossEntropy(logits, targets);
   if (options.perLoopLoss) {
     loss = tf.add(loss, options.perLoopLoss(loopStates, targets));
     tf.dispose(loopStates);

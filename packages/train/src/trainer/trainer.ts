@@ -55,7 +55,8 @@ export class Trainer {
   constructor(options: TrainerOptions) {
     validateSchedule(options.schedule);
     const accumulation = options.accumulation ?? 1;
-    if (!Number.isInteger(accumulation) || accumulation < 1) throw new OptimError(`trainer: accumulation must be a positive integer, got ${accumulation}`);
+    if (!Number.isInteger(accumulation) || accumulation < 1)
+      throw new OptimError(`trainer: accumulation must be a positive integer, got ${accumulation}`);
     const missing = [...options.params.keys()].find((name) => !options.optimizer.names.includes(name));
     if (missing !== undefined) throw new OptimError(`trainer: parameter ${missing} is not held by the optimizer`);
     registerGradients();
@@ -84,7 +85,8 @@ export class Trainer {
     tf.tidy(() => {
       const accumulated = accumulateGradients(this.options.objective, micro, this.params, { step, rng: this.rng });
       const clipped = clipByGlobalNorm(accumulated.grads, this.options.clipNorm ?? Infinity);
-      checkFinite(step + 1, accumulated.loss, clipped.norm); // before the update: a NaN step leaves the weights as they were
+      // before the update: a NaN step leaves the weights as they were
+      checkFinite(step + 1, accumulated.loss, clipped.norm);
       this.optimizer.apply(clipped.grads, lr);
       tf.dispose([...accumulated.grads.values(), ...clipped.grads.values()]);
       loss = accumulated.loss;
@@ -100,7 +102,8 @@ export class Trainer {
 
   /** Continues from `state` (weights and moments are restored separately, e.g. by the checkpoint loader). */
   restore(state: TrainerState): void {
-    if (!Number.isInteger(state.step) || state.step < 0) throw new OptimError(`trainer state: step must be a non-negative integer, got ${state.step}`);
+    if (!Number.isInteger(state.step) || state.step < 0)
+      throw new OptimError(`trainer state: step must be a non-negative integer, got ${state.step}`);
     this.options.source.restore(state.data);
     this.rng = new Mulberry32(state.rng);
     this.steps = state.step;

@@ -19,7 +19,7 @@ export function roundAway(x: number): number {
 }
 
 export function clamp(x: number, low: number, high: number): number {
-  return x < low ? low : x > high ? high : x;
+  return Math.min(Math.max(x, low), high);
 }
 
 /** The element of largest magnitude, sign kept (the first one on ties), and that magnitude. */

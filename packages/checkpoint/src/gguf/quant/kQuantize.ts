@@ -13,7 +13,13 @@ const roundUp = 1 + 2 ** -10;
  * would clamp the top of the range, an error shared by many elements. It is llama.cpp's format,
  * not its iterative error search (make_qkx2_quants), so it is somewhat less accurate.
  */
-export function quantizeScaleMinSuperBlock(values: Float32Array, start: number, qmax: number, out: Uint8Array, at: number): Uint8Array {
+export function quantizeScaleMinSuperBlock(
+  values: Float32Array,
+  start: number,
+  qmax: number,
+  out: Uint8Array,
+  at: number,
+): Uint8Array {
   const lows = new Float64Array(8);
   const highs = new Float64Array(8);
   for (let s = 0; s < 8; s++) {

@@ -20,7 +20,12 @@ export function decodeQ4_K(bytes: Uint8Array, count: number): Float32Array {
     for (let c = 0; c < 4; c++) {
       const q = at + 16 + 32 * c;
       const y = block * 256 + 64 * c;
-      const [d1, m1, d2, m2] = [d * sm.scales[2 * c]!, dmin * sm.mins[2 * c]!, d * sm.scales[2 * c + 1]!, dmin * sm.mins[2 * c + 1]!];
+      const [d1, m1, d2, m2] = [
+        d * sm.scales[2 * c]!,
+        dmin * sm.mins[2 * c]!,
+        d * sm.scales[2 * c + 1]!,
+        dmin * sm.mins[2 * c + 1]!,
+      ];
       for (let l = 0; l < 32; l++) {
         out[y + l] = d1 * (bytes[q + l]! & 0x0f) - m1;
         out[y + l + 32] = d2 * (bytes[q + l]! >> 4) - m2;

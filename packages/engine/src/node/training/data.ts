@@ -29,12 +29,27 @@ export interface TrainingData {
 /** Tokenizes a text file once (cached), holds out whole documents, packs the rest into a seeded batcher. */
 export async function trainingData(options: TrainingDataOptions): Promise<TrainingData> {
   const loaded = await loadTokenCorpus({
-    textFile: options.textFile, tokenizer: options.tokenizer, tokenizerIdentity: options.tokenizerIdentity, cacheDir: options.cacheDir,
+    textFile: options.textFile,
+    tokenizer: options.tokenizer,
+    tokenizerIdentity: options.tokenizerIdentity,
+    cacheDir: options.cacheDir,
     ...(options.onTokenizeProgress ? { onProgress: options.onTokenizeProgress } : {}),
   });
   const { train, val } = splitTrainVal(loaded.corpus, { valFraction: options.valFraction, source: options.textFile });
-  const batcher = new PackedBatcher({ tokens: train.tokens, seqLen: options.seqLen, batchSize: options.batchSize, seed: options.seed, source: options.textFile });
-  return { batcher, validation: validationWindows(val.tokens, options.seqLen), trainTokens: train.tokens.length, validationTokens: val.tokens.length, fromCache: loaded.fromCache };
+  const batcher = new PackedBatcher({
+    tokens: train.tokens,
+    seqLen: options.seqLen,
+    batchSize: options.batchSize,
+    seed: options.seed,
+    source: options.textFile,
+  });
+  return {
+    batcher,
+    validation: validationWindows(val.tokens, options.seqLen),
+    trainTokens: train.tokens.length,
+    validationTokens: val.tokens.length,
+    fromCache: loaded.fromCache,
+  };
 }
 
 function validationWindows(tokens: Int32Array, seqLen: number): Int32Array[] {

@@ -9,7 +9,10 @@ export function checkFiniteWeights(params: ReadonlyMap<string, tf.Variable>, ste
   for (const [name, variable] of params) {
     const finite = tf.tidy(() => tf.all(tf.isFinite(variable)).dataSync()[0]);
     if (!finite) {
-      throw new TrainRunError(out, `training diverged: after step ${step}: parameter ${name} is not finite (NaN or ±Infinity); nothing of this state was saved, no model was written, the checkpoints saved before it are kept`);
+      throw new TrainRunError(
+        out,
+        `training diverged: after step ${step}: parameter ${name} is not finite (NaN or ±Infinity); nothing of this state was saved, no model was written, the checkpoints saved before it are kept`,
+      );
     }
   }
 }

@@ -18,7 +18,10 @@ const WASM_HEAP_BYTES = 4_294_901_760;
  * 8·heads·T for the attention scores (scores, mask, softmax and their gradients), plus 4·V for the
  * logits. Calibrated on stories260K (wasm, batch 8): peak RSS 0.55 GB at T = 128, 3.7 GB at T = 512.
  */
-export function trainingBytes(config: DecoderConfig, shape: TrainingShape): { parameters: number; activations: number; total: number } {
+export function trainingBytes(
+  config: DecoderConfig,
+  shape: TrainingShape,
+): { parameters: number; activations: number; total: number } {
   const layers = executionOrder(config).length;
   const { hiddenSize: d, intermediateSize: ffn, numHeads: heads, vocabSize: vocab } = config;
   const perToken = layers * (12 * d + 6 * ffn + 8 * heads * shape.seqLen) + 4 * vocab;
@@ -31,16 +34,25 @@ export function trainingBytes(config: DecoderConfig, shape: TrainingShape): { pa
 export function trainingMemoryLimit(): { bytes: number; where: string } {
   const machine = totalmem();
   const wasm = backendName() !== 'cpu' && WASM_HEAP_BYTES < machine;
-  return wasm ? { bytes: WASM_HEAP_BYTES, where: "the wasm backend's heap" } : { bytes: machine, where: 'this machine' };
+  return wasm
+    ? { bytes: WASM_HEAP_BYTES, where: "the wasm backend's heap" }
+    : { bytes: machine, where: 'this machine' };
 }
 
 /**
  * Refuses, before anything is allocated, a run whose sequences are longer than the model's context
  * or whose estimated memory (trainingBytes) is more than training may use. `source` names the model.
  */
-export function checkTrainingFits(config: DecoderConfig, shape: TrainingShape, source: string, limit = trainingMemoryLimit()): void {
+export function checkTrainingFits(
+  config: DecoderConfig,
+  shape: TrainingShape,
+  source: string,
+  limit = trainingMemoryLimit(),
+): void {
   if (shape.seqLen > config.maxPositionEmbeddings) {
-    throw new RangeError(`${source}: training sequences of ${shape.seqLen} tokens are longer than the model's context of ${config.maxPositionEmbeddings} (max_position_embeddings)`);
+    throw new RangeError(
+      `${source}: training sequences of ${shape.seqLen} tokens are longer than the model's context of ${config.maxPositionEmbeddings} (max_position_embeddings)`,
+    );
   }
   const need = trainingBytes(config, shape);
   if (need.total > limit.bytes) {

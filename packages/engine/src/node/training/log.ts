@@ -6,8 +6,23 @@ import { TrainRunError } from './errors.js';
 
 /** One line of train.jsonl: a training step, or a held-out evaluation. */
 export type LogRecord =
-  | { readonly kind: 'step'; readonly step: number; readonly loss: number; readonly lr: number; readonly gradNorm: number; readonly tokens: number; readonly tokensPerSecond: number; readonly seconds: number }
-  | { readonly kind: 'eval'; readonly step: number; readonly valLoss: number; readonly valPerplexity: number; readonly tokens: number };
+  | {
+      readonly kind: 'step';
+      readonly step: number;
+      readonly loss: number;
+      readonly lr: number;
+      readonly gradNorm: number;
+      readonly tokens: number;
+      readonly tokensPerSecond: number;
+      readonly seconds: number;
+    }
+  | {
+      readonly kind: 'eval';
+      readonly step: number;
+      readonly valLoss: number;
+      readonly valPerplexity: number;
+      readonly tokens: number;
+    };
 
 export const LOG_FILE = 'train.jsonl';
 export const CHART_FILE = 'loss.svg';
@@ -28,7 +43,12 @@ export async function resumeLog(dir: string, step: number): Promise<string[]> {
   if (!torn && kept.length === records.length) return [];
   await writeAtomic(file, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
   const warnings = torn ? [`${file}: dropped a partial last line (a write cut short by a crash)`] : [];
-  return records.length > kept.length ? [...warnings, `${file}: dropped ${records.length - kept.length} record(s) after step ${step}, the checkpoint resumed from`] : warnings;
+  return records.length > kept.length
+    ? [
+        ...warnings,
+        `${file}: dropped ${records.length - kept.length} record(s) after step ${step}, the checkpoint resumed from`,
+      ]
+    : warnings;
 }
 
 /**
@@ -43,12 +63,21 @@ export async function writeChart(dir: string, title: string): Promise<void> {
     if (record.kind === 'step') train.set(record.step, record.loss);
     else val.set(record.step, record.valLoss);
   }
-  const series = (name: string, points: Map<number, number>) => ({ name, points: [...points].sort((a, b) => a[0] - b[0]) });
-  await writeAtomic(join(dir, CHART_FILE), lineChartSvg([series('train loss', train), series('held-out loss', val)], { title, yLabel: 'loss (nats/token)' }));
+  const series = (name: string, points: Map<number, number>) => ({
+    name,
+    points: [...points].sort((a, b) => a[0] - b[0]),
+  });
+  await writeAtomic(
+    join(dir, CHART_FILE),
+    lineChartSvg([series('train loss', train), series('held-out loss', val)], { title, yLabel: 'loss (nats/token)' }),
+  );
 }
 
 /** The log's records (none when there is no log); a bad line is a TrainRunError naming file and line. */
-async function readLog(file: string, options: { tolerateTornEnd: boolean }): Promise<{ records: LogRecord[]; torn: boolean }> {
+async function readLog(
+  file: string,
+  options: { tolerateTornEnd: boolean },
+): Promise<{ records: LogRecord[]; torn: boolean }> {
   const text = await readFile(file, 'utf8').catch(() => '');
   const lines = text.split('\n');
   const records: LogRecord[] = [];
@@ -60,7 +89,11 @@ async function readLog(file: string, options: { tolerateTornEnd: boolean }): Pro
     } catch {
       // Only the last line can be cut short by a crash: appends are whole lines.
       if (options.tolerateTornEnd && i === lines.length - 1) torn = true;
-      else throw new TrainRunError(`${file}:${i + 1}`, `not a JSON record (${line.slice(0, 40)}${line.length > 40 ? '…' : ''})`);
+      else
+        throw new TrainRunError(
+          `${file}:${i + 1}`,
+          `not a JSON record (${line.slice(0, 40)}${line.length > 40 ? '…' : ''})`,
+        );
     }
   }
   return { records, torn };

@@ -1,7 +1,23 @@
 import { join } from 'node:path';
 import { tf } from '@recur/tensor';
-import { AdamW, languageModelObjective, Trainer, TrainingDivergedError, type DistillationOptions, type Objective, type LrSchedule, type TrainableSelection } from '@recur/train';
-import { checkIdentity, loadLatestCheckpoint, modelIdentity, resumeTraining, saveCheckpoint, type LoadedCheckpoint } from '@recur/train/node';
+import {
+  AdamW,
+  languageModelObjective,
+  Trainer,
+  TrainingDivergedError,
+  type DistillationOptions,
+  type Objective,
+  type LrSchedule,
+  type TrainableSelection,
+} from '@recur/train';
+import {
+  checkIdentity,
+  loadLatestCheckpoint,
+  modelIdentity,
+  resumeTraining,
+  saveCheckpoint,
+  type LoadedCheckpoint,
+} from '@recur/train/node';
 import { earlyExitObjective, type EarlyExitTraining } from '../../depth/exitObjective.js';
 import { morHeldOutLoss, morObjective, type MorTraining } from '../../depth/morObjective.js';
 import { withRouterThreshold, type RouterThresholdChoice } from '../../depth/calibrateRouter.js';
@@ -56,7 +72,10 @@ export interface TrainRunOptions {
   /** Called after each file of a checkpoint is written and synced (progress; tests kill a save midway with it). */
   readonly onCheckpointFile?: (file: string, index: number, total: number) => void | Promise<void>;
   readonly seed?: number;
-  /** How a MoR model's router trains (warm-ups, loss coefficients); its kind, α and KV mode come from `model.recur.router`. */
+  /**
+   * How a MoR model's router trains (warm-ups, loss coefficients);
+   * its kind, α and KV mode come from `model.recur.router`.
+   */
   readonly router?: MorSettings;
   /**
    * Expert-choice routers: the decode threshold saved with the model — 'calibrated' (per recursion, on
@@ -70,11 +89,20 @@ export interface TrainRunOptions {
 }
 
 /** The MoR training settings a run chooses (the rest is the model's `recur.router`). */
-export type MorSettings = Pick<MorTraining, 'scoring' | 'warmupSteps' | 'bceCoef' | 'zCoef' | 'balanceCoef' | 'balanceRate'>;
+export type MorSettings = Pick<
+  MorTraining,
+  'scoring' | 'warmupSteps' | 'bceCoef' | 'zCoef' | 'balanceCoef' | 'balanceRate'
+>;
 
 export type TrainProgress =
   | { readonly kind: 'tokenize'; readonly done: number; readonly total: number }
-  | { readonly kind: 'step'; readonly step: number; readonly steps: number; readonly loss: number; readonly tokensPerSecond: number }
+  | {
+      readonly kind: 'step';
+      readonly step: number;
+      readonly steps: number;
+      readonly loss: number;
+      readonly tokensPerSecond: number;
+    }
   | { readonly kind: 'eval'; readonly step: number; readonly valLoss: number }
   | { readonly kind: 'saved'; readonly step: number; readonly dir: string }
   | { readonly kind: 'calibrate'; readonly done: number; readonly total: number }
@@ -117,7 +145,11 @@ interface HeldOut {
 export async function trainModel(options: TrainRunOptions): Promise<TrainRunResult> {
   checkTrainingFits(options.model.decoder.config, options, options.model.source.path);
   const checkpoints = join(options.out, 'checkpoints');
-  const sources = [options.textFile, options.model.source.path, ...(options.teacher ? [options.teacher.source.path] : [])];
+  const sources = [
+    options.textFile,
+    options.model.source.path,
+    ...(options.teacher ? [options.teacher.source.path] : []),
+  ];
   await prepareRunFolder(options.out, { resume: options.resume ?? false, force: options.force ?? false, sources });
   const warnings: string[] = [];
   const warn = (message: string) => {
@@ -125,30 +157,48 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
     options.onProgress?.({ kind: 'warning', message });
   };
   const loaded = options.resume ? await resumePoint(checkpoints, warn) : undefined;
-  const tokenizerJson = (await tokenizerFiles(options.model.source.path))['tokenizer.json'] ?? JSON.stringify(options.model.config);
+  const tokenizerJson =
+    (await tokenizerFiles(options.model.source.path))['tokenizer.json'] ?? JSON.stringify(options.model.config);
   const data = await trainingData({
-    textFile: options.textFile, tokenizer: options.model.tokenizer, tokenizerIdentity: tokenizerIdentity(tokenizerJson),
-    cacheDir: join(options.out, 'cache'), seqLen: options.seqLen, batchSize: options.batchSize,
-    valFraction: options.valFraction ?? 0.1, seed: options.seed ?? 0,
+    textFile: options.textFile,
+    tokenizer: options.model.tokenizer,
+    tokenizerIdentity: tokenizerIdentity(tokenizerJson),
+    cacheDir: join(options.out, 'cache'),
+    seqLen: options.seqLen,
+    batchSize: options.batchSize,
+    valFraction: options.valFraction ?? 0.1,
+    seed: options.seed ?? 0,
     onTokenizeProgress: (done, total) => options.onProgress?.({ kind: 'tokenize', done, total }),
   });
   const mor = morTraining(options.model, options.router);
   const trained = trainableModel(options.model, options.trainable);
   const optimizer = new AdamW(trained.params, { weightDecay: options.weightDecay ?? 0.01 });
   const teacher = options.teacher ? { teacher: options.teacher.decoder, distillation: options.distillation ?? {} } : {};
-  const objective: Objective & { dispose?: () => void; afterStep?: (step: number) => void } = mor && trained.model.routerParams
-    ? morObjective({ model: trained.model.decoder, routerParams: trained.model.routerParams, mor, ...teacher })
-    : options.exit ? earlyExitObjective({ model: trained.model.decoder, exit: options.exit, ...teacher })
-    : languageModelObjective({ model: trained.model.decoder, ...teacher });
-  const evaluate = (windows: readonly Int32Array[]) => (mor && trained.model.routerParams ? morHeldOutLoss(trained.model.decoder, trained.model.routerParams, mor, windows) : heldOutLoss(trained.model.decoder, windows));
+  const objective: Objective & { dispose?: () => void; afterStep?: (step: number) => void } =
+    mor && trained.model.routerParams
+      ? morObjective({ model: trained.model.decoder, routerParams: trained.model.routerParams, mor, ...teacher })
+      : options.exit
+        ? earlyExitObjective({ model: trained.model.decoder, exit: options.exit, ...teacher })
+        : languageModelObjective({ model: trained.model.decoder, ...teacher });
+  const evaluate = (windows: readonly Int32Array[]) =>
+    mor && trained.model.routerParams
+      ? morHeldOutLoss(trained.model.decoder, trained.model.routerParams, mor, windows)
+      : heldOutLoss(trained.model.decoder, windows);
   try {
     const trainer = new Trainer({
-      params: trained.params, optimizer, schedule: options.schedule, source: data.batcher, seed: options.seed ?? 0,
-      clipNorm: options.clipNorm ?? 1, accumulation: options.accumulation ?? 1, objective,
+      params: trained.params,
+      optimizer,
+      schedule: options.schedule,
+      source: data.batcher,
+      seed: options.seed ?? 0,
+      clipNorm: options.clipNorm ?? 1,
+      accumulation: options.accumulation ?? 1,
+      objective,
     });
     const identity = modelIdentity(hfConfigJson(options.model.config, options.model.recur), trained.tensors);
     if (loaded) {
-      checkIdentity(loaded.state.identity, identity, join(loaded.dir, 'state.json')); // another model: refused before its settings are compared
+      // another model: refused before its settings are compared
+      checkIdentity(loaded.state.identity, identity, join(loaded.dir, 'state.json'));
       checkSettings(loaded, options, warn);
       resumeTraining(trainer, loaded, identity);
       restoreFrozenState(trained.tensors, trained.params, loaded);
@@ -156,7 +206,8 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
     const resumedFrom = loaded ? loaded.state.step : null;
     if (loaded) for (const message of await resumeLog(options.out, loaded.state.step)) warn(message);
     const evalSet = data.validation.slice(0, options.evalWindows ?? 16);
-    const finalSet = options.finalEvalWindows === undefined ? data.validation : data.validation.slice(0, options.finalEvalWindows);
+    const finalSet =
+      options.finalEvalWindows === undefined ? data.validation : data.validation.slice(0, options.finalEvalWindows);
     const before = resumedFrom === null ? heldOut(evaluate, finalSet) : null;
     const started = performance.now();
     let tokens = 0;
@@ -169,19 +220,47 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
       tokens += result.tokens;
       lastLoss = result.loss;
       const tokensPerSecond = result.tokens / ((performance.now() - stepStart) / 1000);
-      const records: LogRecord[] = [{ kind: 'step', step: result.step + 1, loss: result.loss, lr: result.lr, gradNorm: result.gradNorm, tokens: result.tokens, tokensPerSecond, seconds: (performance.now() - started) / 1000 }];
-      options.onProgress?.({ kind: 'step', step: trainer.step, steps: options.steps, loss: result.loss, tokensPerSecond });
+      const records: LogRecord[] = [
+        {
+          kind: 'step',
+          step: result.step + 1,
+          loss: result.loss,
+          lr: result.lr,
+          gradNorm: result.gradNorm,
+          tokens: result.tokens,
+          tokensPerSecond,
+          seconds: (performance.now() - started) / 1000,
+        },
+      ];
+      options.onProgress?.({
+        kind: 'step',
+        step: trainer.step,
+        steps: options.steps,
+        loss: result.loss,
+        tokensPerSecond,
+      });
       const due = (every: number | undefined) => every !== undefined && every > 0 && trainer.step % every === 0;
       if (due(options.evalEvery) && trainer.step < last) {
         const { meanNll, tokens: evalTokens } = evaluate(evalSet);
-        records.push({ kind: 'eval', step: trainer.step, valLoss: meanNll, valPerplexity: Math.exp(meanNll), tokens: evalTokens });
+        records.push({
+          kind: 'eval',
+          step: trainer.step,
+          valLoss: meanNll,
+          valPerplexity: Math.exp(meanNll),
+          tokens: evalTokens,
+        });
         options.onProgress?.({ kind: 'eval', step: trainer.step, valLoss: meanNll });
       }
       await appendLog(options.out, records);
       if (due(options.saveEvery) || trainer.step === last) {
         checkFiniteWeights(trained.params, trainer.step, options.out);
         const dir = await saveCheckpoint(checkpoints, {
-          trainer, model: trained.tensors, identity, keep: options.keep ?? 3, options: runRecord(options), ...(options.onCheckpointFile && { onFileWritten: options.onCheckpointFile }),
+          trainer,
+          model: trained.tensors,
+          identity,
+          keep: options.keep ?? 3,
+          options: runRecord(options),
+          ...(options.onCheckpointFile && { onFileWritten: options.onCheckpointFile }),
         });
         options.onProgress?.({ kind: 'saved', step: trainer.step, dir });
       }
@@ -189,16 +268,39 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
     const seconds = (performance.now() - started) / 1000;
     checkFiniteWeights(trained.params, trainer.step, options.out);
     const after = heldOut(evaluate, finalSet);
-    await appendLog(options.out, [{ kind: 'eval', step: trainer.step, valLoss: after.meanNll, valPerplexity: after.perplexity, tokens: after.tokens }]);
+    await appendLog(options.out, [
+      {
+        kind: 'eval',
+        step: trainer.step,
+        valLoss: after.meanNll,
+        valPerplexity: after.perplexity,
+        tokens: after.tokens,
+      },
+    ]);
     await writeChart(options.out, `training ${options.model.source.path}`);
     const modelDir = join(options.out, 'model');
-    const finished = options.routerThreshold === undefined ? trained.model
-      : withRouterThreshold(trained.model, options.routerThreshold, { windows: finalSet, onProgress: (done, total) => options.onProgress?.({ kind: 'calibrate', done, total }) });
+    const finished =
+      options.routerThreshold === undefined
+        ? trained.model
+        : withRouterThreshold(trained.model, options.routerThreshold, {
+            windows: finalSet,
+            onProgress: (done, total) => options.onProgress?.({ kind: 'calibrate', done, total }),
+          });
     await saveModel(finished, modelDir, { force: true }); // model/ is this run's own output
     const result: TrainRunResult = {
-      steps: trainer.step, resumedFrom, trainedParameters: [...trained.params.values()].reduce((n, v) => n + v.size, 0),
-      tokens, seconds, tokensPerSecond: seconds > 0 ? tokens / seconds : 0, finalTrainLoss: lastLoss,
-      heldOut: { before, after }, ...(finished.recur?.router?.thresholds && { routerThresholds: finished.recur.router.thresholds }), modelDir, logFile: join(options.out, LOG_FILE), chartFile: join(options.out, CHART_FILE), warnings,
+      steps: trainer.step,
+      resumedFrom,
+      trainedParameters: [...trained.params.values()].reduce((n, v) => n + v.size, 0),
+      tokens,
+      seconds,
+      tokensPerSecond: seconds > 0 ? tokens / seconds : 0,
+      finalTrainLoss: lastLoss,
+      heldOut: { before, after },
+      ...(finished.recur?.router?.thresholds && { routerThresholds: finished.recur.router.thresholds }),
+      modelDir,
+      logFile: join(options.out, LOG_FILE),
+      chartFile: join(options.out, CHART_FILE),
+      warnings,
     };
     await writeAtomic(join(options.out, 'summary.json'), json({ ...result, options: runRecord(options) }));
     return result;
@@ -209,7 +311,10 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
   }
 }
 
-function heldOut(evaluate: (windows: readonly Int32Array[]) => { meanNll: number; tokens: number; averageDepth?: number }, windows: readonly Int32Array[]): HeldOut {
+function heldOut(
+  evaluate: (windows: readonly Int32Array[]) => { meanNll: number; tokens: number; averageDepth?: number },
+  windows: readonly Int32Array[],
+): HeldOut {
   const { meanNll, tokens, averageDepth } = evaluate(windows);
   return { meanNll, perplexity: Math.exp(meanNll), tokens, ...(averageDepth !== undefined && { averageDepth }) };
 }
@@ -221,12 +326,22 @@ function morTraining(model: LoadedModel, settings: MorSettings | undefined): Mor
     if (settings) throw new RangeError(`${model.source.path}: router settings given but the model has no router`);
     return undefined;
   }
-  const token = router.kind === 'token' ? { tokenForm: router.tokenForm ?? 'gated-every-loop', balance: router.balance ?? 'loss' } as const : {};
+  const token =
+    router.kind === 'token'
+      ? ({ tokenForm: router.tokenForm ?? 'gated-every-loop', balance: router.balance ?? 'loss' } as const)
+      : {};
   return { kind: router.kind, alpha: router.alpha, kvMode: router.kvMode, ...token, ...settings };
 }
 
-/** Non-trained variables a run changes (the loss-free balancing bias) come back from the checkpoint too, so resume stays exact. */
-function restoreFrozenState(tensors: ReadonlyMap<string, tf.Tensor>, params: ReadonlyMap<string, tf.Variable>, loaded: LoadedCheckpoint): void {
+/**
+ * Non-trained variables a run changes (the loss-free balancing
+ * bias) come back from the checkpoint too, so resume stays exact.
+ */
+function restoreFrozenState(
+  tensors: ReadonlyMap<string, tf.Tensor>,
+  params: ReadonlyMap<string, tf.Variable>,
+  loaded: LoadedCheckpoint,
+): void {
   for (const [name, t] of tensors) {
     if (!(t instanceof tf.Variable) || params.has(name)) continue;
     const saved = loaded.tensors.get(name);
@@ -241,7 +356,9 @@ function stepOrStop(trainer: Trainer, out: string): ReturnType<Trainer['trainSte
     return trainer.trainStep();
   } catch (error) {
     if (!(error instanceof TrainingDivergedError)) throw error;
-    throw new TrainRunError(out, `${error.message}; no model was written, the checkpoints saved before it are kept`, { cause: error });
+    throw new TrainRunError(out, `${error.message}; no model was written, the checkpoints saved before it are kept`, {
+      cause: error,
+    });
   }
 }
 
@@ -259,7 +376,10 @@ function checkSettings(loaded: LoadedCheckpoint, options: TrainRunOptions, warn:
   if (changes.length === 0) return;
   const list = changes.join(', ');
   if (!options.allowChanges) {
-    throw new TrainRunError(join(loaded.dir, 'state.json'), `settings differ from the ones this run was started with: ${list}; resume with the same settings, or pass --allow-changes to go on with the new ones`);
+    throw new TrainRunError(
+      join(loaded.dir, 'state.json'),
+      `settings differ from the ones this run was started with: ${list}; resume with the same settings, or pass --allow-changes to go on with the new ones`,
+    );
   }
   warn(`resuming with changed settings: ${list}`);
 }

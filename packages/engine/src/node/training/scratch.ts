@@ -32,7 +32,9 @@ export async function scratchModel(options: ScratchModelOptions): Promise<Loaded
   const files = await tokenizerFilesFor(options.tokenizer);
   const tokenizer = tokenizerFromHfJson(files.tokenizer, files.config);
   if (parsed.vocabSize !== tokenizer.vocabSize) {
-    throw new Error(`${options.configFile}: vocab_size is ${parsed.vocabSize} but the tokenizer has ${tokenizer.vocabSize} tokens`);
+    throw new Error(
+      `${options.configFile}: vocab_size is ${parsed.vocabSize} but the tokenizer has ${tokenizer.vocabSize} tokens`,
+    );
   }
   const config: ModelConfig = { ...parsed, bosTokenId: tokenizer.bosId, eosTokenId: tokenizer.eosId };
   await mkdir(options.dir, { recursive: true });
@@ -40,7 +42,9 @@ export async function scratchModel(options: ScratchModelOptions): Promise<Loaded
   await writeAtomic(join(options.dir, 'tokenizer_config.json'), json(files.config));
   const decoder = randomDecoder(config, { seed: options.seed, std: 0.02 });
   const model: LoadedModel = {
-    decoder, tokenizer, config,
+    decoder,
+    tokenizer,
+    config,
     source: { path: options.dir, format: 'safetensors' },
     tensors: decoderWeightSpecs(config).map((s) => ({ name: s.name, shape: [...s.shape], dtype: 'F32' })),
   };
@@ -48,9 +52,20 @@ export async function scratchModel(options: ScratchModelOptions): Promise<Loaded
 }
 
 /** The fresh layers tied into `loops` runs of a shared block (stepwise picks; no adapters). */
-async function tieFresh(model: LoadedModel, shape: { loops: number; strategy: SharingStrategy }, seed: number): Promise<LoadedModel> {
+async function tieFresh(
+  model: LoadedModel,
+  shape: { loops: number; strategy: SharingStrategy },
+  seed: number,
+): Promise<LoadedModel> {
   try {
-    const converted = await convertModel(model, { ...shape, init: 'stepwise', seed, ranks: { attention: 0, mlp: 0 }, loraInit: 'zero', norms: 'tied' });
+    const converted = await convertModel(model, {
+      ...shape,
+      init: 'stepwise',
+      seed,
+      ranks: { attention: 0, mlp: 0 },
+      loraInit: 'zero',
+      norms: 'tied',
+    });
     const { plan: _plan, parameters: _parameters, ...recursive } = converted;
     return recursive;
   } finally {
@@ -58,7 +73,9 @@ async function tieFresh(model: LoadedModel, shape: { loops: number; strategy: Sh
   }
 }
 
-async function tokenizerFilesFor(spec: ScratchModelOptions['tokenizer']): Promise<{ tokenizer: Record<string, unknown>; config: Record<string, unknown> }> {
+async function tokenizerFilesFor(
+  spec: ScratchModelOptions['tokenizer'],
+): Promise<{ tokenizer: Record<string, unknown>; config: Record<string, unknown> }> {
   if ('file' in spec) {
     const tokenizer = JSON.parse(await readFile(spec.file, 'utf8')) as Record<string, unknown>;
     return { tokenizer, config: {} };

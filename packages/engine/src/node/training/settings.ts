@@ -4,11 +4,22 @@ import type { TrainRunOptions } from './run.js';
 /** The run's options as saved in every checkpoint (state.json `options`) and in summary.json. Paths are absolute. */
 export function runRecord(options: TrainRunOptions): Record<string, unknown> {
   return {
-    model: options.model.source.path, teacher: options.teacher ? resolve(options.teacher.source.path) : null, distillation: options.distillation ?? null,
-    textFile: resolve(options.textFile), steps: options.steps, seqLen: options.seqLen, batchSize: options.batchSize, trainable: options.trainable,
-    schedule: options.schedule, weightDecay: options.weightDecay ?? 0.01, clipNorm: options.clipNorm ?? 1, accumulation: options.accumulation ?? 1,
-    valFraction: options.valFraction ?? 0.1, seed: options.seed ?? 0,
-    router: options.model.recur?.router ? { ...options.model.recur.router, ...options.router } : null, exit: options.exit ?? null,
+    model: options.model.source.path,
+    teacher: options.teacher ? resolve(options.teacher.source.path) : null,
+    distillation: options.distillation ?? null,
+    textFile: resolve(options.textFile),
+    steps: options.steps,
+    seqLen: options.seqLen,
+    batchSize: options.batchSize,
+    trainable: options.trainable,
+    schedule: options.schedule,
+    weightDecay: options.weightDecay ?? 0.01,
+    clipNorm: options.clipNorm ?? 1,
+    accumulation: options.accumulation ?? 1,
+    valFraction: options.valFraction ?? 0.1,
+    seed: options.seed ?? 0,
+    router: options.model.recur?.router ? { ...options.model.recur.router, ...options.router } : null,
+    exit: options.exit ?? null,
   };
 }
 
@@ -17,9 +28,13 @@ export function runRecord(options: TrainRunOptions): Record<string, unknown> {
  * `schedule.peakLr 0.003 → 0.01`). The model is checked by its identity instead, and `steps` only
  * matters through the schedule. Fields a saved record lacks (older runs) are not compared.
  */
-export function settingsChanges(saved: Readonly<Record<string, unknown>>, current: Readonly<Record<string, unknown>>): string[] {
+export function settingsChanges(
+  saved: Readonly<Record<string, unknown>>,
+  current: Readonly<Record<string, unknown>>,
+): string[] {
   const changes: string[] = [];
-  const absolute = (path: unknown) => (typeof path === 'string' ? resolve(path) : path); // records of older runs kept paths as given
+  // records of older runs kept paths as given
+  const absolute = (path: unknown) => (typeof path === 'string' ? resolve(path) : path);
   saved = { ...saved, textFile: absolute(saved.textFile), teacher: absolute(saved.teacher) };
   for (const [field, value] of Object.entries(current)) {
     if (!IGNORED.has(field) && field in saved) compare(saved[field], value, field, changes);
@@ -31,11 +46,13 @@ const IGNORED = new Set(['model', 'steps']);
 
 function compare(before: unknown, now: unknown, field: string, changes: string[]): void {
   if (isRecord(before) && isRecord(now)) {
-    for (const key of new Set([...Object.keys(before), ...Object.keys(now)])) compare(before[key], now[key], `${field}.${key}`, changes);
+    for (const key of new Set([...Object.keys(before), ...Object.keys(now)]))
+      compare(before[key], now[key], `${field}.${key}`, changes);
   } else if (show(before) !== show(now)) {
     changes.push(`${field} ${show(before)} → ${show(now)}`);
   }
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
-const show = (value: unknown): string => (typeof value === 'string' ? value : JSON.stringify(value) ?? 'none');
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+const show = (value: unknown): string => (typeof value === 'string' ? value : (JSON.stringify(value) ?? 'none'));

@@ -31,11 +31,21 @@ export function trainableModel(model: LoadedModel, selection: TrainableSelection
   // A MoR router always trains (fresh weights are useless frozen), whatever the selection.
   // The loss-free balancing bias is a Variable too, but frozen: the run assigns it, gradients never do.
   const router = model.routerParams ? withVariables(model.routerParams, (name) => name !== balanceBiasKey) : undefined;
-  if (router) for (const [name, t] of router.tensors) if (!router.variables.has(name)) router.tensors.set(name, tf.variable(tf.clone(t), false));
+  if (router)
+    for (const [name, t] of router.tensors)
+      if (!router.variables.has(name)) router.tensors.set(name, tf.variable(tf.clone(t), false));
   const params = new Map([...weights.variables, ...(lora?.variables ?? []), ...(router?.variables ?? [])]);
-  if (params.size === 0) throw new RangeError(`--trainable ${selection} selects no parameter of this model${selection === 'lora' ? ' (it has no LoRA: convert it first, or train shared+lora / all)' : ''}`);
+  if (params.size === 0)
+    throw new RangeError(
+      `--trainable ${selection} selects no parameter of this model${selection === 'lora' ? ' (it has no LoRA: convert it first, or train shared+lora / all)' : ''}`,
+    );
   return {
-    model: { ...model, decoder, ...(adapter ? { lora: adapter } : {}), ...(router ? { routerParams: router.tensors } : {}) },
+    model: {
+      ...model,
+      decoder,
+      ...(adapter ? { lora: adapter } : {}),
+      ...(router ? { routerParams: router.tensors } : {}),
+    },
     params,
     tensors: new Map([...decoderTensors, ...(adapter?.tensors ?? []), ...(router?.tensors ?? [])]),
   };

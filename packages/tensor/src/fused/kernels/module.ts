@@ -13,7 +13,15 @@ import { rmsNorm } from './rmsNorm.js';
  * params.ts; all pointers are byte offsets, all data float32), and [start, end) is the range of work items a
  * thread claimed, so one generic worker loop runs any of them. Row widths must be multiples of 4.
  */
-export const KERNEL_NAMES = ['linearRows', 'attnScores', 'attnValues', 'attention', 'linearTiled', 'siluMul', 'rmsNorm'] as const;
+export const KERNEL_NAMES = [
+  'linearRows',
+  'attnScores',
+  'attnValues',
+  'attention',
+  'linearTiled',
+  'siluMul',
+  'rmsNorm',
+] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
 /**
@@ -22,10 +30,31 @@ export type KernelName = (typeof KERNEL_NAMES)[number];
  */
 export function fusedModuleBytes(shared: boolean, fma = false): Uint8Array<ArrayBuffer> {
   const { MT, NR } = tileFor(fma);
-  return kernelModule([linearRows(), attnScores(), attnValues(), attention(fma), linearTiled(MT, NR, 'linearTiled', fma), siluMul(), rmsNorm()], shared);
+  return kernelModule(
+    [
+      linearRows(),
+      attnScores(),
+      attnValues(),
+      attention(fma),
+      linearTiled(MT, NR, 'linearTiled', fma),
+      siluMul(),
+      rmsNorm(),
+    ],
+    shared,
+  );
 }
 
 /** A tiny module using f32x4.relaxed_madd: validates only where relaxed SIMD is on. */
 export function relaxedSimdProbe(): Uint8Array<ArrayBuffer> {
-  return kernelModule([{ name: 'probe', params: 0, locals: [V128], body: [...zeroV, ...zeroV, ...zeroV, ...ins.f32x4RelaxedMadd, ...set(0)] }], false);
+  return kernelModule(
+    [
+      {
+        name: 'probe',
+        params: 0,
+        locals: [V128],
+        body: [...zeroV, ...zeroV, ...zeroV, ...ins.f32x4RelaxedMadd, ...set(0)],
+      },
+    ],
+    false,
+  );
 }

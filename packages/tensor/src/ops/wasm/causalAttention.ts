@@ -12,7 +12,12 @@ import { maskScores } from '../causalMask.js';
  * the whole tensor back), which outweighs the faster matMul when few rows share a kv head: decode
  * and short chunks stay on the batched composite. Crossover measured at ≈3–8 rows per kv head.
  */
-export function causalAttentionWasm(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: CausalAttentionOptions): tf.Tensor2D {
+export function causalAttentionWasm(
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  opts: CausalAttentionOptions,
+): tf.Tensor2D {
   const [t, nHeads] = q.shape;
   const nKvHeads = k.shape[1];
   const rowsPerKvHead = (nHeads / nKvHeads) * t;
