@@ -10,7 +10,15 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { initBackend, tf } from '../../packages/tensor/dist/index.js';
 import { balanceBiasKey, depthForward } from '../../packages/router/dist/index.js';
-import { convertModel, disposeModel, evaluateDepths, parseExitRule, routedSequence, withRouter, withRouterThreshold } from '../../packages/engine/dist/index.js';
+import {
+  convertModel,
+  disposeModel,
+  evaluateDepths,
+  parseExitRule,
+  routedSequence,
+  withRouter,
+  withRouterThreshold,
+} from '../../packages/engine/dist/index.js';
 import { heldOutLoss, loadModel, scratchModel, trainModel, trainingData } from '../../packages/engine/dist/node.js';
 import { machineDescription } from '../bench/record.mjs';
 import { morFlops, renderReport } from './morReport.mjs';
@@ -158,14 +166,45 @@ async function runSpec(spec) {
   const flops = morFlops(configOf(spec), spec.recursive ? { ...spec.recursive, router: spec.router } : null, seqLen);
   const steps = Math.max(1, Math.round((vanillaSteps * vanillaFlops.perToken) / flops.perToken));
   const result = await trainModel({
-    model, textFile: corpus, out: `${dir}/run`, steps, seqLen, batchSize: batch, trainable: 'all',
-    schedule: { kind: 'cosine', peakLr: lr, warmupSteps: Math.min(20, Math.floor(steps / 10)), totalSteps: steps, minLrRatio: 0.1 },
-    valFraction: 0.1, evalEvery: 0, saveEvery: 0, evalWindows: 1, finalEvalWindows: 1, seed: 0,
+    model,
+    textFile: corpus,
+    out: `${dir}/run`,
+    steps,
+    seqLen,
+    batchSize: batch,
+    trainable: 'all',
+    schedule: {
+      kind: 'cosine',
+      peakLr: lr,
+      warmupSteps: Math.min(20, Math.floor(steps / 10)),
+      totalSteps: steps,
+      minLrRatio: 0.1,
+    },
+    valFraction: 0.1,
+    evalEvery: 0,
+    saveEvery: 0,
+    evalWindows: 1,
+    finalEvalWindows: 1,
+    seed: 0,
   });
   const loaded = await loadModel(result.modelDir);
-  const trained = spec.router === 'expert' ? withRouterThreshold(loaded, 'calibrated', { windows: calibrationWindows }) : loaded;
-  const row = { name: spec.name, spec, steps, tokens: result.tokens, trainFlops: 3 * flops.perToken * result.tokens, forwardPerToken: flops.perToken, expectedLoops: flops.expectedLoops, seconds: result.seconds, parameters: uniqueParameters(trained), ...evaluate(trained, spec) };
-  console.log(`${spec.name}: ${steps} steps, NLL ${row.nll.toFixed(4)}${row.causalNll ? ` (causal ${row.causalNll.toFixed(4)})` : ''}, depth ${row.averageDepth.toFixed(2)}, ${row.seconds.toFixed(0)} s`);
+  const trained =
+    spec.router === 'expert' ? withRouterThreshold(loaded, 'calibrated', { windows: calibrationWindows }) : loaded;
+  const row = {
+    name: spec.name,
+    spec,
+    steps,
+    tokens: result.tokens,
+    trainFlops: 3 * flops.perToken * result.tokens,
+    forwardPerToken: flops.perToken,
+    expectedLoops: flops.expectedLoops,
+    seconds: result.seconds,
+    parameters: uniqueParameters(trained),
+    ...evaluate(trained, spec),
+  };
+  console.log(
+    `${spec.name}: ${steps} steps, NLL ${row.nll.toFixed(4)}${row.causalNll ? ` (causal ${row.causalNll.toFixed(4)})` : ''}, depth ${row.averageDepth.toFixed(2)}, ${row.seconds.toFixed(0)} s`,
+  );
   disposeModel(trained);
   disposeModel(model);
   return row;
@@ -183,15 +222,36 @@ function uniqueParameters(model) {
  */
 function evaluate(model, spec) {
   const router = model.recur?.router;
-  const mor = router ? { kind: router.kind, alpha: router.alpha, kvMode: router.kvMode, ...(router.kind === 'token' && { tokenForm: router.tokenForm, balance: router.balance }) } : null;
+  const mor = router
+    ? {
+        kind: router.kind,
+        alpha: router.alpha,
+        kvMode: router.kvMode,
+        ...(router.kind === 'token' && { tokenForm: router.tokenForm, balance: router.balance }),
+      }
+    : null;
   const loops = model.decoder.loops.loops.length;
   const kv = { 'recursion-wise': kvPerToken(model, mor, 'recursion-wise'), shared: kvPerToken(model, mor, 'shared') };
   if (!mor) return { nll: heldOutLoss(model.decoder, windows).meanNll, averageDepth: spec.recursive ? loops : 1, kv };
   const routed = routedNll(model, mor);
   const scored = windows.map((w) => Array.from(w));
   const causal = evaluateDepths(model, { windows: scored, rule: parseExitRule('router'), perLoop: false });
-  const row = { nll: routed.nll, averageDepth: routed.depth, causalNll: Math.log(policyOf(causal).perplexity), causalDepth: policyOf(causal).averageDepth, kv };
-  if (mor.kind !== 'expert') return router?.balance === 'loss-free' ? { ...row, balanceBias: Array.from(/** @type {RouterParams} */ (model.routerParams).get(balanceBiasKey)?.dataSync() ?? []) } : row;
+  const row = {
+    nll: routed.nll,
+    averageDepth: routed.depth,
+    causalNll: Math.log(policyOf(causal).perplexity),
+    causalDepth: policyOf(causal).averageDepth,
+    kv,
+  };
+  if (mor.kind !== 'expert')
+    return router?.balance === 'loss-free'
+      ? {
+          ...row,
+          balanceBias: Array.from(
+            /** @type {RouterParams} */ (model.routerParams).get(balanceBiasKey)?.dataSync() ?? [],
+          ),
+        }
+      : row;
   // The σ > 0.5 rule beside the calibrated per-recursion thresholds the model was saved with.
   const half = evaluateDepths(model, { windows: scored, rule: parseExitRule('router:0.5'), perLoop: false });
   return {
@@ -323,5 +383,17 @@ async function earlyExitCurve() {
   );
   disposeModel(trained);
   disposeModel(converted);
-  return { perLoop: fixed.perLoop, curve, teacherPpl, steps: exitSteps, tokens: result.tokens, windows: exitWindows.length, blockLayers, executedLayers: trained.decoder.loops.prologue.length + trained.decoder.loops.loops.length * blockLayers + trained.decoder.loops.epilogue.length };
+  return {
+    perLoop: fixed.perLoop,
+    curve,
+    teacherPpl,
+    steps: exitSteps,
+    tokens: result.tokens,
+    windows: exitWindows.length,
+    blockLayers,
+    executedLayers:
+      trained.decoder.loops.prologue.length +
+      trained.decoder.loops.loops.length * blockLayers +
+      trained.decoder.loops.epilogue.length,
+  };
 }

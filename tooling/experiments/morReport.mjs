@@ -170,14 +170,36 @@ function reading(rows) {
     )
     .join('; ');
   const off = e.filter((m) => Math.abs(m.causalDepth - m.averageDepth) > 0.05);
-  lines.push(`Expert-choice's top-k sees the whole window; at decode a causal threshold replaces it (${causalGap}). ${off.length ? `The calibrated depth misses the trained one by more than 0.05 loops for ${off.map((m) => m.name).join(', ')}.` : 'Calibrated thresholds bring the causal depth to the trained capacity (within 0.05 loops), where the fixed σ > 0.5 rule need not: it keeps whoever the BCE has pushed above 0.5, which in a short run is not the trained capacity.'}`);
-  lines.push(`Token-choice depths after training: ${t.map((m) => `${m.name} ${m.averageDepth.toFixed(2)}`).join(', ')} (balanced would be ${t.map((m) => ((m.spec.recursive.loops + 1) / 2).toFixed(1)).join(', ')}; its FLOP budget assumed balance).`);
-  const pairs = t.filter((m) => m.spec.balance === 'loss-free').map((free) => ({ free, loss: t.find((m) => m.spec.balance !== 'loss-free' && m.spec.recursive.loops === free.spec.recursive.loops) }));
-  const described = pairs.flatMap(({ free, loss }) => (loss ? [`N_r = ${free.spec.recursive.loops}: NLL ${free.nll.toFixed(4)} vs ${loss.nll.toFixed(4)}, depth ${free.averageDepth.toFixed(2)} vs ${loss.averageDepth.toFixed(2)}`] : []));
+  lines.push(
+    `Expert-choice's top-k sees the whole window; at decode a causal threshold replaces it (${causalGap}). ${off.length ? `The calibrated depth misses the trained one by more than 0.05 loops for ${off.map((m) => m.name).join(', ')}.` : 'Calibrated thresholds bring the causal depth to the trained capacity (within 0.05 loops), where the fixed σ > 0.5 rule need not: it keeps whoever the BCE has pushed above 0.5, which in a short run is not the trained capacity.'}`,
+  );
+  lines.push(
+    `Token-choice depths after training: ${t.map((m) => `${m.name} ${m.averageDepth.toFixed(2)}`).join(', ')} (balanced would be ${t.map((m) => ((m.spec.recursive.loops + 1) / 2).toFixed(1)).join(', ')}; its FLOP budget assumed balance).`,
+  );
+  const pairs = t
+    .filter((m) => m.spec.balance === 'loss-free')
+    .map((free) => ({
+      free,
+      loss: t.find((m) => m.spec.balance !== 'loss-free' && m.spec.recursive.loops === free.spec.recursive.loops),
+    }));
+  const described = pairs.flatMap(({ free, loss }) =>
+    loss
+      ? [
+          `N_r = ${free.spec.recursive.loops}: NLL ${free.nll.toFixed(4)} vs ${loss.nll.toFixed(4)}, depth ${free.averageDepth.toFixed(2)} vs ${loss.averageDepth.toFixed(2)}`,
+        ]
+      : [],
+  );
   if (described.length) {
     const collapsed = pairs.filter(({ free }) => free.averageDepth <= 1.1).map(({ free }) => free.name);
-    const biases = pairs.map(({ free }) => `N_r = ${free.spec.recursive.loops}: [${(free.balanceBias ?? []).map((b) => b.toFixed(3)).join(', ')}] after ${free.steps} steps`).join('; ');
-    lines.push(`Loss-free balancing against the balancing loss: ${described.join('; ')}. The final biases (${biases}) move at most u·steps = ${(1e-3 * Math.max(...pairs.map(({ free }) => free.steps))).toFixed(3)} in probability, ${collapsed.length ? `which is small against the softmax gaps a from-scratch router opens: ${collapsed.join(', ')} ended far from balance (depth ≤ 1.1), the gate's own gradient (it multiplies the chosen depth's output) reinforcing one choice faster than the bias could undo it — at these budgets the auxiliary loss balances and the bias does not.` : 'and that was enough to keep the loads near balance here.'}`);
+    const biases = pairs
+      .map(
+        ({ free }) =>
+          `N_r = ${free.spec.recursive.loops}: [${(free.balanceBias ?? []).map((b) => b.toFixed(3)).join(', ')}] after ${free.steps} steps`,
+      )
+      .join('; ');
+    lines.push(
+      `Loss-free balancing against the balancing loss: ${described.join('; ')}. The final biases (${biases}) move at most u·steps = ${(1e-3 * Math.max(...pairs.map(({ free }) => free.steps))).toFixed(3)} in probability, ${collapsed.length ? `which is small against the softmax gaps a from-scratch router opens: ${collapsed.join(', ')} ended far from balance (depth ≤ 1.1), the gate's own gradient (it multiplies the chosen depth's output) reinforcing one choice faster than the bias could undo it — at these budgets the auxiliary loss balances and the bias does not.` : 'and that was enough to keep the loads near balance here.'}`,
+    );
   }
   const vkv = v.kv['recursion-wise'].floatsPerToken;
   const kvLine = mor.map((m) => `${m.name} ${(m.kv['recursion-wise'].floatsPerToken / vkv).toFixed(2)}×`).join(', ');
@@ -208,15 +230,24 @@ function mixedReading(exit) {
 function exitReading(exit) {
   const [d1, d2] = /** @type {[FixedDepth, FixedDepth]} */ (exit.perLoop); // a 2-loop model
   if (d1.perplexity < d2.perplexity) {
-    return `Reading: here **the shallow exit is better than full depth** (${d1.perplexity.toFixed(2)} after loop 1 vs ${d2.perplexity.toFixed(2)} after loop 2; the original 5-layer model: ${exit.teacherPpl.toFixed(2)}), so the curve runs the wrong way: lower thresholds (more tokens leaving after loop 1) give lower perplexity. ` +
+    return (
+      `Reading: here **the shallow exit is better than full depth** (${d1.perplexity.toFixed(2)} after loop 1 vs ${d2.perplexity.toFixed(2)} after loop 2; the original 5-layer model: ${exit.teacherPpl.toFixed(2)}), so the curve runs the wrong way: lower thresholds (more tokens leaving after loop 1) give lower perplexity. ` +
       `Loop 1 of the converted model (first layer, the ${exit.blockLayers ?? '?'}-layer block initialised from the lower layers, last layer) is close to the original network with its upper layers dropped, while loop 2 re-runs the block on states it was never trained on; ` +
-      `${exit.steps} steps of uptraining (${exit.tokens.toLocaleString('en-US')} tokens) do not repair it. ${mixedReading(exit)} The papers' premise — deeper is better and early exit trades a little quality for compute — needs the uptraining budget they use (billions of tokens), not this one.`;
+      `${exit.steps} steps of uptraining (${exit.tokens.toLocaleString('en-US')} tokens) do not repair it. ${mixedReading(exit)} The papers' premise — deeper is better and early exit trades a little quality for compute — needs the uptraining budget they use (billions of tokens), not this one.`
+    );
   }
   const cheap = exit.curve.filter((c) => c.perplexity <= d2.perplexity * 1.05);
-  const low = cheap.reduce((a, b) => (a && a.averageDepth < b.averageDepth ? a : b), /** @type {CurvePoint | undefined} */ (undefined));
-  return `Reading: exiting every token after loop 1 costs ${d1.perplexity.toFixed(2)} vs ${d2.perplexity.toFixed(2)} at full depth. ` +
-    (low ? `maxProb early exit stays within 5% of full-depth perplexity down to an average depth of ${low.averageDepth.toFixed(2)} (maxprob:${low.threshold}); ` : 'No threshold stays within 5% of full-depth perplexity; ') +
-    `lower thresholds trade more perplexity for less depth. With 2 loops the saving is at most one block (${exit.blockLayers ?? '?'} of ${exit.executedLayers ?? '?'} executed layers) per exiting token.`;
+  const low = cheap.reduce(
+    (a, b) => (a && a.averageDepth < b.averageDepth ? a : b),
+    /** @type {CurvePoint | undefined} */ (undefined),
+  );
+  return (
+    `Reading: exiting every token after loop 1 costs ${d1.perplexity.toFixed(2)} vs ${d2.perplexity.toFixed(2)} at full depth. ` +
+    (low
+      ? `maxProb early exit stays within 5% of full-depth perplexity down to an average depth of ${low.averageDepth.toFixed(2)} (maxprob:${low.threshold}); `
+      : 'No threshold stays within 5% of full-depth perplexity; ') +
+    `lower thresholds trade more perplexity for less depth. With 2 loops the saving is at most one block (${exit.blockLayers ?? '?'} of ${exit.executedLayers ?? '?'} executed layers) per exiting token.`
+  );
 }
 
 // Run directly: re-render docs/results/mor.md from the committed docs/results/mor.json.

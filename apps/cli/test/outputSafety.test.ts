@@ -70,18 +70,37 @@ describe('commands that write never replace their source, never mix, never leave
     expect(readdirSync(dir).filter((name) => name.startsWith('.'))).toEqual([]);
   });
 
-  it('export --torch writes the PyTorch folder (--json), replaces its own folder (Python\'s __pycache__ included), refuses others and options that do not apply', async () => {
+  it("export --torch writes the PyTorch folder (--json), replaces its own folder (Python's __pycache__ included), refuses others and options that do not apply", async () => {
     const other = join(dir, 'other-torch');
     cpSync(hf, other, { recursive: true });
     expectOneLineFailure(await recur('export', source, '--torch', '--out', other), /not empty.*--force/);
-    expectOneLineFailure(await recur('export', source, '--torch', '--gguf', '--out', join(dir, 't')), /--gguf does not apply to --torch/);
-    expectOneLineFailure(await recur('export', source, '--torch', '--lora', 'peft', '--out', join(dir, 't')), /--lora does not apply to --torch/);
+    expectOneLineFailure(
+      await recur('export', source, '--torch', '--gguf', '--out', join(dir, 't')),
+      /--gguf does not apply to --torch/,
+    );
+    expectOneLineFailure(
+      await recur('export', source, '--torch', '--lora', 'peft', '--out', join(dir, 't')),
+      /--lora does not apply to --torch/,
+    );
     const out = join(dir, 'torch');
     const run = await recur('export', source, '--torch', '--out', out, '--json');
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ format: 'torch', loops: 1, router: null, tensors: 47 });
-    expect(readdirSync(out).sort()).toEqual(['config.json', 'model.safetensors', 'modeling_recur.py', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json', 'uptrain_recur.py'].filter((n) => n !== 'special_tokens_map.json' || readdirSync(hf).includes(n)));
-    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))).toMatchObject({ architectures: ['RecurForCausalLM'], auto_map: { AutoModelForCausalLM: 'modeling_recur.RecurForCausalLM' } });
+    expect(readdirSync(out).sort()).toEqual(
+      [
+        'config.json',
+        'model.safetensors',
+        'modeling_recur.py',
+        'special_tokens_map.json',
+        'tokenizer.json',
+        'tokenizer_config.json',
+        'uptrain_recur.py',
+      ].filter((n) => n !== 'special_tokens_map.json' || readdirSync(hf).includes(n)),
+    );
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))).toMatchObject({
+      architectures: ['RecurForCausalLM'],
+      auto_map: { AutoModelForCausalLM: 'modeling_recur.RecurForCausalLM' },
+    });
     mkdirSync(join(out, '__pycache__'));
     expect((await recur('export', source, '--torch', '--out', out)).code).toBe(0); // its own folder
     expect(fingerprint(source)).toEqual(before);

@@ -238,10 +238,12 @@ describe('recur train --router', () => {
       );
       if (kind === 'token') expect(shown.stdout).toMatch(/depth chosen up front \(paper form, loss balancing\)/);
       // bench times the model as generate runs it: routed on the fused kernels by default, full depth with --exit none.
-      const bench = (...extra: string[]) => recur('bench', '--model', model, '--prefill', '16', '--decode', '4', '--json', ...extra);
+      const bench = (...extra: string[]) =>
+        recur('bench', '--model', model, '--prefill', '16', '--decode', '4', '--json', ...extra);
       const [benchRouted, benchFull] = await Promise.all([bench(), bench('--exit', 'none')]);
       expect(benchRouted.code, benchRouted.stderr).toBe(0);
-      const timed = (run: { stdout: string }) => JSON.parse(run.stdout) as { path: string; routing: string; averageDepth?: number };
+      const timed = (run: { stdout: string }) =>
+        JSON.parse(run.stdout) as { path: string; routing: string; averageDepth?: number };
       expect(timed(benchRouted)).toMatchObject({ path: 'fast', routing: 'router' });
       expect(timed(benchRouted).averageDepth).toBeGreaterThanOrEqual(1);
       expect(timed(benchRouted).averageDepth).toBeLessThanOrEqual(2);

@@ -168,7 +168,9 @@ async function run(): Promise<void> {
   const perToken = result.ids.length > 0 ? result.timings.decodeMs / result.ids.length : 0;
   byId('generate-stats', HTMLParagraphElement).textContent =
     `${result.ids.length} tokens · prefill ${result.timings.prefillMs.toFixed(0)} ms · decode ${perToken.toFixed(1)} ms/token on ${state.backend?.name}` +
-    (result.depths ? ` · routed by its ${model.recur?.router?.kind}-choice router, mean depth ${(result.depths.reduce((a, b) => a + b, 0) / Math.max(1, result.depths.length)).toFixed(2)}` : '');
+    (result.depths
+      ? ` · routed by its ${model.recur?.router?.kind}-choice router, mean depth ${(result.depths.reduce((a, b) => a + b, 0) / Math.max(1, result.depths.length)).toFixed(2)}`
+      : '');
   await analyse(model, [...result.promptIds, ...result.ids], result.promptIds.length, result.depths);
 }
 
@@ -176,7 +178,12 @@ async function run(): Promise<void> {
  * Depth heatmap and attention entropy of the generated text (one full-depth forward). A router model
  * (generate ran its router) shows the depths its router gave; others the max-probability exit depths.
  */
-async function analyse(model: LoadedModel, ids: number[], promptLength: number, routed: readonly number[] | undefined): Promise<void> {
+async function analyse(
+  model: LoadedModel,
+  ids: number[],
+  promptLength: number,
+  routed: readonly number[] | undefined,
+): Promise<void> {
   const probe = await probeLoops(model, ids);
   const depths = tokenDepths(probe, numberField('exit-threshold', 0, 1));
   // Row t's readout chose token t+1: colour each generated token by the depth of the row that produced it.

@@ -8,7 +8,10 @@ export interface RoutedBench {
 }
 
 /** benchmarkForward on the fast path: the same protocol (best prefill of `repeats`, then cached decode steps). */
-export async function benchmarkFastForward(fast: FastDecoder, options: ForwardBenchOptions): Promise<ForwardBenchResult> {
+export async function benchmarkFastForward(
+  fast: FastDecoder,
+  options: ForwardBenchOptions,
+): Promise<ForwardBenchResult> {
   if (options.routed) return benchmarkRouted(fast, options, options.routed);
   const { prefillTokens, decodeTokens } = options;
   const vocab = fast.config.vocabSize;
@@ -55,7 +58,8 @@ function benchmarkRouted(fast: FastDecoder, options: ForwardBenchOptions, routed
   const cache = fast.newCache(prefillTokens + decodeTokens, routed.kvMode);
   fast.forwardDepth(ids, { ...run, cache });
   const start = performance.now();
-  for (let i = 0; i < decodeTokens; i++) depthSum += fast.forwardDepth([ids[i % ids.length]!], { ...run, cache }).depths[0]!;
+  for (let i = 0; i < decodeTokens; i++)
+    depthSum += fast.forwardDepth([ids[i % ids.length]!], { ...run, cache }).depths[0]!;
   const decodeMs = performance.now() - start;
   cache.dispose();
   return {

@@ -59,7 +59,8 @@ export interface GenerateResult {
 /** Prefill the prompt once, then decode one token at a time through the KV cache. */
 export async function generate(model: LoadedModel, request: GenerateOptions): Promise<GenerateResult> {
   const { tokenizer } = model;
-  if (request.fullDepth && request.exit) throw new RangeError('generate: fullDepth and an exit rule exclude each other');
+  if (request.fullDepth && request.exit)
+    throw new RangeError('generate: fullDepth and an exit rule exclude each other');
   const exit = request.exit ?? (request.fullDepth ? undefined : trainedRouting(model));
   const options: GenerateOptions = { ...request, ...(exit && { exit }) };
   validateSampling({ temperature: options.temperature, topK: options.topK, topP: options.topP, seed: options.seed });
@@ -142,7 +143,11 @@ export function trainedRouting(model: LoadedModel): ExitRule | undefined {
 }
 
 /** An early-exit policy that the serving engine's fused kernels can run for this model (validated as the tfjs path does), else undefined. */
-async function servedDepthRun(model: LoadedModel, options: GenerateOptions, maxNew: number): Promise<{ policy: ExitPolicy; kvMode: 'copy' | 'shared' } | undefined> {
+async function servedDepthRun(
+  model: LoadedModel,
+  options: GenerateOptions,
+  maxNew: number,
+): Promise<{ policy: ExitPolicy; kvMode: 'copy' | 'shared' } | undefined> {
   const rule = options.exit;
   if (rule?.kind !== 'policy' || options.fast === false || maxNew < 1) return undefined;
   exitRouting(model, rule); // the tfjs path's refusals (one loop, a depth the model lacks) come first

@@ -114,7 +114,9 @@ describe('per-token depth in the engine', () => {
     expect([byDefault.ids, byDefault.depths]).toEqual([out.ids, out.depths]);
     const full = await generate(mor, { prompt: 'Once upon a time', maxNewTokens: 16, fullDepth: true });
     expect(full.depths).toBeUndefined();
-    await expect(generate(mor, { prompt: 'Once', maxNewTokens: 1, fullDepth: true, exit: parseExitRule('router') })).rejects.toThrow(/exclude each other/);
+    await expect(
+      generate(mor, { prompt: 'Once', maxNewTokens: 1, fullDepth: true, exit: parseExitRule('router') }),
+    ).rejects.toThrow(/exclude each other/);
     const scored = evaluateDepths(mor, { windows, rule: parseExitRule('router') });
     expect(scored.perLoop.map((p) => p.depth)).toEqual([1, 2]); // forced depths with the router's gates (routerPerLoop)
     for (const { perplexity } of scored.perLoop) expect(Number.isFinite(perplexity)).toBe(true);

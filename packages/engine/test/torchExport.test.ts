@@ -7,7 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { depthForward } from '@recur/router';
 import { initBackend, Mulberry32, tf } from '@recur/tensor';
 import { languageModelObjective, registerGradients } from '@recur/train';
-import { convertModel, disposeModel, exitRouting, generate, morObjective, routedSequence, withRouter, type LoadedModel, type MorTraining } from '../src/index.js';
+import {
+  convertModel,
+  disposeModel,
+  exitRouting,
+  generate,
+  morObjective,
+  routedSequence,
+  withRouter,
+  type LoadedModel,
+  type MorTraining,
+} from '../src/index.js';
 import { exportTorch, loadModel, trainableModel } from '../src/node/index.js';
 import { corpusPath, hfPath } from './stories260k.js';
 import { maxAbsDiff, runPython, torchPython } from './torch/python.js';
@@ -30,7 +40,8 @@ interface PythonOut {
 }
 
 if (!python && process.env.CI === 'true') {
-  it('needs PyTorch under CI', () => expect.fail('CI=true but no python3 imports torch: .ci/run installs python3-torch'));
+  it('needs PyTorch under CI', () =>
+    expect.fail('CI=true but no python3 imports torch: .ci/run installs python3-torch'));
 }
 
 describe.skipIf(!python)('recur export --torch: the PyTorch model equals Recur', () => {
@@ -45,12 +56,23 @@ describe.skipIf(!python)('recur export --torch: the PyTorch model equals Recur',
     registerGradients();
     dir = await mkdtemp(join(tmpdir(), 'recur-torch-'));
     source = await loadModel(hfPath);
-    const common = { strategy: 'middle-cycle', init: 'stepwise', ranks: { attention: 4, mlp: 4 }, loraInit: 'svd', norms: 'per-loop' } as const;
+    const common = {
+      strategy: 'middle-cycle',
+      init: 'stepwise',
+      ranks: { attention: 4, mlp: 4 },
+      loraInit: 'svd',
+      norms: 'per-loop',
+    } as const;
     // Scale 1 here: at scale 2 this model's float32 logits are 2e-4 off its own float64 ones (in PyTorch alone), above the 1e-4 asked.
     relaxed = await convertModel(source, { ...common, loops: 2, depthFit: 'round' });
     looped = await convertModel(source, { ...common, loops: 3, loraScale: 0.5 });
-    ids = source.tokenizer.encode('Once upon a time, there was a little girl named Lily. She loved to play outside', { addBos: true });
-    const text = source.tokenizer.encode('Tom and his dog went to the park. They ran and jumped and had a lot of fun in the sun.', { addBos: true });
+    ids = source.tokenizer.encode('Once upon a time, there was a little girl named Lily. She loved to play outside', {
+      addBos: true,
+    });
+    const text = source.tokenizer.encode(
+      'Tom and his dog went to the park. They ran and jumped and had a lot of fun in the sun.',
+      { addBos: true },
+    );
     batch = [Int32Array.from(text.slice(0, 17)), Int32Array.from(text.slice(4, 21))];
   });
   afterAll(async () => {
@@ -62,47 +84,119 @@ describe.skipIf(!python)('recur export --torch: the PyTorch model equals Recur',
   const variants: [string, () => LoadedModel, boolean][] = [
     ['relaxed (no router)', () => relaxed, true],
     ['expert-choice, recursion-wise KV', () => withRouter(looped, { kind: 'expert', alpha: 0.5, seed: 7 }), true],
-    ['expert-choice MLP router, KV sharing, calibrated thresholds', () => withThresholds(withRouter(looped, { kind: 'expert', architecture: 'mlp', alpha: 0.5, kvMode: 'shared', seed: 8 }), [0, 0.499, 0.502]), true],
-    ['expert-choice, copy KV', () => withRouter(looped, { kind: 'expert', alpha: 0.5, kvMode: 'copy', seed: 9 }), false],
+    [
+      'expert-choice MLP router, KV sharing, calibrated thresholds',
+      () =>
+        withThresholds(
+          withRouter(looped, { kind: 'expert', architecture: 'mlp', alpha: 0.5, kvMode: 'shared', seed: 8 }),
+          [0, 0.499, 0.502],
+        ),
+      true,
+    ],
+    [
+      'expert-choice, copy KV',
+      () => withRouter(looped, { kind: 'expert', alpha: 0.5, kvMode: 'copy', seed: 9 }),
+      false,
+    ],
     ['token-choice (paper form), balancing loss', () => withRouter(looped, { kind: 'token', seed: 10 }), true],
-    ['token-choice gated every loop, KV sharing, loss-free bias', () => withBias(withRouter(looped, { kind: 'token', tokenForm: 'gated-every-loop', kvMode: 'shared', balance: 'loss-free', seed: 11 }), [0.01, -0.004, 0]), true],
+    [
+      'token-choice gated every loop, KV sharing, loss-free bias',
+      () =>
+        withBias(
+          withRouter(looped, {
+            kind: 'token',
+            tokenForm: 'gated-every-loop',
+            kvMode: 'shared',
+            balance: 'loss-free',
+            seed: 11,
+          }),
+          [0.01, -0.004, 0],
+        ),
+      true,
+    ],
   ];
 
-  it.each(variants)('%s: logits, greedy tokens, training loss and gradients; save_pretrained reloads in Recur', async (name, make, trains) => {
-    const model = make();
-    const folder = join(dir, name.replace(/\W+/g, '-'));
-    await exportTorch(model, folder);
-    const router = model.recur?.router;
-    const routings = router ? ['threshold', 'top-k'] : ['none'];
-    const py = runPython<PythonOut>(python!, [driver], { dir: folder, ids, routings, greedy: { prompt: [1], n: 16 }, train: { batch: batch.map((s) => Array.from(s)), lr: 0.05 }, save: `${folder}-trained` });
+  it.each(variants)(
+    '%s: logits, greedy tokens, training loss and gradients; save_pretrained reloads in Recur',
+    async (name, make, trains) => {
+      const model = make();
+      const folder = join(dir, name.replace(/\W+/g, '-'));
+      await exportTorch(model, folder);
+      const router = model.recur?.router;
+      const routings = router ? ['threshold', 'top-k'] : ['none'];
+      const py = runPython<PythonOut>(python!, [driver], {
+        dir: folder,
+        ids,
+        routings,
+        greedy: { prompt: [1], n: 16 },
+        train: { batch: batch.map((s) => Array.from(s)), lr: 0.05 },
+        save: `${folder}-trained`,
+      });
 
-    expect(maxAbsDiff(py.logits[routings[0]!]!, recurLogits(model, ids)), 'logits').toBeLessThan(LOGITS_TOL);
-    const mor = morTraining(model);
-    if (mor) {
-      const [logits, aux] = topK(model, mor, ids);
-      expect(maxAbsDiff(py.logits['top-k']!, logits), 'top-k logits').toBeLessThan(LOGITS_TOL);
-      expect(Math.abs(py.aux['top-k']! - aux)).toBeLessThan(1e-6);
-    }
-    const greedy = await generate(model, { prompt: '', promptIds: [1], maxNewTokens: 16, temperature: 0, stopAtEos: false, ...(router && { exit: { kind: 'router' } }) });
-    expect(py.greedy).toEqual(greedy.ids);
+      expect(maxAbsDiff(py.logits[routings[0]!]!, recurLogits(model, ids)), 'logits').toBeLessThan(LOGITS_TOL);
+      const mor = morTraining(model);
+      if (mor) {
+        const [logits, aux] = topK(model, mor, ids);
+        expect(maxAbsDiff(py.logits['top-k']!, logits), 'top-k logits').toBeLessThan(LOGITS_TOL);
+        expect(Math.abs(py.aux['top-k']! - aux)).toBeLessThan(1e-6);
+      }
+      const greedy = await generate(model, {
+        prompt: '',
+        promptIds: [1],
+        maxNewTokens: 16,
+        temperature: 0,
+        stopAtEos: false,
+        ...(router && { exit: { kind: 'router' } }),
+      });
+      expect(py.greedy).toEqual(greedy.ids);
 
-    if (trains) expectSameTraining(py, lossAndGrads(model, mor, batch));
-    const trained = await loadModel(`${folder}-trained`);
-    expect(maxAbsDiff(py.trainedLogits, recurLogits(trained, ids)), 'reloaded logits').toBeLessThan(LOGITS_TOL);
-    expect(maxAbsDiff(py.trainedLogits, py.logits[routings[0]!]!)).toBeGreaterThan(1e-4); // the step did change the model
-    disposeModel(trained);
-    if (model !== relaxed) tf.dispose([...model.routerParams!.values()]);
-  });
+      if (trains) expectSameTraining(py, lossAndGrads(model, mor, batch));
+      const trained = await loadModel(`${folder}-trained`);
+      expect(maxAbsDiff(py.trainedLogits, recurLogits(trained, ids)), 'reloaded logits').toBeLessThan(LOGITS_TOL);
+      expect(maxAbsDiff(py.trainedLogits, py.logits[routings[0]!]!)).toBeGreaterThan(1e-4); // the step did change the model
+      disposeModel(trained);
+      if (model !== relaxed) tf.dispose([...model.routerParams!.values()]);
+    },
+  );
 
   it('torchrun DDP (2 processes, gloo, CPU) uptraining with distillation has the single process loss for the same global batch', async () => {
     const folder = join(dir, 'ddp');
     await exportTorch(relaxed, folder);
     const text = (await readFile(corpusPath('tinystories_val/tinystories_val.txt'), 'utf8')).slice(0, 4000);
     await writeFile(join(dir, 'tokens.json'), JSON.stringify(source.tokenizer.encode(text, { addBos: true })));
-    const args = ['--model', folder, '--tokens', join(dir, 'tokens.json'), '--steps', '3', '--batch', '4', '--seq', '32', '--lr', '0.01', '--teacher', hfPath];
+    const args = [
+      '--model',
+      folder,
+      '--tokens',
+      join(dir, 'tokens.json'),
+      '--steps',
+      '3',
+      '--batch',
+      '4',
+      '--seq',
+      '32',
+      '--lr',
+      '0.01',
+      '--teacher',
+      hfPath,
+    ];
     const single = losses(python!, [join(folder, 'uptrain_recur.py'), ...args, '--out', join(dir, 'ddp-out')]);
     // --redirects/--tee spelled out: torch 1.13's launcher parses their default '0' to None under Python 3.11 (IntFlag iteration skips 0).
-    const ddp = losses(python!, ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '--redirects', '2', '--tee', '1', '--log_dir', join(dir, 'torchrun-logs'), join(folder, 'uptrain_recur.py'), ...args]);
+    const ddp = losses(python!, [
+      '-m',
+      'torch.distributed.run',
+      '--standalone',
+      '--nproc_per_node',
+      '2',
+      '--redirects',
+      '2',
+      '--tee',
+      '1',
+      '--log_dir',
+      join(dir, 'torchrun-logs'),
+      join(folder, 'uptrain_recur.py'),
+      ...args,
+    ]);
     expect(single).toHaveLength(3);
     expect(single[2]!).toBeLessThan(single[0]!);
     expect(maxAbsDiff(ddp, single)).toBeLessThan(1e-5);
@@ -116,7 +210,8 @@ function expectSameTraining(py: PythonOut, recur: { loss: number; grads: Map<str
   expect(Math.abs(py.train.loss - recur.loss), 'loss').toBeLessThan(1e-5);
   expect(Object.keys(py.train.grads).sort()).toEqual([...recur.grads.keys()].sort());
   const scale = Math.max(...[...recur.grads.values()].flatMap((g) => g.map(Math.abs)));
-  for (const [key, g] of recur.grads) expect(maxAbsDiff(py.train.grads[key]!, g), key).toBeLessThan(GRAD_TOL * Math.max(1, scale));
+  for (const [key, g] of recur.grads)
+    expect(maxAbsDiff(py.train.grads[key]!, g), key).toBeLessThan(GRAD_TOL * Math.max(1, scale));
 }
 
 function withThresholds(model: LoadedModel, thresholds: number[]): LoadedModel {
@@ -134,7 +229,10 @@ function withBias(model: LoadedModel, bias: number[]): LoadedModel {
 function morTraining(model: LoadedModel): MorTraining | undefined {
   const router = model.recur?.router;
   if (!router) return undefined;
-  const token = router.kind === 'token' ? { tokenForm: router.tokenForm ?? 'gated-every-loop', balance: router.balance ?? 'loss' } as const : {};
+  const token =
+    router.kind === 'token'
+      ? ({ tokenForm: router.tokenForm ?? 'gated-every-loop', balance: router.balance ?? 'loss' } as const)
+      : {};
   return { kind: router.kind, alpha: router.alpha, kvMode: router.kvMode, ...token };
 }
 
@@ -143,7 +241,9 @@ function recurLogits(model: LoadedModel, ids: readonly number[]): number[][] {
   const router = model.recur?.router;
   if (!router) return tf.tidy(() => model.decoder.forward(ids).arraySync());
   const cache = model.decoder.newDepthCache(router.kvMode);
-  const logits = tf.tidy(() => depthForward(model.decoder, ids, { cache, routing: exitRouting(model, { kind: 'router' }) }).logits.arraySync());
+  const logits = tf.tidy(() =>
+    depthForward(model.decoder, ids, { cache, routing: exitRouting(model, { kind: 'router' }) }).logits.arraySync(),
+  );
   cache.dispose();
   return logits;
 }
@@ -161,9 +261,14 @@ function topK(model: LoadedModel, mor: MorTraining, ids: readonly number[]): [nu
 }
 
 /** Recur's training loss of `batch` (--trainable lora: LoRA, per-loop norms, router) and its gradients by checkpoint key. */
-function lossAndGrads(model: LoadedModel, mor: MorTraining | undefined, batch: Int32Array[]): { loss: number; grads: Map<string, number[]> } {
+function lossAndGrads(
+  model: LoadedModel,
+  mor: MorTraining | undefined,
+  batch: Int32Array[],
+): { loss: number; grads: Map<string, number[]> } {
   const trainable = trainableModel(model, 'lora');
-  const routed = mor && morObjective({ model: trainable.model.decoder, routerParams: trainable.model.routerParams!, mor });
+  const routed =
+    mor && morObjective({ model: trainable.model.decoder, routerParams: trainable.model.routerParams!, mor });
   const objective = routed ?? languageModelObjective({ model: trainable.model.decoder });
   const names = new Map([...trainable.params].map(([key, v]) => [v.name, key]));
   const { value, grads } = tf.variableGrads(() => objective.loss(batch, [], context), [...trainable.params.values()]);
@@ -179,5 +284,9 @@ function lossAndGrads(model: LoadedModel, mor: MorTraining | undefined, batch: I
 function losses(python: string, args: string[]): number[] {
   const run = spawnSync(python, args, { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
   if (run.status !== 0) throw new Error(`${args.join(' ')} exited ${run.status}: ${run.stderr.slice(-2000)}`);
-  return run.stdout.trim().split('\n').filter((l) => l.includes('{"step"')).map((l) => (JSON.parse(l.slice(l.indexOf('{'))) as { loss: number }).loss); // torchrun prefixes [default0]:
+  return run.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.includes('{"step"'))
+    .map((l) => (JSON.parse(l.slice(l.indexOf('{'))) as { loss: number }).loss); // torchrun prefixes [default0]:
 }

@@ -1,9 +1,28 @@
 import type { Command } from 'commander';
-import { benchmarkForward, defaultKvMode, depthRouting, disposeFast, fastDecoderFor, fusedLoops, modelPresets, presetDecoder, type LoadedModel, type RoutedBench } from '@recur/engine';
+import {
+  benchmarkForward,
+  defaultKvMode,
+  depthRouting,
+  disposeFast,
+  fastDecoderFor,
+  fusedLoops,
+  modelPresets,
+  presetDecoder,
+  type LoadedModel,
+  type RoutedBench,
+} from '@recur/engine';
 import { activeBackend } from '@recur/tensor';
 import { parseNumber, UsageError } from '../errors.js';
 import { depthFlags, kvHelp, modelDepth } from './depthOptions.js';
-import { computeThreads, fastOption, openModel, pathBackendHelp, printJson, startBackend, type ModelOptions } from './shared.js';
+import {
+  computeThreads,
+  fastOption,
+  openModel,
+  pathBackendHelp,
+  printJson,
+  startBackend,
+  type ModelOptions,
+} from './shared.js';
 
 interface BenchCliOptions extends ModelOptions {
   readonly preset?: string;
@@ -27,9 +46,15 @@ export function registerBench(program: Command): void {
     .option('--decode <n>', 'decode steps', '64')
     .option('--backend <name>', pathBackendHelp)
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
-    .option('--exit <rule>', 'MoR router models: router[:T] (their default: prompt and decode tokens routed) or none (full depth)')
+    .option(
+      '--exit <rule>',
+      'MoR router models: router[:T] (their default: prompt and decode tokens routed) or none (full depth)',
+    )
     .option('--kv <mode>', kvHelp)
-    .option('--json', 'print one JSON object {model, path: fast|tfjs, backend, threads, routing: router|none, averageDepth?, …timings}')
+    .option(
+      '--json',
+      'print one JSON object {model, path: fast|tfjs, backend, threads, routing: router|none, averageDepth?, …timings}',
+    )
     .action(async (options: BenchCliOptions) => {
       const prefillTokens = parseNumber('prefill', options.prefill, { integer: true, min: 1 });
       const decodeTokens = parseNumber('decode', options.decode, { integer: true, min: 1 });
@@ -37,17 +62,35 @@ export function registerBench(program: Command): void {
       const { decoder, label, lora, model } = await benchModel(options);
       const routed = model ? await routedBench(model, flags, fastOption(options) === false) : undefined;
       // The fused path wherever generate would take it; --backend tfjs (or cpu) times the tfjs decoder.
-      const fast = fastOption(options) === false ? undefined : (await fastDecoderFor({ decoder, ...(lora && { lora }) })).fast;
-      const result = await benchmarkForward(decoder, { prefillTokens, decodeTokens, ...(fast && { fast }), ...(routed && { routed }) }).finally(() => disposeFast({ decoder }));
+      const fast =
+        fastOption(options) === false ? undefined : (await fastDecoderFor({ decoder, ...(lora && { lora }) })).fast;
+      const result = await benchmarkForward(decoder, {
+        prefillTokens,
+        decodeTokens,
+        ...(fast && { fast }),
+        ...(routed && { routed }),
+      }).finally(() => disposeFast({ decoder }));
       const path = fast ? 'fast' : 'tfjs';
       const routing = routed ? 'router' : 'none';
-      const report = { model: label, path, backend: activeBackend(), threads: computeThreads(), parameters: decoder.parameterCount, routing, prefillTokens, decodeTokens, ...result };
+      const report = {
+        model: label,
+        path,
+        backend: activeBackend(),
+        threads: computeThreads(),
+        parameters: decoder.parameterCount,
+        routing,
+        prefillTokens,
+        decodeTokens,
+        ...result,
+      };
       decoder.dispose();
       if (options.json) return printJson(report);
       console.log(
         `${label} (${path} on ${report.backend}${report.threads > 1 ? ` × ${report.threads} threads` : ''}, ${report.parameters.toLocaleString('en-US')} params): prefill ${result.prefillTokensPerSecond.toFixed(1)} tok/s ` +
           `(${result.prefillGflops.toFixed(1)} GFLOP/s${routed ? ' of full-depth work' : ''}) · decode ${result.decodeTokensPerSecond.toFixed(1)} tok/s (${result.decodeMsPerToken.toFixed(2)} ms/token)` +
-          (result.averageDepth === undefined ? '' : ` · routed by its router, mean depth ${result.averageDepth.toFixed(2)}`),
+          (result.averageDepth === undefined
+            ? ''
+            : ` · routed by its router, mean depth ${result.averageDepth.toFixed(2)}`),
       );
     });
 }
@@ -56,21 +99,35 @@ export function registerBench(program: Command): void {
  * A router model is timed with its routing (every token routed, as generate runs it) unless --exit none;
  * routed timing runs on the fused path only, and confidence exits are timed by bench:serve.
  */
-async function routedBench(model: LoadedModel, flags: ReturnType<typeof depthFlags>, tfjs: boolean): Promise<RoutedBench | undefined> {
+async function routedBench(
+  model: LoadedModel,
+  flags: ReturnType<typeof depthFlags>,
+  tfjs: boolean,
+): Promise<RoutedBench | undefined> {
   const depth = modelDepth(model, flags);
   if (!depth.exit) return undefined;
-  if (depth.exit.kind !== 'router') throw new UsageError('bench times router routing (--exit router[:T]) or full depth (--exit none); confidence exits are timed by pnpm bench:serve');
-  if (tfjs) throw new UsageError('a routed bench runs on the fast path; with --backend tfjs add --exit none (full depth)');
+  if (depth.exit.kind !== 'router')
+    throw new UsageError(
+      'bench times router routing (--exit router[:T]) or full depth (--exit none); confidence exits are timed by pnpm bench:serve',
+    );
+  if (tfjs)
+    throw new UsageError('a routed bench runs on the fast path; with --backend tfjs add --exit none (full depth)');
   const routing = depthRouting(model, depth.exit);
-  if (!(await fusedLoops(model))) throw new UsageError(`${model.source.path}: this model's loops do not run on the fast path; add --exit none`);
+  if (!(await fusedLoops(model)))
+    throw new UsageError(`${model.source.path}: this model's loops do not run on the fast path; add --exit none`);
   return { routing, kvMode: depth.kvMode ?? defaultKvMode(model, depth.exit) };
 }
 
-async function benchModel(options: BenchCliOptions): Promise<Pick<LoadedModel, 'decoder' | 'lora'> & { label: string; model?: LoadedModel }> {
-  if (options.preset && options.model) throw new UsageError('give --model or --preset, not both (--preset times random weights in a public shape)');
+async function benchModel(
+  options: BenchCliOptions,
+): Promise<Pick<LoadedModel, 'decoder' | 'lora'> & { label: string; model?: LoadedModel }> {
+  if (options.preset && options.model)
+    throw new UsageError('give --model or --preset, not both (--preset times random weights in a public shape)');
   if (options.preset) {
-    if (options.exit !== undefined) throw new UsageError('--exit applies to --model (a router model); presets have no router');
-    if (!modelPresets[options.preset]) throw new UsageError(`--preset must be one of ${Object.keys(modelPresets).join(', ')}, got "${options.preset}"`);
+    if (options.exit !== undefined)
+      throw new UsageError('--exit applies to --model (a router model); presets have no router');
+    if (!modelPresets[options.preset])
+      throw new UsageError(`--preset must be one of ${Object.keys(modelPresets).join(', ')}, got "${options.preset}"`);
     await startBackend(options, { tfjsPath: true });
     return { decoder: presetDecoder(options.preset)!, label: `${options.preset} (random weights)` };
   }

@@ -23,13 +23,26 @@ type CliDtype = keyof typeof ggufDtypes;
 export function registerExport(program: Command): void {
   program
     .command('export')
-    .description('write a model as a plain Llama (Hugging Face folder, or a llama.cpp GGUF file with --gguf; a recursive model is unrolled to one layer per loop step), or as a PyTorch model folder with --torch (recursive structure, LoRA and router kept)')
+    .description(
+      'write a model as a plain Llama (Hugging Face folder, or a llama.cpp GGUF file with --gguf; a recursive model is unrolled to one layer per loop step), or as a PyTorch model folder with --torch (recursive structure, LoRA and router kept)',
+    )
     .argument('<model>', 'Hugging Face folder, .safetensors or .gguf file (a converted Recur model included)')
     .option('--out <path>', 'folder to write to (a .gguf file with --gguf)')
     .option('--gguf', 'write one llama.cpp GGUF file instead of a Hugging Face folder')
-    .option('--torch', 'write a PyTorch folder: modeling_recur.py (RecurForCausalLM.from_pretrained(DIR); loops, depth-wise LoRA, per-loop norms and MoR router as Recur runs them), config.json, model.safetensors (Recur\'s tensor names), uptrain_recur.py (torchrun DDP), tokenizer')
-    .option('--dtype <t>', 'GGUF weight matrices: f32 (exact), f16, q8_0 or q4_0 (llama.cpp block quantization; norms stay f32, and a matrix whose rows are not whole 32-blocks stays f32)', 'f32')
-    .option('--lora <mode>', 'depth-wise LoRA of a converted model: merge (into dense weights), peft (adapter folder <out>/adapter; refused for per-loop norms, which only merge keeps), drop', 'merge')
+    .option(
+      '--torch',
+      "write a PyTorch folder: modeling_recur.py (RecurForCausalLM.from_pretrained(DIR); loops, depth-wise LoRA, per-loop norms and MoR router as Recur runs them), config.json, model.safetensors (Recur's tensor names), uptrain_recur.py (torchrun DDP), tokenizer",
+    )
+    .option(
+      '--dtype <t>',
+      'GGUF weight matrices: f32 (exact), f16, q8_0 or q4_0 (llama.cpp block quantization; norms stay f32, and a matrix whose rows are not whole 32-blocks stays f32)',
+      'f32',
+    )
+    .option(
+      '--lora <mode>',
+      'depth-wise LoRA of a converted model: merge (into dense weights), peft (adapter folder <out>/adapter; refused for per-loop norms, which only merge keeps), drop',
+      'merge',
+    )
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option(
       '--drop-router',
@@ -40,10 +53,14 @@ export function registerExport(program: Command): void {
     .action(async (path: string, options: ExportCliOptions) => {
       if (!options.out) throw new UsageError(options.gguf ? '--out FILE.gguf is required' : '--out DIR is required');
       const lora = options.lora as (typeof loraModes)[number];
-      if (!loraModes.includes(lora)) throw new UsageError(`--lora must be one of ${loraModes.join(', ')}, got "${options.lora}"`);
-      if (!Object.hasOwn(ggufDtypes, options.dtype)) throw new UsageError(`--dtype must be one of ${Object.keys(ggufDtypes).join(', ')}, got "${options.dtype}"`);
-      if (options.dtype !== 'f32' && !options.gguf) throw new UsageError('--dtype applies to --gguf; a Hugging Face folder is written in f32');
-      if (options.gguf && lora === 'peft') throw new UsageError('--lora peft writes an adapter folder; with --gguf use merge or drop');
+      if (!loraModes.includes(lora))
+        throw new UsageError(`--lora must be one of ${loraModes.join(', ')}, got "${options.lora}"`);
+      if (!Object.hasOwn(ggufDtypes, options.dtype))
+        throw new UsageError(`--dtype must be one of ${Object.keys(ggufDtypes).join(', ')}, got "${options.dtype}"`);
+      if (options.dtype !== 'f32' && !options.gguf)
+        throw new UsageError('--dtype applies to --gguf; a Hugging Face folder is written in f32');
+      if (options.gguf && lora === 'peft')
+        throw new UsageError('--lora peft writes an adapter folder; with --gguf use merge or drop');
       if (options.torch) return exportTorchFolder(path, options.out, options);
       const target = { sources: [path], force: options.force ?? false };
       await checkModelOutput(options.out, options.gguf ? 'gguf' : 'folder', target); // refuse before loading
@@ -83,8 +100,16 @@ export function registerExport(program: Command): void {
 
 /** --torch: the model as it is (nothing unrolled or merged), so --lora, --dtype, --gguf and --drop-router do not apply. */
 async function exportTorchFolder(path: string, out: string, options: ExportCliOptions): Promise<void> {
-  const clash = [options.gguf && '--gguf', options.dropRouter && '--drop-router', options.dtype !== 'f32' && '--dtype', options.lora !== 'merge' && '--lora'].find(Boolean);
-  if (clash) throw new UsageError(`${clash} does not apply to --torch (the folder keeps the recursive model whole: its LoRA and router included)`);
+  const clash = [
+    options.gguf && '--gguf',
+    options.dropRouter && '--drop-router',
+    options.dtype !== 'f32' && '--dtype',
+    options.lora !== 'merge' && '--lora',
+  ].find(Boolean);
+  if (clash)
+    throw new UsageError(
+      `${clash} does not apply to --torch (the folder keeps the recursive model whole: its LoRA and router included)`,
+    );
   const target = { sources: [path], force: options.force ?? false };
   await checkModelOutput(out, 'folder', target); // refuse before loading
   const started = performance.now();
@@ -92,6 +117,9 @@ async function exportTorchFolder(path: string, out: string, options: ExportCliOp
   const result = await exportTorch(model, out, target).finally(() => disposeModel(model));
   const seconds = (performance.now() - started) / 1000;
   if (options.json) return printJson({ ...result, format: 'torch', seconds });
-  const depth = result.loops > 1 ? `${result.loops} loops${result.router ? `, ${result.router}-choice router` : ''}` : 'plain';
-  console.log(`${result.dir}: PyTorch folder (${depth}), ${result.tensors} tensors, ${result.parameters.toLocaleString('en-US')} parameters, ${result.bytes.toLocaleString('en-US')} bytes of weights · ${seconds.toFixed(1)} s`);
+  const depth =
+    result.loops > 1 ? `${result.loops} loops${result.router ? `, ${result.router}-choice router` : ''}` : 'plain';
+  console.log(
+    `${result.dir}: PyTorch folder (${depth}), ${result.tensors} tensors, ${result.parameters.toLocaleString('en-US')} parameters, ${result.bytes.toLocaleString('en-US')} bytes of weights · ${seconds.toFixed(1)} s`,
+  );
 }

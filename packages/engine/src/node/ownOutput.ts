@@ -13,7 +13,17 @@ export const GGUF_WRITER_KEY = 'recur.writer';
  * Names a Recur model folder holds (saveModel, exportModel, exportTorch — whose folder Python's import
  * adds __pycache__ to); anything else means someone else's folder.
  */
-const MODEL_FOLDER_NAMES = new Set(['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'adapter', 'modeling_recur.py', 'uptrain_recur.py', '__pycache__']);
+const MODEL_FOLDER_NAMES = new Set([
+  'config.json',
+  'model.safetensors',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'adapter',
+  'modeling_recur.py',
+  'uptrain_recur.py',
+  '__pycache__',
+]);
 
 /** A folder Recur wrote as a model: only model-folder names, and a model.safetensors produced by Recur. */
 export async function isRecurModelDir(dir: string): Promise<boolean> {

@@ -19,20 +19,29 @@ export async function saveModel(
   options: OutputOptions = {},
 ): Promise<{ bytes: number }> {
   const sources = [model.source.path, ...(options.sources ?? [])];
-  return writeOutput(dir, { kind: 'dir', sources, ...(options.force !== undefined && { force: options.force }), isOwn: isRecurModelDir }, async (temp) => {
-    const entries = await modelTensorEntries(model);
-    const weights = writeSafetensors(entries, { format: 'pt', producer: PRODUCER });
-    await writeAtomic(join(temp, 'model.safetensors'), weights);
-    await writeAtomic(join(temp, 'config.json'), json(savedConfigJson(model)));
-    for (const [name, content] of Object.entries(await tokenizerFiles(model.source.path))) await writeAtomic(join(temp, name), content);
-    return { bytes: weights.byteLength };
-  });
+  return writeOutput(
+    dir,
+    { kind: 'dir', sources, ...(options.force !== undefined && { force: options.force }), isOwn: isRecurModelDir },
+    async (temp) => {
+      const entries = await modelTensorEntries(model);
+      const weights = writeSafetensors(entries, { format: 'pt', producer: PRODUCER });
+      await writeAtomic(join(temp, 'model.safetensors'), weights);
+      await writeAtomic(join(temp, 'config.json'), json(savedConfigJson(model)));
+      for (const [name, content] of Object.entries(await tokenizerFiles(model.source.path)))
+        await writeAtomic(join(temp, name), content);
+      return { bytes: weights.byteLength };
+    },
+  );
 }
 
 /** Every tensor a saved model holds, by checkpoint key: decoder weights, depth-wise LoRA (and per-loop norms), router (`mor.*`). */
 export async function modelTensorEntries(model: LoadedModel): Promise<SafetensorsWriteEntry[]> {
   const entries: SafetensorsWriteEntry[] = [];
-  for (const [name, tensor] of [...model.decoder.weights, ...(model.lora?.tensors ?? []), ...(model.routerParams ?? [])]) {
+  for (const [name, tensor] of [
+    ...model.decoder.weights,
+    ...(model.lora?.tensors ?? []),
+    ...(model.routerParams ?? []),
+  ]) {
     entries.push({ name, shape: tensor.shape, dtype: 'F32', data: (await tensor.data()) as Float32Array });
   }
   return entries;

@@ -30,21 +30,41 @@ export interface TorchExportResult {
  * LoRA, per-loop norms, `mor.*` router tensors: the layout `saveModel` writes, so Recur reloads it),
  * the tokenizer and uptrain_recur.py (torchrun DDP uptraining). Written whole, then renamed into place.
  */
-export async function exportTorch(model: LoadedModel, dir: string, options: OutputOptions = {}): Promise<TorchExportResult> {
+export async function exportTorch(
+  model: LoadedModel,
+  dir: string,
+  options: OutputOptions = {},
+): Promise<TorchExportResult> {
   const sources = [model.source.path, ...(options.sources ?? [])];
-  const target = { kind: 'dir' as const, sources, ...(options.force !== undefined && { force: options.force }), isOwn: isRecurModelDir };
-  const python = await Promise.all(TORCH_FILES.map(async (name) => [name, await readFile(torchAsset(name), 'utf8')] as const));
+  const target = {
+    kind: 'dir' as const,
+    sources,
+    ...(options.force !== undefined && { force: options.force }),
+    isOwn: isRecurModelDir,
+  };
+  const python = await Promise.all(
+    TORCH_FILES.map(async (name) => [name, await readFile(torchAsset(name), 'utf8')] as const),
+  );
   return writeOutput(dir, target, async (temp) => {
     const entries = await modelTensorEntries(model);
     const weights = writeSafetensors(entries, { format: 'pt', producer: PRODUCER });
     await writeAtomic(join(temp, 'model.safetensors'), weights);
     await writeAtomic(join(temp, 'config.json'), json(torchConfigJson(model)));
     const tokenizer = await tokenizerFiles(model.source.path);
-    for (const [name, content] of [...python, ...Object.entries(tokenizer)]) await writeAtomic(join(temp, name), content);
+    for (const [name, content] of [...python, ...Object.entries(tokenizer)])
+      await writeAtomic(join(temp, name), content);
     const parameters = entries.reduce((sum, e) => sum + e.data.length, 0);
     const loops = model.recur ? model.decoder.loops.loops.length : 1;
     const files = ['config.json', 'model.safetensors', ...python.map(([name]) => name), ...Object.keys(tokenizer)];
-    return { dir, files, tensors: entries.length, parameters, bytes: weights.byteLength, loops, router: model.recur?.router?.kind ?? null };
+    return {
+      dir,
+      files,
+      tensors: entries.length,
+      parameters,
+      bytes: weights.byteLength,
+      loops,
+      router: model.recur?.router?.kind ?? null,
+    };
   });
 }
 
