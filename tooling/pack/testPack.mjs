@@ -85,7 +85,7 @@ function packAll(names, destination) {
     const missing = ['package.json', 'README.md', 'LICENSE'].filter((f) => !paths.includes(f));
     if (!paths.some((p) => p.startsWith('dist/'))) missing.push('dist/');
     if (missing.length > 0) throw new PackCheckError(`${name}'s tarball lacks ${missing.join(', ')}`);
-    const stray = paths.find((p) => !/^(dist\/|package\.json$|README\.md$|LICENSE$)/.test(p));
+    const stray = paths.find((p) => !/^(dist\/|assets\/torch\/|package\.json$|README\.md$|LICENSE$)/.test(p));
     if (stray !== undefined) throw new PackCheckError(`${name}'s tarball carries ${stray} (files: ["dist"] only)`);
   }
   return packed.map((p) => p.filename);

@@ -68,7 +68,8 @@ describe('every @recur package is publishable as it stands (pnpm test:pack insta
     expect(pkg.license).toBe('MIT');
     expect(pkg.repository).toEqual({ type: 'git', url: manifestOf('packages/engine').repository?.url, directory: dir });
     expect(pkg.engines).toEqual(rootManifest.engines);
-    expect(pkg.files).toEqual(['dist']);
+    // engine also ships the PyTorch model template that `recur export --torch` copies (assets/torch).
+    expect(pkg.files).toEqual(dir === 'packages/engine' ? ['dist', 'assets'] : ['dist']);
     expect(pkg.publishConfig?.access).toBe('public');
     expect(read(`${dir}/LICENSE`)).toBe(read('LICENSE')); // npm packs a package's own LICENSE, not the root's
     expect(existsSync(join(root, dir, 'README.md'))).toBe(true);
