@@ -64,6 +64,7 @@ export async function createServingEngine(model: LoadedModel, options: ServingEn
  * mode ('continuous-sequence') on a router model is refused rather than run ungated.
  */
 function servedRouting(model: LoadedModel, options: ServingEngineOptions, loops: number): DepthRouting | undefined {
+  if (options.router && !model.recur?.router) throw new RangeError(`${model.source.path}: router serving needs a model trained with a router (recur train --router)`);
   if (!model.recur?.router || options.router === false || options.exit || options.continueAfter) return undefined;
   const routing = depthRouting(model, { kind: 'router', ...(options.router?.threshold !== undefined && { threshold: options.router.threshold }) });
   validateDepthRouting(routing, model.config.hiddenSize, loops);
