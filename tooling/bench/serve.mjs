@@ -1,7 +1,8 @@
 // pnpm bench:serve — the serving engine under Poisson arrivals: one request at a time, static batching,
 // continuous sequence-wise batching of the vanilla model, and continuous depth-wise batching (CDB) of
 // recursive conversions with and without early exit. Records a table, a profile and an SVG chart in
-// docs/benchmarks.md (section "serve"). BENCH_SERVE_QUICK=1 runs a smaller workload.
+// docs/benchmarks.md (section "serve"), then the MoR router rows (serveMor.mjs, section "serve-mor").
+// BENCH_SERVE_QUICK=1 runs a smaller workload; BENCH_SERVE_ONLY=mor runs only the MoR rows (a few minutes).
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
   convertModel,
@@ -18,8 +19,11 @@ import { loadModel } from '../../packages/engine/dist/node.js';
 import { initBackend, Mulberry32 } from '../../packages/tensor/dist/index.js';
 import { lineChartSvg } from '../../packages/train/dist/index.js';
 import { machineDescription, recordSection, root } from './record.mjs';
+import { morSection } from './serveMor.mjs';
 
 const quick = process.env.BENCH_SERVE_QUICK === '1';
+const only = process.env.BENCH_SERVE_ONLY;
+if (only !== undefined && only !== 'mor') throw new Error(`BENCH_SERVE_ONLY=${only}: the only subset is "mor"`);
 const shared = `${root}../shared/`;
 const corpus = readFileSync(`${shared}corpora/tinystories_val/tinystories_val.txt`, 'utf8');
 /** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
@@ -200,14 +204,16 @@ async function family({ label, models, modes, rates, count, pplWindows, repeats 
 await initBackend();
 const stories = await loadModel(`${shared}models/stories260K/hf`);
 const tokenizer = stories.tokenizer;
-const storiesRec = await convertModel(stories, {
-  strategy: 'middle-cycle',
-  loops: 2,
-  init: 'lower',
-  ranks: { attention: 8, mlp: 8 },
-  loraInit: 'svd',
-  norms: 'per-loop',
-});
+/** The MoR rows, recorded in their own section. */
+async function recordMor() {
+  recordSection('serve-mor', await morSection({ runMode, requests: workload(tokenizer, quick ? 8 : 12, 7), tokenizer, limits, machine: machineDescription() }));
+}
+if (only === 'mor') {
+  await recordMor();
+  disposeModel(stories);
+  process.exit(0);
+}
+const storiesRec = await convertModel(stories, { strategy: 'middle-cycle', loops: 2, init: 'lower', ranks: { attention: 8, mlp: 8 }, loraInit: 'svd', norms: 'per-loop' });
 // CYCLE × 5: one shared layer looped five times (Average init), the deepest recursion stories260K allows.
 const storiesC5 = await convertModel(stories, {
   strategy: 'cycle',
@@ -410,3 +416,4 @@ ${charts.map((f) => `![serving throughput](${f})`).join('\n\n')}
 `,
 );
 console.log(`recorded docs/benchmarks.md (serve) and ${charts.join(', ')}`);
+await recordMor();

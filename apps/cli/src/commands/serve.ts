@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { createServingEngine, disposeModel, type ServingEngineOptions, type ServingMode } from '@recur/engine';
+import { createServingEngine, depthKvModes, disposeModel, type DepthKvMode, type ServingEngineOptions, type ServingMode } from '@recur/engine';
 import { parseNumber, UsageError } from '../errors.js';
 import { exitFlag } from './depthOptions.js';
 import { defaultLimits, type ServeLimits } from '../serve/limits.js';
@@ -60,30 +60,12 @@ export function registerServe(program: Command): void {
     )
     .option('--max-prompt-tokens <n>', 'longest prompt in tokens, BOS included (default: the context minus one)')
     .option('--max-rows <n>', 'rows per batched engine step', '32')
-    .option(
-      '--mode <mode>',
-      `batching: ${modes.join(' | ')} (default: continuous-depth for a recursive model, continuous-sequence otherwise)`,
-    )
-    .option(
-      '--exit <rule>',
-      'early exit of generated tokens: maxprob:P | entropy:H | fixed:D | none (full depth) (recursive models only; refused for a plain one; router models are not served yet: --exit none serves them at full depth)',
-    )
-    .option('--kv <mode>', 'KV of loops a token skipped: copy (default) | shared')
-    .option(
-      '--receive-timeout <s>',
-      'seconds a client has to send its headers, and again its body (408 after)',
-      String(defaultLimits.receiveTimeoutMs / 1000),
-    )
-    .option(
-      '--request-timeout <s>',
-      'seconds a request may generate once its body has arrived; then it is cancelled and answered 504 (0: no limit)',
-      String(defaultLimits.requestTimeoutMs / 1000),
-    )
-    .option(
-      '--shutdown-timeout <s>',
-      'on SIGTERM/SIGINT: seconds to let in-flight requests finish before cancelling them (each answered 503)',
-      '30',
-    )
+    .option('--mode <mode>', `batching: ${modes.join(' | ')} (default: continuous-depth for a recursive model, continuous-sequence otherwise)`)
+    .option('--exit <rule>', 'per-token depth: router[:T] (MoR router models; their default: every position, prompt included, routed as trained) | maxprob:P | entropy:H | fixed:D (early exit of generated tokens) | none (full depth) (recursive models only; refused for a plain one)')
+    .option('--kv <mode>', `KV of loops a token skipped: ${depthKvModes.join(' | ')} (default copy; router models: as trained)`)
+    .option('--receive-timeout <s>', 'seconds a client has to send its headers, and again its body (408 after)', String(defaultLimits.receiveTimeoutMs / 1000))
+    .option('--request-timeout <s>', 'seconds a request may generate once its body has arrived; then it is cancelled and answered 504 (0: no limit)', String(defaultLimits.requestTimeoutMs / 1000))
+    .option('--shutdown-timeout <s>', 'on SIGTERM/SIGINT: seconds to let in-flight requests finish before cancelling them (each answered 503)', '30')
     .option('--adapter <dir>', 'plain models: plug in a PEFT LoRA adapter folder')
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
     .option('--backend <name>', 'tensor backend (the serving engine runs on wasm, the default in Node)')
@@ -109,12 +91,9 @@ export function registerServe(program: Command): void {
           `--exit needs a recursive model; ${modelArg ?? options.model ?? 'model'} is a plain model (1 loop)`,
         );
       }
-      if (model.recur?.router && options.exit === undefined) {
-        // Served without its router the model runs ungated loops, another function than it was trained as.
+      if (engineOptions.router && !model.recur?.router) {
         disposeModel(model);
-        throw new UsageError(
-          `${modelArg ?? options.model ?? 'model'} was trained with a ${model.recur.router.kind}-choice router, which the serving engine cannot run yet; use recur generate (it routes), or pass --exit none to serve it at full depth anyway`,
-        );
+        throw new UsageError(`--exit router needs a model trained with a router (recur train --router); ${modelArg ?? options.model ?? 'model'} has none`);
       }
       const engine = await createServingEngine(model, engineOptions).catch((error: unknown) => {
         disposeModel(model);
@@ -226,10 +205,8 @@ function serveLimits(options: ServeCliOptions, contextLength: number): ServeLimi
 }
 
 function engineFlags(options: ServeCliOptions): ServingEngineOptions {
-  if (options.mode !== undefined && !modes.includes(options.mode as ServingMode))
-    throw new UsageError(`--mode must be one of ${modes.join(', ')}, got "${options.mode}"`);
-  if (options.kv !== undefined && options.kv !== 'copy' && options.kv !== 'shared')
-    throw new UsageError(`--kv must be copy or shared, got "${options.kv}"`);
+  if (options.mode !== undefined && !modes.includes(options.mode as ServingMode)) throw new UsageError(`--mode must be one of ${modes.join(', ')}, got "${options.mode}"`);
+  if (options.kv !== undefined && !depthKvModes.includes(options.kv as DepthKvMode)) throw new UsageError(`--kv must be one of ${depthKvModes.join(', ')}, got "${options.kv}"`);
   const maxRows = parseNumber('max-rows', options.maxRows, { integer: true, min: 1, max: 1024 });
   const threads =
     options.threads === undefined
@@ -238,16 +215,16 @@ function engineFlags(options: ServeCliOptions): ServingEngineOptions {
   return {
     scheduler: { maxRowsPerStep: maxRows },
     ...(options.mode !== undefined && { mode: options.mode as ServingMode }),
-    ...(options.kv !== undefined && { kvMode: options.kv }),
-    ...(options.exit !== undefined &&
-      options.exit.trim().toLowerCase() !== 'none' && { exit: exitPolicy(options.exit) }),
+    ...(options.kv !== undefined && { kvMode: options.kv as DepthKvMode }),
+    ...(options.exit !== undefined && exitOptions(options.exit)),
     ...(threads !== undefined && { threads }),
   };
 }
 
-function exitPolicy(text: string): NonNullable<ServingEngineOptions['exit']> {
+/** --exit as engine options: none → full depth (router off), router[:T] → the model's router, else a confidence policy. */
+function exitOptions(text: string): Pick<ServingEngineOptions, 'exit' | 'router'> {
+  if (text.trim().toLowerCase() === 'none') return { router: false };
   const rule = exitFlag(text);
-  if (rule.kind !== 'policy')
-    throw new UsageError('--exit router is not served yet; use maxprob:P, entropy:H or fixed:D');
-  return rule.policy;
+  if (rule.kind === 'router') return { router: rule.threshold === undefined ? {} : { threshold: rule.threshold } };
+  return { exit: rule.policy };
 }

@@ -22,7 +22,7 @@ export interface ServedDepthRequest {
  * exits with copy/shared KV, over a model whose fused loop structure matches the tfjs decoder's.
  */
 export async function servableDepth(model: LoadedModel, kvMode: DepthKvMode): Promise<'copy' | 'shared' | undefined> {
-  if (kvMode !== 'copy' && kvMode !== 'shared') return undefined; // the serving engine has no recursion-wise KV yet
+  if (kvMode !== 'copy' && kvMode !== 'shared') return undefined; // recursion-wise with confidence exits stays on the tfjs runner (its equivalence is tested for routers only)
   return (await fusedLoops(model)) ? kvMode : undefined;
 }
 

@@ -1,4 +1,4 @@
-import type { FastDepthKvMode } from '@recur/graph';
+import { depthKvModes, type FastDepthKvMode } from '@recur/graph';
 import type { ExitPolicy } from '@recur/router';
 import { baselineConfig, type SchedulerConfig, type ServingMode } from '@recur/scheduler';
 
@@ -19,10 +19,16 @@ export interface ServingEngineOptions {
   readonly staticBatch?: number;
   /** Scheduler limits (rows and tokens per step, prefill chunk, KV budget, policy…); mode and loops are set here. */
   readonly scheduler?: Partial<Omit<SchedulerConfig, 'maxDepth' | 'batching' | 'kvMode'>>;
-  /** Early exit of generated tokens (prompts always run every loop). Default: none, every token runs N loops. */
+  /**
+   * A model trained with a MoR router is served with it by default: every position, prompt and
+   * generated, routed as trained. false: full depth, loops ungated (`--exit none`); `threshold`: one
+   * expert-choice σ threshold for every recursion (`--exit router:T`). An `exit` policy replaces the router.
+   */
+  readonly router?: false | { readonly threshold?: number };
+  /** Early exit of generated tokens (prompts always run every loop). Default: none, every token runs N loops (router models: their router). */
   readonly exit?: ExitPolicy;
   readonly continueAfter?: ContinueAfter;
-  /** KV of loops a token skipped: 'copy' (default) or 'shared' (recursive KV sharing). */
+  /** KV of loops a token skipped: 'copy' (default; router models: as trained), 'shared' (recursive KV sharing) or 'recursion-wise' (each loop's cache holds the tokens that ran it). */
   readonly kvMode?: FastDepthKvMode;
   /** 1 runs every kernel on the calling thread; default: the backend's threads. */
   readonly threads?: number;
@@ -40,17 +46,13 @@ export interface ResolvedServing {
   readonly kvMode: FastDepthKvMode;
 }
 
-/** Mode, loops and scheduler config for a model with `loops` loops. */
-export function resolveServing(options: ServingEngineOptions, loops: number): ResolvedServing {
+/** Mode, loops and scheduler config for a model with `loops` loops (`trainedKv`: a router model's KV mode). */
+export function resolveServing(options: ServingEngineOptions, loops: number, trainedKv?: FastDepthKvMode): ResolvedServing {
   const mode = options.mode ?? (loops > 1 ? 'continuous-depth' : 'continuous-sequence');
   const depthWise = mode !== 'continuous-sequence' && loops > 1;
-  const kvMode = options.kvMode ?? 'copy';
-  if (kvMode !== 'copy' && kvMode !== 'shared')
-    throw new RangeError(`serving kvMode "${String(kvMode)}" (expected copy or shared)`);
-  const base = baselineConfig(mode, {
-    maxDepth: loops,
-    ...(options.staticBatch !== undefined && { batch: options.staticBatch }),
-  });
+  const kvMode = options.kvMode ?? trainedKv ?? 'copy';
+  if (!depthKvModes.includes(kvMode)) throw new RangeError(`serving kvMode "${String(kvMode)}" (expected ${depthKvModes.join(', ')})`);
+  const base = baselineConfig(mode, { maxDepth: loops, ...(options.staticBatch !== undefined && { batch: options.staticBatch }) });
   return {
     mode,
     depthWise,

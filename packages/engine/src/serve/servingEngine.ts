@@ -1,22 +1,16 @@
-import { FastDecoder, type FastProfile } from '@recur/graph';
+import { FastDecoder, validateDepthRouting, type DepthRouting, type FastProfile } from '@recur/graph';
 import { Scheduler, SchedulerError, type StepPlan } from '@recur/scheduler';
 import { activeBackend, Mulberry32 as SeededRandom } from '@recur/tensor';
-import { checkExitDepth } from '../depth/exitRule.js';
+import { checkExitDepth, defaultKvMode, depthRouting } from '../depth/exitRule.js';
 import { fastAdapterSource } from '../fast.js';
 import type { LoadedModel } from '../model.js';
 import { sampleToken, type SamplingOptions } from '../sampling.js';
 import { resolveServing, type ServingEngineOptions } from './options.js';
-import { runStep, type RowOwner, type StepSettings } from './stepRunner.js';
-import type {
-  ServeCallbacks,
-  ServeFinishReason,
-  ServeRequest,
-  ServeResult,
-  ServeStats,
-  ServingEngine,
-} from './types.js';
+import { runRoutedStep, type RoutedOwner } from './routedStep.js';
+import { runStep, type StepSettings } from './stepRunner.js';
+import type { ServeCallbacks, ServeFinishReason, ServeRequest, ServeResult, ServeStats, ServingEngine } from './types.js';
 
-interface Live extends RowOwner {
+interface Live extends RoutedOwner {
   readonly id: string;
   readonly request: ServeRequest;
   readonly callbacks: ServeCallbacks;
@@ -60,15 +54,30 @@ export async function createServingEngine(
   } catch {
     loops = 1; // orders that are not one looped block (SEQUENCE) run whole-model rows only
   }
-  if (options.exit) {
-    try {
-      checkExitDepth(options.exit, loops);
-    } catch (error) {
-      fast.dispose();
-      throw error;
-    }
+  try {
+    if (options.exit) checkExitDepth(options.exit, loops);
+    const routing = servedRouting(model, options, loops);
+    return new Engine(model, fast, loops, options, routing);
+  } catch (error) {
+    fast.dispose();
+    throw error;
   }
-  return new Engine(model, fast, loops, options);
+}
+
+/**
+ * The routing a router model is served with: its trained router unless `router: false` or an exit
+ * policy replaces it (see ServingEngineOptions.router). Routing runs one loop per step, so a flat
+ * mode ('continuous-sequence') on a router model is refused rather than run ungated.
+ */
+function servedRouting(model: LoadedModel, options: ServingEngineOptions, loops: number): DepthRouting | undefined {
+  if (options.router && !model.recur?.router) throw new RangeError(`${model.source.path}: router serving needs a model trained with a router (recur train --router)`);
+  if (!model.recur?.router || options.router === false || options.exit || options.continueAfter) return undefined;
+  const routing = depthRouting(model, { kind: 'router', ...(options.router?.threshold !== undefined && { threshold: options.router.threshold }) });
+  validateDepthRouting(routing, model.config.hiddenSize, loops);
+  if (!resolveServing(options, loops).depthWise) {
+    throw new RangeError(`mode ${options.mode ?? 'continuous-sequence'} runs every loop in one step, so it cannot route; serve this ${model.recur.router.kind}-choice router model depth-wise (continuous-depth), or at full depth with router: false (--exit none)`);
+  }
+  return routing;
 }
 
 class Engine implements ServingEngine {
@@ -86,24 +95,14 @@ class Engine implements ServingEngine {
   private counters = { rowsInLastStep: 0, stepsRun: 0, generatedTokens: 0, finished: 0, cancelled: 0 };
   private readonly depthHistogram: number[];
 
-  constructor(
-    private readonly model: LoadedModel,
-    private readonly fast: FastDecoder,
-    loops: number,
-    private readonly options: ServingEngineOptions,
-  ) {
-    const resolved = resolveServing(options, loops);
+  constructor(private readonly model: LoadedModel, private readonly fast: FastDecoder, loops: number, private readonly options: ServingEngineOptions, routing: DepthRouting | undefined) {
+    const resolved = resolveServing(options, loops, routing && defaultKvMode(model, { kind: 'router' }));
     this.maxDepth = loops;
     this.scheduler = new Scheduler(resolved.scheduler);
     const flat = !resolved.depthWise;
     this.settings = {
-      fast,
-      flat,
-      loops: flat ? 1 : loops,
-      depthOf: (r) => (flat ? loops : r + 1),
-      kvMode: resolved.kvMode,
-      exit: options.exit,
-      continueAfter: options.continueAfter,
+      fast, flat, loops: flat ? 1 : loops, depthOf: (r) => (flat ? loops : r + 1), kvMode: resolved.kvMode,
+      exit: options.exit, continueAfter: options.continueAfter, ...(routing && { routing }),
     };
     this.eosId = options.eosId ?? model.tokenizer.eosId ?? undefined;
     this.depthHistogram = new Array<number>(loops).fill(0);
@@ -126,22 +125,9 @@ class Engine implements ServingEngine {
     return new Promise<ServeResult>((resolve, reject) => {
       const s = request.sampling ?? {};
       const live: Live = {
-        id,
-        request,
-        callbacks,
-        tokens: [...request.promptIds],
-        promptLength: request.promptIds.length,
-        ids: [],
-        depths: [],
-        cache: undefined,
-        spans: new Map(),
-        sampling: { temperature: s.temperature ?? 0, topK: s.topK ?? 0, topP: s.topP ?? 1 },
-        random: new SeededRandom(s.seed ?? 0),
-        submittedAt: performance.now(),
-        firstTokenAt: undefined,
-        resolve,
-        reject,
-        onAbort: () => this.cancel(id),
+        id, request, callbacks, tokens: [...request.promptIds], promptLength: request.promptIds.length, ids: [], depths: [], cache: undefined, spans: new Map(), routed: undefined,
+        sampling: { temperature: s.temperature ?? 0, topK: s.topK ?? 0, topP: s.topP ?? 1 }, random: new SeededRandom(s.seed ?? 0),
+        submittedAt: performance.now(), firstTokenAt: undefined, resolve, reject, onAbort: () => this.cancel(id),
       };
       try {
         this.scheduler.submit({
@@ -245,7 +231,8 @@ class Engine implements ServingEngine {
       const live = this.live.get(id);
       if (live) this.dropKv(live);
     }
-    const { results, samples } = runStep(this.settings, plan.rows, this.live);
+    const { routing } = this.settings;
+    const { results, samples } = routing ? runRoutedStep({ ...this.settings, routing }, plan.rows, this.live) : runStep(this.settings, plan.rows, this.live);
     const failed: [Live, unknown][] = [];
     const sampled = samples.map(({ requestId, logits, depth }) => {
       const live = this.live.get(requestId)!;
@@ -312,6 +299,7 @@ class Engine implements ServingEngine {
     live.cache?.dispose();
     live.cache = undefined;
     live.spans.clear();
+    live.routed = undefined;
   }
 
   private settleDrain(): void {

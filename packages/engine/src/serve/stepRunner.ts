@@ -1,4 +1,4 @@
-import type { FastDecoder, FastDepthKvMode, FastDepthRow, FastKvCache } from '@recur/graph';
+import type { DepthRouting, FastDecoder, FastDepthKvMode, FastDepthRow, FastKvCache } from '@recur/graph';
 import { shouldExit, type ExitPolicy } from '@recur/router';
 import type { RowPlan, RowResult } from '@recur/scheduler';
 import type { ContinueAfter } from './options.js';
@@ -40,6 +40,8 @@ export interface StepSettings {
   readonly kvMode: FastDepthKvMode;
   readonly exit: ExitPolicy | undefined;
   readonly continueAfter: ContinueAfter | undefined;
+  /** A router model's routing: its steps run runRoutedStep instead. */
+  readonly routing?: DepthRouting;
 }
 
 /** An exited sampling row's readout. */
@@ -83,7 +85,7 @@ export function runStep(
   const planned = rows.map((plan) => {
     const owner = owners.get(plan.requestId);
     if (!owner) throw new Error(`serving: plan row for unknown request ${plan.requestId}`);
-    owner.cache ??= fast.newCache(plan.end);
+    owner.cache ??= fast.newCache(plan.end, settings.flat ? undefined : settings.kvMode);
     const n = plan.end - plan.start;
     let span = owner.spans.get(plan.start);
     if (!span || plan.depth === 0 || span.done.length !== n) {

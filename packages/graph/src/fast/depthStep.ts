@@ -11,8 +11,10 @@ import { rmsNormRow } from './rowOps.js';
  *   forward (memory as vanilla, no compute); every loop writes its own slot.
  * - 'shared': only loop 0 writes (with prologue and epilogue); loops r ≥ 1 attend to loop 0's slot of
  *   the same block layer (Mixture-of-Recursions' recursive KV sharing, Bae et al. 2025 §2.3). Exits need nothing.
+ * - 'recursion-wise': each loop's slot holds only the tokens that ran it (compact; the cache must be made
+ *   for it: newCache(capacity, 'recursion-wise')), so deeper loops attend among those (MoR §2.3). Exits need nothing.
  */
-export type FastDepthKvMode = 'copy' | 'shared';
+export type FastDepthKvMode = DepthKvMode;
 
 /** One position at one loop of one batched depth step. */
 export interface FastDepthRow {
@@ -28,6 +30,8 @@ export interface FastDepthRow {
   readonly logits?: Float32Array;
   /** Run no loop: only the readout of `state` as it is (epilogue at `pos`, and head into `logits`); a deferred probe. */
   readonly readoutOnly?: boolean;
+  /** Loop-0 rows: [d] written with the state entering loop 0 (after the prologue) — what a router reads first. */
+  readonly entry?: Float32Array;
 }
 
 /**
@@ -47,10 +51,10 @@ export function runDepthStep(
 ): void {
   const N = structure.loops.length;
   for (const row of rows) {
-    if (!Number.isInteger(row.loop) || row.loop < 0 || row.loop >= N)
-      throw new RangeError(`depth row at loop ${row.loop}: the model has loops 0..${N - 1}`);
-    if (row.state.length !== ctx.config.hiddenSize)
-      throw new RangeError(`depth row state has ${row.state.length} floats; expected ${ctx.config.hiddenSize}`);
+    if (!Number.isInteger(row.loop) || row.loop < 0 || row.loop >= N) throw new RangeError(`depth row at loop ${row.loop}: the model has loops 0..${N - 1}`);
+    if (row.state.length !== ctx.config.hiddenSize) throw new RangeError(`depth row state has ${row.state.length} floats; expected ${ctx.config.hiddenSize}`);
+    if (row.entry !== undefined && row.entry.length !== ctx.config.hiddenSize) throw new RangeError(`depth row entry has ${row.entry.length} floats; expected ${ctx.config.hiddenSize}`);
+    if (kvMode === 'recursion-wise' && row.cache.kvMode !== 'recursion-wise') throw new RangeError("depth step: 'recursion-wise' KV needs caches made for it (newCache(capacity, 'recursion-wise'))");
   }
   const reach = new Map<FastKvCache, number>();
   for (const row of rows) reach.set(row.cache, Math.max(reach.get(row.cache) ?? 0, row.pos + 1));
@@ -87,20 +91,10 @@ function runChunk(
   ropeTables(ctx, rows);
   phase = profile.lap('embed', phase);
   const fresh = rows.filter((r) => r.loop === 0); // a prefix (rows are sorted by loop)
-  if (fresh.length > 0)
-    for (const call of structure.prologue)
-      layerPass(
-        ctx,
-        fresh,
-        fresh.map(() => own(call)),
-      );
-  structure.block.forEach((_, j) =>
-    layerPass(
-      ctx,
-      rows,
-      rows.map((row) => blockCall(structure, kvMode, row.loop, j)),
-    ),
-  );
+  if (fresh.length > 0) for (const call of structure.prologue) layerPass(ctx, fresh, fresh.map(() => own(call)));
+  f32 = ops.runtime.f32; // the heap may have grown
+  fresh.forEach((row, t) => row.entry?.set(f32.subarray(h + t * d, h + (t + 1) * d)));
+  structure.block.forEach((_, j) => layerPass(ctx, rows, rows.map((row) => blockCall(structure, kvMode, row.loop, j))));
   f32 = ops.runtime.f32;
   rows.forEach((row, t) => row.state.set(f32.subarray(h + t * d, h + (t + 1) * d)));
   readout(
@@ -168,7 +162,7 @@ export function flatStructure(steps: readonly LayerCall[]): LoopStructure {
 
 /**
  * A position that exited after `depth` loops (1..N−1): under 'copy', its keys/values of loop depth−1
- * are written into the same block layer's slot of every deeper loop. Nothing to do under 'shared'.
+ * are written into the same block layer's slot of every deeper loop. Nothing to do under 'shared' or 'recursion-wise'.
  */
 export function copyForward(
   structure: LoopStructure,

@@ -36,7 +36,7 @@ export interface FastForwardOptions {
 }
 
 export interface FastDepthOptions {
-  /** How skipped loops' KV is seen (default 'copy'). */
+  /** How skipped loops' KV is seen (default 'copy'; 'recursion-wise' needs caches made for it). */
   readonly kvMode?: FastDepthKvMode;
   /** Run the model as one loop of all its steps (rows at loop 0 run everything; sequence-wise batching). */
   readonly flat?: boolean;
