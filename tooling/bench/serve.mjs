@@ -206,14 +206,30 @@ const stories = await loadModel(`${shared}models/stories260K/hf`);
 const tokenizer = stories.tokenizer;
 /** The MoR rows, recorded in their own section. */
 async function recordMor() {
-  recordSection('serve-mor', await morSection({ runMode, requests: workload(tokenizer, quick ? 8 : 12, 7), tokenizer, limits, machine: machineDescription() }));
+  recordSection(
+    'serve-mor',
+    await morSection({
+      runMode,
+      requests: workload(tokenizer, quick ? 8 : 12, 7),
+      tokenizer,
+      limits,
+      machine: machineDescription(),
+    }),
+  );
 }
 if (only === 'mor') {
   await recordMor();
   disposeModel(stories);
   process.exit(0);
 }
-const storiesRec = await convertModel(stories, { strategy: 'middle-cycle', loops: 2, init: 'lower', ranks: { attention: 8, mlp: 8 }, loraInit: 'svd', norms: 'per-loop' });
+const storiesRec = await convertModel(stories, {
+  strategy: 'middle-cycle',
+  loops: 2,
+  init: 'lower',
+  ranks: { attention: 8, mlp: 8 },
+  loraInit: 'svd',
+  norms: 'per-loop',
+});
 // CYCLE × 5: one shared layer looped five times (Average init), the deepest recursion stories260K allows.
 const storiesC5 = await convertModel(stories, {
   strategy: 'cycle',

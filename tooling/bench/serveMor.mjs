@@ -3,7 +3,15 @@
 // continuous depth-wise batching, against the same models at full depth (sequence-wise and CDB) and the
 // vanilla 30-layer model sequence-wise; plus prefill tokens/s with routing vs full depth.
 // BENCH_SERVE_ONLY=mor runs only these rows (tooling/bench/serve.mjs).
-import { convertModel, depthRouting, disposeModel, modelPresets, presetDecoder, withRouter, withRouterThreshold } from '../../packages/engine/dist/index.js';
+import {
+  convertModel,
+  depthRouting,
+  disposeModel,
+  modelPresets,
+  presetDecoder,
+  withRouter,
+  withRouterThreshold,
+} from '../../packages/engine/dist/index.js';
 import { FastDecoder, tokenDecision } from '../../packages/graph/dist/index.js';
 import { balanceBiasKey } from '../../packages/router/dist/index.js';
 import { tf } from '../../packages/tensor/dist/index.js';
@@ -37,7 +45,12 @@ function balancedTokenRouter(model, ids) {
       const depth = tokenDecision({ ...routing, bias }, rows, t * d, d).depth;
       load[depth - 1] = (load[depth - 1] ?? 0) + 1;
     }
-    load.forEach((n, i) => (bias[i] = /** @type {number} */ (bias[i]) + 1e-4 * Math.sign(/** @type {number} */ (target[i]) - /** @type {number} */ (n) / ids.length)));
+    load.forEach(
+      (n, i) =>
+        (bias[i] =
+          /** @type {number} */ (bias[i]) +
+          1e-4 * Math.sign(/** @type {number} */ (target[i]) - /** @type {number} */ (n) / ids.length)),
+    );
   }
   const params = new Map(model.routerParams);
   params.get(balanceBiasKey)?.dispose();
@@ -47,14 +60,21 @@ function balancedTokenRouter(model, ids) {
 
 /** Best-of-3 prefill tokens/s of one 128-token prompt on the fused kernels (1 thread), routed or at full depth. @param {LoadedModel} model @param {boolean} routed @param {readonly number[]} ids */
 async function prefillRate(model, routed, ids) {
-  const fast = /** @type {FastDecoder} */ (await FastDecoder.create(model.decoder.config, model.decoder.weights, { chunkRows: 64 }));
+  const fast = /** @type {FastDecoder} */ (
+    await FastDecoder.create(model.decoder.config, model.decoder.weights, { chunkRows: 64 })
+  );
   fast.parallel = false;
   const kvMode = model.recur?.router?.kvMode ?? 'copy';
   let best = 0;
   for (let rep = 0; rep < 3; rep++) {
     const cache = fast.newCache(ids.length, kvMode);
     const start = performance.now();
-    fast.forwardDepth(ids, { cache, kvMode, lastOnly: true, ...(routed && { routing: depthRouting(model, { kind: 'router' }) }) });
+    fast.forwardDepth(ids, {
+      cache,
+      kvMode,
+      lastOnly: true,
+      ...(routed && { routing: depthRouting(model, { kind: 'router' }) }),
+    });
     best = Math.max(best, ids.length / ((performance.now() - start) / 1000));
     cache.dispose();
   }
@@ -68,11 +88,31 @@ async function prefillRate(model, routed, ids) {
  */
 export async function morSection({ runMode, requests, tokenizer, limits, machine }) {
   const config = modelPresets['smollm-135m'];
-  const preset = /** @type {LoadedModel} */ ({ decoder: presetDecoder('smollm-135m', 1), tokenizer, config, source: { path: 'preset:smollm-135m', format: 'safetensors' }, tensors: [] });
-  const rec = await convertModel(preset, { strategy: 'cycle', loops: 3, init: 'stepwise', ranks: { attention: 0, mlp: 0 }, loraInit: 'zero', norms: 'tied' });
+  const preset = /** @type {LoadedModel} */ ({
+    decoder: presetDecoder('smollm-135m', 1),
+    tokenizer,
+    config,
+    source: { path: 'preset:smollm-135m', format: 'safetensors' },
+    tensors: [],
+  });
+  const rec = await convertModel(preset, {
+    strategy: 'cycle',
+    loops: 3,
+    init: 'stepwise',
+    ranks: { attention: 0, mlp: 0 },
+    loraInit: 'zero',
+    norms: 'tied',
+  });
   const windows = requests.slice(0, 6).map((r) => r.promptIds);
-  const expert = withRouterThreshold(withRouter(rec, { kind: 'expert', kvMode: 'recursion-wise', seed: 3 }), 'calibrated', { windows });
-  const token = balancedTokenRouter(withRouter(rec, { kind: 'token', kvMode: 'recursion-wise', balance: 'loss-free', seed: 3 }), requests.flatMap((r) => r.promptIds));
+  const expert = withRouterThreshold(
+    withRouter(rec, { kind: 'expert', kvMode: 'recursion-wise', seed: 3 }),
+    'calibrated',
+    { windows },
+  );
+  const token = balancedTokenRouter(
+    withRouter(rec, { kind: 'token', kvMode: 'recursion-wise', balance: 'loss-free', seed: 3 }),
+    requests.flatMap((r) => r.promptIds),
+  );
   /** @type {[string, LoadedModel, Partial<ServingEngineOptions>][]} */
   const modes = [
     ['vanilla 30 layers, continuous sequence-wise', preset, { mode: 'continuous-sequence' }],
@@ -85,12 +125,19 @@ export async function morSection({ runMode, requests, tokenizer, limits, machine
   const lines = [];
   for (const [name, model, options] of modes) {
     const r = await runMode(model, requests, options, Infinity, 11);
-    console.log(`mor | ${name} | ${r.tokensPerSecond.toFixed(1)} tok/s | ${r.tokensPerCpuSecond.toFixed(1)} tok/CPU-s | p50 ${r.p50.toFixed(0)} ms | p99 ${r.p99.toFixed(0)} ms | depth ${r.averageDepth.toFixed(2)}`);
-    lines.push(`| ${name} | ${r.tokensPerSecond.toFixed(1)} | ${r.tokensPerCpuSecond.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.averageDepth.toFixed(2)} | ${r.rowsPerStep.toFixed(1)} |`);
+    console.log(
+      `mor | ${name} | ${r.tokensPerSecond.toFixed(1)} tok/s | ${r.tokensPerCpuSecond.toFixed(1)} tok/CPU-s | p50 ${r.p50.toFixed(0)} ms | p99 ${r.p99.toFixed(0)} ms | depth ${r.averageDepth.toFixed(2)}`,
+    );
+    lines.push(
+      `| ${name} | ${r.tokensPerSecond.toFixed(1)} | ${r.tokensPerCpuSecond.toFixed(1)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.averageDepth.toFixed(2)} | ${r.rowsPerStep.toFixed(1)} |`,
+    );
   }
   const prompt = requests.flatMap((r) => r.promptIds).slice(0, 128);
   const prefill = [];
-  for (const [name, model] of /** @type {const} */ ([['expert-choice', expert], ['token-choice', token]])) {
+  for (const [name, model] of /** @type {const} */ ([
+    ['expert-choice', expert],
+    ['token-choice', token],
+  ])) {
     const [routed, full] = [await prefillRate(model, true, prompt), await prefillRate(model, false, prompt)];
     console.log(`mor prefill | ${name} | routed ${routed.toFixed(1)} tok/s | full depth ${full.toFixed(1)} tok/s`);
     prefill.push(`| ${name} | ${routed.toFixed(1)} | ${full.toFixed(1)} | ${(routed / full).toFixed(2)} |`);

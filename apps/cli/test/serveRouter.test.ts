@@ -27,15 +27,60 @@ beforeAll(async () => {
   const data = join(dir, 'stories.txt');
   writeFileSync(data, readFileSync(`${shared}corpora/tinystories_val/tinystories_val.txt`, 'utf8').slice(0, 40_000));
   const config = join(dir, 'config.json');
-  writeFileSync(config, JSON.stringify({ model_type: 'llama', hidden_size: 32, intermediate_size: 64, num_hidden_layers: 5, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 512, max_position_embeddings: 128, rms_norm_eps: 1e-5, tie_word_embeddings: true }));
-  const base = ['--from-scratch', '--config', config, '--tokenizer', `${hf}/tokenizer.json`, '--loops', '3', '--strategy', 'middle-cycle', '--data', data, '--batch', '2', '--seq', '32', '--eval-every', '2', '--save-every', '4', '--lr', '3e-3', '--seed', '1', '--steps', '4', '--json'];
-  const runs = await Promise.all(['expert', 'token'].map((kind) => recur('train', ...base, '--router', kind, '--out', join(dir, kind))));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      model_type: 'llama',
+      hidden_size: 32,
+      intermediate_size: 64,
+      num_hidden_layers: 5,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      vocab_size: 512,
+      max_position_embeddings: 128,
+      rms_norm_eps: 1e-5,
+      tie_word_embeddings: true,
+    }),
+  );
+  const base = [
+    '--from-scratch',
+    '--config',
+    config,
+    '--tokenizer',
+    `${hf}/tokenizer.json`,
+    '--loops',
+    '3',
+    '--strategy',
+    'middle-cycle',
+    '--data',
+    data,
+    '--batch',
+    '2',
+    '--seq',
+    '32',
+    '--eval-every',
+    '2',
+    '--save-every',
+    '4',
+    '--lr',
+    '3e-3',
+    '--seed',
+    '1',
+    '--steps',
+    '4',
+    '--json',
+  ];
+  const runs = await Promise.all(
+    ['expert', 'token'].map((kind) => recur('train', ...base, '--router', kind, '--out', join(dir, kind))),
+  );
   for (const run of runs) expect(run.code, run.stderr).toBe(0);
 }, 240_000);
 
 /** Spawns `recur serve MODEL … --json` and resolves with its URL once it listens. */
 function spawnServe(...args: string[]): Promise<string> {
-  const proc = spawn(process.execPath, [cli, 'serve', ...args, '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [cli, 'serve', ...args, '--port', '0', '--json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child = proc;
   let [out, err] = ['', ''];
   proc.stderr!.on('data', (c: Buffer) => (err += c.toString('utf8')));
@@ -54,7 +99,19 @@ interface Seen {
 }
 
 async function generated(model: string, prompt: string, ...extra: string[]): Promise<Seen> {
-  const run = await recur('generate', '--model', model, '--prompt', prompt, '--max-new-tokens', '12', '--temperature', '0', '--json', ...extra);
+  const run = await recur(
+    'generate',
+    '--model',
+    model,
+    '--prompt',
+    prompt,
+    '--max-new-tokens',
+    '12',
+    '--temperature',
+    '0',
+    '--json',
+    ...extra,
+  );
   expect(run.code, run.stderr).toBe(0);
   const out = JSON.parse(run.stdout) as { text: string; depths?: number[] };
   return { text: out.text, depths: out.depths ?? [] };
@@ -62,26 +119,32 @@ async function generated(model: string, prompt: string, ...extra: string[]): Pro
 
 /** Every prompt at once against a running server. */
 async function servedAll(url: string): Promise<Seen[]> {
-  return Promise.all(prompts.map(async (prompt) => {
-    const reply = await post(url, '/v1/completions', { prompt, max_tokens: 12, temperature: 0 });
-    expect(reply.status, reply.body).toBe(200);
-    const { text, depths } = parseCompletion(reply.body);
-    return { text, depths };
-  }));
+  return Promise.all(
+    prompts.map(async (prompt) => {
+      const reply = await post(url, '/v1/completions', { prompt, max_tokens: 12, temperature: 0 });
+      expect(reply.status, reply.body).toBe(200);
+      const { text, depths } = parseCompletion(reply.body);
+      return { text, depths };
+    }),
+  );
 }
 
 describe('recur serve on a router model', () => {
-  it.each(['expert', 'token'])('%s choice: served text and depths equal recur generate (routed by default, --exit router too)', async (kind) => {
-    const model = join(dir, kind, 'model');
-    const reference: Seen[] = [];
-    for (const prompt of prompts) reference.push(await generated(model, prompt));
-    const depths = reference.flatMap((r) => r.depths);
-    expect(depths.length).toBeGreaterThan(0);
-    expect(depths.some((d) => d < 3)).toBe(true); // the router exits some tokens early
-    expect(await servedAll(await spawnServe(model))).toEqual(reference);
-    child!.kill('SIGKILL');
-    expect(await servedAll(await spawnServe(model, '--exit', 'router'))).toEqual(reference);
-  }, 120_000);
+  it.each(['expert', 'token'])(
+    '%s choice: served text and depths equal recur generate (routed by default, --exit router too)',
+    async (kind) => {
+      const model = join(dir, kind, 'model');
+      const reference: Seen[] = [];
+      for (const prompt of prompts) reference.push(await generated(model, prompt));
+      const depths = reference.flatMap((r) => r.depths);
+      expect(depths.length).toBeGreaterThan(0);
+      expect(depths.some((d) => d < 3)).toBe(true); // the router exits some tokens early
+      expect(await servedAll(await spawnServe(model))).toEqual(reference);
+      child!.kill('SIGKILL');
+      expect(await servedAll(await spawnServe(model, '--exit', 'router'))).toEqual(reference);
+    },
+    120_000,
+  );
 
   it('--exit none serves full depth, as recur generate --exit none', async () => {
     const model = join(dir, 'expert', 'model');

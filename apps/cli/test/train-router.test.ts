@@ -219,9 +219,14 @@ describe('recur train --router', () => {
       expect(scored(evalDefault).policy).toEqual(scored(evalRouted).policy);
       expect([scored(evalDefault).path, scored(evalTfjs).path]).toEqual(['fast', 'tfjs']);
       expect(scored(evalTfjs).policy.depthCounts).toEqual(scored(evalDefault).policy.depthCounts);
-      expect(Math.abs(scored(evalTfjs).policy.perplexity / scored(evalDefault).policy.perplexity - 1)).toBeLessThan(1e-4);
+      expect(Math.abs(scored(evalTfjs).policy.perplexity / scored(evalDefault).policy.perplexity - 1)).toBeLessThan(
+        1e-4,
+      );
       expectOneLineFailure(await recur('serve', model, '--port', '0', '--mode', 'continuous-sequence'), /cannot route/); // a flat mode would run the loops ungated
-      expectOneLineFailure(await recur('export', model, '--out', join(dir, `${kind}-plain`)), /router cannot go into a plain Llama export; pass --drop-router/);
+      expectOneLineFailure(
+        await recur('export', model, '--out', join(dir, `${kind}-plain`)),
+        /router cannot go into a plain Llama export; pass --drop-router/,
+      );
       const dropped = await recur('export', model, '--out', join(dir, `${kind}-plain`), '--drop-router', '--json');
       expect(dropped.code, dropped.stderr).toBe(0);
       const shown = await recur('inspect', model);

@@ -1,6 +1,13 @@
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { createServingEngine, depthKvModes, disposeModel, type DepthKvMode, type ServingEngineOptions, type ServingMode } from '@recur/engine';
+import {
+  createServingEngine,
+  depthKvModes,
+  disposeModel,
+  type DepthKvMode,
+  type ServingEngineOptions,
+  type ServingMode,
+} from '@recur/engine';
 import { parseNumber, UsageError } from '../errors.js';
 import { exitFlag } from './depthOptions.js';
 import { defaultLimits, type ServeLimits } from '../serve/limits.js';
@@ -60,12 +67,33 @@ export function registerServe(program: Command): void {
     )
     .option('--max-prompt-tokens <n>', 'longest prompt in tokens, BOS included (default: the context minus one)')
     .option('--max-rows <n>', 'rows per batched engine step', '32')
-    .option('--mode <mode>', `batching: ${modes.join(' | ')} (default: continuous-depth for a recursive model, continuous-sequence otherwise)`)
-    .option('--exit <rule>', 'per-token depth: router[:T] (MoR router models; their default: every position, prompt included, routed as trained) | maxprob:P | entropy:H | fixed:D (early exit of generated tokens) | none (full depth) (recursive models only; refused for a plain one)')
-    .option('--kv <mode>', `KV of loops a token skipped: ${depthKvModes.join(' | ')} (default copy; router models: as trained)`)
-    .option('--receive-timeout <s>', 'seconds a client has to send its headers, and again its body (408 after)', String(defaultLimits.receiveTimeoutMs / 1000))
-    .option('--request-timeout <s>', 'seconds a request may generate once its body has arrived; then it is cancelled and answered 504 (0: no limit)', String(defaultLimits.requestTimeoutMs / 1000))
-    .option('--shutdown-timeout <s>', 'on SIGTERM/SIGINT: seconds to let in-flight requests finish before cancelling them (each answered 503)', '30')
+    .option(
+      '--mode <mode>',
+      `batching: ${modes.join(' | ')} (default: continuous-depth for a recursive model, continuous-sequence otherwise)`,
+    )
+    .option(
+      '--exit <rule>',
+      'per-token depth: router[:T] (MoR router models; their default: every position, prompt included, routed as trained) | maxprob:P | entropy:H | fixed:D (early exit of generated tokens) | none (full depth) (recursive models only; refused for a plain one)',
+    )
+    .option(
+      '--kv <mode>',
+      `KV of loops a token skipped: ${depthKvModes.join(' | ')} (default copy; router models: as trained)`,
+    )
+    .option(
+      '--receive-timeout <s>',
+      'seconds a client has to send its headers, and again its body (408 after)',
+      String(defaultLimits.receiveTimeoutMs / 1000),
+    )
+    .option(
+      '--request-timeout <s>',
+      'seconds a request may generate once its body has arrived; then it is cancelled and answered 504 (0: no limit)',
+      String(defaultLimits.requestTimeoutMs / 1000),
+    )
+    .option(
+      '--shutdown-timeout <s>',
+      'on SIGTERM/SIGINT: seconds to let in-flight requests finish before cancelling them (each answered 503)',
+      '30',
+    )
     .option('--adapter <dir>', 'plain models: plug in a PEFT LoRA adapter folder')
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
     .option('--backend <name>', 'tensor backend (the serving engine runs on wasm, the default in Node)')
@@ -93,7 +121,9 @@ export function registerServe(program: Command): void {
       }
       if (engineOptions.router && !model.recur?.router) {
         disposeModel(model);
-        throw new UsageError(`--exit router needs a model trained with a router (recur train --router); ${modelArg ?? options.model ?? 'model'} has none`);
+        throw new UsageError(
+          `--exit router needs a model trained with a router (recur train --router); ${modelArg ?? options.model ?? 'model'} has none`,
+        );
       }
       const engine = await createServingEngine(model, engineOptions).catch((error: unknown) => {
         disposeModel(model);
@@ -205,8 +235,10 @@ function serveLimits(options: ServeCliOptions, contextLength: number): ServeLimi
 }
 
 function engineFlags(options: ServeCliOptions): ServingEngineOptions {
-  if (options.mode !== undefined && !modes.includes(options.mode as ServingMode)) throw new UsageError(`--mode must be one of ${modes.join(', ')}, got "${options.mode}"`);
-  if (options.kv !== undefined && !depthKvModes.includes(options.kv as DepthKvMode)) throw new UsageError(`--kv must be one of ${depthKvModes.join(', ')}, got "${options.kv}"`);
+  if (options.mode !== undefined && !modes.includes(options.mode as ServingMode))
+    throw new UsageError(`--mode must be one of ${modes.join(', ')}, got "${options.mode}"`);
+  if (options.kv !== undefined && !depthKvModes.includes(options.kv as DepthKvMode))
+    throw new UsageError(`--kv must be one of ${depthKvModes.join(', ')}, got "${options.kv}"`);
   const maxRows = parseNumber('max-rows', options.maxRows, { integer: true, min: 1, max: 1024 });
   const threads =
     options.threads === undefined

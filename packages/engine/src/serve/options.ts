@@ -47,12 +47,20 @@ export interface ResolvedServing {
 }
 
 /** Mode, loops and scheduler config for a model with `loops` loops (`trainedKv`: a router model's KV mode). */
-export function resolveServing(options: ServingEngineOptions, loops: number, trainedKv?: FastDepthKvMode): ResolvedServing {
+export function resolveServing(
+  options: ServingEngineOptions,
+  loops: number,
+  trainedKv?: FastDepthKvMode,
+): ResolvedServing {
   const mode = options.mode ?? (loops > 1 ? 'continuous-depth' : 'continuous-sequence');
   const depthWise = mode !== 'continuous-sequence' && loops > 1;
   const kvMode = options.kvMode ?? trainedKv ?? 'copy';
-  if (!depthKvModes.includes(kvMode)) throw new RangeError(`serving kvMode "${String(kvMode)}" (expected ${depthKvModes.join(', ')})`);
-  const base = baselineConfig(mode, { maxDepth: loops, ...(options.staticBatch !== undefined && { batch: options.staticBatch }) });
+  if (!depthKvModes.includes(kvMode))
+    throw new RangeError(`serving kvMode "${String(kvMode)}" (expected ${depthKvModes.join(', ')})`);
+  const base = baselineConfig(mode, {
+    maxDepth: loops,
+    ...(options.staticBatch !== undefined && { batch: options.staticBatch }),
+  });
   return {
     mode,
     depthWise,

@@ -27,7 +27,14 @@ export interface LoopRows {
  * 2025, arXiv 2507.10524, §2.2). `forcedDepth` (a replayed generated token) overrides when it leaves.
  * Returns true when the position leaves after loop r.
  */
-export function routeAfterLoop(routing: DepthRouting, loops: number, r: number, rows: LoopRows, route: PositionRoute, forcedDepth: number | undefined): boolean {
+export function routeAfterLoop(
+  routing: DepthRouting,
+  loops: number,
+  r: number,
+  rows: LoopRows,
+  route: PositionRoute,
+  forcedDepth: number | undefined,
+): boolean {
   const { h, entering, entry } = rows;
   const d = h.length;
   if (r === 0 && routing.kind === 'token') Object.assign(route, tokenDecision(routing, entry, 0, d));

@@ -47,7 +47,11 @@ interface Running {
  * as fastDepthForward's does. A row exits when all its positions were read out. Replayed generated
  * positions leave at the depth they ran before (a preempted request's tokens do not change).
  */
-export function runRoutedStep(settings: StepSettings & { readonly routing: DepthRouting }, rows: readonly RowPlan[], owners: ReadonlyMap<string, RoutedOwner>): { results: RowResult[]; samples: RowSample[] } {
+export function runRoutedStep(
+  settings: StepSettings & { readonly routing: DepthRouting },
+  rows: readonly RowPlan[],
+  owners: ReadonlyMap<string, RoutedOwner>,
+): { results: RowResult[]; samples: RowSample[] } {
   const { fast, kvMode } = settings;
   const d = fast.config.hiddenSize;
   const depthRows: FastDepthRow[] = [];
@@ -55,7 +59,8 @@ export function runRoutedStep(settings: StepSettings & { readonly routing: Depth
     const owner = owners.get(plan.requestId);
     if (!owner) throw new Error(`serving: plan row for unknown request ${plan.requestId}`);
     owner.cache ??= fast.newCache(plan.end, kvMode);
-    const seq = (owner.routed ??= { spans: new Map(), readOut: 0 });
+    owner.routed ??= { spans: new Map(), readOut: 0 };
+    const seq = owner.routed;
     const span = spanFor(seq, plan, d);
     const positions: Running['positions'] = [];
     span.exits.forEach((exit, i) => {
@@ -63,7 +68,14 @@ export function runRoutedStep(settings: StepSettings & { readonly routing: Depth
       const state = view(span.state, i, d);
       positions.push({ i, entering: plan.depth === 0 ? view(span.entry, i, d) : state.slice() });
       const pos = span.start + i;
-      depthRows.push({ cache: owner.cache!, pos, loop: plan.depth, id: owner.tokens[pos]!, state, ...(plan.depth === 0 && { entry: view(span.entry, i, d) }) });
+      depthRows.push({
+        cache: owner.cache!,
+        pos,
+        loop: plan.depth,
+        id: owner.tokens[pos]!,
+        state,
+        ...(plan.depth === 0 && { entry: view(span.entry, i, d) }),
+      });
     });
     return { plan, owner, seq, span, positions };
   });
@@ -72,7 +84,10 @@ export function runRoutedStep(settings: StepSettings & { readonly routing: Depth
     for (const { i, entering } of positions) {
       const pos = span.start + i;
       const generated = pos - owner.promptLength + 1; // index of the token this position produced, when replayed
-      const forced = generated >= 0 && generated < owner.depths.length && pos < owner.tokens.length - 1 ? owner.depths[generated] : undefined;
+      const forced =
+        generated >= 0 && generated < owner.depths.length && pos < owner.tokens.length - 1
+          ? owner.depths[generated]
+          : undefined;
       const rows = { h: view(span.state, i, d), entering, entry: view(span.entry, i, d) };
       if (!routeAfterLoop(settings.routing, settings.loops, plan.depth, rows, span.routes[i]!, forced)) continue;
       span.exits[i] = plan.depth + 1;
@@ -89,8 +104,11 @@ function spanFor(seq: RoutedSequence, plan: RowPlan, d: number): RoutedSpan {
   const held = seq.spans.get(plan.start);
   if (held && plan.depth > 0 && held.exits.length === n) return held;
   const span: RoutedSpan = {
-    start: plan.start, state: new Float32Array(n * d), entry: new Float32Array(n * d),
-    routes: Array.from({ length: n }, () => ({ gate: 0, depth: 0 })), exits: new Int32Array(n),
+    start: plan.start,
+    state: new Float32Array(n * d),
+    entry: new Float32Array(n * d),
+    routes: Array.from({ length: n }, () => ({ gate: 0, depth: 0 })),
+    exits: new Int32Array(n),
   };
   seq.spans.set(plan.start, span);
   return span;
@@ -110,7 +128,15 @@ function readOut(settings: StepSettings, running: readonly Running[]): void {
       if (!span || depth === 0) break;
       const sampler = pos === owner.tokens.length - 1;
       const logits = sampler ? new Float32Array(V) : undefined;
-      rows.push({ cache: owner.cache!, pos, loop: depth - 1, id: owner.tokens[pos]!, state: view(span.state, pos - span.start, d), readoutOnly: true, ...(logits && { logits }) });
+      rows.push({
+        cache: owner.cache!,
+        pos,
+        loop: depth - 1,
+        id: owner.tokens[pos]!,
+        state: view(span.state, pos - span.start, d),
+        readoutOnly: true,
+        ...(logits && { logits }),
+      });
       if (logits) done.push(() => (span.sample = { logits, depth }));
       seq.readOut = pos + 1;
     }

@@ -8,7 +8,14 @@ import { sampleToken, type SamplingOptions } from '../sampling.js';
 import { resolveServing, type ServingEngineOptions } from './options.js';
 import { runRoutedStep, type RoutedOwner } from './routedStep.js';
 import { runStep, type StepSettings } from './stepRunner.js';
-import type { ServeCallbacks, ServeFinishReason, ServeRequest, ServeResult, ServeStats, ServingEngine } from './types.js';
+import type {
+  ServeCallbacks,
+  ServeFinishReason,
+  ServeRequest,
+  ServeResult,
+  ServeStats,
+  ServingEngine,
+} from './types.js';
 
 interface Live extends RoutedOwner {
   readonly id: string;
@@ -70,12 +77,20 @@ export async function createServingEngine(
  * mode ('continuous-sequence') on a router model is refused rather than run ungated.
  */
 function servedRouting(model: LoadedModel, options: ServingEngineOptions, loops: number): DepthRouting | undefined {
-  if (options.router && !model.recur?.router) throw new RangeError(`${model.source.path}: router serving needs a model trained with a router (recur train --router)`);
+  if (options.router && !model.recur?.router)
+    throw new RangeError(
+      `${model.source.path}: router serving needs a model trained with a router (recur train --router)`,
+    );
   if (!model.recur?.router || options.router === false || options.exit || options.continueAfter) return undefined;
-  const routing = depthRouting(model, { kind: 'router', ...(options.router?.threshold !== undefined && { threshold: options.router.threshold }) });
+  const routing = depthRouting(model, {
+    kind: 'router',
+    ...(options.router?.threshold !== undefined && { threshold: options.router.threshold }),
+  });
   validateDepthRouting(routing, model.config.hiddenSize, loops);
   if (!resolveServing(options, loops).depthWise) {
-    throw new RangeError(`mode ${options.mode ?? 'continuous-sequence'} runs every loop in one step, so it cannot route; serve this ${model.recur.router.kind}-choice router model depth-wise (continuous-depth), or at full depth with router: false (--exit none)`);
+    throw new RangeError(
+      `mode ${options.mode ?? 'continuous-sequence'} runs every loop in one step, so it cannot route; serve this ${model.recur.router.kind}-choice router model depth-wise (continuous-depth), or at full depth with router: false (--exit none)`,
+    );
   }
   return routing;
 }
@@ -95,14 +110,26 @@ class Engine implements ServingEngine {
   private counters = { rowsInLastStep: 0, stepsRun: 0, generatedTokens: 0, finished: 0, cancelled: 0 };
   private readonly depthHistogram: number[];
 
-  constructor(private readonly model: LoadedModel, private readonly fast: FastDecoder, loops: number, private readonly options: ServingEngineOptions, routing: DepthRouting | undefined) {
+  constructor(
+    private readonly model: LoadedModel,
+    private readonly fast: FastDecoder,
+    loops: number,
+    private readonly options: ServingEngineOptions,
+    routing: DepthRouting | undefined,
+  ) {
     const resolved = resolveServing(options, loops, routing && defaultKvMode(model, { kind: 'router' }));
     this.maxDepth = loops;
     this.scheduler = new Scheduler(resolved.scheduler);
     const flat = !resolved.depthWise;
     this.settings = {
-      fast, flat, loops: flat ? 1 : loops, depthOf: (r) => (flat ? loops : r + 1), kvMode: resolved.kvMode,
-      exit: options.exit, continueAfter: options.continueAfter, ...(routing && { routing }),
+      fast,
+      flat,
+      loops: flat ? 1 : loops,
+      depthOf: (r) => (flat ? loops : r + 1),
+      kvMode: resolved.kvMode,
+      exit: options.exit,
+      continueAfter: options.continueAfter,
+      ...(routing && { routing }),
     };
     this.eosId = options.eosId ?? model.tokenizer.eosId ?? undefined;
     this.depthHistogram = new Array<number>(loops).fill(0);
@@ -125,9 +152,23 @@ class Engine implements ServingEngine {
     return new Promise<ServeResult>((resolve, reject) => {
       const s = request.sampling ?? {};
       const live: Live = {
-        id, request, callbacks, tokens: [...request.promptIds], promptLength: request.promptIds.length, ids: [], depths: [], cache: undefined, spans: new Map(), routed: undefined,
-        sampling: { temperature: s.temperature ?? 0, topK: s.topK ?? 0, topP: s.topP ?? 1 }, random: new SeededRandom(s.seed ?? 0),
-        submittedAt: performance.now(), firstTokenAt: undefined, resolve, reject, onAbort: () => this.cancel(id),
+        id,
+        request,
+        callbacks,
+        tokens: [...request.promptIds],
+        promptLength: request.promptIds.length,
+        ids: [],
+        depths: [],
+        cache: undefined,
+        spans: new Map(),
+        routed: undefined,
+        sampling: { temperature: s.temperature ?? 0, topK: s.topK ?? 0, topP: s.topP ?? 1 },
+        random: new SeededRandom(s.seed ?? 0),
+        submittedAt: performance.now(),
+        firstTokenAt: undefined,
+        resolve,
+        reject,
+        onAbort: () => this.cancel(id),
       };
       try {
         this.scheduler.submit({
@@ -232,7 +273,9 @@ class Engine implements ServingEngine {
       if (live) this.dropKv(live);
     }
     const { routing } = this.settings;
-    const { results, samples } = routing ? runRoutedStep({ ...this.settings, routing }, plan.rows, this.live) : runStep(this.settings, plan.rows, this.live);
+    const { results, samples } = routing
+      ? runRoutedStep({ ...this.settings, routing }, plan.rows, this.live)
+      : runStep(this.settings, plan.rows, this.live);
     const failed: [Live, unknown][] = [];
     const sampled = samples.map(({ requestId, logits, depth }) => {
       const live = this.live.get(requestId)!;

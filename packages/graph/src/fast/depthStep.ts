@@ -51,10 +51,16 @@ export function runDepthStep(
 ): void {
   const N = structure.loops.length;
   for (const row of rows) {
-    if (!Number.isInteger(row.loop) || row.loop < 0 || row.loop >= N) throw new RangeError(`depth row at loop ${row.loop}: the model has loops 0..${N - 1}`);
-    if (row.state.length !== ctx.config.hiddenSize) throw new RangeError(`depth row state has ${row.state.length} floats; expected ${ctx.config.hiddenSize}`);
-    if (row.entry !== undefined && row.entry.length !== ctx.config.hiddenSize) throw new RangeError(`depth row entry has ${row.entry.length} floats; expected ${ctx.config.hiddenSize}`);
-    if (kvMode === 'recursion-wise' && row.cache.kvMode !== 'recursion-wise') throw new RangeError("depth step: 'recursion-wise' KV needs caches made for it (newCache(capacity, 'recursion-wise'))");
+    if (!Number.isInteger(row.loop) || row.loop < 0 || row.loop >= N)
+      throw new RangeError(`depth row at loop ${row.loop}: the model has loops 0..${N - 1}`);
+    if (row.state.length !== ctx.config.hiddenSize)
+      throw new RangeError(`depth row state has ${row.state.length} floats; expected ${ctx.config.hiddenSize}`);
+    if (row.entry !== undefined && row.entry.length !== ctx.config.hiddenSize)
+      throw new RangeError(`depth row entry has ${row.entry.length} floats; expected ${ctx.config.hiddenSize}`);
+    if (kvMode === 'recursion-wise' && row.cache.kvMode !== 'recursion-wise')
+      throw new RangeError(
+        "depth step: 'recursion-wise' KV needs caches made for it (newCache(capacity, 'recursion-wise'))",
+      );
   }
   const reach = new Map<FastKvCache, number>();
   for (const row of rows) reach.set(row.cache, Math.max(reach.get(row.cache) ?? 0, row.pos + 1));
@@ -91,10 +97,22 @@ function runChunk(
   ropeTables(ctx, rows);
   phase = profile.lap('embed', phase);
   const fresh = rows.filter((r) => r.loop === 0); // a prefix (rows are sorted by loop)
-  if (fresh.length > 0) for (const call of structure.prologue) layerPass(ctx, fresh, fresh.map(() => own(call)));
+  if (fresh.length > 0)
+    for (const call of structure.prologue)
+      layerPass(
+        ctx,
+        fresh,
+        fresh.map(() => own(call)),
+      );
   f32 = ops.runtime.f32; // the heap may have grown
   fresh.forEach((row, t) => row.entry?.set(f32.subarray(h + t * d, h + (t + 1) * d)));
-  structure.block.forEach((_, j) => layerPass(ctx, rows, rows.map((row) => blockCall(structure, kvMode, row.loop, j))));
+  structure.block.forEach((_, j) =>
+    layerPass(
+      ctx,
+      rows,
+      rows.map((row) => blockCall(structure, kvMode, row.loop, j)),
+    ),
+  );
   f32 = ops.runtime.f32;
   rows.forEach((row, t) => row.state.set(f32.subarray(h + t * d, h + (t + 1) * d)));
   readout(
