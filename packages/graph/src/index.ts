@@ -46,6 +46,7 @@ export type { FastDepthKvMode, FastDepthRow } from './fast/depthStep.js';
 export { FastProfile, type FastPhase } from './fast/fastProfile.js';
 export { loopStructure, type LoopStructure } from './depth/loopStructure.js';
 export { DepthKvCache, depthKvModes, type DepthKvMode } from './depth/depthKvCache.js';
+export { blockSlot, exitCopies, kvSlotLayouts, type BlockSlot, type KvSlotLayout } from './depth/kvPlan.js';
 export {
   expertDecision,
   rowRouter,

@@ -1,4 +1,5 @@
 import { positionalAttention, tf } from '@recur/tensor';
+import { blockSlot, exitCopies } from './kvPlan.js';
 import type { AttentionCache } from '../attentionCache.js';
 import type { LayerCall } from '../layer.js';
 import type { LoopStructure } from './loopStructure.js';
@@ -54,9 +55,11 @@ export class DepthKvCache implements AttentionCache {
 
   attend(call: LayerCall, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, positions: Int32Array): tf.Tensor2D {
     const place = this.place.get(call.step);
-    const shared = this.mode === 'shared' && place !== undefined && place.loop > 0;
-    if (!shared) this.write(call.step, Array.from(positions), k, v);
-    const slot = this.slots[shared ? this.blockStep(0, place.j) : call.step]!;
+    const { write, read } = place
+      ? blockSlot(this.structure, this.mode, place.loop, place.j)
+      : { write: call.step, read: call.step };
+    if (write !== undefined) this.write(write, Array.from(positions), k, v);
+    const slot = this.slots[read]!;
     if (!slot.k || !slot.v) throw new Error(`DepthKvCache: loop 0 of block layer ${place?.j} has no keys yet`);
     return positionalAttention(q, slot.k, slot.v, { queryPositions: positions, keyPositions: slot.positions });
   }
@@ -66,22 +69,21 @@ export class DepthKvCache implements AttentionCache {
    * depth−1 are written into every deeper loop's slot; the other modes need nothing.
    */
   exit(positions: ArrayLike<number>, depth: number): void {
-    const n = this.structure.loops.length;
-    if (!Number.isInteger(depth) || depth < 1 || depth > n) throw new RangeError(`exit depth ${depth} outside 1..${n}`);
-    if (this.mode !== 'copy' || depth === n || positions.length === 0) return;
+    const copies = exitCopies(this.structure, this.mode, depth);
+    if (copies.length === 0 || positions.length === 0) return;
     const wanted = Array.from(positions);
-    for (let j = 0; j < this.structure.block.length; j++) {
-      const from = this.slots[this.blockStep(depth - 1, j)]!;
+    for (const { from, to } of copies) {
+      const source = this.slots[from]!;
       const rows = wanted.map((p) => {
-        const row = from.positions.indexOf(p);
+        const row = source.positions.indexOf(p);
         if (row < 0) throw new RangeError(`exit: position ${p} has no keys at loop ${depth - 1}`);
         return row;
       });
       tf.tidy(() => {
         const index = tf.tensor1d(rows, 'int32');
         // [E, nKvHeads, headDim]
-        const [k, v] = [tf.gather(from.k!, index) as tf.Tensor3D, tf.gather(from.v!, index) as tf.Tensor3D];
-        for (let r = depth; r < n; r++) this.write(this.blockStep(r, j), wanted, k, v);
+        const [k, v] = [tf.gather(source.k!, index) as tf.Tensor3D, tf.gather(source.v!, index) as tf.Tensor3D];
+        this.write(to, wanted, k, v);
       });
     }
   }
@@ -109,10 +111,6 @@ export class DepthKvCache implements AttentionCache {
       slot.positions = [];
     }
     this.committed = 0;
-  }
-
-  private blockStep(loop: number, j: number): number {
-    return this.structure.loops[loop]![j]!.step;
   }
 
   /** Stores rows (replacing rows already held for the same positions, e.g. a re-run probe). */

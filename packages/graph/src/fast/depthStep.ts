@@ -1,6 +1,7 @@
 import type { LayerCall } from '../layer.js';
 import type { LoopStructure } from '../depth/loopStructure.js';
 import type { DepthKvMode } from '../depth/depthKvCache.js';
+import { blockSlot, exitCopies } from '../depth/kvPlan.js';
 import type { FastKvCache } from './fastKvCache.js';
 import { layerPass, ropeTables, type FastContext, type PassRow, type RowCall } from './layerPass.js';
 import { rmsNormRow } from './rowOps.js';
@@ -130,8 +131,7 @@ export const own = (call: LayerCall): RowCall => ({ call, write: call.step, read
  * cache keeps compact), or under 'shared' at loops ≥ 1 no write and a read of loop 0's slot.
  */
 export function blockCall(structure: LoopStructure, kvMode: DepthKvMode, loop: number, j: number): RowCall {
-  const call = structure.loops[loop]![j]!;
-  return kvMode === 'shared' && loop > 0 ? { call, write: undefined, read: structure.loops[0]![j]!.step } : own(call);
+  return { call: structure.loops[loop]![j]!, ...blockSlot(structure, kvMode, loop, j) };
 }
 
 /** A row to read out: its position, state [d], and where its logits go ([V]) when wanted. */
@@ -189,11 +189,5 @@ export function copyForward(
   pos: number,
   depth: number,
 ): void {
-  const N = structure.loops.length;
-  if (!Number.isInteger(depth) || depth < 1 || depth > N) throw new RangeError(`exit depth ${depth} outside 1..${N}`);
-  if (kvMode !== 'copy' || depth === N) return;
-  for (let j = 0; j < structure.block.length; j++) {
-    const from = structure.loops[depth - 1]![j]!.step;
-    for (let r = depth; r < N; r++) cache.copyPosition(from, structure.loops[r]![j]!.step, pos);
-  }
+  for (const { from, to } of exitCopies(structure, kvMode, depth)) cache.copyPosition(from, to, pos);
 }

@@ -1,3 +1,4 @@
+import { kvSlotLayouts } from '../depth/kvPlan.js';
 import { FusedOps, type tf } from '@recur/tensor';
 import { executionSteps, validateDecoderConfig, type DecoderConfig } from '../config.js';
 import { loopStructure, type LoopStructure } from '../depth/loopStructure.js';
@@ -167,7 +168,8 @@ export class FastDecoder {
    */
   newCache(initialCapacity = this.options.initialCacheCapacity ?? 256, kvMode?: DepthKvMode): FastKvCache {
     const { config } = this;
-    const layout = kvMode === undefined ? {} : { kvMode, slots: slotLayout(this.steps.length, this.structure, kvMode) };
+    const layout =
+      kvMode === undefined ? {} : { kvMode, slots: kvSlotLayouts(this.steps.length, this.structure, kvMode) };
     return new FastKvCache(
       this.ops.runtime,
       this.steps.length,
@@ -348,15 +350,3 @@ export class FastDecoder {
 }
 
 export type { FastPhase };
-
-/** Slot layout of a KV mode: loop steps compact ('recursion-wise') or read-only beyond loop 0 ('shared'); the rest dense. */
-function slotLayout(steps: number, structure: LoopStructure, kvMode: DepthKvMode): FastSlotLayout[] {
-  const slots = Array.from({ length: steps }, (): FastSlotLayout => 'dense');
-  structure.loops.forEach((loop, r) => {
-    for (const call of loop) {
-      if (kvMode === 'recursion-wise') slots[call.step] = 'compact';
-      else if (kvMode === 'shared' && r > 0) slots[call.step] = 'unused';
-    }
-  });
-  return slots;
-}

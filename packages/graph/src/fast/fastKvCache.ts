@@ -1,13 +1,9 @@
 import type { FusedRuntime, tf } from '@recur/tensor';
 import type { DepthKvMode } from '../depth/depthKvCache.js';
+import type { KvSlotLayout } from '../depth/kvPlan.js';
 
-/**
- * How a slot (one executed layer step) is filled: 'dense' — entry p is position p, a row attends to
- * positions 0..p; 'compact' — recursion-wise caching: entries are the positions that ran the slot's
- * loop, ascending, and a row at position p attends to the entries at positions ≤ p; 'unused' — never
- * written (loops ≥ 1 under recursive KV sharing read loop 0's slot).
- */
-export type FastSlotLayout = 'dense' | 'compact' | 'unused';
+/** How a slot is filled (see kvPlan: the layouts of the KV modes, shared with the tfjs executor). */
+export type FastSlotLayout = KvSlotLayout;
 
 export interface FastKvLayout {
   /** The per-token-depth KV mode the layout was made for (forwardDepth checks it). */
