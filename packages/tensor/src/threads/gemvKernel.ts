@@ -12,6 +12,7 @@ import {
   v128Load,
   whileLt,
   zeroV,
+  floatAddr,
 } from '../wasm/asm.js';
 import { F32, I32, V128, kernelModule, type Code } from '../wasm/encode.js';
 
@@ -77,11 +78,7 @@ export function gemvModuleBytes(): Uint8Array<ArrayBuffer> {
       ...set(s),
       ...bump(j, 4),
     ]),
-    ...get(y),
-    ...get(r),
-    ...i32(2),
-    ...ins.i32Shl,
-    ...ins.i32Add,
+    ...floatAddr(y, r),
     ...get(s),
     ...f32Store(), // y[r] = s
     ...bump(r, 1),

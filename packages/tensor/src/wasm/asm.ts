@@ -71,6 +71,14 @@ export const zeroV: Code = [...simd(0x0c), ...new Array<number>(16).fill(0)];
 
 /** Locals `a + b` (i32). */
 export const add = (a: number, b: number): Code => [...get(a), ...get(b), ...ins.i32Add];
+/** Byte address of float `index` past byte address `base` (both i32 locals): base + index·4. */
+export const floatAddr = (base: number, index: number): Code => [
+  ...get(base),
+  ...get(index),
+  ...i32(2),
+  ...ins.i32Shl,
+  ...ins.i32Add,
+];
 
 /** `local = i32.load(p + 4·index)`: kernels read their parameters from a block in memory. */
 export const param = (p: number, index: number, local: number): Code => [

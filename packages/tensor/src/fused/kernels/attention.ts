@@ -17,6 +17,7 @@ import {
   whileLt,
   zeroV,
   Locals,
+  floatAddr,
 } from '../../wasm/asm.js';
 import { F32, I32, V128, type Code, type KernelFunction } from '../../wasm/encode.js';
 import { AttnParams, RowInfo } from './params.js';
@@ -95,11 +96,7 @@ export function attention(fma = false): KernelFunction {
       : [...get(acc), ...left, ...right, ...ins.f32x4Mul, ...ins.f32x4Add, ...set(acc)];
   const at = (ptr: number): Code => [...get(ptr), ...get(j), ...ins.i32Add, ...v128Load()];
   const splatScore = (offset: number, into: number): Code => [
-    ...get(sp),
-    ...get(s),
-    ...i32(2),
-    ...ins.i32Shl,
-    ...ins.i32Add,
+    ...floatAddr(sp, s),
     ...f32Load(4 * offset),
     ...ins.f32x4Splat,
     ...set(into),

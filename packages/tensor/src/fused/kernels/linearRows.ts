@@ -14,6 +14,7 @@ import {
   whileLt,
   zeroV,
   Locals,
+  floatAddr,
 } from '../../wasm/asm.js';
 import { F32, I32, V128, type Code, type KernelFunction } from '../../wasm/encode.js';
 import { LinearParams } from './params.js';
@@ -111,17 +112,9 @@ export function linearRows(): KernelFunction {
     ...out(hsum(a2), 2),
     ...out(hsum(a3), 3),
     ...bump(t, 4),
-    ...get(xt),
-    ...get(xs),
-    ...i32(2),
-    ...ins.i32Shl,
-    ...ins.i32Add,
+    ...floatAddr(xt, xs),
     ...set(xt),
-    ...get(yt),
-    ...get(ys),
-    ...i32(2),
-    ...ins.i32Shl,
-    ...ins.i32Add,
+    ...floatAddr(yt, ys),
     ...set(yt),
   ];
   // One x row: four accumulators over 16 floats per step keep the adds off the critical path.
@@ -176,11 +169,7 @@ export function linearRows(): KernelFunction {
       ...ins.i32Mul,
       ...ins.i32Add,
       ...set(wr),
-      ...get(y),
-      ...get(r),
-      ...i32(2),
-      ...ins.i32Shl,
-      ...ins.i32Add,
+      ...floatAddr(y, r),
       ...set(yt),
       ...get(x),
       ...set(xt),

@@ -12,6 +12,7 @@ import {
   whileLt,
   zeroV,
   Locals,
+  floatAddr,
 } from '../../wasm/asm.js';
 import { F32, I32, V128, type Code, type KernelFunction } from '../../wasm/encode.js';
 import { LinearParams } from './params.js';
@@ -134,11 +135,7 @@ export function linearTiled(MT: number, NR: number, name = 'linearTiled', fma = 
     ...set(wr),
     ...get(x),
     ...set(xt),
-    ...get(y),
-    ...get(r),
-    ...i32(2),
-    ...ins.i32Shl,
-    ...ins.i32Add,
+    ...floatAddr(y, r),
     ...set(yt),
     ...i32(0),
     ...set(t),
