@@ -15,6 +15,7 @@ import {
 import { FastDecoder, tokenDecision } from '../../packages/graph/dist/index.js';
 import { balanceBiasKey } from '../../packages/router/dist/index.js';
 import { tf } from '../../packages/tensor/dist/index.js';
+import { trainedMorSection } from './serveMorTrained.mjs';
 
 /** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
 /** @typedef {import('../../packages/engine/dist/index.js').ServeRequest} ServeRequest */
@@ -83,10 +84,11 @@ async function prefillRate(model, routed, ids) {
 }
 
 /**
- * Runs the MoR rows; returns the markdown of the section.
- * @param {{ runMode: RunMode, requests: readonly ServeRequest[], tokenizer: LoadedModel['tokenizer'], limits: object, machine: string }} ctx
+ * The SmolLM-135M-shape models of the MoR rows: the vanilla preset, its cycle×3 conversion, and the expert-
+ * (calibrated thresholds) and token-choice (balanced bias) router models made from it for `requests`.
+ * @param {LoadedModel['tokenizer']} tokenizer @param {readonly ServeRequest[]} requests
  */
-export async function morSection({ runMode, requests, tokenizer, limits, machine }) {
+export async function morModels(tokenizer, requests) {
   const config = modelPresets['smollm-135m'];
   const preset = /** @type {LoadedModel} */ ({
     decoder: presetDecoder('smollm-135m', 1),
@@ -113,6 +115,21 @@ export async function morSection({ runMode, requests, tokenizer, limits, machine
     withRouter(rec, { kind: 'token', kvMode: 'recursion-wise', balance: 'loss-free', seed: 3 }),
     requests.flatMap((r) => r.promptIds),
   );
+  const dispose = () => {
+    for (const m of [expert, token]) for (const t of m.routerParams?.values() ?? []) t.dispose();
+    disposeModel(rec);
+    preset.decoder.dispose();
+  };
+  return { preset, rec, expert, token, dispose };
+}
+
+/**
+ * Runs the MoR rows; returns the markdown of the section.
+ * @param {{ runMode: RunMode, requests: readonly ServeRequest[], stories: LoadedModel, corpus: string, limits: object, machine: string }} ctx
+ */
+export async function morSection({ runMode, requests, stories, corpus, limits, machine }) {
+  const tokenizer = stories.tokenizer;
+  const { preset, rec, expert, token, dispose } = await morModels(tokenizer, requests);
   /** @type {[string, LoadedModel, Partial<ServingEngineOptions>][]} */
   const modes = [
     ['vanilla 30 layers, continuous sequence-wise', preset, { mode: 'continuous-sequence' }],
@@ -142,9 +159,8 @@ export async function morSection({ runMode, requests, tokenizer, limits, machine
     console.log(`mor prefill | ${name} | routed ${routed.toFixed(1)} tok/s | full depth ${full.toFixed(1)} tok/s`);
     prefill.push(`| ${name} | ${routed.toFixed(1)} | ${full.toFixed(1)} | ${(routed / full).toFixed(2)} |`);
   }
-  for (const m of [expert, token]) for (const t of m.routerParams?.values() ?? []) t.dispose();
-  disposeModel(rec);
-  preset.decoder.dispose();
+  dispose();
+  const trained = await trainedMorSection({ runMode, requests, stories, corpus });
   const [load1, load5] = (await import('node:os')).loadavg();
   return `## Serving MoR router models (\`BENCH_SERVE_ONLY=mor pnpm bench:serve\`)
 
@@ -168,5 +184,6 @@ model at full depth (every token all 3 loops, ungated):
 | router | routed tokens/s | full depth tokens/s | ratio |
 | --- | ---: | ---: | ---: |
 ${prefill.join('\n')}
-`;
+
+${trained}`;
 }
