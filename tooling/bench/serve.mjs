@@ -2,7 +2,8 @@
 // continuous sequence-wise batching of the vanilla model, and continuous depth-wise batching (CDB) of
 // recursive conversions with and without early exit. Records a table, a profile and an SVG chart in
 // docs/benchmarks.md (section "serve"), then the MoR router rows (serveMor.mjs, section "serve-mor").
-// BENCH_SERVE_QUICK=1 runs a smaller workload; BENCH_SERVE_ONLY=mor runs only the MoR rows (a few minutes).
+// BENCH_SERVE_QUICK=1 runs a smaller workload; BENCH_SERVE_ONLY=mor runs only the MoR rows (a few minutes;
+// with the trained stories260K MoR rows of serveMorTrained.mjs; BENCH_MOR_TRAIN_STEPS sets their budget).
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
   convertModel,

@@ -172,7 +172,17 @@ random (N(0, 0.02²)) and set so the depths follow the MoR capacities 1, 2/3, 1/
 depth): expert-choice thresholds calibrated per recursion on 6 of the prompts (\`withRouterThreshold\`, as
 \`recur train\` does); token-choice with a loss-free balancing bias fitted to the workload's prompt tokens. The
 measured average depth includes generated tokens, which a random model draws from a narrow set, so it strays from
-the target 2.00. tokens/CPU-s, latency and depth as in the section above.
+the target 2.00. tokens/CPU-s, latency and depth as in the section above; rows/step counts the rows that ran a
+loop per engine step (a routed step's second, readout-only call adds none).
+
+Why routing saves little CPU per token here (\`node tooling/bench/serveMorProfile.mjs\` profiles these runs):
+routing cuts the block rows per token by a fifth to a third, and the block kernels' CPU per token falls with
+them, but (1) with all requests arriving at once the step count is set by the longest request (64 tokens),
+whose generated tokens run ≈ 3 loops under both routers, so routed and full-depth runs take the same ≈ 192
+steps and read the block's weights as often; and (2) at full depth the requests move in lockstep, so their
+samples bunch into a third of the steps, while routing spreads them over nearly every step — the LM head
+(28 M weights, 80% of the 10-layer block's) is then read about twice as often for fewer rows each. JS routing
+work (router dot products, gated updates, state copies, the readout call) is under 1 ms per token.
 
 | model | tokens/s | tokens/CPU-s | p50 ms | p99 ms | avg depth | rows/step |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: |

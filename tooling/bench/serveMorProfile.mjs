@@ -41,16 +41,16 @@ for (let rep = 0; rep < repeats; rep++)
 // Kernel phases are wall ms; under load they are scaled by the run's CPU/wall to estimate their CPU.
 const block = ['norm', 'qkv', 'rope', 'attention', 'oProj', 'gateUp', 'silu', 'down'];
 console.log(
-  '| mode | tok/CPU-s | depth | steps | rows/step | tok/step | longest (tokens @ depth) | CPU ms/tok | block | attention | head | JS + other |',
+  '| mode | tok/CPU-s | depth | steps | steps with a head readout | rows/step | tok/step | longest (tokens @ depth) | CPU ms/tok | block | attention | head | JS + other |',
 );
-console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const [name, r] of best) {
   const cpuOf = (/** @type {number} */ wallMs) => (wallMs * r.cpuSeconds) / r.seconds;
   const perTok = (/** @type {number} */ ms) => (ms / r.tokens).toFixed(2);
   const sum = (/** @type {string[]} */ keys) => keys.reduce((a, k) => a + (r.profile[k] ?? 0), 0);
   const kernels = cpuOf(sum(Object.keys(r.profile)));
   console.log(
-    `| ${name} | ${r.tokensPerCpuSecond.toFixed(1)} | ${r.averageDepth.toFixed(2)} | ${r.steps} | ${r.rowsPerStep.toFixed(1)} | ${(r.tokens / r.steps).toFixed(2)} | ${r.longest.tokens} @ ${r.longest.depth.toFixed(2)} | ${perTok(r.cpuSeconds * 1000)} | ${perTok(cpuOf(sum(block)))} | ${perTok(cpuOf(sum(['attention'])))} | ${perTok(cpuOf(sum(['head', 'embed'])))} | ${perTok(r.cpuSeconds * 1000 - kernels)} |`,
+    `| ${name} | ${r.tokensPerCpuSecond.toFixed(1)} | ${r.averageDepth.toFixed(2)} | ${r.steps} | ${r.headSteps} | ${r.rowsPerStep.toFixed(1)} | ${(r.tokens / r.steps).toFixed(2)} | ${r.longest.tokens} @ ${r.longest.depth.toFixed(2)} | ${perTok(r.cpuSeconds * 1000)} | ${perTok(cpuOf(sum(block)))} | ${perTok(cpuOf(sum(['attention'])))} | ${perTok(cpuOf(sum(['head', 'embed'])))} | ${perTok(r.cpuSeconds * 1000 - kernels)} |`,
   );
 }
 models.dispose();

@@ -62,11 +62,14 @@ export function servingRun(limits) {
     let at = 0;
     const cpuStart = process.cpuUsage();
     const start = performance.now();
+    /** Steps that sampled a token: each reads the LM head's weights once, however few rows it reads out. */
+    const sampledSteps = new Set();
+    const onToken = () => sampledSteps.add(engine.stats().stepsRun);
     const results = await Promise.all(
       requests.map((request) => {
         const delay = at;
         if (Number.isFinite(rate)) at += (-Math.log(1 - random()) / rate) * 1000;
-        return new Promise((resolve) => setTimeout(resolve, delay)).then(() => engine.submit(request));
+        return new Promise((resolve) => setTimeout(resolve, delay)).then(() => engine.submit(request, { onToken }));
       }),
     );
     const seconds = (performance.now() - start) / 1000;
@@ -92,6 +95,7 @@ export function servingRun(limits) {
       p99: percentile(latencies, 99),
       averageDepth: depths.reduce((a, b) => a + b, 0) / depths.length,
       steps: stats.stepsRun,
+      headSteps: sampledSteps.size,
       otherMs: (seconds * 1000 - kernelMs) / stats.stepsRun,
       rowsPerStep: engine.profile.rows / Math.max(1, stats.stepsRun),
       profile,
