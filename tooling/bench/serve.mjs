@@ -2,11 +2,11 @@
 // continuous sequence-wise batching of the vanilla model, and continuous depth-wise batching (CDB) of
 // recursive conversions with and without early exit. Records a table, a profile and an SVG chart in
 // docs/benchmarks.md (section "serve"), then the MoR router rows (serveMor.mjs, section "serve-mor").
-// BENCH_SERVE_QUICK=1 runs a smaller workload; BENCH_SERVE_ONLY=mor runs only the MoR rows (a few minutes).
+// BENCH_SERVE_QUICK=1 runs a smaller workload; BENCH_SERVE_ONLY=mor runs only the MoR rows (a few minutes;
+// with the trained stories260K MoR rows of serveMorTrained.mjs; BENCH_MOR_TRAIN_STEPS sets their budget).
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
   convertModel,
-  createServingEngine,
   disposeModel,
   evaluateDepths,
   evaluatePerplexity,
@@ -16,10 +16,11 @@ import {
   presetDecoder,
 } from '../../packages/engine/dist/index.js';
 import { loadModel } from '../../packages/engine/dist/node.js';
-import { initBackend, Mulberry32 } from '../../packages/tensor/dist/index.js';
+import { initBackend } from '../../packages/tensor/dist/index.js';
 import { lineChartSvg } from '../../packages/train/dist/index.js';
 import { machineDescription, recordSection, root } from './record.mjs';
 import { morSection } from './serveMor.mjs';
+import { requestsFrom, servingRun } from './serveRun.mjs';
 
 const quick = process.env.BENCH_SERVE_QUICK === '1';
 const only = process.env.BENCH_SERVE_ONLY;
@@ -39,85 +40,12 @@ const corpus = readFileSync(`${shared}corpora/tinystories_val/tinystories_val.tx
  */
 const limits = { maxRowsPerStep: 32, tokenBudgetPerStep: 256, prefillChunk: 32 };
 
-/** The project's mulberry32: the workload is the same for every mode. */
-/** @param {number} seed */
-function rng(seed) {
-  const random = new Mulberry32(seed);
-  return () => random.next();
-}
-
-/**
- * Requests from TinyStories paragraphs (first 300 kB): a prefix of
- * 8–40 tokens, then as many tokens as the paragraph has left (8–64).
- */
-/** @param {LoadedModel['tokenizer']} tokenizer @param {number} count @param {number} seed */
-function workload(tokenizer, count, seed) {
-  const random = rng(seed);
-  const paragraphs = corpus
-    .slice(0, 300_000)
-    .split('\n\n')
-    .map((p) => tokenizer.encode(p.trim(), { addBos: false }))
-    .filter((ids) => ids.length >= 48);
-  return Array.from({ length: count }, () => {
-    const ids = /** @type {number[]} */ (paragraphs[Math.floor(random() * paragraphs.length)]);
-    const prompt = 8 + Math.floor(random() * 33);
-    return {
-      promptIds: [/** @type {number} */ (tokenizer.bosId), ...ids.slice(0, prompt)],
-      maxNewTokens: Math.max(8, Math.min(64, ids.length - prompt)),
-      stopAtEos: false,
-    };
-  });
-}
-
-/** @param {readonly number[]} values @param {number} p */
-function percentile(values, p) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return /** @type {number} */ (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]);
-}
-
-/** Poisson arrivals at `rate` requests/s (Infinity: all at once); throughput over first arrival → last finish. */
-/**
- * @param {LoadedModel} model @param {readonly import('../../packages/engine/dist/index.js').ServeRequest[]} requests
- * @param {Partial<import('../../packages/engine/dist/index.js').ServingEngineOptions>} options
- * @param {number} rate
- * @param {number} seed
- */
-async function runMode(model, requests, options, rate, seed) {
-  const engine = await createServingEngine(model, { threads: 1, scheduler: limits, ...options });
-  engine.profile.enabled = true;
-  const random = rng(seed);
-  let at = 0;
-  const cpuStart = process.cpuUsage();
-  const start = performance.now();
-  const results = await Promise.all(
-    requests.map((request) => {
-      const delay = at;
-      if (Number.isFinite(rate)) at += (-Math.log(1 - random()) / rate) * 1000;
-      return new Promise((resolve) => setTimeout(resolve, delay)).then(() => engine.submit(request));
-    }),
-  );
-  const seconds = (performance.now() - start) / 1000;
-  const cpu = process.cpuUsage(cpuStart);
-  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-  const kernelMs = [...engine.profile.ms.values()].reduce((a, b) => a + b, 0);
-  const tokens = results.reduce((s, r) => s + r.ids.length, 0);
-  const depths = results.flatMap((r) => r.depths);
-  const latencies = results.map((r) => r.totalMs);
-  const profile = Object.fromEntries([...engine.profile.ms].map(([k, v]) => [k, v]));
-  const stats = engine.stats();
-  engine.dispose();
-  return {
-    tokensPerSecond: tokens / seconds,
-    tokensPerCpuSecond: tokens / cpuSeconds,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    averageDepth: depths.reduce((a, b) => a + b, 0) / depths.length,
-    steps: stats.stepsRun,
-    otherMs: (seconds * 1000 - kernelMs) / stats.stepsRun,
-    rowsPerStep: engine.profile.rows / Math.max(1, engine.profile.calls),
-    profile,
-  };
-}
+const runMode = servingRun(limits);
+const workload = (
+  /** @type {LoadedModel['tokenizer']} */ tokenizer,
+  /** @type {number} */ count,
+  /** @type {number} */ seed,
+) => requestsFrom(corpus, tokenizer, count, seed);
 
 /**
  * Held-out perplexity (text after 600 kB): plain models by evaluatePerplexity, recursive ones under their exit rule.
@@ -211,7 +139,8 @@ async function recordMor() {
     await morSection({
       runMode,
       requests: workload(tokenizer, quick ? 8 : 12, 7),
-      tokenizer,
+      stories,
+      corpus,
       limits,
       machine: machineDescription(),
     }),

@@ -15,6 +15,7 @@ import {
 import { FastDecoder, tokenDecision } from '../../packages/graph/dist/index.js';
 import { balanceBiasKey } from '../../packages/router/dist/index.js';
 import { tf } from '../../packages/tensor/dist/index.js';
+import { trainedMorSection } from './serveMorTrained.mjs';
 
 /** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
 /** @typedef {import('../../packages/engine/dist/index.js').ServeRequest} ServeRequest */
@@ -83,10 +84,11 @@ async function prefillRate(model, routed, ids) {
 }
 
 /**
- * Runs the MoR rows; returns the markdown of the section.
- * @param {{ runMode: RunMode, requests: readonly ServeRequest[], tokenizer: LoadedModel['tokenizer'], limits: object, machine: string }} ctx
+ * The SmolLM-135M-shape models of the MoR rows: the vanilla preset, its cycle×3 conversion, and the expert-
+ * (calibrated thresholds) and token-choice (balanced bias) router models made from it for `requests`.
+ * @param {LoadedModel['tokenizer']} tokenizer @param {readonly ServeRequest[]} requests
  */
-export async function morSection({ runMode, requests, tokenizer, limits, machine }) {
+export async function morModels(tokenizer, requests) {
   const config = modelPresets['smollm-135m'];
   const preset = /** @type {LoadedModel} */ ({
     decoder: presetDecoder('smollm-135m', 1),
@@ -113,6 +115,21 @@ export async function morSection({ runMode, requests, tokenizer, limits, machine
     withRouter(rec, { kind: 'token', kvMode: 'recursion-wise', balance: 'loss-free', seed: 3 }),
     requests.flatMap((r) => r.promptIds),
   );
+  const dispose = () => {
+    for (const m of [expert, token]) for (const t of m.routerParams?.values() ?? []) t.dispose();
+    disposeModel(rec);
+    preset.decoder.dispose();
+  };
+  return { preset, rec, expert, token, dispose };
+}
+
+/**
+ * Runs the MoR rows; returns the markdown of the section.
+ * @param {{ runMode: RunMode, requests: readonly ServeRequest[], stories: LoadedModel, corpus: string, limits: object, machine: string }} ctx
+ */
+export async function morSection({ runMode, requests, stories, corpus, limits, machine }) {
+  const tokenizer = stories.tokenizer;
+  const { preset, rec, expert, token, dispose } = await morModels(tokenizer, requests);
   /** @type {[string, LoadedModel, Partial<ServingEngineOptions>][]} */
   const modes = [
     ['vanilla 30 layers, continuous sequence-wise', preset, { mode: 'continuous-sequence' }],
@@ -142,9 +159,8 @@ export async function morSection({ runMode, requests, tokenizer, limits, machine
     console.log(`mor prefill | ${name} | routed ${routed.toFixed(1)} tok/s | full depth ${full.toFixed(1)} tok/s`);
     prefill.push(`| ${name} | ${routed.toFixed(1)} | ${full.toFixed(1)} | ${(routed / full).toFixed(2)} |`);
   }
-  for (const m of [expert, token]) for (const t of m.routerParams?.values() ?? []) t.dispose();
-  disposeModel(rec);
-  preset.decoder.dispose();
+  dispose();
+  const trained = await trainedMorSection({ runMode, requests, stories, corpus });
   const [load1, load5] = (await import('node:os')).loadavg();
   return `## Serving MoR router models (\`BENCH_SERVE_ONLY=mor pnpm bench:serve\`)
 
@@ -156,7 +172,17 @@ random (N(0, 0.02²)) and set so the depths follow the MoR capacities 1, 2/3, 1/
 depth): expert-choice thresholds calibrated per recursion on 6 of the prompts (\`withRouterThreshold\`, as
 \`recur train\` does); token-choice with a loss-free balancing bias fitted to the workload's prompt tokens. The
 measured average depth includes generated tokens, which a random model draws from a narrow set, so it strays from
-the target 2.00. tokens/CPU-s, latency and depth as in the section above.
+the target 2.00. tokens/CPU-s, latency and depth as in the section above; rows/step counts the rows that ran a
+loop per engine step (a routed step's second, readout-only call adds none).
+
+Why routing saves little CPU per token here (\`node tooling/bench/serveMorProfile.mjs\` profiles these runs):
+routing cuts the block rows per token by a fifth to a third, and the block kernels' CPU per token falls with
+them, but (1) with all requests arriving at once the step count is set by the longest request (64 tokens),
+whose generated tokens run ≈ 3 loops under both routers, so routed and full-depth runs take the same ≈ 192
+steps and read the block's weights as often; and (2) at full depth the requests move in lockstep, so their
+samples bunch into a third of the steps, while routing spreads them over nearly every step — the LM head
+(28 M weights, 80% of the 10-layer block's) is then read about twice as often for fewer rows each. JS routing
+work (router dot products, gated updates, state copies, the readout call) is under 1 ms per token.
 
 | model | tokens/s | tokens/CPU-s | p50 ms | p99 ms | avg depth | rows/step |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: |
@@ -168,5 +194,6 @@ model at full depth (every token all 3 loops, ungated):
 | router | routed tokens/s | full depth tokens/s | ratio |
 | --- | ---: | ---: | ---: |
 ${prefill.join('\n')}
-`;
+
+${trained}`;
 }

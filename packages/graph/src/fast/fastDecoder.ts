@@ -257,7 +257,7 @@ export class FastDecoder {
         throw new RangeError(`token id ${row.id} is outside the vocabulary (0..${this.config.vocabSize - 1})`);
     }
     runDepthStep(this.context(), options.flat ? this.flat : this.structure, options.kvMode ?? 'copy', rows);
-    this.profile.count(rows.length);
+    this.profile.count(rows.reduce((n, row) => n + (row.readoutOnly === true ? 0 : 1), 0)); // rows that ran a loop
   }
 
   /** A position that exited after `depth` loops: under 'copy' its last loop's KV is carried into the deeper loops' slots. */

@@ -4,6 +4,7 @@ export type FastPhase = 'embed' | 'norm' | 'qkv' | 'rope' | 'attention' | 'oProj
 export class FastProfile {
   enabled = false;
   readonly ms = new Map<FastPhase, number>();
+  /** Rows that ran a loop (or the whole model); readout-only rows are not counted. */
   rows = 0;
   calls = 0;
 
