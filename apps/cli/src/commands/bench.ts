@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { benchmarkForward, defaultKvMode, depthRouting, disposeFast, fastDecoderFor, fusedLoops, modelPresets, presetDecoder, type LoadedModel, type RoutedBench } from '@recur/engine';
-import { activeBackend } from '@recur/tensor';
 import { parseNumber, UsageError } from '../errors.js';
 import { depthFlags, kvHelp, modelDepth } from './depthOptions.js';
-import { computeThreads, fastOption, openModel, pathBackendHelp, printJson, startBackend, type ModelOptions } from './shared.js';
+import { backendFields, fastOption, openModel, pathBackendHelp, printJson, startBackend, type ModelOptions } from './shared.js';
 
 interface BenchCliOptions extends ModelOptions {
   readonly preset?: string;
@@ -38,11 +37,11 @@ export function registerBench(program: Command): void {
       const result = await benchmarkForward(decoder, { prefillTokens, decodeTokens, ...(fast && { fast }), ...(routed && { routed }) }).finally(() => disposeFast({ decoder }));
       const path = fast ? 'fast' : 'tfjs';
       const routing = routed ? 'router' : 'none';
-      const report = { model: label, path, backend: activeBackend(), threads: computeThreads(), parameters: decoder.parameterCount, routing, prefillTokens, decodeTokens, ...result };
+      const report = { model: label, path, ...backendFields(), parameters: decoder.parameterCount, routing, prefillTokens, decodeTokens, ...result };
       decoder.dispose();
       if (options.json) return printJson(report);
       console.log(
-        `${label} (${path} on ${report.backend}${report.threads > 1 ? ` × ${report.threads} threads` : ''}, ${report.parameters.toLocaleString('en-US')} params): prefill ${result.prefillTokensPerSecond.toFixed(1)} tok/s ` +
+        `${label} (${path} on ${report.backend}${report.adapter ? ` (${report.adapter})` : ''}${report.threads > 1 ? ` × ${report.threads} threads` : ''}, ${report.parameters.toLocaleString('en-US')} params): prefill ${result.prefillTokensPerSecond.toFixed(1)} tok/s ` +
           `(${result.prefillGflops.toFixed(1)} GFLOP/s${routed ? ' of full-depth work' : ''}) · decode ${result.decodeTokensPerSecond.toFixed(1)} tok/s (${result.decodeMsPerToken.toFixed(2)} ms/token)` +
           (result.averageDepth === undefined ? '' : ` · routed by its router, mean depth ${result.averageDepth.toFixed(2)}`),
       );

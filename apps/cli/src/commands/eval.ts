@@ -4,7 +4,7 @@ import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
 import { readTextFile } from '@recur/engine/node';
 import { depthFlags, exitHelp, kvHelp, modelDepth, type DepthFlags } from './depthOptions.js';
-import { computeThreads, fastOption, openModel, pathBackendHelp, printJson, type ModelOptions } from './shared.js';
+import { backendFields, fastOption, openModel, pathBackendHelp, printJson, type ModelOptions } from './shared.js';
 
 interface EvalCliOptions extends ModelOptions {
   readonly data?: string;
@@ -52,7 +52,7 @@ export function registerEval(program: Command): void {
         disposeModel(model);
       });
       const seconds = (performance.now() - started) / 1000;
-      if (options.json) return printJson({ tokens: result.tokens, meanNll: result.meanNll, perplexity: result.perplexity, windows: result.windows, path: result.path, threads: computeThreads(), seconds });
+      if (options.json) return printJson({ tokens: result.tokens, meanNll: result.meanNll, perplexity: result.perplexity, windows: result.windows, path: result.path, ...backendFields(), seconds });
       console.log(`tokens ${result.tokens} (${result.path}) · windows ${result.windows} · mean NLL ${result.meanNll.toFixed(6)} · perplexity ${result.perplexity.toFixed(4)} · ${(result.tokens / seconds).toFixed(0)} tok/s`);
     });
 }
@@ -69,7 +69,7 @@ function evalDepths(model: LoadedModel, text: string, window: number, depth: Dep
     const agreement = expert ? routerAgreement(model, windows) : undefined;
     const keep = expert && depth.exit?.kind === 'router' && result.policy ? keepFractions(result.policy.depthCounts) : undefined;
     const seconds = (performance.now() - started) / 1000;
-    if (out.json) return printJson({ ...result, ...(keep && { keep }), ...(agreement && { agreement }), threads: computeThreads(), seconds });
+    if (out.json) return printJson({ ...result, ...(keep && { keep }), ...(agreement && { agreement }), ...backendFields(), seconds });
     const forced = model.recur?.router ? 'every token forced to' : 'exit after';
     for (const { depth: d, perplexity } of result.perLoop) console.log(`${forced} loop ${d}: perplexity ${perplexity.toFixed(4)}`);
     if (result.policy) {

@@ -54,7 +54,7 @@ export function registerServe(program: Command): void {
     .option('--shutdown-timeout <s>', 'on SIGTERM/SIGINT: seconds to let in-flight requests finish before cancelling them (each answered 503)', '30')
     .option('--adapter <dir>', 'plain models: plug in a PEFT LoRA adapter folder')
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
-    .option('--backend <name>', 'tensor backend (the serving engine runs on wasm, the default in Node)')
+    .option('--backend <name>', 'tensor backend: the serving engine runs on the fused wasm kernels only (wasm, the default in Node); webgpu is refused')
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
     .option('--api-key <key>', 'require "Authorization: Bearer <key>" on every route but /health (401 otherwise); default: RECUR_API_KEY, which keeps the key out of the process list')
     .option('--insecure-no-auth', 'allow a non-loopback --host without an API key')
@@ -65,6 +65,7 @@ export function registerServe(program: Command): void {
       const engineOptions = engineFlags(options);
       const port = parseNumber('port', options.port, { integer: true, min: 0, max: 65535 });
       const shutdownMs = parseNumber('shutdown-timeout', options.shutdownTimeout, { min: 0 }) * 1000;
+      if (options.backend === 'webgpu') throw new UsageError(webGpuNotServed);
       const model = await openModel({ ...options, model: modelArg ?? options.model });
       const limits = serveLimits(options, model.decoder.config.maxPositionEmbeddings);
       if (engineOptions.exit && !model.recur) {
@@ -94,6 +95,9 @@ export function registerServe(program: Command): void {
       process.exit(code);
     });
 }
+
+// Continuous depth-wise batching lives in the fused wasm kernels; a webgpu server would be a second engine to keep.
+const webGpuNotServed = '--backend webgpu: the serving engine runs only on the fused wasm kernels (continuous depth-wise batching); serve on wasm, or use generate, eval or bench with --backend webgpu';
 
 /** After cancelling, how long the cancelled requests get to be answered before the process exits anyway. */
 const answerCancelledMs = 2000;

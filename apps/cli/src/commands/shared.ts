@@ -1,4 +1,4 @@
-import { activeBackend, initBackend, wasmThreads, type BackendName } from '@recur/tensor';
+import { activeBackend, initBackend, wasmThreads, webGpuAdapter, type BackendName } from '@recur/tensor';
 import { loadModel } from '@recur/engine/node';
 import type { LoadedModel } from '@recur/engine';
 import { progressBar } from '../progress.js';
@@ -21,7 +21,8 @@ export interface BackendChoice {
 }
 
 export const pathBackendHelp =
-  'wasm (default in Node: the fused fast path when the model allows it, else the tfjs decoder on wasm), tfjs (always the tfjs decoder, on wasm), cpu (the tfjs decoder on tfjs\'s cpu kernels)';
+  'wasm (default in Node: the fused fast path when the model allows it, else the tfjs decoder on wasm), tfjs (always the tfjs decoder, on wasm), cpu (the tfjs decoder on tfjs\'s cpu kernels), ' +
+  'webgpu (the tfjs decoder on a GPU through Dawn, the optional npm package webgpu, with Recur\'s WGSL kernels; without a GPU set VK_ICD_FILENAMES to a software Vulkan driver)';
 
 /** Starts the tensor backend named by --backend / --threads (default: wasm on every core). */
 export async function startBackend(options: Pick<ModelOptions, 'backend' | 'threads'>, choice: BackendChoice = {}): Promise<void> {
@@ -48,6 +49,12 @@ export function fastOption(options: Pick<ModelOptions, 'backend'> & { readonly f
 /** Threads the backend computes on (the fused kernels use the same), for --json reports. */
 export function computeThreads(): number {
   return activeBackend() === 'wasm' ? wasmThreads() : 1;
+}
+
+/** The --json fields that say where a command computed: backend, threads, and on webgpu the adapter Dawn chose. */
+export function backendFields(): { backend: BackendName; threads: number; adapter?: string } {
+  const adapter = activeBackend() === 'webgpu' ? webGpuAdapter() : undefined;
+  return { backend: activeBackend(), threads: computeThreads(), ...(adapter && { adapter: adapter.description || adapter.device || adapter.vendor }) };
 }
 
 const backends: readonly BackendName[] = ['wasm', 'cpu', 'webgpu'];

@@ -1,0 +1,10 @@
+import { initBackend, tf } from '@recur/tensor';
+import { loadModel } from '@recur/engine/node';
+await initBackend({ backend: 'webgpu' });
+const m = await loadModel('/work/shared/models/stories260K/stories260K.gguf');
+const cache = m.decoder.newCache();
+const out0 = m.decoder.forward([1], { cache }); await out0.data(); out0.dispose();
+const info = await tf.profile(async () => { const out = m.decoder.forward([403], { cache }); await out.data(); out.dispose(); });
+const counts = {}; for (const k of info.kernels) counts[k.name] = (counts[k.name] ?? 0) + 1;
+console.log(JSON.stringify(counts));
+console.log(tf.env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE'), tf.env().get('WEBGPU_CPU_FORWARD'));
