@@ -51,7 +51,7 @@ export async function registerNodeWebGpu(): Promise<NodeWebGpuInfo> {
   const device = await adapter.requestDevice(deviceDescriptor(adapter));
   const info = adapter.info;
   if (tf.findBackendFactory('webgpu') !== null) tf.removeBackend('webgpu'); // a factory registered by tfjs itself (a Node with navigator.gpu) would ask for its own device
-  tf.registerBackend('webgpu', () => new WebGPUBackend(device, info), 3);
+  tf.registerBackend('webgpu', () => new NodeWebGpuBackend(device, info), 3);
   registerWebGpuKernels();
   adapterInfo = { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description };
   return adapterInfo;
@@ -60,6 +60,21 @@ export async function registerNodeWebGpu(): Promise<NodeWebGpuInfo> {
 /** The adapter the Node webgpu backend runs on, once registerNodeWebGpu succeeded. */
 export function nodeWebGpuInfo(): NodeWebGpuInfo | undefined {
   return adapterInfo;
+}
+
+/**
+ * tfjs reads GPU data synchronously (dataSync) through an OffscreenCanvas, which Node lacks: name the
+ * limit instead of a bare ReferenceError. Paths that read synchronously (early exit, routers) run on wasm.
+ */
+class NodeWebGpuBackend extends WebGPUBackend {
+  override readSync(dataId: object): tf.backend_util.BackendValues {
+    try {
+      return super.readSync(dataId);
+    } catch (err) {
+      if (!(err instanceof ReferenceError)) throw err;
+      throw new WebGpuUnavailableError(`this path reads GPU data synchronously (dataSync), which webgpu in Node cannot (${err.message}); run it on wasm`);
+    }
+  }
 }
 
 /** tfjs's WebGPUBackend refuses to construct unless `navigator.gpu` exists (Node 20 has no navigator; 21+ one without gpu). */
