@@ -41,7 +41,7 @@ let adapterInfo: NodeWebGpuInfo | undefined;
 export async function registerNodeWebGpu(): Promise<NodeWebGpuInfo> {
   if (adapterInfo !== undefined && tf.findBackendFactory('webgpu') !== null) return adapterInfo;
   const dawn = await loadDawn();
-  const noDriver = missingVulkanDriver(SETUP_HINT);
+  const noDriver = await missingVulkanDriver(SETUP_HINT);
   if (noDriver !== undefined) throw new WebGpuUnavailableError(noDriver);
   Object.assign(globalThis, dawn.globals); // GPUBufferUsage, GPUMapMode… which tfjs reads as globals
   gpu ??= dawn.create([]);

@@ -1,5 +1,3 @@
-import { existsSync, readdirSync } from 'node:fs';
-
 // Where the Vulkan loader looks for driver manifests on Linux when no env var names them (its LoaderInterfaceArchitecture doc).
 const MANIFEST_DIRS = ['/usr/local/share/vulkan/icd.d', '/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/etc/vulkan/icd.d'];
 
@@ -14,8 +12,9 @@ function searchedDirs(): string[] {
  * before Dawn starts, because Dawn prints its own multi-line warnings to stderr once it looks and fails.
  * `hint` says what to set. Other platforms (Metal, D3D) are left to Dawn.
  */
-export function missingVulkanDriver(hint: string): string | undefined {
+export async function missingVulkanDriver(hint: string): Promise<string | undefined> {
   if (process.platform !== 'linux') return undefined;
+  const { existsSync, readdirSync } = await import('node:fs'); // dynamic: browser bundles of backend.ts never load node:fs
   for (const name of ['VK_DRIVER_FILES', 'VK_ICD_FILENAMES']) {
     const value = process.env[name];
     if (value === undefined || value === '') continue;
