@@ -45,8 +45,8 @@ logits read back each step; WebGPU runs the tfjs decoder with Recur's WGSL kerne
 Measured ${new Date().toISOString().slice(0, 10)} on ${machineDescription()}.
 
 ${software ? `**Software adapter, not GPU timings.** No GPU machine was lent when these were recorded (issue 20 §3), so WebGPU ran on
-SwiftShader — Vulkan on the CPU at about 1 GFLOP/s — on a shared machine: the rows show that the path runs end to end, not
-what a GPU does. On a GPU server (its Vulkan driver installed, or named by \`VK_ICD_FILENAMES\`) rerun \`pnpm bench:gpu\`
+SwiftShader — Vulkan on the CPU — on a machine shared with other jobs (load ≈ 15 on 2 cores, so the wasm rows are low too):
+the rows show that the path runs end to end, not what a GPU does. On a GPU server (its Vulkan driver installed, or named by \`VK_ICD_FILENAMES\`) rerun \`pnpm bench:gpu\`
 to replace them.` : 'Hardware adapter: these are GPU timings.'}
 
 | model | backend | path (adapter or threads) | prefill tok/s | prefill GFLOP/s | decode tok/s | decode ms/token |
