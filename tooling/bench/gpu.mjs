@@ -3,6 +3,7 @@
 // prefill and cached decode, through `recur bench --json`. One short script for a GPU server; without
 // a GPU it runs on chromium's SwiftShader (software Vulkan, ≈1 GFLOP/s) and labels the rows as such.
 import { existsSync, readdirSync } from 'node:fs';
+import os from 'node:os';
 import { machineDescription, recordSection, recurJson, root } from './record.mjs';
 
 const swiftShaderIcd = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -45,7 +46,7 @@ logits read back each step; WebGPU runs the tfjs decoder with Recur's WGSL kerne
 Measured ${new Date().toISOString().slice(0, 10)} on ${machineDescription()}.
 
 ${software ? `**Software adapter, not GPU timings.** No GPU machine was lent when these were recorded (issue 20 §3), so WebGPU ran on
-SwiftShader — Vulkan on the CPU — on a machine shared with other jobs (load ≈ 15 on 2 cores, so the wasm rows are low too):
+SwiftShader — Vulkan on the CPU — on a machine shared with other jobs (load ≈ ${(os.loadavg()[0] ?? 0).toFixed(0)} on ${os.cpus().length} cores at the end, which lowers the wasm rows too):
 the rows show that the path runs end to end, not what a GPU does. On a GPU server (its Vulkan driver installed, or named by \`VK_ICD_FILENAMES\`) rerun \`pnpm bench:gpu\`
 to replace them.` : 'Hardware adapter: these are GPU timings.'}
 
