@@ -65,11 +65,11 @@ export function perplexityWindows(model: LoadedModel, text: string, window: numb
 
 /** Σ −log p(target[t] | input[0..t]) for one window. */
 async function windowNll(model: LoadedModel, input: number[], targets: number[]): Promise<number> {
-  const logits = model.decoder.forward(input); // [n, V]
+  const picked = tf.tidy(() => targetLogProbs(model.decoder.forward(input), targets)); // [n]
   try {
-    return targetNll(logits, targets);
+    return -sumOf(await picked.data()); // an async read: webgpu has no synchronous one in Node
   } finally {
-    logits.dispose();
+    picked.dispose();
   }
 }
 
@@ -93,16 +93,23 @@ function rowNll(row: Float32Array, target: number): number {
 
 /** Σ_t −log softmax(logits[t])[targets[t]] over the first targets.length rows of logits [T, V] (float64 sum). */
 export function targetNll(logits: tf.Tensor2D, targets: readonly number[]): number {
-  const values = tf.tidy(() => {
-    const logProbs = tf.logSoftmax(tf.slice(logits, [0, 0], [targets.length, -1])); // [n, V]
-    const vocab = logProbs.shape[1];
-    const flatIndex = tf.tensor1d(
-      targets.map((id, t) => t * vocab + id),
-      'int32',
-    ); // [n]
-    return tf.gather(tf.reshape(logProbs, [-1]), flatIndex).dataSync(); // [n]: row t's entry for targets[t]
-  });
+  return -sumOf(tf.tidy(() => targetLogProbs(logits, targets).dataSync()));
+}
+
+/** log softmax(logits[t])[targets[t]] for each target row: [n]. Call inside tf.tidy. */
+function targetLogProbs(logits: tf.Tensor2D, targets: readonly number[]): tf.Tensor1D {
+  const logProbs = tf.logSoftmax(tf.slice(logits, [0, 0], [targets.length, -1])); // [n, V]
+  const vocab = logProbs.shape[1];
+  const flatIndex = tf.tensor1d(
+    targets.map((id, t) => t * vocab + id),
+    'int32',
+  ); // [n]
+  return tf.gather(tf.reshape(logProbs, [-1]), flatIndex); // [n]: row t's entry for targets[t]
+}
+
+/** A float64 sum of float32 values. */
+function sumOf(values: ArrayLike<number>): number {
   let sum = 0;
-  for (const v of values) sum -= v;
+  for (let i = 0; i < values.length; i++) sum += values[i]!;
   return sum;
 }

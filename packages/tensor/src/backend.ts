@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import type { NodeWebGpuInfo } from './webgpu/node.js';
 
 export type BackendName = 'wasm' | 'cpu' | 'webgpu';
 
@@ -74,7 +75,7 @@ async function activateWasm(wasmPaths: string | undefined, threads?: number): Pr
 }
 
 async function activateWebGpu(explicit: boolean, wasmPaths: string | undefined): Promise<BackendName> {
-  if (isNode()) throw new Error('the webgpu backend is browser-only for now: use wasm or cpu in Node');
+  if (isNode()) return activateNodeWebGpu();
   try {
     await loadWebGpuBackend();
   } catch (err) {
@@ -85,6 +86,21 @@ async function activateWebGpu(explicit: boolean, wasmPaths: string | undefined):
     return activateWasm(wasmPaths);
   }
   return setOrThrow('webgpu');
+}
+
+// Loaded on the first request for webgpu in Node: Dawn (npm `webgpu`) and tfjs-backend-webgpu, never in a browser.
+let nodeWebGpu: typeof import('./webgpu/node.js') | undefined;
+
+/** Node: Dawn's adapter under tfjs-backend-webgpu with Recur's WGSL kernels; errors name what to install or set. */
+async function activateNodeWebGpu(): Promise<BackendName> {
+  nodeWebGpu ??= await import('./webgpu/node.js');
+  await nodeWebGpu.registerNodeWebGpu();
+  return setOrThrow('webgpu');
+}
+
+/** Node, webgpu backend: the adapter Dawn picked (vendor, architecture, device, description); undefined before. */
+export function webGpuAdapter(): NodeWebGpuInfo | undefined {
+  return nodeWebGpu?.nodeWebGpuInfo();
 }
 
 // Loaded on the first request for threads: Node-only code that browser bundles never run.

@@ -15,3 +15,8 @@ export class ShapeError extends Error {
 export function expectShape(ok: boolean, op: string, message: () => string): asserts ok {
   if (!ok) throw new ShapeError(op, message());
 }
+
+/** `--backend webgpu` in Node cannot start: the `webgpu` package is missing or Dawn finds no adapter. */
+export class WebGpuUnavailableError extends Error {
+  override readonly name = 'WebGpuUnavailableError';
+}

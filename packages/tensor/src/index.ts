@@ -1,9 +1,17 @@
 /** One tfjs-core instance for the whole workspace: other packages use this namespace, never their own copy. */
 export * as tf from '@tensorflow/tfjs-core';
 
-export { initBackend, activeBackend, wasmThreads, type BackendName, type InitBackendOptions } from './backend.js';
+export {
+  initBackend,
+  activeBackend,
+  wasmThreads,
+  webGpuAdapter,
+  type BackendName,
+  type InitBackendOptions,
+} from './backend.js';
+export type { NodeWebGpuInfo } from './webgpu/node.js';
 export { registerKernel, type KernelName, type RecurKernels } from './kernels.js';
-export { ShapeError } from './errors.js';
+export { ShapeError, WebGpuUnavailableError } from './errors.js';
 export { ropeInverseFrequencies, type RopeScaling, type RopeFrequencyOptions } from './ropeFrequencies.js';
 
 export { linear } from './ops/linear.js';

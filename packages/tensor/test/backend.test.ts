@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { activeBackend, initBackend, tf } from '../src/index.js';
+import { activeBackend, initBackend, tf, WebGpuUnavailableError } from '../src/index.js';
 
 describe('initBackend (Node)', () => {
   const saved = process.env.RECUR_BACKEND;
@@ -38,10 +38,24 @@ describe('initBackend (Node)', () => {
     await expect(initBackend()).rejects.toThrow(/RECUR_BACKEND='webgl'/);
   });
 
-  it('refuses webgpu in Node with a clear error', async () => {
-    await expect(initBackend({ backend: 'webgpu' })).rejects.toThrow(/browser-only/);
-    expect(activeBackend()).not.toBe('webgpu');
-  });
+  it.runIf(process.platform === 'linux')(
+    'webgpu in Node without a Vulkan driver fails with a typed error naming VK_ICD_FILENAMES',
+    async () => {
+      const icd = process.env['VK_ICD_FILENAMES'];
+      process.env['VK_ICD_FILENAMES'] = '/nonexistent/recur_icd.json';
+      try {
+        const failure = initBackend({ backend: 'webgpu' });
+        await expect(failure).rejects.toThrow(WebGpuUnavailableError);
+        await expect(failure).rejects.toThrow(
+          /VK_ICD_FILENAMES names a Vulkan driver manifest that does not exist \(\/nonexistent\/recur_icd\.json\)/,
+        );
+        expect(activeBackend()).not.toBe('webgpu');
+      } finally {
+        if (icd === undefined) delete process.env['VK_ICD_FILENAMES'];
+        else process.env['VK_ICD_FILENAMES'] = icd;
+      }
+    },
+  );
 
   it('serialises concurrent calls', async () => {
     delete process.env.RECUR_BACKEND;

@@ -11,11 +11,10 @@ import {
   type LoadedModel,
   type RoutedBench,
 } from '@recur/engine';
-import { activeBackend } from '@recur/tensor';
 import { parseNumber, UsageError } from '../errors.js';
 import { depthFlags, kvHelp, modelDepth } from './depthOptions.js';
 import {
-  computeThreads,
+  backendFields,
   fastOption,
   openModel,
   pathBackendHelp,
@@ -75,8 +74,7 @@ export function registerBench(program: Command): void {
       const report = {
         model: label,
         path,
-        backend: activeBackend(),
-        threads: computeThreads(),
+        ...backendFields(),
         parameters: decoder.parameterCount,
         routing,
         prefillTokens,
@@ -86,7 +84,7 @@ export function registerBench(program: Command): void {
       decoder.dispose();
       if (options.json) return printJson(report);
       console.log(
-        `${label} (${path} on ${report.backend}${report.threads > 1 ? ` × ${report.threads} threads` : ''}, ${report.parameters.toLocaleString('en-US')} params): prefill ${result.prefillTokensPerSecond.toFixed(1)} tok/s ` +
+        `${label} (${path} on ${report.backend}${report.adapter ? ` (${report.adapter})` : ''}${report.threads > 1 ? ` × ${report.threads} threads` : ''}, ${report.parameters.toLocaleString('en-US')} params): prefill ${result.prefillTokensPerSecond.toFixed(1)} tok/s ` +
           `(${result.prefillGflops.toFixed(1)} GFLOP/s${routed ? ' of full-depth work' : ''}) · decode ${result.decodeTokensPerSecond.toFixed(1)} tok/s (${result.decodeMsPerToken.toFixed(2)} ms/token)` +
           (result.averageDepth === undefined
             ? ''

@@ -14,7 +14,7 @@ import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
 import { readTextFile } from '@recur/engine/node';
 import { depthFlags, exitHelp, kvHelp, modelDepth, type DepthFlags } from './depthOptions.js';
-import { computeThreads, fastOption, openModel, pathBackendHelp, printJson, type ModelOptions } from './shared.js';
+import { backendFields, fastOption, openModel, pathBackendHelp, printJson, type ModelOptions } from './shared.js';
 
 interface EvalCliOptions extends ModelOptions {
   readonly data?: string;
@@ -92,7 +92,7 @@ export function registerEval(program: Command): void {
           perplexity: result.perplexity,
           windows: result.windows,
           path: result.path,
-          threads: computeThreads(),
+          ...backendFields(),
           seconds,
         });
       console.log(
@@ -128,16 +128,14 @@ function evalDepths(
     const keep =
       expert && depth.exit?.kind === 'router' && result.policy ? keepFractions(result.policy.depthCounts) : undefined;
     const seconds = (performance.now() - started) / 1000;
-    if (out.json) {
-      printJson({
+    if (out.json)
+      return printJson({
         ...result,
         ...(keep && { keep }),
         ...(agreement && { agreement }),
-        threads: computeThreads(),
+        ...backendFields(),
         seconds,
       });
-      return;
-    }
     const forced = model.recur?.router ? 'every token forced to' : 'exit after';
     for (const { depth: d, perplexity } of result.perLoop)
       console.log(`${forced} loop ${d}: perplexity ${perplexity.toFixed(4)}`);

@@ -3,7 +3,7 @@ import { disposeModel, generate } from '@recur/engine';
 import { parseNumber } from '../errors.js';
 import { depthFlags, depthSummary, exitHelp, kvHelp, modelDepth } from './depthOptions.js';
 import { parseSeed, samplingFlag } from './samplingFlags.js';
-import { computeThreads, fastOption, openModel, pathBackendHelp, printJson, type ModelOptions } from './shared.js';
+import { backendFields, fastOption, openModel, pathBackendHelp, printJson, type ModelOptions } from './shared.js';
 
 interface GenerateCliOptions extends ModelOptions {
   readonly prompt: string;
@@ -71,7 +71,7 @@ export function registerGenerate(program: Command): void {
       if (options.fast && result.path !== 'fast')
         process.stderr.write('recur: note: the fast path is not available for this model; ran on tfjs\n');
       const decodeRate = result.ids.length > 1 ? ((result.ids.length - 1) / result.timings.decodeMs) * 1000 : 0;
-      if (options.json) return printJson({ ...result, threads: computeThreads(), decodeTokensPerSecond: decodeRate });
+      if (options.json) return printJson({ ...result, ...backendFields(), decodeTokensPerSecond: decodeRate });
       process.stdout.write('\n');
       process.stderr.write(
         `${result.ids.length} tokens (${result.path}) · prefill ${result.timings.prefillMs.toFixed(0)} ms · decode ${decodeRate.toFixed(1)} tok/s\n`,

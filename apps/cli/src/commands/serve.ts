@@ -96,7 +96,10 @@ export function registerServe(program: Command): void {
     )
     .option('--adapter <dir>', 'plain models: plug in a PEFT LoRA adapter folder')
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
-    .option('--backend <name>', 'tensor backend (the serving engine runs on wasm, the default in Node)')
+    .option(
+      '--backend <name>',
+      'tensor backend: the serving engine runs on the fused wasm kernels only (wasm, the default in Node); webgpu is refused',
+    )
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
     .option(
       '--api-key <key>',
@@ -111,6 +114,7 @@ export function registerServe(program: Command): void {
       const engineOptions = engineFlags(options);
       const port = parseNumber('port', options.port, { integer: true, min: 0, max: 65535 });
       const shutdownMs = parseNumber('shutdown-timeout', options.shutdownTimeout, { min: 0 }) * 1000;
+      if (options.backend === 'webgpu') throw new UsageError(webGpuNotServed);
       const model = await openModel({ ...options, model: modelArg ?? options.model });
       const limits = serveLimits(options, model.decoder.config.maxPositionEmbeddings);
       if (engineOptions.exit && !model.recur) {
@@ -165,6 +169,10 @@ export function registerServe(program: Command): void {
       process.exit(code);
     });
 }
+
+// Continuous depth-wise batching lives in the fused wasm kernels; a webgpu server would be a second engine to keep.
+const webGpuNotServed =
+  '--backend webgpu: the serving engine runs only on the fused wasm kernels (continuous depth-wise batching); serve on wasm, or use generate, eval or bench with --backend webgpu';
 
 /** After cancelling, how long the cancelled requests get to be answered before the process exits anyway. */
 const answerCancelledMs = 2000;

@@ -1,4 +1,4 @@
-import { activeBackend, initBackend, wasmThreads, type BackendName } from '@recur/tensor';
+import { activeBackend, initBackend, wasmThreads, webGpuAdapter, type BackendName } from '@recur/tensor';
 import { loadModel } from '@recur/engine/node';
 import type { LoadedModel } from '@recur/engine';
 import { progressBar } from '../progress.js';
@@ -15,15 +15,14 @@ export interface ModelOptions {
   readonly threads?: string;
 }
 
-/**
- * Commands with two decoders (generate, eval, bench) also take --backend tfjs: the tfjs decoder on the wasm backend.
- */
+/** Commands with two decoders (generate, eval, bench) also take --backend tfjs: the tfjs decoder on the wasm backend. */
 export interface BackendChoice {
   readonly tfjsPath?: boolean;
 }
 
 export const pathBackendHelp =
-  "wasm (default in Node: the fused fast path when the model allows it, else the tfjs decoder on wasm), tfjs (always the tfjs decoder, on wasm), cpu (the tfjs decoder on tfjs's cpu kernels)";
+  "wasm (default in Node: the fused fast path when the model allows it, else the tfjs decoder on wasm), tfjs (always the tfjs decoder, on wasm), cpu (the tfjs decoder on tfjs's cpu kernels), " +
+  "webgpu (the tfjs decoder on a GPU through Dawn, the optional npm package webgpu, with Recur's WGSL kernels; without a GPU set VK_ICD_FILENAMES to a software Vulkan driver)";
 
 /** Starts the tensor backend named by --backend / --threads (default: wasm on every core). */
 export async function startBackend(
@@ -59,6 +58,16 @@ export function fastOption(options: Pick<ModelOptions, 'backend'> & { readonly f
 /** Threads the backend computes on (the fused kernels use the same), for --json reports. */
 export function computeThreads(): number {
   return activeBackend() === 'wasm' ? wasmThreads() : 1;
+}
+
+/** The --json fields that say where a command computed: backend, threads, and on webgpu the adapter Dawn chose. */
+export function backendFields(): { backend: BackendName; threads: number; adapter?: string } {
+  const adapter = activeBackend() === 'webgpu' ? webGpuAdapter() : undefined;
+  return {
+    backend: activeBackend(),
+    threads: computeThreads(),
+    ...(adapter && { adapter: adapter.description || adapter.device || adapter.vendor }),
+  };
 }
 
 const backends: readonly BackendName[] = ['wasm', 'cpu', 'webgpu'];
