@@ -10,8 +10,8 @@ export const swiftShaderIcd = '/usr/lib/chromium/vk_swiftshader_icd.json';
  * the caller skips locally and fails under CI=true (CI installs chromium and libvulkan1).
  */
 export async function startNodeWebGpu(): Promise<string | undefined> {
-  if (!process.env['VK_ICD_FILENAMES'] && !process.env['VK_DRIVER_FILES'] && existsSync(swiftShaderIcd))
-    process.env['VK_ICD_FILENAMES'] = swiftShaderIcd;
+  if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(swiftShaderIcd))
+    process.env.VK_ICD_FILENAMES = swiftShaderIcd;
   try {
     await initBackend({ backend: 'webgpu' });
     return undefined;
@@ -23,7 +23,7 @@ export async function startNodeWebGpu(): Promise<string | undefined> {
 
 /** Whether WebGPU suites run: when an adapter started, and always under CI=true (where a missing one must fail). */
 export function runWebGpuSuite(unavailable: string | undefined, suite: string): boolean {
-  if (unavailable === undefined || process.env['CI'] === 'true') return true;
+  if (unavailable === undefined || process.env.CI === 'true') return true;
   console.warn(`${suite}: skipped, no WebGPU adapter in Node (${unavailable}); CI=true fails instead`);
   return false;
 }

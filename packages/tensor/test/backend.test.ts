@@ -41,8 +41,8 @@ describe('initBackend (Node)', () => {
   it.runIf(process.platform === 'linux')(
     'webgpu in Node without a Vulkan driver fails with a typed error naming VK_ICD_FILENAMES',
     async () => {
-      const icd = process.env['VK_ICD_FILENAMES'];
-      process.env['VK_ICD_FILENAMES'] = '/nonexistent/recur_icd.json';
+      const icd = process.env.VK_ICD_FILENAMES;
+      process.env.VK_ICD_FILENAMES = '/nonexistent/recur_icd.json';
       try {
         const failure = initBackend({ backend: 'webgpu' });
         await expect(failure).rejects.toThrow(WebGpuUnavailableError);
@@ -51,8 +51,8 @@ describe('initBackend (Node)', () => {
         );
         expect(activeBackend()).not.toBe('webgpu');
       } finally {
-        if (icd === undefined) delete process.env['VK_ICD_FILENAMES'];
-        else process.env['VK_ICD_FILENAMES'] = icd;
+        if (icd === undefined) delete process.env.VK_ICD_FILENAMES;
+        else process.env.VK_ICD_FILENAMES = icd;
       }
     },
   );

@@ -128,14 +128,16 @@ function evalDepths(
     const keep =
       expert && depth.exit?.kind === 'router' && result.policy ? keepFractions(result.policy.depthCounts) : undefined;
     const seconds = (performance.now() - started) / 1000;
-    if (out.json)
-      return printJson({
+    if (out.json) {
+      printJson({
         ...result,
         ...(keep && { keep }),
         ...(agreement && { agreement }),
         ...backendFields(),
         seconds,
       });
+      return;
+    }
     const forced = model.recur?.router ? 'every token forced to' : 'exit after';
     for (const { depth: d, perplexity } of result.perLoop)
       console.log(`${forced} loop ${d}: perplexity ${perplexity.toFixed(4)}`);

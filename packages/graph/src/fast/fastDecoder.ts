@@ -5,7 +5,7 @@ import { loopStructure, type LoopStructure } from '../depth/loopStructure.js';
 import type { LayerCall } from '../layer.js';
 import { FastAdapters, type FastAdapterSource } from './fastAdapters.js';
 import { copyForward, flatStructure, runDepthStep, type FastDepthKvMode, type FastDepthRow } from './depthStep.js';
-import { FastKvCache, type FastSlotLayout } from './fastKvCache.js';
+import { FastKvCache } from './fastKvCache.js';
 import { fastDepthForward, type FastDepthForwardOptions, type FastDepthForwardResult } from './fastDepthForward.js';
 import type { DepthKvMode } from '../depth/depthKvCache.js';
 import { FastProfile, type FastPhase } from './fastProfile.js';

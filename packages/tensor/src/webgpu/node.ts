@@ -123,6 +123,6 @@ function deviceDescriptor(adapter: GPUAdapter): GPUDeviceDescriptor {
 const SETUP_HINT = `install the GPU's Vulkan driver (and libvulkan1), or without a GPU set VK_ICD_FILENAMES=${SWIFTSHADER_ICD} (chromium's software adapter)`;
 
 function noAdapterReason(): string {
-  const icd = process.env['VK_DRIVER_FILES'] || process.env['VK_ICD_FILENAMES'];
+  const icd = process.env.VK_DRIVER_FILES || process.env.VK_ICD_FILENAMES;
   return `no WebGPU adapter found${icd ? ` with the Vulkan driver ${icd}` : ''}: ${SETUP_HINT}`;
 }

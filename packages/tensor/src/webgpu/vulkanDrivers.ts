@@ -12,7 +12,7 @@ function searchedDirs(): string[] {
       .split(':')
       .filter((d) => d !== '')
       .map((d) => `${d}/vulkan/icd.d`);
-  const home = process.env['HOME'] ? [`${process.env['HOME']}/.local/share/vulkan/icd.d`] : [];
+  const home = process.env.HOME ? [`${process.env.HOME}/.local/share/vulkan/icd.d`] : [];
   return [...MANIFEST_DIRS, ...env('XDG_CONFIG_DIRS'), ...env('XDG_DATA_DIRS'), ...home];
 }
 
