@@ -1,4 +1,5 @@
-import { forwardFlops, type Decoder, type FastDecoder } from '@recur/graph';
+import { forwardFlops, type Decoder, type DecoderConfig, type FastDecoder } from '@recur/graph';
+import type { tf } from '@recur/tensor';
 import { benchmarkFastForward, type RoutedBench } from './benchFast.js';
 
 export interface ForwardBenchOptions {
@@ -21,34 +22,58 @@ export interface ForwardBenchResult {
   readonly averageDepth?: number;
 }
 
+/** One executor under the bench protocol: a prefill on a fresh cache, and a cached session for decode steps. */
+export interface BenchRunner {
+  prefill(ids: readonly number[]): Promise<void>;
+  session(): { step(ids: readonly number[]): Promise<void>; dispose(): void };
+}
+
 /** Times a batch-1 prefill of random ids, then cached decode steps (logits read back each step, as generation does). */
 export async function benchmarkForward(decoder: Decoder, options: ForwardBenchOptions): Promise<ForwardBenchResult> {
   if (options.fast) return benchmarkFastForward(options.fast, options);
   if (options.routed) throw new RangeError('benchmarkForward: a routed run needs the fast path (options.fast)');
+  const readBack = async (logits: tf.Tensor): Promise<void> => {
+    await logits.data();
+    logits.dispose();
+  };
+  return timeBench(decoder.config, options, {
+    prefill: (ids) => readBack(decoder.forward(ids, { lastOnly: true })),
+    session: () => {
+      const cache = decoder.newCache();
+      return {
+        step: (ids) => readBack(decoder.forward(ids, { cache, lastOnly: true })),
+        dispose: () => cache.dispose(),
+      };
+    },
+  });
+}
+
+/**
+ * The protocol every executor is timed by: the best prefill of `repeats` after one warm-up, then a
+ * session primed with the same prompt and `decodeTokens` single-token steps.
+ */
+export async function timeBench(
+  config: DecoderConfig,
+  options: ForwardBenchOptions,
+  runner: BenchRunner,
+): Promise<ForwardBenchResult> {
   const { prefillTokens, decodeTokens } = options;
-  const vocab = decoder.config.vocabSize;
-  const ids = Array.from({ length: prefillTokens }, (_, i) => (i * 7919 + 13) % vocab);
+  const ids = Array.from({ length: prefillTokens }, (_, i) => (i * 7919 + 13) % config.vocabSize);
   let bestPrefill = Infinity;
   for (let r = 0; r < 1 + (options.repeats ?? 2); r++) {
     const start = performance.now();
-    const logits = decoder.forward(ids, { lastOnly: true });
-    await logits.data();
-    logits.dispose();
+    await runner.prefill(ids);
     if (r > 0) bestPrefill = Math.min(bestPrefill, performance.now() - start);
   }
-  const cache = decoder.newCache();
-  decoder.forward(ids, { cache, lastOnly: true }).dispose();
+  const session = runner.session();
+  await session.step(ids);
   const start = performance.now();
-  for (let i = 0; i < decodeTokens; i++) {
-    const logits = decoder.forward([ids[i % ids.length]!], { cache, lastOnly: true });
-    await logits.data();
-    logits.dispose();
-  }
+  for (let i = 0; i < decodeTokens; i++) await session.step([ids[i % ids.length]!]);
   const decodeMs = performance.now() - start;
-  cache.dispose();
+  session.dispose();
   return {
     prefillTokensPerSecond: prefillTokens / (bestPrefill / 1000),
-    prefillGflops: forwardFlops(decoder.config, prefillTokens, { logitRows: 1 }) / (bestPrefill / 1000) / 1e9,
+    prefillGflops: forwardFlops(config, prefillTokens, { logitRows: 1 }) / (bestPrefill / 1000) / 1e9,
     decodeTokensPerSecond: decodeTokens / (decodeMs / 1000),
     decodeMsPerToken: decodeMs / decodeTokens,
   };

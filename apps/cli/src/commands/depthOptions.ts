@@ -1,4 +1,11 @@
-import { depthKvModes, parseExitRule, type DepthKvMode, type ExitRule, type LoadedModel } from '@recur/engine';
+import {
+  depthKvModes,
+  parseExitRule,
+  trainedRouting,
+  type DepthKvMode,
+  type ExitRule,
+  type LoadedModel,
+} from '@recur/engine';
 import { UsageError } from '../errors.js';
 
 export const exitHelp =
@@ -31,8 +38,8 @@ export function depthFlags(options: { readonly exit?: string; readonly kv?: stri
  * (ungated loops) and writes nonsense. `--exit none` asks for full depth anyway.
  */
 export function modelDepth(model: LoadedModel, flags: DepthFlags): DepthFlags {
-  if (flags.exit || flags.fullDepth || !model.recur?.router) return flags;
-  return { ...flags, exit: { kind: 'router' } };
+  const trained = flags.exit || flags.fullDepth ? undefined : trainedRouting(model);
+  return trained ? { ...flags, exit: trained } : flags;
 }
 
 /** --exit text as an engine ExitRule (a UsageError naming the rule otherwise). */
