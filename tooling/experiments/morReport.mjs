@@ -105,8 +105,9 @@ MoR: linear routers, middle-cycle, recursion-wise KV while training; expert-choi
 token-choice: one d → N_r router on the state entering recursion 0, top-1 depth, gate = its probability applied once as in the
 public MoR code (h₀ + g·f^r(h₀): the recursions run ungated), balanced by the auxiliary loss N_r·Σ P_i f_i (coef 0.1) or, in the
 "loss-free" rows, by a bias on the router probabilities updated after every step by u·sign(mean load − load_i) (u = 1e-3, never by
-gradients); no full-depth warm-up. Expert-choice models are saved with per-recursion σ thresholds calibrated on the held-out
-windows so the causal keep fraction matches the trained capacity (\`recur train --router-threshold calibrated\`, the default).
+gradients); no full-depth warm-up. Expert-choice models get per-recursion σ thresholds after training, calibrated on held-out
+windows other than the scored ones so the causal keep fraction matches the trained capacity (\`withRouterThreshold\`, what
+\`recur train --router-threshold calibrated\`, the default, runs on its own held-out split).
 
 Held-out: the last 10% of documents (never trained on), ${r.windows} windows of ${r.seqLen + 1} tokens (${fmt(r.heldTokens)} predicted tokens),
 each scored on its own. **NLL (training routing)**: the routing the model trained with (expert-choice top-k over the window — not causal,
