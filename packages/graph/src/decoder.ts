@@ -2,6 +2,7 @@ import { linear, rmsNorm, ropeInverseFrequencies, tf } from '@recur/tensor';
 import { ConfigError, executionSteps, validateDecoderConfig, type DecoderConfig } from './config.js';
 import type { LayerAdapter } from './adapter.js';
 import type { AttentionCache } from './attentionCache.js';
+import type { DerivedWeights } from './derivedWeights.js';
 import { DepthKvCache, type DepthKvMode } from './depth/depthKvCache.js';
 import { loopStructure, type LoopStructure } from './depth/loopStructure.js';
 import { KvCache } from './kvCache.js';
@@ -11,6 +12,8 @@ import { decoderWeightSpecs, parameterCount, type DecoderWeights } from './weigh
 export interface DecoderOptions {
   /** Plugged into every executed layer step (LoRA, per-loop norms…). */
   readonly adapter?: LayerAdapter;
+  /** Weights computed at each use instead of held in the weight map (see DerivedWeights). */
+  readonly derived?: DerivedWeights;
 }
 
 export interface ForwardOptions {
@@ -45,7 +48,7 @@ export class Decoder {
     private readonly options: DecoderOptions = {},
   ) {
     validateDecoderConfig(config);
-    checkWeights(config, weights);
+    checkWeights(config, weights, options.derived?.keys);
     this.steps = executionSteps(config);
     this.loopEnds = new Set(new Map(this.steps.map((s) => [s.loop, s.step])).values());
     this.invFreq = ropeInverseFrequencies({
@@ -123,6 +126,7 @@ export class Decoder {
       positions: options.positions,
       invFreq: this.invFreq,
       ...(this.options.adapter ? { adapter: this.options.adapter } : {}),
+      ...(this.options.derived ? { derived: this.options.derived } : {}),
     };
     let out = h;
     for (const call of calls) out = decoderLayer(out, call, ctx);
@@ -171,8 +175,9 @@ export class Decoder {
   }
 }
 
-function checkWeights(config: DecoderConfig, weights: DecoderWeights): void {
+function checkWeights(config: DecoderConfig, weights: DecoderWeights, derived?: ReadonlySet<string>): void {
   for (const spec of decoderWeightSpecs(config)) {
+    if (derived?.has(spec.name)) continue;
     const t = weights.get(spec.name);
     if (!t) throw new ConfigError(spec.name, `missing weight ${spec.name}`);
     if (t.shape.join('x') !== spec.shape.join('x')) {

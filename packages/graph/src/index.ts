@@ -11,6 +11,7 @@ export { KvCache } from './kvCache.js';
 export { decoderLayer, type LayerContext } from './layer.js';
 export { Decoder, type DecoderOptions, type ForwardOptions } from './decoder.js';
 export { adaptedModules, type AdaptedModule, type LayerAdapter, type NormName } from './adapter.js';
+export type { DerivedWeights } from './derivedWeights.js';
 export { randomDecoder } from './init.js';
 export { forwardFlops } from './flops.js';
 export { executionOrder, executionSteps } from './config.js';

@@ -2,6 +2,7 @@ import { applyRope, linear, rmsNorm, swiGluMlp, tf } from '@recur/tensor';
 import type { AdaptedModule, LayerAdapter, NormName } from './adapter.js';
 import type { DecoderConfig } from './config.js';
 import type { AttentionCache } from './attentionCache.js';
+import type { DerivedWeights } from './derivedWeights.js';
 import { layerKey, type DecoderWeights } from './weights.js';
 
 /** Everything one layer call needs besides its input. */
@@ -14,6 +15,8 @@ export interface LayerContext {
   readonly positions: Int32Array;
   readonly invFreq: Float32Array;
   readonly adapter?: LayerAdapter;
+  /** Weights computed at each use (e.g. MASA atoms while training) instead of read from `weights`. */
+  readonly derived?: DerivedWeights;
 }
 
 /** Which stored layer runs, and at which executed step (its KV-cache slot). */
@@ -24,8 +27,8 @@ export interface LayerCall {
   readonly loop: number;
 }
 
-function weight<R extends tf.Rank>(weights: DecoderWeights, name: string): tf.Tensor<R> {
-  const t = weights.get(name);
+function weight<R extends tf.Rank>(ctx: LayerContext, name: string): tf.Tensor<R> {
+  const t = ctx.weights.get(name) ?? (ctx.derived?.keys.has(name) ? ctx.derived.weight(name) : undefined);
   if (!t) throw new Error(`missing weight ${name}`);
   return t as tf.Tensor<R>;
 }
@@ -38,13 +41,13 @@ export function decoderLayer(h: tf.Tensor2D, call: LayerCall, ctx: LayerContext)
 }
 
 function norm(x: tf.Tensor2D, name: NormName, call: LayerCall, ctx: LayerContext): tf.Tensor2D {
-  const w = ctx.adapter?.norm?.(name, call) ?? weight<tf.Rank.R1>(ctx.weights, layerKey(call.unique, `${name}.weight`));
+  const w = ctx.adapter?.norm?.(name, call) ?? weight<tf.Rank.R1>(ctx, layerKey(call.unique, `${name}.weight`));
   return rmsNorm(x, w, ctx.config.rmsNormEps) as tf.Tensor2D;
 }
 
 /** x·Wᵀ (+ bias), then the adapter's change if one is plugged in. */
 function project(module: AdaptedModule, x: tf.Tensor2D, call: LayerCall, ctx: LayerContext): tf.Tensor2D {
-  const w = weight<tf.Rank.R2>(ctx.weights, layerKey(call.unique, `${module}.weight`));
+  const w = weight<tf.Rank.R2>(ctx, layerKey(call.unique, `${module}.weight`));
   const bias = ctx.weights.get(layerKey(call.unique, `${module}.bias`)) as tf.Tensor1D | undefined;
   const y = linear(x, w, bias);
   return ctx.adapter ? ctx.adapter.adapt(module, call, x, y) : y;
@@ -53,7 +56,7 @@ function project(module: AdaptedModule, x: tf.Tensor2D, call: LayerCall, ctx: La
 /** SwiGLU; the fused op unless an adapter needs to see each projection. */
 function mlp(x: tf.Tensor2D, call: LayerCall, ctx: LayerContext): tf.Tensor2D {
   if (!ctx.adapter) {
-    const w = (m: string) => weight<tf.Rank.R2>(ctx.weights, layerKey(call.unique, `mlp.${m}.weight`));
+    const w = (m: string) => weight<tf.Rank.R2>(ctx, layerKey(call.unique, `mlp.${m}.weight`));
     return swiGluMlp(x, { gate: w('gate_proj'), up: w('up_proj'), down: w('down_proj') });
   }
   const gate = project('mlp.gate_proj', x, call, ctx); // [T, ff]
