@@ -79,7 +79,7 @@ export async function convertModel(model: LoadedModel, options: ConvertOptions):
 }
 
 /** The decoder's weights as plain arrays by checkpoint key. */
-async function weightArrays(decoder: Decoder): Promise<Map<string, Float32Array>> {
+export async function weightArrays(decoder: Decoder): Promise<Map<string, Float32Array>> {
   const out = new Map<string, Float32Array>();
   for (const [key, tensor] of decoder.weights) out.set(key, (await tensor.data()) as Float32Array);
   return out;

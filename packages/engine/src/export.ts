@@ -33,6 +33,10 @@ export function plainModel(
   }
   const arrays = new Map<string, Float32Array>();
   for (const [key, tensor] of model.decoder.weights) arrays.set(key, tensor.dataSync() as Float32Array);
+  // MASA: a plain Llama holds no atoms, so every W_l goes in materialised (a loaded model's decoder already has them)
+  const masa = model.masa?.dictionary;
+  if (masa && [...masa.keys].some((key) => !arrays.has(key)))
+    for (const [key, data] of masa.materialise()) arrays.set(key, data);
   const unrolled = unrollRecursive(model.decoder.config, arrays);
   const config: ModelConfig = { ...model.config, numLayers: unrolled.config.numLayers };
   if (!model.lora || options.lora === 'drop') return { config, arrays: unrolled.arrays };

@@ -2,7 +2,9 @@ import { configSizeLimits, type Checkpoint, type ModelConfig, type TextTokenizer
 import { Decoder, decoderWeightSpecs, loopedOrder } from '@recur/graph';
 import { tf } from '@recur/tensor';
 import { DepthwiseLora } from '@recur/lora';
+import { masaTensorPrefix } from '@recur/sharing';
 import { disposeFast } from './fast.js';
+import { checkMasaTensors, loadMasa, masaDerivedKeys, type MasaModel, type MasaSection } from './masa.js';
 import type { RecurSection } from './recurConfig.js';
 
 /** A runnable model: the decoder, its tokenizer and where it came from. */
@@ -19,6 +21,8 @@ export interface LoadedModel {
   readonly recur?: RecurSection;
   /** A Mixture-of-Recursions router's weights (`mor.*` keys), when `recur.router` is set. Owned by the model. */
   readonly routerParams?: ReadonlyMap<string, tf.Tensor>;
+  /** MASA atoms and coefficients (config.json's `masa` section); the decoder holds their W_l materialised. */
+  readonly masa?: MasaModel;
 }
 
 /** Frees every tensor the model holds. */
@@ -26,6 +30,7 @@ export function disposeModel(model: LoadedModel): void {
   disposeFast(model);
   model.decoder.dispose();
   model.lora?.dispose();
+  model.masa?.dictionary.dispose();
   for (const t of model.routerParams?.values() ?? []) t.dispose();
 }
 
@@ -38,6 +43,8 @@ export interface BuildOptions {
   readonly loops?: number;
   /** Adapters for a plain model (e.g. a PEFT adapter read by `loadModel(path, { adapter })`); owned by the model. */
   readonly adapter?: DepthwiseLora;
+  /** The `masa` section of a MASA model's config.json. */
+  readonly masa?: MasaSection;
 }
 
 /** LoRA factors and per-loop norms, stored beside the shared weights. */
@@ -54,8 +61,13 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
   }
   const recur = withLoops(checkpoint.path, options.recur, options.loops);
   const baseConfig = recur ? { ...checkpoint.config, layerOrder: recur.layerOrder } : checkpoint.config;
+  if (recur && options.masa)
+    throw new Error(`${checkpoint.path}: config.json has both a recur and a masa section; a model is one or the other`);
+  if (options.masa) checkMasaTensors(checkpoint, baseConfig, options.masa);
+  const derived = options.masa ? masaDerivedKeys(baseConfig, options.masa) : new Set<string>();
   const specs = [
-    ...decoderWeightSpecs(baseConfig),
+    ...decoderWeightSpecs(baseConfig).filter((spec) => !derived.has(spec.name)),
+    ...(options.masa ? checkpoint.tensors.filter((t) => t.name.startsWith(masaTensorPrefix)) : []),
     ...(recur ? checkpoint.tensors.filter((t) => adapterTensor.test(t.name)) : []),
     ...(recur?.router ? checkpoint.tensors.filter((t) => t.name.startsWith(routerTensorPrefix)) : []),
   ];
@@ -64,6 +76,7 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
     arrays.set(spec.name, await checkpoint.read(spec.name));
     options.onProgress?.(i + 1, specs.length, spec.name);
   }
+  const masa = options.masa ? loadMasa(checkpoint, arrays, options.masa) : undefined;
   const config = tieIdenticalHead(baseConfig, arrays);
   if (recur && options.adapter)
     throw new Error(
@@ -76,6 +89,7 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
     ...(lora ? { lora } : {}),
     ...(recur ? { recur } : {}),
     ...(routerParams ? { routerParams } : {}),
+    ...(masa ? { masa } : {}),
     tokenizer: checkpoint.tokenizer,
     config,
     source: { path: checkpoint.path, format: checkpoint.format, contextSource: checkpoint.contextSource },

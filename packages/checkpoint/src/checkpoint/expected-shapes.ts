@@ -38,6 +38,8 @@ export interface ConfigSource {
   readonly layerField: string;
   /** A tensor's name in the file (GGUF names differ from the HF keys checked here). */
   readonly fileName?: (hfName: string) => string;
+  /** Modules stored as shared matrix atoms, not per layer (config.json's `masa.modules`): not expected per layer. */
+  readonly atomShared?: readonly string[];
 }
 
 const hfSource: ConfigSource = { layerField: 'num_hidden_layers' };
@@ -57,7 +59,9 @@ export function checkTensorsAgainstConfig(
 ): void {
   checkNoExtraLayers(file, config, tensors, source);
   const byName = new Map(tensors.map((t) => [t.name, t]));
+  const atomShared = (name: string) => source.atomShared?.some((m) => name.endsWith(`.${m}.weight`)) ?? false;
   for (const [name, shape] of expectedTensors(config)) {
+    if (atomShared(name)) continue;
     const info = byName.get(name);
     if (!info)
       throw new CheckpointError(

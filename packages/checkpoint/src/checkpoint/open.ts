@@ -14,6 +14,7 @@ import { tokenizerFromHfJson } from '../tokenizer/from-hf.js';
 import type { TextTokenizer } from '../tokenizer/text-tokenizer.js';
 import type { Checkpoint } from './checkpoint.js';
 import { checkTensorsAgainstConfig } from './expected-shapes.js';
+import { atomSharedModules } from './shared-modules.js';
 import { checkFinite } from './finite.js';
 import { ggufAsHf } from './gguf-view.js';
 import { readJsonSource } from './json.js';
@@ -110,7 +111,11 @@ async function openSafetensorsParts(
         selection.weights.map(source),
       )
     : await openSafetensors(source(selection.weights[0]!));
-  checkTensorsAgainstConfig(store.file, config, store.tensors); // on failure openCheckpoint closes the files
+  // on failure openCheckpoint closes the files
+  checkTensorsAgainstConfig(store.file, config, store.tensors, {
+    layerField: 'num_hidden_layers',
+    atomShared: atomSharedModules(json, selection.config),
+  });
   return {
     config,
     contextSource: contextSource(selection.config, 'max_position_embeddings', declared),

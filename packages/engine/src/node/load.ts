@@ -1,11 +1,12 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { loadCheckpoint } from '@recur/checkpoint/node';
+import type { MasaSection } from '../masa.js';
 import { buildModel, type BuildOptions, type LoadedModel } from '../model.js';
 import { checkRouterSection, withRouterDefaults, type RecurSection } from '../recurConfig.js';
 import { loadPeftAdapter } from './peft.js';
 
-export interface LoadOptions extends Omit<BuildOptions, 'adapter' | 'recur'> {
+export interface LoadOptions extends Omit<BuildOptions, 'adapter' | 'recur' | 'masa'> {
   /** A PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) to plug into a plain model. */
   readonly adapter?: string;
 }
@@ -14,14 +15,19 @@ export interface LoadOptions extends Omit<BuildOptions, 'adapter' | 'recur'> {
 export async function loadModel(path: string, options: LoadOptions = {}): Promise<LoadedModel> {
   const checkpoint = await loadCheckpoint(path);
   try {
-    const recur = await recurSection(path);
+    const { recur, masa } = await configSections(path);
     const adapter =
       options.adapter === undefined
         ? undefined
         : await loadPeftAdapter(options.adapter, { path, config: checkpoint.config });
     const { adapter: _path, ...build } = options;
     try {
-      return await buildModel(checkpoint, { ...build, ...(recur ? { recur } : {}), ...(adapter ? { adapter } : {}) });
+      return await buildModel(checkpoint, {
+        ...build,
+        ...(recur ? { recur } : {}),
+        ...(masa ? { masa } : {}),
+        ...(adapter ? { adapter } : {}),
+      });
     } catch (error) {
       adapter?.dispose();
       throw error;
@@ -31,14 +37,17 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   }
 }
 
-/** The `recur` section of the config.json that belongs to `path`, if any. */
-async function recurSection(path: string): Promise<RecurSection | undefined> {
-  if (path.endsWith('.gguf')) return undefined;
+/** The `recur` and `masa` sections of the config.json that belongs to `path`, if any. */
+async function configSections(path: string): Promise<{ recur?: RecurSection; masa?: MasaSection }> {
+  if (path.endsWith('.gguf')) return {};
   const folder = (await stat(path)).isDirectory() ? path : dirname(path);
   const file = join(folder, 'config.json');
   const text = await readFile(file, 'utf8').catch(() => undefined);
-  if (text === undefined) return undefined;
-  const json = JSON.parse(text) as { recur?: RecurSection };
+  if (text === undefined) return {};
+  const json = JSON.parse(text) as { recur?: RecurSection; masa?: MasaSection };
   if (json.recur) checkRouterSection(json.recur, file);
-  return json.recur ? withRouterDefaults(json.recur) : undefined;
+  return {
+    ...(json.recur ? { recur: withRouterDefaults(json.recur) } : {}),
+    ...(json.masa ? { masa: json.masa } : {}),
+  };
 }

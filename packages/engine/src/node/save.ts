@@ -34,11 +34,14 @@ export async function saveModel(
   );
 }
 
-/** Every tensor a saved model holds, by checkpoint key: decoder weights, depth-wise LoRA (and per-loop norms), router (`mor.*`). */
+/** Every tensor a saved model holds, by checkpoint key: decoder weights, MASA atoms, depth-wise LoRA (and per-loop norms), router (`mor.*`). */
 export async function modelTensorEntries(model: LoadedModel): Promise<SafetensorsWriteEntry[]> {
   const entries: SafetensorsWriteEntry[] = [];
+  // a MASA model stores its atoms and coefficients, not the per-layer matrices they make
+  const derived = model.masa?.dictionary.keys;
   for (const [name, tensor] of [
-    ...model.decoder.weights,
+    ...[...model.decoder.weights].filter(([name]) => !derived?.has(name)),
+    ...(model.masa?.dictionary.tensors ?? []),
     ...(model.lora?.tensors ?? []),
     ...(model.routerParams ?? []),
   ]) {
@@ -47,9 +50,13 @@ export async function modelTensorEntries(model: LoadedModel): Promise<Safetensor
   return entries;
 }
 
-/** config.json of a saved model: Llama fields plus the `recur` section (source path made absolute). */
+/** config.json of a saved model: Llama fields plus the `recur` or `masa` section (source path made absolute). */
 export function savedConfigJson(model: LoadedModel): Record<string, unknown> {
-  return hfConfigJson(model.config, model.recur && absoluteSource(model.recur));
+  const masa = model.masa?.section;
+  return {
+    ...hfConfigJson(model.config, model.recur && absoluteSource(model.recur)),
+    ...(masa ? { masa: { ...masa, source: { ...masa.source, path: resolve(masa.source.path) } } } : {}),
+  };
 }
 
 /** A converted model's folder (see `saveModel`). */

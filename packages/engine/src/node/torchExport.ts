@@ -35,6 +35,10 @@ export async function exportTorch(
   dir: string,
   options: OutputOptions = {},
 ): Promise<TorchExportResult> {
+  if (model.masa)
+    throw new RangeError(
+      `${model.source.path}: modeling_recur.py has no MASA atoms; export it without --torch (a Hugging Face folder or --gguf holds its materialised matrices)`,
+    );
   const sources = [model.source.path, ...(options.sources ?? [])];
   const target = {
     kind: 'dir' as const,

@@ -33,7 +33,9 @@ export function withVariables(
       out.set(name, t);
       continue;
     }
-    const v = tf.variable(tf.clone(t), true); // clone: own data, so disposing the input leaves the variable intact
+    // clone: own data, so disposing the input leaves the variable intact; tidy: the clone's handle goes
+    // (the variable keeps the data), else every variable leaves one more tensor in tf.memory()
+    const v = tf.tidy(() => tf.variable(tf.clone(t), true));
     variables.set(name, v);
     out.set(name, v);
   }

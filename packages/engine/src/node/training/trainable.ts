@@ -1,6 +1,7 @@
 import { Decoder } from '@recur/graph';
 import { DepthwiseLora } from '@recur/lora';
 import { balanceBiasKey } from '@recur/router';
+import { MasaDictionary } from '@recur/sharing';
 import { tf } from '@recur/tensor';
 import { isTrainable, withVariables, type TrainableSelection } from '@recur/train';
 import type { LoadedModel } from '../../model.js';
@@ -14,12 +15,17 @@ export interface TrainableModel {
 }
 
 /**
- * A trainable copy of `model`: selected decoder weights and LoRA tensors, and any MoR router, become
- * Variables; the rest are cloned, so the copy and the original can be disposed independently.
+ * A trainable copy of `model`: selected decoder weights, MASA atoms and coefficients, LoRA tensors,
+ * and any MoR router, become Variables; the rest are cloned, so the copy and the original can be
+ * disposed independently. A MASA copy's decoder computes W_l from the atoms at each use.
  */
 export function trainableModel(model: LoadedModel, selection: TrainableSelection): TrainableModel {
   const select = (name: string) => isTrainable(name, selection);
-  const weights = withVariables(model.decoder.weights, select);
+  // MASA: the atoms and coefficients train; the decoder rebuilds W_l from them at each use (autodiff sees through)
+  const derived = model.masa?.dictionary.keys;
+  const stored = new Map([...model.decoder.weights].filter(([name]) => !derived?.has(name)));
+  const weights = withVariables(stored, select);
+  const atoms = model.masa ? withVariables(model.masa.dictionary.tensors, select) : undefined;
   const lora = model.lora ? withVariables(model.lora.tensors, select) : undefined;
   const own = (tensors: Map<string, tf.Tensor>, variables: Map<string, tf.Variable>) => {
     for (const [name, t] of tensors) if (!variables.has(name)) tensors.set(name, tf.clone(t));
@@ -27,14 +33,23 @@ export function trainableModel(model: LoadedModel, selection: TrainableSelection
   };
   const decoderTensors = own(weights.tensors, weights.variables);
   const adapter = lora ? new DepthwiseLora(own(lora.tensors, lora.variables), model.lora!.scale) : undefined;
-  const decoder = new Decoder(model.decoder.config, decoderTensors, adapter ? { adapter } : {});
+  const dictionary = atoms ? new MasaDictionary(own(atoms.tensors, atoms.variables)) : undefined;
+  const decoder = new Decoder(model.decoder.config, decoderTensors, {
+    ...(adapter ? { adapter } : {}),
+    ...(dictionary ? { derived: dictionary } : {}),
+  });
   // A MoR router always trains (fresh weights are useless frozen), whatever the selection.
   // The loss-free balancing bias is a Variable too, but frozen: the run assigns it, gradients never do.
   const router = model.routerParams ? withVariables(model.routerParams, (name) => name !== balanceBiasKey) : undefined;
   if (router)
     for (const [name, t] of router.tensors)
       if (!router.variables.has(name)) router.tensors.set(name, tf.variable(tf.clone(t), false));
-  const params = new Map([...weights.variables, ...(lora?.variables ?? []), ...(router?.variables ?? [])]);
+  const params = new Map([
+    ...weights.variables,
+    ...(atoms?.variables ?? []),
+    ...(lora?.variables ?? []),
+    ...(router?.variables ?? []),
+  ]);
   if (params.size === 0)
     throw new RangeError(
       `--trainable ${selection} selects no parameter of this model${selection === 'lora' ? ' (it has no LoRA: convert it first, or train shared+lora / all)' : ''}`,
@@ -45,8 +60,14 @@ export function trainableModel(model: LoadedModel, selection: TrainableSelection
       decoder,
       ...(adapter ? { lora: adapter } : {}),
       ...(router ? { routerParams: router.tensors } : {}),
+      ...(dictionary && model.masa ? { masa: { section: model.masa.section, dictionary } } : {}),
     },
     params,
-    tensors: new Map([...decoderTensors, ...(adapter?.tensors ?? []), ...(router?.tensors ?? [])]),
+    tensors: new Map([
+      ...decoderTensors,
+      ...(dictionary?.tensors ?? []),
+      ...(adapter?.tensors ?? []),
+      ...(router?.tensors ?? []),
+    ]),
   };
 }
