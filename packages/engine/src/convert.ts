@@ -37,6 +37,10 @@ export interface ConvertedModel extends LoadedModel {
  * into a looped block, initialised from the pretrained ones, plus depth-wise LoRA.
  */
 export async function convertModel(model: LoadedModel, options: ConvertOptions): Promise<ConvertedModel> {
+  if (model.masa)
+    throw new RangeError(
+      `${model.source.path}: a MASA model is not looped (its attention is already shared as atoms); convert its source instead`,
+    );
   const source = await weightArrays(model.decoder);
   const spec = recursiveFromPretrained(model.decoder.config, source, options);
   const loraEnergy: TruncationEnergy[] = [];

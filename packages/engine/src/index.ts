@@ -23,6 +23,7 @@ export type { RoutedBench } from './benchFast.js';
 export { convertModel, type ConvertOptions, type ConvertedModel } from './convert.js';
 export { convertMasa, type MasaConvertOptions, type MasaConvertedModel } from './masaConvert.js';
 export { masaStoredParameters, type MasaModel, type MasaSection } from './masa.js';
+export { parseMasaModules, type MasaModule } from '@recur/sharing';
 export { sampleCorpus, SampleCorpusError, type SampleCorpusOptions, type SampledCorpus } from './sampleCorpus.js';
 export { plainModel, type LoraExport, type PlainModel } from './export.js';
 export { disposeFast, fastDecoderFor, tokenRunner, type FastChoice, type TokenRunner } from './fast.js';

@@ -5,6 +5,7 @@ import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
 import { openModel, printJson, table, type ModelOptions } from './shared.js';
 import { parseSeed } from './samplingFlags.js';
+import { checkSharingFlags, runMasaConvert } from './convertMasa.js';
 
 interface ConvertCliOptions extends ModelOptions {
   readonly out?: string;
@@ -20,6 +21,9 @@ interface ConvertCliOptions extends ModelOptions {
   readonly seed: string;
   readonly force?: boolean;
   readonly json?: boolean;
+  readonly sharing: string;
+  readonly atoms?: string;
+  readonly masaModules: string;
 }
 
 const strategies = ['cycle', 'sequence', 'middle-cycle', 'middle-sequence'] as const;
@@ -29,7 +33,7 @@ export function registerConvert(program: Command): void {
   program
     .command('convert')
     .description(
-      'turn a model into a Relaxed Recursive Transformer: a shared block looped N times plus depth-wise LoRA',
+      'turn a model into a Relaxed Recursive Transformer (a shared block looped N times plus depth-wise LoRA), or with --sharing masa share its attention as matrix atoms',
     )
     .argument('<source>', 'Hugging Face folder, .safetensors or .gguf file')
     .option('--out <dir>', 'folder to write the converted model to')
@@ -48,9 +52,18 @@ export function registerConvert(program: Command): void {
     .option('--norms <mode>', 'RMSNorm weights: tied (with the block) or per-loop', 'tied')
     .option('--seed <n>', 'seed for random inits: an integer in [0, 2^32 − 1]', '0')
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
+    .option(
+      '--sharing <kind>',
+      'recursive (a looped block, the options above) or masa (each attention projection type of every layer a combination of --atoms shared matrix atoms; plain models, no looping)',
+      'recursive',
+    )
+    .option('--atoms <S>', 'masa: atoms per projection type, 1..layers (= layers is lossless)')
+    .option('--masa-modules <list>', 'masa: projections to share, some of q,k,v,o, or all', 'all')
     .option('--force', 'replace a non-empty --out folder that convert did not write (the whole folder)')
     .option('--json', 'print one JSON summary')
-    .action(async (source: string, options: ConvertCliOptions) => {
+    .action(async (source: string, options: ConvertCliOptions, command: Command) => {
+      checkSharingFlags(options.sharing, command);
+      if (options.sharing === 'masa') return runMasaConvert(source, options);
       if (!options.out) throw new UsageError('--out DIR is required');
       const settings = convertSettings(options);
       const target = { sources: [source], force: options.force ?? false };

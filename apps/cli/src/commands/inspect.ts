@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { activeBackend } from '@recur/tensor';
-import { disposeModel, type RouterSection } from '@recur/engine';
+import { disposeModel, masaStoredParameters, type LoadedModel, type RouterSection } from '@recur/engine';
 import { openModel, printJson, table, type ModelOptions } from './shared.js';
 
 interface InspectOptions extends ModelOptions {
@@ -27,6 +27,7 @@ export function registerInspect(program: Command): void {
         parameters: model.decoder.parameterCount,
         recur: model.recur ?? null,
         loraParameters: model.lora?.parameterCount ?? 0,
+        masa: masaSummary(model),
         tensors,
       };
       disposeModel(model);
@@ -41,6 +42,11 @@ export function registerInspect(program: Command): void {
       console.log(
         `context ${c.maxPositionEmbeddings}${from ? (from.startsWith('default') ? ` (${from})` : ` (from ${from})`) : ''}`,
       );
+      const m = summary.masa;
+      if (m)
+        console.log(
+          `MASA: ${m.modules.join(', ')} of every layer from ${m.atoms} shared atoms each (uncentred SVD init) · unique parameters ${m.parameters.toLocaleString('en-US')} · F32 bytes ${m.bytes.toLocaleString('en-US')} (materialised ${summary.parameters.toLocaleString('en-US')})`,
+        );
       const r = summary.recur;
       if (r) {
         console.log(
@@ -74,4 +80,11 @@ function expertRule(router: RouterSection): string {
     .slice(1)
     .map((t, i) => `r${i + 1} ${t.toPrecision(4)}`)
     .join(', ')} (calibrated to capacity)`;
+}
+
+/** A MASA model's section with what it stores: atoms and coefficients in place of the per-layer matrices. */
+function masaSummary(model: LoadedModel) {
+  if (!model.masa) return null;
+  const parameters = masaStoredParameters(model.decoder.parameterCount, model.masa);
+  return { ...model.masa.section, parameters, bytes: parameters * 4 };
 }
