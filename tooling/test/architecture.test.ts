@@ -15,9 +15,10 @@ const allowed: Record<string, readonly string[]> = {
   tensor: [],
   graph: ['tensor'],
   lora: ['tensor', 'graph'],
+  sharing: ['tensor', 'graph'],
   router: ['tensor', 'graph'],
   train: ['tensor', 'graph', 'checkpoint'],
-  engine: ['checkpoint', 'tensor', 'graph', 'lora', 'router', 'train', 'scheduler'],
+  engine: ['checkpoint', 'tensor', 'graph', 'lora', 'sharing', 'router', 'train', 'scheduler'],
   cli: ['engine', 'tensor'],
   // The browser app: engine for the work, tensor for backend choice, and the lower
   // packages whose browser entries it reads directly (checkpoint byte sources,
