@@ -59,7 +59,7 @@ export function checkMasaTensors(checkpoint: Checkpoint, config: ModelConfig, se
         throw new ConfigError(
           file,
           'masa',
-          `needs tensor ${key} of shape [${shape.join(', ')}], found ${shapes.has(key) ? `[${shapes.get(key)}]` : 'none'}`,
+          `needs tensor ${key} of shape [${shape.join(', ')}], found ${shapes.has(key) ? `[${shapes.get(key)?.replaceAll(',', ', ')}]` : 'none'}`,
         );
   }
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +75,23 @@ describe('MASA conversion of stories260K', () => {
     disposeModel(loaded);
     disposeModel(model);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('refuses a folder whose masa section does not fit its tensors, naming config.json or the field', async () => {
+    const model = await convertMasa(source, { atoms: 2, modules: ['self_attn.q_proj'] });
+    const out = join(dir, 'tampered');
+    await saveModel(model, out);
+    disposeModel(model);
+    const configFile = join(out, 'config.json');
+    const config = JSON.parse(readFileSync(configFile, 'utf8'));
+    writeFileSync(configFile, JSON.stringify({ ...config, masa: { ...config.masa, atoms: 3 } }));
+    await expect(loadModel(out)).rejects.toThrow(
+      /"masa" needs tensor masa\.self_attn\.q_proj\.atoms of shape \[3, 64, 64\], found \[2, 64, 64\]/,
+    );
+    writeFileSync(configFile, JSON.stringify({ ...config, masa: { ...config.masa, modules: ['mlp.up_proj'] } }));
+    await expect(loadModel(out)).rejects.toThrow(/config field "masa\.modules" must list some of self_attn\.q_proj/);
+    writeFileSync(configFile, JSON.stringify({ ...config, masa: undefined }));
+    await expect(loadModel(out)).rejects.toThrow(/model\.layers\.0\.self_attn\.q_proj\.weight" is missing/);
   });
 
   it('export writes a plain Llama with the materialised matrices (same logits)', async () => {

@@ -158,7 +158,7 @@ export function registerTrain(program: Command): void {
     try {
       const trainable =
         (options.trainable as TrainableSelection | undefined) ??
-        (model.recur && !options.fromScratch ? 'shared+lora' : 'all');
+        ((model.recur || model.masa) && !options.fromScratch ? 'shared+lora' : 'all');
       const result = await trainModel({
         ...settings,
         trainable,
