@@ -294,7 +294,7 @@ async function freshModel(
 
 /** --teacher, else the source a converted model was made from. */
 async function teacherModel(options: TrainCliOptions, student: LoadedModel): Promise<LoadedModel> {
-  const path = options.teacher ?? student.recur?.source.path;
+  const path = options.teacher ?? student.recur?.source.path ?? student.masa?.section.source.path;
   if (!path)
     throw new UsageError(
       '--distill needs --teacher PATH (the model is not a converted one, so it has no source to distil from)',
