@@ -67,3 +67,20 @@ export {
   type RoutedSequence,
 } from './depth/morObjective.js';
 export { withRouter, type MorModelOptions } from './depth/morModel.js';
+export {
+  diagnoseModel,
+  type DiagnoseOptions,
+  type DiagnoseResult,
+  type DomainValues,
+  type LayerDiagnostics,
+  type StepDiagnostics,
+} from './diagnose/diagnose.js';
+export { inflectionRuleText, inflectionSteps } from './diagnose/inflection.js';
+export {
+  diagnosticPass,
+  weightGradient,
+  windowGradients,
+  windowLoss,
+  type DiagnosticPass,
+  type WindowGradients,
+} from './diagnose/windowGradients.js';
