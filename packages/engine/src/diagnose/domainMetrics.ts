@@ -85,19 +85,27 @@ async function parameterSquares(
 ): Promise<{ perStep: Float64Array; perLayer: Float64Array }> {
   const perStep = new Float64Array(pass.steps.length);
   const perLayer = new Float64Array(pass.decoder.config.numLayers);
-  const byLayer = groupBy(pass.steps, (s) => s.unique);
+  const byLayer = [...groupBy(pass.steps, (s) => s.unique)];
+  const names = [...adaptedModules, ...probedNorms];
+  // one read for the whole window: [layers × names × (its steps + 1)] squares, in that order
+  const squares = tf.tidy(() =>
+    tf.concat(
+      byLayer.flatMap(([, calls]) =>
+        names.map((name) => {
+          const grads = calls.map((call) => stepGradients(pass, window, call, name)); // per step: this parameter's tensors
+          const total = grads.slice(1).reduce((acc, g) => acc.map((t, i) => tf.add(t, g[i] as tf.Tensor)), grads[0]!);
+          return tf.stack([...grads.map(sumOfSquares), sumOfSquares(total)]); // [steps + 1]
+        }),
+      ),
+    ),
+  );
+  const values = await squares.data();
+  squares.dispose();
+  let at = 0;
   for (const [layer, calls] of byLayer) {
-    const names = [...adaptedModules, ...probedNorms];
-    for (const name of names) {
-      const squares = tf.tidy(() => {
-        const grads = calls.map((call) => stepGradients(pass, window, call, name)); // per step: tensors of this parameter
-        const total = grads.slice(1).reduce((acc, g) => acc.map((t, i) => tf.add(t, g[i] as tf.Tensor)), grads[0]!);
-        return tf.stack([...grads.map(sumOfSquares), sumOfSquares(total)]); // [steps + 1]
-      });
-      const values = await squares.data();
-      squares.dispose();
-      calls.forEach((call, i) => (perStep[call.step] = (perStep[call.step] as number) + (values[i] as number)));
-      perLayer[layer] = (perLayer[layer] as number) + (values[calls.length] as number);
+    for (let n = 0; n < names.length; n++) {
+      for (const call of calls) perStep[call.step] = (perStep[call.step] as number) + (values[at++] as number);
+      perLayer[layer] = (perLayer[layer] as number) + (values[at++] as number);
     }
   }
   return { perStep, perLayer };

@@ -1,0 +1,139 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { expectOneLineFailure, recur, shared } from './support/recur.js';
+
+const hf = `${shared}models/stories260K/hf`;
+const stories = `${shared}corpora/tinystories_val/tinystories_val.txt`;
+const shakespeare = `${shared}corpora/tinyshakespeare/input.txt`;
+const small = ['--max-bytes', '700', '--window', '48'];
+
+interface Entry {
+  layer: number;
+  steps: number[];
+  attentionEntropy: number;
+  activationGradNorm: number;
+  paramGradNorm: number;
+  deltaCka?: number;
+  loop?: number;
+}
+interface Report {
+  layers: Entry[];
+  steps?: Entry[];
+  inflectionLayers: number[];
+  inflectionSteps?: number[];
+  rule: string;
+  source: { windows: number; tokens: number; loss: number };
+}
+
+describe('recur diagnose', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'recur-diagnose-'));
+
+  it('--help names every flag', async () => {
+    const run = await recur('diagnose', '--help');
+    expect(run.code).toBe(0);
+    for (const flag of [
+      '--model',
+      '--data',
+      '--target-data',
+      '--max-bytes',
+      '--window',
+      '--min-drop',
+      '--json',
+      '--out',
+      '--force',
+    ])
+      expect(run.stdout).toContain(flag);
+  });
+
+  it('--json: one entry per layer of a plain model, the rule and the inflection layers', async () => {
+    const run = await recur('diagnose', '--model', hf, '--data', stories, ...small, '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as Report;
+    expect(report.layers.map((l) => l.layer)).toEqual([0, 1, 2, 3, 4]);
+    for (const l of report.layers) {
+      expect(l.steps).toEqual([l.layer]);
+      for (const v of [l.attentionEntropy, l.activationGradNorm, l.paramGradNorm]) expect(v).toBeGreaterThan(0);
+      expect(l.deltaCka).toBeUndefined();
+    }
+    expect(report.steps).toBeUndefined();
+    expect(Array.isArray(report.inflectionLayers)).toBe(true);
+    expect(report.rule).toMatch(/median/);
+    expect(report.source.tokens).toBeGreaterThan(0);
+  });
+
+  it('a converted model: per-step entries with ΔCKA, an SVG in --out, and --out refusals', async () => {
+    const model = join(dir, 'mc');
+    const convert = await recur(
+      'convert',
+      hf,
+      '--out',
+      model,
+      '--loops',
+      '3',
+      '--strategy',
+      'middle-cycle',
+      '--init',
+      'average',
+      '--lora-rank-attn',
+      '2',
+      '--lora-rank-mlp',
+      '2',
+      '--json',
+    );
+    expect(convert.code, convert.stderr).toBe(0);
+    const out = join(dir, 'report');
+    const args = [
+      'diagnose',
+      '--model',
+      model,
+      '--data',
+      stories,
+      '--target-data',
+      shakespeare,
+      ...small,
+      '--out',
+      out,
+    ];
+    const run = await recur(...args, '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as Report;
+    expect(report.steps!.map((s) => [s.layer, s.loop])).toEqual([
+      [0, 0],
+      [1, 0],
+      [1, 1],
+      [1, 2],
+      [2, 0],
+    ]);
+    expect(report.layers.map((l) => l.steps)).toEqual([[0], [1, 2, 3], [4]]);
+    for (const s of report.steps!) expect(s.deltaCka).toBeGreaterThanOrEqual(0);
+    expect(Array.isArray(report.inflectionSteps)).toBe(true);
+    const svg = readFileSync(join(out, 'diagnose.svg'), 'utf8');
+    expect(svg).toMatch(/^<svg /);
+    expect(svg).toContain('ΔCKA');
+    expect((JSON.parse(readFileSync(join(out, 'diagnose.json'), 'utf8')) as Report).rule).toBe(report.rule);
+    expect((await recur(...args)).code).toBe(0); // its own folder: replaced without --force
+
+    const foreign = join(dir, 'foreign');
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, 'notes.txt'), 'keep me');
+    const refused = await recur('diagnose', '--model', hf, '--data', stories, ...small, '--out', foreign);
+    expectOneLineFailure(refused, /not empty .*--force/);
+    expect(readFileSync(join(foreign, 'notes.txt'), 'utf8')).toBe('keep me');
+    expect(
+      (await recur('diagnose', '--model', hf, '--data', stories, ...small, '--out', foreign, '--force')).code,
+    ).toBe(0);
+  });
+
+  it('fails in one line for a missing file, empty data and a missing --data', async () => {
+    const missing = join(dir, 'nope.txt');
+    expectOneLineFailure(await recur('diagnose', '--model', hf, '--data', missing), /nope\.txt/);
+    const empty = join(dir, 'empty.txt');
+    writeFileSync(empty, '');
+    expectOneLineFailure(await recur('diagnose', '--model', hf, '--data', empty), /empty/);
+    expectOneLineFailure(await recur('diagnose', '--model', hf, '--data', stories, '--target-data', empty), /empty/);
+    expectOneLineFailure(await recur('diagnose', '--model', hf), /--data/);
+    expectOneLineFailure(await recur('diagnose', '--model', hf, '--data', stories, '--min-drop', '1'), /--min-drop/);
+  });
+});
