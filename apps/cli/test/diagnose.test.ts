@@ -137,3 +137,84 @@ describe('recur diagnose', () => {
     expectOneLineFailure(await recur('diagnose', '--model', hf, '--data', stories, '--min-drop', '1'), /--min-drop/);
   });
 });
+
+describe('recur train --lora-layers', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'recur-lora-layers-'));
+  const train = ['--data', stories, '--batch', '1', '--seq', '32', '--steps', '1', '--val-fraction', '0.005', '--json'];
+
+  it('trains LoRA only on the listed layers, refuses bad lists, and resolves auto from the diagnosis', async () => {
+    const model = join(dir, 'mc');
+    const convert = await recur(
+      'convert',
+      hf,
+      '--out',
+      model,
+      '--loops',
+      '3',
+      '--strategy',
+      'middle-cycle',
+      '--init',
+      'average',
+      '--lora-rank-attn',
+      '2',
+      '--lora-rank-mlp',
+      '2',
+      '--json',
+    );
+    expect(convert.code, convert.stderr).toBe(0);
+    const trained = async (out: string, ...extra: string[]) => {
+      const run = await recur(
+        'train',
+        '--model',
+        model,
+        ...train,
+        '--trainable',
+        'lora',
+        '--out',
+        join(dir, out),
+        ...extra,
+      );
+      expect(run.code, run.stderr).toBe(0);
+      return (JSON.parse(run.stdout) as { trainedParameters: number }).trainedParameters;
+    };
+    // middle-cycle: layer 1 is the shared block and carries every LoRA; layers 0 and 2 (prologue, epilogue) carry none
+    const all = await trained('all');
+    expect(await trained('middle', '--lora-layers', '1')).toBe(all);
+    const ends = await recur(
+      'train',
+      '--model',
+      model,
+      ...train,
+      '--trainable',
+      'lora',
+      '--out',
+      join(dir, 'ends'),
+      '--lora-layers',
+      '0,2',
+    );
+    expect(ends.code).toBe(1);
+    expect(ends.stderr).toMatch(/^recur: LoRA trains on layers 0, 2\nrecur: .*selects no parameter/);
+    expectOneLineFailure(
+      await recur('train', '--model', model, ...train, '--out', join(dir, 'bad'), '--lora-layers', '7'),
+      /layer 7 does not exist/,
+    );
+    expectOneLineFailure(
+      await recur('train', '--model', model, ...train, '--out', join(dir, 'bad2'), '--lora-layers', 'top'),
+      /--lora-layers must be auto or/,
+    );
+    const auto = await recur(
+      'train',
+      '--model',
+      model,
+      ...train,
+      '--trainable',
+      'lora',
+      '--out',
+      join(dir, 'auto'),
+      '--lora-layers',
+      'auto',
+    );
+    if (auto.code === 0) expect(auto.stderr).toMatch(/LoRA trains on layers \d/);
+    else expectOneLineFailure(auto, /no inflection layer under the rule/);
+  });
+});

@@ -84,3 +84,10 @@ export {
   type DiagnosticPass,
   type WindowGradients,
 } from './diagnose/windowGradients.js';
+export {
+  loraLayerFilter,
+  parseLoraLayers,
+  resolveLoraLayers,
+  type LoraLayerSpec,
+  type LoraTargets,
+} from './diagnose/loraLayers.js';

@@ -16,9 +16,14 @@ export interface TrainableModel {
 /**
  * A trainable copy of `model`: selected decoder weights and LoRA tensors, and any MoR router, become
  * Variables; the rest are cloned, so the copy and the original can be disposed independently.
+ * `filter` narrows the selection further (e.g. LoRA on some layers only: `loraLayerFilter`).
  */
-export function trainableModel(model: LoadedModel, selection: TrainableSelection): TrainableModel {
-  const select = (name: string) => isTrainable(name, selection);
+export function trainableModel(
+  model: LoadedModel,
+  selection: TrainableSelection,
+  filter: (name: string) => boolean = () => true,
+): TrainableModel {
+  const select = (name: string) => isTrainable(name, selection) && filter(name);
   const weights = withVariables(model.decoder.weights, select);
   const lora = model.lora ? withVariables(model.lora.tensors, select) : undefined;
   const own = (tensors: Map<string, tf.Tensor>, variables: Map<string, tf.Variable>) => {
