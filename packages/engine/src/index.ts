@@ -85,6 +85,7 @@ export {
   type WindowGradients,
 } from './diagnose/windowGradients.js';
 export {
+  inflectionTargets,
   loraLayerFilter,
   parseLoraLayers,
   resolveLoraLayers,

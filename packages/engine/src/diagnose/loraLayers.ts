@@ -1,6 +1,6 @@
 import type { LoadedModel } from '../model.js';
 import { perplexityWindows } from '../perplexity.js';
-import { diagnoseModel } from './diagnose.js';
+import { diagnoseModel, type DiagnoseResult } from './diagnose.js';
 
 /** `--lora-layers`: 'auto' (the diagnosed inflection layers) or stored layer indices. */
 export type LoraLayerSpec = 'auto' | readonly number[];
@@ -38,7 +38,13 @@ export async function resolveLoraLayers(
     return { layers: spec };
   }
   const windows = perplexityWindows(model, data.text, data.window).slice(0, data.maxWindows ?? 16);
-  const result = await diagnoseModel(model, { windows });
+  return inflectionTargets(await diagnoseModel(model, { windows }));
+}
+
+/** The LoRA targets of a diagnosis: its inflection steps as (layer, loop) pairs; none flagged is an error. */
+export function inflectionTargets(
+  result: Pick<DiagnoseResult, 'inflectionLayers' | 'inflectionSteps' | 'steps' | 'rule'>,
+): LoraTargets {
   if (result.inflectionLayers.length === 0)
     throw new RangeError(`--lora-layers auto: no inflection layer under the rule (${result.rule}); pass a list`);
   return {
