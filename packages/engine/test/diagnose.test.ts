@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { adaptedModules, Decoder, layerKey, randomDecoder, type DecoderConfig } from '@recur/graph';
+import { adaptedModules, Decoder, layerKey, randomDecoder, type DecoderConfig, type LayerAdapter } from '@recur/graph';
 import { applyRope, initBackend, linear, rmsNorm, ropeInverseFrequencies, tf } from '@recur/tensor';
 import { refAttentionEntropy } from '@recur/tensor/reference';
 import {
@@ -109,6 +109,42 @@ describe('diagnose: gradient norms against finite differences', () => {
       decoder.dispose();
     });
   }
+});
+
+describe('diagnose: per-step parameter gradients of a shared layer', () => {
+  it('‖∂L/∂W_eff(s)‖ of each loop of the shared layer matches a finite difference that moves only that step', async () => {
+    const decoder = randomDecoder(looped, { seed: 8, std: 0.3 });
+    const pass = diagnosticPass(decoder, undefined);
+    const window = await windowGradients(pass, ids);
+    const result = await diagnoseModel({ decoder }, { windows: [ids] });
+    for (const call of pass.steps.filter((s) => s.unique === 1)) {
+      const weights = adaptedModules.map((m) => weightGradient(window, pass, call, m).weight);
+      const norms = (['input_layernorm', 'post_attention_layernorm'] as const).map(
+        (n) => window.probeGrads.get(`${call.step}:${n}`)!,
+      );
+      const { directions, norm } = unit([...weights, ...norms]);
+      // an adapter that adds ±ε·direction to this step's effective weights only
+      const moved = (sign: number): LayerAdapter => ({
+        adapt: (module, at, x, y) => {
+          if (at.step !== call.step) return y;
+          const u = directions[adaptedModules.indexOf(module)] as tf.Tensor2D;
+          return tf.add(y, tf.matMul(x, tf.mul(u, sign * EPS), false, true)) as tf.Tensor2D;
+        },
+        norm: (name, at) => {
+          const own = decoder.weights.get(layerKey(at.unique, `${name}.weight`)) as tf.Tensor1D;
+          if (at.step !== call.step) return own;
+          const u = directions[adaptedModules.length + (name === 'input_layernorm' ? 0 : 1)] as tf.Tensor1D;
+          return tf.add(own, tf.mul(u, sign * EPS)) as tf.Tensor1D;
+        },
+      });
+      const fd = centralDifference((sign) => windowLoss(diagnosticPass(decoder, moved(sign)), ids));
+      tf.dispose([...weights, ...directions]);
+      expect(Math.abs(fd - norm) / norm).toBeLessThan(2e-3);
+      expect(result.steps[call.step]!.paramGradNorm).toBeCloseTo(norm, 4);
+    }
+    window.dispose();
+    decoder.dispose();
+  });
 });
 
 describe('diagnoseModel', () => {
