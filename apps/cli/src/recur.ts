@@ -8,6 +8,7 @@ import { registerGenerate } from './commands/generate.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerServe } from './commands/serve.js';
 import { registerSampleCorpus } from './commands/sampleCorpus.js';
+import { registerDiagnose } from './commands/diagnose.js';
 import { reportFailure } from './errors.js';
 // Bundled into dist/recur.js by tsup, so an installed `recur --version` needs no file beside it.
 import { version } from '../package.json';
@@ -15,7 +16,7 @@ import { version } from '../package.json';
 const program = new Command()
   .name('recur')
   .description(
-    'Recur: recursive (parameter-shared) transformers — load, inspect, convert, export, train, generate, evaluate, serve',
+    'Recur: recursive (parameter-shared) transformers — load, inspect, convert, export, train, generate, evaluate, serve, diagnose',
   )
   .version(version)
   .showHelpAfterError('(run with --help for usage)')
@@ -30,5 +31,6 @@ registerExport(program);
 registerTrain(program);
 registerServe(program);
 registerSampleCorpus(program);
+registerDiagnose(program);
 
 program.parseAsync(process.argv).catch(reportFailure);

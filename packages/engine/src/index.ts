@@ -70,3 +70,28 @@ export {
   type RoutedSequence,
 } from './depth/morObjective.js';
 export { withRouter, type MorModelOptions } from './depth/morModel.js';
+export {
+  diagnoseModel,
+  type DiagnoseOptions,
+  type DiagnoseResult,
+  type DomainValues,
+  type LayerDiagnostics,
+  type StepDiagnostics,
+} from './diagnose/diagnose.js';
+export { inflectionRuleText, inflectionSteps } from './diagnose/inflection.js';
+export {
+  diagnosticPass,
+  weightGradient,
+  windowGradients,
+  windowLoss,
+  type DiagnosticPass,
+  type WindowGradients,
+} from './diagnose/windowGradients.js';
+export {
+  inflectionTargets,
+  loraLayerFilter,
+  parseLoraLayers,
+  resolveLoraLayers,
+  type LoraLayerSpec,
+  type LoraTargets,
+} from './diagnose/loraLayers.js';

@@ -64,3 +64,4 @@ export {
   type TokenChoiceDescription,
 } from './depth/depthRouting.js';
 export type { AttentionCache } from './attentionCache.js';
+export { EntropyRecorder, type StepEntropy } from './entropyRecorder.js';

@@ -21,11 +21,13 @@ export { causalAttention, type CausalAttentionOptions } from './ops/causalAttent
 export { positionalAttention, type PositionalAttentionOptions } from './ops/positionalAttention.js';
 export { swiGluMlp, type SwiGluWeights } from './ops/swiGluMlp.js';
 export { crossEntropy } from './ops/crossEntropy.js';
+export { attentionEntropy } from './ops/attentionEntropy.js';
 export { EXACT_SVD_LIMIT, truncatedSvd, type TruncatedSvd, type TruncatedSvdOptions } from './linalg/truncatedSvd.js';
 export { jacobiSvd, type SvdResult } from './linalg/jacobiSvd.js';
 export { gramSvd } from './linalg/gramSvd.js';
 export { symmetricEigen, type SymmetricEigen } from './linalg/symmetricEigen.js';
 export { qr } from './linalg/qr.js';
+export { sharedPcaCka, type SharedPcaCka, type SharedPcaCkaOptions } from './linalg/sharedPcaCka.js';
 export { gaussianArray } from './linalg/gaussian.js';
 export { Mulberry32 } from './random.js';
 export { FusedRuntime } from './fused/runtime.js';

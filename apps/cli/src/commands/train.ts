@@ -26,6 +26,7 @@ import {
   type RouterCliOptions,
 } from './routerOptions.js';
 import { parseSeed } from './samplingFlags.js';
+import { loraLayersFilter, loraLayersFlag, loraLayersHelp } from './loraLayersOption.js';
 import { openModel, printJson, startBackend, table, type ModelOptions } from './shared.js';
 
 interface TrainCliOptions extends ModelOptions, RouterCliOptions, ExitTrainingCliOptions {
@@ -47,6 +48,7 @@ interface TrainCliOptions extends ModelOptions, RouterCliOptions, ExitTrainingCl
   readonly clip: string;
   readonly accumulate: string;
   readonly trainable?: string;
+  readonly loraLayers?: string;
   readonly distill?: boolean;
   readonly teacher?: string;
   readonly kdAlpha: string;
@@ -100,6 +102,7 @@ export function registerTrain(program: Command): void {
       '--trainable <what>',
       `which parameters train: ${selections.join(', ')} (default: shared+lora for converted models, all otherwise)`,
     )
+    .option(loraLayersFlag, loraLayersHelp)
     .option('--distill', 'distil from the teacher (default teacher: the source model of a conversion)')
     .option('--teacher <path>', 'teacher model for --distill')
     .option('--kd-alpha <x>', 'weight of the distillation term: alpha·KD + (1 − alpha)·CE', '0.5')
@@ -159,9 +162,11 @@ export function registerTrain(program: Command): void {
       const trainable =
         (options.trainable as TrainableSelection | undefined) ??
         ((model.recur || model.masa) && !options.fromScratch ? 'shared+lora' : 'all');
+      const trainableFilter = await loraLayersFilter(options, model);
       const result = await trainModel({
         ...settings,
         trainable,
+        ...(trainableFilter && { trainableFilter }),
         model,
         ...(router ? { router } : {}),
         ...(threshold !== undefined && { routerThreshold: threshold }),

@@ -1,7 +1,6 @@
 import type { LoadedModel } from '@recur/engine';
-import type { LayerCall } from '@recur/graph';
+import { EntropyRecorder, type LayerCall, type StepEntropy } from '@recur/graph';
 import { tf } from '@recur/tensor';
-import { EntropyRecorder, type StepEntropy } from './entropyRecorder.js';
 
 /** What one full forward over a sequence shows about its loops. */
 export interface LoopProbe {

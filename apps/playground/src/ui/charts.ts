@@ -1,4 +1,4 @@
-import type { StepEntropy } from '../analysis/entropyRecorder.js';
+import type { StepEntropy } from '@recur/graph';
 import type { ThroughputResult } from '../analysis/throughput.js';
 
 const LOOP_COLOURS = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7'];

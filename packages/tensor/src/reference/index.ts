@@ -9,6 +9,7 @@ export { refCausalAttention, type AttentionDims } from './causalAttention.js';
 export { refPositionalAttention, type PositionalAttentionDims } from './positionalAttention.js';
 export { refSwiGluMlp, type RefSwiGluWeights, type SwiGluDims } from './swiGluMlp.js';
 export { refCrossEntropy } from './crossEntropy.js';
+export { refAttentionEntropy, type EntropyDims } from './attentionEntropy.js';
 export { refAddVectors, refAttendVector, refMatVec, refRmsVector, refRopeVector } from './vector.js';
 export { ropeInverseFrequencies, type RopeScaling, type RopeFrequencyOptions } from '../ropeFrequencies.js';
 export { ShapeError } from '../errors.js';

@@ -51,6 +51,8 @@ export interface TrainRunOptions {
   readonly seqLen: number;
   readonly batchSize: number;
   readonly trainable: TrainableSelection;
+  /** Narrows `trainable` by parameter name (e.g. `loraLayerFilter` for `--lora-layers`). */
+  readonly trainableFilter?: (name: string) => boolean;
   readonly schedule: LrSchedule;
   readonly weightDecay?: number;
   readonly clipNorm?: number;
@@ -171,7 +173,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
     onTokenizeProgress: (done, total) => options.onProgress?.({ kind: 'tokenize', done, total }),
   });
   const mor = morTraining(options.model, options.router);
-  const trained = trainableModel(options.model, options.trainable);
+  const trained = trainableModel(options.model, options.trainable, options.trainableFilter);
   const optimizer = new AdamW(trained.params, { weightDecay: options.weightDecay ?? 0.01 });
   const teacher = options.teacher ? { teacher: options.teacher.decoder, distillation: options.distillation ?? {} } : {};
   const objective: Objective & { dispose?: () => void; afterStep?: (step: number) => void } =

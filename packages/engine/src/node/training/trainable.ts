@@ -18,9 +18,14 @@ export interface TrainableModel {
  * A trainable copy of `model`: selected decoder weights, MASA atoms and coefficients, LoRA tensors,
  * and any MoR router, become Variables; the rest are cloned, so the copy and the original can be
  * disposed independently. A MASA copy's decoder computes W_l from the atoms at each use.
+ * `filter` narrows the selection further (e.g. LoRA on some layers only: `loraLayerFilter`).
  */
-export function trainableModel(model: LoadedModel, selection: TrainableSelection): TrainableModel {
-  const select = (name: string) => isTrainable(name, selection);
+export function trainableModel(
+  model: LoadedModel,
+  selection: TrainableSelection,
+  filter: (name: string) => boolean = () => true,
+): TrainableModel {
+  const select = (name: string) => isTrainable(name, selection) && filter(name);
   // MASA: the atoms and coefficients train; the decoder rebuilds W_l from them at each use (autodiff sees through)
   const derived = model.masa?.dictionary.keys;
   const stored = new Map([...model.decoder.weights].filter(([name]) => !derived?.has(name)));

@@ -1,0 +1,28 @@
+import { loraLayerFilter, parseLoraLayers, resolveLoraLayers, type LoadedModel } from '@recur/engine';
+import { readTextFile } from '@recur/engine/node';
+import { UsageError } from '../errors.js';
+
+export const loraLayersFlag = '--lora-layers <auto|list>';
+export const loraLayersHelp =
+  'train adapter tensors (LoRA factors, per-loop norms) only on these stored layers: a list (0,3) or auto — the inflection layers `recur diagnose` finds on the first 16 windows of --data (for a recursive model, only the flagged loops)';
+
+/** The `trainableFilter` of `recur train --lora-layers`, or undefined without the flag. */
+export async function loraLayersFilter(
+  options: { readonly loraLayers?: string; readonly data?: string; readonly fromScratch?: boolean },
+  model: LoadedModel,
+): Promise<((name: string) => boolean) | undefined> {
+  if (options.loraLayers === undefined) return undefined;
+  let spec: ReturnType<typeof parseLoraLayers>;
+  try {
+    spec = parseLoraLayers(options.loraLayers);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (spec === 'auto' && options.fromScratch)
+    throw new UsageError('--lora-layers auto diagnoses a trained model; a fresh one has no inflection layers to find');
+  const text = spec === 'auto' ? await readTextFile(options.data!) : '';
+  const window = Math.min(128, model.config.maxPositionEmbeddings);
+  const targets = await resolveLoraLayers(model, spec, { text, window });
+  process.stderr.write(`recur: LoRA trains on layers ${targets.layers.join(', ')}\n`);
+  return loraLayerFilter(targets);
+}
