@@ -1,4 +1,6 @@
 export { buildModel, disposeModel, type BuildOptions, type LoadedModel } from './model.js';
+export type { DepthwiseLora } from '@recur/lora';
+export { withAdapters } from './adapters.js';
 export { checkRouterSection, hfConfigJson, type RecurSection, type RouterSection } from './recurConfig.js';
 export { generate, trainedRouting, type GenerateOptions, type GenerateResult } from './generate.js';
 export { evaluatePerplexity, perplexityWindows, type PerplexityOptions, type PerplexityResult } from './perplexity.js';
@@ -16,7 +18,7 @@ export {
 export { Mulberry32 as SeededRandom } from '@recur/tensor';
 export { decodeUtf8Prefix, TextStream } from './text.js';
 export { modelPresets, presetDecoder } from './presets.js';
-export type { Decoder, DepthKvMode, DepthRouting, FastDecoder } from '@recur/graph';
+export type { AdaptedModule, Decoder, DepthKvMode, DepthRouting, FastDecoder } from '@recur/graph';
 export { depthKvModes } from '@recur/graph';
 export { benchmarkForward, type ForwardBenchOptions, type ForwardBenchResult } from './bench.js';
 export type { RoutedBench } from './benchFast.js';

@@ -12,3 +12,5 @@ export { loraKey, loopNormKey } from './keys.js';
 export { rankFor, type LoraRanks } from './ranks.js';
 export { mergeDepthwiseLora } from './merge.js';
 export { fromPeftAdapter, toPeftAdapter, type PeftAdapter, type PeftAdapterConfig } from './peft.js';
+export { stackAdapters, sumLoras } from './compose.js';
+export { freshLora, projectionShape, type FreshLoraOptions } from './fresh.js';

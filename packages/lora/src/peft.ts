@@ -19,6 +19,8 @@ export interface PeftAdapterConfig {
   readonly fan_in_fan_out: boolean;
   readonly inference_mode: boolean;
   readonly use_rslora: boolean;
+  /** Recur's own field: sha256 of the base's weights the adapter was trained on (absent in other tools' adapters). */
+  readonly recur_base_fingerprint?: string;
 }
 
 export interface PeftAdapter {
@@ -77,10 +79,13 @@ export function toPeftAdapter(lora: DepthwiseLora, steps: readonly LayerCall[], 
 }
 
 /**
- * Reads a PEFT LoRA adapter back as a DepthwiseLora over a plain decoder (layer i = unique i,
- * loop 0). Every module's alpha / r must be the same, since DepthwiseLora has one scale.
+ * Reads a PEFT LoRA adapter back as a DepthwiseLora. PEFT layer i is executed step i: over a plain
+ * decoder (no `steps`) that is stored layer i at loop 0; over a recursive one, `steps[i]`'s stored
+ * layer and loop — the unrolled view `toPeftAdapter` writes, so an adapter trained on a recursive
+ * model gives each loop its own delta. Every module's alpha / r must be the same, since
+ * DepthwiseLora has one scale.
  */
-export function fromPeftAdapter(adapter: PeftAdapter): DepthwiseLora {
+export function fromPeftAdapter(adapter: PeftAdapter, steps?: readonly LayerCall[]): DepthwiseLora {
   const arrays = new Map<string, ArrayTensor>();
   const scales = new Set<number>();
   const pattern = /^base_model\.model\.model\.layers\.(\d+)\.(.+)\.lora_([AB])\.weight$/;
@@ -89,7 +94,9 @@ export function fromPeftAdapter(adapter: PeftAdapter): DepthwiseLora {
     const module = adaptedModules.find((m) => m === match?.[2]);
     if (!match || !module) throw new LoraError(`adapter tensor "${key}" is not a LoRA factor of a Llama projection`);
     const layer = Number(match[1]);
-    arrays.set(loraKey(layer, module, 0, match[3] as 'A' | 'B'), tensor);
+    const step = steps ? steps[layer] : { unique: layer, loop: 0 };
+    if (!step) throw new LoraError(`adapter tensor "${key}" adapts step ${layer} but the model runs ${steps!.length}`);
+    arrays.set(loraKey(step.unique, module, step.loop, match[3] as 'A' | 'B'), tensor);
     if (match[3] === 'A') scales.add(peftScale(adapter.config, modulePath(layer, module), tensor.shape[0]!));
   }
   if (scales.size > 1)

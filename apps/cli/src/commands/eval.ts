@@ -14,7 +14,16 @@ import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
 import { readTextFile } from '@recur/engine/node';
 import { depthFlags, exitHelp, kvHelp, modelDepth, type DepthFlags } from './depthOptions.js';
-import { backendFields, fastOption, openModel, pathBackendHelp, printJson, type ModelOptions } from './shared.js';
+import {
+  backendFields,
+  fastOption,
+  openModel,
+  pathBackendHelp,
+  printJson,
+  type ModelOptions,
+  adapterHelp,
+  collectAdapter,
+} from './shared.js';
 
 interface EvalCliOptions extends ModelOptions {
   readonly data?: string;
@@ -34,10 +43,7 @@ export function registerEval(program: Command): void {
     .option('--data <file>', 'UTF-8 text file to score')
     .option('--max-bytes <n>', 'score only the first n bytes (a split trailing character is dropped)')
     .option('--window <n>', 'tokens per window, BOS included', '256')
-    .option(
-      '--adapter <dir>',
-      'plain models: plug in a PEFT LoRA adapter folder (as written by recur export --lora peft)',
-    )
+    .option('--adapter <dir>', adapterHelp, collectAdapter)
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
     .option('--backend <name>', pathBackendHelp)
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')

@@ -3,7 +3,16 @@ import { disposeModel, generate } from '@recur/engine';
 import { parseNumber } from '../errors.js';
 import { depthFlags, depthSummary, exitHelp, kvHelp, modelDepth } from './depthOptions.js';
 import { parseSeed, samplingFlag } from './samplingFlags.js';
-import { backendFields, fastOption, openModel, pathBackendHelp, printJson, type ModelOptions } from './shared.js';
+import {
+  backendFields,
+  fastOption,
+  openModel,
+  pathBackendHelp,
+  printJson,
+  type ModelOptions,
+  adapterHelp,
+  collectAdapter,
+} from './shared.js';
 
 interface GenerateCliOptions extends ModelOptions {
   readonly prompt: string;
@@ -29,10 +38,7 @@ export function registerGenerate(program: Command): void {
     .option('--top-k <k>', 'keep the k most likely tokens (0 = off)', '0')
     .option('--top-p <p>', 'nucleus sampling mass in (0, 1] (1 = off)', '0.95')
     .option('--seed <n>', 'random seed for sampling: an integer in [0, 2^32 − 1]', '0')
-    .option(
-      '--adapter <dir>',
-      'plain models: plug in a PEFT LoRA adapter folder (as written by recur export --lora peft)',
-    )
+    .option('--adapter <dir>', adapterHelp, collectAdapter)
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
     .option('--backend <name>', pathBackendHelp)
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')

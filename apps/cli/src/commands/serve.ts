@@ -12,7 +12,8 @@ import { parseNumber, UsageError } from '../errors.js';
 import { exitFlag } from './depthOptions.js';
 import { defaultLimits, type ServeLimits } from '../serve/limits.js';
 import { createServeServer, type ServeServer } from '../serve/server.js';
-import { openModel, printJson, type ModelOptions } from './shared.js';
+import { collectAdapter, openModel, printJson, type ModelOptions } from './shared.js';
+import { loadServeAdapters, serveAdapterFlags } from './serveAdapters.js';
 
 interface ServeCliOptions extends ModelOptions {
   readonly host: string;
@@ -94,7 +95,11 @@ export function registerServe(program: Command): void {
       'on SIGTERM/SIGINT: seconds to let in-flight requests finish before cancelling them (each answered 503)',
       '30',
     )
-    .option('--adapter <dir>', 'plain models: plug in a PEFT LoRA adapter folder')
+    .option(
+      '--adapter <name=dir>',
+      'NAME=DIR: serve a PEFT LoRA adapter that a request picks with "model": "NAME" (GET /v1/models lists them; an unknown name is a 404); repeatable: requests for different adapters share one batch. A bare DIR adds its delta to the base for every request. Adapters combine by summing only (other composition is another issue)',
+      collectAdapter,
+    )
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
     .option(
       '--backend <name>',
@@ -115,7 +120,10 @@ export function registerServe(program: Command): void {
       const port = parseNumber('port', options.port, { integer: true, min: 0, max: 65535 });
       const shutdownMs = parseNumber('shutdown-timeout', options.shutdownTimeout, { min: 0 }) * 1000;
       if (options.backend === 'webgpu') throw new UsageError(webGpuNotServed);
-      const model = await openModel({ ...options, model: modelArg ?? options.model });
+      const source = modelArg ?? options.model ?? 'model';
+      const modelName = options.name ?? basename(source.replace(/\/+$/, '')).replace(/\.(gguf|safetensors)$/, '');
+      const adapterFlags = serveAdapterFlags(options.adapter as readonly string[] | undefined, modelName);
+      const model = await openModel({ ...options, model: modelArg ?? options.model, adapter: adapterFlags.base });
       const limits = serveLimits(options, model.decoder.config.maxPositionEmbeddings);
       if (engineOptions.exit && !model.recur) {
         disposeModel(model);
@@ -129,16 +137,20 @@ export function registerServe(program: Command): void {
           `--exit router needs a model trained with a router (recur train --router); ${modelArg ?? options.model ?? 'model'} has none`,
         );
       }
-      const engine = await createServingEngine(model, engineOptions).catch((error: unknown) => {
+      const adapters = await loadServeAdapters(model, adapterFlags).catch((error: unknown) => {
         disposeModel(model);
         throw error;
       });
-      const source = modelArg ?? options.model ?? 'model';
-      const modelName = options.name ?? basename(source.replace(/\/+$/, '')).replace(/\.(gguf|safetensors)$/, '');
+      const engine = await createServingEngine(model, { ...engineOptions, adapters }).catch((error: unknown) => {
+        for (const lora of adapters) lora.dispose();
+        disposeModel(model);
+        throw error;
+      });
       const server = createServeServer({
         engine,
         tokenizer: model.tokenizer,
         modelName,
+        adapters: adapterFlags.named.map((a) => a.name),
         limits,
         ...(apiKey !== undefined && { apiKey }),
         log: (line) => process.stderr.write(`${line}\n`),
@@ -154,6 +166,7 @@ export function registerServe(program: Command): void {
         host: where.host,
         port: where.port,
         model: modelName,
+        adapters: adapterFlags.named.map((a) => a.name),
         maxDepth: engine.maxDepth,
         context: limits.contextLength,
         pid: process.pid,
@@ -165,6 +178,7 @@ export function registerServe(program: Command): void {
         );
       const code = await untilSignal(server, shutdownMs);
       engine.dispose();
+      for (const lora of adapters) lora.dispose();
       disposeModel(model);
       process.exit(code);
     });

@@ -9,8 +9,8 @@ export interface ModelOptions {
   readonly backend?: string;
   /** Loop count override for converted models. */
   readonly loops?: string;
-  /** A PEFT LoRA adapter folder for a plain model. */
-  readonly adapter?: string;
+  /** PEFT LoRA adapter folders (--adapter, repeatable). */
+  readonly adapter?: string | readonly string[];
   /** wasm compute threads (default RECUR_THREADS, else all cores). */
   readonly threads?: string;
 }
@@ -81,7 +81,7 @@ export async function openModel(options: ModelOptions, choice: BackendChoice = {
   try {
     const loops =
       options.loops === undefined ? {} : { loops: parseNumber('loops', options.loops, { integer: true, min: 1 }) };
-    const adapter = options.adapter === undefined ? {} : { adapter: options.adapter };
+    const adapter = options.adapter === undefined || options.adapter.length === 0 ? {} : { adapter: options.adapter };
     return await loadModel(options.model, {
       ...loops,
       ...adapter,
@@ -91,6 +91,12 @@ export async function openModel(options: ModelOptions, choice: BackendChoice = {
     bar.stop();
   }
 }
+
+/** --adapter DIR, repeatable (commander collects the values). */
+export const collectAdapter = (value: string, previous: readonly string[] = []): string[] => [...previous, value];
+
+export const adapterHelp =
+  'a PEFT LoRA adapter folder (recur train --lora-rank, recur export --lora peft) for any model, plain or converted; repeat it for several: their deltas add (composition beyond summing, e.g. learned scales or gates, is another issue)';
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);

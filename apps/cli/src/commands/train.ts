@@ -26,10 +26,11 @@ import {
   type RouterCliOptions,
 } from './routerOptions.js';
 import { parseSeed } from './samplingFlags.js';
+import { addAdapterTrainingOptions, adapterTraining, type AdapterCliOptions } from './adapterOptions.js';
 import { loraLayersFilter, loraLayersFlag, loraLayersHelp } from './loraLayersOption.js';
 import { openModel, printJson, startBackend, table, type ModelOptions } from './shared.js';
 
-interface TrainCliOptions extends ModelOptions, RouterCliOptions, ExitTrainingCliOptions {
+interface TrainCliOptions extends ModelOptions, RouterCliOptions, ExitTrainingCliOptions, AdapterCliOptions {
   readonly data?: string;
   readonly out?: string;
   readonly fromScratch?: boolean;
@@ -125,66 +126,74 @@ export function registerTrain(program: Command): void {
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
     .option('--json', 'print one JSON summary');
-  addExitTrainingOptions(addRouterOptions(command)).action(async (options: TrainCliOptions) => {
-    if (!options.data) throw new UsageError('--data FILE is required');
-    if (!options.out) throw new UsageError('--out DIR is required');
-    if (options.resume && options.force)
-      throw new UsageError('--force starts a fresh run and --resume continues one: give one of them');
-    if (options.allowChanges && !options.resume) throw new UsageError('--allow-changes only applies with --resume');
-    if (options.fromScratch && options.model)
-      throw new UsageError('give --model or --from-scratch --config FILE, not both');
-    if (options.fromScratch && !options.config)
-      throw new UsageError('--from-scratch needs --config FILE (a Hugging Face config.json)');
-    if (!options.fromScratch && !options.model)
-      throw new UsageError('--model PATH is required (or --from-scratch --config FILE)');
-    const settings = runSettings(options);
-    checkRouterFlags(options);
-    const exit = exitTraining(options);
-    if (exit && options.router)
-      throw new UsageError(
-        '--exit-loss trains early exits of a model without a router; MoR models route with --router',
+  addAdapterTrainingOptions(addExitTrainingOptions(addRouterOptions(command))).action(
+    async (options: TrainCliOptions) => {
+      if (!options.data) throw new UsageError('--data FILE is required');
+      if (!options.out) throw new UsageError('--out DIR is required');
+      if (options.resume && options.force)
+        throw new UsageError('--force starts a fresh run and --resume continues one: give one of them');
+      if (options.allowChanges && !options.resume) throw new UsageError('--allow-changes only applies with --resume');
+      if (options.fromScratch && options.model)
+        throw new UsageError('give --model or --from-scratch --config FILE, not both');
+      if (options.fromScratch && !options.config)
+        throw new UsageError('--from-scratch needs --config FILE (a Hugging Face config.json)');
+      if (!options.fromScratch && !options.model)
+        throw new UsageError('--model PATH is required (or --from-scratch --config FILE)');
+      const settings = runSettings(options);
+      const adapter = adapterTraining(options);
+      checkRouterFlags(options);
+      const exit = exitTraining(options);
+      if (exit && options.router)
+        throw new UsageError(
+          '--exit-loss trains early exits of a model without a router; MoR models route with --router',
+        );
+      const shape = recursiveShape(options, options.fromScratch ?? false);
+      // Refuse a wrong --out before loading anything (the run checks again, with the teacher it finds).
+      const sources = [options.data, options.model, options.teacher, options.config, options.tokenizer].filter(
+        (p): p is string => p !== undefined,
       );
-    const shape = recursiveShape(options, options.fromScratch ?? false);
-    // Refuse a wrong --out before loading anything (the run checks again, with the teacher it finds).
-    const sources = [options.data, options.model, options.teacher, options.config, options.tokenizer].filter(
-      (p): p is string => p !== undefined,
-    );
-    await prepareRunFolder(options.out, { resume: settings.resume ?? false, force: settings.force ?? false, sources });
-    const loaded = options.fromScratch ? await freshModel(options, shape, settings) : await openModel(options);
-    const model = withRouterOrDispose(loaded, options, settings);
-    const router = morSettings(options, model);
-    const threshold = thresholdOrDispose(options, model);
-    const teacher = options.distill ? await teacherModel(options, model) : undefined;
-    const bar = progressBar('training');
-    const tokenizing = progressBar('tokenizing');
-    const calibrating = progressBar('calibrating router thresholds');
-    try {
-      const trainable =
-        (options.trainable as TrainableSelection | undefined) ??
-        ((model.recur || model.masa) && !options.fromScratch ? 'shared+lora' : 'all');
-      const trainableFilter = await loraLayersFilter(options, model);
-      const result = await trainModel({
-        ...settings,
-        trainable,
-        ...(trainableFilter && { trainableFilter }),
-        model,
-        ...(router ? { router } : {}),
-        ...(threshold !== undefined && { routerThreshold: threshold }),
-        ...(exit ? { exit } : {}),
-        ...(teacher ? { teacher } : {}),
-        onProgress: (e) => report(e, bar, tokenizing, calibrating),
+      await prepareRunFolder(options.out, {
+        resume: settings.resume ?? false,
+        force: settings.force ?? false,
+        sources,
       });
-      bar.stop();
-      if (options.json) return printJson(result);
-      printSummary(result);
-    } finally {
-      bar.stop();
-      tokenizing.stop();
-      calibrating.stop();
-      disposeModel(model);
-      if (teacher) disposeModel(teacher);
-    }
-  });
+      const loaded = options.fromScratch ? await freshModel(options, shape, settings) : await openModel(options);
+      const model = withRouterOrDispose(loaded, options, settings);
+      const router = morSettings(options, model);
+      const threshold = thresholdOrDispose(options, model);
+      const teacher = options.distill ? await teacherModel(options, model) : undefined;
+      const bar = progressBar('training');
+      const tokenizing = progressBar('tokenizing');
+      const calibrating = progressBar('calibrating router thresholds');
+      try {
+        const trainable =
+          (options.trainable as TrainableSelection | undefined) ??
+          (adapter ? 'lora' : (model.recur || model.masa) && !options.fromScratch ? 'shared+lora' : 'all');
+        const trainableFilter = await loraLayersFilter(options, model);
+        const result = await trainModel({
+          ...settings,
+          trainable,
+          ...(trainableFilter && { trainableFilter }),
+          ...(adapter && { adapter }),
+          model,
+          ...(router ? { router } : {}),
+          ...(threshold !== undefined && { routerThreshold: threshold }),
+          ...(exit ? { exit } : {}),
+          ...(teacher ? { teacher } : {}),
+          onProgress: (e) => report(e, bar, tokenizing, calibrating),
+        });
+        bar.stop();
+        if (options.json) return printJson(result);
+        printSummary(result);
+      } finally {
+        bar.stop();
+        tokenizing.stop();
+        calibrating.stop();
+        disposeModel(model);
+        if (teacher) disposeModel(teacher);
+      }
+    },
+  );
 }
 
 let calibrationStarted: number | undefined;
@@ -349,6 +358,6 @@ function printSummary(result: Awaited<ReturnType<typeof trainModel>>): void {
         .join(', ')}`,
     );
   console.log(
-    `model: ${result.modelDir} · log: ${result.logFile} · chart: ${result.chartFile}${result.resumedFrom !== null ? ` · resumed from step ${result.resumedFrom}` : ''}`,
+    `${result.adapterDir ? `adapter: ${result.adapterDir} (on ${result.modelDir})` : `model: ${result.modelDir}`} · log: ${result.logFile} · chart: ${result.chartFile}${result.resumedFrom !== null ? ` · resumed from step ${result.resumedFrom}` : ''}`,
   );
 }

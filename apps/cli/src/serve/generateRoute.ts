@@ -14,6 +14,8 @@ export interface GenerateContext {
   readonly engine: ServingEngine;
   readonly tokenizer: ServeTokenizer;
   readonly modelName: string;
+  /** Names of the engine's adapters: "model": adapters[k − 1] runs adapter k (see modelAdapter). */
+  readonly adapters: readonly string[];
   readonly limits: ServeLimits;
   readonly gate: AdmissionGate;
   readonly isDraining: () => boolean;
@@ -133,7 +135,28 @@ async function generationInput(ctx: GenerateContext, parsed: ParsedRequest): Pro
     seed: parsed.seed,
     stop: parsed.stop,
     ignoreEos: parsed.ignoreEos,
+    adapter: modelAdapter(ctx, parsed.model),
   };
+}
+
+/**
+ * The adapter a request's "model" picks: the base model's own name (or none) picks none, an adapter's
+ * name that adapter. With adapters served, any other name is a 404 (model_not_found); without, the
+ * field is only echoed, as clients that send a fixed model name expect.
+ */
+export function modelAdapter(ctx: Pick<GenerateContext, 'modelName' | 'adapters'>, model: string | undefined): number {
+  if (model === undefined || model === ctx.modelName) return 0;
+  const index = ctx.adapters.indexOf(model);
+  if (index >= 0) return index + 1;
+  if (ctx.adapters.length === 0) return 0;
+  throw new HttpError(
+    404,
+    `the model "${model}" does not exist: this server has ${[ctx.modelName, ...ctx.adapters].map((n) => `"${n}"`).join(', ')} (GET /v1/models)`,
+    'invalid_request_error',
+    'model',
+    {},
+    'model_not_found',
+  );
 }
 
 /**

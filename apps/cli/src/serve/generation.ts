@@ -20,6 +20,8 @@ export interface GenerationInput {
   readonly stop: readonly string[];
   /** Keep generating past the end-of-sequence token. */
   readonly ignoreEos?: boolean;
+  /** The engine's adapter id the request's "model" named (0: the base alone). */
+  readonly adapter?: number;
 }
 
 export type FinishReason = 'stop' | 'length' | 'cancelled';
@@ -70,6 +72,7 @@ export async function runGeneration(
       maxNewTokens: input.maxTokens,
       sampling,
       ...(input.ignoreEos && { stopAtEos: false }),
+      ...(input.adapter && { adapter: input.adapter }),
     };
     const result = await engine.submit(request, { onToken, signal: cancel.signal });
     if (failure !== undefined) throw failure;

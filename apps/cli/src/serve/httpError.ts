@@ -10,6 +10,8 @@ export class HttpError extends Error {
     readonly type = status >= 500 ? 'server_error' : 'invalid_request_error',
     readonly param: string | null = null,
     readonly headers: Readonly<Record<string, string>> = {},
+    /** The body's error.code (default: the status, as this server has always sent). */
+    readonly code: string | number = status,
   ) {
     super(message);
   }
@@ -33,6 +35,6 @@ export function sendJson(
 
 /** The OpenAI error body: {"error": {"message", "type", "param", "code"}}. */
 export function sendError(res: ServerResponse, error: HttpError): void {
-  const body = { error: { message: error.message, type: error.type, param: error.param, code: error.status } };
+  const body = { error: { message: error.message, type: error.type, param: error.param, code: error.code } };
   sendJson(res, error.status, body, error.headers);
 }

@@ -9,6 +9,8 @@ export interface MetricsInput {
   /** Answered requests by HTTP status ("499": the client closed the connection first). */
   readonly responses: ReadonlyMap<string, number>;
   readonly draining: boolean;
+  /** Names by adapter id (0: the base model), labelling the per-adapter counters. */
+  readonly adapters?: readonly string[];
 }
 
 /** GET /metrics in the Prometheus text exposition format (version 0.0.4). */
@@ -43,6 +45,7 @@ export function metricsText(m: MetricsInput): string {
     ...metric('recur_draining', 'gauge', '1 while shutting down (new requests get 503)', m.draining ? 1 : 0),
     ...depthHistogram(stats.depthHistogram, m.maxDepth),
     ...responses(m.responses),
+    ...perAdapter(m.stats.perAdapter ?? [], m.adapters ?? []),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -65,6 +68,25 @@ function depthHistogram(counts: readonly number[], maxDepth: number): string[] {
   }
   lines.push(`${name}_bucket{le="+Inf"} ${cumulative}`, `${name}_sum ${sum}`, `${name}_count ${cumulative}`);
   return lines;
+}
+
+/** Generated tokens and finished requests per served adapter ("model" label: the name a request picks it by). */
+function perAdapter(
+  counts: readonly { readonly generatedTokens: number; readonly finished: number }[],
+  names: readonly string[],
+): string[] {
+  if (counts.length < 2) return []; // no adapters: the totals above say it all
+  const label = (i: number) => JSON.stringify(names[i] ?? String(i));
+  const tokens = 'recur_adapter_generated_tokens_total';
+  const finished = 'recur_adapter_finished_total';
+  return [
+    `# HELP ${tokens} tokens generated, by adapter (model)`,
+    `# TYPE ${tokens} counter`,
+    ...counts.map((c, i) => `${tokens}{model=${label(i)}} ${c.generatedTokens}`),
+    `# HELP ${finished} engine requests finished, by adapter (model)`,
+    `# TYPE ${finished} counter`,
+    ...counts.map((c, i) => `${finished}{model=${label(i)}} ${c.finished}`),
+  ];
 }
 
 function responses(byStatus: ReadonlyMap<string, number>): string[] {

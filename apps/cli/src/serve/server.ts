@@ -17,6 +17,8 @@ export interface ServeServerOptions {
   readonly tokenizer: ServeTokenizer;
   /** The `model` named in responses and GET /v1/models. */
   readonly modelName: string;
+  /** Names of the engine's adapters (id k ↔ adapters[k − 1]), listed by GET /v1/models and picked by a request's "model". */
+  readonly adapters?: readonly string[];
   readonly limits: ServeLimits;
   /** Requests must carry `Authorization: Bearer <apiKey>` (all routes but /health); default: no key. */
   readonly apiKey?: string;
@@ -56,6 +58,7 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
     engine,
     tokenizer: options.tokenizer,
     modelName: options.modelName,
+    adapters: options.adapters ?? [],
     limits,
     gate,
     isDraining: () => isDraining,
@@ -76,6 +79,7 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
           queueCapacity: limits.maxQueue,
           responses,
           draining: isDraining,
+          adapters: [options.modelName, ...(options.adapters ?? [])],
         });
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
         res.end(text);
@@ -85,7 +89,17 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
       GET: (_req, res) =>
         sendJson(res, 200, {
           object: 'list',
-          data: [{ id: options.modelName, object: 'model', created: 0, owned_by: 'recur' }],
+          data: [
+            { id: options.modelName, object: 'model', created: 0, owned_by: 'recur' },
+            ...(options.adapters ?? []).map((id) => ({
+              id,
+              object: 'model',
+              created: 0,
+              owned_by: 'recur',
+              root: options.modelName,
+              parent: options.modelName,
+            })),
+          ],
         }),
     },
     '/v1/completions': { POST: (req, res) => handleGenerate(ctx, 'completion', req, res) },

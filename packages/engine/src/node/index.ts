@@ -1,4 +1,6 @@
-export { loadModel } from './load.js';
+export { adapterTarget, loadModel } from './load.js';
+export { baseFingerprint } from './fingerprint.js';
+export { loadPeftAdapter, writePeftAdapter, type AdapterTarget } from './peft.js';
 export { saveConvertedModel } from './save.js';
 export { exportModel, type ExportResult } from './export.js';
 export { exportTorch, torchAsset, torchConfigJson, TORCH_FILES, type TorchExportResult } from './torchExport.js';

@@ -1,40 +1,58 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { loadCheckpoint } from '@recur/checkpoint/node';
+import { executionSteps } from '@recur/graph';
+import type { DepthwiseLora } from '@recur/lora';
+import { withAdapters } from '../adapters.js';
 import type { MasaSection } from '../masa.js';
-import { buildModel, type BuildOptions, type LoadedModel } from '../model.js';
+import { buildModel, disposeModel, type BuildOptions, type LoadedModel } from '../model.js';
+import { baseFingerprint } from './fingerprint.js';
 import { checkRouterSection, withRouterDefaults, type RecurSection } from '../recurConfig.js';
-import { loadPeftAdapter } from './peft.js';
+import { loadPeftAdapter, type AdapterTarget } from './peft.js';
 
 export interface LoadOptions extends Omit<BuildOptions, 'adapter' | 'recur' | 'masa'> {
-  /** A PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) to plug into a plain model. */
-  readonly adapter?: string;
+  /**
+   * PEFT LoRA adapter folders (adapter_config.json + adapter_model.safetensors) for any model, plain or
+   * converted; with several, their deltas add (see withAdapters). An adapter that does not fit the
+   * model, or records another base's fingerprint, is refused.
+   */
+  readonly adapter?: string | readonly string[];
 }
 
 /** Opens a HF folder, a .safetensors file or a .gguf file (a converted Recur model included) and builds the model. */
 export async function loadModel(path: string, options: LoadOptions = {}): Promise<LoadedModel> {
   const checkpoint = await loadCheckpoint(path);
+  let model: LoadedModel;
   try {
     const { recur, masa } = await configSections(path);
-    const adapter =
-      options.adapter === undefined
-        ? undefined
-        : await loadPeftAdapter(options.adapter, { path, config: checkpoint.config });
-    const { adapter: _path, ...build } = options;
-    try {
-      return await buildModel(checkpoint, {
-        ...build,
-        ...(recur ? { recur } : {}),
-        ...(masa ? { masa } : {}),
-        ...(adapter ? { adapter } : {}),
-      });
-    } catch (error) {
-      adapter?.dispose();
-      throw error;
-    }
+    const { adapter: _dirs, ...build } = options;
+    model = await buildModel(checkpoint, { ...build, ...(recur ? { recur } : {}), ...(masa ? { masa } : {}) });
   } finally {
     await checkpoint.close();
   }
+  const dirs =
+    options.adapter === undefined ? [] : typeof options.adapter === 'string' ? [options.adapter] : options.adapter;
+  if (dirs.length === 0) return model;
+  const adapters: DepthwiseLora[] = [];
+  try {
+    for (const dir of dirs) adapters.push(await loadPeftAdapter(dir, adapterTarget(model)));
+  } catch (error) {
+    for (const adapter of adapters) adapter.dispose();
+    disposeModel(model);
+    throw error;
+  }
+  return withAdapters(model, adapters);
+}
+
+/** What a PEFT adapter is checked against and mapped onto: the model's steps and its fingerprint (computed once, if asked). */
+export function adapterTarget(model: LoadedModel): AdapterTarget {
+  let fingerprint: string | undefined;
+  return {
+    path: model.source.path,
+    config: model.config,
+    ...(model.recur && { steps: executionSteps(model.decoder.config) }),
+    fingerprint: () => (fingerprint ??= baseFingerprint(model)),
+  };
 }
 
 /** The `recur` and `masa` sections of the config.json that belongs to `path`, if any. */

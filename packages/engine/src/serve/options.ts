@@ -1,4 +1,5 @@
 import { depthKvModes, type FastDepthKvMode } from '@recur/graph';
+import type { DepthwiseLora } from '@recur/lora';
 import type { ExitPolicy } from '@recur/router';
 import { baselineConfig, type SchedulerConfig, type ServingMode } from '@recur/scheduler';
 
@@ -36,6 +37,11 @@ export interface ServingEngineOptions {
   readonly eosId?: number;
   /** Window of `stats().tokensPerSecond` in ms (default 5000). */
   readonly rateWindowMs?: number;
+  /**
+   * LoRA adapters a request may pick (ServeRequest.adapter k ≥ 1 → adapters[k − 1]); each adds its delta
+   * to the model's own LoRA. Copied into the fast path's heap at create; the caller keeps (and frees) them.
+   */
+  readonly adapters?: readonly DepthwiseLora[];
 }
 
 export interface ResolvedServing {

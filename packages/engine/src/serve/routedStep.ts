@@ -74,6 +74,7 @@ export function runRoutedStep(
         loop: plan.depth,
         id: owner.tokens[pos]!,
         state,
+        adapter: owner.adapter ?? 0,
         ...(plan.depth === 0 && { entry: view(span.entry, i, d) }),
       });
     });
@@ -135,6 +136,7 @@ function readOut(settings: StepSettings, running: readonly Running[]): void {
         id: owner.tokens[pos]!,
         state: view(span.state, pos - span.start, d),
         readoutOnly: true,
+        adapter: owner.adapter ?? 0,
         ...(logits && { logits }),
       });
       if (logits) done.push(() => (span.sample = { logits, depth }));

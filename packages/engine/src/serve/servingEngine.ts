@@ -2,6 +2,7 @@ import { FastDecoder, validateDepthRouting, type DepthRouting, type FastProfile 
 import { Scheduler, SchedulerError, type StepPlan } from '@recur/scheduler';
 import { activeBackend, Mulberry32 as SeededRandom } from '@recur/tensor';
 import { checkExitDepth, defaultKvMode, depthRouting } from '../depth/exitRule.js';
+import { sumLoras } from '@recur/lora';
 import { fastAdapterSource } from '../fast.js';
 import type { LoadedModel } from '../model.js';
 import { sampleToken, type SamplingOptions } from '../sampling.js';
@@ -48,10 +49,14 @@ export async function createServingEngine(
       `createServingEngine: the serving engine runs on the wasm backend; the backend is ${activeBackend()}`,
     );
   const resolved = resolveServing(options, 1);
+  const requestLoras = (options.adapters ?? []).map((a) => (model.lora ? sumLoras([model.lora, a]) : a));
   const fast = await FastDecoder.create(model.decoder.config, model.decoder.weights, {
     maxRows: resolved.scheduler.maxRowsPerStep ?? 32,
     chunkRows: Math.max(64, resolved.scheduler.maxRowsPerStep ?? 32),
     ...(model.lora && { adapter: fastAdapterSource(model.lora) }),
+    ...(requestLoras.length > 0 && { requestAdapters: requestLoras.map(fastAdapterSource) }),
+  }).finally(() => {
+    if (model.lora) for (const lora of requestLoras) lora.dispose(); // sums made here; the heap holds copies
   });
   if (!fast) throw new Error('createServingEngine: no fused-kernel runtime on this wasm backend');
   if (options.threads === 1) fast.parallel = false;
@@ -109,6 +114,7 @@ class Engine implements ServingEngine {
   private readonly recent: number[] = [];
   private counters = { rowsInLastStep: 0, stepsRun: 0, generatedTokens: 0, finished: 0, cancelled: 0 };
   private readonly depthHistogram: number[];
+  private readonly perAdapter: { generatedTokens: number; finished: number }[];
 
   constructor(
     private readonly model: LoadedModel,
@@ -133,6 +139,7 @@ class Engine implements ServingEngine {
     };
     this.eosId = options.eosId ?? model.tokenizer.eosId ?? undefined;
     this.depthHistogram = new Array<number>(loops).fill(0);
+    this.perAdapter = Array.from({ length: fast.adapterSets }, () => ({ generatedTokens: 0, finished: 0 }));
   }
 
   get profile(): FastProfile {
@@ -162,6 +169,7 @@ class Engine implements ServingEngine {
         cache: undefined,
         spans: new Map(),
         routed: undefined,
+        adapter: request.adapter ?? 0,
         sampling: { temperature: s.temperature ?? 0, topK: s.topK ?? 0, topP: s.topP ?? 1 },
         random: new SeededRandom(s.seed ?? 0),
         submittedAt: performance.now(),
@@ -176,6 +184,7 @@ class Engine implements ServingEngine {
           promptLength: request.promptIds.length,
           maxNewTokens: request.maxNewTokens,
           arrival: live.submittedAt,
+          adapter: live.adapter ?? 0,
           ...(request.priority !== undefined && { priority: request.priority }),
         });
       } catch (err) {
@@ -201,6 +210,7 @@ class Engine implements ServingEngine {
       preemptions: s.preemptions,
       tokensPerSecond: span > 0 ? (this.recent.length * 1000) / span : 0,
       depthHistogram: [...this.depthHistogram],
+      perAdapter: this.perAdapter.map((a) => ({ ...a })),
     };
   }
 
@@ -228,6 +238,9 @@ class Engine implements ServingEngine {
         throw new RangeError(`prompt token id ${id} is outside the vocabulary (0..${V - 1})`);
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1)
       throw new RangeError(`maxNewTokens must be a whole number ≥ 1, got ${maxNewTokens}`);
+    const adapter = request.adapter ?? 0;
+    if (!Number.isInteger(adapter) || adapter < 0 || adapter >= this.fast.adapterSets)
+      throw new RangeError(`adapter ${adapter} is not one of the engine's (0..${this.fast.adapterSets - 1})`);
     if (promptIds.length + maxNewTokens > context)
       throw new RangeError(
         `prompt (${promptIds.length}) + maxNewTokens (${maxNewTokens}) exceeds the model's context (${context})`,
@@ -312,6 +325,7 @@ class Engine implements ServingEngine {
     live.ids.push(id);
     live.depths.push(depth);
     this.counters.generatedTokens++;
+    this.perAdapter[live.adapter ?? 0]!.generatedTokens++;
     this.depthHistogram[depth - 1] = (this.depthHistogram[depth - 1] ?? 0) + 1;
     this.recent.push(now);
     if (this.recent.length > 100_000) this.recent.splice(0, 50_000);
@@ -322,6 +336,7 @@ class Engine implements ServingEngine {
     const now = performance.now();
     this.drop(live);
     if (reason !== 'cancelled') this.counters.finished++;
+    if (reason !== 'cancelled') this.perAdapter[live.adapter ?? 0]!.finished++;
     live.resolve({
       ids: live.ids,
       depths: live.depths,

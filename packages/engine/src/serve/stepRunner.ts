@@ -28,6 +28,8 @@ export interface RowOwner {
   cache: FastKvCache | undefined;
   /** Spans in flight, by start position. */
   readonly spans: Map<number, SpanState>;
+  /** The request's adapter set on the fast decoder (0 or absent: the model's own). */
+  readonly adapter?: number;
 }
 
 export interface StepSettings {
@@ -105,6 +107,7 @@ export function runStep(
         id: owner.tokens[p]!,
         state: span.state.subarray(i * d, (i + 1) * d),
         readout: position.exitsNow || position.probe,
+        adapter: owner.adapter ?? 0,
         ...(position.logits && { logits: position.logits }),
       });
     }
@@ -180,6 +183,7 @@ function runDeferred(settings: StepSettings, owner: RowOwner, span: SpanState, p
           id: owner.tokens[position.pos]!,
           state,
           readoutOnly: true,
+          adapter: owner.adapter ?? 0,
           logits,
         },
       ],

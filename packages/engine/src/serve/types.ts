@@ -22,6 +22,11 @@ export interface ServeRequest {
   readonly stopAtEos?: boolean;
   /** Under the 'priority' policy: lower runs first (default 0). */
   readonly priority?: number;
+  /**
+   * Which of the engine's `adapters` the request runs with: k ≥ 1 is adapters[k − 1], 0 or absent the
+   * model alone. Requests with different adapters share every batched step.
+   */
+  readonly adapter?: number;
 }
 
 export interface ServeCallbacks {
@@ -62,6 +67,8 @@ export interface ServeStats {
   readonly cancelled: number;
   /** Requests preempted for KV and re-prefilled later (their tokens do not change). */
   readonly preemptions?: number;
+  /** Per adapter id (0: the model alone, k: adapters[k − 1]): generated tokens and finished requests. */
+  readonly perAdapter?: readonly { readonly generatedTokens: number; readonly finished: number }[];
 }
 
 export interface ServingEngine {

@@ -33,13 +33,15 @@ export interface FastDepthRow {
   readonly readoutOnly?: boolean;
   /** Loop-0 rows: [d] written with the state entering loop 0 (after the prologue) — what a router reads first. */
   readonly entry?: Float32Array;
+  /** The adapter set this row runs with (FastDecoderOptions.requestAdapters; default 0: the model's own). */
+  readonly adapter?: number;
 }
 
 /**
  * One step of continuous depth-wise batching (Relaxed Recursive Transformers, Bae et al. 2024 §3.5):
  * rows at different loops run each stored block layer together — the same weights at every depth —
  * each with its own KV slot (its loop's step), position, RoPE, depth-wise LoRA and per-loop norms.
- * Rows are sorted by loop (stable) so equal slots are contiguous, then run in chunks of chunkRows:
+ * Rows are sorted by loop, then adapter set (stable) so equal slots are contiguous, then run in chunks of chunkRows:
  * prologue for the loop-0 rows, the block, then epilogue, final norm and head for the readout rows.
  * A row's outputs do not depend on the other rows (row-wise kernels; causal attention reads only
  * its own cache up to its own position).
@@ -52,6 +54,9 @@ export function runDepthStep(
 ): void {
   const N = structure.loops.length;
   for (const row of rows) {
+    const adapter = row.adapter ?? 0;
+    if (!Number.isInteger(adapter) || adapter < 0 || adapter >= ctx.adapters.length)
+      throw new RangeError(`depth row adapter set ${adapter}: the decoder has sets 0..${ctx.adapters.length - 1}`);
     if (!Number.isInteger(row.loop) || row.loop < 0 || row.loop >= N)
       throw new RangeError(`depth row at loop ${row.loop}: the model has loops 0..${N - 1}`);
     if (row.state.length !== ctx.config.hiddenSize)
@@ -69,7 +74,7 @@ export function runDepthStep(
   const looped = rows.filter((r) => r.readoutOnly !== true);
   const sorted = looped
     .map((row, i) => ({ row, i }))
-    .sort((a, b) => a.row.loop - b.row.loop || a.i - b.i)
+    .sort((a, b) => a.row.loop - b.row.loop || (a.row.adapter ?? 0) - (b.row.adapter ?? 0) || a.i - b.i)
     .map((e) => e.row);
   for (let start = 0; start < sorted.length; start += ctx.chunkRows)
     runChunk(ctx, structure, kvMode, sorted.slice(start, start + ctx.chunkRows));
@@ -103,7 +108,7 @@ function runChunk(
       layerPass(
         ctx,
         fresh,
-        fresh.map(() => own(call)),
+        fresh.map((row) => own(call, row.adapter)),
       );
   f32 = ops.runtime.f32; // the heap may have grown
   fresh.forEach((row, t) => row.entry?.set(f32.subarray(h + t * d, h + (t + 1) * d)));
@@ -111,7 +116,7 @@ function runChunk(
     layerPass(
       ctx,
       rows,
-      rows.map((row) => blockCall(structure, kvMode, row.loop, j)),
+      rows.map((row) => ({ ...blockCall(structure, kvMode, row.loop, j), adapter: row.adapter ?? 0 })),
     ),
   );
   f32 = ops.runtime.f32;
@@ -124,7 +129,7 @@ function runChunk(
 }
 
 /** A prologue/epilogue step: the row writes and reads the step's own slot. */
-export const own = (call: LayerCall): RowCall => ({ call, write: call.step, read: call.step });
+export const own = (call: LayerCall, adapter = 0): RowCall => ({ call, write: call.step, read: call.step, adapter });
 
 /**
  * Block layer j at loop r under a KV mode: its own slot ('copy'; 'recursion-wise', whose slots the
@@ -138,6 +143,7 @@ export function blockCall(structure: LoopStructure, kvMode: DepthKvMode, loop: n
 export interface ReadoutRow extends PassRow {
   readonly state: Float32Array;
   readonly logits?: Float32Array | undefined;
+  readonly adapter?: number | undefined;
 }
 
 /** Epilogue on the rows' states (at most chunkRows, packed at h[0..E)), then final norm and LM head for rows with logits, maxRows at a time. */
@@ -154,7 +160,7 @@ export function readout(ctx: FastContext, structure: LoopStructure, rows: readon
     layerPass(
       ctx,
       passRows,
-      passRows.map(() => own(call)),
+      rows.map((row) => own(call, row.adapter)),
     );
   const wanted = rows.flatMap((row, t) => (row.logits ? [{ t, logits: row.logits }] : []));
   const group = ctx.maxRows;

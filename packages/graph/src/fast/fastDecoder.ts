@@ -27,6 +27,11 @@ export interface FastDecoderOptions {
   readonly initialCacheCapacity?: number;
   /** Depth-wise LoRA and per-loop norms (copied into the heap once; the source may be freed after create). */
   readonly adapter?: FastAdapterSource;
+  /**
+   * Adapter sets a row may pick instead of `adapter` (multi-LoRA serving): a row with adapter id k ≥ 1
+   * runs with requestAdapters[k − 1] (which should include the model's own LoRA, e.g. summed with it).
+   */
+  readonly requestAdapters?: readonly FastAdapterSource[];
 }
 
 export interface FastForwardOptions {
@@ -88,8 +93,9 @@ export class FastDecoder {
   private readonly ropeCos: Float32Array;
   private readonly ropeSin: Float32Array;
   private scores: { tensor: tf.Tensor1D; offset: number; positions: number } | undefined;
-  private readonly adapters: FastAdapters | undefined;
+  private readonly adapters: readonly (FastAdapters | undefined)[];
   private readonly low: { tensor: tf.Tensor1D; offset: number } | undefined;
+  private readonly lowRank: number;
   private loopsOf: LoopStructure | undefined;
   private flatOf: LoopStructure | undefined;
   private disposed = false;
@@ -117,9 +123,10 @@ export class FastDecoder {
     });
     this.ropeCos = new Float32Array(R * (config.headDim / 2));
     this.ropeSin = new Float32Array(R * (config.headDim / 2));
-    this.adapters = options.adapter && new FastAdapters(config, this.steps, options.adapter, ops.runtime);
-    this.low =
-      this.adapters && this.adapters.maxRank > 0 ? ops.runtime.alloc(7 * R * this.adapters.maxRank) : undefined;
+    const sources = [options.adapter, ...(options.requestAdapters ?? [])];
+    this.adapters = sources.map((source) => source && new FastAdapters(config, this.steps, source, ops.runtime));
+    this.lowRank = Math.max(0, ...this.adapters.map((a) => a?.maxRank ?? 0));
+    this.low = this.lowRank > 0 ? ops.runtime.alloc(7 * R * this.lowRank) : undefined;
   }
 
   /** Why the fast path cannot run this config, or undefined when it can. */
@@ -146,6 +153,11 @@ export class FastDecoder {
     const ops = await FusedOps.create();
     if (!ops) return undefined;
     return new FastDecoder(config, ops, fastWeights(config, weights, ops.runtime), options);
+  }
+
+  /** Adapter sets a row may name (1 + requestAdapters.length; id 0 is the model's own). */
+  get adapterSets(): number {
+    return this.adapters.length;
   }
 
   /** Threads the kernels run on. */
@@ -271,7 +283,7 @@ export class FastDecoder {
     this.disposed = true;
     this.scratch.dispose();
     this.scores?.tensor.dispose();
-    this.adapters?.dispose();
+    for (const adapters of this.adapters) adapters?.dispose();
     this.low?.tensor.dispose();
     this.ops.dispose();
   }
@@ -328,6 +340,7 @@ export class FastDecoder {
       scratch: this.scratch,
       adapters: this.adapters,
       low: this.low?.offset ?? 0,
+      lowRank: this.lowRank,
       chunkRows: this.chunkRows,
       maxRows: this.maxRows,
       ropeCos: this.ropeCos,

@@ -2,7 +2,7 @@ import type { FusedOps, LinearJob } from '@recur/tensor';
 import type { AdaptedModule } from '../adapter.js';
 import type { DecoderConfig } from '../config.js';
 import type { LayerCall } from '../layer.js';
-import type { FastAdapters } from './fastAdapters.js';
+import type { FastAdapters, FastLoopAdapter } from './fastAdapters.js';
 import type { FastKvCache } from './fastKvCache.js';
 import type { FastProfile } from './fastProfile.js';
 import type { FastWeights } from './fastWeights.js';
@@ -15,9 +15,15 @@ export interface FastContext {
   readonly ops: FusedOps;
   readonly weights: FastWeights;
   readonly scratch: ScratchArena;
-  readonly adapters: FastAdapters | undefined;
-  /** Low-rank scratch: 7 modules × chunkRows × maxRank floats (byte offset), when there are adapters. */
+  /**
+   * Adapter sets by row adapter id: 0 the model's own (depth-wise LoRA, per-loop norms), k ≥ 1 a
+   * per-request set (multi-LoRA serving) that replaces it for the rows that name it. Undefined: none.
+   */
+  readonly adapters: readonly (FastAdapters | undefined)[];
+  /** Low-rank scratch: 7 modules × chunkRows × lowRank floats (byte offset), when there are adapters. */
   readonly low: number;
+  /** Largest padded rank of every adapter set (the low-rank scratch's row stride). */
+  readonly lowRank: number;
   readonly chunkRows: number;
   /** Rows one LM-head call computes (logits scratch). */
   readonly maxRows: number;
@@ -40,6 +46,8 @@ export interface RowCall {
   /** Slot written, or undefined when the row only reads (recursive KV sharing at loops ≥ 1). */
   readonly write: number | undefined;
   readonly read: number;
+  /** Which adapter set the row runs with (default 0: the model's own). */
+  readonly adapter?: number;
 }
 
 const modules: readonly AdaptedModule[] = [
@@ -68,8 +76,8 @@ export function ropeTables(ctx: FastContext, rows: readonly PassRow[]): void {
 /**
  * One decoder layer over the T rows packed at h[0..T): every row runs the same stored layer, each at
  * its own executed step (calls[t]: its KV slot, its depth-wise LoRA and per-loop norms), position and
- * cache. Call `ropeTables` for the rows first. Rows with the same (layer, loop) slot should be
- * contiguous: norms and LoRA run once per run of equal slots.
+ * cache. Call `ropeTables` for the rows first. Rows with the same (layer, loop, adapter set) slot
+ * should be contiguous: norms and LoRA run once per run of equal slots.
  */
 export function layerPass(ctx: FastContext, rows: readonly PassRow[], calls: readonly RowCall[]): void {
   const { config, ops, scratch: S, profile } = ctx;
@@ -148,11 +156,12 @@ export function layerPass(ctx: FastContext, rows: readonly PassRow[], calls: rea
   profile.lap('down', phase);
 }
 
-/** [from, to) ranges of rows sharing one (layer, loop) slot. */
+/** [from, to) ranges of rows sharing one (layer, loop, adapter set) slot. */
 interface SlotRun {
   readonly from: number;
   readonly to: number;
   readonly call: LayerCall;
+  readonly adapter: number;
 }
 
 function slotRuns(calls: readonly RowCall[]): SlotRun[] {
@@ -162,9 +171,10 @@ function slotRuns(calls: readonly RowCall[]): SlotRun[] {
     if (
       t === calls.length ||
       calls[t]!.call.loop !== calls[from]!.call.loop ||
-      calls[t]!.call.unique !== calls[from]!.call.unique
+      calls[t]!.call.unique !== calls[from]!.call.unique ||
+      (calls[t]!.adapter ?? 0) !== (calls[from]!.adapter ?? 0)
     ) {
-      runs.push({ from, to: t, call: calls[from]!.call });
+      runs.push({ from, to: t, call: calls[from]!.call, adapter: calls[from]!.adapter ?? 0 });
       from = t;
     }
   }
@@ -176,7 +186,7 @@ function norm(ctx: FastContext, runs: readonly SlotRun[], which: 'input' | 'post
   const { config, ops, scratch: S } = ctx;
   const d = config.hiddenSize;
   const weightOf = (run: SlotRun): number => {
-    const a = ctx.adapters?.at(run.call.unique, run.call.loop);
+    const a = slotOf(ctx, run);
     return (which === 'input' ? a?.inputNormAt : a?.postNormAt) ?? stored;
   };
   // Adjacent runs with the same weight (no per-loop norms) go in one kernel call.
@@ -199,18 +209,28 @@ function norm(ctx: FastContext, runs: readonly SlotRun[], which: 'input' | 'post
   }
 }
 
-/** Base linears over all rows, then each run's depth-wise LoRA: low = A·x, y += (scale·B)·low. */
+/** The adapters of a run's (layer, loop) in its adapter set, if any. */
+function slotOf(ctx: FastContext, run: SlotRun): FastLoopAdapter | undefined {
+  return ctx.adapters[run.adapter]?.at(run.call.unique, run.call.loop);
+}
+
+/**
+ * Base linears over all rows, then each run's LoRA: low = A·x, y += (scale·B)·low. Runs of different
+ * adapter sets (multi-LoRA serving, in the manner of S-LoRA / Punica: Sheng et al. 2023, arXiv
+ * 2311.03285; Chen et al. 2023, arXiv 2310.18547) share the base linears and add only their own
+ * low-rank jobs, so a batch of rows with N adapters costs the base pass plus each row's own LoRA.
+ */
 function project(
   ctx: FastContext,
   runs: readonly SlotRun[],
   base: readonly { module: AdaptedModule; job: LinearJob }[],
 ): void {
   ctx.ops.linear(base.map((b) => b.job));
-  if (!ctx.adapters) return;
+  if (ctx.lowRank === 0) return;
   const down: LinearJob[] = [];
   const up: LinearJob[] = [];
   for (const run of runs) {
-    const slot = ctx.adapters.at(run.call.unique, run.call.loop);
+    const slot = slotOf(ctx, run);
     if (!slot) continue;
     const T = run.to - run.from;
     for (const { module, job } of base) {
@@ -218,8 +238,8 @@ function project(
       if (!lora) continue;
       const xStride = job.xStride ?? job.k * 4;
       const yStride = job.yStride ?? job.rows * 4;
-      const low = ctx.low + (modules.indexOf(module) * ctx.chunkRows + run.from) * ctx.adapters.maxRank * 4;
-      const lowStride = ctx.adapters.maxRank * 4;
+      const low = ctx.low + (modules.indexOf(module) * ctx.chunkRows + run.from) * ctx.lowRank * 4;
+      const lowStride = ctx.lowRank * 4;
       down.push({
         w: lora.a,
         x: job.x + run.from * xStride,

@@ -3,6 +3,7 @@ export { scratchModel, type ScratchModelOptions } from './scratch.js';
 export { trainingData, type TrainingData, type TrainingDataOptions } from './data.js';
 export { heldOutLoss } from './heldOut.js';
 export { trainableModel, type TrainableModel } from './trainable.js';
+export { adapterTrainable, type AdapterTraining } from './adapterTrainable.js';
 export { prepareRunFolder, type RunFolderOptions } from './runFolder.js';
 export { TrainRunError } from './errors.js';
 export { checkTrainingFits, formatBytes, trainingBytes, trainingMemoryLimit, type TrainingShape } from './limits.js';

@@ -34,6 +34,8 @@ import { appendLog, CHART_FILE, LOG_FILE, resumeLog, writeChart, type LogRecord 
 import { prepareRunFolder } from './runFolder.js';
 import { runRecord, settingsChanges } from './settings.js';
 import { trainableModel } from './trainable.js';
+import { adapterTrainable, type AdapterTraining } from './adapterTrainable.js';
+import { saveTrainedAdapter } from './adapterFiles.js';
 
 export interface TrainRunOptions {
   /** The model to train (loaded, converted or fresh); it is not changed — a trainable copy is. */
@@ -53,6 +55,11 @@ export interface TrainRunOptions {
   readonly trainable: TrainableSelection;
   /** Narrows `trainable` by parameter name (e.g. `loraLayerFilter` for `--lora-layers`). */
   readonly trainableFilter?: (name: string) => boolean;
+  /**
+   * Train only a new LoRA on the frozen model (plain or converted) and write it as a PEFT adapter
+   * to `<out>/adapter` instead of a model; `trainable` is then 'lora'.
+   */
+  readonly adapter?: AdapterTraining;
   readonly schedule: LrSchedule;
   readonly weightDecay?: number;
   readonly clipNorm?: number;
@@ -122,7 +129,10 @@ export interface TrainRunResult {
   readonly heldOut: { readonly before: HeldOut | null; readonly after: HeldOut };
   /** Calibrated per-recursion σ thresholds saved with the model (routerThreshold 'calibrated'). */
   readonly routerThresholds?: readonly number[];
+  /** The trained model's folder; with `adapter`, the base model the adapter applies to. */
   readonly modelDir: string;
+  /** With `adapter`: the PEFT adapter folder. */
+  readonly adapterDir?: string;
   readonly logFile: string;
   readonly chartFile: string;
   /** What the run passed over or changed on the way (a torn log line, a damaged checkpoint, changed settings). */
@@ -173,7 +183,8 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
     onTokenizeProgress: (done, total) => options.onProgress?.({ kind: 'tokenize', done, total }),
   });
   const mor = morTraining(options.model, options.router);
-  const trained = trainableModel(options.model, options.trainable, options.trainableFilter);
+  const fresh = options.adapter ? adapterTrainable(options.model, options.adapter, options.seed ?? 0) : undefined;
+  const trained = fresh ?? trainableModel(options.model, options.trainable, options.trainableFilter);
   const optimizer = new AdamW(trained.params, { weightDecay: options.weightDecay ?? 0.01 });
   const teacher = options.teacher ? { teacher: options.teacher.decoder, distillation: options.distillation ?? {} } : {};
   const objective: Objective & { dispose?: () => void; afterStep?: (step: number) => void } =
@@ -280,7 +291,8 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
       },
     ]);
     await writeChart(options.out, `training ${options.model.source.path}`);
-    const modelDir = join(options.out, 'model');
+    const adapterDir = fresh && (await saveTrainedAdapter(options.out, options.model, fresh.adapter));
+    const modelDir = fresh ? options.model.source.path : join(options.out, 'model');
     const finished =
       options.routerThreshold === undefined
         ? trained.model
@@ -288,7 +300,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
             windows: finalSet,
             onProgress: (done, total) => options.onProgress?.({ kind: 'calibrate', done, total }),
           });
-    await saveModel(finished, modelDir, { force: true }); // model/ is this run's own output
+    if (!fresh) await saveModel(finished, modelDir, { force: true }); // model/ is this run's own output
     const result: TrainRunResult = {
       steps: trainer.step,
       resumedFrom,
@@ -300,6 +312,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
       heldOut: { before, after },
       ...(finished.recur?.router?.thresholds && { routerThresholds: finished.recur.router.thresholds }),
       modelDir,
+      ...(adapterDir && { adapterDir }),
       logFile: join(options.out, LOG_FILE),
       chartFile: join(options.out, CHART_FILE),
       warnings,
@@ -310,6 +323,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
     objective.dispose?.();
     optimizer.dispose();
     disposeModel(trained.model);
+    fresh?.adapter.dispose();
   }
 }
 

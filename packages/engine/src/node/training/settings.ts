@@ -20,6 +20,7 @@ export function runRecord(options: TrainRunOptions): Record<string, unknown> {
     seed: options.seed ?? 0,
     router: options.model.recur?.router ? { ...options.model.recur.router, ...options.router } : null,
     exit: options.exit ?? null,
+    adapter: options.adapter ?? null,
   };
 }
 

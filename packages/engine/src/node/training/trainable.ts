@@ -57,7 +57,7 @@ export function trainableModel(
   ]);
   if (params.size === 0)
     throw new RangeError(
-      `--trainable ${selection} selects no parameter of this model${selection === 'lora' ? ' (it has no LoRA: convert it first, or train shared+lora / all)' : ''}`,
+      `--trainable ${selection} selects no parameter of this model${selection === 'lora' ? ' (it has no LoRA: train a new one with --lora-rank R, convert it first, or train shared+lora / all)' : ''}`,
     );
   return {
     model: {
