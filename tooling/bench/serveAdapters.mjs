@@ -13,6 +13,7 @@ const hf = fileURLToPath(new URL('../../../shared/models/stories260K/hf', import
 const rounds = Number(process.argv[2] ?? 2);
 await initBackend();
 const model = await loadModel(hf);
+/** @param {number} seed */
 const lora = (seed) => {
   const arrays = freshLora({ config: model.decoder.config, rank: 8, seed });
   for (const [key, t] of arrays)
@@ -21,6 +22,7 @@ const lora = (seed) => {
   return DepthwiseLora.fromArrays(arrays);
 };
 
+/** @param {number} adapterCount */
 async function run(adapterCount) {
   const adapters = Array.from({ length: adapterCount }, (_, i) => lora(i + 1));
   const engine = await createServingEngine(model, { adapters });
@@ -42,8 +44,9 @@ async function run(adapterCount) {
 }
 
 const configs = [0, 1, 2, 4];
+/** @type {Map<number, number[]>} */
 const rows = new Map(configs.map((c) => [c, []]));
-for (let r = 0; r < rounds; r++) for (const c of configs) rows.get(c).push(await run(c));
+for (let r = 0; r < rounds; r++) for (const c of configs) rows.get(c)?.push(await run(c));
 for (const [c, rates] of rows)
   console.log(
     `${c === 0 ? 'no adapter' : `${c} adapter${c > 1 ? 's' : ''}`}: ${rates.map((x) => x.toFixed(0)).join(', ')} tok/s`,
