@@ -4,7 +4,7 @@
 // engine, same requests, all at once and Poisson; with the held-out perplexity of exactly the served
 // configuration; then the served depth distribution replayed on the SmolLM-135M shape (payoffServe.mjs).
 // Writes payoff.json and (payoffReport.mjs) payoff.md into docs/results, or PAYOFF_OUT.
-// Env: PAYOFF_TOKENS (uptraining tokens), PAYOFF_SEED, PAYOFF_CACHE (default .cache/payoff); `--smoke` (or PAYOFF_SMOKE=1): a tiny end-to-end run.
+// Env: PAYOFF_TOKENS (uptraining tokens), PAYOFF_CORPUS_TOKENS, PAYOFF_SEED, PAYOFF_CACHE (default .cache/payoff); `--smoke` (or PAYOFF_SMOKE=1): a tiny end-to-end run.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -25,22 +25,48 @@ const out = process.env.PAYOFF_OUT ?? `${root}docs/results`;
 const seed = Number(process.env.PAYOFF_SEED ?? 0);
 const tokens = Number(process.env.PAYOFF_TOKENS ?? (smoke ? 1024 : 300_000));
 if (!Number.isInteger(tokens) || tokens < 1024) throw new RangeError(`PAYOFF_TOKENS=${tokens}: a whole number ≥ 1024`);
+// The teacher corpus the uptraining draws its batches from: the budget's size, or PAYOFF_CORPUS_TOKENS if larger.
+const corpusTokens = Math.max(tokens, Number(process.env.PAYOFF_CORPUS_TOKENS ?? tokens));
 const target = { speedup: 2, perplexityRatio: 1.05 };
 const kvMode = 'copy'; // the serving engine's default for confidence exits; the curve is scored under it too
 const setup = smoke
-  ? { batch: 4, seqLen: 64, windows: 2, requests: 3, smollmRequests: 1, repeats: 1, rates: [Infinity] }
-  : { batch: 8, seqLen: 128, windows: 24, requests: 24, smollmRequests: 8, repeats: 3, rates: [Infinity, 40] };
+  ? {
+      batch: 4,
+      seqLen: 64,
+      windows: 2,
+      calibrationWindows: 2,
+      requests: 3,
+      smollmRequests: 1,
+      repeats: 1,
+      rates: [Infinity],
+    }
+  : {
+      batch: 8,
+      seqLen: 128,
+      windows: 16,
+      calibrationWindows: 8,
+      requests: 24,
+      smollmRequests: 8,
+      repeats: 3,
+      rates: [Infinity, 40],
+    };
 const rules = smoke
   ? ['fixed:1', 'fixed:2', 'maxprob:0.5']
-  : ['fixed:1', 'maxprob:0.3', 'maxprob:0.5', 'maxprob:0.7', 'maxprob:0.8', 'maxprob:0.9', 'maxprob:0.95', 'fixed:2'];
+  : ['fixed:1', 'maxprob:0.5', 'maxprob:0.7', 'maxprob:0.8', 'maxprob:0.9', 'maxprob:0.95', 'fixed:2'];
 const corpusFile = `${root}../shared/corpora/tinystories_val/tinystories_val.txt`;
 const cache = process.env.PAYOFF_CACHE ?? `${root}.cache/payoff`;
 
 await initBackend({ threads: 1 });
 const started = performance.now();
+/** Wall minutes since the start at the end of each phase (the machine is shared: wall time, not work). */
+/** @type {Record<string, number>} */
+const phases = {};
+const mark = (/** @type {string} */ phase) =>
+  (phases[phase] = Number(((performance.now() - started) / 60000).toFixed(2)));
 const loadBefore = os.loadavg();
 const source = await loadModel(`${root}../shared/models/stories260K/hf`);
-const corpus = await teacherCorpus(source, tokens, seed, `${cache}/corpus`);
+const corpus = await teacherCorpus(source, corpusTokens, seed, `${cache}/corpus`);
+mark('corpus');
 console.log(`corpus | ${corpus.file} | ${corpus.cached ? 'cached' : `${corpus.seconds.toFixed(0)} s`}`);
 const trained = await uptrain(source, {
   textFile: corpus.file,
@@ -50,6 +76,7 @@ const trained = await uptrain(source, {
   out: `${cache}/run-${tokens}-seed${seed}${smoke ? '-smoke' : ''}`,
   seed,
 });
+mark('uptraining');
 console.log(
   `uptrain | ${trained.tokens} tokens | ${trained.seconds.toFixed(0)} s | ${trained.tokensPerSecond.toFixed(0)} tok/s`,
 );
@@ -66,10 +93,11 @@ const data = await trainingData({
   seed: 0,
 });
 const scored = data.validation.slice(0, setup.windows);
-const calibration = data.validation.slice(setup.windows, 2 * setup.windows);
+const calibration = data.validation.slice(setup.windows, setup.windows + setup.calibrationWindows);
 const sourcePpl = plainPerplexity(source, scored);
 const sourceCalibrationPpl = plainPerplexity(source, calibration);
 const curve = qualityCurve(trained.model, rules, kvMode, scored, calibration);
+mark('curve');
 const chosen = calibratedRule(curve, sourceCalibrationPpl, target.perplexityRatio);
 
 const text = readFileSync(corpusFile, 'utf8');
@@ -96,6 +124,7 @@ const served = await serveModes(
   setup.repeats,
   'stories',
 );
+mark('serving');
 const headlineServed = served.find((r) => r.rule === chosen.rule && r.rate === 'all-at-once');
 if (!headlineServed) throw new Error(`no all-at-once run of ${chosen.rule}`);
 const smollm = await smollmReplay({
@@ -106,10 +135,11 @@ const smollm = await smollmReplay({
     smoke ? { ...r, promptIds: r.promptIds.slice(0, 8), maxNewTokens: 2 } : r,
   ),
   continueShare: Math.min(1, Math.max(0, headlineServed.averageDepth - 1)),
-  rates: smoke ? [Infinity] : [Infinity, 4],
+  rates: [Infinity],
   repeats: 1,
   kvMode,
 });
+mark('smollm');
 
 const baseline = /** @type {import('./payoffServe.mjs').ServedRow} */ (
   served.find((r) => r.rule === null && r.rate === 'all-at-once')
@@ -126,12 +156,14 @@ const results = {
   smoke,
   budget: {
     tokens: trained.tokens,
+    corpusTokens,
     issueTokens: 5_000_000,
     steps: trained.steps,
     batch: setup.batch,
     seqLen: setup.seqLen,
   },
   training: {
+    reused: trained.reused,
     seconds: trained.seconds,
     tokensPerSecond: trained.tokensPerSecond,
     corpus: relative(root, corpus.file),
@@ -153,6 +185,7 @@ const results = {
   date: new Date().toISOString(),
   machine: machineDescription(),
   minutes: (performance.now() - started) / 60000,
+  phases,
   loadAverage: {
     before: loadBefore.map((x) => Number(x.toFixed(2))),
     after: os.loadavg().map((x) => Number(x.toFixed(2))),

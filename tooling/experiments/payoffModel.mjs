@@ -3,7 +3,7 @@
 // depth-wise LoRA, Bae et al. 2024, "Relaxed Recursive Transformers", arXiv 2410.20672, §3) and uptrained
 // with distillation from the original and an early-exit loss on every loop (§3.4); then the held-out
 // speed–quality curve of confidence exit rules, each scored exactly as it is served (same rule, same KV mode).
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import {
   convertModel,
   disposeModel,
@@ -48,8 +48,11 @@ export const conversion = /** @type {const} */ ({
  * @param {{ textFile: string, tokens: number, batch: number, seqLen: number, out: string, seed: number }} run
  */
 export async function uptrain(source, { textFile, tokens, batch, seqLen, out, seed }) {
-  const converted = await convertModel(source, conversion);
   const steps = Math.max(1, Math.round(tokens / (batch * seqLen)));
+  const finished = await finishedRun(out, steps);
+  if (finished)
+    return { ...finished, steps, layers: { source: source.config.numLayers, ...executedLayers(finished.model) } };
+  const converted = await convertModel(source, conversion);
   rmSync(out, { recursive: true, force: true });
   const result = await trainModel({
     model: converted,
@@ -75,6 +78,12 @@ export async function uptrain(source, { textFile, tokens, batch, seqLen, out, se
     evalWindows: 1,
     finalEvalWindows: 1,
     seed,
+    onProgress: (event) => {
+      if (event.kind === 'step' && (event.step % 25 === 0 || event.step === event.steps))
+        console.log(
+          `uptrain | step ${event.step}/${event.steps} | loss ${event.loss.toFixed(3)} | ${event.tokensPerSecond.toFixed(0)} tok/s`,
+        );
+    },
   });
   disposeModel(converted);
   const model = await loadModel(result.modelDir);
@@ -84,7 +93,28 @@ export async function uptrain(source, { textFile, tokens, batch, seqLen, out, se
     tokens: result.tokens,
     seconds: result.seconds,
     tokensPerSecond: result.tokensPerSecond,
+    reused: false,
     layers: { source: source.config.numLayers, ...executedLayers(model) },
+  };
+}
+
+/**
+ * A run folder of the same settings that finished (its summary.json written after the model), reused so a
+ * failure after the uptraining does not spend the budget again; null when there is none.
+ * @param {string} out @param {number} steps
+ */
+async function finishedRun(out, steps) {
+  if (!existsSync(`${out}/summary.json`)) return null;
+  const summary = JSON.parse(readFileSync(`${out}/summary.json`, 'utf8'));
+  if (summary.steps !== steps) return null;
+  console.log(`uptrain | reusing the finished run in ${out}`);
+  const model = await loadModel(summary.modelDir);
+  return {
+    model,
+    tokens: summary.tokens,
+    seconds: summary.seconds,
+    tokensPerSecond: summary.tokensPerSecond,
+    reused: true,
   };
 }
 

@@ -11,14 +11,14 @@ import { fileURLToPath } from 'node:url';
  *   model: string, exitRule: string, exitRuleChoice: string, kvMode: string,
  *   speedupTokensPerCpuSecond: number, perplexityRatio: number,
  *   target: { speedup: number, perplexityRatio: number }, smoke: boolean,
- *   budget: { tokens: number, issueTokens: number, steps: number, batch: number, seqLen: number },
- *   training: { seconds: number, tokensPerSecond: number, corpus: string, layers: Layers },
+ *   budget: { tokens: number, corpusTokens: number, issueTokens: number, steps: number, batch: number, seqLen: number },
+ *   training: { reused: boolean, seconds: number, tokensPerSecond: number, corpus: string, layers: Layers },
  *   heldOut: { windows: number, calibrationWindows: number, tokens: number },
  *   sourcePerplexity: number, sourceCalibrationPerplexity: number,
  *   curve: CurvePoint[], served: ServedRow[],
  *   smollm: { rows: ServedRow[], layers: Layers, continueShare: number, requests: number },
  *   requests: { count: number, seed: number, newTokens: number },
- *   seeds: Record<string, number>, commit: string, date: string, machine: string, minutes: number,
+ *   seeds: Record<string, number>, commit: string, date: string, machine: string, minutes: number, phases: Record<string, number>,
  *   loadAverage: { before: number[], after: number[] },
  * }} PayoffResults
  */
@@ -50,7 +50,11 @@ export function renderPayoff(r) {
   return `# The payoff: a recursive stories260K served against the original
 
 Produced by \`pnpm experiment:payoff\`${r.smoke ? ' **in smoke mode (tiny budget: not a result)**' : ''} at commit ${r.commit}, ${r.date.slice(0, 16).replace('T', ' ')} UTC,
-on ${r.machine}, wasm backend, 1 kernel thread; ${fmt(r.minutes, 1)} minutes; load average ${r.loadAverage.before.join(' / ')}
+on ${r.machine}, wasm backend, 1 kernel thread; ${fmt(r.minutes, 1)} minutes (cumulative by phase: ${Object.entries(
+    r.phases ?? {},
+  )
+    .map(([k, v]) => `${k} ${fmt(v, 1)}`)
+    .join(', ')}); load average ${r.loadAverage.before.join(' / ')}
 (1/5/15 min) before and ${r.loadAverage.after.join(' / ')} after. Raw numbers: [payoff.json](payoff.json); this page is
 rendered from them by \`tooling/experiments/payoffReport.mjs\`.
 
@@ -65,8 +69,8 @@ ${headline(r)}
   after loop 1. Average init and rank-8 truncated-SVD depth-wise LoRA (Bae et al. 2024, arXiv 2410.20672).
 - **Uptraining budget: ${int(r.budget.tokens)} tokens** (${r.budget.steps} steps × ${r.budget.batch} × ${r.budget.seqLen}) — ${fmt((100 * r.budget.tokens) / r.budget.issueTokens, 1)}% of the
   ${int(r.budget.issueTokens)} tokens issue 15 asks for, which did not fit the time on a shared 2-core machine
-  (${fmt(r.training.tokensPerSecond, 0)} training tokens/s here, teacher forward included). Data: the teacher's own text (\`sampleCorpus\`, temperature 1,
-  seed ${r.seeds.corpus}; cached at \`${r.training.corpus}\`, not committed). Loss: 0.5 · distillation KL (T = 2) + 0.5 · CE,
+  (${fmt(r.training.tokensPerSecond, 0)} training tokens/s here, teacher forward included${r.training.reused ? '; the uptrained model was reused from an earlier run of the same settings' : ''}). Data: ${int(r.budget.corpusTokens)} tokens of the teacher's own text
+  (\`sampleCorpus\`, temperature 1, seed ${r.seeds.corpus}; cached at \`${r.training.corpus}\`, not committed). Loss: 0.5 · distillation KL (T = 2) + 0.5 · CE,
   on the exit after every loop (equal weights); AdamW, cosine from 2e-3; shared block + LoRA trained.
 - **Held-out perplexity**: ${r.heldOut.windows} windows of 129 tokens (${int(r.heldOut.tokens)} predicted tokens) from the last 10% of the
   TinyStories documents, which nothing trains on, scored under exactly the served configuration (same exit rule, KV
@@ -148,8 +152,25 @@ Computed from the tables above. The premise: running fewer layers per token make
 - stories260K (hidden size 64): at full depth a token runs ${t.fullDepth} of the original's ${t.source} layers and the recursive model serves
   ${fmt(storiesFull)}× its tokens/CPU-s; leaving after loop 1 (${t.loop1} of ${t.source} layers, ${fmt((100 * t.loop1) / t.source, 0)}%) it serves ${fmt(storiesOne)}×, where the
   layer count alone would give ${fmt(t.source / t.loop1)}×. ${storiesOne >= r.target.speedup ? 'Shallow exits pay at least 2× here.' : 'Even every token leaving after one loop does not reach 2× here.'}
+- ${probeCost(r)}
 - SmolLM-135M shape: the replayed depths run ${fmt(100 * layerShare, 0)}% of the vanilla model's layers per generated token; CDB serves
   ${fmt(smolReplay)}× the vanilla model's tokens/CPU-s with them (${fmt(smolFull)}× at full depth). ${premiseVerdict(smolReplay, r.target.speedup)}`;
+}
+
+/**
+ * What a confidence rule's exit probe (epilogue + LM head after loop 1 for every token) costs: the headline
+ * rule's speed against fixed depths at its average depth (CPU per token interpolated between fixed:1 and fixed:2).
+ * @param {PayoffResults} r
+ */
+function probeCost(r) {
+  const speed = (/** @type {string} */ rule) =>
+    r.served.find((s) => s.rule === rule && s.rate === 'all-at-once')?.tokensPerCpuSecond ?? Number.NaN;
+  const [one, two, rule] = [speed('fixed:1'), speed('fixed:2'), speed(r.exitRule)];
+  const depth = r.served.find((s) => s.rule === r.exitRule && s.rate === 'all-at-once')?.averageDepth ?? Number.NaN;
+  if (r.exitRule.startsWith('fixed')) return `The headline rule is a fixed depth (${r.exitRule}): no exit probe runs.`;
+  const free = 1 / (1 / one + (depth - 1) * (1 / two - 1 / one));
+  return `Exit probes: ${r.exitRule} served ${fmt(rule, 0)} tokens/CPU-s at average depth ${fmt(depth)}; fixed depths at that mean depth would
+  serve ≈ ${fmt(free, 0)} (CPU per token interpolated between fixed:1 and fixed:2), so deciding the exit costs ${fmt(100 * (1 - rule / free), 0)}% of the throughput.`;
 }
 
 /** @param {number} ratio @param {number} goal */
