@@ -23,7 +23,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const smoke = process.argv.includes('--smoke') || process.env.PAYOFF_SMOKE === '1';
 const out = process.env.PAYOFF_OUT ?? `${root}docs/results`;
 const seed = Number(process.env.PAYOFF_SEED ?? 0);
-const tokens = Number(process.env.PAYOFF_TOKENS ?? (smoke ? 1024 : 300_000));
+const tokens = Number(process.env.PAYOFF_TOKENS ?? (smoke ? 1024 : 200_000));
 if (!Number.isInteger(tokens) || tokens < 1024) throw new RangeError(`PAYOFF_TOKENS=${tokens}: a whole number ≥ 1024`);
 // The teacher corpus the uptraining draws its batches from: the budget's size, or PAYOFF_CORPUS_TOKENS if larger.
 const corpusTokens = Math.max(tokens, Number(process.env.PAYOFF_CORPUS_TOKENS ?? tokens));
