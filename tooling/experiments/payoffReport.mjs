@@ -158,19 +158,26 @@ Computed from the tables above. The premise: running fewer layers per token make
 }
 
 /**
- * What a confidence rule's exit probe (epilogue + LM head after loop 1 for every token) costs: the headline
+ * What a confidence rule's exit probe (epilogue + LM head after loop 1 for every generated token) costs: each
  * rule's speed against fixed depths at its average depth (CPU per token interpolated between fixed:1 and fixed:2).
  * @param {PayoffResults} r
  */
 function probeCost(r) {
-  const speed = (/** @type {string} */ rule) =>
-    r.served.find((s) => s.rule === rule && s.rate === 'all-at-once')?.tokensPerCpuSecond ?? Number.NaN;
-  const [one, two, rule] = [speed('fixed:1'), speed('fixed:2'), speed(r.exitRule)];
-  const depth = r.served.find((s) => s.rule === r.exitRule && s.rate === 'all-at-once')?.averageDepth ?? Number.NaN;
-  if (r.exitRule.startsWith('fixed')) return `The headline rule is a fixed depth (${r.exitRule}): no exit probe runs.`;
-  const free = 1 / (1 / one + (depth - 1) * (1 / two - 1 / one));
-  return `Exit probes: ${r.exitRule} served ${fmt(rule, 0)} tokens/CPU-s at average depth ${fmt(depth)}; fixed depths at that mean depth would
-  serve ≈ ${fmt(free, 0)} (CPU per token interpolated between fixed:1 and fixed:2), so deciding the exit costs ${fmt(100 * (1 - rule / free), 0)}% of the throughput.`;
+  const run = (/** @type {string} */ rule) => r.served.find((s) => s.rule === rule && s.rate === 'all-at-once');
+  const [one, two] = [
+    run('fixed:1')?.tokensPerCpuSecond ?? Number.NaN,
+    run('fixed:2')?.tokensPerCpuSecond ?? Number.NaN,
+  ];
+  const costs = r.curve
+    .filter((p) => !p.rule.startsWith('fixed'))
+    .map((p) => {
+      const s = /** @type {ServedRow} */ (run(p.rule));
+      const free = 1 / (1 / one + (s.averageDepth - 1) * (1 / two - 1 / one));
+      return `${p.rule} ${fmt(s.tokensPerCpuSecond, 0)} vs ≈ ${fmt(free, 0)} (${fmt(100 * (1 - s.tokensPerCpuSecond / free), 0)}%)`;
+    });
+  return `Exit probes: a confidence rule pays for a readout after loop 1 of every generated token. Served tokens/CPU-s
+  against fixed depths at the same average depth (CPU per token interpolated between fixed:1 and fixed:2), and the share
+  of throughput the decision costs: ${costs.join('; ')}.`;
 }
 
 /** @param {number} ratio @param {number} goal */
