@@ -23,8 +23,8 @@ import { fileURLToPath } from 'node:url';
  * }} PayoffResults
  */
 
-/** A perplexity ratio past which a row's model is called broken, not merely worse. */
-const brokenRatio = 2;
+/** A perplexity ratio past which a row's model is called broken (no replacement for the original), not merely worse. */
+const brokenRatio = 1.5;
 const fmt = (/** @type {number} */ n, /** @type {number} */ digits = 2) => n.toFixed(digits);
 const int = (/** @type {number} */ n) => Math.round(n).toLocaleString('en-US');
 
@@ -152,9 +152,25 @@ Computed from the tables above. The premise: running fewer layers per token make
 - stories260K (hidden size 64): at full depth a token runs ${t.fullDepth} of the original's ${t.source} layers and the recursive model serves
   ${fmt(storiesFull)}× its tokens/CPU-s; leaving after loop 1 (${t.loop1} of ${t.source} layers, ${fmt((100 * t.loop1) / t.source, 0)}%) it serves ${fmt(storiesOne)}×, where the
   layer count alone would give ${fmt(t.source / t.loop1)}×. ${storiesOne >= r.target.speedup ? 'Shallow exits pay at least 2× here.' : 'Even every token leaving after one loop does not reach 2× here.'}
+- ${mixedDepths(r)}
 - ${probeCost(r)}
 - SmolLM-135M shape: the replayed depths run ${fmt(100 * layerShare, 0)}% of the vanilla model's layers per generated token; CDB serves
   ${fmt(smolReplay)}× the vanilla model's tokens/CPU-s with them (${fmt(smolFull)}× at full depth). ${premiseVerdict(smolReplay, r.target.speedup)}`;
+}
+
+/** Whether mixing depths by confidence scores between the two fixed depths, as an exit curve should. @param {PayoffResults} r */
+function mixedDepths(r) {
+  const ppl = (/** @type {string} */ rule) => r.curve.find((p) => p.rule === rule)?.perplexity ?? Number.NaN;
+  const [one, two] = [ppl('fixed:1'), ppl('fixed:2')];
+  const rules = r.curve.filter((p) => !p.rule.startsWith('fixed'));
+  const worse = rules.filter((p) => p.perplexity > Math.max(one, two));
+  const order =
+    two < one ? 'loop 2 scores better than loop 1' : 'loop 2 scores no better than loop 1 (the curve runs backwards)';
+  return `Exit curve: ${order} (fixed:1 ${fmt(one, 3)}, fixed:2 ${fmt(two, 3)}); ${
+    worse.length === 0
+      ? 'every confidence rule scores at or between them'
+      : `${worse.length} of ${rules.length} confidence rules (${worse.map((p) => p.rule).join(', ')}) score worse than both fixed depths (a candidate cause this run does not test: under KV \`${r.kvMode}\` a token that left after loop 1 leaves loop 2 a copy of its loop-1 entry, which later tokens attend to; training ran every token through both loops)`
+  }.`;
 }
 
 /**
