@@ -134,9 +134,7 @@ const smollm = await smollmReplay({
   requests: requestsFrom(text, source.tokenizer, setup.smollmRequests, 7).map((r) =>
     smoke ? { ...r, promptIds: r.promptIds.slice(0, 8), maxNewTokens: 2 } : r,
   ),
-  continueShare: Math.min(1, Math.max(0, headlineServed.averageDepth - 1)),
-  rates: [Infinity],
-  repeats: 1,
+  replays: replayedRules(),
   kvMode,
 });
 mark('smollm');
@@ -197,6 +195,20 @@ mkdirSync(out, { recursive: true });
 writeAtomic(`${out}/payoff.json`, `${JSON.stringify(results, null, 1)}\n`);
 writeAtomic(`${out}/payoff.md`, renderPayoff(results));
 console.log(`wrote ${out}/payoff.json and payoff.md`);
+
+/**
+ * Whose served depths SmolLM replays: the headline rule's when it is a confidence rule (a fixed depth is
+ * served there as such), and the shallowest confidence rule's, so the replay always mixes depths.
+ */
+function replayedRules() {
+  const confidence = served.filter((r) => r.rate === 'all-at-once' && r.rule?.startsWith('maxprob'));
+  const shallowest = [...confidence].sort((a, b) => a.averageDepth - b.averageDepth)[0];
+  const picked = [...new Set([headlineServed, shallowest])].filter((r) => r?.rule?.startsWith('maxprob'));
+  return picked.map((r) => ({
+    rule: /** @type {string} */ (r?.rule),
+    continueShare: Math.min(1, Math.max(0, (r?.averageDepth ?? 1) - 1)),
+  }));
+}
 
 /** @param {string} file @param {string} body */
 function writeAtomic(file, body) {

@@ -71,38 +71,38 @@ function pick(r) {
 /**
  * The SmolLM-135M shape (random weights, seed 1) and its conversion by the same recipe without LoRA
  * (SVD adapters of random residuals would only add work no trained model has), served sequence-wise
- * (vanilla), by CDB at full depth, and by CDB with the stories260K model's served depth distribution
+ * (vanilla), by CDB at fixed depths 2 and 1, and by CDB with stories260K rules' served depth distributions
  * replayed: after loop 1 a generated token goes on with probability `continueShare` (seeded draw), its
- * readout computed at every loop as a confidence rule's is.
- * @param {{ runMode: RunMode, tokenizer: LoadedModel['tokenizer'], requests: readonly ServeRequest[], continueShare: number, rates: readonly number[], repeats: number, kvMode: string }} ctx
+ * readout computed at loop 1 as a confidence rule's is.
+ * @param {{ runMode: RunMode, tokenizer: LoadedModel['tokenizer'], requests: readonly ServeRequest[], replays: readonly { rule: string, continueShare: number }[], kvMode: string }} ctx
  */
-export async function smollmReplay({ runMode, tokenizer, requests, continueShare, rates, repeats, kvMode }) {
+export async function smollmReplay({ runMode, tokenizer, requests, replays, kvMode }) {
   const vanilla = presetModel('smollm-135m', tokenizer);
   const rec = await convertModel(vanilla, { ...conversion, ranks: { attention: 0, mlp: 0 }, loraInit: 'zero' });
   const draw = rng(29);
   /** @type {Mode[]} */
   const modes = [
-    {
-      name: 'vanilla 30 layers, continuous sequence-wise',
-      rule: null,
-      model: vanilla,
-      options: { mode: 'continuous-sequence' },
-    },
-    { name: 'middle-cycle × 2, CDB, full depth', rule: 'fixed:2', model: rec, options: ruleServing('fixed:2', kvMode) },
-    {
-      name: `middle-cycle × 2, CDB, replayed depths (${(100 * continueShare).toFixed(0)}% run loop 2)`,
-      rule: 'replay',
+    { name: 'vanilla, continuous sequence-wise', rule: null, model: vanilla, options: { mode: 'continuous-sequence' } },
+    ...['fixed:2', 'fixed:1'].map((rule) => ({
+      name: `middle-cycle × 2, CDB, ${rule}`,
+      rule,
+      model: rec,
+      options: ruleServing(rule, kvMode),
+    })),
+    ...replays.map(({ rule, continueShare }) => ({
+      name: `middle-cycle × 2, CDB, ${rule}'s depths replayed (${(100 * continueShare).toFixed(0)}% run loop 2)`,
+      rule: `replay:${rule}`,
       model: rec,
       options: {
-        mode: 'continuous-depth',
+        mode: /** @type {const} */ ('continuous-depth'),
         kvMode: /** @type {ServingEngineOptions['kvMode']} */ (kvMode),
         continueAfter: () => draw() < continueShare,
       },
-    },
+    })),
   ];
-  const rows = await serveModes(runMode, modes, requests, rates, repeats, 'smollm');
+  const rows = await serveModes(runMode, modes, requests, [Infinity], 1, 'smollm');
   const layers = { source: vanilla.config.numLayers, ...executedLayers(rec) };
   disposeModel(rec);
   vanilla.decoder.dispose();
-  return { rows, layers, continueShare, requests: requests.length };
+  return { rows, layers, replays, requests: requests.length };
 }
