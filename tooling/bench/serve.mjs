@@ -10,17 +10,15 @@ import {
   disposeModel,
   evaluateDepths,
   evaluatePerplexity,
-  modelPresets,
   parseExitRule,
   perplexityWindows,
-  presetDecoder,
 } from '../../packages/engine/dist/index.js';
 import { loadModel } from '../../packages/engine/dist/node.js';
 import { initBackend } from '../../packages/tensor/dist/index.js';
 import { lineChartSvg } from '../../packages/train/dist/index.js';
 import { machineDescription, recordSection, root } from './record.mjs';
 import { morSection } from './serveMor.mjs';
-import { requestsFrom, servingRun } from './serveRun.mjs';
+import { presetModel, requestsFrom, servingRun } from './serveRun.mjs';
 
 const quick = process.env.BENCH_SERVE_QUICK === '1';
 const only = process.env.BENCH_SERVE_ONLY;
@@ -214,14 +212,7 @@ disposeModel(storiesC5);
 
 // SmolLM-135M shape, random weights: decode is memory-bound here, which is where sharing a weight read
 // across depths pays. Confidence exits mean nothing on random weights, so exits are fixed depths.
-const presetConfig = modelPresets['smollm-135m'];
-const preset = /** @type {LoadedModel} */ ({
-  decoder: presetDecoder('smollm-135m', 1),
-  tokenizer,
-  config: presetConfig,
-  source: { path: 'preset:smollm-135m', format: 'safetensors' },
-  tensors: [],
-});
+const preset = presetModel('smollm-135m', tokenizer);
 const presetRec = await convertModel(preset, {
   strategy: 'cycle',
   loops: 3,

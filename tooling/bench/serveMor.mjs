@@ -7,8 +7,6 @@ import {
   convertModel,
   depthRouting,
   disposeModel,
-  modelPresets,
-  presetDecoder,
   withRouter,
   withRouterThreshold,
 } from '../../packages/engine/dist/index.js';
@@ -16,6 +14,7 @@ import { FastDecoder, tokenDecision } from '../../packages/graph/dist/index.js';
 import { balanceBiasKey } from '../../packages/router/dist/index.js';
 import { tf } from '../../packages/tensor/dist/index.js';
 import { trainedMorSection } from './serveMorTrained.mjs';
+import { presetModel } from './serveRun.mjs';
 
 /** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
 /** @typedef {import('../../packages/engine/dist/index.js').ServeRequest} ServeRequest */
@@ -89,14 +88,7 @@ async function prefillRate(model, routed, ids) {
  * @param {LoadedModel['tokenizer']} tokenizer @param {readonly ServeRequest[]} requests
  */
 export async function morModels(tokenizer, requests) {
-  const config = modelPresets['smollm-135m'];
-  const preset = /** @type {LoadedModel} */ ({
-    decoder: presetDecoder('smollm-135m', 1),
-    tokenizer,
-    config,
-    source: { path: 'preset:smollm-135m', format: 'safetensors' },
-    tensors: [],
-  });
+  const preset = presetModel('smollm-135m', tokenizer);
   const rec = await convertModel(preset, {
     strategy: 'cycle',
     loops: 3,

@@ -1,6 +1,6 @@
 // Shared by the serve benches: the request workload (TinyStories paragraphs) and one measured run of
 // the serving engine under Poisson arrivals.
-import { createServingEngine } from '../../packages/engine/dist/index.js';
+import { createServingEngine, modelPresets, presetDecoder } from '../../packages/engine/dist/index.js';
 import { Mulberry32 } from '../../packages/tensor/dist/index.js';
 
 /** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
@@ -36,6 +36,18 @@ export function requestsFrom(corpus, tokenizer, count, seed) {
       stopAtEos: false,
     };
   });
+}
+
+/**
+ * A preset shape (e.g. 'smollm-135m') with random weights (seed 1) as a LoadedModel, read with `tokenizer`.
+ * @param {string} name @param {LoadedModel['tokenizer']} tokenizer
+ * @returns {LoadedModel}
+ */
+export function presetModel(name, tokenizer) {
+  const config = modelPresets[name];
+  const decoder = presetDecoder(name, 1);
+  if (!config || !decoder) throw new Error(`unknown model preset "${name}"`);
+  return { decoder, tokenizer, config, source: { path: `preset:${name}`, format: 'safetensors' }, tensors: [] };
 }
 
 /** @param {readonly number[]} values @param {number} p */

@@ -92,7 +92,13 @@ async function batched(engine: ServingEngine, bos: number, options: SampleCorpus
         engine
           .submit(
             { promptIds: [bos], maxNewTokens: options.maxDocTokens, sampling },
-            { onToken: () => options.onProgress?.(Math.min(++generated, options.tokens), options.tokens) },
+            {
+              // counted outside the optional call: `f?.(++n)` skips the increment when there is no f
+              onToken: () => {
+                generated++;
+                options.onProgress?.(Math.min(generated, options.tokens), options.tokens);
+              },
+            },
           )
           .then((result) => {
             results[index] = result;

@@ -1,0 +1,186 @@
+// The model side of `pnpm experiment:payoff` (issue 15 §4): the teacher-written corpus (sequence-level
+// distillation, Kim & Rush 2016), stories260K converted by the paper's recipe (Average init + truncated-SVD
+// depth-wise LoRA, Bae et al. 2024, "Relaxed Recursive Transformers", arXiv 2410.20672, §3) and uptrained
+// with distillation from the original and an early-exit loss on every loop (§3.4); then the held-out
+// speed–quality curve of confidence exit rules, each scored exactly as it is served (same rule, same KV mode).
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  convertModel,
+  disposeModel,
+  evaluateDepths,
+  parseExitRule,
+  sampleCorpus,
+} from '../../packages/engine/dist/index.js';
+import { heldOutLoss, loadModel, trainModel } from '../../packages/engine/dist/node.js';
+
+/** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
+/** @typedef {{ rule: string, perplexity: number, averageDepth: number, depthCounts: readonly number[], calibrationPerplexity: number, calibrationDepth: number }} CurvePoint */
+
+/**
+ * `tokens` tokens of the teacher's own text (temperature 1), cached under `cacheDir` by size and seed.
+ * @param {LoadedModel} teacher @param {number} tokens @param {number} seed @param {string} cacheDir
+ */
+export async function teacherCorpus(teacher, tokens, seed, cacheDir) {
+  const file = `${cacheDir}/corpus-${tokens}-seed${seed}.txt`;
+  if (existsSync(file)) return { file, seconds: 0, cached: true };
+  mkdirSync(cacheDir, { recursive: true });
+  const start = performance.now();
+  const corpus = await sampleCorpus(teacher, { tokens, maxDocTokens: 255, batch: 32, temperature: 1, seed });
+  writeFileSync(`${file}.tmp`, `${corpus.documents.join('\n\n')}\n`);
+  renameSync(`${file}.tmp`, file);
+  return { file, seconds: (performance.now() - start) / 1000, cached: false };
+}
+
+/** The paper's conversion: middle-cycle × 2 (the public code's floor depth fit), Average init, rank-8 SVD LoRA. */
+export const conversion = /** @type {const} */ ({
+  strategy: 'middle-cycle',
+  loops: 2,
+  init: 'average',
+  ranks: { attention: 8, mlp: 8 },
+  loraInit: 'svd',
+  norms: 'per-loop',
+});
+
+/**
+ * Converts `source` and uptrains it on `textFile` for `tokens` tokens: distillation from the source
+ * (0.5 · T² KL at T = 2 + 0.5 · CE), an exit loss on every loop (equal weights), cosine schedule.
+ * @param {LoadedModel} source
+ * @param {{ textFile: string, tokens: number, batch: number, seqLen: number, out: string, seed: number }} run
+ */
+export async function uptrain(source, { textFile, tokens, batch, seqLen, out, seed }) {
+  const steps = Math.max(1, Math.round(tokens / (batch * seqLen)));
+  const finished = await finishedRun(out, steps);
+  if (finished)
+    return { ...finished, steps, layers: { source: source.config.numLayers, ...executedLayers(finished.model) } };
+  const converted = await convertModel(source, conversion);
+  rmSync(out, { recursive: true, force: true });
+  const result = await trainModel({
+    model: converted,
+    teacher: source,
+    distillation: { alpha: 0.5, temperature: 2 },
+    exit: { weights: [1, 1] },
+    textFile,
+    out,
+    steps,
+    seqLen,
+    batchSize: batch,
+    trainable: 'shared+lora',
+    schedule: {
+      kind: 'cosine',
+      peakLr: 2e-3,
+      warmupSteps: Math.max(1, Math.round(steps / 20)),
+      totalSteps: steps,
+      minLrRatio: 0.1,
+    },
+    valFraction: 0.02,
+    evalEvery: 0,
+    saveEvery: 0,
+    evalWindows: 1,
+    finalEvalWindows: 1,
+    seed,
+    onProgress: (event) => {
+      if (event.kind === 'step' && (event.step % 25 === 0 || event.step === event.steps))
+        console.log(
+          `uptrain | step ${event.step}/${event.steps} | loss ${event.loss.toFixed(3)} | ${event.tokensPerSecond.toFixed(0)} tok/s`,
+        );
+    },
+  });
+  disposeModel(converted);
+  const model = await loadModel(result.modelDir);
+  return {
+    model,
+    steps,
+    tokens: result.tokens,
+    seconds: result.seconds,
+    tokensPerSecond: result.tokensPerSecond,
+    reused: false,
+    layers: { source: source.config.numLayers, ...executedLayers(model) },
+  };
+}
+
+/**
+ * A run folder of the same settings that finished (its summary.json written after the model), reused so a
+ * failure after the uptraining does not spend the budget again; null when there is none.
+ * @param {string} out @param {number} steps
+ */
+async function finishedRun(out, steps) {
+  if (!existsSync(`${out}/summary.json`)) return null;
+  const summary = JSON.parse(readFileSync(`${out}/summary.json`, 'utf8'));
+  if (summary.steps !== steps) return null;
+  console.log(`uptrain | reusing the finished run in ${out}`);
+  const model = await loadModel(summary.modelDir);
+  return {
+    model,
+    tokens: summary.tokens,
+    seconds: summary.seconds,
+    tokensPerSecond: summary.tokensPerSecond,
+    reused: true,
+  };
+}
+
+/** Layers a token runs at full depth and when it leaves after loop 1 (prologue + loops + epilogue). @param {LoadedModel} model */
+export function executedLayers(model) {
+  const { prologue, loops, epilogue } = model.decoder.loops;
+  const block = loops[0]?.length ?? 0;
+  return {
+    fullDepth: prologue.length + loops.length * block + epilogue.length,
+    loop1: prologue.length + block + epilogue.length,
+  };
+}
+
+/** Held-out perplexity of a plain model (every layer, as sequence-wise serving runs it). @param {LoadedModel} model @param {Int32Array[]} windows */
+export function plainPerplexity(model, windows) {
+  return Math.exp(heldOutLoss(model.decoder, windows).meanNll);
+}
+
+/**
+ * Every rule scored on the scored and the calibration windows under `kvMode` (what serving uses).
+ * @param {LoadedModel} model @param {readonly string[]} rules @param {string} kvMode
+ * @param {Int32Array[]} scored @param {Int32Array[]} calibration
+ * @returns {CurvePoint[]}
+ */
+export function qualityCurve(model, rules, kvMode, scored, calibration) {
+  const score = (/** @type {string} */ rule, /** @type {Int32Array[]} */ windows) => {
+    const ev = evaluateDepths(model, {
+      windows: windows.map((w) => Array.from(w)),
+      rule: parseExitRule(rule),
+      kvMode: /** @type {import('../../packages/graph/dist/index.js').DepthKvMode} */ (kvMode),
+      perLoop: false,
+    });
+    if (!ev.policy) throw new Error(`evaluateDepths returned no policy score for ${rule}`);
+    return ev.policy;
+  };
+  return rules.map((rule) => {
+    const held = score(rule, scored);
+    const cal = score(rule, calibration);
+    if (!Number.isFinite(held.perplexity) || !Number.isFinite(cal.perplexity))
+      throw new Error(`${rule}: perplexity is not finite (${held.perplexity}, ${cal.perplexity})`);
+    console.log(`curve | ${rule} | ppl ${held.perplexity.toFixed(3)} | depth ${held.averageDepth.toFixed(3)}`);
+    return {
+      rule,
+      perplexity: held.perplexity,
+      averageDepth: held.averageDepth,
+      depthCounts: held.depthCounts,
+      calibrationPerplexity: cal.perplexity,
+      calibrationDepth: cal.averageDepth,
+    };
+  });
+}
+
+/**
+ * The calibrated rule: on the calibration windows only (never the scored ones), the shallowest rule whose
+ * perplexity ratio to the source is within `target`; failing that, the rule of lowest calibration perplexity.
+ * @param {CurvePoint[]} curve @param {number} sourceCalibrationPpl @param {number} target
+ */
+export function calibratedRule(curve, sourceCalibrationPpl, target) {
+  const within = curve.filter((p) => p.calibrationPerplexity / sourceCalibrationPpl <= target);
+  if (within.length > 0) {
+    const rule = within.reduce((a, b) => (b.calibrationDepth < a.calibrationDepth ? b : a)).rule;
+    return { rule, why: `shallowest rule within ${target}× the source's perplexity on the calibration windows` };
+  }
+  const rule = curve.reduce((a, b) => (b.calibrationPerplexity < a.calibrationPerplexity ? b : a)).rule;
+  return {
+    rule,
+    why: `no rule reaches ${target}× on the calibration windows; the rule of lowest calibration perplexity`,
+  };
+}

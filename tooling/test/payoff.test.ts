@@ -1,0 +1,33 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'recur-payoff-'));
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** `pnpm experiment:payoff --smoke`: the whole pipeline at a tiny budget, into a temporary folder. */
+describe('experiment:payoff --smoke', () => {
+  it('runs end to end and writes payoff.json with the headline fields and payoff.md from it', async () => {
+    await promisify(execFile)('node', ['tooling/experiments/payoff.mjs', '--smoke'], {
+      cwd: root,
+      env: { ...process.env, PAYOFF_OUT: dir, PAYOFF_CACHE: join(dir, 'cache') },
+    });
+    const results = JSON.parse(readFileSync(join(dir, 'payoff.json'), 'utf8')) as Record<string, unknown>;
+    expect(results).toMatchObject({ smoke: true, model: expect.stringContaining('stories260K') });
+    expect(typeof results.exitRule).toBe('string');
+    for (const key of ['speedupTokensPerCpuSecond', 'perplexityRatio'])
+      expect(Number.isFinite(results[key]) && (results[key] as number) > 0, key).toBe(true);
+    const served = results.served as { rule: string | null; tokensPerCpuSecond: number }[];
+    expect(served.some((r) => r.rule === null)).toBe(true);
+    expect(served.some((r) => r.rule === results.exitRule)).toBe(true);
+    const md = readFileSync(join(dir, 'payoff.md'), 'utf8');
+    expect(md).toContain('smoke mode');
+    expect(md).toContain(`| ${results.exitRule as string} |`);
+  }, 240_000); // ≈ 30 CPU-seconds; the machine is shared, so wall time runs longer
+});
