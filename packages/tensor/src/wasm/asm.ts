@@ -65,6 +65,8 @@ export const f32Load = (offset = 0): Code => [0x2a, 2, ...uleb(offset)];
 export const f32Store = (offset = 0): Code => [0x38, 2, ...uleb(offset)];
 /** v128 loads/stores declare 4-byte alignment: float32 arrays are only guaranteed that. */
 export const v128Load = (offset = 0): Code => [...simd(0x00), 2, ...uleb(offset)];
+/** v128.load32_splat: one float broadcast to the 4 lanes. */
+export const v128Load32Splat = (offset = 0): Code => [...simd(0x09), 2, ...uleb(offset)];
 export const v128Store = (offset = 0): Code => [...simd(0x0b), 2, ...uleb(offset)];
 export const lane = (i: number): Code => [...simd(0x1f), i];
 export const zeroV: Code = [...simd(0x0c), ...new Array<number>(16).fill(0)];
