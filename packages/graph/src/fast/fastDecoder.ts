@@ -292,22 +292,32 @@ export class FastDecoder {
       );
     ropeTables(ctx, rows);
     phase = profile.lap('embed', phase);
-    for (const call of this.steps)
+    // The last layer computes outputs for the wanted rows only, packed to rows 0, 1, … of h.
+    const wanted = rows.flatMap((row, t) => (row.out ? [{ t, out: row.out }] : []));
+    const outRows = wanted.map(({ t }) => t);
+    for (const [i, call] of this.steps.entries())
       layerPass(
         ctx,
         rows,
         rows.map(() => ({ call, write: call.step, read: call.step })),
+        i === this.steps.length - 1 ? outRows : undefined,
       );
+    const hRow = (n: number): number => (this.steps.length > 0 ? n : wanted[n]!.t);
 
     // Final norm of the wanted rows, packed, then the LM head over them only, maxRows at a time.
     phase = profile.start();
     const V = config.vocabSize;
-    const wanted = rows.flatMap((row, t) => (row.out ? [{ t, out: row.out }] : []));
     for (let g = 0; g < wanted.length; g += this.maxRows) {
       const group = wanted.slice(g, g + this.maxRows);
       f32 = ops.runtime.f32;
-      group.forEach(({ t }, n) =>
-        rmsNormRow(f32, (S.at('h') >> 2) + t * d, (S.at('xn') >> 2) + n * d, this.weights.finalNorm, config.rmsNormEps),
+      group.forEach((_, n) =>
+        rmsNormRow(
+          f32,
+          (S.at('h') >> 2) + hRow(g + n) * d,
+          (S.at('xn') >> 2) + n * d,
+          this.weights.finalNorm,
+          config.rmsNormEps,
+        ),
       );
       ops.linear([{ w: this.weights.head, x: S.at('xn'), y: S.at('logits'), rows: V, k: d, T: group.length }]);
       f32 = ops.runtime.f32;
