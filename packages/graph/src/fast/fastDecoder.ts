@@ -85,8 +85,6 @@ export class FastDecoder {
   readonly profile = new FastProfile();
   private readonly steps: readonly LayerCall[];
   private readonly scratch: ScratchArena;
-  private readonly ropeCos: Float32Array;
-  private readonly ropeSin: Float32Array;
   private scores: { tensor: tf.Tensor1D; offset: number; positions: number } | undefined;
   private readonly adapters: FastAdapters | undefined;
   private readonly low: { tensor: tf.Tensor1D; offset: number } | undefined;
@@ -114,9 +112,9 @@ export class FastDecoder {
       gu: R * 2 * ff,
       logits: this.maxRows * V,
       rowInfo: R * 4,
+      kvWrite: R * 4,
+      rope: R * config.headDim,
     });
-    this.ropeCos = new Float32Array(R * (config.headDim / 2));
-    this.ropeSin = new Float32Array(R * (config.headDim / 2));
     this.adapters = options.adapter && new FastAdapters(config, this.steps, options.adapter, ops.runtime);
     this.low =
       this.adapters && this.adapters.maxRank > 0 ? ops.runtime.alloc(7 * R * this.adapters.maxRank) : undefined;
@@ -340,8 +338,6 @@ export class FastDecoder {
       low: this.low?.offset ?? 0,
       chunkRows: this.chunkRows,
       maxRows: this.maxRows,
-      ropeCos: this.ropeCos,
-      ropeSin: this.ropeSin,
       profile: this.profile,
       scores: (positions) => {
         this.ensureScores(positions);

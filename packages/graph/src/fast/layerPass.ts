@@ -7,7 +7,7 @@ import type { FastKvCache } from './fastKvCache.js';
 import type { FastProfile } from './fastProfile.js';
 import type { FastWeights } from './fastWeights.js';
 import { packRows } from './packRows.js';
-import { addRow, ropeRow } from './rowOps.js';
+import { addRow } from './rowOps.js';
 import type { ScratchArena } from './scratch.js';
 
 /** What one pass over the rows needs of the fast decoder: kernels, weights, scratch. */
@@ -22,8 +22,6 @@ export interface FastContext {
   readonly chunkRows: number;
   /** Rows one LM-head call computes (logits scratch). */
   readonly maxRows: number;
-  readonly ropeCos: Float32Array;
-  readonly ropeSin: Float32Array;
   readonly profile: FastProfile;
   /** Score scratch for contexts up to `positions`. */
   scores(positions: number): { readonly offset: number; readonly positions: number };
@@ -53,15 +51,21 @@ const modules: readonly AdaptedModule[] = [
   'mlp.down_proj',
 ];
 
-/** cos/sin of each row's position into the context's tables, float32 as the tfjs op's (angles in float64). */
+/**
+ * cos/sin of each row's position into the heap's rope table (row t at `rope` + t·headDim floats:
+ * headDim/2 cosines, then the sines), float32 as the tfjs op's (angles in float64).
+ */
 export function ropeTables(ctx: FastContext, rows: readonly PassRow[]): void {
-  const half = ctx.config.headDim / 2;
+  const hd = ctx.config.headDim;
+  const half = hd / 2;
   const invFreq = ctx.weights.invFreq;
+  const f32 = ctx.ops.runtime.f32;
+  const table = ctx.scratch.at('rope') >> 2;
   for (const [t, row] of rows.entries()) {
     for (let i = 0; i < half; i++) {
       const angle = row.pos * invFreq[i]!;
-      ctx.ropeCos[t * half + i] = Math.cos(angle);
-      ctx.ropeSin[t * half + i] = Math.sin(angle);
+      f32[table + t * hd + i] = Math.cos(angle);
+      f32[table + t * hd + half + i] = Math.sin(angle);
     }
   }
 }
@@ -269,7 +273,8 @@ function project(
 /**
  * Biases, RoPE on q and k, K/V written into each row's write slot (at the entry the cache assigns:
  * the position in a dense slot, the next entry in a recursion-wise one), and each row's attention
- * over its read slot. Returns each row's context (entries attended to).
+ * over its read slot. Returns each row's context (entries attended to). The bookkeeping runs here,
+ * the rotations and copies in one ropeStore job.
  */
 function ropeAndStore(ctx: FastContext, rows: readonly PassRow[], calls: readonly RowCall[]): number[] {
   const { config, ops, scratch: S } = ctx;
@@ -277,28 +282,25 @@ function ropeAndStore(ctx: FastContext, rows: readonly PassRow[], calls: readonl
   const [qDim, kvDim] = [heads * hd, kvHeads * hd];
   const qkvDim = qDim + 2 * kvDim;
   const w = ctx.weights.layers[calls[0]!.call.unique]!;
-  const f32 = ops.runtime.f32;
   const contexts = new Array<number>(rows.length);
+  if (w.qBias || w.kBias || w.vBias) {
+    const f32 = ops.runtime.f32;
+    for (let t = 0; t < rows.length; t++) {
+      const q = (S.at('qkv') >> 2) + t * qkvDim;
+      if (w.qBias) addRow(f32, q, w.qBias);
+      if (w.kBias) addRow(f32, q + qDim, w.kBias);
+      if (w.vBias) addRow(f32, q + qDim + kvDim, w.vBias);
+    }
+  }
   for (const [t, row] of rows.entries()) {
-    const q = (S.at('qkv') >> 2) + t * qkvDim;
-    const [k, v] = [q + qDim, q + qDim + kvDim];
-    if (w.qBias) addRow(f32, q, w.qBias);
-    if (w.kBias) addRow(f32, k, w.kBias);
-    if (w.vBias) addRow(f32, v, w.vBias);
-    ropeRow(f32, q, heads, hd, ctx.ropeCos, ctx.ropeSin, t * (hd / 2));
-    ropeRow(f32, k, kvHeads, hd, ctx.ropeCos, ctx.ropeSin, t * (hd / 2));
     const { cache } = row;
     const { write, read } = calls[t]!;
     const headStride = cache.headStride;
     if (write !== undefined) {
       const [kBase, vBase] = [cache.base(write, 0), cache.base(write, 1)];
-      const entry = cache.writeIndex(write, row.pos);
-      for (let g = 0; g < kvHeads; g++) {
-        const at = entry * hd + g * (headStride >> 2);
-        f32.copyWithin((kBase >> 2) + at, k + g * hd, k + (g + 1) * hd);
-        f32.copyWithin((vBase >> 2) + at, v + g * hd, v + (g + 1) * hd);
-      }
-    }
+      const at = cache.writeIndex(write, row.pos) * hd * 4;
+      ops.writeKv(S.at('kvWrite'), t, { k: kBase + at, v: vBase + at, headStride });
+    } else ops.writeKv(S.at('kvWrite'), t, undefined);
     contexts[t] = cache.context(read, row.pos);
     ops.writeRowInfo(S.at('rowInfo'), t, {
       kBase: cache.base(read, 0),
@@ -307,5 +309,15 @@ function ropeAndStore(ctx: FastContext, rows: readonly PassRow[], calls: readonl
       headStride,
     });
   }
+  ops.ropeStore({
+    qkv: S.at('qkv'),
+    qkvStride: qkvDim * 4,
+    T: rows.length,
+    heads,
+    kvHeads,
+    headDim: hd,
+    rope: S.at('rope'),
+    kvWrite: S.at('kvWrite'),
+  });
   return contexts;
 }

@@ -38,3 +38,19 @@ export const RowInfo = { KBase: 0, VBase: 1, Context: 2, HeadStride: 3, Size: 4 
 
 /** Every fused kernel: `fn(params, start, end)` over work items [start, end). */
 export type KernelFn = (params: number, start: number, end: number) => void;
+/**
+ * ropeStore params, per row t of [start, end): q, k, v heads at Qkv + t·QkvStride (bytes), its cos/sin
+ * table at Rope + t·HeadBytes (headDim/2 cosines, then as many sines), and KvWrite + 16·t its write.
+ */
+export const RopeParams = {
+  Qkv: 0,
+  QkvStride: 1,
+  Heads: 2,
+  KvHeads: 3,
+  HeadBytes: 4,
+  Rope: 5,
+  KvWrite: 6,
+  Size: 7,
+} as const;
+/** Per-row K/V write: whether the row writes, K and V of kv head 0 at its entry, bytes between kv heads. */
+export const KvWrite = { Writes: 0, K: 1, V: 2, HeadStride: 3, Size: 4 } as const;
