@@ -10,7 +10,8 @@ import { fastDepthForward, type FastDepthForwardOptions, type FastDepthForwardRe
 import type { DepthKvMode } from '../depth/depthKvCache.js';
 import { FastProfile, type FastPhase } from './fastProfile.js';
 import { fastWeights, type FastWeights } from './fastWeights.js';
-import { layerPass, ropeTables, type FastContext } from './layerPass.js';
+import { layerPass, type FastContext } from './layerPass.js';
+import { ropeTables } from './ropePass.js';
 import { rmsNormRow } from './rowOps.js';
 import { ScratchArena } from './scratch.js';
 
