@@ -28,7 +28,7 @@ function ropeReference(
  */
 describe('ropeStore kernel', () => {
   it('rotates q and k per row and writes K/V where asked, bitwise as plain JS', () => {
-    const [T, heads, kvHeads, hd] = [5, 6, 2, 16];
+    const [T, heads, kvHeads, hd] = [5, 6, 2, 20]; // half a head = 10: two 4-pair steps and two single pairs
     const qkvDim = (heads + 2 * kvHeads) * hd;
     const rand = mulberry32(3);
     const qkv = randomArray(rand, T * qkvDim);

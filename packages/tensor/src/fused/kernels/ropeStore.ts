@@ -9,19 +9,21 @@ import {
   ins,
   param,
   set,
+  shuffle32,
   v128Load,
   v128Store,
   whileLt,
   Locals,
 } from '../../wasm/asm.js';
-import { F64, I32, type Code, type KernelFunction } from '../../wasm/encode.js';
+import { F64, I32, V128, type Code, type KernelFunction } from '../../wasm/encode.js';
 import { RopeParams, KvWrite } from './params.js';
 
 /**
  * Per row t of [start, end): rotate-half RoPE in place on the q and k heads of qkv row t (cos/sin
  * from the row's table: headDim/2 cosines then headDim/2 sines), then, when the row writes its K/V,
  * each kv head's k and v copied to the cache (KvWrite). Each rotated pair is x1·c − x2·s and
- * x2·c + x1·s in float64, rounded once to float32: bitwise what the plain-JS ropeRow computes.
+ * x2·c + x1·s in float64, rounded once to float32 (products of two float32 are exact in float64, so
+ * this is bitwise what plain JS computes); four pairs at a time as two f64x2 halves, the rest one by one.
  */
 export function ropeStore(): KernelFunction {
   const [p, r0, r1] = [0, 1, 2];
@@ -49,8 +51,63 @@ export function ropeStore(): KernelFunction {
     'j',
   );
   const { x1, x2, c, s } = L.named(F64, 'x1', 'x2', 'c', 's');
+  const { vx1, vx2, vc, vs } = L.named(V128, 'vx1', 'vx2', 'vc', 'vs');
+  const half4 = L.add(I32);
   const P = RopeParams;
   const load64 = (addr: Code): Code => [...addr, ...f32Load(), ...ins.f64PromoteF32];
+  /** Float64 lanes 0–1 (lo) or 2–3 (hi) of a float32 v128 local. */
+  const lo = (v: number): Code => [...get(v), ...ins.f64x2PromoteLowF32x4];
+  const hi = (v: number): Code => [...get(v), ...get(v), ...shuffle32([2, 3, 0, 1]), ...ins.f64x2PromoteLowF32x4];
+  /** One rotated output, four lanes: (u·c ∓ w·s) per float64 pair, demoted and joined. */
+  const rotated = (u: number, w: number, combine: Code): Code => [
+    ...[lo, hi].flatMap((part) => [
+      ...part(u),
+      ...part(vc),
+      ...ins.f64x2Mul,
+      ...part(w),
+      ...part(vs),
+      ...ins.f64x2Mul,
+      ...combine,
+      ...ins.f32x4DemoteF64x2Zero,
+    ]),
+    ...shuffle32([0, 1, 4, 5]),
+  ];
+  /** Four pairs at a time: the same float64 arithmetic as the scalar loop, two lanes per f64x2. */
+  const vectorStep: Code = [
+    ...get(hp),
+    ...get(i),
+    ...ins.i32Add,
+    ...set(a),
+    ...get(a),
+    ...get(half),
+    ...ins.i32Add,
+    ...set(b),
+    ...get(a),
+    ...v128Load(),
+    ...set(vx1),
+    ...get(b),
+    ...v128Load(),
+    ...set(vx2),
+    ...get(cs),
+    ...get(i),
+    ...ins.i32Add,
+    ...v128Load(),
+    ...set(vc),
+    ...get(cs),
+    ...get(half),
+    ...ins.i32Add,
+    ...get(i),
+    ...ins.i32Add,
+    ...v128Load(),
+    ...set(vs),
+    ...get(a),
+    ...rotated(vx1, vx2, ins.f64x2Sub),
+    ...v128Store(),
+    ...get(b),
+    ...rotated(vx2, vx1, ins.f64x2Add),
+    ...v128Store(),
+    ...bump(i, 16),
+  ];
   /** Every head of `count` heads from `base`: pairs (i, i + half). */
   const rotate = (base: number, count: number): Code => [
     ...i32(0),
@@ -60,6 +117,7 @@ export function ropeStore(): KernelFunction {
     ...whileLt(h, count, [
       ...i32(0),
       ...set(i),
+      ...whileLt(i, half4, vectorStep),
       ...whileLt(i, half, [
         ...get(hp),
         ...get(i),
@@ -153,6 +211,10 @@ export function ropeStore(): KernelFunction {
     ...i32(1),
     ...ins.i32ShrU, // half a head, in bytes
     ...set(half),
+    ...get(half),
+    ...i32(~15),
+    ...ins.i32And,
+    ...set(half4),
     ...get(r0),
     ...set(t),
     ...whileLt(t, r1, [
