@@ -70,13 +70,15 @@ if (process.argv[2] === 'child') {
   // Prefill of 256 tokens (one sequence, logits of the last row): ms and GFLOP/s per phase.
   const T = 256;
   const L = 30;
-  const attnFlops = 2 * 2 * L * 9 * 64 * ((T * (T + 1)) / 2);
+  // Past its K/V write the last layer runs only the row whose logits are read.
+  const rowsPast = (L - 1) * T + 1;
+  const attnFlops = 2 * 2 * 9 * 64 * ((L - 1) * ((T * (T + 1)) / 2) + T);
   /** @type {Record<string, number>} */
   const FLOPS = {
     qkv: 2 * T * L * 576 * 960,
-    oProj: 2 * T * L * 576 * 576,
-    gateUp: 2 * T * L * 2 * 1536 * 576,
-    down: 2 * T * L * 1536 * 576,
+    oProj: 2 * rowsPast * 576 * 576,
+    gateUp: 2 * rowsPast * 2 * 1536 * 576,
+    down: 2 * rowsPast * 1536 * 576,
     head: 2 * 49152 * 576,
     attention: attnFlops,
   };

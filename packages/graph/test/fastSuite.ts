@@ -162,6 +162,26 @@ export function fastDecoderSuite(threads: number): void {
       decoder.dispose();
     });
 
+    it('lastOnly runs the last layer past K/V for the wanted row only: same logits, same cache, across chunks', async () => {
+      const config = wideFast;
+      const decoder = Decoder.fromArrays(config, randomWeights(config, 7));
+      const ids = Array.from({ length: 37 }, (_, i) => (i * 31 + 5) % config.vocabSize);
+      const fast = (await FastDecoder.create(config, decoder.weights, { chunkRows: 8 }))!;
+      const [full, trimmed] = [fast.newCache(), fast.newCache()];
+      const all = fast.forward(ids, { cache: full });
+      const last = fast.forward(ids, { cache: trimmed, lastOnly: true });
+      // 8-row chunks run the tiled GEMM, the lone wanted row the GEMV: two summation orders
+      expect(maxAbsDiff(last, all.subarray(-config.vocabSize))).toBeLessThan(3e-5);
+      const [ref] = await decoderLogits(decoder, [ids]);
+      expect(maxAbsDiff(last, ref!.subarray(-config.vocabSize))).toBeLessThan(TOL);
+      // every row still wrote its K/V: the next step reads identical caches
+      expect(fast.forward([11], { cache: trimmed })).toEqual(fast.forward([11], { cache: full }));
+      full.dispose();
+      trimmed.dispose();
+      fast.dispose();
+      decoder.dispose();
+    });
+
     it('the pool split changes nothing: all kernels on one thread give the same logits within 1e-5', async () => {
       const config = wideFast;
       const decoder = Decoder.fromArrays(config, randomWeights(config, 4));

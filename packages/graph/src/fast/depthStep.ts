@@ -3,7 +3,8 @@ import type { LoopStructure } from '../depth/loopStructure.js';
 import type { DepthKvMode } from '../depth/depthKvCache.js';
 import { blockSlot, exitCopies } from '../depth/kvPlan.js';
 import type { FastKvCache } from './fastKvCache.js';
-import { layerPass, ropeTables, type FastContext, type PassRow, type RowCall } from './layerPass.js';
+import { layerPass, type FastContext, type PassRow, type RowCall } from './layerPass.js';
+import { ropeTables } from './ropePass.js';
 import { rmsNormRow } from './rowOps.js';
 
 /**

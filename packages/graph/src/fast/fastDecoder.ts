@@ -10,7 +10,8 @@ import { fastDepthForward, type FastDepthForwardOptions, type FastDepthForwardRe
 import type { DepthKvMode } from '../depth/depthKvCache.js';
 import { FastProfile, type FastPhase } from './fastProfile.js';
 import { fastWeights, type FastWeights } from './fastWeights.js';
-import { layerPass, ropeTables, type FastContext } from './layerPass.js';
+import { layerPass, type FastContext } from './layerPass.js';
+import { ropeTables } from './ropePass.js';
 import { rmsNormRow } from './rowOps.js';
 import { ScratchArena } from './scratch.js';
 
@@ -90,8 +91,6 @@ export class FastDecoder {
   readonly profile = new FastProfile();
   private readonly steps: readonly LayerCall[];
   private readonly scratch: ScratchArena;
-  private readonly ropeCos: Float32Array;
-  private readonly ropeSin: Float32Array;
   private scores: { tensor: tf.Tensor1D; offset: number; positions: number } | undefined;
   private readonly adapters: readonly (FastAdapters | undefined)[];
   private readonly low: { tensor: tf.Tensor1D; offset: number } | undefined;
@@ -120,9 +119,9 @@ export class FastDecoder {
       gu: R * 2 * ff,
       logits: this.maxRows * V,
       rowInfo: R * 4,
+      kvWrite: R * 4,
+      rope: R * config.headDim,
     });
-    this.ropeCos = new Float32Array(R * (config.headDim / 2));
-    this.ropeSin = new Float32Array(R * (config.headDim / 2));
     const sources = [options.adapter, ...(options.requestAdapters ?? [])];
     this.adapters = sources.map((source) => source && new FastAdapters(config, this.steps, source, ops.runtime));
     this.lowRank = Math.max(0, ...this.adapters.map((a) => a?.maxRank ?? 0));
@@ -304,22 +303,32 @@ export class FastDecoder {
       );
     ropeTables(ctx, rows);
     phase = profile.lap('embed', phase);
-    for (const call of this.steps)
+    // The last layer computes outputs for the wanted rows only, packed to rows 0, 1, … of h.
+    const wanted = rows.flatMap((row, t) => (row.out ? [{ t, out: row.out }] : []));
+    const outRows = wanted.map(({ t }) => t);
+    for (const [i, call] of this.steps.entries())
       layerPass(
         ctx,
         rows,
         rows.map(() => ({ call, write: call.step, read: call.step })),
+        i === this.steps.length - 1 ? outRows : undefined,
       );
+    const hRow = (n: number): number => (this.steps.length > 0 ? n : wanted[n]!.t);
 
     // Final norm of the wanted rows, packed, then the LM head over them only, maxRows at a time.
     phase = profile.start();
     const V = config.vocabSize;
-    const wanted = rows.flatMap((row, t) => (row.out ? [{ t, out: row.out }] : []));
     for (let g = 0; g < wanted.length; g += this.maxRows) {
       const group = wanted.slice(g, g + this.maxRows);
       f32 = ops.runtime.f32;
-      group.forEach(({ t }, n) =>
-        rmsNormRow(f32, (S.at('h') >> 2) + t * d, (S.at('xn') >> 2) + n * d, this.weights.finalNorm, config.rmsNormEps),
+      group.forEach((_, n) =>
+        rmsNormRow(
+          f32,
+          (S.at('h') >> 2) + hRow(g + n) * d,
+          (S.at('xn') >> 2) + n * d,
+          this.weights.finalNorm,
+          config.rmsNormEps,
+        ),
       );
       ops.linear([{ w: this.weights.head, x: S.at('xn'), y: S.at('logits'), rows: V, k: d, T: group.length }]);
       f32 = ops.runtime.f32;
@@ -343,8 +352,6 @@ export class FastDecoder {
       lowRank: this.lowRank,
       chunkRows: this.chunkRows,
       maxRows: this.maxRows,
-      ropeCos: this.ropeCos,
-      ropeSin: this.ropeSin,
       profile: this.profile,
       scores: (positions) => {
         this.ensureScores(positions);

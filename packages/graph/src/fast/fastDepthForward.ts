@@ -3,7 +3,8 @@ import { rowRouter, validateDepthRouting, type DepthRouting } from '../depth/dep
 import type { LoopStructure } from '../depth/loopStructure.js';
 import { blockCall, copyForward, own, readout } from './depthStep.js';
 import type { FastKvCache } from './fastKvCache.js';
-import { layerPass, ropeTables, type FastContext, type PassRow, type RowCall } from './layerPass.js';
+import { layerPass, type FastContext, type PassRow, type RowCall } from './layerPass.js';
+import { ropeTables } from './ropePass.js';
 
 export interface FastDepthForwardOptions {
   /** The sequence's cache; the call appends its T positions after cache.length. */

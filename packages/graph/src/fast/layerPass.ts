@@ -6,7 +6,8 @@ import type { FastAdapters, FastLoopAdapter } from './fastAdapters.js';
 import type { FastKvCache } from './fastKvCache.js';
 import type { FastProfile } from './fastProfile.js';
 import type { FastWeights } from './fastWeights.js';
-import { addRow, ropeRow } from './rowOps.js';
+import { packRows } from './packRows.js';
+import { ropeAndStore } from './ropePass.js';
 import type { ScratchArena } from './scratch.js';
 
 /** What one pass over the rows needs of the fast decoder: kernels, weights, scratch. */
@@ -27,8 +28,6 @@ export interface FastContext {
   readonly chunkRows: number;
   /** Rows one LM-head call computes (logits scratch). */
   readonly maxRows: number;
-  readonly ropeCos: Float32Array;
-  readonly ropeSin: Float32Array;
   readonly profile: FastProfile;
   /** Score scratch for contexts up to `positions`. */
   scores(positions: number): { readonly offset: number; readonly positions: number };
@@ -60,34 +59,31 @@ const modules: readonly AdaptedModule[] = [
   'mlp.down_proj',
 ];
 
-/** cos/sin of each row's position into the context's tables, float32 as the tfjs op's (angles in float64). */
-export function ropeTables(ctx: FastContext, rows: readonly PassRow[]): void {
-  const half = ctx.config.headDim / 2;
-  const invFreq = ctx.weights.invFreq;
-  for (const [t, row] of rows.entries()) {
-    for (let i = 0; i < half; i++) {
-      const angle = row.pos * invFreq[i]!;
-      ctx.ropeCos[t * half + i] = Math.cos(angle);
-      ctx.ropeSin[t * half + i] = Math.sin(angle);
-    }
-  }
-}
-
 /**
  * One decoder layer over the T rows packed at h[0..T): every row runs the same stored layer, each at
  * its own executed step (calls[t]: its KV slot, its depth-wise LoRA and per-loop norms), position and
  * cache. Call `ropeTables` for the rows first. Rows with the same (layer, loop, adapter set) slot
  * should be contiguous: norms and LoRA run once per run of equal slots.
+ *
+ * `outRows` (ascending row indices; the model's last layer): only these rows' outputs are needed.
+ * Every row still writes its K/V, but attention, o, the MLP and their norms run for these rows only,
+ * packed to rows 0..outRows.length of the scratch in this order (a 256-token prompt whose last row
+ * alone is read skips ≈ 85% of one layer's work).
  */
-export function layerPass(ctx: FastContext, rows: readonly PassRow[], calls: readonly RowCall[]): void {
+export function layerPass(
+  ctx: FastContext,
+  rows: readonly PassRow[],
+  calls: readonly RowCall[],
+  outRows?: readonly number[],
+): void {
   const { config, ops, scratch: S, profile } = ctx;
   const { hiddenSize: d, intermediateSize: ff, numHeads: heads, numKvHeads: kvHeads, headDim: hd } = config;
-  const T = rows.length;
+  let T = rows.length;
   if (T === 0) return;
   const [qDim, kvDim] = [heads * hd, kvHeads * hd];
   const qkvDim = qDim + 2 * kvDim;
   const w = ctx.weights.layers[calls[0]!.call.unique]!;
-  const runs = slotRuns(calls);
+  let runs = slotRuns(calls);
   let phase = profile.start();
   norm(ctx, runs, 'input', w.inputNormAt);
   phase = profile.lap('norm', phase);
@@ -106,9 +102,16 @@ export function layerPass(ctx: FastContext, rows: readonly PassRow[], calls: rea
     },
   ]);
   phase = profile.lap('qkv', phase);
-  const contexts = ropeAndStore(ctx, rows, calls);
-  phase = profile.lap('rope', phase);
+  let contexts = ropeAndStore(ctx, rows, calls);
   const scores = ctx.scores(Math.max(...rows.map((r) => r.pos + 1)));
+  if (outRows) {
+    packRows(ctx, outRows);
+    contexts = outRows.map((t) => contexts[t]!);
+    runs = slotRuns(outRows.map((t) => calls[t]!));
+    T = outRows.length;
+  }
+  phase = profile.lap('rope', phase);
+  if (T === 0) return;
   ops.attention({
     q: S.at('qkv'),
     qStride: qkvDim * 4,
@@ -266,48 +269,4 @@ function project(
   for (let i = 0; i < down.length; i += 4) ctx.ops.linear(down.slice(i, i + 4));
   // B jobs of one run may write the same output (q/k/v write disjoint columns; o/down one each), so one per call.
   for (const job of up) ctx.ops.linear([job]);
-}
-
-/**
- * Biases, RoPE on q and k, K/V written into each row's write slot (at the entry the cache assigns:
- * the position in a dense slot, the next entry in a recursion-wise one), and each row's attention
- * over its read slot. Returns each row's context (entries attended to).
- */
-function ropeAndStore(ctx: FastContext, rows: readonly PassRow[], calls: readonly RowCall[]): number[] {
-  const { config, ops, scratch: S } = ctx;
-  const { numHeads: heads, numKvHeads: kvHeads, headDim: hd } = config;
-  const [qDim, kvDim] = [heads * hd, kvHeads * hd];
-  const qkvDim = qDim + 2 * kvDim;
-  const w = ctx.weights.layers[calls[0]!.call.unique]!;
-  const f32 = ops.runtime.f32;
-  const contexts = new Array<number>(rows.length);
-  for (const [t, row] of rows.entries()) {
-    const q = (S.at('qkv') >> 2) + t * qkvDim;
-    const [k, v] = [q + qDim, q + qDim + kvDim];
-    if (w.qBias) addRow(f32, q, w.qBias);
-    if (w.kBias) addRow(f32, k, w.kBias);
-    if (w.vBias) addRow(f32, v, w.vBias);
-    ropeRow(f32, q, heads, hd, ctx.ropeCos, ctx.ropeSin, t * (hd / 2));
-    ropeRow(f32, k, kvHeads, hd, ctx.ropeCos, ctx.ropeSin, t * (hd / 2));
-    const { cache } = row;
-    const { write, read } = calls[t]!;
-    const headStride = cache.headStride;
-    if (write !== undefined) {
-      const [kBase, vBase] = [cache.base(write, 0), cache.base(write, 1)];
-      const entry = cache.writeIndex(write, row.pos);
-      for (let g = 0; g < kvHeads; g++) {
-        const at = entry * hd + g * (headStride >> 2);
-        f32.copyWithin((kBase >> 2) + at, k + g * hd, k + (g + 1) * hd);
-        f32.copyWithin((vBase >> 2) + at, v + g * hd, v + (g + 1) * hd);
-      }
-    }
-    contexts[t] = cache.context(read, row.pos);
-    ops.writeRowInfo(S.at('rowInfo'), t, {
-      kBase: cache.base(read, 0),
-      vBase: cache.base(read, 1),
-      context: contexts[t]!,
-      headStride,
-    });
-  }
-  return contexts;
 }

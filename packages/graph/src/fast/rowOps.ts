@@ -16,33 +16,6 @@ export function rmsNormRow(f32: Float32Array, x: number, out: number, w: Float32
   for (let i = 0; i < n; i++) f32[out + i] = f32[x + i]! * scale * w[i]!;
 }
 
-/**
- * Rotate-half RoPE in place on `heads` heads of `headDim` at `x`, with cos/sin of this row's
- * position (`cos`, `sin`: headDim/2 entries, float32-rounded as the tfjs op's tables are).
- */
-export function ropeRow(
-  f32: Float32Array,
-  x: number,
-  heads: number,
-  headDim: number,
-  cos: Float32Array,
-  sin: Float32Array,
-  table: number,
-): void {
-  const half = headDim / 2;
-  for (let h = 0; h < heads; h++) {
-    const base = x + h * headDim;
-    for (let i = 0; i < half; i++) {
-      const c = cos[table + i]!;
-      const s = sin[table + i]!;
-      const x1 = f32[base + i]!;
-      const x2 = f32[base + half + i]!;
-      f32[base + i] = x1 * c - x2 * s;
-      f32[base + half + i] = x2 * c + x1 * s;
-    }
-  }
-}
-
 /** gate[i] ← silu(gate[i])·up[i] for i < n. */
 export function siluMulRow(f32: Float32Array, gate: number, up: number, n: number): void {
   for (let i = 0; i < n; i++) {

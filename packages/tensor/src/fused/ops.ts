@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { AttnParams, LinearParams, NormParams, RowInfo, SiluParams } from './kernels/index.js';
+import { AttnParams, KvWrite, LinearParams, NormParams, RopeParams, RowInfo, SiluParams } from './kernels/index.js';
 import type { Segment } from './pool.js';
 import { FusedRuntime } from './runtime.js';
 
@@ -198,6 +198,49 @@ export class FusedOps {
       [{ kernel: 'rmsNorm', params: p, items: job.T, chunk: Math.max(1, Math.ceil(8192 / job.n)) }],
       this.parallel && job.n * job.T >= MIN_PARALLEL_WORK,
     );
+  }
+
+  /**
+   * RoPE on the q and k heads of T qkv rows (`qkvStride` bytes apart; row t's cos/sin at `rope` +
+   * t·headDim·4: headDim/2 cosines, then the sines), then each row's K/V into its cache as its
+   * KvWrite entry at `kvWrite` + 16·t says (writeKv). Float64 rotations rounded once to float32.
+   */
+  ropeStore(job: {
+    readonly qkv: number;
+    readonly qkvStride: number;
+    readonly T: number;
+    readonly heads: number;
+    readonly kvHeads: number;
+    readonly headDim: number;
+    readonly rope: number;
+    readonly kvWrite: number;
+  }): void {
+    if (job.headDim % 4 !== 0)
+      throw new RangeError(`FusedOps.ropeStore: headDim must be a multiple of 4, got ${job.headDim}`);
+    const i32 = this.runtime.i32;
+    const b = this.slot(0) >> 2;
+    i32[b + RopeParams.Qkv] = job.qkv;
+    i32[b + RopeParams.QkvStride] = job.qkvStride;
+    i32[b + RopeParams.Heads] = job.heads;
+    i32[b + RopeParams.KvHeads] = job.kvHeads;
+    i32[b + RopeParams.HeadBytes] = job.headDim * 4;
+    i32[b + RopeParams.Rope] = job.rope;
+    i32[b + RopeParams.KvWrite] = job.kvWrite;
+    const pairs = (job.heads + job.kvHeads) * (job.headDim / 2);
+    this.runtime.pool.run(
+      [{ kernel: 'ropeStore', params: b << 2, items: job.T, chunk: Math.max(1, Math.ceil(4096 / pairs)) }],
+      this.parallel && job.T * pairs >= MIN_PARALLEL_WORK / 4,
+    );
+  }
+
+  /** Writes row t's KvWrite at `kvWrite + 16·t`: K and V of kv head 0 at its entry, or no write. */
+  writeKv(kvWrite: number, t: number, write: { k: number; v: number; headStride: number } | undefined): void {
+    const i32 = this.runtime.i32;
+    const b = (kvWrite >> 2) + t * KvWrite.Size;
+    i32[b + KvWrite.Writes] = write ? 1 : 0;
+    i32[b + KvWrite.K] = write?.k ?? 0;
+    i32[b + KvWrite.V] = write?.v ?? 0;
+    i32[b + KvWrite.HeadStride] = write?.headStride ?? 0;
   }
 
   /** Writes one row's RowInfo (byte offsets) at `rowInfo + 16·t`. */

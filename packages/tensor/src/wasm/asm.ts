@@ -24,6 +24,7 @@ export const ins = {
   i32RemU: [0x70],
   i32And: [0x71],
   i32Shl: [0x74],
+  i32ShrU: [0x76],
   i32LtU: [0x49],
   i32GeU: [0x4f],
   i32Eqz: [0x45],
@@ -38,6 +39,11 @@ export const ins = {
   i32TruncF32S: [0xa8],
   f32ConvertI32U: [0xb3],
   f32ReinterpretI32: [0xbe],
+  f64Add: [0xa0],
+  f64Sub: [0xa1],
+  f64Mul: [0xa2],
+  f64PromoteF32: [0xbb],
+  f32DemoteF64: [0xb6],
   select: [0x1b],
   drop: [0x1a],
   f32x4Add: simd(0xe4),
@@ -46,6 +52,11 @@ export const ins = {
   f32x4Div: simd(0xe7),
   f32x4Max: simd(0xe9),
   f32x4Splat: simd(0x13),
+  f64x2Add: simd(0xf0),
+  f64x2Sub: simd(0xf1),
+  f64x2Mul: simd(0xf2),
+  f64x2PromoteLowF32x4: simd(0x5f),
+  f32x4DemoteF64x2Zero: simd(0x5e),
   f32x4Abs: simd(0xe0),
   f32x4Neg: simd(0xe1),
   f32x4Nearest: simd(0x6a),
@@ -65,6 +76,8 @@ export const f32Load = (offset = 0): Code => [0x2a, 2, ...uleb(offset)];
 export const f32Store = (offset = 0): Code => [0x38, 2, ...uleb(offset)];
 /** v128 loads/stores declare 4-byte alignment: float32 arrays are only guaranteed that. */
 export const v128Load = (offset = 0): Code => [...simd(0x00), 2, ...uleb(offset)];
+/** v128.load32_splat: one float broadcast to the 4 lanes. */
+export const v128Load32Splat = (offset = 0): Code => [...simd(0x09), 2, ...uleb(offset)];
 export const v128Store = (offset = 0): Code => [...simd(0x0b), 2, ...uleb(offset)];
 export const lane = (i: number): Code => [...simd(0x1f), i];
 export const zeroV: Code = [...simd(0x0c), ...new Array<number>(16).fill(0)];

@@ -1,3 +1,14 @@
 export { KERNEL_NAMES, fusedModuleBytes, relaxedSimdProbe, type KernelName } from './module.js';
-export { AttnParams, LinearParams, NormParams, RowInfo, SiluParams, type KernelFn } from './params.js';
+export {
+  AttnParams,
+  KvWrite,
+  LinearParams,
+  NormParams,
+  RopeParams,
+  RowInfo,
+  SiluParams,
+  type KernelFn,
+} from './params.js';
 export { linearTiledVariant, tileFor } from './linearTiled.js';
+export { linearPacked } from './linearPacked.js';
+export { packPanels } from './packPanels.js';

@@ -6,6 +6,7 @@ import { attnScores, attnValues } from './attentionSplit.js';
 import { attention } from './attention.js';
 import { siluMul } from './silu.js';
 import { rmsNorm } from './rmsNorm.js';
+import { ropeStore } from './ropeStore.js';
 
 /**
  * The fused decode kernels, wasm SIMD emitted from TypeScript. Every kernel is
@@ -21,6 +22,7 @@ export const KERNEL_NAMES = [
   'linearTiled',
   'siluMul',
   'rmsNorm',
+  'ropeStore',
 ] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
@@ -39,6 +41,7 @@ export function fusedModuleBytes(shared: boolean, fma = false): Uint8Array<Array
       linearTiled(MT, NR, 'linearTiled', fma),
       siluMul(),
       rmsNorm(),
+      ropeStore(),
     ],
     shared,
   );

@@ -1,5 +1,19 @@
-/** linearRows params: y[t, r] (+)= Σ_j w[r, j]·x[t, j] for weight rows r in [start, end), t < T. */
-export const LinearParams = { W: 0, X: 1, Y: 2, K: 3, T: 4, XStride: 5, YStride: 6, Accumulate: 7, Size: 8 } as const;
+/**
+ * linear* params: y[t, r] (+)= Σ_j w[r, j]·x[t, j] for weight rows r in [start, end), t < T; Packed:
+ * x as packPanels writes it (linearPacked reads it instead of X; packPanels' items are its panels).
+ */
+export const LinearParams = {
+  W: 0,
+  X: 1,
+  Y: 2,
+  K: 3,
+  T: 4,
+  XStride: 5,
+  YStride: 6,
+  Accumulate: 7,
+  Packed: 8,
+  Size: 9,
+} as const;
 /** siluMul params: gate[t, i] ← silu(gate[t, i])·up[t, i], i < N, for rows t in [start, end); up = gate + UpOffset bytes. */
 export const SiluParams = { Gate: 0, UpOffset: 1, N: 2, RowStride: 3, Size: 4 } as const;
 /** rmsNorm params: out[t, :] = x[t, :] / sqrt(mean(x[t, :]²) + Eps) · w for rows t in [start, end); Eps is an f32. */
@@ -24,3 +38,19 @@ export const RowInfo = { KBase: 0, VBase: 1, Context: 2, HeadStride: 3, Size: 4 
 
 /** Every fused kernel: `fn(params, start, end)` over work items [start, end). */
 export type KernelFn = (params: number, start: number, end: number) => void;
+/**
+ * ropeStore params, per row t of [start, end): q, k, v heads at Qkv + t·QkvStride (bytes), its cos/sin
+ * table at Rope + t·HeadBytes (headDim/2 cosines, then as many sines), and KvWrite + 16·t its write.
+ */
+export const RopeParams = {
+  Qkv: 0,
+  QkvStride: 1,
+  Heads: 2,
+  KvHeads: 3,
+  HeadBytes: 4,
+  Rope: 5,
+  KvWrite: 6,
+  Size: 7,
+} as const;
+/** Per-row K/V write: whether the row writes, K and V of kv head 0 at its entry, bytes between kv heads. */
+export const KvWrite = { Writes: 0, K: 1, V: 2, HeadStride: 3, Size: 4 } as const;
