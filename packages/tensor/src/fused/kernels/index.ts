@@ -1,3 +1,4 @@
 export { KERNEL_NAMES, fusedModuleBytes, relaxedSimdProbe, type KernelName } from './module.js';
 export { AttnParams, LinearParams, NormParams, RowInfo, SiluParams, type KernelFn } from './params.js';
 export { linearTiledVariant, tileFor } from './linearTiled.js';
+export { DequantParams, QuantLinearParams, quantRowBytes, type QuantFormat } from './quantParams.js';

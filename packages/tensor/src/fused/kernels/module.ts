@@ -6,6 +6,8 @@ import { attnScores, attnValues } from './attentionSplit.js';
 import { attention } from './attention.js';
 import { siluMul } from './silu.js';
 import { rmsNorm } from './rmsNorm.js';
+import { linearQuantRows } from './linearQuantRows.js';
+import { dequantRows } from './dequantRows.js';
 
 /**
  * The fused decode kernels, wasm SIMD emitted from TypeScript. Every kernel is
@@ -21,6 +23,10 @@ export const KERNEL_NAMES = [
   'linearTiled',
   'siluMul',
   'rmsNorm',
+  'linearQ8Rows',
+  'linearQ4Rows',
+  'dequantQ8Rows',
+  'dequantQ4Rows',
 ] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
@@ -39,6 +45,10 @@ export function fusedModuleBytes(shared: boolean, fma = false): Uint8Array<Array
       linearTiled(MT, NR, 'linearTiled', fma),
       siluMul(),
       rmsNorm(),
+      linearQuantRows('q8_0'),
+      linearQuantRows('q4_0'),
+      dequantRows('q8_0'),
+      dequantRows('q4_0'),
     ],
     shared,
   );
