@@ -66,6 +66,26 @@ export function fastWeights(
   };
   const vector = (key: string): Float32Array => weights.get(key)!.dataSync() as Float32Array;
   const optional = (key: string): Float32Array | undefined => (weights.has(key) ? vector(key) : undefined);
+  try {
+    return placeAll(config, { offset, matrix, vector, optional }, owned);
+  } catch (error) {
+    for (const t of owned) t.dispose();
+    throw error;
+  }
+}
+
+interface Readers {
+  offset(key: string): number;
+  matrix(key: string): FastMatrix;
+  vector(key: string): Float32Array;
+  optional(key: string): Float32Array | undefined;
+}
+
+function placeAll(
+  config: DecoderConfig,
+  { offset, matrix, vector, optional }: Readers,
+  owned: tf.Tensor[],
+): FastWeights {
   const layers = Array.from({ length: config.numLayers }, (_, i): FastLayerWeights => {
     const key = (m: string): string => layerKey(i, m);
     const qBias = optional(key('self_attn.q_proj.bias'));
