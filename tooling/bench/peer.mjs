@@ -1,5 +1,7 @@
 // pnpm bench:peer — Recur against llama.cpp (npm node-llama-cpp, CPU, 2 threads) on the same GGUF
-// files in one run: stories260K and a random SmolLM-135M-shaped model written by Recur's GGUF writer.
+// files in one run: stories260K and a random SmolLM-135M-shaped model written by Recur's GGUF writer in
+// F32, Q8_0 and Q4_0 (the quantized files run natively on Recur's fast path: int8/int4 blocks in the
+// kernels). BENCH_MODELS=stories,f32,q8_0,q4_0 picks rows (default all).
 // node-llama-cpp is installed here on first use (tooling/bench/.peer, git-ignored), never by the
 // workspace install or CI. Each measurement runs in its own process; results go to docs/benchmarks.md.
 import { execFileSync } from 'node:child_process';
@@ -15,8 +17,9 @@ const prefill = Number(process.env.BENCH_PREFILL ?? 256);
 const decode = Number(process.env.BENCH_DECODE ?? 64);
 const batches = (process.env.BENCH_BATCHES ?? '1,8').split(',').map(Number);
 
-async function smolLmGguf() {
-  const path = `${peerDir}/smollm-135m-random-f32.gguf`;
+/** @param {'F32' | 'Q8_0' | 'Q4_0'} dtype */
+async function smolLmGguf(dtype) {
+  const path = `${peerDir}/smollm-135m-random-${dtype.toLowerCase()}.gguf`;
   if (existsSync(path)) return path;
   await initBackend();
   const config = /** @type {NonNullable<(typeof modelPresets)[string]>} */ (modelPresets['smollm-135m']);
@@ -25,7 +28,7 @@ async function smolLmGguf() {
     [...decoder.weights].map(([key, tensor]) => [key, /** @type {Float32Array} */ (tensor.dataSync())]),
   );
   decoder.dispose();
-  await writeGgufModel({ config, arrays }, path, { dtype: 'F32', tokenizer: 'placeholder' });
+  await writeGgufModel({ config, arrays }, path, { dtype, tokenizer: 'placeholder' });
   return path;
 }
 
@@ -40,10 +43,13 @@ function measure(script, args) {
 }
 
 installPeer();
-const models = [
-  { label: 'stories260K (GGUF original)', path: `${root}../shared/models/stories260K/stories260K.gguf` },
-  { label: 'SmolLM-135M shape, random F32 (Recur GGUF writer)', path: await smolLmGguf() },
-];
+const picked = (process.env.BENCH_MODELS ?? 'stories,f32,q8_0,q4_0').split(',');
+const models = [];
+if (picked.includes('stories'))
+  models.push({ label: 'stories260K (GGUF original)', path: `${root}../shared/models/stories260K/stories260K.gguf` });
+for (const dtype of /** @type {const} */ (['F32', 'Q8_0', 'Q4_0']))
+  if (picked.includes(dtype.toLowerCase()))
+    models.push({ label: `SmolLM-135M shape, random ${dtype} (Recur GGUF writer)`, path: await smolLmGguf(dtype) });
 const rows = [];
 for (const model of models) {
   for (const batch of batches) {

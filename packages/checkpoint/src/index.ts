@@ -37,5 +37,6 @@ export { checkTensorsAgainstConfig, expectedTensors, type ConfigSource } from '.
 export { checkFinite, firstNonFinite, maxWeightMagnitude } from './checkpoint/finite.js';
 export { hfToGgufName } from './gguf/naming.js';
 export { permuteRopeRows } from './gguf/permute.js';
+export { isPackableQuant, packQuantRows, type PackedQuantRows } from './gguf/quant/pack.js';
 export { llamaGgufMetadata } from './config/to-gguf.js';
 export { ggufTokenizerMetadata, type SpecialTokenIds } from './tokenizer/to-gguf.js';

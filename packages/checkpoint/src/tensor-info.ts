@@ -1,3 +1,4 @@
+import type { PackedQuantRows } from './gguf/quant/pack.js';
 /** What a reader knows about one tensor before reading it. */
 export interface TensorInfo {
   readonly name: string;
@@ -15,6 +16,11 @@ export interface TensorStore {
   has(name: string): boolean;
   /** Decoded to float32; throws CheckpointError 'missing-tensor' for an unknown name. */
   read(name: string): Promise<Float32Array>;
+  /**
+   * A Q8_0/Q4_0 matrix's blocks repacked, undecoded (GGUF only); undefined for any other type. For
+   * runtimes with quantized kernels; `read` still gives the same tensor dequantized.
+   */
+  readQuantized?(name: string): Promise<PackedQuantRows | undefined>;
   /** The file a tensor's bytes are in, where it differs from `file` (a shard of a sharded checkpoint). */
   fileOf?(name: string): string;
   close(): Promise<void>;

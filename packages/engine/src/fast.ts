@@ -16,18 +16,19 @@ const ready = new WeakMap<Decoder, FastDecoder>();
  * norms included), or the reason it has none: it needs the wasm backend in Node; row widths must be
  * multiples of 4. `disposeModel` frees it.
  */
-export function fastDecoderFor(model: Pick<LoadedModel, 'decoder' | 'lora'>): Promise<FastChoice> {
+export function fastDecoderFor(model: Pick<LoadedModel, 'decoder' | 'lora' | 'quantized'>): Promise<FastChoice> {
   const known = built.get(model.decoder);
   if (known) return known;
   const choice = (async (): Promise<FastChoice> => {
     const unsupported = FastDecoder.unsupported(model.decoder.config);
     if (unsupported) return { reason: unsupported };
     if (activeBackend() !== 'wasm') return { reason: `the fast path runs on wasm, the backend is ${activeBackend()}` };
-    const fast = await FastDecoder.create(
-      model.decoder.config,
-      model.decoder.weights,
-      model.lora ? { adapter: fastAdapterSource(model.lora) } : {},
-    );
+    const fast = await FastDecoder.create(model.decoder.config, model.decoder.weights, {
+      ...(model.lora ? { adapter: fastAdapterSource(model.lora) } : {}),
+      ...(model.quantized?.size ? { quantized: model.quantized } : {}),
+    });
+    // the fast decoder holds its own packed copy in the heap
+    model.quantized?.clear();
     if (fast) ready.set(model.decoder, fast);
     return fast ? { fast } : { reason: 'no fused-kernel runtime on this wasm backend' };
   })();

@@ -1,5 +1,5 @@
 import { configSizeLimits, type Checkpoint, type ModelConfig, type TextTokenizer } from '@recur/checkpoint';
-import { Decoder, decoderWeightSpecs, loopedOrder } from '@recur/graph';
+import { Decoder, decoderWeightSpecs, loopedOrder, type PackedQuant } from '@recur/graph';
 import { tf } from '@recur/tensor';
 import { DepthwiseLora } from '@recur/lora';
 import { masaTensorPrefix } from '@recur/sharing';
@@ -23,6 +23,11 @@ export interface LoadedModel {
   readonly routerParams?: ReadonlyMap<string, tf.Tensor>;
   /** MASA atoms and coefficients (config.json's `masa` section); the decoder holds their W_l materialised. */
   readonly masa?: MasaModel;
+  /**
+   * The file's Q8_0/Q4_0 matrices kept quantized (packed, by HF key) for the fast path, which runs
+   * them natively; handed over (and this map emptied) when the fast decoder is built.
+   */
+  readonly quantized?: Map<string, PackedQuant>;
 }
 
 /** Frees every tensor the model holds. */
@@ -41,6 +46,11 @@ export interface BuildOptions {
   readonly recur?: RecurSection;
   /** Run a converted model's block this many times instead of the loops it was converted with. */
   readonly loops?: number;
+  /**
+   * false: run a quantized GGUF's matrices as float32 on the fast path too (dequantized at load, as
+   * the tfjs path always does). Default true.
+   */
+  readonly nativeQuant?: boolean;
   /** Adapters for a plain model (e.g. a PEFT adapter read by `loadModel(path, { adapter })`); owned by the model. */
   readonly adapter?: DepthwiseLora;
   /** The `masa` section of a MASA model's config.json. */
@@ -84,7 +94,9 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
     );
   const lora = recur ? loadLora(checkpoint, arrays, recur.loraScale) : options.adapter;
   const routerParams = recur?.router ? loadRouter(checkpoint, arrays) : undefined;
+  const quantized = recur || options.nativeQuant === false ? undefined : await quantizedMatrices(checkpoint, config);
   return {
+    ...(quantized?.size ? { quantized } : {}),
     decoder: Decoder.fromArrays(config, arrays, lora ? { adapter: lora } : {}),
     ...(lora ? { lora } : {}),
     ...(recur ? { recur } : {}),
@@ -95,6 +107,18 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
     source: { path: checkpoint.path, format: checkpoint.format, contextSource: checkpoint.contextSource },
     tensors: checkpoint.tensors,
   };
+}
+
+/** The matrices a plain GGUF stores as Q8_0/Q4_0, packed for the fast path (the embedding only as a tied head). */
+async function quantizedMatrices(checkpoint: Checkpoint, config: ModelConfig): Promise<Map<string, PackedQuant>> {
+  const out = new Map<string, PackedQuant>();
+  if (!checkpoint.readQuantized) return out;
+  for (const spec of decoderWeightSpecs(config)) {
+    if (spec.shape.length !== 2 || (spec.name === 'model.embed_tokens.weight' && !config.tieWordEmbeddings)) continue;
+    const packed = await checkpoint.readQuantized(spec.name);
+    if (packed) out.set(spec.name, packed);
+  }
+  return out;
 }
 
 /**

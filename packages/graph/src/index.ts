@@ -45,6 +45,7 @@ export type { FastDepthForwardOptions, FastDepthForwardResult } from './fast/fas
 export { FastAdapters, type FastAdapterSource } from './fast/fastAdapters.js';
 export type { FastDepthKvMode, FastDepthRow } from './fast/depthStep.js';
 export { FastProfile, type FastPhase } from './fast/fastProfile.js';
+export type { FastMatrix, PackedQuant } from './fast/quantWeights.js';
 export { loopStructure, type LoopStructure } from './depth/loopStructure.js';
 export { DepthKvCache, depthKvModes, type DepthKvMode } from './depth/depthKvCache.js';
 export { blockSlot, exitCopies, kvSlotLayouts, type BlockSlot, type KvSlotLayout } from './depth/kvPlan.js';

@@ -13,6 +13,7 @@ const batch = Number(batchArg);
 const backend = await initBackend({ threads: Number(process.env.RECUR_THREADS ?? 2) });
 const model = await loadModel(/** @type {string} */ (modelPath));
 const { decoder } = model;
+const quantMatrices = model.quantized?.size ?? 0; // handed to the fast decoder below
 const { fast, reason } = await fastDecoderFor(model);
 if (!fast) console.error(`recur: fast path unavailable (${reason}); timing the tfjs decoder`);
 const ids = (/** @type {number} */ seq) =>
@@ -69,7 +70,9 @@ const best = [await run(), await run()].reduce((a, b) => ({
 }));
 process.stdout.write(
   `${JSON.stringify({
-    backend: fast ? `${backend} fast path` : backend,
+    backend: fast
+      ? `${backend} fast path${quantMatrices ? `, ${quantMatrices} matrices quantized natively` : ''}`
+      : backend,
     threads: wasmThreads(),
     prefillTokensPerSecond: (prefill * batch) / (best.prefillMs / 1000),
     decodeTokensPerSecond: (decode * batch) / (best.decodeMs / 1000),

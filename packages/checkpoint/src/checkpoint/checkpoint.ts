@@ -1,3 +1,4 @@
+import type { PackedQuantRows } from '../gguf/quant/pack.js';
 import type { ModelConfig } from '../config/model-config.js';
 import type { TensorInfo } from '../tensor-info.js';
 import type { TextTokenizer } from '../tokenizer/text-tokenizer.js';
@@ -22,6 +23,11 @@ export interface Checkpoint {
   has(name: string): boolean;
   /** Float32 values in HF layout; throws CheckpointError 'missing-tensor' for an unknown name. */
   read(name: string): Promise<Float32Array>;
+  /**
+   * A Q8_0/Q4_0 matrix kept quantized, in HF row order (GGUF checkpoints); undefined for any other
+   * tensor or format. Scales are checked finite.
+   */
+  readQuantized?(name: string): Promise<PackedQuantRows | undefined>;
   /** Releases the underlying files. */
   close(): Promise<void>;
 }

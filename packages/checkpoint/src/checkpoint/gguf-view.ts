@@ -1,7 +1,8 @@
 import { CheckpointError } from '../errors.js';
 import type { ModelConfig } from '../config/model-config.js';
 import { ggufToHfName, ropePermutedHeads } from '../gguf/naming.js';
-import { unpermuteRopeRows } from '../gguf/permute.js';
+import { interleavedSourceRow, unpermuteRopeRows } from '../gguf/permute.js';
+import { isPackableQuant, packQuantRows } from '../gguf/quant/pack.js';
 import type { GgufFile } from '../gguf/reader.js';
 import type { TensorInfo, TensorStore } from '../tensor-info.js';
 
@@ -34,6 +35,18 @@ export function ggufAsHf(gguf: GgufFile, config: ModelConfig): TensorStore {
       const data = await gguf.read(source);
       const heads = ropePermutedHeads(name, config.numHeads, config.numKvHeads);
       return heads === undefined ? data : unpermute(gguf.file, name, data, shapes.get(name)!, heads);
+    },
+    readQuantized: async (name) => {
+      const source = ggufName.get(name);
+      const shape = shapes.get(name);
+      if (source === undefined || shape?.length !== 2) return undefined;
+      const { dtype, bytes } = await gguf.readRaw(source);
+      if (!isPackableQuant(dtype)) return undefined;
+      const [rows, cols] = shape as [number, number];
+      const heads = ropePermutedHeads(name, config.numHeads, config.numKvHeads);
+      if (heads !== undefined && rows % (2 * heads) !== 0) return undefined; // read() reports it
+      const order = heads === undefined ? undefined : (r: number): number => interleavedSourceRow(r, heads, rows);
+      return packQuantRows(dtype, bytes, [rows, cols], order);
     },
     close: () => gguf.close(),
   };

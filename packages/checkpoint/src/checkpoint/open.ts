@@ -161,6 +161,11 @@ function checkpointOf(
       );
       return data;
     },
+    readQuantized: async (name) => {
+      const packed = await store.readQuantized?.(name);
+      if (packed) checkFinite(store.file, name, packed.scales, [packed.scales.length], hfToGgufName(name));
+      return packed;
+    },
     close: () => store.close(),
   };
 }

@@ -8,6 +8,18 @@ export function unpermuteRopeRows(data: Float32Array, heads: number, cols: numbe
   return moveRopeRows(data, heads, cols, 'to-rotate-half');
 }
 
+/**
+ * The stored (interleaved) row that `unpermuteRopeRows` moves to rotate-half row `row`, for
+ * matrices of `rows` = heads · headDim rows: reorders quantized rows without decoding them.
+ */
+export function interleavedSourceRow(row: number, heads: number, rows: number): number {
+  const headDim = rows / heads;
+  const half = headDim / 2;
+  const [h, within] = [Math.floor(row / headDim), row % headDim];
+  const [j, i] = [Math.floor(within / half), within % half];
+  return h * headDim + i * 2 + j;
+}
+
 /** The inverse of `unpermuteRopeRows`: HF rotate-half rows → llama.cpp's interleaved layout. */
 export function permuteRopeRows(data: Float32Array, heads: number, cols: number): Float32Array {
   return moveRopeRows(data, heads, cols, 'to-interleaved');

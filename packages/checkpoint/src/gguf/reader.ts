@@ -19,6 +19,8 @@ export interface GgufFile extends TensorStore {
   readonly entries: readonly GgufMetadataEntry[];
   /** Tensor infos with GGUF names and both `ne` (innermost first) and `shape` (outermost first). */
   readonly ggufTensors: readonly GgufTensorInfo[];
+  /** A tensor's stored bytes and ggml type, undecoded. */
+  readRaw(name: string): Promise<{ readonly dtype: string; readonly bytes: Uint8Array }>;
 }
 
 const defaultAlignment = 32;
@@ -162,6 +164,11 @@ function ggufStore(source: ByteSource, parts: GgufParts): GgufFile {
     ggufTensors: parts.infos,
     tensors: parts.infos.map((t) => ({ name: t.name, shape: t.shape, dtype: t.dtype })),
     has: (name) => byName.has(name),
+    readRaw: async (name) => {
+      const info = byName.get(name);
+      if (!info) throw new CheckpointError('missing-tensor', source.name, `no tensor named "${name}"`);
+      return { dtype: info.dtype, bytes: await source.read(parts.dataOffset + info.offset, info.byteSize) };
+    },
     read: async (name) => {
       const info = byName.get(name);
       if (!info) throw new CheckpointError('missing-tensor', source.name, `no tensor named "${name}"`);

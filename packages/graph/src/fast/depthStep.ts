@@ -171,7 +171,7 @@ export function readout(ctx: FastContext, structure: LoopStructure, rows: readon
     batch.forEach(({ t }, n) =>
       rmsNormRow(f32, (S.at('h') >> 2) + t * d, (S.at('xn') >> 2) + n * d, weights.finalNorm, config.rmsNormEps),
     );
-    ops.linear([{ w: weights.head, x: S.at('xn'), y: S.at('logits'), rows: V, k: d, T: batch.length }]);
+    ops.linear([{ ...weights.head, x: S.at('xn'), y: S.at('logits'), rows: V, k: d, T: batch.length }]);
     f32 = ops.runtime.f32;
     batch.forEach(({ logits }, n) =>
       logits.set(f32.subarray((S.at('logits') >> 2) + n * V, (S.at('logits') >> 2) + (n + 1) * V)),

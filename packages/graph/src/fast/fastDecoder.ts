@@ -10,6 +10,7 @@ import { fastDepthForward, type FastDepthForwardOptions, type FastDepthForwardRe
 import type { DepthKvMode } from '../depth/depthKvCache.js';
 import { FastProfile, type FastPhase } from './fastProfile.js';
 import { fastWeights, type FastWeights } from './fastWeights.js';
+import type { PackedQuant } from './quantWeights.js';
 import { layerPass, type FastContext } from './layerPass.js';
 import { ropeTables } from './ropePass.js';
 import { rmsNormRow } from './rowOps.js';
@@ -33,6 +34,12 @@ export interface FastDecoderOptions {
    * runs with requestAdapters[k − 1] (which should include the model's own LoRA, e.g. summed with it).
    */
   readonly requestAdapters?: readonly FastAdapterSource[];
+  /**
+   * Matrices to run quantized, by HF key (copied into the heap packed; the source may be freed after
+   * create): their linears stream int8/int4 blocks instead of float32 rows. The float32 tensor of each
+   * must still be in `weights` (shapes, and the embedding lookup of a quantized tied head).
+   */
+  readonly quantized?: ReadonlyMap<string, PackedQuant>;
 }
 
 export interface FastForwardOptions {
@@ -151,7 +158,12 @@ export class FastDecoder {
     if (reason) throw new RangeError(`FastDecoder: ${reason}`);
     const ops = await FusedOps.create();
     if (!ops) return undefined;
-    return new FastDecoder(config, ops, fastWeights(config, weights, ops.runtime), options);
+    try {
+      return new FastDecoder(config, ops, fastWeights(config, weights, ops.runtime, options.quantized), options);
+    } catch (error) {
+      ops.dispose();
+      throw error;
+    }
   }
 
   /** Adapter sets a row may name (1 + requestAdapters.length; id 0 is the model's own). */
@@ -284,6 +296,7 @@ export class FastDecoder {
     this.scores?.tensor.dispose();
     for (const adapters of this.adapters) adapters?.dispose();
     this.low?.tensor.dispose();
+    for (const t of this.weights.owned) t.dispose();
     this.ops.dispose();
   }
 
@@ -330,7 +343,7 @@ export class FastDecoder {
           config.rmsNormEps,
         ),
       );
-      ops.linear([{ w: this.weights.head, x: S.at('xn'), y: S.at('logits'), rows: V, k: d, T: group.length }]);
+      ops.linear([{ ...this.weights.head, x: S.at('xn'), y: S.at('logits'), rows: V, k: d, T: group.length }]);
       f32 = ops.runtime.f32;
       group.forEach(({ out }, n) =>
         out.output.set(f32.subarray((S.at('logits') >> 2) + n * V, (S.at('logits') >> 2) + (n + 1) * V), out.at * V),

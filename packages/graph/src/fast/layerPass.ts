@@ -90,15 +90,15 @@ export function layerPass(
   project(ctx, runs, [
     {
       module: 'self_attn.q_proj',
-      job: { w: w.q, x: S.at('xn'), y: S.at('qkv'), rows: qDim, k: d, T, yStride: qkvDim * 4 },
+      job: { ...w.q, x: S.at('xn'), y: S.at('qkv'), rows: qDim, k: d, T, yStride: qkvDim * 4 },
     },
     {
       module: 'self_attn.k_proj',
-      job: { w: w.k, x: S.at('xn'), y: S.at('qkv') + qDim * 4, rows: kvDim, k: d, T, yStride: qkvDim * 4 },
+      job: { ...w.k, x: S.at('xn'), y: S.at('qkv') + qDim * 4, rows: kvDim, k: d, T, yStride: qkvDim * 4 },
     },
     {
       module: 'self_attn.v_proj',
-      job: { w: w.v, x: S.at('xn'), y: S.at('qkv') + (qDim + kvDim) * 4, rows: kvDim, k: d, T, yStride: qkvDim * 4 },
+      job: { ...w.v, x: S.at('xn'), y: S.at('qkv') + (qDim + kvDim) * 4, rows: kvDim, k: d, T, yStride: qkvDim * 4 },
     },
   ]);
   phase = profile.lap('qkv', phase);
@@ -131,7 +131,7 @@ export function layerPass(
   project(ctx, runs, [
     {
       module: 'self_attn.o_proj',
-      job: { w: w.o, x: S.at('att'), y: S.at('h'), rows: d, k: qDim, T, accumulate: true },
+      job: { ...w.o, x: S.at('att'), y: S.at('h'), rows: d, k: qDim, T, accumulate: true },
     },
   ]);
   phase = profile.lap('oProj', phase);
@@ -140,11 +140,11 @@ export function layerPass(
   project(ctx, runs, [
     {
       module: 'mlp.gate_proj',
-      job: { w: w.gate, x: S.at('xn'), y: S.at('gu'), rows: ff, k: d, T, yStride: 2 * ff * 4 },
+      job: { ...w.gate, x: S.at('xn'), y: S.at('gu'), rows: ff, k: d, T, yStride: 2 * ff * 4 },
     },
     {
       module: 'mlp.up_proj',
-      job: { w: w.up, x: S.at('xn'), y: S.at('gu') + ff * 4, rows: ff, k: d, T, yStride: 2 * ff * 4 },
+      job: { ...w.up, x: S.at('xn'), y: S.at('gu') + ff * 4, rows: ff, k: d, T, yStride: 2 * ff * 4 },
     },
   ]);
   phase = profile.lap('gateUp', phase);
@@ -153,7 +153,7 @@ export function layerPass(
   project(ctx, runs, [
     {
       module: 'mlp.down_proj',
-      job: { w: w.down, x: S.at('gu'), y: S.at('h'), rows: d, k: ff, T, xStride: 2 * ff * 4, accumulate: true },
+      job: { ...w.down, x: S.at('gu'), y: S.at('h'), rows: d, k: ff, T, xStride: 2 * ff * 4, accumulate: true },
     },
   ]);
   profile.lap('down', phase);

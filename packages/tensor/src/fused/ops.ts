@@ -2,6 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { AttnParams, KvWrite, LinearParams, NormParams, RopeParams, RowInfo, SiluParams } from './kernels/index.js';
 import type { Segment } from './pool.js';
 import { FusedRuntime } from './runtime.js';
+import { QuantLinear, type QuantJob, type QuantWeight } from './quantLinear.js';
 
 /** y[t, r] (+)= Σ_j w[r, j]·x[t, j]: one weight [rows, k] against T input rows. Offsets in bytes. */
 export interface LinearJob {
@@ -17,6 +18,8 @@ export interface LinearJob {
   readonly yStride?: number;
   /** Add to y instead of overwriting it (a residual connection). */
   readonly accumulate?: boolean;
+  /** The weight is quantized: `w` is its packed quants (QuantLinear), k a multiple of 32. */
+  readonly quant?: QuantWeight;
 }
 
 /**
@@ -58,6 +61,7 @@ const PARAM_SLOTS = 8;
 export class FusedOps {
   private readonly params: { tensor: tf.Tensor1D; offset: number };
   private disposed = false;
+  private quant: QuantLinear | undefined;
   /** Run attention as two jobs around a Math.exp softmax on the calling thread (slower; a cross-check). */
   separateSoftmax = false;
   /**
@@ -81,7 +85,14 @@ export class FusedOps {
   }
 
   /** Up to 4 linears (e.g. q, k and v of one layer) in one job. */
-  linear(jobs: readonly LinearJob[]): void {
+  linear(all: readonly LinearJob[]): void {
+    const quantized = all.filter((job): job is QuantJob => job.quant !== undefined);
+    if (quantized.length > 0) {
+      this.quant ??= new QuantLinear(this.runtime, (job) => this.linear([job]));
+      this.quant.run(quantized, this.parallel);
+    }
+    const jobs = quantized.length > 0 ? all.filter((job) => job.quant === undefined) : all;
+    if (jobs.length === 0) return;
     const i32 = this.runtime.i32;
     let work = 0;
     const segments: Segment[] = jobs.map((job, slot) => {
@@ -261,6 +272,7 @@ export class FusedOps {
     if (this.disposed) return;
     this.disposed = true;
     this.params.tensor.dispose();
+    this.quant?.dispose();
   }
 
   private softmax(job: AttentionJob): void {

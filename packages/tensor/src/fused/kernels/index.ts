@@ -12,3 +12,4 @@ export {
 export { linearTiledVariant, tileFor } from './linearTiled.js';
 export { linearPacked } from './linearPacked.js';
 export { packPanels } from './packPanels.js';
+export { DequantParams, QuantLinearParams, quantRowBytes, type QuantFormat } from './quantParams.js';

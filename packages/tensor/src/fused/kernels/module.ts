@@ -7,6 +7,8 @@ import { attention } from './attention.js';
 import { siluMul } from './silu.js';
 import { rmsNorm } from './rmsNorm.js';
 import { ropeStore } from './ropeStore.js';
+import { linearQuantRows } from './linearQuantRows.js';
+import { dequantRows } from './dequantRows.js';
 
 /**
  * The fused decode kernels, wasm SIMD emitted from TypeScript. Every kernel is
@@ -23,6 +25,10 @@ export const KERNEL_NAMES = [
   'siluMul',
   'rmsNorm',
   'ropeStore',
+  'linearQ8Rows',
+  'linearQ4Rows',
+  'dequantQ8Rows',
+  'dequantQ4Rows',
 ] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
@@ -42,6 +48,10 @@ export function fusedModuleBytes(shared: boolean, fma = false): Uint8Array<Array
       siluMul(),
       rmsNorm(),
       ropeStore(),
+      linearQuantRows('q8_0'),
+      linearQuantRows('q4_0'),
+      dequantRows('q8_0'),
+      dequantRows('q4_0'),
     ],
     shared,
   );

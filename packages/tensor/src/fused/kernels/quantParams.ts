@@ -1,0 +1,34 @@
+/**
+ * The packed quantized weight formats of the fast path. A [rows, k] matrix (k a multiple of 32) is
+ * two arrays: the quants, row after row (q8_0: k int8 per row; q4_0: k/2 bytes per row, GGUF's nibble
+ * order — byte j of a block holds element j low and element j + 16 high, value q − 8), and one f32
+ * scale per 32-block (rows · k/32 floats). GGUF's f16 scales are widened once at load, so the kernels
+ * do no f16 decoding and every block's quants sit 16-byte aligned.
+ */
+export type QuantFormat = 'q8_0' | 'q4_0';
+
+/** Quant bytes of one row of `k` weights. */
+export function quantRowBytes(format: QuantFormat, k: number): number {
+  return format === 'q8_0' ? k : k / 2;
+}
+
+/**
+ * linearQ8Rows / linearQ4Rows: y[t, r] (+)= Σ_b sw[r, b]·sx[t, b]·Σ_i wq[r, 32b + i]·xq[t, 32b + i]
+ * for weight rows r in [start, end), t < T. X holds the activations quantized to int8 per 32-block
+ * (quantizeRowsQ8: rows k bytes apart), XS their scales (rows k/32 floats apart).
+ */
+export const QuantLinearParams = {
+  W: 0,
+  S: 1,
+  X: 2,
+  XS: 3,
+  Y: 4,
+  K: 5,
+  T: 6,
+  YStride: 7,
+  Accumulate: 8,
+  Size: 9,
+} as const;
+
+/** dequantQ8Rows / dequantQ4Rows: out[r − First, :] = float32 weight row r, for r in [start, end). */
+export const DequantParams = { W: 0, S: 1, K: 2, Out: 3, First: 4, Size: 5 } as const;
