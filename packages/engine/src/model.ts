@@ -4,6 +4,7 @@ import { tf } from '@recur/tensor';
 import { DepthwiseLora } from '@recur/lora';
 import { disposeFast } from './fast.js';
 import type { RecurSection } from './recurConfig.js';
+import { embedKey, headKey, sameBits } from './tiedHead.js';
 
 /** A runnable model: the decoder, its tokenizer and where it came from. */
 export interface LoadedModel {
@@ -45,7 +46,11 @@ const adapterTensor = /\.loop\d+\.weight$/;
 /** Mixture-of-Recursions router weights. */
 export const routerTensorPrefix = 'mor.';
 
-/** Reads every tensor the decoder needs from an open checkpoint and builds the model. */
+/**
+ * Reads every tensor the decoder needs from an open checkpoint and builds the model. Each tensor goes
+ * into the backend as soon as it is read (the checkpoint reads it by offset from the file), so load
+ * holds one copy of the weights plus the tensor in flight, not a second full set of arrays.
+ */
 export async function buildModel(checkpoint: Checkpoint, options: BuildOptions = {}): Promise<LoadedModel> {
   if (!checkpoint.tokenizer) {
     throw new Error(
@@ -54,25 +59,28 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
   }
   const recur = withLoops(checkpoint.path, options.recur, options.loops);
   const baseConfig = recur ? { ...checkpoint.config, layerOrder: recur.layerOrder } : checkpoint.config;
-  const specs = [
-    ...decoderWeightSpecs(baseConfig),
-    ...(recur ? checkpoint.tensors.filter((t) => adapterTensor.test(t.name)) : []),
-    ...(recur?.router ? checkpoint.tensors.filter((t) => t.name.startsWith(routerTensorPrefix)) : []),
-  ];
-  const arrays = new Map<string, Float32Array>();
-  for (const [i, spec] of specs.entries()) {
-    arrays.set(spec.name, await checkpoint.read(spec.name));
-    options.onProgress?.(i + 1, specs.length, spec.name);
-  }
-  const config = tieIdenticalHead(baseConfig, arrays);
   if (recur && options.adapter)
     throw new Error(
       `${checkpoint.path}: a converted model carries its own LoRA; an extra adapter applies to plain models only`,
     );
-  const lora = recur ? loadLora(checkpoint, arrays, recur.loraScale) : options.adapter;
-  const routerParams = recur?.router ? loadRouter(checkpoint, arrays) : undefined;
+  const extras = [
+    ...(recur ? checkpoint.tensors.filter((t) => adapterTensor.test(t.name)) : []),
+    ...(recur?.router ? checkpoint.tensors.filter((t) => t.name.startsWith(routerTensorPrefix)) : []),
+  ];
+  if (recur?.router && !extras.some((t) => t.name.startsWith(routerTensorPrefix)))
+    throw new Error(
+      `${checkpoint.path}: config.json names a router but the weights hold no ${routerTensorPrefix}* tensors`,
+    );
+  const { tensors, tiedHead } = await readTensors(checkpoint, [...decoderWeightSpecs(baseConfig), ...extras], options);
+  const config = tiedHead ? { ...baseConfig, tieWordEmbeddings: true } : baseConfig;
+  const pick = (names: readonly string[]) => new Map(names.map((name) => [name, tensors.get(name)!]));
+  const adapterNames = extras.filter((t) => adapterTensor.test(t.name)).map((t) => t.name);
+  const routerNames = extras.filter((t) => t.name.startsWith(routerTensorPrefix)).map((t) => t.name);
+  const lora = recur ? new DepthwiseLora(pick(adapterNames), recur.loraScale) : options.adapter;
+  const routerParams = recur?.router ? pick(routerNames) : undefined;
+  const weights = pick(decoderWeightSpecs(config).map((spec) => spec.name));
   return {
-    decoder: Decoder.fromArrays(config, arrays, lora ? { adapter: lora } : {}),
+    decoder: new Decoder(config, weights, lora ? { adapter: lora } : {}),
     ...(lora ? { lora } : {}),
     ...(recur ? { recur } : {}),
     ...(routerParams ? { routerParams } : {}),
@@ -84,34 +92,35 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
 }
 
 /**
- * Some converters (e.g. llama2.c → GGUF) store the LM head as a copy of the embedding. Sharing one
- * matrix when the two are bit-identical keeps the model exact and counts its parameters once.
+ * Each tensor read and put into the backend in turn (on failure the ones made are freed). Some
+ * converters (e.g. llama2.c → GGUF) store the LM head as a copy of the embedding: when the two are
+ * bit-identical the head is not kept (`tiedHead`), which keeps the model exact and counts its
+ * parameters once; only an untied model holds the embedding's array until its head is compared.
  */
-function tieIdenticalHead(config: ModelConfig, arrays: Map<string, Float32Array>): ModelConfig {
-  if (config.tieWordEmbeddings) return config;
-  const head = arrays.get('lm_head.weight');
-  const embed = arrays.get('model.embed_tokens.weight');
-  if (!head || !embed || head.length !== embed.length) return config;
-  for (let i = 0; i < head.length; i++) if (!Object.is(head[i], embed[i])) return config;
-  arrays.delete('lm_head.weight');
-  return { ...config, tieWordEmbeddings: true };
-}
-
-function loadLora(checkpoint: Checkpoint, arrays: Map<string, Float32Array>, scale: number): DepthwiseLora {
-  const factors = new Map<string, { data: Float32Array; shape: readonly number[] }>();
-  for (const info of checkpoint.tensors) {
-    if (adapterTensor.test(info.name)) factors.set(info.name, { data: arrays.get(info.name)!, shape: info.shape });
+async function readTensors(
+  checkpoint: Checkpoint,
+  specs: readonly { name: string; shape: readonly number[] }[],
+  options: BuildOptions,
+): Promise<{ tensors: Map<string, tf.Tensor>; tiedHead: boolean }> {
+  const tensors = new Map<string, tf.Tensor>();
+  let embed: Float32Array | undefined;
+  let tiedHead = false;
+  try {
+    for (const [i, spec] of specs.entries()) {
+      const data = await checkpoint.read(spec.name);
+      if (data.length !== spec.shape.reduce((a, b) => a * b, 1))
+        throw new Error(`${checkpoint.path}: tensor ${spec.name} has ${data.length} values, not [${spec.shape}]`);
+      if (spec.name === embedKey && !checkpoint.config.tieWordEmbeddings) embed = data;
+      if (spec.name === headKey && embed && sameBits(data, embed)) tiedHead = true;
+      else tensors.set(spec.name, tf.tensor(data, [...spec.shape], 'float32'));
+      if (spec.name === headKey) embed = undefined;
+      options.onProgress?.(i + 1, specs.length, spec.name);
+    }
+  } catch (error) {
+    for (const t of tensors.values()) t.dispose();
+    throw error;
   }
-  return DepthwiseLora.fromArrays(factors, scale);
-}
-
-function loadRouter(checkpoint: Checkpoint, arrays: Map<string, Float32Array>): Map<string, tf.Tensor> {
-  const infos = checkpoint.tensors.filter((t) => t.name.startsWith(routerTensorPrefix));
-  if (infos.length === 0)
-    throw new Error(
-      `${checkpoint.path}: config.json names a router but the weights hold no ${routerTensorPrefix}* tensors`,
-    );
-  return new Map(infos.map((info) => [info.name, tf.tensor(arrays.get(info.name)!, [...info.shape], 'float32')]));
+  return { tensors, tiedHead };
 }
 
 /** The recur section with its run order rebuilt for another loop count. */

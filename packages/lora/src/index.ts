@@ -1,6 +1,9 @@
 export { DepthwiseLora } from './depthwiseLora.js';
 export {
+  depthwiseLoraSpecs,
+  depthwiseLoraStep,
   initDepthwiseLora,
+  sharedSteps,
   LoraError,
   type ArrayTensor,
   type LoraInit,

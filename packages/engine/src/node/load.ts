@@ -32,7 +32,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
 }
 
 /** The `recur` section of the config.json that belongs to `path`, if any. */
-async function recurSection(path: string): Promise<RecurSection | undefined> {
+export async function recurSection(path: string): Promise<RecurSection | undefined> {
   if (path.endsWith('.gguf')) return undefined;
   const folder = (await stat(path)).isDirectory() ? path : dirname(path);
   const file = join(folder, 'config.json');
