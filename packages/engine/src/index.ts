@@ -22,7 +22,7 @@ export { benchmarkForward, type ForwardBenchOptions, type ForwardBenchResult } f
 export type { RoutedBench } from './benchFast.js';
 export { convertModel, type ConvertOptions, type ConvertedModel } from './convert.js';
 export { sampleCorpus, SampleCorpusError, type SampleCorpusOptions, type SampledCorpus } from './sampleCorpus.js';
-export { plainModel, type LoraExport, type PlainModel } from './export.js';
+export { plainArrays, plainModel, type LoraExport, type PlainModel, type PlainTensors } from './export.js';
 export { disposeFast, fastDecoderFor, tokenRunner, type FastChoice, type TokenRunner } from './fast.js';
 export type { DistillationOptions, LrSchedule, TrainableSelection } from '@recur/train';
 export {

@@ -43,7 +43,7 @@ export {
   type RecursiveModelSpec,
   type RecursiveOptions,
 } from './recursive/convert.js';
-export { unrollRecursive, type UnrolledDecoder } from './recursive/unroll.js';
+export { unrolledLayout, unrollRecursive, type UnrolledDecoder, type UnrolledLayout } from './recursive/unroll.js';
 export {
   FastDecoder,
   type FastDepthOptions,

@@ -13,5 +13,5 @@ export {
 } from './init.js';
 export { loraKey, loopNormKey } from './keys.js';
 export { rankFor, type LoraRanks } from './ranks.js';
-export { mergeDepthwiseLora } from './merge.js';
+export { mergeDepthwiseLora, mergedStepTensor } from './merge.js';
 export { fromPeftAdapter, toPeftAdapter, type PeftAdapter, type PeftAdapterConfig } from './peft.js';
