@@ -68,10 +68,14 @@ function memAvailable() {
   return line ? Number(line.split(/\s+/)[1]) * 1024 : os.freemem();
 }
 
-/** Runs `node --import maxRss.mjs …args` and returns its JSON result, peak RSS, seconds and load average. */
+/**
+ * @typedef {{ result: any, peak: number, seconds: number, load: string }} Measured
+ * Runs `node --import maxRss.mjs …args` and returns its JSON result, peak RSS, seconds and load average.
+ * @param {string} name @param {readonly string[]} args @returns {Measured}
+ */
 function measured(name, args) {
   const rssFile = join(dir, `${name}.rss`);
-  const load = os.loadavg()[0];
+  const load = os.loadavg()[0] ?? 0;
   const started = performance.now();
   const stdout = execFileSync(process.execPath, ['--import', preload, ...args], {
     encoding: 'utf8',
@@ -83,13 +87,20 @@ function measured(name, args) {
   const peak = Number(readFileSync(rssFile, 'utf8').trim().split('\n').at(-1));
   const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? 'null');
   console.log(`${name}: peak RSS ${(peak / gib).toFixed(2)} GiB in ${seconds.toFixed(0)} s (load ${load.toFixed(1)})`);
-  return { result, peak, seconds, load: `${load.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}` };
+  return { result, peak, seconds, load: `${load.toFixed(1)} → ${(os.loadavg()[0] ?? 0).toFixed(1)}` };
 }
 
+/**
+ * @param {{ write: Measured, convert: Measured, generate: Measured, convertedBytes: number,
+ *   parameters: { shared: number, lora: number } }} run
+ */
 function record({ write, convert, generate, convertedBytes, parameters }) {
+  /** @param {number} n */
   const gb = (n) => `${(n / 1e9).toFixed(2)} GB`;
+  /** @param {number} peak @param {number} bytes */
   const ratio = (peak, bytes) => `${(peak / bytes).toFixed(2)}×`;
   const convertedF32 = (parameters.shared + parameters.lora) * 4;
+  /** @type {[string, Measured, number, string][]} */
   const rows = [
     ['write the source GGUF (streamed)', write, weightBytes, '—'],
     [`\`recur convert\` ${convertFlags.join(' ')}`, convert, weightBytes, '< 1.5×'],

@@ -22,7 +22,10 @@ const arrays = {
 const written = await writeGgufModel({ config: llama1bShape, arrays }, out, { dtype: 'F32', tokenizer: 'placeholder' });
 process.stdout.write(`${JSON.stringify(written)}\n`);
 
-/** Values uniform in [−scale, scale] from a xorshift32 stream: fast enough for 1.2 G values. */
+/**
+ * Values uniform in [−scale, scale] from a xorshift32 stream: fast enough for 1.2 G values.
+ * @param {number} size @param {number} seed @param {number} scale
+ */
 function uniform(size, seed, scale) {
   const out = new Float32Array(size);
   let x = (seed * 2654435761) >>> 0 || 1;
