@@ -21,6 +21,11 @@ const convertFlags = (
   '--loops 2 --strategy middle-cycle --init average --lora-rank-attn 8 --lora-rank-mlp 8 --lora-init zero'
 ).split(' ');
 
+/**
+ * The converted model (≈ 3.2 GB F32) runs on tfjs's cpu backend: on wasm, load fails with "offset is
+ * out of bounds" once the heap passes 2 GiB (seen here; tfjs-backend-wasm's pointers look signed).
+ */
+const generateBackend = process.env.BENCH_GENERATE_BACKEND ?? 'cpu';
 const weightBytes = parameterCount(llama1bShape) * 4;
 checkRoom();
 const dir = mkdtempSync(join(os.tmpdir(), 'recur-bench-memory-'));
@@ -42,6 +47,8 @@ try {
     '8',
     '--temperature',
     '0',
+    '--backend',
+    generateBackend,
     '--json',
   ]);
   record({ write, convert, generate, convertedBytes, parameters: converted.parameters });
@@ -124,7 +131,7 @@ A random-weight GGUF in the Llama-3.2-1B shape (16 layers, d 2048, 32/8 heads, F
 written by the benchmark with Recur's streamed GGUF writer and deleted after). Peak RSS is each child
 process's \`ru_maxrss\`; the ratio divides it by the F32 weight bytes of the model the step reads.
 The converted model (${gb(convertedF32)} F32, model.safetensors ${gb(convertedBytes)}) ran ${tokens} greedy
-tokens on the ${generate.result?.path ?? '?'} path.
+tokens on the ${generate.result?.path ?? '?'} path (\`--backend ${generateBackend}\`).
 
 | step | peak RSS | F32 weights | ratio | goal | time | load avg (1 min, before → after) |
 |---|---:|---:|---:|---:|---:|---|
@@ -132,7 +139,8 @@ ${table}
 
 The plain 1B model is not generated from: its ${gb(weightBytes)} of F32 weights do not fit the 4 GiB
 heap of 32-bit wasm (tfjs-backend-wasm and the fused kernels compute in it), so the load + generate row
-runs the converted model it was turned into. The convert row initialises LoRA with \`--lora-init zero\`:
+runs the converted model it was turned into — on tfjs's cpu backend, because on wasm its load fails
+("offset is out of bounds") once the heap passes 2 GiB. The convert row initialises LoRA with \`--lora-init zero\`:
 exact SVD of this shape's 2048-wide matrices is too slow on this machine (see docs/benchmarks.md's note).`,
   );
 }
