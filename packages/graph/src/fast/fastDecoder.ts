@@ -286,9 +286,9 @@ export class FastDecoder {
     let phase = profile.start();
     for (const [t, row] of rows.entries())
       f32.copyWithin(
-        (S.at('h') >> 2) + t * d,
-        (this.weights.embed >> 2) + row.id * d,
-        (this.weights.embed >> 2) + (row.id + 1) * d,
+        (S.at('h') >>> 2) + t * d,
+        (this.weights.embed >>> 2) + row.id * d,
+        (this.weights.embed >>> 2) + (row.id + 1) * d,
       );
     ropeTables(ctx, rows);
     phase = profile.lap('embed', phase);
@@ -307,12 +307,18 @@ export class FastDecoder {
       const group = wanted.slice(g, g + this.maxRows);
       f32 = ops.runtime.f32;
       group.forEach(({ t }, n) =>
-        rmsNormRow(f32, (S.at('h') >> 2) + t * d, (S.at('xn') >> 2) + n * d, this.weights.finalNorm, config.rmsNormEps),
+        rmsNormRow(
+          f32,
+          (S.at('h') >>> 2) + t * d,
+          (S.at('xn') >>> 2) + n * d,
+          this.weights.finalNorm,
+          config.rmsNormEps,
+        ),
       );
       ops.linear([{ w: this.weights.head, x: S.at('xn'), y: S.at('logits'), rows: V, k: d, T: group.length }]);
       f32 = ops.runtime.f32;
       group.forEach(({ out }, n) =>
-        out.output.set(f32.subarray((S.at('logits') >> 2) + n * V, (S.at('logits') >> 2) + (n + 1) * V), out.at * V),
+        out.output.set(f32.subarray((S.at('logits') >>> 2) + n * V, (S.at('logits') >>> 2) + (n + 1) * V), out.at * V),
       );
     }
     profile.lap('head', phase);

@@ -262,7 +262,7 @@ function ropeAndStore(ctx: FastContext, rows: readonly PassRow[], calls: readonl
   const f32 = ops.runtime.f32;
   const contexts = new Array<number>(rows.length);
   for (const [t, row] of rows.entries()) {
-    const q = (S.at('qkv') >> 2) + t * qkvDim;
+    const q = (S.at('qkv') >>> 2) + t * qkvDim;
     const [k, v] = [q + qDim, q + qDim + kvDim];
     if (w.qBias) addRow(f32, q, w.qBias);
     if (w.kBias) addRow(f32, k, w.kBias);
@@ -276,9 +276,9 @@ function ropeAndStore(ctx: FastContext, rows: readonly PassRow[], calls: readonl
       const [kBase, vBase] = [cache.base(write, 0), cache.base(write, 1)];
       const entry = cache.writeIndex(write, row.pos);
       for (let g = 0; g < kvHeads; g++) {
-        const at = entry * hd + g * (headStride >> 2);
-        f32.copyWithin((kBase >> 2) + at, k + g * hd, k + (g + 1) * hd);
-        f32.copyWithin((vBase >> 2) + at, v + g * hd, v + (g + 1) * hd);
+        const at = entry * hd + g * (headStride >>> 2);
+        f32.copyWithin((kBase >>> 2) + at, k + g * hd, k + (g + 1) * hd);
+        f32.copyWithin((vBase >>> 2) + at, v + g * hd, v + (g + 1) * hd);
       }
     }
     contexts[t] = cache.context(read, row.pos);

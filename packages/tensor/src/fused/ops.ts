@@ -87,7 +87,7 @@ export class FusedOps {
     const segments: Segment[] = jobs.map((job, slot) => {
       if (job.k % 4 !== 0) throw new RangeError(`FusedOps.linear: k must be a multiple of 4, got ${job.k}`);
       const p = this.slot(slot);
-      const b = p >> 2;
+      const b = p >>> 2;
       i32[b + LinearParams.W] = job.w;
       i32[b + LinearParams.X] = job.x;
       i32[b + LinearParams.Y] = job.y;
@@ -117,7 +117,7 @@ export class FusedOps {
     const { runtime } = this;
     const i32 = runtime.i32;
     const p = this.slot(0);
-    const b = p >> 2;
+    const b = p >>> 2;
     i32[b + AttnParams.Q] = job.q;
     i32[b + AttnParams.QStride] = job.qStride;
     i32[b + AttnParams.RowInfo] = job.rowInfo;
@@ -156,7 +156,7 @@ export class FusedOps {
     if (job.n % 4 !== 0) throw new RangeError(`FusedOps.siluMul: n must be a multiple of 4, got ${job.n}`);
     const i32 = this.runtime.i32;
     const p = this.slot(0);
-    const b = p >> 2;
+    const b = p >>> 2;
     i32[b + SiluParams.Gate] = job.gate;
     i32[b + SiluParams.UpOffset] = job.upOffset;
     i32[b + SiluParams.N] = job.n;
@@ -186,7 +186,7 @@ export class FusedOps {
     const { runtime } = this;
     const i32 = runtime.i32;
     const p = this.slot(0);
-    const b = p >> 2;
+    const b = p >>> 2;
     i32[b + NormParams.X] = job.x;
     i32[b + NormParams.XStride] = job.xStride;
     i32[b + NormParams.Out] = job.out;
@@ -207,7 +207,7 @@ export class FusedOps {
     info: { kBase: number; vBase: number; context: number; headStride: number },
   ): void {
     const i32 = this.runtime.i32;
-    const b = (rowInfo >> 2) + t * RowInfo.Size;
+    const b = (rowInfo >>> 2) + t * RowInfo.Size;
     i32[b + RowInfo.KBase] = info.kBase;
     i32[b + RowInfo.VBase] = info.vBase;
     i32[b + RowInfo.Context] = info.context;
@@ -222,11 +222,11 @@ export class FusedOps {
 
   private softmax(job: AttentionJob): void {
     const f32 = this.runtime.f32;
-    const stride = job.scoreStride >> 2;
+    const stride = job.scoreStride >>> 2;
     for (let t = 0; t < job.T; t++) {
       const n = job.contexts[t] ?? 0;
       for (let h = 0; h < job.heads; h++) {
-        const base = (job.scores >> 2) + (t * job.heads + h) * stride;
+        const base = (job.scores >>> 2) + (t * job.heads + h) * stride;
         let max = -Infinity;
         for (let s = 0; s < n; s++) max = Math.max(max, f32[base + s]!);
         let sum = 0;
