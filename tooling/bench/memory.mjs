@@ -22,8 +22,8 @@ const convertFlags = (
 ).split(' ');
 
 /**
- * The converted model (≈ 3.2 GB F32) runs on tfjs's cpu backend: on wasm, load fails with "offset is
- * out of bounds" once the heap passes 2 GiB (seen here; tfjs-backend-wasm's pointers look signed).
+ * The backend of the generate step (default cpu: the first run on wasm hit the signed-offset bug past a
+ * 2 GiB heap, since fixed; BENCH_GENERATE_BACKEND=wasm runs the fast path).
  */
 const generateBackend = process.env.BENCH_GENERATE_BACKEND ?? 'cpu';
 const weightBytes = parameterCount(llama1bShape) * 4;
@@ -139,8 +139,7 @@ ${table}
 
 The plain 1B model is not generated from: its ${gb(weightBytes)} of F32 weights do not fit the 4 GiB
 heap of 32-bit wasm (tfjs-backend-wasm and the fused kernels compute in it), so the load + generate row
-runs the converted model it was turned into — on tfjs's cpu backend, because on wasm its load fails
-("offset is out of bounds") once the heap passes 2 GiB. The convert row initialises LoRA with \`--lora-init zero\`:
+runs the converted model it was turned into. The convert row initialises LoRA with \`--lora-init zero\`:
 exact SVD of this shape's 2048-wide matrices is too slow on this machine (see docs/benchmarks.md's note).`,
   );
 }
