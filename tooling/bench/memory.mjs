@@ -140,6 +140,6 @@ ${table}
 The plain 1B model is not generated from: its ${gb(weightBytes)} of F32 weights do not fit the 4 GiB
 heap of 32-bit wasm (tfjs-backend-wasm and the fused kernels compute in it), so the load + generate row
 runs the converted model it was turned into. The convert row initialises LoRA with \`--lora-init zero\`:
-exact SVD of this shape's 2048-wide matrices is too slow on this machine (see docs/benchmarks.md's note).`,
+exact SVD of this shape's 2048-wide matrices (98 of them) is too slow on this machine.`,
   );
 }
