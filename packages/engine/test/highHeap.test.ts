@@ -1,12 +1,15 @@
-import { expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
 import { initBackend, tf } from '@recur/tensor';
 import { disposeModel, tokenRunner } from '../src/index.js';
 import { convertToFolder, loadModel } from '../src/node/index.js';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { hfPath } from './stories260k.js';
-const out = join(mkdtempSync(join(tmpdir(), 'hh-')), 'c');
+
+const dir = mkdtempSync(join(tmpdir(), 'recur-high-heap-'));
+const out = join(dir, 'converted');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function greedy(): Promise<number[]> {
   const model = await loadModel(out);
