@@ -5,14 +5,27 @@ export { elementCount, type TensorInfo, type TensorStore } from './tensor-info.j
 
 export { openSafetensors, type SafetensorsFile } from './safetensors/reader.js';
 export { parseSafetensorsHeader, type SafetensorsEntry, type SafetensorsHeader } from './safetensors/header.js';
-export { writeSafetensors, type SafetensorsWriteEntry } from './safetensors/writer.js';
+export {
+  safetensorsLayout,
+  writeSafetensors,
+  type SafetensorsLayout,
+  type SafetensorsSpec,
+  type SafetensorsWriteEntry,
+} from './safetensors/writer.js';
 export { openShardedSafetensors, parseSafetensorsIndex, type SafetensorsIndex } from './safetensors/sharded.js';
 export { writeShardedSafetensors, type ShardedSafetensors } from './safetensors/write-sharded.js';
 export type { FloatDtype } from './safetensors/dtypes.js';
 
 export { readGguf, type GgufFile, type GgufMetadata } from './gguf/reader.js';
 export type { GgufTensorInfo } from './gguf/tensor-infos.js';
-export { writeGguf, type GgufWriteOptions, type GgufWriteTensor } from './gguf/writer.js';
+export {
+  ggufLayout,
+  writeGguf,
+  type GgufLayout,
+  type GgufTensorSpec,
+  type GgufWriteOptions,
+  type GgufWriteTensor,
+} from './gguf/writer.js';
 export { ggufWriteDtypes, encodeGgml, type GgufWriteDtype } from './gguf/encode.js';
 export { decodableGgmlTypes, decodeGgml, type DecodeSite } from './gguf/decode.js';
 export { ggmlTypeByName, type GgmlType } from './gguf/types.js';

@@ -27,7 +27,7 @@ export { convertMasa, type MasaConvertOptions, type MasaConvertedModel } from '.
 export { masaStoredParameters, type MasaModel, type MasaSection } from './masa.js';
 export { parseMasaModules, type MasaModule } from '@recur/sharing';
 export { sampleCorpus, SampleCorpusError, type SampleCorpusOptions, type SampledCorpus } from './sampleCorpus.js';
-export { plainModel, type LoraExport, type PlainModel } from './export.js';
+export { plainArrays, plainModel, type LoraExport, type PlainModel, type PlainTensors } from './export.js';
 export { disposeFast, fastDecoderFor, tokenRunner, type FastChoice, type TokenRunner } from './fast.js';
 export type { DistillationOptions, LrSchedule, TrainableSelection } from '@recur/train';
 export {

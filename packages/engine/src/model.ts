@@ -6,6 +6,7 @@ import { masaTensorPrefix } from '@recur/sharing';
 import { disposeFast } from './fast.js';
 import { checkMasaTensors, loadMasa, masaDerivedKeys, type MasaModel, type MasaSection } from './masa.js';
 import type { RecurSection } from './recurConfig.js';
+import { embedKey, headKey, sameBits } from './tiedHead.js';
 
 /** A runnable model: the decoder, its tokenizer and where it came from. */
 export interface LoadedModel {
@@ -62,7 +63,11 @@ const adapterTensor = /\.loop\d+\.weight$/;
 /** Mixture-of-Recursions router weights. */
 export const routerTensorPrefix = 'mor.';
 
-/** Reads every tensor the decoder needs from an open checkpoint and builds the model. */
+/**
+ * Reads every tensor the decoder needs from an open checkpoint and builds the model. Each tensor goes
+ * into the backend as soon as it is read (the checkpoint reads it by offset from the file), so load
+ * holds one copy of the weights plus the tensor in flight, not a second full set of arrays.
+ */
 export async function buildModel(checkpoint: Checkpoint, options: BuildOptions = {}): Promise<LoadedModel> {
   if (!checkpoint.tokenizer) {
     throw new Error(
@@ -71,33 +76,36 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
   }
   const recur = withLoops(checkpoint.path, options.recur, options.loops);
   const baseConfig = recur ? { ...checkpoint.config, layerOrder: recur.layerOrder } : checkpoint.config;
-  if (recur && options.masa)
-    throw new Error(`${checkpoint.path}: config.json has both a recur and a masa section; a model is one or the other`);
-  if (options.masa) checkMasaTensors(checkpoint, baseConfig, options.masa);
-  const derived = options.masa ? masaDerivedKeys(baseConfig, options.masa) : new Set<string>();
-  const specs = [
-    ...decoderWeightSpecs(baseConfig).filter((spec) => !derived.has(spec.name)),
-    ...(options.masa ? checkpoint.tensors.filter((t) => t.name.startsWith(masaTensorPrefix)) : []),
-    ...(recur ? checkpoint.tensors.filter((t) => adapterTensor.test(t.name)) : []),
-    ...(recur?.router ? checkpoint.tensors.filter((t) => t.name.startsWith(routerTensorPrefix)) : []),
-  ];
-  const arrays = new Map<string, Float32Array>();
-  for (const [i, spec] of specs.entries()) {
-    arrays.set(spec.name, await checkpoint.read(spec.name));
-    options.onProgress?.(i + 1, specs.length, spec.name);
-  }
-  const masa = options.masa ? loadMasa(checkpoint, arrays, options.masa) : undefined;
-  const config = tieIdenticalHead(baseConfig, arrays);
   if (recur && options.adapter)
     throw new Error(
       `${checkpoint.path}: a converted model carries its own LoRA; an extra adapter applies to plain models only`,
     );
-  const lora = recur ? loadLora(checkpoint, arrays, recur.loraScale) : options.adapter;
-  const routerParams = recur?.router ? loadRouter(checkpoint, arrays) : undefined;
+  if (recur && options.masa)
+    throw new Error(`${checkpoint.path}: config.json has both a recur and a masa section; a model is one or the other`);
+  if (options.masa) checkMasaTensors(checkpoint, baseConfig, options.masa);
+  const derived = options.masa ? masaDerivedKeys(baseConfig, options.masa) : new Set<string>();
+  const extras = [
+    ...(recur ? checkpoint.tensors.filter((t) => adapterTensor.test(t.name)) : []),
+    ...(recur?.router ? checkpoint.tensors.filter((t) => t.name.startsWith(routerTensorPrefix)) : []),
+  ];
+  if (recur?.router && !extras.some((t) => t.name.startsWith(routerTensorPrefix)))
+    throw new Error(
+      `${checkpoint.path}: config.json names a router but the weights hold no ${routerTensorPrefix}* tensors`,
+    );
+  const stored = decoderWeightSpecs(baseConfig).filter((spec) => !derived.has(spec.name));
+  const { tensors, tiedHead } = await readTensors(checkpoint, [...stored, ...extras], options);
+  const masa = options.masa && (await masaWeights(checkpoint, options.masa, baseConfig, tensors));
+  const config = tiedHead ? { ...baseConfig, tieWordEmbeddings: true } : baseConfig;
+  const pick = (names: readonly string[]) => new Map(names.map((name) => [name, tensors.get(name)!]));
+  const adapterNames = extras.filter((t) => adapterTensor.test(t.name)).map((t) => t.name);
+  const routerNames = extras.filter((t) => t.name.startsWith(routerTensorPrefix)).map((t) => t.name);
+  const lora = recur ? new DepthwiseLora(pick(adapterNames), recur.loraScale) : options.adapter;
+  const routerParams = recur?.router ? pick(routerNames) : undefined;
+  const weights = pick(decoderWeightSpecs(config).map((spec) => spec.name));
   const quantized = recur || options.nativeQuant === false ? undefined : await quantizedMatrices(checkpoint, config);
   return {
     ...(quantized?.size ? { quantized } : {}),
-    decoder: Decoder.fromArrays(config, arrays, lora ? { adapter: lora } : {}),
+    decoder: new Decoder(config, weights, lora ? { adapter: lora } : {}),
     ...(lora ? { lora } : {}),
     ...(recur ? { recur } : {}),
     ...(routerParams ? { routerParams } : {}),
@@ -122,34 +130,59 @@ async function quantizedMatrices(checkpoint: Checkpoint, config: ModelConfig): P
 }
 
 /**
- * Some converters (e.g. llama2.c → GGUF) store the LM head as a copy of the embedding. Sharing one
- * matrix when the two are bit-identical keeps the model exact and counts its parameters once.
+ * MASA: reads the atoms and coefficients (small), keeps them as the model's dictionary, and puts each
+ * materialised W_l into the backend beside the stored weights (on failure every tensor made is freed).
  */
-function tieIdenticalHead(config: ModelConfig, arrays: Map<string, Float32Array>): ModelConfig {
-  if (config.tieWordEmbeddings) return config;
-  const head = arrays.get('lm_head.weight');
-  const embed = arrays.get('model.embed_tokens.weight');
-  if (!head || !embed || head.length !== embed.length) return config;
-  for (let i = 0; i < head.length; i++) if (!Object.is(head[i], embed[i])) return config;
-  arrays.delete('lm_head.weight');
-  return { ...config, tieWordEmbeddings: true };
-}
-
-function loadLora(checkpoint: Checkpoint, arrays: Map<string, Float32Array>, scale: number): DepthwiseLora {
-  const factors = new Map<string, { data: Float32Array; shape: readonly number[] }>();
-  for (const info of checkpoint.tensors) {
-    if (adapterTensor.test(info.name)) factors.set(info.name, { data: arrays.get(info.name)!, shape: info.shape });
+async function masaWeights(
+  checkpoint: Checkpoint,
+  section: MasaSection,
+  config: ModelConfig,
+  tensors: Map<string, tf.Tensor>,
+): Promise<MasaModel> {
+  const arrays = new Map<string, Float32Array>();
+  for (const info of checkpoint.tensors)
+    if (info.name.startsWith(masaTensorPrefix)) arrays.set(info.name, await checkpoint.read(info.name));
+  const shapes = new Map(decoderWeightSpecs(config).map((spec) => [spec.name, spec.shape]));
+  try {
+    const masa = loadMasa(checkpoint, arrays, section);
+    for (const [key, data] of arrays) tensors.set(key, tf.tensor(data, [...shapes.get(key)!], 'float32'));
+    return masa;
+  } catch (error) {
+    for (const t of tensors.values()) t.dispose();
+    throw error;
   }
-  return DepthwiseLora.fromArrays(factors, scale);
 }
 
-function loadRouter(checkpoint: Checkpoint, arrays: Map<string, Float32Array>): Map<string, tf.Tensor> {
-  const infos = checkpoint.tensors.filter((t) => t.name.startsWith(routerTensorPrefix));
-  if (infos.length === 0)
-    throw new Error(
-      `${checkpoint.path}: config.json names a router but the weights hold no ${routerTensorPrefix}* tensors`,
-    );
-  return new Map(infos.map((info) => [info.name, tf.tensor(arrays.get(info.name)!, [...info.shape], 'float32')]));
+/**
+ * Each tensor read and put into the backend in turn (on failure the ones made are freed). Some
+ * converters (e.g. llama2.c → GGUF) store the LM head as a copy of the embedding: when the two are
+ * bit-identical the head is not kept (`tiedHead`), which keeps the model exact and counts its
+ * parameters once; only an untied model holds the embedding's array until its head is compared.
+ */
+async function readTensors(
+  checkpoint: Checkpoint,
+  specs: readonly { name: string; shape: readonly number[] }[],
+  options: BuildOptions,
+): Promise<{ tensors: Map<string, tf.Tensor>; tiedHead: boolean }> {
+  const tensors = new Map<string, tf.Tensor>();
+  let embed: Float32Array | undefined;
+  let tiedHead = false;
+  try {
+    for (const [i, spec] of specs.entries()) {
+      const data = await checkpoint.read(spec.name);
+      if (data.length !== spec.shape.reduce((a, b) => a * b, 1))
+        throw new Error(`${checkpoint.path}: tensor ${spec.name} has ${data.length} values, not [${spec.shape}]`);
+      if (spec.name === embedKey && !checkpoint.config.tieWordEmbeddings) embed = data;
+      if (spec.name === headKey && embed && sameBits(data, embed)) tiedHead = true;
+      else tensors.set(spec.name, tf.tensor(data, [...spec.shape], 'float32'));
+      if (spec.name === headKey) embed = undefined;
+      options.onProgress?.(i + 1, specs.length, spec.name);
+    }
+  } catch (error) {
+    for (const t of tensors.values()) t.dispose();
+    throw error;
+  }
+  return { tensors, tiedHead };
 }
 
 /** The recur section with its run order rebuilt for another loop count. */

@@ -30,9 +30,21 @@ export {
   type SharingStrategy,
   type TyingPlan,
 } from './recursive/sharing.js';
-export { initRecursiveWeights, initStrategies, type InitStrategy } from './recursive/init.js';
-export { recursiveFromPretrained, type RecursiveModelSpec, type RecursiveOptions } from './recursive/convert.js';
-export { unrollRecursive, type UnrolledDecoder } from './recursive/unroll.js';
+export {
+  initRecursiveWeights,
+  initStrategies,
+  makeSharedTensor,
+  sharedLayerRecipes,
+  type InitStrategy,
+  type SharedTensorRecipe,
+} from './recursive/init.js';
+export {
+  recursiveFromPretrained,
+  recursivePlan,
+  type RecursiveModelSpec,
+  type RecursiveOptions,
+} from './recursive/convert.js';
+export { unrolledLayout, unrollRecursive, type UnrolledDecoder, type UnrolledLayout } from './recursive/unroll.js';
 export {
   FastDecoder,
   type FastDepthOptions,

@@ -1,6 +1,9 @@
 export { DepthwiseLora } from './depthwiseLora.js';
 export {
+  depthwiseLoraSpecs,
+  depthwiseLoraStep,
   initDepthwiseLora,
+  sharedSteps,
   LoraError,
   type ArrayTensor,
   type LoraInit,
@@ -10,7 +13,7 @@ export {
 } from './init.js';
 export { loraKey, loopNormKey } from './keys.js';
 export { rankFor, type LoraRanks } from './ranks.js';
-export { mergeDepthwiseLora } from './merge.js';
+export { mergeDepthwiseLora, mergedStepTensor } from './merge.js';
 export { fromPeftAdapter, toPeftAdapter, type PeftAdapter, type PeftAdapterConfig } from './peft.js';
 export { stackAdapters, sumLoras } from './compose.js';
 export { freshLora, projectionShape, type FreshLoraOptions } from './fresh.js';

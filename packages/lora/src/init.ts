@@ -4,6 +4,7 @@ import {
   layerWeightSpecs,
   type AdaptedModule,
   type DecoderConfig,
+  type LayerStep,
   type NormName,
   type TyingPlan,
 } from '@recur/graph';
@@ -58,54 +59,100 @@ export class LoraError extends Error {
  */
 export function initDepthwiseLora(options: LoraInitOptions): Map<string, ArrayTensor> {
   const out = new Map<string, ArrayTensor>();
-  let drawn = 0; // each zero-init A gets its own seed
-  // unique first/last layers are the source layers themselves
-  const sharedSteps = options.plan.steps.filter((s) => s.role === 'shared');
-  const total = sharedSteps.length * adaptedModules.length;
-  let done = 0;
-  for (const step of sharedSteps) {
-    for (const module of adaptedModules) {
-      options.onProgress?.(done++, total);
-      const orig = options.source.get(layerKey(step.sourceLayer, `${module}.weight`));
-      const shared = options.shared.get(layerKey(step.unique, `${module}.weight`));
-      if (!orig || !shared)
-        throw new LoraError(
-          `no weight for ${module} of source layer ${step.sourceLayer} / shared layer ${step.unique}`,
-        );
-      const shape = moduleShape(options.sourceConfig, module);
-      const rank = rankFor(options.ranks, module, shape);
-      if (!Number.isInteger(rank) || rank < 0 || rank > Math.min(...shape)) {
-        throw new LoraError(
-          `LoRA rank ${rank} does not fit ${module} [${shape.join(', ')}] (at most ${Math.min(...shape)})`,
-        );
-      }
-      if (rank === 0) continue;
-      const factors =
-        options.init === 'svd'
-          ? svdFactors(orig, shared, shape, rank, options.seed ?? 0)
-          : zeroFactors(shape, rank, (options.seed ?? 0) * 10_007 + drawn++);
-      if (factors.captured !== undefined) {
-        options.onEnergy?.({
-          name: `model.layers.${step.unique}.${module}.loop${step.loop}`,
-          sourceLayer: step.sourceLayer,
-          rank,
-          captured: factors.captured,
-        });
-      }
-      out.set(loraKey(step.unique, module, step.loop, 'A'), factors.a);
-      out.set(loraKey(step.unique, module, step.loop, 'B'), factors.b);
-    }
-    if (options.norms === 'per-loop') {
-      for (const name of ['input_layernorm', 'post_attention_layernorm'] as NormName[]) {
-        const key = layerKey(step.sourceLayer, `${name}.weight`);
-        const norm = options.source.get(key);
-        if (!norm) throw new LoraError(`per-loop norms need the source's ${key}, which it lacks`);
-        out.set(loopNormKey(step.unique, name, step.loop), { data: norm, shape: [norm.length] });
-      }
-    }
+  const counters = { drawn: 0, done: 0 };
+  for (const step of sharedSteps(options.plan)) {
+    for (const [key, tensor] of depthwiseLoraStep(step, options, counters)) out.set(key, tensor);
   }
+  const total = sharedSteps(options.plan).length * adaptedModules.length;
   options.onProgress?.(total, total);
   return out;
+}
+
+/** The steps that get adapters: unique first/last layers are the source layers themselves. */
+export function sharedSteps(plan: TyingPlan): LayerStep[] {
+  return plan.steps.filter((s) => s.role === 'shared');
+}
+
+/**
+ * One shared step's adapters (and per-loop norms), in file order. `source` and `shared` need only
+ * hold this step's source layer and stored layer, so a streaming converter can go step by step;
+ * `counters` carries the zero-init seeds drawn and the progress across steps.
+ */
+export function depthwiseLoraStep(
+  step: LayerStep,
+  options: LoraInitOptions,
+  counters: { drawn: number; done: number },
+): Map<string, ArrayTensor> {
+  const out = new Map<string, ArrayTensor>();
+  const total = sharedSteps(options.plan).length * adaptedModules.length;
+  for (const module of adaptedModules) {
+    options.onProgress?.(counters.done++, total);
+    const orig = options.source.get(layerKey(step.sourceLayer, `${module}.weight`));
+    const shared = options.shared.get(layerKey(step.unique, `${module}.weight`));
+    if (!orig || !shared)
+      throw new LoraError(`no weight for ${module} of source layer ${step.sourceLayer} / shared layer ${step.unique}`);
+    const shape = moduleShape(options.sourceConfig, module);
+    const rank = checkedRank(options.ranks, module, shape);
+    if (rank === 0) continue;
+    const factors =
+      options.init === 'svd'
+        ? svdFactors(orig, shared, shape, rank, options.seed ?? 0)
+        : zeroFactors(shape, rank, (options.seed ?? 0) * 10_007 + counters.drawn++);
+    if (factors.captured !== undefined) {
+      options.onEnergy?.({
+        name: `model.layers.${step.unique}.${module}.loop${step.loop}`,
+        sourceLayer: step.sourceLayer,
+        rank,
+        captured: factors.captured,
+      });
+    }
+    out.set(loraKey(step.unique, module, step.loop, 'A'), factors.a);
+    out.set(loraKey(step.unique, module, step.loop, 'B'), factors.b);
+  }
+  if (options.norms === 'per-loop') {
+    for (const name of normNames) {
+      const key = layerKey(step.sourceLayer, `${name}.weight`);
+      const norm = options.source.get(key);
+      if (!norm) throw new LoraError(`per-loop norms need the source's ${key}, which it lacks`);
+      out.set(loopNormKey(step.unique, name, step.loop), { data: norm, shape: [norm.length] });
+    }
+  }
+  return out;
+}
+
+/**
+ * Names and shapes of every tensor `initDepthwiseLora` makes, in its order, known before any is
+ * made (a streamed file's header lists them first).
+ */
+export function depthwiseLoraSpecs(
+  options: Pick<LoraInitOptions, 'plan' | 'sourceConfig' | 'ranks' | 'norms'>,
+): { name: string; shape: readonly number[] }[] {
+  const specs: { name: string; shape: readonly number[] }[] = [];
+  for (const step of sharedSteps(options.plan)) {
+    for (const module of adaptedModules) {
+      const [rows, cols] = moduleShape(options.sourceConfig, module);
+      const rank = checkedRank(options.ranks, module, [rows, cols]);
+      if (rank === 0) continue;
+      specs.push({ name: loraKey(step.unique, module, step.loop, 'A'), shape: [rank, cols] });
+      specs.push({ name: loraKey(step.unique, module, step.loop, 'B'), shape: [rows, rank] });
+    }
+    if (options.norms !== 'per-loop') continue;
+    for (const name of normNames)
+      specs.push({ name: loopNormKey(step.unique, name, step.loop), shape: [options.sourceConfig.hiddenSize] });
+  }
+  return specs;
+}
+
+const normNames: readonly NormName[] = ['input_layernorm', 'post_attention_layernorm'];
+
+function checkedRank(ranks: LoraRanks, module: AdaptedModule, shape: [number, number]): number {
+  const rank = rankFor(ranks, module, shape);
+  if (!Number.isInteger(rank) || rank < 0 || rank > Math.min(...shape)) {
+    throw new LoraError(
+      `LoRA rank ${rank} does not fit ${module} [${shape.join(', ')}] (at most ${Math.min(...shape)})`,
+    );
+  }
+  return rank;
 }
 
 /** [out, in] of a module's weight. */

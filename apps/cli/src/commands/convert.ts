@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { convertModel, disposeModel, type ConvertOptions } from '@recur/engine';
-import { checkModelOutput, saveConvertedModel } from '@recur/engine/node';
+import type { ConvertOptions } from '@recur/engine';
+import { checkModelOutput, convertToFolder } from '@recur/engine/node';
 import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
-import { openModel, printJson, table, type ModelOptions } from './shared.js';
+import { printJson, startBackend, table, type ModelOptions } from './shared.js';
 import { parseSeed } from './samplingFlags.js';
 import { checkSharingFlags, runMasaConvert } from './convertMasa.js';
 
@@ -69,13 +69,14 @@ export function registerConvert(program: Command): void {
       const target = { sources: [source], force: options.force ?? false };
       await checkModelOutput(options.out, 'folder', target); // refuse before the (slow) conversion
       const started = performance.now();
-      const original = await openModel({ model: source, ...(options.backend ? { backend: options.backend } : {}) });
+      await startBackend({ ...(options.backend ? { backend: options.backend } : {}) });
       const bar = progressBar('converting');
-      const model = await convertModel(original, {
+      // streamed: the source is read and model.safetensors written one tensor (one shared step) at a time
+      const model = await convertToFolder(source, options.out, {
         ...settings,
+        ...target,
         onProgress: (done, total) => bar.update(done, total),
       }).finally(() => bar.stop());
-      const { bytes } = await saveConvertedModel(model, options.out, target);
       const seconds = (performance.now() - started) / 1000;
       const energy = model.loraEnergy;
       const summary = {
@@ -99,11 +100,9 @@ export function registerConvert(program: Command): void {
           lora: model.parameters.lora,
           total: model.parameters.shared + model.parameters.lora,
         },
-        bytes: { source: model.parameters.source * 4, converted: bytes },
+        bytes: { source: model.parameters.source * 4, converted: model.bytes },
         seconds,
       };
-      disposeModel(model);
-      disposeModel(original);
       if (options.json) return printJson(summary);
       if (summary.warning) process.stderr.write(`recur: warning: ${summary.warning}\n`);
       const p = summary.parameters;
@@ -118,7 +117,7 @@ export function registerConvert(program: Command): void {
           ['converted total', fmt(p.total), fmt(p.total * 4)],
         ]),
       );
-      console.log(`model.safetensors: ${fmt(bytes)} bytes written`);
+      console.log(`model.safetensors: ${fmt(model.bytes)} bytes written`);
       console.log(`source layers run (depth fit ${settings.depthFit}): [${summary.sourceLayers.join(', ')}]`);
       const captured = summary.lora.captured;
       if (captured)

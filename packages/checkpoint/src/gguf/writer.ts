@@ -29,6 +29,38 @@ export interface GgufWriteOptions {
 
 /** Serialises a GGUF v3 file: header, metadata, tensor infos, then aligned tensor data. */
 export function writeGguf(options: GgufWriteOptions): Uint8Array {
+  const blobs = options.tensors.map(encodeGgufTensor);
+  const layout = ggufLayout(options);
+  const out = new Uint8Array(layout.fileBytes);
+  out.set(layout.header, 0);
+  blobs.forEach((blob, i) => out.set(blob, layout.offsets[i]!));
+  return out;
+}
+
+/** A tensor as the GGUF header lists it: its data is not needed to lay the file out. */
+export type GgufTensorSpec = Omit<GgufWriteTensor, 'data'>;
+
+export interface GgufLayout {
+  /** Preamble, metadata and tensor infos, padded to the alignment: the file's first bytes. */
+  readonly header: Uint8Array;
+  /** Absolute file offset of each tensor's data, in the order given. */
+  readonly offsets: readonly number[];
+  /** Encoded bytes of each tensor. */
+  readonly sizes: readonly number[];
+  readonly alignment: number;
+  /** The whole file: the last tensor ends it (no trailing padding). */
+  readonly fileBytes: number;
+}
+
+/**
+ * Everything about a GGUF file but its tensor data: each tensor's byte size follows from its shape
+ * and type, so the header can be written before any tensor is encoded (see `writeGgufFile`).
+ */
+export function ggufLayout(options: {
+  metadata: readonly GgufMetadataEntry[];
+  tensors: readonly GgufTensorSpec[];
+  alignment?: number;
+}): GgufLayout {
   const given = options.metadata.find((e) => e.key === 'general.alignment')?.value;
   const alignment = options.alignment ?? (typeof given === 'number' ? given : 32);
   if (!Number.isInteger(alignment) || alignment <= 0 || (alignment & (alignment - 1)) !== 0) {
@@ -36,7 +68,7 @@ export function writeGguf(options: GgufWriteOptions): Uint8Array {
   }
   const metadata = options.metadata.filter((e) => e.key !== 'general.alignment');
   if (alignment !== 32) metadata.push({ key: 'general.alignment', type: 'uint32', value: alignment });
-  const blobs = options.tensors.map(encodeTensor);
+  const sizes = options.tensors.map(encodedBytes);
   const out = new ByteBuilder();
   out.bytes(new TextEncoder().encode('GGUF'));
   out.u32(3);
@@ -44,31 +76,28 @@ export function writeGguf(options: GgufWriteOptions): Uint8Array {
   out.u64(metadata.length);
   for (const entry of metadata) writeEntry(out, entry);
   let offset = 0;
-  options.tensors.forEach((tensor, i) => {
+  const relative = options.tensors.map((tensor, i) => {
     writeString(out, tensor.name);
     out.u32(tensor.shape.length);
     for (const dim of [...tensor.shape].reverse()) out.u64(dim);
     out.u32(ggmlTypeByName(tensor.dtype)!.id);
     out.u64(offset);
-    offset += Math.ceil(blobs[i]!.byteLength / alignment) * alignment;
+    const at = offset;
+    offset += Math.ceil(sizes[i]! / alignment) * alignment;
+    return at;
   });
-  for (const blob of blobs) {
-    out.pad(alignment);
-    out.bytes(blob);
-  }
-  return out.finish();
+  if (options.tensors.length > 0) out.pad(alignment); // the data area starts aligned
+  const header = out.finish();
+  const offsets = relative.map((at) => header.byteLength + at);
+  const last = sizes.length - 1;
+  const fileBytes = last < 0 ? header.byteLength : offsets[last]! + sizes[last]!;
+  return { header, offsets, sizes, alignment, fileBytes };
 }
 
-function encodeTensor(tensor: GgufWriteTensor): Uint8Array {
-  if (elementCount(tensor.shape) !== tensor.data.length) {
-    throw new CheckpointError(
-      'size-mismatch',
-      'writeGguf',
-      `tensor "${tensor.name}" has shape ${formatShape(tensor.shape)} but ${tensor.data.length} values`,
-    );
-  }
+/** Bytes a tensor takes in its ggml type; refuses rows that are not whole blocks. */
+function encodedBytes(tensor: GgufTensorSpec): number {
   const rowLength = tensor.shape[tensor.shape.length - 1] ?? 1;
-  const { blockSize } = ggmlTypeByName(tensor.dtype)!;
+  const { blockSize, blockBytes } = ggmlTypeByName(tensor.dtype)!;
   if (rowLength % blockSize !== 0) {
     // A block never straddles two rows in ggml, so a row must hold whole blocks.
     throw new CheckpointError(
@@ -77,6 +106,19 @@ function encodeTensor(tensor: GgufWriteTensor): Uint8Array {
       `tensor "${tensor.name}": ${tensor.dtype} needs a row length divisible by ${blockSize}, got ${rowLength}`,
     );
   }
+  return (elementCount(tensor.shape) / blockSize) * blockBytes;
+}
+
+/** A tensor's data in its ggml type, after checking it has as many values as its shape. */
+export function encodeGgufTensor(tensor: GgufWriteTensor): Uint8Array {
+  if (elementCount(tensor.shape) !== tensor.data.length) {
+    throw new CheckpointError(
+      'size-mismatch',
+      'writeGguf',
+      `tensor "${tensor.name}" has shape ${formatShape(tensor.shape)} but ${tensor.data.length} values`,
+    );
+  }
+  encodedBytes(tensor);
   return encodeGgml(tensor.dtype, tensor.data);
 }
 

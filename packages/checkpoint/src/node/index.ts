@@ -1,2 +1,3 @@
 export { loadCheckpoint } from './load.js';
 export { openFileSource } from './file-source.js';
+export { writeGgufFile, writeSafetensorsFile, type Deferred } from './stream-write.js';

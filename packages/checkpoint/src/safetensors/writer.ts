@@ -20,30 +20,11 @@ export function writeSafetensors(
   entries: readonly SafetensorsWriteEntry[],
   metadata?: Readonly<Record<string, string>>,
 ): Uint8Array {
-  const blobs = entries.map(encodeEntry);
-  // No prototype, so a tensor called "__proto__" is just a key.
-  const header: Record<string, unknown> = Object.create(null);
-  if (metadata) header.__metadata__ = metadata;
-  let offset = 0;
-  entries.forEach((entry, i) => {
-    if (entry.name === '__metadata__' || Object.hasOwn(header, entry.name)) {
-      throw new CheckpointError(
-        'duplicate-tensor',
-        'writeSafetensors',
-        `tensor name "${entry.name}" is used twice or reserved`,
-      );
-    }
-    const size = blobs[i]!.byteLength;
-    header[entry.name] = { dtype: entry.dtype, shape: [...entry.shape], data_offsets: [offset, offset + size] };
-    offset += size;
-  });
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil(json.byteLength / 8) * 8;
-  const out = new Uint8Array(8 + padded + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
-  out.set(json, 8);
-  out.fill(0x20, 8 + json.byteLength, 8 + padded);
-  let at = 8 + padded;
+  const blobs = entries.map(encodeSafetensorsEntry);
+  const layout = safetensorsLayout(entries, metadata);
+  const out = new Uint8Array(layout.fileBytes);
+  out.set(layout.header, 0);
+  let at = layout.header.byteLength;
   for (const blob of blobs) {
     out.set(blob, at);
     at += blob.byteLength;
@@ -51,7 +32,50 @@ export function writeSafetensors(
   return out;
 }
 
-function encodeEntry(entry: SafetensorsWriteEntry): Uint8Array {
+/** A tensor as the header lists it: its data is not needed to lay the file out. */
+export type SafetensorsSpec = Omit<SafetensorsWriteEntry, 'data'>;
+
+export interface SafetensorsLayout {
+  /** The 8-byte length, the JSON header and its padding: the file's first bytes. */
+  readonly header: Uint8Array;
+  /** Bytes of each tensor's data, in the order given (each follows the one before). */
+  readonly sizes: readonly number[];
+  readonly fileBytes: number;
+}
+
+/** The header of a file of these tensors: sizes follow from shapes and dtypes, so it is written before any data. */
+export function safetensorsLayout(
+  entries: readonly SafetensorsSpec[],
+  metadata?: Readonly<Record<string, string>>,
+): SafetensorsLayout {
+  // No prototype, so a tensor called "__proto__" is just a key.
+  const header: Record<string, unknown> = Object.create(null);
+  if (metadata) header.__metadata__ = metadata;
+  let offset = 0;
+  const sizes = entries.map((entry) => {
+    if (entry.name === '__metadata__' || Object.hasOwn(header, entry.name)) {
+      throw new CheckpointError(
+        'duplicate-tensor',
+        'writeSafetensors',
+        `tensor name "${entry.name}" is used twice or reserved`,
+      );
+    }
+    const size = elementCount(entry.shape) * (entry.dtype === 'F32' ? 4 : 2);
+    header[entry.name] = { dtype: entry.dtype, shape: [...entry.shape], data_offsets: [offset, offset + size] };
+    offset += size;
+    return size;
+  });
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.byteLength / 8) * 8;
+  const bytes = new Uint8Array(8 + padded);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(padded), true);
+  bytes.set(json, 8);
+  bytes.fill(0x20, 8 + json.byteLength, 8 + padded);
+  return { header: bytes, sizes, fileBytes: bytes.byteLength + offset };
+}
+
+/** A tensor's data in its dtype, after checking it has as many values as its shape. */
+export function encodeSafetensorsEntry(entry: SafetensorsWriteEntry): Uint8Array {
   const valid = entry.shape.every((d) => Number.isSafeInteger(d) && d >= 0);
   if (!valid || elementCount(entry.shape) !== entry.data.length) {
     throw new CheckpointError(

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { writeSafetensors, type SafetensorsWriteEntry } from '@recur/checkpoint';
+import { writeSafetensors } from '@recur/checkpoint';
+import { writeSafetensorsFile } from '@recur/checkpoint/node';
 import { decoderWeightSpecs } from '@recur/graph';
 import { plainModel, type LoraExport } from '../export.js';
 import type { LoadedModel } from '../model.js';
@@ -41,35 +42,40 @@ export async function exportModel(
     isOwn: isRecurModelDir,
   };
   return writeOutput(dir, target, async (temp) => {
-    const shapes = new Map(decoderWeightSpecs(plain.config).map((spec) => [spec.name, spec]));
-    const weights = safetensorsOf(plain.arrays, shapes);
-    await writeAtomic(join(temp, 'model.safetensors'), weights);
+    const shapes = new Map(decoderWeightSpecs(plain.config).map((spec) => [spec.name, spec.shape]));
+    const entries = plain.arrays.names.map((name) => {
+      const shape = shapes.get(name);
+      if (!shape) throw new Error(`export: no shape known for tensor ${name}`);
+      return { name, shape, dtype: 'F32' as const, data: () => made(plain.arrays.get(name), name) };
+    });
+    // streamed: one merged tensor at a time
+    const weights = await writeSafetensorsFile(join(temp, 'model.safetensors'), entries, {
+      format: 'pt',
+      producer: PRODUCER,
+    });
     await writeAtomic(join(temp, 'config.json'), json(hfConfigJson(plain.config)));
     for (const [name, content] of Object.entries(await tokenizerFiles(model.source.path)))
       await writeAtomic(join(temp, name), content);
-    let parameters = 0;
-    for (const data of plain.arrays.values()) parameters += data.length;
-    const result = { dir, numLayers: plain.config.numLayers, parameters, bytes: weights.byteLength };
+    const parameters = entries.reduce((sum, e) => sum + e.shape.reduce((a, b) => a * b, 1), 0);
+    const result = { dir, numLayers: plain.config.numLayers, parameters, bytes: weights.bytes };
     if (!plain.adapter) return result;
     await mkdir(join(temp, 'adapter'));
+    const adapter = [...plain.adapter.tensors].map(([name, t]) => ({
+      name,
+      shape: t.shape,
+      dtype: 'F32' as const,
+      data: t.data,
+    }));
     await writeAtomic(
       join(temp, 'adapter', 'adapter_model.safetensors'),
-      safetensorsOf(new Map([...plain.adapter.tensors].map(([k, t]) => [k, t.data])), plain.adapter.tensors),
+      writeSafetensors(adapter, { format: 'pt', producer: PRODUCER }),
     );
     await writeAtomic(join(temp, 'adapter', 'adapter_config.json'), json(plain.adapter.config));
     return { ...result, adapterDir: join(dir, 'adapter') };
   });
 }
 
-function safetensorsOf(
-  arrays: ReadonlyMap<string, Float32Array>,
-  shapes: ReadonlyMap<string, { shape: readonly number[] }>,
-): Uint8Array {
-  const entries: SafetensorsWriteEntry[] = [];
-  for (const [name, data] of arrays) {
-    const shape = shapes.get(name)?.shape;
-    if (!shape) throw new Error(`export: no shape known for tensor ${name}`);
-    entries.push({ name, shape, dtype: 'F32', data });
-  }
-  return writeSafetensors(entries, { format: 'pt', producer: PRODUCER });
+function made(data: Float32Array | undefined, name: string): Float32Array {
+  if (!data) throw new Error(`export: no data for tensor ${name}`);
+  return data;
 }

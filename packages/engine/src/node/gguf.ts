@@ -5,16 +5,15 @@ import {
   llamaGgufMetadata,
   permuteRopeRows,
   readGguf,
-  writeGguf,
   type GgufMetadataEntry,
   type GgufWriteDtype,
-  type GgufWriteTensor,
+  type ModelConfig,
 } from '@recur/checkpoint';
-import { openFileSource } from '@recur/checkpoint/node';
+import { openFileSource, writeGgufFile } from '@recur/checkpoint/node';
 import { decoderWeightSpecs } from '@recur/graph';
-import { plainModel, type LoraExport, type PlainModel } from '../export.js';
+import { plainModel, type LoraExport } from '../export.js';
 import type { LoadedModel } from '../model.js';
-import { tokenizerFiles, writeAtomic } from './files.js';
+import { tokenizerFiles } from './files.js';
 import { writeOutput, type OutputOptions } from './output.js';
 import { GGUF_WRITER_KEY, isRecurGguf } from './ownOutput.js';
 import { matrixDtype } from './ggufDtype.js';
@@ -68,37 +67,36 @@ export interface GgufWriteResult {
  * (llama.cpp's "no_vocab" files load, but it asserts when it detokenizes a sampled token).
  */
 export async function writeGgufModel(
-  plain: Pick<PlainModel, 'config' | 'arrays'>,
+  plain: { config: ModelConfig; arrays: Pick<ReadonlyMap<string, Float32Array>, 'get'> },
   path: string,
   options: { dtype: GgufWriteDtype; tokenizer: GgufMetadataEntry[] | 'placeholder'; name?: string },
 ): Promise<GgufWriteResult> {
   const { config } = plain;
-  const tensors: GgufWriteTensor[] = decoderWeightSpecs(config).map((spec) => {
+  const tensors = decoderWeightSpecs(config).map((spec) => {
     const name = hfToGgufName(spec.name);
-    const data = plain.arrays.get(spec.name);
-    if (!name || !data) throw new Error(`writeGgufModel: no GGUF name or data for ${spec.name}`);
+    if (!name) throw new Error(`writeGgufModel: no GGUF name for ${spec.name}`);
     const heads = /self_attn\.q_proj/.test(spec.name)
       ? config.numHeads
       : /self_attn\.k_proj/.test(spec.name)
         ? config.numKvHeads
         : 0;
     const cols = spec.shape[1] ?? 1;
-    return {
-      name,
-      shape: spec.shape,
-      dtype: matrixDtype(spec.shape, options.dtype),
-      data: heads ? permuteRopeRows(data, heads, cols) : data,
+    const data = (): Float32Array => {
+      const values = plain.arrays.get(spec.name);
+      if (!values) throw new Error(`writeGgufModel: no data for ${spec.name}`);
+      return heads ? permuteRopeRows(values, heads, cols) : values;
     };
+    return { name, shape: spec.shape, dtype: matrixDtype(spec.shape, options.dtype), data };
   });
   const tokenizer = options.tokenizer === 'placeholder' ? placeholderVocabulary(config.vocabSize) : options.tokenizer;
   // marks the file as Recur's own output
   const writer: GgufMetadataEntry = { key: GGUF_WRITER_KEY, type: 'string', value: 'recur' };
   const metadata = [...llamaGgufMetadata(config, options.name ?? ggufName(path), options.dtype), writer, ...tokenizer];
-  const bytes = writeGguf({ metadata, tensors });
-  await writeAtomic(path, bytes);
+  // streamed: header first, then one tensor at a time (made, permuted, encoded, appended)
+  const { bytes } = await writeGgufFile(path, { metadata, tensors });
   const tensorTypes: Record<string, number> = {};
   for (const tensor of tensors) tensorTypes[tensor.dtype] = (tensorTypes[tensor.dtype] ?? 0) + 1;
-  return { path, bytes: bytes.byteLength, numLayers: config.numLayers, tensorTypes };
+  return { path, bytes, numLayers: config.numLayers, tensorTypes };
 }
 
 const ggufName = (path: string): string => basename(path).replace(/\.gguf$/, '');

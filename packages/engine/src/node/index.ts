@@ -6,6 +6,7 @@ export { exportModel, type ExportResult } from './export.js';
 export { exportTorch, torchAsset, torchConfigJson, TORCH_FILES, type TorchExportResult } from './torchExport.js';
 export { exportGguf, writeGgufModel, type GgufExportOptions, type GgufWriteResult } from './gguf.js';
 export { saveModel } from './save.js';
+export { convertToFolder, type ConvertSummary } from './convertStream.js';
 export { checkOutput, OutputError, writeOutput, type OutputOptions, type OutputTarget } from './output.js';
 export { checkModelOutput, isRecurGguf, isRecurModelDir } from './ownOutput.js';
 export * from './training/index.js';

@@ -56,7 +56,7 @@ export function adapterTarget(model: LoadedModel): AdapterTarget {
 }
 
 /** The `recur` and `masa` sections of the config.json that belongs to `path`, if any. */
-async function configSections(path: string): Promise<{ recur?: RecurSection; masa?: MasaSection }> {
+export async function configSections(path: string): Promise<{ recur?: RecurSection; masa?: MasaSection }> {
   if (path.endsWith('.gguf')) return {};
   const folder = (await stat(path)).isDirectory() ? path : dirname(path);
   const file = join(folder, 'config.json');

@@ -95,10 +95,10 @@ function runChunk(
   const d = config.hiddenSize;
   let phase = profile.start();
   let f32 = ops.runtime.f32;
-  const h = S.at('h') >> 2;
+  const h = S.at('h') >>> 2;
   rows.forEach((row, t) => {
     if (row.loop === 0)
-      f32.copyWithin(h + t * d, (weights.embed >> 2) + row.id * d, (weights.embed >> 2) + (row.id + 1) * d);
+      f32.copyWithin(h + t * d, (weights.embed >>> 2) + row.id * d, (weights.embed >>> 2) + (row.id + 1) * d);
     else f32.set(row.state, h + t * d);
   });
   ropeTables(ctx, rows);
@@ -154,7 +154,7 @@ export function readout(ctx: FastContext, structure: LoopStructure, rows: readon
   const [d, V] = [config.hiddenSize, config.vocabSize];
   const phase = profile.start();
   let f32 = ops.runtime.f32;
-  rows.forEach((row, t) => f32.set(row.state, (S.at('h') >> 2) + t * d));
+  rows.forEach((row, t) => f32.set(row.state, (S.at('h') >>> 2) + t * d));
   const passRows: readonly PassRow[] = rows;
   if (structure.epilogue.length > 0) ropeTables(ctx, passRows);
   for (const call of structure.epilogue)
@@ -169,12 +169,12 @@ export function readout(ctx: FastContext, structure: LoopStructure, rows: readon
     const batch = wanted.slice(g, g + group);
     f32 = ops.runtime.f32;
     batch.forEach(({ t }, n) =>
-      rmsNormRow(f32, (S.at('h') >> 2) + t * d, (S.at('xn') >> 2) + n * d, weights.finalNorm, config.rmsNormEps),
+      rmsNormRow(f32, (S.at('h') >>> 2) + t * d, (S.at('xn') >>> 2) + n * d, weights.finalNorm, config.rmsNormEps),
     );
     ops.linear([{ ...weights.head, x: S.at('xn'), y: S.at('logits'), rows: V, k: d, T: batch.length }]);
     f32 = ops.runtime.f32;
     batch.forEach(({ logits }, n) =>
-      logits.set(f32.subarray((S.at('logits') >> 2) + n * V, (S.at('logits') >> 2) + (n + 1) * V)),
+      logits.set(f32.subarray((S.at('logits') >>> 2) + n * V, (S.at('logits') >>> 2) + (n + 1) * V)),
     );
   }
   profile.lap('head', phase);

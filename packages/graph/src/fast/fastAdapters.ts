@@ -114,7 +114,7 @@ export class FastAdapters {
     this.maxRank = maxRank;
     this.block = runtime.alloc(floats + 16);
     const f32 = runtime.f32;
-    let at = this.block.offset >> 2;
+    let at = this.block.offset >>> 2;
     const place = (n: number): number => {
       const offset = at * 4;
       at += n;
@@ -124,17 +124,17 @@ export class FastAdapters {
       const lora = new Map<AdaptedModule, FastLora>();
       for (const p of loras) {
         const a = place(p.padded * p.shape.in);
-        f32.set(p.a, a >> 2); // [rank, in]; padded rows stay zero
+        f32.set(p.a, a >>> 2); // [rank, in]; padded rows stay zero
         const b = place(p.shape.out * p.padded);
         for (let o = 0; o < p.shape.out; o++) {
-          for (let r = 0; r < p.rank; r++) f32[(b >> 2) + o * p.padded + r] = p.b[o * p.rank + r]! * source.scale; // [out, padded]
+          for (let r = 0; r < p.rank; r++) f32[(b >>> 2) + o * p.padded + r] = p.b[o * p.rank + r]! * source.scale; // [out, padded]
         }
         lora.set(p.module, { a, b, rank: p.padded });
       }
       const normAt = (w: Float32Array | undefined): number | undefined => {
         if (!w) return undefined;
         const offset = place(w.length);
-        f32.set(w, offset >> 2);
+        f32.set(w, offset >>> 2);
         return offset;
       };
       const inputNormAt = normAt(norms.input_layernorm);

@@ -310,9 +310,9 @@ export class FastDecoder {
     let phase = profile.start();
     for (const [t, row] of rows.entries())
       f32.copyWithin(
-        (S.at('h') >> 2) + t * d,
-        (this.weights.embed >> 2) + row.id * d,
-        (this.weights.embed >> 2) + (row.id + 1) * d,
+        (S.at('h') >>> 2) + t * d,
+        (this.weights.embed >>> 2) + row.id * d,
+        (this.weights.embed >>> 2) + (row.id + 1) * d,
       );
     ropeTables(ctx, rows);
     phase = profile.lap('embed', phase);
@@ -337,8 +337,8 @@ export class FastDecoder {
       group.forEach((_, n) =>
         rmsNormRow(
           f32,
-          (S.at('h') >> 2) + hRow(g + n) * d,
-          (S.at('xn') >> 2) + n * d,
+          (S.at('h') >>> 2) + hRow(g + n) * d,
+          (S.at('xn') >>> 2) + n * d,
           this.weights.finalNorm,
           config.rmsNormEps,
         ),
@@ -346,7 +346,7 @@ export class FastDecoder {
       ops.linear([{ ...this.weights.head, x: S.at('xn'), y: S.at('logits'), rows: V, k: d, T: group.length }]);
       f32 = ops.runtime.f32;
       group.forEach(({ out }, n) =>
-        out.output.set(f32.subarray((S.at('logits') >> 2) + n * V, (S.at('logits') >> 2) + (n + 1) * V), out.at * V),
+        out.output.set(f32.subarray((S.at('logits') >>> 2) + n * V, (S.at('logits') >>> 2) + (n + 1) * V), out.at * V),
       );
     }
     profile.lap('head', phase);

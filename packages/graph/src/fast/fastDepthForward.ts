@@ -113,7 +113,7 @@ function checkKvMode(cache: FastKvCache, asked: DepthKvMode | undefined): DepthK
 function embed(ctx: FastContext, ids: ArrayLike<number>): Float32Array {
   const { hiddenSize: d, vocabSize: V } = ctx.config;
   const f32 = ctx.ops.runtime.f32;
-  const table = ctx.weights.embed >> 2;
+  const table = ctx.weights.embed >>> 2;
   const h = new Float32Array(ids.length * d);
   for (let t = 0; t < ids.length; t++) {
     const id = ids[t]!;
@@ -142,7 +142,7 @@ function passRows(
   const inPlace = src === dst;
   for (let from = 0; from < rows.length; from += ctx.chunkRows) {
     const chunk = rows.subarray(from, from + ctx.chunkRows);
-    const h = ctx.scratch.at('h') >> 2;
+    const h = ctx.scratch.at('h') >>> 2;
     let f32 = ctx.ops.runtime.f32;
     chunk.forEach((t, i) => f32.set(src.subarray(t * d, (t + 1) * d), h + i * d));
     const pass: PassRow[] = Array.from(chunk, (t) => ({ cache, pos: start + t }));

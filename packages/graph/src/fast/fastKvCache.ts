@@ -78,8 +78,8 @@ export class FastKvCache {
       const held = Math.max(this.committed, ...this.compact.map((c) => c?.length ?? 0));
       const [oldHead, newHead, used] = [this.cap * this.headDim, cap * this.headDim, held * this.headDim];
       for (let blockIndex = 0; blockIndex < this.numSteps * 2 * this.kvHeads; blockIndex++) {
-        const from = (old.offset >> 2) + blockIndex * oldHead;
-        f32.copyWithin((next.offset >> 2) + blockIndex * newHead, from, from + used);
+        const from = (old.offset >>> 2) + blockIndex * oldHead;
+        f32.copyWithin((next.offset >>> 2) + blockIndex * newHead, from, from + used);
       }
     }
     old?.tensor.dispose();
@@ -156,9 +156,9 @@ export class FastKvCache {
     const f32 = this.runtime.f32;
     const hd = this.headDim;
     for (const kv of [0, 1] as const) {
-      const [src, dst] = [this.base(from, kv) >> 2, this.base(to, kv) >> 2];
+      const [src, dst] = [this.base(from, kv) >>> 2, this.base(to, kv) >>> 2];
       for (let g = 0; g < this.kvHeads; g++) {
-        const at = g * (this.headStride >> 2) + pos * hd;
+        const at = g * (this.headStride >>> 2) + pos * hd;
         f32.copyWithin(dst + at, src + at, src + at + hd);
       }
     }

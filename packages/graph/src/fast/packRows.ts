@@ -16,8 +16,8 @@ export function packRows(ctx: FastContext, outRows: readonly number[]): void {
   };
   for (const [n, t] of outRows.entries()) {
     if (t === n) continue;
-    move(f32, S.at('qkv') >> 2, qkvDim, t, n);
-    move(f32, S.at('h') >> 2, d, t, n);
-    move(i32, S.at('rowInfo') >> 2, RowInfo.Size, t, n);
+    move(f32, S.at('qkv') >>> 2, qkvDim, t, n);
+    move(f32, S.at('h') >>> 2, d, t, n);
+    move(i32, S.at('rowInfo') >>> 2, RowInfo.Size, t, n);
   }
 }

@@ -10,7 +10,7 @@ export function ropeTables(ctx: FastContext, rows: readonly PassRow[]): void {
   const half = hd / 2;
   const invFreq = ctx.weights.invFreq;
   const f32 = ctx.ops.runtime.f32;
-  const table = ctx.scratch.at('rope') >> 2;
+  const table = ctx.scratch.at('rope') >>> 2;
   for (const [t, row] of rows.entries()) {
     for (let i = 0; i < half; i++) {
       const angle = row.pos * invFreq[i]!;
@@ -36,7 +36,7 @@ export function ropeAndStore(ctx: FastContext, rows: readonly PassRow[], calls: 
   if (w.qBias || w.kBias || w.vBias) {
     const f32 = ops.runtime.f32;
     for (let t = 0; t < rows.length; t++) {
-      const q = (S.at('qkv') >> 2) + t * qkvDim;
+      const q = (S.at('qkv') >>> 2) + t * qkvDim;
       if (w.qBias) addRow(f32, q, w.qBias);
       if (w.kBias) addRow(f32, q + qDim, w.kBias);
       if (w.vBias) addRow(f32, q + qDim + kvDim, w.vBias);

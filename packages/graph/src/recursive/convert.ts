@@ -25,6 +25,15 @@ export function recursiveFromPretrained(
   source: ReadonlyMap<string, Float32Array>,
   options: RecursiveOptions,
 ): RecursiveModelSpec {
+  const { config, plan } = recursivePlan(sourceConfig, options);
+  return { config, arrays: initRecursiveWeights(source, sourceConfig, plan, options.init, options.seed ?? 0), plan };
+}
+
+/** The recursive model's config and tying plan, without its weights (checks the options). */
+export function recursivePlan(
+  sourceConfig: DecoderConfig,
+  options: RecursiveOptions,
+): Omit<RecursiveModelSpec, 'arrays'> {
   if (!initStrategies.includes(options.init)) {
     throw new TyingError(`unknown init "${options.init}" (expected ${initStrategies.join(', ')})`);
   }
@@ -36,5 +45,5 @@ export function recursiveFromPretrained(
     numLayers: plan.uniqueLayers,
     layerOrder: plan.steps.map((s) => s.unique),
   };
-  return { config, arrays: initRecursiveWeights(source, sourceConfig, plan, options.init, options.seed ?? 0), plan };
+  return { config, plan };
 }

@@ -29,21 +29,54 @@ export function initRecursiveWeights(
     const value = source.get(key);
     if (value) out.set(key, value);
   }
+  for (const recipe of sharedLayerRecipes(sourceConfig, plan, init, seed)) {
+    out.set(
+      recipe.name,
+      makeSharedTensor(recipe, (key) => sourceTensor(source, key)),
+    );
+  }
+  return out;
+}
+
+/** How one stored tensor of the shared block is made: the mean of these source keys, or random. */
+export interface SharedTensorRecipe {
+  /** `model.layers.{unique}.{module}` */
+  readonly name: string;
+  readonly shape: readonly number[];
+  /** Source keys averaged (one: a copy); empty for a random tensor. */
+  readonly sources: readonly string[];
+  /** The random tensor's seed (used when `sources` is empty). */
+  readonly seed: number;
+}
+
+/**
+ * Every stored layer tensor of the recursive model, in stored order, and how to make it — so a
+ * streaming converter can make one at a time, reading only the source tensors it names.
+ */
+export function sharedLayerRecipes(
+  sourceConfig: DecoderConfig,
+  plan: TyingPlan,
+  init: InitStrategy,
+  seed = 0,
+): SharedTensorRecipe[] {
   const groups = tiedGroups(plan);
+  const recipes: SharedTensorRecipe[] = [];
   let drawn = 0; // each random tensor gets its own seed
   for (let unique = 0; unique < plan.uniqueLayers; unique++) {
     const layers = sourceLayersFor(plan, unique, init, groups);
     for (const spec of layerWeightSpecs(sourceConfig, unique)) {
       const module = spec.name.slice(`model.layers.${unique}.`.length);
-      out.set(
-        spec.name,
-        layers
-          ? meanOf(layers.map((l) => sourceTensor(source, l, module)))
-          : randomTensor(spec.shape, module, seed * 10_007 + drawn++),
-      );
+      const sources = layers ? layers.map((l) => `model.layers.${l}.${module}`) : [];
+      recipes.push({ name: spec.name, shape: spec.shape, sources, seed: layers ? 0 : seed * 10_007 + drawn++ });
     }
   }
-  return out;
+  return recipes;
+}
+
+/** One shared tensor from its recipe; `source` gives a source tensor by key. */
+export function makeSharedTensor(recipe: SharedTensorRecipe, source: (key: string) => Float32Array): Float32Array {
+  if (recipe.sources.length === 0) return randomTensor(recipe.shape, recipe.name, recipe.seed);
+  return meanOf(recipe.sources.map(source));
 }
 
 /** The source layers one unique layer is built from; null means random init. */
@@ -70,8 +103,7 @@ function sourceLayersFor(plan: TyingPlan, unique: number, init: InitStrategy, gr
   }
 }
 
-function sourceTensor(source: Arrays, layer: number, module: string): Float32Array {
-  const key = `model.layers.${layer}.${module}`;
+function sourceTensor(source: Arrays, key: string): Float32Array {
   const value = source.get(key);
   if (!value) throw new Error(`source model has no ${key}`);
   return value;

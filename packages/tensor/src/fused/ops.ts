@@ -98,7 +98,7 @@ export class FusedOps {
     const segments: Segment[] = jobs.map((job, slot) => {
       if (job.k % 4 !== 0) throw new RangeError(`FusedOps.linear: k must be a multiple of 4, got ${job.k}`);
       const p = this.slot(slot);
-      const b = p >> 2;
+      const b = p >>> 2;
       i32[b + LinearParams.W] = job.w;
       i32[b + LinearParams.X] = job.x;
       i32[b + LinearParams.Y] = job.y;
@@ -128,7 +128,7 @@ export class FusedOps {
     const { runtime } = this;
     const i32 = runtime.i32;
     const p = this.slot(0);
-    const b = p >> 2;
+    const b = p >>> 2;
     i32[b + AttnParams.Q] = job.q;
     i32[b + AttnParams.QStride] = job.qStride;
     i32[b + AttnParams.RowInfo] = job.rowInfo;
@@ -167,7 +167,7 @@ export class FusedOps {
     if (job.n % 4 !== 0) throw new RangeError(`FusedOps.siluMul: n must be a multiple of 4, got ${job.n}`);
     const i32 = this.runtime.i32;
     const p = this.slot(0);
-    const b = p >> 2;
+    const b = p >>> 2;
     i32[b + SiluParams.Gate] = job.gate;
     i32[b + SiluParams.UpOffset] = job.upOffset;
     i32[b + SiluParams.N] = job.n;
@@ -197,7 +197,7 @@ export class FusedOps {
     const { runtime } = this;
     const i32 = runtime.i32;
     const p = this.slot(0);
-    const b = p >> 2;
+    const b = p >>> 2;
     i32[b + NormParams.X] = job.x;
     i32[b + NormParams.XStride] = job.xStride;
     i32[b + NormParams.Out] = job.out;
@@ -229,7 +229,7 @@ export class FusedOps {
     if (job.headDim % 4 !== 0)
       throw new RangeError(`FusedOps.ropeStore: headDim must be a multiple of 4, got ${job.headDim}`);
     const i32 = this.runtime.i32;
-    const b = this.slot(0) >> 2;
+    const b = this.slot(0) >>> 2;
     i32[b + RopeParams.Qkv] = job.qkv;
     i32[b + RopeParams.QkvStride] = job.qkvStride;
     i32[b + RopeParams.Heads] = job.heads;
@@ -247,7 +247,7 @@ export class FusedOps {
   /** Writes row t's KvWrite at `kvWrite + 16·t`: K and V of kv head 0 at its entry, or no write. */
   writeKv(kvWrite: number, t: number, write: { k: number; v: number; headStride: number } | undefined): void {
     const i32 = this.runtime.i32;
-    const b = (kvWrite >> 2) + t * KvWrite.Size;
+    const b = (kvWrite >>> 2) + t * KvWrite.Size;
     i32[b + KvWrite.Writes] = write ? 1 : 0;
     i32[b + KvWrite.K] = write?.k ?? 0;
     i32[b + KvWrite.V] = write?.v ?? 0;
@@ -261,7 +261,7 @@ export class FusedOps {
     info: { kBase: number; vBase: number; context: number; headStride: number },
   ): void {
     const i32 = this.runtime.i32;
-    const b = (rowInfo >> 2) + t * RowInfo.Size;
+    const b = (rowInfo >>> 2) + t * RowInfo.Size;
     i32[b + RowInfo.KBase] = info.kBase;
     i32[b + RowInfo.VBase] = info.vBase;
     i32[b + RowInfo.Context] = info.context;
@@ -277,11 +277,11 @@ export class FusedOps {
 
   private softmax(job: AttentionJob): void {
     const f32 = this.runtime.f32;
-    const stride = job.scoreStride >> 2;
+    const stride = job.scoreStride >>> 2;
     for (let t = 0; t < job.T; t++) {
       const n = job.contexts[t] ?? 0;
       for (let h = 0; h < job.heads; h++) {
-        const base = (job.scores >> 2) + (t * job.heads + h) * stride;
+        const base = (job.scores >>> 2) + (t * job.heads + h) * stride;
         let max = -Infinity;
         for (let s = 0; s < n; s++) max = Math.max(max, f32[base + s]!);
         let sum = 0;

@@ -90,13 +90,13 @@ export class QuantLinear {
     const i8 = this.bytes(f32.buffer);
     for (const [k, at] of inputs) {
       const j = jobs.find((job) => key(job) === k)!;
-      const x = { at: j.x >> 2, stride: (j.xStride ?? j.k * 4) >> 2, k: j.k, T: j.T };
-      quantizeRowsQ8(f32, i8, x, { at: base + at.at, scalesAt: (base + at.scalesAt) >> 2 });
+      const x = { at: j.x >>> 2, stride: (j.xStride ?? j.k * 4) >>> 2, k: j.k, T: j.T };
+      quantizeRowsQ8(f32, i8, x, { at: base + at.at, scalesAt: (base + at.scalesAt) >>> 2 });
     }
     let work = 0;
     const segments: Segment[] = jobs.map((j, slot) => {
       const p = this.params.offset + slot * QuantLinearParams.Size * 4;
-      const b = p >> 2;
+      const b = p >>> 2;
       const input = inputs.get(key(j))!;
       i32[b + QuantLinearParams.W] = j.w;
       i32[b + QuantLinearParams.S] = j.quant.scales;
@@ -159,7 +159,7 @@ export class QuantLinear {
     for (let from = 0; from < rows; from += panelRows) {
       const n = Math.min(panelRows, rows - from);
       const i32 = this.runtime.i32;
-      const b = p >> 2;
+      const b = p >>> 2;
       i32[b + DequantParams.W] = job.w + from * rowBytes;
       i32[b + DequantParams.S] = job.quant.scales + (from * k) / 8;
       i32[b + DequantParams.K] = k;

@@ -40,7 +40,7 @@ export class GemvPool {
 
   gemv(w: number, x: number, y: number, rows: number, k: number): void {
     if (this.heap.buffer !== this.memory.buffer) this.heap = new Int32Array(this.memory.buffer); // tfjs grows the heap
-    const b = this.params >> 2;
+    const b = this.params >>> 2;
     this.heap[b + GemvParams.W] = w;
     this.heap[b + GemvParams.X] = x;
     this.heap[b + GemvParams.Y] = y;
