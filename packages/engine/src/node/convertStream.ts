@@ -53,7 +53,9 @@ export async function convertToFolder(
   const sections = await configSections(sourcePath);
   if (sections.recur) throw new TyingError('the source model is already recursive; convert its original instead');
   if (sections.masa)
-    throw new TyingError('a MASA model is not looped (its attention is already shared as atoms); convert its source instead');
+    throw new TyingError(
+      'a MASA model is not looped (its attention is already shared as atoms); convert its source instead',
+    );
   const checkpoint = await loadCheckpoint(sourcePath);
   try {
     const sourceConfig = await configWithTiedHead(checkpoint);
