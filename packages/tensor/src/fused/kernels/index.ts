@@ -10,6 +10,4 @@ export {
   type KernelFn,
 } from './params.js';
 export { linearTiledVariant, tileFor } from './linearTiled.js';
-export { linearPacked } from './linearPacked.js';
-export { packPanels } from './packPanels.js';
 export { DequantParams, QuantLinearParams, quantRowBytes, type QuantFormat } from './quantParams.js';

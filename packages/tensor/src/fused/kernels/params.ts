@@ -1,19 +1,5 @@
-/**
- * linear* params: y[t, r] (+)= Σ_j w[r, j]·x[t, j] for weight rows r in [start, end), t < T; Packed:
- * x as packPanels writes it (linearPacked reads it instead of X; packPanels' items are its panels).
- */
-export const LinearParams = {
-  W: 0,
-  X: 1,
-  Y: 2,
-  K: 3,
-  T: 4,
-  XStride: 5,
-  YStride: 6,
-  Accumulate: 7,
-  Packed: 8,
-  Size: 9,
-} as const;
+/** linearRows params: y[t, r] (+)= Σ_j w[r, j]·x[t, j] for weight rows r in [start, end), t < T. */
+export const LinearParams = { W: 0, X: 1, Y: 2, K: 3, T: 4, XStride: 5, YStride: 6, Accumulate: 7, Size: 8 } as const;
 /** siluMul params: gate[t, i] ← silu(gate[t, i])·up[t, i], i < N, for rows t in [start, end); up = gate + UpOffset bytes. */
 export const SiluParams = { Gate: 0, UpOffset: 1, N: 2, RowStride: 3, Size: 4 } as const;
 /** rmsNorm params: out[t, :] = x[t, :] / sqrt(mean(x[t, :]²) + Eps) · w for rows t in [start, end); Eps is an f32. */
