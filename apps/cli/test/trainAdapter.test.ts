@@ -90,7 +90,7 @@ describe('recur train --lora-rank', () => {
     );
   }, 60_000);
 
-  it('refuses --lora-rank with another --trainable, and --lora-modules without --lora-rank', async () => {
+  it('refuses --lora-rank with another --trainable or with --lora-layers, and --lora-modules without --lora-rank', async () => {
     expectOneLineFailure(
       await recur('train', '--model', hf, '--out', join(dir, 'x'), '--trainable', 'all', '--lora-rank', '2', ...budget),
       /--lora-rank trains only the new LoRA: give --trainable lora/,
@@ -113,6 +113,10 @@ describe('recur train --lora-rank', () => {
         ...budget,
       ),
       /--lora-modules: "x" is not one of q, k, v, o, gate, up, down/,
+    );
+    expectOneLineFailure(
+      await recur('train', '--model', hf, '--out', join(dir, 'w'), '--lora-rank', '2', '--lora-layers', '1', ...budget),
+      /--lora-layers narrows a model's own LoRA; with --lora-rank a new adapter covers every layer/,
     );
   }, 60_000);
 

@@ -141,6 +141,10 @@ export function registerTrain(program: Command): void {
         throw new UsageError('--model PATH is required (or --from-scratch --config FILE)');
       const settings = runSettings(options);
       const adapter = adapterTraining(options);
+      if (adapter && options.loraLayers !== undefined)
+        throw new UsageError(
+          "--lora-layers narrows a model's own LoRA; with --lora-rank a new adapter covers every layer (not both yet)",
+        );
       checkRouterFlags(options);
       const exit = exitTraining(options);
       if (exit && options.router)
