@@ -10,6 +10,7 @@ import { initBackend } from '../../packages/tensor/dist/index.js';
 import { modelPresets } from '../../packages/engine/dist/index.js';
 import { writeGgufModel } from '../../packages/engine/dist/node.js';
 import { randomDecoder } from '../../packages/graph/dist/index.js';
+import { loadavg } from 'node:os';
 import { machineDescription, recordSection, root } from './record.mjs';
 import { installPeer, llamaVersion, peerDir } from './peer/install.mjs';
 
@@ -43,6 +44,7 @@ function measure(script, args) {
 }
 
 installPeer();
+const loadBefore = loadAverage();
 const picked = (process.env.BENCH_MODELS ?? 'stories,f32,q8_0,q4_0').split(',');
 const models = [];
 if (picked.includes('stories'))
@@ -74,9 +76,17 @@ Same GGUF files in both engines, in one run; prefill ${prefill} tokens per seque
 per sequence; batch b = b sequences (llama.cpp decodes them in one batch; Recur's fast path decodes them as one
 batched call per step, weights read once for all b rows, and prefills them one after another).
 llama.cpp: node-llama-cpp ${llamaVersion} prebuilt CPU binary, 2 threads. Best of 2 after a warm-up.
-Measured ${new Date().toISOString().slice(0, 10)} on ${machineDescription()}.
+Measured ${new Date().toISOString().slice(0, 10)} on ${machineDescription()}; load average (1/5/15 min) ${loadBefore} before, ${loadAverage()} after
+(ratios only hold within one run: other load slows both engines, unevenly).
 
 | model | batch | Recur prefill tok/s | llama.cpp prefill tok/s | ratio | Recur decode tok/s | llama.cpp decode tok/s | ratio | Recur backend |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
 ${rows.join('\n')}`,
 );
+
+/** The 1/5/15-minute load averages, as the doc prints them. */
+function loadAverage() {
+  return loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' / ');
+}
