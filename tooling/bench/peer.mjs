@@ -10,8 +10,7 @@ import { initBackend } from '../../packages/tensor/dist/index.js';
 import { modelPresets } from '../../packages/engine/dist/index.js';
 import { writeGgufModel } from '../../packages/engine/dist/node.js';
 import { randomDecoder } from '../../packages/graph/dist/index.js';
-import { loadavg } from 'node:os';
-import { machineDescription, recordSection, root } from './record.mjs';
+import { loadAverage, machineDescription, recordSection, root } from './record.mjs';
 import { installPeer, llamaVersion, peerDir } from './peer/install.mjs';
 
 const prefill = Number(process.env.BENCH_PREFILL ?? 256);
@@ -83,10 +82,3 @@ Measured ${new Date().toISOString().slice(0, 10)} on ${machineDescription()}; lo
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
 ${rows.join('\n')}`,
 );
-
-/** The 1/5/15-minute load averages, as the doc prints them. */
-function loadAverage() {
-  return loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' / ');
-}

@@ -5,12 +5,11 @@
 // sampler) and their logits on one shared token sequence (Recur's greedy one), teacher-forced.
 // node-llama-cpp is installed on first use (tooling/bench/.peer); CI never runs this.
 import { execFileSync } from 'node:child_process';
-import os from 'node:os';
 import { initBackend } from '../../packages/tensor/dist/index.js';
 import { disposeModel, generate } from '../../packages/engine/dist/index.js';
 import { exportGguf, loadModel, writeGgufModel } from '../../packages/engine/dist/node.js';
 import { randomDecoder } from '../../packages/graph/dist/index.js';
-import { machineDescription, recordSection, root } from './record.mjs';
+import { loadAverage, machineDescription, recordSection, root } from './record.mjs';
 import { installPeer, llamaVersion, peerDir } from './peer/install.mjs';
 
 const steps = Number(process.env.GOLDEN_STEPS ?? 200);
@@ -173,10 +172,7 @@ inside the dot products, so quantized files differ by more than F32 rounding; ev
 runs part early at every type, Q8_0 included: its top logits lie close together (it is a layout check, not a
 greedy one); stories260K is the greedy golden.
 llama.cpp: node-llama-cpp ${llamaVersion} prebuilt CPU binary, 2 threads.
-Measured ${new Date().toISOString().slice(0, 10)} on ${machineDescription()}, load average ${os
-    .loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' / ')}.
+Measured ${new Date().toISOString().slice(0, 10)} on ${machineDescription()}, load average ${loadAverage()}.
 
 | file | tensors | greedy tokens (Recur = llama.cpp) | max \\|Δlogit\\| Recur vs llama.cpp | max \\|logit\\| | argmax agrees | max \\|Δlogit\\| file vs F32 source | Recur path |
 | --- | --- | --- | ---: | ---: | ---: | ---: | --- |

@@ -22,6 +22,14 @@ export function machineDescription() {
   return `${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, ${os.platform()} ${os.arch()}`;
 }
 
+/** The 1/5/15-minute load averages as the docs print them ("1.59 / 1.71 / 3.84"). */
+export function loadAverage() {
+  return os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' / ');
+}
+
 /** @param {string} name @param {string} markdown */
 export function recordSection(name, markdown) {
   const file = `${root}docs/benchmarks.md`;

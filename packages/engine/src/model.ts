@@ -122,7 +122,7 @@ async function quantizedMatrices(checkpoint: Checkpoint, config: ModelConfig): P
   const out = new Map<string, PackedQuant>();
   if (!checkpoint.readQuantized) return out;
   for (const spec of decoderWeightSpecs(config)) {
-    if (spec.shape.length !== 2 || (spec.name === 'model.embed_tokens.weight' && !config.tieWordEmbeddings)) continue;
+    if (spec.shape.length !== 2 || (spec.name === embedKey && !config.tieWordEmbeddings)) continue;
     const packed = await checkpoint.readQuantized(spec.name);
     if (packed) out.set(spec.name, packed);
   }
