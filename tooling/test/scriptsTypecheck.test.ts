@@ -6,8 +6,10 @@ import { describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const tooling = join(root, 'tooling');
 
+/** The project's scripts under `dir`; installed packages (e.g. bench:peer's tooling/bench/.peer/node_modules) are not ours. */
 function scripts(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
+    if (name === 'node_modules') return [];
     const path = join(dir, name);
     return statSync(path).isDirectory() ? scripts(path) : /\.[cm]?js$/.test(name) ? [relative(tooling, path)] : [];
   });
