@@ -95,6 +95,15 @@ for (const backend of ['wasm', 'cpu'] as BackendName[]) {
     const r = (shape: number[], seed: number, scale = 1) =>
       tf.mul(tf.randomNormal(shape, 0, 1, 'float32', seed), scale);
 
+    it('Add and Sub hand each input a gradient tensor of its own (a later sum into one must not free the other)', () => {
+      // a + b gives a and b the same dy; a's second use then adds into a's gradient, which frees the
+      // tensor it held. Were that tensor b's gradient too, reading b's gradient would fail.
+      const inputs = [r([3, 4], 11), r([3, 4], 12)];
+      // Backprop runs in reverse, so the sum is recorded last: its gradient reaches a and b first.
+      gradCheck(([a, b]) => tf.add(project(tf.mul(a!, 3), 6), project(tf.add(a!, b!), 5)) as tf.Scalar, inputs, 2);
+      gradCheck(([a, b]) => tf.add(project(tf.mul(b!, 3), 8), project(tf.sub(a!, b!), 7)) as tf.Scalar, inputs, 3);
+      tf.dispose(inputs);
+    });
     it('linear (with bias)', () => {
       const inputs = [r([5, 6], 1), r([4, 6], 2, 0.5), r([4], 3)];
       gradCheck(([x, w, b]) => project(linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), 9), inputs, 1);

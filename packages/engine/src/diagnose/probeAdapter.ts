@@ -58,7 +58,7 @@ export class ProbeAdapter implements LayerAdapter {
   private probe(key: string): tf.Tensor {
     const p = this.probes.get(key);
     if (!p) throw new Error(`diagnose: no gradient probe for ${key}`);
-    return ownGradient(p);
+    return p;
   }
 }
 
@@ -80,13 +80,4 @@ export function zeroProbes(config: DecoderConfig, steps: readonly LayerCall[], t
     for (const name of probedNorms) probes.set(probeKey(step, name), tf.zeros([config.hiddenSize])); // [d]
   }
   return probes;
-}
-
-/**
- * p through Identity (tf.clone), so the gradient tfjs hands back for p is a tensor of its own: Add's
- * gradient passes dy itself to both inputs, and tfjs frees an accumulated gradient when it adds the
- * next one in, which would free a probe's gradient that is the same tensor as another node's.
- */
-export function ownGradient<T extends tf.Tensor>(p: T): T {
-  return tf.clone(p); // the Identity kernel: its gradient is a clone of dy
 }

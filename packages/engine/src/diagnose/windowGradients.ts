@@ -11,7 +11,7 @@ import {
 } from '@recur/graph';
 import { crossEntropy, tf } from '@recur/tensor';
 import { registerGradients } from '@recur/train';
-import { ownGradient, ProbeAdapter, probeKey, zeroProbes } from './probeAdapter.js';
+import { ProbeAdapter, probeKey, zeroProbes } from './probeAdapter.js';
 
 /** A decoder wired for diagnostics: the model's weights, its adapter wrapped by a ProbeAdapter. */
 export interface DiagnosticPass {
@@ -157,7 +157,7 @@ function probedLoss(
   let h = pass.decoder.embed(inputs); // [T, d]
   for (const call of pass.steps) {
     const out = pass.decoder.runLayers(h, [call], { positions, cache: sink.cache }); // [T, d]
-    h = tf.add(out, ownGradient(activation[call.step] as tf.Tensor2D)) as tf.Tensor2D;
+    h = tf.add(out, activation[call.step] as tf.Tensor2D) as tf.Tensor2D;
     sink.hidden?.push(tf.keep(h));
   }
   return crossEntropy(pass.decoder.head(h), targets);

@@ -2,10 +2,13 @@ import { tf } from '@recur/tensor';
 
 /**
  * Undoes broadcasting in a gradient: sums `dy` over the axes that `shape` was stretched along
- * (leading axes it lacks, and axes where it has size 1), then reshapes to `shape`.
+ * (leading axes it lacks, and axes where it has size 1), then reshapes to `shape`. Always a tensor
+ * object of its own (a reshape shares dy's data): tfjs frees a gradient when it sums the next one
+ * into it, so handing the same dy to two inputs (Add, Sub) would free one input's gradient with the
+ * other's.
  */
 export function reduceToShape(dy: tf.Tensor, shape: readonly number[]): tf.Tensor {
-  if (dy.shape.join(',') === shape.join(',')) return dy;
+  if (dy.shape.join(',') === shape.join(',')) return tf.reshape(dy, [...shape]);
   const lead = dy.rank - shape.length;
   const axes: number[] = [];
   for (let i = 0; i < dy.rank; i++) {
