@@ -69,7 +69,8 @@ export const routerTensorPrefix = 'mor.';
  * holds one copy of the weights plus the tensor in flight, not a second full set of arrays.
  */
 export async function buildModel(checkpoint: Checkpoint, options: BuildOptions = {}): Promise<LoadedModel> {
-  if (!checkpoint.tokenizer) {
+  const tokenizer = checkpoint.tokenizer;
+  if (!tokenizer) {
     throw new Error(
       `${checkpoint.path}: no tokenizer found (expected tokenizer.json beside the weights, or one embedded in the GGUF)`,
     );
@@ -94,6 +95,28 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
     );
   const stored = decoderWeightSpecs(baseConfig).filter((spec) => !derived.has(spec.name));
   const { tensors, tiedHead } = await readTensors(checkpoint, [...stored, ...extras], options);
+  try {
+    return await assemble(checkpoint, { recur, baseConfig, extras, tensors, tiedHead, tokenizer }, options);
+  } catch (error) {
+    for (const t of tensors.values()) t.dispose(); // a second dispose of a freed tensor is a no-op
+    throw error;
+  }
+}
+
+/** The model around its read tensors: MASA weights, LoRA, router, packed quantized matrices and the decoder. */
+async function assemble(
+  checkpoint: Checkpoint,
+  parts: {
+    recur: RecurSection | undefined;
+    baseConfig: ModelConfig;
+    extras: readonly { name: string }[];
+    tensors: Map<string, tf.Tensor>;
+    tiedHead: boolean;
+    tokenizer: TextTokenizer;
+  },
+  options: BuildOptions,
+): Promise<LoadedModel> {
+  const { recur, baseConfig, extras, tensors, tiedHead, tokenizer } = parts;
   const masa = options.masa && (await masaWeights(checkpoint, options.masa, baseConfig, tensors));
   const config = tiedHead ? { ...baseConfig, tieWordEmbeddings: true } : baseConfig;
   const pick = (names: readonly string[]) => new Map(names.map((name) => [name, tensors.get(name)!]));
@@ -110,7 +133,7 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
     ...(recur ? { recur } : {}),
     ...(routerParams ? { routerParams } : {}),
     ...(masa ? { masa } : {}),
-    tokenizer: checkpoint.tokenizer,
+    tokenizer,
     config,
     source: { path: checkpoint.path, format: checkpoint.format, contextSource: checkpoint.contextSource },
     tensors: checkpoint.tensors,

@@ -4,7 +4,9 @@ import { initBackend, tf } from '@recur/tensor';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { argmax, disposeModel, fastDecoderFor, type LoadedModel } from '../src/index.js';
+import type { Checkpoint } from '@recur/checkpoint';
+import { loadCheckpoint } from '@recur/checkpoint/node';
+import { argmax, buildModel, disposeModel, fastDecoderFor, type LoadedModel } from '../src/index.js';
 import { exportGguf, loadModel } from '../src/node/index.js';
 import { maxAbs, maxAbsDiff, ref } from './logits.js';
 import { hfPath } from './stories260k.js';
@@ -96,4 +98,20 @@ describe('stories260K quantized, natively on the fast path', () => {
       disposeModel(twin);
     },
   );
+
+  it('a quantized block that fails to read leaves no tensor behind', async () => {
+    const path = join(dir, 'stories-bad.gguf');
+    await exportGguf(hf, path, { dtype: 'Q8_0' });
+    const checkpoint = await loadCheckpoint(path);
+    const before = tf.memory().numTensors;
+    try {
+      const failing = Object.assign(Object.create(checkpoint) as Checkpoint, {
+        readQuantized: () => Promise.reject(new Error('truncated block')),
+      });
+      await expect(buildModel(failing)).rejects.toThrow('truncated block');
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      await checkpoint.close();
+    }
+  });
 });
