@@ -39,8 +39,10 @@ describe('DVPT on stories260K', () => {
     // starts equal to its base (up = 0)
     expect(logits(trained.model, inputs)).toEqual(baseBefore);
 
-    // tidy frees the zerosLike tensors AdamW builds its moment Variables from
-    const optimizer = tf.tidy(() => new AdamW(trained.params, { weightDecay: 0 }));
+    // a scope frees the zerosLike tensors AdamW builds its moment Variables from
+    tf.engine().startScope();
+    const optimizer = new AdamW(trained.params, { weightDecay: 0 });
+    tf.engine().endScope();
     const losses: number[] = [];
     for (let step = 0; step < 6; step++) {
       const { value, grads } = tf.variableGrads(() => crossEntropy(trained.model.decoder.forward(inputs), targets));
