@@ -14,12 +14,15 @@ const ready = new WeakMap<Decoder, FastDecoder>();
 /**
  * The model's FastDecoder (built once per decoder and kept with it, its depth-wise LoRA and per-loop
  * norms included), or the reason it has none: it needs the wasm backend in Node; row widths must be
- * multiples of 4. `disposeModel` frees it.
+ * multiples of 4; a model with DVPT modules has none. `disposeModel` frees it.
  */
-export function fastDecoderFor(model: Pick<LoadedModel, 'decoder' | 'lora' | 'quantized'>): Promise<FastChoice> {
+export function fastDecoderFor(
+  model: Pick<LoadedModel, 'decoder' | 'lora' | 'quantized' | 'dvpt'>,
+): Promise<FastChoice> {
   const known = built.get(model.decoder);
   if (known) return known;
   const choice = (async (): Promise<FastChoice> => {
+    if (model.dvpt) return { reason: 'DVPT modules run on the tfjs decoder only' };
     const unsupported = FastDecoder.unsupported(model.decoder.config);
     if (unsupported) return { reason: unsupported };
     if (activeBackend() !== 'wasm') return { reason: `the fast path runs on wasm, the backend is ${activeBackend()}` };

@@ -1,6 +1,8 @@
 export { buildModel, disposeModel, type BuildOptions, type LoadedModel } from './model.js';
 export type { DepthwiseLora } from '@recur/lora';
 export { withAdapters } from './adapters.js';
+export { dvptExportRefusal, withDvptModules } from './dvpt.js';
+export { dvptShares, type DvptShape, type DvptShare } from '@recur/lora';
 export { checkRouterSection, hfConfigJson, type RecurSection, type RouterSection } from './recurConfig.js';
 export { generate, trainedRouting, type GenerateOptions, type GenerateResult } from './generate.js';
 export { evaluatePerplexity, perplexityWindows, type PerplexityOptions, type PerplexityResult } from './perplexity.js';

@@ -1,7 +1,7 @@
 import { configSizeLimits, type Checkpoint, type ModelConfig, type TextTokenizer } from '@recur/checkpoint';
 import { Decoder, decoderWeightSpecs, loopedOrder, type PackedQuant } from '@recur/graph';
 import { tf } from '@recur/tensor';
-import { DepthwiseLora } from '@recur/lora';
+import { DepthwiseLora, type DvptModules } from '@recur/lora';
 import { masaTensorPrefix } from '@recur/sharing';
 import { disposeFast } from './fast.js';
 import { checkMasaTensors, loadMasa, masaDerivedKeys, type MasaModel, type MasaSection } from './masa.js';
@@ -29,6 +29,8 @@ export interface LoadedModel {
    * them natively; handed over (and this map emptied) when the fast decoder is built.
    */
   readonly quantized?: Map<string, PackedQuant>;
+  /** DVPT modules run after every step (`withDvptModules`); the tfjs decoder only. Owned by the model. */
+  readonly dvpt?: DvptModules;
 }
 
 /** Frees every tensor the model holds. */
@@ -36,6 +38,7 @@ export function disposeModel(model: LoadedModel): void {
   disposeFast(model);
   model.decoder.dispose();
   model.lora?.dispose();
+  model.dvpt?.dispose();
   model.masa?.dictionary.dispose();
   for (const t of model.routerParams?.values() ?? []) t.dispose();
 }

@@ -1,4 +1,5 @@
 import type { tf } from '@recur/tensor';
+import type { AdapterState } from './adapterState.js';
 import type { LayerCall } from './layer.js';
 
 /**
@@ -12,4 +13,6 @@ export interface AttentionCache {
    * attention output [T, nHeads·headDim].
    */
   attend(call: LayerCall, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, positions: Int32Array): tf.Tensor2D;
+  /** Where stateful adapters keep what they carry between calls over this sequence (absent: none can). */
+  readonly adapterState?: AdapterState;
 }

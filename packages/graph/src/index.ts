@@ -10,7 +10,8 @@ export {
 export { KvCache } from './kvCache.js';
 export { decoderLayer, type LayerContext } from './layer.js';
 export { Decoder, type DecoderOptions, type ForwardOptions } from './decoder.js';
-export { adaptedModules, type AdaptedModule, type LayerAdapter, type NormName } from './adapter.js';
+export { adaptedModules, type AdaptedModule, type LayerAdapter, type NormName, type StepRows } from './adapter.js';
+export { AdapterState, type CarriedState } from './adapterState.js';
 export type { DerivedWeights } from './derivedWeights.js';
 export { randomDecoder } from './init.js';
 export { forwardFlops } from './flops.js';

@@ -1,4 +1,5 @@
 import { causalAttention, tf } from '@recur/tensor';
+import { AdapterState } from './adapterState.js';
 import type { AttentionCache } from './attentionCache.js';
 import type { LayerCall } from './layer.js';
 
@@ -15,6 +16,8 @@ interface LayerEntry {
 export class KvCache implements AttentionCache {
   private readonly layers: (LayerEntry | undefined)[];
   private committed = 0;
+  /** What stateful adapters (DVPT) carry between calls; freed with the keys and values. */
+  readonly adapterState = new AdapterState();
 
   constructor(readonly numSteps: number) {
     this.layers = new Array<LayerEntry | undefined>(numSteps).fill(undefined);
@@ -62,6 +65,7 @@ export class KvCache implements AttentionCache {
       entry?.v.dispose();
     }
     this.layers.fill(undefined);
+    this.adapterState.dispose();
     this.committed = 0;
   }
 }

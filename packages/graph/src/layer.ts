@@ -33,11 +33,14 @@ function weight<R extends tf.Rank>(ctx: LayerContext, name: string): tf.Tensor<R
   return t as tf.Tensor<R>;
 }
 
-/** Pre-norm Llama block: h + attn(norm(h)), then + mlp(norm(h)). h: [T, d] → [T, d]. */
+/** Pre-norm Llama block: h + attn(norm(h)), then + mlp(norm(h)), then the adapter's afterStep if any. h: [T, d] → [T, d]. */
 export function decoderLayer(h: tf.Tensor2D, call: LayerCall, ctx: LayerContext): tf.Tensor2D {
   const attended = selfAttention(norm(h, 'input_layernorm', call, ctx), call, ctx);
   const h1 = tf.add(h, project('self_attn.o_proj', attended, call, ctx)) as tf.Tensor2D;
-  return tf.add(h1, mlp(norm(h1, 'post_attention_layernorm', call, ctx), call, ctx)) as tf.Tensor2D;
+  const h2 = tf.add(h1, mlp(norm(h1, 'post_attention_layernorm', call, ctx), call, ctx)) as tf.Tensor2D;
+  if (!ctx.adapter?.afterStep) return h2;
+  const state = ctx.cache.adapterState;
+  return ctx.adapter.afterStep(call, h2, { positions: ctx.positions, ...(state && { state }) });
 }
 
 function norm(x: tf.Tensor2D, name: NormName, call: LayerCall, ctx: LayerContext): tf.Tensor2D {

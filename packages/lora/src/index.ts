@@ -17,3 +17,16 @@ export { mergeDepthwiseLora, mergedStepTensor } from './merge.js';
 export { fromPeftAdapter, toPeftAdapter, type PeftAdapter, type PeftAdapterConfig } from './peft.js';
 export { stackAdapters, sumLoras } from './compose.js';
 export { freshLora, projectionShape, type FreshLoraOptions } from './fresh.js';
+export {
+  checkDvptShape,
+  dvptKey,
+  dvptModuleCount,
+  dvptModuleIndex,
+  dvptShares,
+  type DvptShape,
+  type DvptShare,
+} from './dvpt/config.js';
+export { dvptUpdate, type DvptCarry, type DvptParams } from './dvpt/op.js';
+export { dvptUpdateReference, type Matrix64 } from './dvpt/reference.js';
+export { DvptModules, withDvpt } from './dvpt/modules.js';
+export { freshDvpt } from './dvpt/fresh.js';

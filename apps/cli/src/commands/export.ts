@@ -3,6 +3,7 @@ import { disposeModel } from '@recur/engine';
 import { checkModelOutput, exportGguf, exportModel, exportTorch } from '@recur/engine/node';
 import { UsageError } from '../errors.js';
 import { openModel, printJson, type ModelOptions } from './shared.js';
+import { dvptFlag, refuseDvptExport } from './dvptOptions.js';
 
 interface ExportCliOptions extends ModelOptions {
   readonly dropRouter?: boolean;
@@ -48,9 +49,14 @@ export function registerExport(program: Command): void {
       '--drop-router',
       'export a MoR router model at full depth without its router (a plain Llama cannot hold one; refused otherwise)',
     )
+    .option(
+      dvptFlag,
+      'refused: a DVPT folder is input-dependent (its prompts attend to each sequence), so no export or --lora merge can hold it (also when <model> is a DVPT folder)',
+    )
     .option('--force', 'replace an --out folder or file that export did not write (the whole of it)')
     .option('--json', 'print one JSON summary')
     .action(async (path: string, options: ExportCliOptions) => {
+      refuseDvptExport(path, options);
       if (!options.out) throw new UsageError(options.gguf ? '--out FILE.gguf is required' : '--out DIR is required');
       const lora = options.lora as (typeof loraModes)[number];
       if (!loraModes.includes(lora))

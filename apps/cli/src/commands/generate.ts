@@ -3,6 +3,7 @@ import { disposeModel, generate } from '@recur/engine';
 import { parseNumber } from '../errors.js';
 import { depthFlags, depthSummary, exitHelp, kvHelp, modelDepth } from './depthOptions.js';
 import { parseSeed, samplingFlag } from './samplingFlags.js';
+import { checkDvptDepth, dvptFlag, dvptHelp } from './dvptOptions.js';
 import {
   backendFields,
   fastOption,
@@ -39,6 +40,7 @@ export function registerGenerate(program: Command): void {
     .option('--top-p <p>', 'nucleus sampling mass in (0, 1] (1 = off)', '0.95')
     .option('--seed <n>', 'random seed for sampling: an integer in [0, 2^32 − 1]', '0')
     .option('--adapter <dir>', adapterHelp, collectAdapter)
+    .option(dvptFlag, dvptHelp)
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
     .option('--backend <name>', pathBackendHelp)
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
@@ -62,6 +64,7 @@ export function registerGenerate(program: Command): void {
         seed: parseSeed(options.seed),
       };
       const flags = depthFlags(options);
+      checkDvptDepth(options, flags);
       const fast = fastOption(options);
       const model = await openModel(options, { tfjsPath: true });
       const { exit, kvMode } = modelDepth(model, flags);

@@ -11,6 +11,8 @@ export interface ModelOptions {
   readonly loops?: string;
   /** PEFT LoRA adapter folders (--adapter, repeatable). */
   readonly adapter?: string | readonly string[];
+  /** A DVPT folder (--dvpt). */
+  readonly dvpt?: string;
   /** wasm compute threads (default RECUR_THREADS, else all cores). */
   readonly threads?: string;
 }
@@ -85,6 +87,7 @@ export async function openModel(options: ModelOptions, choice: BackendChoice = {
     return await loadModel(options.model, {
       ...loops,
       ...adapter,
+      ...(options.dvpt !== undefined && { dvpt: options.dvpt }),
       onProgress: (done, total) => bar.update(done, total),
     });
   } finally {

@@ -28,9 +28,15 @@ import {
 import { parseSeed } from './samplingFlags.js';
 import { addAdapterTrainingOptions, adapterTraining, type AdapterCliOptions } from './adapterOptions.js';
 import { loraLayersFilter, loraLayersFlag, loraLayersHelp } from './loraLayersOption.js';
+import { addDvptTrainingOptions, dvptTraining, dvptTrainableHelp, type DvptCliOptions } from './dvptOptions.js';
 import { openModel, printJson, startBackend, table, type ModelOptions } from './shared.js';
 
-interface TrainCliOptions extends ModelOptions, RouterCliOptions, ExitTrainingCliOptions, AdapterCliOptions {
+interface TrainCliOptions
+  extends ModelOptions,
+    RouterCliOptions,
+    ExitTrainingCliOptions,
+    AdapterCliOptions,
+    DvptCliOptions {
   readonly data?: string;
   readonly out?: string;
   readonly fromScratch?: boolean;
@@ -101,7 +107,7 @@ export function registerTrain(program: Command): void {
     .option('--accumulate <n>', 'micro-batches per step (gradient accumulation)', '1')
     .option(
       '--trainable <what>',
-      `which parameters train: ${selections.join(', ')} (default: shared+lora for converted models, all otherwise)`,
+      `which parameters train: ${selections.join(', ')} (default: shared+lora for converted models, all otherwise); ${dvptTrainableHelp}`,
     )
     .option(loraLayersFlag, loraLayersHelp)
     .option('--distill', 'distil from the teacher (default teacher: the source model of a conversion)')
@@ -126,7 +132,7 @@ export function registerTrain(program: Command): void {
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
     .option('--json', 'print one JSON summary');
-  addAdapterTrainingOptions(addExitTrainingOptions(addRouterOptions(command))).action(
+  addDvptTrainingOptions(addAdapterTrainingOptions(addExitTrainingOptions(addRouterOptions(command)))).action(
     async (options: TrainCliOptions) => {
       if (!options.data) throw new UsageError('--data FILE is required');
       if (!options.out) throw new UsageError('--out DIR is required');
@@ -140,6 +146,7 @@ export function registerTrain(program: Command): void {
       if (!options.fromScratch && !options.model)
         throw new UsageError('--model PATH is required (or --from-scratch --config FILE)');
       const settings = runSettings(options);
+      const dvpt = dvptTraining(options);
       const adapter = adapterTraining(options);
       if (adapter && options.loraLayers !== undefined)
         throw new UsageError(
@@ -171,7 +178,7 @@ export function registerTrain(program: Command): void {
       const calibrating = progressBar('calibrating router thresholds');
       try {
         const trainable =
-          (options.trainable as TrainableSelection | undefined) ??
+          (dvpt ? 'lora' : (options.trainable as TrainableSelection | undefined)) ??
           (adapter ? 'lora' : (model.recur || model.masa) && !options.fromScratch ? 'shared+lora' : 'all');
         const trainableFilter = await loraLayersFilter(options, model);
         const result = await trainModel({
@@ -179,6 +186,7 @@ export function registerTrain(program: Command): void {
           trainable,
           ...(trainableFilter && { trainableFilter }),
           ...(adapter && { adapter }),
+          ...(dvpt && { dvpt }),
           model,
           ...(router ? { router } : {}),
           ...(threshold !== undefined && { routerThreshold: threshold }),
@@ -235,8 +243,9 @@ function runSettings(
   const schedule = schedules[options.schedule];
   if (!schedule)
     throw new UsageError(`--schedule must be one of ${Object.keys(schedules).join(', ')}, got "${options.schedule}"`);
-  if (options.trainable !== undefined && !selections.includes(options.trainable as TrainableSelection)) {
-    throw new UsageError(`--trainable must be one of ${selections.join(', ')}, got "${options.trainable}"`);
+  const known = [...selections, 'dvpt'];
+  if (options.trainable !== undefined && !known.includes(options.trainable)) {
+    throw new UsageError(`--trainable must be one of ${known.join(', ')}, got "${options.trainable}"`);
   }
   return {
     textFile: options.data!,
@@ -362,6 +371,6 @@ function printSummary(result: Awaited<ReturnType<typeof trainModel>>): void {
         .join(', ')}`,
     );
   console.log(
-    `${result.adapterDir ? `adapter: ${result.adapterDir} (on ${result.modelDir})` : `model: ${result.modelDir}`} · log: ${result.logFile} · chart: ${result.chartFile}${result.resumedFrom !== null ? ` · resumed from step ${result.resumedFrom}` : ''}`,
+    `${result.adapterDir ? `adapter: ${result.adapterDir} (on ${result.modelDir})` : result.dvptDir ? `dvpt: ${result.dvptDir} (on ${result.modelDir})` : `model: ${result.modelDir}`} · log: ${result.logFile} · chart: ${result.chartFile}${result.resumedFrom !== null ? ` · resumed from step ${result.resumedFrom}` : ''}`,
   );
 }

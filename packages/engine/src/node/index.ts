@@ -1,6 +1,7 @@
 export { adapterTarget, loadModel } from './load.js';
 export { baseFingerprint } from './fingerprint.js';
 export { loadPeftAdapter, writePeftAdapter, type AdapterTarget } from './peft.js';
+export { DVPT_CONFIG, DVPT_WEIGHTS, loadDvpt, saveDvpt, type DvptConfigFile } from './dvptFiles.js';
 export { saveConvertedModel } from './save.js';
 export { exportModel, type ExportResult } from './export.js';
 export { exportTorch, torchAsset, torchConfigJson, TORCH_FILES, type TorchExportResult } from './torchExport.js';

@@ -2,13 +2,15 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { loadCheckpoint } from '@recur/checkpoint/node';
 import { executionSteps } from '@recur/graph';
-import type { DepthwiseLora } from '@recur/lora';
+import type { DepthwiseLora, DvptModules } from '@recur/lora';
 import { withAdapters } from '../adapters.js';
+import { withDvptModules } from '../dvpt.js';
 import type { MasaSection } from '../masa.js';
 import { buildModel, disposeModel, type BuildOptions, type LoadedModel } from '../model.js';
 import { baseFingerprint } from './fingerprint.js';
 import { checkRouterSection, withRouterDefaults, type RecurSection } from '../recurConfig.js';
 import { loadPeftAdapter, type AdapterTarget } from './peft.js';
+import { loadDvpt } from './dvptFiles.js';
 
 export interface LoadOptions extends Omit<BuildOptions, 'adapter' | 'recur' | 'masa'> {
   /**
@@ -17,6 +19,11 @@ export interface LoadOptions extends Omit<BuildOptions, 'adapter' | 'recur' | 'm
    * model, or records another base's fingerprint, is refused.
    */
   readonly adapter?: string | readonly string[];
+  /**
+   * A DVPT folder (`recur train --trainable dvpt`, RUN/dvpt) run after every step; checked against the
+   * base's fingerprint before any `adapter` is added. The model then runs on the tfjs decoder only.
+   */
+  readonly dvpt?: string;
 }
 
 /** Opens a HF folder, a .safetensors file or a .gguf file (a converted Recur model included) and builds the model. */
@@ -25,23 +32,37 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   let model: LoadedModel;
   try {
     const { recur, masa } = await configSections(path);
-    const { adapter: _dirs, ...build } = options;
+    const { adapter: _dirs, dvpt: _dvpt, ...build } = options;
     model = await buildModel(checkpoint, { ...build, ...(recur ? { recur } : {}), ...(masa ? { masa } : {}) });
   } finally {
     await checkpoint.close();
   }
   const dirs =
     options.adapter === undefined ? [] : typeof options.adapter === 'string' ? [options.adapter] : options.adapter;
-  if (dirs.length === 0) return model;
   const adapters: DepthwiseLora[] = [];
+  let dvpt: DvptModules | undefined;
   try {
+    if (options.dvpt !== undefined) dvpt = await loadDvpt(options.dvpt, model);
     for (const dir of dirs) adapters.push(await loadPeftAdapter(dir, adapterTarget(model)));
   } catch (error) {
     for (const adapter of adapters) adapter.dispose();
+    dvpt?.dispose();
     disposeModel(model);
     throw error;
   }
-  return withAdapters(model, adapters);
+  const adapted = withAdapters(model, adapters);
+  return dvpt ? attachOrDispose(adapted, dvpt) : adapted;
+}
+
+/** The model with its DVPT modules; both freed when refused (e.g. a router model). */
+function attachOrDispose(model: LoadedModel, dvpt: DvptModules): LoadedModel {
+  try {
+    return withDvptModules(model, dvpt);
+  } catch (error) {
+    dvpt.dispose();
+    disposeModel(model);
+    throw error;
+  }
 }
 
 /** What a PEFT adapter is checked against and mapped onto: the model's steps and its fingerprint (computed once, if asked). */

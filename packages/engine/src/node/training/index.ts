@@ -7,3 +7,4 @@ export { adapterTrainable, type AdapterTraining } from './adapterTrainable.js';
 export { prepareRunFolder, type RunFolderOptions } from './runFolder.js';
 export { TrainRunError } from './errors.js';
 export { checkTrainingFits, formatBytes, trainingBytes, trainingMemoryLimit, type TrainingShape } from './limits.js';
+export { dvptTrainable, type DvptTraining } from './dvptTrainable.js';

@@ -36,6 +36,8 @@ import { runRecord, settingsChanges } from './settings.js';
 import { trainableModel } from './trainable.js';
 import { adapterTrainable, type AdapterTraining } from './adapterTrainable.js';
 import { saveTrainedAdapter } from './adapterFiles.js';
+import { dvptTrainable, type DvptTraining } from './dvptTrainable.js';
+import { saveDvpt } from '../dvptFiles.js';
 
 export interface TrainRunOptions {
   /** The model to train (loaded, converted or fresh); it is not changed — a trainable copy is. */
@@ -60,6 +62,8 @@ export interface TrainRunOptions {
    * to `<out>/adapter` instead of a model; `trainable` is then 'lora'.
    */
   readonly adapter?: AdapterTraining;
+  /** Train only new DVPT modules on the frozen model and write them to `<out>/dvpt` instead of a model. */
+  readonly dvpt?: DvptTraining;
   readonly schedule: LrSchedule;
   readonly weightDecay?: number;
   readonly clipNorm?: number;
@@ -129,10 +133,12 @@ export interface TrainRunResult {
   readonly heldOut: { readonly before: HeldOut | null; readonly after: HeldOut };
   /** Calibrated per-recursion σ thresholds saved with the model (routerThreshold 'calibrated'). */
   readonly routerThresholds?: readonly number[];
-  /** The trained model's folder; with `adapter`, the base model the adapter applies to. */
+  /** The trained model's folder; with `adapter` or `dvpt`, the base model they apply to. */
   readonly modelDir: string;
   /** With `adapter`: the PEFT adapter folder. */
   readonly adapterDir?: string;
+  /** With `dvpt`: the DVPT folder (dvpt_config.json + dvpt_model.safetensors). */
+  readonly dvptDir?: string;
   readonly logFile: string;
   readonly chartFile: string;
   /** What the run passed over or changed on the way (a torn log line, a damaged checkpoint, changed settings). */
@@ -184,7 +190,9 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
   });
   const mor = morTraining(options.model, options.router);
   const fresh = options.adapter ? adapterTrainable(options.model, options.adapter, options.seed ?? 0) : undefined;
-  const trained = fresh ?? trainableModel(options.model, options.trainable, options.trainableFilter);
+  if (options.adapter && options.dvpt) throw new RangeError('train a new LoRA or DVPT modules, not both at once');
+  const dvpt = options.dvpt ? dvptTrainable(options.model, options.dvpt, options.seed ?? 0) : undefined;
+  const trained = fresh ?? dvpt ?? trainableModel(options.model, options.trainable, options.trainableFilter);
   const optimizer = new AdamW(trained.params, { weightDecay: options.weightDecay ?? 0.01 });
   const teacher = options.teacher ? { teacher: options.teacher.decoder, distillation: options.distillation ?? {} } : {};
   const objective: Objective & { dispose?: () => void; afterStep?: (step: number) => void } =
@@ -292,7 +300,8 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
     ]);
     await writeChart(options.out, `training ${options.model.source.path}`);
     const adapterDir = fresh && (await saveTrainedAdapter(options.out, options.model, fresh.adapter));
-    const modelDir = fresh ? options.model.source.path : join(options.out, 'model');
+    const dvptDir = dvpt && (await saveDvpt(options.out, options.model, dvpt.dvpt));
+    const modelDir = fresh || dvpt ? options.model.source.path : join(options.out, 'model');
     const finished =
       options.routerThreshold === undefined
         ? trained.model
@@ -300,7 +309,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
             windows: finalSet,
             onProgress: (done, total) => options.onProgress?.({ kind: 'calibrate', done, total }),
           });
-    if (!fresh) await saveModel(finished, modelDir, { force: true }); // model/ is this run's own output
+    if (!fresh && !dvpt) await saveModel(finished, modelDir, { force: true }); // model/ is this run's own output
     const result: TrainRunResult = {
       steps: trainer.step,
       resumedFrom,
@@ -313,6 +322,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
       ...(finished.recur?.router?.thresholds && { routerThresholds: finished.recur.router.thresholds }),
       modelDir,
       ...(adapterDir && { adapterDir }),
+      ...(dvptDir && { dvptDir }),
       logFile: join(options.out, LOG_FILE),
       chartFile: join(options.out, CHART_FILE),
       warnings,

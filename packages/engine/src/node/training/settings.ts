@@ -11,7 +11,7 @@ export function runRecord(options: TrainRunOptions): Record<string, unknown> {
     steps: options.steps,
     seqLen: options.seqLen,
     batchSize: options.batchSize,
-    trainable: options.trainable,
+    trainable: options.dvpt ? 'dvpt' : options.trainable,
     schedule: options.schedule,
     weightDecay: options.weightDecay ?? 0.01,
     clipNorm: options.clipNorm ?? 1,
@@ -21,6 +21,7 @@ export function runRecord(options: TrainRunOptions): Record<string, unknown> {
     router: options.model.recur?.router ? { ...options.model.recur.router, ...options.router } : null,
     exit: options.exit ?? null,
     adapter: options.adapter ?? null,
+    dvpt: options.dvpt ?? null,
   };
 }
 
