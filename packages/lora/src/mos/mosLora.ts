@@ -102,14 +102,18 @@ export class MosLora implements LayerAdapter {
     return new DepthwiseLora(tensors, this.scale);
   }
 
-  /** What a saved model stores: pools, index tables (as F32) and per-loop norms, by key. */
-  savedTensors(): Map<string, tf.Tensor> {
-    const out = new Map<string, tf.Tensor>(this.pools);
-    for (const [module, { a, b, layout }] of this.tables) {
-      out.set(mosIndexKey(module, 'A'), tf.tensor2d(Float32Array.from(a), [this.section.steps.length, layout.slots]));
-      out.set(mosIndexKey(module, 'B'), tf.tensor2d(Float32Array.from(b), [this.section.steps.length, layout.slots]));
-    }
-    for (const [key, t] of this.norms) out.set(key, t);
+  /** The index tables as a saved model stores them: F32 [steps, slots] by `mosIndexKey` (exact below 2²⁴). */
+  indexArrays(): Map<string, ArrayTensor> {
+    const out = new Map<string, ArrayTensor>();
+    for (const [module, { a, b, layout }] of this.tables)
+      for (const [factor, table] of [
+        ['A', a],
+        ['B', b],
+      ] as const)
+        out.set(mosIndexKey(module, factor), {
+          data: Float32Array.from(table),
+          shape: [this.section.steps.length, layout.slots],
+        });
     return out;
   }
 
