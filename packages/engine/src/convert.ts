@@ -2,8 +2,13 @@ import { Decoder, recursiveFromPretrained, type RecursiveOptions, type TyingPlan
 import {
   DepthwiseLora,
   initDepthwiseLora,
+  initMosLora,
+  MosLora,
+  sharedSteps,
   type LoraInit,
+  type LoraKind,
   type LoraRanks,
+  type MosSettings,
   type NormMode,
   type TruncationEnergy,
 } from '@recur/lora';
@@ -17,6 +22,10 @@ export interface ConvertOptions extends RecursiveOptions {
   readonly norms: NormMode;
   /** Multiplier of B·A; 1 keeps SVD-initialised factors exact. */
   readonly loraScale?: number;
+  /** How the per-loop LoRA is stored: 'depthwise' (default) or 'mos' (factors gathered from shared shard pools). */
+  readonly loraKind?: LoraKind;
+  /** loraKind 'mos': pool size, shards per vector, private fraction, strategy switches, seed. */
+  readonly mos?: MosSettings;
   /** Progress of the LoRA initialisation (one unit per shared step × module). */
   readonly onProgress?: (done: number, total: number) => void;
 }
@@ -44,26 +53,35 @@ export async function convertModel(model: LoadedModel, options: ConvertOptions):
   const source = await weightArrays(model.decoder);
   const spec = recursiveFromPretrained(model.decoder.config, source, options);
   const loraEnergy: TruncationEnergy[] = [];
+  const mosSettings = options.loraKind === 'mos' ? options.mos : undefined;
+  if (options.loraKind === 'mos' && !mosSettings) throw new RangeError('loraKind mos needs its MoS settings');
   const loraArrays = initDepthwiseLora({
     onEnergy: (e) => loraEnergy.push(e),
     plan: spec.plan,
     sourceConfig: model.decoder.config,
     source,
     shared: spec.arrays,
-    ranks: options.ranks,
+    // MoS: only the per-loop norms come from here; its factors are gathered from the pools
+    ranks: mosSettings ? { attention: 0, mlp: 0 } : options.ranks,
     init: options.loraInit,
     norms: options.norms,
     seed: options.seed ?? 0,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
-  const lora = DepthwiseLora.fromArrays(loraArrays, options.loraScale ?? 1);
+  const steps = sharedSteps(spec.plan).map((s) => [s.unique, s.loop] as const);
+  const mosInit =
+    mosSettings && initMosLora({ config: model.decoder.config, steps, ranks: options.ranks, settings: mosSettings });
+  const mos =
+    mosInit && MosLora.fromArrays(new Map([...mosInit.arrays, ...loraArrays]), mosInit.section, options.loraScale ?? 1);
+  const lora = mos ? mos.materialise() : DepthwiseLora.fromArrays(loraArrays, options.loraScale ?? 1);
   const decoder = Decoder.fromArrays(spec.config, spec.arrays, { adapter: lora });
   const recur: RecurSection = {
     strategy: options.strategy,
     loops: options.loops,
     blockSize: spec.plan.blockSize,
     init: options.init,
-    loraInit: options.loraInit,
+    loraInit: mos ? 'zero' : options.loraInit,
+    ...(mosInit && { loraKind: 'mos' as const, mos: mosInit.section }),
     ranks: options.ranks,
     norms: options.norms,
     loraScale: options.loraScale ?? 1,
@@ -76,8 +94,13 @@ export async function convertModel(model: LoadedModel, options: ConvertOptions):
     decoder,
     plan: spec.plan,
     lora,
+    ...(mos && { mos }),
     loraEnergy,
-    parameters: { shared: decoder.parameterCount, lora: lora.parameterCount, source: model.decoder.parameterCount },
+    parameters: {
+      shared: decoder.parameterCount,
+      lora: (mos ?? lora).parameterCount,
+      source: model.decoder.parameterCount,
+    },
     recur,
   };
 }

@@ -1,5 +1,6 @@
 export { buildModel, disposeModel, type BuildOptions, type LoadedModel } from './model.js';
-export type { DepthwiseLora } from '@recur/lora';
+export type { DepthwiseLora, MosLora, MosSection } from '@recur/lora';
+export { defaultMosSettings, isLoraKind, loraKinds, type LoraKind, type MosSettings } from '@recur/lora';
 export { withAdapters } from './adapters.js';
 export { dvptExportRefusal, withDvptModules } from './dvpt.js';
 export { dvptShares, type DvptShape, type DvptShare } from '@recur/lora';

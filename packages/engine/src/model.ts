@@ -1,10 +1,11 @@
 import { configSizeLimits, type Checkpoint, type ModelConfig, type TextTokenizer } from '@recur/checkpoint';
 import { Decoder, decoderWeightSpecs, loopedOrder, type PackedQuant } from '@recur/graph';
 import { tf } from '@recur/tensor';
-import { DepthwiseLora, type DvptModules } from '@recur/lora';
+import { DepthwiseLora, type DvptModules, type MosLora } from '@recur/lora';
 import { masaTensorPrefix } from '@recur/sharing';
 import { disposeFast } from './fast.js';
 import { checkMasaTensors, loadMasa, masaDerivedKeys, type MasaModel, type MasaSection } from './masa.js';
+import { loadMos, mosSectionOf } from './mos.js';
 import type { RecurSection } from './recurConfig.js';
 import { embedKey, headKey, sameBits } from './tiedHead.js';
 
@@ -16,8 +17,10 @@ export interface LoadedModel {
   /** `contextSource` says where config.maxPositionEmbeddings came from (the file's field, or a default). */
   readonly source: { readonly path: string; readonly format: Checkpoint['format']; readonly contextSource?: string };
   readonly tensors: Checkpoint['tensors'];
-  /** Depth-wise adapters of a converted (recursive) model. */
+  /** Depth-wise adapters of a converted (recursive) model (a MoS model's, materialised from its pools at load). */
   readonly lora?: DepthwiseLora;
+  /** A MoS model's shard pools and index tables (what it stores and trains); `lora` holds their factors. */
+  readonly mos?: MosLora;
   /** How a converted model's layers are tied (config.json's `recur` section). */
   readonly recur?: RecurSection;
   /** A Mixture-of-Recursions router's weights (`mor.*` keys), when `recur.router` is set. Owned by the model. */
@@ -39,6 +42,7 @@ export function disposeModel(model: LoadedModel): void {
   model.decoder.dispose();
   model.lora?.dispose();
   model.dvpt?.dispose();
+  model.mos?.dispose();
   model.masa?.dictionary.dispose();
   for (const t of model.routerParams?.values() ?? []) t.dispose();
 }
@@ -89,7 +93,8 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
   if (options.masa) checkMasaTensors(checkpoint, baseConfig, options.masa);
   const derived = options.masa ? masaDerivedKeys(baseConfig, options.masa) : new Set<string>();
   const extras = [
-    ...(recur ? checkpoint.tensors.filter((t) => adapterTensor.test(t.name)) : []),
+    // a MoS model's per-loop norms are read with its pools (loadMos)
+    ...(recur && !mosSectionOf(recur) ? checkpoint.tensors.filter((t) => adapterTensor.test(t.name)) : []),
     ...(recur?.router ? checkpoint.tensors.filter((t) => t.name.startsWith(routerTensorPrefix)) : []),
   ];
   if (recur?.router && !extras.some((t) => t.name.startsWith(routerTensorPrefix)))
@@ -125,7 +130,13 @@ async function assemble(
   const pick = (names: readonly string[]) => new Map(names.map((name) => [name, tensors.get(name)!]));
   const adapterNames = extras.filter((t) => adapterTensor.test(t.name)).map((t) => t.name);
   const routerNames = extras.filter((t) => t.name.startsWith(routerTensorPrefix)).map((t) => t.name);
-  const lora = recur ? new DepthwiseLora(pick(adapterNames), recur.loraScale) : options.adapter;
+  const mos = recur && mosSectionOf(recur) ? await mosOrFree(checkpoint, baseConfig, recur, tensors) : undefined;
+  // MoS: each step's factors gathered from the pools once here, so every executor runs plain depth-wise LoRA
+  const lora = mos
+    ? mos.materialise()
+    : recur
+      ? new DepthwiseLora(pick(adapterNames), recur.loraScale)
+      : options.adapter;
   const routerParams = recur?.router ? pick(routerNames) : undefined;
   const weights = pick(decoderWeightSpecs(config).map((spec) => spec.name));
   const quantized = recur || options.nativeQuant === false ? undefined : await quantizedMatrices(checkpoint, config);
@@ -133,6 +144,7 @@ async function assemble(
     ...(quantized?.size ? { quantized } : {}),
     decoder: new Decoder(config, weights, lora ? { adapter: lora } : {}),
     ...(lora ? { lora } : {}),
+    ...(mos ? { mos } : {}),
     ...(recur ? { recur } : {}),
     ...(routerParams ? { routerParams } : {}),
     ...(masa ? { masa } : {}),
@@ -153,6 +165,21 @@ async function quantizedMatrices(checkpoint: Checkpoint, config: ModelConfig): P
     if (packed) out.set(spec.name, packed);
   }
   return out;
+}
+
+/** `loadMos`, freeing the tensors already read when it fails. */
+async function mosOrFree(
+  checkpoint: Checkpoint,
+  config: ModelConfig,
+  recur: RecurSection,
+  tensors: Map<string, tf.Tensor>,
+): Promise<MosLora> {
+  try {
+    return await loadMos(checkpoint, config, recur);
+  } catch (error) {
+    for (const t of tensors.values()) t.dispose();
+    throw error;
+  }
 }
 
 /**

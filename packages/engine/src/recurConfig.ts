@@ -1,6 +1,6 @@
 import type { ModelConfig } from '@recur/checkpoint';
 import type { DepthKvMode, SharingStrategy, InitStrategy } from '@recur/graph';
-import type { LoraInit, LoraRanks, NormMode } from '@recur/lora';
+import type { LoraInit, LoraKind, LoraRanks, MosSection, NormMode } from '@recur/lora';
 import { ConfigError } from '@recur/checkpoint';
 import { thresholdsProblem, type TokenChoiceForm } from '@recur/router';
 
@@ -14,6 +14,10 @@ export interface RecurSection {
   readonly ranks: LoraRanks;
   readonly norms: NormMode;
   readonly loraScale: number;
+  /** How the per-loop LoRA is stored (absent: 'depthwise', every factor on its own). */
+  readonly loraKind?: LoraKind;
+  /** loraKind 'mos': pool settings and the adapted steps in index-table order (factors in the `mos.*` tensors). */
+  readonly mos?: MosSection;
   /** Stored layer run at each step (its k-th run is loop k). */
   readonly layerOrder: readonly number[];
   /** Where the model was converted from, and its depth. */

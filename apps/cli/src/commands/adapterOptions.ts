@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import type { AdaptedModule } from '@recur/engine';
 import type { AdapterTraining } from '@recur/engine/node';
 import { parseNumber, UsageError } from '../errors.js';
+import { addLoraKindOptions, loraKindSettings, type LoraKindCliOptions } from './loraKindOptions.js';
 
-export interface AdapterCliOptions {
+export interface AdapterCliOptions extends LoraKindCliOptions {
   readonly trainable?: string;
   readonly fromScratch?: boolean;
   readonly loraRank?: string;
@@ -23,7 +24,7 @@ const shortNames: Record<string, AdaptedModule> = {
 
 /** train's flags for a new LoRA adapter on a frozen model. */
 export function addAdapterTrainingOptions(command: Command): Command {
-  return command
+  return addLoraKindOptions(command)
     .option(
       '--lora-rank <r>',
       'with --trainable lora: train only a NEW LoRA of rank r on the frozen model (plain or converted) and write it as a PEFT adapter to --out/adapter (no model/); load it with --adapter',
@@ -37,11 +38,19 @@ export function addAdapterTrainingOptions(command: Command): Command {
 
 /** The new adapter a train run asks for, or undefined (flags checked; one-line errors name the flag). */
 export function adapterTraining(options: AdapterCliOptions): AdapterTraining | undefined {
+  // the run's --seed draws a new MoS adapter's index tables and A pool (adapterTrainable), as it draws a LoRA's A
+  const kind = loraKindSettings(options, 0);
   if (options.loraRank === undefined) {
     if (options.loraModules !== undefined || options.loraAlpha !== undefined)
       throw new UsageError('--lora-modules and --lora-alpha apply only with --lora-rank R');
+    if (kind.loraKind !== 'depthwise')
+      throw new UsageError(
+        `--lora-kind ${kind.loraKind} applies with --lora-rank R (a new adapter); a converted model's own LoRA kind is chosen by convert`,
+      );
     return undefined;
   }
+  if (kind.loraKind === 'mos' && options.loraModules !== undefined)
+    throw new UsageError('--lora-modules does not apply with --lora-kind mos: its pools cover all seven projections');
   if (options.fromScratch)
     throw new UsageError('--lora-rank trains an adapter on an existing --model, not --from-scratch');
   if (options.trainable !== undefined && options.trainable !== 'lora')
@@ -51,7 +60,12 @@ export function adapterTraining(options: AdapterCliOptions): AdapterTraining | u
   const rank = parseNumber('lora-rank', options.loraRank, { integer: true, min: 1 });
   const modules = options.loraModules === undefined ? undefined : parseModules(options.loraModules);
   const alpha = options.loraAlpha === undefined ? undefined : parseNumber('lora-alpha', options.loraAlpha, { min: 0 });
-  return { rank, ...(modules && { modules }), ...(alpha !== undefined && { alpha }) };
+  return {
+    rank,
+    ...(modules && { modules }),
+    ...(alpha !== undefined && { alpha }),
+    ...(kind.mos && { mos: kind.mos }),
+  };
 }
 
 function parseModules(list: string): AdaptedModule[] {

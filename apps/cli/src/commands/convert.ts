@@ -6,8 +6,9 @@ import { progressBar } from '../progress.js';
 import { printJson, startBackend, table, type ModelOptions } from './shared.js';
 import { parseSeed } from './samplingFlags.js';
 import { checkSharingFlags, runMasaConvert } from './convertMasa.js';
+import { addLoraKindOptions, loraKindSettings, type LoraKindCliOptions } from './loraKindOptions.js';
 
-interface ConvertCliOptions extends ModelOptions {
+interface ConvertCliOptions extends ModelOptions, LoraKindCliOptions {
   readonly out?: string;
   readonly loops: string;
   readonly strategy: string;
@@ -66,6 +67,10 @@ export function registerConvert(program: Command): void {
       if (options.sharing === 'masa') return runMasaConvert(source, options);
       if (!options.out) throw new UsageError('--out DIR is required');
       const settings = convertSettings(options);
+      if (settings.loraKind === 'mos' && command.getOptionValueSource('loraInit') === 'cli')
+        throw new UsageError(
+          '--lora-init does not apply with --lora-kind mos: its B pool starts at zero (no SVD start)',
+        );
       const target = { sources: [source], force: options.force ?? false };
       await checkModelOutput(options.out, 'folder', target); // refuse before the (slow) conversion
       const started = performance.now();
@@ -94,6 +99,7 @@ export function registerConvert(program: Command): void {
               }
             : null,
         },
+        ...(model.mos && { mosParameters: { ...model.mos, ratio: model.mos.depthwise / model.mos.pools } }),
         parameters: {
           source: model.parameters.source,
           shared: model.parameters.shared,
@@ -113,11 +119,15 @@ export function registerConvert(program: Command): void {
           ['', 'parameters', 'F32 bytes (parameters × 4)'],
           ['source', fmt(p.source), fmt(p.source * 4)],
           ['recursive (shared block)', fmt(p.shared), fmt(p.shared * 4)],
-          ['+ depth-wise LoRA', fmt(p.lora), fmt(p.lora * 4)],
+          [summary.mosParameters ? '+ MoS LoRA (pools, norms)' : '+ depth-wise LoRA', fmt(p.lora), fmt(p.lora * 4)],
           ['converted total', fmt(p.total), fmt(p.total * 4)],
         ]),
       );
       console.log(`model.safetensors: ${fmt(model.bytes)} bytes written`);
+      if (summary.mosParameters)
+        console.log(
+          `MoS: ${fmt(summary.mosParameters.pools)} unique LoRA parameters in shard pools vs ${fmt(summary.mosParameters.depthwise)} for depth-wise LoRA at equal rank (${summary.mosParameters.ratio.toFixed(2)}× fewer)`,
+        );
       console.log(`source layers run (depth fit ${settings.depthFit}): [${summary.sourceLayers.join(', ')}]`);
       const captured = summary.lora.captured;
       if (captured)
@@ -128,6 +138,8 @@ export function registerConvert(program: Command): void {
         `${settings.strategy}, ${settings.loops} loops of ${summary.blockSize} shared layers, ${settings.init} init · written to ${options.out} in ${seconds.toFixed(1)} s`,
       );
     });
+  // the LoRA-kind flags live in their own file, shared with train
+  addLoraKindOptions(program.commands.find((c) => c.name() === 'convert')!);
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -155,5 +167,6 @@ function convertSettings(options: ConvertCliOptions): ConvertOptions & { depthFi
     loraScale: parseNumber('lora-scale', options.loraScale),
     norms: oneOf('norms', options.norms, ['tied', 'per-loop'] as const),
     seed: parseSeed(options.seed),
+    ...loraKindSettings(options, parseSeed(options.seed)),
   };
 }

@@ -26,7 +26,7 @@ export function registerInspect(program: Command): void {
         contextSource: model.source.contextSource ?? null,
         parameters: model.decoder.parameterCount,
         recur: model.recur ?? null,
-        loraParameters: model.lora?.parameterCount ?? 0,
+        loraParameters: (model.mos ?? model.lora)?.parameterCount ?? 0,
         masa: masaSummary(model),
         tensors,
       };
@@ -52,8 +52,11 @@ export function registerInspect(program: Command): void {
         console.log(
           `recursive: ${r.strategy}, ${r.loops} loops of ${r.blockSize} shared layers (${r.init} init), run order [${r.layerOrder.join(' ')}]`,
         );
+        const kind = r.mos
+          ? `MoS LoRA (pool ${r.mos.pool}, ${r.mos.shards} shards/vector, ${r.mos.private} private${r.mos.subset ? '' : ', no subset'}${r.mos.dissociation ? '' : ', no dissociation'})`
+          : 'depth-wise LoRA';
         console.log(
-          `depth-wise LoRA: ${summary.loraParameters.toLocaleString('en-US')} parameters (${r.loraInit} init, ranks attn ${r.ranks.attention} / mlp ${r.ranks.mlp}, norms ${r.norms})`,
+          `${kind}: ${summary.loraParameters.toLocaleString('en-US')} parameters (${r.loraInit} init, ranks attn ${r.ranks.attention} / mlp ${r.ranks.mlp}, norms ${r.norms})`,
         );
         if (r.router) console.log(routerLine(r.router, r.loops));
       }

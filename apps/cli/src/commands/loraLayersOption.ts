@@ -12,6 +12,8 @@ export async function loraLayersFilter(
   model: LoadedModel,
 ): Promise<((name: string) => boolean) | undefined> {
   if (options.loraLayers === undefined) return undefined;
+  if (model.mos)
+    throw new UsageError('--lora-layers does not apply to a MoS model: its shard pools are shared by every layer');
   let spec: ReturnType<typeof parseLoraLayers>;
   try {
     spec = parseLoraLayers(options.loraLayers);

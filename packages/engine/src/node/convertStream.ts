@@ -16,7 +16,11 @@ import {
 import {
   depthwiseLoraSpecs,
   depthwiseLoraStep,
+  initMosLora,
+  mosParameterCounts,
+  mosTables,
   sharedSteps,
+  type MosSection,
   type ArrayTensor,
   type LoraInitOptions,
   type TruncationEnergy,
@@ -34,6 +38,8 @@ export interface ConvertSummary {
   readonly loraEnergy: readonly TruncationEnergy[];
   readonly parameters: { readonly shared: number; readonly lora: number; readonly source: number };
   readonly recur: RecurSection;
+  /** `loraKind: 'mos'`: parameters of its pools against depth-wise LoRA at the same ranks. */
+  readonly mos?: { readonly pools: number; readonly depthwise: number };
   /** Bytes of model.safetensors. */
   readonly bytes: number;
 }
@@ -60,8 +66,9 @@ export async function convertToFolder(
   try {
     const sourceConfig = await configWithTiedHead(checkpoint);
     const { config, plan } = recursivePlan(sourceConfig, options);
-    const parts = convertedTensors(checkpoint, sourceConfig, config, plan, options);
-    const recur = recurOf(sourcePath, sourceConfig, config, plan, options);
+    const mos = options.loraKind === 'mos' ? mosPart(sourceConfig, plan, options) : undefined;
+    const parts = convertedTensors(checkpoint, sourceConfig, config, plan, options, mos);
+    const recur = recurOf(sourcePath, sourceConfig, config, plan, options, mos?.section);
     const target = { kind: 'dir' as const, sources: [sourcePath, ...(options.sources ?? [])], isOwn: isRecurModelDir };
     const { bytes } = await writeOutput(dir, { ...target, force: options.force ?? false }, async (temp) => {
       const written = await writeSafetensorsFile(join(temp, 'model.safetensors'), parts.tensors, {
@@ -74,7 +81,14 @@ export async function convertToFolder(
         await writeAtomic(join(temp, name), content);
       return written;
     });
-    return { plan, loraEnergy: parts.energy, parameters: parts.parameters, recur, bytes };
+    return {
+      plan,
+      loraEnergy: parts.energy,
+      parameters: parts.parameters,
+      recur,
+      ...(mos && { mos: mos.counts }),
+      bytes,
+    };
   } finally {
     await checkpoint.close();
   }
@@ -87,6 +101,7 @@ function convertedTensors(
   config: DecoderConfig,
   plan: TyingPlan,
   options: ConvertOptions,
+  mos: MosPart | undefined,
 ): {
   tensors: Deferred<{ name: string; shape: readonly number[]; dtype: 'F32' }>[];
   energy: TruncationEnergy[];
@@ -105,11 +120,42 @@ function convertedTensors(
     return { ...spec, dtype: 'F32' as const, data: recipe ? shared(recipe) : () => checkpoint.read(spec.name) };
   });
   const energy: TruncationEnergy[] = [];
-  const lora = loraTensors(checkpoint, sourceConfig, plan, recipes, options, energy);
+  // MoS: the steps give only their per-loop norms (if any); the factors come from the pools
+  const stepOptions = mos ? { ...options, ranks: { attention: 0, mlp: 0 } } : options;
+  const lora = loraTensors(checkpoint, sourceConfig, plan, recipes, stepOptions, energy);
   const size = (specs: readonly { shape: readonly number[] }[]) =>
     specs.reduce((sum, s) => sum + s.shape.reduce((a, b) => a * b, 1), 0);
-  const parameters = { shared: size(decoder), lora: size(lora), source: parameterCount(sourceConfig) };
-  return { tensors: [...decoder, ...lora], energy, parameters };
+  const parameters = {
+    shared: size(decoder),
+    lora: size(lora) + (mos?.counts.pools ?? 0),
+    source: parameterCount(sourceConfig),
+  };
+  return { tensors: [...decoder, ...lora, ...(mos?.tensors ?? [])], energy, parameters };
+}
+
+interface MosPart {
+  readonly section: MosSection;
+  readonly counts: { readonly pools: number; readonly depthwise: number };
+  readonly tensors: Deferred<{ name: string; shape: readonly number[]; dtype: 'F32' }>[];
+}
+
+/** MoS pools and index tables (small: made whole up front) for every shared step. */
+function mosPart(sourceConfig: DecoderConfig, plan: TyingPlan, options: ConvertOptions): MosPart {
+  const steps = sharedSteps(plan).map((s) => [s.unique, s.loop] as const);
+  if (!options.mos) throw new TyingError('--lora-kind mos needs its MoS settings');
+  const init = { config: sourceConfig, steps, ranks: options.ranks, settings: options.mos };
+  const tables = mosTables(init);
+  if (tables.size === 0)
+    throw new TyingError('--lora-kind mos needs a LoRA rank above 0 (--lora-rank-attn/--lora-rank-mlp)');
+  const { mos: pools, depthwise } = mosParameterCounts(tables, steps.length);
+  const { section, arrays } = initMosLora(init);
+  const tensors = [...arrays].map(([name, { data, shape }]) => ({
+    name,
+    shape,
+    dtype: 'F32' as const,
+    data: async () => data,
+  }));
+  return { section, counts: { pools, depthwise }, tensors };
 }
 
 /**
@@ -181,13 +227,16 @@ function recurOf(
   config: DecoderConfig,
   plan: TyingPlan,
   options: ConvertOptions,
+  mos: MosSection | undefined,
 ): RecurSection {
   return {
     strategy: options.strategy,
     loops: options.loops,
     blockSize: plan.blockSize,
     init: options.init,
-    loraInit: options.loraInit,
+    // MoS starts from a zero B pool (see initMosLora), whatever init depth-wise LoRA would use
+    loraInit: mos ? 'zero' : options.loraInit,
+    ...(mos && { loraKind: 'mos' as const, mos }),
     ranks: options.ranks,
     norms: options.norms,
     loraScale: options.loraScale ?? 1,

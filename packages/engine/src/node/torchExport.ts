@@ -39,6 +39,10 @@ export async function exportTorch(
     throw new RangeError(
       `${model.source.path}: modeling_recur.py has no MASA atoms; export it without --torch (a Hugging Face folder or --gguf holds its materialised matrices)`,
     );
+  if (model.mos)
+    throw new RangeError(
+      `${model.source.path}: modeling_recur.py has no MoS shard pools; export it without --torch (a Hugging Face folder or --gguf folds its materialised LoRA in, --lora peft writes it per loop)`,
+    );
   const sources = [model.source.path, ...(options.sources ?? [])];
   const target = {
     kind: 'dir' as const,

@@ -50,11 +50,13 @@ export class AdamW {
     this.epsilon = options.epsilon ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0.01;
     const decay = options.decay ?? decaysByDefault;
+    // tidy: the zeros' handles go (each variable keeps its data), else every slot leaves a tensor in tf.memory()
+    const zeros = (param: tf.Variable) => tf.tidy(() => tf.variable(tf.zerosLike(param), false));
     for (const [name, param] of params) {
       this.slots.set(name, {
         param,
-        m: tf.variable(tf.zerosLike(param), false),
-        v: tf.variable(tf.zerosLike(param), false),
+        m: zeros(param),
+        v: zeros(param),
         decays: decay(name, param.shape),
       });
     }

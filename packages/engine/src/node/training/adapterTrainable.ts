@@ -1,5 +1,5 @@
-import { Decoder, type AdaptedModule } from '@recur/graph';
-import { DepthwiseLora, freshLora, stackAdapters } from '@recur/lora';
+import { Decoder, executionSteps, type AdaptedModule } from '@recur/graph';
+import { DepthwiseLora, freshLora, initMosLora, MosLora, stackAdapters, type MosSettings } from '@recur/lora';
 import { tf } from '@recur/tensor';
 import type { LoadedModel } from '../../model.js';
 import type { TrainableModel } from './trainable.js';
@@ -11,6 +11,11 @@ export interface AdapterTraining {
   readonly modules?: readonly AdaptedModule[];
   /** PEFT's lora_alpha: the delta is scaled by alpha / rank (default: rank, i.e. 1). */
   readonly alpha?: number;
+  /**
+   * A MoS adapter (Wang et al. 2024, arXiv 2410.00938) instead of one factor pair per step: every step's
+   * factors gathered from pools shared across layers and loops; saved materialised, as a PEFT adapter.
+   */
+  readonly mos?: MosSettings;
 }
 
 /** Checkpoint names of the new adapter's factors, kept apart from a converted model's own LoRA keys. */
@@ -25,9 +30,36 @@ export function adapterTrainable(
   model: LoadedModel,
   training: AdapterTraining,
   seed: number,
-): TrainableModel & { readonly adapter: DepthwiseLora } {
+): TrainableModel & { readonly adapter: DepthwiseLora | MosLora } {
   if (model.routerParams)
     throw new RangeError(`${model.source.path}: training a new LoRA on a router model is not supported`);
+  const scale = (training.alpha ?? training.rank) / training.rank;
+  const { adapter, params } = training.mos
+    ? freshMos(model, training, training.mos, seed, scale)
+    : freshDepthwise(model, training, seed, scale);
+  const clone = (tensors: ReadonlyMap<string, tf.Tensor>) => new Map([...tensors].map(([k, t]) => [k, tf.clone(t)]));
+  const weights = clone(model.decoder.weights);
+  const own = model.lora ? new DepthwiseLora(clone(model.lora.tensors), model.lora.scale) : undefined;
+  const decoder = new Decoder(model.decoder.config, weights, {
+    adapter: own ? stackAdapters([own, adapter]) : adapter,
+  });
+  // a MoS base's pools stay with the original; its materialised factors (`own`) are what runs here
+  const { mos: _pools, ...base } = model;
+  return {
+    model: { ...base, decoder, ...(own && { lora: own }) },
+    params,
+    tensors: new Map([...weights, ...(own?.tensors ?? []), ...params]),
+    adapter,
+  };
+}
+
+/** One A, B pair per executed step and module, the factors themselves the Variables. */
+function freshDepthwise(
+  model: LoadedModel,
+  training: AdapterTraining,
+  seed: number,
+  scale: number,
+): { adapter: DepthwiseLora; params: Map<string, tf.Variable> } {
   const arrays = freshLora({
     config: model.decoder.config,
     rank: training.rank,
@@ -41,17 +73,29 @@ export function adapterTrainable(
     factors.set(key, variable);
     params.set(`${ADAPTER_PREFIX}${key}`, variable);
   }
-  const adapter = new DepthwiseLora(factors, (training.alpha ?? training.rank) / training.rank);
-  const clone = (tensors: ReadonlyMap<string, tf.Tensor>) => new Map([...tensors].map(([k, t]) => [k, tf.clone(t)]));
-  const weights = clone(model.decoder.weights);
-  const own = model.lora ? new DepthwiseLora(clone(model.lora.tensors), model.lora.scale) : undefined;
-  const decoder = new Decoder(model.decoder.config, weights, {
-    adapter: own ? stackAdapters([own, adapter]) : adapter,
-  });
-  return {
-    model: { ...model, decoder, ...(own && { lora: own }) },
-    params,
-    tensors: new Map([...weights, ...(own?.tensors ?? []), ...params]),
-    adapter,
-  };
+  return { adapter: new DepthwiseLora(factors, scale), params };
+}
+
+/** MoS pools for every executed step at rank `training.rank`, the pools the Variables (zero B pool: starts at the base). */
+function freshMos(
+  model: LoadedModel,
+  training: AdapterTraining,
+  settings: MosSettings,
+  seed: number,
+  scale: number,
+): { adapter: MosLora; params: Map<string, tf.Variable> } {
+  const config = model.decoder.config;
+  const steps = executionSteps(config).map((s) => [s.unique, s.loop] as const);
+  const ranks = { attention: training.rank, mlp: training.rank };
+  const { section, arrays } = initMosLora({ config, steps, ranks, settings: { ...settings, seed } });
+  const made = MosLora.fromArrays(arrays, section, scale);
+  const pools = new Map<string, tf.Tensor>();
+  const params = new Map<string, tf.Variable>();
+  for (const [key, pool] of made.pools) {
+    const variable = tf.tidy(() => tf.variable(tf.clone(pool), true));
+    pools.set(key, variable);
+    params.set(`${ADAPTER_PREFIX}${key}`, variable);
+  }
+  made.dispose();
+  return { adapter: new MosLora(pools, made.tables, section, new Map(), scale), params };
 }

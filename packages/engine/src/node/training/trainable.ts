@@ -1,5 +1,5 @@
 import { Decoder } from '@recur/graph';
-import { DepthwiseLora } from '@recur/lora';
+import { DepthwiseLora, MosLora } from '@recur/lora';
 import { balanceBiasKey } from '@recur/router';
 import { MasaDictionary } from '@recur/sharing';
 import { tf } from '@recur/tensor';
@@ -15,7 +15,7 @@ export interface TrainableModel {
 }
 
 /**
- * A trainable copy of `model`: selected decoder weights, MASA atoms and coefficients, LoRA tensors,
+ * A trainable copy of `model`: selected decoder weights, MASA atoms and coefficients, LoRA tensors (MoS pools),
  * and any MoR router, become Variables; the rest are cloned, so the copy and the original can be
  * disposed independently. A MASA copy's decoder computes W_l from the atoms at each use.
  * `filter` narrows the selection further (e.g. LoRA on some layers only: `loraLayerFilter`).
@@ -31,7 +31,10 @@ export function trainableModel(
   const stored = new Map([...model.decoder.weights].filter(([name]) => !derived?.has(name)));
   const weights = withVariables(stored, select);
   const atoms = model.masa ? withVariables(model.masa.dictionary.tensors, select) : undefined;
-  const lora = model.lora ? withVariables(model.lora.tensors, select) : undefined;
+  // MoS: the shard pools (and per-loop norms) train; each call gathers its step's factors from them
+  const lora = model.lora && !model.mos ? withVariables(model.lora.tensors, select) : undefined;
+  const pools = model.mos ? withVariables(model.mos.pools, select) : undefined;
+  const mosNorms = model.mos ? withVariables(model.mos.norms, select) : undefined;
   const own = (tensors: Map<string, tf.Tensor>, variables: Map<string, tf.Variable>) => {
     for (const [name, t] of tensors) if (!variables.has(name)) tensors.set(name, tf.clone(t));
     return tensors;
@@ -39,8 +42,18 @@ export function trainableModel(
   const decoderTensors = own(weights.tensors, weights.variables);
   const adapter = lora ? new DepthwiseLora(own(lora.tensors, lora.variables), model.lora!.scale) : undefined;
   const dictionary = atoms ? new MasaDictionary(own(atoms.tensors, atoms.variables)) : undefined;
+  const mos =
+    model.mos && pools && mosNorms
+      ? new MosLora(
+          own(pools.tensors, pools.variables),
+          model.mos.tables,
+          model.mos.section,
+          own(mosNorms.tensors, mosNorms.variables),
+          model.mos.scale,
+        )
+      : undefined;
   const decoder = new Decoder(model.decoder.config, decoderTensors, {
-    ...(adapter ? { adapter } : {}),
+    ...((adapter ?? mos) ? { adapter: adapter ?? mos } : {}),
     ...(dictionary ? { derived: dictionary } : {}),
   });
   // A MoR router always trains (fresh weights are useless frozen), whatever the selection.
@@ -53,16 +66,21 @@ export function trainableModel(
     ...weights.variables,
     ...(atoms?.variables ?? []),
     ...(lora?.variables ?? []),
+    ...(pools?.variables ?? []),
+    ...(mosNorms?.variables ?? []),
     ...(router?.variables ?? []),
   ]);
   if (params.size === 0)
     throw new RangeError(
       `--trainable ${selection} selects no parameter of this model${selection === 'lora' ? ' (it has no LoRA: train a new one with --lora-rank R, convert it first, or train shared+lora / all)' : ''}`,
     );
+  // the copy holds no materialised factors of a MoS model (they would go stale as the pools train)
+  const { lora: _materialised, mos: _pools, ...rest } = model;
   return {
     model: {
-      ...model,
+      ...(model.mos ? rest : model),
       decoder,
+      ...(mos ? { mos } : {}),
       ...(adapter ? { lora: adapter } : {}),
       ...(router ? { routerParams: router.tensors } : {}),
       ...(dictionary && model.masa ? { masa: { section: model.masa.section, dictionary } } : {}),
@@ -72,6 +90,8 @@ export function trainableModel(
       ...decoderTensors,
       ...(dictionary?.tensors ?? []),
       ...(adapter?.tensors ?? []),
+      ...(mos?.pools ?? []),
+      ...(mos?.norms ?? []),
       ...(router?.tensors ?? []),
     ]),
   };
