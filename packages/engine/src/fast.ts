@@ -16,10 +16,14 @@ const ready = new WeakMap<Decoder, FastDecoder>();
  * norms included), or the reason it has none: it needs the wasm backend in Node; row widths must be
  * multiples of 4. `disposeModel` frees it.
  */
-export function fastDecoderFor(model: Pick<LoadedModel, 'decoder' | 'lora' | 'quantized'>): Promise<FastChoice> {
+export function fastDecoderFor(
+  model: Pick<LoadedModel, 'decoder' | 'lora' | 'quantized' | 'composition'>,
+): Promise<FastChoice> {
   const known = built.get(model.decoder);
   if (known) return known;
   const choice = (async (): Promise<FastChoice> => {
+    if (model.composition?.fusion)
+      return { reason: 'a gated composition mixes adapters per token from the hidden state: tfjs decoder only' };
     const unsupported = FastDecoder.unsupported(model.decoder.config);
     if (unsupported) return { reason: unsupported };
     if (activeBackend() !== 'wasm') return { reason: `the fast path runs on wasm, the backend is ${activeBackend()}` };

@@ -1,7 +1,7 @@
 import { configSizeLimits, type Checkpoint, type ModelConfig, type TextTokenizer } from '@recur/checkpoint';
 import { Decoder, decoderWeightSpecs, loopedOrder, type PackedQuant } from '@recur/graph';
 import { tf } from '@recur/tensor';
-import { DepthwiseLora } from '@recur/lora';
+import { DepthwiseLora, type CompositionMethod, type GatedFusion } from '@recur/lora';
 import { masaTensorPrefix } from '@recur/sharing';
 import { disposeFast } from './fast.js';
 import { checkMasaTensors, loadMasa, masaDerivedKeys, type MasaModel, type MasaSection } from './masa.js';
@@ -29,6 +29,16 @@ export interface LoadedModel {
    * them natively; handed over (and this map emptied) when the fast decoder is built.
    */
   readonly quantized?: Map<string, PackedQuant>;
+  /**
+   * A composition of adapters loaded onto the model (`--composition DIR`). ScaLearn is folded into
+   * `lora`; gated fusion is `fusion`, plugged into the decoder and owned by the model — it depends on
+   * the input, so the fast path and exports refuse it.
+   */
+  readonly composition?: {
+    readonly dir: string;
+    readonly method: CompositionMethod;
+    readonly fusion?: GatedFusion;
+  };
 }
 
 /** Frees every tensor the model holds. */
@@ -36,6 +46,7 @@ export function disposeModel(model: LoadedModel): void {
   disposeFast(model);
   model.decoder.dispose();
   model.lora?.dispose();
+  model.composition?.fusion?.dispose();
   model.masa?.dictionary.dispose();
   for (const t of model.routerParams?.values() ?? []) t.dispose();
 }

@@ -36,6 +36,7 @@ import { runRecord, settingsChanges } from './settings.js';
 import { trainableModel } from './trainable.js';
 import { adapterTrainable, type AdapterTraining } from './adapterTrainable.js';
 import { saveTrainedAdapter } from './adapterFiles.js';
+import { compositionTrainable, type CompositionTraining } from '../compose/trainable.js';
 
 export interface TrainRunOptions {
   /** The model to train (loaded, converted or fresh); it is not changed — a trainable copy is. */
@@ -60,6 +61,11 @@ export interface TrainRunOptions {
    * to `<out>/adapter` instead of a model; `trainable` is then 'lora'.
    */
   readonly adapter?: AdapterTraining;
+  /**
+   * Train only the coefficients (ScaLearn) or gates combining these frozen adapters and write them to
+   * `<out>/composition` instead of a model; the run frees the parts.
+   */
+  readonly composition?: CompositionTraining;
   readonly schedule: LrSchedule;
   readonly weightDecay?: number;
   readonly clipNorm?: number;
@@ -133,6 +139,8 @@ export interface TrainRunResult {
   readonly modelDir: string;
   /** With `adapter`: the PEFT adapter folder. */
   readonly adapterDir?: string;
+  /** With `composition`: the composition folder. */
+  readonly compositionDir?: string;
   readonly logFile: string;
   readonly chartFile: string;
   /** What the run passed over or changed on the way (a torn log line, a damaged checkpoint, changed settings). */
@@ -184,7 +192,8 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
   });
   const mor = morTraining(options.model, options.router);
   const fresh = options.adapter ? adapterTrainable(options.model, options.adapter, options.seed ?? 0) : undefined;
-  const trained = fresh ?? trainableModel(options.model, options.trainable, options.trainableFilter);
+  const composed = options.composition ? compositionTrainable(options.model, options.composition) : undefined;
+  const trained = fresh ?? composed ?? trainableModel(options.model, options.trainable, options.trainableFilter);
   const optimizer = new AdamW(trained.params, { weightDecay: options.weightDecay ?? 0.01 });
   const teacher = options.teacher ? { teacher: options.teacher.decoder, distillation: options.distillation ?? {} } : {};
   const objective: Objective & { dispose?: () => void; afterStep?: (step: number) => void } =
@@ -292,7 +301,8 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
     ]);
     await writeChart(options.out, `training ${options.model.source.path}`);
     const adapterDir = fresh && (await saveTrainedAdapter(options.out, options.model, fresh.adapter));
-    const modelDir = fresh ? options.model.source.path : join(options.out, 'model');
+    const compositionDir = composed && (await composed.save(options.out));
+    const modelDir = fresh || composed ? options.model.source.path : join(options.out, 'model');
     const finished =
       options.routerThreshold === undefined
         ? trained.model
@@ -300,7 +310,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
             windows: finalSet,
             onProgress: (done, total) => options.onProgress?.({ kind: 'calibrate', done, total }),
           });
-    if (!fresh) await saveModel(finished, modelDir, { force: true }); // model/ is this run's own output
+    if (!fresh && !composed) await saveModel(finished, modelDir, { force: true }); // model/ is this run's own output
     const result: TrainRunResult = {
       steps: trainer.step,
       resumedFrom,
@@ -313,6 +323,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
       ...(finished.recur?.router?.thresholds && { routerThresholds: finished.recur.router.thresholds }),
       modelDir,
       ...(adapterDir && { adapterDir }),
+      ...(compositionDir && { compositionDir }),
       logFile: join(options.out, LOG_FILE),
       chartFile: join(options.out, CHART_FILE),
       warnings,
@@ -324,6 +335,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
     optimizer.dispose();
     disposeModel(trained.model);
     fresh?.adapter.dispose();
+    composed?.dispose();
   }
 }
 

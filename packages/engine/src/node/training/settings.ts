@@ -21,6 +21,9 @@ export function runRecord(options: TrainRunOptions): Record<string, unknown> {
     router: options.model.recur?.router ? { ...options.model.recur.router, ...options.router } : null,
     exit: options.exit ?? null,
     adapter: options.adapter ?? null,
+    composition: options.composition
+      ? { ...options.composition.spec, parts: options.composition.parts.map((p) => p.path) }
+      : null,
   };
 }
 
