@@ -1,5 +1,5 @@
 import { Decoder } from '@recur/graph';
-import { GatedFusion, scaledLora, stackAdapters, type CompositionSpec } from '@recur/lora';
+import { GatedFusion, scaledLora, stackAdapters, type CompositionSpec, type DepthwiseLora } from '@recur/lora';
 import type { tf } from '@recur/tensor';
 import { withAdapters } from '../../adapters.js';
 import type { LoadedModel } from '../../model.js';
@@ -28,12 +28,20 @@ export function withComposition(
     const decoder = new Decoder(model.decoder.config, model.decoder.weights, { adapter });
     return { ...model, decoder, composition: { dir, method: spec.method, fusion } };
   }
-  let folded;
+  const folded = foldAndFree(parts, coefficients, spec);
+  return { ...withAdapters(model, [folded]), composition: { dir, method: spec.method } };
+}
+
+/** scaledLora, freeing the parts and coefficients whatever happens (the folded LoRA holds copies). */
+function foldAndFree(
+  parts: readonly DepthwiseLora[],
+  coefficients: ReadonlyMap<string, tf.Tensor>,
+  spec: CompositionSpec,
+): DepthwiseLora {
   try {
-    folded = scaledLora(parts, coefficients, spec);
+    return scaledLora(parts, coefficients, spec);
   } finally {
     for (const part of parts) part.dispose();
     for (const t of coefficients.values()) t.dispose();
   }
-  return { ...withAdapters(model, [folded]), composition: { dir, method: spec.method } };
 }
