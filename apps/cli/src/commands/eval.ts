@@ -14,6 +14,7 @@ import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
 import { readTextFile } from '@recur/engine/node';
 import { depthFlags, exitHelp, kvHelp, modelDepth, type DepthFlags } from './depthOptions.js';
+import { compositionFields, compositionHelp } from './composeOptions.js';
 import {
   backendFields,
   fastOption,
@@ -44,6 +45,7 @@ export function registerEval(program: Command): void {
     .option('--max-bytes <n>', 'score only the first n bytes (a split trailing character is dropped)')
     .option('--window <n>', 'tokens per window, BOS included', '256')
     .option('--adapter <dir>', adapterHelp, collectAdapter)
+    .option('--composition <dir>', compositionHelp)
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
     .option('--backend <name>', pathBackendHelp)
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
@@ -98,6 +100,7 @@ export function registerEval(program: Command): void {
           perplexity: result.perplexity,
           windows: result.windows,
           path: result.path,
+          ...compositionFields(model),
           ...backendFields(),
           seconds,
         });

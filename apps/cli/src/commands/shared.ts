@@ -1,5 +1,5 @@
 import { activeBackend, initBackend, wasmThreads, webGpuAdapter, type BackendName } from '@recur/tensor';
-import { loadModel } from '@recur/engine/node';
+import { loadComposition, loadModel } from '@recur/engine/node';
 import type { LoadedModel } from '@recur/engine';
 import { progressBar } from '../progress.js';
 import { parseNumber, UsageError } from '../errors.js';
@@ -11,6 +11,8 @@ export interface ModelOptions {
   readonly loops?: string;
   /** PEFT LoRA adapter folders (--adapter, repeatable). */
   readonly adapter?: string | readonly string[];
+  /** A composition folder (--composition), loaded onto the model after it. */
+  readonly composition?: string;
   /** wasm compute threads (default RECUR_THREADS, else all cores). */
   readonly threads?: string;
 }
@@ -82,11 +84,14 @@ export async function openModel(options: ModelOptions, choice: BackendChoice = {
     const loops =
       options.loops === undefined ? {} : { loops: parseNumber('loops', options.loops, { integer: true, min: 1 }) };
     const adapter = options.adapter === undefined || options.adapter.length === 0 ? {} : { adapter: options.adapter };
-    return await loadModel(options.model, {
+    if (options.composition !== undefined && 'adapter' in adapter)
+      throw new UsageError('--composition names its own adapters; give it or --adapter, not both');
+    const model = await loadModel(options.model, {
       ...loops,
       ...adapter,
       onProgress: (done, total) => bar.update(done, total),
     });
+    return options.composition === undefined ? model : await loadComposition(model, options.composition);
   } finally {
     bar.stop();
   }

@@ -27,10 +27,21 @@ import {
 } from './routerOptions.js';
 import { parseSeed } from './samplingFlags.js';
 import { addAdapterTrainingOptions, adapterTraining, type AdapterCliOptions } from './adapterOptions.js';
+import {
+  addComposeTrainingOptions,
+  composeTraining,
+  compositionParts,
+  type ComposeCliOptions,
+} from './composeOptions.js';
 import { loraLayersFilter, loraLayersFlag, loraLayersHelp } from './loraLayersOption.js';
 import { openModel, printJson, startBackend, table, type ModelOptions } from './shared.js';
 
-interface TrainCliOptions extends ModelOptions, RouterCliOptions, ExitTrainingCliOptions, AdapterCliOptions {
+interface TrainCliOptions
+  extends ModelOptions,
+    RouterCliOptions,
+    ExitTrainingCliOptions,
+    AdapterCliOptions,
+    ComposeCliOptions {
   readonly data?: string;
   readonly out?: string;
   readonly fromScratch?: boolean;
@@ -126,7 +137,7 @@ export function registerTrain(program: Command): void {
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
     .option('--json', 'print one JSON summary');
-  addAdapterTrainingOptions(addExitTrainingOptions(addRouterOptions(command))).action(
+  addComposeTrainingOptions(addAdapterTrainingOptions(addExitTrainingOptions(addRouterOptions(command)))).action(
     async (options: TrainCliOptions) => {
       if (!options.data) throw new UsageError('--data FILE is required');
       if (!options.out) throw new UsageError('--out DIR is required');
@@ -141,6 +152,7 @@ export function registerTrain(program: Command): void {
         throw new UsageError('--model PATH is required (or --from-scratch --config FILE)');
       const settings = runSettings(options);
       const adapter = adapterTraining(options);
+      const compose = composeTraining(options);
       if (adapter && options.loraLayers !== undefined)
         throw new UsageError(
           "--lora-layers narrows a model's own LoRA; with --lora-rank a new adapter covers every layer (not both yet)",
@@ -166,19 +178,25 @@ export function registerTrain(program: Command): void {
       const router = morSettings(options, model);
       const threshold = thresholdOrDispose(options, model);
       const teacher = options.distill ? await teacherModel(options, model) : undefined;
+      const composition = compose && (await compositionParts(model, compose));
       const bar = progressBar('training');
       const tokenizing = progressBar('tokenizing');
       const calibrating = progressBar('calibrating router thresholds');
       try {
         const trainable =
           (options.trainable as TrainableSelection | undefined) ??
-          (adapter ? 'lora' : (model.recur || model.masa) && !options.fromScratch ? 'shared+lora' : 'all');
+          (adapter || composition
+            ? 'lora'
+            : (model.recur || model.masa) && !options.fromScratch
+              ? 'shared+lora'
+              : 'all');
         const trainableFilter = await loraLayersFilter(options, model);
         const result = await trainModel({
           ...settings,
           trainable,
           ...(trainableFilter && { trainableFilter }),
           ...(adapter && { adapter }),
+          ...(composition && { composition }),
           model,
           ...(router ? { router } : {}),
           ...(threshold !== undefined && { routerThreshold: threshold }),
@@ -362,6 +380,6 @@ function printSummary(result: Awaited<ReturnType<typeof trainModel>>): void {
         .join(', ')}`,
     );
   console.log(
-    `${result.adapterDir ? `adapter: ${result.adapterDir} (on ${result.modelDir})` : `model: ${result.modelDir}`} · log: ${result.logFile} · chart: ${result.chartFile}${result.resumedFrom !== null ? ` · resumed from step ${result.resumedFrom}` : ''}`,
+    `${result.adapterDir ? `adapter: ${result.adapterDir} (on ${result.modelDir})` : result.compositionDir ? `composition: ${result.compositionDir} (on ${result.modelDir})` : `model: ${result.modelDir}`} · log: ${result.logFile} · chart: ${result.chartFile}${result.resumedFrom !== null ? ` · resumed from step ${result.resumedFrom}` : ''}`,
   );
 }
