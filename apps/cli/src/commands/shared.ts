@@ -101,7 +101,7 @@ export async function openModel(options: ModelOptions, choice: BackendChoice = {
 export const collectAdapter = (value: string, previous: readonly string[] = []): string[] => [...previous, value];
 
 export const adapterHelp =
-  'a PEFT LoRA adapter folder (recur train --lora-rank, recur export --lora peft) for any model, plain or converted; repeat it for several: their deltas add (composition beyond summing, e.g. learned scales or gates, is another issue)';
+  'a PEFT LoRA adapter folder (recur train --lora-rank, recur export --lora peft) for any model, plain or converted; repeat it for several: their deltas add (learned scales or gates: train --compose, then --composition)';
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);

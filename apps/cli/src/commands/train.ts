@@ -165,9 +165,14 @@ export function registerTrain(program: Command): void {
         );
       const shape = recursiveShape(options, options.fromScratch ?? false);
       // Refuse a wrong --out before loading anything (the run checks again, with the teacher it finds).
-      const sources = [options.data, options.model, options.teacher, options.config, options.tokenizer].filter(
-        (p): p is string => p !== undefined,
-      );
+      const sources = [
+        options.data,
+        options.model,
+        options.teacher,
+        options.config,
+        options.tokenizer,
+        ...(compose?.dirs ?? []),
+      ].filter((p): p is string => p !== undefined);
       await prepareRunFolder(options.out, {
         resume: settings.resume ?? false,
         force: settings.force ?? false,

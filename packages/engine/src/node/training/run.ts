@@ -169,6 +169,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
     options.textFile,
     options.model.source.path,
     ...(options.teacher ? [options.teacher.source.path] : []),
+    ...(options.composition?.parts.map((part) => part.path) ?? []),
   ];
   await prepareRunFolder(options.out, { resume: options.resume ?? false, force: options.force ?? false, sources });
   const warnings: string[] = [];
