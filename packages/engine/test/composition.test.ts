@@ -130,6 +130,32 @@ describe('adapter composition on stories260K', () => {
     expect(tf.memory().numTensors).toBe(start);
   }, 300_000);
 
+  it('a composition run stops and resumes from its checkpoint (the parts reloaded)', async () => {
+    const spec: CompositionSpec = { method: 'scalearn-uniform', shareLayers: false };
+    const out = join(dir, 'resumed');
+    const common = {
+      ...budget,
+      steps: 3,
+      model: base,
+      textFile: slice('wiki', 'wikitext-2-raw/wiki.test.raw'),
+      out,
+      trainable: 'lora',
+      schedule,
+    } as const;
+    const first = await trainModel({
+      ...common,
+      stopAt: 1,
+      composition: { spec, parts: await loadParts(base, adapters) },
+    });
+    expect(first.steps).toBe(1);
+    const resumed = await trainModel({
+      ...common,
+      resume: true,
+      composition: { spec, parts: await loadParts(base, adapters) },
+    });
+    expect(resumed).toMatchObject({ steps: 3, resumedFrom: 1, trainedParameters: 2 * 5 });
+  }, 300_000);
+
   it('refuses an adapter for another base and one without a fingerprint, in one line', async () => {
     const other = join(dir, 'other');
     cpSync(adapters[1]!, other, { recursive: true });
