@@ -38,7 +38,7 @@ function randomCoefficients(spec: CompositionSpec, parts: readonly DepthwiseLora
   const out = new Map<string, tf.Tensor>();
   let drawn = 0;
   for (const [key, { shape, data }] of freshCoefficients(spec, config, parts))
-    out.set(key, tf.tensor(gaussianArray(data.length, seed + drawn++), shape));
+    out.set(key, tf.tensor(gaussianArray(data.length, seed + drawn++), [...shape]));
   return out;
 }
 

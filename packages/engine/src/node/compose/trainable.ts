@@ -40,8 +40,11 @@ export function compositionTrainable(model: LoadedModel, training: CompositionTr
   const { spec } = training;
   const parts = training.parts.map((p) => p.lora);
   const params = new Map<string, tf.Variable>();
-  for (const [key, { data, shape }] of freshCoefficients(spec, model.decoder.config, parts))
-    params.set(key, tf.variable(tf.tensor(data, [...shape], 'float32'), true));
+  for (const [key, { data, shape }] of freshCoefficients(spec, model.decoder.config, parts)) {
+    const start = tf.tensor(data, [...shape], 'float32');
+    params.set(key, tf.variable(start, true));
+    start.dispose(); // the Variable holds its own reference to the data
+  }
   const composer: LayerAdapter =
     spec.method === 'gated' ? new GatedFusion(parts, params, spec) : new ScaLearnAdapter(parts, params, spec);
   const clone = (tensors: ReadonlyMap<string, tf.Tensor>) => new Map([...tensors].map(([k, t]) => [k, tf.clone(t)]));
