@@ -31,6 +31,11 @@ export function plainModel(
   model: LoadedModel,
   options: { lora: LoraExport; baseModelPath?: string; dropRouter?: boolean },
 ): PlainModel {
+  if (model.composition?.fusion)
+    // its mixing weights are a function of each token's hidden state: no fixed weights compute them
+    throw new RangeError(
+      `${model.composition.dir}: a gated composition mixes its adapters per token and cannot fold into dense weights or one adapter; only ScaLearn compositions export`,
+    );
   const router = model.recur?.router;
   if (router && !options.dropRouter) {
     // A plain Llama has no place for per-token depth: the export would run every token through every loop, ungated.

@@ -17,12 +17,14 @@ const ready = new WeakMap<Decoder, FastDecoder>();
  * multiples of 4; a model with DVPT modules has none. `disposeModel` frees it.
  */
 export function fastDecoderFor(
-  model: Pick<LoadedModel, 'decoder' | 'lora' | 'quantized' | 'dvpt'>,
+  model: Pick<LoadedModel, 'decoder' | 'lora' | 'quantized' | 'dvpt' | 'composition'>,
 ): Promise<FastChoice> {
   const known = built.get(model.decoder);
   if (known) return known;
   const choice = (async (): Promise<FastChoice> => {
     if (model.dvpt) return { reason: 'DVPT modules run on the tfjs decoder only' };
+    if (model.composition?.fusion)
+      return { reason: 'a gated composition mixes adapters per token from the hidden state: tfjs decoder only' };
     const unsupported = FastDecoder.unsupported(model.decoder.config);
     if (unsupported) return { reason: unsupported };
     if (activeBackend() !== 'wasm') return { reason: `the fast path runs on wasm, the backend is ${activeBackend()}` };

@@ -1,7 +1,7 @@
 import { configSizeLimits, type Checkpoint, type ModelConfig, type TextTokenizer } from '@recur/checkpoint';
 import { Decoder, decoderWeightSpecs, loopedOrder, type PackedQuant } from '@recur/graph';
 import { tf } from '@recur/tensor';
-import { DepthwiseLora, type DvptModules, type MosLora } from '@recur/lora';
+import { DepthwiseLora, type CompositionMethod, type DvptModules, type GatedFusion, type MosLora } from '@recur/lora';
 import { masaTensorPrefix } from '@recur/sharing';
 import { disposeFast } from './fast.js';
 import { checkMasaTensors, loadMasa, masaDerivedKeys, type MasaModel, type MasaSection } from './masa.js';
@@ -34,6 +34,16 @@ export interface LoadedModel {
   readonly quantized?: Map<string, PackedQuant>;
   /** DVPT modules run after every step (`withDvptModules`); the tfjs decoder only. Owned by the model. */
   readonly dvpt?: DvptModules;
+  /**
+   * A composition of adapters loaded onto the model (`--composition DIR`). ScaLearn is folded into
+   * `lora`; gated fusion is `fusion`, plugged into the decoder and owned by the model — it depends on
+   * the input, so the fast path and exports refuse it.
+   */
+  readonly composition?: {
+    readonly dir: string;
+    readonly method: CompositionMethod;
+    readonly fusion?: GatedFusion;
+  };
 }
 
 /** Frees every tensor the model holds. */
@@ -43,6 +53,7 @@ export function disposeModel(model: LoadedModel): void {
   model.lora?.dispose();
   model.dvpt?.dispose();
   model.mos?.dispose();
+  model.composition?.fusion?.dispose();
   model.masa?.dictionary.dispose();
   for (const t of model.routerParams?.values() ?? []) t.dispose();
 }

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertModel, disposeModel, type ConvertOptions, type LoadedModel } from '../src/index.js';
-import { exportModel, loadModel } from '../src/node/index.js';
+import { baseFingerprint, exportModel, loadModel } from '../src/node/index.js';
 import { ggufPath, hfPath } from './stories260k.js';
 import { maxAbs, maxAbsDiff, promptLogits as logits } from './logits.js';
 
@@ -78,6 +78,8 @@ describe('exporting models as plain Llama checkpoints', () => {
     expect(config.rank_pattern['model.layers.0.mlp.up_proj']).toBe(16);
     expect(config.alpha_pattern['model.layers.0.self_attn.q_proj']).toBe(2 * 8); // PEFT scale alpha/r = our scale 2
     const base = await loadModel(dir);
+    // it names its base like a trained adapter does, so it can be composed and checked
+    expect(config.recur_base_fingerprint).toBe(baseFingerprint(base));
     const adapted = await loadModel(dir, { adapter: result.adapterDir! });
     const expected = logits(converted);
     expect(maxAbsDiff(logits(adapted), expected)).toBeLessThan(1e-4);

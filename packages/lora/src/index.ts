@@ -37,3 +37,21 @@ export { mosModuleLayout, mosTablesFor, type MosModuleLayout, type MosTables } f
 export { loraDeltaReference, mosGather, mosGatherReference } from './mos/gather.js';
 export { initMosLora, mosParameterCounts, mosTables, type MosInitOptions } from './mos/init.js';
 export { MosLora } from './mos/mosLora.js';
+export {
+  checkCoefficients,
+  COMPOSE_PREFIX,
+  composedDeltaReference,
+  compositionMethods,
+  freshCoefficients,
+  GatedFusion,
+  gateKey,
+  isLinearComposition,
+  scaledLora,
+  ScaLearnAdapter,
+  scaleKey,
+  type CompositionMethod,
+  type CompositionSpec,
+  type GateActivation,
+  type ReferenceMix,
+  type ReferencePart,
+} from './compose/index.js';

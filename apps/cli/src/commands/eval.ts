@@ -15,6 +15,7 @@ import { progressBar } from '../progress.js';
 import { readTextFile } from '@recur/engine/node';
 import { depthFlags, exitHelp, kvHelp, modelDepth, type DepthFlags } from './depthOptions.js';
 import { checkDvptDepth, dvptFlag, dvptHelp } from './dvptOptions.js';
+import { compositionFields, compositionHelp } from './composeOptions.js';
 import {
   backendFields,
   fastOption,
@@ -46,6 +47,7 @@ export function registerEval(program: Command): void {
     .option('--window <n>', 'tokens per window, BOS included', '256')
     .option('--adapter <dir>', adapterHelp, collectAdapter)
     .option(dvptFlag, dvptHelp)
+    .option('--composition <dir>', compositionHelp)
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
     .option('--backend <name>', pathBackendHelp)
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
@@ -101,6 +103,7 @@ export function registerEval(program: Command): void {
           perplexity: result.perplexity,
           windows: result.windows,
           path: result.path,
+          ...compositionFields(model),
           ...backendFields(),
           seconds,
         });

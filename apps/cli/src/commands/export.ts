@@ -21,6 +21,9 @@ const loraModes = ['merge', 'peft', 'drop'] as const;
 const ggufDtypes = { f32: 'F32', f16: 'F16', q8_0: 'Q8_0', q4_0: 'Q4_0' } as const;
 type CliDtype = keyof typeof ggufDtypes;
 
+const compositionExportHelp =
+  'a ScaLearn composition folder (recur train --compose) for this model: folded into its LoRA, so --lora merge writes it into dense weights (exact) and --lora peft writes it as one adapter; a gated composition is refused';
+
 export function registerExport(program: Command): void {
   program
     .command('export')
@@ -44,6 +47,7 @@ export function registerExport(program: Command): void {
       'depth-wise LoRA of a converted model: merge (into dense weights), peft (adapter folder <out>/adapter; refused for per-loop norms, which only merge keeps), drop',
       'merge',
     )
+    .option('--composition <dir>', compositionExportHelp)
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option(
       '--drop-router',
@@ -71,7 +75,17 @@ export function registerExport(program: Command): void {
       const target = { sources: [path], force: options.force ?? false };
       await checkModelOutput(options.out, options.gguf ? 'gguf' : 'folder', target); // refuse before loading
       const started = performance.now();
-      const model = await openModel({ model: path, ...(options.backend ? { backend: options.backend } : {}) });
+      const model = await openModel({
+        model: path,
+        ...(options.backend ? { backend: options.backend } : {}),
+        ...(options.composition !== undefined && { composition: options.composition }),
+      });
+      if (model.composition?.fusion) {
+        disposeModel(model);
+        throw new UsageError(
+          `--composition ${options.composition}: a gated composition mixes its adapters per token and cannot be exported; ScaLearn compositions export (--lora merge or peft)`,
+        );
+      }
       if (options.gguf) {
         const dtype = ggufDtypes[options.dtype as CliDtype];
         const written = await exportGguf(model, options.out, {
@@ -111,6 +125,7 @@ async function exportTorchFolder(path: string, out: string, options: ExportCliOp
     options.dropRouter && '--drop-router',
     options.dtype !== 'f32' && '--dtype',
     options.lora !== 'merge' && '--lora',
+    options.composition !== undefined && '--composition',
   ].find(Boolean);
   if (clash)
     throw new UsageError(

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { disposeModel, generate } from '@recur/engine';
 import { parseNumber } from '../errors.js';
 import { depthFlags, depthSummary, exitHelp, kvHelp, modelDepth } from './depthOptions.js';
+import { compositionFields, compositionHelp } from './composeOptions.js';
 import { parseSeed, samplingFlag } from './samplingFlags.js';
 import { checkDvptDepth, dvptFlag, dvptHelp } from './dvptOptions.js';
 import {
@@ -41,6 +42,7 @@ export function registerGenerate(program: Command): void {
     .option('--seed <n>', 'random seed for sampling: an integer in [0, 2^32 − 1]', '0')
     .option('--adapter <dir>', adapterHelp, collectAdapter)
     .option(dvptFlag, dvptHelp)
+    .option('--composition <dir>', compositionHelp)
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
     .option('--backend <name>', pathBackendHelp)
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
@@ -80,7 +82,13 @@ export function registerGenerate(program: Command): void {
       if (options.fast && result.path !== 'fast')
         process.stderr.write('recur: note: the fast path is not available for this model; ran on tfjs\n');
       const decodeRate = result.ids.length > 1 ? ((result.ids.length - 1) / result.timings.decodeMs) * 1000 : 0;
-      if (options.json) return printJson({ ...result, ...backendFields(), decodeTokensPerSecond: decodeRate });
+      if (options.json)
+        return printJson({
+          ...result,
+          ...compositionFields(model),
+          ...backendFields(),
+          decodeTokensPerSecond: decodeRate,
+        });
       process.stdout.write('\n');
       process.stderr.write(
         `${result.ids.length} tokens (${result.path}) · prefill ${result.timings.prefillMs.toFixed(0)} ms · decode ${decodeRate.toFixed(1)} tok/s\n`,

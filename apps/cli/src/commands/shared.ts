@@ -1,5 +1,5 @@
 import { activeBackend, initBackend, wasmThreads, webGpuAdapter, type BackendName } from '@recur/tensor';
-import { loadModel } from '@recur/engine/node';
+import { loadComposition, loadModel } from '@recur/engine/node';
 import type { LoadedModel } from '@recur/engine';
 import { progressBar } from '../progress.js';
 import { parseNumber, UsageError } from '../errors.js';
@@ -13,6 +13,8 @@ export interface ModelOptions {
   readonly adapter?: string | readonly string[];
   /** A DVPT folder (--dvpt). */
   readonly dvpt?: string;
+  /** A composition folder (--composition), loaded onto the model after it. */
+  readonly composition?: string;
   /** wasm compute threads (default RECUR_THREADS, else all cores). */
   readonly threads?: string;
 }
@@ -84,12 +86,15 @@ export async function openModel(options: ModelOptions, choice: BackendChoice = {
     const loops =
       options.loops === undefined ? {} : { loops: parseNumber('loops', options.loops, { integer: true, min: 1 }) };
     const adapter = options.adapter === undefined || options.adapter.length === 0 ? {} : { adapter: options.adapter };
-    return await loadModel(options.model, {
+    if (options.composition !== undefined && 'adapter' in adapter)
+      throw new UsageError('--composition names its own adapters; give it or --adapter, not both');
+    const model = await loadModel(options.model, {
       ...loops,
       ...adapter,
       ...(options.dvpt !== undefined && { dvpt: options.dvpt }),
       onProgress: (done, total) => bar.update(done, total),
     });
+    return options.composition === undefined ? model : await loadComposition(model, options.composition);
   } finally {
     bar.stop();
   }
@@ -99,7 +104,7 @@ export async function openModel(options: ModelOptions, choice: BackendChoice = {
 export const collectAdapter = (value: string, previous: readonly string[] = []): string[] => [...previous, value];
 
 export const adapterHelp =
-  'a PEFT LoRA adapter folder (recur train --lora-rank, recur export --lora peft) for any model, plain or converted; repeat it for several: their deltas add (composition beyond summing, e.g. learned scales or gates, is another issue)';
+  'a PEFT LoRA adapter folder (recur train --lora-rank, recur export --lora peft) for any model, plain or converted; repeat it for several: their deltas add (learned scales or gates: train --compose, then --composition)';
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);

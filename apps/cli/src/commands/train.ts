@@ -27,6 +27,12 @@ import {
 } from './routerOptions.js';
 import { parseSeed } from './samplingFlags.js';
 import { addAdapterTrainingOptions, adapterTraining, type AdapterCliOptions } from './adapterOptions.js';
+import {
+  addComposeTrainingOptions,
+  composeTraining,
+  compositionParts,
+  type ComposeCliOptions,
+} from './composeOptions.js';
 import { loraLayersFilter, loraLayersFlag, loraLayersHelp } from './loraLayersOption.js';
 import { addDvptTrainingOptions, dvptTraining, dvptTrainableHelp, type DvptCliOptions } from './dvptOptions.js';
 import { openModel, printJson, startBackend, table, type ModelOptions } from './shared.js';
@@ -36,7 +42,8 @@ interface TrainCliOptions
     RouterCliOptions,
     ExitTrainingCliOptions,
     AdapterCliOptions,
-    DvptCliOptions {
+    DvptCliOptions,
+    ComposeCliOptions {
   readonly data?: string;
   readonly out?: string;
   readonly fromScratch?: boolean;
@@ -132,80 +139,88 @@ export function registerTrain(program: Command): void {
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
     .option('--json', 'print one JSON summary');
-  addDvptTrainingOptions(addAdapterTrainingOptions(addExitTrainingOptions(addRouterOptions(command)))).action(
-    async (options: TrainCliOptions) => {
-      if (!options.data) throw new UsageError('--data FILE is required');
-      if (!options.out) throw new UsageError('--out DIR is required');
-      if (options.resume && options.force)
-        throw new UsageError('--force starts a fresh run and --resume continues one: give one of them');
-      if (options.allowChanges && !options.resume) throw new UsageError('--allow-changes only applies with --resume');
-      if (options.fromScratch && options.model)
-        throw new UsageError('give --model or --from-scratch --config FILE, not both');
-      if (options.fromScratch && !options.config)
-        throw new UsageError('--from-scratch needs --config FILE (a Hugging Face config.json)');
-      if (!options.fromScratch && !options.model)
-        throw new UsageError('--model PATH is required (or --from-scratch --config FILE)');
-      const settings = runSettings(options);
-      const dvpt = dvptTraining(options);
-      const adapter = adapterTraining(options);
-      if (adapter && options.loraLayers !== undefined)
-        throw new UsageError(
-          "--lora-layers narrows a model's own LoRA; with --lora-rank a new adapter covers every layer (not both yet)",
-        );
-      checkRouterFlags(options);
-      const exit = exitTraining(options);
-      if (exit && options.router)
-        throw new UsageError(
-          '--exit-loss trains early exits of a model without a router; MoR models route with --router',
-        );
-      const shape = recursiveShape(options, options.fromScratch ?? false);
-      // Refuse a wrong --out before loading anything (the run checks again, with the teacher it finds).
-      const sources = [options.data, options.model, options.teacher, options.config, options.tokenizer].filter(
-        (p): p is string => p !== undefined,
+  addComposeTrainingOptions(
+    addDvptTrainingOptions(addAdapterTrainingOptions(addExitTrainingOptions(addRouterOptions(command)))),
+  ).action(async (options: TrainCliOptions) => {
+    if (!options.data) throw new UsageError('--data FILE is required');
+    if (!options.out) throw new UsageError('--out DIR is required');
+    if (options.resume && options.force)
+      throw new UsageError('--force starts a fresh run and --resume continues one: give one of them');
+    if (options.allowChanges && !options.resume) throw new UsageError('--allow-changes only applies with --resume');
+    if (options.fromScratch && options.model)
+      throw new UsageError('give --model or --from-scratch --config FILE, not both');
+    if (options.fromScratch && !options.config)
+      throw new UsageError('--from-scratch needs --config FILE (a Hugging Face config.json)');
+    if (!options.fromScratch && !options.model)
+      throw new UsageError('--model PATH is required (or --from-scratch --config FILE)');
+    const settings = runSettings(options);
+    const dvpt = dvptTraining(options);
+    const adapter = adapterTraining(options);
+    const compose = composeTraining(options);
+    if (adapter && options.loraLayers !== undefined)
+      throw new UsageError(
+        "--lora-layers narrows a model's own LoRA; with --lora-rank a new adapter covers every layer (not both yet)",
       );
-      await prepareRunFolder(options.out, {
-        resume: settings.resume ?? false,
-        force: settings.force ?? false,
-        sources,
+    checkRouterFlags(options);
+    const exit = exitTraining(options);
+    if (exit && options.router)
+      throw new UsageError(
+        '--exit-loss trains early exits of a model without a router; MoR models route with --router',
+      );
+    const shape = recursiveShape(options, options.fromScratch ?? false);
+    // Refuse a wrong --out before loading anything (the run checks again, with the teacher it finds).
+    const sources = [
+      options.data,
+      options.model,
+      options.teacher,
+      options.config,
+      options.tokenizer,
+      ...(compose?.dirs ?? []),
+    ].filter((p): p is string => p !== undefined);
+    await prepareRunFolder(options.out, {
+      resume: settings.resume ?? false,
+      force: settings.force ?? false,
+      sources,
+    });
+    const loaded = options.fromScratch ? await freshModel(options, shape, settings) : await openModel(options);
+    const model = withRouterOrDispose(loaded, options, settings);
+    const router = morSettings(options, model);
+    const threshold = thresholdOrDispose(options, model);
+    const teacher = options.distill ? await teacherModel(options, model) : undefined;
+    const composition = compose && (await compositionParts(model, compose));
+    const bar = progressBar('training');
+    const tokenizing = progressBar('tokenizing');
+    const calibrating = progressBar('calibrating router thresholds');
+    try {
+      const trainable =
+        (dvpt ? 'lora' : (options.trainable as TrainableSelection | undefined)) ??
+        (adapter || composition ? 'lora' : (model.recur || model.masa) && !options.fromScratch ? 'shared+lora' : 'all');
+      const trainableFilter = await loraLayersFilter(options, model);
+      const result = await trainModel({
+        ...settings,
+        trainable,
+        ...(trainableFilter && { trainableFilter }),
+        ...(adapter && { adapter }),
+        ...(dvpt && { dvpt }),
+        ...(composition && { composition }),
+        model,
+        ...(router ? { router } : {}),
+        ...(threshold !== undefined && { routerThreshold: threshold }),
+        ...(exit ? { exit } : {}),
+        ...(teacher ? { teacher } : {}),
+        onProgress: (e) => report(e, bar, tokenizing, calibrating),
       });
-      const loaded = options.fromScratch ? await freshModel(options, shape, settings) : await openModel(options);
-      const model = withRouterOrDispose(loaded, options, settings);
-      const router = morSettings(options, model);
-      const threshold = thresholdOrDispose(options, model);
-      const teacher = options.distill ? await teacherModel(options, model) : undefined;
-      const bar = progressBar('training');
-      const tokenizing = progressBar('tokenizing');
-      const calibrating = progressBar('calibrating router thresholds');
-      try {
-        const trainable =
-          (dvpt ? 'lora' : (options.trainable as TrainableSelection | undefined)) ??
-          (adapter ? 'lora' : (model.recur || model.masa) && !options.fromScratch ? 'shared+lora' : 'all');
-        const trainableFilter = await loraLayersFilter(options, model);
-        const result = await trainModel({
-          ...settings,
-          trainable,
-          ...(trainableFilter && { trainableFilter }),
-          ...(adapter && { adapter }),
-          ...(dvpt && { dvpt }),
-          model,
-          ...(router ? { router } : {}),
-          ...(threshold !== undefined && { routerThreshold: threshold }),
-          ...(exit ? { exit } : {}),
-          ...(teacher ? { teacher } : {}),
-          onProgress: (e) => report(e, bar, tokenizing, calibrating),
-        });
-        bar.stop();
-        if (options.json) return printJson(result);
-        printSummary(result);
-      } finally {
-        bar.stop();
-        tokenizing.stop();
-        calibrating.stop();
-        disposeModel(model);
-        if (teacher) disposeModel(teacher);
-      }
-    },
-  );
+      bar.stop();
+      if (options.json) return printJson(result);
+      printSummary(result);
+    } finally {
+      bar.stop();
+      tokenizing.stop();
+      calibrating.stop();
+      disposeModel(model);
+      if (teacher) disposeModel(teacher);
+    }
+  });
 }
 
 let calibrationStarted: number | undefined;
@@ -371,6 +386,6 @@ function printSummary(result: Awaited<ReturnType<typeof trainModel>>): void {
         .join(', ')}`,
     );
   console.log(
-    `${result.adapterDir ? `adapter: ${result.adapterDir} (on ${result.modelDir})` : result.dvptDir ? `dvpt: ${result.dvptDir} (on ${result.modelDir})` : `model: ${result.modelDir}`} · log: ${result.logFile} · chart: ${result.chartFile}${result.resumedFrom !== null ? ` · resumed from step ${result.resumedFrom}` : ''}`,
+    `${result.adapterDir ? `adapter: ${result.adapterDir} (on ${result.modelDir})` : result.dvptDir ? `dvpt: ${result.dvptDir} (on ${result.modelDir})` : result.compositionDir ? `composition: ${result.compositionDir} (on ${result.modelDir})` : `model: ${result.modelDir}`} · log: ${result.logFile} · chart: ${result.chartFile}${result.resumedFrom !== null ? ` · resumed from step ${result.resumedFrom}` : ''}`,
   );
 }

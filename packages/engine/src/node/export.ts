@@ -4,9 +4,11 @@ import { writeSafetensors } from '@recur/checkpoint';
 import { writeSafetensorsFile } from '@recur/checkpoint/node';
 import { decoderWeightSpecs } from '@recur/graph';
 import { plainModel, type LoraExport } from '../export.js';
-import type { LoadedModel } from '../model.js';
+import { disposeModel, type LoadedModel } from '../model.js';
 import { hfConfigJson } from '../recurConfig.js';
+import { baseFingerprint } from './fingerprint.js';
 import { json, tokenizerFiles, writeAtomic } from './files.js';
+import { loadModel } from './load.js';
 import { writeOutput, type OutputOptions } from './output.js';
 import { isRecurModelDir, PRODUCER } from './ownOutput.js';
 
@@ -70,9 +72,24 @@ export async function exportModel(
       join(temp, 'adapter', 'adapter_model.safetensors'),
       writeSafetensors(adapter, { format: 'pt', producer: PRODUCER }),
     );
-    await writeAtomic(join(temp, 'adapter', 'adapter_config.json'), json(plain.adapter.config));
+    // like a trained adapter, it names the weights it belongs to: those of the plain model just written
+    const fingerprint = await writtenFingerprint(temp);
+    await writeAtomic(
+      join(temp, 'adapter', 'adapter_config.json'),
+      json({ ...plain.adapter.config, recur_base_fingerprint: fingerprint }),
+    );
     return { ...result, adapterDir: join(dir, 'adapter') };
   });
+}
+
+/** The base fingerprint of the model written in `dir`, computed as a reader of that folder will compute it. */
+async function writtenFingerprint(dir: string): Promise<string> {
+  const written = await loadModel(dir);
+  try {
+    return baseFingerprint(written);
+  } finally {
+    disposeModel(written);
+  }
 }
 
 function made(data: Float32Array | undefined, name: string): Float32Array {

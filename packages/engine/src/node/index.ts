@@ -13,3 +13,4 @@ export { checkModelOutput, isRecurGguf, isRecurModelDir } from './ownOutput.js';
 export * from './training/index.js';
 // The one text-file rule (UTF-8, no NUL, not empty) that training applies, for `recur eval --data` too.
 export { readTextFile } from '@recur/train/node';
+export * from './compose/index.js';

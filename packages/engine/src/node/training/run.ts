@@ -38,6 +38,7 @@ import { adapterTrainable, type AdapterTraining } from './adapterTrainable.js';
 import { saveTrainedAdapter } from './adapterFiles.js';
 import { dvptTrainable, type DvptTraining } from './dvptTrainable.js';
 import { saveDvpt } from '../dvptFiles.js';
+import { compositionTrainable, type CompositionTraining } from '../compose/trainable.js';
 
 export interface TrainRunOptions {
   /** The model to train (loaded, converted or fresh); it is not changed — a trainable copy is. */
@@ -64,6 +65,11 @@ export interface TrainRunOptions {
   readonly adapter?: AdapterTraining;
   /** Train only new DVPT modules on the frozen model and write them to `<out>/dvpt` instead of a model. */
   readonly dvpt?: DvptTraining;
+  /**
+   * Train only the coefficients (ScaLearn) or gates combining these frozen adapters and write them to
+   * `<out>/composition` instead of a model; the run frees the parts.
+   */
+  readonly composition?: CompositionTraining;
   readonly schedule: LrSchedule;
   readonly weightDecay?: number;
   readonly clipNorm?: number;
@@ -139,6 +145,8 @@ export interface TrainRunResult {
   readonly adapterDir?: string;
   /** With `dvpt`: the DVPT folder (dvpt_config.json + dvpt_model.safetensors). */
   readonly dvptDir?: string;
+  /** With `composition`: the composition folder. */
+  readonly compositionDir?: string;
   readonly logFile: string;
   readonly chartFile: string;
   /** What the run passed over or changed on the way (a torn log line, a damaged checkpoint, changed settings). */
@@ -167,6 +175,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
     options.textFile,
     options.model.source.path,
     ...(options.teacher ? [options.teacher.source.path] : []),
+    ...(options.composition?.parts.map((part) => part.path) ?? []),
   ];
   await prepareRunFolder(options.out, { resume: options.resume ?? false, force: options.force ?? false, sources });
   const warnings: string[] = [];
@@ -192,7 +201,9 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
   const fresh = options.adapter ? adapterTrainable(options.model, options.adapter, options.seed ?? 0) : undefined;
   if (options.adapter && options.dvpt) throw new RangeError('train a new LoRA or DVPT modules, not both at once');
   const dvpt = options.dvpt ? dvptTrainable(options.model, options.dvpt, options.seed ?? 0) : undefined;
-  const trained = fresh ?? dvpt ?? trainableModel(options.model, options.trainable, options.trainableFilter);
+  const composed = options.composition ? compositionTrainable(options.model, options.composition) : undefined;
+  const trained =
+    fresh ?? dvpt ?? composed ?? trainableModel(options.model, options.trainable, options.trainableFilter);
   const optimizer = new AdamW(trained.params, { weightDecay: options.weightDecay ?? 0.01 });
   const teacher = options.teacher ? { teacher: options.teacher.decoder, distillation: options.distillation ?? {} } : {};
   const objective: Objective & { dispose?: () => void; afterStep?: (step: number) => void } =
@@ -301,7 +312,8 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
     await writeChart(options.out, `training ${options.model.source.path}`);
     const adapterDir = fresh && (await saveTrainedAdapter(options.out, options.model, fresh.adapter));
     const dvptDir = dvpt && (await saveDvpt(options.out, options.model, dvpt.dvpt));
-    const modelDir = fresh || dvpt ? options.model.source.path : join(options.out, 'model');
+    const compositionDir = composed && (await composed.save(options.out));
+    const modelDir = fresh || dvpt || composed ? options.model.source.path : join(options.out, 'model');
     const finished =
       options.routerThreshold === undefined
         ? trained.model
@@ -309,7 +321,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
             windows: finalSet,
             onProgress: (done, total) => options.onProgress?.({ kind: 'calibrate', done, total }),
           });
-    if (!fresh && !dvpt) await saveModel(finished, modelDir, { force: true }); // model/ is this run's own output
+    if (!fresh && !dvpt && !composed) await saveModel(finished, modelDir, { force: true }); // model/ is this run's own output
     const result: TrainRunResult = {
       steps: trainer.step,
       resumedFrom,
@@ -323,6 +335,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
       modelDir,
       ...(adapterDir && { adapterDir }),
       ...(dvptDir && { dvptDir }),
+      ...(compositionDir && { compositionDir }),
       logFile: join(options.out, LOG_FILE),
       chartFile: join(options.out, CHART_FILE),
       warnings,
@@ -334,6 +347,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
     optimizer.dispose();
     disposeModel(trained.model);
     fresh?.adapter.dispose();
+    composed?.dispose();
   }
 }
 

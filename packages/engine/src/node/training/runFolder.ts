@@ -5,9 +5,18 @@ import { checkOutput, realPathOf, within } from '../output.js';
 import { TrainRunError } from './errors.js';
 
 /** What a run folder holds; anything else makes it someone else's folder. */
-const RUN_NAMES = new Set(['checkpoints', 'cache', 'train.jsonl', 'loss.svg', 'model', 'summary.json', 'tokenizer']);
+const RUN_NAMES = new Set([
+  'checkpoints',
+  'cache',
+  'train.jsonl',
+  'loss.svg',
+  'model',
+  'composition',
+  'summary.json',
+  'tokenizer',
+]);
 /** What a fresh run starts anew (the token cache and a scratch tokenizer are kept). */
-const RESTARTED = new Set(['checkpoints', 'train.jsonl', 'loss.svg', 'model', 'summary.json']);
+const RESTARTED = new Set(['checkpoints', 'train.jsonl', 'loss.svg', 'model', 'composition', 'summary.json']);
 
 export interface RunFolderOptions {
   /** Continue the run: the folder must hold a checkpoint, and nothing is created or removed. */

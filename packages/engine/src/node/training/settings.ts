@@ -22,6 +22,9 @@ export function runRecord(options: TrainRunOptions): Record<string, unknown> {
     exit: options.exit ?? null,
     adapter: options.adapter ?? null,
     dvpt: options.dvpt ?? null,
+    composition: options.composition
+      ? { ...options.composition.spec, parts: options.composition.parts.map((p) => p.path) }
+      : null,
   };
 }
 
