@@ -144,6 +144,28 @@ describe('recur per-token depth flags', () => {
     }
   }, 120_000);
 
+  it('train --self-distill dual runs; bad kinds and temperatures fail in one line', async () => {
+    const out = join(model, '..', 'dual-run');
+    const corpus = `${shared}corpora/tinystories_val/tinystories_val.txt`;
+    const dual = await recur(
+      'train',
+      ...['--model', model, '--data', corpus, '--out', out, '--steps', '1', '--batch', '1', '--seq', '32'],
+      ...['--eval-every', '0', '--eval-windows', '1', '--exit-loss', '--self-distill', 'dual', '--json'],
+      ...['--self-distill-temperature', '2'],
+    );
+    expect(dual.code, dual.stderr).toBe(0);
+    for (const bad of [
+      ['--exit-loss', '--self-distill', 'features', '--self-distill-temperature', '0'],
+      ['--exit-loss', '--self-distill', '2', '--self-distill-temperature', '2'],
+      ['--exit-loss', '--self-distill-temperature', '2'],
+    ]) {
+      expectOneLineFailure(
+        await recur('train', '--model', model, '--data', corpus, '--out', join(out, 'bad'), '--steps', '1', ...bad),
+        /self-distill/,
+      );
+    }
+  }, 120_000);
+
   it('refuses bad rules and modes in one line', async () => {
     for (const args of [
       ['--exit', 'sometimes'],

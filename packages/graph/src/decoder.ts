@@ -169,9 +169,19 @@ export class Decoder {
 
   /** Final norm + LM head: [T, d] → [T, V]. Public so a loss can read out a loop state (early exit). */
   head(h: tf.Tensor2D): tf.Tensor2D {
+    return this.lmHead(this.finalNorm(h));
+  }
+
+  /** The final RMSNorm alone: [T, d] → [T, d], the state the LM head reads (feature distillation compares these). */
+  finalNorm(h: tf.Tensor2D): tf.Tensor2D {
     const norm = this.weights.get('model.norm.weight') as tf.Tensor1D;
+    return rmsNorm(h, norm, this.config.rmsNormEps) as tf.Tensor2D;
+  }
+
+  /** The LM head alone on final-normed states: [T, d] → [T, V]. */
+  lmHead(x: tf.Tensor2D): tf.Tensor2D {
     const headKey = this.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
-    return linear(rmsNorm(h, norm, this.config.rmsNormEps) as tf.Tensor2D, this.weights.get(headKey) as tf.Tensor2D);
+    return linear(x, this.weights.get(headKey) as tf.Tensor2D);
   }
 }
 
