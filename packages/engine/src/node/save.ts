@@ -53,9 +53,11 @@ export async function modelTensorEntries(model: LoadedModel): Promise<Safetensor
 /** config.json of a saved model: Llama fields plus the `recur` or `masa` section (source path made absolute). */
 export function savedConfigJson(model: LoadedModel): Record<string, unknown> {
   const masa = model.masa?.section;
+  const reuse = model.decoder.config.echoAttention ?? [];
   return {
     ...hfConfigJson(model.config, model.recur && absoluteSource(model.recur)),
     ...(masa ? { masa: { ...masa, source: { ...masa.source, path: resolve(masa.source.path) } } } : {}),
+    ...(reuse.length > 0 ? { echo: { reuse } } : {}),
   };
 }
 
