@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -140,6 +140,33 @@ describe('recur per-token depth flags', () => {
       expectOneLineFailure(
         await recur('train', '--model', model, '--data', corpus, '--out', join(out, 'bad'), '--steps', '1', ...bad),
         /exit|self-distill/,
+      );
+    }
+  }, 120_000);
+
+  it('train --self-distill dual runs; bad kinds and temperatures fail in one line', async () => {
+    const out = join(model, '..', 'dual-run');
+    // The first 20 kB of TinyStories: a small held-out split keeps this run short.
+    const corpus = join(model, '..', 'stories-20k.txt');
+    writeFileSync(
+      corpus,
+      readFileSync(`${shared}corpora/tinystories_val/tinystories_val.txt`, 'utf8').slice(0, 20_000),
+    );
+    const dual = await recur(
+      'train',
+      ...['--model', model, '--data', corpus, '--out', out, '--steps', '1', '--batch', '1', '--seq', '32'],
+      ...['--eval-every', '0', '--eval-windows', '1', '--exit-loss', '--self-distill', 'dual', '--json'],
+      ...['--self-distill-temperature', '2'],
+    );
+    expect(dual.code, dual.stderr).toBe(0);
+    for (const bad of [
+      ['--exit-loss', '--self-distill', 'features', '--self-distill-temperature', '0'],
+      ['--exit-loss', '--self-distill', '2', '--self-distill-temperature', '2'],
+      ['--exit-loss', '--self-distill-temperature', '2'],
+    ]) {
+      expectOneLineFailure(
+        await recur('train', '--model', model, '--data', corpus, '--out', join(out, 'bad'), '--steps', '1', ...bad),
+        /self-distill/,
       );
     }
   }, 120_000);

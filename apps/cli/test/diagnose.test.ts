@@ -26,6 +26,9 @@ interface Report {
   inflectionLayers: number[];
   inflectionSteps?: number[];
   rule: string;
+  attentionSimilarity: number[][];
+  similarityMetric: string;
+  echoPlan: { threshold: number; reuse: { step: number; source: number }[] };
   source: { windows: number; tokens: number; loss: number };
 }
 
@@ -65,6 +68,19 @@ describe('recur diagnose', () => {
       expect(Array.isArray(report.inflectionLayers)).toBe(true);
       expect(report.rule).toMatch(/median/);
       expect(report.source.tokens).toBeGreaterThan(0);
+      // EchoAtt: a 5 × 5 step-pair similarity in [0, 1], symmetric, 1 on the diagonal, and the auto plan.
+      expect(report.attentionSimilarity).toHaveLength(5);
+      report.attentionSimilarity.forEach((row, a) => {
+        expect(row[a]).toBe(1);
+        row.forEach((v, b) => {
+          expect(v).toBeGreaterThanOrEqual(0);
+          expect(v).toBeLessThanOrEqual(1);
+          expect(v).toBe(report.attentionSimilarity[b]![a]);
+        });
+      });
+      expect(report.similarityMetric).toMatch(/Jensen|JS/);
+      expect(report.echoPlan.threshold).toBe(0.9);
+      expect(Array.isArray(report.echoPlan.reuse)).toBe(true);
     },
     SLOW,
   );

@@ -66,7 +66,12 @@ export type {
   ServingEngine,
 } from './serve/types.js';
 export type { ServingMode } from '@recur/scheduler';
-export { earlyExitObjective, type EarlyExitObjectiveOptions, type EarlyExitTraining } from './depth/exitObjective.js';
+export {
+  earlyExitObjective,
+  type EarlyExitObjectiveOptions,
+  type EarlyExitTraining,
+  type SelfDistillKind,
+} from './depth/exitObjective.js';
 export {
   morHeldOutLoss,
   morObjective,
@@ -83,7 +88,16 @@ export {
   type DomainValues,
   type LayerDiagnostics,
   type StepDiagnostics,
+  SIMILARITY_METRIC,
 } from './diagnose/diagnose.js';
+export {
+  autoEchoPlan,
+  DEFAULT_ECHO_THRESHOLD,
+  EchoPlanError,
+  echoPlanText,
+  parseEchoPlan,
+} from './echo/echoPlan.js';
+export { withEchoAttention, type EchoSection } from './echo/withEchoAttention.js';
 export { inflectionRuleText, inflectionSteps } from './diagnose/inflection.js';
 export {
   diagnosticPass,

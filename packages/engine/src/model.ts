@@ -7,6 +7,7 @@ import { disposeFast } from './fast.js';
 import { checkMasaTensors, loadMasa, masaDerivedKeys, type MasaModel, type MasaSection } from './masa.js';
 import { loadMos, mosSectionOf } from './mos.js';
 import type { RecurSection } from './recurConfig.js';
+import type { EchoSection } from './echo/withEchoAttention.js';
 import { embedKey, headKey, sameBits } from './tiedHead.js';
 
 /** A runnable model: the decoder, its tokenizer and where it came from. */
@@ -74,6 +75,8 @@ export interface BuildOptions {
   readonly adapter?: DepthwiseLora;
   /** The `masa` section of a MASA model's config.json. */
   readonly masa?: MasaSection;
+  /** The `echo` section of an EchoAtt model's config.json (steps that reuse another step's attention maps). */
+  readonly echo?: EchoSection;
 }
 
 /** LoRA factors and per-loop norms, stored beside the shared weights. */
@@ -94,7 +97,8 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
     );
   }
   const recur = withLoops(checkpoint.path, options.recur, options.loops);
-  const baseConfig = recur ? { ...checkpoint.config, layerOrder: recur.layerOrder } : checkpoint.config;
+  const looped = recur ? { ...checkpoint.config, layerOrder: recur.layerOrder } : checkpoint.config;
+  const baseConfig = options.echo ? { ...looped, echoAttention: options.echo.reuse } : looped;
   if (recur && options.adapter)
     throw new Error(
       `${checkpoint.path}: a converted model carries its own LoRA; an extra adapter applies to plain models only`,

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { adaptedModules, Decoder, layerKey, randomDecoder, type DecoderConfig, type LayerAdapter } from '@recur/graph';
 import { applyRope, initBackend, linear, rmsNorm, ropeInverseFrequencies, tf } from '@recur/tensor';
-import { refAttentionEntropy } from '@recur/tensor/reference';
+import { refAttentionEntropy, refAttentionMapSimilarity, refAttentionProbabilities } from '@recur/tensor/reference';
 import {
   diagnoseModel,
   diagnosticPass,
@@ -173,6 +173,48 @@ describe('diagnoseModel', () => {
     decoder.dispose();
   });
 
+  it('reads the attention-map similarity of steps 0 and 1 as the float64 definition does', async () => {
+    const decoder = randomDecoder(base, { seed: 8, std: 0.5 });
+    const result = await diagnoseModel({ decoder }, { windows: [ids] });
+    const inputs = ids.slice(0, -1);
+    const positions = Int32Array.from(inputs, (_, i) => i);
+    const invFreq = ropeInverseFrequencies({ headDim: 4, theta: 10000, scaling: null });
+    const dims = { tokens: 11, keys: 11, heads: 4, kvHeads: 2, headDim: 4, queryOffset: 0 };
+    const qk = tf.tidy(() => {
+      const cache = decoder.newCache();
+      const h0 = decoder.embed(inputs); // [T, d]
+      const h1 = decoder.runLayers(h0, [{ unique: 0, step: 0, loop: 0 }], { positions, cache }); // [T, d]
+      cache.dispose();
+      return [h0, h1].flatMap((h, layer) => {
+        const x = rmsNorm(
+          h,
+          decoder.weights.get(layerKey(layer, 'input_layernorm.weight')) as tf.Tensor1D,
+          1e-5,
+        ) as tf.Tensor2D;
+        const heads = (m: string, n: number) =>
+          applyRope(
+            tf.reshape(linear(x, decoder.weights.get(layerKey(layer, `self_attn.${m}.weight`)) as tf.Tensor2D), [
+              11,
+              n,
+              4,
+            ]),
+            positions,
+            invFreq,
+          ).dataSync();
+        return [heads('q_proj', 4), heads('k_proj', 2)] as Float32Array[];
+      });
+    });
+    const maps = [0, 1].map((layer) => refAttentionProbabilities(qk[2 * layer]!, qk[2 * layer + 1]!, dims));
+    const expected = refAttentionMapSimilarity(maps[0]!, maps[1]!, dims);
+    const matrix = result.attentionSimilarity;
+    expect(matrix).toHaveLength(3);
+    expect(matrix[1]![0]).toBeCloseTo(expected, 5);
+    expect(matrix[0]![1]).toBe(matrix[1]![0]);
+    expect(matrix.map((row, a) => row[a])).toEqual([1, 1, 1]);
+    expect(matrix.flat().every((v) => v >= 0 && v <= 1)).toBe(true);
+    decoder.dispose();
+  });
+
   it('gives per-step entries for a recursive model, ΔCKA 0 against the same data, and frees every tensor', async () => {
     const decoder = randomDecoder(looped, { seed: 6, std: 0.3 });
     const before = tf.memory().numTensors;
@@ -192,6 +234,7 @@ describe('diagnoseModel', () => {
       [2, 0],
     ]);
     expect(same.layers.map((l) => l.steps)).toEqual([[0], [1, 2, 3], [4]]);
+    expect(same.attentionSimilarity.map((row) => row.length)).toEqual([5, 5, 5, 5, 5]);
     for (const s of same.steps) {
       expect(s.deltaCka).toBeLessThan(1e-9);
       expect(s.target!.activationGradNorm).toBeCloseTo(s.activationGradNorm, 6);

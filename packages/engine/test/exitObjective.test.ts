@@ -1,8 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { crossEntropy, initBackend, Mulberry32, tf } from '@recur/tensor';
 import { Decoder, randomDecoder, type DecoderConfig } from '@recur/graph';
-import { exitReadouts, selfDistillationLoss } from '@recur/router';
-import { AdamW, registerGradients, Trainer, withVariables, type BatchSource } from '@recur/train';
+import { exitReadouts, exitStates, selfDistillationLoss } from '@recur/router';
+import {
+  AdamW,
+  featureDistillationLoss,
+  registerGradients,
+  Trainer,
+  withVariables,
+  type BatchSource,
+} from '@recur/train';
 import { earlyExitObjective } from '../src/index.js';
 
 // MIDDLE-CYCLE: prologue layer, a 1-layer block looped 3 times, epilogue layer.
@@ -54,6 +61,30 @@ describe('earlyExitObjective', () => {
       return [loss.dataSync()[0]!, 0.25 * ce(0) + 0.75 * ce(2) + 0.5 * kl];
     });
     expect(got).toBeCloseTo(expected, 5);
+    model.dispose();
+  });
+
+  it('dual self-distillation adds the feature MSE of the final-normed exit states to the logits KL', () => {
+    const model = randomDecoder(config, { seed: 3, std: 0.2 });
+    const loss = (kind: 'logits' | 'features' | 'dual') =>
+      tf.tidy(() => {
+        const exit = { selfDistill: { weight: 0.5, temperature: 2, kind } };
+        return earlyExitObjective({ model, exit }).loss([seq], [], context).dataSync()[0]!;
+      });
+    const [ce, kl, feature] = tf.tidy(() => {
+      const states = exitStates(model, seq.subarray(0, 12));
+      const readouts = exitReadouts(model, seq.subarray(0, 12));
+      const meanCe = readouts.reduce((a, r) => a + crossEntropy(r, seq.subarray(1)).dataSync()[0]!, 0) / 3;
+      return [
+        meanCe,
+        selfDistillationLoss(readouts, { temperature: 2 }).dataSync()[0]!,
+        featureDistillationLoss(states).dataSync()[0]!,
+      ];
+    });
+    expect(feature).toBeGreaterThan(0);
+    expect(loss('logits')).toBeCloseTo(ce + 0.5 * kl, 5);
+    expect(loss('features')).toBeCloseTo(ce + 0.5 * feature, 5);
+    expect(loss('dual')).toBeCloseTo(ce + 0.5 * (kl + feature), 5);
     model.dispose();
   });
 

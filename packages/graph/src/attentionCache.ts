@@ -15,4 +15,10 @@ export interface AttentionCache {
   attend(call: LayerCall, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, positions: Int32Array): tf.Tensor2D;
   /** Where stateful adapters keep what they carry between calls over this sequence (absent: none can). */
   readonly adapterState?: AdapterState;
+  /**
+   * EchoAtt: stores this call's values v [T, nKvHeads, headDim] (no keys) and applies step `source`'s
+   * attention probabilities of the same rows to them → [T, nHeads·headDim]. Absent where a cache cannot
+   * reuse maps (per-token depth); a model with EchoAtt then fails with a clear error.
+   */
+  attendEcho?(call: LayerCall, source: number, v: tf.Tensor3D, positions: Int32Array): tf.Tensor2D;
 }

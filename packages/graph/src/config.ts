@@ -1,4 +1,5 @@
 import type { RopeScaling } from '@recur/tensor';
+import { validateEcho } from './echo.js';
 
 /**
  * Shape of a Llama-family decoder. Field names match `@recur/checkpoint`'s ModelConfig, so a
@@ -27,6 +28,8 @@ export interface DecoderConfig {
    * several times. Default 0..numLayers−1, the plain decoder.
    */
   readonly layerOrder?: readonly number[];
+  /** EchoAtt: executed steps that reuse an earlier step's attention maps (see echo.ts). Default none. */
+  readonly echoAttention?: readonly { readonly step: number; readonly source: number }[];
 }
 
 /** The executed sequence of unique layer indices. */
@@ -89,6 +92,7 @@ export function validateDecoderConfig(config: DecoderConfig): void {
       `config: layerOrder must list unique layers in 0..${config.numLayers - 1}, got [${order.join(', ')}]`,
     );
   }
+  validateEcho(config);
   if (config.headDim % 2 !== 0) {
     throw new ConfigError('headDim', `config: headDim must be even for RoPE, got ${config.headDim}`);
   }

@@ -4,6 +4,7 @@ import type { LayerAdapter } from './adapter.js';
 import type { AttentionCache } from './attentionCache.js';
 import type { DerivedWeights } from './derivedWeights.js';
 import { DepthKvCache, type DepthKvMode } from './depth/depthKvCache.js';
+import { echoSources, echoSourceSteps } from './echo.js';
 import { loopStructure, type LoopStructure } from './depth/loopStructure.js';
 import { KvCache } from './kvCache.js';
 import { decoderLayer, type LayerCall, type LayerContext } from './layer.js';
@@ -41,6 +42,8 @@ export class Decoder {
   /** Executed steps after which a loop ends (the last step of each loop number). */
   private readonly loopEnds: ReadonlySet<number>;
   private structure: LoopStructure | undefined;
+  /** EchoAtt: step → the step whose maps it reuses. */
+  private readonly echo: ReadonlyMap<number, number>;
 
   constructor(
     readonly config: DecoderConfig,
@@ -51,6 +54,7 @@ export class Decoder {
     checkWeights(config, weights, options.derived?.keys);
     this.steps = executionSteps(config);
     this.loopEnds = new Set(new Map(this.steps.map((s) => [s.loop, s.step])).values());
+    this.echo = echoSources(config);
     this.invFreq = ropeInverseFrequencies({
       headDim: config.headDim,
       theta: config.ropeTheta,
@@ -92,7 +96,7 @@ export class Decoder {
   }
 
   newCache(): KvCache {
-    return new KvCache(this.steps.length);
+    return new KvCache(this.steps.length, echoSourceSteps(this.config));
   }
 
   /** Prologue, loops of the shared block, epilogue: what per-token depth runs (throws for SEQUENCE tying). */
@@ -127,6 +131,7 @@ export class Decoder {
       invFreq: this.invFreq,
       ...(this.options.adapter ? { adapter: this.options.adapter } : {}),
       ...(this.options.derived ? { derived: this.options.derived } : {}),
+      ...(this.echo.size > 0 ? { echo: this.echo } : {}),
     };
     let out = h;
     for (const call of calls) out = decoderLayer(out, call, ctx);
@@ -169,9 +174,19 @@ export class Decoder {
 
   /** Final norm + LM head: [T, d] → [T, V]. Public so a loss can read out a loop state (early exit). */
   head(h: tf.Tensor2D): tf.Tensor2D {
+    return this.lmHead(this.finalNorm(h));
+  }
+
+  /** The final RMSNorm alone: [T, d] → [T, d], the state the LM head reads (feature distillation compares these). */
+  finalNorm(h: tf.Tensor2D): tf.Tensor2D {
     const norm = this.weights.get('model.norm.weight') as tf.Tensor1D;
+    return rmsNorm(h, norm, this.config.rmsNormEps) as tf.Tensor2D;
+  }
+
+  /** The LM head alone on final-normed states: [T, d] → [T, V]. */
+  lmHead(x: tf.Tensor2D): tf.Tensor2D {
     const headKey = this.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
-    return linear(rmsNorm(h, norm, this.config.rmsNormEps) as tf.Tensor2D, this.weights.get(headKey) as tf.Tensor2D);
+    return linear(x, this.weights.get(headKey) as tf.Tensor2D);
   }
 }
 

@@ -26,6 +26,12 @@ export class EntropyRecorder implements AttentionCache {
     return this.inner.attend(call, q, k, v, positions);
   }
 
+  /** EchoAtt steps pass through unmeasured (they reuse another step's maps and so its entropy). */
+  attendEcho(call: LayerCall, source: number, v: tf.Tensor3D, positions: Int32Array): tf.Tensor2D {
+    if (!this.inner.attendEcho) throw new Error(`EchoAtt: step ${call.step} needs a cache that reuses maps`);
+    return this.inner.attendEcho(call, source, v, positions);
+  }
+
   /** The recorded entropies, read back once; frees what was kept. */
   async read(): Promise<StepEntropy[]> {
     const out: StepEntropy[] = [];

@@ -8,6 +8,7 @@ export {
   type WeightSpec,
 } from './weights.js';
 export { KvCache } from './kvCache.js';
+export { echoOnlyLayers, echoSources, echoSourceSteps, validateEcho, type EchoReuse } from './echo.js';
 export { decoderLayer, type LayerContext } from './layer.js';
 export { Decoder, type DecoderOptions, type ForwardOptions } from './decoder.js';
 export { adaptedModules, type AdaptedModule, type LayerAdapter, type NormName, type StepRows } from './adapter.js';
@@ -79,3 +80,4 @@ export {
 } from './depth/depthRouting.js';
 export type { AttentionCache } from './attentionCache.js';
 export { EntropyRecorder, type StepEntropy } from './entropyRecorder.js';
+export { AttentionMapRecorder } from './attentionMapRecorder.js';

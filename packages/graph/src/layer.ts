@@ -17,6 +17,8 @@ export interface LayerContext {
   readonly adapter?: LayerAdapter;
   /** Weights computed at each use (e.g. MASA atoms while training) instead of read from `weights`. */
   readonly derived?: DerivedWeights;
+  /** EchoAtt: step → the earlier step whose attention probabilities it reuses (`echoSources`). */
+  readonly echo?: ReadonlyMap<number, number>;
 }
 
 /** Which stored layer runs, and at which executed step (its KV-cache slot). */
@@ -72,6 +74,12 @@ function selfAttention(x: tf.Tensor2D, call: LayerCall, ctx: LayerContext): tf.T
   const { config, positions, invFreq } = ctx;
   const heads = (module: AdaptedModule, n: number): tf.Tensor3D =>
     tf.reshape(project(module, x, call, ctx), [x.shape[0], n, config.headDim]); // [T, n, headDim]
+  const source = ctx.echo?.get(call.step);
+  if (source !== undefined) {
+    // EchoAtt (arXiv 2409.14595): no q/k, no scores, no softmax — only this step's values.
+    if (!ctx.cache.attendEcho) throw new Error(`EchoAtt: step ${call.step} needs a cache that reuses maps`);
+    return ctx.cache.attendEcho(call, source, heads('self_attn.v_proj', config.numKvHeads), positions);
+  }
   const q = applyRope(heads('self_attn.q_proj', config.numHeads), positions, invFreq);
   const k = applyRope(heads('self_attn.k_proj', config.numKvHeads), positions, invFreq);
   const v = heads('self_attn.v_proj', config.numKvHeads);

@@ -1,5 +1,6 @@
 import type { tf } from '@recur/tensor';
 import type { DecoderConfig } from './config.js';
+import { echoOnlyLayers } from './echo.js';
 
 /** Parameters addressed by their Hugging Face checkpoint keys (`model.layers.3.self_attn.q_proj.weight`). */
 export type DecoderWeights = ReadonlyMap<string, tf.Tensor>;
@@ -27,10 +28,14 @@ export function layerWeightSpecs(config: DecoderConfig, layer: number): WeightSp
   const { hiddenSize: d, intermediateSize: ff, headDim } = config;
   const qOut = config.numHeads * headDim;
   const kvOut = config.numKvHeads * headDim;
+  const withQk = !echoOnlyLayers(config).has(layer); // EchoAtt: a layer that only reuses maps has no q/k
+  const qk = (spec: WeightSpec[]) => (withQk ? spec : []);
   const specs: WeightSpec[] = [
     { name: layerKey(layer, 'input_layernorm.weight'), shape: [d] },
-    { name: layerKey(layer, 'self_attn.q_proj.weight'), shape: [qOut, d] },
-    { name: layerKey(layer, 'self_attn.k_proj.weight'), shape: [kvOut, d] },
+    ...qk([
+      { name: layerKey(layer, 'self_attn.q_proj.weight'), shape: [qOut, d] },
+      { name: layerKey(layer, 'self_attn.k_proj.weight'), shape: [kvOut, d] },
+    ]),
     { name: layerKey(layer, 'self_attn.v_proj.weight'), shape: [kvOut, d] },
     { name: layerKey(layer, 'self_attn.o_proj.weight'), shape: [d, qOut] },
     { name: layerKey(layer, 'post_attention_layernorm.weight'), shape: [d] },
@@ -40,8 +45,10 @@ export function layerWeightSpecs(config: DecoderConfig, layer: number): WeightSp
   ];
   if (config.attentionBias) {
     specs.push(
-      { name: layerKey(layer, 'self_attn.q_proj.bias'), shape: [qOut] },
-      { name: layerKey(layer, 'self_attn.k_proj.bias'), shape: [kvOut] },
+      ...qk([
+        { name: layerKey(layer, 'self_attn.q_proj.bias'), shape: [qOut] },
+        { name: layerKey(layer, 'self_attn.k_proj.bias'), shape: [kvOut] },
+      ]),
       { name: layerKey(layer, 'self_attn.v_proj.bias'), shape: [kvOut] },
     );
   }

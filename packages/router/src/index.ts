@@ -17,7 +17,7 @@ export { loopWeights } from './earlyExit/loopWeights.js';
 export { perLoopCrossEntropy, type PerLoopLossOptions } from './earlyExit/perLoopCrossEntropy.js';
 export { selfDistillationLoss, type SelfDistillationOptions } from './earlyExit/selfDistillation.js';
 export { loopLogits } from './earlyExit/loopLogits.js';
-export { exitReadouts } from './earlyExit/exitReadouts.js';
+export { exitReadouts, exitStates } from './earlyExit/exitReadouts.js';
 
 export { capacityFraction, capacityTokens, type CapacityOptions } from './expert/capacity.js';
 export { selectTopK } from './expert/topK.js';

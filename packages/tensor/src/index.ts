@@ -22,6 +22,7 @@ export { positionalAttention, type PositionalAttentionOptions } from './ops/posi
 export { swiGluMlp, type SwiGluWeights } from './ops/swiGluMlp.js';
 export { crossEntropy } from './ops/crossEntropy.js';
 export { attentionEntropy } from './ops/attentionEntropy.js';
+export { applyAttentionProbabilities, attentionMapSimilarity, attentionProbabilities } from './ops/attentionMaps.js';
 export { EXACT_SVD_LIMIT, truncatedSvd, type TruncatedSvd, type TruncatedSvdOptions } from './linalg/truncatedSvd.js';
 export { jacobiSvd, type SvdResult } from './linalg/jacobiSvd.js';
 export { gramSvd } from './linalg/gramSvd.js';

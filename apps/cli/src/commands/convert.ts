@@ -7,6 +7,7 @@ import { printJson, startBackend, table, type ModelOptions } from './shared.js';
 import { parseSeed } from './samplingFlags.js';
 import { checkSharingFlags, runMasaConvert } from './convertMasa.js';
 import { addLoraKindOptions, loraKindSettings, type LoraKindCliOptions } from './loraKindOptions.js';
+import { checkEchoFlags, checkEchoOnlyFlags, runEchoConvert } from './convertEcho.js';
 
 interface ConvertCliOptions extends ModelOptions, LoraKindCliOptions {
   readonly out?: string;
@@ -25,6 +26,11 @@ interface ConvertCliOptions extends ModelOptions, LoraKindCliOptions {
   readonly sharing: string;
   readonly atoms?: string;
   readonly masaModules: string;
+  readonly echoAttention?: string;
+  readonly echoThreshold: string;
+  readonly data?: string;
+  readonly window: string;
+  readonly echoWindows: string;
 }
 
 const strategies = ['cycle', 'sequence', 'middle-cycle', 'middle-sequence'] as const;
@@ -60,10 +66,25 @@ export function registerConvert(program: Command): void {
     )
     .option('--atoms <S>', 'masa: atoms per projection type, 1..layers (= layers is lossless)')
     .option('--masa-modules <list>', 'masa: projections to share, some of q,k,v,o, or all', 'all')
+    .option(
+      '--echo-attention <plan>',
+      'EchoAtt: steps reuse an earlier step’s attention maps and drop their q/k — STEP<-SOURCE list (e.g. 3<-2,4<-2) or auto (from the maps’ similarity on --data); converts SRC as it is (plain or a converted folder)',
+    )
+    .option('--echo-threshold <x>', 'auto: least attention-map similarity (1 − JS in bits) to reuse', '0.9')
+    .option('--data <file>', 'auto: UTF-8 text the attention maps are compared on')
+    .option('--window <n>', 'auto: tokens per window, BOS included', '128')
+    .option('--echo-windows <n>', 'auto: windows of --data measured', '8')
     .option('--force', 'replace a non-empty --out folder that convert did not write (the whole folder)')
     .option('--json', 'print one JSON summary')
     .action(async (source: string, options: ConvertCliOptions, command: Command) => {
       checkSharingFlags(options.sharing, command);
+      if (options.echoAttention !== undefined) {
+        checkEchoFlags(command);
+        if (options.sharing !== 'recursive')
+          throw new UsageError('--echo-attention is not combined with --sharing masa');
+        return runEchoConvert(source, options);
+      }
+      checkEchoOnlyFlags(command);
       if (options.sharing === 'masa') return runMasaConvert(source, options);
       if (!options.out) throw new UsageError('--out DIR is required');
       const settings = convertSettings(options);

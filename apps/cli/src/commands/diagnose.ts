@@ -1,7 +1,15 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { diagnoseModel, disposeModel, perplexityWindows, type DiagnoseResult } from '@recur/engine';
+import {
+  autoEchoPlan,
+  DEFAULT_ECHO_THRESHOLD,
+  diagnoseModel,
+  disposeModel,
+  echoPlanText,
+  perplexityWindows,
+  type DiagnoseResult,
+} from '@recur/engine';
 import { checkOutput, readTextFile, writeOutput, type OutputTarget } from '@recur/engine/node';
 import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
@@ -41,7 +49,7 @@ export function registerDiagnose(program: Command): void {
     .option('--force', 'replace an existing non-empty --out folder this command did not write')
     .option(
       '--json',
-      'print {"layers": [{"layer", "steps", "attentionEntropy", "activationGradNorm", "paramGradNorm", "deltaCka"?, "target"?}], "steps"? (recursive models), "inflectionLayers", "inflectionSteps"?, "rule", "source", "target"?}',
+      'print {"layers": [{"layer", "steps", "attentionEntropy", "activationGradNorm", "paramGradNorm", "deltaCka"?, "target"?}], "steps"? (recursive models), "inflectionLayers", "inflectionSteps"?, "rule", "attentionSimilarity" (step × step), "similarityMetric", "echoPlan", "source", "target"?}',
     )
     .action(async (options: DiagnoseCliOptions) => {
       if (!options.data) throw new UsageError('--data FILE is required');
@@ -92,6 +100,9 @@ function jsonReport(result: DiagnoseResult): Record<string, unknown> {
     inflectionLayers: result.inflectionLayers,
     ...(result.recursive && { inflectionSteps: result.inflectionSteps }),
     rule: result.rule,
+    attentionSimilarity: result.attentionSimilarity,
+    similarityMetric: result.similarityMetric,
+    echoPlan: { threshold: DEFAULT_ECHO_THRESHOLD, reuse: autoEchoPlan(result.attentionSimilarity) },
     source: result.source,
     ...(result.target && { target: result.target }),
   };
@@ -118,10 +129,22 @@ function printText(result: DiagnoseResult, seconds: number, out: string | undefi
   console.log(
     `inflection layers: ${result.inflectionLayers.length ? result.inflectionLayers.join(', ') : 'none'}${result.recursive ? ` (steps ${result.inflectionSteps.join(', ') || 'none'})` : ''}`,
   );
+  printSimilarity(result);
   const target = result.target ? ` · target ${result.target.tokens} tokens, loss ${result.target.loss.toFixed(4)}` : '';
   console.log(
     `source ${result.source.tokens} tokens, loss ${result.source.loss.toFixed(4)}${target} · ${seconds.toFixed(1)} s${out ? ` · wrote ${out}` : ''}`,
   );
+}
+
+/** The step × step attention-map similarity and the EchoAtt plan `convert --echo-attention auto` would pick. */
+function printSimilarity(result: DiagnoseResult): void {
+  const steps = result.attentionSimilarity.length;
+  const header = ['sim', ...Array.from({ length: steps }, (_, b) => String(b))];
+  const rows = result.attentionSimilarity.map((row, a) => [String(a), ...row.map((v) => v.toFixed(3))]);
+  console.log(`attention-map similarity per step pair (${result.similarityMetric}):`);
+  console.log(table([header, ...rows]));
+  const plan = autoEchoPlan(result.attentionSimilarity);
+  console.log(`EchoAtt auto plan at similarity ≥ ${DEFAULT_ECHO_THRESHOLD}: ${echoPlanText(plan)}`);
 }
 
 /** An existing --out folder is ours when it holds only what diagnose writes and its JSON has a rule. */

@@ -40,6 +40,8 @@ export interface ConfigSource {
   readonly fileName?: (hfName: string) => string;
   /** Modules stored as shared matrix atoms, not per layer (config.json's `masa.modules`): not expected per layer. */
   readonly atomShared?: readonly string[];
+  /** Tensors the config says are not stored at all (config.json's `echo.dropped`): not expected. */
+  readonly absent?: readonly string[];
 }
 
 const hfSource: ConfigSource = { layerField: 'num_hidden_layers' };
@@ -60,8 +62,9 @@ export function checkTensorsAgainstConfig(
   checkNoExtraLayers(file, config, tensors, source);
   const byName = new Map(tensors.map((t) => [t.name, t]));
   const atomShared = (name: string) => source.atomShared?.some((m) => name.endsWith(`.${m}.weight`)) ?? false;
+  const absent = new Set(source.absent ?? []);
   for (const [name, shape] of expectedTensors(config)) {
-    if (atomShared(name)) continue;
+    if (atomShared(name) || absent.has(name)) continue;
     const info = byName.get(name);
     if (!info)
       throw new CheckpointError(

@@ -14,7 +14,7 @@ import { tokenizerFromHfJson } from '../tokenizer/from-hf.js';
 import type { TextTokenizer } from '../tokenizer/text-tokenizer.js';
 import type { Checkpoint } from './checkpoint.js';
 import { checkTensorsAgainstConfig } from './expected-shapes.js';
-import { atomSharedModules } from './shared-modules.js';
+import { atomSharedModules, echoDroppedTensors } from './shared-modules.js';
 import { checkFinite } from './finite.js';
 import { ggufAsHf } from './gguf-view.js';
 import { readJsonSource } from './json.js';
@@ -115,6 +115,7 @@ async function openSafetensorsParts(
   checkTensorsAgainstConfig(store.file, config, store.tensors, {
     layerField: 'num_hidden_layers',
     atomShared: atomSharedModules(json, selection.config),
+    absent: echoDroppedTensors(json, selection.config),
   });
   return {
     config,

@@ -21,3 +21,21 @@ export function atomSharedModules(json: unknown, file: string): readonly string[
     );
   return modules as string[];
 }
+
+/** A q/k tensor of one layer: what EchoAtt leaves out of a layer that only reuses another step's maps. */
+const echoDroppable = /^model\.layers\.\d+\.self_attn\.[qk]_proj\.(weight|bias)$/;
+
+/**
+ * Tensors config.json's `echo.dropped` says are not stored (EchoAtt, arXiv 2409.14595: layers that reuse
+ * another step's attention maps need no q/k), so they are not expected in the file. Only q/k tensors.
+ */
+export function echoDroppedTensors(json: unknown, file: string): readonly string[] {
+  if (typeof json !== 'object' || json === null) return [];
+  const echo = (json as Record<string, unknown>).echo;
+  if (echo === undefined) return [];
+  const dropped = typeof echo === 'object' && echo !== null ? (echo as Record<string, unknown>).dropped : undefined;
+  if (dropped === undefined) return [];
+  if (!Array.isArray(dropped) || !dropped.every((name) => typeof name === 'string' && echoDroppable.test(name)))
+    throw new ConfigError(file, 'echo.dropped', `must list q/k tensor names, got ${JSON.stringify(dropped)}`);
+  return dropped as string[];
+}

@@ -1,17 +1,36 @@
 import type { Decoder } from '@recur/graph';
-import { exitReadouts, perLoopCrossEntropy, selfDistillationLoss } from '@recur/router';
+import { exitStates, perLoopCrossEntropy, selfDistillationLoss } from '@recur/router';
 import { tf } from '@recur/tensor';
-import { distillationLoss, sequenceObjective, type DistillationOptions, type Objective } from '@recur/train';
+import {
+  distillationLoss,
+  featureDistillationLoss,
+  sequenceObjective,
+  type DistillationOptions,
+  type Objective,
+} from '@recur/train';
+
+/**
+ * What the deepest exit teaches the shallower ones: its logits (KL at a temperature), its final-normed
+ * state (MSE, feature distillation), or both — dual self-distillation (DSD, Banerjee et al. 2023,
+ * arXiv 2306.03271: labels into every stage plus the deepest stage into the shallower ones).
+ */
+export type SelfDistillKind = 'logits' | 'features' | 'dual';
 
 /** Early-exit training (Relaxed Recursive Transformers, Bae et al. 2024, arXiv 2410.20672, §3.4). */
 export interface EarlyExitTraining {
   /** Weight of each exit's loss, shallowest first, the deepest included (absent: 1); normalised to sum 1. */
   readonly weights?: readonly number[];
   /**
-   * KL from the deepest exit into the earlier ones at `temperature`
-   * (teacher behind a stop-gradient unless told otherwise), times `weight`.
+   * The deepest exit into the earlier ones, times `weight`: KL at `temperature` (kind `logits`, the default;
+   * teacher behind a stop-gradient unless told otherwise), MSE of the final-normed states with the deepest
+   * detached (kind `features`), or the sum of both (kind `dual`).
    */
-  readonly selfDistill?: { readonly weight: number; readonly temperature: number; readonly stopGradient?: boolean };
+  readonly selfDistill?: {
+    readonly weight: number;
+    readonly temperature: number;
+    readonly stopGradient?: boolean;
+    readonly kind?: SelfDistillKind;
+  };
 }
 
 export interface EarlyExitObjectiveOptions {
@@ -23,7 +42,7 @@ export interface EarlyExitObjectiveOptions {
 }
 
 /**
- * Σ_d ŵ_d·loss(exit d) + λ·self-distillation, where exit d is the model's output when every token
+ * Σ_d ŵ_d·loss(exit d) + λ·self-distillation (logits, features or both), where exit d is the model's output when every token
  * leaves after d loops (`exitReadouts`: epilogue + head, what decode-time early exit outputs), so each
  * loop learns to be a usable exit.
  */
@@ -37,14 +56,21 @@ function sequenceLoss(
   teacherLogits: tf.Tensor2D | undefined,
 ): tf.Scalar {
   const targets = seq.subarray(1);
-  const readouts = exitReadouts(options.model, seq.subarray(0, seq.length - 1)); // N × [L, V]
+  const states = exitStates(options.model, seq.subarray(0, seq.length - 1)); // N × [L, d]
+  const readouts = states.map((state) => options.model.lmHead(state)); // N × [L, V]
   const exitLoss = teacherLogits
     ? weightedDistillation(readouts, teacherLogits, targets, options)
     : perLoopCrossEntropy(readouts, targets, { ...(options.exit.weights && { weights: options.exit.weights }) });
   const self = options.exit.selfDistill;
   if (!self || self.weight === 0) return exitLoss;
-  const kl = selfDistillationLoss(readouts, { temperature: self.temperature, stopGradient: self.stopGradient ?? true });
-  return tf.add(exitLoss, tf.mul(kl, self.weight)) as tf.Scalar;
+  const kind = self.kind ?? 'logits';
+  const terms: tf.Scalar[] = [];
+  if (kind !== 'features')
+    terms.push(
+      selfDistillationLoss(readouts, { temperature: self.temperature, stopGradient: self.stopGradient ?? true }),
+    );
+  if (kind !== 'logits') terms.push(featureDistillationLoss(states));
+  return tf.add(exitLoss, tf.mul(tf.addN(terms), self.weight)) as tf.Scalar;
 }
 
 function weightedDistillation(

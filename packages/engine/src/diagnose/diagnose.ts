@@ -49,6 +49,12 @@ export interface DiagnoseResult {
   /** Whether a stored layer runs at more than one step. */
   readonly recursive: boolean;
   readonly inflectionSteps: number[];
+  /**
+   * [step][step] on the source data: mean over windows, heads and query rows of 1 − Jensen–Shannon
+   * divergence (bits) between the two steps' causal attention rows; 1 = identical maps (EchoAtt's measure).
+   */
+  readonly attentionSimilarity: number[][];
+  readonly similarityMetric: string;
   /** Stored layers with an inflection step. */
   readonly inflectionLayers: number[];
   readonly rule: string;
@@ -60,6 +66,9 @@ export interface DiagnoseResult {
     readonly components: number;
   };
 }
+
+export const SIMILARITY_METRIC =
+  'mean over windows, heads and query rows of 1 − JS(p_a ‖ p_b) in bits between steps a and b’s causal attention rows';
 
 /**
  * Per-layer adaptation diagnostics ("Attention Saturation and Gradient Suppression at Inflection
@@ -97,6 +106,8 @@ export async function diagnoseModel(
     }),
   );
   checkFinite(steps);
+  if (!source.attentionSimilarity.every((row) => row.every(Number.isFinite)))
+    throw new RangeError('diagnose: a non-finite attention-map similarity; is the model diverged?');
   const flagged = inflectionSteps(source.attentionEntropy, source.activationGradNorm, minDrop);
   const layers = layerEntries(steps, source, target);
   return {
@@ -104,6 +115,8 @@ export async function diagnoseModel(
     steps,
     recursive: layers.some((l) => l.steps.length > 1),
     inflectionSteps: flagged,
+    attentionSimilarity: source.attentionSimilarity,
+    similarityMetric: SIMILARITY_METRIC,
     inflectionLayers: [...new Set(flagged.map((s) => steps[s]!.layer))].sort((a, b) => a - b),
     rule: inflectionRuleText(minDrop),
     source: { windows: source.windows, tokens: source.tokens, loss: source.loss },

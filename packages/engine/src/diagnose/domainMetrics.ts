@@ -18,6 +18,8 @@ export interface DomainMetrics {
   readonly paramGradNorm: number[];
   /** Per stored layer: RMS over windows of the norm of that layer's weight gradient (the sum over its steps). */
   readonly layerParamGradNorm: number[];
+  /** [step][step]: mean over windows of the pairwise attention-map similarity (1 − JS in bits, see tensor's attentionMapSimilarity). */
+  readonly attentionSimilarity: number[][];
   /** Per step: h_s rows [rows, d] (the first `maxRows` tokens), for ΔCKA. */
   readonly hidden: Float32Array[];
 }
@@ -41,6 +43,7 @@ export async function domainMetrics(
     act: new Float64Array(steps.length),
     param: new Float64Array(steps.length),
     layer: new Float64Array(numLayers),
+    similarity: steps.map(() => new Float64Array(steps.length)),
   };
   const rows = new HiddenRows(steps.length, pass.decoder.config.hiddenSize, options.maxRows);
   let loss = 0;
@@ -51,6 +54,7 @@ export async function domainMetrics(
       loss += window.loss;
       tokens += ids.length - 1;
       for (const e of window.entropies) sums.entropy[e.step] = (sums.entropy[e.step] as number) + e.entropy;
+      window.attentionSimilarity.forEach((row, a) => addInto(sums.similarity[a]!, row));
       addInto(sums.act, await squaredNorms(window.activationGrads));
       const { perStep, perLayer } = await parameterSquares(pass, window);
       addInto(sums.param, perStep);
@@ -71,6 +75,7 @@ export async function domainMetrics(
     activationGradNorm: rms(sums.act),
     paramGradNorm: rms(sums.param),
     layerParamGradNorm: rms(sums.layer),
+    attentionSimilarity: sums.similarity.map((row) => Array.from(row, (v) => v / n)),
     hidden: rows.arrays(),
   };
 }

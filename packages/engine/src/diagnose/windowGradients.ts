@@ -1,4 +1,5 @@
 import {
+  AttentionMapRecorder,
   Decoder,
   EntropyRecorder,
   executionSteps,
@@ -39,6 +40,8 @@ export interface WindowGradients {
   /** Mean next-token cross-entropy of the window. */
   readonly loss: number;
   readonly entropies: readonly StepEntropy[];
+  /** [steps][steps]: pairwise attention-map similarity (AttentionMapRecorder.similarity). */
+  readonly attentionSimilarity: number[][];
   /** ∂L/∂h_s [T, d] for the output h_s of every step s. */
   readonly activationGrads: readonly tf.Tensor2D[];
   /** h_s [T, d] of every step. */
@@ -62,7 +65,8 @@ export async function windowGradients(pass: DiagnosticPass, ids: readonly number
   const probes = zeroProbes(config, pass.steps, tokens);
   pass.probe.probes = probes;
   const cache = pass.decoder.newCache();
-  const recorder = new EntropyRecorder(cache);
+  const maps = new AttentionMapRecorder(cache);
+  const recorder = new EntropyRecorder(maps);
   const hidden: tf.Tensor2D[] = [];
   try {
     const { value, grads } = tf.valueAndGrads(() => probedLoss(pass, ids, activation, { cache: recorder, hidden }))([
@@ -77,6 +81,7 @@ export async function windowGradients(pass: DiagnosticPass, ids: readonly number
     return {
       loss,
       entropies: await recorder.read(),
+      attentionSimilarity: await maps.similarity(pass.steps.length),
       activationGrads: grads.slice(0, activation.length) as tf.Tensor2D[],
       hidden,
       probeGrads: new Map(names.map((name, i) => [name, grads[activation.length + i] as tf.Tensor])),
@@ -91,6 +96,7 @@ export async function windowGradients(pass: DiagnosticPass, ids: readonly number
     throw error;
   } finally {
     recorder.dispose();
+    maps.dispose();
     cache.dispose();
     tf.dispose([...activation, ...probes.values()]);
     pass.probe.probes = new Map();

@@ -1,18 +1,20 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { ConfigError } from '@recur/checkpoint';
 import { loadCheckpoint } from '@recur/checkpoint/node';
 import { executionSteps } from '@recur/graph';
 import type { DepthwiseLora, DvptModules } from '@recur/lora';
 import { withAdapters } from '../adapters.js';
 import { withDvptModules } from '../dvpt.js';
 import type { MasaSection } from '../masa.js';
+import type { EchoSection } from '../echo/withEchoAttention.js';
 import { buildModel, disposeModel, type BuildOptions, type LoadedModel } from '../model.js';
 import { baseFingerprint } from './fingerprint.js';
 import { checkRouterSection, withRouterDefaults, type RecurSection } from '../recurConfig.js';
 import { loadPeftAdapter, type AdapterTarget } from './peft.js';
 import { loadDvpt } from './dvptFiles.js';
 
-export interface LoadOptions extends Omit<BuildOptions, 'adapter' | 'recur' | 'masa'> {
+export interface LoadOptions extends Omit<BuildOptions, 'adapter' | 'recur' | 'masa' | 'echo'> {
   /**
    * PEFT LoRA adapter folders (adapter_config.json + adapter_model.safetensors) for any model, plain or
    * converted; with several, their deltas add (see withAdapters). An adapter that does not fit the
@@ -31,9 +33,14 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   const checkpoint = await loadCheckpoint(path);
   let model: LoadedModel;
   try {
-    const { recur, masa } = await configSections(path);
+    const { recur, masa, echo } = await configSections(path);
     const { adapter: _dirs, dvpt: _dvpt, ...build } = options;
-    model = await buildModel(checkpoint, { ...build, ...(recur ? { recur } : {}), ...(masa ? { masa } : {}) });
+    model = await buildModel(checkpoint, {
+      ...build,
+      ...(recur ? { recur } : {}),
+      ...(masa ? { masa } : {}),
+      ...(echo ? { echo } : {}),
+    });
   } finally {
     await checkpoint.close();
   }
@@ -77,16 +84,21 @@ export function adapterTarget(model: LoadedModel): AdapterTarget {
 }
 
 /** The `recur` and `masa` sections of the config.json that belongs to `path`, if any. */
-export async function configSections(path: string): Promise<{ recur?: RecurSection; masa?: MasaSection }> {
+export async function configSections(
+  path: string,
+): Promise<{ recur?: RecurSection; masa?: MasaSection; echo?: EchoSection }> {
   if (path.endsWith('.gguf')) return {};
   const folder = (await stat(path)).isDirectory() ? path : dirname(path);
   const file = join(folder, 'config.json');
   const text = await readFile(file, 'utf8').catch(() => undefined);
   if (text === undefined) return {};
-  const json = JSON.parse(text) as { recur?: RecurSection; masa?: MasaSection };
+  const json = JSON.parse(text) as { recur?: RecurSection; masa?: MasaSection; echo?: EchoSection };
+  if (json.echo !== undefined && !Array.isArray(json.echo.reuse))
+    throw new ConfigError(file, 'echo.reuse', 'must be a list of {"step", "source"} pairs');
   if (json.recur) checkRouterSection(json.recur, file);
   return {
     ...(json.recur ? { recur: withRouterDefaults(json.recur) } : {}),
     ...(json.masa ? { masa: json.masa } : {}),
+    ...(json.echo ? { echo: json.echo } : {}),
   };
 }

@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { writeSafetensors, type SafetensorsWriteEntry } from '@recur/checkpoint';
+import { decoderWeightSpecs, type DecoderConfig } from '@recur/graph';
 import type { LoadedModel } from '../model.js';
 import { hfConfigJson, type RecurSection } from '../recurConfig.js';
 import { json, tokenizerFiles, writeAtomic } from './files.js';
@@ -56,10 +57,20 @@ export async function modelTensorEntries(model: LoadedModel): Promise<Safetensor
 /** config.json of a saved model: Llama fields plus the `recur` or `masa` section (source path made absolute). */
 export function savedConfigJson(model: LoadedModel): Record<string, unknown> {
   const masa = model.masa?.section;
+  const reuse = model.decoder.config.echoAttention ?? [];
   return {
     ...hfConfigJson(model.config, model.recur && absoluteSource(model.recur)),
     ...(masa ? { masa: { ...masa, source: { ...masa.source, path: resolve(masa.source.path) } } } : {}),
+    ...(reuse.length > 0 ? { echo: { reuse, dropped: droppedByEcho(model.decoder.config) } } : {}),
   };
+}
+
+/** The q/k tensors an EchoAtt plan leaves out (config.json's `echo.dropped`, so the file check expects them absent). */
+function droppedByEcho(config: DecoderConfig): string[] {
+  const kept = new Set(decoderWeightSpecs(config).map((spec) => spec.name));
+  return decoderWeightSpecs({ ...config, echoAttention: [] })
+    .map((spec) => spec.name)
+    .filter((name) => !kept.has(name));
 }
 
 /** A converted model's folder (see `saveModel`). */

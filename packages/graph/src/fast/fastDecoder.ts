@@ -143,6 +143,7 @@ export class FastDecoder {
     const dims = { hiddenSize: config.hiddenSize, intermediateSize: config.intermediateSize, headDim: config.headDim };
     for (const [name, value] of Object.entries(dims))
       if (value % 4 !== 0) return `${name} (${value}) is not a multiple of 4`;
+    if (config.echoAttention?.length) return 'EchoAtt (reused attention maps) runs on the tfjs executor only';
     return undefined;
   }
 

@@ -9,6 +9,14 @@ import type { Decoder } from '@recur/graph';
  * of the sequence had left there. Call inside tf.tidy or a gradient function.
  */
 export function exitReadouts(decoder: Decoder, ids: ArrayLike<number>): tf.Tensor2D[] {
+  return exitStates(decoder, ids).map((state) => decoder.lmHead(state));
+}
+
+/**
+ * The state each exit's LM head reads: finalNorm(epilogue(h after loop d)) [T, d] per loop d, shallowest
+ * first (feature self-distillation compares these; `exitReadouts` is the LM head on them).
+ */
+export function exitStates(decoder: Decoder, ids: ArrayLike<number>): tf.Tensor2D[] {
   const { prologue, loops, epilogue } = decoder.loops;
   const positions = Int32Array.from({ length: ids.length }, (_, t) => t);
   const cache = decoder.newCache();
@@ -16,10 +24,10 @@ export function exitReadouts(decoder: Decoder, ids: ArrayLike<number>): tf.Tenso
     let h = decoder.runLayers(decoder.embed(ids), prologue, { positions, cache }); // [T, d]
     return loops.map((loop) => {
       h = decoder.runLayers(h, loop, { positions, cache });
-      if (epilogue.length === 0) return decoder.head(h); // [T, V]
+      if (epilogue.length === 0) return decoder.finalNorm(h); // [T, d]
       const exitCache = decoder.newCache();
       try {
-        return decoder.head(decoder.runLayers(h, epilogue, { positions, cache: exitCache })); // [T, V]
+        return decoder.finalNorm(decoder.runLayers(h, epilogue, { positions, cache: exitCache })); // [T, d]
       } finally {
         exitCache.dispose();
       }

@@ -10,6 +10,12 @@ export { refPositionalAttention, type PositionalAttentionDims } from './position
 export { refSwiGluMlp, type RefSwiGluWeights, type SwiGluDims } from './swiGluMlp.js';
 export { refCrossEntropy } from './crossEntropy.js';
 export { refAttentionEntropy, type EntropyDims } from './attentionEntropy.js';
+export {
+  refApplyAttentionProbabilities,
+  refAttentionMapSimilarity,
+  refAttentionProbabilities,
+  type AttentionMapDims,
+} from './attentionMaps.js';
 export { refAddVectors, refAttendVector, refMatVec, refRmsVector, refRopeVector } from './vector.js';
 export { ropeInverseFrequencies, type RopeScaling, type RopeFrequencyOptions } from '../ropeFrequencies.js';
 export { ShapeError } from '../errors.js';

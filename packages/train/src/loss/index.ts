@@ -1,1 +1,2 @@
 export { distillationKl, distillationLoss, type DistillationOptions } from './distillation.js';
+export { featureDistillationLoss, type FeatureDistillationOptions } from './featureDistillation.js';
