@@ -97,3 +97,11 @@ export {
   type LoraLayerSpec,
   type LoraTargets,
 } from './diagnose/loraLayers.js';
+export {
+  IntervalRecorder,
+  recordIntervals,
+  type ActivationIntervals,
+  type UnitInterval,
+} from './intact/intervals.js';
+export { intactRegularizer, type IntactRegularizer } from './intact/regularizer.js';
+export { intactObjective, type IntactTraining } from './intact/runIntact.js';

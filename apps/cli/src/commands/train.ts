@@ -28,9 +28,21 @@ import {
 import { parseSeed } from './samplingFlags.js';
 import { addAdapterTrainingOptions, adapterTraining, type AdapterCliOptions } from './adapterOptions.js';
 import { loraLayersFilter, loraLayersFlag, loraLayersHelp } from './loraLayersOption.js';
+import {
+  addIntactOptions,
+  checkIntactFlags,
+  intactTraining,
+  recordIntervalWindows,
+  type IntactCliOptions,
+} from './intactOptions.js';
 import { openModel, printJson, startBackend, table, type ModelOptions } from './shared.js';
 
-interface TrainCliOptions extends ModelOptions, RouterCliOptions, ExitTrainingCliOptions, AdapterCliOptions {
+interface TrainCliOptions
+  extends ModelOptions,
+    RouterCliOptions,
+    ExitTrainingCliOptions,
+    AdapterCliOptions,
+    IntactCliOptions {
   readonly data?: string;
   readonly out?: string;
   readonly fromScratch?: boolean;
@@ -126,7 +138,7 @@ export function registerTrain(program: Command): void {
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
     .option('--json', 'print one JSON summary');
-  addAdapterTrainingOptions(addExitTrainingOptions(addRouterOptions(command))).action(
+  addIntactOptions(addAdapterTrainingOptions(addExitTrainingOptions(addRouterOptions(command)))).action(
     async (options: TrainCliOptions) => {
       if (!options.data) throw new UsageError('--data FILE is required');
       if (!options.out) throw new UsageError('--out DIR is required');
@@ -146,6 +158,7 @@ export function registerTrain(program: Command): void {
           "--lora-layers narrows a model's own LoRA; with --lora-rank a new adapter covers every layer (not both yet)",
         );
       checkRouterFlags(options);
+      checkIntactFlags(options);
       const exit = exitTraining(options);
       if (exit && options.router)
         throw new UsageError(
@@ -174,11 +187,15 @@ export function registerTrain(program: Command): void {
           (options.trainable as TrainableSelection | undefined) ??
           (adapter ? 'lora' : (model.recur || model.masa) && !options.fromScratch ? 'shared+lora' : 'all');
         const trainableFilter = await loraLayersFilter(options, model);
+        const intact = await intactTraining(options, model);
+        const recordIntervals = recordIntervalWindows(options);
         const result = await trainModel({
           ...settings,
           trainable,
           ...(trainableFilter && { trainableFilter }),
           ...(adapter && { adapter }),
+          ...(intact && { intact }),
+          ...(recordIntervals !== undefined && { recordIntervals }),
           model,
           ...(router ? { router } : {}),
           ...(threshold !== undefined && { routerThreshold: threshold }),
@@ -361,6 +378,11 @@ function printSummary(result: Awaited<ReturnType<typeof trainModel>>): void {
         .map((t, i) => `r${i + 1} ${t.toPrecision(4)}`)
         .join(', ')}`,
     );
+  if (result.intact)
+    console.log(
+      `InTAct: interval-drift penalty λ = ${result.intact.weight} on ${result.intact.constrainedWeights} weight matrices`,
+    );
+  if (result.intervalsDir) console.log(`activation intervals: ${result.intervalsDir}`);
   console.log(
     `${result.adapterDir ? `adapter: ${result.adapterDir} (on ${result.modelDir})` : `model: ${result.modelDir}`} · log: ${result.logFile} · chart: ${result.chartFile}${result.resumedFrom !== null ? ` · resumed from step ${result.resumedFrom}` : ''}`,
   );

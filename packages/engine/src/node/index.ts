@@ -12,3 +12,11 @@ export { checkModelOutput, isRecurGguf, isRecurModelDir } from './ownOutput.js';
 export * from './training/index.js';
 // The one text-file rule (UTF-8, no NUL, not empty) that training applies, for `recur eval --data` too.
 export { readTextFile } from '@recur/train/node';
+export {
+  hasIntervals,
+  INTERVALS_DIR,
+  loadIntervals,
+  saveIntervals,
+  type IntervalsMeta,
+} from './intact/intervalFiles.js';
+export { intervalsFrom, textWindows, type IntervalSourceOptions } from './intact/intervalSource.js';

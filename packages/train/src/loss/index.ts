@@ -1,1 +1,2 @@
 export { distillationKl, distillationLoss, type DistillationOptions } from './distillation.js';
+export { intervalDriftSum, refIntervalDriftSum } from './intervalDrift.js';
