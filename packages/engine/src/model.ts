@@ -3,6 +3,7 @@ import { Decoder, decoderWeightSpecs, loopedOrder, type PackedQuant } from '@rec
 import { tf } from '@recur/tensor';
 import { DepthwiseLora } from '@recur/lora';
 import { masaTensorPrefix } from '@recur/sharing';
+import { activateDomain, DomainError, type DomainState } from './domainEnds.js';
 import { disposeFast } from './fast.js';
 import { checkMasaTensors, loadMasa, masaDerivedKeys, type MasaModel, type MasaSection } from './masa.js';
 import type { RecurSection } from './recurConfig.js';
@@ -29,6 +30,8 @@ export interface LoadedModel {
    * them natively; handed over (and this map emptied) when the fast decoder is built.
    */
   readonly quantized?: Map<string, PackedQuant>;
+  /** Uni-X per-domain ends (`recur.ends`): the domain whose ends the decoder runs, and every domain's ends. */
+  readonly domain?: DomainState;
 }
 
 /** Frees every tensor the model holds. */
@@ -56,6 +59,8 @@ export interface BuildOptions {
   readonly adapter?: DepthwiseLora;
   /** The `masa` section of a MASA model's config.json. */
   readonly masa?: MasaSection;
+  /** A model with per-domain ends (`recur.ends`): run this domain's (default: the saved active one). */
+  readonly domain?: string;
 }
 
 /** LoRA factors and per-loop norms, stored beside the shared weights. */
@@ -102,6 +107,10 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
   const lora = recur ? new DepthwiseLora(pick(adapterNames), recur.loraScale) : options.adapter;
   const routerParams = recur?.router ? pick(routerNames) : undefined;
   const weights = pick(decoderWeightSpecs(config).map((spec) => spec.name));
+  const domain = await modelDomain(checkpoint, config, recur, options.domain, weights).catch((error: unknown) => {
+    for (const t of new Set([...tensors.values(), ...weights.values()])) t.dispose(); // adapters and router too
+    throw error;
+  });
   const quantized = recur || options.nativeQuant === false ? undefined : await quantizedMatrices(checkpoint, config);
   return {
     ...(quantized?.size ? { quantized } : {}),
@@ -110,6 +119,7 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
     ...(recur ? { recur } : {}),
     ...(routerParams ? { routerParams } : {}),
     ...(masa ? { masa } : {}),
+    ...(domain ? { domain } : {}),
     tokenizer: checkpoint.tokenizer,
     config,
     source: { path: checkpoint.path, format: checkpoint.format, contextSource: checkpoint.contextSource },
@@ -183,6 +193,22 @@ async function readTensors(
     throw error;
   }
   return { tensors, tiedHead };
+}
+
+/** A model with per-domain ends runs the chosen domain's (see domainEnds.ts); --domain elsewhere is refused. */
+async function modelDomain(
+  checkpoint: Checkpoint,
+  config: ModelConfig,
+  recur: RecurSection | undefined,
+  name: string | undefined,
+  weights: Map<string, tf.Tensor>,
+): Promise<DomainState | undefined> {
+  if (recur?.ends) return activateDomain(config, recur.ends, name, weights, (key) => checkpoint.read(key));
+  if (name !== undefined)
+    throw new DomainError(
+      `${checkpoint.path}: --domain ${name}: the model has no per-domain ends (convert with --ends per-domain:NAMES)`,
+    );
+  return undefined;
 }
 
 /** The recur section with its run order rebuilt for another loop count. */

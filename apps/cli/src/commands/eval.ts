@@ -24,6 +24,7 @@ import {
   adapterHelp,
   collectAdapter,
 } from './shared.js';
+import { domainFlag, domainHelp } from './domainOptions.js';
 
 interface EvalCliOptions extends ModelOptions {
   readonly data?: string;
@@ -45,6 +46,7 @@ export function registerEval(program: Command): void {
     .option('--window <n>', 'tokens per window, BOS included', '256')
     .option('--adapter <dir>', adapterHelp, collectAdapter)
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
+    .option(domainFlag, domainHelp)
     .option('--backend <name>', pathBackendHelp)
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
     .option(

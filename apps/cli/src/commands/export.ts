@@ -3,6 +3,7 @@ import { disposeModel } from '@recur/engine';
 import { checkModelOutput, exportGguf, exportModel, exportTorch } from '@recur/engine/node';
 import { UsageError } from '../errors.js';
 import { openModel, printJson, type ModelOptions } from './shared.js';
+import { checkDomainExport, domainFlag, domainHelp } from './domainOptions.js';
 
 interface ExportCliOptions extends ModelOptions {
   readonly dropRouter?: boolean;
@@ -44,6 +45,7 @@ export function registerExport(program: Command): void {
       'merge',
     )
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
+    .option(domainFlag, domainHelp)
     .option(
       '--drop-router',
       'export a MoR router model at full depth without its router (a plain Llama cannot hold one; refused otherwise)',
@@ -65,7 +67,12 @@ export function registerExport(program: Command): void {
       const target = { sources: [path], force: options.force ?? false };
       await checkModelOutput(options.out, options.gguf ? 'gguf' : 'folder', target); // refuse before loading
       const started = performance.now();
-      const model = await openModel({ model: path, ...(options.backend ? { backend: options.backend } : {}) });
+      const model = await openModel({
+        model: path,
+        ...(options.backend ? { backend: options.backend } : {}),
+        ...(options.domain !== undefined && { domain: options.domain }),
+      });
+      checkDomainExport(model, options.domain, false);
       if (options.gguf) {
         const dtype = ggufDtypes[options.dtype as CliDtype];
         const written = await exportGguf(model, options.out, {
@@ -114,6 +121,7 @@ async function exportTorchFolder(path: string, out: string, options: ExportCliOp
   await checkModelOutput(out, 'folder', target); // refuse before loading
   const started = performance.now();
   const model = await openModel({ model: path, ...(options.backend ? { backend: options.backend } : {}) });
+  checkDomainExport(model, options.domain, true);
   const result = await exportTorch(model, out, target).finally(() => disposeModel(model));
   const seconds = (performance.now() - started) / 1000;
   if (options.json) return printJson({ ...result, format: 'torch', seconds });

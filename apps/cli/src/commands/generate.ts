@@ -13,6 +13,7 @@ import {
   adapterHelp,
   collectAdapter,
 } from './shared.js';
+import { domainFlag, domainHelp } from './domainOptions.js';
 
 interface GenerateCliOptions extends ModelOptions {
   readonly prompt: string;
@@ -40,6 +41,7 @@ export function registerGenerate(program: Command): void {
     .option('--seed <n>', 'random seed for sampling: an integer in [0, 2^32 − 1]', '0')
     .option('--adapter <dir>', adapterHelp, collectAdapter)
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
+    .option(domainFlag, domainHelp)
     .option('--backend <name>', pathBackendHelp)
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
     .option(

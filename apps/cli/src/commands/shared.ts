@@ -13,6 +13,8 @@ export interface ModelOptions {
   readonly adapter?: string | readonly string[];
   /** wasm compute threads (default RECUR_THREADS, else all cores). */
   readonly threads?: string;
+  /** Models with per-domain ends: the domain to run (--domain, see domainOptions.ts). */
+  readonly domain?: string;
 }
 
 /** Commands with two decoders (generate, eval, bench) also take --backend tfjs: the tfjs decoder on the wasm backend. */
@@ -85,6 +87,7 @@ export async function openModel(options: ModelOptions, choice: BackendChoice = {
     return await loadModel(options.model, {
       ...loops,
       ...adapter,
+      ...(options.domain !== undefined && { domain: options.domain }),
       onProgress: (done, total) => bar.update(done, total),
     });
   } finally {

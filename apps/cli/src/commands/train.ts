@@ -36,6 +36,7 @@ import {
   type IntactCliOptions,
 } from './intactOptions.js';
 import { openModel, printJson, startBackend, table, type ModelOptions } from './shared.js';
+import { domainFlag, domainHelp } from './domainOptions.js';
 
 interface TrainCliOptions
   extends ModelOptions,
@@ -88,6 +89,7 @@ export function registerTrain(program: Command): void {
     )
     .option('--model <path>', 'model to train: HF folder, .safetensors, .gguf, or a converted Recur model')
     .option('--from-scratch', 'build a fresh model from --config instead of loading --model')
+    .option(domainFlag, domainHelp)
     .option('--config <file>', 'with --from-scratch: a Hugging Face config.json')
     .option('--tokenizer <file>', 'with --from-scratch: a tokenizer.json (default: train a byte-level BPE on --data)')
     .option(

@@ -20,3 +20,4 @@ export {
   type IntervalsMeta,
 } from './intact/intervalFiles.js';
 export { intervalsFrom, textWindows, type IntervalSourceOptions } from './intact/intervalSource.js';
+export { addDomainEnds } from './domainEndsFolder.js';

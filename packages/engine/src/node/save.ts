@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { writeSafetensors, type SafetensorsWriteEntry } from '@recur/checkpoint';
 import type { LoadedModel } from '../model.js';
+import { domainEntries, savedEnds } from '../domainEnds.js';
 import { hfConfigJson, type RecurSection } from '../recurConfig.js';
 import { json, tokenizerFiles, writeAtomic } from './files.js';
 import { writeOutput, type OutputOptions } from './output.js';
@@ -47,14 +48,16 @@ export async function modelTensorEntries(model: LoadedModel): Promise<Safetensor
   ]) {
     entries.push({ name, shape: tensor.shape, dtype: 'F32', data: (await tensor.data()) as Float32Array });
   }
+  for (const entry of await domainEntries(model)) entries.push({ ...entry, dtype: 'F32' });
   return entries;
 }
 
 /** config.json of a saved model: Llama fields plus the `recur` or `masa` section (source path made absolute). */
 export function savedConfigJson(model: LoadedModel): Record<string, unknown> {
   const masa = model.masa?.section;
+  const recur = savedEnds(model);
   return {
-    ...hfConfigJson(model.config, model.recur && absoluteSource(model.recur)),
+    ...hfConfigJson(model.config, recur && absoluteSource(recur)),
     ...(masa ? { masa: { ...masa, source: { ...masa.source, path: resolve(masa.source.path) } } } : {}),
   };
 }
