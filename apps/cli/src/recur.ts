@@ -9,6 +9,7 @@ import { registerInspect } from './commands/inspect.js';
 import { registerServe } from './commands/serve.js';
 import { registerSampleCorpus } from './commands/sampleCorpus.js';
 import { registerDiagnose } from './commands/diagnose.js';
+import { registerGradientConflict } from './commands/gradientConflict.js';
 import { reportFailure } from './errors.js';
 // Bundled into dist/recur.js by tsup, so an installed `recur --version` needs no file beside it.
 import { version } from '../package.json';
@@ -32,5 +33,6 @@ registerTrain(program);
 registerServe(program);
 registerSampleCorpus(program);
 registerDiagnose(program);
+registerGradientConflict(program);
 
 program.parseAsync(process.argv).catch(reportFailure);

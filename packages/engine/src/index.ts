@@ -115,3 +115,27 @@ export {
   type LoraLayerSpec,
   type LoraTargets,
 } from './diagnose/loraLayers.js';
+export {
+  IntervalRecorder,
+  recordIntervals,
+  type ActivationIntervals,
+  type UnitInterval,
+} from './intact/intervals.js';
+export { intactRegularizer, type IntactRegularizer } from './intact/regularizer.js';
+export { intactObjective, type IntactTraining } from './intact/runIntact.js';
+export {
+  DomainError,
+  domainKey,
+  endKeys,
+  endLayers,
+  parseEnds,
+  withDomainEnds,
+  type DomainState,
+} from './domainEnds.js';
+export type { DomainEndsSection } from './recurConfig.js';
+export {
+  gradientConflict,
+  gradientCosine,
+  layerGradients,
+  type LayerConflict,
+} from './diagnose/gradientConflict.js';

@@ -3,6 +3,7 @@ import { Decoder, decoderWeightSpecs, loopedOrder, type PackedQuant } from '@rec
 import { tf } from '@recur/tensor';
 import { DepthwiseLora, type CompositionMethod, type DvptModules, type GatedFusion, type MosLora } from '@recur/lora';
 import { masaTensorPrefix } from '@recur/sharing';
+import { activateDomain, DomainError, type DomainState } from './domainEnds.js';
 import { disposeFast } from './fast.js';
 import { checkMasaTensors, loadMasa, masaDerivedKeys, type MasaModel, type MasaSection } from './masa.js';
 import { loadMos, mosSectionOf } from './mos.js';
@@ -45,6 +46,8 @@ export interface LoadedModel {
     readonly method: CompositionMethod;
     readonly fusion?: GatedFusion;
   };
+  /** Uni-X per-domain ends (`recur.ends`): the domain whose ends the decoder runs, and every domain's ends. */
+  readonly domain?: DomainState;
 }
 
 /** Frees every tensor the model holds. */
@@ -77,6 +80,8 @@ export interface BuildOptions {
   readonly masa?: MasaSection;
   /** The `echo` section of an EchoAtt model's config.json (steps that reuse another step's attention maps). */
   readonly echo?: EchoSection;
+  /** A model with per-domain ends (`recur.ends`): run this domain's (default: the saved active one). */
+  readonly domain?: string;
 }
 
 /** LoRA factors and per-loop norms, stored beside the shared weights. */
@@ -154,6 +159,10 @@ async function assemble(
       : options.adapter;
   const routerParams = recur?.router ? pick(routerNames) : undefined;
   const weights = pick(decoderWeightSpecs(config).map((spec) => spec.name));
+  const domain = await modelDomain(checkpoint, config, recur, options.domain, weights).catch((error: unknown) => {
+    for (const t of new Set([...tensors.values(), ...weights.values()])) t.dispose(); // adapters and router too
+    throw error;
+  });
   const quantized = recur || options.nativeQuant === false ? undefined : await quantizedMatrices(checkpoint, config);
   return {
     ...(quantized?.size ? { quantized } : {}),
@@ -163,6 +172,7 @@ async function assemble(
     ...(recur ? { recur } : {}),
     ...(routerParams ? { routerParams } : {}),
     ...(masa ? { masa } : {}),
+    ...(domain ? { domain } : {}),
     tokenizer,
     config,
     source: { path: checkpoint.path, format: checkpoint.format, contextSource: checkpoint.contextSource },
@@ -251,6 +261,22 @@ async function readTensors(
     throw error;
   }
   return { tensors, tiedHead };
+}
+
+/** A model with per-domain ends runs the chosen domain's (see domainEnds.ts); --domain elsewhere is refused. */
+async function modelDomain(
+  checkpoint: Checkpoint,
+  config: ModelConfig,
+  recur: RecurSection | undefined,
+  name: string | undefined,
+  weights: Map<string, tf.Tensor>,
+): Promise<DomainState | undefined> {
+  if (recur?.ends) return activateDomain(config, recur.ends, name, weights, (key) => checkpoint.read(key));
+  if (name !== undefined)
+    throw new DomainError(
+      `${checkpoint.path}: --domain ${name}: the model has no per-domain ends (convert with --ends per-domain:NAMES)`,
+    );
+  return undefined;
 }
 
 /** The recur section with its run order rebuilt for another loop count. */

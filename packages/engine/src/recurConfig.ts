@@ -24,6 +24,21 @@ export interface RecurSection {
   readonly source: { readonly path: string; readonly numLayers: number; readonly parameters: number };
   /** A Mixture-of-Recursions router trained with the model (its weights are the `mor.*` tensors). */
   readonly router?: RouterSection;
+  /** Uni-X per-domain ends: a copy of the prologue and epilogue layers per domain (see domainEnds.ts). */
+  readonly ends?: DomainEndsSection;
+}
+
+/**
+ * Per-domain ends of a MIDDLE-CYCLE model ("Uni-X: Mitigating Modality Conflict with a Two-End-Separated
+ * Architecture for Unified Multimodal Models", Hao et al. 2025, arXiv 2509.24365): every domain's copy of
+ * the unshared end layers is stored as `domains.<name>.<key>`; the plain keys hold the `active` one.
+ */
+export interface DomainEndsSection {
+  readonly domains: readonly string[];
+  /** Stored layers that are per domain (the prologue's and the epilogue's). */
+  readonly layers: readonly number[];
+  /** The domain whose ends the plain `model.layers.*` keys hold (what a load without --domain runs). */
+  readonly active: string;
 }
 
 /** How a MoR model routes tokens to depths (Bae et al. 2025, arXiv 2507.10524). */

@@ -11,7 +11,7 @@ import {
   type BackendName,
 } from '@recur/tensor';
 import { Decoder, randomDecoder, type DecoderConfig } from '@recur/graph';
-import { distillationLoss, registerGradients } from '../src/index.js';
+import { distillationLoss, intervalDriftSum, registerGradients } from '../src/index.js';
 
 /**
  * Analytic gradients (tfjs autodiff with @recur/train's registered gradients) against central
@@ -107,6 +107,18 @@ for (const backend of ['wasm', 'cpu'] as BackendName[]) {
     it('linear (with bias)', () => {
       const inputs = [r([5, 6], 1), r([4, 6], 2, 0.5), r([4], 3)];
       gradCheck(([x, w, b]) => project(linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), 9), inputs, 1);
+      tf.dispose(inputs);
+    });
+
+    it('intervalDriftSum (Abs; values kept away from the kink at 0)', () => {
+      const away = (t: tf.Tensor) => tf.tidy(() => tf.add(t, tf.mul(tf.sign(t), 0.1)));
+      const inputs = [away(r([4, 6], 21, 0.5)), r([6], 22, 0.3)];
+      gradCheck(
+        ([delta, lower]) =>
+          intervalDriftSum(delta as tf.Tensor2D, lower as tf.Tensor1D, tf.add(lower!, 1) as tf.Tensor1D),
+        inputs,
+        5,
+      );
       tf.dispose(inputs);
     });
 

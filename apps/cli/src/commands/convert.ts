@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { ConvertOptions } from '@recur/engine';
-import { checkModelOutput, convertToFolder } from '@recur/engine/node';
+import { addDomainEnds, checkModelOutput, convertToFolder } from '@recur/engine/node';
 import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
 import { printJson, startBackend, table, type ModelOptions } from './shared.js';
@@ -8,11 +8,13 @@ import { parseSeed } from './samplingFlags.js';
 import { checkSharingFlags, runMasaConvert } from './convertMasa.js';
 import { addLoraKindOptions, loraKindSettings, type LoraKindCliOptions } from './loraKindOptions.js';
 import { checkEchoFlags, checkEchoOnlyFlags, runEchoConvert } from './convertEcho.js';
+import { addEndsOption, endsNames } from './domainOptions.js';
 
 interface ConvertCliOptions extends ModelOptions, LoraKindCliOptions {
   readonly out?: string;
   readonly loops: string;
   readonly strategy: string;
+  readonly ends?: string;
   readonly depthFit: string;
   readonly init: string;
   readonly loraRankAttn: string;
@@ -37,7 +39,7 @@ const strategies = ['cycle', 'sequence', 'middle-cycle', 'middle-sequence'] as c
 const inits = ['stepwise', 'average', 'lower', 'upper', 'random'] as const;
 
 export function registerConvert(program: Command): void {
-  program
+  const command = program
     .command('convert')
     .description(
       'turn a model into a Relaxed Recursive Transformer (a shared block looped N times plus depth-wise LoRA), or with --sharing masa share its attention as matrix atoms',
@@ -88,6 +90,7 @@ export function registerConvert(program: Command): void {
       if (options.sharing === 'masa') return runMasaConvert(source, options);
       if (!options.out) throw new UsageError('--out DIR is required');
       const settings = convertSettings(options);
+      const ends = endsNames(options.ends, settings.strategy);
       if (settings.loraKind === 'mos' && command.getOptionValueSource('loraInit') === 'cli')
         throw new UsageError(
           '--lora-init does not apply with --lora-kind mos: its B pool starts at zero (no SVD start)',
@@ -103,11 +106,13 @@ export function registerConvert(program: Command): void {
         ...target,
         onProgress: (done, total) => bar.update(done, total),
       }).finally(() => bar.stop());
+      if (ends) await addDomainEnds(options.out, ends);
       const seconds = (performance.now() - started) / 1000;
       const energy = model.loraEnergy;
       const summary = {
         out: options.out,
         ...settings,
+        ends: ends ?? null,
         blockSize: model.plan.blockSize,
         sourceLayers: model.plan.steps.map((s) => s.sourceLayer),
         warning: model.plan.warning ?? null,
@@ -160,7 +165,9 @@ export function registerConvert(program: Command): void {
       );
     });
   // the LoRA-kind flags live in their own file, shared with train
-  addLoraKindOptions(program.commands.find((c) => c.name() === 'convert')!);
+  const convert = program.commands.find((c) => c.name() === 'convert')!;
+  addLoraKindOptions(convert);
+  addEndsOption(convert); // Uni-X per-domain ends
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;

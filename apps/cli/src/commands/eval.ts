@@ -26,6 +26,7 @@ import {
   adapterHelp,
   collectAdapter,
 } from './shared.js';
+import { domainFlag, domainHelp } from './domainOptions.js';
 
 interface EvalCliOptions extends ModelOptions {
   readonly data?: string;
@@ -49,6 +50,7 @@ export function registerEval(program: Command): void {
     .option(dvptFlag, dvptHelp)
     .option('--composition <dir>', compositionHelp)
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
+    .option(domainFlag, domainHelp)
     .option('--backend <name>', pathBackendHelp)
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
     .option(

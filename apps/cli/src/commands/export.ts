@@ -4,6 +4,7 @@ import { checkModelOutput, exportGguf, exportModel, exportTorch } from '@recur/e
 import { UsageError } from '../errors.js';
 import { openModel, printJson, type ModelOptions } from './shared.js';
 import { dvptFlag, refuseDvptExport } from './dvptOptions.js';
+import { checkDomainExport, domainFlag, domainHelp } from './domainOptions.js';
 
 interface ExportCliOptions extends ModelOptions {
   readonly dropRouter?: boolean;
@@ -49,6 +50,7 @@ export function registerExport(program: Command): void {
     )
     .option('--composition <dir>', compositionExportHelp)
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
+    .option(domainFlag, domainHelp)
     .option(
       '--drop-router',
       'export a MoR router model at full depth without its router (a plain Llama cannot hold one; refused otherwise)',
@@ -79,6 +81,7 @@ export function registerExport(program: Command): void {
         model: path,
         ...(options.backend ? { backend: options.backend } : {}),
         ...(options.composition !== undefined && { composition: options.composition }),
+        ...(options.domain !== undefined && { domain: options.domain }),
       });
       if (model.composition?.fusion) {
         disposeModel(model);
@@ -86,6 +89,7 @@ export function registerExport(program: Command): void {
           `--composition ${options.composition}: a gated composition mixes its adapters per token and cannot be exported; ScaLearn compositions export (--lora merge or peft)`,
         );
       }
+      checkDomainExport(model, options.domain, false);
       if (options.gguf) {
         const dtype = ggufDtypes[options.dtype as CliDtype];
         const written = await exportGguf(model, options.out, {
@@ -135,6 +139,7 @@ async function exportTorchFolder(path: string, out: string, options: ExportCliOp
   await checkModelOutput(out, 'folder', target); // refuse before loading
   const started = performance.now();
   const model = await openModel({ model: path, ...(options.backend ? { backend: options.backend } : {}) });
+  checkDomainExport(model, options.domain, true);
   const result = await exportTorch(model, out, target).finally(() => disposeModel(model));
   const seconds = (performance.now() - started) / 1000;
   if (options.json) return printJson({ ...result, format: 'torch', seconds });

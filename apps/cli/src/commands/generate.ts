@@ -15,6 +15,7 @@ import {
   adapterHelp,
   collectAdapter,
 } from './shared.js';
+import { domainFlag, domainHelp } from './domainOptions.js';
 
 interface GenerateCliOptions extends ModelOptions {
   readonly prompt: string;
@@ -44,6 +45,7 @@ export function registerGenerate(program: Command): void {
     .option(dvptFlag, dvptHelp)
     .option('--composition <dir>', compositionHelp)
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')
+    .option(domainFlag, domainHelp)
     .option('--backend <name>', pathBackendHelp)
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
     .option(

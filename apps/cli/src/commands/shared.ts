@@ -17,6 +17,8 @@ export interface ModelOptions {
   readonly composition?: string;
   /** wasm compute threads (default RECUR_THREADS, else all cores). */
   readonly threads?: string;
+  /** Models with per-domain ends: the domain to run (--domain, see domainOptions.ts). */
+  readonly domain?: string;
 }
 
 /** Commands with two decoders (generate, eval, bench) also take --backend tfjs: the tfjs decoder on the wasm backend. */
@@ -92,6 +94,7 @@ export async function openModel(options: ModelOptions, choice: BackendChoice = {
       ...loops,
       ...adapter,
       ...(options.dvpt !== undefined && { dvpt: options.dvpt }),
+      ...(options.domain !== undefined && { domain: options.domain }),
       onProgress: (done, total) => bar.update(done, total),
     });
     return options.composition === undefined ? model : await loadComposition(model, options.composition);

@@ -35,7 +35,15 @@ import {
 } from './composeOptions.js';
 import { loraLayersFilter, loraLayersFlag, loraLayersHelp } from './loraLayersOption.js';
 import { addDvptTrainingOptions, dvptTraining, dvptTrainableHelp, type DvptCliOptions } from './dvptOptions.js';
+import {
+  addIntactOptions,
+  checkIntactFlags,
+  intactTraining,
+  recordIntervalWindows,
+  type IntactCliOptions,
+} from './intactOptions.js';
 import { openModel, printJson, startBackend, table, type ModelOptions } from './shared.js';
+import { domainFlag, domainHelp } from './domainOptions.js';
 
 interface TrainCliOptions
   extends ModelOptions,
@@ -43,7 +51,8 @@ interface TrainCliOptions
     ExitTrainingCliOptions,
     AdapterCliOptions,
     DvptCliOptions,
-    ComposeCliOptions {
+    ComposeCliOptions,
+    IntactCliOptions {
   readonly data?: string;
   readonly out?: string;
   readonly fromScratch?: boolean;
@@ -89,6 +98,7 @@ export function registerTrain(program: Command): void {
     )
     .option('--model <path>', 'model to train: HF folder, .safetensors, .gguf, or a converted Recur model')
     .option('--from-scratch', 'build a fresh model from --config instead of loading --model')
+    .option(domainFlag, domainHelp)
     .option('--config <file>', 'with --from-scratch: a Hugging Face config.json')
     .option('--tokenizer <file>', 'with --from-scratch: a tokenizer.json (default: train a byte-level BPE on --data)')
     .option(
@@ -139,8 +149,10 @@ export function registerTrain(program: Command): void {
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
     .option('--json', 'print one JSON summary');
-  addComposeTrainingOptions(
-    addDvptTrainingOptions(addAdapterTrainingOptions(addExitTrainingOptions(addRouterOptions(command)))),
+  addIntactOptions(
+    addComposeTrainingOptions(
+      addDvptTrainingOptions(addAdapterTrainingOptions(addExitTrainingOptions(addRouterOptions(command)))),
+    ),
   ).action(async (options: TrainCliOptions) => {
     if (!options.data) throw new UsageError('--data FILE is required');
     if (!options.out) throw new UsageError('--out DIR is required');
@@ -162,6 +174,7 @@ export function registerTrain(program: Command): void {
         "--lora-layers narrows a model's own LoRA; with --lora-rank a new adapter covers every layer (not both yet)",
       );
     checkRouterFlags(options);
+    checkIntactFlags(options);
     const exit = exitTraining(options);
     if (exit && options.router)
       throw new UsageError(
@@ -196,6 +209,8 @@ export function registerTrain(program: Command): void {
         (dvpt ? 'lora' : (options.trainable as TrainableSelection | undefined)) ??
         (adapter || composition ? 'lora' : (model.recur || model.masa) && !options.fromScratch ? 'shared+lora' : 'all');
       const trainableFilter = await loraLayersFilter(options, model);
+      const intact = await intactTraining(options, model);
+      const recordIntervals = recordIntervalWindows(options);
       const result = await trainModel({
         ...settings,
         trainable,
@@ -203,6 +218,8 @@ export function registerTrain(program: Command): void {
         ...(adapter && { adapter }),
         ...(dvpt && { dvpt }),
         ...(composition && { composition }),
+        ...(intact && { intact }),
+        ...(recordIntervals !== undefined && { recordIntervals }),
         model,
         ...(router ? { router } : {}),
         ...(threshold !== undefined && { routerThreshold: threshold }),
@@ -385,6 +402,11 @@ function printSummary(result: Awaited<ReturnType<typeof trainModel>>): void {
         .map((t, i) => `r${i + 1} ${t.toPrecision(4)}`)
         .join(', ')}`,
     );
+  if (result.intact)
+    console.log(
+      `InTAct: interval-drift penalty λ = ${result.intact.weight} on ${result.intact.constrainedWeights} weight matrices`,
+    );
+  if (result.intervalsDir) console.log(`activation intervals: ${result.intervalsDir}`);
   console.log(
     `${result.adapterDir ? `adapter: ${result.adapterDir} (on ${result.modelDir})` : result.dvptDir ? `dvpt: ${result.dvptDir} (on ${result.modelDir})` : result.compositionDir ? `composition: ${result.compositionDir} (on ${result.modelDir})` : `model: ${result.modelDir}`} · log: ${result.logFile} · chart: ${result.chartFile}${result.resumedFrom !== null ? ` · resumed from step ${result.resumedFrom}` : ''}`,
   );

@@ -14,3 +14,12 @@ export * from './training/index.js';
 // The one text-file rule (UTF-8, no NUL, not empty) that training applies, for `recur eval --data` too.
 export { readTextFile } from '@recur/train/node';
 export * from './compose/index.js';
+export {
+  hasIntervals,
+  INTERVALS_DIR,
+  loadIntervals,
+  saveIntervals,
+  type IntervalsMeta,
+} from './intact/intervalFiles.js';
+export { intervalsFrom, textWindows, type IntervalSourceOptions } from './intact/intervalSource.js';
+export { addDomainEnds } from './domainEndsFolder.js';

@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { writeSafetensors, type SafetensorsWriteEntry } from '@recur/checkpoint';
 import { decoderWeightSpecs, type DecoderConfig } from '@recur/graph';
 import type { LoadedModel } from '../model.js';
+import { domainEntries, savedEnds } from '../domainEnds.js';
 import { hfConfigJson, type RecurSection } from '../recurConfig.js';
 import { json, tokenizerFiles, writeAtomic } from './files.js';
 import { writeOutput, type OutputOptions } from './output.js';
@@ -51,6 +52,7 @@ export async function modelTensorEntries(model: LoadedModel): Promise<Safetensor
   }
   for (const [name, { data, shape }] of model.mos?.indexArrays() ?? [])
     entries.push({ name, shape, dtype: 'F32', data });
+  for (const entry of await domainEntries(model)) entries.push({ ...entry, dtype: 'F32' });
   return entries;
 }
 
@@ -58,8 +60,9 @@ export async function modelTensorEntries(model: LoadedModel): Promise<Safetensor
 export function savedConfigJson(model: LoadedModel): Record<string, unknown> {
   const masa = model.masa?.section;
   const reuse = model.decoder.config.echoAttention ?? [];
+  const recur = savedEnds(model);
   return {
-    ...hfConfigJson(model.config, model.recur && absoluteSource(model.recur)),
+    ...hfConfigJson(model.config, recur && absoluteSource(recur)),
     ...(masa ? { masa: { ...masa, source: { ...masa.source, path: resolve(masa.source.path) } } } : {}),
     ...(reuse.length > 0 ? { echo: { reuse, dropped: droppedByEcho(model.decoder.config) } } : {}),
   };

@@ -47,6 +47,12 @@ export const elementwiseGrads: tf.GradConfig[] = [
   { kernelName: 'Identity', gradFunc: (dy) => ({ x: () => tf.clone(one(dy)) }) },
   // Only float casts lie on a gradient path (token ids never do).
   { kernelName: 'Cast', gradFunc: (dy) => ({ x: () => tf.clone(one(dy)) }) },
+  // d|x|/dx = sign(x); 0 at x = 0 (the subgradient InTAct's penalty wants: no pull on unmoved weights).
+  {
+    kernelName: 'Abs',
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x]: Saved) => ({ x: () => tf.mul(one(dy), tf.sign(x!)) }),
+  },
   {
     kernelName: 'Square',
     inputsToSave: ['x'],

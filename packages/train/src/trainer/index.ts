@@ -6,3 +6,4 @@ export { isTrainable, withVariables, type TrainableSelection } from './trainable
 export { accumulateGradients, type Accumulated } from './accumulate.js';
 export { Trainer, type StepResult, type TrainerOptions, type TrainerState } from './trainer.js';
 export { TrainingDivergedError } from './diverged.js';
+export { withPenalty } from './regularized.js';

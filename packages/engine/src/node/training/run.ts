@@ -39,6 +39,8 @@ import { saveTrainedAdapter } from './adapterFiles.js';
 import { dvptTrainable, type DvptTraining } from './dvptTrainable.js';
 import { saveDvpt } from '../dvptFiles.js';
 import { compositionTrainable, type CompositionTraining } from '../compose/trainable.js';
+import { intactObjective, type IntactTraining } from '../../intact/runIntact.js';
+import { recordRunIntervals } from '../intact/recordRun.js';
 
 export interface TrainRunOptions {
   /** The model to train (loaded, converted or fresh); it is not changed — a trainable copy is. */
@@ -104,6 +106,10 @@ export interface TrainRunOptions {
   readonly routerThreshold?: RouterThresholdChoice;
   /** Train every loop as an exit (earlyExitObjective) instead of the last one only. */
   readonly exit?: EarlyExitTraining;
+  /** InTAct: λ·penalty keeping the trainable projections' function inside an earlier domain's intervals. */
+  readonly intact?: IntactTraining;
+  /** Record the trained model's activation intervals on this many windows of `textFile` into `<out>/intact/`. */
+  readonly recordIntervals?: number;
   readonly onProgress?: (event: TrainProgress) => void;
 }
 
@@ -147,6 +153,10 @@ export interface TrainRunResult {
   readonly dvptDir?: string;
   /** With `composition`: the composition folder. */
   readonly compositionDir?: string;
+  /** With `recordIntervals`: the folder of the recorded activation intervals (`<out>/intact`). */
+  readonly intervalsDir?: string;
+  /** With `intact`: λ and how many weight matrices the interval-drift penalty constrained. */
+  readonly intact?: { readonly weight: number; readonly constrainedWeights: number };
   readonly logFile: string;
   readonly chartFile: string;
   /** What the run passed over or changed on the way (a torn log line, a damaged checkpoint, changed settings). */
@@ -212,6 +222,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
       : options.exit
         ? earlyExitObjective({ model: trained.model.decoder, exit: options.exit, ...teacher })
         : languageModelObjective({ model: trained.model.decoder, ...teacher });
+  const intact = intactObjective(objective, trained.params, options.model.decoder.weights, options.intact);
   const evaluate = (windows: readonly Int32Array[]) =>
     mor && trained.model.routerParams
       ? morHeldOutLoss(trained.model.decoder, trained.model.routerParams, mor, windows)
@@ -225,7 +236,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
       seed: options.seed ?? 0,
       clipNorm: options.clipNorm ?? 1,
       accumulation: options.accumulation ?? 1,
-      objective,
+      objective: intact.objective,
     });
     const identity = modelIdentity(hfConfigJson(options.model.config, options.model.recur), trained.tensors);
     if (loaded) {
@@ -322,6 +333,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
             onProgress: (done, total) => options.onProgress?.({ kind: 'calibrate', done, total }),
           });
     if (!fresh && !dvpt && !composed) await saveModel(finished, modelDir, { force: true }); // model/ is this run's own output
+    const intervalsDir = options.recordIntervals ? await recordRunIntervals(options, finished) : undefined;
     const result: TrainRunResult = {
       steps: trainer.step,
       resumedFrom,
@@ -336,6 +348,8 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
       ...(adapterDir && { adapterDir }),
       ...(dvptDir && { dvptDir }),
       ...(compositionDir && { compositionDir }),
+      ...(intervalsDir && { intervalsDir }),
+      ...(options.intact && { intact: { weight: options.intact.weight, constrainedWeights: intact.constrained } }),
       logFile: join(options.out, LOG_FILE),
       chartFile: join(options.out, CHART_FILE),
       warnings,
@@ -344,6 +358,7 @@ export async function trainModel(options: TrainRunOptions): Promise<TrainRunResu
     return result;
   } finally {
     objective.dispose?.();
+    intact.dispose();
     optimizer.dispose();
     disposeModel(trained.model);
     fresh?.adapter.dispose();
