@@ -1,5 +1,6 @@
 export { buildModel, disposeModel, type BuildOptions, type LoadedModel } from './model.js';
 export type { DepthwiseLora } from '@recur/lora';
+export { loraKinds, type LoraKind, type LoraKindSpec } from '@recur/lora';
 export { withAdapters } from './adapters.js';
 export { checkRouterSection, hfConfigJson, type RecurSection, type RouterSection } from './recurConfig.js';
 export { generate, trainedRouting, type GenerateOptions, type GenerateResult } from './generate.js';

@@ -1,7 +1,7 @@
 import { configSizeLimits, type Checkpoint, type ModelConfig, type TextTokenizer } from '@recur/checkpoint';
-import { Decoder, decoderWeightSpecs, loopedOrder, type PackedQuant } from '@recur/graph';
+import { Decoder, decoderWeightSpecs, executionSteps, loopedOrder, type PackedQuant } from '@recur/graph';
 import { tf } from '@recur/tensor';
-import { DepthwiseLora } from '@recur/lora';
+import { DepthwiseLora, GeneratedLora, generatedKind, isGeneratedLoraKey } from '@recur/lora';
 import { masaTensorPrefix } from '@recur/sharing';
 import { disposeFast } from './fast.js';
 import { checkMasaTensors, loadMasa, masaDerivedKeys, type MasaModel, type MasaSection } from './masa.js';
@@ -18,6 +18,11 @@ export interface LoadedModel {
   readonly tensors: Checkpoint['tensors'];
   /** Depth-wise adapters of a converted (recursive) model. */
   readonly lora?: DepthwiseLora;
+  /**
+   * A `hyper` or `scaled` LoRA (recur.loraKind) as stored: what trains and saves. `lora` then holds its
+   * materialised per-loop factors, which every executor runs.
+   */
+  readonly generatedLora?: GeneratedLora;
   /** How a converted model's layers are tied (config.json's `recur` section). */
   readonly recur?: RecurSection;
   /** A Mixture-of-Recursions router's weights (`mor.*` keys), when `recur.router` is set. Owned by the model. */
@@ -36,8 +41,20 @@ export function disposeModel(model: LoadedModel): void {
   disposeFast(model);
   model.decoder.dispose();
   model.lora?.dispose();
+  model.generatedLora?.dispose();
   model.masa?.dictionary.dispose();
   for (const t of model.routerParams?.values() ?? []) t.dispose();
+}
+
+/**
+ * The model with a generated (hyper, scaled) LoRA replaced by its materialised per-loop factors, as a
+ * depth-wise model: what a format that knows only per-loop LoRA (modeling_recur.py) holds. Shares tensors.
+ */
+export function withDenseLora(model: LoadedModel): LoadedModel {
+  if (!model.generatedLora || !model.recur) return model;
+  const { generatedLora: _stored, recur, ...rest } = model;
+  const { loraKind: _kind, ...depthwise } = recur;
+  return { ...rest, recur: depthwise };
 }
 
 export interface BuildOptions {
@@ -85,7 +102,7 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
   if (options.masa) checkMasaTensors(checkpoint, baseConfig, options.masa);
   const derived = options.masa ? masaDerivedKeys(baseConfig, options.masa) : new Set<string>();
   const extras = [
-    ...(recur ? checkpoint.tensors.filter((t) => adapterTensor.test(t.name)) : []),
+    ...(recur ? checkpoint.tensors.filter((t) => adapterTensor.test(t.name) || isGeneratedLoraKey(t.name)) : []),
     ...(recur?.router ? checkpoint.tensors.filter((t) => t.name.startsWith(routerTensorPrefix)) : []),
   ];
   if (recur?.router && !extras.some((t) => t.name.startsWith(routerTensorPrefix)))
@@ -97,9 +114,17 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
   const masa = options.masa && (await masaWeights(checkpoint, options.masa, baseConfig, tensors));
   const config = tiedHead ? { ...baseConfig, tieWordEmbeddings: true } : baseConfig;
   const pick = (names: readonly string[]) => new Map(names.map((name) => [name, tensors.get(name)!]));
-  const adapterNames = extras.filter((t) => adapterTensor.test(t.name)).map((t) => t.name);
+  const adapterNames = extras.filter((t) => !t.name.startsWith(routerTensorPrefix)).map((t) => t.name);
   const routerNames = extras.filter((t) => t.name.startsWith(routerTensorPrefix)).map((t) => t.name);
-  const lora = recur ? new DepthwiseLora(pick(adapterNames), recur.loraScale) : options.adapter;
+  const generatedLora =
+    recur && generatedKind(recur.loraKind)
+      ? new GeneratedLora(recur.loraKind!, pick(adapterNames), recur.loraScale)
+      : undefined;
+  const lora = generatedLora
+    ? materialised(checkpoint.path, generatedLora, baseConfig)
+    : recur
+      ? new DepthwiseLora(pick(adapterNames), recur.loraScale)
+      : options.adapter;
   const routerParams = recur?.router ? pick(routerNames) : undefined;
   const weights = pick(decoderWeightSpecs(config).map((spec) => spec.name));
   const quantized = recur || options.nativeQuant === false ? undefined : await quantizedMatrices(checkpoint, config);
@@ -107,6 +132,7 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
     ...(quantized?.size ? { quantized } : {}),
     decoder: new Decoder(config, weights, lora ? { adapter: lora } : {}),
     ...(lora ? { lora } : {}),
+    ...(generatedLora ? { generatedLora } : {}),
     ...(recur ? { recur } : {}),
     ...(routerParams ? { routerParams } : {}),
     ...(masa ? { masa } : {}),
@@ -115,6 +141,27 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
     source: { path: checkpoint.path, format: checkpoint.format, contextSource: checkpoint.contextSource },
     tensors: checkpoint.tensors,
   };
+}
+
+/**
+ * A generated LoRA's dense per-loop factors for the steps the model runs; a stored tensor of the wrong
+ * shape, or factors that are not finite, are refused naming the file (the generated form is freed).
+ */
+function materialised(path: string, generated: GeneratedLora, config: ModelConfig): DepthwiseLora {
+  const kind = generated.spec.kind;
+  let dense: DepthwiseLora | undefined;
+  try {
+    dense = generated.materialise(executionSteps(config));
+    for (const [key, t] of dense.tensors)
+      if (!(t.dataSync() as Float32Array).every(Number.isFinite)) throw new Error(`${key} is not finite`);
+    return dense;
+  } catch (error) {
+    dense?.dispose();
+    generated.dispose();
+    throw new Error(
+      `${path}: the ${kind} LoRA (recur.loraKind) does not make per-loop factors: ${(error as Error).message}`,
+    );
+  }
 }
 
 /** The matrices a plain GGUF stores as Q8_0/Q4_0, packed for the fast path (the embedding only as a tied head). */

@@ -1,6 +1,6 @@
 import type { ModelConfig } from '@recur/checkpoint';
 import type { DepthKvMode, SharingStrategy, InitStrategy } from '@recur/graph';
-import type { LoraInit, LoraRanks, NormMode } from '@recur/lora';
+import type { LoraInit, LoraKindSpec, LoraRanks, NormMode } from '@recur/lora';
 import { ConfigError } from '@recur/checkpoint';
 import { thresholdsProblem, type TokenChoiceForm } from '@recur/router';
 
@@ -14,6 +14,11 @@ export interface RecurSection {
   readonly ranks: LoraRanks;
   readonly norms: NormMode;
   readonly loraScale: number;
+  /**
+   * How the per-loop LoRA is stored (`--lora-kind`): absent or depthwise = every (layer, loop) adapter
+   * as is; hyper / scaled = generators or templates and scales it is computed from (@recur/lora kinds.ts).
+   */
+  readonly loraKind?: LoraKindSpec;
   /** Stored layer run at each step (its k-th run is loop k). */
   readonly layerOrder: readonly number[];
   /** Where the model was converted from, and its depth. */

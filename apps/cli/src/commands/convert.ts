@@ -6,8 +6,9 @@ import { progressBar } from '../progress.js';
 import { printJson, startBackend, table, type ModelOptions } from './shared.js';
 import { parseSeed } from './samplingFlags.js';
 import { checkSharingFlags, runMasaConvert } from './convertMasa.js';
+import { addLoraKindOptions, parseLoraKind, type LoraKindCliOptions } from './loraKindOptions.js';
 
-interface ConvertCliOptions extends ModelOptions {
+interface ConvertCliOptions extends ModelOptions, LoraKindCliOptions {
   readonly out?: string;
   readonly loops: string;
   readonly strategy: string;
@@ -30,7 +31,7 @@ const strategies = ['cycle', 'sequence', 'middle-cycle', 'middle-sequence'] as c
 const inits = ['stepwise', 'average', 'lower', 'upper', 'random'] as const;
 
 export function registerConvert(program: Command): void {
-  program
+  const command = program
     .command('convert')
     .description(
       'turn a model into a Relaxed Recursive Transformer (a shared block looped N times plus depth-wise LoRA), or with --sharing masa share its attention as matrix atoms',
@@ -60,79 +61,87 @@ export function registerConvert(program: Command): void {
     .option('--atoms <S>', 'masa: atoms per projection type, 1..layers (= layers is lossless)')
     .option('--masa-modules <list>', 'masa: projections to share, some of q,k,v,o, or all', 'all')
     .option('--force', 'replace a non-empty --out folder that convert did not write (the whole folder)')
-    .option('--json', 'print one JSON summary')
-    .action(async (source: string, options: ConvertCliOptions, command: Command) => {
-      checkSharingFlags(options.sharing, command);
-      if (options.sharing === 'masa') return runMasaConvert(source, options);
-      if (!options.out) throw new UsageError('--out DIR is required');
-      const settings = convertSettings(options);
-      const target = { sources: [source], force: options.force ?? false };
-      await checkModelOutput(options.out, 'folder', target); // refuse before the (slow) conversion
-      const started = performance.now();
-      await startBackend({ ...(options.backend ? { backend: options.backend } : {}) });
-      const bar = progressBar('converting');
-      // streamed: the source is read and model.safetensors written one tensor (one shared step) at a time
-      const model = await convertToFolder(source, options.out, {
-        ...settings,
-        ...target,
-        onProgress: (done, total) => bar.update(done, total),
-      }).finally(() => bar.stop());
-      const seconds = (performance.now() - started) / 1000;
-      const energy = model.loraEnergy;
-      const summary = {
-        out: options.out,
-        ...settings,
-        blockSize: model.plan.blockSize,
-        sourceLayers: model.plan.steps.map((s) => s.sourceLayer),
-        warning: model.plan.warning ?? null,
-        lora: {
-          energy,
-          captured: energy.length
-            ? {
-                min: Math.min(...energy.map((e) => e.captured)),
-                mean: energy.reduce((sum, e) => sum + e.captured, 0) / energy.length,
-              }
-            : null,
-        },
-        parameters: {
-          source: model.parameters.source,
-          shared: model.parameters.shared,
-          lora: model.parameters.lora,
-          total: model.parameters.shared + model.parameters.lora,
-        },
-        bytes: { source: model.parameters.source * 4, converted: model.bytes },
-        seconds,
-      };
-      if (options.json) return printJson(summary);
-      if (summary.warning) process.stderr.write(`recur: warning: ${summary.warning}\n`);
-      const p = summary.parameters;
-      const fmt = (n: number) => n.toLocaleString('en-US');
-      // Each column holds one kind of number; the file written (header included) gets its own line.
+    .option('--json', 'print one JSON summary');
+  addLoraKindOptions(command).action(async (source: string, options: ConvertCliOptions, command: Command) => {
+    checkSharingFlags(options.sharing, command);
+    if (options.sharing === 'masa') return runMasaConvert(source, options);
+    if (!options.out) throw new UsageError('--out DIR is required');
+    const settings = convertSettings(options);
+    const target = { sources: [source], force: options.force ?? false };
+    await checkModelOutput(options.out, 'folder', target); // refuse before the (slow) conversion
+    const started = performance.now();
+    await startBackend({ ...(options.backend ? { backend: options.backend } : {}) });
+    const bar = progressBar('converting');
+    // streamed: the source is read and model.safetensors written one tensor (one shared step) at a time
+    const model = await convertToFolder(source, options.out, {
+      ...settings,
+      ...target,
+      onProgress: (done, total) => bar.update(done, total),
+    }).finally(() => bar.stop());
+    const seconds = (performance.now() - started) / 1000;
+    const energy = model.loraEnergy;
+    const summary = {
+      out: options.out,
+      ...settings,
+      blockSize: model.plan.blockSize,
+      sourceLayers: model.plan.steps.map((s) => s.sourceLayer),
+      warning: model.plan.warning ?? null,
+      lora: {
+        energy,
+        captured: energy.length
+          ? {
+              min: Math.min(...energy.map((e) => e.captured)),
+              mean: energy.reduce((sum, e) => sum + e.captured, 0) / energy.length,
+            }
+          : null,
+      },
+      parameters: {
+        source: model.parameters.source,
+        shared: model.parameters.shared,
+        lora: model.parameters.lora,
+        total: model.parameters.shared + model.parameters.lora,
+      },
+      bytes: { source: model.parameters.source * 4, converted: model.bytes },
+      seconds,
+    };
+    if (options.json) return printJson(summary);
+    if (summary.warning) process.stderr.write(`recur: warning: ${summary.warning}\n`);
+    const p = summary.parameters;
+    const fmt = (n: number) => n.toLocaleString('en-US');
+    // Each column holds one kind of number; the file written (header included) gets its own line.
+    console.log(
+      table([
+        ['', 'parameters', 'F32 bytes (parameters × 4)'],
+        ['source', fmt(p.source), fmt(p.source * 4)],
+        ['recursive (shared block)', fmt(p.shared), fmt(p.shared * 4)],
+        [`+ ${loraLabel[settings.loraKind.kind]}`, fmt(p.lora), fmt(p.lora * 4)],
+        ['converted total', fmt(p.total), fmt(p.total * 4)],
+      ]),
+    );
+    console.log(`model.safetensors: ${fmt(model.bytes)} bytes written`);
+    console.log(`source layers run (depth fit ${settings.depthFit}): [${summary.sourceLayers.join(', ')}]`);
+    const captured = summary.lora.captured;
+    if (captured)
       console.log(
-        table([
-          ['', 'parameters', 'F32 bytes (parameters × 4)'],
-          ['source', fmt(p.source), fmt(p.source * 4)],
-          ['recursive (shared block)', fmt(p.shared), fmt(p.shared * 4)],
-          ['+ depth-wise LoRA', fmt(p.lora), fmt(p.lora * 4)],
-          ['converted total', fmt(p.total), fmt(p.total * 4)],
-        ]),
+        `SVD LoRA keeps ${pct(captured.min)} (min) / ${pct(captured.mean)} (mean) of each residual's energy over ${energy.length} truncations`,
       );
-      console.log(`model.safetensors: ${fmt(model.bytes)} bytes written`);
-      console.log(`source layers run (depth fit ${settings.depthFit}): [${summary.sourceLayers.join(', ')}]`);
-      const captured = summary.lora.captured;
-      if (captured)
-        console.log(
-          `SVD LoRA keeps ${pct(captured.min)} (min) / ${pct(captured.mean)} (mean) of each residual's energy over ${energy.length} truncations`,
-        );
-      console.log(
-        `${settings.strategy}, ${settings.loops} loops of ${summary.blockSize} shared layers, ${settings.init} init · written to ${options.out} in ${seconds.toFixed(1)} s`,
-      );
-    });
+    console.log(
+      `${settings.strategy}, ${settings.loops} loops of ${summary.blockSize} shared layers, ${settings.init} init · written to ${options.out} in ${seconds.toFixed(1)} s`,
+    );
+  });
 }
+
+const loraLabel = {
+  depthwise: 'depth-wise LoRA',
+  hyper: 'hyper LoRA (generators, embeddings)',
+  scaled: 'scaled LoRA (templates, scales)',
+} as const;
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
-function convertSettings(options: ConvertCliOptions): ConvertOptions & { depthFit: 'floor' | 'round' } {
+function convertSettings(
+  options: ConvertCliOptions,
+): ConvertOptions & { depthFit: 'floor' | 'round'; loraKind: ReturnType<typeof parseLoraKind> } {
   const oneOf = <T extends string>(name: string, value: string, allowed: readonly T[]): T => {
     if (!allowed.includes(value as T))
       throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${value}"`);
@@ -155,5 +164,6 @@ function convertSettings(options: ConvertCliOptions): ConvertOptions & { depthFi
     loraScale: parseNumber('lora-scale', options.loraScale),
     norms: oneOf('norms', options.norms, ['tied', 'per-loop'] as const),
     seed: parseSeed(options.seed),
+    loraKind: parseLoraKind(options),
   };
 }

@@ -1,6 +1,12 @@
 import type { Command } from 'commander';
 import { activeBackend } from '@recur/tensor';
-import { disposeModel, masaStoredParameters, type LoadedModel, type RouterSection } from '@recur/engine';
+import {
+  disposeModel,
+  masaStoredParameters,
+  type LoadedModel,
+  type LoraKindSpec,
+  type RouterSection,
+} from '@recur/engine';
 import { openModel, printJson, table, type ModelOptions } from './shared.js';
 
 interface InspectOptions extends ModelOptions {
@@ -26,7 +32,8 @@ export function registerInspect(program: Command): void {
         contextSource: model.source.contextSource ?? null,
         parameters: model.decoder.parameterCount,
         recur: model.recur ?? null,
-        loraParameters: model.lora?.parameterCount ?? 0,
+        // unique parameters: a generated kind's stored ones, not the per-loop factors it materialises
+        loraParameters: (model.generatedLora ?? model.lora)?.parameterCount ?? 0,
         masa: masaSummary(model),
         tensors,
       };
@@ -53,7 +60,7 @@ export function registerInspect(program: Command): void {
           `recursive: ${r.strategy}, ${r.loops} loops of ${r.blockSize} shared layers (${r.init} init), run order [${r.layerOrder.join(' ')}]`,
         );
         console.log(
-          `depth-wise LoRA: ${summary.loraParameters.toLocaleString('en-US')} parameters (${r.loraInit} init, ranks attn ${r.ranks.attention} / mlp ${r.ranks.mlp}, norms ${r.norms})`,
+          `${loraKindLine(r.loraKind)}: ${summary.loraParameters.toLocaleString('en-US')} parameters (${r.loraInit} init, ranks attn ${r.ranks.attention} / mlp ${r.ranks.mlp}, norms ${r.norms})`,
         );
         if (r.router) console.log(routerLine(r.router, r.loops));
       }
@@ -87,4 +94,11 @@ function masaSummary(model: LoadedModel) {
   if (!model.masa) return null;
   const parameters = masaStoredParameters(model.decoder.parameterCount, model.masa);
   return { ...model.masa.section, parameters, bytes: parameters * 4 };
+}
+
+/** How a converted model's per-loop LoRA is stored (recur.loraKind; absent = depth-wise). */
+function loraKindLine(kind: LoraKindSpec | undefined): string {
+  if (kind?.kind === 'hyper') return `hyper LoRA (generated from loop and position embeddings, H = ${kind.hyperDim})`;
+  if (kind?.kind === 'scaled') return 'scaled LoRA (a template per layer, a scale per loop)';
+  return 'depth-wise LoRA';
 }

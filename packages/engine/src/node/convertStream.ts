@@ -16,6 +16,7 @@ import {
 import {
   depthwiseLoraSpecs,
   depthwiseLoraStep,
+  generatedKind,
   sharedSteps,
   type ArrayTensor,
   type LoraInitOptions,
@@ -24,6 +25,7 @@ import {
 import type { ConvertOptions } from '../convert.js';
 import { hfConfigJson, type RecurSection } from '../recurConfig.js';
 import { json, tokenizerFiles, writeAtomic } from './files.js';
+import { convertGeneratedToFolder } from './convertGenerated.js';
 import { configSections } from './load.js';
 import { writeOutput, type OutputOptions } from './output.js';
 import { isRecurModelDir, PRODUCER } from './ownOutput.js';
@@ -43,7 +45,8 @@ export interface ConvertSummary {
  * its file and the folder's model.safetensors is streamed in file order — the shared block's
  * tensors (each the mean of the source tensors it ties), then each shared step's adapters (its
  * source layer and stored layer read, SVD'd, dropped). Peak ≈ one source layer plus one stored
- * layer, never the whole model. Same files, byte for byte, as the in-memory path.
+ * layer, never the whole model. Same files, byte for byte, as the in-memory path. A generated LoRA
+ * kind (hyper, scaled) takes the in-memory path (`convertGeneratedToFolder`).
  */
 export async function convertToFolder(
   sourcePath: string,
@@ -56,6 +59,7 @@ export async function convertToFolder(
     throw new TyingError(
       'a MASA model is not looped (its attention is already shared as atoms); convert its source instead',
     );
+  if (generatedKind(options.loraKind)) return convertGeneratedToFolder(sourcePath, dir, options);
   const checkpoint = await loadCheckpoint(sourcePath);
   try {
     const sourceConfig = await configWithTiedHead(checkpoint);

@@ -34,7 +34,7 @@ export async function saveModel(
   );
 }
 
-/** Every tensor a saved model holds, by checkpoint key: decoder weights, MASA atoms, depth-wise LoRA (and per-loop norms), router (`mor.*`). */
+/** Every tensor a saved model holds, by checkpoint key: decoder weights, MASA atoms, LoRA (depth-wise or generated, and per-loop norms), router (`mor.*`). */
 export async function modelTensorEntries(model: LoadedModel): Promise<SafetensorsWriteEntry[]> {
   const entries: SafetensorsWriteEntry[] = [];
   // a MASA model stores its atoms and coefficients, not the per-layer matrices they make
@@ -42,7 +42,8 @@ export async function modelTensorEntries(model: LoadedModel): Promise<Safetensor
   for (const [name, tensor] of [
     ...[...model.decoder.weights].filter(([name]) => !derived?.has(name)),
     ...(model.masa?.dictionary.tensors ?? []),
-    ...(model.lora?.tensors ?? []),
+    // a generated (hyper, scaled) LoRA stores what it is computed from, not the per-loop factors it makes
+    ...((model.generatedLora ?? model.lora)?.tensors ?? []),
     ...(model.routerParams ?? []),
   ]) {
     entries.push({ name, shape: tensor.shape, dtype: 'F32', data: (await tensor.data()) as Float32Array });

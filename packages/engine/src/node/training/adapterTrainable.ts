@@ -48,8 +48,9 @@ export function adapterTrainable(
   const decoder = new Decoder(model.decoder.config, weights, {
     adapter: own ? stackAdapters([own, adapter]) : adapter,
   });
+  const { generatedLora: _stored, ...base } = model; // the frozen base runs its materialised LoRA (`own`)
   return {
-    model: { ...model, decoder, ...(own && { lora: own }) },
+    model: { ...base, decoder, ...(own && { lora: own }) },
     params,
     tensors: new Map([...weights, ...(own?.tensors ?? []), ...params]),
     adapter,

@@ -1,5 +1,5 @@
 import { Decoder } from '@recur/graph';
-import { DepthwiseLora } from '@recur/lora';
+import { DepthwiseLora, GeneratedLora } from '@recur/lora';
 import { balanceBiasKey } from '@recur/router';
 import { MasaDictionary } from '@recur/sharing';
 import { tf } from '@recur/tensor';
@@ -15,8 +15,8 @@ export interface TrainableModel {
 }
 
 /**
- * A trainable copy of `model`: selected decoder weights, MASA atoms and coefficients, LoRA tensors,
- * and any MoR router, become Variables; the rest are cloned, so the copy and the original can be
+ * A trainable copy of `model`: selected decoder weights, MASA atoms and coefficients, LoRA tensors
+ * (a generated kind's generators or templates and scales, not the factors it makes), and any MoR router, become Variables; the rest are cloned, so the copy and the original can be
  * disposed independently. A MASA copy's decoder computes W_l from the atoms at each use.
  * `filter` narrows the selection further (e.g. LoRA on some layers only: `loraLayerFilter`).
  */
@@ -31,13 +31,20 @@ export function trainableModel(
   const stored = new Map([...model.decoder.weights].filter(([name]) => !derived?.has(name)));
   const weights = withVariables(stored, select);
   const atoms = model.masa ? withVariables(model.masa.dictionary.tensors, select) : undefined;
-  const lora = model.lora ? withVariables(model.lora.tensors, select) : undefined;
+  // a generated (hyper, scaled) LoRA trains in its stored form: the decoder computes each step's factors from it
+  const storedLora = model.generatedLora ?? model.lora;
+  const lora = storedLora ? withVariables(storedLora.tensors, select) : undefined;
   const own = (tensors: Map<string, tf.Tensor>, variables: Map<string, tf.Variable>) => {
     for (const [name, t] of tensors) if (!variables.has(name)) tensors.set(name, tf.clone(t));
     return tensors;
   };
   const decoderTensors = own(weights.tensors, weights.variables);
-  const adapter = lora ? new DepthwiseLora(own(lora.tensors, lora.variables), model.lora!.scale) : undefined;
+  const loraTensors = lora && own(lora.tensors, lora.variables);
+  const generated =
+    loraTensors &&
+    model.generatedLora &&
+    new GeneratedLora(model.generatedLora.spec, loraTensors, model.generatedLora.scale);
+  const adapter = generated ?? (loraTensors && new DepthwiseLora(loraTensors, model.lora!.scale));
   const dictionary = atoms ? new MasaDictionary(own(atoms.tensors, atoms.variables)) : undefined;
   const decoder = new Decoder(model.decoder.config, decoderTensors, {
     ...(adapter ? { adapter } : {}),
@@ -59,11 +66,12 @@ export function trainableModel(
     throw new RangeError(
       `--trainable ${selection} selects no parameter of this model${selection === 'lora' ? ' (it has no LoRA: train a new one with --lora-rank R, convert it first, or train shared+lora / all)' : ''}`,
     );
+  const { lora: _dense, generatedLora: _stored, ...rest } = model; // the copy's own LoRA replaces both
   return {
     model: {
-      ...model,
+      ...rest,
       decoder,
-      ...(adapter ? { lora: adapter } : {}),
+      ...(generated ? { generatedLora: generated } : adapter instanceof DepthwiseLora ? { lora: adapter } : {}),
       ...(router ? { routerParams: router.tensors } : {}),
       ...(dictionary && model.masa ? { masa: { section: model.masa.section, dictionary } } : {}),
     },
