@@ -29,3 +29,17 @@ export function parseLoraKind(options: LoraKindCliOptions): LoraKindSpec {
     return { kind, hyperDim: parseNumber('hyper-dim', options.hyperDim ?? '8', { integer: true, min: 1 }) };
   return { kind: kind as 'depthwise' | 'scaled' };
 }
+
+/**
+ * `recur train --lora-kind K`: a fresh recursive model (--from-scratch --loops N) gets per-loop LoRA of
+ * kind K (rank 8, starting at no change); a loaded model keeps the kind it was converted with.
+ */
+export function freshLoraKind(options: LoraKindCliOptions, recursive: boolean): LoraKindSpec | undefined {
+  const spec = parseLoraKind(options);
+  if (spec.kind === 'depthwise') return undefined;
+  if (!recursive)
+    throw new UsageError(
+      `--lora-kind ${spec.kind} gives a fresh recursive model (--from-scratch --loops N) its per-loop LoRA; a converted model trains the kind it was converted with (recur convert --lora-kind)`,
+    );
+  return spec;
+}

@@ -8,6 +8,7 @@ import {
   readTextFile,
   scratchModel,
   trainModel,
+  type ScratchModelOptions,
   type TrainingShape,
   type TrainProgress,
   type TrainRunOptions,
@@ -28,9 +29,15 @@ import {
 import { parseSeed } from './samplingFlags.js';
 import { addAdapterTrainingOptions, adapterTraining, type AdapterCliOptions } from './adapterOptions.js';
 import { loraLayersFilter, loraLayersFlag, loraLayersHelp } from './loraLayersOption.js';
+import { addLoraKindOptions, freshLoraKind, type LoraKindCliOptions } from './loraKindOptions.js';
 import { openModel, printJson, startBackend, table, type ModelOptions } from './shared.js';
 
-interface TrainCliOptions extends ModelOptions, RouterCliOptions, ExitTrainingCliOptions, AdapterCliOptions {
+interface TrainCliOptions
+  extends ModelOptions,
+    RouterCliOptions,
+    ExitTrainingCliOptions,
+    AdapterCliOptions,
+    LoraKindCliOptions {
   readonly data?: string;
   readonly out?: string;
   readonly fromScratch?: boolean;
@@ -126,7 +133,7 @@ export function registerTrain(program: Command): void {
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
     .option('--json', 'print one JSON summary');
-  addAdapterTrainingOptions(addExitTrainingOptions(addRouterOptions(command))).action(
+  addLoraKindOptions(addAdapterTrainingOptions(addExitTrainingOptions(addRouterOptions(command)))).action(
     async (options: TrainCliOptions) => {
       if (!options.data) throw new UsageError('--data FILE is required');
       if (!options.out) throw new UsageError('--out DIR is required');
@@ -152,6 +159,7 @@ export function registerTrain(program: Command): void {
           '--exit-loss trains early exits of a model without a router; MoR models route with --router',
         );
       const shape = recursiveShape(options, options.fromScratch ?? false);
+      const loraKind = freshLoraKind(options, shape !== undefined);
       // Refuse a wrong --out before loading anything (the run checks again, with the teacher it finds).
       const sources = [options.data, options.model, options.teacher, options.config, options.tokenizer].filter(
         (p): p is string => p !== undefined,
@@ -161,7 +169,9 @@ export function registerTrain(program: Command): void {
         force: settings.force ?? false,
         sources,
       });
-      const loaded = options.fromScratch ? await freshModel(options, shape, settings) : await openModel(options);
+      const loaded = options.fromScratch
+        ? await freshModel(options, shape && { ...shape, ...(loraKind && { loraKind }) }, settings)
+        : await openModel(options);
       const model = withRouterOrDispose(loaded, options, settings);
       const router = morSettings(options, model);
       const threshold = thresholdOrDispose(options, model);
@@ -290,7 +300,7 @@ function withRouterOrDispose(model: LoadedModel, options: TrainCliOptions, setti
 
 async function freshModel(
   options: TrainCliOptions,
-  recursive: ReturnType<typeof recursiveShape>,
+  recursive: ScratchModelOptions['recursive'],
   training: TrainingShape,
 ): Promise<LoadedModel> {
   await startBackend(options);
