@@ -58,6 +58,10 @@ describe.each([
       /--lora-kind builds a looped block/,
     );
     expectOneLineFailure(
+      await recur('train', '--model', model, '--data', corpus, '--out', out, '--lora-layers', '0'),
+      /--lora-layers narrows depth-wise LoRA; this model's (hyper|scaled) LoRA shares/,
+    );
+    expectOneLineFailure(
       await recur('train', '--model', hf, '--data', corpus, '--out', out, '--lora-kind', kind),
       /gives a fresh recursive model \(--from-scratch --loops N\)/,
     );

@@ -12,6 +12,10 @@ export async function loraLayersFilter(
   model: LoadedModel,
 ): Promise<((name: string) => boolean) | undefined> {
   if (options.loraLayers === undefined) return undefined;
+  if (model.generatedLora)
+    throw new UsageError(
+      `--lora-layers narrows depth-wise LoRA; this model's ${model.generatedLora.spec.kind} LoRA shares its tensors across layers or loops`,
+    );
   let spec: ReturnType<typeof parseLoraLayers>;
   try {
     spec = parseLoraLayers(options.loraLayers);
