@@ -77,6 +77,8 @@ export interface BuildOptions {
 
 /** LoRA factors and per-loop norms, stored beside the shared weights. */
 const adapterTensor = /\.loop\d+\.weight$/;
+/** Per-loop RMSNorm weights (`--norms per-loop`), which any LoRA kind may carry. */
+const loopNorm = /_layernorm\.loop\d+\.weight$/;
 /** Mixture-of-Recursions router weights. */
 export const routerTensorPrefix = 'mor.';
 
@@ -120,11 +122,16 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
     recur && generatedKind(recur.loraKind)
       ? new GeneratedLora(recur.loraKind!, pick(adapterNames), recur.loraScale)
       : undefined;
-  const lora = generatedLora
-    ? materialised(checkpoint.path, generatedLora, baseConfig)
-    : recur
-      ? new DepthwiseLora(pick(adapterNames), recur.loraScale)
-      : options.adapter;
+  let lora: DepthwiseLora | undefined;
+  try {
+    lora = generatedLora
+      ? materialised(checkpoint.path, generatedLora, baseConfig)
+      : recur && new DepthwiseLora(pick(checkedDepthwise(checkpoint.path, adapterNames)), recur.loraScale);
+  } catch (error) {
+    for (const t of tensors.values()) t.dispose();
+    throw error;
+  }
+  lora ??= options.adapter;
   const routerParams = recur?.router ? pick(routerNames) : undefined;
   const weights = pick(decoderWeightSpecs(config).map((spec) => spec.name));
   const quantized = recur || options.nativeQuant === false ? undefined : await quantizedMatrices(checkpoint, config);
@@ -149,6 +156,13 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
  */
 function materialised(path: string, generated: GeneratedLora, config: ModelConfig): DepthwiseLora {
   const kind = generated.spec.kind;
+  const foreign = [...generated.tensors.keys()].find(
+    (key) => !generatedKind(generated.spec)!.owns(key) && !loopNorm.test(key),
+  );
+  if (foreign)
+    throw new Error(
+      `${path}: tensor ${foreign} is not part of the ${kind} LoRA that config.json's recur.loraKind names`,
+    );
   let dense: DepthwiseLora | undefined;
   try {
     dense = generated.materialise(executionSteps(config));
@@ -157,11 +171,20 @@ function materialised(path: string, generated: GeneratedLora, config: ModelConfi
     return dense;
   } catch (error) {
     dense?.dispose();
-    generated.dispose();
     throw new Error(
       `${path}: the ${kind} LoRA (recur.loraKind) does not make per-loop factors: ${(error as Error).message}`,
     );
   }
+}
+
+/** A depth-wise model's adapter tensors; a generated kind's among them means config.json lost its recur.loraKind. */
+function checkedDepthwise(path: string, names: readonly string[]): readonly string[] {
+  const generated = names.find(isGeneratedLoraKey);
+  if (generated)
+    throw new Error(
+      `${path}: tensor ${generated} belongs to a hyper or scaled LoRA, but config.json's recur section names no loraKind`,
+    );
+  return names;
 }
 
 /** The matrices a plain GGUF stores as Q8_0/Q4_0, packed for the fast path (the embedding only as a tied head). */

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +83,24 @@ describe.each(kinds)('--lora-kind $kind on stories260K', (spec) => {
     expect((await generate(loaded, options)).ids).toEqual((await generate(model, options)).ids);
     disposeModel(loaded);
     disposeModel(model);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('refuses a folder whose recur.loraKind does not name the LoRA it holds, naming the tensor', async () => {
+    const model = await convertModel(source, { ...base, loraKind: spec });
+    const out = join(dir, 'tampered');
+    await saveModel(model, out);
+    disposeModel(model);
+    const before = tf.memory().numTensors;
+    const configFile = join(out, 'config.json');
+    const config = JSON.parse(readFileSync(configFile, 'utf8'));
+    const other = spec.kind === 'hyper' ? { kind: 'scaled' } : { kind: 'hyper', hyperDim: 2 };
+    writeFileSync(configFile, JSON.stringify({ ...config, recur: { ...config.recur, loraKind: other } }));
+    await expect(loadModel(out)).rejects.toThrow(new RegExp(`tensor .* is not part of the ${other.kind} LoRA`));
+    writeFileSync(configFile, JSON.stringify({ ...config, recur: { ...config.recur, loraKind: undefined } }));
+    await expect(loadModel(out)).rejects.toThrow(
+      /belongs to a hyper or scaled LoRA, but config\.json's recur section names no loraKind/,
+    );
     expect(tf.memory().numTensors).toBe(before);
   });
 
