@@ -37,3 +37,24 @@ export { mosModuleLayout, mosTablesFor, type MosModuleLayout, type MosTables } f
 export { loraDeltaReference, mosGather, mosGatherReference } from './mos/gather.js';
 export { initMosLora, mosParameterCounts, mosTables, type MosInitOptions } from './mos/init.js';
 export { MosLora } from './mos/mosLora.js';
+export {
+  generatedKind,
+  isGeneratedLoraKey,
+  loraKindFields,
+  loraKindSpec,
+  type GeneratedKind,
+  type HyperSection,
+  type LoraKindSpec,
+} from './generatedKinds.js';
+export { GeneratedLora } from './generatedLora.js';
+export { initGeneratedLora, type GeneratedInitOptions } from './generatedInit.js';
+export {
+  hyperFactors,
+  hyperFactorsReference,
+  initHyperLora,
+  loopEmbeddingKey,
+  positionEmbeddingKey,
+  generatorKey,
+} from './hyperLora.js';
+export { scaledFactors, scaledDeltaReference, initScaledLora, templateKey, scaleKey } from './scaledLora.js';
+export type { Factors, KindInitOptions, ModuleShape } from './kindTypes.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ConvertOptions } from '@recur/engine';
+import type { ConvertOptions, LoraKind } from '@recur/engine';
 import { checkModelOutput, convertToFolder } from '@recur/engine/node';
 import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
@@ -31,7 +31,7 @@ const strategies = ['cycle', 'sequence', 'middle-cycle', 'middle-sequence'] as c
 const inits = ['stepwise', 'average', 'lower', 'upper', 'random'] as const;
 
 export function registerConvert(program: Command): void {
-  program
+  const command = program
     .command('convert')
     .description(
       'turn a model into a Relaxed Recursive Transformer (a shared block looped N times plus depth-wise LoRA), or with --sharing masa share its attention as matrix atoms',
@@ -119,7 +119,7 @@ export function registerConvert(program: Command): void {
           ['', 'parameters', 'F32 bytes (parameters × 4)'],
           ['source', fmt(p.source), fmt(p.source * 4)],
           ['recursive (shared block)', fmt(p.shared), fmt(p.shared * 4)],
-          [summary.mosParameters ? '+ MoS LoRA (pools, norms)' : '+ depth-wise LoRA', fmt(p.lora), fmt(p.lora * 4)],
+          [`+ ${loraLabel[settings.loraKind]}`, fmt(p.lora), fmt(p.lora * 4)],
           ['converted total', fmt(p.total), fmt(p.total * 4)],
         ]),
       );
@@ -139,12 +139,21 @@ export function registerConvert(program: Command): void {
       );
     });
   // the LoRA-kind flags live in their own file, shared with train
-  addLoraKindOptions(program.commands.find((c) => c.name() === 'convert')!);
+  addLoraKindOptions(command);
 }
+
+const loraLabel: Record<LoraKind, string> = {
+  depthwise: 'depth-wise LoRA',
+  mos: 'MoS LoRA (pools, norms)',
+  hyper: 'hyper LoRA (generators, embeddings)',
+  scaled: 'scaled LoRA (templates, scales)',
+};
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
-function convertSettings(options: ConvertCliOptions): ConvertOptions & { depthFit: 'floor' | 'round' } {
+function convertSettings(
+  options: ConvertCliOptions,
+): ConvertOptions & { depthFit: 'floor' | 'round'; loraKind: LoraKind } {
   const oneOf = <T extends string>(name: string, value: string, allowed: readonly T[]): T => {
     if (!allowed.includes(value as T))
       throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${value}"`);

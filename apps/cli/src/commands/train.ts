@@ -8,6 +8,7 @@ import {
   readTextFile,
   scratchModel,
   trainModel,
+  type ScratchModelOptions,
   type TrainingShape,
   type TrainProgress,
   type TrainRunOptions,
@@ -29,6 +30,7 @@ import { parseSeed } from './samplingFlags.js';
 import { addAdapterTrainingOptions, adapterTraining, type AdapterCliOptions } from './adapterOptions.js';
 import { loraLayersFilter, loraLayersFlag, loraLayersHelp } from './loraLayersOption.js';
 import { addDvptTrainingOptions, dvptTraining, dvptTrainableHelp, type DvptCliOptions } from './dvptOptions.js';
+import { freshLoraKind } from './loraKindOptions.js';
 import { openModel, printJson, startBackend, table, type ModelOptions } from './shared.js';
 
 interface TrainCliOptions
@@ -132,6 +134,7 @@ export function registerTrain(program: Command): void {
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
     .option('--json', 'print one JSON summary');
+  // --lora-kind and its flags come with the adapter options (a new adapter's kind, or a fresh model's per-loop LoRA)
   addDvptTrainingOptions(addAdapterTrainingOptions(addExitTrainingOptions(addRouterOptions(command)))).action(
     async (options: TrainCliOptions) => {
       if (!options.data) throw new UsageError('--data FILE is required');
@@ -159,6 +162,7 @@ export function registerTrain(program: Command): void {
           '--exit-loss trains early exits of a model without a router; MoR models route with --router',
         );
       const shape = recursiveShape(options, options.fromScratch ?? false);
+      const loraKind = freshLoraKind(options, shape !== undefined);
       // Refuse a wrong --out before loading anything (the run checks again, with the teacher it finds).
       const sources = [options.data, options.model, options.teacher, options.config, options.tokenizer].filter(
         (p): p is string => p !== undefined,
@@ -168,7 +172,9 @@ export function registerTrain(program: Command): void {
         force: settings.force ?? false,
         sources,
       });
-      const loaded = options.fromScratch ? await freshModel(options, shape, settings) : await openModel(options);
+      const loaded = options.fromScratch
+        ? await freshModel(options, shape && { ...shape, ...(loraKind && { loraKind }) }, settings)
+        : await openModel(options);
       const model = withRouterOrDispose(loaded, options, settings);
       const router = morSettings(options, model);
       const threshold = thresholdOrDispose(options, model);
@@ -299,7 +305,7 @@ function withRouterOrDispose(model: LoadedModel, options: TrainCliOptions, setti
 
 async function freshModel(
   options: TrainCliOptions,
-  recursive: ReturnType<typeof recursiveShape>,
+  recursive: ScratchModelOptions['recursive'],
   training: TrainingShape,
 ): Promise<LoadedModel> {
   await startBackend(options);

@@ -8,7 +8,7 @@ import { withDvptModules } from '../dvpt.js';
 import type { MasaSection } from '../masa.js';
 import { buildModel, disposeModel, type BuildOptions, type LoadedModel } from '../model.js';
 import { baseFingerprint } from './fingerprint.js';
-import { checkRouterSection, withRouterDefaults, type RecurSection } from '../recurConfig.js';
+import { checkLoraKindSection, checkRouterSection, withRouterDefaults, type RecurSection } from '../recurConfig.js';
 import { loadPeftAdapter, type AdapterTarget } from './peft.js';
 import { loadDvpt } from './dvptFiles.js';
 
@@ -84,7 +84,10 @@ export async function configSections(path: string): Promise<{ recur?: RecurSecti
   const text = await readFile(file, 'utf8').catch(() => undefined);
   if (text === undefined) return {};
   const json = JSON.parse(text) as { recur?: RecurSection; masa?: MasaSection };
-  if (json.recur) checkRouterSection(json.recur, file);
+  if (json.recur) {
+    checkRouterSection(json.recur, file);
+    checkLoraKindSection(json.recur, file);
+  }
   return {
     ...(json.recur ? { recur: withRouterDefaults(json.recur) } : {}),
     ...(json.masa ? { masa: json.masa } : {}),
