@@ -1,10 +1,16 @@
-import { Decoder, recursiveFromPretrained, type RecursiveOptions, type TyingPlan } from '@recur/graph';
+import { Decoder, executionSteps, recursiveFromPretrained, type RecursiveOptions, type TyingPlan } from '@recur/graph';
 import {
   DepthwiseLora,
+  GeneratedLora,
+  generatedKind,
   initDepthwiseLora,
+  initGeneratedLora,
   initMosLora,
+  loraKindFields,
+  loraKindSpec,
   MosLora,
   sharedSteps,
+  type HyperSection,
   type LoraInit,
   type LoraKind,
   type LoraRanks,
@@ -22,10 +28,12 @@ export interface ConvertOptions extends RecursiveOptions {
   readonly norms: NormMode;
   /** Multiplier of B·A; 1 keeps SVD-initialised factors exact. */
   readonly loraScale?: number;
-  /** How the per-loop LoRA is stored: 'depthwise' (default) or 'mos' (factors gathered from shared shard pools). */
+  /** How the per-loop LoRA is stored: 'depthwise' (default), 'mos' (factors gathered from shared shard pools), or generated ('hyper', 'scaled'; see @recur/lora kinds.ts). */
   readonly loraKind?: LoraKind;
   /** loraKind 'mos': pool size, shards per vector, private fraction, strategy switches, seed. */
   readonly mos?: MosSettings;
+  /** loraKind 'hyper': the width of its loop and position embeddings. */
+  readonly hyper?: HyperSection;
   /** Progress of the LoRA initialisation (one unit per shared step × module). */
   readonly onProgress?: (done: number, total: number) => void;
 }
@@ -35,7 +43,7 @@ export interface ConvertedModel extends LoadedModel {
   readonly lora: DepthwiseLora;
   /** Per SVD-initialised adapter, the share of its residual's energy the rank keeps. */
   readonly loraEnergy: readonly TruncationEnergy[];
-  /** Unique parameters of the shared model plus its adapters. */
+  /** Unique parameters of the shared model plus its adapters (a generated kind's stored ones, not the materialised). */
   readonly parameters: { readonly shared: number; readonly lora: number; readonly source: number };
   /** What to write into config.json so the model can be reloaded. */
   readonly recur: RecurSection;
@@ -53,38 +61,50 @@ export async function convertModel(model: LoadedModel, options: ConvertOptions):
   const source = await weightArrays(model.decoder);
   const spec = recursiveFromPretrained(model.decoder.config, source, options);
   const loraEnergy: TruncationEnergy[] = [];
-  const mosSettings = options.loraKind === 'mos' ? options.mos : undefined;
-  if (options.loraKind === 'mos' && !mosSettings) throw new RangeError('loraKind mos needs its MoS settings');
-  const loraArrays = initDepthwiseLora({
-    onEnergy: (e) => loraEnergy.push(e),
-    plan: spec.plan,
-    sourceConfig: model.decoder.config,
-    source,
-    shared: spec.arrays,
-    // MoS: only the per-loop norms come from here; its factors are gathered from the pools
-    ranks: mosSettings ? { attention: 0, mlp: 0 } : options.ranks,
-    init: options.loraInit,
-    norms: options.norms,
-    seed: options.seed ?? 0,
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-  });
+  const kind = loraKindSpec(options);
+  const mosSettings = kind.kind === 'mos' ? options.mos : undefined;
+  if (kind.kind === 'mos' && !mosSettings) throw new RangeError('loraKind mos needs its MoS settings');
+  const scale = options.loraScale ?? 1;
+  const generated = generatedKind(kind)
+    ? GeneratedLora.fromArrays(
+        kind,
+        initGeneratedLora({ spec: kind, ...loraInitInputs(model, spec, source, options) }),
+        scale,
+      )
+    : undefined;
+  // MoS: only the per-loop norms come from here; its factors are gathered from the pools
+  const loraArrays = generated
+    ? undefined
+    : initDepthwiseLora({
+        ...loraInitInputs(model, spec, source, options),
+        ...(mosSettings && { ranks: { attention: 0, mlp: 0 } }),
+        onEnergy: (e) => loraEnergy.push(e),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      });
   const steps = sharedSteps(spec.plan).map((s) => [s.unique, s.loop] as const);
   const mosInit =
     mosSettings && initMosLora({ config: model.decoder.config, steps, ranks: options.ranks, settings: mosSettings });
   const mos =
-    mosInit && MosLora.fromArrays(new Map([...mosInit.arrays, ...loraArrays]), mosInit.section, options.loraScale ?? 1);
-  const lora = mos ? mos.materialise() : DepthwiseLora.fromArrays(loraArrays, options.loraScale ?? 1);
+    mosInit && loraArrays && MosLora.fromArrays(new Map([...mosInit.arrays, ...loraArrays]), mosInit.section, scale);
+  // MoS and generated kinds run as dense per-loop LoRA (the fast path, export); their stored form trains and saves
+  const lora = generated
+    ? generated.materialise(executionSteps(spec.config))
+    : mos
+      ? mos.materialise()
+      : DepthwiseLora.fromArrays(loraArrays!, scale);
   const decoder = Decoder.fromArrays(spec.config, spec.arrays, { adapter: lora });
   const recur: RecurSection = {
     strategy: options.strategy,
     loops: options.loops,
     blockSize: spec.plan.blockSize,
     init: options.init,
-    loraInit: mos ? 'zero' : options.loraInit,
+    // MoS and hyper always start at the tied model (zero B pool / generators), whatever --lora-init says
+    loraInit: mos || kind.kind === 'hyper' ? 'zero' : options.loraInit,
+    ...(generated && loraKindFields(generated.spec)),
     ...(mosInit && { loraKind: 'mos' as const, mos: mosInit.section }),
     ranks: options.ranks,
     norms: options.norms,
-    loraScale: options.loraScale ?? 1,
+    loraScale: scale,
     layerOrder: spec.config.layerOrder ?? [],
     source: { path: model.source.path, numLayers: model.config.numLayers, parameters: model.decoder.parameterCount },
   };
@@ -95,13 +115,33 @@ export async function convertModel(model: LoadedModel, options: ConvertOptions):
     plan: spec.plan,
     lora,
     ...(mos && { mos }),
+    ...(generated && { generatedLora: generated }),
     loraEnergy,
     parameters: {
       shared: decoder.parameterCount,
-      lora: (mos ?? lora).parameterCount,
+      lora: (generated ?? mos ?? lora).parameterCount,
       source: model.decoder.parameterCount,
     },
     recur,
+  };
+}
+
+/** What every LoRA kind's initialisation reads: the tying plan, source and shared weights, ranks, init, seed. */
+function loraInitInputs(
+  model: LoadedModel,
+  spec: ReturnType<typeof recursiveFromPretrained>,
+  source: ReadonlyMap<string, Float32Array>,
+  options: ConvertOptions,
+) {
+  return {
+    plan: spec.plan,
+    sourceConfig: model.decoder.config,
+    source,
+    shared: spec.arrays,
+    ranks: options.ranks,
+    init: options.loraInit,
+    norms: options.norms,
+    seed: options.seed ?? 0,
   };
 }
 

@@ -1,6 +1,13 @@
 export { buildModel, disposeModel, type BuildOptions, type LoadedModel } from './model.js';
-export type { DepthwiseLora, MosLora, MosSection } from '@recur/lora';
-export { defaultMosSettings, isLoraKind, loraKinds, type LoraKind, type MosSettings } from '@recur/lora';
+export type { DepthwiseLora, HyperSection, LoraKindSpec, MosLora, MosSection } from '@recur/lora';
+export {
+  defaultMosSettings,
+  isLoraKind,
+  loraKindSpec,
+  loraKinds,
+  type LoraKind,
+  type MosSettings,
+} from '@recur/lora';
 export { compositionMethods, type CompositionMethod, type CompositionSpec } from '@recur/lora';
 export { withAdapters } from './adapters.js';
 export { dvptExportRefusal, withDvptModules } from './dvpt.js';

@@ -1,10 +1,21 @@
 import { configSizeLimits, type Checkpoint, type ModelConfig, type TextTokenizer } from '@recur/checkpoint';
 import { Decoder, decoderWeightSpecs, loopedOrder, type PackedQuant } from '@recur/graph';
 import { tf } from '@recur/tensor';
-import { DepthwiseLora, type CompositionMethod, type DvptModules, type GatedFusion, type MosLora } from '@recur/lora';
+import {
+  DepthwiseLora,
+  GeneratedLora,
+  generatedKind,
+  isGeneratedLoraKey,
+  loraKindSpec,
+  type CompositionMethod,
+  type DvptModules,
+  type GatedFusion,
+  type MosLora,
+} from '@recur/lora';
 import { masaTensorPrefix } from '@recur/sharing';
 import { activateDomain, DomainError, type DomainState } from './domainEnds.js';
 import { disposeFast } from './fast.js';
+import { checkedDepthwise, materialised } from './generatedLoad.js';
 import { checkMasaTensors, loadMasa, masaDerivedKeys, type MasaModel, type MasaSection } from './masa.js';
 import { loadMos, mosSectionOf } from './mos.js';
 import type { RecurSection } from './recurConfig.js';
@@ -23,6 +34,11 @@ export interface LoadedModel {
   readonly lora?: DepthwiseLora;
   /** A MoS model's shard pools and index tables (what it stores and trains); `lora` holds their factors. */
   readonly mos?: MosLora;
+  /**
+   * A `hyper` or `scaled` LoRA (recur.loraKind) as stored: what trains and saves. `lora` then holds its
+   * materialised per-loop factors, which every executor runs.
+   */
+  readonly generatedLora?: GeneratedLora;
   /** How a converted model's layers are tied (config.json's `recur` section). */
   readonly recur?: RecurSection;
   /** A Mixture-of-Recursions router's weights (`mor.*` keys), when `recur.router` is set. Owned by the model. */
@@ -58,6 +74,7 @@ export function disposeModel(model: LoadedModel): void {
   model.dvpt?.dispose();
   model.mos?.dispose();
   model.composition?.fusion?.dispose();
+  model.generatedLora?.dispose();
   model.masa?.dictionary.dispose();
   for (const t of model.routerParams?.values() ?? []) t.dispose();
 }
@@ -86,6 +103,7 @@ export interface BuildOptions {
 
 /** LoRA factors and per-loop norms, stored beside the shared weights. */
 const adapterTensor = /\.loop\d+\.weight$/;
+/** Per-loop RMSNorm weights (`--norms per-loop`), which any LoRA kind may carry. */
 /** Mixture-of-Recursions router weights. */
 export const routerTensorPrefix = 'mor.';
 
@@ -114,7 +132,9 @@ export async function buildModel(checkpoint: Checkpoint, options: BuildOptions =
   const derived = options.masa ? masaDerivedKeys(baseConfig, options.masa) : new Set<string>();
   const extras = [
     // a MoS model's per-loop norms are read with its pools (loadMos)
-    ...(recur && !mosSectionOf(recur) ? checkpoint.tensors.filter((t) => adapterTensor.test(t.name)) : []),
+    ...(recur && !mosSectionOf(recur)
+      ? checkpoint.tensors.filter((t) => adapterTensor.test(t.name) || isGeneratedLoraKey(t.name))
+      : []),
     ...(recur?.router ? checkpoint.tensors.filter((t) => t.name.startsWith(routerTensorPrefix)) : []),
   ];
   if (recur?.router && !extras.some((t) => t.name.startsWith(routerTensorPrefix)))
@@ -148,15 +168,27 @@ async function assemble(
   const masa = options.masa && (await masaWeights(checkpoint, options.masa, baseConfig, tensors));
   const config = tiedHead ? { ...baseConfig, tieWordEmbeddings: true } : baseConfig;
   const pick = (names: readonly string[]) => new Map(names.map((name) => [name, tensors.get(name)!]));
-  const adapterNames = extras.filter((t) => adapterTensor.test(t.name)).map((t) => t.name);
+  const adapterNames = extras.filter((t) => !t.name.startsWith(routerTensorPrefix)).map((t) => t.name);
   const routerNames = extras.filter((t) => t.name.startsWith(routerTensorPrefix)).map((t) => t.name);
   const mos = recur && mosSectionOf(recur) ? await mosOrFree(checkpoint, baseConfig, recur, tensors) : undefined;
-  // MoS: each step's factors gathered from the pools once here, so every executor runs plain depth-wise LoRA
-  const lora = mos
-    ? mos.materialise()
-    : recur
-      ? new DepthwiseLora(pick(adapterNames), recur.loraScale)
-      : options.adapter;
+  let generatedLora: GeneratedLora | undefined;
+  let lora: DepthwiseLora | undefined;
+  try {
+    const spec = recur && !mos ? loraKindSpec(recur) : undefined;
+    generatedLora =
+      spec && generatedKind(spec) ? new GeneratedLora(spec, pick(adapterNames), recur!.loraScale) : undefined;
+    // MoS and generated kinds: each step's factors made once here, so every executor runs plain depth-wise LoRA
+    lora = mos
+      ? mos.materialise()
+      : generatedLora
+        ? materialised(checkpoint.path, generatedLora, baseConfig)
+        : recur && new DepthwiseLora(pick(checkedDepthwise(checkpoint.path, adapterNames)), recur.loraScale);
+  } catch (error) {
+    mos?.dispose();
+    for (const t of tensors.values()) t.dispose();
+    throw error;
+  }
+  lora ??= options.adapter;
   const routerParams = recur?.router ? pick(routerNames) : undefined;
   const weights = pick(decoderWeightSpecs(config).map((spec) => spec.name));
   const domain = await modelDomain(checkpoint, config, recur, options.domain, weights).catch((error: unknown) => {
@@ -169,6 +201,7 @@ async function assemble(
     decoder: new Decoder(config, weights, lora ? { adapter: lora } : {}),
     ...(lora ? { lora } : {}),
     ...(mos ? { mos } : {}),
+    ...(generatedLora ? { generatedLora } : {}),
     ...(recur ? { recur } : {}),
     ...(routerParams ? { routerParams } : {}),
     ...(masa ? { masa } : {}),

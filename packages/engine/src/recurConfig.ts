@@ -1,6 +1,15 @@
 import type { ModelConfig } from '@recur/checkpoint';
 import type { DepthKvMode, SharingStrategy, InitStrategy } from '@recur/graph';
-import type { LoraInit, LoraKind, LoraRanks, MosSection, NormMode } from '@recur/lora';
+import {
+  isLoraKind,
+  loraKinds,
+  type HyperSection,
+  type LoraInit,
+  type LoraKind,
+  type LoraRanks,
+  type MosSection,
+  type NormMode,
+} from '@recur/lora';
 import { ConfigError } from '@recur/checkpoint';
 import { thresholdsProblem, type TokenChoiceForm } from '@recur/router';
 
@@ -18,6 +27,8 @@ export interface RecurSection {
   readonly loraKind?: LoraKind;
   /** loraKind 'mos': pool settings and the adapted steps in index-table order (factors in the `mos.*` tensors). */
   readonly mos?: MosSection;
+  /** loraKind 'hyper': the width of its loop and position embeddings (generators in `.lora_hyper.` tensors). */
+  readonly hyper?: HyperSection;
   /** Stored layer run at each step (its k-th run is loop k). */
   readonly layerOrder: readonly number[];
   /** Where the model was converted from, and its depth. */
@@ -127,4 +138,22 @@ function ropeScalingJson(scaling: ModelConfig['ropeScaling']): Record<string, un
     high_freq_factor: scaling.highFreqFactor,
     original_max_position_embeddings: scaling.originalMaxPositionEmbeddings,
   };
+}
+
+/**
+ * Checks recur.loraKind: a name from @recur/lora's registry (absent = depthwise), with 'hyper' needing
+ * its `hyper: { hyperDim }` section (a positive integer). Throws a ConfigError naming the field.
+ */
+export function checkLoraKindSection(recur: RecurSection, file: string): void {
+  const kind: unknown = recur.loraKind;
+  if (kind === undefined) return;
+  if (typeof kind !== 'string' || !isLoraKind(kind))
+    throw new ConfigError(
+      file,
+      'recur.loraKind',
+      `must be one of ${Object.keys(loraKinds).join(', ')} (settings in their own section), got ${JSON.stringify(kind)}`,
+    );
+  const width = recur.hyper?.hyperDim;
+  if (kind === 'hyper' && !(Number.isInteger(width) && width! > 0))
+    throw new ConfigError(file, 'recur.hyper.hyperDim', `must be a positive integer, got ${JSON.stringify(width)}`);
 }

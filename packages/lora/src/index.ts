@@ -55,3 +55,24 @@ export {
   type ReferenceMix,
   type ReferencePart,
 } from './compose/index.js';
+export {
+  generatedKind,
+  isGeneratedLoraKey,
+  loraKindFields,
+  loraKindSpec,
+  type GeneratedKind,
+  type HyperSection,
+  type LoraKindSpec,
+} from './generatedKinds.js';
+export { GeneratedLora } from './generatedLora.js';
+export { initGeneratedLora, type GeneratedInitOptions } from './generatedInit.js';
+export {
+  hyperFactors,
+  hyperFactorsReference,
+  initHyperLora,
+  loopEmbeddingKey,
+  positionEmbeddingKey,
+  generatorKey,
+} from './hyperLora.js';
+export { scaledFactors, scaledDeltaReference, initScaledLora, templateKey, loopScaleKey } from './scaledLora.js';
+export type { Factors, KindInitOptions, ModuleShape } from './kindTypes.js';

@@ -188,6 +188,12 @@ describe('Trainer', () => {
       'model.layers.0.self_attn.q_proj.lora_A.loop1.weight',
       'model.layers.0.mlp.up_proj.lora_B.loop0.weight',
       'model.layers.0.post_attention_layernorm.loop2.weight',
+      // generated LoRA kinds (hyper, scaled) select as LoRA too
+      'model.lora_hyper.loop_embedding.weight',
+      'model.lora_hyper.mlp.up_proj.B_generator.weight',
+      'model.layers.0.lora_hyper.position_embedding.weight',
+      'model.layers.0.self_attn.q_proj.lora_A.template.weight',
+      'model.layers.0.self_attn.q_proj.lora_scale.weight',
     ];
     const pick = (s: 'lora' | 'shared+lora' | 'all') => names.filter((n) => isTrainable(n, s));
     expect(pick('lora')).toEqual(names.slice(4));

@@ -43,12 +43,17 @@ export function adapterTraining(options: AdapterCliOptions): AdapterTraining | u
   if (options.loraRank === undefined) {
     if (options.loraModules !== undefined || options.loraAlpha !== undefined)
       throw new UsageError('--lora-modules and --lora-alpha apply only with --lora-rank R');
-    if (kind.loraKind !== 'depthwise')
+    // hyper and scaled without --lora-rank give a fresh recursive model its per-loop LoRA (freshLoraKind)
+    if (kind.loraKind === 'mos')
       throw new UsageError(
         `--lora-kind ${kind.loraKind} applies with --lora-rank R (a new adapter); a converted model's own LoRA kind is chosen by convert`,
       );
     return undefined;
   }
+  if (kind.loraKind === 'hyper' || kind.loraKind === 'scaled')
+    throw new UsageError(
+      `--lora-kind ${kind.loraKind} does not apply with --lora-rank R: a new adapter is depthwise or mos (${kind.loraKind} LoRA comes from recur convert, or train --from-scratch --loops N)`,
+    );
   if (kind.loraKind === 'mos' && options.loraModules !== undefined)
     throw new UsageError('--lora-modules does not apply with --lora-kind mos: its pools cover all seven projections');
   if (options.fromScratch)

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ConvertOptions } from '@recur/engine';
+import type { ConvertOptions, LoraKind } from '@recur/engine';
 import { addDomainEnds, checkModelOutput, convertToFolder } from '@recur/engine/node';
 import { parseNumber, UsageError } from '../errors.js';
 import { progressBar } from '../progress.js';
@@ -145,7 +145,7 @@ export function registerConvert(program: Command): void {
           ['', 'parameters', 'F32 bytes (parameters × 4)'],
           ['source', fmt(p.source), fmt(p.source * 4)],
           ['recursive (shared block)', fmt(p.shared), fmt(p.shared * 4)],
-          [summary.mosParameters ? '+ MoS LoRA (pools, norms)' : '+ depth-wise LoRA', fmt(p.lora), fmt(p.lora * 4)],
+          [`+ ${loraLabel[settings.loraKind]}`, fmt(p.lora), fmt(p.lora * 4)],
           ['converted total', fmt(p.total), fmt(p.total * 4)],
         ]),
       );
@@ -170,9 +170,18 @@ export function registerConvert(program: Command): void {
   addEndsOption(convert); // Uni-X per-domain ends
 }
 
+const loraLabel: Record<LoraKind, string> = {
+  depthwise: 'depth-wise LoRA',
+  mos: 'MoS LoRA (pools, norms)',
+  hyper: 'hyper LoRA (generators, embeddings)',
+  scaled: 'scaled LoRA (templates, scales)',
+};
+
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
-function convertSettings(options: ConvertCliOptions): ConvertOptions & { depthFit: 'floor' | 'round' } {
+function convertSettings(
+  options: ConvertCliOptions,
+): ConvertOptions & { depthFit: 'floor' | 'round'; loraKind: LoraKind } {
   const oneOf = <T extends string>(name: string, value: string, allowed: readonly T[]): T => {
     if (!allowed.includes(value as T))
       throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${value}"`);

@@ -23,6 +23,8 @@ const loopingFlags = {
   loraInit: '--lora-init',
   loraScale: '--lora-scale',
   norms: '--norms',
+  loraKind: '--lora-kind',
+  hyperDim: '--hyper-dim',
 } as const;
 
 /** `--atoms` / `--masa-modules` given without `--sharing masa`, or looping flags with it: one line. */

@@ -1,6 +1,12 @@
 import type { Command } from 'commander';
 import { activeBackend } from '@recur/tensor';
-import { disposeModel, masaStoredParameters, type LoadedModel, type RouterSection } from '@recur/engine';
+import {
+  disposeModel,
+  masaStoredParameters,
+  type LoadedModel,
+  type RecurSection,
+  type RouterSection,
+} from '@recur/engine';
 import { openModel, printJson, table, type ModelOptions } from './shared.js';
 
 interface InspectOptions extends ModelOptions {
@@ -26,7 +32,8 @@ export function registerInspect(program: Command): void {
         contextSource: model.source.contextSource ?? null,
         parameters: model.decoder.parameterCount,
         recur: model.recur ?? null,
-        loraParameters: (model.mos ?? model.lora)?.parameterCount ?? 0,
+        // unique parameters: MoS pools, or a generated kind's stored ones, not the per-loop factors they materialise
+        loraParameters: (model.mos ?? model.generatedLora ?? model.lora)?.parameterCount ?? 0,
         masa: masaSummary(model),
         tensors,
       };
@@ -52,11 +59,8 @@ export function registerInspect(program: Command): void {
         console.log(
           `recursive: ${r.strategy}, ${r.loops} loops of ${r.blockSize} shared layers (${r.init} init), run order [${r.layerOrder.join(' ')}]`,
         );
-        const kind = r.mos
-          ? `MoS LoRA (pool ${r.mos.pool}, ${r.mos.shards} shards/vector, ${r.mos.private} private${r.mos.subset ? '' : ', no subset'}${r.mos.dissociation ? '' : ', no dissociation'})`
-          : 'depth-wise LoRA';
         console.log(
-          `${kind}: ${summary.loraParameters.toLocaleString('en-US')} parameters (${r.loraInit} init, ranks attn ${r.ranks.attention} / mlp ${r.ranks.mlp}, norms ${r.norms})`,
+          `${loraKindLine(r)}: ${summary.loraParameters.toLocaleString('en-US')} parameters (${r.loraInit} init, ranks attn ${r.ranks.attention} / mlp ${r.ranks.mlp}, norms ${r.norms})`,
         );
         if (r.router) console.log(routerLine(r.router, r.loops));
       }
@@ -90,4 +94,15 @@ function masaSummary(model: LoadedModel) {
   if (!model.masa) return null;
   const parameters = masaStoredParameters(model.decoder.parameterCount, model.masa);
   return { ...model.masa.section, parameters, bytes: parameters * 4 };
+}
+
+/** How a converted model's per-loop LoRA is stored (recur.loraKind, settings in recur.mos / recur.hyper; absent = depth-wise). */
+function loraKindLine(r: RecurSection): string {
+  const mos = r.mos;
+  if (r.loraKind === 'mos' && mos)
+    return `MoS LoRA (pool ${mos.pool}, ${mos.shards} shards/vector, ${mos.private} private${mos.subset ? '' : ', no subset'}${mos.dissociation ? '' : ', no dissociation'})`;
+  if (r.loraKind === 'hyper')
+    return `hyper LoRA (generated from loop and position embeddings, H = ${r.hyper?.hyperDim ?? '?'})`;
+  if (r.loraKind === 'scaled') return 'scaled LoRA (a template per layer, a scale per loop)';
+  return 'depth-wise LoRA';
 }

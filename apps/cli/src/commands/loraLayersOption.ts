@@ -14,6 +14,10 @@ export async function loraLayersFilter(
   if (options.loraLayers === undefined) return undefined;
   if (model.mos)
     throw new UsageError('--lora-layers does not apply to a MoS model: its shard pools are shared by every layer');
+  if (model.generatedLora)
+    throw new UsageError(
+      `--lora-layers narrows depth-wise LoRA; this model's ${model.generatedLora.spec.kind} LoRA shares its tensors across layers or loops`,
+    );
   let spec: ReturnType<typeof parseLoraLayers>;
   try {
     spec = parseLoraLayers(options.loraLayers);

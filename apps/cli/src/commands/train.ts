@@ -8,6 +8,7 @@ import {
   readTextFile,
   scratchModel,
   trainModel,
+  type ScratchModelOptions,
   type TrainingShape,
   type TrainProgress,
   type TrainRunOptions,
@@ -42,6 +43,7 @@ import {
   recordIntervalWindows,
   type IntactCliOptions,
 } from './intactOptions.js';
+import { freshLoraKind } from './loraKindOptions.js';
 import { openModel, printJson, startBackend, table, type ModelOptions } from './shared.js';
 import { domainFlag, domainHelp } from './domainOptions.js';
 
@@ -149,6 +151,7 @@ export function registerTrain(program: Command): void {
     .option('--backend <name>', 'tensor backend: wasm (default in Node), cpu')
     .option('--threads <n>', 'wasm compute threads (default RECUR_THREADS, else all cores)')
     .option('--json', 'print one JSON summary');
+  // --lora-kind and its flags come with the adapter options (a new adapter's kind, or a fresh model's per-loop LoRA)
   addIntactOptions(
     addComposeTrainingOptions(
       addDvptTrainingOptions(addAdapterTrainingOptions(addExitTrainingOptions(addRouterOptions(command)))),
@@ -181,6 +184,7 @@ export function registerTrain(program: Command): void {
         '--exit-loss trains early exits of a model without a router; MoR models route with --router',
       );
     const shape = recursiveShape(options, options.fromScratch ?? false);
+    const loraKind = freshLoraKind(options, shape !== undefined);
     // Refuse a wrong --out before loading anything (the run checks again, with the teacher it finds).
     const sources = [
       options.data,
@@ -195,7 +199,9 @@ export function registerTrain(program: Command): void {
       force: settings.force ?? false,
       sources,
     });
-    const loaded = options.fromScratch ? await freshModel(options, shape, settings) : await openModel(options);
+    const loaded = options.fromScratch
+      ? await freshModel(options, shape && { ...shape, ...(loraKind && { loraKind }) }, settings)
+      : await openModel(options);
     const model = withRouterOrDispose(loaded, options, settings);
     const router = morSettings(options, model);
     const threshold = thresholdOrDispose(options, model);
@@ -331,7 +337,7 @@ function withRouterOrDispose(model: LoadedModel, options: TrainCliOptions, setti
 
 async function freshModel(
   options: TrainCliOptions,
-  recursive: ReturnType<typeof recursiveShape>,
+  recursive: ScratchModelOptions['recursive'],
   training: TrainingShape,
 ): Promise<LoadedModel> {
   await startBackend(options);

@@ -16,7 +16,9 @@ import {
 import {
   depthwiseLoraSpecs,
   depthwiseLoraStep,
+  generatedKind,
   initMosLora,
+  loraKindSpec,
   mosParameterCounts,
   mosTables,
   sharedSteps,
@@ -28,6 +30,7 @@ import {
 import type { ConvertOptions } from '../convert.js';
 import { hfConfigJson, type RecurSection } from '../recurConfig.js';
 import { json, tokenizerFiles, writeAtomic } from './files.js';
+import { convertGeneratedToFolder } from './convertGenerated.js';
 import { configSections } from './load.js';
 import { writeOutput, type OutputOptions } from './output.js';
 import { isRecurModelDir, PRODUCER } from './ownOutput.js';
@@ -49,7 +52,8 @@ export interface ConvertSummary {
  * its file and the folder's model.safetensors is streamed in file order — the shared block's
  * tensors (each the mean of the source tensors it ties), then each shared step's adapters (its
  * source layer and stored layer read, SVD'd, dropped). Peak ≈ one source layer plus one stored
- * layer, never the whole model. Same files, byte for byte, as the in-memory path.
+ * layer, never the whole model. Same files, byte for byte, as the in-memory path. A generated LoRA
+ * kind (hyper, scaled) takes the in-memory path (`convertGeneratedToFolder`).
  */
 export async function convertToFolder(
   sourcePath: string,
@@ -62,6 +66,7 @@ export async function convertToFolder(
     throw new TyingError(
       'a MASA model is not looped (its attention is already shared as atoms); convert its source instead',
     );
+  if (generatedKind(loraKindSpec(options))) return convertGeneratedToFolder(sourcePath, dir, options);
   const checkpoint = await loadCheckpoint(sourcePath);
   try {
     const sourceConfig = await configWithTiedHead(checkpoint);

@@ -10,7 +10,7 @@ import type { MasaSection } from '../masa.js';
 import type { EchoSection } from '../echo/withEchoAttention.js';
 import { buildModel, disposeModel, type BuildOptions, type LoadedModel } from '../model.js';
 import { baseFingerprint } from './fingerprint.js';
-import { checkRouterSection, withRouterDefaults, type RecurSection } from '../recurConfig.js';
+import { checkLoraKindSection, checkRouterSection, withRouterDefaults, type RecurSection } from '../recurConfig.js';
 import { loadPeftAdapter, type AdapterTarget } from './peft.js';
 import { loadDvpt } from './dvptFiles.js';
 
@@ -95,7 +95,10 @@ export async function configSections(
   const json = JSON.parse(text) as { recur?: RecurSection; masa?: MasaSection; echo?: EchoSection };
   if (json.echo !== undefined && !Array.isArray(json.echo.reuse))
     throw new ConfigError(file, 'echo.reuse', 'must be a list of {"step", "source"} pairs');
-  if (json.recur) checkRouterSection(json.recur, file);
+  if (json.recur) {
+    checkRouterSection(json.recur, file);
+    checkLoraKindSection(json.recur, file);
+  }
   return {
     ...(json.recur ? { recur: withRouterDefaults(json.recur) } : {}),
     ...(json.masa ? { masa: json.masa } : {}),

@@ -36,7 +36,7 @@ export async function saveModel(
   );
 }
 
-/** Every tensor a saved model holds, by checkpoint key: decoder weights, MASA atoms, depth-wise LoRA or MoS pools and tables (and per-loop norms), router (`mor.*`). */
+/** Every tensor a saved model holds, by checkpoint key: decoder weights, MASA atoms, LoRA as stored (depth-wise factors, MoS pools and tables, or a generated kind's generators / templates and scales; and per-loop norms), router (`mor.*`). */
 export async function modelTensorEntries(model: LoadedModel): Promise<SafetensorsWriteEntry[]> {
   const entries: SafetensorsWriteEntry[] = [];
   // a MASA model stores its atoms and coefficients, not the per-layer matrices they make
@@ -44,8 +44,8 @@ export async function modelTensorEntries(model: LoadedModel): Promise<Safetensor
   for (const [name, tensor] of [
     ...[...model.decoder.weights].filter(([name]) => !derived?.has(name)),
     ...(model.masa?.dictionary.tensors ?? []),
-    // a MoS model stores its pools and index tables, not the factors they make
-    ...(model.mos ? [...model.mos.pools, ...model.mos.norms] : (model.lora?.tensors ?? [])),
+    // MoS and generated (hyper, scaled) LoRA store what they are computed from, not the factors they make
+    ...(model.mos ? [...model.mos.pools, ...model.mos.norms] : ((model.generatedLora ?? model.lora)?.tensors ?? [])),
     ...(model.routerParams ?? []),
   ]) {
     entries.push({ name, shape: tensor.shape, dtype: 'F32', data: (await tensor.data()) as Float32Array });

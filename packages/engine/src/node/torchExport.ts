@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeSafetensors } from '@recur/checkpoint';
+import { withDenseLora } from '../generatedLoad.js';
 import type { LoadedModel } from '../model.js';
 import { json, tokenizerFiles, writeAtomic } from './files.js';
 import { writeOutput, type OutputOptions } from './output.js';
@@ -54,7 +55,8 @@ export async function exportTorch(
     TORCH_FILES.map(async (name) => [name, await readFile(torchAsset(name), 'utf8')] as const),
   );
   return writeOutput(dir, target, async (temp) => {
-    const entries = await modelTensorEntries(model);
+    // modeling_recur.py runs per-loop LoRA: a hyper or scaled model goes out materialised
+    const entries = await modelTensorEntries(withDenseLora(model));
     const weights = writeSafetensors(entries, { format: 'pt', producer: PRODUCER });
     await writeAtomic(join(temp, 'model.safetensors'), weights);
     await writeAtomic(join(temp, 'config.json'), json(torchConfigJson(model)));
@@ -79,7 +81,7 @@ export async function exportTorch(
 /** Recur's config.json with the architecture and transformers' remote-code map pointing at modeling_recur.py. */
 export function torchConfigJson(model: LoadedModel): Record<string, unknown> {
   return {
-    ...savedConfigJson(model),
+    ...savedConfigJson(withDenseLora(model)),
     architectures: ['RecurForCausalLM'],
     auto_map: { AutoConfig: 'modeling_recur.RecurConfig', AutoModelForCausalLM: 'modeling_recur.RecurForCausalLM' },
   };

@@ -1,13 +1,14 @@
 import { tf } from '@recur/tensor';
 
 /**
- * Which parameters train. 'lora': depth-wise LoRA factors and per-loop norms only. 'shared+lora':
+ * Which parameters train. 'lora': LoRA tensors (depth-wise factors, or a generated kind's generators, templates and scales) and per-loop norms only. 'shared+lora':
  * everything but the token embeddings and LM head (tied or not: the vocabulary matrix is the bulk of
  * a small model and uptraining a recursive model does not need to move it). 'all': everything.
  */
 export type TrainableSelection = 'lora' | 'shared+lora' | 'all';
 
-const LORA_FACTOR = /\.lora_[AB]\./;
+// depth-wise factors `.lora_A.`/`.lora_B.`; generated kinds' `.lora_scale.` scales and `.lora_hyper.` generators
+const LORA_FACTOR = /\.lora_(?:[AB]|scale|hyper)\./;
 const LOOP_NORM = /\.loop\d+\.weight$/;
 
 export function isTrainable(name: string, selection: TrainableSelection): boolean {

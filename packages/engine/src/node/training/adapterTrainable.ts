@@ -43,8 +43,8 @@ export function adapterTrainable(
   const decoder = new Decoder(model.decoder.config, weights, {
     adapter: own ? stackAdapters([own, adapter]) : adapter,
   });
-  // a MoS base's pools stay with the original; its materialised factors (`own`) are what runs here
-  const { mos: _pools, ...base } = model;
+  // a MoS or generated base's stored form stays with the original; its materialised factors (`own`) run here
+  const { mos: _pools, generatedLora: _stored, ...base } = model;
   return {
     model: { ...base, decoder, ...(own && { lora: own }) },
     params,

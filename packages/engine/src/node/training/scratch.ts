@@ -2,6 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { configFromHf, tokenizerFromHfJson, type ModelConfig } from '@recur/checkpoint';
 import { decoderWeightSpecs, randomDecoder, type SharingStrategy } from '@recur/graph';
+import { loraKindFields, type LoraKindSpec } from '@recur/lora';
 import { trainBpeTokenizer } from '@recur/train';
 import { convertModel } from '../../convert.js';
 import type { LoadedModel } from '../../model.js';
@@ -16,8 +17,11 @@ export interface ScratchModelOptions {
   /** Where the tokenizer files are written (they travel with every checkpoint of the run). */
   readonly dir: string;
   readonly seed: number;
-  /** Tie the fresh layers into a looped block (no LoRA): a recursive model trained from scratch. */
-  readonly recursive?: { readonly loops: number; readonly strategy: SharingStrategy };
+  /**
+   * Tie the fresh layers into a looped block: a recursive model trained from scratch. No LoRA, unless
+   * `loraKind` names a generated kind (hyper, scaled): then per-loop LoRA of that kind, rank 8, starting at no change.
+   */
+  readonly recursive?: { readonly loops: number; readonly strategy: SharingStrategy; readonly loraKind?: LoraKindSpec };
   /** The run's micro-batch: a config whose context or memory cannot hold it is refused before anything is built. */
   readonly training?: TrainingShape;
 }
@@ -51,18 +55,21 @@ export async function scratchModel(options: ScratchModelOptions): Promise<Loaded
   return options.recursive ? tieFresh(model, options.recursive, options.seed) : model;
 }
 
-/** The fresh layers tied into `loops` runs of a shared block (stepwise picks; no adapters). */
+/** The fresh layers tied into `loops` runs of a shared block (stepwise picks; adapters only of a generated kind). */
 async function tieFresh(
   model: LoadedModel,
-  shape: { loops: number; strategy: SharingStrategy },
+  shape: NonNullable<ScratchModelOptions['recursive']>,
   seed: number,
 ): Promise<LoadedModel> {
+  const { loraKind, ...tying } = shape;
+  const rank = loraKind ? freshKindRank : 0;
   try {
     const converted = await convertModel(model, {
-      ...shape,
+      ...tying,
+      ...(loraKind && loraKindFields(loraKind)),
       init: 'stepwise',
       seed,
-      ranks: { attention: 0, mlp: 0 },
+      ranks: { attention: rank, mlp: rank },
       loraInit: 'zero',
       norms: 'tied',
     });
@@ -72,6 +79,9 @@ async function tieFresh(
     model.decoder.dispose();
   }
 }
+
+/** LoRA rank of a fresh model's generated kind (convert's default rank). */
+const freshKindRank = 8;
 
 async function tokenizerFilesFor(
   spec: ScratchModelOptions['tokenizer'],

@@ -1,5 +1,5 @@
 import { Decoder } from '@recur/graph';
-import { DepthwiseLora, MosLora } from '@recur/lora';
+import { DepthwiseLora, GeneratedLora, MosLora } from '@recur/lora';
 import { balanceBiasKey } from '@recur/router';
 import { MasaDictionary } from '@recur/sharing';
 import { tf } from '@recur/tensor';
@@ -15,8 +15,9 @@ export interface TrainableModel {
 }
 
 /**
- * A trainable copy of `model`: selected decoder weights, MASA atoms and coefficients, LoRA tensors (MoS pools),
- * and any MoR router, become Variables; the rest are cloned, so the copy and the original can be
+ * A trainable copy of `model`: selected decoder weights, MASA atoms and coefficients, LoRA tensors (MoS pools;
+ * a generated kind's generators or templates and scales, not the factors they make), and any MoR router,
+ * become Variables; the rest are cloned, so the copy and the original can be
  * disposed independently. A MASA copy's decoder computes W_l from the atoms at each use.
  * `filter` narrows the selection further (e.g. LoRA on some layers only: `loraLayerFilter`).
  */
@@ -31,8 +32,10 @@ export function trainableModel(
   const stored = new Map([...model.decoder.weights].filter(([name]) => !derived?.has(name)));
   const weights = withVariables(stored, select);
   const atoms = model.masa ? withVariables(model.masa.dictionary.tensors, select) : undefined;
-  // MoS: the shard pools (and per-loop norms) train; each call gathers its step's factors from them
-  const lora = model.lora && !model.mos ? withVariables(model.lora.tensors, select) : undefined;
+  // MoS: the shard pools (and per-loop norms) train; each call gathers its step's factors from them.
+  // A generated (hyper, scaled) LoRA trains in its stored form: the decoder computes each step's factors from it.
+  const storedLora = model.mos ? undefined : (model.generatedLora ?? model.lora);
+  const lora = storedLora ? withVariables(storedLora.tensors, select) : undefined;
   const pools = model.mos ? withVariables(model.mos.pools, select) : undefined;
   const mosNorms = model.mos ? withVariables(model.mos.norms, select) : undefined;
   const own = (tensors: Map<string, tf.Tensor>, variables: Map<string, tf.Variable>) => {
@@ -40,7 +43,12 @@ export function trainableModel(
     return tensors;
   };
   const decoderTensors = own(weights.tensors, weights.variables);
-  const adapter = lora ? new DepthwiseLora(own(lora.tensors, lora.variables), model.lora!.scale) : undefined;
+  const loraTensors = lora && own(lora.tensors, lora.variables);
+  const generated =
+    loraTensors &&
+    model.generatedLora &&
+    new GeneratedLora(model.generatedLora.spec, loraTensors, model.generatedLora.scale);
+  const adapter = generated ?? (loraTensors && new DepthwiseLora(loraTensors, model.lora!.scale));
   const dictionary = atoms ? new MasaDictionary(own(atoms.tensors, atoms.variables)) : undefined;
   const mos =
     model.mos && pools && mosNorms
@@ -74,14 +82,14 @@ export function trainableModel(
     throw new RangeError(
       `--trainable ${selection} selects no parameter of this model${selection === 'lora' ? ' (it has no LoRA: train a new one with --lora-rank R, convert it first, or train shared+lora / all)' : ''}`,
     );
-  // the copy holds no materialised factors of a MoS model (they would go stale as the pools train)
-  const { lora: _materialised, mos: _pools, ...rest } = model;
+  // the copy's own LoRA replaces the original's (a MoS model's materialised factors would go stale as its pools train)
+  const { lora: _dense, generatedLora: _stored, mos: _pools, ...rest } = model;
   return {
     model: {
-      ...(model.mos ? rest : model),
+      ...rest,
       decoder,
       ...(mos ? { mos } : {}),
-      ...(adapter ? { lora: adapter } : {}),
+      ...(generated ? { generatedLora: generated } : adapter instanceof DepthwiseLora ? { lora: adapter } : {}),
       ...(router ? { routerParams: router.tensors } : {}),
       ...(dictionary && model.masa ? { masa: { section: model.masa.section, dictionary } } : {}),
     },

@@ -1,0 +1,56 @@
+import type { ModelConfig } from '@recur/checkpoint';
+import { executionSteps } from '@recur/graph';
+import { generatedKind, isGeneratedLoraKey, type DepthwiseLora, type GeneratedLora } from '@recur/lora';
+import type { LoadedModel } from './model.js';
+
+/** How a generated (hyper, scaled) LoRA is checked and made dense at load, and dropped for dense-only formats. */
+
+const loopNorm = /_layernorm\.loop\d+\.weight$/;
+
+/**
+ * The model with a generated (hyper, scaled) LoRA replaced by its materialised per-loop factors, as a
+ * depth-wise model: what a format that knows only per-loop LoRA (modeling_recur.py) holds. Shares tensors.
+ */
+export function withDenseLora(model: LoadedModel): LoadedModel {
+  if (!model.generatedLora || !model.recur) return model;
+  const { generatedLora: _stored, recur, ...rest } = model;
+  const { loraKind: _kind, hyper: _hyper, ...depthwise } = recur;
+  return { ...rest, recur: depthwise };
+}
+
+/**
+ * A generated LoRA's dense per-loop factors for the steps the model runs; a stored tensor of the wrong
+ * shape, or factors that are not finite, are refused naming the file (the generated form is freed).
+ */
+export function materialised(path: string, generated: GeneratedLora, config: ModelConfig): DepthwiseLora {
+  const kind = generated.spec.kind;
+  const foreign = [...generated.tensors.keys()].find(
+    (key) => !generatedKind(generated.spec)!.owns(key) && !loopNorm.test(key),
+  );
+  if (foreign)
+    throw new Error(
+      `${path}: tensor ${foreign} is not part of the ${kind} LoRA that config.json's recur.loraKind names`,
+    );
+  let dense: DepthwiseLora | undefined;
+  try {
+    dense = generated.materialise(executionSteps(config));
+    for (const [key, t] of dense.tensors)
+      if (!(t.dataSync() as Float32Array).every(Number.isFinite)) throw new Error(`${key} is not finite`);
+    return dense;
+  } catch (error) {
+    dense?.dispose();
+    throw new Error(
+      `${path}: the ${kind} LoRA (recur.loraKind) does not make per-loop factors: ${(error as Error).message}`,
+    );
+  }
+}
+
+/** A depth-wise model's adapter tensors; a generated kind's among them means config.json lost its recur.loraKind. */
+export function checkedDepthwise(path: string, names: readonly string[]): readonly string[] {
+  const generated = names.find(isGeneratedLoraKey);
+  if (generated)
+    throw new Error(
+      `${path}: tensor ${generated} belongs to a hyper or scaled LoRA, but config.json's recur section names no loraKind`,
+    );
+  return names;
+}
