@@ -8,6 +8,7 @@
 // default /usr/bin/python3), UPTRAIN_HELDOUT_BYTES (default 1e5), UPTRAIN_BLAS_DIR (a folder with an OpenBLAS libblas.so.3, put on LD_LIBRARY_PATH).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../../packages/tensor/dist/index.js';
 import { disposeModel, evaluatePerplexity } from '../../packages/engine/dist/index.js';
@@ -89,7 +90,7 @@ writeUptrainingReport(root, {
   date: new Date().toISOString(),
   path: 'pytorch',
   python,
-  blas: blas ?? 'as linked',
+  blas: blas ? `OpenBLAS from UPTRAIN_BLAS_DIR (…/${basename(blas)})` : 'as torch links it',
   corpus: { file: corpus.slice(root.length), tokens: corpusTokens, seed: corpusSeed, teacher: 'stories260K' },
   heldOut: {
     file: '../shared/corpora/tinystories_val/tinystories_val.txt',
