@@ -245,17 +245,19 @@ class Attention(nn.Module):
         self.o_proj = LoopLinear(self.heads * hd, d, False)
 
     def forward(self, x, loop, rope, keys):
-        """x [B, T, d]; keys(k, v) -> (k, v, allowed [B, T, S]) says what the queries see (the KV mode)."""
+        """x [B, T, d]; keys(k, v) -> (k, v, allowed [B or 1, T, S]) says what the queries see (the KV mode)."""
         b, t, _ = x.shape
         q = apply_rope(self.q_proj(x, loop).view(b, t, self.heads, self.head_dim), *rope)  # [B, T, H, hd]
         k = apply_rope(self.k_proj(x, loop).view(b, t, self.kv_heads, self.head_dim), *rope)  # [B, T, KH, hd]
         v = self.v_proj(x, loop).view(b, t, self.kv_heads, self.head_dim)  # [B, T, KH, hd]
         k, v, allowed = keys(k, v)
         group = self.heads // self.kv_heads  # GQA: query head h reads KV head h // group
-        k = k.repeat_interleave(group, dim=2).transpose(1, 2)  # [B, H, S, hd]
+        k = k.repeat_interleave(group, dim=2).permute(0, 2, 3, 1)  # [B, H, hd, S]
         v = v.repeat_interleave(group, dim=2).transpose(1, 2)  # [B, H, S, hd]
-        scores = q.transpose(1, 2) @ k.transpose(-1, -2) / math.sqrt(self.head_dim)  # [B, H, T, S]
-        scores = scores.masked_fill(~allowed[:, None], float("-inf"))
+        # [B, H, T, S] is by far the largest tensor of a small model's step (H·T floats per token against d):
+        # scale q before the product and add the mask in place (a [B|1, T, S] bias), so each layer allocates it twice, not four times.
+        scores = (q.transpose(1, 2) * (1 / math.sqrt(self.head_dim))) @ k  # [B, H, T, S]
+        scores.add_(torch.zeros(allowed.shape, device=x.device).masked_fill_(~allowed, float("-inf"))[:, None])
         out = torch.softmax(scores, dim=-1) @ v  # [B, H, T, hd]
         return self.o_proj(out.transpose(1, 2).reshape(b, t, self.heads * self.head_dim), loop)
 
@@ -418,8 +420,7 @@ class RecurForCausalLM(_ModelBase):
         """
         ids = input_ids if input_ids.dim() == 2 else input_ids[None]
         b, t = ids.shape
-        angles = torch.arange(t, dtype=torch.float64, device=ids.device)[:, None] * self.inv_freq.double()[None]  # [T, hd/2]
-        rope = (angles.cos().float()[None, :, None], angles.sin().float()[None, :, None])  # [1, T, 1, hd/2]
+        rope = self._rope(t, ids.device)
         h = self.model.embed_tokens(ids)  # [B, T, d]
         depths, aux = None, h.new_zeros(())
         mode = routing or ("top-k" if self.training else "threshold")
@@ -438,6 +439,36 @@ class RecurForCausalLM(_ModelBase):
             loss = loss + aux
         out = logits if input_ids.dim() == 2 else logits[0]
         return RecurOutput(logits=out, loss=loss, aux_loss=aux if self.router else None, depths=depths)
+
+    def _rope(self, t: int, device):
+        angles = torch.arange(t, dtype=torch.float64, device=device)[:, None] * self.inv_freq.double()[None]  # [T, hd/2]
+        return angles.cos().float()[None, :, None], angles.sin().float()[None, :, None]  # [1, T, 1, hd/2] each
+
+    def exit_logits(self, input_ids) -> List[torch.Tensor]:
+        """Logits [B, T, V] when every token leaves after loop d = 1..N: head(epilogue(h after loop d)), Recur's
+        exitReadouts (early-exit training, Relaxed Recursive Transformers §3.4); the last is the full-depth forward."""
+        if self.structure is None:
+            raise ValueError("early exits need the shared layers looped as one block (cycle or middle-cycle)")
+        prologue, loops, epilogue = self.structure
+        t = input_ids.shape[-1]
+        rope = self._rope(t, input_ids.device)
+        h = self._run(self.model.embed_tokens(input_ids), prologue, rope, _causal_keys(t))  # [B, T, d]
+        exits = []
+        for loop in loops:
+            h = self._run(h, loop, rope, _causal_keys(t))
+            exits.append(self.head(self._run(h, epilogue, rope, _causal_keys(t))))
+        return exits
+
+    def exit_loss(self, input_ids, targets, weights=None, teacher_logits=None, distill_alpha=0.5, distill_temperature=1.0):
+        """Σ_d ŵ_d·loss(exit d) with the weights normalised to sum 1 (absent: equal), as Recur's --exit-loss;
+        loss = CE, or with teacher_logits alpha·T²·KL + (1 − alpha)·CE. Returns (total, [loss of each exit])."""
+        exits = self.exit_logits(input_ids)
+        raw = [1.0] * len(exits) if weights is None else [float(w) for w in weights]
+        if len(raw) != len(exits) or sum(raw) <= 0 or any(not math.isfinite(w) or w < 0 for w in raw):
+            raise ValueError(f"exit weights must be {len(exits)} finite values >= 0 with a positive sum, got {weights}")
+        losses = [self._loss(logits, None, targets, teacher_logits, distill_alpha, distill_temperature) for logits in exits]
+        total = sum(w / sum(raw) * loss for w, loss in zip(raw, losses) if w > 0)
+        return total, losses
 
     def head(self, h):
         """Final norm + LM head (the tied embedding when there is no lm_head)."""
@@ -561,10 +592,13 @@ def _expert_threshold(router, r: int) -> float:
 
 
 def _causal_keys(t: int):
-    """Every earlier token, as a plain decoder's cache holds them."""
+    """Every earlier token, as a plain decoder's cache holds them: one [1, T, T] mask for every layer of the forward."""
+    mask: List[torch.Tensor] = []
+
     def keys(k, v):
-        allowed = torch.ones(t, t, dtype=torch.bool, device=k.device).tril()[None].expand(k.shape[0], t, t)
-        return k, v, allowed
+        if not mask:
+            mask.append(torch.ones(t, t, dtype=torch.bool, device=k.device).tril()[None])
+        return k, v, mask[0]
     return keys
 
 

@@ -1,0 +1,134 @@
+// One uptraining run of pnpm experiment:uptraining, cached under .cache/uptraining/runs/KEY (KEY names the whole
+// config): convert stories260K, export it to PyTorch, uptrain with uptrain_recur.py (cosine, exit losses on every
+// loop, distillation from the source) and score held-out perplexity per exit with Recur. A finished run's
+// result.json is reused, so the doc can be regenerated without retraining.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { convertModel, disposeModel, evaluateDepths, perplexityWindows } from '../../packages/engine/dist/index.js';
+import { exportTorch, loadModel } from '../../packages/engine/dist/node.js';
+import { loadAverage } from '../bench/record.mjs';
+
+/**
+ * @typedef {{ loops: number, init: 'average' | 'lower', rank: number | 'full', seed: number, tokens: number }} RunConfig
+ * @typedef {{ step: number, loss: number, lr: number, tokensPerSecond: number, exitLosses?: number[] }} LogLine
+ */
+
+/** Training settings shared by every run (stated in the doc and the json). */
+// Batch 8: on the 2-core machine, batch 8 × 256 trained more tokens per CPU-second than 32 × 256 (smaller
+// [B, H, T, T] attention buffers); threads from UPTRAIN_THREADS (default 1: a shared machine's spare cores are
+// not spare, and OpenBLAS/OpenMP threads spin-wait when oversubscribed).
+export const training = {
+  batch: 8,
+  seq: 256,
+  threads: Number(process.env.UPTRAIN_THREADS ?? 1),
+  lr: 1e-3,
+  warmupFraction: 0.05,
+  minLrRatio: 0.1,
+  clip: 1,
+  weightDecay: 0.01,
+  distillAlpha: 0.5,
+  distillTemperature: 2,
+  trainable: 'shared+lora',
+  exitLoss: true,
+};
+
+/** @param {RunConfig} c */
+export function runKey(c) {
+  return `mc${c.loops}-${c.init}-r${c.rank}-seed${c.seed}-tok${c.tokens}-b${training.batch}x${training.seq}`;
+}
+
+/**
+ * @param {RunConfig} config
+ * @param {{ cache: string, source: import('../../packages/engine/dist/index.js').LoadedModel, teacherDir: string,
+ *   tokensBin: string, heldOut: string, window: number, python: string, env: Record<string, string> }} ctx
+ */
+export async function uptrainRun(config, ctx) {
+  const dir = `${ctx.cache}/runs/${runKey(config)}`;
+  if (existsSync(`${dir}/result.json`))
+    return { ...JSON.parse(readFileSync(`${dir}/result.json`, 'utf8')), cached: true };
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const converted = await convertModel(ctx.source, {
+    strategy: 'middle-cycle',
+    loops: config.loops,
+    init: config.init,
+    ranks: { attention: config.rank, mlp: config.rank },
+    loraInit: 'svd',
+    norms: 'per-loop',
+  });
+  const before = perLoop(converted, ctx);
+  const parameters = converted.parameters.shared + converted.parameters.lora;
+  await exportTorch(converted, `${dir}/converted`);
+  disposeModel(converted);
+  const steps = Math.ceil(config.tokens / (training.batch * training.seq));
+  const args = [
+    `${dir}/converted/uptrain_recur.py`,
+    ...[
+      '--model',
+      `${dir}/converted`,
+      '--tokens',
+      ctx.tokensBin,
+      '--teacher',
+      ctx.teacherDir,
+      '--out',
+      `${dir}/trained`,
+    ],
+    ...['--steps', String(steps), '--batch', String(training.batch), '--seq', String(training.seq)],
+    ...[
+      '--lr',
+      String(training.lr),
+      '--schedule',
+      'cosine',
+      '--warmup',
+      String(Math.round(training.warmupFraction * steps)),
+    ],
+    ...['--min-lr-ratio', String(training.minLrRatio), '--clip', String(training.clip)],
+    ...['--weight-decay', String(training.weightDecay), '--trainable', training.trainable, '--exit-loss'],
+    ...['--distill-alpha', String(training.distillAlpha), '--distill-temperature', String(training.distillTemperature)],
+    ...['--seed', String(config.seed), '--log-every', '10', '--threads', String(training.threads)],
+  ];
+  const loadBefore = loadAverage();
+  const started = performance.now();
+  const run = spawnSync(ctx.python, args, {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+    env: { ...process.env, OPENBLAS_NUM_THREADS: String(training.threads), ...ctx.env },
+  });
+  const seconds = (performance.now() - started) / 1000;
+  writeFileSync(`${dir}/train.log`, `${run.stdout}\n${run.stderr}`);
+  if (run.status !== 0)
+    throw new Error(`${runKey(config)}: uptrain_recur.py exited ${run.status}: ${run.stderr.slice(-1500)}`);
+  /** @type {LogLine[]} */
+  const curve = run.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{"step"'))
+    .map((l) => JSON.parse(l));
+  const trained = await loadModel(`${dir}/trained`);
+  const after = perLoop(trained, ctx);
+  disposeModel(trained);
+  const result = {
+    config,
+    key: runKey(config),
+    parameters,
+    steps,
+    trainedTokens: steps * training.batch * training.seq,
+    seconds,
+    tokensPerSecond: (steps * training.batch * training.seq) / seconds,
+    loadAverage: { before: loadBefore, after: loadAverage() },
+    perplexityPerLoop: { afterConversion: before, afterUptraining: after },
+    curve,
+  };
+  if (after.some((p) => !Number.isFinite(p))) throw new Error(`${runKey(config)}: held-out perplexity is not finite`);
+  writeFileSync(`${dir}/result.json.tmp`, JSON.stringify(result, null, 1));
+  renameSync(`${dir}/result.json.tmp`, `${dir}/result.json`);
+  return { ...result, cached: false };
+}
+
+/** Held-out perplexity when every token leaves after loop d (d = 1..N), Recur's `eval --per-loop`. */
+function perLoop(
+  /** @type {import('../../packages/engine/dist/index.js').LoadedModel} */ model,
+  /** @type {{ heldOut: string, window: number }} */ ctx,
+) {
+  const windows = perplexityWindows(model, ctx.heldOut, ctx.window);
+  return evaluateDepths(model, { windows, perLoop: true }).perLoop.map((p) => p.perplexity);
+}
