@@ -1,20 +1,13 @@
-import { adaptedModules, type DecoderConfig, type TyingPlan } from '@recur/graph';
+import { adaptedModules } from '@recur/graph';
 import { projectionShape } from './fresh.js';
-import { depthwiseLoraStep, LoraError, sharedSteps, type ArrayTensor, type LoraInit, type NormMode } from './init.js';
+import { depthwiseLoraStep, LoraError, sharedSteps, type ArrayTensor, type LoraInitOptions } from './init.js';
 import type { ModuleShape } from './kindTypes.js';
 import { generatedKind, type LoraKindSpec } from './generatedKinds.js';
-import { rankFor, type LoraRanks } from './ranks.js';
+import { rankFor } from './ranks.js';
 
-export interface GeneratedInitOptions {
+/** Depth-wise LoRA's init options (the same plan, weights, ranks and norms) plus the kind to make. */
+export interface GeneratedInitOptions extends Omit<LoraInitOptions, 'onProgress'> {
   readonly spec: LoraKindSpec;
-  readonly plan: TyingPlan;
-  readonly sourceConfig: DecoderConfig;
-  readonly source: ReadonlyMap<string, Float32Array>;
-  readonly shared: ReadonlyMap<string, Float32Array>;
-  readonly ranks: LoraRanks;
-  readonly init: LoraInit;
-  readonly norms?: NormMode;
-  readonly seed?: number;
 }
 
 /** The stored tensors a `hyper` or `scaled` conversion starts from, with per-loop norms as depth-wise LoRA's. */
