@@ -165,9 +165,8 @@ export function registerConvert(program: Command): void {
       );
     });
   // the LoRA-kind flags live in their own file, shared with train
-  const convert = program.commands.find((c) => c.name() === 'convert')!;
-  addLoraKindOptions(convert);
-  addEndsOption(convert); // Uni-X per-domain ends
+  addLoraKindOptions(command);
+  addEndsOption(command); // Uni-X per-domain ends
 }
 
 const loraLabel: Record<LoraKind, string> = {
