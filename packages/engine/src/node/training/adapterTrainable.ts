@@ -69,7 +69,8 @@ function freshDepthwise(
   const factors = new Map<string, tf.Tensor>();
   const params = new Map<string, tf.Variable>();
   for (const [key, { data, shape }] of arrays) {
-    const variable = tf.variable(tf.tensor(data, [...shape], 'float32'), true);
+    // tidy: the starting tensor's handle goes (the variable keeps its data), so a run leaves no tensor behind
+    const variable = tf.tidy(() => tf.variable(tf.tensor(data, [...shape], 'float32'), true));
     factors.set(key, variable);
     params.set(`${ADAPTER_PREFIX}${key}`, variable);
   }

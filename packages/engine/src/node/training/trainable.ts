@@ -69,7 +69,11 @@ export function trainableModel(
   const router = model.routerParams ? withVariables(model.routerParams, (name) => name !== balanceBiasKey) : undefined;
   if (router)
     for (const [name, t] of router.tensors)
-      if (!router.variables.has(name)) router.tensors.set(name, tf.variable(tf.clone(t), false));
+      if (!router.variables.has(name))
+        router.tensors.set(
+          name,
+          tf.tidy(() => tf.variable(tf.clone(t), false)),
+        ); // the clone's handle goes
   const params = new Map([
     ...weights.variables,
     ...(atoms?.variables ?? []),
