@@ -170,7 +170,7 @@ async function assemble(
   const pick = (names: readonly string[]) => new Map(names.map((name) => [name, tensors.get(name)!]));
   const adapterNames = extras.filter((t) => !t.name.startsWith(routerTensorPrefix)).map((t) => t.name);
   const routerNames = extras.filter((t) => t.name.startsWith(routerTensorPrefix)).map((t) => t.name);
-  const mos = recur && mosSectionOf(recur) ? await mosOrFree(checkpoint, baseConfig, recur, tensors) : undefined;
+  const mos = recur && mosSectionOf(recur) ? await loadMos(checkpoint, baseConfig, recur) : undefined;
   let generatedLora: GeneratedLora | undefined;
   let lora: DepthwiseLora | undefined;
   try {
@@ -184,8 +184,7 @@ async function assemble(
         ? materialised(checkpoint.path, generatedLora, baseConfig)
         : recur && new DepthwiseLora(pick(checkedDepthwise(checkpoint.path, adapterNames)), recur.loraScale);
   } catch (error) {
-    mos?.dispose();
-    for (const t of tensors.values()) t.dispose();
+    mos?.dispose(); // its pools are its own; buildModel frees the tensors read
     throw error;
   }
   lora ??= options.adapter;
@@ -225,24 +224,9 @@ async function quantizedMatrices(checkpoint: Checkpoint, config: ModelConfig): P
   return out;
 }
 
-/** `loadMos`, freeing the tensors already read when it fails. */
-async function mosOrFree(
-  checkpoint: Checkpoint,
-  config: ModelConfig,
-  recur: RecurSection,
-  tensors: Map<string, tf.Tensor>,
-): Promise<MosLora> {
-  try {
-    return await loadMos(checkpoint, config, recur);
-  } catch (error) {
-    for (const t of tensors.values()) t.dispose();
-    throw error;
-  }
-}
-
 /**
  * MASA: reads the atoms and coefficients (small), keeps them as the model's dictionary, and puts each
- * materialised W_l into the backend beside the stored weights (on failure every tensor made is freed).
+ * materialised W_l into the backend beside the stored weights (on failure buildModel frees them all).
  */
 async function masaWeights(
   checkpoint: Checkpoint,
@@ -254,14 +238,9 @@ async function masaWeights(
   for (const info of checkpoint.tensors)
     if (info.name.startsWith(masaTensorPrefix)) arrays.set(info.name, await checkpoint.read(info.name));
   const shapes = new Map(decoderWeightSpecs(config).map((spec) => [spec.name, spec.shape]));
-  try {
-    const masa = loadMasa(checkpoint, arrays, section);
-    for (const [key, data] of arrays) tensors.set(key, tf.tensor(data, [...shapes.get(key)!], 'float32'));
-    return masa;
-  } catch (error) {
-    for (const t of tensors.values()) t.dispose();
-    throw error;
-  }
+  const masa = loadMasa(checkpoint, arrays, section);
+  for (const [key, data] of arrays) tensors.set(key, tf.tensor(data, [...shapes.get(key)!], 'float32'));
+  return masa;
 }
 
 /**
