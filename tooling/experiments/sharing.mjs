@@ -38,7 +38,7 @@ const seed = Number(process.env.SHARING_SEED ?? 0);
 const setup = smoke
   ? { batch: 2, seqLen: 32, windows: 2, prompt: 4, decode: 4, rounds: 1 }
   : { batch: 8, seqLen: 128, windows: 32, prompt: 16, decode: 64, rounds: 3 };
-const tokens = Number(process.env.SHARING_TOKENS ?? (smoke ? 128 : 65_536));
+const tokens = Number(process.env.SHARING_TOKENS ?? (smoke ? 128 : 24_576));
 const steps = Math.max(1, Math.round(tokens / (setup.batch * setup.seqLen)));
 const decodeThreads = Number(process.env.SHARING_DECODE_THREADS ?? 2);
 const budgets = [0.05, 0.15];
