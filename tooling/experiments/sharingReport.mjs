@@ -39,7 +39,7 @@ ${d.budgets.map((/** @type {number} */ b) => `${pct(b)} (${fmt(Math.round(tied *
 (rank; MoS rank and public pool; hyper rank and embedding width H) is searched over a grid by converting for real, and the setting taken is,
 among those within ±${(100 * d.budgetTolerance).toFixed(1)}% of the budget, the one of highest rank (then the closest), else the closest:
 the exact counts are in the table. Depth-wise LoRA starts from the truncated SVD of what tying lost, scaled from the rank-r SVD of the one matrix
-that best fits every loop's residual (its template) with least-squares per-loop scales; MoS (zero B pool) and hyper (zero B generator) start at the tied model. MASA shares every attention projection type (q, k, v, o) of the plain model
+that best fits every loop's residual (its template) with least-squares per-loop scales. ${starts(d)} MASA shares every attention projection type (q, k, v, o) of the plain model
 as S matrix atoms (truncated SVD of the stacked matrices, not centred).
 
 **Uptraining, the same for every row.** ${fmt(u.tokensPerRow)} tokens (${u.steps} steps × batch ${u.batch} × ${u.seqLen}) of a corpus stories260K
@@ -66,6 +66,19 @@ ${readings(d)
   .map((r) => `- ${r}`)
   .join('\n')}
 `;
+}
+
+/** Which of MoS and hyper start at the tied model, read off the data (perplexity before uptraining equal to the tied row's). @param {any} d */
+function starts(d) {
+  const tied = d.rows.find((/** @type {any} */ r) => r.mechanism === 'tied');
+  return ['mos', 'hyper']
+    .map((m) => {
+      const rows = d.rows.filter((/** @type {any} */ r) => r.mechanism === m);
+      const atTied = rows.every((/** @type {any} */ r) => r.perplexityBefore === tied.perplexityBefore);
+      return `${m === 'mos' ? 'MoS' : 'Hyper'} ${atTied ? 'starts at the tied model (its perplexity before uptraining is the tied row’s)' : 'starts away from the tied model (its own perplexity before uptraining)'}`;
+    })
+    .join('; ')
+    .concat('.');
 }
 
 /** @param {{ masaOfLooped: string | null, loopedOfMasa: string | null }} m */
