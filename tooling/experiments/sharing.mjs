@@ -45,6 +45,8 @@ const budgets = [0.05, 0.15];
 const sourceDir = `${root}../shared/models/stories260K/hf`;
 const validationFile = `${root}../shared/corpora/tinystories_val/tinystories_val.txt`;
 
+// the code the rows ran: read before anything trains (a later commit must not claim them)
+const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
 await initBackend({ threads: 1 });
 const started = performance.now();
 const cpuStarted = process.cpuUsage();
@@ -182,7 +184,7 @@ const results = {
   },
   decode: { threads: decodeThreads, promptTokens: setup.prompt, decodeTokens: setup.decode, rounds: setup.rounds },
   seeds: { corpus: seed, training: seed, mos: 0, conversion: 0 },
-  commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim(),
+  commit,
   command: smoke
     ? 'node tooling/experiments/sharing.mjs --smoke'
     : `SHARING_TOKENS=${tokens} nice -n 10 pnpm experiment:sharing`,

@@ -39,7 +39,8 @@ ${d.budgets.map((/** @type {number} */ b) => `${pct(b)} (${fmt(Math.round(tied *
 (rank; MoS rank and public pool; hyper rank and embedding width H) is searched over a grid by converting for real, and the setting taken is,
 among those within ±${(100 * d.budgetTolerance).toFixed(1)}% of the budget, the one of highest rank (then the closest), else the closest:
 the exact counts are in the table. Depth-wise LoRA starts from the truncated SVD of what tying lost, scaled from the rank-r SVD of the one matrix
-that best fits every loop's residual (its template) with least-squares per-loop scales. ${starts(d)} MASA shares every attention projection type (q, k, v, o) of the plain model
+that best fits every loop's residual (its template) with least-squares per-loop scales; hyper from its generators fitted to those SVD factors (\`--lora-init svd\`) and, as \`hyper-zero\`,
+from G_B = 0 (\`--lora-init zero\`). ${starts(d)} MASA shares every attention projection type (q, k, v, o) of the plain model
 as S matrix atoms (truncated SVD of the stacked matrices, not centred).
 
 **Uptraining, the same for every row.** ${fmt(u.tokensPerRow)} tokens (${u.steps} steps × batch ${u.batch} × ${u.seqLen}) of a corpus stories260K
@@ -71,11 +72,13 @@ ${readings(d)
 /** Which of MoS and hyper start at the tied model, read off the data (perplexity before uptraining equal to the tied row's). @param {any} d */
 function starts(d) {
   const tied = d.rows.find((/** @type {any} */ r) => r.mechanism === 'tied');
-  return ['mos', 'hyper']
+  const names = /** @type {Record<string, string>} */ ({ mos: 'MoS', hyper: 'Hyper', 'hyper-zero': 'Hyper-zero' });
+  return Object.keys(names)
+    .filter((m) => d.rows.some((/** @type {any} */ r) => r.mechanism === m))
     .map((m) => {
       const rows = d.rows.filter((/** @type {any} */ r) => r.mechanism === m);
       const atTied = rows.every((/** @type {any} */ r) => r.perplexityBefore === tied.perplexityBefore);
-      return `${m === 'mos' ? 'MoS' : 'Hyper'} ${atTied ? 'starts at the tied model (its perplexity before uptraining is the tied row’s)' : 'starts away from the tied model (its own perplexity before uptraining)'}`;
+      return `${names[m]} ${atTied ? 'starts at the tied model (its perplexity before uptraining is the tied row’s)' : 'starts away from the tied model (its own perplexity before uptraining)'}`;
     })
     .join('; ')
     .concat('.');
@@ -120,7 +123,7 @@ function readings(d) {
       `MASA at S = ${masa.setting.atoms} of ${d.source.layers} layers (≈ L/3; the paper: on par with ${'66.7%'} fewer attention parameters) stores ${fmt(masa.uniqueParameters)} parameters (${pct(masa.uniqueParameters / d.source.uniqueParameters - 1)} vs the source; MLPs are not shared, so it sits far above both budgets): perplexity ${before.toFixed(3)}× the source's after conversion, ${ratio.toFixed(3)}× after uptraining — ${ratio <= 1 + masaTolerance ? `on par (within ${100 * masaTolerance}%): the direction holds` : `not on par (over ${100 * masaTolerance}%): the direction does not hold at this scale and budget`}.`,
     );
   }
-  for (const m of ['hyper', 'scaled']) {
+  for (const m of ['hyper', 'hyper-zero', 'scaled']) {
     const cmp = d.budgets.flatMap((/** @type {number} */ b) => {
       const [x, y] = [at(m, b), at('lora', b)];
       return x && y ? [`${pct(b)}: ${(x.perplexityAfter / y.perplexityAfter).toFixed(3)}`] : [];
@@ -128,6 +131,15 @@ function readings(d) {
     if (cmp.length > 0)
       out.push(`${m} / depth-wise LoRA perplexity at the same budget — ${cmp.join('; ')} (below 1: ${m} better).`);
   }
+  const fits = d.budgets.flatMap((/** @type {number} */ b) => {
+    const [fit, zero] = [at('hyper', b), at('hyper-zero', b)];
+    return fit && zero
+      ? [
+          `${pct(b)}: ${fit.perplexityBefore.toFixed(3)} vs ${zero.perplexityBefore.toFixed(3)} before, ${fit.perplexityAfter.toFixed(3)} vs ${zero.perplexityAfter.toFixed(3)} after`,
+        ]
+      : [];
+  });
+  if (fits.length > 0) out.push(`hyper from its SVD fit vs from zero (G_B = 0), perplexity — ${fits.join('; ')}.`);
   const fastest = rows.reduce((a, b) => (b.decodeTokensPerCpuSecond > a.decodeTokensPerCpuSecond ? b : a));
   const slowest = rows.reduce((a, b) => (b.decodeTokensPerCpuSecond < a.decodeTokensPerCpuSecond ? b : a));
   out.push(

@@ -22,7 +22,7 @@ const range = (/** @type {number} */ from, /** @type {number} */ to, step = 1) =
 /**
  * Each mechanism's knob grid. Depth-wise LoRA (Bae et al. 2024, arXiv 2410.20672) by rank, SVD init; MoS
  * (Wang et al. 2024, arXiv 2410.00938) by rank and public pool size; hyper and scaled (Polyhistor, Liu et al.
- * 2022, arXiv 2210.03265) by rank and, for hyper, the embedding width.
+ * 2022, arXiv 2210.03265) by rank and, for hyper, the embedding width (hyper from its SVD fit and from zero).
  * @param {boolean} smoke a few points per mechanism only
  * @returns {Record<string, Setting[]>}
  */
@@ -47,14 +47,8 @@ export function settingGrid(smoke) {
         },
       })),
     ),
-    hyper: hyperDims.flatMap((h) =>
-      ranks.slice(0, 16).map((r) => ({
-        mechanism: 'hyper',
-        knobs: { rank: r, hyperDim: h },
-        rank: r,
-        options: { ranks: uniform(r), loraInit: 'svd', loraKind: 'hyper', hyper: { hyperDim: h } },
-      })),
-    ),
+    hyper: hyperGrid(ranks.slice(0, 16), hyperDims, 'svd'),
+    'hyper-zero': hyperGrid(ranks.slice(0, 16), hyperDims, 'zero'),
     scaled: (smoke ? ranks : range(1, 32)).map((r) => ({
       mechanism: 'scaled',
       knobs: { rank: r },
@@ -62,6 +56,22 @@ export function settingGrid(smoke) {
       options: { ranks: uniform(r), loraInit: 'svd', loraKind: 'scaled' },
     })),
   };
+}
+
+/**
+ * hyper's grid under one init: 'svd' fits the generators to the depth-wise SVD factors, 'zero' starts at the
+ * tied model (G_B = 0) — both rows are kept, as the start is the one thing that differs.
+ * @param {number[]} ranks @param {number[]} hyperDims @param {'svd' | 'zero'} loraInit @returns {Setting[]}
+ */
+function hyperGrid(ranks, hyperDims, loraInit) {
+  return hyperDims.flatMap((h) =>
+    ranks.map((r) => ({
+      mechanism: loraInit === 'svd' ? 'hyper' : 'hyper-zero',
+      knobs: { rank: r, hyperDim: h },
+      rank: r,
+      options: { ranks: uniform(r), loraInit, loraKind: 'hyper', hyper: { hyperDim: h } },
+    })),
+  );
 }
 
 /**
