@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 /** Perplexity ratios within this share count as "on par" / "≈" in the readings. */
 const parTolerance = 0.02;
 /** MASA's on-par test against the source (the paper's "on-par quality"). */
-const masaTolerance = 0.05;
+const masaTolerance = 0.05; // also: "barely moved" from the tied row
 /** Above this perplexity ratio to the source a model is called broken as a stand-in for it. */
 const brokenRatio = 1.5;
 
@@ -17,7 +17,7 @@ const pct = (/** @type {number} */ x) => `${x >= 0 ? '+' : ''}${(100 * x).toFixe
 export function renderSharing(d) {
   const tied = d.tied.uniqueParameters;
   const line = (/** @type {any} */ r) =>
-    `| ${r.label} | ${
+    `| ${r.label}${r.reused ? ' ↺' : ''} | ${
       r.setting
         ? Object.entries(r.setting)
             .map(([k, v]) => `${k} ${v}`)
@@ -30,7 +30,7 @@ export function renderSharing(d) {
 ${d.smoke ? '\n**Smoke mode**: a tiny end-to-end run of the pipeline; the numbers below mean nothing.\n' : ''}
 Produced by \`${d.command}\` at commit \`${d.commit}\` (${d.date}); machine: ${d.machine} (nproc ${d.nproc}); load average
 (1/5/15 min) ${d.loadAverage.before.join(' / ')} before, ${d.loadAverage.after.join(' / ')} after; ${d.minutes.toFixed(1)} wall minutes,
-${d.cpuMinutes.toFixed(1)} CPU-minutes in the main process (the decode process not counted). Raw numbers: [sharing.json](sharing.json).
+${d.cpuMinutes.toFixed(1)} CPU-minutes in the main process (the decode process not counted${reusedNote(d)}). Raw numbers: [sharing.json](sharing.json).
 Default model: ${d.defaultModel}.
 
 **Rows.** Every recursive row is stories260K (${fmt(s.uniqueParameters)} parameters, ${s.layers} layers) converted ${d.looping.strategy} × ${d.looping.loops}
@@ -67,6 +67,14 @@ ${readings(d)
   .map((r) => `- ${r}`)
   .join('\n')}
 `;
+}
+
+/** Rows whose finished uptraining run was reused from .cache (same settings, an earlier invocation). @param {any} d */
+function reusedNote(d) {
+  const reused = d.rows.filter((/** @type {any} */ r) => r.reused).length;
+  return reused === 0
+    ? ''
+    : `; ${reused} of ${d.rows.length} rows, marked ↺, reuse a finished uptraining run of the same settings from an earlier invocation: their training CPU is not in it, their perplexities are measured again`;
 }
 
 /** Which of MoS and hyper start at the tied model, read off the data (perplexity before uptraining equal to the tied row's). @param {any} d */
@@ -140,12 +148,23 @@ function readings(d) {
       : [];
   });
   if (fits.length > 0) out.push(`hyper from its SVD fit vs from zero (G_B = 0), perplexity — ${fits.join('; ')}.`);
-  const fastest = rows.reduce((a, b) => (b.decodeTokensPerCpuSecond > a.decodeTokensPerCpuSecond ? b : a));
-  const slowest = rows.reduce((a, b) => (b.decodeTokensPerCpuSecond < a.decodeTokensPerCpuSecond ? b : a));
-  out.push(
-    `Decode: every row runs materialised (dense per-loop factors, or W_l for MASA), so speed follows executed depth and rank, not the storage scheme: from ${slowest.decodeTokensPerCpuSecond.toFixed(0)} (${slowest.label}) to ${fastest.decodeTokensPerCpuSecond.toFixed(0)} (${fastest.label}) tokens per CPU-second, the source ${d.source.decodeTokensPerCpuSecond.toFixed(0)}.`,
-  );
+  const fromTied = rows.filter((r) => r !== tied && r.perplexityBefore === tied.perplexityBefore);
+  if (fromTied.length > 0)
+    out.push(
+      `Rows that start at the tied model (${fromTied.map((r) => r.label).join(', ')}) end at ${fromTied.map((r) => (r.perplexityAfter / tied.perplexityAfter).toFixed(3)).join(', ')}× the tied row's perplexity after uptraining${fromTied.every((r) => Math.abs(r.perplexityAfter / tied.perplexityAfter - 1) <= masaTolerance) ? ` — all within ${100 * masaTolerance}% of it: at this budget their zero-started adapters have barely moved` : ''}.`,
+    );
+  out.push(decodeReading(d, rows));
   return out;
+}
+
+/** Decode speeds as measured, with the load they were measured under. @param {any} d @param {any[]} rows */
+function decodeReading(d, rows) {
+  const recursive = rows.filter((r) => r.mechanism !== 'masa').map((r) => r.decodeTokensPerCpuSecond);
+  const sorted = [...recursive].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)];
+  const paths = [...new Set([d.source, ...rows].map((r) => r.decodePath))].join(', ');
+  const loaded = Math.max(...d.loadAverage.before, ...d.loadAverage.after) > 2 * d.nproc;
+  return `Decode (path: ${paths}): the recursive rows run ${sorted[0].toFixed(0)}–${sorted[sorted.length - 1].toFixed(0)} tokens per CPU-second (median ${median.toFixed(0)}, ${(median / d.source.decodeTokensPerCpuSecond).toFixed(2)}× the source's ${d.source.decodeTokensPerCpuSecond.toFixed(0)}), MASA ${rows.find((r) => r.mechanism === 'masa')?.decodeTokensPerCpuSecond.toFixed(0) ?? '—'}.${loaded ? ` Measured under a load average above ${2 * d.nproc} on ${d.nproc} cores: the spread between rows of the same shape says how noisy these speeds are; do not read storage-scheme differences into them.` : ''}`;
 }
 
 // Re-render alone: node tooling/experiments/sharingReport.mjs [DIR]
