@@ -98,8 +98,8 @@ export async function convertModel(model: LoadedModel, options: ConvertOptions):
     loops: options.loops,
     blockSize: spec.plan.blockSize,
     init: options.init,
-    // MoS and hyper always start at the tied model (zero B pool / generators), whatever --lora-init says
-    loraInit: mos || kind.kind === 'hyper' ? 'zero' : options.loraInit,
+    // MoS always starts at the tied model (zero B pool), whatever --lora-init says; hyper fits its generators to the SVD factors under svd
+    loraInit: mos ? 'zero' : options.loraInit,
     ...(generated && loraKindFields(generated.spec)),
     ...(mosInit && { loraKind: 'mos' as const, mos: mosInit.section }),
     ranks: options.ranks,

@@ -47,7 +47,7 @@ describe.each(kinds)('--lora-kind $kind on stories260K', (spec) => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('converts with fewer LoRA parameters than depth-wise; hyper starts at the tied model', async () => {
+  it('converts with fewer LoRA parameters than depth-wise; hyper under --lora-init zero starts at the tied model', async () => {
     const model = await convertModel(source, { ...base, ...loraKindFields(spec) });
     const depthwise = await convertModel(source, base);
     expect(model.parameters.lora).toBe(model.generatedLora!.parameterCount);
@@ -56,12 +56,27 @@ describe.each(kinds)('--lora-kind $kind on stories260K', (spec) => {
     expect(model.recur.loraKind).toBe(spec.kind); // config.json: the kind as a string, hyper's width in recur.hyper
     expect(loraKindSpec(model.recur)).toEqual(spec);
     if (spec.kind === 'hyper') {
+      const zero = await convertModel(source, { ...base, ...loraKindFields(spec), loraInit: 'zero' });
       const tied = await convertModel(source, { ...base, ranks: { attention: 0, mlp: 0 } });
-      expect(maxAbsDiff(promptLogits(model), promptLogits(tied))).toBe(0);
+      expect(maxAbsDiff(promptLogits(zero), promptLogits(tied))).toBe(0);
+      expect(zero.recur.loraInit).toBe('zero');
       disposeModel(tied);
+      disposeModel(zero);
     }
     for (const m of [model, depthwise]) disposeModel(m);
   });
+
+  it.runIf(spec.kind === 'hyper')(
+    'hyper under --lora-init svd generates the depth-wise SVD LoRA where the steps are independent (middle-cycle × 2)',
+    async () => {
+      const looping = { ...base, loops: 2, strategy: 'middle-cycle' as const, init: 'average' as const };
+      const hyper = await convertModel(source, { ...looping, ...loraKindFields(spec) });
+      const depthwise = await convertModel(source, looping);
+      expect(hyper.recur.loraInit).toBe('svd');
+      expect(maxAbsDiff(promptLogits(hyper), promptLogits(depthwise))).toBeLessThan(1e-3);
+      for (const m of [hyper, depthwise]) disposeModel(m);
+    },
+  );
 
   it('saves its stored form and reloads the same model: logits, perplexity (fast and tfjs), greedy tokens', async () => {
     const before = tf.memory().numTensors;

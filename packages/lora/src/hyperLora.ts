@@ -67,6 +67,8 @@ export function hyperFactorsReference(
  * Initial hypernetwork: embeddings N(0, 1); G_A N(0, 1/(in·2H)), so a generated A has entries of
  * variance ≈ 1/in (as a fresh LoRA's); G_B = 0, so every generated B is zero and the converted model
  * starts equal to the tied one (gradients reach G_B at once and G_A, the embeddings after one step).
+ * That is `--lora-init zero`; under `svd` initGeneratedLora then refits both generators to the
+ * depth-wise SVD factors (generatedInit.ts).
  */
 export function initHyperLora(options: KindInitOptions, shapes: readonly ModuleShape[]): Map<string, ArrayTensor> {
   const width = options.hyperDim;

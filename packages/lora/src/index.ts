@@ -66,6 +66,7 @@ export {
 } from './generatedKinds.js';
 export { GeneratedLora } from './generatedLora.js';
 export { initGeneratedLora, type GeneratedInitOptions } from './generatedInit.js';
+export { fitGenerator } from './hyperFit.js';
 export {
   hyperFactors,
   hyperFactorsReference,
