@@ -5,7 +5,7 @@
 // trainable parameters, steps and tokens. Then serving: the same mixed load with 1, 2 and 4 per-request adapters.
 // Writes adapters.json and (adaptersReport.mjs) adapters.md into docs/results, or ADAPTERS_OUT.
 // Env: ADAPTERS_STEPS, ADAPTERS_BATCH, ADAPTERS_SEQ (per run), ADAPTERS_SEED, ADAPTERS_TRAIN_BYTES,
-// ADAPTERS_HELDOUT_BYTES (per domain), ADAPTERS_CACHE (default .cache/adapters); `--smoke`: a tiny end-to-end run.
+// ADAPTERS_HELDOUT_BYTES (per domain), ADAPTERS_TARGETS (comma-separated target domains, default all), ADAPTERS_CACHE (default .cache/adapters); `--smoke`: a tiny end-to-end run.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -29,14 +29,14 @@ const env = (/** @type {string} */ name, /** @type {number} */ fallback) => {
   return value;
 };
 const budget = {
-  steps: env('ADAPTERS_STEPS', smoke ? 2 : 30),
+  steps: env('ADAPTERS_STEPS', smoke ? 2 : 20),
   batch: env('ADAPTERS_BATCH', smoke ? 2 : 4),
   seq: env('ADAPTERS_SEQ', smoke ? 32 : 128),
 };
 const seed = Number(process.env.ADAPTERS_SEED ?? 0);
 const sizes = {
-  trainBytes: env('ADAPTERS_TRAIN_BYTES', smoke ? 20_000 : 150_000),
-  heldOutBytes: env('ADAPTERS_HELDOUT_BYTES', smoke ? 1_500 : 6_000),
+  trainBytes: env('ADAPTERS_TRAIN_BYTES', smoke ? 20_000 : 80_000),
+  heldOutBytes: env('ADAPTERS_HELDOUT_BYTES', smoke ? 1_500 : 5_000),
 };
 const window = smoke ? 64 : 128;
 const serving = smoke ? { load: { requests: 4, newTokens: 8 }, rounds: 1 } : { load: defaultLoad, rounds: 2 };
@@ -44,7 +44,9 @@ const serving = smoke ? { load: { requests: 4, newTokens: 8 }, rounds: 1 } : { l
 const names = /** @type {never} */ (Object.keys(domains));
 /** Methods run per target domain; smoke runs one target. */
 const compositions = /** @type {const} */ (['scalearn', 'scalearn-uniform', 'scalearn-uniform-shared', 'gated']);
-const targets = smoke ? names.slice(1, 2) : names;
+const chosen = process.env.ADAPTERS_TARGETS?.split(',') ?? (smoke ? names.slice(1, 2) : names);
+const targets = names.filter((d) => chosen.includes(d));
+if (targets.length === 0) throw new RangeError(`ADAPTERS_TARGETS=${process.env.ADAPTERS_TARGETS}: none of ${names.join(', ')}`);
 
 await initBackend({ threads: 1 });
 const started = performance.now();
