@@ -5,7 +5,8 @@
 // trainable parameters, steps and tokens. Then serving: the same mixed load with 1, 2 and 4 per-request adapters.
 // Writes adapters.json and (adaptersReport.mjs) adapters.md into docs/results, or ADAPTERS_OUT.
 // Env: ADAPTERS_STEPS, ADAPTERS_BATCH, ADAPTERS_SEQ (per run), ADAPTERS_SEED, ADAPTERS_TRAIN_BYTES,
-// ADAPTERS_HELDOUT_BYTES (per domain), ADAPTERS_TARGETS (comma-separated target domains, default all), ADAPTERS_CACHE (default .cache/adapters); `--smoke`: a tiny end-to-end run.
+// ADAPTERS_HELDOUT_BYTES (per domain), ADAPTERS_TARGETS (comma-separated target domains, default all), ADAPTERS_TRAIN_ONLY=1
+// (fill the cache and stop: target slices may train in parallel, then a full run writes the doc), ADAPTERS_CACHE (default .cache/adapters); `--smoke`: a tiny end-to-end run.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -46,7 +47,8 @@ const names = /** @type {never} */ (Object.keys(domains));
 const compositions = /** @type {const} */ (['scalearn', 'scalearn-uniform', 'scalearn-uniform-shared', 'gated']);
 const chosen = process.env.ADAPTERS_TARGETS?.split(',') ?? (smoke ? names.slice(1, 2) : names);
 const targets = names.filter((d) => chosen.includes(d));
-if (targets.length === 0) throw new RangeError(`ADAPTERS_TARGETS=${process.env.ADAPTERS_TARGETS}: none of ${names.join(', ')}`);
+if (targets.length === 0)
+  throw new RangeError(`ADAPTERS_TARGETS=${process.env.ADAPTERS_TARGETS}: none of ${names.join(', ')}`);
 
 await initBackend({ threads: 1 });
 const started = performance.now();
@@ -56,11 +58,8 @@ const base = `${root}../shared/models/stories260K/hf`;
 const splits = domainSplits(`${root}../shared/corpora`, cache, sizes);
 /** @type {import('./adaptersRun.mjs').RunContext} */
 const ctx = { base, cache: `${cache}${smoke ? '/smoke' : ''}`, splits, window, loraDirs: {} };
-const run = async (
-  /** @type {import('./adaptersRun.mjs').Method} */ method,
-  target,
-  sources = /** @type {typeof names} */ ([]),
-) => {
+/** @param {import('./adaptersRun.mjs').Method} method @param {import('./adaptersData.mjs').Domain} target @param {import('./adaptersData.mjs').Domain[]} sources */
+const run = async (method, target, sources = []) => {
   const result = await adapterRun({ method, target, sources, ...budget, seed }, ctx);
   const ppl = Object.entries(result.perplexity).map(([d, p]) => `${d} ${p.toFixed(2)}`);
   console.log(
@@ -86,6 +85,16 @@ for (const target of targets) {
   for (const method of /** @type {const} */ (['dvpt', 'full'])) perTarget[target].push(await run(method, target));
 }
 const trainedMinutes = (performance.now() - started) / 60000;
+if (process.env.ADAPTERS_TRAIN_ONLY === '1') {
+  // a slice that only fills the cache (slices of targets may train in parallel); a full run then writes the doc
+  disposeModel(baseModel);
+  console.log(`trained ${targets.join(', ')} into ${ctx.cache}`);
+  process.exit(0);
+}
+const allRuns = [
+  ...loras,
+  ...Object.values(perTarget).flatMap((runs) => runs.filter((x) => x.config.method !== 'lora')),
+];
 
 // Serving: the three domain LoRAs and a ScaLearn composition folded into one LoRA, as serve loads them.
 const composed = perTarget[/** @type {string} */ (targets[0])]?.find((r) => r.config.method === 'scalearn');
@@ -144,9 +153,15 @@ const results = {
   },
   uptrainedRecursive: {
     run: false,
-    why: 'not run: the CPU budget of this shared 2-core machine went to the stories260K grid',
+    why: 'not run — the CPU budget of this shared 2-core machine went to the stories260K grid',
   },
   minutes: { training: trainedMinutes, total: (performance.now() - started) / 60000 },
+  runs: {
+    count: allRuns.length,
+    cached: allRuns.filter((x) => x.cached).length,
+    // each run's own training CPU, whichever invocation trained it (cached runs keep theirs)
+    trainingCpuSeconds: allRuns.reduce((n, x) => n + x.cpuSeconds, 0),
+  },
   cpuSeconds: (cpu.user + cpu.system) / 1e6,
   loadAverage: {
     before: loadBefore.map((x) => Number(x.toFixed(2))),

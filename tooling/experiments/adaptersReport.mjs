@@ -6,6 +6,18 @@ import { fileURLToPath } from 'node:url';
 
 /** @typedef {{ config: { method: string, target: string, sources: string[] }, trainedParameters: number, steps: number, tokens: number, cpuSeconds: number, perplexity: Record<string, number> }} Run */
 /** @typedef {{ adapters: number, tokensPerSecond: number, tokensPerCpuSecond: number }} ServingRun */
+/**
+ * adapters.json, as adapters.mjs writes it.
+ * @typedef {{ smoke: boolean, model: string, command: string, commit: string, date: string, machine: string, nproc: number, seed: number,
+ *   budget: { steps: number, batch: number, seq: number, tokensPerRun: number, schedule: string, learningRates: Record<string, number>,
+ *     shapes: { loraRank: number, dvpt: { prompts: number, bottleneck: number, share: string } } },
+ *   data: Record<string, { file: string, trainBytes: number, heldOutBytes: number }>, window: number,
+ *   base: { perplexity: Record<string, number> }, targets: Record<string, Run[]>,
+ *   serving: { load: { requests: number, newTokens: number }, rounds: number, adapters: string[], runs: ServingRun[] },
+ *   uptrainedRecursive: { run: boolean, why: string }, minutes: { training: number, total: number }, cpuSeconds: number,
+ *   runs: { count: number, cached: number, trainingCpuSeconds: number },
+ *   loadAverage: { before: number[], after: number[] } }} Results
+ */
 
 const methodNames = /** @type {Record<string, string>} */ ({
   lora: 'own-domain LoRA (rank 8)',
@@ -18,7 +30,7 @@ const methodNames = /** @type {Record<string, string>} */ ({
 });
 const compositionMethods = ['scalearn', 'scalearn-uniform', 'scalearn-uniform-shared', 'gated'];
 
-/** @param {any} r the parsed adapters.json */
+/** @param {Results} r */
 export function renderAdapters(r) {
   const domains = Object.keys(r.base.perplexity);
   const f = (/** @type {number} */ x) => x.toFixed(2);
@@ -28,7 +40,7 @@ export function renderAdapters(r) {
     r.smoke ? '> **smoke mode**: a tiny budget that only checks the pipeline; the numbers mean nothing.\n' : '',
     `Written by \`${r.command}\` (tooling/experiments/adapters.mjs; rendered by adaptersReport.mjs) at commit \`${r.commit}\` on ${r.date}.`,
     `Machine: ${r.machine} (nproc ${r.nproc}, shared by other jobs); load average ${r.loadAverage.before.join(' / ')} before, ${r.loadAverage.after.join(' / ')} after.`,
-    `Seed ${r.seed}. ${r.minutes.total.toFixed(1)} wall minutes, ${r.cpuSeconds.toFixed(0)} CPU-seconds in all.`,
+    `Seed ${r.seed}. This invocation: ${r.minutes.total.toFixed(1)} wall minutes, ${r.cpuSeconds.toFixed(0)} CPU-seconds; ${r.runs.count} training runs, ${r.runs.cached} of them reused from the cache (.cache/adapters, trained by earlier invocations of the same script and settings, e.g. \`ADAPTERS_TARGETS=… ADAPTERS_TRAIN_ONLY=1\` slices in parallel), ${r.runs.trainingCpuSeconds.toFixed(0)} training CPU-seconds in all runs.`,
     '',
     '## Setup',
     '',
@@ -42,12 +54,12 @@ export function renderAdapters(r) {
     '',
     '| domain | corpus | trained on (first bytes) | held out (last bytes, never trained on) |',
     '|---|---|---:|---:|',
-    ...domains.map(
-      (d) =>
-        `| ${d} | ${r.data[d].file} | ${r.data[d].trainBytes.toLocaleString('en-US')} | ${r.data[d].heldOutBytes.toLocaleString('en-US')} |`,
+    ...Object.entries(r.data).map(
+      ([d, x]) =>
+        `| ${d} | ${x.file} | ${x.trainBytes.toLocaleString('en-US')} | ${x.heldOutBytes.toLocaleString('en-US')} |`,
     ),
     '',
-    `Perplexity: held-out text in windows of ${r.window} tokens, each from BOS, with the trained result loaded as \`generate\` loads it (\`--adapter\`, \`--composition\`, \`--dvpt\`, or the fine-tuned model). The base stories260K: ${domains.map((d) => `${d} ${f(r.base.perplexity[d])}`).join(', ')}.`,
+    `Perplexity: held-out text in windows of ${r.window} tokens, each from BOS, with the trained result loaded as \`generate\` loads it (\`--adapter\`, \`--composition\`, \`--dvpt\`, or the fine-tuned model). The base stories260K: ${domains.map((d) => `${d} ${f(at(r.base.perplexity, d))}`).join(', ')}.`,
     '',
     '## Per target domain',
     '',
@@ -68,7 +80,7 @@ export function renderAdapters(r) {
     '',
     '## Not run',
     '',
-    `- Uptrained recursive model: ${r.uptrainedRecursive.why}.`,
+    `- The uptrained recursive model: ${r.uptrainedRecursive.why}.`,
     '',
   ];
   return `${lines.filter((l, i) => l !== '' || lines[i - 1] !== '').join('\n')}\n`;
@@ -101,33 +113,47 @@ function servingRows(runs) {
 
 const mean = (/** @type {number[]} */ xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-/** Sentences computed from the numbers. @param {any} r @param {string[]} domains */
+/** `record[key]`, which the json always holds (a missing one is a broken file, not a blank cell). @param {Record<string, number>} record @param {string} key */
+function at(record, key) {
+  const value = record[key];
+  if (value === undefined) throw new Error(`adapters.json: no value for ${key}`);
+  return value;
+}
+
+/** @param {Run[]} runs @param {string} domain */
+const lowest = (runs, domain) => runs.reduce((a, b) => (at(b.perplexity, domain) < at(a.perplexity, domain) ? b : a));
+const nameOf = (/** @type {Run} */ run) => methodNames[run.config.method] ?? run.config.method;
+
+/** Sentences computed from the numbers. @param {Results} r @param {string[]} domains */
 export function readings(r, domains) {
   const out = [];
-  const targets = /** @type {[string, Run[]][]} */ (Object.entries(r.targets));
+  const targets = Object.entries(r.targets);
   for (const [target, runs] of targets) {
     const own = runs.find((x) => x.config.method === 'lora');
     const composed = runs.filter((x) => compositionMethods.includes(x.config.method));
     if (!own || composed.length === 0) continue;
-    const best = composed.reduce((a, b) => (b.perplexity[target] < a.perplexity[target] ? b : a));
-    const gap = best.perplexity[target] / own.perplexity[target];
-    const baseGain = r.base.perplexity[target] / best.perplexity[target];
+    const best = lowest(composed, target);
+    const [bestPpl, ownPpl, basePpl] = [
+      at(best.perplexity, target),
+      at(own.perplexity, target),
+      at(r.base.perplexity, target),
+    ];
+    const gap = bestPpl / ownPpl;
     out.push(
-      `${target}: the best composition over the other domains' adapters, ${methodNames[best.config.method]}, reaches perplexity ${best.perplexity[target].toFixed(2)} — ${gap.toFixed(2)}× the own-domain LoRA's ${own.perplexity[target].toFixed(2)} (${gap <= 1.05 ? 'near it' : 'not near it'}) and ${baseGain.toFixed(2)}× better than the base's ${r.base.perplexity[target].toFixed(2)}, training ${best.trainedParameters.toLocaleString('en-US')} parameters against ${own.trainedParameters.toLocaleString('en-US')}.`,
+      `${target}: the best composition over the other domains' adapters, ${nameOf(best)}, reaches perplexity ${bestPpl.toFixed(2)} — ${gap.toFixed(2)}× the own-domain LoRA's ${ownPpl.toFixed(2)} (${gap <= 1.05 ? 'near it' : 'not near it'}; the base: ${basePpl.toFixed(2)}), training ${best.trainedParameters.toLocaleString('en-US')} parameters against ${own.trainedParameters.toLocaleString('en-US')}.`,
     );
-    const bestOverall = runs.reduce((a, b) => (b.perplexity[target] < a.perplexity[target] ? b : a));
+    const bestOverall = lowest(runs, target);
     out.push(
-      `${target}: lowest target perplexity: ${methodNames[bestOverall.config.method]} (${bestOverall.perplexity[target].toFixed(2)}).`,
+      `${target}: lowest target perplexity: ${nameOf(bestOverall)} (${at(bestOverall.perplexity, target).toFixed(2)}).`,
     );
   }
   const forgetting = forgettingByMethod(targets, r.base.perplexity, domains);
-  if (forgetting.length > 0) {
-    const [least] = forgetting;
-    const most = forgetting.at(-1);
+  const least = forgetting[0];
+  const most = forgetting.at(-1);
+  if (least && most)
     out.push(
-      `Forgetting (mean over targets of held-out perplexity on the non-target domains ÷ the base's, with the result loaded): least ${methodNames[least.method]} (${least.ratio.toFixed(3)}×), most ${methodNames[most?.method ?? '']} (${most?.ratio.toFixed(3)}×); all: ${forgetting.map((x) => `${x.method} ${x.ratio.toFixed(3)}×`).join(', ')}. An adapter left unloaded forgets nothing; full fine-tuning has no such switch.`,
+      `Off-target change (mean over targets of the held-out perplexity on the other domains ÷ the base's, with the result loaded; above 1 is forgetting): least ${methodNames[least.method]} (${least.ratio.toFixed(3)}×), most ${methodNames[most.method]} (${most.ratio.toFixed(3)}×); all: ${forgetting.map((x) => `${x.method} ${x.ratio.toFixed(3)}×`).join(', ')}. An adapter left unloaded changes nothing; full fine-tuning has no such switch.`,
     );
-  }
   out.push(...servingReadings(r.serving.runs));
   return out;
 }
@@ -139,10 +165,7 @@ function forgettingByMethod(targets, base, domains) {
   for (const [target, runs] of targets)
     for (const run of runs)
       for (const d of domains.filter((x) => x !== target))
-        ratios.set(run.config.method, [
-          ...(ratios.get(run.config.method) ?? []),
-          (run.perplexity[d] ?? NaN) / (base[d] ?? NaN),
-        ]);
+        ratios.set(run.config.method, [...(ratios.get(run.config.method) ?? []), at(run.perplexity, d) / at(base, d)]);
   return [...ratios].map(([method, xs]) => ({ method, ratio: mean(xs) })).sort((a, b) => a.ratio - b.ratio);
 }
 

@@ -91,7 +91,11 @@ export async function heldOutPerplexities(model, ctx) {
   return /** @type {Record<Domain, number>} */ (out);
 }
 
-/** What a method trains, as trainModel options. @param {RunConfig} c @param {LoadedModel} base @param {RunContext} ctx */
+/**
+ * What a method trains, as trainModel options.
+ * @param {RunConfig} c @param {LoadedModel} base @param {RunContext} ctx
+ * @returns {Promise<Pick<import('../../packages/engine/dist/node.js').TrainRunOptions, 'trainable' | 'adapter' | 'dvpt' | 'composition'>>}
+ */
 async function methodOptions(c, base, ctx) {
   if (c.method === 'lora') return { trainable: 'lora', adapter: { rank: shapes.loraRank } };
   if (c.method === 'dvpt') return { trainable: 'lora', dvpt: shapes.dvpt };
@@ -102,6 +106,7 @@ async function methodOptions(c, base, ctx) {
     return dir;
   });
   const method = c.method === 'scalearn-uniform-shared' ? 'scalearn-uniform' : c.method;
+  /** @type {import('../../packages/lora/dist/index.js').CompositionSpec} */
   const spec = { method, shareLayers: c.method === 'scalearn-uniform-shared' };
   return { trainable: 'lora', composition: { spec, parts: await loadParts(base, dirs) } };
 }
