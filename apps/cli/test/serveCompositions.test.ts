@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '@recur/tensor';
 import { createServingEngine, disposeModel, generate, type LoadedModel } from '@recur/engine';
-import { loadComposition, loadModel } from '@recur/engine/node';
+import { loadComposition, loadCompositionLora, loadModel } from '@recur/engine/node';
 import { loadServeAdapters, serveAdapterFlags } from '../src/commands/serveAdapters.js';
 import { defaultLimits } from '../src/serve/limits.js';
 import { createServeServer } from '../src/serve/server.js';
@@ -91,5 +91,14 @@ describe('recur serve --adapter NAME=COMPOSITION', () => {
       await recur('serve', hf, '--adapter', `d=${folders.dvpt}`, '--port', '0'),
       /--adapter d=.*DVPT folder is not served.*input-dependent/,
     );
+    // the library refuses too: no one LoRA equals per-token gates
+    await initBackend();
+    const model = await loadModel(hf);
+    const baseline = tf.memory().numTensors;
+    await expect(loadCompositionLora(model, folders.gated)).rejects.toThrow(
+      /gated composition .*folds into no one LoRA/,
+    );
+    expect(tf.memory().numTensors).toBe(baseline);
+    disposeModel(model);
   }, 120_000);
 });
