@@ -118,7 +118,7 @@ const cpu = process.cpuUsage(cpuStart);
 const results = {
   smoke,
   model: 'stories260K (frozen base)',
-  command: `pnpm experiment:adapters${smoke ? ' -- --smoke' : ''}`,
+  command: `${os.getPriority() > 0 ? `nice -n ${os.getPriority()} ` : ''}pnpm experiment:adapters${smoke ? ' -- --smoke' : ''}`,
   commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim(),
   date: new Date().toISOString(),
   machine: machineDescription(),
