@@ -72,7 +72,7 @@ export function renderAdapters(r) {
     '',
     '## Serving',
     '',
-    `The same mixed load (${r.serving.load.requests} requests, ${r.serving.load.newTokens} greedy tokens each, EOS ignored, adapters round-robin) through the serving engine (tooling/bench/adapterServing.mjs), ${r.serving.rounds} interleaved round(s). Adapters, in order: ${r.serving.adapters.join(', ')}.`,
+    `The same mixed load (${r.serving.load.requests} requests, ${r.serving.load.newTokens} greedy tokens each, EOS ignored, adapters round-robin) through the serving engine on the fused wasm kernels, 1 thread (tooling/bench/adapterServing.mjs), ${r.serving.rounds} interleaved round(s). Adapters, in order: ${r.serving.adapters.join(', ')}.`,
     '',
     '| adapters | tokens/s (per round) | tokens per CPU-second (per round) |',
     '|---:|---|---|',
