@@ -40,7 +40,7 @@ const sizes = {
   heldOutBytes: env('ADAPTERS_HELDOUT_BYTES', smoke ? 1_500 : 5_000),
 };
 const window = smoke ? 64 : 128;
-const serving = smoke ? { load: { requests: 4, newTokens: 8 }, rounds: 1 } : { load: defaultLoad, rounds: 2 };
+const serving = smoke ? { load: { requests: 4, newTokens: 8 }, rounds: 1 } : { load: defaultLoad, rounds: 7 };
 /** @type {import('./adaptersData.mjs').Domain[]} */
 const names = /** @type {never} */ (Object.keys(domains));
 /** Methods run per target domain; smoke runs one target. */
@@ -108,6 +108,7 @@ const served = [
 const counts = [0, 1, 2, 4];
 /** @type {{ adapters: number, tokens: number, seconds: number, cpuSeconds: number, tokensPerSecond: number, tokensPerCpuSecond: number }[]} */
 const servingRuns = [];
+await serveMixed(baseModel, served, serving.load); // warm-up: the first serve pays compilation and cold caches
 for (let round = 0; round < serving.rounds; round++)
   for (const n of counts)
     servingRuns.push({ adapters: n, ...(await serveMixed(baseModel, served.slice(0, n), serving.load)) });

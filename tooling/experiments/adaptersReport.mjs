@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
  *   budget: { steps: number, batch: number, seq: number, tokensPerRun: number, schedule: string, learningRates: Record<string, number>,
  *     shapes: { loraRank: number, dvpt: { prompts: number, bottleneck: number, share: string } } },
  *   data: Record<string, { file: string, trainBytes: number, heldOutBytes: number }>, window: number,
- *   base: { perplexity: Record<string, number> }, targets: Record<string, Run[]>,
+ *   base: { perplexity: Record<string, number> }, loras: Run[], targets: Record<string, Run[]>,
  *   serving: { load: { requests: number, newTokens: number }, rounds: number, adapters: string[], runs: ServingRun[] },
  *   uptrainedRecursive: { run: boolean, why: string }, minutes: { training: number, total: number }, cpuSeconds: number,
  *   runs: { count: number, cached: number, trainingCpuSeconds: number },
@@ -72,9 +72,9 @@ export function renderAdapters(r) {
     '',
     '## Serving',
     '',
-    `The same mixed load (${r.serving.load.requests} requests, ${r.serving.load.newTokens} greedy tokens each, EOS ignored, adapters round-robin) through the serving engine on the fused wasm kernels, 1 thread (tooling/bench/adapterServing.mjs), ${r.serving.rounds} interleaved round(s). Adapters, in order: ${r.serving.adapters.join(', ')}.`,
+    `The same mixed load (${r.serving.load.requests} requests, ${r.serving.load.newTokens} greedy tokens each, EOS ignored, adapters round-robin) through the serving engine on the fused wasm kernels, 1 thread (tooling/bench/adapterServing.mjs), ${r.serving.rounds} interleaved round(s) after one discarded warm-up serve. Adapters, in order: ${r.serving.adapters.join(', ')}.`,
     '',
-    '| adapters | tokens/s (per round) | tokens per CPU-second (per round) |',
+    '| adapters | tokens/s: median (per round) | tokens per CPU-second: median (per round) |',
     '|---:|---|---|',
     ...servingRows(r.serving.runs),
     '',
@@ -107,11 +107,18 @@ function servingRows(runs) {
   const counts = [...new Set(runs.map((s) => s.adapters))];
   return counts.map((n) => {
     const mine = runs.filter((s) => s.adapters === n);
-    return `| ${n === 0 ? '0 (base)' : n} | ${mine.map((s) => s.tokensPerSecond.toFixed(0)).join(', ')} | ${mine.map((s) => s.tokensPerCpuSecond.toFixed(0)).join(', ')} |`;
+    const perSecond = mine.map((s) => s.tokensPerSecond);
+    const perCpu = mine.map((s) => s.tokensPerCpuSecond);
+    return `| ${n === 0 ? '0 (base)' : n} | ${median(perSecond).toFixed(0)} (${perSecond.map((x) => x.toFixed(0)).join(', ')}) | ${median(perCpu).toFixed(0)} (${perCpu.map((x) => x.toFixed(0)).join(', ')}) |`;
   });
 }
 
 const mean = (/** @type {number[]} */ xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const median = (/** @type {number[]} */ xs) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
+};
 
 /** `record[key]`, which the json always holds (a missing one is a broken file, not a blank cell). @param {Record<string, number>} record @param {string} key */
 function at(record, key) {
@@ -140,42 +147,65 @@ export function readings(r, domains) {
     ];
     const gap = bestPpl / ownPpl;
     out.push(
-      `${target}: the best composition over the other domains' adapters, ${nameOf(best)}, reaches perplexity ${bestPpl.toFixed(2)} — ${gap.toFixed(2)}× the own-domain LoRA's ${ownPpl.toFixed(2)} (${gap <= 1.05 ? 'near it' : 'not near it'}; the base: ${basePpl.toFixed(2)}), training ${best.trainedParameters.toLocaleString('en-US')} parameters against ${own.trainedParameters.toLocaleString('en-US')}.`,
+      `${target}: the best composition over the other domains' adapters, ${nameOf(best)}, reaches perplexity ${bestPpl.toFixed(2)} — ${gap.toFixed(2)}× the own-domain LoRA's ${ownPpl.toFixed(2)} (${gap <= 1.05 ? 'near it' : 'not near it'}; the base: ${basePpl.toFixed(2)}${bestPpl >= basePpl ? ', which no composition beats here' : ''}), training ${best.trainedParameters.toLocaleString('en-US')} parameters against ${own.trainedParameters.toLocaleString('en-US')}.`,
     );
     const bestOverall = lowest(runs, target);
     out.push(
       `${target}: lowest target perplexity: ${nameOf(bestOverall)} (${at(bestOverall.perplexity, target).toFixed(2)}).`,
     );
   }
-  const forgetting = forgettingByMethod(targets, r.base.perplexity, domains);
-  const least = forgetting[0];
-  const most = forgetting.at(-1);
-  if (least && most)
-    out.push(
-      `Off-target change (mean over targets of the held-out perplexity on the other domains ÷ the base's, with the result loaded; above 1 is forgetting): least ${methodNames[least.method]} (${least.ratio.toFixed(3)}×), most ${methodNames[most.method]} (${most.ratio.toFixed(3)}×); all: ${forgetting.map((x) => `${x.method} ${x.ratio.toFixed(3)}×`).join(', ')}. An adapter left unloaded changes nothing; full fine-tuning has no such switch.`,
-    );
+  out.push(...forgettingReadings(targets, r, domains));
   out.push(...servingReadings(r.serving.runs));
   return out;
 }
 
-/** Per method, mean off-target perplexity ratio to the base, least first. @param {[string, Run[]][]} targets @param {Record<string, number>} base @param {string[]} domains */
-function forgettingByMethod(targets, base, domains) {
+/**
+ * Forgetting, in the two senses the grid allows: a single-domain method (own LoRA, DVPT, full fine-tuning) against
+ * the base on the domains it was not trained for; a composition against its sources' own LoRAs on their domains
+ * (it includes those adapters, so the base is no fair reference there).
+ * @param {[string, Run[]][]} targets @param {Results} r @param {string[]} domains
+ */
+function forgettingReadings(targets, r, domains) {
   /** @type {Map<string, number[]>} */
   const ratios = new Map();
+  const add = (/** @type {string} */ method, /** @type {number} */ ratio) =>
+    ratios.set(method, [...(ratios.get(method) ?? []), ratio]);
   for (const [target, runs] of targets)
     for (const run of runs)
-      for (const d of domains.filter((x) => x !== target))
-        ratios.set(run.config.method, [...(ratios.get(run.config.method) ?? []), at(run.perplexity, d) / at(base, d)]);
-  return [...ratios].map(([method, xs]) => ({ method, ratio: mean(xs) })).sort((a, b) => a.ratio - b.ratio);
+      for (const d of domains.filter((x) => x !== target)) {
+        const source = r.loras.find((l) => l.config.target === d);
+        const composed = compositionMethods.includes(run.config.method);
+        if (composed && !source) continue;
+        add(
+          run.config.method,
+          at(run.perplexity, d) / at(composed && source ? source.perplexity : r.base.perplexity, d),
+        );
+      }
+  const ranked = [...ratios].map(([method, xs]) => ({ method, ratio: mean(xs) })).sort((a, b) => a.ratio - b.ratio);
+  const single = ranked.filter((x) => !compositionMethods.includes(x.method));
+  const composed = ranked.filter((x) => compositionMethods.includes(x.method));
+  const list = (/** @type {typeof ranked} */ xs) =>
+    xs.map((x) => `${methodNames[x.method]} ${x.ratio.toFixed(3)}×`).join(', ');
+  const out = [];
+  if (single[0])
+    out.push(
+      `Forgetting of the single-domain methods (mean over targets of the held-out perplexity on the other two domains ÷ the base's, the result loaded; above 1 is forgetting): least ${methodNames[single[0].method]}; ${list(single)}. An adapter left unloaded changes nothing; full fine-tuning has no such switch.`,
+    );
+  if (composed[0])
+    out.push(
+      `The compositions on their source domains (held-out perplexity ÷ that domain's own LoRA, mean over targets and sources; 1 keeps the source's quality): best ${methodNames[composed[0].method]}; ${list(composed)}.`,
+    );
+  return out;
 }
 
 /** @param {ServingRun[]} runs */
 function servingReadings(runs) {
-  const rate = (/** @type {number} */ n) => mean(runs.filter((s) => s.adapters === n).map((s) => s.tokensPerCpuSecond));
+  const rate = (/** @type {number} */ n) =>
+    median(runs.filter((s) => s.adapters === n).map((s) => s.tokensPerCpuSecond));
   const one = rate(1);
   if (!Number.isFinite(one) || !Number.isFinite(rate(4))) return [];
   return [
-    `Serving 4 adapters under the same mixed load runs ${(rate(4) / one).toFixed(2)}× the tokens per CPU-second of serving 1 (2 adapters: ${(rate(2) / one).toFixed(2)}×; no adapter: ${(rate(0) / one).toFixed(2)}×).`,
+    `Serving 4 adapters under the same mixed load runs ${(rate(4) / one).toFixed(2)}× the tokens per CPU-second of serving 1 (medians over the rounds) (2 adapters: ${(rate(2) / one).toFixed(2)}×; no adapter: ${(rate(0) / one).toFixed(2)}×).`,
   ];
 }
 
