@@ -97,7 +97,7 @@ export function registerServe(program: Command): void {
     )
     .option(
       '--adapter <name=dir>',
-      'NAME=DIR: serve a PEFT LoRA adapter that a request picks with "model": "NAME" (GET /v1/models lists them; an unknown name is a 404); repeatable: requests for different adapters share one batch. A bare DIR adds its delta to the base for every request. Adapters combine by summing only (other composition is another issue)',
+      'NAME=DIR: serve a PEFT LoRA adapter, or a ScaLearn composition folder (train --compose; folded into its one LoRA at load), that a request picks with "model": "NAME" (GET /v1/models lists them; an unknown name is a 404); repeatable: requests for different adapters share one batch. A gated composition or a DVPT folder is refused (input-dependent: no fused kernel). A bare DIR adds its LoRA delta to the base for every request',
       collectAdapter,
     )
     .option('--loops <n>', 'converted models: run the shared block n times (default: as converted)')

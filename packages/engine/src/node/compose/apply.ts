@@ -33,7 +33,7 @@ export function withComposition(
 }
 
 /** scaledLora, freeing the parts and coefficients whatever happens (the folded LoRA holds copies). */
-function foldAndFree(
+export function foldAndFree(
   parts: readonly DepthwiseLora[],
   coefficients: ReadonlyMap<string, tf.Tensor>,
   spec: CompositionSpec,
