@@ -14,8 +14,9 @@ import { postHead, rawRequest, type RawReply } from './serve/rawClient.js';
 // An HTTP fuzz of `recur serve` over loopback (the stories260K tokenizer, a scripted engine): hostile
 // bodies, malformed HTTP, ~1 MB prompts, slow senders and dropped streams. Every hostile request
 // gets a 4xx with an OpenAI error body — never a 5xx, a hang or a silent close — and the server
-// stays healthy. /health is probed every 20 ms throughout; because this machine is shared, the
-// latency asserts are on the median (< 100 ms) and the max (< 500 ms) rather than on every probe.
+// stays healthy. /health is probed every 20 ms throughout: every probe must answer 200 and none may
+// block for seconds (< 2 s, a behaviour bound that holds under parallel CI load). How fast /health
+// answers while huge prompts are refused is a measurement, not a test: `node tooling/bench/serveHealth.mjs`.
 // Deterministic (a seeded generator), bounded in count and time (about 10 s).
 
 const hf = fileURLToPath(new URL('../../../../shared/models/stories260K/hf', import.meta.url));
@@ -24,6 +25,8 @@ const corpus = readFileSync(
   'utf8',
 );
 const receiveTimeoutMs = 400;
+/** A /health probe that takes longer than this blocked: the event loop was stuck behind a request. */
+const blockedMs = 2000;
 
 let model: LoadedModel;
 let engine: FakeEngine;
@@ -184,8 +187,7 @@ describe('recur serve: HTTP fuzz', () => {
     replies.forEach((reply) => expectClientError(reply, '1 MB prompt'));
     expect(seconds).toBeLessThan(5);
     expect(probes.length).toBeGreaterThan(0);
-    expect(median(probes)).toBeLessThan(100);
-    expect(Math.max(...probes)).toBeLessThan(500);
+    expect(Math.max(...probes)).toBeLessThan(blockedMs);
   });
 
   it('answers slow senders 408 within the receive timeout', async () => {
@@ -234,17 +236,12 @@ describe('recur serve: HTTP fuzz', () => {
     expect((await call(base, 'GET', '/health')).status).toBe(200);
   });
 
-  it('never answered 5xx, and /health stayed fast throughout', async () => {
+  it('never answered 5xx, and /health answered throughout without blocking', async () => {
     const metrics = (await call(base, 'GET', '/metrics')).body;
     expect(metrics).not.toMatch(/recur_http_responses_total\{status="5\d\d"\}/);
     latencies.push(...(await probe.stop()));
     probe = healthProbe(base);
     expect(latencies.length).toBeGreaterThan(20);
-    expect(median(latencies)).toBeLessThan(100);
-    expect(Math.max(...latencies)).toBeLessThan(500);
+    expect(Math.max(...latencies)).toBeLessThan(blockedMs);
   });
 });
-
-function median(values: readonly number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-}

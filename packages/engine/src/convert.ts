@@ -1,42 +1,18 @@
-import { Decoder, executionSteps, recursiveFromPretrained, type RecursiveOptions, type TyingPlan } from '@recur/graph';
+import { adaptedModules, Decoder, executionSteps, type TyingPlan } from '@recur/graph';
 import {
   DepthwiseLora,
   GeneratedLora,
-  generatedKind,
-  initDepthwiseLora,
-  initGeneratedLora,
-  initMosLora,
-  loraKindFields,
-  loraKindSpec,
   MosLora,
   sharedSteps,
-  type HyperSection,
-  type LoraInit,
-  type LoraKind,
-  type LoraRanks,
-  type MosSettings,
-  type NormMode,
+  type ArrayTensor,
   type TruncationEnergy,
 } from '@recur/lora';
+import { conversionPlan, type Conversion } from './conversion/plan.js';
+import type { ConversionSource, ConvertOptions } from './conversion/options.js';
 import type { LoadedModel } from './model.js';
 import type { RecurSection } from './recurConfig.js';
 
-export interface ConvertOptions extends RecursiveOptions {
-  /** LoRA ranks per module group; 0 for no adapters. */
-  readonly ranks: LoraRanks;
-  readonly loraInit: LoraInit;
-  readonly norms: NormMode;
-  /** Multiplier of B·A; 1 keeps SVD-initialised factors exact. */
-  readonly loraScale?: number;
-  /** How the per-loop LoRA is stored: 'depthwise' (default), 'mos' (factors gathered from shared shard pools), or generated ('hyper', 'scaled'; see @recur/lora kinds.ts). */
-  readonly loraKind?: LoraKind;
-  /** loraKind 'mos': pool size, shards per vector, private fraction, strategy switches, seed. */
-  readonly mos?: MosSettings;
-  /** loraKind 'hyper': the width of its loop and position embeddings. */
-  readonly hyper?: HyperSection;
-  /** Progress of the LoRA initialisation (one unit per shared step × module). */
-  readonly onProgress?: (done: number, total: number) => void;
-}
+export type { ConvertOptions } from './conversion/options.js';
 
 export interface ConvertedModel extends LoadedModel {
   readonly plan: TyingPlan;
@@ -51,97 +27,72 @@ export interface ConvertedModel extends LoadedModel {
 
 /**
  * A loaded model turned into a Relaxed Recursive Transformer (Bae et al. 2024): its layers tied
- * into a looped block, initialised from the pretrained ones, plus depth-wise LoRA.
+ * into a looped block, initialised from the pretrained ones, plus depth-wise LoRA. The in-memory
+ * executor of `conversionPlan` (the streamed one, `node/convertStream.ts`, writes the same tensors
+ * to a folder): every planned tensor is made from the loaded decoder's weights and kept.
  */
 export async function convertModel(model: LoadedModel, options: ConvertOptions): Promise<ConvertedModel> {
   if (model.masa)
     throw new RangeError(
       `${model.source.path}: a MASA model is not looped (its attention is already shared as atoms); convert its source instead`,
     );
-  const source = await weightArrays(model.decoder);
-  const spec = recursiveFromPretrained(model.decoder.config, source, options);
-  const loraEnergy: TruncationEnergy[] = [];
-  const kind = loraKindSpec(options);
-  const mosSettings = kind.kind === 'mos' ? options.mos : undefined;
-  if (kind.kind === 'mos' && !mosSettings) throw new RangeError('loraKind mos needs its MoS settings');
-  const scale = options.loraScale ?? 1;
-  const generated = generatedKind(kind)
-    ? GeneratedLora.fromArrays(
-        kind,
-        initGeneratedLora({ spec: kind, ...loraInitInputs(model, spec, source, options) }),
-        scale,
-      )
-    : undefined;
-  // MoS: only the per-loop norms come from here; its factors are gathered from the pools
-  const loraArrays = generated
-    ? undefined
-    : initDepthwiseLora({
-        ...loraInitInputs(model, spec, source, options),
-        ...(mosSettings && { ranks: { attention: 0, mlp: 0 } }),
-        onEnergy: (e) => loraEnergy.push(e),
-        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      });
-  const steps = sharedSteps(spec.plan).map((s) => [s.unique, s.loop] as const);
-  const mosInit =
-    mosSettings && initMosLora({ config: model.decoder.config, steps, ranks: options.ranks, settings: mosSettings });
-  const mos =
-    mosInit && loraArrays && MosLora.fromArrays(new Map([...mosInit.arrays, ...loraArrays]), mosInit.section, scale);
-  // MoS and generated kinds run as dense per-loop LoRA (the fast path, export); their stored form trains and saves
-  const lora = generated
-    ? generated.materialise(executionSteps(spec.config))
-    : mos
-      ? mos.materialise()
-      : DepthwiseLora.fromArrays(loraArrays!, scale);
-  const decoder = Decoder.fromArrays(spec.config, spec.arrays, { adapter: lora });
-  const recur: RecurSection = {
-    strategy: options.strategy,
-    loops: options.loops,
-    blockSize: spec.plan.blockSize,
-    init: options.init,
-    // MoS always starts at the tied model (zero B pool), whatever --lora-init says; hyper fits its generators to the SVD factors under svd
-    loraInit: mos ? 'zero' : options.loraInit,
-    ...(generated && loraKindFields(generated.spec)),
-    ...(mosInit && { loraKind: 'mos' as const, mos: mosInit.section }),
-    ranks: options.ranks,
-    norms: options.norms,
-    loraScale: scale,
-    layerOrder: spec.config.layerOrder ?? [],
-    source: { path: model.source.path, numLayers: model.config.numLayers, parameters: model.decoder.parameterCount },
-  };
+  const conversion = conversionPlan(decoderSource(model), options);
+  const decoderArrays = new Map<string, Float32Array>();
+  for (const tensor of conversion.decoder) decoderArrays.set(tensor.name, await tensor.data());
+  const loraArrays = new Map<string, ArrayTensor>();
+  for (const tensor of conversion.lora) loraArrays.set(tensor.name, { data: await tensor.data(), shape: tensor.shape });
+  const total = sharedSteps(conversion.plan).length * adaptedModules.length;
+  options.onProgress?.(total, total);
+  const { stored, lora } = loraOf(conversion, loraArrays, options.loraScale ?? 1);
+  const decoder = Decoder.fromArrays(conversion.config, decoderArrays, { adapter: lora });
   return {
     ...model,
-    config: { ...model.config, numLayers: spec.plan.uniqueLayers },
+    config: { ...model.config, numLayers: conversion.plan.uniqueLayers },
     decoder,
-    plan: spec.plan,
+    plan: conversion.plan,
     lora,
-    ...(mos && { mos }),
-    ...(generated && { generatedLora: generated }),
-    loraEnergy,
-    parameters: {
-      shared: decoder.parameterCount,
-      lora: (generated ?? mos ?? lora).parameterCount,
-      source: model.decoder.parameterCount,
-    },
-    recur,
+    ...(stored instanceof MosLora && { mos: stored }),
+    ...(stored instanceof GeneratedLora && { generatedLora: stored }),
+    loraEnergy: conversion.loraEnergy,
+    parameters: { shared: decoder.parameterCount, lora: stored.parameterCount, source: model.decoder.parameterCount },
+    recur: conversion.recur,
   };
 }
 
-/** What every LoRA kind's initialisation reads: the tying plan, source and shared weights, ranks, init, seed. */
-function loraInitInputs(
-  model: LoadedModel,
-  spec: ReturnType<typeof recursiveFromPretrained>,
-  source: ReadonlyMap<string, Float32Array>,
-  options: ConvertOptions,
-) {
+/**
+ * The LoRA as stored and as executors run it: MoS and the generated kinds run as dense per-loop LoRA
+ * (the fast path, export); their stored form is what trains and saves.
+ */
+function loraOf(
+  conversion: Conversion,
+  arrays: ReadonlyMap<string, ArrayTensor>,
+  scale: number,
+): { stored: DepthwiseLora | MosLora | GeneratedLora; lora: DepthwiseLora } {
+  if (conversion.generated) {
+    const generated = GeneratedLora.fromArrays(conversion.generated, arrays, scale);
+    return { stored: generated, lora: generated.materialise(executionSteps(conversion.config)) };
+  }
+  if (conversion.mos) {
+    const mos = MosLora.fromArrays(arrays, conversion.mos.section, scale);
+    return { stored: mos, lora: mos.materialise() };
+  }
+  const lora = DepthwiseLora.fromArrays(arrays, scale);
+  return { stored: lora, lora };
+}
+
+/** A loaded model's decoder as a conversion's source: each weight read (once) from the backend. */
+function decoderSource(model: LoadedModel): ConversionSource {
+  const read = new Map<string, Promise<Float32Array>>();
   return {
-    plan: spec.plan,
-    sourceConfig: model.decoder.config,
-    source,
-    shared: spec.arrays,
-    ranks: options.ranks,
-    init: options.loraInit,
-    norms: options.norms,
-    seed: options.seed ?? 0,
+    path: model.source.path,
+    config: model.decoder.config,
+    parameters: model.decoder.parameterCount,
+    read: (key) => {
+      const tensor = model.decoder.weights.get(key);
+      if (!tensor) return Promise.reject(new Error(`source model has no ${key}`));
+      if (!read.has(key)) read.set(key, tensor.data() as Promise<Float32Array>);
+      return read.get(key)!;
+    },
   };
 }
 

@@ -8,3 +8,11 @@ export { prepareRunFolder, type RunFolderOptions } from './runFolder.js';
 export { TrainRunError } from './errors.js';
 export { checkTrainingFits, formatBytes, trainingBytes, trainingMemoryLimit, type TrainingShape } from './limits.js';
 export { dvptTrainable, type DvptTraining } from './dvptTrainable.js';
+export {
+  objectiveModes,
+  trainingModeOf,
+  trainingModes,
+  type ModeChoice,
+  type ObjectiveMode,
+  type TrainingMode,
+} from './modes/index.js';
