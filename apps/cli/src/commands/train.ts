@@ -34,7 +34,7 @@ import {
   compositionParts,
   type ComposeCliOptions,
 } from './composeOptions.js';
-import { loraLayersFilter, loraLayersFlag, loraLayersHelp } from './loraLayersOption.js';
+import { loraLayersFilter, loraLayersFlag, loraLayersHelp, loraLayerTargets } from './loraLayersOption.js';
 import { addDvptTrainingOptions, dvptTraining, dvptTrainableHelp, type DvptCliOptions } from './dvptOptions.js';
 import {
   addIntactOptions,
@@ -172,9 +172,9 @@ export function registerTrain(program: Command): void {
     const dvpt = dvptTraining(options);
     const adapter = adapterTraining(options);
     const compose = composeTraining(options);
-    if (adapter && options.loraLayers !== undefined)
+    if (adapter?.mos && options.loraLayers !== undefined)
       throw new UsageError(
-        "--lora-layers narrows a model's own LoRA; with --lora-rank a new adapter covers every layer (not both yet)",
+        '--lora-layers does not apply to a new MoS adapter: its shard pools are shared by every layer',
       );
     checkRouterFlags(options);
     checkIntactFlags(options);
@@ -214,14 +214,16 @@ export function registerTrain(program: Command): void {
       const trainable =
         (dvpt ? 'lora' : (options.trainable as TrainableSelection | undefined)) ??
         (adapter || composition ? 'lora' : (model.recur || model.masa) && !options.fromScratch ? 'shared+lora' : 'all');
-      const trainableFilter = await loraLayersFilter(options, model);
+      // --lora-layers with --lora-rank places the new adapter; without, it narrows the model's own LoRA
+      const targets = adapter && (await loraLayerTargets(options, model));
+      const trainableFilter = adapter ? undefined : await loraLayersFilter(options, model);
       const intact = await intactTraining(options, model);
       const recordIntervals = recordIntervalWindows(options);
       const result = await trainModel({
         ...settings,
         trainable,
         ...(trainableFilter && { trainableFilter }),
-        ...(adapter && { adapter }),
+        ...(adapter && { adapter: targets ? { ...adapter, targets } : adapter }),
         ...(dvpt && { dvpt }),
         ...(composition && { composition }),
         ...(intact && { intact }),
