@@ -47,11 +47,12 @@ function costLine(result) {
   const adapt = result.sources
     .flatMap((s) => s.rows)
     .reduce((sum, r) => sum + (r.tokensPerCpuSecond ? tokensPerRun / r.tokensPerCpuSecond : 0), 0);
-  const short = result.sources.find((s) => s.trained === 'here' && s.tokensPerCpuSecond);
-  const sourceCpu = short?.tokensPerCpuSecond
-    ? (short.steps * Number(result.budget.batch) * Number(result.budget.seq)) / short.tokensPerCpuSecond
-    : 0;
-  return `Training cost: ${(sourceCpu + adapt).toFixed(0)} CPU-s (${sourceCpu.toFixed(0)} for the short source, ${adapt.toFixed(0)} for the adaptations; one wasm thread each; evaluations and diagnostics extra); tokens per CPU-second per run in the tables.`;
+  const here = result.sources.filter((s) => s.trained === 'here' && s.tokensPerCpuSecond);
+  const sourceCpu = here.reduce(
+    (sum, s) => sum + (s.steps * Number(result.budget.batch) * Number(result.budget.seq)) / (s.tokensPerCpuSecond ?? 1),
+    0,
+  );
+  return `Training cost: ${(sourceCpu + adapt).toFixed(0)} CPU-s (${sourceCpu.toFixed(0)} for the ${here.map((s) => s.label).join(' and ') || 'no'} source${here.length === 1 ? '' : 's'} trained here, ${adapt.toFixed(0)} for the adaptations; one wasm thread each; evaluations and diagnostics extra); tokens per CPU-second per run in the tables.`;
 }
 
 /** @param {InjectResult} result */
