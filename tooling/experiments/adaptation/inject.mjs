@@ -4,9 +4,8 @@
 // Shakespeare for the same steps four ways — LoRA on the diagnosed inflection layers (`--lora-layers auto`), LoRA on
 // every layer, LoRA on the top layers (as many as auto chose), full fine-tuning — with target and source held-out
 // perplexity, trainable parameters and `recur diagnose` before and after each. Rendered by injectReport.mjs.
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { cpuSecondsWithChildren as cpuSeconds } from '../../bench/record.mjs';
+import { readFileSync } from 'node:fs';
+import { HELD_OUT_FRACTION, recurOnce, splitCorpora, train } from './injectRuns.mjs';
 
 export { renderInject as render } from './injectReport.mjs';
 
@@ -39,10 +38,7 @@ const BUDGETS = {
 /** The default model's recipe (tooling/default-model/train.mjs) for the sources; adaptation lrs per method. */
 const SOURCE_RECIPE = { lr: 3e-3, schedule: 'cosine', weightDecay: 0.01, clip: 1 };
 const ADAPT_LR = { lora: 1e-2, full: 1e-3 };
-const HELD_OUT_FRACTION = 0.1;
 const WINDOW = 128;
-/** One wasm thread: measured faster than two for this small model (tooling/default-model/train.mjs). */
-const THREADS = ['--threads', '1'];
 
 /**
  * @typedef {{ root: string, cacheDir: string, seed: number, smoke: boolean, log: (msg: string) => void,
@@ -95,39 +91,6 @@ function numLayersOf(ctx) {
   return JSON.parse(readFileSync(`${ctx.root}tooling/default-model/config.json`, 'utf8')).num_hidden_layers;
 }
 
-/** Last `HELD_OUT_FRACTION` of each corpus's documents held out; train/held-out files under cacheDir/data. @param {Ctx} ctx */
-function splitCorpora(ctx) {
-  const dir = `${ctx.cacheDir}/data`;
-  mkdirSync(dir, { recursive: true });
-  /** @typedef {'stories' | 'shakespeare'} Corpus */
-  const files = /** @type {Record<Corpus, { train: string, heldOut: string }>} */ ({});
-  const stats = /** @type {Record<Corpus, { documents: number, heldOutDocuments: number, file: string }>} */ ({});
-  for (const [key, file] of /** @type {const} */ ([
-    ['stories', 'tinystories_val/tinystories_val.txt'],
-    ['shakespeare', 'tinyshakespeare/input.txt'],
-  ])) {
-    const docs = readFileSync(`${ctx.root}../shared/corpora/${file}`, 'utf8')
-      .split(/\n\s*\n/)
-      .map((d) => d.trim())
-      .filter((d) => d.length > 0);
-    const held = Math.max(1, Math.round(docs.length * HELD_OUT_FRACTION));
-    files[key] = {
-      train: writeOnce(`${dir}/${key}-train.txt`, docs.slice(0, -held).join('\n\n')),
-      heldOut: writeOnce(`${dir}/${key}-heldout.txt`, docs.slice(-held).join('\n\n')),
-    };
-    stats[key] = { file: `../shared/corpora/${file}`, documents: docs.length, heldOutDocuments: held };
-  }
-  return { files, stats };
-}
-
-/** @param {string} path @param {string} text */
-function writeOnce(path, text) {
-  if (existsSync(path) && readFileSync(path, 'utf8') === text) return path;
-  writeFileSync(`${path}.${process.pid}.tmp`, text); // per process: two sources may fill the cache at once
-  renameSync(`${path}.${process.pid}.tmp`, path);
-  return path;
-}
-
 /**
  * A TinyStories source: trained from scratch here for `steps` (default recipe, the default model's tokenizer), or
  * the committed default model when `steps` is null. Cached in cacheDir/source-LABEL.
@@ -145,58 +108,6 @@ function sourceModel(ctx, data, budget, label, steps) {
     ...['--batch', String(budget.batch), '--seq', String(budget.seq)],
   ]);
   return { model: summary.modelDir, steps, trained: 'here', tokensPerCpuSecond: summary.tokensPerCpuSecond };
-}
-
-/**
- * `recur train` into cacheDir/runs/LABEL-HASH (HASH: of the arguments, so a changed run lands in a new folder and
- * what reads its model is keyed anew), seeded; its own validation split is a sliver (we score on the fixed
- * held-out files instead). Adds tokens per CPU-second of the child process. A finished run is reused.
- * @param {Ctx} ctx @param {string} label @param {string[]} args
- */
-function train(ctx, label, args) {
-  const full = [...args, '--seed', String(ctx.seed), '--val-fraction', '0.002', '--eval-every', '0'];
-  const out = `${ctx.cacheDir}/runs/${label}-${hashOf([full, modelStamp(args)])}`;
-  /** @type {() => TrainSummary} */
-  const run = () => {
-    const cpu = cpuSeconds();
-    const summary = /** @type {Omit<TrainSummary, 'tokensPerCpuSecond'>} */ (
-      ctx.recur(['train', ...full, '--out', out, '--force', '--save-every', '100000', ...THREADS])
-    );
-    return { ...summary, tokensPerCpuSecond: summary.tokens / Math.max(1e-9, cpuSeconds() - cpu) };
-  };
-  return memoFile(`${out}.summary.json`, run);
-}
-
-/** `recur ARGS` once per distinct ARGS (and state of the model they name), its JSON kept under cacheDir/memo. @param {Ctx} ctx @param {string[]} args */
-function recurOnce(ctx, args) {
-  return memoFile(`${ctx.cacheDir}/memo/${args[0]}-${hashOf([args, modelStamp(args)])}.json`, () =>
-    ctx.recur([...args, ...THREADS]),
-  );
-}
-
-/** Size and mtime of the weights a `--model` argument names: a retrained model at the same path is a new key. @param {string[]} args */
-function modelStamp(args) {
-  const model = args[args.indexOf('--model') + 1];
-  if (!args.includes('--model') || !model || !existsSync(`${model}/model.safetensors`)) return null;
-  const stat = statSync(`${model}/model.safetensors`);
-  return [stat.size, stat.mtimeMs];
-}
-
-/** @param {unknown} value */
-function hashOf(value) {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 12);
-}
-
-/**
- * The JSON in `file`, or `make()`'s value written there atomically.
- * @template T @param {string} file @param {() => T} make @returns {T}
- */
-function memoFile(file, make) {
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
-  const value = make();
-  mkdirSync(file.slice(0, file.lastIndexOf('/')), { recursive: true });
-  writeOnce(file, JSON.stringify(value));
-  return value;
 }
 
 /**
