@@ -30,6 +30,20 @@ export function loadAverage() {
     .join(' / ');
 }
 
+/**
+ * CPU-seconds (user + system) of this process and of the children it has waited for (the CLI runs it starts),
+ * from /proc (proc(5): utime, stime, cutime, cstime); without /proc, this process's own.
+ */
+export function cpuSecondsWithChildren() {
+  if (!existsSync('/proc/self/stat')) {
+    const usage = process.cpuUsage();
+    return (usage.user + usage.system) / 1e6;
+  }
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0) / 100; // USER_HZ is 100 on Linux
+}
+
 /** @param {string} name @param {string} markdown */
 export function recordSection(name, markdown) {
   const file = `${root}docs/benchmarks.md`;

@@ -90,7 +90,7 @@ describe('recur train --lora-rank', () => {
     );
   }, 60_000);
 
-  it('refuses --lora-rank with another --trainable or with --lora-layers, and --lora-modules without --lora-rank', async () => {
+  it('refuses --lora-rank with another --trainable, a missing --lora-layers layer or a MoS adapter, and --lora-modules without --lora-rank', async () => {
     expectOneLineFailure(
       await recur('train', '--model', hf, '--out', join(dir, 'x'), '--trainable', 'all', '--lora-rank', '2', ...budget),
       /--lora-rank trains only the new LoRA: give --trainable lora/,
@@ -115,10 +115,59 @@ describe('recur train --lora-rank', () => {
       /--lora-modules: "x" is not one of q, k, v, o, gate, up, down/,
     );
     expectOneLineFailure(
-      await recur('train', '--model', hf, '--out', join(dir, 'w'), '--lora-rank', '2', '--lora-layers', '1', ...budget),
-      /--lora-layers narrows a model's own LoRA; with --lora-rank a new adapter covers every layer/,
+      await recur('train', '--model', hf, '--out', join(dir, 'w'), '--lora-rank', '2', '--lora-layers', '9', ...budget),
+      /--lora-layers: layer 9 does not exist \(the model stores 5\)/,
+    );
+    expectOneLineFailure(
+      await recur(
+        'train',
+        '--model',
+        hf,
+        '--out',
+        join(dir, 'v'),
+        '--lora-rank',
+        '2',
+        '--lora-kind',
+        'mos',
+        '--lora-layers',
+        '1',
+        ...budget,
+      ),
+      /--lora-layers does not apply to a new MoS adapter/,
     );
   }, 60_000);
+
+  it('--lora-layers LIST puts the new adapter only on those layers (the adapter file holds only them)', async () => {
+    const out = join(dir, 'layers');
+    const trained = await recur(
+      'train',
+      '--model',
+      hf,
+      '--out',
+      out,
+      '--lora-rank',
+      '4',
+      '--lora-modules',
+      'q,v,down',
+      '--lora-layers',
+      '1,3',
+      ...budget,
+      '--json',
+    );
+    expect(trained.code, trained.stderr).toBe(0);
+    expect(trained.stderr).toMatch(/LoRA trains on layers 1, 3/);
+    const summary = JSON.parse(trained.stdout) as { trainedParameters: number };
+    expect(summary.trainedParameters).toBe(2 * 4 * (64 + 64 + (64 + 32) + (172 + 64)));
+    const config = JSON.parse(readFileSync(join(out, 'adapter', 'adapter_config.json'), 'utf8')) as {
+      rank_pattern: Record<string, number>;
+    };
+    expect(Object.keys(config.rank_pattern).sort()).toEqual(
+      ['1', '3'].flatMap((l) =>
+        ['mlp.down_proj', 'self_attn.q_proj', 'self_attn.v_proj'].map((m) => `model.layers.${l}.${m}`),
+      ),
+    );
+    expect((await greedy('--model', hf, '--adapter', join(out, 'adapter'))).length).toBeGreaterThan(1);
+  }, 240_000);
 
   it('on a converted model: one LoRA per (layer, loop) step over its frozen own LoRA; generate --adapter runs it', async () => {
     const rrt = join(dir, 'rrt');

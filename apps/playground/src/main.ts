@@ -1,5 +1,6 @@
 import { disposeModel, generate, type LoadedModel } from '@recur/engine';
 import { tf, type BackendName } from '@recur/tensor';
+import { DEFAULT_DIAGNOSE_TEXT, diagnoseText } from './analysis/diagnoseText.js';
 import { probeLoops } from './analysis/loopProbe.js';
 import { measureThroughput } from './analysis/throughput.js';
 import { tokenDepths } from './analysis/tokenDepths.js';
@@ -8,6 +9,7 @@ import { convertInWorker } from './convert/convertInWorker.js';
 import { openModel } from './load/openModel.js';
 import { filesFromDrop, filesFromList, filesFromUrl, type ModelFiles } from './load/sources.js';
 import { drawEntropyChart, drawThroughputChart } from './ui/charts.js';
+import { drawDiagnoseChart, renderDiagnoseTable } from './ui/diagnoseChart.js';
 import { action, byId, setProgress, showMessage } from './ui/dom.js';
 import { drawDepthHeatmap } from './ui/heatmap.js';
 import { convertOptions, fillConvertChoices, numberField } from './ui/options.js';
@@ -31,10 +33,12 @@ function settle(): void {
   byId('convert-button', HTMLButtonElement).disabled = !state.source;
   byId('generate-button', HTMLButtonElement).disabled = !current();
   byId('bench-button', HTMLButtonElement).disabled = !current();
+  byId('diagnose-button', HTMLButtonElement).disabled = !current();
 }
 
 async function start(): Promise<void> {
   fillConvertChoices();
+  byId('diagnose-text', HTMLTextAreaElement).value = DEFAULT_DIAGNOSE_TEXT;
   const params = new URLSearchParams(location.search);
   const prefer: BackendName = params.get('backend') === 'wasm' ? 'wasm' : 'webgpu';
   await action(
@@ -81,6 +85,7 @@ function wireEvents(): void {
   onSubmit('convert-form', 'convert', convert);
   onSubmit('generate-form', 'generate', run);
   onSubmit('bench-form', 'bench', bench);
+  onSubmit('diagnose-form', 'diagnose', diagnose);
 }
 
 /** Replaces the page's model with the one in these files; on failure the previous model stays. */
@@ -200,6 +205,21 @@ async function bench(): Promise<void> {
   drawThroughputChart(byId('throughput-chart', HTMLCanvasElement), result);
   byId('throughput-note', HTMLParagraphElement).textContent =
     `${result.sequences} sequences × ${result.steps} greedy steps on ${state.backend?.name}; batched = one forward per step with every row through each layer call (each row attends over its own cache; all rows at full depth). Same tokens both ways: ${result.sameTokens ? 'yes' : 'no'}.`;
+}
+
+/** Per-layer diagnostics of the current model on the pasted text (the engine's diagnoseModel). */
+async function diagnose(): Promise<void> {
+  const model = current();
+  if (!model) throw new Error('open a model first');
+  const result = await diagnoseText(model, byId('diagnose-text', HTMLTextAreaElement).value, {
+    window: numberField('diagnose-window', 2, model.config.maxPositionEmbeddings),
+    maxWindows: numberField('diagnose-windows', 1, 64),
+    target: byId('diagnose-target', HTMLTextAreaElement).value,
+  });
+  drawDiagnoseChart(byId('diagnose-chart', HTMLCanvasElement), result);
+  renderDiagnoseTable(byId('diagnose-table', HTMLTableElement), result);
+  byId('diagnose-note', HTMLParagraphElement).textContent =
+    `${result.source.windows} window${result.source.windows === 1 ? '' : 's'}, ${result.source.tokens} tokens, loss ${result.source.loss.toFixed(3)}; inflection layers: ${result.inflectionLayers.join(', ') || 'none'} (${result.rule}).`;
 }
 
 window.addEventListener('error', (e) => showMessage(e.message));

@@ -24,7 +24,7 @@ describe.runIf(run).each((process.env.E2E_BACKENDS?.split(',') ?? ['webgpu', 'wa
     beforeAll(async () => {
       if (!existsSync(`${dist}index.html`))
         throw new Error(`${dist} is not built: run npx -y pnpm@10.34.9 --filter @recur/playground build`);
-      server = await serveStatic({ '/': dist, '/shared/': `${repoRoot}../shared/` });
+      server = await serveStatic({ '/': dist, '/shared/': `${repoRoot}../shared/`, '/models/': `${repoRoot}models/` });
       browser = await launchChromium();
       page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
       page.on('pageerror', (err) => errors.push(err.message));
@@ -162,6 +162,40 @@ describe.runIf(run).each((process.env.E2E_BACKENDS?.split(',') ?? ['webgpu', 'wa
       expect(await message(page)).toBe('');
       expect(await count()).toBe(before);
     });
+
+    it('diagnoses the default model in the page: one entry per layer, drawn, and no tensors left behind', async () => {
+      await page.fill('#url-input', '/models/default/');
+      await actAndSettle(page, () => page.click('#url-load'));
+      expect(await message(page)).toBe('');
+      const layers = (
+        JSON.parse(readFileSync(`${repoRoot}models/default/config.json`, 'utf8')) as Record<string, number>
+      ).num_hidden_layers!;
+      const count = () =>
+        page.evaluate(
+          () =>
+            (window as unknown as { recur: { tf: { memory(): { numTensors: number } } } }).recur.tf.memory().numTensors,
+        );
+      await page.fill('#diagnose-window', '32');
+      await page.fill('#diagnose-windows', '1');
+      await page.fill(
+        '#diagnose-target',
+        'To be, or not to be, that is the question: whether tis nobler in the mind to suffer.',
+      );
+      // warm-up: kernels may keep constants on first use (SwiftShader runs WebGPU on the CPU: slow when the cores are shared)
+      await actAndSettle(page, () => page.click('#diagnose-button'), 280_000);
+      expect(await message(page)).toBe('');
+      const before = await count();
+      await actAndSettle(page, () => page.click('#diagnose-button'), 280_000);
+      expect(await message(page)).toBe('');
+      expect(await count()).toBe(before);
+      expect(await page.locator('#diagnose-table tbody tr').count()).toBe(layers);
+      expect(await page.getAttribute('#diagnose-chart', 'data-drawn')).toBe('true');
+      expect(await page.getAttribute('#diagnose-chart', 'data-layers')).toBe(String(layers));
+      const cells = await page.locator('#diagnose-table tbody tr').first().locator('td').allTextContents();
+      expect(cells.slice(2).every((c) => Number.isFinite(Number(c)))).toBe(true); // entropy, both norms, ΔCKA
+      expect(await page.textContent('#diagnose-note')).toContain('inflection layers:');
+      await screenshot(page, `${backend}-diagnose`);
+    }, 600_000);
 
     it('raised no uncaught page errors', () => {
       expect(errors).toEqual([]);

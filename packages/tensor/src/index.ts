@@ -10,7 +10,7 @@ export {
   type InitBackendOptions,
 } from './backend.js';
 export type { NodeWebGpuInfo } from './webgpu/node.js';
-export { registerKernel, type KernelName, type RecurKernels } from './kernels.js';
+export { registerKernel, withBuiltinKernels, type KernelName, type RecurKernels } from './kernels.js';
 export { ShapeError, WebGpuUnavailableError } from './errors.js';
 export { ropeInverseFrequencies, type RopeScaling, type RopeFrequencyOptions } from './ropeFrequencies.js';
 

@@ -51,8 +51,27 @@ export interface BuiltinKernels<K extends KernelName> {
   readonly [backend: string]: RecurKernels[K] | undefined;
 }
 
+// > 0 while withBuiltinKernels runs: registered kernels are passed over.
+let builtinOnly = 0;
+
 /** For the active backend: a registered kernel, else the op's kernel for that backend, else its default. */
 export function kernelFor<K extends KernelName>(name: K, builtins: BuiltinKernels<K>): RecurKernels[K] {
   const backend = getBackend();
-  return registered[name].get(backend) ?? builtins[backend] ?? builtins.default;
+  const own = builtinOnly > 0 ? undefined : registered[name].get(backend);
+  return own ?? builtins[backend] ?? builtins.default;
+}
+
+/**
+ * Runs `fn` with every op on its built-in kernels (tfjs-core compositions, or the op's own per-backend
+ * ones), passing over kernels registered with `registerKernel` — the fused WebGPU shaders, which have no
+ * gradients — so autodiff (tf.valueAndGrads) can run inside `fn` on any backend. Synchronous, so no other
+ * work interleaves with the switch.
+ */
+export function withBuiltinKernels<T>(fn: () => T): T {
+  builtinOnly++;
+  try {
+    return fn();
+  } finally {
+    builtinOnly--;
+  }
 }

@@ -1,14 +1,20 @@
-import { loraLayerFilter, parseLoraLayers, resolveLoraLayers, type LoadedModel } from '@recur/engine';
+import { loraLayerFilter, parseLoraLayers, resolveLoraLayers, type LoadedModel, type LoraTargets } from '@recur/engine';
 import { readTextFile } from '@recur/engine/node';
 import { UsageError } from '../errors.js';
 
 export const loraLayersFlag = '--lora-layers <auto|list>';
 export const loraLayersHelp =
-  'train adapter tensors (LoRA factors, per-loop norms) only on these stored layers: a list (0,3) or auto — the inflection layers `recur diagnose` finds on the first 16 windows of --data (for a recursive model, only the flagged loops)';
+  'train LoRA only on these stored layers: a list (0,3) or auto — the inflection layers `recur diagnose` finds on the first 16 windows of --data (for a recursive model, only the flagged loops); narrows the model’s own adapter tensors (LoRA factors, per-loop norms), or with --lora-rank where the new adapter goes';
 
-/** The `trainableFilter` of `recur train --lora-layers`, or undefined without the flag. */
+interface LoraLayersCliOptions {
+  readonly loraLayers?: string;
+  readonly data?: string;
+  readonly fromScratch?: boolean;
+}
+
+/** The `trainableFilter` of `recur train --lora-layers` on a model's own LoRA, or undefined without the flag. */
 export async function loraLayersFilter(
-  options: { readonly loraLayers?: string; readonly data?: string; readonly fromScratch?: boolean },
+  options: LoraLayersCliOptions,
   model: LoadedModel,
 ): Promise<((name: string) => boolean) | undefined> {
   if (options.loraLayers === undefined) return undefined;
@@ -18,6 +24,16 @@ export async function loraLayersFilter(
     throw new UsageError(
       `--lora-layers narrows depth-wise LoRA; this model's ${model.generatedLora.spec.kind} LoRA shares its tensors across layers or loops`,
     );
+  const targets = await loraLayerTargets(options, model);
+  return targets && loraLayerFilter(targets);
+}
+
+/** Where `--lora-layers` puts LoRA on `model` (auto: its diagnosed inflection layers), or undefined without the flag. */
+export async function loraLayerTargets(
+  options: LoraLayersCliOptions,
+  model: LoadedModel,
+): Promise<LoraTargets | undefined> {
+  if (options.loraLayers === undefined) return undefined;
   let spec: ReturnType<typeof parseLoraLayers>;
   try {
     spec = parseLoraLayers(options.loraLayers);
@@ -30,5 +46,5 @@ export async function loraLayersFilter(
   const window = Math.min(128, model.config.maxPositionEmbeddings);
   const targets = await resolveLoraLayers(model, spec, { text, window });
   process.stderr.write(`recur: LoRA trains on layers ${targets.layers.join(', ')}\n`);
-  return loraLayerFilter(targets);
+  return targets;
 }

@@ -7,7 +7,7 @@ import { addExitTrainingOptions, exitTraining } from './exitTrainingOptions.js';
 import { addRouterOptions, checkRouterFlags, morSettings, recursiveShape } from './routerOptions.js';
 import { addAdapterTrainingOptions } from './adapterOptions.js';
 import { addComposeTrainingOptions, compositionParts } from './composeOptions.js';
-import { loraLayersFilter, loraLayersFlag, loraLayersHelp } from './loraLayersOption.js';
+import { loraLayersFilter, loraLayersFlag, loraLayersHelp, loraLayerTargets } from './loraLayersOption.js';
 import { addDvptTrainingOptions, dvptTrainableHelp } from './dvptOptions.js';
 import { addIntactOptions, checkIntactFlags, intactTraining, recordIntervalWindows } from './intactOptions.js';
 import { freshLoraKind } from './loraKindOptions.js';
@@ -135,14 +135,16 @@ export function registerTrain(program: Command): void {
       const mode = modeOf({ adapter, dvpt, composition });
       const given = options.trainable as TrainableSelection | undefined;
       const trainable = mode.trainable(given, model, options.fromScratch ?? false);
-      const trainableFilter = await loraLayersFilter(options, model);
+      // --lora-layers with --lora-rank places the new adapter; without, it narrows the model's own LoRA
+      const targets = adapter && (await loraLayerTargets(options, model));
+      const trainableFilter = adapter ? undefined : await loraLayersFilter(options, model);
       const intact = await intactTraining(options, model);
       const recordIntervals = recordIntervalWindows(options);
       const result = await trainModel({
         ...settings,
         trainable,
         ...(trainableFilter && { trainableFilter }),
-        ...(adapter && { adapter }),
+        ...(adapter && { adapter: targets ? { ...adapter, targets } : adapter }),
         ...(dvpt && { dvpt }),
         ...(composition && { composition }),
         ...(intact && { intact }),

@@ -14,10 +14,8 @@ export function modeFlags(options: TrainCliOptions) {
   const dvpt = dvptTraining(options);
   const adapter = adapterTraining(options);
   const compose = composeTraining(options);
-  if (adapter && options.loraLayers !== undefined)
-    throw new UsageError(
-      "--lora-layers narrows a model's own LoRA; with --lora-rank a new adapter covers every layer (not both yet)",
-    );
+  if (adapter?.mos && options.loraLayers !== undefined)
+    throw new UsageError('--lora-layers does not apply to a new MoS adapter: its shard pools are shared by every layer');
   return { dvpt, adapter, compose };
 }
 

@@ -10,7 +10,7 @@ import {
   type LayerCall,
   type StepEntropy,
 } from '@recur/graph';
-import { crossEntropy, tf } from '@recur/tensor';
+import { crossEntropy, tf, withBuiltinKernels } from '@recur/tensor';
 import { registerGradients } from '@recur/train';
 import { ProbeAdapter, probeKey, zeroProbes } from './probeAdapter.js';
 
@@ -69,10 +69,13 @@ export async function windowGradients(pass: DiagnosticPass, ids: readonly number
   const recorder = new EntropyRecorder(maps);
   const hidden: tf.Tensor2D[] = [];
   try {
-    const { value, grads } = tf.valueAndGrads(() => probedLoss(pass, ids, activation, { cache: recorder, hidden }))([
-      ...activation,
-      ...probes.values(),
-    ]);
+    // built-in kernels: the WebGPU shaders Recur registers have no gradients
+    const { value, grads } = withBuiltinKernels(() =>
+      tf.valueAndGrads(() => probedLoss(pass, ids, activation, { cache: recorder, hidden }))([
+        ...activation,
+        ...probes.values(),
+      ]),
+    );
     const loss = (await value.data())[0] as number;
     value.dispose();
     const names = [...probes.keys()];

@@ -1,6 +1,7 @@
 import { Decoder, executionSteps, type AdaptedModule } from '@recur/graph';
 import { DepthwiseLora, freshLora, initMosLora, MosLora, stackAdapters, type MosSettings } from '@recur/lora';
 import { tf } from '@recur/tensor';
+import { loraLayerFilter, type LoraTargets } from '../../diagnose/loraLayers.js';
 import type { LoadedModel } from '../../model.js';
 import type { TrainableModel } from './trainable.js';
 
@@ -16,6 +17,11 @@ export interface AdapterTraining {
    * factors gathered from pools shared across layers and loops; saved materialised, as a PEFT adapter.
    */
   readonly mos?: MosSettings;
+  /**
+   * Only these stored layers (and loops) get factors (`--lora-layers`, e.g. the diagnosed inflection
+   * layers); absent: every executed step. Depth-wise only (MoS pools are shared by every layer).
+   */
+  readonly targets?: LoraTargets;
 }
 
 /** Checkpoint names of the new adapter's factors, kept apart from a converted model's own LoRA keys. */
@@ -33,6 +39,8 @@ export function adapterTrainable(
 ): TrainableModel & { readonly adapter: DepthwiseLora | MosLora } {
   if (model.routerParams)
     throw new RangeError(`${model.source.path}: training a new LoRA on a router model is not supported`);
+  if (training.mos && training.targets)
+    throw new RangeError('a MoS adapter cannot be limited to some layers: its shard pools are shared by every layer');
   const scale = (training.alpha ?? training.rank) / training.rank;
   const { adapter, params } = training.mos
     ? freshMos(model, training, training.mos, seed, scale)
@@ -53,7 +61,7 @@ export function adapterTrainable(
   };
 }
 
-/** One A, B pair per executed step and module, the factors themselves the Variables. */
+/** One A, B pair per executed step (or targeted step) and module, the factors themselves the Variables. */
 function freshDepthwise(
   model: LoadedModel,
   training: AdapterTraining,
@@ -66,9 +74,11 @@ function freshDepthwise(
     ...(training.modules && { modules: training.modules }),
     seed,
   });
+  const targeted = training.targets ? loraLayerFilter(training.targets) : () => true;
   const factors = new Map<string, tf.Tensor>();
   const params = new Map<string, tf.Variable>();
   for (const [key, { data, shape }] of arrays) {
+    if (!targeted(key)) continue;
     // tidy: the starting tensor's handle goes (the variable keeps its data), so a run leaves no tensor behind
     const variable = tf.tidy(() => tf.variable(tf.tensor(data, [...shape], 'float32'), true));
     factors.set(key, variable);
