@@ -34,6 +34,7 @@ export { depthKvModes } from '@recur/graph';
 export { benchmarkForward, type ForwardBenchOptions, type ForwardBenchResult } from './bench.js';
 export type { RoutedBench } from './benchFast.js';
 export { convertModel, type ConvertOptions, type ConvertedModel } from './convert.js';
+export { sourceRestrictedTo } from './restrictedSource.js';
 export { convertMasa, type MasaConvertOptions, type MasaConvertedModel } from './masaConvert.js';
 export { masaStoredParameters, type MasaModel, type MasaSection } from './masa.js';
 export { parseMasaModules, type MasaModule } from '@recur/sharing';
