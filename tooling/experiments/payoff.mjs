@@ -6,7 +6,9 @@
 // Writes payoff.json and (payoffReport.mjs) payoff.md into docs/results, or PAYOFF_OUT.
 // Env: PAYOFF_TOKENS (uptraining tokens), PAYOFF_ROUTER_TOKENS (router training tokens, default PAYOFF_TOKENS / 4),
 // PAYOFF_ROUTERS (router kinds, default expert,token), PAYOFF_CORPUS_TOKENS, PAYOFF_SEED, PAYOFF_CACHE (default
-// .cache/payoff); `--smoke` (or PAYOFF_SMOKE=1): a tiny end-to-end run.
+// .cache/payoff); scoring/serving budget: PAYOFF_WINDOWS, PAYOFF_CALIBRATION_WINDOWS, PAYOFF_REQUESTS,
+// PAYOFF_SMOLLM_REQUESTS, PAYOFF_REPEATS, PAYOFF_RULES (comma list, fixed:1 and fixed:2 included);
+// `--smoke` (or PAYOFF_SMOKE=1): a tiny end-to-end run.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -40,7 +42,7 @@ for (const kind of routerKinds)
   if (kind !== 'expert' && kind !== 'token') throw new RangeError(`PAYOFF_ROUTERS: unknown router kind "${kind}"`);
 const target = { speedup: 2, perplexityRatio: 1.05 };
 const kvMode = 'copy'; // the serving engine's default for confidence exits; the curve is scored under it too
-const setup = smoke
+const defaults = smoke
   ? {
       batch: 4,
       seqLen: 64,
@@ -61,14 +63,28 @@ const setup = smoke
       repeats: 3,
       rates: [Infinity, 40],
     };
-const rules = smoke
-  ? ['fixed:1', 'fixed:2', 'maxprob:0.5']
-  : ['fixed:1', 'maxprob:0.5', 'maxprob:0.7', 'maxprob:0.8', 'maxprob:0.9', 'maxprob:0.95', 'fixed:2'];
+// The scoring and serving budget may shrink on a loaded machine; every value lands in payoff.json.
+const setup = {
+  ...defaults,
+  windows: envCount('PAYOFF_WINDOWS', defaults.windows),
+  calibrationWindows: envCount('PAYOFF_CALIBRATION_WINDOWS', defaults.calibrationWindows),
+  requests: envCount('PAYOFF_REQUESTS', defaults.requests),
+  smollmRequests: envCount('PAYOFF_SMOLLM_REQUESTS', defaults.smollmRequests),
+  repeats: envCount('PAYOFF_REPEATS', defaults.repeats),
+};
+const rules =
+  process.env.PAYOFF_RULES?.split(',') ??
+  (smoke
+    ? ['fixed:1', 'fixed:2', 'maxprob:0.5']
+    : ['fixed:1', 'maxprob:0.5', 'maxprob:0.7', 'maxprob:0.8', 'maxprob:0.9', 'maxprob:0.95', 'fixed:2']);
+for (const rule of ['fixed:1', 'fixed:2'])
+  if (!rules.includes(rule)) throw new RangeError(`PAYOFF_RULES must include ${rule} (the report reads both)`);
 const corpusFile = `${root}../shared/corpora/tinystories_val/tinystories_val.txt`;
 const cache = process.env.PAYOFF_CACHE ?? `${root}.cache/payoff`;
 
 await initBackend({ threads: 1 });
 const started = performance.now();
+const cpuStart = process.cpuUsage();
 /** Wall minutes since the start at the end of each phase (the machine is shared: wall time, not work). */
 /** @type {Record<string, number>} */
 const phases = {};
@@ -204,6 +220,7 @@ const results = {
     batch: setup.batch,
     seqLen: setup.seqLen,
   },
+  setup: { ...setup, rates: setup.rates.map((x) => (Number.isFinite(x) ? x : 'all-at-once')), rules },
   training: {
     reused: trained.reused,
     seconds: trained.seconds,
@@ -228,6 +245,11 @@ const results = {
   date: new Date().toISOString(),
   machine: machineDescription(),
   minutes: (performance.now() - started) / 60000,
+  cpuMinutes: ((c) => (c.user + c.system) / 6e7)(process.cpuUsage(cpuStart)),
+  command: `${Object.entries(process.env)
+    .filter(([k]) => k.startsWith('PAYOFF_') && k !== 'PAYOFF_OUT' && k !== 'PAYOFF_CACHE')
+    .map(([k, v]) => `${k}=${v} `)
+    .join('')}node tooling/experiments/payoff.mjs${smoke ? ' --smoke' : ''}`,
   phases,
   loadAverage: {
     before: loadBefore.map((x) => Number(x.toFixed(2))),
@@ -256,6 +278,13 @@ function replayedRules() {
     rule: /** @type {string} */ (r?.rule),
     continueShare: Math.min(1, Math.max(0, (r?.averageDepth ?? 1) - 1)),
   }));
+}
+
+/** A positive whole number from the environment, or `fallback`. @param {string} name @param {number} fallback */
+function envCount(name, fallback) {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name}=${process.env[name]}: a whole number ≥ 1`);
+  return value;
 }
 
 /** @param {string} file @param {string} body */

@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
  *   smollm: { rows: ServedRow[], layers: Layers, replays: readonly { rule: string, continueShare: number }[], requests: number },
  *   requests: { count: number, seed: number, newTokens: number },
  *   seeds: Record<string, number>, commit: string, date: string, machine: string, minutes: number, phases: Record<string, number>,
+ *   cpuMinutes?: number, command?: string,
  *   loadAverage: { before: number[], after: number[] },
  * }} PayoffResults
  */
@@ -57,7 +58,7 @@ on ${r.machine}, wasm backend, 1 kernel thread; ${fmt(r.minutes, 1)} minutes (cu
     .map(([k, v]) => `${k} ${fmt(v, 1)}`)
     .join(', ')}); load average ${r.loadAverage.before.join(' / ')}
 (1/5/15 min) before and ${r.loadAverage.after.join(' / ')} after. Raw numbers: [payoff.json](payoff.json); this page is
-rendered from them by \`tooling/experiments/payoffReport.mjs\`.
+rendered from them by \`tooling/experiments/payoffReport.mjs\`.${r.command ? ` Command: \`${r.command}\`` : ''}${r.cpuMinutes === undefined ? '' : ` (${fmt(r.cpuMinutes, 1)} CPU-minutes in this process, cached phases not counted)`}.
 
 ## Headline
 

@@ -40,5 +40,5 @@ describe('experiment:payoff --smoke', () => {
     expect(md).toContain('| router:token | recursion-wise |');
     expect(md).toContain('smoke mode');
     expect(md).toContain(`| ${results.exitRule as string} |`);
-  }, 300_000); // ≈ 30 CPU-seconds; the machine is shared, so wall time runs longer
+  }, 600_000); // ≈ 30 CPU-seconds; on the shared machine (load ≈ 30) wall time runs to minutes
 });
