@@ -244,7 +244,7 @@ function routerReading(r) {
     const near = [...confidence].sort(
       (a, b) => Math.abs(a.averageDepth - p.averageDepth) - Math.abs(b.averageDepth - p.averageDepth),
     )[0];
-    return `${p.rule} runs ${fmt(p.averageDepth, 2)} loops per token at perplexity ${fmt(p.perplexity, 3)} (${fmt(p.perplexity / r.sourcePerplexity, 2)}× the original) and serves ${fmt(speed(p.rule))}× its tokens/CPU-s${near ? `; the confidence rule nearest in depth, ${near.rule} (${fmt(near.averageDepth, 2)} loops), scores ${fmt(near.perplexity, 3)} at ${fmt(speed(near.rule))}×` : ''}`;
+    return `${p.rule} runs ${fmt(p.averageDepth, 2)} loops per token at perplexity ${fmt(p.perplexity, 3)} (${fmt(p.perplexity / r.sourcePerplexity, 2)}× the original${p.perplexity / r.sourcePerplexity > brokenRatio ? ': **broken**, so its speed is no payoff' : ''}) and serves ${fmt(speed(p.rule))}× its tokens/CPU-s${near ? `; the confidence rule nearest in depth, ${near.rule} (${fmt(near.averageDepth, 2)} loops), scores ${fmt(near.perplexity, 3)} at ${fmt(speed(near.rule))}×` : ''}`;
   });
   return `MoR routers: ${parts.join('; ')}.`;
 }
