@@ -1,138 +1,203 @@
-// pnpm experiment:conversion — perplexity of stories260K converted to a Relaxed Recursive
-// Transformer, before any training, for strategy × init × LoRA rank at N = 2 and N = 3.
-// Writes docs/results/rrt-conversion.md. (Bae et al. 2024, arXiv 2410.20672.)
-import { readFileSync, writeFileSync } from 'node:fs';
+// pnpm experiment:conversion — stories260K converted to a Relaxed Recursive Transformer (Bae et al. 2024,
+// "Relaxed Recursive Transformers", arXiv 2410.20672), before any training: perplexity for strategy × init ×
+// LoRA rank at N = 2 and 3, then (issue 15 §2) the rank curve of middle-cycle × 2 at every exit for Average and
+// Lower init against the source restricted to the executed layers, with the residual energy each rank keeps.
+// Writes docs/results/rrt-conversion.json and (conversionReport.mjs) rrt-conversion.md, or into CONVERSION_OUT.
+// Env: EXPERIMENT_BYTES (grid text, default 16384), GRID_RANKS (e.g. 0,8,full; default 0,2,4,8,16,full), CURVE_BYTES (curve text, default 30000 as uptraining.md);
+// `--smoke` (or CONVERSION_SMOKE=1): one strategy and init in the grid, three curve ranks, 2 KB of text.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import {
+  convertModel,
+  decodeUtf8Prefix,
+  disposeModel,
+  evaluateDepths,
+  evaluatePerplexity,
+  perplexityWindows,
+  sourceRestrictedTo,
+} from '../../packages/engine/dist/index.js';
+import { heldOutLoss, loadModel } from '../../packages/engine/dist/node.js';
 import { initBackend } from '../../packages/tensor/dist/index.js';
-import { convertModel, decodeUtf8Prefix, disposeModel, evaluatePerplexity } from '../../packages/engine/dist/index.js';
-import { loadModel } from '../../packages/engine/dist/node.js';
+import { machineDescription } from '../bench/record.mjs';
+import { renderConversion, writeConversion } from './conversionReport.mjs';
+
+/** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
+/** @typedef {import('../../packages/graph/dist/index.js').SharingStrategy} SharingStrategy */
+/** @typedef {import('../../packages/graph/dist/index.js').InitStrategy} InitStrategy */
+/** @typedef {number | 'full'} Rank */
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const modelPath = `${root}../shared/models/stories260K/hf`;
+const smoke = process.argv.includes('--smoke') || process.env.CONVERSION_SMOKE === '1';
+const out = process.env.CONVERSION_OUT ?? `${root}docs/results`;
 const corpus = `${root}../shared/corpora/tinystories_val/tinystories_val.txt`;
-const maxBytes = Number(process.env.EXPERIMENT_BYTES ?? 16384);
-/** @typedef {import('../../packages/graph/dist/index.js').TyingPlan} TyingPlan */
-/** @type {import('../../packages/graph/dist/index.js').SharingStrategy[]} */
-const strategies = ['cycle', 'sequence', 'middle-cycle', 'middle-sequence'];
-/** @type {import('../../packages/graph/dist/index.js').InitStrategy[]} */
-const inits = ['stepwise', 'average', 'lower'];
-/** @type {(number | 'full')[]} */
-const ranks = [0, 2, 4, 8, 16, 'full'];
-const loopCounts = [2, 3];
+const gridBytes = Number(process.env.EXPERIMENT_BYTES ?? (smoke ? 2048 : 16384));
+const curveBytes = Number(process.env.CURVE_BYTES ?? (smoke ? 2048 : 30000));
+const window = 256;
+/** @type {SharingStrategy[]} */
+const strategies = smoke ? ['middle-cycle'] : ['cycle', 'sequence', 'middle-cycle', 'middle-sequence'];
+/** @type {InitStrategy[]} */
+const inits = smoke ? ['average'] : ['stepwise', 'average', 'lower'];
+/** @type {Rank[]} */
+const ranks = smoke
+  ? [0, 'full']
+  : (process.env.GRID_RANKS?.split(',').map((k) => (k === 'full' ? 'full' : Number(k))) ?? [0, 2, 4, 8, 16, 'full']);
+if (ranks.some((k) => k !== 'full' && !(Number.isInteger(k) && k >= 0)))
+  throw new RangeError(`GRID_RANKS=${process.env.GRID_RANKS}: comma-separated whole numbers or full`);
+const loopCounts = smoke ? [2] : [2, 3];
+/** @type {Rank[]} */
+const curveRanks = smoke ? [0, 8, 'full'] : [0, 4, 8, 16, 32, 'full'];
+/** @type {InitStrategy[]} */
+const curveInits = ['average', 'lower'];
+/** Every conversion here: per-loop norms (what uptraining uses; tied ones cannot be restored by any rank). */
+const norms = /** @type {const} */ ('per-loop');
 
 await initBackend();
-const text = decodeUtf8Prefix(readFileSync(corpus), maxBytes);
-const source = await loadModel(modelPath);
 const started = performance.now();
-const base = await evaluatePerplexity(source, text, { window: 256 });
-/**
- * @type {{
- *   loops: number,
- *   strategy: string,
- *   init: string,
- *   blockSize: number,
- *   warning: TyingPlan['warning'],
- *   cells: { rank: number | 'full', perplexity: number, parameters: number }[],
- * }[]}
- */
-const rows = [];
-for (const loops of loopCounts) {
-  for (const strategy of strategies) {
-    for (const init of inits) {
-      const cells = [];
-      /** @type {TyingPlan | undefined} */
-      let plan;
-      for (const rank of ranks) {
-        const model = await convertModel(source, {
-          loops,
-          strategy,
-          init,
-          ranks: { attention: rank, mlp: rank },
-          loraInit: 'svd',
-          norms: 'tied',
-        });
-        const ppl = await evaluatePerplexity(model, text, { window: 256 });
-        cells.push({ rank, perplexity: ppl.perplexity, parameters: model.parameters.shared + model.parameters.lora });
-        plan = model.plan;
-        disposeModel(model);
-      }
-      const last = /** @type {TyingPlan} */ (plan); // ranks is not empty
-      rows.push({ loops, strategy, init, blockSize: last.blockSize, warning: last.warning, cells });
-      console.log(
-        `N=${loops} ${strategy.padEnd(15)} ${init.padEnd(8)} ` +
-          cells.map((c) => `r${c.rank}:${c.perplexity.toFixed(2)}`).join(' '),
-      );
-    }
-  }
-}
-const minutes = ((performance.now() - started) / 60000).toFixed(1);
+const cpuStart = process.cpuUsage();
+const loadBefore = os.loadavg();
+const bytes = readFileSync(corpus);
+const source = await loadModel(`${root}../shared/models/stories260K/hf`);
+const gridText = decodeUtf8Prefix(bytes, gridBytes);
+const sourcePerplexity = (await evaluatePerplexity(source, gridText, { window })).perplexity;
+const grid = [];
+for (const loops of loopCounts)
+  for (const strategy of strategies) for (const init of inits) grid.push(await gridRow(loops, strategy, init));
+const curve = await rankCurve(decodeUtf8Prefix(bytes, curveBytes));
+const cpu = process.cpuUsage(cpuStart);
 disposeModel(source);
 
-const fmt = (/** @type {number} */ n) => n.toLocaleString('en-US');
-const reading = `At this scale (L = 5, d = 64) the tables say:
-- **Tying alone costs a lot.** Without LoRA the best recursive models are middle-cycle / middle-sequence
-  with lower or stepwise init (≈ 12–13 at N = 2, ≈ 68 at N = 3, against 4.60 for the source): keeping the
-  first and last layers unique matters most, as the paper found for its middle strategies.
-- **Average init is the worst start without LoRA** (≈ 100–5,000), because a mean of unrelated small layers
-  is no working layer; it is also the only init where truncated-SVD LoRA helps — not at every rank, but
-  always by r = 16 (e.g. middle-cycle N = 2: 108 → 47).
-- **Low-rank SVD LoRA hurts before training** for stepwise and lower init: adding the top-r directions of
-  each residual separately (q and k, gate and up) does not restore the products the layer computes, and
-  perplexity rises from r = 0 to r = 8–16 before falling to near-source values at full rank (5–15; exact
-  only where loops × K = L with per-loop norms, see the tests). Per-loop norms do not change this
-  (cycle/stepwise N = 2: 91 → 3,326 at r = 8). The paper reports SVD init as the better start *for
-  uptraining*; whether that holds here is the uptraining issue's question — this table is only the
-  starting point.
-- N = 3 is far harder than N = 2 for plain cycle/sequence (K = 2 layers, several of them standing in for
-  source layers they never were), and the middle strategies degrade least.`;
-const table = (/** @type {number} */ loops) => {
-  const selected = rows.filter((r) => r.loops === loops);
-  const head = `| strategy | init | K | ${ranks.map((r) => `r=${r}`).join(' | ')} |\n| --- | --- | ---: | ${ranks.map(() => '---:').join(' | ')} |`;
-  const body = selected
-    .map(
-      (r) =>
-        `| ${r.strategy} | ${r.init} | ${r.blockSize} | ${r.cells.map((c) => c.perplexity.toFixed(2)).join(' | ')} |`,
-    )
-    .join('\n');
-  const params = selected
-    .filter((r) => r.init === 'stepwise')
-    .map((r) => `| ${r.strategy} | ${r.cells.map((c) => fmt(c.parameters)).join(' | ')} |`)
-    .join('\n');
-  return `${head}\n${body}\n\nUnique parameters (shared block + LoRA; the same for every init):\n\n| strategy | ${ranks.map((r) => `r=${r}`).join(' | ')} |\n| --- | ${ranks.map(() => '---:').join(' | ')} |\n${params}`;
+const results = {
+  smoke,
+  norms,
+  loraInit: 'svd',
+  depthFit: 'floor',
+  window,
+  gridBytes,
+  sourceParameters: source.decoder.parameterCount,
+  sourcePerplexity,
+  ranks,
+  grid,
+  curve,
+  commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim(),
+  date: new Date().toISOString(),
+  machine: machineDescription(),
+  nproc: os.cpus().length,
+  seeds: { svd: 0 },
+  minutes: (performance.now() - started) / 60000,
+  cpuMinutes: (cpu.user + cpu.system) / 6e7,
+  loadAverage: {
+    before: loadBefore.map((x) => Number(x.toFixed(2))),
+    after: os.loadavg().map((x) => Number(x.toFixed(2))),
+  },
+  command: `${smoke ? 'node tooling/experiments/conversion.mjs --smoke' : 'pnpm experiment:conversion'} (EXPERIMENT_BYTES=${gridBytes} CURVE_BYTES=${curveBytes} GRID_RANKS=${ranks.join(',')})`,
 };
-const warnings = [
-  ...new Set(rows.filter((r) => r.warning).map((r) => `- N = ${r.loops}, ${r.strategy}: ${r.warning}`)),
-].join('\n');
+mkdirSync(out, { recursive: true });
+writeConversion(out, results, renderConversion(results));
+console.log(`wrote ${out}/rrt-conversion.json and rrt-conversion.md (${results.cpuMinutes.toFixed(1)} CPU-min)`);
 
-writeFileSync(
-  `${root}docs/results/rrt-conversion.md`,
-  `# Relaxed Recursive conversion of stories260K, before training
+/**
+ * One strategy × init at every grid rank: perplexity straight after conversion, unique parameters.
+ * @param {number} loops @param {SharingStrategy} strategy @param {InitStrategy} init
+ */
+async function gridRow(loops, strategy, init) {
+  const cells = [];
+  /** @type {{ blockSize: number, warning: string | null, sourceLayers: number[] }} */
+  let plan = { blockSize: 0, warning: null, sourceLayers: [] };
+  for (const rank of ranks) {
+    const model = await convert(loops, strategy, init, rank);
+    const perplexity = (await evaluatePerplexity(model, gridText, { window })).perplexity;
+    cells.push({ rank, perplexity, parameters: model.parameters.shared + model.parameters.lora });
+    plan = {
+      blockSize: model.plan.blockSize,
+      warning: model.plan.warning ?? null,
+      sourceLayers: model.plan.steps.map((s) => s.sourceLayer),
+    };
+    disposeModel(model);
+  }
+  console.log(`N=${loops} ${strategy} ${init} ${cells.map((c) => `r${c.rank}:${c.perplexity.toFixed(2)}`).join(' ')}`);
+  return { loops, strategy, init, ...plan, cells };
+}
 
-Produced by \`pnpm experiment:conversion\` (${new Date().toISOString().slice(0, 10)}, ${minutes} min on ${os.cpus().length} × ${os.cpus()[0]?.model}).
-Perplexity on the first ${fmt(maxBytes)} bytes of the TinyStories validation slice, reference protocol
-(256-token windows with BOS), straight after conversion — no uptraining. LoRA on q, k, v, o, gate, up,
-down of every shared step, initialised by truncated SVD of \`W_orig − W_shared\` (scale 1), the same rank for
-attention and MLP; norms tied with the block. \`full\` = rank min(out, in).
+/**
+ * Middle-cycle × 2 (floor fit: steps run source layers [0, 1, 3, 4]) for Average and Lower init at every
+ * curve rank: perplexity at each exit (loop 1 = layers [0, 1, 4] of the source's kind, loop 2 = all four),
+ * the residual energy each loop's truncations keep, and the source restricted to what each exit runs.
+ * @param {string} text
+ */
+async function rankCurve(text) {
+  const windows = perplexityWindows(source, text, window);
+  const tokens = windows.reduce((n, w) => n + w.length - 1, 0);
+  const exitPerplexity = (/** @type {LoadedModel} */ m) =>
+    evaluateDepths(m, { windows, perLoop: true }).perLoop.map((p) => p.perplexity);
+  const probe = await convert(2, 'middle-cycle', 'lower', 0);
+  const executed = probe.plan.steps.map((s) => s.sourceLayer);
+  // what a token leaving after loop 1 runs: prologue, the block's first loop, epilogue
+  const loop1Layers = probe.plan.steps.filter((s) => s.role !== 'shared' || s.loop === 0).map((s) => s.sourceLayer);
+  disposeModel(probe);
+  const references = [];
+  for (const layers of [loop1Layers, executed]) {
+    const restricted = await sourceRestrictedTo(source, layers);
+    references.push({ layers, perplexity: Math.exp(heldOutNll(restricted, windows)) });
+    disposeModel(restricted);
+  }
+  const rows = [];
+  for (const init of curveInits)
+    for (const rank of curveRanks) {
+      const model = await convert(2, 'middle-cycle', init, rank);
+      const row = { init, rank, exits: exitPerplexity(model), energy: loopEnergy(model) };
+      console.log(
+        `curve ${init} r${rank}: exits ${row.exits.map((p) => p.toFixed(2)).join(' / ')}, kept ${row.energy.map((e) => e.kept.toFixed(3)).join(' / ')}`,
+      );
+      rows.push(row);
+      disposeModel(model);
+    }
+  return {
+    bytes: curveBytes,
+    windows: windows.length,
+    tokens,
+    sourcePerplexity: Math.exp(heldOutNll(source, windows)),
+    executed,
+    references,
+    rows,
+  };
+}
 
-Source model: ${fmt(source.decoder.parameterCount)} parameters, perplexity **${base.perplexity.toFixed(3)}**.
+/**
+ * Per loop: the residual energy of its SVD truncations (Σ‖R‖_F², summed over modules) and the share kept.
+ * @param {Awaited<ReturnType<typeof convertModel>>} model
+ */
+function loopEnergy(model) {
+  /** @type {{ residual: number, kept: number }[]} */
+  const loops = [];
+  for (const e of model.loraEnergy) {
+    const loop = Number(/loop(\d+)$/.exec(e.name)?.[1] ?? Number.NaN);
+    loops[loop] ??= { residual: 0, kept: 0 };
+    const slot = loops[loop];
+    slot.residual += e.residualEnergy;
+    slot.kept += e.captured * e.residualEnergy;
+  }
+  return loops.map(({ residual, kept }) => ({ residual, kept: residual > 0 ? kept / residual : 1 }));
+}
 
-## N = 2 loops
+/** Mean NLL of a plain model over perplexity windows (every layer, no exits). @param {LoadedModel} model @param {number[][]} windows */
+function heldOutNll(model, windows) {
+  return heldOutLoss(
+    model.decoder,
+    windows.map((w) => Int32Array.from(w)),
+  ).meanNll;
+}
 
-${table(2)}
-
-## N = 3 loops
-
-${table(3)}
-
-## Depth mismatches
-stories260K has L = 5 layers, so most settings do not divide evenly; source layers are then chosen by
-\`round(linspace)\` and the recursive model runs K·N (+2) layers:
-
-${warnings || '- none'}
-
-## Reading
-${reading}
-`,
-);
-console.log(`wrote docs/results/rrt-conversion.md (${minutes} min)`);
+/** @param {number} loops @param {SharingStrategy} strategy @param {InitStrategy} init @param {Rank} rank */
+function convert(loops, strategy, init, rank) {
+  return convertModel(source, {
+    loops,
+    strategy,
+    init,
+    depthFit: 'floor',
+    ranks: { attention: rank, mlp: rank },
+    loraInit: 'svd',
+    norms,
+  });
+}

@@ -14,7 +14,7 @@ import {
 import { heldOutLoss, loadModel, trainModel } from '../../packages/engine/dist/node.js';
 
 /** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
-/** @typedef {{ rule: string, perplexity: number, averageDepth: number, depthCounts: readonly number[], calibrationPerplexity: number, calibrationDepth: number }} CurvePoint */
+/** @typedef {{ rule: string, kvMode: string, perplexity: number, averageDepth: number, depthCounts: readonly number[], calibrationPerplexity: number, calibrationDepth: number }} CurvePoint */
 
 /**
  * `tokens` tokens of the teacher's own text (temperature 1), cached under `cacheDir` by size and seed.
@@ -103,7 +103,7 @@ export async function uptrain(source, { textFile, tokens, batch, seqLen, out, se
  * failure after the uptraining does not spend the budget again; null when there is none.
  * @param {string} out @param {number} steps
  */
-async function finishedRun(out, steps) {
+export async function finishedRun(out, steps) {
   if (!existsSync(`${out}/summary.json`)) return null;
   const summary = JSON.parse(readFileSync(`${out}/summary.json`, 'utf8'));
   if (summary.steps !== steps) return null;
@@ -134,30 +134,36 @@ export function plainPerplexity(model, windows) {
 }
 
 /**
- * Every rule scored on the scored and the calibration windows under `kvMode` (what serving uses).
- * @param {LoadedModel} model @param {readonly string[]} rules @param {string} kvMode
- * @param {Int32Array[]} scored @param {Int32Array[]} calibration
+ * One point of the speed–quality curve: `rule` (its name in the curve) is `exitRule` (parseExitRule's syntax)
+ * on `model` under `kvMode` — the configuration the serving engine runs.
+ * @typedef {{ rule: string, exitRule: string, model: LoadedModel, kvMode: string }} CurveEntry
+ */
+
+/**
+ * Every entry scored on the scored and the calibration windows, exactly as served (same rule, same KV mode).
+ * @param {readonly CurveEntry[]} entries @param {Int32Array[]} scored @param {Int32Array[]} calibration
  * @returns {CurvePoint[]}
  */
-export function qualityCurve(model, rules, kvMode, scored, calibration) {
-  const score = (/** @type {string} */ rule, /** @type {Int32Array[]} */ windows) => {
-    const ev = evaluateDepths(model, {
+export function qualityCurve(entries, scored, calibration) {
+  const score = (/** @type {CurveEntry} */ entry, /** @type {Int32Array[]} */ windows) => {
+    const ev = evaluateDepths(entry.model, {
       windows: windows.map((w) => Array.from(w)),
-      rule: parseExitRule(rule),
-      kvMode: /** @type {import('../../packages/graph/dist/index.js').DepthKvMode} */ (kvMode),
+      rule: parseExitRule(entry.exitRule),
+      kvMode: /** @type {import('../../packages/graph/dist/index.js').DepthKvMode} */ (entry.kvMode),
       perLoop: false,
     });
-    if (!ev.policy) throw new Error(`evaluateDepths returned no policy score for ${rule}`);
+    if (!ev.policy) throw new Error(`evaluateDepths returned no policy score for ${entry.rule}`);
     return ev.policy;
   };
-  return rules.map((rule) => {
-    const held = score(rule, scored);
-    const cal = score(rule, calibration);
+  return entries.map((entry) => {
+    const held = score(entry, scored);
+    const cal = score(entry, calibration);
     if (!Number.isFinite(held.perplexity) || !Number.isFinite(cal.perplexity))
-      throw new Error(`${rule}: perplexity is not finite (${held.perplexity}, ${cal.perplexity})`);
-    console.log(`curve | ${rule} | ppl ${held.perplexity.toFixed(3)} | depth ${held.averageDepth.toFixed(3)}`);
+      throw new Error(`${entry.rule}: perplexity is not finite (${held.perplexity}, ${cal.perplexity})`);
+    console.log(`curve | ${entry.rule} | ppl ${held.perplexity.toFixed(3)} | depth ${held.averageDepth.toFixed(3)}`);
     return {
-      rule,
+      rule: entry.rule,
+      kvMode: entry.kvMode,
       perplexity: held.perplexity,
       averageDepth: held.averageDepth,
       depthCounts: held.depthCounts,

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
  *   model: string, exitRule: string, exitRuleChoice: string, kvMode: string,
  *   speedupTokensPerCpuSecond: number, perplexityRatio: number,
  *   target: { speedup: number, perplexityRatio: number }, smoke: boolean,
- *   budget: { tokens: number, corpusTokens: number, issueTokens: number, steps: number, batch: number, seqLen: number },
+ *   budget: { tokens: number, corpusTokens: number, issueTokens: number, routerTokens?: number, steps: number, batch: number, seqLen: number },
+ *   routers?: { kind: string, kvMode: string, steps: number, tokens: number, seconds: number, tokensPerSecond: number, reused: boolean, thresholds: readonly number[] | null }[],
  *   training: { reused: boolean, seconds: number, tokensPerSecond: number, corpus: string, layers: Layers },
  *   heldOut: { windows: number, calibrationWindows: number, tokens: number },
  *   sourcePerplexity: number, sourceCalibrationPerplexity: number,
@@ -19,6 +20,7 @@ import { fileURLToPath } from 'node:url';
  *   smollm: { rows: ServedRow[], layers: Layers, replays: readonly { rule: string, continueShare: number }[], requests: number },
  *   requests: { count: number, seed: number, newTokens: number },
  *   seeds: Record<string, number>, commit: string, date: string, machine: string, minutes: number, phases: Record<string, number>,
+ *   cpuMinutes?: number, command?: string,
  *   loadAverage: { before: number[], after: number[] },
  * }} PayoffResults
  */
@@ -38,7 +40,7 @@ export function renderPayoff(r) {
     const ratio = p.perplexity / r.sourcePerplexity;
     const s = r.served.find((x) => x.rule === p.rule && x.rate === 'all-at-once');
     const speed = s ? s.tokensPerCpuSecond / base('all-at-once').tokensPerCpuSecond : Number.NaN;
-    return `| ${p.rule}${p.rule === r.exitRule ? ' (headline)' : ''} | ${fmt(p.averageDepth, 3)} | ${fmt(p.perplexity, 3)} | ${fmt(ratio, 3)} | ${quality(ratio)} | ${fmt(speed)}× |`;
+    return `| ${p.rule}${p.rule === r.exitRule ? ' (headline)' : ''} | ${p.kvMode ?? r.kvMode} | ${fmt(p.averageDepth, 3)} | ${fmt(p.perplexity, 3)} | ${fmt(ratio, 3)} | ${quality(ratio)} | ${fmt(speed)}× |`;
   });
   const servedTable = (/** @type {ServedRow[]} */ rows) =>
     rows
@@ -56,7 +58,7 @@ on ${r.machine}, wasm backend, 1 kernel thread; ${fmt(r.minutes, 1)} minutes (cu
     .map(([k, v]) => `${k} ${fmt(v, 1)}`)
     .join(', ')}); load average ${r.loadAverage.before.join(' / ')}
 (1/5/15 min) before and ${r.loadAverage.after.join(' / ')} after. Raw numbers: [payoff.json](payoff.json); this page is
-rendered from them by \`tooling/experiments/payoffReport.mjs\`.
+rendered from them by \`tooling/experiments/payoffReport.mjs\`.${r.command ? ` Command: \`${r.command}\`` : ''}${r.cpuMinutes === undefined ? '' : ` (${fmt(r.cpuMinutes, 1)} CPU-minutes in this process, cached phases not counted)`}.
 
 ## Headline
 
@@ -77,6 +79,7 @@ ${headline(r)}
   mode \`${r.kvMode}\`; a window's first token is its prompt). The original scores **${fmt(r.sourcePerplexity, 3)}** on them.
 - **Exit rule**: ${r.exitRuleChoice} (${r.heldOut.calibrationWindows} other held-out windows; the original scores ${fmt(r.sourceCalibrationPerplexity, 3)} there), so the
   headline's rule is not picked on the windows it is scored on.
+${routerSetup(r)}
 - **Serving**: the same engine and ${r.requests.count} requests (TinyStories paragraph prefixes, seed ${r.requests.seed}, ${int(r.requests.newTokens)} new tokens in all),
   all at once and Poisson; each mode run ${r.served[0]?.runs ?? 1}× interleaved, the run of most tokens per CPU-second kept.
   Tokens per CPU-second is the process's CPU time and holds up under other load; wall clock, tokens/s and latency do not
@@ -87,8 +90,8 @@ ${headline(r)}
 Speed: tokens per CPU-second relative to the original under continuous sequence-wise batching, all requests at once.
 A row's quality is **broken** past ${brokenRatio}× the original's perplexity.
 
-| exit rule | avg depth | held-out ppl | ppl ratio | quality | speed vs original |
-| --- | ---: | ---: | ---: | --- | ---: |
+| exit rule | KV mode | avg depth | held-out ppl | ppl ratio | quality | speed vs original |
+| --- | --- | ---: | ---: | ---: | --- | ---: |
 ${curveRows.join('\n')}
 
 ## Served (stories260K)
@@ -159,6 +162,7 @@ Computed from the tables above. The premise: running fewer layers per token make
 - ${noise(storiesOne, storiesFull, t.fullDepth / t.loop1)}
 - ${mixedDepths(r)}
 - ${probeCost(r)}
+- ${routerReading(r)}
 - SmolLM-135M shape (CDB against the vanilla model, tokens/CPU-s): full depth (${layers.fullDepth} of ${layers.source} layers) ${fmt(smolFull)}×, every
   token leaving after loop 1 (${layers.loop1} of ${layers.source}) ${fmt(smolOne)}×${replays.length > 0 ? `, ${replays.join(', ')}` : ''}. ${premiseVerdict(smolOne, r.target.speedup)}`;
 }
@@ -179,7 +183,7 @@ function noise(one, full, layerRatio) {
 function mixedDepths(r) {
   const ppl = (/** @type {string} */ rule) => r.curve.find((p) => p.rule === rule)?.perplexity ?? Number.NaN;
   const [one, two] = [ppl('fixed:1'), ppl('fixed:2')];
-  const rules = r.curve.filter((p) => !p.rule.startsWith('fixed'));
+  const rules = r.curve.filter((p) => p.rule.startsWith('maxprob'));
   const worse = rules.filter((p) => p.perplexity > Math.max(one, two));
   const order =
     two < one ? 'loop 2 scores better than loop 1' : 'loop 2 scores no better than loop 1 (the curve runs backwards)';
@@ -202,7 +206,7 @@ function probeCost(r) {
     run('fixed:2')?.tokensPerCpuSecond ?? Number.NaN,
   ];
   const costs = r.curve
-    .filter((p) => !p.rule.startsWith('fixed'))
+    .filter((p) => p.rule.startsWith('maxprob'))
     .map((p) => {
       const s = /** @type {ServedRow} */ (run(p.rule));
       const free = 1 / (1 / one + (s.averageDepth - 1) * (1 / two - 1 / one));
@@ -211,6 +215,38 @@ function probeCost(r) {
   return `Exit probes: a confidence rule pays for a readout after loop 1 of every generated token. Served tokens/CPU-s
   against fixed depths at the same average depth (CPU per token interpolated between fixed:1 and fixed:2), and the share
   of throughput the decision costs: ${costs.join('; ')}.`;
+}
+
+/** The MoR routers' training, as a Setup item (none before routers joined the experiment). @param {PayoffResults} r */
+function routerSetup(r) {
+  if (!r.routers?.length) return '- **MoR routers**: none in this run.';
+  const each = r.routers.map(
+    (x) =>
+      `${x.kind}-choice (${int(x.tokens)} tokens, ${x.steps} steps${x.reused ? ', reused from an earlier run of the same settings' : ''}; KV \`${x.kvMode}\`${x.thresholds ? `; decode thresholds σ > ${x.thresholds.map((t) => fmt(t, 3)).join(', ')} per recursion, calibrated on the calibration windows` : ''})`,
+  );
+  return `- **MoR routers** (Bae et al. 2025, "Mixture-of-Recursions", arXiv 2507.10524): ${each.join('; ')}. Each is a fresh router on the
+  uptrained model, trained with its LoRA (the shared block frozen) under MoR's routed objective, distilled from the original
+  as above. Served by CDB with every position, prompt and generated, routed as trained; scored the same way (router rule
+  \`router\`, every token of a window routed, its first included) in the KV mode it was trained with.`;
+}
+
+/** The router rows against the fixed depths and the confidence rules, from the data. @param {PayoffResults} r */
+function routerReading(r) {
+  const points = r.curve.filter((p) => p.rule.startsWith('router:'));
+  if (points.length === 0) return 'MoR routers: none in this run.';
+  const run = (/** @type {string} */ rule) => r.served.find((s) => s.rule === rule && s.rate === 'all-at-once');
+  const base = run('fixed:1') && r.served.find((s) => s.rule === null && s.rate === 'all-at-once');
+  const speed = (/** @type {string} */ rule) =>
+    base ? (run(rule)?.tokensPerCpuSecond ?? Number.NaN) / base.tokensPerCpuSecond : Number.NaN;
+  const confidence = r.curve.filter((p) => p.rule.startsWith('maxprob'));
+  const parts = points.map((p) => {
+    // the confidence rule nearest in average depth, for a like-for-like quality comparison
+    const near = [...confidence].sort(
+      (a, b) => Math.abs(a.averageDepth - p.averageDepth) - Math.abs(b.averageDepth - p.averageDepth),
+    )[0];
+    return `${p.rule} runs ${fmt(p.averageDepth, 2)} loops per token at perplexity ${fmt(p.perplexity, 3)} (${fmt(p.perplexity / r.sourcePerplexity, 2)}× the original${p.perplexity / r.sourcePerplexity > brokenRatio ? ': **broken**, so its speed is no payoff' : ''}) and serves ${fmt(speed(p.rule))}× its tokens/CPU-s${near ? `; the confidence rule nearest in depth, ${near.rule} (${fmt(near.averageDepth, 2)} loops), scores ${fmt(near.perplexity, 3)} at ${fmt(speed(near.rule))}×` : ''}`;
+  });
+  return `MoR routers: ${parts.join('; ')}.`;
 }
 
 /** What even the shallowest depth buys on the large shape. @param {number} ratio @param {number} goal */

@@ -12,8 +12,8 @@ interface Summary {
   sourceLayers: number[];
   warning: string | null;
   lora: {
-    energy: { name: string; sourceLayer: number; rank: number; captured: number }[];
-    captured: { min: number; mean: number } | null;
+    energy: { name: string; sourceLayer: number; rank: number; captured: number; residualEnergy: number }[];
+    captured: { min: number; mean: number; overall: number } | null;
   };
 }
 
@@ -70,9 +70,22 @@ describe('recur convert --depth-fit and the SVD energy report', () => {
       expect(e.captured).toBeGreaterThan(0);
       expect(e.captured).toBeLessThanOrEqual(1);
     }
-    const { min, mean } = summary.lora.captured!;
+    const { min, mean, overall } = summary.lora.captured!;
     expect(min).toBe(Math.min(...summary.lora.energy.map((e) => e.captured)));
     expect(mean).toBeGreaterThanOrEqual(min);
+    // Average init: both loops lose ±(W₁ − W₃)/2, so every residual has energy and the two loops' match
+    for (const e of summary.lora.energy) expect(e.residualEnergy).toBeGreaterThan(0);
+    const [loop0, loop1] = [0, 7].map((i) => summary.lora.energy[i]!.residualEnergy);
+    expect(loop0! / loop1!).toBeCloseTo(1, 5);
+    const weighted = summary.lora.energy.reduce((n, e) => n + e.captured * e.residualEnergy, 0);
+    const total = summary.lora.energy.reduce((n, e) => n + e.residualEnergy, 0);
+    expect(overall).toBeCloseTo(weighted / total, 12);
+    // Lower init: loop 0 is source layer 1 itself (nothing to restore), loop 1 carries W₃ − W₁ whole
+    const lower = await convert('lower', ...mc2.slice(0, 4), '--init', 'lower', ...mc2.slice(6));
+    for (const e of lower.lora.energy)
+      if (e.name.endsWith('loop0')) expect(e.residualEnergy).toBe(0);
+      else
+        expect(e.residualEnergy / summary.lora.energy.find((a) => a.name === e.name)!.residualEnergy).toBeCloseTo(4, 4);
     const full = await convert('full', ...mc2.slice(0, 6), '--lora-rank-attn', 'full', '--lora-rank-mlp', 'full');
     for (const e of full.lora.energy) expect(e.captured).toBeCloseTo(1, 6);
     const none = await convert('none', ...mc2.slice(0, 6), '--lora-rank-attn', '0', '--lora-rank-mlp', '0');
@@ -84,7 +97,7 @@ describe('recur convert --depth-fit and the SVD energy report', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/source layers run \(depth fit floor\): \[0, 1, 3, 4\]/);
     expect(run.stdout).toMatch(
-      /SVD LoRA keeps \d+\.\d\d% \(min\) \/ \d+\.\d\d% \(mean\) of each residual's energy over 14 truncations/,
+      /SVD LoRA keeps \d+\.\d\d% \(min\) \/ \d+\.\d\d% \(mean\) of each residual's energy over 14 truncations, \d+\.\d\d% of all residual energy/,
     );
     expectOneLineFailure(
       await recur('convert', hf, '--out', join(dir, 'bad'), '--depth-fit', 'ceil'),

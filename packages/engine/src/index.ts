@@ -36,6 +36,7 @@ export type { RoutedBench } from './benchFast.js';
 export { convertModel, type ConvertOptions, type ConvertedModel } from './convert.js';
 export { conversionPlan, type Conversion } from './conversion/plan.js';
 export type { ConversionSource, LazyTensor } from './conversion/options.js';
+export { sourceRestrictedTo } from './restrictedSource.js';
 export { convertMasa, type MasaConvertOptions, type MasaConvertedModel } from './masaConvert.js';
 export { masaStoredParameters, type MasaModel, type MasaSection } from './masa.js';
 export { parseMasaModules, type MasaModule } from '@recur/sharing';

@@ -41,6 +41,8 @@ export interface TruncationEnergy {
   readonly sourceLayer: number;
   readonly rank: number;
   readonly captured: number;
+  /** ‖R‖_F², float64: 0 where the init already equals the source layer (e.g. Lower init's loop 0). */
+  readonly residualEnergy: number;
 }
 
 export interface ArrayTensor {
@@ -104,6 +106,7 @@ export function depthwiseLoraStep(
         sourceLayer: step.sourceLayer,
         rank,
         captured: factors.captured,
+        residualEnergy: factors.residualEnergy ?? 0,
       });
     }
     out.set(loraKey(step.unique, module, step.loop, 'A'), factors.a);
@@ -166,6 +169,8 @@ interface Factors {
   readonly b: ArrayTensor;
   /** Energy of the residual the SVD factors keep (absent for zero init). */
   readonly captured?: number;
+  /** ‖R‖_F² of the residual they factor (absent for zero init). */
+  readonly residualEnergy?: number;
 }
 
 function svdFactors(
@@ -181,7 +186,9 @@ function svdFactors(
   for (let o = 0; o < rows; o++) for (let j = 0; j < rank; j++) b[o * rank + j] = u[o * rank + j]! * s[j]!;
   const a = new Float32Array(rank * cols); // [r, in] = Vᵀ
   for (let j = 0; j < rank; j++) for (let i = 0; i < cols; i++) a[j * cols + i] = v[i * rank + j]!;
-  return { a: { data: a, shape: [rank, cols] }, b: { data: b, shape: [rows, rank] }, captured };
+  let residualEnergy = 0;
+  for (const x of residual) residualEnergy += x * x;
+  return { a: { data: a, shape: [rank, cols] }, b: { data: b, shape: [rows, rank] }, captured, residualEnergy };
 }
 
 function zeroFactors([rows, cols]: [number, number], rank: number, seed: number): Factors {

@@ -105,6 +105,8 @@ describe('SVD initialisation', () => {
       ['model.layers.0.self_attn.q_proj.loop1', 1, 3],
     ]);
     q.forEach((e) => expect(e.captured).toBeCloseTo(kept / total, 5));
+    // ‖R‖_F² = Σ sᵢ² (the residual of either loop is ±D)
+    q.forEach((e) => expect(e.residualEnergy / total).toBeCloseTo(1, 5));
     expect(energies.length).toBe(2 * adaptedModules.length);
   });
 

@@ -118,12 +118,7 @@ export function registerConvert(program: Command): void {
         warning: model.plan.warning ?? null,
         lora: {
           energy,
-          captured: energy.length
-            ? {
-                min: Math.min(...energy.map((e) => e.captured)),
-                mean: energy.reduce((sum, e) => sum + e.captured, 0) / energy.length,
-              }
-            : null,
+          captured: capturedSummary(energy),
         },
         ...(model.mos && { mosParameters: { ...model.mos, ratio: model.mos.depthwise / model.mos.pools } }),
         parameters: {
@@ -158,7 +153,7 @@ export function registerConvert(program: Command): void {
       const captured = summary.lora.captured;
       if (captured)
         console.log(
-          `SVD LoRA keeps ${pct(captured.min)} (min) / ${pct(captured.mean)} (mean) of each residual's energy over ${energy.length} truncations`,
+          `SVD LoRA keeps ${pct(captured.min)} (min) / ${pct(captured.mean)} (mean) of each residual's energy over ${energy.length} truncations, ${pct(captured.overall)} of all residual energy`,
         );
       console.log(
         `${settings.strategy}, ${settings.loops} loops of ${summary.blockSize} shared layers, ${settings.init} init · written to ${options.out} in ${seconds.toFixed(1)} s`,
@@ -204,5 +199,22 @@ function convertSettings(
     norms: oneOf('norms', options.norms, ['tied', 'per-loop'] as const),
     seed: parseSeed(options.seed),
     ...loraKindSettings(options, parseSeed(options.seed)),
+  };
+}
+
+/**
+ * Shares of residual energy the SVD truncations keep: per residual (min, mean; a zero residual counts as
+ * kept whole) and over all of them, Σᵢcapturedᵢ·Eᵢ / ΣᵢEᵢ — what tying lost that the LoRA restores.
+ */
+function capturedSummary(
+  energy: readonly { captured: number; residualEnergy: number }[],
+): { min: number; mean: number; overall: number } | null {
+  if (energy.length === 0) return null;
+  const total = energy.reduce((sum, e) => sum + e.residualEnergy, 0);
+  const kept = energy.reduce((sum, e) => sum + e.captured * e.residualEnergy, 0);
+  return {
+    min: Math.min(...energy.map((e) => e.captured)),
+    mean: energy.reduce((sum, e) => sum + e.captured, 0) / energy.length,
+    overall: total > 0 ? kept / total : 1,
   };
 }
