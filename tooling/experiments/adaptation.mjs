@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { loadAverage, machineDescription } from '../bench/record.mjs';
+import { cpuSeconds } from './adaptation/runs.mjs';
 import { loadSection, sectionFile, sectionNames, writeAdaptationReport } from './adaptationReport.mjs';
 
 /** @typedef {import('./adaptationReport.mjs').SectionEntry} SectionEntry */
@@ -18,6 +19,8 @@ import { loadSection, sectionFile, sectionNames, writeAdaptationReport } from '.
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const cli = `${root}apps/cli/dist/recur.js`;
+// One kernel thread per CLI run unless told otherwise: the machine is shared, its spare cores are not spare.
+process.env.RECUR_THREADS = process.env.RECUR_THREADS ?? '1';
 const argv = process.argv.slice(2);
 const smoke = argv.includes('--smoke') || process.env.ADAPTATION_SMOKE === '1';
 const only = argv.flatMap((a, i) => (argv[i - 1] === '--only' ? [a] : []));
@@ -27,16 +30,6 @@ const seed = Number(process.env.ADAPTATION_SEED ?? 0);
 if (!Number.isInteger(seed)) throw new RangeError(`ADAPTATION_SEED=${process.env.ADAPTATION_SEED}: a whole number`);
 const cacheRoot = process.env.ADAPTATION_CACHE ?? `${root}.cache/adaptation${smoke ? '-smoke' : ''}`;
 const out = process.env.ADAPTATION_OUT ?? (smoke ? `${cacheRoot}/out` : `${root}docs/results`);
-
-/** CPU-seconds of this process and its waited-for children (the CLI runs a section starts), from /proc. */
-function cpuSeconds() {
-  if (!existsSync('/proc/self/stat')) return process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6;
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime, stime, cutime, cstime are fields 14–17 of proc(5); after the command name they start at index 11.
-  const ticks = fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0);
-  return ticks / 100; // USER_HZ is 100 on Linux
-}
 
 /** `recur ARGS --json`, parsed; throws with the command's stderr when it exits non-zero. @param {readonly string[]} args */
 function recur(args) {
