@@ -37,7 +37,8 @@ export async function run(ctx) {
   ];
   const model = convert(ctx, 'mc3', conversionArgs);
   const converted = perLoopPerplexity(ctx, model, data.heldOut, b.window);
-  const variants = kinds.map((kind) => {
+  // Smoke runs the two ends of the comparison only (each CLI run costs ~2 CPU-s to start).
+  const variants = (ctx.smoke ? ['none', 'dual'] : kinds).map((kind) => {
     const distill = kind === 'none' ? [] : ['--self-distill', kind];
     const args = ['--model', model, '--data', data.train, '--exit-loss', ...distill];
     const sizes = ['--steps', String(b.steps), '--batch', String(b.batch), '--seq', String(b.seq)];
@@ -53,7 +54,7 @@ export async function run(ctx) {
     };
   });
   return {
-    budget: { ...b, trainTokensPerVariant: b.steps * b.batch * b.seq, variants: kinds.length },
+    budget: { ...b, trainTokensPerVariant: b.steps * b.batch * b.seq, variants: ctx.smoke ? 2 : kinds.length },
     conversion: `recur convert stories260K ${conversionArgs.join(' ')}`,
     converted,
     variants,

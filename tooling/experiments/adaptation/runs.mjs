@@ -97,21 +97,39 @@ export function train(ctx, label, args) {
 }
 
 /**
+ * `recur ARGS --json` through a cache in `<cacheDir>/evals/` keyed by ARGS: for commands that only read (eval,
+ * gradient-conflict) of models that never change once written (every model here lives in a folder named by a hash
+ * of how it was made), so a section rerun after an edit to its module repeats no measurement.
+ * @param {SectionContext} ctx @param {string[]} args
+ */
+export function measured(ctx, args) {
+  const file = `${ctx.cacheDir}/evals/${createHash('sha256').update(args.join('\0')).digest('hex').slice(0, 16)}.json`;
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
+  const result = ctx.recur(args);
+  mkdirSync(`${ctx.cacheDir}/evals`, { recursive: true });
+  writeAtomic(file, JSON.stringify(result));
+  return result;
+}
+
+/**
  * Held-out perplexity of `model` on `file` (windows of `window` tokens); `extra` adds eval flags (--domain, --adapter).
  * @param {SectionContext} ctx @param {string} model @param {string} file @param {number} window @param {string[]} [extra]
  */
 export function perplexity(ctx, model, file, window, extra = []) {
   const r = /** @type {{ perplexity: number }} */ (
-    ctx.recur(['eval', '--model', model, '--data', file, '--window', String(window), ...extra])
+    measured(ctx, ['eval', '--model', model, '--data', file, '--window', String(window), ...extra])
   );
   if (!Number.isFinite(r.perplexity)) throw new Error(`eval ${model} on ${file}: perplexity is not finite`);
   return r.perplexity;
 }
 
-/** Held-out perplexity after each loop (every token exits there), `eval --per-loop`. @param {SectionContext} ctx @param {string} model @param {string} file @param {number} window */
+/**
+ * Held-out perplexity after each loop (every token exits there), `eval --per-loop`.
+ * @param {SectionContext} ctx @param {string} model @param {string} file @param {number} window
+ */
 export function perLoopPerplexity(ctx, model, file, window) {
   const r = /** @type {{ perLoop: { perplexity: number }[] }} */ (
-    ctx.recur(['eval', '--model', model, '--data', file, '--window', String(window), '--per-loop'])
+    measured(ctx, ['eval', '--model', model, '--data', file, '--window', String(window), '--per-loop'])
   );
   const curve = r.perLoop.map((p) => p.perplexity);
   if (curve.some((p) => !Number.isFinite(p))) throw new Error(`eval --per-loop ${model}: a perplexity is not finite`);

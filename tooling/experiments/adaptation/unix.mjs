@@ -3,7 +3,7 @@
 // (a prologue and epilogue per domain around the shared middle); both trained jointly on TinyStories and Shakespeare
 // (alternating rounds, same steps). Per layer, the cosine between the two domains' gradients (`recur
 // gradient-conflict`) and held-out perplexity per domain.
-import { convert, perplexity, split, train } from './runs.mjs';
+import { convert, measured, perplexity, split, train } from './runs.mjs';
 
 export const name = 'unix';
 export const title = 'Uni-X: separate ends around a shared middle';
@@ -61,7 +61,7 @@ export async function run(ctx) {
   /** Per-layer gradient cosine of the two domains (held-out text, so no training text is reused). @param {string} model */
   const conflict = (model) =>
     /** @type {{ layers: ConflictLayer[] }} */ (
-      ctx.recur([
+      measured(ctx, [
         'gradient-conflict',
         '--model',
         model,
