@@ -38,11 +38,18 @@ export async function run(ctx) {
   const model = convert(ctx, 'mc3', conversionArgs);
   const converted = perLoopPerplexity(ctx, model, data.heldOut, b.window);
   // Smoke runs the two ends of the comparison only (each CLI run costs ~2 CPU-s to start).
-  const variants = (ctx.smoke ? ['none', 'dual'] : kinds).map((kind) => {
-    const distill = kind === 'none' ? [] : ['--self-distill', kind];
-    const args = ['--model', model, '--data', data.train, '--exit-loss', ...distill];
-    const sizes = ['--steps', String(b.steps), '--batch', String(b.batch), '--seq', String(b.seq)];
-    const s = train(ctx, `dsd-${kind}`, [...args, ...sizes, '--save-every', String(b.steps)]);
+  const list = ctx.smoke ? ['none', 'dual'] : kinds;
+  // The variants train side by side (separate processes), then are scored one after another.
+  const runs = await Promise.all(
+    list.map((kind) => {
+      const distill = kind === 'none' ? [] : ['--self-distill', kind];
+      const args = ['--model', model, '--data', data.train, '--exit-loss', ...distill];
+      const sizes = ['--steps', String(b.steps), '--batch', String(b.batch), '--seq', String(b.seq)];
+      return train(ctx, `dsd-${kind}`, [...args, ...sizes, '--save-every', String(b.steps)]);
+    }),
+  );
+  const variants = list.map((kind, i) => {
+    const s = /** @type {import('./runs.mjs').TrainSummary} */ (runs[i]);
     const curve = perLoopPerplexity(ctx, s.modelDir, data.heldOut, b.window);
     ctx.log(`${kind}: per-loop ppl ${curve.map((p) => p.toFixed(2)).join(' / ')}`);
     return {

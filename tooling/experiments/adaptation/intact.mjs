@@ -100,9 +100,16 @@ export async function run(ctx) {
     };
   };
   const model = convert(ctx, 'mc3', conversionArgs);
-  const first = train(ctx, 'intact-stories', ['--model', model, '--data', data.stories.train, ...sizes(b.firstSteps)]);
+  const first = await train(ctx, 'intact-stories', [
+    '--model',
+    model,
+    '--data',
+    data.stories.train,
+    ...sizes(b.firstSteps),
+  ]);
   const start = stage('stories', first, 1);
-  const methods = [
+  // The methods' chains train side by side (separate processes); each chain's stages run in order.
+  const chains = [
     { method: 'fine-tuning', flags: ['--trainable', 'all'], intact: false },
     { method: 'LoRA-only', flags: ['--trainable', 'lora'], intact: false },
     // The penalty is a mean squared drift bound, small next to the loss early in a run: two weights λ.
@@ -111,7 +118,7 @@ export async function run(ctx) {
       flags: ['--trainable', 'all', '--intact-weight', String(w)],
       intact: true,
     })),
-  ].map(({ method, flags, intact }) => {
+  ].map(async ({ method, flags, intact }) => {
     let from = first.modelDir;
     /** @type {Stage[]} */
     const stages = [start];
@@ -122,7 +129,7 @@ export async function run(ctx) {
         k === 1 ? data.stories.train : previousDomainsText(ctx, previous, (b.seq + 1) * 4, b.intactWindows);
       const extra = intact ? ['--intact-from', intervals, '--intact-windows', String(b.intactWindows)] : [];
       const label = `intact-${method}-${domain}`.replace(/[^a-zA-Z0-9-]/g, '');
-      const s = train(ctx, label, [
+      const s = await train(ctx, label, [
         '--model',
         from,
         '--data',
@@ -142,6 +149,7 @@ export async function run(ctx) {
       forgetting: forgetting(stages),
     };
   });
+  const methods = await Promise.all(chains);
   return {
     budget: { ...b, firstTokens: b.firstSteps * b.batch * b.seq, tokensPerStage: b.steps * b.batch * b.seq },
     conversion: `recur convert stories260K ${conversionArgs.join(' ')}`,

@@ -1,7 +1,10 @@
 // Shared by the dsd, intact and unix sections of experiment:adaptation: fixed train/held-out splits of the three
 // corpora, cached `recur train` runs, held-out perplexity, and CPU-seconds of the CLI runs a section starts.
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { promisify } from 'node:util';
 
 /** @typedef {import('../adaptationReport.mjs').SectionContext} SectionContext */
 /** @typedef {{ steps: number, tokens: number, finalTrainLoss: number, heldOut: { after: { perplexity: number } }, modelDir: string, cpuSeconds: number, tokensPerCpuSecond: number, cached: boolean }} TrainSummary */
@@ -73,27 +76,39 @@ export function writeAtomic(file, text) {
  * `recur train ARGS` into `<cacheDir>/runs/<label>-<hash of ARGS>` (reused when its summary exists), with the
  * CPU-seconds it took; every run evaluates only at the end, keeps one checkpoint and holds out 1% of --data.
  * @param {SectionContext} ctx @param {string} label @param {string[]} args
- * @returns {TrainSummary}
+ * @returns {Promise<TrainSummary>}
  */
-export function train(ctx, label, args) {
+export async function train(ctx, label, args) {
   const full = [...args, '--eval-every', '0', '--keep', '1', '--val-fraction', '0.01', '--seed', String(ctx.seed)];
   const hash = createHash('sha256').update(full.join('\0')).digest('hex').slice(0, 10);
   const dir = `${ctx.cacheDir}/runs/${label}-${hash}`;
   const done = `${dir}/adaptation-summary.json`;
   if (existsSync(done)) return { ...JSON.parse(readFileSync(done, 'utf8')), cached: true };
-  const before = cpuSeconds();
-  const summary = /** @type {TrainSummary} */ (ctx.recur(['train', ...full, '--out', dir, '--force']));
-  const spent = cpuSeconds() - before;
-  const result = {
-    ...summary,
-    modelDir: `${dir}/model`,
-    cpuSeconds: spent,
-    tokensPerCpuSecond: summary.tokens / spent,
-  };
+  const { json, cpu } = await timedRecur(ctx, ['train', ...full, '--out', dir, '--force'], `${dir}.cpu`);
+  const summary = /** @type {TrainSummary} */ (json);
+  const result = { ...summary, modelDir: `${dir}/model`, cpuSeconds: cpu, tokensPerCpuSecond: summary.tokens / cpu };
   if (!Number.isFinite(result.heldOut.after.perplexity)) throw new Error(`${label}: training diverged (held-out NaN)`);
   writeAtomic(done, JSON.stringify(result));
   ctx.log(`${label}: ${summary.steps} steps, ${result.tokensPerCpuSecond.toFixed(0)} tok/CPU-s`);
   return { ...result, cached: false };
+}
+
+/**
+ * `recur ARGS --json` run asynchronously (so a section can train several runs side by side on a shared machine)
+ * under /usr/bin/time, which reports the run's own user + system CPU-seconds into `timeFile`.
+ * @param {SectionContext} ctx @param {string[]} args @param {string} timeFile
+ */
+async function timedRecur(ctx, args, timeFile) {
+  if (!existsSync('/usr/bin/time')) throw new Error("/usr/bin/time is needed to count a training run's CPU-seconds");
+  mkdirSync(dirname(timeFile), { recursive: true });
+  const cli = `${ctx.root}apps/cli/dist/recur.js`;
+  const command = ['-f', '%U %S', '-o', timeFile, process.execPath, cli, ...args, '--json'];
+  const { stdout } = await promisify(execFile)('/usr/bin/time', command, { maxBuffer: 1 << 28 }).catch((error) => {
+    const stderr = /** @type {{ stderr?: string }} */ (error).stderr ?? String(error);
+    throw new Error(`recur ${args.slice(0, 3).join(' ')} …: ${stderr.trim().slice(-2000)}`);
+  });
+  const [user, system] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1)?.split(' ').map(Number) ?? [];
+  return { json: JSON.parse(stdout), cpu: (user ?? Number.NaN) + (system ?? Number.NaN) };
 }
 
 /**

@@ -85,7 +85,7 @@ export async function run(ctx) {
   const converted = conflict(models.separate);
   const convertedPerplexity = score(models.shared, false);
   /** Alternating rounds of stepsPerRound steps on each domain, constant lr (one schedule across the calls). @param {'shared' | 'separate'} kind */
-  const joint = (kind) => {
+  const joint = async (kind) => {
     let model = models[kind];
     let cpuSeconds = 0;
     let tokens = 0;
@@ -109,7 +109,11 @@ export async function run(ctx) {
           '--save-every',
           String(b.stepsPerRound),
         ];
-        const s = train(ctx, `unix-${kind}-r${round}-${d}`, kind === 'separate' ? [...args, '--domain', d] : args);
+        const s = await train(
+          ctx,
+          `unix-${kind}-r${round}-${d}`,
+          kind === 'separate' ? [...args, '--domain', d] : args,
+        );
         model = s.modelDir;
         cpuSeconds += s.cpuSeconds;
         tokens += s.tokens;
@@ -117,8 +121,8 @@ export async function run(ctx) {
     ctx.log(`${kind} ends: joint training done (${tokens} tokens)`);
     return { model, cpuSeconds, tokens };
   };
-  const shared = joint('shared');
-  const separate = joint('separate');
+  // The two models train side by side (separate processes).
+  const [shared, separate] = await Promise.all([joint('shared'), joint('separate')]);
   return {
     budget: { ...b, tokensPerVariant: b.rounds * domains.length * b.stepsPerRound * b.batch * b.seq },
     conversion: `recur convert stories260K ${conversionArgs.join(' ')} [${ends.join(' ')}]`,
