@@ -35,7 +35,7 @@ function budgetFor(smoke) {
       }
     : {
         firstSteps: 40,
-        steps: 20,
+        steps: 6,
         batch: 8,
         seq: 128,
         window: 128,

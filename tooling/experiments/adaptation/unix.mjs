@@ -36,14 +36,14 @@ function budgetFor(smoke) {
         conflictWindow: 32,
       }
     : {
-        rounds: 3,
-        stepsPerRound: 8,
+        rounds: 1,
+        stepsPerRound: 6,
         batch: 8,
         seq: 128,
         window: 128,
         trainBytes: 300_000,
         heldOutBytes: 8_000,
-        conflictWindows: 8,
+        conflictWindows: 4,
         conflictWindow: 64,
       };
 }
