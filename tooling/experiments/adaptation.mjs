@@ -23,6 +23,9 @@ const cli = `${root}apps/cli/dist/recur.js`;
 process.env.RECUR_THREADS = process.env.RECUR_THREADS ?? '1';
 const argv = process.argv.slice(2);
 const smoke = argv.includes('--smoke') || process.env.ADAPTATION_SMOKE === '1';
+// --cached: assemble the doc from cached results only (a section without a fresh one is "not run"), e.g. after
+// running sections side by side as separate `--only NAME` processes.
+const cachedOnly = argv.includes('--cached');
 const only = argv.flatMap((a, i) => (argv[i - 1] === '--only' ? [a] : []));
 const unknown = only.filter((n) => !sectionNames.includes(/** @type {never} */ (n)));
 if (unknown.length) throw new Error(`--only ${unknown.join(', ')}: not a section (${sectionNames.join(', ')})`);
@@ -72,6 +75,7 @@ async function sectionEntry(name, previous) {
     const cached = JSON.parse(readFileSync(cacheFile, 'utf8'));
     if (cached.hash === hash) return /** @type {SectionEntry} */ ({ ...cached, cached: true });
   }
+  if (cachedOnly) return /** @type {SectionEntry} */ ({ status: 'not run', reason: 'no cached result (--cached)' });
   if (!selected)
     return previous ?? /** @type {SectionEntry} */ ({ status: 'not run', reason: 'not selected by --only' });
   mkdirSync(cacheDir, { recursive: true });
@@ -84,6 +88,8 @@ async function sectionEntry(name, previous) {
       status: /** @type {const} */ ('ok'),
       title: module.title,
       hash,
+      command: ['pnpm experiment:adaptation', ...argv].join(' '),
+      date: new Date().toISOString(),
       minutes: (performance.now() - started) / 60000,
       cpuSeconds: cpuSeconds() - cpuBefore,
       result,

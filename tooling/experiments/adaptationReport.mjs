@@ -13,7 +13,8 @@ export const sectionNames = /** @type {const} */ (['inject', 'echo', 'dsd', 'int
  * @typedef {{ root: string, cacheDir: string, seed: number, smoke: boolean, log: (msg: string) => void,
  *   recur: (args: readonly string[]) => unknown }} SectionContext
  * @typedef {{ status: 'ok' | 'not run' | 'failed', title?: string, hash?: string, cached?: boolean,
- *   minutes?: number, cpuSeconds?: number, reason?: string, error?: string, result?: unknown }} SectionEntry
+ *   minutes?: number, cpuSeconds?: number, reason?: string, error?: string, result?: unknown, command?: string,
+ *   date?: string }} SectionEntry
  * @typedef {{ commit: string, date: string, command: string, smoke: boolean, seed: number, machine: string,
  *   nproc: number, loadAverage: { before: string, after: string }, sections: Record<string, SectionEntry> }} AdaptationDoc
  */
@@ -46,7 +47,8 @@ function runLine(name, s) {
   if (s.status === 'not run') return `- \`${name}\`: not run (${s.reason ?? 'no result'})`;
   if (s.status === 'failed') return `- \`${name}\`: **failed** — ${s.error ?? 'unknown error'}`;
   const cost = `${(s.minutes ?? 0).toFixed(1)} wall min, ${(s.cpuSeconds ?? 0).toFixed(0)} CPU-s`;
-  return `- \`${name}\`: ${s.cached ? 'cached result' : 'ran'} (${cost}); ${budgetLine(s)}`;
+  const how = s.command ? ` by \`${s.command}\`${s.date ? ` at ${s.date.slice(0, 16).replace('T', ' ')}` : ''}` : '';
+  return `- \`${name}\`: ${s.cached ? 'cached result' : 'ran'}${how} (${cost}); ${budgetLine(s)}`;
 }
 
 /** @param {string} name @param {SectionEntry} s */
