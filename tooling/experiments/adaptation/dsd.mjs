@@ -18,7 +18,7 @@ const loops = 3;
 function budgetFor(smoke) {
   return smoke
     ? { steps: 2, batch: 2, seq: 32, window: 32, trainBytes: 20_000, heldOutBytes: 1_500 }
-    : { steps: 16, batch: 8, seq: 128, window: 128, trainBytes: 300_000, heldOutBytes: 10_000 };
+    : { steps: 8, batch: 8, seq: 128, window: 128, trainBytes: 300_000, heldOutBytes: 10_000 };
 }
 
 /** @param {SectionContext} ctx @returns {Promise<DsdResult>} */
