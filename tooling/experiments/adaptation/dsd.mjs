@@ -73,6 +73,8 @@ const first = (/** @type {number[]} */ c) => c[0] ?? Number.NaN;
 const deepest = (/** @type {number[]} */ c) => c.at(-1) ?? Number.NaN;
 /** Deepest-loop over loop-1 perplexity: 1 is a flat curve, small is steep. @param {number[]} c */
 const flatness = (c) => deepest(c) / first(c);
+/** How far a curve is from flat either way (|ln ratio|; 0 = flat). @param {number[]} c */
+const tilt = (c) => Math.abs(Math.log(flatness(c)));
 
 /** @param {DsdResult} r */
 export function render(r) {
@@ -83,18 +85,20 @@ export function render(r) {
   const none = r.variants.find((v) => v.selfDistill === 'none');
   const dual = r.variants.find((v) => v.selfDistill === 'dual');
   const best = [...r.variants].sort((a, b) => first(a.curve) - first(b.curve))[0];
-  const flattest = [...r.variants].sort((a, b) => flatness(b.curve) - flatness(a.curve))[0];
+  const flattest = [...r.variants].sort((a, b) => tilt(a.curve) - tilt(b.curve))[0];
   const readings = [];
   if (none && dual) {
     const shallow = first(dual.curve) / first(none.curve);
     const deep = deepest(dual.curve) / deepest(none.curve);
     readings.push(
-      `Dual vs exit losses alone: loop-1 perplexity ×${fmt(shallow, 3)} (${shallow < 1 ? 'better' : 'not better'}), deepest loop ×${fmt(deep, 3)} (${deep <= 1 ? 'no cost' : 'a cost'} at full depth); curve ratio (deepest / loop 1) ${fmt(flatness(dual.curve), 3)} vs ${fmt(flatness(none.curve), 3)} — dual ${flatness(dual.curve) > flatness(none.curve) ? 'flattens' : 'does not flatten'} the curve.`,
+      `Dual vs exit losses alone: loop-1 perplexity ×${fmt(shallow, 3)} (${shallow < 1 ? 'better' : 'not better'}), deepest loop ×${fmt(deep, 3)} (${deep <= 1 ? 'no cost' : 'a cost'} at full depth); curve ratio (deepest / loop 1) ${fmt(flatness(dual.curve), 3)} vs ${fmt(flatness(none.curve), 3)} — dual ${tilt(dual.curve) < tilt(none.curve) ? 'flattens' : 'does not flatten'} the curve (|ln ratio| ${fmt(tilt(dual.curve), 3)} vs ${fmt(tilt(none.curve), 3)}).`,
     );
   }
   if (best) readings.push(`Best shallow exit (loop 1): \`${best.selfDistill}\` at ${fmt(first(best.curve))}.`);
   if (flattest)
-    readings.push(`Flattest curve: \`${flattest.selfDistill}\` (ratio ${fmt(flatness(flattest.curve), 3)}).`);
+    readings.push(
+      `Flattest curve (ratio nearest 1): \`${flattest.selfDistill}\` (ratio ${fmt(flatness(flattest.curve), 3)}).`,
+    );
   return `Converted model: \`${r.conversion}\` (${depth} exits), each variant uptrained with \`recur train --exit-loss
 [--self-distill KIND]\` on the same ${r.budget.trainTokensPerVariant} TinyStories tokens (${r.budget.steps} steps × ${r.budget.batch} × ${r.budget.seq}),
 then scored with \`recur eval --per-loop\` on ${r.budget.heldOutBytes} held-out bytes never trained on (window ${r.budget.window}).
