@@ -24,16 +24,19 @@ const fields = [
   'prefillTokensPerCpuSecond',
   'decodeTokensPerCpuSecond',
 ];
-/** Field-wise mean of the interleaved runs. */
+/** Field-wise mean of the interleaved runs. @param {any[]} runs */
 const mean = (runs) => ({
   ...runs[0],
-  ...Object.fromEntries(fields.map((f) => [f, runs.reduce((sum, r) => sum + r[f], 0) / runs.length])),
+  ...Object.fromEntries(
+    fields.map((f) => [f, runs.reduce((/** @type {number} */ sum, r) => sum + r[f], 0) / runs.length]),
+  ),
 });
 
 const rows = cases.flatMap(({ label, args, echo }) => {
+  /** @type {{ plain: any[], echo: any[] }} */
   const runs = { plain: [], echo: [] };
   for (let r = 0; r < repeats; r++)
-    for (const kind of ['plain', 'echo']) {
+    for (const kind of /** @type {const} */ (['plain', 'echo'])) {
       const extra = [
         ...(kind === 'echo' ? ['--echo-attention', echo] : []),
         ...(threads ? ['--threads', threads] : []),
