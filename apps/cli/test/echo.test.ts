@@ -61,6 +61,24 @@ describe('recur convert --echo-attention (EchoAtt)', () => {
   );
 
   it(
+    'bench --echo-attention times the plan on the fast path; a bad plan fails in one line',
+    async () => {
+      const args = ['--prefill', '16', '--decode', '4', '--threads', '1'];
+      const run = await recur('bench', '--model', hf, ...args, '--echo-attention', '3<-2,4<-2', '--json');
+      expect(run.code, run.stderr).toBe(0);
+      const report = JSON.parse(run.stdout) as { path: string; model: string; parameters: number };
+      expect(report.path).toBe('fast');
+      expect(report.model).toContain('EchoAtt 3<-2,4<-2');
+      expect(report.parameters).toBe(260032 - 2 * (64 * 64 + 32 * 64));
+      expectOneLineFailure(
+        await recur('bench', '--model', hf, ...args, '--echo-attention', '9<-1'),
+        /--echo-attention/,
+      );
+    },
+    SLOW,
+  );
+
+  it(
     'auto measures the maps on --data and prints the plan; bad plans and flags fail in one line',
     async () => {
       const auto = await recur(

@@ -18,6 +18,13 @@ export interface ForwardBenchResult {
   readonly prefillGflops: number;
   readonly decodeTokensPerSecond: number;
   readonly decodeMsPerToken: number;
+  /**
+   * Tokens per CPU-second of this process (every thread, process.cpuUsage): robust to other load on a
+   * shared machine where wall time is not (with one compute thread it is the single-core speed).
+   * Absent where there is no process CPU clock (browsers).
+   */
+  readonly prefillTokensPerCpuSecond?: number;
+  readonly decodeTokensPerCpuSecond?: number;
   /** Routed runs: mean loops per token over the first prefill and the decode steps. */
   readonly averageDepth?: number;
 }
@@ -59,22 +66,36 @@ export async function timeBench(
 ): Promise<ForwardBenchResult> {
   const { prefillTokens, decodeTokens } = options;
   const ids = Array.from({ length: prefillTokens }, (_, i) => (i * 7919 + 13) % config.vocabSize);
-  let bestPrefill = Infinity;
+  let [bestPrefill, bestPrefillCpu] = [Infinity, Infinity];
   for (let r = 0; r < 1 + (options.repeats ?? 2); r++) {
-    const start = performance.now();
+    const [start, cpu] = [performance.now(), cpuSeconds()];
     await runner.prefill(ids);
     if (r > 0) bestPrefill = Math.min(bestPrefill, performance.now() - start);
+    if (r > 0) bestPrefillCpu = Math.min(bestPrefillCpu, cpuSeconds() - cpu);
   }
   const session = runner.session();
   await session.step(ids);
-  const start = performance.now();
+  const [start, cpu] = [performance.now(), cpuSeconds()];
   for (let i = 0; i < decodeTokens; i++) await session.step([ids[i % ids.length]!]);
-  const decodeMs = performance.now() - start;
+  const [decodeMs, decodeCpu] = [performance.now() - start, cpuSeconds() - cpu];
   session.dispose();
   return {
     prefillTokensPerSecond: prefillTokens / (bestPrefill / 1000),
     prefillGflops: forwardFlops(config, prefillTokens, { logitRows: 1 }) / (bestPrefill / 1000) / 1e9,
     decodeTokensPerSecond: decodeTokens / (decodeMs / 1000),
     decodeMsPerToken: decodeMs / decodeTokens,
+    ...(hasCpuClock() && {
+      prefillTokensPerCpuSecond: prefillTokens / bestPrefillCpu,
+      decodeTokensPerCpuSecond: decodeTokens / decodeCpu,
+    }),
   };
+}
+
+const hasCpuClock = (): boolean => typeof process !== 'undefined' && typeof process.cpuUsage === 'function';
+
+/** User + system CPU time of this process, all threads, in seconds (0 without a CPU clock). */
+function cpuSeconds(): number {
+  if (!hasCpuClock()) return 0;
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
 }

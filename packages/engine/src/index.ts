@@ -107,7 +107,7 @@ export {
   echoPlanText,
   parseEchoPlan,
 } from './echo/echoPlan.js';
-export { withEchoAttention, type EchoSection } from './echo/withEchoAttention.js';
+export { echoDecoder, withEchoAttention, type EchoSection } from './echo/withEchoAttention.js';
 export { inflectionRuleText, inflectionSteps } from './diagnose/inflection.js';
 export {
   diagnosticPass,

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  applyAttentionProbabilities,
   applyRope,
+  attentionProbabilities,
   causalAttention,
   crossEntropy,
   initBackend,
@@ -118,6 +120,24 @@ for (const backend of ['wasm', 'cpu'] as BackendName[]) {
           intervalDriftSum(delta as tf.Tensor2D, lower as tf.Tensor1D, tf.add(lower!, 1) as tf.Tensor1D),
         inputs,
         5,
+      );
+      tf.dispose(inputs);
+    });
+
+    it('EchoAtt maps: attentionProbabilities then applyAttentionProbabilities, grouped kv heads, a decode offset', () => {
+      // q [T=3, 4 heads, 4], k and v [S=5, 2 kv heads, 4]: rows at positions 2..4
+      const inputs = [r([3, 4, 4], 31), r([5, 2, 4], 32), r([5, 2, 4], 33)];
+      gradCheck(
+        ([q, k, v]) =>
+          project(
+            applyAttentionProbabilities(
+              attentionProbabilities(q as tf.Tensor3D, k as tf.Tensor3D, 2),
+              v as tf.Tensor3D,
+            ),
+            34,
+          ),
+        inputs,
+        6,
       );
       tf.dispose(inputs);
     });

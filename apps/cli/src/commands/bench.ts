@@ -4,9 +4,12 @@ import {
   defaultKvMode,
   depthRouting,
   disposeFast,
+  echoDecoder,
+  EchoPlanError,
   fastDecoderFor,
   fusedLoops,
   modelPresets,
+  parseEchoPlan,
   presetDecoder,
   type LoadedModel,
   type RoutedBench,
@@ -29,6 +32,7 @@ interface BenchCliOptions extends ModelOptions {
   readonly decode: string;
   readonly exit?: string;
   readonly kv?: string;
+  readonly echoAttention?: string;
   readonly json?: boolean;
 }
 
@@ -51,6 +55,10 @@ export function registerBench(program: Command): void {
     )
     .option('--kv <mode>', kvHelp)
     .option(
+      '--echo-attention <plan>',
+      'time the model with this EchoAtt plan applied (STEP<-SOURCE,…: those steps reuse the source step’s attention maps; random-weight presets too)',
+    )
+    .option(
       '--json',
       'print one JSON object {model, path: fast|tfjs, backend, threads, routing: router|none, averageDepth?, …timings}',
     )
@@ -58,7 +66,9 @@ export function registerBench(program: Command): void {
       const prefillTokens = parseNumber('prefill', options.prefill, { integer: true, min: 1 });
       const decodeTokens = parseNumber('decode', options.decode, { integer: true, min: 1 });
       const flags = depthFlags(options);
-      const { decoder, label, lora, model } = await benchModel(options);
+      const benched = await benchModel(options);
+      const { lora, model } = benched;
+      const { decoder, label } = withEcho(benched, options.echoAttention);
       const routed = model ? await routedBench(model, flags, fastOption(options) === false) : undefined;
       // The fused path wherever generate would take it; --backend tfjs (or cpu) times the tfjs decoder.
       const fast =
@@ -132,4 +142,34 @@ async function benchModel(
   if (!options.model) throw new UsageError('give --model PATH or --preset NAME');
   const model = await openModel(options, { tfjsPath: true });
   return { decoder: model.decoder, ...(model.lora && { lora: model.lora }), label: model.source.path, model };
+}
+
+/** --echo-attention PLAN: the decoder with the plan applied (its label says so); the source decoder is consumed. */
+function withEcho<T extends { decoder: LoadedModel['decoder']; label: string; lora?: LoadedModel['lora'] }>(
+  benched: T,
+  plan: string | undefined,
+): { decoder: LoadedModel['decoder']; label: string } {
+  if (plan === undefined) return benched;
+  let reuse: ReturnType<typeof parseEchoPlan>;
+  try {
+    reuse = parseEchoPlan(plan);
+  } catch (error) {
+    if (error instanceof EchoPlanError) throw new UsageError(`--echo-attention: ${error.message}`);
+    throw error;
+  }
+  const decoder = usageOnRange(() =>
+    echoDecoder(benched.decoder, reuse, benched.lora ? { adapter: benched.lora } : {}),
+  );
+  return { decoder, label: `${benched.label} with EchoAtt ${plan}` };
+}
+
+/** A plan the model cannot take (a step out of range, an existing plan) is a usage error naming the flag. */
+function usageOnRange<T>(make: () => T): T {
+  try {
+    return make();
+  } catch (error) {
+    if (error instanceof RangeError || (error instanceof Error && error.name === 'ConfigError'))
+      throw new UsageError(`--echo-attention: ${error.message}`);
+    throw error;
+  }
 }

@@ -16,15 +16,23 @@ export interface EchoSection {
  */
 export function withEchoAttention(model: LoadedModel, reuse: readonly EchoReuse[]): LoadedModel {
   if (model.masa) throw new RangeError('EchoAtt: a MASA model cannot be echo-converted (convert its source instead)');
-  if (model.decoder.config.echoAttention?.length)
+  return { ...model, decoder: echoDecoder(model.decoder, reuse, model.lora ? { adapter: model.lora } : {}) };
+}
+
+/**
+ * `decoder` with EchoAtt's plan: a new Decoder over the same weight tensors (the q/k of stored layers that
+ * only reuse maps are freed). The returned decoder owns the weights: dispose it, not `decoder`.
+ */
+export function echoDecoder(
+  decoder: Decoder,
+  reuse: readonly EchoReuse[],
+  options: ConstructorParameters<typeof Decoder>[2] = {},
+): Decoder {
+  if (decoder.config.echoAttention?.length)
     throw new RangeError('EchoAtt: the model already reuses attention maps; convert its source instead');
-  const config = { ...model.decoder.config, echoAttention: reuse.map((r) => ({ step: r.step, source: r.source })) };
+  const config = { ...decoder.config, echoAttention: reuse.map((r) => ({ step: r.step, source: r.source })) };
   const keep = new Set(decoderWeightSpecs(config).map((spec) => spec.name)); // validates the plan too
-  const decoder = new Decoder(
-    config,
-    new Map([...model.decoder.weights].filter(([name]) => keep.has(name))),
-    model.lora ? { adapter: model.lora } : {},
-  );
-  for (const [name, tensor] of model.decoder.weights) if (!keep.has(name)) tensor.dispose();
-  return { ...model, decoder };
+  const echo = new Decoder(config, new Map([...decoder.weights].filter(([name]) => keep.has(name))), options);
+  for (const [name, tensor] of decoder.weights) if (!keep.has(name)) tensor.dispose();
+  return echo;
 }

@@ -1,6 +1,7 @@
 import { kvSlotLayouts } from '../depth/kvPlan.js';
 import { FusedOps, type tf } from '@recur/tensor';
 import { executionSteps, validateDecoderConfig, type DecoderConfig } from '../config.js';
+import { echoSources, echoSourceSteps } from '../echo.js';
 import { loopStructure, type LoopStructure } from '../depth/loopStructure.js';
 import type { LayerCall } from '../layer.js';
 import { FastAdapters, type FastAdapterSource } from './fastAdapters.js';
@@ -15,6 +16,7 @@ import { layerPass, type FastContext } from './layerPass.js';
 import { ropeTables } from './ropePass.js';
 import { rmsNormRow } from './rowOps.js';
 import { ScratchArena } from './scratch.js';
+import { ScoreScratch } from './scoreScratch.js';
 
 export interface FastDecoderOptions {
   /** Rows whose logits one LM-head call computes (a decode batch). Scratch grows with it (·V floats). Default 8. */
@@ -101,7 +103,9 @@ export class FastDecoder {
   readonly profile = new FastProfile();
   private readonly steps: readonly LayerCall[];
   private readonly scratch: ScratchArena;
-  private scores: { tensor: tf.Tensor1D; offset: number; positions: number } | undefined;
+  private readonly scores: ScoreScratch;
+  /** EchoAtt: step → the step whose kept attention probabilities it applies. */
+  private readonly echo: ReadonlyMap<number, number>;
   private readonly adapters: readonly (FastAdapters | undefined)[];
   private readonly low: { tensor: tf.Tensor1D; offset: number } | undefined;
   private readonly lowRank: number;
@@ -135,6 +139,8 @@ export class FastDecoder {
     const sources = [options.adapter, ...(options.requestAdapters ?? [])];
     this.adapters = sources.map((source) => source && new FastAdapters(config, this.steps, source, ops.runtime));
     this.lowRank = Math.max(0, ...this.adapters.map((a) => a?.maxRank ?? 0));
+    this.echo = echoSources(config);
+    this.scores = new ScoreScratch(ops.runtime, R * config.numHeads, echoSourceSteps(config));
     this.low = this.lowRank > 0 ? ops.runtime.alloc(7 * R * this.lowRank) : undefined;
   }
 
@@ -143,7 +149,6 @@ export class FastDecoder {
     const dims = { hiddenSize: config.hiddenSize, intermediateSize: config.intermediateSize, headDim: config.headDim };
     for (const [name, value] of Object.entries(dims))
       if (value % 4 !== 0) return `${name} (${value}) is not a multiple of 4`;
-    if (config.echoAttention?.length) return 'EchoAtt (reused attention maps) runs on the tfjs executor only';
     return undefined;
   }
 
@@ -215,6 +220,7 @@ export class FastDecoder {
    */
   forwardDepth(ids: ArrayLike<number>, options: FastDepthForwardOptions): FastDepthForwardResult {
     if (this.disposed) throw new Error('FastDecoder used after dispose()');
+    this.fullDepthOnly('forwardDepth');
     return fastDepthForward(this.context(), this.structure, ids, options);
   }
 
@@ -254,7 +260,8 @@ export class FastDecoder {
         rows.push({ cache, id, pos: cache.length + i, ...(wanted ? { out: { output, at: lastOnly ? 0 : i } } : {}) });
       }
     }
-    this.ensureScores(Math.max(1, ...entries.map((e) => e.cache.length + e.ids.length)));
+    // before any pass: a growth mid-forward would drop the probabilities EchoAtt sources keep
+    this.scores.ensure(Math.max(1, ...entries.map((e) => e.cache.length + e.ids.length)));
     for (let start = 0; start < rows.length; start += this.chunkRows)
       this.runRows(rows.slice(start, start + this.chunkRows));
     for (const { cache, ids } of entries) cache.advance(ids.length);
@@ -279,6 +286,7 @@ export class FastDecoder {
    */
   runDepthRows(rows: readonly FastDepthRow[], options: FastDepthOptions = {}): void {
     if (this.disposed) throw new Error('FastDecoder used after dispose()');
+    this.fullDepthOnly('runDepthRows');
     for (const row of rows) {
       if (!Number.isInteger(row.id) || row.id < 0 || row.id >= this.config.vocabSize)
         throw new RangeError(`token id ${row.id} is outside the vocabulary (0..${this.config.vocabSize - 1})`);
@@ -297,7 +305,7 @@ export class FastDecoder {
     if (this.disposed) return;
     this.disposed = true;
     this.scratch.dispose();
-    this.scores?.tensor.dispose();
+    this.scores.dispose();
     for (const adapters of this.adapters) adapters?.dispose();
     this.low?.tensor.dispose();
     for (const t of this.weights.owned) t.dispose();
@@ -357,6 +365,12 @@ export class FastDecoder {
     profile.count(rows.length);
   }
 
+  /** EchoAtt reuses a step's maps for the same rows: per-token depth (rows skipping steps) cannot (as on tfjs). */
+  private fullDepthOnly(what: string): void {
+    if (this.echo.size > 0)
+      throw new RangeError(`FastDecoder.${what}: an EchoAtt model (reused attention maps) runs at full depth only`);
+  }
+
   /** The kernels, weights and scratch a pass needs. */
   private context(): FastContext {
     return {
@@ -371,18 +385,12 @@ export class FastDecoder {
       maxRows: this.maxRows,
       profile: this.profile,
       scores: (positions) => {
-        this.ensureScores(positions);
-        return this.scores!;
+        this.scores.ensure(positions);
+        return { offset: this.scores.offset, positions: this.scores.positions };
       },
+      echo: this.echo,
+      kept: (step) => this.scores.kept(step),
     };
-  }
-
-  /** Score scratch for contexts up to `positions` (rows × heads × positions floats). */
-  private ensureScores(positions: number): void {
-    if (this.scores && this.scores.positions >= positions) return;
-    const size = Math.max(positions, 2 * (this.scores?.positions ?? 0), 64);
-    this.scores?.tensor.dispose();
-    this.scores = { ...this.ops.runtime.alloc(this.chunkRows * this.config.numHeads * size), positions: size };
   }
 }
 

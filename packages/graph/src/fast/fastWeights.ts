@@ -1,12 +1,14 @@
 import { ropeInverseFrequencies, type FusedRuntime, type tf } from '@recur/tensor';
 import { ConfigError, type DecoderConfig } from '../config.js';
+import { echoOnlyLayers } from '../echo.js';
 import { decoderWeightSpecs, layerKey } from '../weights.js';
 import { placeQuant, type FastMatrix, type PackedQuant } from './quantWeights.js';
 
 /** One stored layer's weights as the fast path reads them: matrices in the heap, small vectors copied out. */
 export interface FastLayerWeights {
-  readonly q: FastMatrix;
-  readonly k: FastMatrix;
+  /** Absent for a layer that only reuses attention maps (EchoAtt's echoOnlyLayers store no q/k). */
+  readonly q?: FastMatrix;
+  readonly k?: FastMatrix;
   readonly v: FastMatrix;
   readonly o: FastMatrix;
   readonly gate: FastMatrix;
@@ -86,14 +88,17 @@ function placeAll(
   { offset, matrix, vector, optional }: Readers,
   owned: tf.Tensor[],
 ): FastWeights {
+  const noQk = echoOnlyLayers(config);
   const layers = Array.from({ length: config.numLayers }, (_, i): FastLayerWeights => {
     const key = (m: string): string => layerKey(i, m);
+    const qk = noQk.has(i)
+      ? {}
+      : { q: matrix(key('self_attn.q_proj.weight')), k: matrix(key('self_attn.k_proj.weight')) };
     const qBias = optional(key('self_attn.q_proj.bias'));
     const kBias = optional(key('self_attn.k_proj.bias'));
     const vBias = optional(key('self_attn.v_proj.bias'));
     return {
-      q: matrix(key('self_attn.q_proj.weight')),
-      k: matrix(key('self_attn.k_proj.weight')),
+      ...qk,
       v: matrix(key('self_attn.v_proj.weight')),
       o: matrix(key('self_attn.o_proj.weight')),
       gate: matrix(key('mlp.gate_proj.weight')),

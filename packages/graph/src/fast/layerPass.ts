@@ -1,13 +1,12 @@
-import type { FusedOps, LinearJob } from '@recur/tensor';
-import type { AdaptedModule } from '../adapter.js';
+import type { FusedOps } from '@recur/tensor';
 import type { DecoderConfig } from '../config.js';
 import type { LayerCall } from '../layer.js';
-import type { FastAdapters, FastLoopAdapter } from './fastAdapters.js';
+import { attendRows } from './attendPass.js';
+import type { FastAdapters } from './fastAdapters.js';
 import type { FastKvCache } from './fastKvCache.js';
 import type { FastProfile } from './fastProfile.js';
 import type { FastWeights } from './fastWeights.js';
-import { packRows } from './packRows.js';
-import { ropeAndStore } from './ropePass.js';
+import { norm, project } from './passSlots.js';
 import type { ScratchArena } from './scratch.js';
 
 /** What one pass over the rows needs of the fast decoder: kernels, weights, scratch. */
@@ -31,6 +30,16 @@ export interface FastContext {
   readonly profile: FastProfile;
   /** Score scratch for contexts up to `positions`. */
   scores(positions: number): { readonly offset: number; readonly positions: number };
+  /**
+   * EchoAtt (arXiv 2409.14595): executed step → the earlier step whose attention probabilities it
+   * applies to its own values (empty without a plan; see echoSources).
+   */
+  readonly echo: ReadonlyMap<number, number>;
+  /**
+   * Where source step `step` keeps its probabilities for the current rows (byte offset): rows laid out
+   * as the score scratch (item (t, h) at (t·heads + h)·positions floats, positions as `scores` last gave).
+   */
+  kept(step: number): number;
 }
 
 /** One row of a pass: a position of one sequence, its hidden state at h[t]. */
@@ -48,16 +57,6 @@ export interface RowCall {
   /** Which adapter set the row runs with (default 0: the model's own). */
   readonly adapter?: number;
 }
-
-const modules: readonly AdaptedModule[] = [
-  'self_attn.q_proj',
-  'self_attn.k_proj',
-  'self_attn.v_proj',
-  'self_attn.o_proj',
-  'mlp.gate_proj',
-  'mlp.up_proj',
-  'mlp.down_proj',
-];
 
 /**
  * One decoder layer over the T rows packed at h[0..T): every row runs the same stored layer, each at
@@ -77,61 +76,17 @@ export function layerPass(
   outRows?: readonly number[],
 ): void {
   const { config, ops, scratch: S, profile } = ctx;
-  const { hiddenSize: d, intermediateSize: ff, numHeads: heads, numKvHeads: kvHeads, headDim: hd } = config;
-  let T = rows.length;
-  if (T === 0) return;
-  const [qDim, kvDim] = [heads * hd, kvHeads * hd];
-  const qkvDim = qDim + 2 * kvDim;
+  const { hiddenSize: d, intermediateSize: ff } = config;
+  if (rows.length === 0) return;
   const w = ctx.weights.layers[calls[0]!.call.unique]!;
-  let runs = slotRuns(calls);
+  const attended = attendRows(ctx, rows, calls, outRows);
+  if (!attended) return;
+  const { runs, T } = attended;
   let phase = profile.start();
-  norm(ctx, runs, 'input', w.inputNormAt);
-  phase = profile.lap('norm', phase);
-  project(ctx, runs, [
-    {
-      module: 'self_attn.q_proj',
-      job: { ...w.q, x: S.at('xn'), y: S.at('qkv'), rows: qDim, k: d, T, yStride: qkvDim * 4 },
-    },
-    {
-      module: 'self_attn.k_proj',
-      job: { ...w.k, x: S.at('xn'), y: S.at('qkv') + qDim * 4, rows: kvDim, k: d, T, yStride: qkvDim * 4 },
-    },
-    {
-      module: 'self_attn.v_proj',
-      job: { ...w.v, x: S.at('xn'), y: S.at('qkv') + (qDim + kvDim) * 4, rows: kvDim, k: d, T, yStride: qkvDim * 4 },
-    },
-  ]);
-  phase = profile.lap('qkv', phase);
-  let contexts = ropeAndStore(ctx, rows, calls);
-  const scores = ctx.scores(Math.max(...rows.map((r) => r.pos + 1)));
-  if (outRows) {
-    packRows(ctx, outRows);
-    contexts = outRows.map((t) => contexts[t]!);
-    runs = slotRuns(outRows.map((t) => calls[t]!));
-    T = outRows.length;
-  }
-  phase = profile.lap('rope', phase);
-  if (T === 0) return;
-  ops.attention({
-    q: S.at('qkv'),
-    qStride: qkvDim * 4,
-    T,
-    rowInfo: S.at('rowInfo'),
-    heads,
-    kvHeads,
-    headDim: hd,
-    contexts,
-    scores: scores.offset,
-    scoreStride: scores.positions * 4,
-    out: S.at('att'),
-    outStride: qDim * 4,
-    scale: 1 / Math.sqrt(hd),
-  });
-  phase = profile.lap('attention', phase);
   project(ctx, runs, [
     {
       module: 'self_attn.o_proj',
-      job: { ...w.o, x: S.at('att'), y: S.at('h'), rows: d, k: qDim, T, accumulate: true },
+      job: { ...w.o, x: S.at('att'), y: S.at('h'), rows: d, k: config.numHeads * config.headDim, T, accumulate: true },
     },
   ]);
   phase = profile.lap('oProj', phase);
@@ -157,116 +112,4 @@ export function layerPass(
     },
   ]);
   profile.lap('down', phase);
-}
-
-/** [from, to) ranges of rows sharing one (layer, loop, adapter set) slot. */
-interface SlotRun {
-  readonly from: number;
-  readonly to: number;
-  readonly call: LayerCall;
-  readonly adapter: number;
-}
-
-function slotRuns(calls: readonly RowCall[]): SlotRun[] {
-  const runs: SlotRun[] = [];
-  let from = 0;
-  for (let t = 1; t <= calls.length; t++) {
-    if (
-      t === calls.length ||
-      calls[t]!.call.loop !== calls[from]!.call.loop ||
-      calls[t]!.call.unique !== calls[from]!.call.unique ||
-      (calls[t]!.adapter ?? 0) !== (calls[from]!.adapter ?? 0)
-    ) {
-      runs.push({ from, to: t, call: calls[from]!.call, adapter: calls[from]!.adapter ?? 0 });
-      from = t;
-    }
-  }
-  return runs;
-}
-
-/** RMSNorm h → xn, per run with that slot's per-loop weight where the adapters have one. */
-function norm(ctx: FastContext, runs: readonly SlotRun[], which: 'input' | 'post', stored: number): void {
-  const { config, ops, scratch: S } = ctx;
-  const d = config.hiddenSize;
-  const weightOf = (run: SlotRun): number => {
-    const a = slotOf(ctx, run);
-    return (which === 'input' ? a?.inputNormAt : a?.postNormAt) ?? stored;
-  };
-  // Adjacent runs with the same weight (no per-loop norms) go in one kernel call.
-  for (let i = 0; i < runs.length; ) {
-    const w = weightOf(runs[i]!);
-    let j = i + 1;
-    while (j < runs.length && weightOf(runs[j]!) === w) j++;
-    const [from, to] = [runs[i]!.from, runs[j - 1]!.to];
-    ops.rmsNorm({
-      x: S.at('h') + from * d * 4,
-      xStride: d * 4,
-      out: S.at('xn') + from * d * 4,
-      outStride: d * 4,
-      w,
-      n: d,
-      eps: config.rmsNormEps,
-      T: to - from,
-    });
-    i = j;
-  }
-}
-
-/** The adapters of a run's (layer, loop) in its adapter set, if any. */
-function slotOf(ctx: FastContext, run: SlotRun): FastLoopAdapter | undefined {
-  return ctx.adapters[run.adapter]?.at(run.call.unique, run.call.loop);
-}
-
-/**
- * Base linears over all rows, then each run's LoRA: low = A·x, y += (scale·B)·low. Runs of different
- * adapter sets (multi-LoRA serving, in the manner of S-LoRA / Punica: Sheng et al. 2023, arXiv
- * 2311.03285; Chen et al. 2023, arXiv 2310.18547) share the base linears and add only their own
- * low-rank jobs, so a batch of rows with N adapters costs the base pass plus each row's own LoRA.
- */
-function project(
-  ctx: FastContext,
-  runs: readonly SlotRun[],
-  base: readonly { module: AdaptedModule; job: LinearJob }[],
-): void {
-  ctx.ops.linear(base.map((b) => b.job));
-  if (ctx.lowRank === 0) return;
-  const down: LinearJob[] = [];
-  const up: LinearJob[] = [];
-  for (const run of runs) {
-    const slot = slotOf(ctx, run);
-    if (!slot) continue;
-    const T = run.to - run.from;
-    for (const { module, job } of base) {
-      const lora = slot.lora.get(module);
-      if (!lora) continue;
-      const xStride = job.xStride ?? job.k * 4;
-      const yStride = job.yStride ?? job.rows * 4;
-      const low = ctx.low + (modules.indexOf(module) * ctx.chunkRows + run.from) * ctx.lowRank * 4;
-      const lowStride = ctx.lowRank * 4;
-      down.push({
-        w: lora.a,
-        x: job.x + run.from * xStride,
-        xStride,
-        y: low,
-        yStride: lowStride,
-        rows: lora.rank,
-        k: job.k,
-        T,
-      });
-      up.push({
-        w: lora.b,
-        x: low,
-        xStride: lowStride,
-        y: job.y + run.from * yStride,
-        yStride,
-        rows: job.rows,
-        k: lora.rank,
-        T,
-        accumulate: true,
-      });
-    }
-  }
-  for (let i = 0; i < down.length; i += 4) ctx.ops.linear(down.slice(i, i + 4));
-  // B jobs of one run may write the same output (q/k/v write disjoint columns; o/down one each), so one per call.
-  for (const job of up) ctx.ops.linear([job]);
 }

@@ -1,8 +1,18 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { AttnParams, KvWrite, LinearParams, NormParams, RopeParams, RowInfo, SiluParams } from './kernels/index.js';
+import { KvWrite, LinearParams, NormParams, RopeParams, RowInfo, SiluParams } from './kernels/index.js';
 import type { Segment } from './pool.js';
 import { FusedRuntime } from './runtime.js';
 import { QuantLinear, type QuantJob, type QuantWeight } from './quantLinear.js';
+import {
+  attentionWork,
+  echoAsAttention,
+  softmaxRows,
+  writeAttentionParams,
+  type AttentionJob,
+  type EchoValuesJob,
+} from './attentionOps.js';
+
+export type { AttentionJob, EchoValuesJob };
 
 /** y[t, r] (+)= Σ_j w[r, j]·x[t, j]: one weight [rows, k] against T input rows. Offsets in bytes. */
 export interface LinearJob {
@@ -20,29 +30,6 @@ export interface LinearJob {
   readonly accumulate?: boolean;
   /** The weight is quantized: `w` is its packed quants (QuantLinear), k a multiple of 32. */
   readonly quant?: QuantWeight;
-}
-
-/**
- * Causal grouped-query attention of T query rows over KV caches in the heap. Row t's cache is
- * described by 4 i32 at `rowInfo + 16·t` (RowInfo: K and V base of kv head 0, positions attended,
- * bytes between kv heads; positions are `headDim` floats apart).
- */
-export interface AttentionJob {
-  readonly q: number;
-  readonly qStride: number;
-  readonly T: number;
-  readonly rowInfo: number;
-  readonly heads: number;
-  readonly kvHeads: number;
-  readonly headDim: number;
-  /** Positions each row attends (the same numbers as in rowInfo), for the softmax. */
-  readonly contexts: ArrayLike<number>;
-  /** Scratch of T·heads·scoreStride/4 floats. */
-  readonly scores: number;
-  readonly scoreStride: number;
-  readonly out: number;
-  readonly outStride: number;
-  readonly scale: number;
 }
 
 /** Weights per chunk: small enough to balance threads, large enough that claims cost nothing. */
@@ -126,31 +113,29 @@ export class FusedOps {
    */
   attention(job: AttentionJob): void {
     const { runtime } = this;
-    const i32 = runtime.i32;
     const p = this.slot(0);
-    const b = p >>> 2;
-    i32[b + AttnParams.Q] = job.q;
-    i32[b + AttnParams.QStride] = job.qStride;
-    i32[b + AttnParams.RowInfo] = job.rowInfo;
-    i32[b + AttnParams.Scores] = job.scores;
-    i32[b + AttnParams.ScoreStride] = job.scoreStride;
-    i32[b + AttnParams.Heads] = job.heads;
-    i32[b + AttnParams.Group] = job.heads / job.kvHeads;
-    i32[b + AttnParams.HeadBytes] = job.headDim * 4;
-    runtime.f32[b + AttnParams.Scale] = job.scale;
-    i32[b + AttnParams.Out] = job.out;
-    i32[b + AttnParams.OutStride] = job.outStride;
+    writeAttentionParams(runtime, p, job);
     const items = job.T * job.heads;
-    let work = 0;
-    for (let t = 0; t < job.T; t++) work += job.heads * (job.contexts[t] ?? 0) * job.headDim;
-    const parallel = this.parallel && work >= MIN_PARALLEL_WORK;
+    const parallel = this.parallel && attentionWork(job) >= MIN_PARALLEL_WORK;
     if (this.separateSoftmax) {
       runtime.pool.run([{ kernel: 'attnScores', params: p, items, chunk: 1 }], parallel);
-      this.softmax(job);
+      softmaxRows(runtime.f32, job);
       runtime.pool.run([{ kernel: 'attnValues', params: p, items, chunk: 1 }], parallel);
     } else {
       runtime.pool.run([{ kernel: 'attention', params: p, items, chunk: 1 }], parallel);
     }
+  }
+
+  /**
+   * EchoAtt (arXiv 2409.14595): kept probabilities of an earlier step applied to this step's values,
+   * one job of the attnValues kernel (the second half of the separate-softmax attention).
+   */
+  echoValues(job: EchoValuesJob): void {
+    const p = this.slot(0);
+    const attention = echoAsAttention(job);
+    writeAttentionParams(this.runtime, p, attention);
+    const parallel = this.parallel && attentionWork(attention) >= MIN_PARALLEL_WORK;
+    this.runtime.pool.run([{ kernel: 'attnValues', params: p, items: job.T * job.heads, chunk: 1 }], parallel);
   }
 
   /**
@@ -273,27 +258,6 @@ export class FusedOps {
     this.disposed = true;
     this.params.tensor.dispose();
     this.quant?.dispose();
-  }
-
-  private softmax(job: AttentionJob): void {
-    const f32 = this.runtime.f32;
-    const stride = job.scoreStride >>> 2;
-    for (let t = 0; t < job.T; t++) {
-      const n = job.contexts[t] ?? 0;
-      for (let h = 0; h < job.heads; h++) {
-        const base = (job.scores >>> 2) + (t * job.heads + h) * stride;
-        let max = -Infinity;
-        for (let s = 0; s < n; s++) max = Math.max(max, f32[base + s]!);
-        let sum = 0;
-        for (let s = 0; s < n; s++) {
-          const e = Math.exp(f32[base + s]! - max);
-          f32[base + s] = e;
-          sum += e;
-        }
-        const inv = 1 / sum;
-        for (let s = 0; s < n; s++) f32[base + s]! *= inv;
-      }
-    }
   }
 
   private slot(i: number): number {

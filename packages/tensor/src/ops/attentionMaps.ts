@@ -21,8 +21,10 @@ export function attentionProbabilities(q: tf.Tensor3D, k: tf.Tensor3D, queryOffs
     const scores = tf.div(tf.matMul(queries, keys), Math.sqrt(headDim)); // [nHeads, T, S]
     const rows = tf.reshape(tf.range(queryOffset, queryOffset + t, 1, 'int32'), [t, 1]); // [T, 1]
     const future = tf.greater(tf.reshape(tf.range(0, s, 1, 'int32'), [1, s]), rows); // [T, S]: key after query
-    const p = tf.softmax(tf.where(future, tf.fill([t, s], -1e30), scores)); // [nHeads, T, S]
-    return tf.where(future, tf.zerosLike(p), p) as tf.Tensor3D;
+    // An additive −1e30 mask rather than a select, so training through it has gradients (Add, Softmax);
+    // exp(−1e30 − max) is exactly 0 in float32, so keys after the query get probability 0.
+    const mask = tf.mul(tf.cast(future, 'float32'), -1e30); // [T, S]
+    return tf.softmax(tf.add(scores, mask)) as tf.Tensor3D; // [nHeads, T, S]
   });
 }
 
@@ -68,13 +70,15 @@ export function attentionMapSimilarity(a: tf.Tensor3D, b: tf.Tensor3D): tf.Scala
   });
 }
 
-/** k or v [S, nKvHeads, hd] with each kv head repeated for the query heads it serves → [S, nHeads, hd]. */
+/**
+ * k or v [S, nKvHeads, hd] with each kv head repeated for the query heads it serves → [S, nHeads, hd]
+ * (head h = kv·group + g reads kv head ⌊h / group⌋). A broadcast multiply rather than a gather along
+ * axis 1, so training through it (EchoAtt recovery with `recur train`) has a gradient.
+ */
 function headsOf(x: tf.Tensor3D, nHeads: number): tf.Tensor3D {
-  const group = nHeads / x.shape[1];
+  const [s, nKvHeads, headDim] = x.shape;
+  const group = nHeads / nKvHeads;
   if (group === 1) return x;
-  const kvHead = tf.tensor1d(
-    Array.from({ length: nHeads }, (_, h) => Math.floor(h / group)),
-    'int32',
-  );
-  return tf.gather(x, kvHead, 1) as tf.Tensor3D;
+  const repeated = tf.mul(tf.expandDims(x, 2), tf.ones([1, 1, group, 1])); // [S, nKvHeads, group, hd]
+  return tf.reshape(repeated, [s, nHeads, headDim]);
 }

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FusedOps, initBackend, tf, wasmThreads } from '../../src/index.js';
-import { refCausalAttention, refLinear } from '../../src/reference/index.js';
+import {
+  refApplyAttentionProbabilities,
+  refAttentionProbabilities,
+  refCausalAttention,
+  refLinear,
+} from '../../src/reference/index.js';
 import { expectClose } from './close.js';
 import { mulberry32, randomArray } from './prng.js';
 
@@ -195,5 +200,59 @@ export function fusedKernelSuite(threads: number): void {
         expectClose(read(out, c.T * c.heads * c.headDim), expected, TOL);
       });
     }
+
+    for (const separate of [false, true])
+      it(`EchoAtt (${separate ? 'JS softmax' : 'fused'}): kept probabilities equal the float64 softmax; echoValues applies them to other values`, () => {
+        const [T, S, heads, kvHeads, headDim] = [6, 37, 6, 2, 16];
+        const rand = mulberry32(97);
+        const q = randomArray(rand, T * heads * headDim); // [T, heads, headDim]
+        const k = randomArray(rand, S * kvHeads * headDim); // [S, kvHeads, headDim]
+        const [v, v2] = [randomArray(rand, S * kvHeads * headDim), randomArray(rand, S * kvHeads * headDim)];
+        const dims = { tokens: T, keys: S, heads, kvHeads, headDim };
+        const probs = refAttentionProbabilities(q, k, { ...dims, queryOffset: S - T }); // [heads, T, S]
+        const capacity = S + 5;
+        const headMajor = (a: Float32Array): Float32Array => {
+          const out = new Float32Array(kvHeads * capacity * headDim);
+          for (let s = 0; s < S; s++)
+            for (let g = 0; g < kvHeads; g++)
+              out.set(
+                a.subarray((s * kvHeads + g) * headDim, (s * kvHeads + g + 1) * headDim),
+                (g * capacity + s) * headDim,
+              );
+          return out;
+        };
+        const [kb, vb, v2b] = [put(headMajor(k)), put(headMajor(v)), put(headMajor(v2))];
+        const contexts = Array.from({ length: T }, (_, t) => S - T + t + 1);
+        const [rowInfo, echoInfo] = [put(4 * T), put(4 * T)];
+        const headStride = capacity * headDim * 4;
+        contexts.forEach((context, t) => {
+          ops.writeRowInfo(rowInfo, t, { kBase: kb, vBase: vb, context, headStride });
+          ops.writeRowInfo(echoInfo, t, { kBase: 0, vBase: v2b, context, headStride }); // no keys: K is never read
+        });
+        const [scores, out, echoOut] = [put(T * heads * capacity), put(T * heads * headDim), put(T * heads * headDim)];
+        ops.separateSoftmax = separate;
+        const common = { T, heads, kvHeads, headDim, contexts, outStride: heads * headDim * 4 };
+        ops.attention({
+          ...common,
+          q: put(q),
+          qStride: heads * headDim * 4,
+          rowInfo,
+          scores,
+          scoreStride: capacity * 4,
+          out,
+          scale: 1 / Math.sqrt(headDim),
+          keepProbabilities: true,
+        });
+        const kept = read(scores, T * heads * capacity);
+        const keptAsRef = new Float32Array(heads * T * S); // item (t, h) row → [h, t, s], zero past the context
+        for (let t = 0; t < T; t++)
+          for (let h = 0; h < heads; h++)
+            for (let s = 0; s < contexts[t]!; s++)
+              keptAsRef[(h * T + t) * S + s] = kept[(t * heads + h) * capacity + s]!;
+        expectClose(keptAsRef, probs, TOL);
+        ops.echoValues({ ...common, rowInfo: echoInfo, probs: scores, probStride: capacity * 4, out: echoOut });
+        expectClose(read(echoOut, T * heads * headDim), refApplyAttentionProbabilities(probs, v2, dims), TOL);
+        ops.separateSoftmax = false;
+      });
   });
 }

@@ -23,13 +23,15 @@ import { F32, I32, V128, type Code, type KernelFunction } from '../../wasm/encod
 import { AttnParams, RowInfo } from './params.js';
 import { forEachItem, headBase, rowPtr } from './attentionItem.js';
 import { expNonPositive, expNonPositiveV } from './exp.js';
+import { keepProbabilities } from './attentionKeep.js';
 
 /**
  * Scores, softmax and values of one (t, h) per item, all in one pass per item: scores are kept in the
  * item's scratch row, exponentiated in place against their max, values accumulated unnormalised and
  * scaled by 1/Σ at the end. Params as attnScores/attnValues (AttnParams). Four positions at a time:
  * four independent dot products per q load for the scores, and out[j] += Σ of four e·V[s, j] per
- * load/store of out for the values (the one-position loops take the remainder).
+ * load/store of out for the values (the one-position loops take the remainder). With KeepProbs set
+ * the score row is left holding the probabilities (keepProbabilities).
  */
 export function attention(fma = false): KernelFunction {
   const [p, i0, i1] = [0, 1, 2];
@@ -337,6 +339,7 @@ export function attention(fma = false): KernelFunction {
         ...v128Store(),
         ...bump(j, 16),
       ]),
+      ...keepProbabilities({ p, sp, s, n, n4, a, inv: pv }),
     ],
   );
   return { name: 'attention', params: 3, locals: L.types, body };

@@ -17,6 +17,8 @@ export const AttnParams = {
   Scale: 8,
   Out: 9,
   OutStride: 10,
+  /** Non-zero: the fused kernel leaves each item's softmax probabilities in its score row (EchoAtt sources). */
+  KeepProbs: 11,
   Size: 12,
 } as const;
 /** Per-row cache description: K of kv head 0 at position 0, V likewise, positions attended, bytes between kv heads. */
