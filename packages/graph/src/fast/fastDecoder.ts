@@ -1,5 +1,5 @@
 import { kvSlotLayouts } from '../depth/kvPlan.js';
-import { FusedOps, type tf } from '@recur/tensor';
+import { FusedOps, TILE_SCORE_FLOATS, type tf } from '@recur/tensor';
 import { executionSteps, validateDecoderConfig, type DecoderConfig } from '../config.js';
 import { loopStructure, type LoopStructure } from '../depth/loopStructure.js';
 import type { LayerCall } from '../layer.js';
@@ -377,10 +377,10 @@ export class FastDecoder {
     };
   }
 
-  /** Score scratch for contexts up to `positions` (rows × heads × positions floats). */
+  /** Score scratch for contexts up to `positions` (rows × heads × positions floats; the tiled kernel's rows need TILE_SCORE_FLOATS). */
   private ensureScores(positions: number): void {
     if (this.scores && this.scores.positions >= positions) return;
-    const size = Math.max(positions, 2 * (this.scores?.positions ?? 0), 64);
+    const size = Math.max(positions, 2 * (this.scores?.positions ?? 0), 64, TILE_SCORE_FLOATS);
     this.scores?.tensor.dispose();
     this.scores = { ...this.ops.runtime.alloc(this.chunkRows * this.config.numHeads * size), positions: size };
   }

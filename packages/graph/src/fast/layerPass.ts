@@ -112,7 +112,8 @@ export function layerPass(
   }
   phase = profile.lap('rope', phase);
   if (T === 0) return;
-  ops.attention({
+  // Plain steps keep no probabilities: prefill runs take the tiled online-softmax kernel.
+  ops.attentionTiled({
     q: S.at('qkv'),
     qStride: qkvDim * 4,
     T,

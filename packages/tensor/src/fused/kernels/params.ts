@@ -4,7 +4,10 @@ export const LinearParams = { W: 0, X: 1, Y: 2, K: 3, T: 4, XStride: 5, YStride:
 export const SiluParams = { Gate: 0, UpOffset: 1, N: 2, RowStride: 3, Size: 4 } as const;
 /** rmsNorm params: out[t, :] = x[t, :] / sqrt(mean(x[t, :]²) + Eps) · w for rows t in [start, end); Eps is an f32. */
 export const NormParams = { X: 0, XStride: 1, Out: 2, OutStride: 3, W: 4, N: 5, Eps: 6, Size: 7 } as const;
-/** attn* params; items are (t, h) = t·nHeads + h. Row info: 4 i32 per row t (see RowInfo). */
+/**
+ * attn* params; items are (t, h) = t·nHeads + h (attentionTiled: (block of rows, kv head), over `Rows`
+ * rows). Row info: 4 i32 per row t (see RowInfo).
+ */
 export const AttnParams = {
   Q: 0,
   QStride: 1,
@@ -17,6 +20,7 @@ export const AttnParams = {
   Scale: 8,
   Out: 9,
   OutStride: 10,
+  Rows: 11,
   Size: 12,
 } as const;
 /** Per-row cache description: K of kv head 0 at position 0, V likewise, positions attended, bytes between kv heads. */
