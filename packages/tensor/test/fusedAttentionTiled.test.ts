@@ -159,6 +159,24 @@ describe('attentionTiled: tiled online-softmax prefill attention on 2 wasm threa
     });
   }
 
+  it('decode rows of several sequences stay one per-row segment (one sync, as attention)', () => {
+    const seqs = [9, 40, 3, 77, 12].map((S) => ({ T: 1, S }));
+    const { expected, run } = setup(seqs, 9, 3, 64, 5);
+    const jobs: string[][] = [];
+    const pool = ops.runtime.pool;
+    const poolRun = pool.run.bind(pool);
+    pool.run = (segments, parallel) => {
+      jobs.push(segments.map((s) => s.kernel));
+      poolRun(segments, parallel);
+    };
+    try {
+      expectClose(run('attentionTiled'), expected, TOL);
+    } finally {
+      pool.run = poolRun;
+    }
+    expect(jobs).toEqual([['attention']]);
+  });
+
   it('rejects a score stride shorter than a tile row', () => {
     const job = { q: 0, qStride: 0, T: 0, rowInfo: 0, heads: 1, kvHeads: 1, headDim: 4, contexts: [], scores: 0 };
     const scoreStride = (TILE_SCORE_FLOATS - 1) * 4;
