@@ -73,7 +73,8 @@ recordSection(
 
 Same GGUF files in both engines, in one run; prefill ${prefill} tokens per sequence, then ${decode} greedy decode steps
 per sequence; batch b = b sequences (llama.cpp decodes them in one batch; Recur's fast path decodes them as one
-batched call per step, weights read once for all b rows, and prefills them one after another).
+batched call per step, weights read once for all b rows, and prefills them as one batched call whose rows of all
+sequences share each pass in chunks).
 llama.cpp: node-llama-cpp ${llamaVersion} prebuilt CPU binary, 2 threads. Best of 2 after a warm-up.
 Measured ${new Date().toISOString().slice(0, 10)} on ${machineDescription()}; load average (1/5/15 min) ${loadBefore} before, ${loadAverage()} after
 (ratios only hold within one run: other load slows both engines, unevenly).

@@ -33,7 +33,13 @@ export { gaussianArray } from './linalg/gaussian.js';
 export { Mulberry32 } from './random.js';
 export { FusedRuntime } from './fused/runtime.js';
 export { FusedPool, type Segment } from './fused/pool.js';
-export { AttnParams, LinearParams, RowInfo, type KernelName as FusedKernelName } from './fused/kernels/index.js';
+export {
+  AttnParams,
+  LinearParams,
+  RowInfo,
+  TILE_SCORE_FLOATS,
+  type KernelName as FusedKernelName,
+} from './fused/kernels/index.js';
 export { FusedOps, type AttentionJob, type EchoValuesJob, type LinearJob } from './fused/ops.js';
 export { PANEL_MIN_ROWS, type QuantWeight } from './fused/quantLinear.js';
 export { quantizeRowsQ8 } from './fused/quantizeActivations.js';

@@ -15,7 +15,9 @@ export function modeFlags(options: TrainCliOptions) {
   const adapter = adapterTraining(options);
   const compose = composeTraining(options);
   if (adapter?.mos && options.loraLayers !== undefined)
-    throw new UsageError('--lora-layers does not apply to a new MoS adapter: its shard pools are shared by every layer');
+    throw new UsageError(
+      '--lora-layers does not apply to a new MoS adapter: its shard pools are shared by every layer',
+    );
   return { dvpt, adapter, compose };
 }
 

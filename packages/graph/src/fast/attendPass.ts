@@ -74,7 +74,10 @@ export function attendRows(
   const T = contexts.length;
   if (T === 0) return undefined;
   const keep = step !== undefined && [...ctx.echo.values()].includes(step);
-  ops.attention({
+  // an EchoAtt source keeps its probabilities (the per-row kernel); plain steps take the tiled
+  // online-softmax kernel for their prefill runs
+  const attend = keep ? ops.attention.bind(ops) : ops.attentionTiled.bind(ops);
+  attend({
     q: S.at('qkv'),
     qStride: qkvDim * 4,
     T,

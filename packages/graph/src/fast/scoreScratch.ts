@@ -1,4 +1,4 @@
-import type { FusedRuntime, tf } from '@recur/tensor';
+import { TILE_SCORE_FLOATS, type FusedRuntime, type tf } from '@recur/tensor';
 
 /**
  * Score rows of the attention kernels, rows × heads × positions floats each: the shared scratch, and
@@ -32,7 +32,8 @@ export class ScoreScratch {
   /** Rows long enough for contexts up to `positions`. */
   ensure(positions: number): void {
     if (this.scratch && this.size >= positions) return;
-    const size = Math.max(positions, 2 * this.size, 64);
+    // the tiled prefill kernel's score rows hold one key tile however short the context
+    const size = Math.max(positions, 2 * this.size, 64, TILE_SCORE_FLOATS);
     this.free();
     this.scratch = this.runtime.alloc(this.rowItems * size);
     for (const step of this.sources) this.keptBy.set(step, this.runtime.alloc(this.rowItems * size));

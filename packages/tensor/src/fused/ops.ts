@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { KvWrite, LinearParams, NormParams, RopeParams, RowInfo, SiluParams } from './kernels/index.js';
+import { runAttentionTiled } from './attentionRuns.js';
 import type { Segment } from './pool.js';
 import { FusedRuntime } from './runtime.js';
 import { QuantLinear, type QuantJob, type QuantWeight } from './quantLinear.js';
@@ -136,6 +137,22 @@ export class FusedOps {
     writeAttentionParams(this.runtime, p, attention);
     const parallel = this.parallel && attentionWork(attention) >= MIN_PARALLEL_WORK;
     this.runtime.pool.run([{ kernel: 'attnValues', params: p, items: job.T * job.heads, chunk: 1 }], parallel);
+  }
+
+  /**
+   * The same attention as `attention` (within float32 rounding), for prefill: each run of ≥ 8
+   * consecutive rows of one sequence on the tiled online-softmax kernel (attentionTiled: K/V read
+   * once per 8 rows × a query group, no score row longer than a tile), other rows as `attention`
+   * does them. It keeps no probabilities: a step whose attention map is read needs `attention`.
+   * The job's RowInfo entries must be written; scoreStride ≥ TILE_SCORE_FLOATS floats.
+   */
+  attentionTiled(job: AttentionJob): void {
+    runAttentionTiled(
+      this.runtime,
+      job,
+      (work) => this.parallel && work >= MIN_PARALLEL_WORK,
+      (k) => this.slot(k),
+    );
   }
 
   /**

@@ -11,3 +11,4 @@ export {
 } from './params.js';
 export { linearTiledVariant, tileFor } from './linearTiled.js';
 export { DequantParams, QuantLinearParams, quantRowBytes, type QuantFormat } from './quantParams.js';
+export { TILE_ROWS, TILE_SCORE_FLOATS } from './attentionTiled.js';

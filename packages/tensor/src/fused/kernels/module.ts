@@ -4,6 +4,7 @@ import { linearRows } from './linearRows.js';
 import { linearTiled, tileFor } from './linearTiled.js';
 import { attnScores, attnValues } from './attentionSplit.js';
 import { attention } from './attention.js';
+import { attentionTiled } from './attentionTiled.js';
 import { siluMul } from './silu.js';
 import { rmsNorm } from './rmsNorm.js';
 import { ropeStore } from './ropeStore.js';
@@ -29,6 +30,7 @@ export const KERNEL_NAMES = [
   'linearQ4Rows',
   'dequantQ8Rows',
   'dequantQ4Rows',
+  'attentionTiled',
 ] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
@@ -52,6 +54,7 @@ export function fusedModuleBytes(shared: boolean, fma = false): Uint8Array<Array
       linearQuantRows('q4_0'),
       dequantRows('q8_0'),
       dequantRows('q4_0'),
+      attentionTiled(fma),
     ],
     shared,
   );

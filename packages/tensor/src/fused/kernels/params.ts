@@ -4,7 +4,10 @@ export const LinearParams = { W: 0, X: 1, Y: 2, K: 3, T: 4, XStride: 5, YStride:
 export const SiluParams = { Gate: 0, UpOffset: 1, N: 2, RowStride: 3, Size: 4 } as const;
 /** rmsNorm params: out[t, :] = x[t, :] / sqrt(mean(x[t, :]²) + Eps) · w for rows t in [start, end); Eps is an f32. */
 export const NormParams = { X: 0, XStride: 1, Out: 2, OutStride: 3, W: 4, N: 5, Eps: 6, Size: 7 } as const;
-/** attn* params; items are (t, h) = t·nHeads + h. Row info: 4 i32 per row t (see RowInfo). */
+/**
+ * attn* params; items are (t, h) = t·nHeads + h (attentionTiled: (block of rows, kv head), over `Rows`
+ * rows). Row info: 4 i32 per row t (see RowInfo).
+ */
 export const AttnParams = {
   Q: 0,
   QStride: 1,
@@ -19,7 +22,9 @@ export const AttnParams = {
   OutStride: 10,
   /** Non-zero: the fused kernel leaves each item's softmax probabilities in its score row (EchoAtt sources). */
   KeepProbs: 11,
-  Size: 12,
+  /** attentionTiled: rows of the run (its items are blocks of rows × kv heads). */
+  Rows: 12,
+  Size: 13,
 } as const;
 /** Per-row cache description: K of kv head 0 at position 0, V likewise, positions attended, bytes between kv heads. */
 export const RowInfo = { KBase: 0, VBase: 1, Context: 2, HeadStride: 3, Size: 4 } as const;
