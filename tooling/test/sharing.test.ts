@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,5 +72,14 @@ describe('experiment:sharing --smoke', () => {
     writeFileSync(join(dir, 'sharing.md'), '');
     await run('node', ['tooling/experiments/sharingReport.mjs', dir], { cwd: root });
     expect(readFileSync(join(dir, 'sharing.md'), 'utf8')).toBe(md);
-  }, 240_000); // ≈ 15 CPU-seconds; the machine is shared, so wall time runs longer
+    // the first invocation's flat, stories260K-only sharing.json still renders (its entry is kept by later runs)
+    const legacy = join(dir, 'legacy');
+    mkdirSync(legacy);
+    const flat = { ...results.models[0], defaultModel: 'not run: …' };
+    writeFileSync(join(legacy, 'sharing.json'), JSON.stringify(flat));
+    await run('node', ['tooling/experiments/sharingReport.mjs', legacy], { cwd: root });
+    const legacyMd = readFileSync(join(legacy, 'sharing.md'), 'utf8');
+    expect(legacyMd).toContain('### Readings for stories260K');
+    expect(legacyMd).not.toContain('not run');
+  }, 480_000); // ≈ 30 CPU-seconds (two models); the machine is shared, so wall time runs longer
 });
