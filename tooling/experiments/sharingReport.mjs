@@ -34,7 +34,32 @@ One section per model, each with its own table and readings computed from it; ea
 command, commit and load stated in its section (sections may come from different invocations of
 \`pnpm experiment:sharing\`: a model not named in \`SHARING_MODELS\` keeps its entry). Raw numbers: [sharing.json](sharing.json).
 
-${entries.map(renderModel).join('\n')}`;
+${entries.map(renderModel).join('\n')}${entries.length > 1 ? `\n## Across models (computed from the tables)\n${acrossModels(entries)}` : ''}`;
+}
+
+/**
+ * Whether the models agree on the best mechanism at each budget (after uptraining), and on MASA's verdict.
+ * @param {any[]} entries @returns {string}
+ */
+function acrossModels(entries) {
+  const budgets = /** @type {number[]} */ ([...new Set(entries.flatMap((e) => e.budgets))]);
+  const lines = budgets.map((budget) => {
+    const bests = entries.map((e) => {
+      const field = e.rows.filter((/** @type {any} */ r) => r.budget === budget);
+      const best = field.reduce((/** @type {any} */ a, /** @type {any} */ b) =>
+        b.perplexityAfter < a.perplexityAfter ? b : a,
+      );
+      return { model: e.model, mechanism: best.mechanism };
+    });
+    const same = new Set(bests.map((b) => b.mechanism)).size === 1;
+    return `- At ${pct(budget)}: best ${bests.map((b) => `${b.model} **${b.mechanism}**`).join(', ')} — ${same ? 'the models agree' : 'the models disagree'}.`;
+  });
+  const masa = entries.map((e) => {
+    const row = e.rows.find((/** @type {any} */ r) => r.mechanism === 'masa');
+    return row ? `${e.model} ${(row.perplexityAfter / e.source.perplexity).toFixed(3)}×` : `${e.model} —`;
+  });
+  lines.push(`- MASA after uptraining, perplexity over the source's: ${masa.join(', ')}.`);
+  return `${lines.join('\n')}\n`;
 }
 
 /** One model's section. @param {any} d @returns {string} */

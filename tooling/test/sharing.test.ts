@@ -68,6 +68,7 @@ describe('experiment:sharing --smoke', () => {
     expect(md).toContain('Smoke mode');
     expect(md).toContain('### Readings for stories260K');
     expect(md).toContain('### Readings for default');
+    expect(md).toContain('## Across models');
     // re-render alone from the json: the same document
     writeFileSync(join(dir, 'sharing.md'), '');
     await run('node', ['tooling/experiments/sharingReport.mjs', dir], { cwd: root });
