@@ -122,7 +122,7 @@ function reusedNote(d) {
   const reused = d.rows.filter((/** @type {any} */ r) => r.reused).length;
   return reused === 0
     ? ''
-    : `; ${reused} of ${d.rows.length} rows, marked ↺, reuse a finished uptraining run of the same settings from an earlier invocation: their training CPU is not in it, their perplexities are measured again`;
+    : `; ${reused} of ${d.rows.length} rows, marked ↺, reuse a finished uptraining run of the same settings from another invocation (earlier, or run alongside on the same cache): their training CPU is not in it, their perplexities are measured again`;
 }
 
 /** Which of MoS and hyper start at the tied model, read off the data (perplexity before uptraining equal to the tied row's). @param {any} d */
