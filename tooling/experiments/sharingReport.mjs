@@ -13,8 +13,57 @@ const brokenRatio = 1.5;
 const fmt = (/** @type {number} */ n) => n.toLocaleString('en-US');
 const pct = (/** @type {number} */ x) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`;
 
-/** @param {any} d @returns {string} */
-export function renderSharing(d) {
+/**
+ * The model entries of a sharing.json: `models`, or the whole file when it is the first invocation's flat
+ * stories260K-only layout (its "default model: not run" note dropped: the default model now has its own entry).
+ * @param {any} json @returns {any[]}
+ */
+export function modelEntries(json) {
+  if (Array.isArray(json.models)) return json.models;
+  const { defaultModel: _notRun, ...entry } = json;
+  return [{ about: `${entry.model} (../shared/models/stories260K/hf)`, ...entry }];
+}
+
+/** The whole document: one section (table and readings) per model. @param {any} json @returns {string} */
+export function renderSharing(json) {
+  const entries = modelEntries(json);
+  const names = entries.map((e) => e.model).join(', ');
+  return `# Sharing mechanisms side by side (${names})
+${json.smoke ? '\n**Smoke mode**: a tiny end-to-end run of the pipeline; the numbers below mean nothing.\n' : ''}
+One section per model, each with its own table and readings computed from it; each model's rows were run by the
+command, commit and load stated in its section (sections may come from different invocations of
+\`pnpm experiment:sharing\`: a model not named in \`SHARING_MODELS\` keeps its entry). Raw numbers: [sharing.json](sharing.json).
+
+${entries.map(renderModel).join('\n')}${entries.length > 1 ? `\n## Across models (computed from the tables)\n${acrossModels(entries)}` : ''}`;
+}
+
+/**
+ * Whether the models agree on the best mechanism at each budget (after uptraining), and on MASA's verdict.
+ * @param {any[]} entries @returns {string}
+ */
+function acrossModels(entries) {
+  const budgets = /** @type {number[]} */ ([...new Set(entries.flatMap((e) => e.budgets))]);
+  const lines = budgets.map((budget) => {
+    const bests = entries.map((e) => {
+      const field = e.rows.filter((/** @type {any} */ r) => r.budget === budget);
+      const best = field.reduce((/** @type {any} */ a, /** @type {any} */ b) =>
+        b.perplexityAfter < a.perplexityAfter ? b : a,
+      );
+      return { model: e.model, mechanism: best.mechanism };
+    });
+    const same = new Set(bests.map((b) => b.mechanism)).size === 1;
+    return `- At ${pct(budget)}: best ${bests.map((b) => `${b.model} **${b.mechanism}**`).join(', ')} — ${same ? 'the models agree' : 'the models disagree'}.`;
+  });
+  const masa = entries.map((e) => {
+    const row = e.rows.find((/** @type {any} */ r) => r.mechanism === 'masa');
+    return row ? `${e.model} ${(row.perplexityAfter / e.source.perplexity).toFixed(3)}×` : `${e.model} —`;
+  });
+  lines.push(`- MASA after uptraining, perplexity over the source's: ${masa.join(', ')}.`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** One model's section. @param {any} d @returns {string} */
+function renderModel(d) {
   const tied = d.tied.uniqueParameters;
   const line = (/** @type {any} */ r) =>
     `| ${r.label}${r.reused ? ' ↺' : ''} | ${
@@ -26,14 +75,13 @@ export function renderSharing(d) {
     } | ${fmt(r.uniqueParameters)} (${pct(r.uniqueParameters / tied - 1)}) | ${fmt(r.bytesOnDisk)} | ${r.perplexityBefore.toFixed(3)} | **${r.perplexityAfter.toFixed(3)}** | ${(r.perplexityAfter / d.source.perplexity).toFixed(3)} | ${r.decodeTokensPerCpuSecond.toFixed(0)} | ${r.decodeTokensPerSecond.toFixed(0)} | ${r.decodePath} |`;
   const s = d.source;
   const u = d.uptraining;
-  return `# Sharing mechanisms side by side (stories260K)
-${d.smoke ? '\n**Smoke mode**: a tiny end-to-end run of the pipeline; the numbers below mean nothing.\n' : ''}
-Produced by \`${d.command}\` at commit \`${d.commit}\` (${d.date}); machine: ${d.machine} (nproc ${d.nproc}); load average
-(1/5/15 min) ${d.loadAverage.before.join(' / ')} before, ${d.loadAverage.after.join(' / ')} after; ${d.minutes.toFixed(1)} wall minutes,
-${d.cpuMinutes.toFixed(1)} CPU-minutes in the main process (the decode process not counted${reusedNote(d)}). Raw numbers: [sharing.json](sharing.json).
-Default model: ${d.defaultModel}.
+  return `## ${d.model}
 
-**Rows.** Every recursive row is stories260K (${fmt(s.uniqueParameters)} parameters, ${s.layers} layers) converted ${d.looping.strategy} × ${d.looping.loops}
+Source: ${d.about}. Produced by \`${d.command}\` at commit \`${d.commit}\` (${d.date}); machine: ${d.machine} (nproc ${d.nproc}); load average
+(1/5/15 min) ${d.loadAverage.before.join(' / ')} before, ${d.loadAverage.after.join(' / ')} after; ${d.minutes.toFixed(1)} wall minutes,
+${d.cpuMinutes.toFixed(1)} CPU-minutes in the main process for this model (the decode process not counted${reusedNote(d)}).
+
+**Rows.** Every recursive row is ${d.model} (${fmt(s.uniqueParameters)} parameters, ${s.layers} layers) converted ${d.looping.strategy} × ${d.looping.loops}
 (${d.looping.init} init, ${d.looping.norms} norms): the tied model stores **${fmt(tied)}** unique parameters. The budgets are
 ${d.budgets.map((/** @type {number} */ b) => `${pct(b)} (${fmt(Math.round(tied * (1 + b)))})`).join(' and ')} over it; each mechanism's knob
 (rank; MoS rank and public pool; hyper rank and embedding width H) is searched over a grid by converting for real, and the setting taken is,
@@ -43,7 +91,7 @@ that best fits every loop's residual (its template) with least-squares per-loop 
 from G_B = 0 (\`--lora-init zero\`). ${starts(d)} MASA shares every attention projection type (q, k, v, o) of the plain model
 as S matrix atoms (truncated SVD of the stacked matrices, not centred).
 
-**Uptraining, the same for every row.** ${fmt(u.tokensPerRow)} tokens (${u.steps} steps × batch ${u.batch} × ${u.seqLen}) of a corpus stories260K
+**Uptraining, the same for every row.** ${fmt(u.tokensPerRow)} tokens (${u.steps} steps × batch ${u.batch} × ${u.seqLen}) of a corpus ${d.corpus.teacher}
 wrote itself (temperature 1, seed ${d.seeds.corpus}, \`${d.corpus.file}\`, ${fmt(d.corpus.tokens)} tokens), distilled from the source
 (${u.distillation.alpha} · T² KL at T = ${u.distillation.temperature} + ${1 - u.distillation.alpha} · CE), no exit loss (the last loop only), cosine lr
 peak ${u.peakLr} (warmup ${100 * u.warmupShare}% of steps, down to ${u.minLrRatio}×), \`${u.trainable}\` trainable (embeddings frozen), seed ${d.seeds.training}.
@@ -57,12 +105,12 @@ tokens per CPU-second of the decoding process (robust to the shared machine's lo
 
 | row | setting | unique parameters (vs tied) | bytes on disk | ppl before uptraining | ppl after | after / source | decode tok/CPU-s | decode tok/s | path |
 | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
-| source stories260K | — | ${fmt(s.uniqueParameters)} (${pct(s.uniqueParameters / tied - 1)}) | ${fmt(s.bytesOnDisk)} | ${s.perplexity.toFixed(3)} | ${s.perplexity.toFixed(3)} (not trained) | 1.000 | ${s.decodeTokensPerCpuSecond.toFixed(0)} | ${s.decodeTokensPerSecond.toFixed(0)} | ${s.decodePath} |
+| source ${d.model} | — | ${fmt(s.uniqueParameters)} (${pct(s.uniqueParameters / tied - 1)}) | ${fmt(s.bytesOnDisk)} | ${s.perplexity.toFixed(3)} | ${s.perplexity.toFixed(3)} (not trained) | 1.000 | ${s.decodeTokensPerCpuSecond.toFixed(0)} | ${s.decodeTokensPerSecond.toFixed(0)} | ${s.decodePath} |
 ${d.rows.map(line).join('\n')}
 
 **MASA and looping.** ${masaLooping(d.masaLooped)}
 
-## Readings (computed from the table)
+### Readings for ${d.model} (computed from the table)
 ${readings(d)
   .map((r) => `- ${r}`)
   .join('\n')}
@@ -74,7 +122,7 @@ function reusedNote(d) {
   const reused = d.rows.filter((/** @type {any} */ r) => r.reused).length;
   return reused === 0
     ? ''
-    : `; ${reused} of ${d.rows.length} rows, marked ↺, reuse a finished uptraining run of the same settings from an earlier invocation: their training CPU is not in it, their perplexities are measured again`;
+    : `; ${reused} of ${d.rows.length} rows, marked ↺, reuse a finished uptraining run of the same settings from another invocation (earlier, or run alongside on the same cache): their training CPU is not in it, their perplexities are measured again`;
 }
 
 /** Which of MoS and hyper start at the tied model, read off the data (perplexity before uptraining equal to the tied row's). @param {any} d */

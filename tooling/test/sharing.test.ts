@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,43 +24,63 @@ interface Row {
 
 /** `pnpm experiment:sharing --smoke`: the whole pipeline at a tiny budget, into a temporary folder. */
 describe('experiment:sharing --smoke', () => {
-  it('trains every mechanism at both budgets, writes sharing.json and renders sharing.md from it alone', async () => {
+  it('trains every mechanism at both budgets on both models, writes sharing.json and renders sharing.md from it alone', async () => {
     await run('node', ['tooling/experiments/sharing.mjs', '--smoke'], {
       cwd: root,
       env: { ...process.env, SHARING_OUT: dir, SHARING_CACHE: join(dir, 'cache') },
     });
     const results = JSON.parse(readFileSync(join(dir, 'sharing.json'), 'utf8')) as {
       smoke: boolean;
-      budgets: number[];
-      tied: { uniqueParameters: number };
-      rows: Row[];
-      masaLooped: { masaOfLooped: string | null; loopedOfMasa: string | null };
+      models: {
+        model: string;
+        smoke: boolean;
+        budgets: number[];
+        tied: { uniqueParameters: number };
+        rows: Row[];
+        masaLooped: { masaOfLooped: string | null; loopedOfMasa: string | null };
+      }[];
     };
     expect(results.smoke).toBe(true);
-    const mechanisms = ['lora', 'mos', 'hyper', 'scaled'];
-    for (const budget of results.budgets)
-      for (const mechanism of mechanisms)
-        expect(
-          results.rows.some((r) => r.mechanism === mechanism && r.budget === budget),
-          `${mechanism} ${budget}`,
-        ).toBe(true);
-    expect(results.rows.map((r) => r.mechanism)).toEqual(expect.arrayContaining(['tied', 'masa']));
-    for (const r of results.rows) {
-      for (const key of ['perplexityBefore', 'perplexityAfter', 'decodeTokensPerCpuSecond', 'bytesOnDisk'] as const)
-        expect(Number.isFinite(r[key]) && r[key] > 0, `${r.mechanism} ${key}`).toBe(true);
-      // every adapter adds parameters to the tied model
-      if (r.mechanism !== 'tied' && r.mechanism !== 'masa')
-        expect(r.uniqueParameters).toBeGreaterThan(results.tied.uniqueParameters);
+    // both models by default: stories260K and Recur's default model, each with its own rows
+    expect(results.models.map((m) => m.model)).toEqual(['stories260K', 'default']);
+    for (const entry of results.models) {
+      expect(entry.smoke).toBe(true);
+      const mechanisms = ['lora', 'mos', 'hyper', 'scaled'];
+      for (const budget of entry.budgets)
+        for (const mechanism of mechanisms)
+          expect(
+            entry.rows.some((r) => r.mechanism === mechanism && r.budget === budget),
+            `${entry.model} ${mechanism} ${budget}`,
+          ).toBe(true);
+      expect(entry.rows.map((r) => r.mechanism)).toEqual(expect.arrayContaining(['tied', 'masa']));
+      for (const r of entry.rows) {
+        for (const key of ['perplexityBefore', 'perplexityAfter', 'decodeTokensPerCpuSecond', 'bytesOnDisk'] as const)
+          expect(Number.isFinite(r[key]) && r[key] > 0, `${entry.model} ${r.mechanism} ${key}`).toBe(true);
+        // every adapter adds parameters to the tied model
+        if (r.mechanism !== 'tied' && r.mechanism !== 'masa')
+          expect(r.uniqueParameters).toBeGreaterThan(entry.tied.uniqueParameters);
+      }
+      // MASA and looping do not combine (convert refuses both ways round): the doc says so with convert's line
+      expect(entry.masaLooped.masaOfLooped).toMatch(/masa/i);
+      expect(entry.masaLooped.loopedOfMasa).toMatch(/MASA/);
     }
-    // MASA and looping do not combine (convert refuses both ways round): the doc says so with convert's line
-    expect(results.masaLooped.masaOfLooped).toMatch(/masa/i);
-    expect(results.masaLooped.loopedOfMasa).toMatch(/MASA/);
     const md = readFileSync(join(dir, 'sharing.md'), 'utf8');
     expect(md).toContain('Smoke mode');
-    expect(md).toContain('## Readings');
+    expect(md).toContain('### Readings for stories260K');
+    expect(md).toContain('### Readings for default');
+    expect(md).toContain('## Across models');
     // re-render alone from the json: the same document
     writeFileSync(join(dir, 'sharing.md'), '');
     await run('node', ['tooling/experiments/sharingReport.mjs', dir], { cwd: root });
     expect(readFileSync(join(dir, 'sharing.md'), 'utf8')).toBe(md);
-  }, 240_000); // ≈ 15 CPU-seconds; the machine is shared, so wall time runs longer
+    // the first invocation's flat, stories260K-only sharing.json still renders (its entry is kept by later runs)
+    const legacy = join(dir, 'legacy');
+    mkdirSync(legacy);
+    const flat = { ...results.models[0], defaultModel: 'not run: …' };
+    writeFileSync(join(legacy, 'sharing.json'), JSON.stringify(flat));
+    await run('node', ['tooling/experiments/sharingReport.mjs', legacy], { cwd: root });
+    const legacyMd = readFileSync(join(legacy, 'sharing.md'), 'utf8');
+    expect(legacyMd).toContain('### Readings for stories260K');
+    expect(legacyMd).not.toContain('not run');
+  }, 480_000); // ≈ 30 CPU-seconds (two models); the machine is shared, so wall time runs longer
 });
