@@ -10,7 +10,7 @@
 // targets' own LoRAs), ADAPTERS_CACHE (default .cache/adapters); `--smoke`: a tiny end-to-end run.
 // The same grid runs on a second base, the uptrained recursive model (adaptersRecursive.mjs): ADAPTERS_BASES
 // (default stories260K,recursive), ADAPTERS_RECURSIVE_METHODS (its per-target methods besides the own LoRA, default
-// scalearn,gated,full: the CPU budget), ADAPTERS_UPTRAIN_TOKENS (its brief uptraining, default 8192).
+// all; a subset is reported as skipped), ADAPTERS_UPTRAIN_TOKENS (its brief uptraining, default 32768).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -62,9 +62,9 @@ const listEnv = (
 };
 const bases = listEnv('ADAPTERS_BASES', ['stories260K', 'recursive'], ['stories260K', 'recursive']);
 const recursiveMethods = /** @type {import('./adaptersRun.mjs').Method[]} */ (
-  listEnv('ADAPTERS_RECURSIVE_METHODS', allMethods, ['scalearn', 'gated', 'full'])
+  listEnv('ADAPTERS_RECURSIVE_METHODS', allMethods, allMethods)
 );
-const uptrainTokens = env('ADAPTERS_UPTRAIN_TOKENS', smoke ? 1024 : 8192);
+const uptrainTokens = env('ADAPTERS_UPTRAIN_TOKENS', smoke ? 1024 : 32_768);
 const trainOnlyEnv = process.env.ADAPTERS_TRAIN_ONLY ?? '0';
 if (!['0', '1', 'loras'].includes(trainOnlyEnv))
   throw new RangeError(`ADAPTERS_TRAIN_ONLY=${trainOnlyEnv}: 1, loras or 0`);
@@ -173,13 +173,13 @@ console.log(`wrote ${out}/adapters.json and adapters.md`);
 async function recursiveGrid() {
   const built = await recursiveBase(base, { cache: `${ctx.cache}/recursive`, tokens: uptrainTokens, ...budget, seed });
   /** @type {import('./adaptersRun.mjs').RunContext} */
-  const rctx = { ...ctx, base: built.folder, cache: `${ctx.cache}/recursive`, loraDirs: {} };
+  const rctx = { ...ctx, base: built.folder, cache: built.dir, loraDirs: {} };
   const grid = await adapterGrid(rctx, { ...plan, methods: recursiveMethods, label: 'recursive' });
   if (trainOnly !== undefined) return undefined;
   const model = await loadModel(built.folder);
   const perplexity = await heldOutPerplexities(model, rctx);
   disposeModel(model);
-  const { cached, folder, ...how } = built;
+  const { cached, folder, dir, ...how } = built;
   return {
     run: true,
     model: 'stories260K converted middle-cycle × 2 and uptrained (frozen base)',

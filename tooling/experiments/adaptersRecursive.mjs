@@ -3,7 +3,8 @@
 // LoRA; Bae et al. 2024, "Relaxed Recursive Transformers", arXiv 2410.20672, §3) and uptrained briefly with
 // distillation from stories260K on a corpus stories260K wrote itself (Kim & Rush 2016, sequence-level
 // distillation). Reuses payoffModel.mjs; the result is cached under <cache>/recursive/base-…/ with a base.json
-// recording what building it cost, so later invocations (and parallel slices) load it without retraining.
+// recording what building it cost, so later invocations (and parallel slices) load it without retraining; the
+// runs on it are cached inside that folder (`dir`), so a base of other settings never reuses them.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { disposeModel } from '../../packages/engine/dist/index.js';
 import { loadModel } from '../../packages/engine/dist/node.js';
@@ -17,7 +18,7 @@ import { conversion, executedLayers, teacherCorpus, uptrain } from './payoffMode
 export async function recursiveBase(source, { cache, tokens, batch, seq, seed }) {
   const dir = `${cache}/base-${tokens}-b${batch}x${seq}-seed${seed}`;
   const record = `${dir}/base.json`;
-  if (existsSync(record)) return { ...JSON.parse(readFileSync(record, 'utf8')), cached: true };
+  if (existsSync(record)) return { ...JSON.parse(readFileSync(record, 'utf8')), dir, cached: true };
   const teacher = await loadModel(source);
   const cpuStart = process.cpuUsage();
   try {
@@ -45,7 +46,7 @@ export async function recursiveBase(source, { cache, tokens, batch, seq, seed })
     disposeModel(run.model);
     writeFileSync(`${record}.tmp`, JSON.stringify(info, null, 1));
     renameSync(`${record}.tmp`, record);
-    return { ...info, cached: false };
+    return { ...info, dir, cached: false };
   } finally {
     disposeModel(teacher);
   }

@@ -34,18 +34,21 @@ export function recursiveSection(rec, flat, domains) {
     ),
     '### Readings (recursive base)',
     '',
-    ...[...gridReadings(rec, domains), ...sideBySide(rec, flat, domains)].map((s) => `- ${s}`),
+    ...[...gridReadings(rec, domains), ...sideBySide(rec, flat, domains, u.tokens)].map((s) => `- ${s}`),
     '',
   ];
 }
 
 /**
  * The two bases compared: the frozen bases themselves, then how much each method moves its own base on the target.
- * @param {Grid} rec @param {Grid} flat @param {string[]} domains
+ * @param {Grid} rec @param {Grid} flat @param {string[]} domains @param {number} uptrainTokens
  */
-function sideBySide(rec, flat, domains) {
-  const ratios = domains.map((d) => `${d} ${(at(rec.base.perplexity, d) / at(flat.base.perplexity, d)).toFixed(2)}×`);
-  const out = [`The recursive base's held-out perplexity ÷ stories260K's: ${ratios.join(', ')}.`];
+function sideBySide(rec, flat, domains, uptrainTokens) {
+  const ratios = domains.map((d) => ({ d, ratio: at(rec.base.perplexity, d) / at(flat.base.perplexity, d) }));
+  const weaker = ratios.filter((x) => x.ratio > 1.1).map((x) => x.d);
+  const out = [
+    `The recursive base's held-out perplexity ÷ stories260K's: ${ratios.map((x) => `${x.d} ${x.ratio.toFixed(2)}×`).join(', ')}${weaker.length > 0 ? ` — after ${uptrainTokens.toLocaleString('en-US')} uptraining tokens it is a weaker model than stories260K on ${weaker.join(', ')}, so the ratios below start from a worse base there` : ''}.`,
+  ];
   for (const [target, runs] of Object.entries(rec.targets)) {
     const gains = runs.flatMap((run) => {
       const twin = flat.targets[target]?.find((x) => x.config.method === run.config.method);
