@@ -6,7 +6,11 @@
 // Writes adapters.json and (adaptersReport.mjs) adapters.md into docs/results, or ADAPTERS_OUT.
 // Env: ADAPTERS_STEPS, ADAPTERS_BATCH, ADAPTERS_SEQ (per run), ADAPTERS_SEED, ADAPTERS_TRAIN_BYTES,
 // ADAPTERS_HELDOUT_BYTES (per domain), ADAPTERS_TARGETS (comma-separated target domains, default all), ADAPTERS_TRAIN_ONLY=1
-// (fill the cache and stop: target slices may train in parallel, then a full run writes the doc), ADAPTERS_CACHE (default .cache/adapters); `--smoke`: a tiny end-to-end run.
+// (fill the cache and stop: target slices may train in parallel, then a full run writes the doc; =loras: only the
+// targets' own LoRAs), ADAPTERS_CACHE (default .cache/adapters); `--smoke`: a tiny end-to-end run.
+// The same grid runs on a second base, the uptrained recursive model (adaptersRecursive.mjs): ADAPTERS_BASES
+// (default stories260K,recursive), ADAPTERS_RECURSIVE_METHODS (its per-target methods besides the own LoRA, default
+// all; a subset is reported as skipped), ADAPTERS_UPTRAIN_TOKENS (its brief uptraining, default 32768).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -18,7 +22,9 @@ import { defaultLoad, serveMixed } from '../bench/adapterServing.mjs';
 import { machineDescription } from '../bench/record.mjs';
 import { domainSplits, domains } from './adaptersData.mjs';
 import { renderAdapters } from './adaptersReport.mjs';
-import { adapterRun, heldOutPerplexities, learningRates, shapes } from './adaptersRun.mjs';
+import { adapterGrid, allMethods, runSummary } from './adaptersGrid.mjs';
+import { recursiveBase } from './adaptersRecursive.mjs';
+import { heldOutPerplexities, learningRates, shapes } from './adaptersRun.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const smoke = process.argv.includes('--smoke') || process.env.ADAPTERS_SMOKE === '1';
@@ -43,8 +49,26 @@ const window = smoke ? 64 : 128;
 const serving = smoke ? { load: { requests: 4, newTokens: 8 }, rounds: 1 } : { load: defaultLoad, rounds: 7 };
 /** @type {import('./adaptersData.mjs').Domain[]} */
 const names = /** @type {never} */ (Object.keys(domains));
-/** Methods run per target domain; smoke runs one target. */
-const compositions = /** @type {const} */ (['scalearn', 'scalearn-uniform', 'scalearn-uniform-shared', 'gated']);
+const listEnv = (
+  /** @type {string} */ name,
+  /** @type {readonly string[]} */ allowed,
+  /** @type {string[]} */ fallback,
+) => {
+  const list = process.env[name]?.split(',') ?? fallback;
+  const wrong = list.filter((x) => !allowed.includes(x));
+  if (wrong.length > 0)
+    throw new RangeError(`${name}=${process.env[name]}: ${wrong.join(', ')} not among ${allowed.join(', ')}`);
+  return list;
+};
+const bases = listEnv('ADAPTERS_BASES', ['stories260K', 'recursive'], ['stories260K', 'recursive']);
+const recursiveMethods = /** @type {import('./adaptersRun.mjs').Method[]} */ (
+  listEnv('ADAPTERS_RECURSIVE_METHODS', allMethods, allMethods)
+);
+const uptrainTokens = env('ADAPTERS_UPTRAIN_TOKENS', smoke ? 1024 : 32_768);
+const trainOnlyEnv = process.env.ADAPTERS_TRAIN_ONLY ?? '0';
+if (!['0', '1', 'loras'].includes(trainOnlyEnv))
+  throw new RangeError(`ADAPTERS_TRAIN_ONLY=${trainOnlyEnv}: 1, loras or 0`);
+const trainOnly = trainOnlyEnv === '0' ? undefined : trainOnlyEnv;
 const chosen = process.env.ADAPTERS_TARGETS?.split(',') ?? (smoke ? names.slice(1, 2) : names);
 const targets = names.filter((d) => chosen.includes(d));
 if (targets.length === 0)
@@ -58,43 +82,22 @@ const base = `${root}../shared/models/stories260K/hf`;
 const splits = domainSplits(`${root}../shared/corpora`, cache, sizes);
 /** @type {import('./adaptersRun.mjs').RunContext} */
 const ctx = { base, cache: `${cache}${smoke ? '/smoke' : ''}`, splits, window, loraDirs: {} };
-/** @param {import('./adaptersRun.mjs').Method} method @param {import('./adaptersData.mjs').Domain} target @param {import('./adaptersData.mjs').Domain[]} sources */
-const run = async (method, target, sources = []) => {
-  const result = await adapterRun({ method, target, sources, ...budget, seed }, ctx);
-  const ppl = Object.entries(result.perplexity).map(([d, p]) => `${d} ${p.toFixed(2)}`);
-  console.log(
-    `${result.key}${result.cached ? ' (cached)' : ''} | ${result.trainedParameters} params | ${ppl.join(' · ')}`,
-  );
-  return result;
-};
-
-const baseModel = await loadModel(base);
-const basePerplexity = await heldOutPerplexities(baseModel, ctx);
-const loras = [];
-for (const domain of names) {
-  const lora = await run('lora', domain);
-  ctx.loraDirs[domain] = lora.folder;
-  loras.push(lora);
-}
-/** @type {Record<string, Awaited<ReturnType<typeof run>>[]>} */
-const perTarget = {};
-for (const target of targets) {
-  const others = names.filter((d) => d !== target);
-  perTarget[target] = [/** @type {(typeof loras)[number]} */ (loras.find((l) => l.config.target === target))];
-  for (const method of compositions) perTarget[target].push(await run(method, target, others));
-  for (const method of /** @type {const} */ (['dvpt', 'full'])) perTarget[target].push(await run(method, target));
-}
+const plan = { domains: names, targets, budget, seed, loraDomains: trainOnly === 'loras' ? targets : names };
+const flat = bases.includes('stories260K')
+  ? await adapterGrid(ctx, { ...plan, methods: allMethods, label: 'stories260K' })
+  : undefined;
+const recursive = bases.includes('recursive') ? await recursiveGrid() : undefined;
 const trainedMinutes = (performance.now() - started) / 60000;
-if (process.env.ADAPTERS_TRAIN_ONLY === '1') {
+if (trainOnly !== undefined) {
   // a slice that only fills the cache (slices of targets may train in parallel); a full run then writes the doc
-  disposeModel(baseModel);
-  console.log(`trained ${targets.join(', ')} into ${ctx.cache}`);
+  console.log(`trained ${targets.join(', ')} (${bases.join(', ')}) into ${ctx.cache}`);
   process.exit(0);
 }
-const allRuns = [
-  ...loras,
-  ...Object.values(perTarget).flatMap((runs) => runs.filter((x) => x.config.method !== 'lora')),
-];
+if (!flat)
+  throw new RangeError(`ADAPTERS_BASES=${process.env.ADAPTERS_BASES}: the doc needs stories260K (serving runs on it)`);
+const { loras, perTarget } = flat;
+const baseModel = await loadModel(base);
+const basePerplexity = await heldOutPerplexities(baseModel, ctx);
 
 // Serving: the three domain LoRAs and a ScaLearn composition folded into one LoRA, as serve loads them.
 const composed = perTarget[/** @type {string} */ (targets[0])]?.find((r) => r.config.method === 'scalearn');
@@ -152,17 +155,9 @@ const results = {
     adapters: [...names.map((d) => `LoRA ${d}`), `ScaLearn over ${composed.config.sources.join('+')} (folded)`],
     runs: servingRuns,
   },
-  uptrainedRecursive: {
-    run: false,
-    why: 'not run — the CPU budget of this shared 2-core machine went to the stories260K grid',
-  },
+  recursive: recursive ?? { run: false, why: `not run (ADAPTERS_BASES=${bases.join(',')})` },
   minutes: { training: trainedMinutes, total: (performance.now() - started) / 60000 },
-  runs: {
-    count: allRuns.length,
-    cached: allRuns.filter((x) => x.cached).length,
-    // each run's own training CPU, whichever invocation trained it (cached runs keep theirs)
-    trainingCpuSeconds: allRuns.reduce((n, x) => n + x.cpuSeconds, 0),
-  },
+  runs: runSummary(flat.allRuns),
   cpuSeconds: (cpu.user + cpu.system) / 1e6,
   loadAverage: {
     before: loadBefore.map((x) => Number(x.toFixed(2))),
@@ -173,6 +168,31 @@ mkdirSync(out, { recursive: true });
 writeAtomic(`${out}/adapters.json`, `${JSON.stringify(results, null, 1)}\n`);
 writeAtomic(`${out}/adapters.md`, renderAdapters(results));
 console.log(`wrote ${out}/adapters.json and adapters.md`);
+
+/** The uptrained recursive model (built or cached) and the grid on it, with its own per-domain base perplexity. */
+async function recursiveGrid() {
+  const built = await recursiveBase(base, { cache: `${ctx.cache}/recursive`, tokens: uptrainTokens, ...budget, seed });
+  /** @type {import('./adaptersRun.mjs').RunContext} */
+  const rctx = { ...ctx, base: built.folder, cache: built.dir, loraDirs: {} };
+  const grid = await adapterGrid(rctx, { ...plan, methods: recursiveMethods, label: 'recursive' });
+  if (trainOnly !== undefined) return undefined;
+  const model = await loadModel(built.folder);
+  const perplexity = await heldOutPerplexities(model, rctx);
+  disposeModel(model);
+  const { cached, folder, dir, ...how } = built;
+  return {
+    run: true,
+    model: 'stories260K converted middle-cycle × 2 and uptrained (frozen base)',
+    ...how,
+    baseCached: cached,
+    methods: ['lora', ...recursiveMethods],
+    skipped: allMethods.filter((m) => !recursiveMethods.includes(m)),
+    base: { perplexity },
+    loras: grid.loras,
+    targets: grid.perTarget,
+    runs: runSummary(grid.allRuns),
+  };
+}
 
 /** @param {string} file @param {string} body */
 function writeAtomic(file, body) {
