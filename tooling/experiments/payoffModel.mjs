@@ -14,6 +14,7 @@ import {
 import { heldOutLoss, loadModel, trainModel } from '../../packages/engine/dist/node.js';
 
 /** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
+/** @typedef {import('../../packages/engine/dist/node.js').TrainProgress} TrainProgress */
 /** @typedef {{ rule: string, kvMode: string, perplexity: number, averageDepth: number, depthCounts: readonly number[], calibrationPerplexity: number, calibrationDepth: number }} CurvePoint */
 
 /**
@@ -42,6 +43,37 @@ export const conversion = /** @type {const} */ ({
 });
 
 /**
+ * The trainModel options every payoff training shares (the uptraining and the router): distillation from
+ * the teacher (0.5 · T² KL at T = 2 + 0.5 · CE), cosine schedule (peak 2e-3, 5% warmup, floor 0.1 of peak),
+ * a 2% held-out split scored once at the end (no mid-run evals or saves), and `stepLine(event)` logged
+ * every 25 steps and at the last.
+ * @param {number} steps @param {number} seed
+ * @param {(event: Extract<TrainProgress, { kind: 'step' }>) => string} stepLine
+ */
+export function distilledRunOptions(steps, seed, stepLine) {
+  return {
+    distillation: { alpha: 0.5, temperature: 2 },
+    schedule: {
+      kind: /** @type {const} */ ('cosine'),
+      peakLr: 2e-3,
+      warmupSteps: Math.max(1, Math.round(steps / 20)),
+      totalSteps: steps,
+      minLrRatio: 0.1,
+    },
+    valFraction: 0.02,
+    evalEvery: 0,
+    saveEvery: 0,
+    evalWindows: 1,
+    finalEvalWindows: 1,
+    seed,
+    /** @param {TrainProgress} event */
+    onProgress: (event) => {
+      if (event.kind === 'step' && (event.step % 25 === 0 || event.step === event.steps)) console.log(stepLine(event));
+    },
+  };
+}
+
+/**
  * Converts `source` and uptrains it on `textFile` for `tokens` tokens: distillation from the source
  * (0.5 · T² KL at T = 2 + 0.5 · CE), an exit loss on every loop (equal weights), cosine schedule.
  * @param {LoadedModel} source
@@ -57,7 +89,6 @@ export async function uptrain(source, { textFile, tokens, batch, seqLen, out, se
   const result = await trainModel({
     model: converted,
     teacher: source,
-    distillation: { alpha: 0.5, temperature: 2 },
     exit: { weights: [1, 1] },
     textFile,
     out,
@@ -65,25 +96,12 @@ export async function uptrain(source, { textFile, tokens, batch, seqLen, out, se
     seqLen,
     batchSize: batch,
     trainable: 'shared+lora',
-    schedule: {
-      kind: 'cosine',
-      peakLr: 2e-3,
-      warmupSteps: Math.max(1, Math.round(steps / 20)),
-      totalSteps: steps,
-      minLrRatio: 0.1,
-    },
-    valFraction: 0.02,
-    evalEvery: 0,
-    saveEvery: 0,
-    evalWindows: 1,
-    finalEvalWindows: 1,
-    seed,
-    onProgress: (event) => {
-      if (event.kind === 'step' && (event.step % 25 === 0 || event.step === event.steps))
-        console.log(
-          `uptrain | step ${event.step}/${event.steps} | loss ${event.loss.toFixed(3)} | ${event.tokensPerSecond.toFixed(0)} tok/s`,
-        );
-    },
+    ...distilledRunOptions(
+      steps,
+      seed,
+      (event) =>
+        `uptrain | step ${event.step}/${event.steps} | loss ${event.loss.toFixed(3)} | ${event.tokensPerSecond.toFixed(0)} tok/s`,
+    ),
   });
   disposeModel(converted);
   const model = await loadModel(result.modelDir);

@@ -4,7 +4,7 @@
 // exactly that routing (every position routed, the KV mode it was trained with).
 import { disposeModel, withRouter, withRouterThreshold } from '../../packages/engine/dist/index.js';
 import { loadModel, trainModel } from '../../packages/engine/dist/node.js';
-import { finishedRun } from './payoffModel.mjs';
+import { distilledRunOptions, finishedRun } from './payoffModel.mjs';
 
 /** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
 /** @typedef {'expert' | 'token'} RouterKind */
@@ -62,30 +62,17 @@ async function trainRouter(base, teacher, { kind, steps, batch, seqLen, textFile
     const result = await trainModel({
       model: fresh,
       teacher,
-      distillation: { alpha: 0.5, temperature: 2 },
       textFile,
       out,
       steps,
       seqLen,
       batchSize: batch,
       trainable: 'lora', // + the router, which always trains
-      schedule: {
-        kind: 'cosine',
-        peakLr: 2e-3,
-        warmupSteps: Math.max(1, Math.round(steps / 20)),
-        totalSteps: steps,
-        minLrRatio: 0.1,
-      },
-      valFraction: 0.02,
-      evalEvery: 0,
-      saveEvery: 0,
-      evalWindows: 1,
-      finalEvalWindows: 1,
-      seed,
-      onProgress: (event) => {
-        if (event.kind === 'step' && (event.step % 25 === 0 || event.step === event.steps))
-          console.log(`router ${kind} | step ${event.step}/${event.steps} | loss ${event.loss.toFixed(3)}`);
-      },
+      ...distilledRunOptions(
+        steps,
+        seed,
+        (event) => `router ${kind} | step ${event.step}/${event.steps} | loss ${event.loss.toFixed(3)}`,
+      ),
     });
     const model = await loadModel(result.modelDir);
     return {

@@ -64,7 +64,14 @@ export function headBase(L: ItemLocals, field: number): Code {
 }
 
 /** `params[base] + index·params[stride]`, plus h·(head bytes) when `perHead`: a row (and head) of a strided array. */
-export function rowPtr(p: number, base: number, stride: number, index: number, L: ItemLocals, perHead: boolean): Code {
+export function rowPtr(
+  p: number,
+  base: number,
+  stride: number,
+  index: number,
+  L: Pick<ItemLocals, 'h' | 'hb'>,
+  perHead: boolean,
+): Code {
   return [
     ...get(p),
     ...i32Load(4 * base),

@@ -18,6 +18,7 @@ import {
 import { F32, I32, V128, type KernelFunction } from '../../wasm/encode.js';
 import { AttnParams, RowInfo } from './params.js';
 import { forEachItem, headBase, rowPtr } from './attentionItem.js';
+import { loadScale } from './attentionEmit.js';
 
 /** scores[(t, h), s] = scale · q[t, h, :]·K[s, h / group, :] for s < context of row t. */
 export function attnScores(): KernelFunction {
@@ -43,56 +44,49 @@ export function attnScores(): KernelFunction {
   const scale = L.add(F32);
   const P = AttnParams;
   const I = { i, t, h, ri, heads, group, hb };
-  const body = forEachItem(
-    p,
-    i0,
-    i1,
-    I,
-    [...get(p), ...f32Load(4 * P.Scale), ...set(scale)],
-    [
-      ...headBase(I, RowInfo.KBase),
-      ...set(kp),
-      ...get(ri),
-      ...i32Load(4 * RowInfo.Context),
-      ...set(n),
-      ...rowPtr(p, P.Q, P.QStride, t, I, true),
-      ...set(qp),
-      ...rowPtr(p, P.Scores, P.ScoreStride, i, I, false),
-      ...set(sp),
+  const body = forEachItem(p, i0, i1, I, loadScale(p, P.Scale, scale), [
+    ...headBase(I, RowInfo.KBase),
+    ...set(kp),
+    ...get(ri),
+    ...i32Load(4 * RowInfo.Context),
+    ...set(n),
+    ...rowPtr(p, P.Q, P.QStride, t, I, true),
+    ...set(qp),
+    ...rowPtr(p, P.Scores, P.ScoreStride, i, I, false),
+    ...set(sp),
+    ...i32(0),
+    ...set(s),
+    ...whileLt(s, n, [
+      ...zeroV,
+      ...set(accV),
       ...i32(0),
-      ...set(s),
-      ...whileLt(s, n, [
-        ...zeroV,
+      ...set(j),
+      ...whileLt(j, hb, [
+        ...get(accV),
+        ...get(qp),
+        ...get(j),
+        ...ins.i32Add,
+        ...v128Load(),
+        ...get(kp),
+        ...get(j),
+        ...ins.i32Add,
+        ...v128Load(),
+        ...ins.f32x4Mul,
+        ...ins.f32x4Add,
         ...set(accV),
-        ...i32(0),
-        ...set(j),
-        ...whileLt(j, hb, [
-          ...get(accV),
-          ...get(qp),
-          ...get(j),
-          ...ins.i32Add,
-          ...v128Load(),
-          ...get(kp),
-          ...get(j),
-          ...ins.i32Add,
-          ...v128Load(),
-          ...ins.f32x4Mul,
-          ...ins.f32x4Add,
-          ...set(accV),
-          ...bump(j, 16),
-        ]),
-        ...get(sp),
-        ...hsum(accV),
-        ...get(scale),
-        ...ins.f32Mul,
-        ...f32Store(),
-        ...bump(sp, 4),
-        ...add(kp, hb),
-        ...set(kp),
-        ...bump(s, 1),
+        ...bump(j, 16),
       ]),
-    ],
-  );
+      ...get(sp),
+      ...hsum(accV),
+      ...get(scale),
+      ...ins.f32Mul,
+      ...f32Store(),
+      ...bump(sp, 4),
+      ...add(kp, hb),
+      ...set(kp),
+      ...bump(s, 1),
+    ]),
+  ]);
   return { name: 'attnScores', params: 3, locals: L.types, body };
 }
 

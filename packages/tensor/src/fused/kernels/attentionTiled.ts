@@ -1,8 +1,9 @@
-import { bump, f32Load, get, i32, i32Load, ins, param, set, whileLt, Locals } from '../../wasm/asm.js';
+import { bump, get, i32, i32Load, ins, param, set, whileLt, Locals } from '../../wasm/asm.js';
 import { F32, I32, V128, type Code, type KernelFunction } from '../../wasm/encode.js';
 import { AttnParams, RowInfo } from './params.js';
 import { locate, minU, updateQuery, type TiledLocals } from './attentionTiledUpdate.js';
 import { tileScores } from './attentionTiledScores.js';
+import { loadScale } from './attentionEmit.js';
 import { finishQueries, tileValues } from './attentionTiledValues.js';
 
 /** Query rows of one item: the K/V tile read from L2 once serves TILE_ROWS rows × a group of heads. */
@@ -89,9 +90,7 @@ export function attentionTiled(fma = false): KernelFunction {
     ...param(p, P.Group, n.group),
     ...param(p, P.HeadBytes, n.hb),
     ...param(p, P.Rows, n.rows),
-    ...get(p),
-    ...f32Load(4 * P.Scale),
-    ...set(f.scale),
+    ...loadScale(p, P.Scale, f.scale),
     ...get(n.heads),
     ...get(n.group),
     ...ins.i32DivU,

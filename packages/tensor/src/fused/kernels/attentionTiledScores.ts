@@ -2,11 +2,11 @@ import {
   add,
   bump,
   f32Store,
+  floatAddr,
   get,
   hsum,
   hsum4,
   i32,
-  i32Load,
   ins,
   set,
   v128Load,
@@ -16,6 +16,8 @@ import {
 } from '../../wasm/asm.js';
 import type { Code } from '../../wasm/encode.js';
 import { AttnParams as P } from './params.js';
+import { rowPtr } from './attentionItem.js';
+import { fmaInto } from './attentionEmit.js';
 import { SCORE_HEADER_BYTES, local, locate, minU, pick, scoreRow, type TiledLocals } from './attentionTiledUpdate.js';
 
 /**
@@ -52,27 +54,14 @@ export function tileScores(c: TiledLocals): Code {
   // query u of the block (u clamped to U − 1) → its q pointer and its score row (past max and sum)
   const query = (uCode: Code, qp: number, sp: number): Code => [
     ...locate(c, uCode),
-    ...rowPtr(P.Q, P.QStride, true),
+    ...rowPtr(p, P.Q, P.QStride, n.t, n, true),
     ...set(qp),
     ...scoreRow(c),
     ...set(sp),
   ];
-  const rowPtr = (base: number, stride: number, perHead: boolean): Code => [
-    ...get(p),
-    ...i32Load(4 * base),
-    ...get(n.t),
-    ...get(p),
-    ...i32Load(4 * stride),
-    ...ins.i32Mul,
-    ...ins.i32Add,
-    ...(perHead ? [...get(n.h), ...get(n.hb), ...ins.i32Mul, ...ins.i32Add] : []),
-  ];
   const last = [...get(n.U), ...i32(1), ...ins.i32Sub];
   const clampU = (d: number): Code => minU([...get(n.u), ...i32(d), ...ins.i32Add], last);
-  const fmaInto = (acc: number, q: number, k: number): Code =>
-    fma
-      ? [...get(q), ...get(k), ...get(acc), ...ins.f32x4RelaxedMadd, ...set(acc)]
-      : [...get(acc), ...get(q), ...get(k), ...ins.f32x4Mul, ...ins.f32x4Add, ...set(acc)];
+  const fmaQK = (acc: number, q: number, k: number): Code => fmaInto(fma, acc, get(q), get(k));
   const loadAt = (ptr: number): Code => [...get(ptr), ...get(n.j), ...ins.i32Add, ...v128Load()];
   const accs = [
     [v.a0, v.a1, v.a2, v.a3],
@@ -99,16 +88,12 @@ export function tileScores(c: TiledLocals): Code {
       ...keyPtrs.flatMap((kp, key) => [
         ...loadAt(kp),
         ...set(v.kv),
-        ...accs.flatMap((row, x) => fmaInto(row[key]!, qvs[x]!, v.kv)),
+        ...accs.flatMap((row, x) => fmaQK(row[key]!, qvs[x]!, v.kv)),
       ]),
       ...bump(n.j, 16),
     ]),
     ...accs.flatMap((row, x) => [
-      ...get(sps[x]!),
-      ...get(n.s),
-      ...i32(2),
-      ...ins.i32Shl,
-      ...ins.i32Add,
+      ...floatAddr(sps[x]!, n.s),
       ...hsum4(row[0], row[1], row[2], row[3], v.qva, v.kv),
       ...get(f.scale),
       ...ins.f32x4Splat,
@@ -126,15 +111,11 @@ export function tileScores(c: TiledLocals): Code {
     ...whileLt(n.j, n.hb, [
       ...loadAt(n.kp),
       ...set(v.kv),
-      ...accs.flatMap((row, x) => [...loadAt(qps[x]!), ...set(qvs[x]!), ...fmaInto(row[0], qvs[x]!, v.kv)]),
+      ...accs.flatMap((row, x) => [...loadAt(qps[x]!), ...set(qvs[x]!), ...fmaQK(row[0], qvs[x]!, v.kv)]),
       ...bump(n.j, 16),
     ]),
     ...accs.flatMap((row, x) => [
-      ...get(sps[x]!),
-      ...get(n.s),
-      ...i32(2),
-      ...ins.i32Shl,
-      ...ins.i32Add,
+      ...floatAddr(sps[x]!, n.s),
       ...hsum(row[0]),
       ...get(f.scale),
       ...ins.f32Mul,

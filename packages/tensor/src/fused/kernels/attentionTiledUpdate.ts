@@ -5,21 +5,20 @@ import {
   f32Store,
   floatAddr,
   get,
-  hsum,
   i32,
   i32Load,
   ifThen,
   ins,
-  lane,
   set,
   v128Load,
-  v128Store,
   whileLt,
   zeroV,
 } from '../../wasm/asm.js';
 import type { Code } from '../../wasm/encode.js';
-import { expNonPositive, expNonPositiveV } from './exp.js';
+import { expNonPositive } from './exp.js';
+import { eachOut as eachOutRow, expAndSum, foldLaneMax } from './attentionEmit.js';
 import { AttnParams, RowInfo } from './params.js';
+import { rowPtr } from './attentionItem.js';
 
 /** The locals of attentionTiled that its per-query steps use (wasm local indices; p the params pointer). */
 export interface TiledLocals {
@@ -88,38 +87,12 @@ export function scoreRow(c: TiledLocals): Code {
 
 /** out[t, h, :] of the located query. */
 export function outRow(c: TiledLocals): Code {
-  return [
-    ...get(c.p),
-    ...i32Load(4 * AttnParams.Out),
-    ...get(L(c, 't')),
-    ...get(c.p),
-    ...i32Load(4 * AttnParams.OutStride),
-    ...ins.i32Mul,
-    ...ins.i32Add,
-    ...get(L(c, 'h')),
-    ...get(L(c, 'hb')),
-    ...ins.i32Mul,
-    ...ins.i32Add,
-  ];
+  return rowPtr(c.p, AttnParams.Out, AttnParams.OutStride, L(c, 't'), pick(c, 'h', 'hb'), true);
 }
 
-/** out[j] ← `value(a)` for every 16-byte lane group j of the query's out row (`a` its address). */
+/** out[j] ← `value` for every 16-byte lane group j of the query's out row (local a its address). */
 export function eachOut(c: TiledLocals, value: Code): Code {
-  const [j, a] = [L(c, 'j'), L(c, 'a')];
-  return [
-    ...i32(0),
-    ...set(j),
-    ...whileLt(j, L(c, 'hb'), [
-      ...get(L(c, 'op')),
-      ...get(j),
-      ...ins.i32Add,
-      ...set(a),
-      ...get(a),
-      ...value,
-      ...v128Store(),
-      ...bump(j, 16),
-    ]),
-  ];
+  return eachOutRow(pick(c, 'j', 'a', 'hb', 'op'), value);
 }
 
 /**
@@ -190,7 +163,7 @@ export function updateQuery(c: TiledLocals, rowInfoOf: (t: number) => Code): Cod
     ...whileLt(s, cnt4, [...get(maxV), ...score(s), ...v128Load(), ...ins.f32x4Max, ...set(maxV), ...bump(s, 4)]),
     ...get(mOld),
     ...set(mNew),
-    ...[0, 1, 2, 3].flatMap((l) => [...get(mNew), ...get(maxV), ...lane(l), ...ins.f32Max, ...set(mNew)]),
+    ...foldLaneMax(mNew, maxV),
     ...whileLt(s, cnt, [...get(mNew), ...score(s), ...f32Load(), ...ins.f32Max, ...set(mNew), ...bump(s, 1)]),
     ...get(mOld),
     ...get(mNew),
@@ -199,48 +172,7 @@ export function updateQuery(c: TiledLocals, rowInfoOf: (t: number) => Code): Cod
     ...expNonPositive(x, en, er),
     ...set(factor),
     // p = e^(score − m_new) in place, and their sum
-    ...zeroV,
-    ...set(sumV),
-    ...i32(0),
-    ...set(s),
-    ...whileLt(s, cnt4, [
-      ...score(s),
-      ...set(a),
-      ...get(a),
-      ...get(a),
-      ...v128Load(),
-      ...get(mNew),
-      ...ins.f32x4Splat,
-      ...ins.f32x4Sub,
-      ...expNonPositiveV(xv, nv, rv),
-      ...set(pv),
-      ...get(pv),
-      ...v128Store(),
-      ...get(sumV),
-      ...get(pv),
-      ...ins.f32x4Add,
-      ...set(sumV),
-      ...bump(s, 4),
-    ]),
-    ...hsum(sumV),
-    ...set(sum),
-    ...whileLt(s, cnt, [
-      ...score(s),
-      ...f32Load(),
-      ...get(mNew),
-      ...ins.f32Sub,
-      ...set(x),
-      ...expNonPositive(x, en, er),
-      ...set(e),
-      ...score(s),
-      ...get(e),
-      ...f32Store(),
-      ...get(sum),
-      ...get(e),
-      ...ins.f32Add,
-      ...set(sum),
-      ...bump(s, 1),
-    ]),
+    ...expAndSum({ s, n4: cnt4, n: cnt, a, max: mNew, sum, e, x, en, er, pv, sumV, xv, nv, rv }, score(s)),
     ...zeroFrom(get(cnt)),
     ...get(sp),
     ...get(sp),

@@ -14,6 +14,7 @@ import {
   zeroV,
 } from '../../wasm/asm.js';
 import type { Code } from '../../wasm/encode.js';
+import { fmaInto } from './attentionEmit.js';
 import {
   FACTOR_BYTES,
   SCORE_HEADER_BYTES,
@@ -87,10 +88,6 @@ function micro(c: TiledLocals, queries: number, chunks: number): Code {
   ].map((names) => names.slice(0, chunks).map(n));
   const ps = ['qva', 'qvb'].map(n);
   const kv = n('kv');
-  const fmaInto = (a: number, p: number): Code =>
-    c.fma
-      ? [...get(p), ...get(kv), ...get(a), ...ins.f32x4RelaxedMadd, ...set(a)]
-      : [...get(a), ...get(p), ...get(kv), ...ins.f32x4Mul, ...ins.f32x4Add, ...set(a)];
   return [
     ...acc.slice(0, queries).flatMap((row) => row.flatMap((a) => [...zeroV, ...set(a)])),
     // kp: V[s0 + s] + j
@@ -110,7 +107,7 @@ function micro(c: TiledLocals, queries: number, chunks: number): Code {
         ...get(kp),
         ...v128Load(16 * k),
         ...set(kv),
-        ...rows.flatMap((_, x) => fmaInto(acc[x]![k]!, ps[x]!)),
+        ...rows.flatMap((_, x) => fmaInto(c.fma, acc[x]![k]!, get(ps[x]!), get(kv))),
       ]).flat(),
       ...get(kp),
       ...get(hb),
