@@ -122,6 +122,10 @@ describe('recur serve with per-domain ends', () => {
       const models = JSON.parse((await call(base, 'GET', '/v1/models')).body) as { data: { domains: string[] }[] };
       expect(models.data[0]!.domains).toEqual(['stories', 'verse']);
       expect(engine.stats().finished).toBe(replies.length + 1);
+      // the library refuses as the server does
+      await expect(engine.submit({ promptIds: [1], maxNewTokens: 1, domain: 'prose' })).rejects.toThrow(
+        /domain prose: the model's domains are stories, verse/,
+      );
     } finally {
       await server.shutdown();
       engine.dispose();
@@ -146,6 +150,8 @@ describe('recur serve with per-domain ends', () => {
       expect(error.message).toMatch(/"stories260K" has no per-domain ends/);
       const models = JSON.parse((await call(base, 'GET', '/v1/models')).body) as { data: object[] };
       expect(models.data[0]).not.toHaveProperty('domains');
+      await expect(engine.submit({ promptIds: [1], maxNewTokens: 1, domain: 'stories' })).rejects.toThrow(RangeError);
+      await expect(createDomainServingEngine(model)).rejects.toThrow(/has no per-domain ends/);
     } finally {
       await server.shutdown();
       engine.dispose();
