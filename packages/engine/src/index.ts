@@ -65,6 +65,8 @@ export {
 export { keepFractions, type KeepFraction } from './depth/keepFractions.js';
 export { forcedDepthRouting, routerPerLoop } from './depth/routerPerLoop.js';
 export { createServingEngine } from './serve/servingEngine.js';
+export { createDomainServingEngine, type DomainServingEngine } from './serve/domainEngine.js';
+export { domainView, type DomainView } from './domainView.js';
 export type { ContinueAfter, ServingEngineOptions } from './serve/options.js';
 export type {
   ServeCallbacks,

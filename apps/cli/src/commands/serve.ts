@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import {
+  createDomainServingEngine,
   createServingEngine,
   depthKvModes,
   disposeModel,
@@ -43,7 +44,7 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description(
-      'serve a model over HTTP: OpenAI-compatible /v1/completions and /v1/chat/completions (streaming or not), /health, /metrics',
+      'serve a model over HTTP: OpenAI-compatible /v1/completions and /v1/chat/completions (streaming or not), /health, /metrics. A model converted with --ends per-domain:NAMES serves every domain\'s ends at once (the middle weights shared): a request body\'s "domain": "NAME" picks them (absent: the domain saved active; GET /v1/models lists the domains)',
     )
     .argument('[model]', 'Hugging Face folder, .safetensors or .gguf file (or --model)')
     .option('--model <path>', 'the model, when not given as the argument')
@@ -141,7 +142,11 @@ export function registerServe(program: Command): void {
         disposeModel(model);
         throw error;
       });
-      const engine = await createServingEngine(model, { ...engineOptions, adapters }).catch((error: unknown) => {
+      const served = { ...engineOptions, adapters };
+      const engine = await (model.domain
+        ? createDomainServingEngine(model, served)
+        : createServingEngine(model, served)
+      ).catch((error: unknown) => {
         for (const lora of adapters) lora.dispose();
         disposeModel(model);
         throw error;
@@ -151,6 +156,7 @@ export function registerServe(program: Command): void {
         tokenizer: model.tokenizer,
         modelName,
         adapters: adapterFlags.named.map((a) => a.name),
+        domains: model.domain?.section.domains ?? [],
         limits,
         ...(apiKey !== undefined && { apiKey }),
         log: (line) => process.stderr.write(`${line}\n`),
@@ -167,6 +173,7 @@ export function registerServe(program: Command): void {
         port: where.port,
         model: modelName,
         adapters: adapterFlags.named.map((a) => a.name),
+        domains: model.domain?.section.domains ?? [],
         maxDepth: engine.maxDepth,
         context: limits.contextLength,
         pid: process.pid,

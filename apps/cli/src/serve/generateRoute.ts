@@ -16,6 +16,8 @@ export interface GenerateContext {
   readonly modelName: string;
   /** Names of the engine's adapters: "model": adapters[k − 1] runs adapter k (see modelAdapter). */
   readonly adapters: readonly string[];
+  /** Domains of a model with per-domain ends, picked by a request's "domain" (empty: none). */
+  readonly domains: readonly string[];
   readonly limits: ServeLimits;
   readonly gate: AdmissionGate;
   readonly isDraining: () => boolean;
@@ -136,6 +138,7 @@ async function generationInput(ctx: GenerateContext, parsed: ParsedRequest): Pro
     stop: parsed.stop,
     ignoreEos: parsed.ignoreEos,
     adapter: modelAdapter(ctx, parsed.model),
+    ...(parsed.domain !== undefined && { domain: requestDomain(ctx, parsed.domain) }),
   };
 }
 
@@ -157,6 +160,21 @@ export function modelAdapter(ctx: Pick<GenerateContext, 'modelName' | 'adapters'
     {},
     'model_not_found',
   );
+}
+
+/** A request's "domain", checked against the served model's (400 naming them, or saying it has none). */
+export function requestDomain(ctx: Pick<GenerateContext, 'modelName' | 'domains'>, domain: string): string {
+  if (ctx.domains.length === 0)
+    throw badRequest(
+      'domain',
+      `"domain": "${domain}": the model "${ctx.modelName}" has no per-domain ends (convert with --ends per-domain:NAMES)`,
+    );
+  if (!ctx.domains.includes(domain))
+    throw badRequest(
+      'domain',
+      `"domain": "${domain}" is not one of the model's domains: ${ctx.domains.map((n) => `"${n}"`).join(', ')}`,
+    );
+  return domain;
 }
 
 /**

@@ -22,6 +22,8 @@ export interface GenerationInput {
   readonly ignoreEos?: boolean;
   /** The engine's adapter id the request's "model" named (0: the base alone). */
   readonly adapter?: number;
+  /** The domain whose ends run the request (absent: the model's active one). */
+  readonly domain?: string;
 }
 
 export type FinishReason = 'stop' | 'length' | 'cancelled';
@@ -73,6 +75,7 @@ export async function runGeneration(
       sampling,
       ...(input.ignoreEos && { stopAtEos: false }),
       ...(input.adapter && { adapter: input.adapter }),
+      ...(input.domain !== undefined && { domain: input.domain }),
     };
     const result = await engine.submit(request, { onToken, signal: cancel.signal });
     if (failure !== undefined) throw failure;

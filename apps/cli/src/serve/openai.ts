@@ -22,6 +22,8 @@ export interface ParsedRequest {
   /** Non-standard (as in vLLM): keep generating past the end-of-sequence token. */
   readonly ignoreEos: boolean;
   readonly model: string | undefined;
+  /** Non-standard: the domain whose ends run the request (models with per-domain ends). */
+  readonly domain: string | undefined;
 }
 
 type Body = Readonly<Record<string, unknown>>;
@@ -43,6 +45,8 @@ export function parseRequest(endpoint: Endpoint, json: unknown, limits: ServeLim
     throw badRequest('max_tokens', `"max_tokens" ${maxTokens} is over this server's limit of ${limits.maxTokens}`);
   const model = body.model;
   if (model !== undefined && typeof model !== 'string') throw badRequest('model', '"model" must be a string');
+  const domain = body.domain;
+  if (domain !== undefined && typeof domain !== 'string') throw badRequest('domain', '"domain" must be a string');
   return {
     endpoint,
     prompt: endpoint === 'chat' ? { text: formatChat(parseMessages(body.messages)) } : parsePrompt(body.prompt),
@@ -55,6 +59,7 @@ export function parseRequest(endpoint: Endpoint, json: unknown, limits: ServeLim
     stream: optionalBoolean(body, 'stream') ?? false,
     ignoreEos: optionalBoolean(body, 'ignore_eos') ?? false,
     model,
+    domain,
   };
 }
 

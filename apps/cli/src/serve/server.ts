@@ -19,6 +19,8 @@ export interface ServeServerOptions {
   readonly modelName: string;
   /** Names of the engine's adapters (id k ↔ adapters[k − 1]), listed by GET /v1/models and picked by a request's "model". */
   readonly adapters?: readonly string[];
+  /** Domains of a model with per-domain ends (the engine routes a request's "domain"); listed by GET /v1/models. */
+  readonly domains?: readonly string[];
   readonly limits: ServeLimits;
   /** Requests must carry `Authorization: Bearer <apiKey>` (all routes but /health); default: no key. */
   readonly apiKey?: string;
@@ -54,11 +56,14 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
   const cancelling = new AbortController();
   let isDraining = false;
   const authorize = options.apiKey === undefined ? undefined : bearerCheck(options.apiKey);
+  // recur extension: a model with per-domain ends lists them on every entry (any adapter runs with any domain)
+  const domains = options.domains?.length ? { domains: options.domains } : {};
   const ctx: GenerateContext = {
     engine,
     tokenizer: options.tokenizer,
     modelName: options.modelName,
     adapters: options.adapters ?? [],
+    domains: options.domains ?? [],
     limits,
     gate,
     isDraining: () => isDraining,
@@ -90,7 +95,7 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
         sendJson(res, 200, {
           object: 'list',
           data: [
-            { id: options.modelName, object: 'model', created: 0, owned_by: 'recur' },
+            { id: options.modelName, object: 'model', created: 0, owned_by: 'recur', ...domains },
             ...(options.adapters ?? []).map((id) => ({
               id,
               object: 'model',
@@ -98,6 +103,7 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
               owned_by: 'recur',
               root: options.modelName,
               parent: options.modelName,
+              ...domains,
             })),
           ],
         }),

@@ -241,6 +241,8 @@ class Engine implements ServingEngine {
     const adapter = request.adapter ?? 0;
     if (!Number.isInteger(adapter) || adapter < 0 || adapter >= this.fast.adapterSets)
       throw new RangeError(`adapter ${adapter} is not one of the engine's (0..${this.fast.adapterSets - 1})`);
+    if (request.domain !== undefined && request.domain !== this.model.domain?.active)
+      throw new RangeError(`domain ${request.domain}: this engine runs ${this.model.domain?.active ?? 'no domain'}`);
     if (promptIds.length + maxNewTokens > context)
       throw new RangeError(
         `prompt (${promptIds.length}) + maxNewTokens (${maxNewTokens}) exceeds the model's context (${context})`,

@@ -27,6 +27,11 @@ export interface ServeRequest {
    * model alone. Requests with different adapters share every batched step.
    */
   readonly adapter?: number;
+  /**
+   * Models with per-domain ends (Uni-X): the domain whose ends run the request (absent: the engine's
+   * own; an engine serving one domain refuses another, see createDomainServingEngine).
+   */
+  readonly domain?: string;
 }
 
 export interface ServeCallbacks {
