@@ -76,8 +76,7 @@ export function attendRows(
   const keep = step !== undefined && [...ctx.echo.values()].includes(step);
   // an EchoAtt source keeps its probabilities (the per-row kernel); plain steps take the tiled
   // online-softmax kernel for their prefill runs
-  const attend = keep ? ops.attention.bind(ops) : ops.attentionTiled.bind(ops);
-  attend({
+  const job = {
     q: S.at('qkv'),
     qStride: qkvDim * 4,
     T,
@@ -92,7 +91,9 @@ export function attendRows(
     outStride: qDim * 4,
     scale: 1 / Math.sqrt(hd),
     ...(keep ? { keepProbabilities: true } : {}),
-  });
+  };
+  if (keep) ops.attention(job);
+  else ops.attentionTiled(job);
   profile.lap('attention', phase);
   return { runs, T };
 }

@@ -1,4 +1,5 @@
 import { AttnParams, RowInfo, TILE_ROWS, TILE_SCORE_FLOATS, type KernelName } from './kernels/index.js';
+import { attentionWork, writeAttentionParams } from './attentionOps.js';
 import type { AttentionJob } from './ops.js';
 import type { FusedRuntime } from './runtime.js';
 
@@ -44,27 +45,22 @@ export function attentionRuns(i32: Int32Array, job: AttentionJob): AttentionRun[
  * returns its pool segment: items (block, kv head) for the tiled kernel, (row, head) otherwise.
  */
 export function runSegment(
-  i32: Int32Array,
-  f32: Float32Array,
+  runtime: FusedRuntime,
   p: number,
   job: AttentionJob,
   run: AttentionRun,
 ): { kernel: KernelName; params: number; items: number; chunk: number } {
-  const b = p >>> 2;
   const rows = run.to - run.from;
-  i32[b + AttnParams.Q] = job.q + run.from * job.qStride;
-  i32[b + AttnParams.QStride] = job.qStride;
-  i32[b + AttnParams.RowInfo] = job.rowInfo + run.from * RowInfo.Size * 4;
-  i32[b + AttnParams.Scores] = job.scores + run.from * job.heads * job.scoreStride;
-  i32[b + AttnParams.ScoreStride] = job.scoreStride;
-  i32[b + AttnParams.Heads] = job.heads;
-  i32[b + AttnParams.Group] = job.heads / job.kvHeads;
-  i32[b + AttnParams.HeadBytes] = job.headDim * 4;
-  f32[b + AttnParams.Scale] = job.scale;
-  i32[b + AttnParams.Out] = job.out + run.from * job.outStride;
-  i32[b + AttnParams.OutStride] = job.outStride;
-  i32[b + AttnParams.Rows] = rows;
-  i32[b + AttnParams.KeepProbs] = 0; // a slot may hold an EchoAtt source job's flag
+  // the job's pointers moved to the run's first row; a tiled run keeps no probabilities
+  writeAttentionParams(runtime, p, {
+    ...job,
+    q: job.q + run.from * job.qStride,
+    rowInfo: job.rowInfo + run.from * RowInfo.Size * 4,
+    scores: job.scores + run.from * job.heads * job.scoreStride,
+    out: job.out + run.from * job.outStride,
+    keepProbabilities: false,
+  });
+  runtime.i32[(p >>> 2) + AttnParams.Rows] = rows;
   return run.tiled
     ? { kernel: 'attentionTiled', params: p, items: Math.ceil(rows / TILE_ROWS) * job.kvHeads, chunk: 1 }
     : { kernel: 'attention', params: p, items: rows * job.heads, chunk: 1 };
@@ -82,11 +78,10 @@ export function runAttentionTiled(
 ): void {
   if (job.scoreStride < TILE_SCORE_FLOATS * 4)
     throw new RangeError(`FusedOps.attentionTiled: scoreStride must be ≥ ${TILE_SCORE_FLOATS * 4} bytes`);
-  let work = 0;
-  for (let t = 0; t < job.T; t++) work += job.heads * (job.contexts[t] ?? 0) * job.headDim;
+  const work = attentionWork(job);
   const runs = attentionRuns(runtime.i32, job);
   for (let r = 0; r < runs.length; r += 4) {
-    const segments = runs.slice(r, r + 4).map((run, k) => runSegment(runtime.i32, runtime.f32, slot(k), job, run));
+    const segments = runs.slice(r, r + 4).map((run, k) => runSegment(runtime, slot(k), job, run));
     runtime.pool.run(segments, parallel(work));
   }
 }
