@@ -1,6 +1,9 @@
 // docs/results/uptraining.{md,json} from pnpm experiment:uptraining's runs: every number and every reading below
-// is computed from the data (issue 15 §5); the json holds the raw runs, loss curves included.
-import { renameSync, writeFileSync } from 'node:fs';
+// is computed from the data (issue 15 §5); the json holds the raw runs, loss curves included. Re-render the .md alone
+// from the json: `node tooling/experiments/uptrainingReport.mjs [DIR]` (default docs/results).
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadAverage, machineDescription } from '../bench/record.mjs';
 
 /** @param {string} root @param {any} data */
@@ -31,7 +34,7 @@ function markdown(d) {
   return `# Uptraining a Relaxed Recursive stories260K (PyTorch path)
 
 Produced by \`pnpm experiment:uptraining\` at commit \`${d.commit.slice(0, 12)}\` (${d.date.slice(0, 10)}, ${d.machine}; load average at report ${d.loadAverageAtReport}).
-Trained by **PyTorch** (\`recur export --torch\` + \`uptrain_recur.py\`, ${d.python}, BLAS ${d.blas}); evaluated by Recur. Raw numbers: [uptraining.json](uptraining.json).
+Trained by **PyTorch** (\`recur export --torch\` + \`uptrain_recur.py\`, ${basename(d.python)}, BLAS ${d.blas}); evaluated by Recur. Raw numbers: [uptraining.json](uptraining.json).
 
 stories260K (${fmt(d.original.parameters)} parameters, 5 layers) converted to middle-cycle (first and last layer unique, the middle
 looped; \`--depth-fit floor\`), per-loop norms, depth-wise LoRA by SVD of what tying lost. Uptraining data: ${fmt(d.corpus.tokens)} tokens
@@ -109,4 +112,10 @@ function readings(d) {
       `Training ran at ${Math.min(...tps).toFixed(0)}–${Math.max(...tps).toFixed(0)} tokens/s (wall, teacher forward included).`,
     );
   return out;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const dir = process.argv[2] ?? fileURLToPath(new URL('../../docs/results', import.meta.url));
+  atomic(`${dir}/uptraining.md`, markdown(JSON.parse(readFileSync(`${dir}/uptraining.json`, 'utf8'))));
+  console.log(`wrote ${dir}/uptraining.md`);
 }

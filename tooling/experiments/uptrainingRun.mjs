@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { convertModel, disposeModel, evaluateDepths, perplexityWindows } from '../../packages/engine/dist/index.js';
 import { exportTorch, loadModel } from '../../packages/engine/dist/node.js';
-import { loadAverage } from '../bench/record.mjs';
+import { cpuSecondsWithChildren, loadAverage } from '../bench/record.mjs';
 
 /**
  * @typedef {{ loops: number, init: 'average' | 'lower', rank: number | 'full', seed: number, tokens: number }} RunConfig
@@ -37,25 +37,39 @@ export function runKey(c) {
   return `mc${c.loops}-${c.init}-r${c.rank}-seed${c.seed}-tok${c.tokens}-b${training.batch}x${training.seq}`;
 }
 
+/** A run's folder in `cache`: result.json, train.log, converted/ and trained/ (the uptrained Recur model). @param {string} cache @param {RunConfig} c */
+export function runDir(cache, c) {
+  return `${cache}/runs/${runKey(c)}`;
+}
+
+/**
+ * The conversion a run starts from (Bae et al. 2024, "Relaxed Recursive Transformers", arXiv 2410.20672, §3):
+ * middle-cycle (the public code's floor depth fit), per-loop norms, depth-wise LoRA initialised by truncated SVD.
+ * @param {Pick<RunConfig, 'loops' | 'init' | 'rank'>} c
+ */
+export function conversionOf(c) {
+  return /** @type {const} */ ({
+    strategy: 'middle-cycle',
+    loops: c.loops,
+    init: c.init,
+    ranks: { attention: c.rank, mlp: c.rank },
+    loraInit: 'svd',
+    norms: 'per-loop',
+  });
+}
+
 /**
  * @param {RunConfig} config
  * @param {{ cache: string, source: import('../../packages/engine/dist/index.js').LoadedModel, teacherDir: string,
  *   tokensBin: string, heldOut: string, window: number, python: string, env: Record<string, string> }} ctx
  */
 export async function uptrainRun(config, ctx) {
-  const dir = `${ctx.cache}/runs/${runKey(config)}`;
+  const dir = runDir(ctx.cache, config);
   if (existsSync(`${dir}/result.json`))
     return { ...JSON.parse(readFileSync(`${dir}/result.json`, 'utf8')), cached: true };
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const converted = await convertModel(ctx.source, {
-    strategy: 'middle-cycle',
-    loops: config.loops,
-    init: config.init,
-    ranks: { attention: config.rank, mlp: config.rank },
-    loraInit: 'svd',
-    norms: 'per-loop',
-  });
+  const converted = await convertModel(ctx.source, conversionOf(config));
   const before = perLoop(converted, ctx);
   const parameters = converted.parameters.shared + converted.parameters.lora;
   await exportTorch(converted, `${dir}/converted`);
@@ -88,6 +102,7 @@ export async function uptrainRun(config, ctx) {
     ...['--seed', String(config.seed), '--log-every', '10', '--threads', String(training.threads)],
   ];
   const loadBefore = loadAverage();
+  const cpuBefore = cpuSecondsWithChildren();
   const started = performance.now();
   const run = spawnSync(ctx.python, args, {
     encoding: 'utf8',
@@ -95,6 +110,7 @@ export async function uptrainRun(config, ctx) {
     env: { ...process.env, OPENBLAS_NUM_THREADS: String(training.threads), ...ctx.env },
   });
   const seconds = (performance.now() - started) / 1000;
+  const cpuSeconds = cpuSecondsWithChildren() - cpuBefore; // the python child's, once waited for
   writeFileSync(`${dir}/train.log`, `${run.stdout}\n${run.stderr}`);
   if (run.status !== 0)
     throw new Error(`${runKey(config)}: uptrain_recur.py exited ${run.status}: ${run.stderr.slice(-1500)}`);
@@ -114,8 +130,11 @@ export async function uptrainRun(config, ctx) {
     trainedTokens: steps * training.batch * training.seq,
     seconds,
     tokensPerSecond: (steps * training.batch * training.seq) / seconds,
+    cpuSeconds,
     loadAverage: { before: loadBefore, after: loadAverage() },
     perplexityPerLoop: { afterConversion: before, afterUptraining: after },
+    heldOut: { characters: ctx.heldOut.length, window: ctx.window }, // what perplexityPerLoop was scored on
+    training, // the settings it trained with, for readers of a cached run
     curve,
   };
   if (after.some((p) => !Number.isFinite(p))) throw new Error(`${runKey(config)}: held-out perplexity is not finite`);
