@@ -1,8 +1,10 @@
-// The model side of `pnpm experiment:payoff` (issue 15 §4): the teacher-written corpus (sequence-level
-// distillation, Kim & Rush 2016), stories260K converted by the paper's recipe (Average init + truncated-SVD
-// depth-wise LoRA, Bae et al. 2024, "Relaxed Recursive Transformers", arXiv 2410.20672, §3) and uptrained
-// with distillation from the original and an early-exit loss on every loop (§3.4); then the held-out
-// speed–quality curve of confidence exit rules, each scored exactly as it is served (same rule, same KV mode).
+// The model side of `pnpm experiment:payoff` (issue 15 §4): stories260K converted by the paper's recipe (Average
+// init + truncated-SVD depth-wise LoRA, Bae et al. 2024, "Relaxed Recursive Transformers", arXiv 2410.20672, §3) and
+// uptrained in PyTorch as experiment:uptraining's run of that recipe (recipeModel: the same cached run, so both docs
+// describe one model); then the held-out speed–quality curve of exit rules, each scored exactly as it is served
+// (same rule, same KV mode). Recur's own tfjs trainer stays here for what trains on it: the payoff's MoR routers
+// (distilledRunOptions, finishedRun), and experiment:adapters' recursive base and experiment:sharing's corpus
+// (uptrain, teacherCorpus: a teacher-written corpus, sequence-level distillation, Kim & Rush 2016).
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import {
   convertModel,
@@ -12,6 +14,7 @@ import {
   sampleCorpus,
 } from '../../packages/engine/dist/index.js';
 import { heldOutLoss, loadModel, trainModel } from '../../packages/engine/dist/node.js';
+import { conversionOf, runDir, uptrainRun } from './uptrainingRun.mjs';
 
 /** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
 /** @typedef {import('../../packages/engine/dist/node.js').TrainProgress} TrainProgress */
@@ -32,19 +35,28 @@ export async function teacherCorpus(teacher, tokens, seed, cacheDir) {
   return { file, seconds: (performance.now() - start) / 1000, cached: false };
 }
 
-/** The paper's conversion: middle-cycle × 2 (the public code's floor depth fit), Average init, rank-8 SVD LoRA. */
-export const conversion = /** @type {const} */ ({
-  strategy: 'middle-cycle',
-  loops: 2,
-  init: 'average',
-  ranks: { attention: 8, mlp: 8 },
-  loraInit: 'svd',
-  norms: 'per-loop',
-});
+/** The paper's recipe as a run of experiment:uptraining's grid: middle-cycle × 2, Average init, rank-8 SVD LoRA. */
+export const recipe = /** @type {const} */ ({ loops: 2, init: 'average', rank: 8 });
+
+/** The recipe's conversion (the public code's floor depth fit, per-loop norms). */
+export const conversion = conversionOf(recipe);
 
 /**
- * The trainModel options every payoff training shares (the uptraining and the router): distillation from
- * the teacher (0.5 · T² KL at T = 2 + 0.5 · CE), cosine schedule (peak 2e-3, 5% warmup, floor 0.1 of peak),
+ * The payoff's uptrained model: experiment:uptraining's run of the recipe at `seed` for `tokens` tokens — its
+ * cached result.json and trained/ folder when that run finished, else trained now (PyTorch) into the same cache.
+ * @param {{ seed: number, tokens: number }} budget
+ * @param {Parameters<typeof uptrainRun>[1]} ctx
+ */
+export async function recipeModel({ seed, tokens }, ctx) {
+  const config = { ...recipe, seed, tokens };
+  const run = await uptrainRun(config, ctx);
+  const model = await loadModel(`${runDir(ctx.cache, config)}/trained`);
+  return { run, model, layers: { source: ctx.source.config.numLayers, ...executedLayers(model) } };
+}
+
+/**
+ * The trainModel options every training on Recur's trainer here shares (the payoff's routers, `uptrain`):
+ * distillation from the teacher (0.5 · T² KL at T = 2 + 0.5 · CE), cosine schedule (peak 2e-3, 5% warmup, floor 0.1 of peak),
  * a 2% held-out split scored once at the end (no mid-run evals or saves), and `stepLine(event)` logged
  * every 25 steps and at the last.
  * @param {number} steps @param {number} seed
@@ -74,7 +86,8 @@ export function distilledRunOptions(steps, seed, stepLine) {
 }
 
 /**
- * Converts `source` and uptrains it on `textFile` for `tokens` tokens: distillation from the source
+ * Converts `source` and uptrains it on `textFile` for `tokens` tokens with Recur's own trainer (experiment:adapters'
+ * recursive base; the payoff's model is PyTorch's, recipeModel): distillation from the source
  * (0.5 · T² KL at T = 2 + 0.5 · CE), an exit loss on every loop (equal weights), cosine schedule.
  * @param {LoadedModel} source
  * @param {{ textFile: string, tokens: number, batch: number, seqLen: number, out: string, seed: number }} run

@@ -2,18 +2,32 @@
 // from the numbers. Run on its own (`node tooling/experiments/payoffReport.mjs [dir]`) to re-render.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { computeBound, depthBound } from './payoffReportBound.mjs';
+import { brokenRatio, fmt, int, modelSetup, routerSetup, uptrainingSetup } from './payoffReportSetup.mjs';
 
 /** @typedef {import('./payoffServe.mjs').ServedRow} ServedRow */
 /** @typedef {import('./payoffModel.mjs').CurvePoint} CurvePoint */
 /** @typedef {{ source: number, fullDepth: number, loop1: number }} Layers */
+/** @typedef {typeof import('./uptrainingRun.mjs').training} Training */
+/**
+ * The PyTorch uptraining run the model is (experiment:uptraining's cache; payoff.mjs's uptrainingRecord).
+ * @typedef {{
+ *   key: string, config: import('./uptrainingRun.mjs').RunConfig, cached: boolean, trainedTokens: number, steps: number,
+ *   seconds: number, cpuSeconds: number | null, tokensPerSecond: number, loadAverage: { before: string, after: string },
+ *   perplexityPerLoop: { afterConversion: number[], afterUptraining: number[] }, training: Training,
+ *   python: string, blas: string, cache: string, corpus: { file: string, tokens: number, seed: number },
+ *   heldOut: { characters: number, window: number } | null, heldOutFile: string, layers: Layers,
+ * }} Uptraining
+ */
 /**
  * @typedef {{
  *   model: string, exitRule: string, exitRuleChoice: string, kvMode: string,
- *   speedupTokensPerCpuSecond: number, perplexityRatio: number,
+ *   speedupTokensPerCpuSecond: number, perplexityRatio: number, depthBound: number,
  *   target: { speedup: number, perplexityRatio: number }, smoke: boolean,
- *   budget: { tokens: number, corpusTokens: number, issueTokens: number, routerTokens?: number, steps: number, batch: number, seqLen: number },
- *   routers?: { kind: string, kvMode: string, steps: number, tokens: number, seconds: number, tokensPerSecond: number, reused: boolean, thresholds: readonly number[] | null }[],
- *   training: { reused: boolean, seconds: number, tokensPerSecond: number, corpus: string, layers: Layers },
+ *   budget: { tokens: number, requestedTokens: number, issueTokens: number, routerTokens: number, steps: number },
+ *   setup: { batch: number, seqLen: number },
+ *   routers: { kind: string, kvMode: string, steps: number, tokens: number, seconds: number, tokensPerSecond: number, reused: boolean, thresholds: readonly number[] | null }[],
+ *   uptraining: Uptraining,
  *   heldOut: { windows: number, calibrationWindows: number, tokens: number },
  *   sourcePerplexity: number, sourceCalibrationPerplexity: number,
  *   curve: CurvePoint[], served: ServedRow[],
@@ -25,11 +39,6 @@ import { fileURLToPath } from 'node:url';
  * }} PayoffResults
  */
 
-/** A perplexity ratio past which a row's model is called broken (no replacement for the original), not merely worse. */
-const brokenRatio = 1.5;
-const fmt = (/** @type {number} */ n, /** @type {number} */ digits = 2) => n.toFixed(digits);
-const int = (/** @type {number} */ n) => Math.round(n).toLocaleString('en-US');
-
 /** @param {PayoffResults} r */
 export function renderPayoff(r) {
   const base = (/** @type {ServedRow['rate']} */ rate) =>
@@ -40,7 +49,8 @@ export function renderPayoff(r) {
     const ratio = p.perplexity / r.sourcePerplexity;
     const s = r.served.find((x) => x.rule === p.rule && x.rate === 'all-at-once');
     const speed = s ? s.tokensPerCpuSecond / base('all-at-once').tokensPerCpuSecond : Number.NaN;
-    return `| ${p.rule}${p.rule === r.exitRule ? ' (headline)' : ''} | ${p.kvMode ?? r.kvMode} | ${fmt(p.averageDepth, 3)} | ${fmt(p.perplexity, 3)} | ${fmt(ratio, 3)} | ${quality(ratio)} | ${fmt(speed)}× |`;
+    const bound = s ? `${fmt(depthBound(r.uptraining.layers, s.averageDepth))}×` : '—';
+    return `| ${p.rule}${p.rule === r.exitRule ? ' (headline)' : ''} | ${p.kvMode ?? r.kvMode} | ${fmt(p.averageDepth, 3)} | ${fmt(p.perplexity, 3)} | ${fmt(ratio, 3)} | ${quality(ratio)} | ${fmt(speed)}× | ${bound} |`;
   });
   const servedTable = (/** @type {ServedRow[]} */ rows) =>
     rows
@@ -58,22 +68,18 @@ on ${r.machine}, wasm backend, 1 kernel thread; ${fmt(r.minutes, 1)} minutes (cu
     .map(([k, v]) => `${k} ${fmt(v, 1)}`)
     .join(', ')}); load average ${r.loadAverage.before.join(' / ')}
 (1/5/15 min) before and ${r.loadAverage.after.join(' / ')} after. Raw numbers: [payoff.json](payoff.json); this page is
-rendered from them by \`tooling/experiments/payoffReport.mjs\`.${r.command ? ` Command: \`${r.command}\`` : ''}${r.cpuMinutes === undefined ? '' : ` (${fmt(r.cpuMinutes, 1)} CPU-minutes in this process, cached phases not counted)`}.
+rendered from them by \`tooling/experiments/payoffReport.mjs\`.${r.command ? ` Command: \`${r.command}\`` : ''}${r.cpuMinutes === undefined ? '' : ` (${fmt(r.cpuMinutes, 1)} CPU-minutes in this process and its sample-corpus and PyTorch children, cached phases not counted)`}.
 
 ## Headline
 
 ${headline(r)}
 
+${computeBound(r)}
+
 ## Setup
 
-- **Model.** ${r.model}: stories260K's ${r.training.layers.source} layers as a first and a last unique layer around a shared block
-  looped twice (the public code's floor depth fit): a token runs ${r.training.layers.fullDepth} layers at full depth and ${r.training.layers.loop1} when it leaves
-  after loop 1. Average init and rank-8 truncated-SVD depth-wise LoRA (Bae et al. 2024, arXiv 2410.20672).
-- **Uptraining budget: ${int(r.budget.tokens)} tokens** (${r.budget.steps} steps × ${r.budget.batch} × ${r.budget.seqLen}) — ${fmt((100 * r.budget.tokens) / r.budget.issueTokens, 1)}% of the
-  ${int(r.budget.issueTokens)} tokens issue 15 asks for, which did not fit the time on a shared 2-core machine
-  (${fmt(r.training.tokensPerSecond, 0)} training tokens/s here, teacher forward included${r.training.reused ? '; the uptrained model was reused from an earlier run of the same settings' : ''}). Data: ${int(r.budget.corpusTokens)} tokens of the teacher's own text
-  (\`sampleCorpus\`, temperature 1, seed ${r.seeds.corpus}; cached at \`${r.training.corpus}\`, not committed). Loss: 0.5 · distillation KL (T = 2) + 0.5 · CE,
-  on the exit after every loop (equal weights); AdamW, cosine from 2e-3; shared block + LoRA trained.
+${modelSetup(r)}
+${uptrainingSetup(r)}
 - **Held-out perplexity**: ${r.heldOut.windows} windows of 129 tokens (${int(r.heldOut.tokens)} predicted tokens) from the last 10% of the
   TinyStories documents, which nothing trains on, scored under exactly the served configuration (same exit rule, KV
   mode \`${r.kvMode}\`; a window's first token is its prompt). The original scores **${fmt(r.sourcePerplexity, 3)}** on them.
@@ -88,10 +94,11 @@ ${routerSetup(r)}
 ## Speed–quality curve (stories260K)
 
 Speed: tokens per CPU-second relative to the original under continuous sequence-wise batching, all requests at once.
-A row's quality is **broken** past ${brokenRatio}× the original's perplexity.
+Depth bound: the most depth alone allows at the rule's served depth (the original's layers per generated token over
+the recursive model's; see the compute bound above). A row's quality is **broken** past ${brokenRatio}× the original's perplexity.
 
-| exit rule | KV mode | avg depth | held-out ppl | ppl ratio | quality | speed vs original |
-| --- | --- | ---: | ---: | ---: | --- | ---: |
+| exit rule | KV mode | avg depth | held-out ppl | ppl ratio | quality | speed vs original | depth bound |
+| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |
 ${curveRows.join('\n')}
 
 ## Served (stories260K)
@@ -150,7 +157,7 @@ function premise(r) {
   });
   const within = r.curve.filter((p) => p.perplexity / r.sourcePerplexity <= r.target.perplexityRatio);
   const best = Math.min(...r.curve.map((p) => p.perplexity / r.sourcePerplexity));
-  const t = r.training.layers;
+  const t = r.uptraining.layers;
   return `## Where the premise holds
 
 Computed from the tables above. The premise: running fewer layers per token makes tokens proportionally cheaper at kept quality.
@@ -215,19 +222,6 @@ function probeCost(r) {
   return `Exit probes: a confidence rule pays for a readout after loop 1 of every generated token. Served tokens/CPU-s
   against fixed depths at the same average depth (CPU per token interpolated between fixed:1 and fixed:2), and the share
   of throughput the decision costs: ${costs.join('; ')}.`;
-}
-
-/** The MoR routers' training, as a Setup item (none before routers joined the experiment). @param {PayoffResults} r */
-function routerSetup(r) {
-  if (!r.routers?.length) return '- **MoR routers**: none in this run.';
-  const each = r.routers.map(
-    (x) =>
-      `${x.kind}-choice (${int(x.tokens)} tokens, ${x.steps} steps${x.reused ? ', reused from an earlier run of the same settings' : ''}; KV \`${x.kvMode}\`${x.thresholds ? `; decode thresholds σ > ${x.thresholds.map((t) => fmt(t, 3)).join(', ')} per recursion, calibrated on the calibration windows` : ''})`,
-  );
-  return `- **MoR routers** (Bae et al. 2025, "Mixture-of-Recursions", arXiv 2507.10524): ${each.join('; ')}. Each is a fresh router on the
-  uptrained model, trained with its LoRA (the shared block frozen) under MoR's routed objective, distilled from the original
-  as above. Served by CDB with every position, prompt and generated, routed as trained; scored the same way (router rule
-  \`router\`, every token of a window routed, its first included) in the KV mode it was trained with.`;
 }
 
 /** The router rows against the fixed depths and the confidence rules, from the data. @param {PayoffResults} r */
