@@ -140,9 +140,18 @@ function starts(d) {
     .concat('.');
 }
 
+/**
+ * A refusal without the model folder it starts with ("/…/stories260K/hf: …"): results docs name no machine's
+ * folders, and the section already says which model it is.
+ * @param {string} message
+ */
+export function withoutFolder(message) {
+  return message.replace(/^\/\S*: /, '');
+}
+
 /** @param {{ masaOfLooped: string | null, loopedOfMasa: string | null }} m */
 function masaLooping(m) {
-  const answer = (/** @type {string | null} */ a) => (a === null ? 'allowed' : `refused: “${a}”`);
+  const answer = (/** @type {string | null} */ a) => (a === null ? 'allowed' : `refused: “${withoutFolder(a)}”`);
   return `MASA over a looped model: ${answer(m.masaOfLooped)}. Looping a MASA model: ${answer(m.loopedOfMasa)}.${m.masaOfLooped !== null && m.loopedOfMasa !== null ? ' So there is no "MASA looped" row: both ways round `convert` refuses the combination.' : ''}`;
 }
 

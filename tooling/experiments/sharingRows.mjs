@@ -4,6 +4,7 @@
 // `convert --json` reports), and the rule that picks one setting is stated in the doc (see `pickSetting`).
 import { convertMasa, convertModel, disposeModel } from '../../packages/engine/dist/index.js';
 import { masaModules } from '../../packages/sharing/dist/index.js';
+import { withoutFolder } from './sharingReport.mjs';
 
 /** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
 /** @typedef {{ mechanism: string, knobs: Record<string, number>, options: Record<string, unknown>, rank: number }} Setting */
@@ -142,7 +143,7 @@ export async function masaLoopingAnswers(source, atoms) {
       disposeModel(await make());
       return null;
     } catch (error) {
-      return String(/** @type {Error} */ (error).message ?? error);
+      return withoutFolder(String(/** @type {Error} */ (error).message ?? error));
     }
   };
   const looped = await convertWith(source, null);

@@ -12,6 +12,21 @@ const run = promisify(execFile);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** An absolute path (a machine's folder) anywhere in a results doc. */
+const absolutePath = /(?:^|[\s`"'(“])\/[\w.-]+\//m;
+
+describe('sharing.md', () => {
+  it("re-renders from the committed sharing.json without a machine's folders (convert's refusals name one)", async () => {
+    const committed = join(dir, 'committed');
+    mkdirSync(committed);
+    writeFileSync(join(committed, 'sharing.json'), readFileSync(join(root, 'docs/results/sharing.json')));
+    await run('node', ['tooling/experiments/sharingReport.mjs', committed], { cwd: root });
+    const md = readFileSync(join(committed, 'sharing.md'), 'utf8');
+    expect(md).toContain('**MASA and looping.** MASA over a looped model: refused: “--sharing masa');
+    expect(md).not.toMatch(absolutePath);
+  });
+});
+
 interface Row {
   mechanism: string;
   budget: number | null;
@@ -63,12 +78,15 @@ describe('experiment:sharing --smoke', () => {
       // MASA and looping do not combine (convert refuses both ways round): the doc says so with convert's line
       expect(entry.masaLooped.masaOfLooped).toMatch(/masa/i);
       expect(entry.masaLooped.loopedOfMasa).toMatch(/MASA/);
+      // without the model's folder: results name no machine's paths
+      expect(entry.masaLooped.masaOfLooped).not.toContain(root);
     }
     const md = readFileSync(join(dir, 'sharing.md'), 'utf8');
     expect(md).toContain('Smoke mode');
     expect(md).toContain('### Readings for stories260K');
     expect(md).toContain('### Readings for default');
     expect(md).toContain('## Across models');
+    expect(md).not.toMatch(absolutePath);
     // re-render alone from the json: the same document
     writeFileSync(join(dir, 'sharing.md'), '');
     await run('node', ['tooling/experiments/sharingReport.mjs', dir], { cwd: root });
