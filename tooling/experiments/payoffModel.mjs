@@ -49,8 +49,14 @@ export const conversion = conversionOf(recipe);
  */
 export async function recipeModel({ seed, tokens }, ctx) {
   const config = { ...recipe, seed, tokens };
+  const dir = runDir(ctx.cache, config);
+  // uptrainRun restarts an unfinished run from scratch; this one may be experiment:uptraining's, training now
+  if (existsSync(dir) && !existsSync(`${dir}/result.json`))
+    throw new Error(
+      `${dir}: this uptraining run has started but not finished (experiment:uptraining may be training it now): wait for its result.json, or delete the folder to train it here`,
+    );
   const run = await uptrainRun(config, ctx);
-  const model = await loadModel(`${runDir(ctx.cache, config)}/trained`);
+  const model = await loadModel(`${dir}/trained`);
   return { run, model, layers: { source: ctx.source.config.numLayers, ...executedLayers(model) } };
 }
 

@@ -253,6 +253,10 @@ function premiseVerdict(ratio, goal) {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const dir = process.argv[2] ?? fileURLToPath(new URL('../../docs/results', import.meta.url));
   const results = /** @type {PayoffResults} */ (JSON.parse(readFileSync(`${dir}/payoff.json`, 'utf8')));
+  if (!results.uptraining)
+    throw new Error(
+      `${dir}/payoff.json predates the PyTorch uptraining (no "uptraining" record): rerun pnpm experiment:payoff`,
+    );
   writeFileSync(`${dir}/payoff.md.tmp`, renderPayoff(results));
   renameSync(`${dir}/payoff.md.tmp`, `${dir}/payoff.md`);
   console.log(`wrote ${dir}/payoff.md`);

@@ -68,6 +68,7 @@ describe.skipIf(!python)('experiment:payoff --smoke', () => {
     expect(md).toContain('smoke mode');
     expect(md).toContain(`| ${results.exitRule as string} |`);
     expect(md).toContain('**Compute bound**');
+    expect(md).not.toContain('undefined');
     expect(md).toContain('run `mc2-average-r8-seed0-tok4096-b8x256`');
     // results docs name no machine's folders (the caches, here in a temporary folder, relative to the repository)
     for (const text of [md, readFileSync(join(dir, 'payoff.json'), 'utf8')]) {
