@@ -38,7 +38,7 @@ Trained by **PyTorch** (\`recur export --torch\` + \`uptrain_recur.py\`, ${basen
 
 stories260K (${fmt(d.original.parameters)} parameters, 5 layers) converted to middle-cycle (first and last layer unique, the middle
 looped; \`--depth-fit floor\`), per-loop norms, depth-wise LoRA by SVD of what tying lost. Uptraining data: ${fmt(d.corpus.tokens)} tokens
-the original generated (\`recur sample-corpus\`, seed ${d.corpus.seed}, \`${d.corpus.file}\`), read cyclically. Objective: early-exit loss on
+the original generated (\`recur sample-corpus\`, seed ${d.corpus.seed}, \`${d.corpus.file}\`), read cyclically (from token 0 at seed 0; a seed > 0 starts at a seeded offset, so a second seed sees differently cut windows). Objective: early-exit loss on
 every loop (equal weights), each exit distilled from the original (alpha ${t.distillAlpha} · T² KL at T = ${t.distillTemperature} + ${1 - t.distillAlpha} · CE).
 AdamW (peak lr ${t.lr}, cosine to ${t.minLrRatio}×, warmup ${t.warmupFraction * 100}% of steps, weight decay ${t.weightDecay}, clip ${t.clip}),
 ${t.trainable} trained, batch ${t.batch} × ${t.seq} tokens. Held-out: the first ${fmt(d.heldOut.bytes)} bytes of the real TinyStories validation

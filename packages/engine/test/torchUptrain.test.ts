@@ -30,6 +30,7 @@ interface PythonOut {
   distilled: Losses;
   distilled64: number;
   lrs: number[];
+  starts: number[][];
 }
 
 describe.skipIf(!python)('uptrain_recur.py: early-exit loss with distillation and cosine schedule equal Recur', () => {
@@ -111,6 +112,14 @@ describe.skipIf(!python)('uptrain_recur.py: early-exit loss with distillation an
       ),
     );
     py.lrs.forEach((lr, step) => expect(lr, `step ${step}`).toBeCloseTo(recur[step]!, 12));
+  });
+
+  it('--seed: seed 0 reads from token 0, another seed from its own seeded offset (the same on every call)', () => {
+    const [seed0, seed1, seed1Again, seed2] = py.starts;
+    expect(seed0).toEqual([0, 4, 8]);
+    expect(seed1Again).toEqual(seed1);
+    expect(seed1).not.toEqual(seed0);
+    expect(seed2).not.toEqual(seed1);
   });
 
   /** Recur's earlyExitObjective on `batch` (CE, then distilled from the source), and each exit's distilled loss. */

@@ -5,8 +5,10 @@
 
 The global batch of `--batch` sequences is split evenly over the processes; DDP averages the
 gradients, so N processes take the same steps as one process with the same global batch. Step s
-reads sequence i of its batch at token offset ((s·batch + i)·seq) mod (tokens − seq − 1), so every
-run of the same arguments sees the same data. `--tokens`: a JSON array of token ids, or raw
+reads sequence i of its batch at token offset ((s·batch + i)·seq + phase) mod (tokens − seq − 1), so every
+run of the same arguments sees the same data. `--seed` seeds torch and, when not 0, the phase (a seeded
+offset into the tokens): two seeds then read differently cut windows from different starting points, which is what a
+second seed of a run that starts from converted weights can vary (seed 0 keeps phase 0). `--tokens`: a JSON array of token ids, or raw
 little-endian int32 (.bin). With `--teacher`, the loss is alpha·T²·KL(teacher ‖ student) +
 (1 − alpha)·CE (knowledge distillation from the source model, as `recur train --distill` does).
 `--schedule cosine --warmup W` follows Recur's schedule; `--exit-loss` trains every loop as an exit
@@ -83,10 +85,15 @@ def read_tokens(path: str) -> torch.Tensor:
         return torch.frombuffer(bytearray(f.read()), dtype=torch.int32).long()
 
 
-def batch_at(tokens: torch.Tensor, step: int, batch: int, seq: int, rank: int, world: int) -> torch.Tensor:
+def data_phase(seed: int, span: int) -> int:
+    """The cyclic read's token offset: 0 for seed 0, else seeded (the same on every process)."""
+    return 0 if seed == 0 else int(torch.randint(span, (1,), generator=torch.Generator().manual_seed(seed)).item())
+
+
+def batch_at(tokens: torch.Tensor, step: int, batch: int, seq: int, rank: int, world: int, phase: int = 0) -> torch.Tensor:
     """This process's share [batch/world, seq + 1] of step `step`'s global batch."""
     span = tokens.numel() - seq - 1
-    starts = [((step * batch + i) * seq) % span for i in range(batch)]
+    starts = [((step * batch + i) * seq + phase) % span for i in range(batch)]
     share = batch // world
     return torch.stack([tokens[s:s + seq + 1] for s in starts[rank * share:(rank + 1) * share]])
 
@@ -106,7 +113,7 @@ def main() -> None:
     p.add_argument("--teacher", help="a model folder to distil from (e.g. the source the model was converted from)")
     p.add_argument("--distill-alpha", type=float, default=0.5)
     p.add_argument("--distill-temperature", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="torch seed; when not 0 also the phase of the cyclic data read")
     p.add_argument("--schedule", choices=["constant", "cosine"], default="constant", help="cosine: Recur's warmup + cosine decay")
     p.add_argument("--warmup", type=int, default=0, help="cosine: linear warmup steps")
     p.add_argument("--min-lr-ratio", type=float, default=0.1, help="cosine: final lr as a fraction of --lr")
@@ -141,10 +148,11 @@ def main() -> None:
     params = [q for q in model.parameters() if q.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay) if args.optimizer == "adamw" else torch.optim.SGD(params, lr=args.lr)
     tokens = read_tokens(args.tokens)
+    phase = data_phase(args.seed, tokens.numel() - args.seq - 1)
     distill = {"teacher_logits": None, "distill_alpha": args.distill_alpha, "distill_temperature": args.distill_temperature}
     started = time.time()
     for step in range(args.steps):
-        seqs = batch_at(tokens, step, args.batch, args.seq, rank, world).to(device)
+        seqs = batch_at(tokens, step, args.batch, args.seq, rank, world, phase).to(device)
         inputs, targets = seqs[:, :-1], seqs[:, 1:]
         with torch.no_grad():
             distill["teacher_logits"] = teacher(inputs, routing="none").logits if teacher is not None else None
