@@ -13,9 +13,11 @@ export function quantRowBytes(format: QuantFormat, k: number): number {
 }
 
 /**
- * linearQ8Rows / linearQ4Rows: y[t, r] (+)= Σ_b sw[r, b]·sx[t, b]·Σ_i wq[r, 32b + i]·xq[t, 32b + i]
- * for weight rows r in [start, end), t < T. X holds the activations quantized to int8 per 32-block
- * (quantizeRowsQ8: rows k bytes apart), XS their scales (rows k/32 floats apart).
+ * linearQ8Rows / linearQ4Rows / linearQ8Tiled / linearQ4Tiled: y[t, r] (+)= Σ_b sw[r, b]·sx[t, b]·
+ * Σ_i wq[r, 32b + i]·xq[t, 32b + i] for weight rows r in [start, end), t < T. X holds the activations
+ * quantized per 32-block (quantizeRowsQ8: int8, rows k bytes apart; linearQ8Tiled: widened to i16,
+ * 2k bytes apart), XS their scales (rows k/32 floats apart), XC (linearQ4Tiled only) one i32 per
+ * block, −2·Σ_i xq (rows k/32 apart).
  */
 export const QuantLinearParams = {
   W: 0,
@@ -27,7 +29,8 @@ export const QuantLinearParams = {
   T: 6,
   YStride: 7,
   Accumulate: 8,
-  Size: 9,
+  XC: 9,
+  Size: 10,
 } as const;
 
 /** dequantQ8Rows / dequantQ4Rows: out[r − First, :] = float32 weight row r, for r in [start, end). */
