@@ -2,6 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import {
   DequantParams,
   QuantLinearParams,
+  QuantizeParams,
   QUANT_TILE_ROWS,
   quantRowBytes,
   type KernelName,
@@ -41,8 +42,9 @@ export const PANEL_MIN_ROWS = 16;
 const PANEL_FLOATS = 512 * 1024;
 const CHUNK_WORK = 64 * 1024;
 const MIN_PARALLEL_WORK = 48 * 1024;
-/** Up to eight job slots and the dequant slot (at 8), QuantLinearParams.Size ints each. */
-const PARAM_INTS = 9 * QuantLinearParams.Size;
+/** Up to eight job slots, the dequant slot (at 8) and four quantize slots (9 …), QuantLinearParams.Size ints each. */
+const PARAM_INTS = 13 * QuantLinearParams.Size;
+const QUANTIZE_SLOT = 9;
 
 /** Runs a linear with an f32 weight (FusedOps.linear): the panel GEMM. */
 export type F32Linear = (job: {
@@ -69,7 +71,7 @@ export class QuantLinear {
   private readonly params: { tensor: tf.Tensor1D; offset: number };
   private act: { tensor: tf.Tensor1D; offset: number; bytes: number } | undefined;
   private panel: { tensor: tf.Tensor1D; offset: number } | undefined;
-  private heap: { i8: Int8Array<ArrayBufferLike>; i16: Int16Array<ArrayBufferLike> } | undefined;
+  private i8: Int8Array<ArrayBufferLike> = new Int8Array(0);
 
   constructor(
     private readonly runtime: FusedRuntime,
@@ -114,16 +116,19 @@ export class QuantLinear {
     const inputs = new Map<string, InputAt>();
     for (const j of jobs) if (!inputs.has(key(j))) inputs.set(key(j), { at: 0, scalesAt: 0, sumsAt: 0, job: j });
     const base = this.actBuffer(layoutInputs(inputs, (j) => this.formOf(j)));
-    const { f32, i32 } = this.runtime;
-    const heap = this.views(f32.buffer);
+    const f32 = this.runtime.f32;
+    const i8 = this.bytes(f32.buffer);
+    const quantize: Segment[] = [];
     for (const input of inputs.values()) {
       const j = input.job;
-      const form = this.formOf(j);
+      if (j.T >= PANEL_MIN_ROWS) {
+        quantize.push(this.quantizeSegment(QUANTIZE_SLOT + quantize.length, j, base, input));
+        continue;
+      }
       const x = { at: j.x >>> 2, stride: (j.xStride ?? j.k * 4) >>> 2, k: j.k, T: j.T };
-      const sums = form === 'sums' ? { i32, at: (base + input.sumsAt) >>> 2 } : undefined;
-      const [quants, at] = form === 'wide' ? [heap.i16, (base + input.at) >>> 1] : [heap.i8, base + input.at];
-      quantizeRowsQ8(f32, quants, x, { at, scalesAt: (base + input.scalesAt) >>> 2, sums });
+      quantizeRowsQ8(f32, i8, x, { at: base + input.at, scalesAt: (base + input.scalesAt) >>> 2 });
     }
+    if (quantize.length > 0) this.runtime.pool.run(quantize, parallel);
     let work = 0;
     const segments: Segment[] = jobs.map((j, slot) => {
       const p = this.params.offset + slot * QuantLinearParams.Size * 4;
@@ -137,6 +142,27 @@ export class QuantLinear {
       return { kernel, params: p, items: j.rows, chunk: whole };
     });
     this.runtime.pool.run(segments, parallel && work >= MIN_PARALLEL_WORK);
+  }
+
+  /** Prefill inputs are quantized by the quantizeRows kernel, rows split over the pool (same numbers as quantizeRowsQ8). */
+  private quantizeSegment(slot: number, j: QuantJob, base: number, input: InputAt): Segment {
+    const p = this.params.offset + slot * QuantLinearParams.Size * 4;
+    const b = p >>> 2;
+    const i32 = this.runtime.i32;
+    const form = this.formOf(j);
+    i32[b + QuantizeParams.X] = j.x;
+    i32[b + QuantizeParams.XStride] = j.xStride ?? j.k * 4;
+    i32[b + QuantizeParams.K] = j.k;
+    i32[b + QuantizeParams.Q] = base + input.at;
+    i32[b + QuantizeParams.Wide] = form === 'wide' ? 1 : 0;
+    i32[b + QuantizeParams.S] = base + input.scalesAt;
+    i32[b + QuantizeParams.Sums] = form === 'sums' ? base + input.sumsAt : 0;
+    return {
+      kernel: 'quantizeRows',
+      params: p,
+      items: j.T,
+      chunk: Math.max(1, Math.ceil(j.T / (4 * this.runtime.threads))),
+    };
   }
 
   private writeParams(b: number, j: QuantJob, base: number, input: InputAt): void {
@@ -153,10 +179,10 @@ export class QuantLinear {
     i32[b + QuantLinearParams.Accumulate] = j.accumulate ? 1 : 0;
   }
 
-  /** Int8 and int16 views of the heap, made again only when tfjs has grown it. */
-  private views(buffer: ArrayBufferLike): { i8: Int8Array<ArrayBufferLike>; i16: Int16Array<ArrayBufferLike> } {
-    if (this.heap?.i8.buffer !== buffer) this.heap = { i8: new Int8Array(buffer), i16: new Int16Array(buffer) };
-    return this.heap;
+  /** An int8 view of the heap, made again only when tfjs has grown it. */
+  private bytes(buffer: ArrayBufferLike): Int8Array<ArrayBufferLike> {
+    if (this.i8.buffer !== buffer) this.i8 = new Int8Array(buffer);
+    return this.i8;
   }
 
   /** The activation buffer's 16-aligned byte base, grown to hold `bytes`. */

@@ -11,6 +11,7 @@ import { ropeStore } from './ropeStore.js';
 import { linearQuantRows } from './linearQuantRows.js';
 import { dequantRows } from './dequantRows.js';
 import { linearQuantTiled } from './linearQuantTiled.js';
+import { quantizeRows } from './quantizeRows.js';
 
 /**
  * The fused decode kernels, wasm SIMD emitted from TypeScript. Every kernel is
@@ -33,6 +34,7 @@ export const KERNEL_NAMES = [
   'dequantQ4Rows',
   'attentionTiled',
   'linearQ8Tiled',
+  'quantizeRows',
   /** Only in a module with relaxed SIMD (`fma`); QuantLinear uses the panel path without it. */
   'linearQ4Tiled',
 ] as const;
@@ -60,6 +62,7 @@ export function fusedModuleBytes(shared: boolean, fma = false): Uint8Array<Array
       dequantRows('q4_0'),
       attentionTiled(fma),
       linearQuantTiled('q8_0', fma),
+      quantizeRows(),
       ...(fma ? [linearQuantTiled('q4_0', fma)] : []),
     ],
     shared,

@@ -35,3 +35,10 @@ export const QuantLinearParams = {
 
 /** dequantQ8Rows / dequantQ4Rows: out[r − First, :] = float32 weight row r, for r in [start, end). */
 export const DequantParams = { W: 0, S: 1, K: 2, Out: 3, First: 4, Size: 5 } as const;
+
+/**
+ * quantizeRows, rows t in [start, end): floats at X + t·XStride (bytes) → k int8 quants at
+ * Q + t·k·(1 + Wide) (i16 when Wide is 1), f32 scales at S + t·k/8, and when Sums ≠ 0 one i32
+ * −2·Σ q per block at Sums + t·k/8.
+ */
+export const QuantizeParams = { X: 0, XStride: 1, K: 2, Q: 3, Wide: 4, S: 5, Sums: 6, Size: 7 } as const;
