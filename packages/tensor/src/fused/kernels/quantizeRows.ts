@@ -187,6 +187,19 @@ export function quantizeRows(): KernelFunction {
     ...bump(v.cp, 4),
     ...[...get(v.qp), ...i32(32), ...get(v.wide), ...i32(5), ...ins.i32Shl, ...ins.i32Add, ...ins.i32Add, ...set(v.qp)],
   ];
+  /** `out = base + t·k/8`: row t's k/32 four-byte entries (scales, sums). */
+  const perBlockRow = (base: number, out: number): Code => [
+    ...[
+      ...get(base),
+      ...get(v.t),
+      ...get(v.k),
+      ...ins.i32Mul,
+      ...i32(3),
+      ...intIns.i32ShrU,
+      ...ins.i32Add,
+      ...set(out),
+    ],
+  ];
   const body: Code = [
     ...param(p, P.X, v.x),
     ...param(p, P.XStride, v.xs),
@@ -210,26 +223,8 @@ export function quantizeRows(): KernelFunction {
         ...ins.i32Add,
         ...set(v.qp),
       ],
-      ...[
-        ...get(v.s),
-        ...get(v.t),
-        ...get(v.k),
-        ...ins.i32Mul,
-        ...i32(3),
-        ...intIns.i32ShrU,
-        ...ins.i32Add,
-        ...set(v.sp),
-      ],
-      ...[
-        ...get(v.sums),
-        ...get(v.t),
-        ...get(v.k),
-        ...ins.i32Mul,
-        ...i32(3),
-        ...intIns.i32ShrU,
-        ...ins.i32Add,
-        ...set(v.cp),
-      ],
+      ...perBlockRow(v.s, v.sp),
+      ...perBlockRow(v.sums, v.cp),
       ...[...get(v.xp), ...get(v.k), ...i32(2), ...ins.i32Shl, ...ins.i32Add, ...set(v.end)],
       ...whileLt(v.xp, v.end, block),
       ...bump(v.t, 1),
