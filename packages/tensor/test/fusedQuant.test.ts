@@ -51,9 +51,12 @@ describe('quantized fused linears on 2 wasm threads', () => {
     { T: 1, k: 1536, rows: 576 },
     { T: 3, k: 64, rows: 100 },
     { T: 8, k: 576, rows: 300 },
-    // the panel path (T ≥ 16): dequantized panels through the tiled f32 GEMM, a partial last panel
+    // the tiled integer GEMM (T ≥ 16; q4_0 without relaxed SIMD: dequantized panels, a partial last one)
     { T: 16, k: 64, rows: 40 },
     { T: 64, k: 576, rows: 200 },
+    // odd T and rows: tiles narrower than MT×NR at the edges
+    { T: 17, k: 96, rows: 33 },
+    { T: 131, k: 1536, rows: 61 },
   ];
   for (const format of ['q8_0', 'q4_0'] as QuantFormat[]) {
     for (const c of cases) {
@@ -62,7 +65,8 @@ describe('quantized fused linears on 2 wasm threads', () => {
         const m = randomPacked(rand, format, c.rows, c.k);
         const x = randomArray(rand, c.T * c.k);
         const w64 = dequantizePacked(format, m, c.rows, c.k);
-        const panel = c.T >= 16; // f32 activations on the panel path, int8 ones on the GEMV path
+        // f32 activations on the panel path, int8 ones on the integer paths
+        const panel = c.T >= 16 && format === 'q4_0' && !ops.runtime.pool.fma;
         const expected = refLinear64(panel ? x : roundTripQ8(x, c.T, c.k), w64, c.T, c.k, c.rows);
         const [pw, ps, px] = [put(m.quants), putF32(m.scales), putF32(x)];
         const stride = c.rows + 4; // output rows 4 floats wider than needed: the extra stays untouched

@@ -10,6 +10,8 @@ import { rmsNorm } from './rmsNorm.js';
 import { ropeStore } from './ropeStore.js';
 import { linearQuantRows } from './linearQuantRows.js';
 import { dequantRows } from './dequantRows.js';
+import { linearQuantTiled } from './linearQuantTiled.js';
+import { quantizeRows } from './quantizeRows.js';
 
 /**
  * The fused decode kernels, wasm SIMD emitted from TypeScript. Every kernel is
@@ -31,6 +33,10 @@ export const KERNEL_NAMES = [
   'dequantQ8Rows',
   'dequantQ4Rows',
   'attentionTiled',
+  'linearQ8Tiled',
+  'quantizeRows',
+  /** Only in a module with relaxed SIMD (`fma`); QuantLinear uses the panel path without it. */
+  'linearQ4Tiled',
 ] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
@@ -55,6 +61,9 @@ export function fusedModuleBytes(shared: boolean, fma = false): Uint8Array<Array
       dequantRows('q8_0'),
       dequantRows('q4_0'),
       attentionTiled(fma),
+      linearQuantTiled('q8_0', fma),
+      quantizeRows(),
+      ...(fma ? [linearQuantTiled('q4_0', fma)] : []),
     ],
     shared,
   );
