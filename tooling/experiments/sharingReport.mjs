@@ -2,6 +2,7 @@
 // are computed from the json. Re-render alone: `node tooling/experiments/sharingReport.mjs [DIR]` (default docs/results).
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { repoRelative } from './repoPaths.mjs';
 
 /** Perplexity ratios within this share count as "on par" / "≈" in the readings. */
 const parTolerance = 0.02;
@@ -142,7 +143,8 @@ function starts(d) {
 
 /** @param {{ masaOfLooped: string | null, loopedOfMasa: string | null }} m */
 function masaLooping(m) {
-  const answer = (/** @type {string | null} */ a) => (a === null ? 'allowed' : `refused: “${a}”`);
+  // a refusal names the folder it read, under the root the experiment ran in: quoted repo-relative
+  const answer = (/** @type {string | null} */ a) => (a === null ? 'allowed' : `refused: “${repoRelative(a)}”`);
   return `MASA over a looped model: ${answer(m.masaOfLooped)}. Looping a MASA model: ${answer(m.loopedOfMasa)}.${m.masaOfLooped !== null && m.loopedOfMasa !== null ? ' So there is no "MASA looped" row: both ways round `convert` refuses the combination.' : ''}`;
 }
 
