@@ -4,9 +4,10 @@
 // loaded as generate/eval load it and scored on every domain's held-out text (target and forgetting).
 // Methods: ScaLearn (Frohmann et al. 2023, "ScaLearn: Simple and Highly Parameter-Efficient Task Transfer by
 // Learning to Scale", arXiv 2310.01217), gated fusion (AutoLoRA, 2025), DVPT (Ruan et al. 2023, arXiv 2309.06123).
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { disposeModel, evaluatePerplexity } from '../../packages/engine/dist/index.js';
 import { loadComposition, loadModel, loadParts, trainModel } from '../../packages/engine/dist/node.js';
+import { runCache } from './runCache.mjs';
 
 /** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
 /** @typedef {import('./adaptersData.mjs').Domain} Domain */
@@ -42,11 +43,8 @@ export function runKey(c) {
  * @param {RunConfig} config @param {RunContext} ctx
  */
 export async function adapterRun(config, ctx) {
-  const dir = `${ctx.cache}/runs/${runKey(config)}`;
-  if (existsSync(`${dir}/result.json`))
-    return { ...JSON.parse(readFileSync(`${dir}/result.json`, 'utf8')), cached: true };
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  const { dir, cached } = runCache(ctx.cache, runKey(config));
+  if (cached) return cached;
   const base = await loadModel(ctx.base);
   const cpuStart = process.cpuUsage();
   const trained = await (async () => {

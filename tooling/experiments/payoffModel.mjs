@@ -123,16 +123,18 @@ export async function uptrain(source, { textFile, tokens, batch, seqLen, out, se
     ),
   });
   disposeModel(converted);
-  const model = await loadModel(result.modelDir);
-  return {
-    model,
-    steps,
-    tokens: result.tokens,
-    seconds: result.seconds,
-    tokensPerSecond: result.tokensPerSecond,
-    reused: false,
-    layers: { source: source.config.numLayers, ...executedLayers(model) },
-  };
+  const trained = await uptrainedRun(result, false);
+  return { ...trained, steps, layers: { source: source.config.numLayers, ...executedLayers(trained.model) } };
+}
+
+/**
+ * A finished run's model, loaded as generate/eval load it, with its speed figures: from trainModel's result
+ * or from a reused run's summary.json (the same fields).
+ * @param {{ modelDir: string, tokens: number, seconds: number, tokensPerSecond: number }} run @param {boolean} reused
+ */
+export async function uptrainedRun(run, reused) {
+  const model = await loadModel(run.modelDir);
+  return { model, tokens: run.tokens, seconds: run.seconds, tokensPerSecond: run.tokensPerSecond, reused };
 }
 
 /**
@@ -145,14 +147,7 @@ export async function finishedRun(out, steps) {
   const summary = JSON.parse(readFileSync(`${out}/summary.json`, 'utf8'));
   if (summary.steps !== steps) return null;
   console.log(`uptrain | reusing the finished run in ${out}`);
-  const model = await loadModel(summary.modelDir);
-  return {
-    model,
-    tokens: summary.tokens,
-    seconds: summary.seconds,
-    tokensPerSecond: summary.tokensPerSecond,
-    reused: true,
-  };
+  return uptrainedRun(summary, true);
 }
 
 /** Layers a token runs at full depth and when it leaves after loop 1 (prologue + loops + epilogue). @param {LoadedModel} model */

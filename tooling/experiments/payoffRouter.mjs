@@ -3,8 +3,8 @@
 // is chosen from its own hidden state — served per token by continuous depth-wise batching and scored under
 // exactly that routing (every position routed, the KV mode it was trained with).
 import { disposeModel, withRouter, withRouterThreshold } from '../../packages/engine/dist/index.js';
-import { loadModel, trainModel } from '../../packages/engine/dist/node.js';
-import { distilledRunOptions, finishedRun } from './payoffModel.mjs';
+import { trainModel } from '../../packages/engine/dist/node.js';
+import { distilledRunOptions, finishedRun, uptrainedRun } from './payoffModel.mjs';
 
 /** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
 /** @typedef {'expert' | 'token'} RouterKind */
@@ -74,14 +74,7 @@ async function trainRouter(base, teacher, { kind, steps, batch, seqLen, textFile
         (event) => `router ${kind} | step ${event.step}/${event.steps} | loss ${event.loss.toFixed(3)}`,
       ),
     });
-    const model = await loadModel(result.modelDir);
-    return {
-      model,
-      tokens: result.tokens,
-      seconds: result.seconds,
-      tokensPerSecond: result.tokensPerSecond,
-      reused: false,
-    };
+    return await uptrainedRun(result, false);
   } finally {
     for (const t of fresh.routerParams?.values() ?? []) t.dispose();
   }

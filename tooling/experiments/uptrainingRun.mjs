@@ -3,10 +3,11 @@
 // loop, distillation from the source) and score held-out perplexity per exit with Recur. A finished run's
 // result.json is reused, so the doc can be regenerated without retraining.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { convertModel, disposeModel, evaluateDepths, perplexityWindows } from '../../packages/engine/dist/index.js';
 import { exportTorch, loadModel } from '../../packages/engine/dist/node.js';
 import { cpuSecondsWithChildren, loadAverage } from '../bench/record.mjs';
+import { runCache } from './runCache.mjs';
 
 /**
  * @typedef {{ loops: number, init: 'average' | 'lower', rank: number | 'full', seed: number, tokens: number }} RunConfig
@@ -64,11 +65,8 @@ export function conversionOf(c) {
  *   tokensBin: string, heldOut: string, window: number, python: string, env: Record<string, string> }} ctx
  */
 export async function uptrainRun(config, ctx) {
-  const dir = runDir(ctx.cache, config);
-  if (existsSync(`${dir}/result.json`))
-    return { ...JSON.parse(readFileSync(`${dir}/result.json`, 'utf8')), cached: true };
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  const { dir, cached } = runCache(ctx.cache, runKey(config));
+  if (cached) return cached;
   const converted = await convertModel(ctx.source, conversionOf(config));
   const before = perLoop(converted, ctx);
   const parameters = converted.parameters.shared + converted.parameters.lora;

@@ -2,6 +2,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tinyLlamaConfig } from './support/fixtures.js';
 import { expectOneLineFailure, recur, shared } from './support/recur.js';
 
 const stories = `${shared}models/stories260K/`;
@@ -342,18 +343,7 @@ describe('recur train', () => {
     const config = join(dir, 'tiny.json');
     writeFileSync(
       config,
-      JSON.stringify({
-        model_type: 'llama',
-        hidden_size: 32,
-        intermediate_size: 64,
-        num_hidden_layers: 2,
-        num_attention_heads: 4,
-        num_key_value_heads: 2,
-        vocab_size: 300,
-        max_position_embeddings: 128,
-        rms_norm_eps: 1e-5,
-        tie_word_embeddings: true,
-      }),
+      JSON.stringify(tinyLlamaConfig({ num_key_value_heads: 2, rms_norm_eps: 1e-5, tie_word_embeddings: true })),
     );
     const run = await recur(
       'train',
@@ -423,18 +413,7 @@ describe('recur train', () => {
       /cannot create the run folder/,
     );
     const wrongVocab = join(dir, 'wrong.json');
-    writeFileSync(
-      wrongVocab,
-      JSON.stringify({
-        model_type: 'llama',
-        hidden_size: 32,
-        intermediate_size: 64,
-        num_hidden_layers: 2,
-        num_attention_heads: 4,
-        vocab_size: 999,
-        max_position_embeddings: 128,
-      }),
-    );
+    writeFileSync(wrongVocab, JSON.stringify(tinyLlamaConfig({ vocab_size: 999 })));
     expectOneLineFailure(
       await recur(
         'train',

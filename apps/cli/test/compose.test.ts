@@ -1,110 +1,66 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectOneLineFailure, recur, shared } from './support/recur.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { scratchDir, stories260K, trainBudget } from './support/fixtures.js';
+import { expectOneLineFailure, greedyGenerate, recur, recurJson, shared, trainJson } from './support/recur.js';
 
 // `recur train --compose A,B --compose-method …` trains only how two frozen adapters combine and writes
 // RUN/composition; generate/eval/export take it with --composition (ScaLearn folded, gated tfjs-only).
 
-const hf = `${shared}models/stories260K/hf`;
-const dir = mkdtempSync(join(tmpdir(), 'recur-compose-cli-'));
+const { hf } = stories260K;
+const dir = scratchDir('recur-compose-cli-');
 const text = (name: string, file: string) => {
   const path = join(dir, `${name}.txt`);
   // WikiText has CRLF lines and no blank ones: each line becomes a document
   writeFileSync(path, readFileSync(`${shared}corpora/${file}`, 'utf8').slice(0, 8_000).replace(/\r\n/g, '\n\n'));
   return path;
 };
-const budget = ['--steps', '2', '--batch', '2', '--seq', '32', '--lr', '0.02', '--eval-every', '0'];
+const budget = trainBudget({ steps: 2, lr: 0.02 });
 const adapters = [join(dir, 'a', 'adapter'), join(dir, 'b', 'adapter')];
 
-const greedy = async (...args: string[]) => {
-  const run = await recur(
-    'generate',
+const greedy = (...args: string[]) =>
+  greedyGenerate<{ ids: number[]; path: string; composition?: { method: string; runs: string } }>(
+    { tokens: 10 },
     ...args,
-    '--prompt',
-    'Once',
-    '--max-new-tokens',
-    '10',
-    '--temperature',
-    '0',
-    '--json',
   );
-  expect(run.code, run.stderr).toBe(0);
-  return JSON.parse(run.stdout) as { ids: number[]; path: string; composition?: { method: string; runs: string } };
-};
 
 beforeAll(async () => {
   const corpora = ['tinystories_val/tinystories_val.txt', 'tinyshakespeare/input.txt'];
   for (const [i, file] of corpora.entries()) {
-    const run = await recur(
-      'train',
-      '--model',
-      hf,
-      '--data',
-      text(`d${i}`, file),
-      '--out',
-      join(dir, 'ab'[i]!),
-      '--lora-rank',
-      '2',
-      ...budget,
-      '--json',
-    );
-    expect(run.code, run.stderr).toBe(0);
+    await trainJson(hf, join(dir, 'ab'[i]!), '--data', text(`d${i}`, file), '--lora-rank', '2', ...budget);
   }
 }, 240_000);
-
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('recur train --compose', () => {
   const target = () => text('wiki', 'wikitext-2-raw/wiki.test.raw');
 
   it('ScaLearn: trains only the scales, runs on the fast path, and merges into dense weights with the same tokens', async () => {
-    const run = await recur(
-      'train',
-      '--model',
+    const compose = ['--compose', adapters.join(','), '--compose-method', 'scalearn-uniform'];
+    const { json: summary } = await trainJson<{ trainedParameters: number; compositionDir: string }>(
       hf,
-      '--data',
-      target(),
-      '--out',
       join(dir, 's'),
-      '--compose',
-      adapters.join(','),
-      '--compose-method',
-      'scalearn-uniform',
-      ...budget,
-      '--json',
+      ...['--data', target(), ...compose, ...budget],
     );
-    expect(run.code, run.stderr).toBe(0);
-    const summary = JSON.parse(run.stdout) as { trainedParameters: number; compositionDir: string };
     expect(summary.trainedParameters).toBe(2 * 5); // one scalar per adapter and layer
     const composed = await greedy('--model', hf, '--composition', summary.compositionDir);
     expect(composed.path).toBe('fast');
     expect(composed.composition?.method).toBe('scalearn-uniform');
     const merged = join(dir, 'merged');
-    const exported = await recur('export', hf, '--composition', summary.compositionDir, '--out', merged, '--json');
-    expect(exported.code, exported.stderr).toBe(0);
+    await recurJson('export', hf, '--composition', summary.compositionDir, '--out', merged, '--json');
     expect((await greedy('--model', merged)).ids).toEqual(composed.ids);
   }, 240_000);
 
   it('gated: runs on tfjs (the --json report says so) and export is refused in one line', async () => {
-    const run = await recur(
-      'train',
-      '--model',
+    const compose = ['--compose', adapters.join(','), '--compose-method', 'gated'];
+    const { json } = await trainJson<{ compositionDir: string }>(
       hf,
+      join(dir, 'g'),
       '--data',
       target(),
-      '--out',
-      join(dir, 'g'),
-      '--compose',
-      adapters.join(','),
-      '--compose-method',
-      'gated',
+      ...compose,
       ...budget,
-      '--json',
     );
-    expect(run.code, run.stderr).toBe(0);
-    const { compositionDir } = JSON.parse(run.stdout) as { compositionDir: string };
+    const { compositionDir } = json;
     const composed = await greedy('--model', hf, '--composition', compositionDir);
     expect(composed.path).toBe('tfjs');
     expect(composed.composition?.runs).toMatch(/tfjs decoder only/);

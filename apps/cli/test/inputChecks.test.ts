@@ -2,6 +2,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { tinyLlamaConfig } from './support/fixtures.js';
 import { expectOneLineFailure, recur, shared } from './support/recur.js';
 
 // Issue 13, "CLI inconsistencies and training resource limits": every flag means the same in every
@@ -11,19 +12,7 @@ const dir = mkdtempSync(join(tmpdir(), 'recur-checks-'));
 const data = `${shared}corpora/tinystories_val/tinystories_val.txt`;
 const config = (fields: Record<string, number>): string => {
   const file = join(dir, `config-${Object.values(fields).join('-')}.json`);
-  writeFileSync(
-    file,
-    JSON.stringify({
-      model_type: 'llama',
-      hidden_size: 32,
-      intermediate_size: 64,
-      num_hidden_layers: 2,
-      num_attention_heads: 4,
-      vocab_size: 300,
-      max_position_embeddings: 128,
-      ...fields,
-    }),
-  );
+  writeFileSync(file, JSON.stringify(tinyLlamaConfig(fields)));
   return file;
 };
 

@@ -1,19 +1,18 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectOneLineFailure, recur, shared } from './support/recur.js';
+import { corpora, corpusSlice, scratchDir, stories260K } from './support/fixtures.js';
+import { expectOneLineFailure, recur } from './support/recur.js';
 
 // Issue 17 §3: recur convert --lora-kind hyper|scaled, and every command that takes the folder it writes.
-const hf = `${shared}models/stories260K/hf`;
-const corpus = `${shared}corpora/tinystories_val/tinystories_val.txt`;
+const { hf } = stories260K;
+const corpus = corpora.tinystories;
 const json = <T>(text: string) => JSON.parse(text) as T;
 
 describe.each([
   ['hyper', ['--hyper-dim', '2'], /hyper LoRA \(generated from loop and position embeddings, H = 2\)/],
   ['scaled', [], /scaled LoRA \(a template per layer, a scale per loop\)/],
 ] as const)('recur convert --lora-kind %s', (kind, flags, inspectLine) => {
-  const dir = mkdtempSync(join(tmpdir(), `recur-${kind}-cli-`));
+  const dir = scratchDir(`recur-${kind}-cli-`);
   const model = join(dir, 'model');
 
   it('prints its unique parameters, and inspect, eval, generate, train and export take the folder', async () => {
@@ -33,8 +32,7 @@ describe.each([
     const evaluated = await recur('eval', '--model', model, '--data', corpus, '--max-bytes', '4096', '--json');
     expect(Number.isFinite(json<{ perplexity: number }>(evaluated.stdout).perplexity)).toBe(true);
     expect((await recur('generate', '--model', model, '--max-new-tokens', '8', '--temperature', '0')).code).toBe(0);
-    const data = join(dir, 'stories.txt');
-    writeFileSync(data, readFileSync(corpus, 'utf8').slice(0, 20_000));
+    const data = corpusSlice(join(dir, 'stories.txt'), corpus, 20_000);
     const run = join(dir, 'run');
     const train = await recur(
       ...['train', '--model', model, '--data', data, '--out', run, '--steps', '2', '--batch', '2', '--seq', '32'],

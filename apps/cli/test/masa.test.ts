@@ -1,15 +1,14 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectOneLineFailure, recur, shared } from './support/recur.js';
+import { corpora, corpusSlice, scratchDir, stories260K } from './support/fixtures.js';
+import { expectOneLineFailure, recur } from './support/recur.js';
 
 // Issue 17 §1: recur convert --sharing masa, and every command that takes the folder it writes.
-const hf = `${shared}models/stories260K/hf`;
-const corpus = `${shared}corpora/tinystories_val/tinystories_val.txt`;
+const { hf } = stories260K;
+const corpus = corpora.tinystories;
 
 describe('recur convert --sharing masa', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'recur-masa-cli-'));
+  const dir = scratchDir('recur-masa-cli-');
   const masa = join(dir, 'masa2');
   const json = (text: string) => JSON.parse(text) as Record<string, unknown>;
 
@@ -30,8 +29,7 @@ describe('recur convert --sharing masa', () => {
     expect(Number.isFinite((json(evaluated.stdout) as { perplexity: number }).perplexity)).toBe(true);
     const generated = await recur('generate', '--model', masa, '--max-new-tokens', '8', '--temperature', '0');
     expect(generated.code).toBe(0);
-    const data = join(dir, 'stories.txt');
-    writeFileSync(data, readFileSync(corpus, 'utf8').slice(0, 20_000));
+    const data = corpusSlice(join(dir, 'stories.txt'), corpus, 20_000);
     const run = join(dir, 'run');
     const train = await recur(
       ...['train', '--model', masa, '--data', data, '--out', run, '--steps', '2', '--batch', '2', '--seq', '32'],

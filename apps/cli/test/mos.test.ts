@@ -1,34 +1,17 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { expectOneLineFailure, recur, shared } from './support/recur.js';
+import { describe, expect, it } from 'vitest';
+import { corpora, corpusSlice, scratchDir, stories260K, trainBudget } from './support/fixtures.js';
+import { expectOneLineFailure, greedyGenerate, meanNll, recur, trainJson } from './support/recur.js';
 
 // Issue 17 §2: `--lora-kind mos` (MoS, Wang et al. 2024, arXiv 2410.00938) in convert and train.
 
-const hf = `${shared}models/stories260K/hf`;
-const dir = mkdtempSync(join(tmpdir(), 'recur-mos-'));
-const data = join(dir, 'stories.txt');
-writeFileSync(data, readFileSync(`${shared}corpora/tinystories_val/tinystories_val.txt`, 'utf8').slice(0, 12_000));
-const budget = ['--data', data, '--steps', '3', '--batch', '2', '--seq', '32', '--lr', '0.02', '--eval-every', '0'];
+const { hf } = stories260K;
+const dir = scratchDir('recur-mos-');
+const data = corpusSlice(join(dir, 'stories.txt'), corpora.tinystories, 12_000);
+const budget = trainBudget({ data, steps: 3, lr: 0.02 });
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const generateIds = async (...args: string[]) => {
-  const run = await recur(
-    'generate',
-    ...args,
-    '--prompt',
-    'Once',
-    '--max-new-tokens',
-    '8',
-    '--temperature',
-    '0',
-    '--json',
-  );
-  expect(run.code, run.stderr).toBe(0);
-  return (JSON.parse(run.stdout) as { ids: number[] }).ids;
-};
+const generateIds = async (...args: string[]) => (await greedyGenerate({ tokens: 8 }, ...args)).ids;
 
 describe('recur convert/train --lora-kind mos', () => {
   const converted = join(dir, 'mos');
@@ -41,18 +24,7 @@ describe('recur convert/train --lora-kind mos', () => {
     const inspect = await recur('inspect', converted);
     expect(inspect.stdout).toMatch(/MoS LoRA \(pool 16, 2 shards\/vector, 0\.25 private\)/);
     const out = join(dir, 'run');
-    const trained = await recur(
-      'train',
-      '--model',
-      converted,
-      '--out',
-      out,
-      '--trainable',
-      'lora',
-      ...budget,
-      '--json',
-    );
-    expect(trained.code, trained.stderr).toBe(0);
+    await trainJson(converted, out, '--trainable', 'lora', ...budget);
     const config = JSON.parse(readFileSync(join(out, 'model', 'config.json'), 'utf8')) as {
       recur: { loraKind: string };
     };
@@ -62,28 +34,11 @@ describe('recur convert/train --lora-kind mos', () => {
 
   it('trains a new MoS adapter on a plain model, saved as a PEFT adapter that eval and generate run', async () => {
     const out = join(dir, 'adapter-run');
-    const run = await recur(
-      'train',
-      '--model',
-      hf,
-      '--out',
-      out,
-      '--lora-rank',
-      '4',
-      '--lora-kind',
-      'mos',
-      ...budget,
-      '--json',
-    );
-    expect(run.code, run.stderr).toBe(0);
+    await trainJson(hf, out, '--lora-rank', '4', '--lora-kind', 'mos', ...budget);
     expect(existsSync(join(out, 'adapter', 'adapter_model.safetensors'))).toBe(true);
     expect(await generateIds('--model', hf, '--adapter', join(out, 'adapter'))).toHaveLength(8);
     // its B factors are no longer zero: held-out loss moves (3 small steps need not change greedy tokens)
-    const nll = async (...args: string[]) => {
-      const run = await recur('eval', '--model', hf, ...args, '--data', data, '--max-bytes', '3000', '--json');
-      expect(run.code, run.stderr).toBe(0);
-      return (JSON.parse(run.stdout) as { meanNll: number }).meanNll;
-    };
+    const nll = (...args: string[]) => meanNll('--model', hf, ...args, '--data', data, '--max-bytes', '3000');
     expect(await nll('--adapter', join(out, 'adapter'))).not.toBe(await nll());
   }, 300_000);
 

@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectOneLineFailure, recur, shared } from './support/recur.js';
+import { scratchDir, stories260K } from './support/fixtures.js';
+import { expectOneLineFailure, recur } from './support/recur.js';
 
-const hf = `${shared}models/stories260K/hf`;
+const { hf } = stories260K;
 
 interface Summary {
   path: string;
@@ -16,7 +16,7 @@ interface Summary {
 }
 
 describe('recur sample-corpus', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'recur-sample-'));
+  const dir = scratchDir('recur-sample-');
   const args = ['--model', hf, '--tokens', '2000', '--batch', '16', '--max-doc-tokens', '96', '--seed', '7'];
 
   it('writes N teacher tokens as blank-line separated documents, the same bytes for the same seed, and train --data reads them', async () => {

@@ -1,7 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '@recur/tensor';
 import { createServingEngine, disposeModel, generate, type LoadedModel } from '@recur/engine';
 import { loadComposition, loadCompositionLora, loadModel } from '@recur/engine/node';
@@ -10,36 +8,33 @@ import { defaultLimits } from '../src/serve/limits.js';
 import { createServeServer } from '../src/serve/server.js';
 import { post } from './serve/client.js';
 import { parseCompletion } from './serve/replies.js';
-import { expectOneLineFailure, recur, shared } from './support/recur.js';
+import { corpora, corpusSlice, scratchDir, stories260K, trainBudget } from './support/fixtures.js';
+import { expectOneLineFailure, recur, trainJson } from './support/recur.js';
 
 // `recur serve --adapter NAME=DIR` with a composition folder: a ScaLearn composition is folded into its one
 // LoRA at load and served like any adapter (a served greedy request equals `generate --composition DIR`);
 // a gated composition or a DVPT folder is refused at startup in one line naming the flag.
 
-const hf = `${shared}models/stories260K/hf`;
-const dir = mkdtempSync(join(tmpdir(), 'recur-serve-compose-'));
-const budget = ['--steps', '2', '--batch', '2', '--seq', '32', '--lr', '0.05', '--eval-every', '0', '--json'];
+const { hf } = stories260K;
+const dir = scratchDir('recur-serve-compose-');
+const budget = trainBudget({ steps: 2, lr: 0.05 });
 const data = join(dir, 'data.txt');
 
 /** `recur train … --out dir/NAME` on the shared text; returns the --json summary. */
 async function train(name: string, ...args: string[]): Promise<Record<string, string>> {
-  const run = await recur('train', '--model', hf, '--data', data, '--out', join(dir, name), ...args, ...budget);
-  expect(run.code, run.stderr).toBe(0);
-  return JSON.parse(run.stdout) as Record<string, string>;
+  return (await trainJson<Record<string, string>>(hf, join(dir, name), '--data', data, ...args, ...budget)).json;
 }
 
 const folders = { scalearn: '', gated: '', dvpt: '' };
 
 beforeAll(async () => {
-  writeFileSync(data, readFileSync(`${shared}corpora/tinyshakespeare/input.txt`, 'utf8').slice(0, 8_000));
+  corpusSlice(data, corpora.shakespeare, 8_000);
   const parts = [(await train('a', '--lora-rank', '2')).adapterDir, (await train('b', '--lora-rank', '3')).adapterDir];
   folders.scalearn = (await train('s', '--compose', parts.join(','))).compositionDir ?? '';
   folders.gated = (await train('g', '--compose', parts.join(','), '--compose-method', 'gated')).compositionDir ?? '';
   folders.dvpt =
     (await train('d', '--trainable', 'dvpt', '--dvpt-prompts', '2', '--dvpt-bottleneck', '4')).dvptDir ?? '';
 }, 300_000);
-
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('recur serve --adapter NAME=COMPOSITION', () => {
   it('serves a ScaLearn composition: a greedy request equals generate --composition DIR', async () => {

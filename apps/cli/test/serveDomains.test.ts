@@ -1,7 +1,6 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '@recur/tensor';
 import {
   createDomainServingEngine,
@@ -16,14 +15,15 @@ import { defaultLimits } from '../src/serve/limits.js';
 import { createServeServer } from '../src/serve/server.js';
 import { call, post } from './serve/client.js';
 import { parseCompletion } from './serve/replies.js';
-import { recur, shared } from './support/recur.js';
+import { scratchDir, stories260K } from './support/fixtures.js';
+import { recur } from './support/recur.js';
 
 // `recur serve` on a model converted with --ends per-domain:NAMES (Uni-X, arXiv 2509.24365): a request's
 // "domain" picks that domain's ends; greedy replies equal `generate --domain NAME` under concurrent
 // mixed-domain load; an unknown domain, or "domain" on a model without domains, is a 400.
 
-const hf = `${shared}models/stories260K/hf`;
-const dir = mkdtempSync(join(tmpdir(), 'recur-serve-domains-'));
+const { hf } = stories260K;
+const dir = scratchDir('recur-serve-domains-');
 const out = join(dir, 'ux');
 const prompts = ['Once upon a time', 'The little dog'];
 
@@ -50,8 +50,6 @@ beforeAll(async () => {
   expect(run.code, run.stderr).toBe(0);
   perturbVerse(join(out, 'model.safetensors'));
 }, 120_000);
-
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Greedy completions of `prompts`, as `recur generate --domain NAME --temperature 0` runs them. */
 async function generated(domain: string): Promise<string[]> {

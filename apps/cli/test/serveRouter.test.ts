@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { post } from './serve/client.js';
 import { parseCompletion } from './serve/replies.js';
+import { tinyLlamaConfig } from './support/fixtures.js';
 import { recur, shared } from './support/recur.js';
 
 // Issue 14 §2: `recur serve` runs a MoR router model with its router (continuous depth-wise batching),
@@ -29,18 +30,15 @@ beforeAll(async () => {
   const config = join(dir, 'config.json');
   writeFileSync(
     config,
-    JSON.stringify({
-      model_type: 'llama',
-      hidden_size: 32,
-      intermediate_size: 64,
-      num_hidden_layers: 5,
-      num_attention_heads: 4,
-      num_key_value_heads: 2,
-      vocab_size: 512,
-      max_position_embeddings: 128,
-      rms_norm_eps: 1e-5,
-      tie_word_embeddings: true,
-    }),
+    JSON.stringify(
+      tinyLlamaConfig({
+        num_hidden_layers: 5,
+        num_key_value_heads: 2,
+        vocab_size: 512,
+        rms_norm_eps: 1e-5,
+        tie_word_embeddings: true,
+      }),
+    ),
   );
   const base = [
     '--from-scratch',

@@ -1,7 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { initBackend, tf } from '@recur/tensor';
 import { createServingEngine, disposeModel, generate } from '@recur/engine';
 import { loadModel } from '@recur/engine/node';
@@ -9,13 +7,13 @@ import { defaultLimits } from '../src/serve/limits.js';
 import { createServeServer } from '../src/serve/server.js';
 import { post } from './serve/client.js';
 import { parseCompletion } from './serve/replies.js';
-import { recur, shared } from './support/recur.js';
+import { scratchDir, stories260K } from './support/fixtures.js';
+import { recur } from './support/recur.js';
 
 // Issue 17's acceptance: a folder of every sharing mechanism (MoS, hyper and scaled LoRA, MASA atoms) is one
 // that `recur serve` takes — concurrent greedy requests answer what `generate` says for the same folder.
-const hf = `${shared}models/stories260K/hf`;
-const dir = mkdtempSync(join(tmpdir(), 'recur-serve-sharing-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const { hf } = stories260K;
+const dir = scratchDir('recur-serve-sharing-');
 
 const lora = ['--loops', '2', '--lora-rank-attn', '4', '--lora-rank-mlp', '4'];
 

@@ -1,59 +1,34 @@
-import { readFileSync, writeFileSync, mkdtempSync, existsSync, cpSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, existsSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { expectOneLineFailure, recur, shared } from './support/recur.js';
+import { describe, expect, it } from 'vitest';
+import { corpora, corpusSlice, scratchDir, stories260K, trainBudget } from './support/fixtures.js';
+import { expectOneLineFailure, greedyGenerate, meanNll, recur, recurJson, trainJson } from './support/recur.js';
 
 // `recur train --trainable lora --lora-rank R` on a plain and on a converted model: only a new LoRA
 // trains, it lands as a PEFT adapter in RUN/adapter naming its base (path and weight fingerprint),
 // `generate --adapter` runs it (repeatable: deltas add), and an adapter for another base is refused.
 
-const hf = `${shared}models/stories260K/hf`;
-const dir = mkdtempSync(join(tmpdir(), 'recur-train-adapter-'));
-const data = join(dir, 'shakespeare.txt');
+const { hf } = stories260K;
+const dir = scratchDir('recur-train-adapter-');
 // A small slice keeps tokenizing and the held-out evaluations short.
-writeFileSync(data, readFileSync(`${shared}corpora/tinyshakespeare/input.txt`, 'utf8').slice(0, 12_000));
-const budget = ['--data', data, '--steps', '3', '--batch', '2', '--seq', '32', '--lr', '0.02', '--eval-every', '0'];
-
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const data = corpusSlice(join(dir, 'shakespeare.txt'), corpora.shakespeare, 12_000);
+const budget = trainBudget({ data, steps: 3, lr: 0.02 });
 
 const greedy = async (...args: string[]) => {
-  const run = await recur(
-    'generate',
-    ...args,
-    '--prompt',
-    'Once',
-    '--max-new-tokens',
-    '12',
-    '--temperature',
-    '0',
-    '--json',
-  );
+  const run = await greedyGenerate({ tokens: 12 }, ...args);
   expect(run.stderr).toBe('');
-  return (JSON.parse(run.stdout) as { ids: number[] }).ids;
+  return run.ids;
 };
 
 describe('recur train --lora-rank', () => {
   const run = join(dir, 'plain');
 
   it('trains only a new LoRA on a plain model and writes a PEFT adapter that names its base', async () => {
-    const trained = await recur(
-      'train',
-      '--model',
+    const { json: summary } = await trainJson<{ trainedParameters: number; adapterDir: string }>(
       hf,
-      '--out',
       run,
-      '--trainable',
-      'lora',
-      '--lora-rank',
-      '4',
-      '--lora-modules',
-      'q,v,down',
-      ...budget,
-      '--json',
+      ...['--trainable', 'lora', '--lora-rank', '4', '--lora-modules', 'q,v,down', ...budget],
     );
-    expect(trained.code, trained.stderr).toBe(0);
-    const summary = JSON.parse(trained.stdout) as { trainedParameters: number; adapterDir: string };
     // q [64←64], v [32←64], down [64←172] at rank 4 on 5 layers
     expect(summary.trainedParameters).toBe(5 * 4 * (64 + 64 + (64 + 32) + (172 + 64)));
     expect(summary.adapterDir).toBe(join(run, 'adapter'));
@@ -72,9 +47,7 @@ describe('recur train --lora-rank', () => {
     const plain = await greedy('--model', hf);
     const adapted = await greedy('--model', hf, '--adapter', adapter);
     expect(adapted).not.toEqual(plain);
-    expect(await greedy('--model', `${shared}models/stories260K/stories260K.gguf`, '--adapter', adapter)).toEqual(
-      adapted,
-    );
+    expect(await greedy('--model', stories260K.gguf, '--adapter', adapter)).toEqual(adapted);
     expect(await greedy('--model', hf, '--adapter', adapter, '--adapter', adapter)).not.toEqual(adapted);
   }, 120_000);
 
@@ -139,24 +112,12 @@ describe('recur train --lora-rank', () => {
 
   it('--lora-layers LIST puts the new adapter only on those layers (the adapter file holds only them)', async () => {
     const out = join(dir, 'layers');
-    const trained = await recur(
-      'train',
-      '--model',
+    const { json: summary, run: trained } = await trainJson<{ trainedParameters: number }>(
       hf,
-      '--out',
       out,
-      '--lora-rank',
-      '4',
-      '--lora-modules',
-      'q,v,down',
-      '--lora-layers',
-      '1,3',
-      ...budget,
-      '--json',
+      ...['--lora-rank', '4', '--lora-modules', 'q,v,down', '--lora-layers', '1,3', ...budget],
     );
-    expect(trained.code, trained.stderr).toBe(0);
     expect(trained.stderr).toMatch(/LoRA trains on layers 1, 3/);
-    const summary = JSON.parse(trained.stdout) as { trainedParameters: number };
     expect(summary.trainedParameters).toBe(2 * 4 * (64 + 64 + (64 + 32) + (172 + 64)));
     const config = JSON.parse(readFileSync(join(out, 'adapter', 'adapter_config.json'), 'utf8')) as {
       rank_pattern: Record<string, number>;
@@ -171,7 +132,7 @@ describe('recur train --lora-rank', () => {
 
   it('on a converted model: one LoRA per (layer, loop) step over its frozen own LoRA; generate --adapter runs it', async () => {
     const rrt = join(dir, 'rrt');
-    const converted = await recur(
+    await recurJson(
       'convert',
       hf,
       '--out',
@@ -184,44 +145,23 @@ describe('recur train --lora-rank', () => {
       '2',
       '--json',
     );
-    expect(converted.code, converted.stderr).toBe(0);
     const out = join(dir, 'rec');
-    const trained = await recur(
-      'train',
-      '--model',
+    const { json } = await trainJson<{ trainedParameters: number }>(
       rrt,
-      '--out',
       out,
       '--lora-rank',
       '2',
       '--lora-modules',
       'o',
       ...budget,
-      '--json',
     );
-    expect(trained.code, trained.stderr).toBe(0);
-    const { trainedParameters } = JSON.parse(trained.stdout) as { trainedParameters: number };
+    const { trainedParameters } = json;
     const steps = (JSON.parse(readFileSync(join(rrt, 'config.json'), 'utf8')) as { recur: { layerOrder: number[] } })
       .recur.layerOrder.length;
     expect(trainedParameters).toBe(steps * 2 * (64 + 64));
     // the converted model's text is degenerate at this rank, so compare held-out scores instead of tokens
-    const nll = async (...extra: string[]) => {
-      const scored = await recur(
-        'eval',
-        '--model',
-        rrt,
-        ...extra,
-        '--data',
-        data,
-        '--max-bytes',
-        '2000',
-        '--window',
-        '64',
-        '--json',
-      );
-      expect(scored.code, scored.stderr).toBe(0);
-      return (JSON.parse(scored.stdout) as { meanNll: number }).meanNll;
-    };
+    const nll = (...extra: string[]) =>
+      meanNll('--model', rrt, ...extra, '--data', data, '--max-bytes', '2000', '--window', '64');
     const [own, adapted] = [await nll(), await nll('--adapter', join(out, 'adapter'))];
     expect(Number.isFinite(adapted)).toBe(true);
     expect(adapted).not.toBe(own);

@@ -1,59 +1,32 @@
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { expectOneLineFailure, recur, shared } from './support/recur.js';
+import { describe, expect, it } from 'vitest';
+import { corpora, corpusSlice, scratchDir, stories260K, trainBudget } from './support/fixtures.js';
+import { expectOneLineFailure, greedyGenerate, recur, recurJson, trainJson } from './support/recur.js';
 
 // `recur train --trainable dvpt` (DVPT, Ruan et al. 2023, arXiv 2309.06123) on a plain and on a converted
 // model: only the DVPT modules train, they land in RUN/dvpt naming their base, generate/eval --dvpt run them
 // on the tfjs path (the --json "path" says so), export refuses them in one line, and bad flags are refused.
 
-const hf = `${shared}models/stories260K/hf`;
-const dir = mkdtempSync(join(tmpdir(), 'recur-train-dvpt-'));
-const data = join(dir, 'shakespeare.txt');
-writeFileSync(data, readFileSync(`${shared}corpora/tinyshakespeare/input.txt`, 'utf8').slice(0, 12_000));
-const budget = ['--data', data, '--steps', '3', '--batch', '2', '--seq', '32', '--lr', '0.02', '--eval-every', '0'];
+const { hf } = stories260K;
+const dir = scratchDir('recur-train-dvpt-');
+const data = corpusSlice(join(dir, 'shakespeare.txt'), corpora.shakespeare, 12_000);
+const budget = trainBudget({ data, steps: 3, lr: 0.02 });
 const dvptFlags = ['--trainable', 'dvpt', '--dvpt-prompts', '4', '--dvpt-bottleneck', '8'];
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-const generated = async (...args: string[]) => {
-  const run = await recur(
-    'generate',
-    ...args,
-    '--prompt',
-    'Once',
-    '--max-new-tokens',
-    '12',
-    '--temperature',
-    '0',
-    '--json',
-  );
-  expect(run.code, run.stderr).toBe(0);
-  return JSON.parse(run.stdout) as { ids: number[]; path: string };
-};
+const generated = (...args: string[]) => greedyGenerate({ tokens: 12 }, ...args);
 
 describe('recur train --trainable dvpt', () => {
   const run = join(dir, 'plain');
   const folder = join(run, 'dvpt');
 
   it('trains only one shared DVPT module on a plain model and writes RUN/dvpt naming its base', async () => {
-    const trained = await recur(
-      'train',
-      '--model',
+    const { json: summary } = await trainJson<{ trainedParameters: number; dvptDir: string; modelDir: string }>(
       hf,
-      '--out',
       run,
-      ...dvptFlags,
-      '--dvpt-share',
-      'layers',
-      ...budget,
-      '--steps',
-      '5', // enough for greedy text to change within 12 tokens
-      '--json',
+      ...[...dvptFlags, '--dvpt-share', 'layers', ...budget],
+      ...['--steps', '5'], // enough for greedy text to change within 12 tokens
     );
-    expect(trained.code, trained.stderr).toBe(0);
-    const summary = JSON.parse(trained.stdout) as { trainedParameters: number; dvptDir: string; modelDir: string };
     expect(summary.trainedParameters).toBe(8 * 64 + 64 * 8 + 4 * 8); // down, up, prompts of one module
     expect(summary.dvptDir).toBe(folder);
     expect(existsSync(join(run, 'model'))).toBe(false);
@@ -68,10 +41,8 @@ describe('recur train --trainable dvpt', () => {
     const adapted = await generated('--model', hf, '--dvpt', folder);
     expect(adapted.path).toBe('tfjs');
     expect(adapted.ids).not.toEqual(plain.ids);
-    expect((await generated('--model', `${shared}models/stories260K/stories260K.gguf`, '--dvpt', folder)).ids).toEqual(
-      adapted.ids,
-    );
-    const scored = await recur(
+    expect((await generated('--model', stories260K.gguf, '--dvpt', folder)).ids).toEqual(adapted.ids);
+    const { json: scored } = await recurJson(
       'eval',
       '--model',
       hf,
@@ -83,8 +54,7 @@ describe('recur train --trainable dvpt', () => {
       '2000',
       '--json',
     );
-    expect(scored.code, scored.stderr).toBe(0);
-    expect(JSON.parse(scored.stdout)).toMatchObject({ path: 'tfjs' });
+    expect(scored).toMatchObject({ path: 'tfjs' });
   }, 120_000);
 
   it('export refuses it in one line, as the model or as --dvpt', async () => {
@@ -128,7 +98,7 @@ describe('recur train --trainable dvpt', () => {
 
   it('on a converted model: one module per block position shared across loops (--dvpt-share loops)', async () => {
     const rrt = join(dir, 'rrt');
-    const converted = await recur(
+    await recurJson(
       'convert',
       hf,
       '--out',
@@ -141,41 +111,22 @@ describe('recur train --trainable dvpt', () => {
       '2',
       '--json',
     );
-    expect(converted.code, converted.stderr).toBe(0);
     const out = join(dir, 'rec');
-    const trained = await recur(
-      'train',
-      '--model',
+    const { json: trained } = await trainJson<{ trainedParameters: number }>(
       rrt,
-      '--out',
       out,
       ...dvptFlags,
       '--dvpt-share',
       'loops',
       ...budget,
-      '--json',
     );
-    expect(trained.code, trained.stderr).toBe(0);
     const stored = (JSON.parse(readFileSync(join(rrt, 'config.json'), 'utf8')) as { num_hidden_layers: number })
       .num_hidden_layers;
-    const { trainedParameters } = JSON.parse(trained.stdout) as { trainedParameters: number };
+    const { trainedParameters } = trained;
     expect(trainedParameters).toBe(stored * (8 * 64 + 64 * 8 + 4 * 8));
     const nll = async (...extra: string[]) => {
-      const scored = await recur(
-        'eval',
-        '--model',
-        rrt,
-        ...extra,
-        '--data',
-        data,
-        '--max-bytes',
-        '2000',
-        '--window',
-        '64',
-        '--json',
-      );
-      expect(scored.code, scored.stderr).toBe(0);
-      return JSON.parse(scored.stdout) as { meanNll: number; path: string };
+      const args = ['--model', rrt, ...extra, '--data', data, '--max-bytes', '2000', '--window', '64', '--json'];
+      return (await recurJson<{ meanNll: number; path: string }>('eval', ...args)).json;
     };
     const [own, adapted] = [await nll(), await nll('--dvpt', join(out, 'dvpt'))];
     expect(Number.isFinite(adapted.meanNll)).toBe(true);

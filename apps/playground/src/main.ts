@@ -123,7 +123,10 @@ function describeModel(model: LoadedModel): void {
   const info = byId('model-info', HTMLDivElement);
   info.textContent =
     `${model.source.path} (${model.source.format}): ${c.numLayers} layers, d=${c.hiddenSize}, ${c.numHeads} heads / ${c.numKvHeads} KV heads, vocab ${c.vocabSize}` +
-    (model.recur ? `, recursive: ${model.recur.strategy} × ${model.recur.loops} loops` : '');
+    (model.recur
+      ? `, recursive: ${model.recur.strategy} × ${model.recur.loops} loops, ${model.recur.loraKind ?? 'depthwise'} LoRA`
+      : '') +
+    (model.masa ? `, MASA: ${model.masa.section.atoms} atoms per shared projection` : '');
   info.dataset.loaded = 'true';
   renderSizes(byId('sizes', HTMLTableElement), [
     { label: 'opened model', parameters: model.decoder.parameterCount + (model.lora?.parameterCount ?? 0) },

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumAvailable, launchChromium } from './support/browser.js';
 import { makeBadInputs, type BadInputs } from './support/badInputs.js';
+import { sharingFolder, sharingKinds } from './support/sharingFolders.js';
 import { actAndSettle, message, repoRoot, screenshot, settled } from './support/page.js';
 import { serveStatic, type StaticServer } from './support/server.js';
 
@@ -11,6 +12,8 @@ const stories = `${repoRoot}../shared/models/stories260K/`;
 const greedy = JSON.parse(readFileSync(`${stories}reference/greedy_bos_200.json`, 'utf8')) as { ids: number[] };
 // Without chromium the suite is skipped locally, but under CI=true it runs and fails (CI installs chromium).
 const run = chromiumAvailable() || process.env.CI === 'true';
+// Issue 17's ways of sharing, converted by the CLI once for both backends (a few greedy tokens: SwiftShader is slow)
+const sharingTokens = 6;
 
 describe.runIf(run).each((process.env.E2E_BACKENDS?.split(',') ?? ['webgpu', 'wasm']) as ('webgpu' | 'wasm')[])(
   'playground in headless chromium on %s',
@@ -196,6 +199,25 @@ describe.runIf(run).each((process.env.E2E_BACKENDS?.split(',') ?? ['webgpu', 'wa
       expect(await page.textContent('#diagnose-note')).toContain('inflection layers:');
       await screenshot(page, `${backend}-diagnose`);
     }, 600_000);
+
+    it.each(sharingKinds)(
+      'opens a %s folder from the file picker and greedy-decodes what recur generate gives',
+      async (kind) => {
+        const folder = sharingFolder(`${stories}hf`, kind, sharingTokens);
+        await actAndSettle(page, () => page.setInputFiles('#file-input', folder.files), 240_000);
+        expect(await message(page)).toBe('');
+        expect(await page.textContent('#model-info')).toContain(kind === 'masa' ? 'MASA: 2 atoms' : `${kind} LoRA`);
+        await page.fill('#prompt', '');
+        await page.fill('#max-tokens', String(sharingTokens));
+        await page.fill('#temperature', '0');
+        await page.check('#stop-eos'); // as recur generate
+        await actAndSettle(page, () => page.click('#generate-button'), 240_000);
+        expect(await message(page)).toBe('');
+        const ids = (await page.getAttribute('#output', 'data-ids'))!.split(',').map(Number);
+        expect(ids).toEqual(folder.ids);
+      },
+      300_000,
+    );
 
     it('raised no uncaught page errors', () => {
       expect(errors).toEqual([]);

@@ -22,7 +22,11 @@ export function withDenseLora(model: LoadedModel): LoadedModel {
  * A generated LoRA's dense per-loop factors for the steps the model runs; a stored tensor of the wrong
  * shape, or factors that are not finite, are refused naming the file (the generated form is freed).
  */
-export function materialised(path: string, generated: GeneratedLora, config: ModelConfig): DepthwiseLora {
+export async function materialised(
+  path: string,
+  generated: GeneratedLora,
+  config: ModelConfig,
+): Promise<DepthwiseLora> {
   const kind = generated.spec.kind;
   const foreign = [...generated.tensors.keys()].find(
     (key) => !generatedKind(generated.spec)!.owns(key) && !loopNorm.test(key),
@@ -34,8 +38,9 @@ export function materialised(path: string, generated: GeneratedLora, config: Mod
   let dense: DepthwiseLora | undefined;
   try {
     dense = generated.materialise(executionSteps(config));
+    // read back asynchronously: webgpu (the playground, --backend webgpu) cannot read GPU data synchronously
     for (const [key, t] of dense.tensors)
-      if (!(t.dataSync() as Float32Array).every(Number.isFinite)) throw new Error(`${key} is not finite`);
+      if (!((await t.data()) as Float32Array).every(Number.isFinite)) throw new Error(`${key} is not finite`);
     return dense;
   } catch (error) {
     dense?.dispose();

@@ -1,4 +1,5 @@
 export { buildModel, disposeModel, type BuildOptions, type LoadedModel } from './model.js';
+export { configSectionsOf, type ConfigSections } from './configSections.js';
 export type { DepthwiseLora, HyperSection, LoraKindSpec, MosLora, MosSection } from '@recur/lora';
 export {
   defaultMosSettings,

@@ -181,7 +181,7 @@ async function assemble(
     lora = mos
       ? mos.materialise()
       : generatedLora
-        ? materialised(checkpoint.path, generatedLora, baseConfig)
+        ? await materialised(checkpoint.path, generatedLora, baseConfig)
         : recur && new DepthwiseLora(pick(checkedDepthwise(checkpoint.path, adapterNames)), recur.loraScale);
   } catch (error) {
     mos?.dispose(); // its pools are its own; buildModel frees the tensors read

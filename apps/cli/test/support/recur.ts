@@ -36,3 +36,40 @@ export function expectOneLineFailure(run: Run, pattern: RegExp): void {
   expect(lines[0]).toMatch(pattern);
   expect(run.stderr).not.toMatch(/\n\s+at /);
 }
+
+/** `recur ARGS` that must succeed (exit 0; its stderr is the failure message otherwise); its stdout parsed as JSON. */
+export async function recurJson<T>(...args: string[]): Promise<{ json: T; run: Run }> {
+  const run = await recur(...args);
+  expect(run.code, run.stderr).toBe(0);
+  return { json: JSON.parse(run.stdout) as T, run };
+}
+
+/**
+ * `recur generate ARGS --prompt PROMPT --max-new-tokens TOKENS --temperature 0 --json`, which must succeed:
+ * the greedy run's JSON (ids, path, …) and its stderr.
+ */
+export async function greedyGenerate<T extends { ids: number[] } = { ids: number[]; path: string }>(
+  options: { tokens: number; prompt?: string },
+  ...args: string[]
+): Promise<T & { stderr: string }> {
+  const greedy = [
+    '--prompt',
+    options.prompt ?? 'Once',
+    '--max-new-tokens',
+    String(options.tokens),
+    '--temperature',
+    '0',
+  ];
+  const { json, run } = await recurJson<T>('generate', ...args, ...greedy, '--json');
+  return { ...json, stderr: run.stderr };
+}
+
+/** `recur train --model MODEL --out OUT FLAGS --json`, which must succeed: its summary and the run (stderr: the log). */
+export function trainJson<T>(model: string, out: string, ...flags: string[]): Promise<{ json: T; run: Run }> {
+  return recurJson<T>('train', '--model', model, '--out', out, ...flags, '--json');
+}
+
+/** `recur eval ARGS --json`, which must succeed: its mean negative log-likelihood per token. */
+export async function meanNll(...args: string[]): Promise<number> {
+  return (await recurJson<{ meanNll: number }>('eval', ...args, '--json')).json.meanNll;
+}

@@ -1,16 +1,13 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ConfigError } from '@recur/checkpoint';
 import { loadCheckpoint } from '@recur/checkpoint/node';
 import { executionSteps } from '@recur/graph';
 import type { DepthwiseLora, DvptModules } from '@recur/lora';
 import { withAdapters } from '../adapters.js';
 import { withDvptModules } from '../dvpt.js';
-import type { MasaSection } from '../masa.js';
-import type { EchoSection } from '../echo/withEchoAttention.js';
+import { configSectionsOf, type ConfigSections } from '../configSections.js';
 import { buildModel, disposeModel, type BuildOptions, type LoadedModel } from '../model.js';
 import { baseFingerprint } from './fingerprint.js';
-import { checkLoraKindSection, checkRouterSection, withRouterDefaults, type RecurSection } from '../recurConfig.js';
 import { loadPeftAdapter, type AdapterTarget } from './peft.js';
 import { loadDvpt } from './dvptFiles.js';
 
@@ -83,25 +80,12 @@ export function adapterTarget(model: LoadedModel): AdapterTarget {
   };
 }
 
-/** The `recur` and `masa` sections of the config.json that belongs to `path`, if any. */
-export async function configSections(
-  path: string,
-): Promise<{ recur?: RecurSection; masa?: MasaSection; echo?: EchoSection }> {
+/** The `recur`, `masa` and `echo` sections of the config.json that belongs to `path`, if any. */
+export async function configSections(path: string): Promise<ConfigSections> {
   if (path.endsWith('.gguf')) return {};
   const folder = (await stat(path)).isDirectory() ? path : dirname(path);
   const file = join(folder, 'config.json');
   const text = await readFile(file, 'utf8').catch(() => undefined);
   if (text === undefined) return {};
-  const json = JSON.parse(text) as { recur?: RecurSection; masa?: MasaSection; echo?: EchoSection };
-  if (json.echo !== undefined && !Array.isArray(json.echo.reuse))
-    throw new ConfigError(file, 'echo.reuse', 'must be a list of {"step", "source"} pairs');
-  if (json.recur) {
-    checkRouterSection(json.recur, file);
-    checkLoraKindSection(json.recur, file);
-  }
-  return {
-    ...(json.recur ? { recur: withRouterDefaults(json.recur) } : {}),
-    ...(json.masa ? { masa: json.masa } : {}),
-    ...(json.echo ? { echo: json.echo } : {}),
-  };
+  return configSectionsOf(JSON.parse(text), file);
 }
