@@ -110,7 +110,12 @@ export {
   parseEchoPlan,
 } from './echo/echoPlan.js';
 export { echoDecoder, withEchoAttention, type EchoSection } from './echo/withEchoAttention.js';
-export { inflectionRuleText, inflectionSteps } from './diagnose/inflection.js';
+export {
+  INFLECTION_RANKING_TEXT,
+  inflectionRanking,
+  inflectionRuleText,
+  inflectionSteps,
+} from './diagnose/inflection.js';
 export {
   diagnosticPass,
   weightGradient,
@@ -123,6 +128,7 @@ export {
   inflectionTargets,
   loraLayerFilter,
   parseLoraLayers,
+  rankedTargets,
   resolveLoraLayers,
   type LoraLayerSpec,
   type LoraTargets,
