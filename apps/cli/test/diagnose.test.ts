@@ -25,6 +25,8 @@ interface Report {
   steps?: Entry[];
   inflectionLayers: number[];
   inflectionSteps?: number[];
+  inflectionRanking: number[];
+  rankingRule: string;
   rule: string;
   attentionSimilarity: number[][];
   similarityMetric: string;
@@ -67,6 +69,10 @@ describe('recur diagnose', () => {
       expect(report.steps).toBeUndefined();
       expect(Array.isArray(report.inflectionLayers)).toBe(true);
       expect(report.rule).toMatch(/median/);
+      // the ranking auto:K reads: every step once, the strict rule's steps first
+      expect([...report.inflectionRanking].sort()).toEqual([0, 1, 2, 3, 4]);
+      expect(report.inflectionRanking.slice(0, report.inflectionLayers.length).sort()).toEqual(report.inflectionLayers);
+      expect(report.rankingRule).toMatch(/median first/);
       expect(report.source.tokens).toBeGreaterThan(0);
       // EchoAtt: a 5 × 5 step-pair similarity in [0, 1], symmetric, 1 on the diagonal, and the auto plan.
       expect(report.attentionSimilarity).toHaveLength(5);
@@ -217,7 +223,9 @@ describe('recur train --lora-layers', () => {
     'refuses a layer the model does not store and a malformed list',
     async () => {
       expectOneLineFailure(await run('bad', '--lora-layers', '7'), /layer 7 does not exist/);
-      expectOneLineFailure(await run('bad2', '--lora-layers', 'top'), /--lora-layers must be auto or/);
+      expectOneLineFailure(await run('bad2', '--lora-layers', 'top'), /--lora-layers must be auto, auto:K or/);
+      expectOneLineFailure(await run('bad3', '--lora-layers', 'auto:0'), /auto:K needs a whole number K ≥ 1/);
+      expectOneLineFailure(await run('bad4', '--lora-layers', 'auto:99'), /auto:99: the model runs \d+ steps/);
     },
     SLOW,
   );
@@ -228,6 +236,9 @@ describe('recur train --lora-layers', () => {
       const auto = await run('auto', '--lora-layers', 'auto');
       if (auto.code === 0) expect(auto.stderr).toMatch(/LoRA trains on layers \d/);
       else expectOneLineFailure(auto, /no inflection layer under the rule/);
+      // the ranked fallback always picks: one step of the shared layer (middle-cycle: only layer 1 carries LoRA)
+      const ranked = await run('ranked', '--lora-layers', 'auto:1');
+      expect(ranked.stderr).toMatch(/LoRA trains on layers \d/);
     },
     SLOW,
   );

@@ -111,7 +111,12 @@ export {
   parseEchoPlan,
 } from './echo/echoPlan.js';
 export { echoDecoder, withEchoAttention, type EchoSection } from './echo/withEchoAttention.js';
-export { inflectionRuleText, inflectionSteps } from './diagnose/inflection.js';
+export {
+  INFLECTION_RANKING_TEXT,
+  inflectionRanking,
+  inflectionRuleText,
+  inflectionSteps,
+} from './diagnose/inflection.js';
 export {
   diagnosticPass,
   weightGradient,
@@ -124,6 +129,7 @@ export {
   inflectionTargets,
   loraLayerFilter,
   parseLoraLayers,
+  rankedTargets,
   resolveLoraLayers,
   type LoraLayerSpec,
   type LoraTargets,

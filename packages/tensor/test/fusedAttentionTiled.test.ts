@@ -76,8 +76,15 @@ describe('attentionTiled: tiled online-softmax prefill attention on 2 wasm threa
     }
     const positions = Math.max(TILE_SCORE_FLOATS, ...seqs.map((s) => s.S));
     const [qp, scores] = [put(q), put(T * heads * positions)];
-    const run = (method: 'attention' | 'attentionTiled'): Float32Array => {
+    const run = (method: 'attention' | 'attentionTiled'): Float32Array => runKeeping(method, false).out;
+    /**
+     * EchoAtt sources: `attention` keeps the probabilities in its score rows, `attentionTiled` in `kept` rows;
+     * probs(t, h) are item (t, h)'s first `contexts[t]` of them.
+     */
+    const runKeeping = (method: 'attention' | 'attentionTiled', keep = true) => {
       const out = put(T * rowWidth);
+      const keptRows = put(T * heads * positions);
+      const keptScores = keep && method === 'attention';
       ops[method]({
         q: qp,
         qStride: rowWidth * 4,
@@ -87,15 +94,19 @@ describe('attentionTiled: tiled online-softmax prefill attention on 2 wasm threa
         kvHeads,
         headDim,
         contexts,
-        scores,
+        scores: keptScores ? keptRows : scores,
         scoreStride: positions * 4,
         out,
         outStride: rowWidth * 4,
         scale: 1 / Math.sqrt(headDim),
+        ...(keptScores && { keepProbabilities: true }),
+        ...(keep && method === 'attentionTiled' && { kept: { rows: keptRows, stride: positions * 4 } }),
       });
-      return read(out, T * rowWidth);
+      const probs = (t: number, h: number): Float32Array =>
+        read(keptRows + (t * heads + h) * positions * 4, contexts[t] ?? 0);
+      return { out: read(out, T * rowWidth), probs };
     };
-    return { expected, run };
+    return { expected, run, runKeeping, T, contexts };
   }
 
   const cases = [
@@ -158,6 +169,21 @@ describe('attentionTiled: tiled online-softmax prefill attention on 2 wasm threa
       }
     });
   }
+
+  for (const c of cases)
+    it(`EchoAtt source on the tiled path, ${c.name}: the kept probabilities match the per-row kernel's, out unchanged`, () => {
+      const { run, runKeeping, T, contexts } = setup(c.seqs, c.heads, c.kvHeads, c.headDim, c.heads * 100 + c.headDim);
+      const tiled = runKeeping('attentionTiled');
+      const perRow = runKeeping('attention');
+      expect(tiled.out).toEqual(run('attentionTiled')); // keeping changes no output
+      for (let t = 0; t < T; t++)
+        for (let h = 0; h < c.heads; h++) {
+          const p = tiled.probs(t, h);
+          expect(p.length).toBe(contexts[t]);
+          expectClose(p, perRow.probs(t, h), TOL);
+          expect(Math.abs(p.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-5);
+        }
+    });
 
   it('decode rows of several sequences stay one per-row segment (one sync, as attention)', () => {
     const seqs = [9, 40, 3, 77, 12].map((S) => ({ T: 1, S }));

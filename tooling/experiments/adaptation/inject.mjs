@@ -1,7 +1,8 @@
 // Section `inject` of pnpm experiment:adaptation (issue 19 §2, "inject light"): the default model's architecture
 // trained on TinyStories at a short and a long budget (an under- and a well-trained source, after "Attention
 // Saturation and Gradient Suppression at Inflection Layers", Wang 2025, arXiv 2511.00797), then adapted to
-// Shakespeare for the same steps four ways — LoRA on the diagnosed inflection layers (`--lora-layers auto`), LoRA on
+// Shakespeare for the same steps four ways — LoRA on the diagnosed inflection layers (`--lora-layers auto`; when the
+// strict rule flags none, also the ranked fallback `--lora-layers auto:K` with K the top row's layer count), LoRA on
 // every layer, LoRA on the top layers (as many as auto chose), full fine-tuning — with target and source held-out
 // perplexity, trainable parameters and `recur diagnose` before and after each. Rendered by injectReport.mjs.
 import { readFileSync } from 'node:fs';
@@ -152,7 +153,9 @@ function evalFlags(budget) {
 
 /**
  * The four adaptations of one source, same steps and data. auto first: the top-k row copies its layer count
- * (k = 1 when the rule flags none, and the auto row then records why it did not train).
+ * (k = 1 when the rule flags none, and the auto row then records why it did not train). When the strict rule
+ * flags none, a fifth row `ranked-k` trains on the k steps `--lora-layers auto:k` ranks closest to inflection (the
+ * ranked fallback: same parameter count as top-k).
  * @param {Ctx} ctx @param {ReturnType<typeof splitCorpora>} data @param {typeof BUDGETS.full} budget
  * @param {string} model @param {number} numLayers @returns {Row[]}
  */
@@ -160,8 +163,10 @@ function adaptations(ctx, data, budget, model, numLayers) {
   const all = Array.from({ length: numLayers }, (_, i) => i);
   const auto = adapt(ctx, data, budget, model, 'inflection', 'auto');
   const k = Array.isArray(auto.layers) && auto.layers.length > 0 ? auto.layers.length : 1;
+  const ranked = auto.skipped ? [adapt(ctx, data, budget, model, `ranked-${k}`, `auto:${k}`)] : [];
   return [
     auto,
+    ...ranked,
     adapt(ctx, data, budget, model, 'all', all.join(',')),
     adapt(ctx, data, budget, model, `top-${k}`, all.slice(-k).join(',')),
     adapt(ctx, data, budget, model, 'full', null),

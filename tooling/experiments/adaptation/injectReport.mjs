@@ -30,7 +30,10 @@ tokens, the default recipe: lr ${result.recipe.source.lr}, ${result.recipe.sourc
 Each is adapted to Shakespeare for ${b.adaptSteps} steps × ${b.batch} × ${b.seq} tokens (${tokens(Number(b.adaptSteps))} tokens;
 lr ${result.recipe.adaptLr.lora} for LoRA rank ${b.loraRank}, ${result.recipe.adaptLr.full} for full fine-tuning; cosine, seeded):
 LoRA on the inflection layers \`recur train --lora-layers auto\` finds on the Shakespeare training text, on all layers, on
-the top layers (as many as auto chose; the top one when it chose none), and full fine-tuning. Perplexity: \`recur eval\` on the first ${count(Number(b.evalBytes))} bytes
+the top layers (as many as auto chose; the top one when it chose none), and full fine-tuning. When the strict rule flags no
+layer, a \`ranked-K\` row is the ranked fallback \`--lora-layers auto:K\` (K = the top row's count, so the trainable
+parameters match): the K steps ranked closest to inflection — attention entropy below the median first, then by the
+relative gradient drop ‖∂L/∂h_s‖ / ‖∂L/∂h_{s+1}‖ ascending. Perplexity: \`recur eval\` on the first ${count(Number(b.evalBytes))} bytes
 of each held-out file, ${result.recipe.window}-token windows; diagnostics: \`recur diagnose\` with TinyStories held-out as
 source and Shakespeare held-out as target (first ${count(Number(b.diagnoseBytes))} bytes each). "Forgetting" is source perplexity
 after ÷ before.`;
@@ -132,8 +135,11 @@ function sourceReadings(s) {
     const grad = s.before.diagnosis.layers.map((l) => l.target?.activationGradNorm ?? l.activationGradNorm);
     const rising = grad.every((g, i) => i === 0 || g <= (grad[i - 1] ?? g));
     out.push(
-      `${s.label} source: \`--lora-layers auto\` flagged no inflection layer under the rule (${s.before.diagnosis.rule}), so the inflection-layer comparison could not be made${rising ? '; ‖∂L/∂h‖ on Shakespeare grows monotonically from the top layer down to layer 0 before adaptation — no gradient suppression for the rule to find' : ''}.`,
+      `${s.label} source: \`--lora-layers auto\` flagged no inflection layer under the rule (${s.before.diagnosis.rule}), so the strict inflection-layer comparison could not be made${rising ? '; ‖∂L/∂h‖ on Shakespeare grows monotonically from the top layer down to layer 0 before adaptation — no gradient suppression for the rule to find' : ''}.`,
     );
+    const ranked = s.rows.find((r) => r.method.startsWith('ranked-') && !r.skipped);
+    const top = s.rows.find((r) => r.method.startsWith('top-') && !r.skipped);
+    if (ranked) out.push(compare(s.label, ranked, top, 'the top layers', 'ranked-fallback'));
   } else {
     const top = s.rows.find((r) => r.method.startsWith('top-') && !r.skipped);
     const all = s.rows.find((r) => r.method === 'all' && !r.skipped);
@@ -150,13 +156,13 @@ function sourceReadings(s) {
   return out.filter(Boolean);
 }
 
-/** @param {string} label @param {Row} auto @param {Row | undefined} other @param {string} what */
-function compare(label, auto, other, what) {
+/** @param {string} label @param {Row} auto @param {Row | undefined} other @param {string} what @param {string} [kind] */
+function compare(label, auto, other, what, kind = 'inflection-layer') {
   if (!other?.target || !auto.target) return '';
   const ratio = auto.target.perplexity / other.target.perplexity;
   const params = auto.trainableParameters <= other.trainableParameters ? 'equal or fewer' : 'more';
   const verdict = ratio < 1 ? 'beats' : 'does not beat';
-  return `${label} source: inflection-layer LoRA (layers ${(/** @type {number[]} */ (auto.layers)).join(', ')}, ${count(auto.trainableParameters)} params) ${verdict} LoRA on ${what} (${other.method}, ${count(other.trainableParameters)} params: ${params} for inflection) on Shakespeare: ${f2(auto.target.perplexity)} vs ${f2(other.target.perplexity)} (×${f3(ratio)}); TinyStories ${f2(auto.source?.perplexity ?? NaN)} vs ${f2(other.source?.perplexity ?? NaN)}.`;
+  return `${label} source: ${kind} LoRA (layers ${(/** @type {number[]} */ (auto.layers)).join(', ')}, ${count(auto.trainableParameters)} params) ${verdict} LoRA on ${what} (${other.method}, ${count(other.trainableParameters)} params: ${params} for ${kind === 'inflection-layer' ? 'inflection' : 'ranked'}) on Shakespeare: ${f2(auto.target.perplexity)} vs ${f2(other.target.perplexity)} (×${f3(ratio)}); TinyStories ${f2(auto.source?.perplexity ?? NaN)} vs ${f2(other.source?.perplexity ?? NaN)}.`;
 }
 
 /** @template T @param {T[]} items @param {(item: T) => number} key */

@@ -2,6 +2,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import {
+  INFLECTION_RANKING_TEXT,
   autoEchoPlan,
   DEFAULT_ECHO_THRESHOLD,
   diagnoseModel,
@@ -49,7 +50,7 @@ export function registerDiagnose(program: Command): void {
     .option('--force', 'replace an existing non-empty --out folder this command did not write')
     .option(
       '--json',
-      'print {"layers": [{"layer", "steps", "attentionEntropy", "activationGradNorm", "paramGradNorm", "deltaCka"?, "target"?}], "steps"? (recursive models), "inflectionLayers", "inflectionSteps"?, "rule", "attentionSimilarity" (step × step), "similarityMetric", "echoPlan", "source", "target"?}',
+      'print {"layers": [{"layer", "steps", "attentionEntropy", "activationGradNorm", "paramGradNorm", "deltaCka"?, "target"?}], "steps"? (recursive models), "inflectionLayers", "inflectionSteps"?, "rule", "inflectionRanking" (steps, closest to inflection first: what --lora-layers auto:K takes), "rankingRule", "attentionSimilarity" (step × step), "similarityMetric", "echoPlan", "source", "target"?}',
     )
     .action(async (options: DiagnoseCliOptions) => {
       if (!options.data) throw new UsageError('--data FILE is required');
@@ -100,6 +101,8 @@ function jsonReport(result: DiagnoseResult): Record<string, unknown> {
     inflectionLayers: result.inflectionLayers,
     ...(result.recursive && { inflectionSteps: result.inflectionSteps }),
     rule: result.rule,
+    inflectionRanking: result.inflectionRanking,
+    rankingRule: INFLECTION_RANKING_TEXT,
     attentionSimilarity: result.attentionSimilarity,
     similarityMetric: result.similarityMetric,
     echoPlan: { threshold: DEFAULT_ECHO_THRESHOLD, reuse: autoEchoPlan(result.attentionSimilarity) },
@@ -128,6 +131,9 @@ function printText(result: DiagnoseResult, seconds: number, out: string | undefi
   console.log(`rule: ${result.rule}`);
   console.log(
     `inflection layers: ${result.inflectionLayers.length ? result.inflectionLayers.join(', ') : 'none'}${result.recursive ? ` (steps ${result.inflectionSteps.join(', ') || 'none'})` : ''}`,
+  );
+  console.log(
+    `ranked (auto:K takes the first K steps): ${result.inflectionRanking.join(', ')} — ${INFLECTION_RANKING_TEXT}`,
   );
   printSimilarity(result);
   const target = result.target ? ` · target ${result.target.tokens} tokens, loss ${result.target.loss.toFixed(4)}` : '';

@@ -2,9 +2,9 @@ import { loraLayerFilter, parseLoraLayers, resolveLoraLayers, type LoadedModel, 
 import { readTextFile } from '@recur/engine/node';
 import { UsageError } from '../errors.js';
 
-export const loraLayersFlag = '--lora-layers <auto|list>';
+export const loraLayersFlag = '--lora-layers <auto|auto:K|list>';
 export const loraLayersHelp =
-  'train LoRA only on these stored layers: a list (0,3) or auto — the inflection layers `recur diagnose` finds on the first 16 windows of --data (for a recursive model, only the flagged loops); narrows the model’s own adapter tensors (LoRA factors, per-loop norms), or with --lora-rank where the new adapter goes';
+  'train LoRA only on these stored layers: a list (0,3); auto — the inflection layers `recur diagnose` finds on the first 16 windows of --data under its strict rule (for a recursive model, only the flagged loops); auto:K — the K steps the same diagnosis ranks closest to inflection (entropy below the median first, then by the relative drop ‖∂L/∂h_s‖/‖∂L/∂h_{s+1}‖ ascending), the fallback when the rule flags none; narrows the model’s own adapter tensors (LoRA factors, per-loop norms), or with --lora-rank where the new adapter goes';
 
 interface LoraLayersCliOptions {
   readonly loraLayers?: string;
@@ -40,9 +40,12 @@ export async function loraLayerTargets(
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  if (spec === 'auto' && options.fromScratch)
-    throw new UsageError('--lora-layers auto diagnoses a trained model; a fresh one has no inflection layers to find');
-  const text = spec === 'auto' ? await readTextFile(options.data!) : '';
+  const diagnosed = spec === 'auto' || 'ranked' in spec;
+  if (diagnosed && options.fromScratch)
+    throw new UsageError(
+      `--lora-layers ${options.loraLayers} diagnoses a trained model; a fresh one has no inflection layers to find`,
+    );
+  const text = diagnosed ? await readTextFile(options.data!) : '';
   const window = Math.min(128, model.config.maxPositionEmbeddings);
   const targets = await resolveLoraLayers(model, spec, { text, window });
   process.stderr.write(`recur: LoRA trains on layers ${targets.layers.join(', ')}\n`);

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServingEngine } from '@recur/engine';
 import { ClientGoneError, readJsonBody } from './body.js';
+import type { DomainCounters } from './domainCounters.js';
 import { runGeneration, type GenerationInput, type ServeTokenizer } from './generation.js';
 import { badRequest, HttpError, sendJson } from './httpError.js';
 import type { AdmissionGate, ServeLimits } from './limits.js';
@@ -18,6 +19,8 @@ export interface GenerateContext {
   readonly adapters: readonly string[];
   /** Domains of a model with per-domain ends, picked by a request's "domain" (empty: none). */
   readonly domains: readonly string[];
+  /** Per-domain requests and tokens for GET /metrics (counted only when `domains` is non-empty). */
+  readonly domainCounters: DomainCounters;
   readonly limits: ServeLimits;
   readonly gate: AdmissionGate;
   readonly isDraining: () => boolean;
@@ -92,7 +95,9 @@ async function submit(
   onDelta?: (text: string, depths: readonly number[]) => void,
 ): ReturnType<typeof runGeneration> {
   try {
-    return await runGeneration(ctx.engine, ctx.tokenizer, input, signal, onDelta);
+    const outcome = await runGeneration(ctx.engine, ctx.tokenizer, input, signal, onDelta);
+    if (ctx.domains.length > 0) ctx.domainCounters.record(input.domain, outcome.completionTokens);
+    return outcome;
   } catch (error) {
     if (error instanceof RangeError) throw badRequest(null, error.message);
     if (error instanceof Error && /draining/.test(error.message)) throw draining();

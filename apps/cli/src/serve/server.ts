@@ -9,6 +9,7 @@ import { draining, handleGenerate, type GenerateContext } from './generateRoute.
 import type { ServeTokenizer } from './generation.js';
 import { HttpError, sendError, sendJson } from './httpError.js';
 import { AdmissionGate, type ServeLimits } from './limits.js';
+import { DomainCounters } from './domainCounters.js';
 import { metricsText } from './metrics.js';
 
 export interface ServeServerOptions {
@@ -58,12 +59,14 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
   const authorize = options.apiKey === undefined ? undefined : bearerCheck(options.apiKey);
   // recur extension: a model with per-domain ends lists them on every entry (any adapter runs with any domain)
   const domains = options.domains?.length ? { domains: options.domains } : {};
+  const domainCounters = new DomainCounters();
   const ctx: GenerateContext = {
     engine,
     tokenizer: options.tokenizer,
     modelName: options.modelName,
     adapters: options.adapters ?? [],
     domains: options.domains ?? [],
+    domainCounters,
     limits,
     gate,
     isDraining: () => isDraining,
@@ -85,6 +88,7 @@ export function createServeServer(options: ServeServerOptions): ServeServer {
           responses,
           draining: isDraining,
           adapters: [options.modelName, ...(options.adapters ?? [])],
+          domains: options.domains?.length ? domainCounters.snapshot(options.domains) : [],
         });
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
         res.end(text);

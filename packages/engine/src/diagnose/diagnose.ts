@@ -1,7 +1,7 @@
 import { sharedPcaCka } from '@recur/tensor';
 import type { LoadedModel } from '../model.js';
 import { domainMetrics, type DomainMetrics } from './domainMetrics.js';
-import { inflectionRuleText, inflectionSteps } from './inflection.js';
+import { inflectionRanking, inflectionRuleText, inflectionSteps } from './inflection.js';
 import { diagnosticPass } from './windowGradients.js';
 
 export interface DiagnoseOptions {
@@ -49,6 +49,8 @@ export interface DiagnoseResult {
   /** Whether a stored layer runs at more than one step. */
   readonly recursive: boolean;
   readonly inflectionSteps: number[];
+  /** Every step, closest to an inflection step first (`inflectionRanking`; `--lora-layers auto:K` takes the first K). */
+  readonly inflectionRanking: number[];
   /**
    * [step][step] on the source data: mean over windows, heads and query rows of 1 − Jensen–Shannon
    * divergence (bits) between the two steps' causal attention rows; 1 = identical maps (EchoAtt's measure).
@@ -115,6 +117,7 @@ export async function diagnoseModel(
     steps,
     recursive: layers.some((l) => l.steps.length > 1),
     inflectionSteps: flagged,
+    inflectionRanking: inflectionRanking(source.attentionEntropy, source.activationGradNorm),
     attentionSimilarity: source.attentionSimilarity,
     similarityMetric: SIMILARITY_METRIC,
     inflectionLayers: [...new Set(flagged.map((s) => steps[s]!.layer))].sort((a, b) => a - b),

@@ -74,9 +74,9 @@ export function attendRows(
   const T = contexts.length;
   if (T === 0) return undefined;
   const keep = step !== undefined && [...ctx.echo.values()].includes(step);
-  // an EchoAtt source keeps its probabilities (the per-row kernel); plain steps take the tiled
-  // online-softmax kernel for their prefill runs
-  const job = {
+  // every step takes the tiled online-softmax kernel for its prefill runs; an EchoAtt source also
+  // leaves its probabilities in its kept rows (the tiled kernel builds them along its running max)
+  ops.attentionTiled({
     q: S.at('qkv'),
     qStride: qkvDim * 4,
     T,
@@ -85,15 +85,13 @@ export function attendRows(
     kvHeads,
     headDim: hd,
     contexts,
-    scores: keep ? ctx.kept(step) : scores.offset,
+    scores: scores.offset,
     scoreStride: scores.positions * 4,
     out: S.at('att'),
     outStride: qDim * 4,
     scale: 1 / Math.sqrt(hd),
-    ...(keep ? { keepProbabilities: true } : {}),
-  };
-  if (keep) ops.attention(job);
-  else ops.attentionTiled(job);
+    ...(keep && { kept: { rows: ctx.kept(step), stride: scores.positions * 4 } }),
+  });
   profile.lap('attention', phase);
   return { runs, T };
 }

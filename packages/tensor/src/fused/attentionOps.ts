@@ -27,6 +27,11 @@ export interface AttentionJob {
    * (an EchoAtt source step: later steps apply them to their own values with `echoValues`).
    */
   readonly keepProbabilities?: boolean;
+  /**
+   * attentionTiled only: leave item (t, h)'s softmax probabilities at `rows + (t·heads + h)·stride` bytes (an
+   * EchoAtt source on the tiled path; `scores` stays the tile scratch). Rows ≥ each context are left as they were.
+   */
+  readonly kept?: { readonly rows: number; readonly stride: number } | undefined;
 }
 
 /**
@@ -63,6 +68,8 @@ export function writeAttentionParams(runtime: FusedRuntime, p: number, job: Atte
   i32[b + AttnParams.Out] = job.out;
   i32[b + AttnParams.OutStride] = job.outStride;
   i32[b + AttnParams.KeepProbs] = job.keepProbabilities ? 1 : 0;
+  i32[b + AttnParams.Kept] = job.kept?.rows ?? 0;
+  i32[b + AttnParams.KeptStride] = job.kept?.stride ?? 0;
 }
 
 /** The echo job as attnValues params: the probabilities stand where that kernel reads its scores. */

@@ -51,14 +51,20 @@ export function runSegment(
   run: AttentionRun,
 ): { kernel: KernelName; params: number; items: number; chunk: number } {
   const rows = run.to - run.from;
-  // the job's pointers moved to the run's first row; a tiled run keeps no probabilities
+  // the job's pointers moved to the run's first row; kept probabilities go to `kept` (tiled: its Kept param;
+  // per-row: the kernel keeps them in its score rows, so those are the kept rows)
+  const kept = job.kept && { rows: job.kept.rows + run.from * job.heads * job.kept.stride, stride: job.kept.stride };
+  const scores =
+    kept && !run.tiled ? kept : { rows: job.scores + run.from * job.heads * job.scoreStride, stride: job.scoreStride };
   writeAttentionParams(runtime, p, {
     ...job,
     q: job.q + run.from * job.qStride,
     rowInfo: job.rowInfo + run.from * RowInfo.Size * 4,
-    scores: job.scores + run.from * job.heads * job.scoreStride,
+    scores: scores.rows,
+    scoreStride: scores.stride,
     out: job.out + run.from * job.outStride,
-    keepProbabilities: false,
+    keepProbabilities: kept !== undefined && !run.tiled,
+    kept: run.tiled ? kept : undefined,
   });
   runtime.i32[(p >>> 2) + AttnParams.Rows] = rows;
   return run.tiled

@@ -143,7 +143,7 @@ export class FusedOps {
    * The same attention as `attention` (within float32 rounding), for prefill: each run of ≥ 8
    * consecutive rows of one sequence on the tiled online-softmax kernel (attentionTiled: K/V read
    * once per 8 rows × a query group, no score row longer than a tile), other rows as `attention`
-   * does them. It keeps no probabilities: a step whose attention map is read needs `attention`.
+   * does them. With `job.kept` it also leaves every item's probabilities there (an EchoAtt source).
    * The job's RowInfo entries must be written; scoreStride ≥ TILE_SCORE_FLOATS floats.
    */
   attentionTiled(job: AttentionJob): void {

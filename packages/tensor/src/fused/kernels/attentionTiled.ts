@@ -5,6 +5,7 @@ import { locate, minU, updateQuery, type TiledLocals } from './attentionTiledUpd
 import { tileScores } from './attentionTiledScores.js';
 import { loadScale } from './attentionEmit.js';
 import { finishQueries, tileValues } from './attentionTiledValues.js';
+import { finishKept, keepTile } from './attentionTiledKeep.js';
 
 /** Query rows of one item: the K/V tile read from L2 once serves TILE_ROWS rows × a group of heads. */
 export const TILE_ROWS = 8;
@@ -25,7 +26,8 @@ export const TILE_SCORE_FLOATS = TILE_KEYS + 4;
  * (tileValues). Two queries, not three: twelve accumulators spill on 16 x64 vector registers and ran
  * ≈ 15% slower than the per-row kernel; two run ≈ 15% faster (CPU time, SmolLM shape, 128 rows over 256 keys). Rows of the block share
  * the cache of its first row; row t attends its own context (RowInfo), keys past it are never used.
- * Params: AttnParams, with `Rows` the run's row count and a score row of TILE_SCORE_FLOATS per (t, h).
+ * Params: AttnParams, with `Rows` the run's row count and a score row of TILE_SCORE_FLOATS per (t, h); with `Kept`
+ * set it also leaves each (t, h)'s softmax probabilities there (attentionTiledKeep: an EchoAtt source).
  */
 export function attentionTiled(fma = false): KernelFunction {
   const [p, i0, i1] = [0, 1, 2];
@@ -69,9 +71,13 @@ export function attentionTiled(fma = false): KernelFunction {
     'hb64',
     'oa',
     'ob',
+    'kr',
+    'ks',
+    'kn',
+    'kn4',
   );
   const v = L.named(V128, 'a0', 'a1', 'a2', 'a3', 'b0', 'b1', 'b2', 'b3', 'qva', 'qvb', 'kv');
-  const w = L.named(V128, 'maxV', 'sumV', 'pv', 'p1', 'p2', 'p3', 'xv', 'nv', 'rv');
+  const w = L.named(V128, 'maxV', 'sumV', 'pv', 'p1', 'p2', 'p3', 'xv', 'nv', 'rv', 'kf');
   const f = L.named(F32, 'scale', 'mOld', 'mNew', 'sum', 'e', 'x', 'en', 'er', 'factor');
   const Lc: TiledLocals = { p, fma, ...n, ...v, ...w, ...f };
   const P = AttnParams;
@@ -149,11 +155,11 @@ export function attentionTiled(fma = false): KernelFunction {
         // softmax update and values, one query at a time
         ...i32(0),
         ...set(n.u),
-        ...whileLt(n.u, n.U, [...updateQuery(Lc, rowInfoOf), ...bump(n.u, 1)]),
+        ...whileLt(n.u, n.U, [...updateQuery(Lc, rowInfoOf, keepTile(Lc)), ...bump(n.u, 1)]),
         ...tileValues(Lc),
         ...bump(n.s0, TILE_KEYS),
       ]),
-      ...finishQueries(Lc),
+      ...finishQueries(Lc, finishKept(Lc, [...rowInfoOf(n.t), ...i32Load(4 * RowInfo.Context)])),
       ...bump(n.i, 1),
     ]),
   ];

@@ -99,9 +99,10 @@ export function eachOut(c: TiledLocals, value: Code): Code {
  * Query u's softmax step on the current tile (keys s0 .. s0 + kt): the tile's max joins the running
  * max m, its scores become p = e^(score − m_new) in place (0 past the keys its row attends), the
  * running sum becomes sum·f + Σ p and f = e^(m_old − m_new) is kept for tileValues. A row that
- * attends none of the tile gets p = 0 and f = 1. The first tile starts m = −∞, sum 0, out 0.
+ * attends none of the tile gets p = 0 and f = 1. The first tile starts m = −∞, sum 0, out 0. `attended` runs
+ * after the step of a row that attends some of the tile (p, cnt and factor still in place: keepTile).
  */
-export function updateQuery(c: TiledLocals, rowInfoOf: (t: number) => Code): Code {
+export function updateQuery(c: TiledLocals, rowInfoOf: (t: number) => Code, attended: Code = []): Code {
   const n = (name: string): number => L(c, name);
   const [s, sp, cnt, cnt4, a] = [n('s'), n('sp'), n('cnt'), n('cnt4'), n('a')];
   const [maxV, sumV, pv, xv, nv, rv] = [n('maxV'), n('sumV'), n('pv'), n('xv'), n('nv'), n('rv')];
@@ -188,6 +189,7 @@ export function updateQuery(c: TiledLocals, rowInfoOf: (t: number) => Code): Cod
     ...get(sp),
     ...get(factor),
     ...f32Store(FACTOR_BYTES),
+    ...attended,
   ];
   return [
     ...locate(c, get(n('u'))),

@@ -138,7 +138,7 @@ function micro(c: TiledLocals, queries: number, chunks: number): Code {
 }
 
 /** out /= running sum, for every query of the item's block. */
-export function finishQueries(c: TiledLocals): Code {
+export function finishQueries(c: TiledLocals, after: Code = []): Code {
   const [u, sp, pv] = [local(c, 'u'), local(c, 'sp'), local(c, 'pv')];
   return [
     ...i32(0),
@@ -156,6 +156,7 @@ export function finishQueries(c: TiledLocals): Code {
       ...ins.f32x4Splat,
       ...set(pv),
       ...eachOut(c, [...get(local(c, 'a')), ...v128Load(), ...get(pv), ...ins.f32x4Mul]),
+      ...after,
       ...bump(u, 1),
     ]),
   ];

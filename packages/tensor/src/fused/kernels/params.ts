@@ -24,7 +24,13 @@ export const AttnParams = {
   KeepProbs: 11,
   /** attentionTiled: rows of the run (its items are blocks of rows × kv heads). */
   Rows: 12,
-  Size: 13,
+  /**
+   * attentionTiled: non-zero, the byte address where item (t, h)'s softmax probabilities go, at
+   * Kept + (t·heads + h)·KeptStride (EchoAtt sources on the tiled path: its score rows hold one tile only).
+   */
+  Kept: 13,
+  KeptStride: 14,
+  Size: 15,
 } as const;
 /** Per-row cache description: K of kv head 0 at position 0, V likewise, positions attended, bytes between kv heads. */
 export const RowInfo = { KBase: 0, VBase: 1, Context: 2, HeadStride: 3, Size: 4 } as const;
