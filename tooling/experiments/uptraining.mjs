@@ -4,7 +4,8 @@
 // cosine lr, early-exit losses on every loop and knowledge distillation from the original; held-out perplexity per
 // exit with Recur on the real TinyStories validation documents. (Bae et al. 2024, arXiv 2410.20672, §3.4.)
 // Writes docs/results/uptraining.md and .json. Env: UPTRAIN_TOKENS (per run, default 5e6), UPTRAIN_FROM / UPTRAIN_RUNS (grid
-// slice [from, runs) of the priority-ordered grid, default all: slices may train in parallel), UPTRAIN_THREADS
+// slice [from, runs) of the priority-ordered grid, default all: slices may train in parallel), UPTRAIN_CACHED_ONLY=1
+// (report the slice's finished runs and list the rest as not run, training nothing), UPTRAIN_THREADS
 // (uptrainingRun.mjs); the data and python settings (UPTRAIN_CORPUS_TOKENS, UPTRAIN_HELDOUT_BYTES, RECUR_PYTHON,
 // UPTRAIN_BLAS_DIR) are uptrainingSetup.mjs's, shared with experiment:payoff.
 import { execFileSync } from 'node:child_process';
@@ -12,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { disposeModel, evaluatePerplexity } from '../../packages/engine/dist/index.js';
 import { loadModel } from '../../packages/engine/dist/node.js';
 import { initBackend } from '../../packages/tensor/dist/index.js';
-import { training, uptrainRun } from './uptrainingRun.mjs';
+import { finished, runKey, training, uptrainRun } from './uptrainingRun.mjs';
 import { writeUptrainingReport } from './uptrainingReport.mjs';
 import { uptrainingContext, uptrainingEnv } from './uptrainingSetup.mjs';
 
@@ -44,8 +45,15 @@ const sourcePath = `${root}../shared/models/stories260K/hf`;
 const source = await loadModel(sourcePath);
 const { ctx, corpus, about } = await uptrainingContext({ root, cache, source, sourcePath, ...settings });
 const original = await evaluatePerplexity(source, ctx.heldOut, { window: ctx.window });
+const cachedOnly = process.env.UPTRAIN_CACHED_ONLY === '1';
 const runs = [];
+/** Grid runs left out under UPTRAIN_CACHED_ONLY (not trained at this budget). */
+const notRun = [];
 for (const config of grid) {
+  if (cachedOnly && !finished(cache, config)) {
+    notRun.push(runKey(config));
+    continue;
+  }
   const run = await uptrainRun(config, ctx);
   const ppl = run.perplexityPerLoop;
   console.log(
@@ -70,5 +78,6 @@ writeUptrainingReport(root, {
   training,
   original: { parameters: source.decoder.parameterCount, perplexity: original.perplexity },
   runs,
+  notRun,
 });
 disposeModel(source);

@@ -3,7 +3,7 @@
 // loop, distillation from the source) and score held-out perplexity per exit with Recur. A finished run's
 // result.json is reused, so the doc can be regenerated without retraining.
 import { spawnSync } from 'node:child_process';
-import { renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { convertModel, disposeModel, evaluateDepths, perplexityWindows } from '../../packages/engine/dist/index.js';
 import { exportTorch, loadModel } from '../../packages/engine/dist/node.js';
 import { cpuSecondsWithChildren, loadAverage } from '../bench/record.mjs';
@@ -41,6 +41,11 @@ export function runKey(c) {
 /** A run's folder in `cache`: result.json, train.log, converted/ and trained/ (the uptrained Recur model). @param {string} cache @param {RunConfig} c */
 export function runDir(cache, c) {
   return `${cache}/runs/${runKey(c)}`;
+}
+
+/** Whether run `c` finished in `cache` (its result.json exists). @param {string} cache @param {RunConfig} c */
+export function finished(cache, c) {
+  return existsSync(`${runDir(cache, c)}/result.json`);
 }
 
 /**

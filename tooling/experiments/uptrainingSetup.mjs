@@ -12,9 +12,16 @@ import { exportTorch } from '../../packages/engine/dist/node.js';
 
 /** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
 
+/**
+ * Debian's OpenBLAS (`apt-get install libopenblas0-pthread`), used when UPTRAIN_BLAS_DIR is unset: a torch linked to
+ * the reference BLAS multiplies ≈ 20× slower (measured 2 vs 37 GFLOP/s on one core here), ≈ 2–3× slower uptraining.
+ */
+const DEBIAN_OPENBLAS = '/usr/lib/x86_64-linux-gnu/openblas-pthread';
+
 /** The uptraining data settings from the environment: one default for both experiments, so their runs agree. */
 export function uptrainingEnv() {
-  const blas = process.env.UPTRAIN_BLAS_DIR;
+  const blas =
+    process.env.UPTRAIN_BLAS_DIR ?? (existsSync(`${DEBIAN_OPENBLAS}/libblas.so.3`) ? DEBIAN_OPENBLAS : undefined);
   return {
     corpusTokens: Number(process.env.UPTRAIN_CORPUS_TOKENS ?? 1_000_000),
     corpusSeed: 0,
@@ -50,7 +57,7 @@ export async function uptrainingContext(o) {
     corpus,
     about: {
       python: `${basename(o.python)} with torch ${torch}`,
-      blas: o.blas ? `OpenBLAS from UPTRAIN_BLAS_DIR (…/${basename(o.blas)})` : 'as torch links it',
+      blas: o.blas ? `OpenBLAS on LD_LIBRARY_PATH (…/${basename(o.blas)})` : 'as torch links it',
       heldOut: {
         file: '../shared/corpora/tinystories_val/tinystories_val.txt',
         bytes: o.heldOutBytes,
