@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { disposeModel, evaluatePerplexity } from '../../packages/engine/dist/index.js';
 import { loadModel } from '../../packages/engine/dist/node.js';
+import { tyingPlan } from '../../packages/graph/dist/index.js';
 import { initBackend } from '../../packages/tensor/dist/index.js';
 import { finished, runKey, training, uptrainRun } from './uptrainingRun.mjs';
 import { writeUptrainingReport } from './uptrainingReport.mjs';
@@ -21,7 +22,9 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const cache = `${root}.cache/uptraining`;
 const tokens = Number(process.env.UPTRAIN_TOKENS ?? 5_000_000);
 const settings = uptrainingEnv();
-/** Priority order (issue 15 §3): the paper's recipe at rank 8 and 0, Lower rank 8, ranks 16/full, ×3, a second seed. */
+/** Priority order (issue 15 §3): the paper's recipe at rank 8 and 0, Lower rank 8, ranks 16/full, ×3, a second seed,
+ *  then Lower at ranks 16/full, and ×3 Average + full-rank SVD: it starts as the original exactly (every source layer
+ *  recovered), so it measures what the corpus and objective alone do to the original's held-out perplexity. */
 /** @type {[2 | 3, 'average' | 'lower', number | 'full', number][]} */
 const plan = [
   [2, 'average', 8, 0],
@@ -34,6 +37,9 @@ const plan = [
   [3, 'average', 0, 0],
   [2, 'average', 8, 1],
   [2, 'average', 0, 1],
+  [2, 'lower', 16, 0],
+  [2, 'lower', 'full', 0],
+  [3, 'average', 'full', 0],
 ];
 /** @type {import('./uptrainingRun.mjs').RunConfig[]} */
 const grid = plan
@@ -59,7 +65,9 @@ for (const config of grid) {
   console.log(
     `${run.key}${run.cached ? ' (cached)' : ''}: per-loop ppl ${ppl.afterConversion.map((/** @type {number} */ p) => p.toFixed(2)).join('/')} → ${ppl.afterUptraining.map((/** @type {number} */ p) => p.toFixed(2)).join('/')} (${run.tokensPerSecond.toFixed(0)} tok/s)`,
   );
-  runs.push(run);
+  // which source layers the converted model runs (floor depth fit: ×2 over 3 shareable layers drops one)
+  const plan = tyingPlan(source.decoder.config.numLayers, config.loops, 'middle-cycle', 'floor');
+  runs.push({ ...run, sourceLayers: plan.steps.map((s) => s.sourceLayer) });
 }
 const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
 writeUptrainingReport(root, {

@@ -5,6 +5,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAverage, machineDescription } from '../bench/record.mjs';
+import { readings } from './uptrainingReadings.mjs';
 
 /** @param {string} root @param {any} data */
 export function writeUptrainingReport(root, data) {
@@ -28,7 +29,7 @@ function markdown(d) {
   const t = d.training;
   const rows = d.runs.map(
     (/** @type {any} */ r) =>
-      `| ×${r.config.loops} | ${r.config.init} | ${r.config.rank} | ${r.config.seed} | ${fmt(r.parameters)} | ${fmt(r.trainedTokens)} | ${ppl(r.perplexityPerLoop.afterConversion)} | **${ppl(r.perplexityPerLoop.afterUptraining)}** | ${(last(r.perplexityPerLoop.afterUptraining) / d.original.perplexity).toFixed(3)} | ${r.tokensPerSecond.toFixed(0)} | ${r.loadAverage.before} |`,
+      `| ×${r.config.loops} | ${r.config.init} | ${r.config.rank} | ${r.config.seed} | ${r.sourceLayers?.join(', ') ?? '—'} | ${fmt(r.parameters)} | ${fmt(r.trainedTokens)} | ${ppl(r.perplexityPerLoop.afterConversion)} | **${ppl(r.perplexityPerLoop.afterUptraining)}** | ${(last(r.perplexityPerLoop.afterUptraining) / d.original.perplexity).toFixed(3)} | ${r.tokensPerSecond.toFixed(0)} | ${r.loadAverage.before} |`,
   );
   const curves = d.runs.map((/** @type {any} */ r) => `- ${r.key}: ${curve(r.curve)}`);
   return `# Uptraining a Relaxed Recursive stories260K (PyTorch path)
@@ -47,11 +48,14 @@ leaves after loop 1, 2, … (exit = epilogue + head), shallowest first.
 
 Original stories260K: held-out perplexity **${d.original.perplexity.toFixed(3)}**.
 
-| loops | init | LoRA rank | seed | unique parameters | trained tokens | per-loop ppl after conversion | per-loop ppl after uptraining | deepest / original | train tok/s | load avg (1/5/15 min) |
-| --- | --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | --- |
+| loops | init | LoRA rank | seed | source layers run | unique parameters | trained tokens | per-loop ppl after conversion | per-loop ppl after uptraining | deepest / original | train tok/s | load avg (1/5/15 min) |
+| --- | --- | ---: | ---: | --- | ---: | ---: | --- | --- | ---: | ---: | --- |
 ${rows.join('\n')}
 
-Readings (computed from the table): ${readings(d).join(' ')}
+Readings (computed from the table):
+${readings(d)
+  .map((line) => `- ${line}`)
+  .join('\n')}
 
 Training loss (all exits, weighted) at 0%, 25%, 50%, 75% and 100% of each run, per-exit losses at the end:
 ${curves.join('\n')}
@@ -72,61 +76,6 @@ function curve(c) {
 /** @template T @param {T[]} xs @returns {T} */
 function last(xs) {
   return /** @type {T} */ (xs[xs.length - 1]);
-}
-
-/** The issue's three targets, each met or missed, from the runs present. @param {any} d */
-function readings(d) {
-  const out = [];
-  const budget = Math.min(...d.runs.map((/** @type {any} */ r) => r.trainedTokens));
-  out.push(
-    budget >= 5e6
-      ? `Every run trained ≥ 5M tokens (issue 15 §3's budget).`
-      : `Budget: ${fmt(budget)} tokens per run, below issue 15 §3's ≥ 5M — these are short-budget numbers, not a verdict on the recipe.`,
-  );
-  const find = (/** @type {any} */ q) =>
-    d.runs.find((/** @type {any} */ r) => Object.entries(q).every(([k, v]) => r.config[k] === v));
-  const deep = (/** @type {any} */ r) => last(r.perplexityPerLoop.afterUptraining);
-  const r8 = find({ loops: 2, init: 'average', rank: 8, seed: 0 });
-  const r0 = find({ loops: 2, init: 'average', rank: 0, seed: 0 });
-  if (r8) {
-    const ratio = deep(r8) / d.original.perplexity;
-    out.push(
-      `Target 1 (relaxed rank 8 within 10% of the original): ×2 Average+SVD rank 8 is at ${ratio.toFixed(3)}× the original's perplexity — ${ratio <= 1.1 ? 'met' : 'missed'}.`,
-    );
-  }
-  if (r8 && r0) {
-    const r8b = find({ loops: 2, init: 'average', rank: 8, seed: 1 });
-    const r0b = find({ loops: 2, init: 'average', rank: 0, seed: 1 });
-    const met = deep(r8) < deep(r0);
-    let seeds = ' (one seed only)';
-    if (r8b && r0b) {
-      // the second seed backs the comparison when both seeds agree and the gap exceeds the seed-to-seed spread
-      const spread = Math.max(Math.abs(deep(r8) - deep(r8b)), Math.abs(deep(r0) - deep(r0b)));
-      const gap = Math.min(Math.abs(deep(r0) - deep(r8)), Math.abs(deep(r0b) - deep(r8b)));
-      const agree = deep(r8b) < deep(r0b) === met;
-      seeds = `; seed 1: ${deep(r8b).toFixed(3)} vs ${deep(r0b).toFixed(3)}; the smaller gap between ranks (${gap.toFixed(3)}) is ${(gap / Math.max(spread, 1e-9)).toFixed(1)}× the largest seed-to-seed difference (${spread.toFixed(3)})${agree && gap > spread ? ', so the seeds back it' : ', so it is within seed noise'}`;
-    }
-    out.push(
-      `Target 2 (rank 8 better than rank 0): ${deep(r8).toFixed(3)} vs ${deep(r0).toFixed(3)} — ${met ? 'met' : 'missed'}${seeds}.`,
-    );
-  }
-  const ordered = d.runs.filter((/** @type {any} */ r) => {
-    const p = r.perplexityPerLoop.afterUptraining;
-    return p.every((/** @type {number} */ x, /** @type {number} */ i) => i === 0 || x < p[i - 1]);
-  });
-  out.push(
-    `Target 3 (deeper exits better): ${ordered.length} of ${d.runs.length} runs have per-loop perplexity falling with every loop.`,
-  );
-  if (d.notRun?.length)
-    out.push(
-      `Not run at this budget (the grid's remaining configurations): ${d.notRun.map((/** @type {string} */ k) => `\`${k}\``).join(', ')}.`,
-    );
-  const tps = d.runs.filter((/** @type {any} */ r) => !r.cached).map((/** @type {any} */ r) => r.tokensPerSecond);
-  if (tps.length)
-    out.push(
-      `Training ran at ${Math.min(...tps).toFixed(0)}–${Math.max(...tps).toFixed(0)} tokens/s (wall, teacher forward included).`,
-    );
-  return out;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
