@@ -93,37 +93,35 @@ function whyReadings(find, original) {
       );
   }
   for (const init of ['average', 'lower']) {
-    const ladder = [0, 8, 16, 'full']
-      .map((rank) => [rank, find({ loops: 2, init, rank, seed: 0 })])
-      .filter(([, r]) => r);
+    const ladder = byRank(find, RANKS, { loops: 2, init });
     if (ladder.length > 1)
       out.push(
         `×2 ${init} by LoRA rank: ${ladder.map(([rank, r]) => `${rank} → ${f3(deep(r))}`).join(', ')} (${f3(deep(last(ladder)[1]) / original)}× the original at the highest rank run).`,
       );
   }
-  const both = [0, 8, 16, 'full']
-    .map((rank) => [
-      rank,
-      find({ loops: 2, init: 'average', rank, seed: 0 }),
-      find({ loops: 2, init: 'lower', rank, seed: 0 }),
-    ])
-    .filter(([, a, l]) => a && l);
+  const both = byRank(find, RANKS, { loops: 2, init: 'average' }, { loops: 2, init: 'lower' });
   if (both.length)
     out.push(
       `Lower / Average (×2, deepest exit) by rank: ${both.map(([rank, a, l]) => `${rank}: ${f3(deep(l) / deep(a))}`).join(', ')} (below 1: Lower better).`,
     );
-  const depthPairs = [8, 0]
-    .map((rank) => [
-      rank,
-      find({ loops: 2, init: 'average', rank, seed: 0 }),
-      find({ loops: 3, init: 'average', rank, seed: 0 }),
-    ])
-    .filter(([, a, b]) => a && b);
+  const depthPairs = byRank(find, [8, 0], { loops: 2, init: 'average' }, { loops: 3, init: 'average' });
   if (depthPairs.length)
     out.push(
       `×3 / ×2 (Average, deepest exit) by rank: ${depthPairs.map(([rank, a, b]) => `${rank}: ${f3(deep(b) / deep(a))}`).join(', ')} (${layersOf(/** @type {any[]} */ (depthPairs[0]))}).`,
     );
   return out;
+}
+
+const RANKS = [0, 8, 16, 'full'];
+
+/**
+ * [rank, run of each query at that rank (seed 0)] for the ranks where every query ran.
+ * @param {(q: any) => any} find @param {(number | string)[]} ranks @param {...any} queries @returns {any[][]}
+ */
+function byRank(find, ranks, ...queries) {
+  return ranks
+    .map((rank) => [rank, ...queries.map((q) => find({ ...q, rank, seed: 0 }))])
+    .filter((row) => row.slice(1).every(Boolean));
 }
 
 /** @param {any[]} pair [rank, ×2 run, ×3 run] */
