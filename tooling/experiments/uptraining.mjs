@@ -24,7 +24,8 @@ const tokens = Number(process.env.UPTRAIN_TOKENS ?? 5_000_000);
 const settings = uptrainingEnv();
 /** Priority order (issue 15 §3): the paper's recipe at rank 8 and 0, Lower rank 8, ranks 16/full, ×3, a second seed,
  *  then Lower at ranks 16/full, and ×3 Average + full-rank SVD: it starts as the original exactly (every source layer
- *  recovered), so it measures what the corpus and objective alone do to the original's held-out perplexity. */
+ *  recovered), so it measures what the corpus and objective alone do to the original's held-out perplexity; then the
+ *  rest of ×3 (the issue's whole grid: ×2 and ×3, ranks 0/8/16/full, Lower and Average). */
 /** @type {[2 | 3, 'average' | 'lower', number | 'full', number][]} */
 const plan = [
   [2, 'average', 8, 0],
@@ -40,6 +41,11 @@ const plan = [
   [2, 'lower', 16, 0],
   [2, 'lower', 'full', 0],
   [3, 'average', 'full', 0],
+  [3, 'average', 16, 0],
+  [3, 'lower', 8, 0],
+  [3, 'lower', 0, 0],
+  [3, 'lower', 16, 0],
+  [3, 'lower', 'full', 0],
 ];
 /** @type {import('./uptrainingRun.mjs').RunConfig[]} */
 const grid = plan
