@@ -91,6 +91,11 @@ function whyReadings(find, original) {
       out.push(
         `Against the control instead of the original, ×2 Average+SVD rank 8 is at ${f3(deep(r8) / deep(control))}× (${deep(r8) / deep(control) <= 1.1 ? 'within' : 'outside'} 10%).`,
       );
+    const full2 = find({ loops: 2, init: 'average', rank: 'full', seed: 0 });
+    if (r8 && full2)
+      out.push(
+        `Where target 1's gap goes (factors of the deepest exit's perplexity, multiplying to ${f3(deep(r8) / original)}×): uptraining itself ${f3(deep(control) / original)}× (the control); the layers ×2 leaves out ${f3(deep(full2) / deep(control))}× (×2 full rank, which recovers the layers it runs exactly, ${full2.sourceLayers?.join(', ') ?? '—'}, against the control); tying at rank 8 ${f3(deep(r8) / deep(full2))}× (rank 8 against full rank).`,
+      );
   }
   for (const init of ['average', 'lower']) {
     const ladder = byRank(find, RANKS, { loops: 2, init });
@@ -104,7 +109,7 @@ function whyReadings(find, original) {
     out.push(
       `Lower / Average (×2, deepest exit) by rank: ${both.map(([rank, a, l]) => `${rank}: ${f3(deep(l) / deep(a))}`).join(', ')} (below 1: Lower better).`,
     );
-  const depthPairs = byRank(find, [8, 0], { loops: 2, init: 'average' }, { loops: 3, init: 'average' });
+  const depthPairs = byRank(find, RANKS, { loops: 2, init: 'average' }, { loops: 3, init: 'average' });
   if (depthPairs.length)
     out.push(
       `×3 / ×2 (Average, deepest exit) by rank: ${depthPairs.map(([rank, a, b]) => `${rank}: ${f3(deep(b) / deep(a))}`).join(', ')} (${layersOf(/** @type {any[]} */ (depthPairs[0]))}).`,

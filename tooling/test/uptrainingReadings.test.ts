@@ -47,6 +47,10 @@ describe('uptraining readings', () => {
     expect(line('Control')).toContain('to 5.500 (1.100×)');
     expect(line('Control')).toContain('by +10.0%');
     expect(line('Against the control')).toContain('1.091× (within 10%)');
+    expect(line("Where target 1's gap goes")).toContain('multiplying to 1.200×');
+    expect(line("Where target 1's gap goes")).toContain('uptraining itself 1.100×');
+    expect(line("Where target 1's gap goes")).toContain('the layers ×2 leaves out 1.055×');
+    expect(line("Where target 1's gap goes")).toContain('tying at rank 8 1.034×');
   });
 
   it('lays out the rank ladder, Lower against Average, ×3 against ×2, and what was not run', () => {
@@ -55,6 +59,7 @@ describe('uptraining readings', () => {
     );
     expect(line('Lower / Average')).toContain('8: 1.050');
     expect(line('×3 / ×2')).toContain('8: 0.950');
+    expect(line('×3 / ×2')).toContain('full: 0.948');
     expect(line('×3 / ×2')).toContain('×2 runs source layers 0, 1, 3, 4, ×3 runs 0, 1, 2, 3, 4');
     expect(line('Not run')).toContain('`mc2-lower-r16-seed0`');
   });
