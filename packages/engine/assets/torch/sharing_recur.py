@@ -12,7 +12,7 @@ trained here loads back in Recur unchanged; each computes what Recur's TypeScrip
 The generated factors of a (position, loop) step are made when the step runs: once per loop per forward for all
 tokens together, never per token; the stored tensors are the parameters, so training reaches them.
 """
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -20,6 +20,7 @@ from torch import nn
 Factors = Tuple[torch.Tensor, torch.Tensor]  # A [r, in], B [out, r]
 FactorSource = Callable[[int], Optional[Factors]]  # loop -> that loop's factors, or None where it has none
 Shapes = Dict[str, Tuple[int, ...]]
+# `config` below is modeling_recur.RecurConfig (Any: that module imports this one)
 
 ADAPTED_MODULES = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
                    "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
@@ -43,7 +44,7 @@ def submodule(root: nn.Module, path: str) -> nn.Module:
     return root
 
 
-def attach_sharing(lm: nn.Module, config, shapes: Shapes) -> None:
+def attach_sharing(lm: nn.Module, config: Any, shapes: Shapes) -> None:
     """Builds the shared form config.json names (recur.loraKind scaled | hyper | mos; a `masa` section) with
     parameters of the checkpoint's shapes, and points the decoder's linears at it."""
     kind = config.recur.get("loraKind", "depthwise")
@@ -100,7 +101,7 @@ def _scaled_source(linear: nn.Module) -> FactorSource:
 # ---------------------------------------------------------------- hypernetwork LoRA
 # Polyhistor's decomposed hypernetworks (Liu et al., NeurIPS 2022, arXiv 2210.03265): a pair of small generators
 # makes each adapter from an embedding, here e = [loop embedding ; block-position embedding] [2H].
-def attach_hyper(lm: nn.Module, config, shapes: Shapes, scale: float) -> None:
+def attach_hyper(lm: nn.Module, config: Any, shapes: Shapes, scale: float) -> None:
     """`model.lora_hyper.loop_embedding.weight` [loops, H], `model.layers.{u}.lora_hyper.position_embedding.weight` [H],
     `model.lora_hyper.{module}.{A,B}_generator.weight` [r, in, 2H] / [out, r, 2H]."""
     width = (config.recur.get("hyper") or {}).get("hyperDim")
@@ -140,7 +141,7 @@ def _hyper_source(hyper: nn.Module, layer: nn.Module, module: str) -> FactorSour
 # "MoS: Unleashing Parameter Efficiency of Low-Rank Adaptation with Mixture of Shards" (Wang et al. 2024,
 # arXiv 2410.00938): every step's rank vectors are concatenations of shards from pools shared by all steps;
 # the routing is a seeded index table drawn once (recur.mos holds the settings and the steps' row order).
-def attach_mos(lm: nn.Module, config, shapes: Shapes, scale: float) -> None:
+def attach_mos(lm: nn.Module, config: Any, shapes: Shapes, scale: float) -> None:
     """`mos.{module}.lora_{A,B}.pool` [rows, in/K] / [rows, out/K] and `mos.{module}.index_{A,B}` [steps, rank·K]
     (F32 integers: a buffer, saved back as it came, never trained)."""
     section = config.recur.get("mos")
@@ -196,7 +197,7 @@ def check_mos_indices(lm: nn.Module) -> None:
 # ---------------------------------------------------------------- MASA
 # "Share Your Attention: Transformer Weight Sharing via Matrix-based Dictionary Learning" (2025): each shared
 # projection type's per-layer matrix is a combination of S atoms, W_l = Σ_s c[l, s]·D_s.
-def attach_masa(lm: nn.Module, config, shapes: Shapes) -> None:
+def attach_masa(lm: nn.Module, config: Any, shapes: Shapes) -> None:
     """`masa.{module}.atoms` [S, out, in] and `masa.{module}.coefficients` [L, S] replace the layers' `{module}.weight`."""
     modules: List[str] = config.raw["masa"].get("modules") or []
     for module in modules:
