@@ -6,7 +6,8 @@
 // model's work is sharingModel.mjs. Writes sharing.json and (sharingReport.mjs) sharing.md into docs/results, or
 // SHARING_OUT; a model not run now keeps its entry from the sharing.json already there (its own commit and command).
 // Env: SHARING_MODELS (comma-separated, default `stories260K,default`), SHARING_TOKENS (uptraining tokens per row),
-// SHARING_SEED, SHARING_CACHE (default .cache/sharing), SHARING_DECODE_THREADS (default 2);
+// SHARING_SEED, SHARING_CACHE (default .cache/sharing), SHARING_DECODE_THREADS (default 2), SHARING_PATH (recur:
+// Recur's own trainer, the default; pytorch: export --torch + uptrain_recur.py, see sharingTorch.mjs);
 // `--smoke` (or SHARING_SMOKE=1): a tiny end-to-end run.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { initBackend } from '../../packages/tensor/dist/index.js';
 import { sharingForModel, sharingModels } from './sharingModel.mjs';
 import { modelEntries, renderSharing } from './sharingReport.mjs';
+import { sharingPath } from './sharingTorch.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const smoke = process.argv.includes('--smoke') || process.env.SHARING_SMOKE === '1';
@@ -25,6 +27,8 @@ for (const name of names)
   if (!(name in known))
     throw new RangeError(`SHARING_MODELS: unknown model '${name}' (known: ${Object.keys(known).join(', ')})`);
 const seed = Number(process.env.SHARING_SEED ?? 0);
+// the training path (sharingTorch.mjs): stated in the command only when not the default
+const pathEnv = sharingPath() === 'pytorch' ? 'SHARING_PATH=pytorch ' : '';
 const setup = smoke
   ? { batch: 2, seqLen: 32, windows: 2, prompt: 4, decode: 4, rounds: 1 }
   : { batch: 8, seqLen: 128, windows: 32, prompt: 16, decode: 64, rounds: 3 };
@@ -40,8 +44,8 @@ const ctx = {
   // the code the rows ran: read before anything trains (a later commit must not claim them)
   commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim(),
   command: smoke
-    ? `SHARING_MODELS=${names.join(',')} node tooling/experiments/sharing.mjs --smoke`
-    : `SHARING_MODELS=${names.join(',')} SHARING_TOKENS=${tokens} nice -n 10 pnpm experiment:sharing`,
+    ? `${pathEnv}SHARING_MODELS=${names.join(',')} node tooling/experiments/sharing.mjs --smoke`
+    : `${pathEnv}SHARING_MODELS=${names.join(',')} SHARING_TOKENS=${tokens} nice -n 10 pnpm experiment:sharing`,
   validationFile: `${root}../shared/corpora/tinystories_val/tinystories_val.txt`,
   setup,
 };

@@ -22,6 +22,7 @@ import {
   settingGrid,
 } from './sharingRows.mjs';
 import { folderBytes, uptrainRow, uptraining } from './sharingRun.mjs';
+import { sharingPath, torchPathAbout } from './sharingTorch.mjs';
 
 /**
  * The models the experiment knows. stories260K keeps the cache layout of the first invocation (no model folder,
@@ -85,12 +86,14 @@ export async function sharingForModel(name, model, ctx) {
   disposeModel(tied);
   const plan = await planRows(source, ctx.smoke, ctx.budgets, tiedUnique);
   const atoms = masaAtoms(source.config.numLayers);
+  const trainPath = sharingPath();
   const run = (/** @type {string} */ key) => ({
     textFile: corpus.file,
     steps,
     batch: setup.batch,
     seqLen: setup.seqLen,
-    out: `${model.cache}/runs/${key}-steps${steps}-b${setup.batch}x${setup.seqLen}-seed${seed}`,
+    // a PyTorch-trained run is its own (never reused for the other path)
+    out: `${model.cache}/runs/${key}-steps${steps}-b${setup.batch}x${setup.seqLen}-seed${seed}${trainPath === 'pytorch' ? '-torch' : ''}`,
     seed,
     heldOut,
     label: `${name} ${key}`,
@@ -147,6 +150,8 @@ export async function sharingForModel(name, model, ctx) {
       seqLen: setup.seqLen,
       issueTokens: 5_000_000,
       exitLoss: false,
+      path: trainPath,
+      ...(trainPath === 'pytorch' ? { torch: torchPathAbout() } : {}),
     },
     corpus: { file: relative(root, corpus.file), tokens: corpusTokens, teacher: name, temperature: 1 },
     heldOut: {

@@ -95,6 +95,7 @@ as S matrix atoms (truncated SVD of the stacked matrices, not centred).
 wrote itself (temperature 1, seed ${d.seeds.corpus}, \`${d.corpus.file}\`, ${fmt(d.corpus.tokens)} tokens), distilled from the source
 (${u.distillation.alpha} · T² KL at T = ${u.distillation.temperature} + ${1 - u.distillation.alpha} · CE), no exit loss (the last loop only), cosine lr
 peak ${u.peakLr} (warmup ${100 * u.warmupShare}% of steps, down to ${u.minLrRatio}×), \`${u.trainable}\` trainable (embeddings frozen), seed ${d.seeds.training}.
+${trainedBy(u)}
 That is ${(u.tokensPerRow / u.issueTokens).toFixed(3)}× the ${fmt(u.issueTokens)} tokens of the payoff issue: what fits the CPU budget; the ranking
 after so short an uptraining says how each mechanism starts, not where it ends.
 
@@ -115,6 +116,12 @@ ${readings(d)
   .map((r) => `- ${r}`)
   .join('\n')}
 `;
+}
+
+/** Which trainer ran the rows (entries written before SHARING_PATH existed were Recur's). @param {any} u */
+function trainedBy(u) {
+  if (u.path !== 'pytorch') return "Trained by **Recur's own trainer** (tfjs, `SHARING_PATH=recur`, the default).";
+  return `Trained by **PyTorch** (\`SHARING_PATH=pytorch\`: \`recur export --torch\` + \`uptrain_recur.py\`, ${u.torch.python}, BLAS ${u.torch.blas}, ${u.torch.threads} thread; every sharing form in its stored form), each trained folder scored by Recur.`;
 }
 
 /** Rows whose finished uptraining run was reused from .cache (same settings, an earlier invocation). @param {any} d */

@@ -1,10 +1,12 @@
 // One row of `pnpm experiment:sharing`: the same uptraining for every mechanism (distillation from the source on
 // the teacher-written corpus, same token budget, schedule and seed), held-out perplexity before and after, the
 // bytes of the trained folder. A finished run's summary.json is reused, so a failure later does not retrain it.
+// SHARING_PATH=pytorch trains each row with PyTorch (sharingTorch.mjs) instead of Recur's trainer.
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { disposeModel } from '../../packages/engine/dist/index.js';
 import { loadModel, trainModel } from '../../packages/engine/dist/node.js';
 import { plainPerplexity } from './payoffModel.mjs';
+import { sharingPath, torchRow } from './sharingTorch.mjs';
 
 /** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
 
@@ -26,38 +28,16 @@ export async function uptrainRow(model, teacher, run) {
   const before = finite(plainPerplexity(model, run.heldOut), `${run.label} before uptraining`);
   const cpuStart = process.cpuUsage();
   const finished = reusable(run.out, run.steps);
+  const path = sharingPath();
   const summary =
     finished ??
-    (await trainModel({
-      model,
-      teacher,
-      distillation: uptraining.distillation,
-      textFile: run.textFile,
-      out: run.out,
-      force: true,
-      steps: run.steps,
-      seqLen: run.seqLen,
-      batchSize: run.batch,
-      trainable: uptraining.trainable,
-      schedule: {
-        kind: 'cosine',
-        peakLr: uptraining.peakLr,
-        warmupSteps: Math.max(1, Math.round(run.steps * uptraining.warmupShare)),
-        totalSteps: run.steps,
-        minLrRatio: uptraining.minLrRatio,
-      },
-      valFraction: 0.02,
-      evalEvery: 0,
-      saveEvery: 0,
-      evalWindows: 1,
-      finalEvalWindows: 1,
-      seed: run.seed,
-    }));
+    (path === 'pytorch' ? await torchRow(model, teacher, run, uptraining) : await recurRow(model, teacher, run));
   const cpu = process.cpuUsage(cpuStart);
   const trained = await loadModel(summary.modelDir);
   const after = finite(plainPerplexity(trained, run.heldOut), `${run.label} after uptraining`);
   disposeModel(trained);
-  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  // the PyTorch path trains in a child process: its CPU time is the summary's
+  const cpuSeconds = 'cpuSeconds' in summary ? Number(summary.cpuSeconds) : (cpu.user + cpu.system) / 1e6;
   console.log(
     `sharing | ${run.label} | ppl ${before.toFixed(3)} → ${after.toFixed(3)} | ${summary.tokens} tokens${finished ? ' (reused run)' : ` | ${(summary.tokens / cpuSeconds).toFixed(0)} tok/CPU-s`}`,
   );
@@ -71,6 +51,39 @@ export async function uptrainRow(model, teacher, run) {
     trainTokensPerCpuSecond: finished ? null : summary.tokens / cpuSeconds,
     reused: Boolean(finished),
   };
+}
+
+/**
+ * One row through Recur's own trainer (tfjs): its summary.json in `run.out`.
+ * @param {LoadedModel} model @param {LoadedModel} teacher
+ * @param {{ textFile: string, steps: number, batch: number, seqLen: number, out: string, seed: number }} run
+ */
+function recurRow(model, teacher, run) {
+  return trainModel({
+    model,
+    teacher,
+    distillation: uptraining.distillation,
+    textFile: run.textFile,
+    out: run.out,
+    force: true,
+    steps: run.steps,
+    seqLen: run.seqLen,
+    batchSize: run.batch,
+    trainable: uptraining.trainable,
+    schedule: {
+      kind: 'cosine',
+      peakLr: uptraining.peakLr,
+      warmupSteps: Math.max(1, Math.round(run.steps * uptraining.warmupShare)),
+      totalSteps: run.steps,
+      minLrRatio: uptraining.minLrRatio,
+    },
+    valFraction: 0.02,
+    evalEvery: 0,
+    saveEvery: 0,
+    evalWindows: 1,
+    finalEvalWindows: 1,
+    seed: run.seed,
+  });
 }
 
 /** Bytes of every file under `dir` (what the folder costs on disk). @param {string} dir @returns {number} */

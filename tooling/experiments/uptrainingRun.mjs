@@ -2,16 +2,13 @@
 // config): convert stories260K, export it to PyTorch, uptrain with uptrain_recur.py (cosine, exit losses on every
 // loop, distillation from the source) and score held-out perplexity per exit with Recur. A finished run's
 // result.json is reused, so the doc can be regenerated without retraining.
-import { spawnSync } from 'node:child_process';
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { convertModel, disposeModel, evaluateDepths, perplexityWindows } from '../../packages/engine/dist/index.js';
-import { exportTorch, loadModel } from '../../packages/engine/dist/node.js';
-import { cpuSecondsWithChildren, loadAverage } from '../bench/record.mjs';
 import { runCache } from './runCache.mjs';
+import { torchUptrain } from './torchUptrain.mjs';
 
 /**
  * @typedef {{ loops: number, init: 'average' | 'lower', rank: number | 'full', seed: number, tokens: number }} RunConfig
- * @typedef {{ step: number, loss: number, lr: number, tokensPerSecond: number, exitLosses?: number[] }} LogLine
  */
 
 /** Training settings shared by every run (stated in the doc and the json). */
@@ -75,54 +72,13 @@ export async function uptrainRun(config, ctx) {
   const converted = await convertModel(ctx.source, conversionOf(config));
   const before = perLoop(converted, ctx);
   const parameters = converted.parameters.shared + converted.parameters.lora;
-  await exportTorch(converted, `${dir}/converted`);
-  disposeModel(converted);
   const steps = Math.ceil(config.tokens / (training.batch * training.seq));
-  const args = [
-    `${dir}/converted/uptrain_recur.py`,
-    ...[
-      '--model',
-      `${dir}/converted`,
-      '--tokens',
-      ctx.tokensBin,
-      '--teacher',
-      ctx.teacherDir,
-      '--out',
-      `${dir}/trained`,
-    ],
-    ...['--steps', String(steps), '--batch', String(training.batch), '--seq', String(training.seq)],
-    ...[
-      '--lr',
-      String(training.lr),
-      '--schedule',
-      'cosine',
-      '--warmup',
-      String(Math.round(training.warmupFraction * steps)),
-    ],
-    ...['--min-lr-ratio', String(training.minLrRatio), '--clip', String(training.clip)],
-    ...['--weight-decay', String(training.weightDecay), '--trainable', training.trainable, '--exit-loss'],
-    ...['--distill-alpha', String(training.distillAlpha), '--distill-temperature', String(training.distillTemperature)],
-    ...['--seed', String(config.seed), '--log-every', '10', '--threads', String(training.threads)],
-  ];
-  const loadBefore = loadAverage();
-  const cpuBefore = cpuSecondsWithChildren();
-  const started = performance.now();
-  const run = spawnSync(ctx.python, args, {
-    encoding: 'utf8',
-    maxBuffer: 1 << 28,
-    env: { ...process.env, OPENBLAS_NUM_THREADS: String(training.threads), ...ctx.env },
-  });
-  const seconds = (performance.now() - started) / 1000;
-  const cpuSeconds = cpuSecondsWithChildren() - cpuBefore; // the python child's, once waited for
-  writeFileSync(`${dir}/train.log`, `${run.stdout}\n${run.stderr}`);
-  if (run.status !== 0)
-    throw new Error(`${runKey(config)}: uptrain_recur.py exited ${run.status}: ${run.stderr.slice(-1500)}`);
-  /** @type {LogLine[]} */
-  const curve = run.stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{"step"'))
-    .map((l) => JSON.parse(l));
-  const trained = await loadModel(`${dir}/trained`);
+  const { trained, curve, seconds, cpuSeconds, loadAverage } = await torchUptrain(
+    converted,
+    { dir, label: runKey(config), python: ctx.python, env: ctx.env, tokens: ctx.tokensBin, teacherDir: ctx.teacherDir },
+    { ...training, steps, warmup: Math.round(training.warmupFraction * steps), seed: config.seed, logEvery: 10 },
+  );
+  disposeModel(converted);
   const after = perLoop(trained, ctx);
   disposeModel(trained);
   const result = {
@@ -134,7 +90,7 @@ export async function uptrainRun(config, ctx) {
     seconds,
     tokensPerSecond: (steps * training.batch * training.seq) / seconds,
     cpuSeconds,
-    loadAverage: { before: loadBefore, after: loadAverage() },
+    loadAverage,
     perplexityPerLoop: { afterConversion: before, afterUptraining: after },
     heldOut: { characters: ctx.heldOut.length, window: ctx.window }, // what perplexityPerLoop was scored on
     training, // the settings it trained with, for readers of a cached run

@@ -99,7 +99,7 @@ function sampleCorpus(o, corpus) {
  * The corpus as raw int32 token ids beside it (uptrain_recur.py's `--tokens`), written once.
  * @param {string} corpus @param {LoadedModel['tokenizer']} tokenizer
  */
-function tokenIds(corpus, tokenizer) {
+export function tokenIds(corpus, tokenizer) {
   const bin = `${corpus}.ids.bin`;
   if (existsSync(bin)) return bin;
   // Documents are blank-line separated; each starts with BOS, as Recur's trainer reads them.

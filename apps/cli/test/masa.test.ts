@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { corpora, corpusSlice, scratchDir, stories260K } from './support/fixtures.js';
@@ -41,10 +42,9 @@ describe('recur convert --sharing masa', () => {
     const exported = await recur('export', join(run, 'model'), '--out', join(dir, 'plain'), '--json');
     expect(exported.code).toBe(0);
     expect((json((await recur('inspect', join(dir, 'plain'), '--json')).stdout) as { masa: unknown }).masa).toBeNull();
-    expectOneLineFailure(
-      await recur('export', masa, '--torch', '--out', join(dir, 'torch')),
-      /modeling_recur\.py has no MASA atoms/,
-    );
+    // --torch keeps the atoms and coefficients (modeling_recur.py trains them)
+    expect((await recur('export', masa, '--torch', '--out', join(dir, 'torch'))).code).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'torch', 'config.json'), 'utf8')).masa.atoms).toBe(2);
   });
 
   it('refuses looping with masa, masa flags without it, too many atoms and unknown modules, in one line each', async () => {

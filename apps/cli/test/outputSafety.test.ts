@@ -91,6 +91,7 @@ describe('commands that write never replace their source, never mix, never leave
         'config.json',
         'model.safetensors',
         'modeling_recur.py',
+        'sharing_recur.py',
         'special_tokens_map.json',
         'tokenizer.json',
         'tokenizer_config.json',

@@ -1,22 +1,10 @@
 import type { ModelConfig } from '@recur/checkpoint';
 import { executionSteps } from '@recur/graph';
 import { generatedKind, isGeneratedLoraKey, type DepthwiseLora, type GeneratedLora } from '@recur/lora';
-import type { LoadedModel } from './model.js';
 
-/** How a generated (hyper, scaled) LoRA is checked and made dense at load, and dropped for dense-only formats. */
+/** How a generated (hyper, scaled) LoRA is checked and made dense at load. */
 
 const loopNorm = /_layernorm\.loop\d+\.weight$/;
-
-/**
- * The model with a generated (hyper, scaled) LoRA replaced by its materialised per-loop factors, as a
- * depth-wise model: what a format that knows only per-loop LoRA (modeling_recur.py) holds. Shares tensors.
- */
-export function withDenseLora(model: LoadedModel): LoadedModel {
-  if (!model.generatedLora || !model.recur) return model;
-  const { generatedLora: _stored, recur, ...rest } = model;
-  const { loraKind: _kind, hyper: _hyper, ...depthwise } = recur;
-  return { ...rest, recur: depthwise };
-}
 
 /**
  * A generated LoRA's dense per-loop factors for the steps the model runs; a stored tensor of the wrong

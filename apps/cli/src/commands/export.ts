@@ -36,7 +36,7 @@ export function registerExport(program: Command): void {
     .option('--gguf', 'write one llama.cpp GGUF file instead of a Hugging Face folder')
     .option(
       '--torch',
-      "write a PyTorch folder: modeling_recur.py (RecurForCausalLM.from_pretrained(DIR); loops, depth-wise LoRA, per-loop norms and MoR router as Recur runs them), config.json, model.safetensors (Recur's tensor names), uptrain_recur.py (torchrun DDP), tokenizer",
+      "write a PyTorch folder: modeling_recur.py + sharing_recur.py (RecurForCausalLM.from_pretrained(DIR); loops, LoRA of every kind as stored (depth-wise, scaled, hyper, MoS), MASA atoms, per-loop norms and MoR router as Recur runs them), config.json, model.safetensors (Recur's tensor names), uptrain_recur.py (torchrun DDP), tokenizer",
     )
     .option(
       '--dtype <t>',

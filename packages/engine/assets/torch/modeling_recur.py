@@ -10,6 +10,8 @@ can be read side by side: the stored layers are tied into prologue -> shared blo
 epilogue (Relaxed Recursive Transformers, Bae et al. 2024, arXiv 2410.20672); every executed step
 of a shared layer adds its own depth-wise LoRA delta and may use its own RMSNorm weights; a
 Mixture-of-Recursions router (Bae et al. 2025, arXiv 2507.10524) picks how many loops each token runs.
+The shared forms Recur also stores (scaled, hypernetwork and MoS LoRA; MASA attention atoms) live in
+sharing_recur.py beside this file, in their stored form, so training reaches what Recur saves.
 Parameter names are Recur's checkpoint keys, so `state_dict()` is the safetensors file as it is.
 
 Per-token depth runs densely: every row goes through each loop and rows that did not run it are
@@ -44,9 +46,15 @@ try:
 except ImportError:
     _st_load = _st_save = None
 
+try:  # transformers' remote code imports this file inside a package, with its sibling beside it
+    from .sharing_recur import Weight, attach_sharing, check_mos_indices
+except ImportError:  # a plain import from the folder (on sys.path)
+    from sharing_recur import Weight, attach_sharing, check_mos_indices
+
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 COPIED_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "uptrain_recur.py")
+MODULE_FILES = ("modeling_recur.py", "sharing_recur.py")  # this file and the shared forms it imports
 
 
 # ---------------------------------------------------------------- safetensors without the package
@@ -186,31 +194,36 @@ def rope_inverse_frequencies(config: RecurConfig) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- layers
-class Weight(nn.Module):
-    """One parameter under the name `weight`: gives per-loop tensors their checkpoint keys (`...loop2.weight`)."""
-
-    def __init__(self, *shape: int):
-        super().__init__()
-        self.weight = nn.Parameter(torch.zeros(*shape))
-
-
 class LoopLinear(nn.Module):
-    """x·Wᵀ (+ b), plus depth-wise LoRA at loop r: scale·(x·A_rᵀ)·B_rᵀ (lora_A.loop{r}.weight [rank, in], lora_B [out, rank])."""
+    """x·Wᵀ (+ b), plus LoRA at loop r: scale·(x·A_rᵀ)·B_rᵀ. Depth-wise LoRA stores A_r, B_r here
+    (lora_A.loop{r}.weight [rank, in], lora_B [out, rank]); a shared form (sharing_recur.py: scaled, hyper, MoS)
+    sets `factors` to make them; MASA sets `derive` to make W from its atoms (W is then not stored)."""
 
     def __init__(self, d_in: int, d_out: int, bias: bool):
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(d_out, d_in))
         self.bias = nn.Parameter(torch.zeros(d_out)) if bias else None
         self.lora_A, self.lora_B = nn.ModuleDict(), nn.ModuleDict()
-        self.lora_scale = 1.0
+        self.lora_multiplier = 1.0  # recur.loraScale
+        self.factors = None  # loop -> (A, B) or None, from a shared LoRA form
+        self.derive = None  # () -> W [out, in], from MASA atoms
 
     def forward(self, x: torch.Tensor, loop: int) -> torch.Tensor:
-        y = F.linear(x, self.weight, self.bias)
+        y = F.linear(x, self.weight if self.derive is None else self.derive(), self.bias)
+        factors = self.loop_factors(loop)
+        if factors is not None:
+            delta = F.linear(F.linear(x, factors[0]), factors[1])
+            y = y + (delta if self.lora_multiplier == 1 else delta * self.lora_multiplier)
+        return y
+
+    def loop_factors(self, loop: int):
+        """A [rank, in] and B [out, rank] of loop r (made now for a shared form: once per loop per forward), or None."""
+        if self.factors is not None:
+            return self.factors(loop)
         key = f"loop{loop}"
         if key in self.lora_A and key in self.lora_B:
-            delta = F.linear(F.linear(x, self.lora_A[key].weight), self.lora_B[key].weight)
-            y = y + (delta if self.lora_scale == 1 else delta * self.lora_scale)
-        return y
+            return self.lora_A[key].weight, self.lora_B[key].weight
+        return None
 
 
 class LoopRMSNorm(nn.Module):
@@ -363,6 +376,7 @@ class RecurForCausalLM(_ModelBase):
         self.router = config.recur.get("router")
         self.mor = Mor(config, len(self.structure[1]), names) if self.router else None
         self._add_adapters(names, float(config.recur.get("loraScale", 1)))
+        attach_sharing(self, config, names)  # scaled, hyper or MoS LoRA, MASA atoms: sharing_recur.py
         self.register_buffer("inv_freq", rope_inverse_frequencies(config), persistent=False)
         self.source_dir: Optional[str] = None
 
@@ -374,7 +388,7 @@ class RecurForCausalLM(_ModelBase):
                 layer, module, factor, loop = lora.groups()
                 linear = self.model.layers[int(layer)].get_submodule(module)
                 (linear.lora_A if factor == "A" else linear.lora_B)[f"loop{loop}"] = Weight(*shape)
-                linear.lora_scale = scale
+                linear.lora_multiplier = scale
             elif norm:
                 layer, which, loop = norm.groups()
                 getattr(self.model.layers[int(layer)], which).add_module(f"loop{loop}", Weight(*shape))
@@ -389,6 +403,7 @@ class RecurForCausalLM(_ModelBase):
         missing, unexpected = model.load_state_dict(tensors, strict=False)
         if missing or unexpected:
             raise ValueError(f"{path}/{WEIGHTS}: missing tensors {missing[:5]}, unexpected {unexpected[:5]}")
+        check_mos_indices(model)
         model.source_dir = path
         return model.eval()
 
@@ -398,9 +413,10 @@ class RecurForCausalLM(_ModelBase):
         write_safetensors(os.path.join(path, WEIGHTS), dict(self.state_dict()))
         with open(os.path.join(path, CONFIG), "w", encoding="utf-8") as f:
             f.write(self.config.to_json_string())
-        here = os.path.abspath(__file__)
-        if os.path.abspath(os.path.join(path, os.path.basename(here))) != here:
-            shutil.copyfile(here, os.path.join(path, os.path.basename(here)))
+        here = os.path.dirname(os.path.abspath(__file__))
+        for name in MODULE_FILES:
+            if os.path.abspath(os.path.join(path, name)) != os.path.join(here, name):
+                shutil.copyfile(os.path.join(here, name), os.path.join(path, name))
         for name in COPIED_FILES if self.source_dir else ():
             source = os.path.join(self.source_dir, name)
             if os.path.exists(source) and os.path.abspath(source) != os.path.abspath(os.path.join(path, name)):

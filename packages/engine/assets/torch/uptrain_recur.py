@@ -34,11 +34,14 @@ import torch.distributed as dist
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from modeling_recur import RecurForCausalLM  # noqa: E402
 
-ADAPTER = re.compile(r"\.lora_[AB]\.|\.loop\d+\.weight$")
+# Recur's isTrainable (packages/train): depth-wise factors and MoS pools `.lora_A.`/`.lora_B.` (scaled templates too),
+# scaled LoRA's `.lora_scale.` and hyper LoRA's `.lora_hyper.` tensors, per-loop norms.
+ADAPTER = re.compile(r"\.lora_(?:[AB]|scale|hyper)\.|\.loop\d+\.weight$")
 
 
 def trainable(name: str, selection: str) -> bool:
-    """Recur's --trainable: 'lora' (factors + per-loop norms), 'shared+lora' (all but the vocabulary matrices), 'all'; a router always trains."""
+    """Recur's --trainable: 'lora' (LoRA as stored + per-loop norms), 'shared+lora' (all but the vocabulary matrices:
+    also MASA atoms and coefficients), 'all'; a router always trains. MoS index tables are buffers, never trained."""
     if name.startswith("mor."):
         return True
     if selection == "lora":

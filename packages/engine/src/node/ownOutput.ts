@@ -21,6 +21,7 @@ const MODEL_FOLDER_NAMES = new Set([
   'special_tokens_map.json',
   'adapter',
   'modeling_recur.py',
+  'sharing_recur.py',
   'uptrain_recur.py',
   '__pycache__',
 ]);

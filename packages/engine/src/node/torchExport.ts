@@ -3,15 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeSafetensors } from '@recur/checkpoint';
-import { withDenseLora } from '../generatedLoad.js';
 import type { LoadedModel } from '../model.js';
 import { json, tokenizerFiles, writeAtomic } from './files.js';
 import { writeOutput, type OutputOptions } from './output.js';
 import { isRecurModelDir, PRODUCER } from './ownOutput.js';
 import { modelTensorEntries, savedConfigJson } from './save.js';
 
-/** The PyTorch model file and the distributed uptraining script, shipped in this package's assets/torch. */
-export const TORCH_FILES = ['modeling_recur.py', 'uptrain_recur.py'] as const;
+/** The PyTorch model files (the model, the shared forms it imports) and the distributed uptraining script, shipped in this package's assets/torch. */
+export const TORCH_FILES = ['modeling_recur.py', 'sharing_recur.py', 'uptrain_recur.py'] as const;
 
 export interface TorchExportResult {
   readonly dir: string;
@@ -27,23 +26,17 @@ export interface TorchExportResult {
 /**
  * Writes a folder plain PyTorch loads and trains (`RecurForCausalLM.from_pretrained(dir)`):
  * modeling_recur.py, config.json (Llama fields + the `recur` section + `auto_map` for transformers'
- * trust_remote_code), model.safetensors under Recur's own tensor names (shared block once, depth-wise
- * LoRA, per-loop norms, `mor.*` router tensors: the layout `saveModel` writes, so Recur reloads it),
- * the tokenizer and uptrain_recur.py (torchrun DDP uptraining). Written whole, then renamed into place.
+ * trust_remote_code), model.safetensors under Recur's own tensor names (shared block once, LoRA as
+ * stored — depth-wise factors, scaled templates and scales, hyper generators and embeddings, MoS pools
+ * and index tables —, MASA atoms and coefficients, per-loop norms, `mor.*` router tensors: the layout
+ * `saveModel` writes, so Recur reloads it), sharing_recur.py (those shared forms in PyTorch), the
+ * tokenizer and uptrain_recur.py (torchrun DDP uptraining). Written whole, then renamed into place.
  */
 export async function exportTorch(
   model: LoadedModel,
   dir: string,
   options: OutputOptions = {},
 ): Promise<TorchExportResult> {
-  if (model.masa)
-    throw new RangeError(
-      `${model.source.path}: modeling_recur.py has no MASA atoms; export it without --torch (a Hugging Face folder or --gguf holds its materialised matrices)`,
-    );
-  if (model.mos)
-    throw new RangeError(
-      `${model.source.path}: modeling_recur.py has no MoS shard pools; export it without --torch (a Hugging Face folder or --gguf folds its materialised LoRA in, --lora peft writes it per loop)`,
-    );
   const sources = [model.source.path, ...(options.sources ?? [])];
   const target = {
     kind: 'dir' as const,
@@ -55,15 +48,17 @@ export async function exportTorch(
     TORCH_FILES.map(async (name) => [name, await readFile(torchAsset(name), 'utf8')] as const),
   );
   return writeOutput(dir, target, async (temp) => {
-    // modeling_recur.py runs per-loop LoRA: a hyper or scaled model goes out materialised
-    const entries = await modelTensorEntries(withDenseLora(model));
+    // every shared form in its stored form (what trains), as saveModel writes it
+    const entries = await modelTensorEntries(model);
     const weights = writeSafetensors(entries, { format: 'pt', producer: PRODUCER });
     await writeAtomic(join(temp, 'model.safetensors'), weights);
     await writeAtomic(join(temp, 'config.json'), json(torchConfigJson(model)));
     const tokenizer = await tokenizerFiles(model.source.path);
     for (const [name, content] of [...python, ...Object.entries(tokenizer)])
       await writeAtomic(join(temp, name), content);
-    const parameters = entries.reduce((sum, e) => sum + e.data.length, 0);
+    // MoS index tables are stored integers, not parameters
+    const tables = new Set(model.mos?.indexArrays().keys());
+    const parameters = entries.reduce((sum, e) => sum + (tables.has(e.name) ? 0 : e.data.length), 0);
     const loops = model.recur ? model.decoder.loops.loops.length : 1;
     const files = ['config.json', 'model.safetensors', ...python.map(([name]) => name), ...Object.keys(tokenizer)];
     return {
@@ -81,7 +76,7 @@ export async function exportTorch(
 /** Recur's config.json with the architecture and transformers' remote-code map pointing at modeling_recur.py. */
 export function torchConfigJson(model: LoadedModel): Record<string, unknown> {
   return {
-    ...savedConfigJson(withDenseLora(model)),
+    ...savedConfigJson(model),
     architectures: ['RecurForCausalLM'],
     auto_map: { AutoConfig: 'modeling_recur.RecurConfig', AutoModelForCausalLM: 'modeling_recur.RecurForCausalLM' },
   };

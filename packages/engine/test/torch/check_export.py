@@ -1,6 +1,6 @@
 """Test driver: runs an exported Recur folder in PyTorch and prints what the TypeScript test compares.
 
-stdin: {"dir", "ids", "routings", "greedy": {"prompt", "n"}, "train": {"batch", "lr"}, "save"} -> stdout JSON.
+stdin: {"dir", "ids", "routings", "greedy": {"prompt", "n"}, "train": {"batch", "lr", "trainable"?}, "save"} -> stdout JSON.
 """
 import json
 import sys
@@ -10,6 +10,7 @@ import torch
 job = json.load(sys.stdin)
 sys.path.insert(0, job["dir"])
 from modeling_recur import RecurForCausalLM  # noqa: E402
+from uptrain_recur import trainable  # noqa: E402
 
 torch.manual_seed(0)
 model = RecurForCausalLM.from_pretrained(job["dir"])
@@ -23,10 +24,10 @@ with torch.no_grad():
         out["depths"][routing] = None if res.depths is None else res.depths[0].tolist()
 out["greedy"] = model.generate_greedy(job["greedy"]["prompt"], job["greedy"]["n"])
 
-# One SGD step on the LoRA factors, per-loop norms and router (Recur's --trainable lora), Recur's training routing.
+# One SGD step on what Recur's --trainable selects (default lora: LoRA as stored, per-loop norms, router), Recur's training routing.
 train = job["train"]
 model.train()
-params = {n: p for n, p in model.named_parameters() if ".lora_" in n or ".loop" in n or n.startswith("mor.")}
+params = {n: p for n, p in model.named_parameters() if trainable(n, train.get("trainable", "lora"))}
 for n, p in model.named_parameters():
     p.requires_grad_(n in params)
 batch = torch.tensor(train["batch"])
