@@ -1,10 +1,11 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { torchPythonFor } from './support/torchPython.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'recur-sharing-torch-'));
@@ -13,14 +14,7 @@ const run = promisify(execFile);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** SHARING_PATH=pytorch trains through uptrain_recur.py: a python that imports torch (CI installs python3-torch). */
-const python = [process.env.RECUR_PYTHON, 'python3', '/usr/bin/python3'].find(
-  (p) => !!p && spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0,
-);
-if (!python && process.env.CI === 'true')
-  it('needs PyTorch under CI', () =>
-    expect.fail('CI=true but no python3 imports torch: .ci/run installs python3-torch'));
-else if (!python)
-  console.warn('experiment:sharing PyTorch smoke skipped: no python3 with torch (install python3-torch)');
+const python = torchPythonFor('experiment:sharing PyTorch smoke');
 
 interface Row {
   mechanism: string;
