@@ -6,6 +6,7 @@
 // model's work is sharingModel.mjs. Writes sharing.json and (sharingReport.mjs) sharing.md into docs/results, or
 // SHARING_OUT; a model not run now keeps its entry from the sharing.json already there (its own commit and command).
 // Env: SHARING_MODELS (comma-separated, default `stories260K,default`), SHARING_TOKENS (uptraining tokens per row),
+// SHARING_CORPUS_TOKENS (the teacher corpus's cap, default 1M: a larger budget passes over it more than once),
 // SHARING_SEED, SHARING_CACHE (default .cache/sharing), SHARING_DECODE_THREADS (default 2), SHARING_PATH (recur:
 // Recur's own trainer, the default; pytorch: export --torch + uptrain_recur.py, see sharingTorch.mjs);
 // `--smoke` (or SHARING_SMOKE=1): a tiny end-to-end run.

@@ -61,8 +61,10 @@ export async function sharingForModel(name, model, ctx) {
   const cpuStarted = process.cpuUsage();
   const loadBefore = os.loadavg();
   const source = await loadModel(model.dir);
-  // the budget's size (at least a few documents: the trainer splits off a validation document)
-  const corpusTokens = Math.max(steps * setup.batch * setup.seqLen, 1024);
+  // the budget's size up to SHARING_CORPUS_TOKENS (default 1M; a larger budget passes over it more than once, as
+  // experiment:uptraining's and the payoff's 5M tokens do), and at least a few documents (the trainer splits off a validation document)
+  const corpusCap = Number(process.env.SHARING_CORPUS_TOKENS ?? 1_000_000);
+  const corpusTokens = Math.max(Math.min(steps * setup.batch * setup.seqLen, corpusCap), 1024);
   const corpus = await teacherCorpus(source, corpusTokens, seed, `${model.cache}/corpus`);
   console.log(
     `sharing | ${name} | corpus ${relative(root, corpus.file)} | ${corpus.cached ? 'cached' : `${corpus.seconds.toFixed(0)} s`}`,
