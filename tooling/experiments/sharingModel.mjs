@@ -21,7 +21,7 @@ import {
   pickSetting,
   settingGrid,
 } from './sharingRows.mjs';
-import { folderBytes, uptrainRow, uptraining } from './sharingRun.mjs';
+import { claimHolder, folderBytes, uptrainRow, uptraining } from './sharingRun.mjs';
 import { sharingPath, torchPathAbout } from './sharingTorch.mjs';
 
 /**
@@ -101,26 +101,39 @@ export async function sharingForModel(name, model, ctx) {
     label: `${name} ${key}`,
   });
 
-  const rows = [];
-  for (const p of plan) {
-    const converted = await convertWith(source, p.setting);
-    const unique = converted.parameters.shared + converted.parameters.lora;
-    const knobs = p.setting ? Object.entries(p.setting.knobs).map(([k, v]) => `${k}=${v}`) : [];
-    const measured = await uptrainRow(converted, source, run([p.mechanism, ...knobs].join('-')));
+  // every row as a job: its conversion, cache key and table entry; a row another invocation is training waits to the end
+  const jobs = [
+    ...plan.map((p) => ({
+      key: [p.mechanism, ...(p.setting ? Object.entries(p.setting.knobs).map(([k, v]) => `${k}=${v}`) : [])].join('-'),
+      convert: async () => {
+        const converted = await convertWith(source, p.setting);
+        return { model: converted, unique: converted.parameters.shared + converted.parameters.lora };
+      },
+      entry: { ...p, setting: p.setting?.knobs ?? null },
+    })),
+    {
+      key: `masa-attention-atoms=${atoms}`,
+      convert: async () => {
+        const masa = await convertMasa(source, { atoms, modules: masaAttention });
+        return { model: masa, unique: masa.parameters.stored };
+      },
+      entry: { label: `MASA attention S=${atoms}`, mechanism: 'masa', budget: null, setting: { atoms } },
+    },
+  ];
+  const rows = new Array(jobs.length);
+  const measure = async (/** @type {number} */ i) => {
+    const job = /** @type {(typeof jobs)[number]} */ (jobs[i]);
+    const { model: converted, unique } = await job.convert();
+    const measured = await uptrainRow(converted, source, run(job.key));
     disposeModel(converted);
-    rows.push({ ...p, setting: p.setting?.knobs ?? null, uniqueParameters: unique, ...measured });
+    rows[i] = { ...job.entry, uniqueParameters: unique, ...measured };
+  };
+  const later = [];
+  for (let i = 0; i < jobs.length; i++) {
+    if (claimHolder(run(/** @type {(typeof jobs)[number]} */ (jobs[i]).key).out) === null) await measure(i);
+    else later.push(i);
   }
-  const masa = await convertMasa(source, { atoms, modules: masaAttention });
-  const masaMeasured = await uptrainRow(masa, source, run(`masa-attention-atoms=${atoms}`));
-  rows.push({
-    label: `MASA attention S=${atoms}`,
-    mechanism: 'masa',
-    budget: null,
-    setting: { atoms },
-    uniqueParameters: masa.parameters.stored,
-    ...masaMeasured,
-  });
-  disposeModel(masa);
+  for (const i of later) await measure(i);
   const masaLooped = await masaLoopingAnswers(source, atoms);
   const speed = decodeSpeeds(root, ctx, [model.dir, ...rows.map((r) => r.modelDir)]);
   const cpu = process.cpuUsage(cpuStarted);

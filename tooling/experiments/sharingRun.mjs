@@ -2,7 +2,11 @@
 // the teacher-written corpus, same token budget, schedule and seed), held-out perplexity before and after, the
 // bytes of the trained folder. A finished run's summary.json is reused, so a failure later does not retrain it.
 // SHARING_PATH=pytorch trains each row with PyTorch (sharingTorch.mjs) instead of Recur's trainer.
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+// Several invocations may share one cache (one per core): a row being trained carries a claim file naming its
+// process, and another invocation waits for that row instead of clearing and retraining it.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { disposeModel } from '../../packages/engine/dist/index.js';
 import { loadModel, trainModel } from '../../packages/engine/dist/node.js';
 import { plainPerplexity } from './payoffModel.mjs';
@@ -27,11 +31,9 @@ export const uptraining = /** @type {const} */ ({
 export async function uptrainRow(model, teacher, run) {
   const before = finite(plainPerplexity(model, run.heldOut), `${run.label} before uptraining`);
   const cpuStart = process.cpuUsage();
+  await finishedElsewhere(run.out);
   const finished = reusable(run.out, run.steps);
-  const path = sharingPath();
-  const summary =
-    finished ??
-    (path === 'pytorch' ? await torchRow(model, teacher, run, uptraining) : await recurRow(model, teacher, run));
+  const summary = finished ?? (await claimed(run.out, () => trainRow(model, teacher, run)));
   const cpu = process.cpuUsage(cpuStart);
   const trained = await loadModel(summary.modelDir);
   const after = finite(plainPerplexity(trained, run.heldOut), `${run.label} after uptraining`);
@@ -51,6 +53,60 @@ export async function uptrainRow(model, teacher, run) {
     trainTokensPerCpuSecond: finished ? null : summary.tokens / cpuSeconds,
     reused: Boolean(finished),
   };
+}
+
+/**
+ * @param {LoadedModel} model @param {LoadedModel} teacher @param {Parameters<typeof recurRow>[2] & { label: string }} run
+ * @returns {Promise<{ modelDir: string, tokens: number, cpuSeconds?: number }>}
+ */
+function trainRow(model, teacher, run) {
+  return sharingPath() === 'pytorch' ? torchRow(model, teacher, run, uptraining) : recurRow(model, teacher, run);
+}
+
+/** The live process (not this one) training the row in `out`, or null. @param {string} out */
+export function claimHolder(out) {
+  const file = `${out}.claim`;
+  if (!existsSync(file)) return null;
+  const pid = Number(readFileSync(file, 'utf8'));
+  if (pid === process.pid || !alive(pid)) return null;
+  return pid;
+}
+
+/** Waits while another live process trains the row in `out`. @param {string} out */
+async function finishedElsewhere(out) {
+  let pid = claimHolder(out);
+  if (pid !== null) console.log(`sharing | waiting for process ${pid} to finish ${out}`);
+  while (pid !== null) {
+    await sleep(10_000);
+    pid = claimHolder(out);
+  }
+}
+
+/**
+ * Runs `train` holding the claim on `out` (a stale claim of a dead process is taken over).
+ * @template T @param {string} out @param {() => Promise<T>} train @returns {Promise<T>}
+ */
+async function claimed(out, train) {
+  const file = `${out}.claim`;
+  if (claimHolder(out) !== null) throw new Error(`${out} is being trained by process ${claimHolder(out)}`);
+  rmSync(file, { force: true });
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(file, String(process.pid), { flag: 'wx' });
+  try {
+    return await train();
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+/** @param {number} pid */
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
