@@ -96,8 +96,7 @@ wrote itself (temperature 1, seed ${d.seeds.corpus}, \`${d.corpus.file}\`, ${fmt
 (${u.distillation.alpha} · T² KL at T = ${u.distillation.temperature} + ${1 - u.distillation.alpha} · CE), no exit loss (the last loop only), cosine lr
 peak ${u.peakLr} (warmup ${100 * u.warmupShare}% of steps, down to ${u.minLrRatio}×), \`${u.trainable}\` trainable (embeddings frozen), seed ${d.seeds.training}.
 ${trainedBy(u)}
-That is ${(u.tokensPerRow / u.issueTokens).toFixed(3)}× the ${fmt(u.issueTokens)} tokens of the payoff issue: what fits the CPU budget; the ranking
-after so short an uptraining says how each mechanism starts, not where it ends.
+${budgetSentence(d)}
 
 **Held out**: ${d.heldOut.windows} windows of ${d.heldOut.window} tokens (${fmt(d.heldOut.tokens)} predicted tokens) from the ${d.heldOut.split} of the
 real TinyStories validation slice (\`${d.heldOut.file}\`), never trained on. **Decode**: batch 1, ${d.decode.promptTokens}-token prompt then
@@ -116,6 +115,17 @@ ${readings(d)
   .map((r) => `- ${r}`)
   .join('\n')}
 `;
+}
+
+/** The row budget against the payoff issue's, and how often it reads the corpus. @param {any} d */
+function budgetSentence(d) {
+  const u = d.uptraining;
+  const passes = u.tokensPerRow / d.corpus.tokens;
+  const reads = passes > 1 ? ` Each row reads the corpus ${passes.toFixed(1)} times over.` : '';
+  if (u.tokensPerRow >= u.issueTokens)
+    return `That is the payoff issue's budget (${fmt(u.issueTokens)} tokens per row).${reads}`;
+  return `That is ${(u.tokensPerRow / u.issueTokens).toFixed(3)}× the ${fmt(u.issueTokens)} tokens of the payoff issue: what fits the CPU budget; the ranking
+after so short an uptraining says how each mechanism starts, not where it ends.${reads}`;
 }
 
 /** Which trainer ran the rows (entries written before SHARING_PATH existed were Recur's). @param {any} u */
