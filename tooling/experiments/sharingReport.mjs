@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 /** Perplexity ratios within this share count as "on par" / "≈" in the readings. */
 const parTolerance = 0.02;
 /** MASA's on-par test against the source (the paper's "on-par quality"). */
-const masaTolerance = 0.05; // also: "barely moved" from the tied row
+const masaTolerance = 0.05; // also: how close to the tied row the zero-started rows end
 /** Above this perplexity ratio to the source a model is called broken as a stand-in for it. */
 const brokenRatio = 1.5;
 
@@ -59,6 +59,11 @@ function acrossModels(entries) {
     return row ? `${e.model} ${(row.perplexityAfter / e.source.perplexity).toFixed(3)}×` : `${e.model} —`;
   });
   lines.push(`- MASA after uptraining, perplexity over the source's: ${masa.join(', ')}.`);
+  const tokens = entries.map((e) => e.uptraining.tokensPerRow);
+  if (new Set(tokens).size > 1)
+    lines.unshift(
+      `- The sections ran different uptraining budgets (${entries.map((e, i) => `${e.model} ${fmt(tokens[i])}`).join(', ')} tokens per row): where they disagree, the budget may be why.`,
+    );
   return `${lines.join('\n')}\n`;
 }
 
@@ -225,7 +230,7 @@ function readings(d) {
   const fromTied = rows.filter((r) => r !== tied && r.perplexityBefore === tied.perplexityBefore);
   if (fromTied.length > 0)
     out.push(
-      `Rows that start at the tied model (${fromTied.map((r) => r.label).join(', ')}) end at ${fromTied.map((r) => (r.perplexityAfter / tied.perplexityAfter).toFixed(3)).join(', ')}× the tied row's perplexity after uptraining${fromTied.every((r) => Math.abs(r.perplexityAfter / tied.perplexityAfter - 1) <= masaTolerance) ? ` — all within ${100 * masaTolerance}% of it: at this budget their zero-started adapters have barely moved` : ''}.`,
+      `Rows that start at the tied model (${fromTied.map((r) => r.label).join(', ')}) end at ${fromTied.map((r) => (r.perplexityAfter / tied.perplexityAfter).toFixed(3)).join(', ')}× the tied row's perplexity after uptraining${fromTied.every((r) => Math.abs(r.perplexityAfter / tied.perplexityAfter - 1) <= masaTolerance) ? ` — all within ${100 * masaTolerance}% of it: their zero-started adapters buy less than that over the tied block, whatever they store` : ''}.`,
     );
   out.push(decodeReading(d, rows));
   return out;
