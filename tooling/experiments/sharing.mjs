@@ -9,17 +9,20 @@
 // SHARING_CORPUS_TOKENS (the teacher corpus's cap, default 1M: a larger budget passes over it more than once),
 // SHARING_SEED, SHARING_CACHE (default .cache/sharing), SHARING_DECODE_THREADS (default 2), SHARING_PATH (recur:
 // Recur's own trainer, the default; pytorch: export --torch + uptrain_recur.py, see sharingTorch.mjs);
-// `--smoke` (or SHARING_SMOKE=1): a tiny end-to-end run.
+// `--smoke` (or SHARING_SMOKE=1): a tiny end-to-end run. `--decode-only`: the named models' decode speeds measured
+// again on the folders their finished run left (nothing trains; the doc says when and at what load).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../../packages/tensor/dist/index.js';
-import { sharingForModel, sharingModels } from './sharingModel.mjs';
+import { remeasureDecode, sharingForModel, sharingModels } from './sharingModel.mjs';
 import { modelEntries, renderSharing } from './sharingReport.mjs';
 import { sharingPath } from './sharingTorch.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const smoke = process.argv.includes('--smoke') || process.env.SHARING_SMOKE === '1';
+// decode speeds measured again, alone, on the folders a finished run left (the shared machine's lanes decode at once)
+const decodeOnly = process.argv.includes('--decode-only');
 const out = process.env.SHARING_OUT ?? `${root}docs/results`;
 const cache = process.env.SHARING_CACHE ?? `${root}.cache/sharing`;
 const known = sharingModels(root, cache);
@@ -44,23 +47,32 @@ const ctx = {
   decodeThreads: Number(process.env.SHARING_DECODE_THREADS ?? 2),
   // the code the rows ran: read before anything trains (a later commit must not claim them)
   commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim(),
-  command: smoke
-    ? `${pathEnv}SHARING_MODELS=${names.join(',')} node tooling/experiments/sharing.mjs --smoke`
-    : `${pathEnv}SHARING_MODELS=${names.join(',')} SHARING_TOKENS=${tokens} nice -n 10 pnpm experiment:sharing`,
+  command: decodeOnly
+    ? `SHARING_MODELS=${names.join(',')} node tooling/experiments/sharing.mjs --decode-only${smoke ? ' --smoke' : ''}`
+    : smoke
+      ? `${pathEnv}SHARING_MODELS=${names.join(',')} node tooling/experiments/sharing.mjs --smoke`
+      : `${pathEnv}SHARING_MODELS=${names.join(',')} SHARING_TOKENS=${tokens} nice -n 10 pnpm experiment:sharing`,
   validationFile: `${root}../shared/corpora/tinystories_val/tinystories_val.txt`,
   setup,
 };
 
 await initBackend({ threads: 1 });
+const existing = existsSync(`${out}/sharing.json`)
+  ? modelEntries(JSON.parse(readFileSync(`${out}/sharing.json`, 'utf8'))).filter((e) => e.smoke === smoke)
+  : [];
 /** @type {any[]} */
 const fresh = [];
-for (const name of names) fresh.push(await sharingForModel(name, /** @type {any} */ (known)[name], ctx));
+for (const name of names) {
+  const model = /** @type {any} */ (known)[name];
+  if (!decodeOnly) fresh.push(await sharingForModel(name, model, ctx));
+  else {
+    const entry = existing.find((e) => e.model === name);
+    if (!entry) throw new Error(`--decode-only: ${out}/sharing.json has no ${name} entry to measure again`);
+    fresh.push(remeasureDecode(entry, model, ctx));
+  }
+}
 // entries of models not run now, from an earlier invocation of the same mode (smoke or not)
-const earlier = existsSync(`${out}/sharing.json`)
-  ? modelEntries(JSON.parse(readFileSync(`${out}/sharing.json`, 'utf8'))).filter(
-      (e) => e.smoke === smoke && !names.includes(e.model) && e.model in known,
-    )
-  : [];
+const earlier = existing.filter((e) => !names.includes(e.model) && e.model in known);
 const order = Object.keys(known);
 const models = [...fresh, ...earlier].sort((a, b) => order.indexOf(a.model) - order.indexOf(b.model));
 const results = { smoke, models };

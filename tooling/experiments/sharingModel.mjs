@@ -223,6 +223,35 @@ async function planRows(source, smoke, budgets, tiedUnique) {
 }
 
 /**
+ * `entry` (this model's section of sharing.json) with every decode speed measured again on `model`'s source and the
+ * rows' trained folders, and when, where and by what command that was done (`--decode-only`: the rows' training and
+ * perplexities stand as they were).
+ * @param {any} entry @param {{ dir: string }} model @param {Context} ctx
+ */
+export function remeasureDecode(entry, model, ctx) {
+  const loadBefore = os.loadavg();
+  const speed = decodeSpeeds(ctx.root, ctx, [
+    model.dir,
+    ...entry.rows.map((/** @type {any} */ r) => `${ctx.root}${r.modelDir}`),
+  ]);
+  const remeasured = {
+    commit: ctx.commit,
+    command: ctx.command,
+    date: new Date().toISOString(),
+    loadAverage: {
+      before: loadBefore.map((x) => Number(x.toFixed(2))),
+      after: os.loadavg().map((x) => Number(x.toFixed(2))),
+    },
+  };
+  return {
+    ...entry,
+    source: { ...entry.source, ...speed(0) },
+    rows: entry.rows.map((/** @type {any} */ r, /** @type {number} */ i) => ({ ...r, ...speed(i + 1) })),
+    decode: { ...entry.decode, remeasured },
+  };
+}
+
+/**
  * Decode speeds of `dirs` measured in their own process (sharingDecode.mjs); returns a lookup by index.
  * @param {string} root @param {Context} ctx @param {string[]} dirs
  */

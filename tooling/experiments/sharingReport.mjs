@@ -106,7 +106,7 @@ ${budgetSentence(d)}
 **Held out**: ${d.heldOut.windows} windows of ${d.heldOut.window} tokens (${fmt(d.heldOut.tokens)} predicted tokens) from the ${d.heldOut.split} of the
 real TinyStories validation slice (\`${d.heldOut.file}\`), never trained on. **Decode**: batch 1, ${d.decode.promptTokens}-token prompt then
 ${d.decode.decodeTokens} cached steps on the path \`generate\` takes, ${d.decode.threads} wasm threads, folders interleaved over ${d.decode.rounds} rounds, best round;
-tokens per CPU-second of the decoding process (robust to the shared machine's load) and per wall second.
+tokens per CPU-second of the decoding process (robust to the shared machine's load) and per wall second.${remeasured(d.decode.remeasured)}
 
 | row | setting | unique parameters (vs tied) | bytes on disk | ppl before uptraining | ppl after | after / source | decode tok/CPU-s | decode tok/s | path |
 | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
@@ -120,6 +120,13 @@ ${readings(d)
   .map((r) => `- ${r}`)
   .join('\n')}
 `;
+}
+
+/** When the decode columns were measured again on their own (`--decode-only`). @param {any} r */
+function remeasured(r) {
+  if (!r) return '';
+  const load = (/** @type {number[]} */ l) => l.join(' / ');
+  return ` The decode columns were measured again on their own by \`${r.command}\` at commit \`${r.commit}\` (${r.date}; load average ${load(r.loadAverage.before)} before, ${load(r.loadAverage.after)} after); the rows' training and perplexities are those of the run above.`;
 }
 
 /** The row budget against the payoff issue's, and how often it reads the corpus. @param {any} d */

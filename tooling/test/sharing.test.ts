@@ -100,5 +100,18 @@ describe('experiment:sharing --smoke', () => {
     const legacyMd = readFileSync(join(legacy, 'sharing.md'), 'utf8');
     expect(legacyMd).toContain('### Readings for stories260K');
     expect(legacyMd).not.toContain('not run');
+    // --decode-only measures one model's decode again and keeps every other number and the other model as they were
+    await run('node', ['tooling/experiments/sharing.mjs', '--smoke', '--decode-only'], {
+      cwd: root,
+      env: { ...process.env, SHARING_OUT: dir, SHARING_CACHE: join(dir, 'cache'), SHARING_MODELS: 'default' },
+    });
+    type Remeasured = (typeof results.models)[number] & { decode: { remeasured: { command: string } } };
+    const again = JSON.parse(readFileSync(join(dir, 'sharing.json'), 'utf8')) as { models: Remeasured[] };
+    expect(again.models[0]).toEqual(results.models[0]);
+    const [before, after] = [results.models[1], again.models[1]] as [Remeasured, Remeasured];
+    expect(after.decode.remeasured.command).toContain('--decode-only');
+    expect(after.rows.map((r) => r.perplexityAfter)).toEqual(before.rows.map((r) => r.perplexityAfter));
+    for (const r of after.rows) expect(r.decodeTokensPerCpuSecond).toBeGreaterThan(0);
+    expect(readFileSync(join(dir, 'sharing.md'), 'utf8')).toContain('The decode columns were measured again');
   }, 480_000); // ≈ 30 CPU-seconds (two models); the machine is shared, so wall time runs longer
 });
