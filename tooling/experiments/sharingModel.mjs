@@ -247,7 +247,13 @@ export function remeasureDecode(entry, model, ctx) {
     ...entry,
     source: { ...entry.source, ...speed(0) },
     rows: entry.rows.map((/** @type {any} */ r, /** @type {number} */ i) => ({ ...r, ...speed(i + 1) })),
-    decode: { ...entry.decode, remeasured },
+    decode: {
+      threads: ctx.decodeThreads,
+      promptTokens: ctx.setup.prompt,
+      decodeTokens: ctx.setup.decode,
+      rounds: ctx.setup.rounds,
+      remeasured,
+    },
   };
 }
 
