@@ -23,6 +23,20 @@ export function machineDescription() {
 }
 
 /** The 1/5/15-minute load averages as the docs print them ("1.59 / 1.71 / 3.84"). */
+/**
+ * Opens a load-average window for a results json: the returned function gives { before, after }, each the 1/5/15-min
+ * averages rounded to 2 decimals, `before` read now and `after` when it is called.
+ */
+export function loadWindow() {
+  const before = loadNumbers();
+  return () => ({ before, after: loadNumbers() });
+}
+
+/** The 1/5/15-min load averages as numbers, 2 decimals. */
+function loadNumbers() {
+  return os.loadavg().map((x) => Number(x.toFixed(2)));
+}
+
 export function loadAverage() {
   return os
     .loadavg()

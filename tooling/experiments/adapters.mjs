@@ -19,7 +19,7 @@ import { disposeModel } from '../../packages/engine/dist/index.js';
 import { loadCompositionLora, loadModel, loadPeftAdapter, adapterTarget } from '../../packages/engine/dist/node.js';
 import { initBackend } from '../../packages/tensor/dist/index.js';
 import { defaultLoad, serveMixed } from '../bench/adapterServing.mjs';
-import { machineDescription } from '../bench/record.mjs';
+import { loadWindow, machineDescription } from '../bench/record.mjs';
 import { domainSplits, domains } from './adaptersData.mjs';
 import { renderAdapters } from './adaptersReport.mjs';
 import { adapterGrid, allMethods, runSummary } from './adaptersGrid.mjs';
@@ -77,7 +77,7 @@ if (targets.length === 0)
 await initBackend({ threads: 1 });
 const started = performance.now();
 const cpuStart = process.cpuUsage();
-const loadBefore = os.loadavg();
+const loadSpan = loadWindow();
 const base = `${root}../shared/models/stories260K/hf`;
 const splits = domainSplits(`${root}../shared/corpora`, cache, sizes);
 /** @type {import('./adaptersRun.mjs').RunContext} */
@@ -159,10 +159,7 @@ const results = {
   minutes: { training: trainedMinutes, total: (performance.now() - started) / 60000 },
   runs: runSummary(flat.allRuns),
   cpuSeconds: (cpu.user + cpu.system) / 1e6,
-  loadAverage: {
-    before: loadBefore.map((x) => Number(x.toFixed(2))),
-    after: os.loadavg().map((x) => Number(x.toFixed(2))),
-  },
+  loadAverage: loadSpan(),
 };
 mkdirSync(out, { recursive: true });
 writeAtomic(`${out}/adapters.json`, `${JSON.stringify(results, null, 1)}\n`);

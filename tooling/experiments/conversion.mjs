@@ -20,7 +20,7 @@ import {
 } from '../../packages/engine/dist/index.js';
 import { heldOutLoss, loadModel } from '../../packages/engine/dist/node.js';
 import { initBackend } from '../../packages/tensor/dist/index.js';
-import { machineDescription } from '../bench/record.mjs';
+import { loadWindow, machineDescription } from '../bench/record.mjs';
 import { renderConversion, writeConversion } from './conversionReport.mjs';
 
 /** @typedef {import('../../packages/engine/dist/index.js').LoadedModel} LoadedModel */
@@ -56,7 +56,7 @@ const norms = /** @type {const} */ ('per-loop');
 await initBackend();
 const started = performance.now();
 const cpuStart = process.cpuUsage();
-const loadBefore = os.loadavg();
+const loadSpan = loadWindow();
 const bytes = readFileSync(corpus);
 const source = await loadModel(`${root}../shared/models/stories260K/hf`);
 const gridText = decodeUtf8Prefix(bytes, gridBytes);
@@ -87,10 +87,7 @@ const results = {
   seeds: { svd: 0 },
   minutes: (performance.now() - started) / 60000,
   cpuMinutes: (cpu.user + cpu.system) / 6e7,
-  loadAverage: {
-    before: loadBefore.map((x) => Number(x.toFixed(2))),
-    after: os.loadavg().map((x) => Number(x.toFixed(2))),
-  },
+  loadAverage: loadSpan(),
   command: `${smoke ? 'node tooling/experiments/conversion.mjs --smoke' : 'pnpm experiment:conversion'} (EXPERIMENT_BYTES=${gridBytes} CURVE_BYTES=${curveBytes} GRID_RANKS=${ranks.join(',')})`,
 };
 mkdirSync(out, { recursive: true });

@@ -6,7 +6,6 @@
 // distillation at every exit. Writes docs/results/mor.md.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { initBackend, tf } from '../../packages/tensor/dist/index.js';
 import { balanceBiasKey, depthForward } from '../../packages/router/dist/index.js';
@@ -20,7 +19,7 @@ import {
   withRouterThreshold,
 } from '../../packages/engine/dist/index.js';
 import { heldOutLoss, loadModel, scratchModel, trainModel, trainingData } from '../../packages/engine/dist/node.js';
-import { machineDescription } from '../bench/record.mjs';
+import { loadWindow, machineDescription } from '../bench/record.mjs';
 import { morFlops, renderReport } from './morReport.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -94,7 +93,7 @@ const specs = [
 await initBackend({ threads });
 mkdirSync(cache, { recursive: true });
 const started = performance.now();
-const loadBefore = os.loadavg();
+const loadSpan = loadWindow();
 const tokenizerSource = await loadModel(stories);
 const data = await trainingData({
   textFile: corpus,
@@ -130,10 +129,7 @@ const results = {
   minutes: (performance.now() - started) / 60000,
   commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim(),
   seeds: { init: 1, data: 0 },
-  loadAverage: {
-    before: loadBefore.map((x) => Number(x.toFixed(2))),
-    after: os.loadavg().map((x) => Number(x.toFixed(2))),
-  },
+  loadAverage: loadSpan(),
 };
 // the raw numbers; renderReport re-renders the report from them
 writeFileSync(`${root}docs/results/mor.json`, `${JSON.stringify(results, null, 1)}\n`);

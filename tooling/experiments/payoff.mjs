@@ -16,13 +16,12 @@
 // in its own cache, PAYOFF_CACHE/smoke-uptraining, unless PAYOFF_UPTRAIN_CACHE is set).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { disposeModel } from '../../packages/engine/dist/index.js';
 import { loadModel, trainingData } from '../../packages/engine/dist/node.js';
 import { initBackend } from '../../packages/tensor/dist/index.js';
-import { cpuSecondsWithChildren, machineDescription } from '../bench/record.mjs';
+import { cpuSecondsWithChildren, loadWindow, machineDescription } from '../bench/record.mjs';
 import { requestsFrom, servingRun } from '../bench/serveRun.mjs';
 import { calibratedRule, plainPerplexity, qualityCurve, recipe, recipeModel } from './payoffModel.mjs';
 import { renderPayoff } from './payoffReport.mjs';
@@ -47,7 +46,7 @@ const cpuStart = cpuSecondsWithChildren(); // the sample-corpus and PyTorch chil
 const phases = {};
 const mark = (/** @type {string} */ phase) =>
   (phases[phase] = Number(((performance.now() - started) / 60000).toFixed(2)));
-const loadBefore = os.loadavg();
+const loadSpan = loadWindow();
 const sourcePath = `${root}../shared/models/stories260K/hf`;
 const source = await loadModel(sourcePath);
 const prepared = await uptrainingContext({ root, cache: uptrainCache, source, sourcePath, ...uptrainSettings });
@@ -203,10 +202,7 @@ const results = {
     .map(([k, v]) => `${k}=${v} `)
     .join('')}node tooling/experiments/payoff.mjs${smoke ? ' --smoke' : ''}`,
   phases,
-  loadAverage: {
-    before: loadBefore.map((x) => Number(x.toFixed(2))),
-    after: os.loadavg().map((x) => Number(x.toFixed(2))),
-  },
+  loadAverage: loadSpan(),
 };
 for (const r of routed) disposeRouted(r);
 disposeModel(trained.model);

@@ -8,7 +8,7 @@ import os from 'node:os';
 import { relative } from 'node:path';
 import { convertMasa, disposeModel } from '../../packages/engine/dist/index.js';
 import { loadModel, trainingData } from '../../packages/engine/dist/node.js';
-import { machineDescription } from '../bench/record.mjs';
+import { loadWindow, machineDescription } from '../bench/record.mjs';
 import { plainPerplexity, teacherCorpus } from './payoffModel.mjs';
 import {
   budgetTolerance,
@@ -59,7 +59,7 @@ export async function sharingForModel(name, model, ctx) {
   const { root, setup, steps, seed } = ctx;
   const started = performance.now();
   const cpuStarted = process.cpuUsage();
-  const loadBefore = os.loadavg();
+  const loadSpan = loadWindow();
   const source = await loadModel(model.dir);
   // the budget's size up to SHARING_CORPUS_TOKENS (default 1M; a larger budget passes over it more than once, as
   // experiment:uptraining's and the payoff's 5M tokens do), and at least a few documents (the trainer splits off a validation document)
@@ -121,19 +121,19 @@ export async function sharingForModel(name, model, ctx) {
     },
   ];
   const rows = new Array(jobs.length);
-  const measure = async (/** @type {number} */ i) => {
-    const job = /** @type {(typeof jobs)[number]} */ (jobs[i]);
+  const measure = async (/** @type {(typeof jobs)[number]} */ job, /** @type {number} */ i) => {
     const { model: converted, unique } = await job.convert();
     const measured = await uptrainRow(converted, source, run(job.key));
     disposeModel(converted);
     rows[i] = { ...job.entry, uniqueParameters: unique, ...measured };
   };
+  /** @type {[(typeof jobs)[number], number][]} */
   const later = [];
-  for (let i = 0; i < jobs.length; i++) {
-    if (claimHolder(run(/** @type {(typeof jobs)[number]} */ (jobs[i]).key).out) === null) await measure(i);
-    else later.push(i);
+  for (const [i, job] of jobs.entries()) {
+    if (claimHolder(run(job.key).out) === null) await measure(job, i);
+    else later.push([job, i]);
   }
-  for (const i of later) await measure(i);
+  for (const [job, i] of later) await measure(job, i);
   const masaLooped = await masaLoopingAnswers(source, atoms);
   const speed = decodeSpeeds(root, ctx, [model.dir, ...rows.map((r) => r.modelDir)]);
   const cpu = process.cpuUsage(cpuStarted);
@@ -176,12 +176,7 @@ export async function sharingForModel(name, model, ctx) {
       tokens: heldOut.reduce((n, w) => n + w.length - 1, 0),
       split: 'last 10% of the documents',
     },
-    decode: {
-      threads: ctx.decodeThreads,
-      promptTokens: setup.prompt,
-      decodeTokens: setup.decode,
-      rounds: setup.rounds,
-    },
+    decode: decodeSettings(ctx),
     seeds: { corpus: seed, training: seed, mos: 0, conversion: 0 },
     commit: ctx.commit,
     command: ctx.command,
@@ -190,10 +185,7 @@ export async function sharingForModel(name, model, ctx) {
     nproc: os.cpus().length,
     minutes: (performance.now() - started) / 60000,
     cpuMinutes: (cpu.user + cpu.system) / 60e6,
-    loadAverage: {
-      before: loadBefore.map((x) => Number(x.toFixed(2))),
-      after: os.loadavg().map((x) => Number(x.toFixed(2))),
-    },
+    loadAverage: loadSpan(),
   };
 }
 
@@ -229,7 +221,7 @@ async function planRows(source, smoke, budgets, tiedUnique) {
  * @param {any} entry @param {{ dir: string }} model @param {Context} ctx
  */
 export function remeasureDecode(entry, model, ctx) {
-  const loadBefore = os.loadavg();
+  const loadSpan = loadWindow();
   const speed = decodeSpeeds(ctx.root, ctx, [
     model.dir,
     ...entry.rows.map((/** @type {any} */ r) => `${ctx.root}${r.modelDir}`),
@@ -238,23 +230,20 @@ export function remeasureDecode(entry, model, ctx) {
     commit: ctx.commit,
     command: ctx.command,
     date: new Date().toISOString(),
-    loadAverage: {
-      before: loadBefore.map((x) => Number(x.toFixed(2))),
-      after: os.loadavg().map((x) => Number(x.toFixed(2))),
-    },
+    loadAverage: loadSpan(),
   };
   return {
     ...entry,
     source: { ...entry.source, ...speed(0) },
     rows: entry.rows.map((/** @type {any} */ r, /** @type {number} */ i) => ({ ...r, ...speed(i + 1) })),
-    decode: {
-      threads: ctx.decodeThreads,
-      promptTokens: ctx.setup.prompt,
-      decodeTokens: ctx.setup.decode,
-      rounds: ctx.setup.rounds,
-      remeasured,
-    },
+    decode: { ...decodeSettings(ctx), remeasured },
   };
+}
+
+/** How the decode columns are measured (stated in the doc). @param {Context} ctx */
+function decodeSettings(ctx) {
+  const { setup } = ctx;
+  return { threads: ctx.decodeThreads, promptTokens: setup.prompt, decodeTokens: setup.decode, rounds: setup.rounds };
 }
 
 /**

@@ -88,8 +88,9 @@ async function finishedElsewhere(out) {
  */
 async function claimed(out, train) {
   const file = `${out}.claim`;
-  if (claimHolder(out) !== null) throw new Error(`${out} is being trained by process ${claimHolder(out)}`);
-  rmSync(file, { force: true });
+  const holder = claimHolder(out);
+  if (holder !== null) throw new Error(`${out} is being trained by process ${holder}`);
+  rmSync(file, { force: true }); // a dead process's claim
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(file, String(process.pid), { flag: 'wx' });
   try {
